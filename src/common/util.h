@@ -1,0 +1,88 @@
+/*
+ * util.h — small helpers every cx program uses: return codes, a bounded
+ * growable buffer, range-checked number parsing, time, files.
+ */
+#ifndef CX_UTIL_H
+#define CX_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return codes of non-blocking code (parsers, handlers), as in nginx. */
+enum {
+	CX_OK = 0,
+	CX_ERR = -1,
+	CX_AGAIN = -2,
+	CX_DECLINED = -3,
+};
+
+#define CX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation that aborts the program on out-of-memory: callers need no check. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer with a hard maximum set at init (0 = no maximum). */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+void buf_init(struct buf *b, size_t max);
+/* Appends n bytes; -1 (and nothing appended) if that would pass b->max. */
+int buf_add(struct buf *b, const void *p, size_t n);
+int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_adds(struct buf *b, const char *s);
+/* Drops the first n bytes. */
+void buf_consume(struct buf *b, size_t n);
+/* Makes sure at least n bytes are writable after len; -1 past max. */
+int buf_reserve(struct buf *b, size_t n);
+/* NUL-terminates (not counted in len) and returns data. */
+char *buf_cstr(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Range-checked integer parsing of a whole string: -1 on junk or out of range. */
+int parse_long(const char *s, long min, long max, long *out);
+int parse_int(const char *s, int min, int max, int *out);
+/* Same for a length-delimited slice. */
+int parse_long_n(const char *s, size_t n, long min, long max, long *out);
+/* "true"/"false" (also yes/no/1/0) */
+int parse_bool(const char *s, bool *out);
+/* "10.1.0.0/16": network address (host order) and prefix length; host bits must be zero. */
+int parse_cidr(const char *s, uint32_t *net, int *prefix);
+bool cidr_contains(uint32_t net, int prefix, uint32_t addr);
+
+/* True if s is a DNS label usable as a rack or app name: [a-z][a-z0-9-]{0,29}. */
+bool valid_name(const char *s);
+
+/* Bounded copy that always NUL-terminates; returns -1 if truncated. */
+int str_copy(char *dst, size_t dstlen, const char *src);
+bool str_has_prefix(const char *s, const char *prefix);
+
+/* Milliseconds on the monotonic clock / seconds of wall time. */
+int64_t now_ms(void);
+int64_t now_unix(void);
+
+/* Files. read_file: whole file, max bytes, NUL-terminated, caller frees. */
+char *read_file(const char *path, size_t max, size_t *len);
+/* Writes to path.tmp, fsyncs, renames over path. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf; refuses "/" and empty paths. */
+int remove_tree(const char *path);
+
+int set_nonblock(int fd);
+int set_cloexec(int fd);
+
+/* True while a process with this pid exists (kill(pid, 0)). */
+bool pid_alive(pid_t pid);
+
+#endif
