@@ -1,0 +1,159 @@
+/*
+ * cli.h — what the command groups of `cx` share: the parsed command line,
+ * rack and app selection, and calls to the rack's API.
+ *
+ * The grammar lives in commands.c as one static table; each command group
+ * (rack.c, apps.c, deploy.c, ...) exports its cmd_* handlers here. A handler
+ * returns the process's exit status: 0, or 1 after printing "ERROR: ...".
+ */
+#ifndef CX_CLI_H
+#define CX_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/jv.h"
+#include "common/util.h"
+
+#define CX_VERSION "cx-0.1.0"
+
+/* Flags; a command lists the ones it takes as a mask of (1u << OPT_x). */
+enum cli_opt_id {
+	OPT_RACK,
+	OPT_APP,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_VPC,
+	OPT_DESCRIPTION,
+	OPT_COUNT,
+	OPT_FOLLOW,
+	OPT_SINCE,
+	OPT_MAX
+};
+#define O(x) (1u << OPT_##x)
+
+struct cli;
+
+struct cli_cmd {
+	const char *words;      /* "rack params set" */
+	const char *args;       /* usage of the arguments: "KEY=VALUE..." */
+	int min_args, max_args; /* max -1: any number */
+	unsigned opts;          /* O(RACK) | O(APP) | ... (help is always accepted) */
+	int raw_after;          /* > 0: after this many arguments the next one starts
+	                           a command line passed through untouched */
+	int (*fn)(struct cli *c);
+	const char *summary;    /* one line for `cx help` */
+	const char *help;       /* paragraphs for `cx COMMAND --help` */
+};
+
+struct cli {
+	const struct cli_cmd *cmd;
+	int argc;               /* arguments after the command's words */
+	char **argv;
+	const char *opt[OPT_MAX]; /* value of each flag given ("" for booleans), or NULL */
+	bool json;
+
+	char home[PATH_MAX];    /* $CX_HOME or ~/.cx */
+	char rack[64];          /* the selected rack, after cli_select_rack */
+	char app[64];           /* the selected app, after cli_select_app */
+	struct client *client;  /* opened on first use */
+};
+
+/* Entry point, called by main.c. Returns the exit status. */
+int cli_main(int argc, char **argv);
+
+/* --- selection (home.c) --- */
+
+/* Fills c->home. -1 after printing an error. */
+int cli_home(struct cli *c);
+/* Path of a file in a rack's directory: HOME/racks/NAME/file ("" for the dir). */
+void cli_rack_path(const struct cli *c, const char *rack, const char *file, char *out,
+    size_t outlen);
+bool cli_rack_exists(const struct cli *c, const char *rack);
+/* Names of installed racks, sorted; *n set. Free with cli_names_free. */
+char **cli_rack_names(const struct cli *c, size_t *n);
+void cli_names_free(char **names, size_t n);
+/* The rack to talk to: -r, else $CX_RACK, else HOME/current, else the only
+ * rack. 0, or -1 after printing why none. */
+int cli_select_rack(struct cli *c);
+/* The app: -a, else the current directory's name. 0, or -1 after printing. */
+int cli_select_app(struct cli *c);
+/* Refuses names that are not [a-z][a-z0-9-]{0,29}; prints and returns -1. */
+int cli_check_name(const char *what, const char *name);
+
+/* --- the rack's API (api.c) --- */
+
+/* A path with each %s argument percent-escaped (e.g. api_path("/apps/%s", app)).
+ * Caller frees. */
+char *api_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Calls the selected rack (selecting it first). body may be NULL. On a 2xx
+ * answer returns 0 and, if out is not NULL, the parsed JSON (NULL when the
+ * body is empty). Otherwise prints the error ("rack NAME is not running...",
+ * "invalid password for rack NAME", or the daemon's own error) and returns -1.
+ */
+int api_call(struct cli *c, const char *method, const char *path, const jv *body, jv **out);
+/* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
+int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
+/*
+ * Same for a raw (text) answer: fills body and *offset (X-Cx-Offset, -1 if
+ * absent). Returns the HTTP status for 2xx and 404 (the caller decides what
+ * a missing app means); -1 after printing for anything else.
+ */
+long api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset);
+/* GET /system of rack `name` without printing anything: 0 if it answers
+ * (and *out, if not NULL, gets the JSON), -2 if not running, -1 otherwise. */
+int api_probe(struct cli *c, const char *name, long timeout_ms, jv **out);
+/* Closes the connection (before the daemon is restarted, say). */
+void api_close(struct cli *c);
+
+/* Promotes release id of c->app and waits (bounded) until it is active.
+ * Prints "Promoting ID... OK". 0, or 1 after printing the release's error. */
+int cli_promote(struct cli *c, const char *id);
+/* Waits until the app's status is "running" (bounded); 0 or 1 after printing. */
+int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
+
+/* --- command handlers --- */
+int cmd_help(struct cli *c);
+int cmd_version(struct cli *c);
+
+int cmd_rack(struct cli *c);
+int cmd_racks(struct cli *c);
+int cmd_rack_install(struct cli *c);
+int cmd_rack_uninstall(struct cli *c);
+int cmd_rack_start(struct cli *c);
+int cmd_rack_params(struct cli *c);
+int cmd_rack_params_set(struct cli *c);
+int cmd_switch(struct cli *c);
+
+int cmd_rack_peer(struct cli *c);
+int cmd_rack_unpeer(struct cli *c);
+int cmd_rack_peers(struct cli *c);
+int cmd_net(struct cli *c);
+int cmd_net_exec(struct cli *c);
+
+int cmd_apps(struct cli *c);
+int cmd_apps_create(struct cli *c);
+int cmd_apps_delete(struct cli *c);
+int cmd_apps_info(struct cli *c);
+
+int cmd_deploy(struct cli *c);
+int cmd_services(struct cli *c);
+int cmd_ps(struct cli *c);
+int cmd_releases(struct cli *c);
+int cmd_releases_info(struct cli *c);
+int cmd_releases_promote(struct cli *c);
+int cmd_releases_rollback(struct cli *c);
+int cmd_env(struct cli *c);
+int cmd_env_get(struct cli *c);
+int cmd_env_set(struct cli *c);
+int cmd_env_unset(struct cli *c);
+int cmd_scale(struct cli *c);
+int cmd_restart(struct cli *c);
+int cmd_logs(struct cli *c);
+int cmd_run(struct cli *c);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * client.c — libcurl over a unix socket; see client.h.
+ */
+#include "cli/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Responses larger than this are refused (logs come in bounded chunks). */
+#define CLIENT_MAX_BODY (64u << 20)
+
+struct client {
+	CURL *curl;
+	char *sock_path;
+	char *password;
+};
+
+struct upload {
+	int fd;
+	int err;
+};
+
+struct client *
+client_new(const char *sock_path, const char *password, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct client *c;
+	static bool inited;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long for a unix socket (%zu bytes, at most "
+		    "%zu): %s; use a shorter CX_HOME", strlen(sock_path), sizeof(sun.sun_path) - 1,
+		    sock_path);
+		return NULL;
+	}
+	if (!inited) {
+		/* No TLS on a unix socket: skip the SSL library's initialization. */
+		curl_global_init(CURL_GLOBAL_NOTHING);
+		inited = true;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->curl = curl_easy_init();
+	if (c->curl == NULL) {
+		snprintf(err, errlen, "cannot initialize libcurl");
+		free(c);
+		return NULL;
+	}
+	c->sock_path = xstrdup(sock_path);
+	c->password = xstrdup(password);
+	return c;
+}
+
+void
+client_free(struct client *c)
+{
+	if (c == NULL)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->sock_path);
+	if (c->password != NULL) {
+		explicit_bzero(c->password, strlen(c->password));
+		free(c->password);
+	}
+	free(c);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct client_resp *resp = arg;
+
+	if (buf_add(&resp->body, data, size * n) == -1)
+		return 0;       /* too large: curl aborts with CURLE_WRITE_ERROR */
+	return size * n;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	static const char name[] = "x-cx-offset:";
+	struct client_resp *resp = arg;
+	size_t len = size * n;
+
+	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+		const char *p = data + sizeof(name) - 1;
+		const char *end = data + len;
+		long v;
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		if (parse_long_n(p, (size_t)(end - p), 0, INT64_MAX, &v) == 0) {
+			resp->has_offset = true;
+			resp->offset = v;
+		}
+	}
+	return len;
+}
+
+static size_t
+on_read(char *out, size_t size, size_t n, void *arg)
+{
+	struct upload *up = arg;
+
+	for (;;) {
+		ssize_t r = read(up->fd, out, size * n);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			up->err = errno;
+			return CURL_READFUNC_ABORT;
+		}
+		return (size_t)r;
+	}
+}
+
+enum client_result
+client_do(struct client *c, const struct client_req *req, struct client_resp *resp, char *err,
+    size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *url = xasprintf("http://localhost%s", req->path);
+	struct curl_slist *hdrs = NULL;
+	struct upload up = { .fd = req->body_fd, .err = 0 };
+	enum client_result rc = CLIENT_OK;
+	CURL *h = c->curl;
+	CURLcode cr;
+	char *ct = NULL;
+
+	resp->status = 0;
+	resp->has_offset = false;
+	resp->offset = 0;
+	if (resp->body.max == 0)
+		resp->body.max = CLIENT_MAX_BODY;
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	curl_easy_setopt(h, CURLOPT_USERNAME, "convox");
+	curl_easy_setopt(h, CURLOPT_PASSWORD, c->password);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "cx");
+
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	/* The daemon does not do 100-continue: send bodies at once. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (req->content_type != NULL) {
+		ct = xasprintf("Content-Type: %s", req->content_type);
+		hdrs = curl_slist_append(hdrs, ct);
+	}
+
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(req->method, "DELETE") == 0 && req->body == NULL && req->body_fd < 0) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
+	} else {
+		/* POST, PUT, DELETE with a body: always with Content-Length. */
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		if (strcmp(req->method, "POST") != 0)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body_fd >= 0) {
+			if (lseek(req->body_fd, 0, SEEK_SET) == -1) {
+				snprintf(err, errlen, "cannot rewind the upload: %s", strerror(errno));
+				rc = CLIENT_ERR;
+				goto out;
+			}
+			curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(h, CURLOPT_READDATA, &up);
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_fd_len);
+		} else {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		}
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+
+	cr = curl_easy_perform(h);
+	if (cr == CURLE_COULDNT_CONNECT) {
+		rc = CLIENT_NOT_RUNNING;
+		goto out;
+	}
+	if (cr != CURLE_OK) {
+		if (cr == CURLE_WRITE_ERROR)
+			snprintf(err, errlen, "response too large (over %u MB)", CLIENT_MAX_BODY >> 20);
+		else if (cr == CURLE_ABORTED_BY_CALLBACK || up.err != 0)
+			snprintf(err, errlen, "cannot read the upload: %s", strerror(up.err));
+		else if (cr == CURLE_OPERATION_TIMEDOUT)
+			snprintf(err, errlen, "the rack did not answer %s %s in time", req->method,
+			    req->path);
+		else
+			snprintf(err, errlen, "%s %s: %s", req->method, req->path,
+			    errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		rc = CLIENT_ERR;
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	buf_cstr(&resp->body);
+out:
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	curl_slist_free_all(hdrs);
+	free(ct);
+	free(url);
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * client.h — HTTP/1.1 to a rack daemon over its unix socket, with Basic auth
+ * (user "convox", the rack's password), as docs/api.md describes. libcurl
+ * stays inside client.c. One client keeps one connection alive across
+ * requests, so polling loops do not reconnect.
+ */
+#ifndef CX_CLIENT_H
+#define CX_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+struct client;
+
+/* What went wrong below HTTP. */
+enum client_result {
+	CLIENT_OK = 0,
+	CLIENT_ERR = -1,            /* err holds a reason */
+	CLIENT_NOT_RUNNING = -2,    /* nothing listens on the socket (absent or refused) */
+};
+
+struct client_req {
+	const char *method;         /* "GET", "POST", "PUT", "DELETE" */
+	const char *path;           /* "/apps/app1", already escaped */
+	const char *content_type;   /* of the body; NULL for none */
+	const void *body;           /* in memory, or */
+	size_t body_len;
+	int body_fd;                /* streamed from this fd (from offset 0) when >= 0 */
+	uint64_t body_fd_len;
+	long timeout_ms;            /* whole request; 0 = 30 s */
+};
+
+struct client_resp {
+	long status;
+	struct buf body;            /* NUL-terminated; caller frees with buf_free */
+	bool has_offset;            /* X-Cx-Offset was present */
+	int64_t offset;
+};
+
+/* A client for the socket at sock_path with this password (copied). Never
+ * fails except on a path too long for a unix socket (NULL, err set). */
+struct client *client_new(const char *sock_path, const char *password, char *err, size_t errlen);
+void client_free(struct client *c);
+
+/* Sends req; fills resp (any status). On CLIENT_ERR err is set. resp->body
+ * must be initialized by the caller (buf_init) and is appended to. */
+enum client_result client_do(struct client *c, const struct client_req *req,
+    struct client_resp *resp, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * jv.c — JSON helpers for the CLI over jansson; see jv.h.
+ */
+#include "cli/jv.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+jv *
+jv_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (v == NULL && errlen > 0)
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
+		    je.text);
+	return v;
+}
+
+void
+jv_free(jv *v)
+{
+	if (v != NULL)
+		json_decref(v);
+}
+
+bool
+jv_is_array(const jv *v)
+{
+	return v != NULL && json_is_array(v);
+}
+
+bool
+jv_is_object(const jv *v)
+{
+	return v != NULL && json_is_object(v);
+}
+
+size_t
+jv_len(const jv *arr)
+{
+	return json_is_array(arr) ? json_array_size(arr) : 0;
+}
+
+jv *
+jv_at(const jv *arr, size_t i)
+{
+	return json_is_array(arr) ? json_array_get(arr, i) : NULL;
+}
+
+jv *
+jv_get(const jv *obj, const char *key)
+{
+	return json_is_object(obj) ? json_object_get(obj, key) : NULL;
+}
+
+const char *
+jv_str(const jv *obj, const char *key)
+{
+	static char ring[8][32];
+	static unsigned next;
+	json_t *v = jv_get(obj, key);
+	char *out;
+
+	if (v == NULL)
+		return "";
+	if (json_is_string(v))
+		return json_string_value(v);
+	out = ring[next++ % 8];
+	if (json_is_integer(v))
+		snprintf(out, sizeof(ring[0]), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, sizeof(ring[0]), "%g", json_real_value(v));
+	else if (json_is_true(v))
+		return "true";
+	else if (json_is_false(v))
+		return "false";
+	else
+		return "";
+	return out;
+}
+
+int64_t
+jv_int(const jv *obj, const char *key)
+{
+	json_t *v = jv_get(obj, key);
+	long n;
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (int64_t)json_real_value(v);
+	if (json_is_string(v) && parse_long(json_string_value(v), 0, INT64_MAX, &n) == 0)
+		return n;
+	return 0;
+}
+
+bool
+jv_bool(const jv *obj, const char *key)
+{
+	json_t *v = jv_get(obj, key);
+
+	return json_is_true(v);
+}
+
+const char *
+jv_string_value(const jv *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **
+jv_keys_sorted(const jv *obj, size_t *n)
+{
+	const char **keys;
+	const char *k;
+	json_t *v;
+	size_t i = 0;
+
+	*n = json_is_object(obj) ? json_object_size(obj) : 0;
+	keys = xcalloc(*n + 1, sizeof(*keys));
+	if (*n == 0)
+		return keys;
+	json_object_foreach((json_t *)obj, k, v) {
+		(void)v;
+		keys[i++] = k;
+	}
+	qsort(keys, i, sizeof(*keys), key_cmp);
+	return keys;
+}
+
+jv *
+jv_object_new(void)
+{
+	return json_object();
+}
+
+jv *
+jv_array_new(void)
+{
+	return json_array();
+}
+
+void
+jv_set_str(jv *obj, const char *key, const char *val)
+{
+	json_object_set_new(obj, key, json_string(val ? val : ""));
+}
+
+void
+jv_set_int(jv *obj, const char *key, int64_t val)
+{
+	json_object_set_new(obj, key, json_integer(val));
+}
+
+void
+jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from)
+{
+	json_t *v = jv_get(obj, from);
+
+	if (v != NULL)
+		json_object_set(dst, to, v);
+}
+
+void
+jv_set_take(jv *obj, const char *key, jv *val)
+{
+	json_object_set_new(obj, key, val);
+}
+
+void
+jv_push_take(jv *arr, jv *val)
+{
+	json_array_append_new(arr, val);
+}
+
+void
+jv_push_str(jv *arr, const char *s)
+{
+	json_array_append_new(arr, json_string(s));
+}
+
+char *
+jv_dump(const jv *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (s == NULL)
+		return xstrdup("null");
+	return s;
+}
+
+void
+jv_print(const jv *v, FILE *f)
+{
+	char *s = jv_dump(v);
+
+	fputs(s, f);
+	fputc('\n', f);
+	free(s);
+}

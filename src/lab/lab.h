@@ -1,0 +1,119 @@
+/*
+ * lab.h — the network lab that VPC racks live in: a namespace playing the
+ * public internet (a bridge on 198.18.0.0/16 with the lab DNS on it), one
+ * namespace per rack (public address on the internet, a bridge for its VPC),
+ * one namespace per app process on that bridge, peerings between racks, and
+ * the security groups (nftables in each rack namespace).
+ *
+ * One owner for everything that spans racks: state under $CX_HOME/lab/
+ * (see docs/network.md for the layout, the address plan and the rules).
+ * Changes take flock($CX_HOME/lab/lock); readers read the state file, which
+ * is only ever replaced whole (rename), without the lock.
+ *
+ * Every function needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) except the
+ * getters, lab_dns_set/unset and lab_prefix. Errors come back as one line in
+ * the caller's err buffer, naming what was wrong.
+ */
+#ifndef CX_LAB_H
+#define CX_LAB_H
+
+#include <stddef.h>
+
+#define LAB_INTERNET_CIDR "198.18.0.0/16"
+#define LAB_INTERNET_ADDR "198.18.0.1"   /* the internet's own host: `cx net exec internet` */
+#define LAB_DNS_ADDR      "198.18.0.53"  /* the lab DNS, port 53/udp */
+#define LAB_ROUTER_PORTS  "80, 443"      /* what the security groups open to the routers */
+#define LAB_PROC_ID_MAX   48             /* [A-Za-z0-9_.-], not starting with '.' */
+
+struct lab_rack_info {
+	char name[32];
+	char cidr[20];          /* "10.1.0.0/16" */
+	char public_addr[16];   /* on the internet bridge, 198.18.x.y: the public router listens here */
+	char private_addr[16];  /* CIDR .2, on the VPC bridge: the internal router listens here */
+	char gateway_addr[16];  /* CIDR .1 on the VPC bridge; processes' default route */
+	char netns[16];         /* rack namespace name ("cx1a2b-r1") */
+	int id;                 /* lab-wide rack number (names, public address) */
+	char whitelist[256];    /* extra CIDRs allowed to the internal router, comma-separated, "" none */
+};
+
+/* 0 if this process is root with CAP_NET_ADMIN and CAP_SYS_ADMIN; else -1 and
+ * err = "VPC racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root or
+ * install without --vpc". */
+int lab_check_privilege(char *err, size_t errlen);
+
+/* Creates rack's VPC with cidr (RFC 1918, prefix /8../28, not overlapping
+ * another rack's). Brings the internet namespace and the lab DNS up first if
+ * this is the lab's first rack. Sets the DNS names *.RACK.cx.test (public
+ * address) and *.RACK-internal.cx.test (private address). Fills out (may be
+ * NULL). Calling it again for an existing rack with the same CIDR repairs
+ * what is missing (lab_restore) and succeeds; a different CIDR is refused. */
+int lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab_rack_info *out,
+    char *err, size_t errlen);
+/* Removes rack's peerings first, then its process namespaces, its links and
+ * its namespace, and its DNS names. The last rack takes the internet and the
+ * lab DNS with it. Processes still running inside are not killed (their
+ * supervisor does that): they are left in an unnamed namespace with no links.
+ * -1 if rack is not a VPC rack. */
+int lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen);
+/* 0 and *out filled if rack is a VPC rack, else -1. No privilege needed. */
+int lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out);
+/* Every VPC rack, in creation order; *out is malloc'd (caller frees), NULL when *n is 0. */
+int lab_racks(const char *home, struct lab_rack_info **out, size_t *n);
+/* Sets the CIDRs (comma-separated, "" for none) that may reach the internal
+ * router besides the rack's own VPC and its peers': rack param
+ * internal_router_whitelist, enforced here in nftables as the router enforces
+ * it in its own allow list. They are accepted from peer links only: the
+ * internet never reaches a private address. */
+int lab_rack_set_whitelist(const char *home, const char *rack, const char *cidrs, char *err,
+    size_t errlen);
+
+/* A network namespace for one process on rack's VPC bridge, with its own
+ * address from the CIDR (from .10 up, not reused until the range wraps) and a
+ * default route via the gateway. Writes the address ("10.1.0.10") to addr_out.
+ * An existing proc_id keeps its address. */
+int lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
+    size_t addrlen, char *err, size_t errlen);
+/* Removes the process namespace and its link. 0 also if there was none. */
+int lab_proc_destroy(const char *home, const char *rack, const char *proc_id);
+
+/* For a forked child, before exec: join the namespace (setns), take a private
+ * mount namespace (unshare CLONE_NEWNS, / made rslave), bind the lab's
+ * resolv.conf (nameserver LAB_DNS_ADDR) over /etc/resolv.conf and mount a
+ * sysfs for the namespace on /sys, as `ip netns exec` does. Changes only the
+ * calling process. lab_enter_rack is for the routers (they listen on the
+ * rack's public and private addresses); lab_enter_internet is for
+ * `cx net exec internet`. */
+int lab_enter_proc(const char *home, const char *rack, const char *proc_id, char *err, size_t errlen);
+int lab_enter_rack(const char *home, const char *rack, char *err, size_t errlen);
+int lab_enter_internet(const char *home, char *err, size_t errlen);
+
+/* Peers racks a and b: a veth pair between their namespaces on a /30 from
+ * 169.254.0.0/16, a route each way to the other's CIDR with src = own
+ * gateway, and in each rack's nftables: its VPC may reach the peer CIDR (no
+ * NAT), and the peer CIDR may reach only the internal router (private
+ * address, ports LAB_ROUTER_PORTS) from that link. Not transitive. Refuses a
+ * rack peered with itself or a pair already peered. */
+int lab_peer(const char *home, const char *a, const char *b, char *err, size_t errlen);
+/* Undoes lab_peer (in either order of a and b). -1 if they are not peered. */
+int lab_unpeer(const char *home, const char *a, const char *b, char *err, size_t errlen);
+/* The peerings involving rack (NULL = all), as (a, b) pairs in the order they
+ * were made; *pairs is malloc'd (caller frees), NULL when *n is 0. */
+int lab_peers(const char *home, const char *rack, char (**pairs)[2][32], size_t *n);
+
+/* Names the lab DNS answers: name is exact ("api.example.test") or a wildcard
+ * ("*.b.cx.test"), addr an IPv4 address; set replaces what name had. Rewrites
+ * $CX_HOME/lab/hosts and signals cx-labdns (SIGHUP) when it runs. Unsetting an
+ * unknown name succeeds. No privilege needed. */
+int lab_dns_set(const char *home, const char *name, const char *addr);
+int lab_dns_unset(const char *home, const char *name);
+
+/* Re-creates what the state records but the kernel lacks — after a reboot,
+ * say: the internet, the DNS, rack namespaces and their peerings. Process
+ * namespaces that are gone are forgotten (their processes are gone too). */
+int lab_restore(const char *home, char *err, size_t errlen);
+
+/* The name prefix of this $CX_HOME's namespaces ("cx1a2b"); every lab
+ * namespace is named PREFIX-something. -1 if the lab never came up. */
+int lab_prefix(const char *home, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,604 @@
+/*
+ * api.c — connections of the rack API (see api.h) and its route table.
+ *
+ * A connection's states:
+ *   HEAD --head parsed, authorized--> BODY --Content-Length bytes--> dispatch
+ *   dispatch --> WRITE --all written--> HEAD (keep-alive) or closed
+ * Upload bodies (builds) are spooled to a file as they arrive, never held
+ * in memory; their size is checked against build_max_mb before any is read.
+ */
+#include "rackd/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/http1.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "rackd/rack.h"
+
+#define API_MAX_HEAD (64 * 1024)
+#define API_MAX_JSON (1024 * 1024)
+#define API_IDLE_MS 120000
+
+struct route {
+	const char *method;
+	const char *pattern;      /* segments; ":x" captures */
+	api_handler handler;
+	bool upload;              /* body spooled to a file */
+};
+
+static const struct route routes[] = {
+	{ "GET", "/system", api_system_get, false },
+	{ "GET", "/system/params", api_params_get, false },
+	{ "PUT", "/system/params", api_params_put, false },
+	{ "POST", "/system/uninstall", api_uninstall, false },
+	{ "POST", "/system/reconcile", api_reconcile, false },
+	{ "GET", "/apps", api_apps_list, false },
+	{ "POST", "/apps", api_apps_create, false },
+	{ "GET", "/apps/:app", api_app_get, false },
+	{ "DELETE", "/apps/:app", api_app_delete, false },
+	{ "POST", "/apps/:app/builds", api_builds_create, true },
+	{ "GET", "/apps/:app/builds", api_builds_list, false },
+	{ "GET", "/apps/:app/releases", api_releases_list, false },
+	{ "GET", "/apps/:app/releases/:id", api_release_get, false },
+	{ "POST", "/apps/:app/releases/:id/promote", api_release_promote, false },
+	{ "POST", "/apps/:app/releases/:id/rollback", api_release_rollback, false },
+	{ "GET", "/apps/:app/services", api_services_list, false },
+	{ "GET", "/apps/:app/processes", api_processes_list, false },
+	{ "GET", "/apps/:app/environment", api_env_get, false },
+	{ "POST", "/apps/:app/environment", api_env_set, false },
+	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },
+	{ "GET", "/apps/:app/services/:svc/runspec", api_runspec, false },
+	{ "POST", "/apps/:app/restart", api_restart, false },
+	{ "GET", "/apps/:app/logs", api_logs, false },
+};
+
+struct conn {
+	struct rack *rack;
+	int fd;
+	struct buf in;
+	struct buf out;
+	size_t out_off;
+	struct http_request req;
+	const struct route *route;
+	const char *args[4];
+	char path[1024];
+	char query[1024];
+	bool in_body;
+	int64_t body_left;
+	int spool_fd;
+	char spool_path[4096];
+	struct buf body;
+	bool close_after;
+	struct ev_timer *idle;
+	void (*after)(struct rack *r);
+};
+
+static char expected_auth[256];
+
+static void conn_free(struct conn *c);
+static void conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg);
+
+void
+api_error(struct api_resp *s, int status, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->status = status;
+	json_decref(s->json);
+	s->json = json_pack("{s:s}", "error", msg);
+}
+
+int
+api_query(const struct api_req *q, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+	const char *p = q->query;
+
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '&');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		if (n > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+			size_t o = 0;
+
+			for (size_t i = klen + 1; i < n && o + 1 < outlen; i++) {
+				if (p[i] == '%' && i + 2 < n) {
+					char hex[3] = { p[i + 1], p[i + 2], 0 };
+
+					out[o++] = (char)strtol(hex, NULL, 16);
+					i += 2;
+				} else {
+					out[o++] = p[i] == '+' ? ' ' : p[i];
+				}
+			}
+			out[o] = '\0';
+			return 0;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+json_t *
+api_json_body(const struct api_req *q, struct api_resp *s)
+{
+	json_error_t e;
+	json_t *v;
+
+	if (q->body == NULL || q->body->len == 0) {
+		api_error(s, 400, "a JSON body is required");
+		return NULL;
+	}
+	v = json_loadb(q->body->data, q->body->len, 0, &e);
+	if (v == NULL || !json_is_object(v)) {
+		api_error(s, 400, "invalid JSON body: %s", v == NULL ? e.text : "not an object");
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+static void
+respond(struct conn *c, struct api_resp *s)
+{
+	char *body = NULL;
+	const char *ctype = "application/json";
+	size_t blen;
+
+	if (s->json != NULL) {
+		body = json_compact(s->json);
+		blen = strlen(body);
+	} else {
+		ctype = "text/plain; charset=utf-8";
+		blen = s->text.len;
+	}
+	buf_addf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
+	    s->status, reason(s->status), ctype, blen, s->extra,
+	    c->close_after ? "Connection: close\r\n" : "");
+	if (body != NULL)
+		buf_add(&c->out, body, blen);
+	else if (blen > 0)
+		buf_add(&c->out, s->text.data, blen);
+	free(body);
+	json_decref(s->json);
+	buf_free(&s->text);
+	c->after = s->after;
+	ev_mod(c->rack->loop, c->fd, EV_WRITE);
+}
+
+static void
+respond_error(struct conn *c, int status, const char *msg)
+{
+	struct api_resp s = { 0 };
+
+	buf_init(&s.text, 0);
+	c->close_after = true;
+	api_error(&s, status, "%s", msg);
+	respond(c, &s);
+}
+
+/* Splits path into segments and matches the route table. */
+static int
+match(struct conn *c, const char *method)
+{
+	bool path_matched = false;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(routes); i++) {
+		const char *pat = routes[i].pattern, *p = c->path;
+		size_t nargs = 0;
+		bool ok = true;
+
+		while (*pat != '\0' && ok) {
+			if (*pat == ':') {
+				size_t n = strcspn(p, "/");
+
+				while (*pat != '\0' && *pat != '/')
+					pat++;
+				if (n == 0 || nargs == CX_ARRAY_LEN(c->args)) {
+					ok = false;
+					break;
+				}
+				c->args[nargs++] = p;
+				p += n;
+				continue;
+			}
+			if (*pat != *p)
+				ok = false;
+			pat++;
+			p++;
+		}
+		if (!ok || *p != '\0')
+			continue;
+		path_matched = true;
+		if (strcmp(routes[i].method, method) != 0)
+			continue;
+		c->route = &routes[i];
+		return 0;
+	}
+	return path_matched ? 405 : 404;
+}
+
+static void
+dispatch(struct conn *c)
+{
+	struct api_req q = { 0 };
+	struct api_resp s = { .status = 200 };
+	char method[16];
+
+	buf_init(&s.text, 0);
+	snprintf(method, sizeof(method), "%.*s", (int)c->req.method.n, c->req.method.p);
+	/* Captures point into c->path: cut it at each '/' now that matching is done. */
+	for (char *p = c->path; *p != '\0'; p++) {
+		if (*p == '/' && p != c->path)
+			*p = '\0';
+	}
+	q.method = method;
+	q.path = c->path;
+	q.query = c->query;
+	memcpy(q.args, c->args, sizeof(q.args));
+	q.body = &c->body;
+	q.body_path = c->route->upload ? c->spool_path : NULL;
+	q.body_len = c->req.content_length < 0 ? 0 : c->req.content_length;
+	c->route->handler(c->rack, &q, &s);
+	if (s.json == NULL && s.text.len == 0 && s.status < 300)
+		s.json = json_object();
+	respond(c, &s);
+}
+
+static bool
+authorized(const struct http_request *req)
+{
+	const struct http_slice *a = http1_header(req, "Authorization");
+	size_t n = strlen(expected_auth);
+	unsigned char diff = 0;
+
+	if (a == NULL || a->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(a->p[i] ^ expected_auth[i]);
+	return diff == 0;
+}
+
+static void
+start_request(struct conn *c)
+{
+	const char *t = c->req.target.p;
+	size_t n = c->req.target.n, qpos;
+	char method[16];
+	int rc;
+
+	c->close_after = !c->req.keep_alive;
+	if (!authorized(&c->req)) {
+		respond_error(c, 401, "invalid password");
+		return;
+	}
+	qpos = 0;
+	while (qpos < n && t[qpos] != '?')
+		qpos++;
+	if (qpos >= sizeof(c->path) || n - qpos >= sizeof(c->query)) {
+		respond_error(c, 414, "request target too long");
+		return;
+	}
+	memcpy(c->path, t, qpos);
+	c->path[qpos] = '\0';
+	if (qpos < n) {
+		memcpy(c->query, t + qpos + 1, n - qpos - 1);
+		c->query[n - qpos - 1] = '\0';
+	} else {
+		c->query[0] = '\0';
+	}
+	snprintf(method, sizeof(method), "%.*s", (int)c->req.method.n, c->req.method.p);
+	rc = match(c, method);
+	if (rc != 0) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), rc == 405 ? "method %s not allowed on %s" :
+		    "no such endpoint: %s %s", method, c->path);
+		respond_error(c, rc, msg);
+		return;
+	}
+	if (c->req.chunked) {
+		respond_error(c, 411, "send the body with Content-Length, not chunked");
+		return;
+	}
+	c->body_left = c->req.content_length < 0 ? 0 : c->req.content_length;
+	if (c->route->upload) {
+		char mb[32];
+		long max_mb = 512;
+
+		rack_param(c->rack, "build_max_mb", mb, sizeof(mb));
+		parse_long(mb, 1, 1 << 20, &max_mb);
+		if (c->body_left > (int64_t)max_mb << 20) {
+			char msg[256];
+
+			snprintf(msg, sizeof(msg), "source is %lld MiB; the limit is build_max_mb=%ld"
+			    " (raise it with: cx rack params set build_max_mb=N)",
+			    (long long)(c->body_left >> 20), max_mb);
+			respond_error(c, 413, msg);
+			return;
+		}
+		snprintf(c->spool_path, sizeof(c->spool_path), "%s/tmp/upload-XXXXXX", c->rack->dir);
+		c->spool_fd = mkstemp(c->spool_path);
+		if (c->spool_fd == -1) {
+			log_warn("upload spool %s", c->spool_path);
+			respond_error(c, 500, "cannot store the upload");
+			return;
+		}
+	} else if (c->body_left > API_MAX_JSON) {
+		respond_error(c, 413, "request body over 1 MiB");
+		return;
+	}
+	buf_consume(&c->in, c->req.head_len);
+	c->in_body = true;
+}
+
+/* Moves body bytes from c->in to the body buffer or the spool file. */
+static int
+take_body(struct conn *c)
+{
+	size_t n = c->in.len < (size_t)c->body_left ? c->in.len : (size_t)c->body_left;
+
+	if (n == 0)
+		return 0;
+	if (c->spool_fd != -1) {
+		size_t off = 0;
+
+		while (off < n) {
+			ssize_t w = write(c->spool_fd, c->in.data + off, n - off);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return -1;
+			off += (size_t)w;
+		}
+	} else {
+		buf_add(&c->body, c->in.data, n);
+	}
+	buf_consume(&c->in, n);
+	c->body_left -= (int64_t)n;
+	return 0;
+}
+
+static void
+process_input(struct conn *c)
+{
+	if (!c->in_body) {
+		int rc = http1_parse_request(c->in.data ? c->in.data : "", c->in.len, API_MAX_HEAD,
+		    &c->req);
+
+		if (rc == CX_AGAIN)
+			return;
+		if (rc == CX_ERR) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "malformed HTTP request: %s",
+			    c->req.error ? c->req.error : "bad request");
+			respond_error(c, c->req.status ? c->req.status : 400, msg);
+			return;
+		}
+		start_request(c);
+		if (!c->in_body)
+			return;
+	}
+	if (take_body(c) == -1) {
+		respond_error(c, 500, "cannot store the upload");
+		return;
+	}
+	if (c->body_left == 0) {
+		c->in_body = false;
+		if (c->spool_fd != -1) {
+			close(c->spool_fd);
+			c->spool_fd = -1;
+		}
+		dispatch(c);
+	}
+}
+
+static void
+reset_request(struct conn *c)
+{
+	if (c->spool_fd != -1) {
+		close(c->spool_fd);
+		c->spool_fd = -1;
+	}
+	if (c->spool_path[0] != '\0') {
+		unlink(c->spool_path);
+		c->spool_path[0] = '\0';
+	}
+	buf_reset(&c->body);
+	c->route = NULL;
+	c->in_body = false;
+}
+
+static void
+idle_timeout(struct ev_loop *loop, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)loop;
+	c->idle = NULL;
+	conn_free(c);
+}
+
+static void
+conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct conn *c = arg;
+
+	ev_timer_cancel(loop, c->idle);
+	c->idle = NULL;
+	if (c->out.len > 0) {
+		while (c->out_off < c->out.len) {
+			ssize_t n = write(fd, c->out.data + c->out_off, c->out.len - c->out_off);
+
+			if (n == -1 && errno == EAGAIN)
+				goto wait;
+			if (n <= 0) {
+				conn_free(c);
+				return;
+			}
+			c->out_off += (size_t)n;
+		}
+		buf_reset(&c->out);
+		c->out_off = 0;
+		reset_request(c);
+		if (c->after != NULL) {
+			void (*after)(struct rack *) = c->after;
+
+			c->after = NULL;
+			after(c->rack);
+			/* the rack may be exiting; the loop stops soon */
+		}
+		if (c->close_after) {
+			conn_free(c);
+			return;
+		}
+		ev_mod(loop, fd, EV_READ);
+		if (c->in.len > 0)
+			process_input(c);
+		goto wait;
+	}
+	if (events & (EV_READ | EV_ERROR)) {
+		for (;;) {
+			ssize_t n;
+
+			if (buf_reserve(&c->in, 65536) == -1) {
+				respond_error(c, 431, "request too large");
+				goto wait;
+			}
+			n = read(fd, c->in.data + c->in.len, 65536);
+			if (n == -1 && errno == EAGAIN)
+				break;
+			if (n <= 0) {
+				conn_free(c);
+				return;
+			}
+			c->in.len += (size_t)n;
+			process_input(c);
+			if (c->out.len > 0)
+				break;
+		}
+	}
+wait:
+	c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	reset_request(c);
+	ev_timer_cancel(c->rack->loop, c->idle);
+	ev_del(c->rack->loop, c->fd);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	buf_free(&c->body);
+	free(c);
+}
+
+static void
+api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
+{
+	struct rack *r = arg;
+
+	(void)events;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn *c;
+
+		if (fd == -1)
+			return;
+		c = xcalloc(1, sizeof(*c));
+		c->rack = r;
+		c->fd = fd;
+		c->spool_fd = -1;
+		buf_init(&c->in, API_MAX_HEAD + 65536 * 2);
+		buf_init(&c->out, 0);
+		buf_init(&c->body, API_MAX_JSON + 1);
+		if (ev_add(loop, fd, EV_READ, conn_io, c) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
+	}
+}
+
+static void
+base64(const unsigned char *in, size_t n, char *out)
+{
+	static const char tbl[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = tbl[(v >> 18) & 63];
+		out[o++] = tbl[(v >> 12) & 63];
+		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+int
+api_listen(struct rack *r)
+{
+	char path[4096], pwpath[4096], cred[160], enc[256];
+	char *pw;
+
+	snprintf(pwpath, sizeof(pwpath), "%s/password", r->dir);
+	pw = read_file(pwpath, 128, NULL);
+	if (pw == NULL)
+		return -1;
+	pw[strcspn(pw, "\r\n")] = '\0';
+	snprintf(cred, sizeof(cred), "convox:%s", pw);
+	free(pw);
+	base64((const unsigned char *)cred, strlen(cred), enc);
+	snprintf(expected_auth, sizeof(expected_auth), "Basic %s", enc);
+	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
+	r->api_fd = net_listen_unix(path, 0600);
+	if (r->api_fd == -1)
+		return -1;
+	return ev_add(r->loop, r->api_fd, EV_READ, api_accept, r);
+}

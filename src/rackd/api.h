@@ -1,0 +1,71 @@
+/*
+ * api.h — the rack API server: HTTP/1.1 over the rack's unix socket, Basic
+ * auth, JSON bodies (docs/api.md). api.c holds the connection handling and
+ * the route table; api_system.c and api_apps.c the handlers.
+ */
+#ifndef CX_API_H
+#define CX_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/json.h"
+#include "common/util.h"
+
+struct rack;
+
+struct api_req {
+	const char *method;
+	const char *path;         /* without the query */
+	const char *query;        /* after '?', or "" */
+	const char *args[4];      /* captures of :name segments, in order */
+	struct buf *body;         /* JSON requests */
+	const char *body_path;    /* uploads (builds): the body spooled to this file */
+	int64_t body_len;
+};
+
+struct api_resp {
+	int status;
+	json_t *json;             /* owned; serialized compactly */
+	struct buf text;          /* text/plain body when json is NULL */
+	char extra[256];          /* extra header lines, each ending "\r\n" */
+	void (*after)(struct rack *r);  /* called once the response is written */
+};
+
+/* Listens on the rack's api.sock. -1 with errno. */
+int api_listen(struct rack *r);
+/* Sets the error body: {"error": "..."} with status. */
+void api_error(struct api_resp *s, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Value of query parameter key into out; -1 if absent. */
+int api_query(const struct api_req *q, const char *key, char *out, size_t outlen);
+/* Parses the JSON body; on failure sets a 400 and returns NULL. */
+json_t *api_json_body(const struct api_req *q, struct api_resp *s);
+
+/* Handlers (api_system.c, api_apps.c). */
+typedef void (*api_handler)(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_system_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_params_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_params_put(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_uninstall(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_reconcile(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_app_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_release_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_services_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_env_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_runspec(struct rack *r, struct api_req *q, struct api_resp *s);
+
+#endif

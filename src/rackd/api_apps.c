@@ -1,0 +1,712 @@
+/*
+ * api_apps.c — apps and what belongs to them: builds, releases, services,
+ * processes, environment, scale, logs (docs/api.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "rackd/api.h"
+#include "rackd/applog.h"
+#include "rackd/dockerfile.h"
+#include "rackd/manifest.h"
+#include "rackd/rack.h"
+#include "rackd/reconcile.h"
+#include "rackd/routers.h"
+#include "rackd/unpack.h"
+
+/* The app named in the path, or NULL after a 404. */
+static struct app *
+find_app(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = rack_app_find(r, q->args[0]);
+
+	if (a == NULL)
+		api_error(s, 404, "no such app: %s (cx apps lists them; cx apps create %s makes it)",
+		    q->args[0], q->args[0]);
+	return a;
+}
+
+static json_t *
+app_json(struct rack *r, struct app *a)
+{
+	struct st_release rel;
+	const char *status = reconcile_app_status(r, a);
+
+	/* An app whose newest release failed, while an old one serves, says so. */
+	if (strcmp(status, "running") == 0 || strcmp(status, "idle") == 0) {
+		struct st_release *list;
+		size_t n;
+
+		if (store_release_list(r->store, a->name, 1, &list, &n) == 0) {
+			if (n == 1 && strcmp(list[0].status, "failed") == 0 && a->active[0] == '\0')
+				status = "failed";
+			store_release_list_free(list, n);
+		}
+	}
+	(void)rel;
+	return json_pack("{s:s, s:s, s:s}", "name", a->name, "status", status, "release", a->active);
+}
+
+void
+api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	json_t *arr = json_array();
+	struct st_app *apps;
+	size_t n;
+
+	(void)q;
+	if (store_app_list(r->store, &apps, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct app *a = rack_app_find(r, apps[i].name);
+
+			if (a != NULL)
+				json_array_append_new(arr, app_json(r, a));
+		}
+		free(apps);
+	}
+	s->json = arr;
+}
+
+void
+api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	json_t *body = api_json_body(q, s);
+	const char *name;
+	struct app *a;
+
+	if (body == NULL)
+		return;
+	name = json_str(body, "name", "");
+	if (!valid_name(name)) {
+		api_error(s, 400, "invalid app name \"%s\": use 1-30 of a-z, 0-9 and -, starting with a"
+		    " letter", name);
+	} else if (rack_app_find(r, name) != NULL) {
+		api_error(s, 409, "app %s already exists", name);
+	} else {
+		for (a = r->apps; a != NULL; a = a->next) {
+			if (strcmp(a->name, name) == 0)
+				break;
+		}
+		if (a != NULL) {
+			api_error(s, 409, "app %s is still being deleted; try again in a moment", name);
+		} else if (store_app_create(r->store, name) == -1) {
+			api_error(s, 500, "cannot create app: %s", store_error(r->store));
+		} else {
+			a = reconcile_app_add(r, name);
+			s->status = 201;
+			s->json = app_json(r, a);
+		}
+	}
+	json_decref(body);
+}
+
+void
+api_app_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+
+	if (a != NULL)
+		s->json = app_json(r, a);
+}
+
+void
+api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+
+	if (a == NULL)
+		return;
+	if (store_app_delete(r->store, a->name) == -1) {
+		api_error(s, 500, "cannot delete app: %s", store_error(r->store));
+		return;
+	}
+	log_info("deleting app %s", a->name);
+	reconcile_app_delete(r, a);
+}
+
+/* The env of the app's newest release ("K=V\n" lines), malloc'd. */
+static char *
+latest_env(struct rack *r, const char *app)
+{
+	struct st_release *list;
+	size_t n;
+	char *env = NULL;
+
+	if (store_release_list(r->store, app, 1, &list, &n) == 0) {
+		if (n == 1)
+			env = xstrdup(list[0].env);
+		store_release_list_free(list, n);
+	}
+	return env != NULL ? env : xstrdup("");
+}
+
+static const char *
+lookup_env_text(const char *name, void *ctx)
+{
+	static char value[4096];
+	const char *text = ctx;
+	size_t n = strlen(name);
+
+	for (const char *l = text; l != NULL && *l != '\0';) {
+		const char *end = strchr(l, '\n');
+		size_t len = end ? (size_t)(end - l) : strlen(l);
+
+		if (len > n && strncmp(l, name, n) == 0 && l[n] == '=') {
+			snprintf(value, sizeof(value), "%.*s", (int)(len - n - 1), l + n + 1);
+			return value;
+		}
+		l = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Checks a build: manifest parses, every service has a command; collects warnings. */
+static int
+check_build(const char *dir, const char *manifest_text, const char *env, struct buf *warnings,
+    char *err, size_t errlen)
+{
+	struct manifest *m;
+	int rc = 0;
+
+	m = manifest_parse(manifest_text, strlen(manifest_text), "convox.yml", lookup_env_text,
+	    (void *)env, err, errlen);
+	if (m == NULL)
+		return -1;
+	for (size_t i = 0; i < m->nservices && rc == 0; i++) {
+		const struct mf_service *sv = &m->services[i];
+		struct dockerfile df;
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s/%s", dir, sv->build_path, sv->dockerfile);
+		if (dockerfile_read(path, &df, err, errlen) == -1) {
+			rc = -1;
+			break;
+		}
+		if (df.run_lines > 0)
+			buf_addf(warnings, "service %s: the local provider does not run the %d RUN line(s)"
+			    " of %s; it honours only CMD, ENTRYPOINT, ENV, WORKDIR and EXPOSE\n", sv->name,
+			    df.run_lines, sv->dockerfile);
+		if (sv->command == NULL && df.command == NULL) {
+			snprintf(err, errlen, "service %s has no command: set command: in convox.yml or"
+			    " CMD in %s/%s", sv->name, sv->build_path, sv->dockerfile);
+			rc = -1;
+		}
+		dockerfile_free(&df);
+	}
+	manifest_free(m);
+	return rc;
+}
+
+void
+api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	struct st_build b = { 0 };
+	struct st_release rel = { 0 };
+	struct buf warnings;
+	char dir[4096], path[4096], err[1024], mb[32], desc[512] = "";
+	char *manifest = NULL, *env = NULL;
+	long max_mb = 512;
+	json_t *warr;
+
+	if (a == NULL)
+		return;
+	buf_init(&warnings, 1 << 16);
+	store_new_id(b.id, sizeof(b.id), "B", true);
+	snprintf(dir, sizeof(dir), "%s/apps/%s/builds/%s", r->dir, a->name, b.id);
+	if (mkdir_p(dir, 0755) == -1) {
+		api_error(s, 500, "cannot create %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	rack_param(r, "build_max_mb", mb, sizeof(mb));
+	parse_long(mb, 1, 1 << 20, &max_mb);
+	if (unpack_tgz(q->body_path, dir, (uint64_t)max_mb << 20, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/convox.yml", dir);
+	manifest = read_file(path, 1 << 20, NULL);
+	if (manifest == NULL) {
+		api_error(s, 400, errno == EFBIG ? "convox.yml is over 1 MiB" :
+		    "no convox.yml at the top of the source; add one (see examples/)");
+		goto fail;
+	}
+	env = latest_env(r, a->name);
+	if (check_build(dir, manifest, env, &warnings, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		goto fail;
+	}
+	str_copy(b.app, sizeof(b.app), a->name);
+	b.dir = dir;
+	b.manifest = manifest;
+	b.warnings = buf_cstr(&warnings);
+	b.created = now_unix();
+	api_query(q, "description", desc, sizeof(desc));
+	store_new_id(rel.id, sizeof(rel.id), "R", true);
+	str_copy(rel.app, sizeof(rel.app), a->name);
+	str_copy(rel.build, sizeof(rel.build), b.id);
+	rel.env = env;
+	str_copy(rel.status, sizeof(rel.status), "created");
+	rel.description = desc;
+	rel.error = "";
+	rel.created = now_unix();
+	if (store_build_add(r->store, &b) == -1 || store_release_add(r->store, &rel) == -1) {
+		api_error(s, 500, "cannot record the build: %s", store_error(r->store));
+		goto fail;
+	}
+	applog_system(r, a->name, "Build %s created release %s", b.id, rel.id);
+	warr = json_array();
+	for (char *w = buf_cstr(&warnings), *save = NULL, *t = strtok_r(w, "\n", &save); t != NULL;
+	    t = strtok_r(NULL, "\n", &save))
+		json_array_append_new(warr, json_string(t));
+	s->status = 201;
+	s->json = json_pack("{s:s, s:s, s:s, s:o}", "id", b.id, "release", rel.id, "status",
+	    "complete", "warnings", warr);
+	goto out;
+fail:
+	remove_tree(dir);
+out:
+	buf_free(&warnings);
+	free(manifest);
+	free(env);
+}
+
+void
+api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	struct st_release *list;
+	size_t n;
+	json_t *arr;
+
+	if (a == NULL)
+		return;
+	arr = json_array();
+	if (store_release_list(r->store, a->name, 0, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (list[i].build[0] == '\0')
+				continue;
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "id", list[i].build,
+			    "status", "complete", "release", list[i].id, "created",
+			    (json_int_t)list[i].created));
+		}
+		store_release_list_free(list, n);
+	}
+	s->json = arr;
+}
+
+static json_t *
+release_json(const struct st_release *rel)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "id", rel->id, "build", rel->build,
+	    "status", rel->status, "created", (json_int_t)rel->created, "description",
+	    rel->description, "error", rel->error);
+}
+
+void
+api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	struct st_release *list;
+	size_t n;
+	json_t *arr;
+
+	if (a == NULL)
+		return;
+	arr = json_array();
+	if (store_release_list(r->store, a->name, 50, &list, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, release_json(&list[i]));
+		store_release_list_free(list, n);
+	}
+	s->json = arr;
+}
+
+void
+api_release_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	struct st_release rel;
+
+	if (a == NULL)
+		return;
+	if (store_release_get(r->store, a->name, q->args[1], &rel) == -1) {
+		api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	s->json = release_json(&rel);
+	store_release_free(&rel);
+}
+
+void
+api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	char err[1024];
+
+	if (a == NULL)
+		return;
+	if (reconcile_promote(r, a, q->args[1], err, sizeof(err)) == -1) {
+		api_error(s, strncmp(err, "no such release", 15) == 0 ? 404 : 400, "%s", err);
+		return;
+	}
+	s->status = 202;
+	s->json = json_pack("{s:s, s:s}", "id", q->args[1], "status", "promoting");
+}
+
+/* A new release from an old one's build with the given env; id written to out. */
+static int
+new_release(struct rack *r, struct app *a, const char *build, const char *env, const char *desc,
+    char *out, size_t outlen)
+{
+	struct st_release rel = { 0 };
+
+	store_new_id(rel.id, sizeof(rel.id), "R", true);
+	str_copy(rel.app, sizeof(rel.app), a->name);
+	str_copy(rel.build, sizeof(rel.build), build);
+	rel.env = (char *)env;
+	str_copy(rel.status, sizeof(rel.status), "created");
+	rel.description = (char *)desc;
+	rel.error = "";
+	rel.created = now_unix();
+	if (store_release_add(r->store, &rel) == -1)
+		return -1;
+	str_copy(out, outlen, rel.id);
+	return 0;
+}
+
+void
+api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	struct st_release old;
+	char id[16], desc[128];
+
+	if (a == NULL)
+		return;
+	if (store_release_get(r->store, a->name, q->args[1], &old) == -1) {
+		api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	snprintf(desc, sizeof(desc), "rollback to %s", old.id);
+	if (new_release(r, a, old.build, old.env, desc, id, sizeof(id)) == -1)
+		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
+	else {
+		s->status = 201;
+		s->json = json_pack("{s:s}", "id", id);
+	}
+	store_release_free(&old);
+}
+
+void
+api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	const struct manifest *m;
+	json_t *arr;
+
+	if (a == NULL)
+		return;
+	arr = json_array();
+	m = a->manifest;
+	for (size_t i = 0; m != NULL && i < m->nservices; i++) {
+		const struct mf_service *sv = &m->services[i];
+		char host[512], ports[64] = "", url[600] = "", port[16];
+		const char *router = "public";
+		bool internal_router = sv->internal_router;
+
+		if (sv->port == 0) {
+			router = "none";
+			host[0] = '\0';
+		} else if (sv->internal) {
+			router = "none";
+			snprintf(host, sizeof(host), "%s.%s.%s.local", sv->name, a->name, r->name);
+			snprintf(ports, sizeof(ports), "%d", sv->port);
+		} else {
+			router = internal_router ? "internal" : "public";
+			rack_service_host(r, a->name, sv->name, internal_router, host, sizeof(host));
+			if (r->vpc)
+				str_copy(port, sizeof(port), "80");
+			else
+				rack_param(r, internal_router ? "router_internal_port" : "router_port", port,
+				    sizeof(port));
+			snprintf(ports, sizeof(ports), "%s:%d", port, sv->port);
+			if (strcmp(port, "80") == 0)
+				snprintf(url, sizeof(url), "http://%s", host);
+			else
+				snprintf(url, sizeof(url), "http://%s:%s", host, port);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "name", sv->name,
+		    "domain", host, "ports", ports, "router", router, "url", url, "count",
+		    reconcile_desired(r, a, sv->name, sv->scale_count)));
+	}
+	s->json = arr;
+}
+
+static const char *
+state_name(enum proc_state st)
+{
+	switch (st) {
+	case PROC_STARTING: return "starting";
+	case PROC_RUNNING: return "running";
+	case PROC_UNHEALTHY: return "unhealthy";
+	case PROC_STOPPING: return "stopping";
+	case PROC_EXITED: return "crashed";
+	}
+	return "unknown";
+}
+
+void
+api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	json_t *arr;
+
+	if (a == NULL)
+		return;
+	arr = json_array();
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s}",
+		    "id", p->st.id, "service", p->st.service, "status", state_name(p->state),
+		    "release", p->st.release, "started", (json_int_t)p->st.started, "command",
+		    p->st.command ? p->st.command : "", "pid", (int)p->st.pid, "port", p->st.port,
+		    "address", p->st.address));
+	}
+	s->json = arr;
+}
+
+void
+api_env_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	char *env, *save = NULL;
+	json_t *obj;
+
+	if (a == NULL)
+		return;
+	env = latest_env(r, a->name);
+	obj = json_object();
+	for (char *l = strtok_r(env, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		json_object_set_new(obj, l, json_string(eq + 1));
+	}
+	free(env);
+	s->json = json_pack("{s:o}", "env", obj);
+}
+
+static int
+cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static bool
+valid_env_key(const char *k)
+{
+	if (k[0] == '\0' || (k[0] >= '0' && k[0] <= '9'))
+		return false;
+	for (const char *p = k; *p != '\0'; p++) {
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_'))
+			return false;
+	}
+	return true;
+}
+
+void
+api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	json_t *body, *set, *unset, *env, *v;
+	const char *k;
+	size_t idx, n = 0;
+	char *text, *save = NULL, **lines, id[16] = "", build[16] = "";
+	struct buf out;
+	struct st_release *list;
+	size_t nl;
+
+	if (a == NULL || (body = api_json_body(q, s)) == NULL)
+		return;
+	set = json_object_get(body, "set");
+	unset = json_object_get(body, "unset");
+	env = json_object();
+	text = latest_env(r, a->name);
+	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (eq != NULL) {
+			*eq = '\0';
+			json_object_set_new(env, l, json_string(eq + 1));
+		}
+	}
+	free(text);
+	json_object_foreach(set, k, v) {
+		const char *val = json_string_value(v);
+
+		if (!valid_env_key(k) || val == NULL || strchr(val, '\n') != NULL) {
+			api_error(s, 400, "invalid variable %s: names are letters, digits and _; values"
+			    " are one line", k);
+			goto out;
+		}
+		json_object_set(env, k, v);
+	}
+	json_array_foreach(unset, idx, v) {
+		if (json_string_value(v) != NULL)
+			json_object_del(env, json_string_value(v));
+	}
+	lines = xcalloc(json_object_size(env) + 1, sizeof(*lines));
+	json_object_foreach(env, k, v)
+		lines[n++] = xasprintf("%s=%s", k, json_string_value(v));
+	qsort(lines, n, sizeof(*lines), cmp_str);
+	buf_init(&out, 0);
+	for (size_t i = 0; i < n; i++) {
+		buf_addf(&out, "%s\n", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	if (store_release_list(r->store, a->name, 1, &list, &nl) == 0) {
+		if (nl == 1)
+			str_copy(build, sizeof(build), list[0].build);
+		store_release_list_free(list, nl);
+	}
+	if (new_release(r, a, build, buf_cstr(&out), "env change", id, sizeof(id)) == -1)
+		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
+	else {
+		s->status = 201;
+		s->json = json_pack("{s:s, s:b}", "release", id, "build", build[0] != '\0');
+	}
+	buf_free(&out);
+out:
+	json_decref(env);
+	json_decref(body);
+}
+
+void
+api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	json_t *body;
+	json_int_t count;
+
+	if (a == NULL)
+		return;
+	if (a->manifest == NULL || manifest_service(a->manifest, q->args[1]) == NULL) {
+		api_error(s, 404, "no such service: %s (cx services -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	if ((body = api_json_body(q, s)) == NULL)
+		return;
+	count = json_integer_value(json_object_get(body, "count"));
+	if (!json_is_integer(json_object_get(body, "count")) || count < 0 || count > 100) {
+		api_error(s, 400, "count must be a whole number from 0 to 100");
+	} else if (store_scale_set(r->store, a->name, q->args[1], (int)count) == -1) {
+		api_error(s, 500, "cannot store scale: %s", store_error(r->store));
+	} else {
+		applog_system(r, a->name, "Scaling %s to %d", q->args[1], (int)count);
+		reconcile_app(r, a);
+		routers_sync(r);
+	}
+	json_decref(body);
+}
+
+void
+api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	char err[1024];
+
+	if (a == NULL)
+		return;
+	if (a->active[0] == '\0') {
+		api_error(s, 400, "app %s has no release to restart; deploy first", a->name);
+		return;
+	}
+	/* A restart is a promotion of the active release: new processes first. */
+	if (reconcile_promote(r, a, a->active, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		return;
+	}
+	s->status = 202;
+	s->json = json_pack("{s:s, s:s}", "id", a->active, "status", "promoting");
+}
+
+void
+api_logs(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	char since[32];
+	long off = -1;
+	int64_t next = 0;
+
+	if (a == NULL)
+		return;
+	if (api_query(q, "since", since, sizeof(since)) == 0 &&
+	    parse_long(since, 0, INT64_MAX, &off) == -1) {
+		api_error(s, 400, "since must be a byte offset");
+		return;
+	}
+	if (applog_read(r, a->name, off, 1 << 20, &s->text, &next) == -1) {
+		api_error(s, 500, "cannot read the log: %s", strerror(errno));
+		return;
+	}
+	snprintf(s->extra, sizeof(s->extra), "X-Cx-Offset: %lld\r\n", (long long)next);
+}
+
+void
+api_runspec(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+	const struct mf_service *sv;
+	struct dockerfile df;
+	char dir[4096], path[4096], err[512];
+	char **env;
+	json_t *arr;
+
+	if (a == NULL)
+		return;
+	if (a->manifest == NULL || (sv = manifest_service(a->manifest, q->args[1])) == NULL) {
+		api_error(s, 404, "no such service: %s (cx services -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	env = manifest_service_env(a->manifest, sv, a->release_env, err, sizeof(err));
+	if (env == NULL) {
+		api_error(s, 400, "%s", err);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", a->build_dir, sv->build_path);
+	snprintf(path, sizeof(path), "%s/%s", dir, sv->dockerfile);
+	memset(&df, 0, sizeof(df));
+	dockerfile_read(path, &df, err, sizeof(err));
+	arr = json_array();
+	json_array_append_new(arr, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
+	json_array_append_new(arr, json_string("HOME=/tmp"));
+	for (char **e = df.env; e != NULL && *e != NULL; e++)
+		json_array_append_new(arr, json_string(*e));
+	for (char **e = env; *e != NULL; e++)
+		json_array_append_new(arr, json_string(*e));
+	json_array_append_new(arr, json_pack("s++", "APP=", a->name, ""));
+	json_array_append_new(arr, json_pack("s++", "SERVICE=", sv->name, ""));
+	json_array_append_new(arr, json_pack("s++", "RACK=", r->name, ""));
+	if (df.workdir != NULL) {
+		size_t n = strlen(dir);
+
+		snprintf(dir + n, sizeof(dir) - n, "/%s", df.workdir);
+	}
+	s->json = json_pack("{s:s, s:o, s:s, s:b, s:s}", "dir", dir, "env", arr, "command",
+	    sv->command ? sv->command : (df.command ? df.command : ""), "vpc", r->vpc, "release",
+	    a->active);
+	dockerfile_free(&df);
+	manifest_env_free(env);
+}

@@ -1,0 +1,201 @@
+/*
+ * api_system.c — the rack itself: GET /system, params, uninstall, reconcile.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "lab/lab.h"
+#include "rackd/api.h"
+#include "rackd/params.h"
+#include "rackd/rack.h"
+#include "rackd/reconcile.h"
+#include "rackd/routers.h"
+#include "rackd/version.h"
+
+static void
+router_display(struct rack *r, bool internal, char *out, size_t outlen)
+{
+	char domain[256], port[16];
+
+	rack_param(r, internal ? "domain_internal" : "domain", domain, sizeof(domain));
+	if (r->vpc) {
+		snprintf(out, outlen, "%s", domain);
+		return;
+	}
+	rack_param(r, internal ? "router_internal_port" : "router_port", port, sizeof(port));
+	snprintf(out, outlen, "%s:%s", domain, port);
+}
+
+void
+api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	char router[300], internal[300] = "";
+	json_t *features = json_array();
+
+	(void)q;
+	router_display(r, false, router, sizeof(router));
+	if (rack_param_bool(r, "internal_router"))
+		router_display(r, true, internal, sizeof(internal));
+	for (const char *const *f = cx_features; *f != NULL; f++)
+		json_array_append_new(features, json_string(*f));
+	s->json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
+	    "name", r->name, "provider", "local", "router", router, "router_internal", internal,
+	    "status", r->exiting ? "uninstalling" : "running", "version", CX_VERSION,
+	    "features", features, "vpc", r->vpc ? r->cidr : "",
+	    "router_address", r->routers[0].listen,
+	    "router_internal_address", internal[0] ? r->routers[1].listen : "");
+}
+
+void
+api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	json_t *params = json_object();
+	const struct param_def *defs;
+	size_t n;
+
+	(void)q;
+	defs = params_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		char v[1024];
+
+		rack_param(r, defs[i].name, v, sizeof(v));
+		json_object_set_new(params, defs[i].name, json_string(v));
+	}
+	s->json = json_pack("{s:o}", "params", params);
+}
+
+/* Waits (bounded) until a router that was just started has bound its port:
+ * it writes its pidfile once listening. */
+static void
+wait_router_ready(struct rack *r, struct router_proc *rp)
+{
+	for (int i = 0; i < 150 && rp->pid > 0; i++) {
+		char *pid = read_file(rp->pidfile, 32, NULL);
+		long v;
+
+		if (pid != NULL) {
+			pid[strcspn(pid, "\n")] = '\0';
+			if (parse_long(pid, 1, 1 << 22, &v) == 0 && v == rp->pid) {
+				free(pid);
+				return;
+			}
+			free(pid);
+		}
+		usleep(20000);
+	}
+	(void)r;
+}
+
+void
+api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	json_t *body = api_json_body(q, s), *params;
+	const char *key;
+	json_t *val;
+	char **keys = NULL, **vals = NULL, err[512];
+	size_t n = 0;
+	bool ports_changed = false, whitelist_changed = false;
+
+	if (body == NULL)
+		return;
+	params = json_object_get(body, "params");
+	if (!json_is_object(params) || json_object_size(params) == 0) {
+		api_error(s, 400, "give params as {\"params\": {\"key\": \"value\"}}");
+		goto out;
+	}
+	keys = xcalloc(json_object_size(params), sizeof(*keys));
+	vals = xcalloc(json_object_size(params), sizeof(*vals));
+	json_object_foreach(params, key, val) {
+		const char *v = json_string_value(val);
+
+		if (v == NULL) {
+			api_error(s, 400, "param %s: value must be a string", key);
+			goto out;
+		}
+		if (params_check(key, v, err, sizeof(err)) == -1) {
+			api_error(s, 400, "%s", err);
+			goto out;
+		}
+		if (r->vpc && (strcmp(key, "router_port") == 0 ||
+		    strcmp(key, "router_internal_port") == 0)) {
+			api_error(s, 400, "%s is fixed at 80 on VPC racks: each router has its own address",
+			    key);
+			goto out;
+		}
+		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
+			ports_changed = true;
+		if (strcmp(key, "internal_router_whitelist") == 0)
+			whitelist_changed = true;
+		keys[n] = (char *)key;
+		vals[n] = (char *)v;
+		n++;
+	}
+	if (r->vpc && whitelist_changed) {
+		const char *wl = json_string_value(json_object_get(params, "internal_router_whitelist"));
+
+		if (lab_rack_set_whitelist(r->home, r->name, wl, err, sizeof(err)) == -1) {
+			api_error(s, 500, "%s", err);
+			goto out;
+		}
+	}
+	if (store_params_set(r->store, keys, vals, n) == -1) {
+		api_error(s, 500, "cannot store params: %s", store_error(r->store));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		log_info("param %s=%s", keys[i], vals[i]);
+	if (ports_changed) {
+		/* A router on a new port: stop it; the sync starts it on the new one. */
+		for (int i = 0; i < 2; i++) {
+			if (r->routers[i].pid > 0)
+				kill(r->routers[i].pid, SIGTERM);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		r->routers[i].next_start = 0;
+	routers_sync(r);
+	for (int i = 0; i < 2; i++)
+		wait_router_ready(r, &r->routers[i]);
+out:
+	free(keys);
+	free(vals);
+	json_decref(body);
+}
+
+static void
+uninstall_now(struct rack *r)
+{
+	log_info("uninstalling: stopping every process");
+	r->exiting = true;
+	reconcile_stop_all(r, 5000);
+	routers_stop_all(r);
+	ev_stop(r->loop);
+}
+
+void
+api_uninstall(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	(void)q;
+	(void)r;
+	s->after = uninstall_now;
+}
+
+void
+api_reconcile(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	char wl[1024], err[512];
+
+	(void)q;
+	if (r->vpc) {
+		rack_param(r, "internal_router_whitelist", wl, sizeof(wl));
+		if (lab_rack_set_whitelist(r->home, r->name, wl, err, sizeof(err)) == -1) {
+			api_error(s, 500, "%s", err);
+			return;
+		}
+	}
+	routers_sync(r);
+}

@@ -1,0 +1,24 @@
+/*
+ * dockerfile.h — what the local provider takes from a Dockerfile: CMD,
+ * ENTRYPOINT, ENV, WORKDIR and EXPOSE. RUN lines are counted so the deploy
+ * can say they were not run.
+ */
+#ifndef CX_DOCKERFILE_H
+#define CX_DOCKERFILE_H
+
+#include <stddef.h>
+
+struct dockerfile {
+	char *command;       /* ENTRYPOINT + CMD as one shell command line, or NULL */
+	char **env;          /* "K=V", NULL-terminated */
+	char *workdir;       /* relative WORKDIR, or NULL */
+	int expose;          /* first EXPOSE port, 0 if none */
+	int run_lines;       /* RUN instructions skipped */
+};
+
+/* Reads path; 0 on success, -1 with err (a missing file is not an error:
+ * returns 0 with everything empty). */
+int dockerfile_read(const char *path, struct dockerfile *df, char *err, size_t errlen);
+void dockerfile_free(struct dockerfile *df);
+
+#endif

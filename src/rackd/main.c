@@ -1,0 +1,257 @@
+/*
+ * cx-rackd — the rack daemon: one per rack, the only writer of its state.
+ *
+ *   cx-rackd --home DIR --rack NAME [--daemon] [--verbose]
+ *
+ * With --daemon it detaches (setsid, output to rackd.log) and returns once
+ * the API answers, or prints why it could not start. SIGTERM stops the daemon
+ * but leaves apps and routers running; the next daemon adopts them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/api.h"
+#include "rackd/rack.h"
+#include "rackd/reconcile.h"
+#include "rackd/routers.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: cx-rackd --home DIR --rack NAME [--daemon] [--verbose]\n");
+	exit(2);
+}
+
+static void
+on_term(struct ev_loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_info("signal %d: stopping the daemon; apps and routers keep running", signo);
+	ev_stop(loop);
+}
+
+static int
+ensure_password(const char *dir)
+{
+	char path[PATH_MAX], hex[33];
+	unsigned char rnd[16];
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/password", dir);
+	if (stat(path, &sb) == 0)
+		return 0;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	return write_file_atomic(path, hex, 32, 0600);
+}
+
+/* Free loopback ports for the routers, picked once and kept as params. */
+static void
+ensure_ports(struct rack *r)
+{
+	static const char *keys[2] = { "router_port", "router_internal_port" };
+	char v[16];
+
+	if (r->vpc)
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (store_param_get(r->store, keys[i], v, sizeof(v)) == 0)
+			continue;
+		snprintf(v, sizeof(v), "%d", net_free_port());
+		{
+			char *k = (char *)keys[i], *val = v;
+
+			store_params_set(r->store, &k, &val, 1);
+		}
+	}
+}
+
+/* Detaches; returns in the daemon with *ready_fd set, exits in the caller
+ * once the daemon reports (through the pipe) that it is up or why not. */
+static void
+daemonize(const char *logpath, int *ready_fd)
+{
+	int pfd[2], logfd, devnull;
+	char msg[1024];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) == -1)
+		fatal("pipe");
+	pid = fork();
+	if (pid == -1)
+		fatal("fork");
+	if (pid > 0) {
+		close(pfd[1]);
+		n = read(pfd[0], msg, sizeof(msg) - 1);
+		if (n == 2 && memcmp(msg, "ok", 2) == 0)
+			exit(0);
+		if (n > 0) {
+			msg[n] = '\0';
+			fprintf(stderr, "%s\n", msg);
+		} else {
+			fprintf(stderr, "cx-rackd exited during start-up; see %s\n", logpath);
+		}
+		exit(1);
+	}
+	close(pfd[0]);
+	setsid();
+	pid = fork();
+	if (pid == -1)
+		_exit(1);
+	if (pid > 0)
+		_exit(0);
+	devnull = open("/dev/null", O_RDWR);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (devnull == -1 || logfd == -1)
+		_exit(1);
+	dup2(devnull, 0);
+	dup2(logfd, 1);
+	dup2(logfd, 2);
+	close(devnull);
+	close(logfd);
+	*ready_fd = pfd[1];
+}
+
+static void
+report(int ready_fd, const char *msg)
+{
+	if (ready_fd != -1 && write(ready_fd, msg, strlen(msg)) == -1)
+		log_warn("cannot report start-up");
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct rack rack;
+	struct rack *r = &rack;
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "rack", required_argument, NULL, 'r' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home = NULL, *name = NULL;
+	bool daemon = false, verbose = false;
+	char path[PATH_MAX], exe[PATH_MAX], msg[1024], err[512];
+	int ch, lockfd, ready_fd = -1;
+	ssize_t n;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'H': home = optarg; break;
+		case 'r': name = optarg; break;
+		case 'd': daemon = true; break;
+		case 'v': verbose = true; break;
+		default: usage();
+		}
+	}
+	if (home == NULL || name == NULL || optind != argc)
+		usage();
+	log_init("cx-rackd", verbose);
+	if (!valid_name(name))
+		fatalx("invalid rack name \"%s\"", name);
+	str_copy(r->home, sizeof(r->home), home);
+	str_copy(r->name, sizeof(r->name), name);
+	snprintf(r->dir, sizeof(r->dir), "%s/racks/%s", home, name);
+	snprintf(path, sizeof(path), "%s/tmp", r->dir);
+	if (mkdir_p(path, 0700) == -1)
+		fatal("cannot create %s", path);
+	snprintf(path, sizeof(path), "%s/apps", r->dir);
+	mkdir_p(path, 0755);
+	chmod(r->dir, 0755);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		fatal("readlink /proc/self/exe");
+	exe[n] = '\0';
+	str_copy(r->bin_dir, sizeof(r->bin_dir), dirname(exe));
+	if (getenv("CX_ROUTER_DIR") != NULL)
+		str_copy(r->bin_dir, sizeof(r->bin_dir), getenv("CX_ROUTER_DIR"));
+
+	if (daemon) {
+		snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
+		daemonize(path, &ready_fd);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(path, sizeof(path), "%s/rackd.lock", r->dir);
+	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd == -1 || flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(msg, sizeof(msg), "rack %s is already running (its daemon holds %s)", name,
+		    path);
+		report(ready_fd, msg);
+		fatalx("%s", msg);
+	}
+	if (ensure_password(r->dir) == -1) {
+		report(ready_fd, "cannot write the rack's password file");
+		fatal("password");
+	}
+	snprintf(path, sizeof(path), "%s/state.db", r->dir);
+	r->store = store_open(path, err, sizeof(err));
+	if (r->store == NULL) {
+		report(ready_fd, err);
+		fatalx("%s", err);
+	}
+	{
+		struct lab_rack_info info;
+
+		if (lab_rack_get(home, name, &info) == 0) {
+			r->vpc = true;
+			str_copy(r->cidr, sizeof(r->cidr), info.cidr);
+			str_copy(r->public_addr, sizeof(r->public_addr), info.public_addr);
+			str_copy(r->private_addr, sizeof(r->private_addr), info.private_addr);
+			if (lab_restore(home, err, sizeof(err)) == -1)
+				log_warnx("lab restore: %s", err);
+		}
+	}
+	ensure_ports(r);
+	r->loop = ev_new();
+	if (r->loop == NULL)
+		fatal("epoll");
+	ev_signal(r->loop, SIGTERM, on_term, r);
+	ev_signal(r->loop, SIGINT, on_term, r);
+	routers_init(r);
+	reconcile_init(r);
+	if (api_listen(r) == -1) {
+		snprintf(msg, sizeof(msg), "cannot listen on %s/api.sock: %s", r->dir, strerror(errno));
+		report(ready_fd, msg);
+		fatalx("%s", msg);
+	}
+	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
+	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
+	write_file_atomic(path, msg, strlen(msg), 0644);
+	log_info("rack %s running (%s)", name, r->vpc ? r->cidr : "loopback");
+	report(ready_fd, "ok");
+	if (ready_fd != -1)
+		close(ready_fd);
+	ev_run(r->loop);
+	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
+	unlink(path);
+	store_close(r->store);
+	log_info("daemon stopped");
+	return 0;
+}

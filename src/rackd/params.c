@@ -1,0 +1,187 @@
+/*
+ * params.c — the rack parameter table. Defaults that depend on the rack
+ * (ports, domains) are filled in by the daemon at install; the rest live here.
+ */
+#include "rackd/params.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static const struct param_def params[] = {
+	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
+	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
+	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },
+	{ "internal_router", PARAM_BOOL, 0, 0, "run the internal router on the rack's private address" },
+	{ "internal_router_whitelist", PARAM_CIDR_LIST, 0, 0,
+	    "extra CIDRs allowed to reach the internal router, comma separated" },
+	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port (loopback racks)" },
+	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
+};
+
+const struct param_def *
+params_table(size_t *n)
+{
+	*n = CX_ARRAY_LEN(params);
+	return params;
+}
+
+const struct param_def *
+params_find(const char *name)
+{
+	for (size_t i = 0; i < CX_ARRAY_LEN(params); i++) {
+		if (strcmp(params[i].name, name) == 0)
+			return &params[i];
+	}
+	return NULL;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (lb >= CX_ARRAY_LEN(row) || la >= 64)
+		return 64;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+const char *
+params_suggest(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = 0;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(params); i++) {
+		size_t d = edit_distance(name, params[i].name);
+
+		if (best == NULL || d < bestd) {
+			best = params[i].name;
+			bestd = d;
+		}
+	}
+	/* Suggest only when at most a third of the letters differ, or a prefix matches. */
+	if (best != NULL && (bestd * 3 <= strlen(best) || str_has_prefix(best, name)))
+		return best;
+	return NULL;
+}
+
+static bool
+valid_domain(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (n == 0 || n > 200 || s[0] == '.' || s[n - 1] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!islower((unsigned char)c) && !isdigit((unsigned char)c) && c != '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return true;
+}
+
+static int
+check_cidr_list(const char *name, const char *value, char *err, size_t errlen)
+{
+	char *copy = xstrdup(value), *save = NULL;
+	int rc = 0;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		uint32_t net;
+		int prefix;
+
+		while (*tok == ' ')
+			tok++;
+		if (parse_cidr(tok, &net, &prefix) == -1) {
+			snprintf(err, errlen, "%s: \"%s\" is not a CIDR; use a comma-separated list"
+			    " like 10.5.0.0/16,192.168.1.0/24", name, tok);
+			rc = -1;
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+int
+params_check(const char *name, const char *value, char *err, size_t errlen)
+{
+	const struct param_def *p = params_find(name);
+	long l;
+
+	if (p == NULL) {
+		const char *s = params_suggest(name);
+
+		if (s != NULL)
+			snprintf(err, errlen, "unknown param \"%s\"; did you mean \"%s\"?", name, s);
+		else
+			snprintf(err, errlen, "unknown param \"%s\"; cx rack params lists them", name);
+		return -1;
+	}
+	switch (p->type) {
+	case PARAM_BOOL:
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+			snprintf(err, errlen, "%s must be true or false, not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	case PARAM_INT:
+		if (parse_long(value, p->min, p->max, &l) == -1) {
+			snprintf(err, errlen, "%s must be a whole number from %ld to %ld, not \"%s\"",
+			    name, p->min, p->max, value);
+			return -1;
+		}
+		return 0;
+	case PARAM_PORT:
+		if (parse_long(value, 1, 65535, &l) == -1) {
+			snprintf(err, errlen, "%s must be a port from 1 to 65535, not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	case PARAM_CIDR_LIST:
+		if (value[0] == '\0')
+			return 0;
+		return check_cidr_list(name, value, err, errlen);
+	case PARAM_DOMAIN:
+		if (!valid_domain(value)) {
+			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"
+			    " not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,107 @@
+/*
+ * rack.c — small questions about the rack that several modules ask: params
+ * with their defaults, app lookup, service host names, peers.
+ */
+#include "rackd/rack.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/net.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/params.h"
+
+void
+rack_param(struct rack *r, const char *key, char *out, size_t outlen)
+{
+	if (store_param_get(r->store, key, out, outlen) == 0)
+		return;
+	if (strcmp(key, "domain") == 0)
+		snprintf(out, outlen, "%s.%s", r->name, r->vpc ? "cx.test" : "localhost");
+	else if (strcmp(key, "domain_internal") == 0)
+		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
+	else if (strcmp(key, "build_max_mb") == 0)
+		str_copy(out, outlen, "512");
+	else if (strcmp(key, "internal_router") == 0)
+		str_copy(out, outlen, "false");
+	else if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
+		str_copy(out, outlen, r->vpc ? "80" : "");
+	else
+		str_copy(out, outlen, "");
+}
+
+bool
+rack_param_bool(struct rack *r, const char *key)
+{
+	char v[16];
+
+	rack_param(r, key, v, sizeof(v));
+	return strcmp(v, "true") == 0;
+}
+
+struct app *
+rack_app_find(struct rack *r, const char *name)
+{
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		if (strcmp(a->name, name) == 0 && !a->deleting)
+			return a;
+	}
+	return NULL;
+}
+
+void
+rack_service_host(struct rack *r, const char *app, const char *service, bool internal_router,
+    char *out, size_t outlen)
+{
+	char domain[256];
+
+	rack_param(r, internal_router ? "domain_internal" : "domain", domain, sizeof(domain));
+	snprintf(out, outlen, "%s.%s.%s", service, app, domain);
+}
+
+void
+rack_peer_cidrs(struct rack *r, struct buf *b)
+{
+	char (*pairs)[2][32] = NULL;
+	size_t n = 0;
+
+	if (!r->vpc || lab_peers(r->home, r->name, &pairs, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *other = strcmp(pairs[i][0], r->name) == 0 ? pairs[i][1] : pairs[i][0];
+		struct lab_rack_info info;
+
+		if (lab_rack_get(r->home, other, &info) == 0)
+			buf_addf(b, "allow %s\n", info.cidr);
+	}
+	free(pairs);
+}
+
+int
+rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin)
+{
+	struct lab_rack_info info;
+	char path[128];
+	int self, ns, fd = -1;
+
+	if (lab_rack_get(r->home, r->name, &info) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "/run/netns/%s", info.netns);
+	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (self != -1 && ns != -1 && setns(ns, CLONE_NEWNET) == 0) {
+		fd = net_connect_tcp(sin);
+		if (setns(self, CLONE_NEWNET) == -1)
+			abort();   /* the daemon must never stay in the rack's namespace */
+	}
+	if (self != -1)
+		close(self);
+	if (ns != -1)
+		close(ns);
+	return fd;
+}

@@ -1,0 +1,116 @@
+/*
+ * rack.h — the daemon's in-memory picture of one rack: its apps, their
+ * processes and routers. The store holds what must survive a restart; this
+ * holds what is running now. Everything here is touched from the loop's
+ * thread only.
+ */
+#ifndef CX_RACK_H
+#define CX_RACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/ev.h"
+#include "rackd/store.h"
+
+struct manifest;
+struct mf_service;
+struct probe;
+
+/*
+ * A process's life:
+ *
+ *   STARTING --first health pass--> RUNNING <--pass/fail--> UNHEALTHY
+ *      |                               |                       |
+ *      +------------ stop / exit ------+-----------------------+--> STOPPING --> gone
+ *      +-- exit --> EXITED (kept until the reconciler looks at it)
+ */
+enum proc_state { PROC_STARTING, PROC_RUNNING, PROC_UNHEALTHY, PROC_STOPPING, PROC_EXITED };
+
+struct proc {
+	struct st_proc st;          /* persisted part */
+	struct app *app;            /* back-pointer */
+	enum proc_state state;
+	int pidfd;                  /* -1 once exited */
+	bool our_child;             /* false for processes adopted after a daemon restart */
+	int exit_status;            /* waitpid status, -1 unknown */
+	int64_t first_deadline;     /* ms: must pass health by then (grace + timeout) */
+	int64_t kill_at;            /* ms: SIGKILL if still alive (STOPPING) */
+	int health_port;            /* port to probe, 0 = worker */
+	char health_path[256];
+	int health_interval_ms, health_timeout_ms;
+	struct ev_timer *probe_timer;
+	struct probe *probe;
+	int fails;                  /* consecutive failed checks */
+	bool routed;                /* in the last route snapshot */
+	struct proc *next;
+};
+
+struct app {
+	struct rack *rack;          /* back-pointer */
+	char name[32];
+	char active[16];            /* active release id */
+	struct manifest *manifest;  /* of the active release, NULL when none */
+	char build_dir[4096];       /* of the active release */
+	char **release_env;         /* app env of the active release (K=V, NULL-terminated) */
+	/* a promotion in flight */
+	char promoting[16];
+	struct manifest *p_manifest;
+	char p_build_dir[4096];
+	char **p_env;
+	int64_t p_deadline;
+	struct proc *procs;
+	int64_t drain_at;           /* ms: old release's processes stop after this */
+	int restarts;               /* crash restarts, for back-off */
+	int64_t next_restart;       /* ms */
+	bool deleting;
+	struct app *next;
+};
+
+struct router_proc {
+	const char *name;           /* "public" or "internal" */
+	pid_t pid;
+	int pidfd;
+	char listen[64];
+	char routes_path[4096];
+	char pidfile[4096];
+	char *snapshot;             /* last written content */
+	bool wanted;
+	int64_t next_start;         /* ms, restart back-off */
+};
+
+struct rack {
+	char home[4096];
+	char name[32];
+	char dir[4096];             /* $CX_HOME/racks/NAME */
+	char bin_dir[4096];         /* where cx-router lives */
+	struct store *store;
+	struct ev_loop *loop;
+	bool vpc;
+	char cidr[20];
+	char public_addr[16];
+	char private_addr[16];
+	struct app *apps;
+	struct router_proc routers[2]; /* [0] public, [1] internal */
+	bool exiting;
+	int api_fd;
+};
+
+/* Param with its default filled in (defaults depend on the rack). */
+void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
+bool rack_param_bool(struct rack *r, const char *key);
+
+struct app *rack_app_find(struct rack *r, const char *name);
+/* Appends "allow CIDR" lines for every rack peered with r (VPC racks). */
+struct buf;
+void rack_peer_cidrs(struct rack *r, struct buf *b);
+/* Starts a non-blocking connect from inside the rack's namespace (VPC racks). */
+struct sockaddr_in;
+int rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin);
+
+/* Hosts of a service: public domain, internal-router domain, rack-only domain. */
+void rack_service_host(struct rack *r, const char *app, const char *service, bool internal_router,
+    char *out, size_t outlen);
+
+#endif

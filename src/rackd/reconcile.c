@@ -1,0 +1,827 @@
+/*
+ * reconcile.c — see reconcile.h.
+ *
+ * An app's promotion:
+ *
+ *   idle/active --promote R--> PROMOTING: start R's processes (scale counts)
+ *      PROMOTING --all R processes passed health--> ACTIVE(R): routes switch
+ *            to R, the previous release's processes get SIGTERM after a
+ *            short drain
+ *      PROMOTING --an R process exits or misses its first-pass deadline-->
+ *            FAILED: R's processes stop, the release records why (with the
+ *            process's last log lines), the previous release keeps serving
+ *
+ * Outside a promotion the reconciler keeps the active release at its scale:
+ * it replaces processes that exit (with back-off) or stay unhealthy, starts
+ * or stops processes after `cx scale`, and stops processes of any other
+ * release.
+ */
+#include "rackd/reconcile.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/net.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/applog.h"
+#include "rackd/dockerfile.h"
+#include "rackd/health.h"
+#include "rackd/manifest.h"
+#include "rackd/rack.h"
+#include "rackd/routers.h"
+#include "rackd/supervisor.h"
+
+#define TICK_MS 200
+#define FIRST_PROBE_MS 200
+#define DRAIN_MS 500
+#define UNHEALTHY_AFTER 2
+#define RESTART_AFTER 6
+
+static void
+env_free(char **env)
+{
+	if (env == NULL)
+		return;
+	for (char **e = env; *e != NULL; e++)
+		free(*e);
+	free(env);
+}
+
+/* "K=V\n" lines -> NULL-terminated array. */
+static char **
+env_split(const char *text)
+{
+	char *copy = xstrdup(text), *save = NULL;
+	char **env = xcalloc(1, sizeof(*env));
+	size_t n = 0;
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		env = xrealloc(env, (n + 2) * sizeof(*env));
+		env[n++] = xstrdup(l);
+		env[n] = NULL;
+	}
+	free(copy);
+	return env;
+}
+
+static const char *
+env_lookup(const char *name, void *ctx)
+{
+	char **env = ctx;
+	size_t n = strlen(name);
+
+	for (char **e = env; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	}
+	return NULL;
+}
+
+int
+reconcile_load_release(struct rack *r, const char *app, const char *id, struct manifest **m,
+    char *dir, size_t dirlen, char ***env, char *err, size_t errlen)
+{
+	struct st_release rel;
+	struct st_build b;
+	char perr[512];
+
+	if (store_release_get(r->store, app, id, &rel) == -1) {
+		snprintf(err, errlen, "no such release: %s (cx releases -a %s lists them)", id, app);
+		return -1;
+	}
+	if (rel.build[0] == '\0') {
+		snprintf(err, errlen, "release %s has no build; deploy first: cx deploy -a %s", id, app);
+		store_release_free(&rel);
+		return -1;
+	}
+	if (store_build_get(r->store, app, rel.build, &b) == -1) {
+		snprintf(err, errlen, "build %s of release %s is missing", rel.build, id);
+		store_release_free(&rel);
+		return -1;
+	}
+	*env = env_split(rel.env);
+	*m = manifest_parse(b.manifest, strlen(b.manifest), "convox.yml", env_lookup, *env, perr,
+	    sizeof(perr));
+	if (*m == NULL) {
+		snprintf(err, errlen, "%s", perr);
+		env_free(*env);
+		*env = NULL;
+	}
+	str_copy(dir, dirlen, b.dir);
+	store_build_free(&b);
+	store_release_free(&rel);
+	return *m == NULL ? -1 : 0;
+}
+
+int
+reconcile_desired(struct rack *r, struct app *a, const char *service, int manifest_count)
+{
+	int n = store_scale_get(r->store, a->name, service);
+
+	return n >= 0 ? n : manifest_count;
+}
+
+static struct proc *
+proc_new(struct app *a)
+{
+	struct proc *p = xcalloc(1, sizeof(*p));
+
+	p->app = a;
+	p->pidfd = -1;
+	p->exit_status = -1;
+	p->next = a->procs;
+	a->procs = p;
+	return p;
+}
+
+static void
+proc_free(struct rack *r, struct app *a, struct proc *p)
+{
+	struct proc **pp;
+
+	health_cancel(r, p);
+	for (pp = &a->procs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	if (p->pidfd != -1) {
+		ev_del(r->loop, p->pidfd);
+		close(p->pidfd);
+	}
+	store_proc_delete(r->store, p->st.id);
+	if (r->vpc)
+		lab_proc_destroy(r->home, r->name, p->st.id);
+	free(p->st.command);
+	free(p);
+}
+
+/* The command a service runs: convox.yml `command`, else the Dockerfile's. */
+static char *
+service_command(const char *build_dir, const struct mf_service *s, char *dir, size_t dirlen,
+    char ***df_env, char *err, size_t errlen)
+{
+	struct dockerfile df;
+	char path[4096];
+	char *cmd = NULL;
+
+	snprintf(dir, dirlen, "%s/%s", build_dir, s->build_path);
+	snprintf(path, sizeof(path), "%s/%s", dir, s->dockerfile);
+	if (dockerfile_read(path, &df, err, errlen) == -1)
+		return NULL;
+	if (df.workdir != NULL) {
+		size_t n = strlen(dir);
+
+		snprintf(dir + n, dirlen - n, "/%s", df.workdir);
+	}
+	cmd = s->command != NULL ? xstrdup(s->command) : df.command ? xstrdup(df.command) : NULL;
+	if (cmd == NULL)
+		snprintf(err, errlen, "service %s has no command: set command: in convox.yml or CMD"
+		    " in its Dockerfile", s->name);
+	*df_env = df.env;
+	df.env = NULL;
+	dockerfile_free(&df);
+	return cmd;
+}
+
+static char **
+process_env(struct rack *r, struct app *a, const char *release, const struct manifest *m,
+    const struct mf_service *s, char *const *app_env, char **df_env, int port, char *err,
+    size_t errlen)
+{
+	char **menv, **env;
+	size_t n = 0, cap;
+
+	menv = manifest_service_env(m, s, app_env, err, errlen);
+	if (menv == NULL)
+		return NULL;
+	cap = 16;
+	for (char **e = menv; *e != NULL; e++)
+		cap++;
+	for (char **e = df_env; e != NULL && *e != NULL; e++)
+		cap++;
+	env = xcalloc(cap, sizeof(*env));
+	env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+	env[n++] = xstrdup("HOME=/tmp");
+	env[n++] = xstrdup("LANG=C.UTF-8");
+	for (char **e = df_env; e != NULL && *e != NULL; e++)
+		env[n++] = xstrdup(*e);
+	for (char **e = menv; *e != NULL; e++) {
+		if (!str_has_prefix(*e, "PORT="))
+			env[n++] = xstrdup(*e);
+	}
+	env[n++] = xasprintf("APP=%s", a->name);
+	env[n++] = xasprintf("SERVICE=%s", s->name);
+	env[n++] = xasprintf("RACK=%s", r->name);
+	env[n++] = xasprintf("RELEASE=%s", release);
+	if (port > 0)
+		env[n++] = xasprintf("PORT=%d", port);
+	env[n] = NULL;
+	manifest_env_free(menv);
+	return env;
+}
+
+/* Starts one process of service s of release `release`. */
+static int
+spawn_proc(struct rack *r, struct app *a, const char *release, const struct manifest *m,
+    const char *build_dir, char *const *app_env, const struct mf_service *s, char *err,
+    size_t errlen)
+{
+	char dir[4096], prefix[40];
+	char **df_env = NULL, **env = NULL;
+	char *cmd;
+	struct proc *p;
+	int rc = -1;
+
+	cmd = service_command(build_dir, s, dir, sizeof(dir), &df_env, err, errlen);
+	if (cmd == NULL) {
+		env_free(df_env);
+		return -1;
+	}
+	p = proc_new(a);
+	snprintf(prefix, sizeof(prefix), "%s-", s->name);
+	store_new_id(p->st.id, sizeof(p->st.id), prefix, false);
+	str_copy(p->st.app, sizeof(p->st.app), a->name);
+	str_copy(p->st.service, sizeof(p->st.service), s->name);
+	str_copy(p->st.release, sizeof(p->st.release), release);
+	p->st.command = cmd;
+	p->st.started = now_unix();
+	if (r->vpc) {
+		p->st.port = s->port;
+		if (lab_proc_create(r->home, r->name, p->st.id, p->st.address, sizeof(p->st.address),
+		    err, errlen) == -1)
+			goto out;
+	} else {
+		str_copy(p->st.address, sizeof(p->st.address), "127.0.0.1");
+		p->st.port = s->port > 0 ? net_free_port() : 0;
+		if (s->port > 0 && p->st.port <= 0) {
+			snprintf(err, errlen, "no free port for %s", p->st.id);
+			goto out;
+		}
+	}
+	env = process_env(r, a, release, m, s, app_env, df_env, p->st.port, err, errlen);
+	if (env == NULL)
+		goto out;
+	p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
+	str_copy(p->health_path, sizeof(p->health_path), s->health_path);
+	p->health_interval_ms = s->health_interval * 1000;
+	p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
+	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
+	p->state = PROC_STARTING;
+	if (sup_spawn_app(r, p, dir, cmd, env, err, errlen) == -1)
+		goto out;
+	store_proc_put(r->store, &p->st);
+	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
+	    release, (int)p->st.pid, p->st.port);
+	health_schedule(r, p, 0);
+	rc = 0;
+out:
+	if (rc == -1)
+		proc_free(r, a, p);
+	env_free(df_env);
+	env_free(env);
+	return rc;
+}
+
+static int
+grace_of(struct app *a, struct proc *p)
+{
+	const struct manifest *m = strcmp(p->st.release, a->promoting) == 0 ? a->p_manifest :
+	    a->manifest;
+	const struct mf_service *s = m ? manifest_service(m, p->st.service) : NULL;
+
+	return s ? s->termination_grace : 30;
+}
+
+static void
+stop_proc(struct rack *r, struct app *a, struct proc *p)
+{
+	if (p->state == PROC_STOPPING)
+		return;
+	health_cancel(r, p);
+	if (p->pidfd == -1) {
+		p->state = PROC_STOPPING;
+		return;
+	}
+	applog_system(r, a->name, "Stopping process %s", p->st.id);
+	sup_stop(r, p, grace_of(a, p));
+}
+
+static void
+clear_promotion(struct app *a)
+{
+	a->promoting[0] = '\0';
+	manifest_free(a->p_manifest);
+	a->p_manifest = NULL;
+	env_free(a->p_env);
+	a->p_env = NULL;
+}
+
+static void
+fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *why)
+{
+	struct buf msg;
+	char source[128];
+
+	buf_init(&msg, 1 << 16);
+	buf_adds(&msg, why);
+	if (culprit != NULL) {
+		snprintf(source, sizeof(source), "service/%s/%s ", culprit->st.service,
+		    culprit->st.id);
+		buf_adds(&msg, "\n");
+		applog_tail(r, a->name, source, 10, &msg);
+	}
+	log_warnx("app %s: promotion of %s failed: %s", a->name, a->promoting, why);
+	applog_system(r, a->name, "Promotion of %s failed: %s", a->promoting, why);
+	store_release_set_status(r->store, a->name, a->promoting, "failed", buf_cstr(&msg));
+	buf_free(&msg);
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (strcmp(p->st.release, a->promoting) == 0)
+			stop_proc(r, a, p);
+	}
+	clear_promotion(a);
+}
+
+static void
+activate(struct rack *r, struct app *a)
+{
+	if (store_release_activate(r->store, a->name, a->promoting) == -1) {
+		fail_promotion(r, a, NULL, "cannot record the release as active");
+		return;
+	}
+	applog_system(r, a->name, "Promoted release %s", a->promoting);
+	manifest_free(a->manifest);
+	env_free(a->release_env);
+	a->manifest = a->p_manifest;
+	a->release_env = a->p_env;
+	a->p_manifest = NULL;
+	a->p_env = NULL;
+	str_copy(a->build_dir, sizeof(a->build_dir), a->p_build_dir);
+	str_copy(a->active, sizeof(a->active), a->promoting);
+	a->promoting[0] = '\0';
+	a->restarts = 0;
+	a->drain_at = now_ms() + DRAIN_MS;
+	routers_sync(r);
+}
+
+static void
+describe_exit(struct proc *p, char *out, size_t outlen)
+{
+	if (p->exit_status == -1)
+		snprintf(out, outlen, "process %s exited", p->st.id);
+	else if (WIFEXITED(p->exit_status))
+		snprintf(out, outlen, "process %s exited with status %d", p->st.id,
+		    WEXITSTATUS(p->exit_status));
+	else if (WIFSIGNALED(p->exit_status))
+		snprintf(out, outlen, "process %s was killed by signal %d", p->st.id,
+		    WTERMSIG(p->exit_status));
+	else
+		snprintf(out, outlen, "process %s exited", p->st.id);
+}
+
+static int
+count_procs(struct app *a, const char *release, const char *service, bool running_only)
+{
+	int n = 0;
+
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (strcmp(p->st.release, release) != 0 || strcmp(p->st.service, service) != 0)
+			continue;
+		if (running_only ? p->state == PROC_RUNNING :
+		    (p->state != PROC_STOPPING && p->state != PROC_EXITED))
+			n++;
+	}
+	return n;
+}
+
+static void
+reconcile_promotion(struct rack *r, struct app *a)
+{
+	const struct manifest *m = a->p_manifest;
+	int64_t now = now_ms();
+	bool ready = true;
+	char why[512], err[1024];
+
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (strcmp(p->st.release, a->promoting) != 0)
+			continue;
+		if (p->state == PROC_EXITED) {
+			describe_exit(p, why, sizeof(why));
+			strncat(why, " during promotion", sizeof(why) - strlen(why) - 1);
+			fail_promotion(r, a, p, why);
+			return;
+		}
+		if (p->state == PROC_STARTING && now > p->first_deadline) {
+			snprintf(why, sizeof(why), "process %s did not pass its health check (GET %s)"
+			    " within grace + timeout", p->st.id, p->health_path);
+			fail_promotion(r, a, p, why);
+			return;
+		}
+	}
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct mf_service *s = &m->services[i];
+		int want = reconcile_desired(r, a, s->name, s->scale_count);
+		int have = count_procs(a, a->promoting, s->name, false);
+
+		for (; have < want; have++) {
+			if (spawn_proc(r, a, a->promoting, m, a->p_build_dir, a->p_env, s, err,
+			    sizeof(err)) == -1) {
+				fail_promotion(r, a, NULL, err);
+				return;
+			}
+		}
+		if (count_procs(a, a->promoting, s->name, true) < want)
+			ready = false;
+	}
+	if (ready)
+		activate(r, a);
+}
+
+static void
+reconcile_active(struct rack *r, struct app *a)
+{
+	const struct manifest *m = a->manifest;
+	int64_t now = now_ms();
+	char err[1024];
+
+	for (struct proc *p = a->procs, *next; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PROC_EXITED && strcmp(p->st.release, a->active) == 0) {
+			char why[256];
+
+			describe_exit(p, why, sizeof(why));
+			applog_system(r, a->name, "%s; replacing it", why);
+			proc_free(r, a, p);
+			a->restarts++;
+			a->next_restart = now + (a->restarts > 5 ? 5000 : 200 * (1 << a->restarts));
+			continue;
+		}
+		if (strcmp(p->st.release, a->active) != 0 && strcmp(p->st.release, a->promoting) != 0 &&
+		    now >= a->drain_at)
+			stop_proc(r, a, p);
+	}
+	if (m == NULL || now < a->next_restart)
+		return;
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct mf_service *s = &m->services[i];
+		int want = reconcile_desired(r, a, s->name, s->scale_count);
+		int have = count_procs(a, a->active, s->name, false);
+
+		for (; have < want; have++) {
+			if (spawn_proc(r, a, a->active, m, a->build_dir, a->release_env, s, err,
+			    sizeof(err)) == -1) {
+				log_warnx("app %s: %s", a->name, err);
+				applog_system(r, a->name, "Cannot start a process of %s: %s", s->name, err);
+				a->next_restart = now + 5000;
+				break;
+			}
+		}
+		for (struct proc *p = a->procs; p != NULL && have > want; p = p->next) {
+			if (strcmp(p->st.release, a->active) == 0 && strcmp(p->st.service, s->name) == 0 &&
+			    p->state != PROC_STOPPING && p->state != PROC_EXITED) {
+				stop_proc(r, a, p);
+				have--;
+			}
+		}
+	}
+}
+
+static void
+app_unlink_free(struct rack *r, struct app *a)
+{
+	char dir[4096];
+
+	for (struct app **pa = &r->apps; *pa != NULL; pa = &(*pa)->next) {
+		if (*pa == a) {
+			*pa = a->next;
+			break;
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
+	remove_tree(dir);
+	manifest_free(a->manifest);
+	env_free(a->release_env);
+	clear_promotion(a);
+	free(a);
+}
+
+void
+reconcile_app(struct rack *r, struct app *a)
+{
+	/* Processes that exited while stopping are done. */
+	for (struct proc *p = a->procs, *next; p != NULL; p = next) {
+		next = p->next;
+		if ((p->state == PROC_STOPPING && p->pidfd == -1) ||
+		    (p->state == PROC_EXITED && (a->deleting ||
+		    (strcmp(p->st.release, a->active) != 0 && strcmp(p->st.release, a->promoting) != 0))))
+			proc_free(r, a, p);
+	}
+	if (a->deleting) {
+		for (struct proc *p = a->procs; p != NULL; p = p->next)
+			stop_proc(r, a, p);
+		if (a->procs == NULL)
+			app_unlink_free(r, a);
+		return;
+	}
+	if (a->promoting[0] != '\0')
+		reconcile_promotion(r, a);
+	reconcile_active(r, a);
+}
+
+void
+reconcile_proc_exited(struct rack *r, struct proc *p)
+{
+	struct app *a = p->app;
+
+	health_cancel(r, p);
+	if (p->state != PROC_STOPPING) {
+		char why[256];
+
+		describe_exit(p, why, sizeof(why));
+		log_info("app %s: %s", a->name, why);
+		p->state = PROC_EXITED;
+	}
+	reconcile_app(r, a);
+	routers_sync(r);
+}
+
+void
+reconcile_health(struct rack *r, struct proc *p, bool ok)
+{
+	struct app *a = p->app;
+	enum proc_state before = p->state;
+
+	switch (p->state) {
+	case PROC_STARTING:
+		if (ok) {
+			p->state = PROC_RUNNING;
+			p->fails = 0;
+			health_schedule(r, p, p->health_interval_ms);
+		} else if (now_ms() <= p->first_deadline) {
+			health_schedule(r, p, FIRST_PROBE_MS);
+		}
+		/* Past the deadline: the reconciler fails or replaces it. */
+		break;
+	case PROC_RUNNING:
+	case PROC_UNHEALTHY:
+		if (ok) {
+			p->fails = 0;
+			p->state = PROC_RUNNING;
+		} else if (++p->fails >= UNHEALTHY_AFTER) {
+			p->state = PROC_UNHEALTHY;
+		}
+		if (p->fails >= RESTART_AFTER) {
+			applog_system(r, a->name, "Process %s failed %d health checks; replacing it",
+			    p->st.id, p->fails);
+			stop_proc(r, a, p);
+			break;
+		}
+		health_schedule(r, p, p->health_interval_ms);
+		break;
+	case PROC_STOPPING:
+	case PROC_EXITED:
+		break;
+	}
+	if (p->state != before) {
+		reconcile_app(r, a);
+		routers_sync(r);
+	}
+}
+
+/* A process that missed its first deadline outside a promotion is replaced. */
+static void
+check_deadlines(struct rack *r, struct app *a)
+{
+	int64_t now = now_ms();
+
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (p->state == PROC_STARTING && now > p->first_deadline + 1000 &&
+		    strcmp(p->st.release, a->active) == 0) {
+			applog_system(r, a->name, "Process %s did not pass its health check; replacing it",
+			    p->st.id);
+			stop_proc(r, a, p);
+		}
+	}
+}
+
+static void
+tick(struct ev_loop *loop, void *arg)
+{
+	struct rack *r = arg;
+
+	sup_tick(r);
+	for (struct app *a = r->apps, *next; a != NULL; a = next) {
+		next = a->next;
+		check_deadlines(r, a);
+		reconcile_app(r, a);
+	}
+	routers_sync(r);
+	if (!r->exiting)
+		ev_timer_add(loop, TICK_MS, tick, r);
+}
+
+struct app *
+reconcile_app_add(struct rack *r, const char *name)
+{
+	struct app *a = xcalloc(1, sizeof(*a));
+	char dir[4096];
+
+	a->rack = r;
+	str_copy(a->name, sizeof(a->name), name);
+	a->next = r->apps;
+	r->apps = a;
+	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, name);
+	mkdir_p(dir, 0755);
+	return a;
+}
+
+int
+reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen)
+{
+	struct manifest *m;
+	char dir[4096], **env;
+
+	if (a->promoting[0] != '\0') {
+		snprintf(err, errlen, "release %s of %s is being promoted; wait for it to finish",
+		    a->promoting, a->name);
+		return -1;
+	}
+	if (reconcile_load_release(r, a->name, id, &m, dir, sizeof(dir), &env, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct mf_service *s = &m->services[i];
+		char **senv;
+
+		if (s->internal_router && !rack_param_bool(r, "internal_router")) {
+			snprintf(err, errlen, "service %s has internalRouter: true; please enable the"
+			    " rack's internal router first: cx rack params set internal_router=true -r %s",
+			    s->name, r->name);
+			goto fail;
+		}
+		senv = manifest_service_env(m, s, env, err, errlen);
+		if (senv == NULL)
+			goto fail;
+		manifest_env_free(senv);
+	}
+	str_copy(a->promoting, sizeof(a->promoting), id);
+	a->p_manifest = m;
+	a->p_env = env;
+	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
+	store_release_set_status(r->store, a->name, id, "promoting", "");
+	applog_system(r, a->name, "Promoting release %s", id);
+	reconcile_app(r, a);
+	return 0;
+fail:
+	manifest_free(m);
+	env_free(env);
+	return -1;
+}
+
+const char *
+reconcile_app_status(struct rack *r, struct app *a)
+{
+	if (a->deleting)
+		return "deleting";
+	if (a->promoting[0] != '\0')
+		return "updating";
+	if (a->active[0] == '\0')
+		return "idle";
+	for (size_t i = 0; a->manifest != NULL && i < a->manifest->nservices; i++) {
+		const struct mf_service *s = &a->manifest->services[i];
+
+		if (count_procs(a, a->active, s->name, true) !=
+		    reconcile_desired(r, a, s->name, s->scale_count))
+			return "updating";
+	}
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (strcmp(p->st.release, a->active) != 0)
+			return "updating";
+	}
+	return "running";
+}
+
+void
+reconcile_app_delete(struct rack *r, struct app *a)
+{
+	a->deleting = true;
+	clear_promotion(a);
+	reconcile_app(r, a);
+	routers_sync(r);
+}
+
+void
+reconcile_stop_all(struct rack *r, int grace_ms)
+{
+	int64_t until = now_ms() + grace_ms;
+	bool alive = true;
+
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			health_cancel(r, p);
+			if (p->pidfd != -1) {
+				kill(-p->st.pid, SIGTERM);
+				kill(p->st.pid, SIGTERM);
+			}
+		}
+	}
+	while (alive && now_ms() < until) {
+		alive = false;
+		for (struct app *a = r->apps; a != NULL; a = a->next) {
+			for (struct proc *p = a->procs; p != NULL; p = p->next) {
+				if (p->our_child)
+					waitpid(p->st.pid, NULL, WNOHANG);
+				if (pid_alive(p->st.pid))
+					alive = true;
+			}
+		}
+		if (alive)
+			usleep(20000);
+	}
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			if (pid_alive(p->st.pid)) {
+				kill(-p->st.pid, SIGKILL);
+				kill(p->st.pid, SIGKILL);
+			}
+			if (p->our_child)
+				waitpid(p->st.pid, NULL, 0);
+			if (p->st.shim_pid > 0)
+				kill(p->st.shim_pid, SIGKILL);
+			if (r->vpc)
+				lab_proc_destroy(r->home, r->name, p->st.id);
+		}
+	}
+}
+
+static void
+adopt_procs(struct rack *r)
+{
+	struct st_proc *ps;
+	size_t n;
+
+	if (store_proc_list(r->store, &ps, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct app *a = rack_app_find(r, ps[i].app);
+		struct proc *p;
+		const struct mf_service *s;
+
+		if (a == NULL || strcmp(ps[i].release, a->active) != 0 || a->manifest == NULL ||
+		    (s = manifest_service(a->manifest, ps[i].service)) == NULL) {
+			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
+				kill(-ps[i].pid, SIGTERM);
+			store_proc_delete(r->store, ps[i].id);
+			continue;
+		}
+		p = proc_new(a);
+		p->st = ps[i];
+		p->st.command = xstrdup(ps[i].command);
+		if (sup_adopt(r, p) == -1) {
+			proc_free(r, a, p);
+			continue;
+		}
+		p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
+		str_copy(p->health_path, sizeof(p->health_path), s->health_path);
+		p->health_interval_ms = s->health_interval * 1000;
+		p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
+		p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
+		p->state = PROC_STARTING;
+		log_info("adopted process %s (pid %d)", p->st.id, (int)p->st.pid);
+		health_schedule(r, p, 0);
+	}
+	store_proc_list_free(ps, n);
+}
+
+void
+reconcile_init(struct rack *r)
+{
+	struct st_app *apps;
+	size_t n;
+
+	if (store_app_list(r->store, &apps, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct app *a = reconcile_app_add(r, apps[i].name);
+			char err[512];
+
+			if (apps[i].release[0] == '\0')
+				continue;
+			if (reconcile_load_release(r, a->name, apps[i].release, &a->manifest,
+			    a->build_dir, sizeof(a->build_dir), &a->release_env, err, sizeof(err)) == -1) {
+				log_warnx("app %s: cannot load release %s: %s", a->name, apps[i].release, err);
+				continue;
+			}
+			str_copy(a->active, sizeof(a->active), apps[i].release);
+		}
+		free(apps);
+	}
+	adopt_procs(r);
+	ev_timer_add(r->loop, TICK_MS, tick, r);
+}

@@ -1,0 +1,43 @@
+/*
+ * reconcile.h — drives each app's processes toward what its releases and
+ * scale say: promotions (start the new release's processes, wait for their
+ * health, switch routes, stop the old ones), crash restarts, scaling, and
+ * app deletion. Runs on a 200 ms tick and after every event.
+ */
+#ifndef CX_RECONCILE_H
+#define CX_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rack;
+struct app;
+struct proc;
+struct manifest;
+
+/* Loads apps from the store, adopts processes a previous daemon left running,
+ * and starts the tick. */
+void reconcile_init(struct rack *r);
+/* One pass over one app. */
+void reconcile_app(struct rack *r, struct app *a);
+void reconcile_proc_exited(struct rack *r, struct proc *p);
+void reconcile_health(struct rack *r, struct proc *p, bool ok);
+/* Begins promoting release `id` of app a. -1 with err when it cannot start
+ * (unknown release, no build, required env missing, internal router off). */
+int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen);
+/* Loads what a release runs: its manifest (parsed with the release's env),
+ * build directory and env. -1 with err. */
+int reconcile_load_release(struct rack *r, const char *app, const char *id, struct manifest **m,
+    char *dir, size_t dirlen, char ***env, char *err, size_t errlen);
+/* "running", "updating", "failed" (last promotion failed, old one serving) or "idle". */
+const char *reconcile_app_status(struct rack *r, struct app *a);
+/* New in-memory app (after store_app_create). */
+struct app *reconcile_app_add(struct rack *r, const char *name);
+/* Stops every process of a; the app is freed once they are gone. */
+void reconcile_app_delete(struct rack *r, struct app *a);
+/* Stops every process of every app, waiting at most grace_ms (uninstall). */
+void reconcile_stop_all(struct rack *r, int grace_ms);
+/* Desired process count of a service. */
+int reconcile_desired(struct rack *r, struct app *a, const char *service, int manifest_count);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * routers.c — see routers.h.
+ *
+ * A snapshot lists, for each routed service, its host names and the address
+ * of every process of the app's active release that passed its health check.
+ * It is written to a temp file and renamed into place, then the router gets
+ * SIGHUP. Routers outlive a daemon restart: a new daemon adopts them by the
+ * pid in their pidfile.
+ */
+#include "rackd/routers.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "rackd/manifest.h"
+#include "rackd/rack.h"
+#include "rackd/supervisor.h"
+
+static void
+router_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct router_proc *rp = arg;
+
+	(void)events;
+	ev_del(loop, fd);
+	close(fd);
+	rp->pidfd = -1;
+	waitpid(rp->pid, NULL, WNOHANG);
+	if (rp->wanted)
+		log_warnx("router %s (pid %d) exited; restarting it", rp->name, (int)rp->pid);
+	rp->pid = 0;
+	rp->next_start = now_ms() + 500;
+}
+
+int
+routers_watch(struct rack *r, struct router_proc *rp)
+{
+	rp->pidfd = (int)syscall(SYS_pidfd_open, rp->pid, 0);
+	if (rp->pidfd == -1)
+		return -1;
+	set_cloexec(rp->pidfd);
+	return ev_add(r->loop, rp->pidfd, EV_READ, router_exited, rp);
+}
+
+/* Appends the allow list of the internal router: own CIDR, peers, whitelist. */
+static void
+internal_allow(struct rack *r, struct buf *b)
+{
+	char wl[1024], *save = NULL;
+
+	if (r->vpc) {
+		buf_addf(b, "allow %s\n", r->cidr);
+		rack_peer_cidrs(r, b);
+	} else {
+		buf_adds(b, "allow 127.0.0.0/8\n");
+	}
+	rack_param(r, "internal_router_whitelist", wl, sizeof(wl));
+	for (char *t = strtok_r(wl, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		if (*t != '\0')
+			buf_addf(b, "allow %s\n", t);
+	}
+}
+
+static void
+add_upstreams(struct app *a, const char *service, struct buf *b)
+{
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (strcmp(p->st.release, a->active) != 0 || strcmp(p->st.service, service) != 0)
+			continue;
+		if (p->state != PROC_RUNNING)
+			continue;
+		buf_addf(b, "up %s %s %d\n", p->st.id, p->st.address, p->st.port);
+	}
+}
+
+static char *
+build_snapshot(struct rack *r, bool internal)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	buf_adds(&b, "cx-routes 1\n");
+	if (internal)
+		internal_allow(r, &b);
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		if (a->manifest == NULL || a->deleting)
+			continue;
+		for (size_t i = 0; i < a->manifest->nservices; i++) {
+			const struct mf_service *s = &a->manifest->services[i];
+			char host[512];
+
+			if (s->port == 0 || s->internal || s->internal_router != internal)
+				continue;
+			rack_service_host(r, a->name, s->name, internal, host, sizeof(host));
+			buf_addf(&b, "host %s %s %s %d %s\n", host, a->name, s->name, s->timeout,
+			    s->health_path);
+			add_upstreams(a, s->name, &b);
+			if (internal)
+				continue;
+			for (size_t d = 0; d < s->ndomains; d++) {
+				buf_addf(&b, "host %s %s %s %d %s\n", s->domains[d], a->name, s->name,
+				    s->timeout, s->health_path);
+				add_upstreams(a, s->name, &b);
+			}
+		}
+	}
+	return buf_cstr(&b);
+}
+
+static void
+push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
+{
+	char *snap = build_snapshot(r, internal);
+
+	if (rp->snapshot != NULL && strcmp(rp->snapshot, snap) == 0) {
+		free(snap);
+		return;
+	}
+	if (write_file_atomic(rp->routes_path, snap, strlen(snap), 0644) == -1) {
+		log_warn("router %s: cannot write %s", rp->name, rp->routes_path);
+		free(snap);
+		return;
+	}
+	free(rp->snapshot);
+	rp->snapshot = snap;
+	if (rp->pid > 0)
+		kill(rp->pid, SIGHUP);
+}
+
+static void
+listen_addr(struct rack *r, struct router_proc *rp, bool internal)
+{
+	char port[16];
+
+	if (r->vpc) {
+		snprintf(rp->listen, sizeof(rp->listen), "%s:80",
+		    internal ? r->private_addr : r->public_addr);
+		return;
+	}
+	rack_param(r, internal ? "router_internal_port" : "router_port", port, sizeof(port));
+	snprintf(rp->listen, sizeof(rp->listen), "127.0.0.1:%s", port);
+}
+
+static void
+adopt(struct rack *r, struct router_proc *rp)
+{
+	char *data = read_file(rp->pidfile, 64, NULL);
+	long pid;
+
+	if (data == NULL)
+		return;
+	data[strcspn(data, "\n")] = '\0';
+	if (parse_long(data, 1, 1 << 22, &pid) == 0 && pid_alive((pid_t)pid)) {
+		char comm[64], *c;
+
+		snprintf(comm, sizeof(comm), "/proc/%ld/comm", pid);
+		c = read_file(comm, 64, NULL);
+		if (c != NULL && str_has_prefix(c, "cx-router")) {
+			rp->pid = (pid_t)pid;
+			if (routers_watch(r, rp) == -1)
+				rp->pid = 0;
+			else
+				log_info("adopted router %s (pid %ld)", rp->name, pid);
+		}
+		free(c);
+	}
+	free(data);
+}
+
+void
+routers_init(struct rack *r)
+{
+	static const char *names[2] = { "public", "internal" };
+
+	for (int i = 0; i < 2; i++) {
+		struct router_proc *rp = &r->routers[i];
+
+		rp->name = names[i];
+		rp->pidfd = -1;
+		snprintf(rp->routes_path, sizeof(rp->routes_path), "%s/routes.%s", r->dir, names[i]);
+		snprintf(rp->pidfile, sizeof(rp->pidfile), "%s/router-%s.pid", r->dir, names[i]);
+		listen_addr(r, rp, i == 1);
+		rp->snapshot = read_file(rp->routes_path, 1 << 20, NULL);
+		adopt(r, rp);
+	}
+	routers_sync(r);
+}
+
+static void
+stop_router(struct rack *r, struct router_proc *rp)
+{
+	int status;
+
+	(void)r;
+	if (rp->pid <= 0)
+		return;
+	if (rp->pidfd != -1) {
+		ev_del(r->loop, rp->pidfd);
+		close(rp->pidfd);
+		rp->pidfd = -1;
+	}
+	kill(rp->pid, SIGTERM);
+	for (int i = 0; i < 100 && pid_alive(rp->pid); i++) {
+		if (waitpid(rp->pid, &status, WNOHANG) == rp->pid)
+			break;
+		usleep(20000);
+	}
+	if (pid_alive(rp->pid)) {
+		kill(rp->pid, SIGKILL);
+		waitpid(rp->pid, &status, 0);
+	}
+	rp->pid = 0;
+	unlink(rp->pidfile);
+}
+
+void
+routers_sync(struct rack *r)
+{
+	for (int i = 0; i < 2; i++) {
+		struct router_proc *rp = &r->routers[i];
+		bool want = i == 0 || rack_param_bool(r, "internal_router");
+
+		if (r->exiting)
+			want = false;
+		rp->wanted = want;
+		if (!want) {
+			if (rp->pid > 0) {
+				stop_router(r, rp);
+				log_info("stopped router %s", rp->name);
+			}
+			continue;
+		}
+		listen_addr(r, rp, i == 1);
+		push_snapshot(r, rp, i == 1);
+		if (rp->pid <= 0 && now_ms() >= rp->next_start) {
+			if (sup_spawn_router(r, rp) == -1) {
+				log_warnx("router %s: cannot start; retrying", rp->name);
+				rp->next_start = now_ms() + 1000;
+			} else {
+				log_info("started router %s on %s (pid %d)", rp->name, rp->listen,
+				    (int)rp->pid);
+			}
+		}
+	}
+}
+
+void
+routers_stop_all(struct rack *r)
+{
+	for (int i = 0; i < 2; i++) {
+		stop_router(r, &r->routers[i]);
+		free(r->routers[i].snapshot);
+		r->routers[i].snapshot = NULL;
+	}
+}

@@ -1,0 +1,25 @@
+/*
+ * routers.h — the rack's two routers as processes, and the route snapshots
+ * the daemon pushes to them (docs/routes.md). The public router always runs;
+ * the internal one while param internal_router is true.
+ */
+#ifndef CX_ROUTERS_H
+#define CX_ROUTERS_H
+
+#include <stdbool.h>
+
+struct rack;
+struct router_proc;
+
+/* Fills in listen addresses and paths, adopts routers left running by a
+ * previous daemon, and starts the ones wanted. */
+void routers_init(struct rack *r);
+/* Starts or stops the internal router to match the param, restarts dead
+ * routers (with back-off), and rewrites both snapshots when they changed. */
+void routers_sync(struct rack *r);
+/* Watches a started router for its exit. */
+int routers_watch(struct rack *r, struct router_proc *rp);
+/* Stops both routers (uninstall). */
+void routers_stop_all(struct rack *r);
+
+#endif

@@ -1,0 +1,610 @@
+/*
+ * store.c — SQLite persistence for the rack daemon. See store.h.
+ *
+ * Schema version 1. A migration is a list of statements applied in one
+ * transaction that also bumps PRAGMA user_version.
+ */
+#include "rackd/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE params (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE apps (name TEXT PRIMARY KEY, release TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE builds (id TEXT PRIMARY KEY, app TEXT NOT NULL REFERENCES apps(name)"
+	"  ON DELETE CASCADE, dir TEXT NOT NULL, manifest TEXT NOT NULL,"
+	"  warnings TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
+	"CREATE TABLE releases (id TEXT PRIMARY KEY, app TEXT NOT NULL REFERENCES apps(name)"
+	"  ON DELETE CASCADE, build TEXT NOT NULL DEFAULT '', env TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',"
+	"  error TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL, seq INTEGER NOT NULL);"
+	"CREATE INDEX releases_app ON releases(app, seq);"
+	"CREATE TABLE scale (app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,"
+	"  service TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (app, service));"
+	"CREATE TABLE processes (id TEXT PRIMARY KEY, app TEXT NOT NULL, service TEXT NOT NULL,"
+	"  release TEXT NOT NULL, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
+	"  shim_pid INTEGER NOT NULL, port INTEGER NOT NULL, address TEXT NOT NULL,"
+	"  command TEXT NOT NULL, started INTEGER NOT NULL);",
+};
+
+const char *
+store_error(struct store *st)
+{
+	return sqlite3_errmsg(st->db);
+}
+
+static int
+exec_sql(struct store *st, const char *sql)
+{
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *st = xcalloc(1, sizeof(*st));
+	sqlite3_stmt *q = NULL;
+	int version = 0;
+
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON;") == -1) {
+		snprintf(err, errlen, "cannot set up %s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version > (int)CX_ARRAY_LEN(migrations)) {
+		snprintf(err, errlen, "%s has schema version %d, newer than this cx-rackd (%zu)",
+		    path, version, CX_ARRAY_LEN(migrations));
+		goto fail;
+	}
+	for (int v = version; v < (int)CX_ARRAY_LEN(migrations); v++) {
+		char bump[64];
+
+		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", v + 1);
+		if (exec_sql(st, "BEGIN IMMEDIATE") == -1 || exec_sql(st, migrations[v]) == -1 ||
+		    exec_sql(st, bump) == -1 || exec_sql(st, "COMMIT") == -1) {
+			snprintf(err, errlen, "migrating %s to version %d: %s", path, v + 1,
+			    sqlite3_errmsg(st->db));
+			exec_sql(st, "ROLLBACK");
+			goto fail;
+		}
+	}
+	return st;
+fail:
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st);
+}
+
+/* Prepares sql; NULL on error (store_error says why). */
+static sqlite3_stmt *
+prep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return NULL;
+	return q;
+}
+
+static void
+bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+	sqlite3_bind_text(q, i, s ? s : "", -1, SQLITE_TRANSIENT);
+}
+
+/* Runs a prepared write statement to completion and finalizes it. */
+static int
+step_done(sqlite3_stmt *q)
+{
+	int rc;
+
+	if (q == NULL)
+		return -1;
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static char *
+col_dup(sqlite3_stmt *q, int i)
+{
+	const unsigned char *s = sqlite3_column_text(q, i);
+
+	return xstrdup(s ? (const char *)s : "");
+}
+
+static void
+col_copy(sqlite3_stmt *q, int i, char *out, size_t outlen)
+{
+	const unsigned char *s = sqlite3_column_text(q, i);
+
+	str_copy(out, outlen, s ? (const char *)s : "");
+}
+
+int
+store_param_get(struct store *st, const char *key, char *out, size_t outlen)
+{
+	sqlite3_stmt *q = prep(st, "SELECT value FROM params WHERE key = ?");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, key);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		col_copy(q, 0, out, outlen);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_params_set(struct store *st, char *const *keys, char *const *values, size_t n)
+{
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *q = prep(st, "INSERT INTO params (key, value) VALUES (?, ?)"
+		    " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+
+		if (q == NULL)
+			goto fail;
+		bind_text(q, 1, keys[i]);
+		bind_text(q, 2, values[i]);
+		if (step_done(q) == -1)
+			goto fail;
+	}
+	return exec_sql(st, "COMMIT");
+fail:
+	exec_sql(st, "ROLLBACK");
+	return -1;
+}
+
+int
+store_app_create(struct store *st, const char *name)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO apps (name, created) VALUES (?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, name);
+	sqlite3_bind_int64(q, 2, now_unix());
+	return step_done(q);
+}
+
+int
+store_app_delete(struct store *st, const char *name)
+{
+	sqlite3_stmt *q;
+
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	q = prep(st, "DELETE FROM processes WHERE app = ?");
+	if (q == NULL)
+		goto fail;
+	bind_text(q, 1, name);
+	if (step_done(q) == -1)
+		goto fail;
+	q = prep(st, "DELETE FROM apps WHERE name = ?");
+	if (q == NULL)
+		goto fail;
+	bind_text(q, 1, name);
+	if (step_done(q) == -1)
+		goto fail;
+	return exec_sql(st, "COMMIT");
+fail:
+	exec_sql(st, "ROLLBACK");
+	return -1;
+}
+
+static void
+read_app(sqlite3_stmt *q, struct st_app *a)
+{
+	col_copy(q, 0, a->name, sizeof(a->name));
+	col_copy(q, 1, a->release, sizeof(a->release));
+	a->created = sqlite3_column_int64(q, 2);
+}
+
+int
+store_app_get(struct store *st, const char *name, struct st_app *out)
+{
+	sqlite3_stmt *q = prep(st, "SELECT name, release, created FROM apps WHERE name = ?");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, name);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		read_app(q, out);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_app_list(struct store *st, struct st_app **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT name, release, created FROM apps ORDER BY name");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		read_app(q, &(*out)[(*n)++]);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
+store_app_set_release(struct store *st, const char *app, const char *release)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE apps SET release = ? WHERE name = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, release);
+	bind_text(q, 2, app);
+	return step_done(q);
+}
+
+int
+store_build_add(struct store *st, const struct st_build *b)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO builds (id, app, dir, manifest, warnings, created)"
+	    " VALUES (?, ?, ?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, b->id);
+	bind_text(q, 2, b->app);
+	bind_text(q, 3, b->dir);
+	bind_text(q, 4, b->manifest);
+	bind_text(q, 5, b->warnings);
+	sqlite3_bind_int64(q, 6, b->created);
+	return step_done(q);
+}
+
+int
+store_build_get(struct store *st, const char *app, const char *id, struct st_build *out)
+{
+	sqlite3_stmt *q = prep(st, "SELECT id, app, dir, manifest, warnings, created FROM builds"
+	    " WHERE app = ? AND id = ?");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		col_copy(q, 0, out->id, sizeof(out->id));
+		col_copy(q, 1, out->app, sizeof(out->app));
+		out->dir = col_dup(q, 2);
+		out->manifest = col_dup(q, 3);
+		out->warnings = col_dup(q, 4);
+		out->created = sqlite3_column_int64(q, 5);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+void
+store_build_free(struct st_build *b)
+{
+	free(b->dir);
+	free(b->manifest);
+	free(b->warnings);
+	b->dir = b->manifest = b->warnings = NULL;
+}
+
+int
+store_release_add(struct store *st, const struct st_release *r)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO releases (id, app, build, env, status, description,"
+	    " error, created, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?,"
+	    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM releases))");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, r->id);
+	bind_text(q, 2, r->app);
+	bind_text(q, 3, r->build);
+	bind_text(q, 4, r->env);
+	bind_text(q, 5, r->status);
+	bind_text(q, 6, r->description);
+	bind_text(q, 7, r->error);
+	sqlite3_bind_int64(q, 8, r->created);
+	return step_done(q);
+}
+
+#define RELEASE_COLS "id, app, build, env, status, description, error, created"
+
+static void
+read_release(sqlite3_stmt *q, struct st_release *r)
+{
+	col_copy(q, 0, r->id, sizeof(r->id));
+	col_copy(q, 1, r->app, sizeof(r->app));
+	col_copy(q, 2, r->build, sizeof(r->build));
+	r->env = col_dup(q, 3);
+	col_copy(q, 4, r->status, sizeof(r->status));
+	r->description = col_dup(q, 5);
+	r->error = col_dup(q, 6);
+	r->created = sqlite3_column_int64(q, 7);
+}
+
+int
+store_release_get(struct store *st, const char *app, const char *id, struct st_release *out)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " RELEASE_COLS " FROM releases WHERE app = ? AND id = ?");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		read_release(q, out);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_release_list(struct store *st, const char *app, size_t limit, struct st_release **out,
+    size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " RELEASE_COLS " FROM releases WHERE app = ?"
+	    " ORDER BY seq DESC LIMIT ?");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	sqlite3_bind_int64(q, 2, limit == 0 ? -1 : (int64_t)limit);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		read_release(q, &(*out)[(*n)++]);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
+store_release_set_status(struct store *st, const char *app, const char *id, const char *status,
+    const char *error)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE releases SET status = ?, error = ? WHERE app = ? AND id = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, status);
+	bind_text(q, 2, error);
+	bind_text(q, 3, app);
+	bind_text(q, 4, id);
+	return step_done(q);
+}
+
+int
+store_release_activate(struct store *st, const char *app, const char *id)
+{
+	sqlite3_stmt *q;
+
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	q = prep(st, "UPDATE releases SET status = 'replaced' WHERE app = ? AND status = 'active'");
+	if (q == NULL)
+		goto fail;
+	bind_text(q, 1, app);
+	if (step_done(q) == -1)
+		goto fail;
+	q = prep(st, "UPDATE releases SET status = 'active', error = '' WHERE app = ? AND id = ?");
+	if (q == NULL)
+		goto fail;
+	bind_text(q, 1, app);
+	bind_text(q, 2, id);
+	if (step_done(q) == -1)
+		goto fail;
+	if (store_app_set_release(st, app, id) == -1)
+		goto fail;
+	return exec_sql(st, "COMMIT");
+fail:
+	exec_sql(st, "ROLLBACK");
+	return -1;
+}
+
+void
+store_release_free(struct st_release *r)
+{
+	free(r->env);
+	free(r->description);
+	free(r->error);
+	r->env = r->description = r->error = NULL;
+}
+
+void
+store_release_list_free(struct st_release *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_release_free(&r[i]);
+	free(r);
+}
+
+int
+store_scale_get(struct store *st, const char *app, const char *service)
+{
+	sqlite3_stmt *q = prep(st, "SELECT count FROM scale WHERE app = ? AND service = ?");
+	int count = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, service);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		count = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	return count;
+}
+
+int
+store_scale_set(struct store *st, const char *app, const char *service, int count)
+{
+	sqlite3_stmt *q = prep(st, "INSERT INTO scale (app, service, count) VALUES (?, ?, ?)"
+	    " ON CONFLICT(app, service) DO UPDATE SET count = excluded.count");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, service);
+	sqlite3_bind_int(q, 3, count);
+	return step_done(q);
+}
+
+int
+store_proc_put(struct store *st, const struct st_proc *p)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO processes (id, app, service, release, pid,"
+	    " pid_start, shim_pid, port, address, command, started)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, p->id);
+	bind_text(q, 2, p->app);
+	bind_text(q, 3, p->service);
+	bind_text(q, 4, p->release);
+	sqlite3_bind_int64(q, 5, p->pid);
+	sqlite3_bind_int64(q, 6, p->pid_start);
+	sqlite3_bind_int64(q, 7, p->shim_pid);
+	sqlite3_bind_int(q, 8, p->port);
+	bind_text(q, 9, p->address);
+	bind_text(q, 10, p->command);
+	sqlite3_bind_int64(q, 11, p->started);
+	return step_done(q);
+}
+
+int
+store_proc_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM processes WHERE id = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, id);
+	return step_done(q);
+}
+
+int
+store_proc_list(struct store *st, struct st_proc **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT id, app, service, release, pid, pid_start, shim_pid, port,"
+	    " address, command, started FROM processes ORDER BY started, id");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct st_proc *p;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		p = &(*out)[(*n)++];
+		col_copy(q, 0, p->id, sizeof(p->id));
+		col_copy(q, 1, p->app, sizeof(p->app));
+		col_copy(q, 2, p->service, sizeof(p->service));
+		col_copy(q, 3, p->release, sizeof(p->release));
+		p->pid = (pid_t)sqlite3_column_int64(q, 4);
+		p->pid_start = sqlite3_column_int64(q, 5);
+		p->shim_pid = (pid_t)sqlite3_column_int64(q, 6);
+		p->port = sqlite3_column_int(q, 7);
+		col_copy(q, 8, p->address, sizeof(p->address));
+		p->command = col_dup(q, 9);
+		p->started = sqlite3_column_int64(q, 10);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+void
+store_proc_list_free(struct st_proc *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].command);
+	free(p);
+}
+
+void
+store_new_id(char *out, size_t outlen, const char *prefix, bool upper)
+{
+	static const char up[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char low[] = "0123456789abcdef";
+	unsigned char rnd[8];
+	size_t plen = strlen(prefix);
+	int fd;
+
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
+		uint64_t x = (uint64_t)now_ms() * 6364136223846793005ULL ^ (uint64_t)getpid();
+
+		memcpy(rnd, &x, sizeof(rnd));
+	}
+	if (fd != -1)
+		close(fd);
+	if (outlen < plen + 9) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, prefix, plen);
+	for (size_t i = 0; i < 8; i++)
+		out[plen + i] = upper ? up[rnd[i] % (sizeof(up) - 1)] : low[rnd[i] % 16];
+	out[plen + 8] = '\0';
+}

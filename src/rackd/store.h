@@ -1,0 +1,103 @@
+/*
+ * store.h — the rack's state in SQLite (WAL, foreign keys, busy timeout,
+ * migrations by PRAGMA user_version). All SQL lives in store.c; one
+ * connection, owned by the daemon's loop. Every write is one transaction, so
+ * a deploy, env change or param change either happened or did not.
+ *
+ * Strings returned inside structs are malloc'd and owned by the caller; free
+ * them with the matching *_free / *_list_free.
+ */
+#ifndef CX_STORE_H
+#define CX_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+struct st_app {
+	char name[32];
+	char release[16];   /* active release, "" when none */
+	int64_t created;
+};
+
+struct st_build {
+	char id[16];
+	char app[32];
+	char *dir;          /* unpacked source */
+	char *manifest;     /* convox.yml text */
+	char *warnings;     /* "\n"-separated, may be "" */
+	int64_t created;
+};
+
+struct st_release {
+	char id[16];
+	char app[32];
+	char build[16];     /* "" when the release only changes env before any build */
+	char *env;          /* "K=V\n" lines, sorted */
+	char status[16];    /* created promoting active failed replaced */
+	char *description;
+	char *error;
+	int64_t created;
+};
+
+struct st_proc {
+	char id[48];
+	char app[32];
+	char service[32];
+	char release[16];
+	pid_t pid;
+	int64_t pid_start;  /* /proc/PID/stat starttime, to detect pid reuse on adoption */
+	pid_t shim_pid;
+	int port;
+	char address[16];
+	char *command;
+	int64_t started;
+};
+
+/* Opens (creating and migrating) the database at path. NULL with err set. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *st);
+/* The last SQLite error, for log lines. */
+const char *store_error(struct store *st);
+
+/* Params: 0 found, -1 absent. */
+int store_param_get(struct store *st, const char *key, char *out, size_t outlen);
+/* Sets every pair in one transaction. */
+int store_params_set(struct store *st, char *const *keys, char *const *values, size_t n);
+
+int store_app_create(struct store *st, const char *name);
+int store_app_delete(struct store *st, const char *name);  /* cascades releases, builds, scale, procs */
+int store_app_get(struct store *st, const char *name, struct st_app *out); /* 0 found, -1 not */
+int store_app_list(struct store *st, struct st_app **out, size_t *n);
+int store_app_set_release(struct store *st, const char *app, const char *release);
+
+int store_build_add(struct store *st, const struct st_build *b);
+int store_build_get(struct store *st, const char *app, const char *id, struct st_build *out);
+void store_build_free(struct st_build *b);
+
+int store_release_add(struct store *st, const struct st_release *r);
+int store_release_get(struct store *st, const char *app, const char *id, struct st_release *out);
+/* Newest first; at most limit (0 = all). */
+int store_release_list(struct store *st, const char *app, size_t limit, struct st_release **out, size_t *n);
+int store_release_set_status(struct store *st, const char *app, const char *id, const char *status, const char *error);
+/* Marks `id` active, the previously active one replaced, and points the app at it, atomically. */
+int store_release_activate(struct store *st, const char *app, const char *id);
+void store_release_free(struct st_release *r);
+void store_release_list_free(struct st_release *r, size_t n);
+
+/* Scale overrides set with `cx scale`; -1 when none. */
+int store_scale_get(struct store *st, const char *app, const char *service);
+int store_scale_set(struct store *st, const char *app, const char *service, int count);
+
+int store_proc_put(struct store *st, const struct st_proc *p);   /* insert or replace */
+int store_proc_delete(struct store *st, const char *id);
+int store_proc_list(struct store *st, struct st_proc **out, size_t *n);
+void store_proc_list_free(struct st_proc *p, size_t n);
+
+/* A new random id: prefix + 8 characters of [A-Z0-9] (upper) or [0-9a-f] (lower). */
+void store_new_id(char *out, size_t outlen, const char *prefix, bool upper);
+
+#endif

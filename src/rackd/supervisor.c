@@ -1,0 +1,286 @@
+/*
+ * supervisor.c — see supervisor.h.
+ *
+ * App processes are our children (so we get their exit status) in their own
+ * session (so a stop reaches every process they started, and a daemon crash
+ * does not take them down). Their stdout and stderr go into a pipe read by a
+ * detached log shim (applog.c). After a daemon restart, processes recorded in
+ * the store are adopted: watched by pidfd, not reaped by us.
+ */
+#include "rackd/supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/applog.h"
+#include "rackd/rack.h"
+#include "rackd/reconcile.h"
+#include "rackd/routers.h"
+
+#define NOBODY 65534
+
+static int
+pidfd_open_(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int64_t
+sup_pid_starttime(pid_t pid)
+{
+	char path[64], *data, *p;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	data = read_file(path, 4096, NULL);
+	if (data == NULL)
+		return -1;
+	/* Field 22; skip past the command name, which may hold spaces. */
+	p = strrchr(data, ')');
+	if (p != NULL) {
+		int field = 2;
+
+		for (; *p != '\0' && field < 22; p++) {
+			if (*p == ' ')
+				field++;
+		}
+		if (sscanf(p, "%lld", &v) != 1)
+			v = -1;
+	}
+	free(data);
+	return v;
+}
+
+static void
+proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct proc *p = arg;
+	struct rack *r = p->app->rack;
+	int status = -1;
+
+	(void)events;
+	ev_del(loop, fd);
+	close(fd);
+	p->pidfd = -1;
+	if (p->our_child && waitpid(p->st.pid, &status, WNOHANG) <= 0)
+		status = -1;
+	p->exit_status = status;
+	reconcile_proc_exited(r, p);
+}
+
+static int
+watch(struct rack *r, struct proc *p)
+{
+	p->pidfd = pidfd_open_(p->st.pid);
+	if (p->pidfd == -1)
+		return -1;
+	set_cloexec(p->pidfd);
+	if (ev_add(r->loop, p->pidfd, EV_READ, proc_exited, p) == -1) {
+		close(p->pidfd);
+		p->pidfd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+sup_adopt(struct rack *r, struct proc *p)
+{
+	int64_t start = sup_pid_starttime(p->st.pid);
+
+	if (start == -1 || start != p->st.pid_start)
+		return -1;
+	p->our_child = false;
+	return watch(r, p);
+}
+
+/* In the child: drop to nobody unless we are not root. Returns -1 on failure. */
+static int
+drop_privileges(void)
+{
+	if (getuid() == 0) {
+		if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 || setuid(NOBODY) == -1)
+			return -1;
+	}
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
+/* In the child: report a failure through the error pipe and exit. */
+static _Noreturn void
+child_fail(int errfd, const char *what)
+{
+	char msg[512];
+	int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+
+	if (n > 0 && write(errfd, msg, (size_t)n) == -1)
+		_exit(127);
+	_exit(127);
+}
+
+int
+sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *command,
+    char *const *env, char *err, size_t errlen)
+{
+	char source[128], labmsg[256];
+	int out[2], errp[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	snprintf(source, sizeof(source), "service/%s/%s", p->st.service, p->st.id);
+	p->st.shim_pid = applog_shim(r, p->st.app, source, out[0]);
+	close(out[0]);
+	if (p->st.shim_pid == -1) {
+		close(out[1]);
+		close(errp[0]);
+		close(errp[1]);
+		snprintf(err, errlen, "cannot start the log shim: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(out[1]);
+		close(errp[0]);
+		close(errp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull, dirfd;
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		devnull = open("/dev/null", O_RDONLY);
+		if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(out[1], 1) == -1 ||
+		    dup2(out[1], 2) == -1)
+			child_fail(errp[1], "stdio");
+		if (r->vpc && lab_enter_proc(r->home, r->name, p->st.id, labmsg, sizeof(labmsg)) == -1) {
+			errno = 0;
+			child_fail(errp[1], labmsg);
+		}
+		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd == -1 || fchdir(dirfd) == -1)
+			child_fail(errp[1], dir);
+		if (drop_privileges() == -1)
+			child_fail(errp[1], "dropping privileges");
+		execle("/bin/sh", "sh", "-c", command, (char *)NULL, env);
+		child_fail(errp[1], "exec /bin/sh");
+	}
+	close(out[1]);
+	close(errp[1]);
+	/* The error pipe closes on exec: an empty read means the command started. */
+	n = read(errp[0], labmsg, sizeof(labmsg) - 1);
+	close(errp[0]);
+	p->st.pid = pid;
+	p->our_child = true;
+	if (n > 0) {
+		labmsg[n] = '\0';
+		snprintf(err, errlen, "cannot start %s: %s", p->st.id, labmsg);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	p->st.pid_start = sup_pid_starttime(pid);
+	if (watch(r, p) == -1) {
+		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
+		kill(-pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+void
+sup_stop(struct rack *r, struct proc *p, int grace_s)
+{
+	(void)r;
+	if (p->state == PROC_STOPPING)
+		return;
+	p->state = PROC_STOPPING;
+	p->kill_at = now_ms() + (int64_t)grace_s * 1000;
+	if (p->pidfd != -1 && kill(-p->st.pid, SIGTERM) == -1 && errno == ESRCH)
+		kill(p->st.pid, SIGTERM);
+}
+
+void
+sup_tick(struct rack *r)
+{
+	int64_t now = now_ms();
+
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			if (p->state == PROC_STOPPING && p->pidfd != -1 && now >= p->kill_at) {
+				kill(-p->st.pid, SIGKILL);
+				kill(p->st.pid, SIGKILL);
+				p->kill_at = now + 1000;
+			}
+		}
+	}
+}
+
+int
+sup_spawn_router(struct rack *r, struct router_proc *rp)
+{
+	char exe[4096], logpath[4096], labmsg[256];
+	int errp[2];
+	pid_t pid;
+	ssize_t n;
+
+	snprintf(exe, sizeof(exe), "%s/cx-router", r->bin_dir);
+	snprintf(logpath, sizeof(logpath), "%s/router-%s.log", r->dir, rp->name);
+	if (pipe2(errp, O_CLOEXEC) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1) {
+		close(errp[0]);
+		close(errp[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		if (devnull == -1 || logfd == -1 || dup2(devnull, 0) == -1 ||
+		    dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
+			child_fail(errp[1], logpath);
+		if (r->vpc && lab_enter_rack(r->home, r->name, labmsg, sizeof(labmsg)) == -1) {
+			errno = 0;
+			child_fail(errp[1], labmsg);
+		}
+		execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen", rp->listen,
+		    "--routes", rp->routes_path, "--pidfile", rp->pidfile, (char *)NULL);
+		child_fail(errp[1], exe);
+	}
+	close(errp[1]);
+	n = read(errp[0], labmsg, sizeof(labmsg) - 1);
+	close(errp[0]);
+	if (n > 0) {
+		labmsg[n] = '\0';
+		log_warnx("router %s: %s", rp->name, labmsg);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	rp->pid = pid;
+	return routers_watch(r, rp);
+}

@@ -1,0 +1,14 @@
+/*
+ * version.h — the rack's version and the features it offers, so that a CLI
+ * can tell an older rack apart and say what it lacks.
+ */
+#ifndef CX_VERSION_H
+#define CX_VERSION_H
+
+#define CX_VERSION "cx-0.2.0"
+
+static const char *const cx_features[] = {
+	"apps", "deploy", "internal_router", "vpc", "peering", "reach", "run", NULL,
+};
+
+#endif

@@ -1,0 +1,46 @@
+#!/bin/sh
+# smoke.sh — `make fuzz`: build the libFuzzer targets with ASan/UBSan into
+# build/fuzz and run each for a short while, seeded from the llhttp vectors
+# ($CX_HTTP_VECTORS, default ../shared/http-vectors/llhttp). Exits non-zero
+# on a build failure or a crash. FUZZ_SECONDS sets the run time per target.
+set -eu
+cd "$(dirname "$0")/../.."
+OUT=${FUZZ_OUT:-build/fuzz}
+SECS=${FUZZ_SECONDS:-20}
+VEC=${CX_HTTP_VECTORS:-../shared/http-vectors/llhttp}
+CC=${FUZZ_CC:-clang}
+mkdir -p "$OUT"
+
+# Seeds: the vectors (if present) plus a few of our own, so a fresh clone
+# without the shared vectors still has a meaningful start.
+SEEDS="$OUT/seeds"
+rm -rf "$SEEDS"; mkdir -p "$SEEDS"
+if [ -d "$VEC" ]; then
+	cp "$VEC"/*.bin "$SEEDS"/ 2>/dev/null || true
+else
+	echo "fuzz: note: no vectors at $VEC; using built-in seeds only"
+fi
+printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' > "$SEEDS/s1"
+printf 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b"\r\nhello\r\n0\r\nT: 1\r\n\r\n' > "$SEEDS/s2"
+printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' > "$SEEDS/s3"
+printf 'PUT / HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc' > "$SEEDS/s4"
+
+status=0
+for src in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$src" .c)
+	bin="$OUT/$name"
+	corpus="$OUT/corpus-$name"
+	mkdir -p "$corpus"
+	$CC -g -O1 -std=c17 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o "$bin" "$src" src/common/http1.c src/common/util.c
+	echo "fuzz: $name for ${SECS}s"
+	if ! "$bin" -max_total_time="$SECS" -max_len=4096 -timeout=10 \
+	    -artifact_prefix="$OUT/$name-" "$corpus" "$SEEDS" >"$OUT/$name.log" 2>&1; then
+		echo "fuzz: $name FAILED; see $OUT/$name.log and $OUT/$name-crash-*" >&2
+		tail -40 "$OUT/$name.log" >&2
+		status=1
+	else
+		tail -1 "$OUT/$name.log"
+	fi
+done
+exit $status
