@@ -194,8 +194,8 @@ service_command(const char *build_dir, const struct mf_service *s, char *dir, si
 
 static char **
 process_env(struct rack *r, struct app *a, const char *release, const struct manifest *m,
-    const struct mf_service *s, char *const *app_env, char **df_env, int port, char *err,
-    size_t errlen)
+    const struct mf_service *s, const char *p_id, char *const *app_env, char **df_env, int port,
+    char *err, size_t errlen)
 {
 	char **menv, **env;
 	size_t n = 0, cap;
@@ -222,6 +222,7 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 	env[n++] = xasprintf("SERVICE=%s", s->name);
 	env[n++] = xasprintf("RACK=%s", r->name);
 	env[n++] = xasprintf("RELEASE=%s", release);
+	env[n++] = xasprintf("HOSTNAME=%s", p_id);
 	if (port > 0)
 		env[n++] = xasprintf("PORT=%d", port);
 	env[n] = NULL;
@@ -267,7 +268,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, const struct mani
 			goto out;
 		}
 	}
-	env = process_env(r, a, release, m, s, app_env, df_env, p->st.port, err, errlen);
+	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port, err, errlen);
 	if (env == NULL)
 		goto out;
 	p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;

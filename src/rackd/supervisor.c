@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -167,6 +167,8 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Nothing of the daemon's survives the exec but stdio. */
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		setsid();
 		devnull = open("/dev/null", O_RDONLY);
 		if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(out[1], 1) == -1 ||
@@ -260,6 +262,7 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		setsid();
 		if (devnull == -1 || logfd == -1 || dup2(devnull, 0) == -1 ||
 		    dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)

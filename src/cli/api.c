@@ -1,0 +1,375 @@
+/*
+ * api.c — the CLI's calls to a rack: selects the rack, opens the client with
+ * its password, maps what went wrong to one line (not running, bad
+ * password, the daemon's own {"error"}), and waits for promotions.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/client.h"
+#include "cli/output.h"
+
+/* How long a promotion may take before the CLI gives up waiting. */
+#define PROMOTE_TIMEOUT_MS (10 * 60 * 1000)
+#define PROMOTE_POLL_MS 50
+
+char *
+api_path(const char *fmt, ...)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b;
+	va_list ap;
+
+	buf_init(&b, 0);
+	va_start(ap, fmt);
+	for (const char *p = fmt; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			const unsigned char *s = va_arg(ap, const unsigned char *);
+
+			for (; *s != '\0'; s++) {
+				if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+				    (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_' ||
+				    *s == '~') {
+					buf_add(&b, s, 1);
+				} else {
+					char e[3] = { '%', hex[*s >> 4], hex[*s & 15] };
+
+					buf_add(&b, e, 3);
+				}
+			}
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			buf_add(&b, "%", 1);
+			p++;
+		} else {
+			buf_add(&b, p, 1);
+		}
+	}
+	va_end(ap);
+	return buf_cstr(&b);
+}
+
+static int
+not_running(const char *rack)
+{
+	out_error("rack %s is not running; start it with: cx rack start %s", rack, rack);
+	return -1;
+}
+
+/* A client for rack `name`; NULL after printing (quiet: without printing). */
+static struct client *
+open_client(struct cli *c, const char *name, bool quiet, int *why)
+{
+	char sock[PATH_MAX], pwpath[PATH_MAX], err[512];
+	struct client *cl;
+	struct stat st;
+	char *pw;
+
+	*why = -1;
+	cli_rack_path(c, name, "api.sock", sock, sizeof(sock));
+	cli_rack_path(c, name, "password", pwpath, sizeof(pwpath));
+	pw = read_file(pwpath, 4096, NULL);
+	if (pw == NULL) {
+		int saved = errno;
+
+		if (stat(sock, &st) == -1) {
+			*why = -2;
+			if (!quiet)
+				not_running(name);
+			return NULL;
+		}
+		if (!quiet)
+			out_error("cannot read the password of rack %s (%s): %s", name, pwpath,
+			    strerror(saved));
+		return NULL;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	cl = client_new(sock, pw, err, sizeof(err));
+	explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (cl == NULL && !quiet)
+		out_error("%s", err);
+	return cl;
+}
+
+/* The daemon's {"error"} or a line about the status. */
+static void
+print_http_error(struct cli *c, const struct client_resp *resp)
+{
+	char err[256];
+	jv *v;
+
+	if (resp->status == 401) {
+		out_error("invalid password for rack %s", c->rack);
+		return;
+	}
+	v = jv_parse(resp->body.data ? resp->body.data : "", resp->body.len, err, sizeof(err));
+	if (v != NULL && jv_str(v, "error")[0] != '\0') {
+		out_error("%s", jv_str(v, "error"));
+	} else {
+		const char *b = resp->body.data ? resp->body.data : "";
+
+		out_error("rack %s answered HTTP %ld%s%.*s", c->rack, resp->status, b[0] ? ": " : "",
+		    (int)strcspn(b, "\r\n"), b);
+	}
+	jv_free(v);
+}
+
+static int
+ensure_client(struct cli *c)
+{
+	int why;
+
+	if (c->client != NULL)
+		return 0;
+	if (cli_select_rack(c) == -1)
+		return -1;
+	c->client = open_client(c, c->rack, false, &why);
+	return c->client ? 0 : -1;
+}
+
+/* Sends req; on 2xx (or `also` status) returns the status; else prints and -1. */
+static long
+send_req(struct cli *c, struct client_req *req, struct client_resp *resp, long also)
+{
+	char err[512];
+	enum client_result r;
+
+	if (ensure_client(c) == -1)
+		return -1;
+	r = client_do(c->client, req, resp, err, sizeof(err));
+	if (r == CLIENT_NOT_RUNNING)
+		return not_running(c->rack);
+	if (r != CLIENT_OK)
+		return out_error("%s", err), -1;
+	if ((resp->status >= 200 && resp->status < 300) || resp->status == also)
+		return resp->status;
+	print_http_error(c, resp);
+	return -1;
+}
+
+static int
+parse_answer(struct cli *c, struct client_resp *resp, jv **out)
+{
+	char err[256];
+
+	if (out == NULL)
+		return 0;
+	*out = NULL;
+	if (resp->body.len == 0)
+		return 0;
+	*out = jv_parse(resp->body.data, resp->body.len, err, sizeof(err));
+	if (*out == NULL) {
+		out_error("rack %s sent an answer that is not JSON: %s", c->rack, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+api_call(struct cli *c, const char *method, const char *path, const jv *body, jv **out)
+{
+	struct client_req req = { .method = method, .path = path, .body_fd = -1 };
+	struct client_resp resp;
+	char *text = NULL;
+	int rc = -1;
+
+	if (out != NULL)
+		*out = NULL;
+	buf_init(&resp.body, 0);
+	if (body != NULL) {
+		text = jv_dump(body);
+		req.body = text;
+		req.body_len = strlen(text);
+		req.content_type = "application/json";
+	}
+	if (send_req(c, &req, &resp, 0) != -1)
+		rc = parse_answer(c, &resp, out);
+	free(text);
+	buf_free(&resp.body);
+	return rc;
+}
+
+int
+api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out)
+{
+	struct client_req req = {
+		.method = "POST", .path = path, .content_type = "application/gzip",
+		.body_fd = fd, .body_fd_len = len, .timeout_ms = 30 * 60 * 1000,
+	};
+	struct client_resp resp;
+	int rc = -1;
+
+	buf_init(&resp.body, 0);
+	if (send_req(c, &req, &resp, 0) != -1)
+		rc = parse_answer(c, &resp, out);
+	buf_free(&resp.body);
+	return rc;
+}
+
+long
+api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset)
+{
+	struct client_req req = { .method = "GET", .path = path, .body_fd = -1 };
+	struct client_resp resp;
+	long st;
+
+	resp.body = *body;
+	st = send_req(c, &req, &resp, 404);
+	*body = resp.body;
+	*offset = resp.has_offset ? resp.offset : -1;
+	return st;
+}
+
+int
+api_probe(struct cli *c, const char *name, long timeout_ms, jv **out)
+{
+	struct client_req req = { .method = "GET", .path = "/system", .body_fd = -1,
+		.timeout_ms = timeout_ms };
+	struct client_resp resp;
+	struct client *cl;
+	char err[512];
+	int why, rc = -1;
+	enum client_result r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (cli_home(c) == -1)
+		return -1;
+	if ((cl = open_client(c, name, true, &why)) == NULL)
+		return why;
+	buf_init(&resp.body, 0);
+	r = client_do(cl, &req, &resp, err, sizeof(err));
+	if (r == CLIENT_NOT_RUNNING) {
+		rc = -2;
+	} else if (r == CLIENT_OK && resp.status == 200) {
+		rc = 0;
+		if (out != NULL)
+			*out = jv_parse(resp.body.data, resp.body.len, err, sizeof(err));
+	}
+	buf_free(&resp.body);
+	client_free(cl);
+	return rc;
+}
+
+void
+api_close(struct cli *c)
+{
+	client_free(c->client);
+	c->client = NULL;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Polls release id until it is active. 0, or 1 after printing. */
+static int
+wait_release(struct cli *c, const char *id)
+{
+	char *path = api_path("/apps/%s/releases/%s", c->app, id);
+	int64_t deadline = now_ms() + PROMOTE_TIMEOUT_MS;
+	int rc = 1;
+
+	for (;;) {
+		jv *rel = NULL;
+		const char *st;
+
+		if (api_call(c, "GET", path, NULL, &rel) == -1)
+			break;
+		st = jv_str(rel, "status");
+		if (strcmp(st, "active") == 0) {
+			out_ok();
+			rc = 0;
+		} else if (strcmp(st, "failed") == 0) {
+			const char *e = jv_str(rel, "error");
+
+			out_error("%s", e[0] ? e : "the promotion failed; see cx logs");
+		} else if (strcmp(st, "replaced") == 0) {
+			out_error("release %s was replaced by a newer promotion before it became "
+			    "active", id);
+		} else if (now_ms() > deadline) {
+			out_error("release %s is still %s after %d minutes; see cx logs -a %s", id,
+			    st[0] ? st : "not active", PROMOTE_TIMEOUT_MS / 60000, c->app);
+		} else {
+			jv_free(rel);
+			sleep_ms(PROMOTE_POLL_MS);
+			continue;
+		}
+		jv_free(rel);
+		break;
+	}
+	free(path);
+	return rc;
+}
+
+int
+cli_promote(struct cli *c, const char *id)
+{
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	out_step("Promoting %s", id);
+	path = api_path("/apps/%s/releases/%s/promote", c->app, id);
+	rc = api_call(c, "POST", path, NULL, NULL);
+	free(path);
+	if (rc == -1)
+		return 1;
+	return wait_release(c, id);
+}
+
+/* Exported for restart, which the daemon turns into a promotion. */
+int cli_wait_release(struct cli *c, const char *id);
+
+int
+cli_wait_release(struct cli *c, const char *id)
+{
+	return wait_release(c, id);
+}
+
+int
+cli_wait_app_running(struct cli *c, int64_t timeout_ms)
+{
+	char *path = api_path("/apps/%s", c->app);
+	int64_t deadline = now_ms() + timeout_ms;
+	int rc = 1;
+
+	for (;;) {
+		jv *app = NULL;
+		const char *st;
+
+		if (api_call(c, "GET", path, NULL, &app) == -1)
+			break;
+		st = jv_str(app, "status");
+		if (strcmp(st, "running") == 0 || strcmp(st, "idle") == 0) {
+			rc = 0;
+		} else if (strcmp(st, "failed") == 0) {
+			out_error("app %s failed; see cx logs -a %s and cx ps -a %s", c->app, c->app,
+			    c->app);
+		} else if (now_ms() > deadline) {
+			out_error("app %s is still %s after %lld seconds; see cx ps -a %s", c->app, st,
+			    (long long)(timeout_ms / 1000), c->app);
+		} else {
+			jv_free(app);
+			sleep_ms(100);
+			continue;
+		}
+		jv_free(app);
+		break;
+	}
+	free(path);
+	return rc;
+}

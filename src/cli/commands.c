@@ -1,0 +1,560 @@
+/*
+ * commands.c — the grammar of `cx`: one static table of commands and one of
+ * flags, from which the parser, `cx help` and `cx COMMAND --help` are all
+ * made, so the help can never disagree with what is accepted.
+ *
+ * A command line is: command words, then arguments, with flags anywhere.
+ * The longest run of leading words that names a command wins ("rack params
+ * set" over "rack params"). Commands that pass a command line through (run,
+ * net exec) stop parsing flags at the first word of that command line, or
+ * after "--".
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+
+struct cli_opt {
+	enum cli_opt_id id;
+	char short_name;        /* 0: none */
+	const char *long_name;
+	const char *value;      /* name of its value; NULL for a boolean flag */
+	const char *help;
+};
+
+static const struct cli_opt opts[] = {
+	{ OPT_APP, 'a', "app", "APP", "app name (default: the current directory's name)" },
+	{ OPT_RACK, 'r', "rack", "NAME",
+	  "rack to use (default: $CX_RACK, then the one `cx switch` chose, then the only one)" },
+	{ OPT_JSON, 0, "json", NULL, "print one JSON document instead of a table" },
+	{ OPT_VPC, 0, "vpc", "CIDR",
+	  "give the rack its own private network (e.g. 10.1.0.0/16); needs root" },
+	{ OPT_DESCRIPTION, 'd', "description", "TEXT", "description of the release" },
+	{ OPT_COUNT, 'c', "count", "N", "number of processes to run (0 to 100)" },
+	{ OPT_FOLLOW, 'f', "follow", NULL, "keep printing new lines until interrupted" },
+	{ OPT_SINCE, 0, "since", "DURATION",
+	  "only lines newer than this (e.g. 30s, 10m, 2h, 1d)" },
+	{ OPT_HELP, 'h', "help", NULL, "show this help" },
+};
+
+#define APP_CMD (O(APP) | O(RACK))
+
+static const struct cli_cmd cmds[] = {
+	/* racks */
+	{ "racks", "", 0, 0, O(JSON), 0, cmd_racks, "list the racks installed here",
+	  "Lists the racks under $CX_HOME (default ~/.cx) with their provider and status\n"
+	  "(running or stopped). --json prints [{\"name\",\"provider\",\"status\"}]." },
+	{ "rack", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack, "show the selected rack",
+	  "Shows Name, Provider, Router, RouterInternal (while param internal_router is\n"
+	  "true), Status and Version of the rack." },
+	{ "rack install", "local NAME", 2, 2, O(VPC), 0, cmd_rack_install, "install a rack",
+	  "Installs a rack named NAME (lower-case letters, digits and dashes, starting\n"
+	  "with a letter, at most 30 characters) and starts its daemon in the background.\n"
+	  "Without --vpc the rack lives on 127.0.0.1 and needs no privilege; with\n"
+	  "--vpc CIDR it gets its own network in the lab (see `cx net`), which needs root." },
+	{ "rack uninstall", "NAME", 1, 1, 0, 0, cmd_rack_uninstall, "remove a rack",
+	  "Stops every process and router of the rack, removes its peerings and its\n"
+	  "network (VPC racks), then its state under $CX_HOME/racks/NAME." },
+	{ "rack start", "NAME", 1, 1, 0, 0, cmd_rack_start, "run a rack's daemon in the foreground",
+	  "Runs the rack's daemon in the foreground (logs on stderr) until interrupted.\n"
+	  "Apps and routers keep running when the daemon stops; the next daemon adopts them." },
+	{ "rack params", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_params, "show the rack's parameters",
+	  "Shows every parameter with its value, sorted by name." },
+	{ "rack params set", "KEY=VALUE...", 1, -1, O(RACK), 0, cmd_rack_params_set,
+	  "change rack parameters",
+	  "Sets one or more parameters at once; nothing changes unless every one is valid.\n"
+	  "Example: cx rack params set internal_router=true" },
+	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two VPC racks",
+	  "Links the private networks of two VPC racks, as VPC peering does: routes both\n"
+	  "ways, and each rack's internal router accepts the other's addresses. Needs root." },
+	{ "rack unpeer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_unpeer, "undo a peering",
+	  "Removes the link between two peered racks. Needs root." },
+	{ "rack peers", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_peers, "list a rack's peerings",
+	  "Lists the racks peered with the selected rack (RACK PEER CIDR)." },
+	{ "switch", "NAME", 1, 1, 0, 0, cmd_switch, "select the rack commands use by default",
+	  "Makes NAME the rack that commands use when neither -r nor $CX_RACK says." },
+	{ "net", "", 0, 0, O(JSON), 0, cmd_net, "show the network lab",
+	  "Shows the lab's VPC racks (RACK CIDR PUBLIC PRIVATE) and their PEERINGS." },
+	{ "net exec", "WHERE [--] COMMAND...", 2, -1, 0, 1, cmd_net_exec,
+	  "run a command from the internet or inside a rack's VPC",
+	  "Runs COMMAND (e.g. curl) from WHERE: `internet` (the lab's public side) or the\n"
+	  "name of a VPC rack (a temporary address in its private network). Exits with\n"
+	  "COMMAND's status. Needs root." },
+
+	/* apps */
+	{ "apps", "", 0, 0, O(RACK) | O(JSON), 0, cmd_apps, "list apps",
+	  "Lists the rack's apps (APP STATUS RELEASE). Status is running, updating,\n"
+	  "failed or idle (no release yet)." },
+	{ "apps create", "[APP]", 0, 1, APP_CMD, 0, cmd_apps_create, "create an app",
+	  "Creates an app (default: the current directory's name)." },
+	{ "apps delete", "APP", 1, 1, O(RACK), 0, cmd_apps_delete, "delete an app",
+	  "Stops the app's processes, drops its routes and removes its files." },
+	{ "apps info", "[APP]", 0, 1, APP_CMD | O(JSON), 0, cmd_apps_info, "show an app",
+	  "Shows the app's Name, Status and Release." },
+
+	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION), 0, cmd_deploy,
+	  "build DIR and promote it",
+	  "Packs DIR (default: the current directory) as the rack's build source, leaving\n"
+	  "out what DIR/.dockerignore excludes, makes a build and a release from it and\n"
+	  "promotes the release: new processes start and must pass their health check\n"
+	  "before old ones stop. DIR must hold a convox.yml." },
+	{ "services", "", 0, 0, APP_CMD | O(JSON), 0, cmd_services, "list an app's services",
+	  "Lists SERVICE DOMAIN PORTS, where PORTS is ROUTERPORT:PORT. When a service is\n"
+	  "served by the internal router (internalRouter: true) a ROUTER column says\n"
+	  "which router serves each one: public, internal, or none (rack-only or worker).\n"
+	  "--json always has \"router\" and adds \"url\"." },
+	{ "ps", "", 0, 0, APP_CMD | O(JSON), 0, cmd_ps, "list an app's processes",
+	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND. --json adds \"pid\", \"port\"\n"
+	  "and \"address\", and gives STARTED in unix seconds." },
+	{ "releases", "", 0, 0, APP_CMD | O(JSON), 0, cmd_releases, "list an app's releases",
+	  "Lists ID STATUS BUILD CREATED DESCRIPTION, newest first." },
+	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
+	  "Shows a release, and why its promotion failed if it did." },
+	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,
+	  "promote a release",
+	  "Promotes release ID (default: the newest) and waits until it is active." },
+	{ "releases rollback", "ID", 1, 1, APP_CMD, 0, cmd_releases_rollback,
+	  "copy an old release forward and promote it",
+	  "Makes a new release with ID's build and environment and promotes it." },
+	{ "env", "", 0, 0, APP_CMD | O(JSON), 0, cmd_env, "list an app's environment",
+	  "Prints the app's environment as KEY=VALUE lines, sorted." },
+	{ "env get", "KEY", 1, 1, APP_CMD, 0, cmd_env_get, "print one variable",
+	  "Prints the value of KEY." },
+	{ "env set", "KEY=VALUE...", 1, -1, APP_CMD, 0, cmd_env_set, "set variables",
+	  "Sets variables in a new release and promotes it (when the app has a build)." },
+	{ "env unset", "KEY...", 1, -1, APP_CMD, 0, cmd_env_unset, "remove variables",
+	  "Removes variables in a new release and promotes it (when the app has a build)." },
+	{ "scale", "[SERVICE]", 0, 1, APP_CMD | O(COUNT) | O(JSON), 0, cmd_scale,
+	  "show or change process counts",
+	  "Without --count lists SERVICE DESIRED RUNNING. With SERVICE --count N runs N\n"
+	  "processes of SERVICE and waits until the app is running again." },
+	{ "restart", "", 0, 0, APP_CMD, 0, cmd_restart, "restart every process of an app",
+	  "Replaces every process with a new one, rolling: new ones must pass their\n"
+	  "health check before old ones stop." },
+	{ "logs", "", 0, 0, APP_CMD | O(FOLLOW) | O(SINCE), 0, cmd_logs, "print an app's logs",
+	  "Prints the last lines of the app's log (or those newer than --since) and, with\n"
+	  "-f, keeps printing new ones until interrupted or the app is deleted." },
+	{ "run", "SERVICE COMMAND...", 1, -1, APP_CMD, 1, cmd_run,
+	  "run a one-off command as a process of a service",
+	  "Runs COMMAND (with /bin/sh -c) in SERVICE's directory with its environment, as\n"
+	  "an unprivileged user, in the rack's network (a VPC address on VPC racks), and\n"
+	  "exits with its status. Without COMMAND, runs the service's own command." },
+
+	{ "help", "[COMMAND...]", 0, -1, 0, 0, cmd_help, "show help",
+	  "Lists the commands, or shows the help of one." },
+	{ "version", "", 0, 0, 0, 0, cmd_version, "print the version", "Prints cx's version." },
+};
+
+static int
+word_count(const char *words)
+{
+	int n = 1;
+
+	for (; *words != '\0'; words++)
+		n += *words == ' ';
+	return n;
+}
+
+/* Does cmd's words equal pos[0..k-1]? Sets *k. */
+static bool
+cmd_matches(const struct cli_cmd *cmd, char **pos, int npos, int *k)
+{
+	const char *w = cmd->words;
+	int i = 0;
+
+	while (*w != '\0') {
+		size_t len = strcspn(w, " ");
+
+		if (i >= npos || strlen(pos[i]) != len || strncmp(pos[i], w, len) != 0)
+			return false;
+		i++;
+		w += len;
+		if (*w == ' ')
+			w++;
+	}
+	*k = i;
+	return true;
+}
+
+/* The command named by the longest run of leading words in pos[0..npos-1]. */
+static const struct cli_cmd *
+find_cmd(char **pos, int npos, int *nwords)
+{
+	const struct cli_cmd *best = NULL;
+	int bestk = 0, k;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(cmds); i++) {
+		if (cmd_matches(&cmds[i], pos, npos, &k) && k > bestk) {
+			best = &cmds[i];
+			bestk = k;
+		}
+	}
+	*nwords = bestk;
+	return best;
+}
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row));
+	size_t d;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	d = row[lb];
+	free(row);
+	return d;
+}
+
+/*
+ * The command closest to `typed` among those with `depth` words that start
+ * with `prefix` words ("" for top level); NULL if none is close enough.
+ * Candidates are compared as whole word strings.
+ */
+static const char *
+suggest_cmd(const char *typed, int depth, const char *prefix)
+{
+	static char best[64];
+	size_t bestd = SIZE_MAX, limit = strlen(typed) / 3 + 2;
+
+	best[0] = '\0';
+	for (size_t i = 0; i < CX_ARRAY_LEN(cmds); i++) {
+		const char *w = cmds[i].words;
+		char cand[64];
+		size_t d;
+		int n = 0;
+
+		if (prefix[0] != '\0' && (!str_has_prefix(w, prefix) || w[strlen(prefix)] != ' '))
+			continue;
+		/* the candidate's first `depth` words */
+		for (size_t j = 0; w[j] != '\0' && j + 1 < sizeof(cand); j++) {
+			if (w[j] == ' ' && ++n == depth)
+				break;
+			cand[j] = w[j];
+			cand[j + 1] = '\0';
+		}
+		if (word_count(cand) != depth)
+			continue;
+		d = edit_distance(typed, cand);
+		if (d < bestd) {
+			bestd = d;
+			str_copy(best, sizeof(best), cand);
+		}
+	}
+	return bestd <= limit ? best : NULL;
+}
+
+static int
+unknown_command(const char *typed, int depth, const char *prefix)
+{
+	const char *s = suggest_cmd(typed, depth, prefix);
+
+	if (s != NULL)
+		return out_error("unknown command \"%s\"; did you mean \"%s\"?", typed, s);
+	return out_error("unknown command \"%s\" (cx help lists the commands)", typed);
+}
+
+static const struct cli_opt *
+find_opt_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++)
+		if (strlen(opts[i].long_name) == len && strncmp(opts[i].long_name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static const struct cli_opt *
+find_opt_short(char c)
+{
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++)
+		if (opts[i].short_name != 0 && opts[i].short_name == c)
+			return &opts[i];
+	return NULL;
+}
+
+static int
+unknown_flag(const char *arg)
+{
+	const char *name = arg + strspn(arg, "-");
+	size_t len = strcspn(name, "="), bestd = SIZE_MAX;
+	const char *best = NULL;
+	char typed[64];
+
+	snprintf(typed, sizeof(typed), "%.*s", (int)(len < 60 ? len : 60), name);
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
+		size_t d = edit_distance(typed, opts[i].long_name);
+
+		if (d < bestd) {
+			bestd = d;
+			best = opts[i].long_name;
+		}
+	}
+	if (best != NULL && len > 1 && bestd <= len / 3 + 1)
+		return out_error("unknown flag \"%s\"; did you mean \"--%s\"?", arg, best);
+	return out_error("unknown flag \"%s\" (cx help lists the flags of each command)", arg);
+}
+
+/* Parses the flag at argv[*i] (consuming its value). 0, or 1 after printing. */
+static int
+parse_flag(struct cli *c, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i], *val = NULL;
+	const struct cli_opt *o;
+
+	if (arg[1] == '-') {
+		const char *name = arg + 2, *eq = strchr(name, '=');
+
+		o = find_opt_long(name, eq ? (size_t)(eq - name) : strlen(name));
+		if (o == NULL)
+			return unknown_flag(arg);
+		if (eq != NULL) {
+			if (o->value == NULL)
+				return out_error("flag --%s takes no value", o->long_name);
+			val = eq + 1;
+		}
+	} else {
+		o = find_opt_short(arg[1]);
+		if (o == NULL)
+			return unknown_flag(arg);
+		if (arg[2] != '\0') {
+			if (o->value == NULL)
+				return out_error("unknown flag \"%s\" (flags cannot be grouped; "
+				    "write -%c and -%c separately)", arg, arg[1], arg[2]);
+			val = arg + 2;
+		}
+	}
+	if (o->value != NULL && val == NULL) {
+		if (*i + 1 >= argc)
+			return out_error("flag --%s needs a value (%s)", o->long_name, o->value);
+		val = argv[++*i];
+	}
+	c->opt[o->id] = o->value != NULL ? val : "";
+	return 0;
+}
+
+static void
+usage_line(const struct cli_cmd *cmd, char *out, size_t outlen)
+{
+	bool flags = (cmd->opts & ~O(HELP)) != 0;
+
+	snprintf(out, outlen, "cx %s%s%s%s", cmd->words, cmd->args[0] ? " " : "", cmd->args,
+	    flags ? " [flags]" : "");
+}
+
+static void
+print_cmd_help(const struct cli_cmd *cmd)
+{
+	char line[256];
+	size_t w = 0;
+
+	usage_line(cmd, line, sizeof(line));
+	printf("Usage: %s\n\n%s\n", line, cmd->help);
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
+		size_t n;
+
+		if (!((cmd->opts | O(HELP)) & (1u << opts[i].id)))
+			continue;
+		n = 4 + strlen(opts[i].long_name) + 2 + (opts[i].value ? strlen(opts[i].value) + 1 : 0);
+		if (n > w)
+			w = n;
+	}
+	printf("\nFlags:\n");
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
+		char f[64];
+
+		if (!((cmd->opts | O(HELP)) & (1u << opts[i].id)))
+			continue;
+		snprintf(f, sizeof(f), "%c%c%s--%s%s%s", opts[i].short_name ? '-' : ' ',
+		    opts[i].short_name ? opts[i].short_name : ' ', opts[i].short_name ? ", " : "  ",
+		    opts[i].long_name, opts[i].value ? " " : "", opts[i].value ? opts[i].value : "");
+		printf("  %-*s  %s\n", (int)w, f, opts[i].help);
+	}
+}
+
+static void
+print_help(void)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(cmds); i++) {
+		size_t n = strlen(cmds[i].words) + (cmds[i].args[0] ? 1 + strlen(cmds[i].args) : 0);
+
+		if (n > w)
+			w = n;
+	}
+	printf("cx runs apps on racks installed on this machine, with Convox's commands.\n\n"
+	    "Usage: cx COMMAND [ARGUMENTS] [flags]\n\nCommands:\n");
+	for (size_t i = 0; i < CX_ARRAY_LEN(cmds); i++) {
+		char left[128];
+
+		snprintf(left, sizeof(left), "%s%s%s", cmds[i].words, cmds[i].args[0] ? " " : "",
+		    cmds[i].args);
+		printf("  %-*s  %s\n", (int)w, left, cmds[i].summary);
+	}
+	printf("\nMost commands take -r/--rack NAME and -a/--app APP; listings take --json.\n"
+	    "State lives in $CX_HOME (default ~/.cx).\n"
+	    "Run \"cx COMMAND --help\" for a command's arguments and flags.\n");
+}
+
+int
+cmd_help(struct cli *c)
+{
+	const struct cli_cmd *cmd;
+	int k;
+
+	if (c->argc == 0) {
+		print_help();
+		return 0;
+	}
+	cmd = find_cmd(c->argv, c->argc, &k);
+	if (cmd == NULL || k < c->argc) {
+		char typed[256] = "";
+
+		for (int i = 0; i < c->argc; i++) {
+			if (i > 0)
+				strncat(typed, " ", sizeof(typed) - strlen(typed) - 1);
+			strncat(typed, c->argv[i], sizeof(typed) - strlen(typed) - 1);
+		}
+		return unknown_command(typed, c->argc, "");
+	}
+	print_cmd_help(cmd);
+	return 0;
+}
+
+int
+cmd_version(struct cli *c)
+{
+	(void)c;
+	printf("%s\n", CX_VERSION);
+	return 0;
+}
+
+static bool
+has_subcommands(const struct cli_cmd *cmd)
+{
+	size_t n = strlen(cmd->words);
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(cmds); i++)
+		if (strncmp(cmds[i].words, cmd->words, n) == 0 && cmds[i].words[n] == ' ')
+			return true;
+	return false;
+}
+
+/* The command line with the flags taken out. raw_start: index in pos where a
+ * passed-through command line starts (-1: none). */
+static int
+parse(struct cli *c, int argc, char **argv, char **pos, int *npos)
+{
+	int raw_start = -1;
+	bool dashdash = false;
+
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct cli_cmd *cmd;
+		int k;
+
+		if (raw_start >= 0 || dashdash) {
+			pos[(*npos)++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			cmd = find_cmd(pos, *npos, &k);
+			if (cmd != NULL && cmd->raw_after > 0)
+				raw_start = *npos;
+			dashdash = true;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			if (parse_flag(c, argc, argv, &i) != 0)
+				return -1;
+			continue;
+		}
+		cmd = find_cmd(pos, *npos, &k);
+		if (cmd != NULL && cmd->raw_after > 0 && *npos - k == cmd->raw_after)
+			raw_start = *npos;
+		pos[(*npos)++] = argv[i];
+	}
+	return 0;
+}
+
+int
+cli_main(int argc, char **argv)
+{
+	static struct cli cli;
+	struct cli *c = &cli;
+	const struct cli_cmd *cmd;
+	char **pos = xcalloc((size_t)argc + 1, sizeof(*pos));
+	int npos, k, rc;
+
+	if (parse(c, argc, argv, pos, &npos) == -1) {
+		rc = 1;
+		goto out;
+	}
+	if (npos == 0) {
+		print_help();
+		rc = 0;
+		goto out;
+	}
+	cmd = find_cmd(pos, npos, &k);
+	if (cmd == NULL) {
+		rc = unknown_command(pos[0], 1, "");
+		goto out;
+	}
+	if (npos > k && cmd->max_args == 0 && has_subcommands(cmd) && c->opt[OPT_HELP] == NULL) {
+		char typed[256];
+
+		snprintf(typed, sizeof(typed), "%s %s", cmd->words, pos[k]);
+		rc = unknown_command(typed, k + 1, cmd->words);
+		goto out;
+	}
+	if (c->opt[OPT_HELP] != NULL) {
+		print_cmd_help(cmd);
+		rc = 0;
+		goto out;
+	}
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
+		if (c->opt[opts[i].id] != NULL && !(cmd->opts & (1u << opts[i].id))) {
+			rc = out_error("flag --%s does not apply to \"cx %s\" (cx %s --help lists its "
+			    "flags)", opts[i].long_name, cmd->words, cmd->words);
+			goto out;
+		}
+	}
+	c->cmd = cmd;
+	c->argc = npos - k;
+	c->argv = pos + k;
+	c->json = c->opt[OPT_JSON] != NULL;
+	if (c->argc < cmd->min_args || (cmd->max_args >= 0 && c->argc > cmd->max_args)) {
+		char line[256];
+
+		usage_line(cmd, line, sizeof(line));
+		rc = out_error("%s; usage: %s", c->argc < cmd->min_args ? "missing arguments" :
+		    "too many arguments", line);
+		goto out;
+	}
+	rc = cmd->fn(c);
+out:
+	api_close(c);
+	free(pos);
+	return rc;
+}

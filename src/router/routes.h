@@ -1,0 +1,78 @@
+/*
+ * routes.h — the route table of one router, loaded from a snapshot file
+ * (docs/routes.md) and shared read-only by every worker thread.
+ *
+ * A table is immutable once loaded. Workers hold counted references: the
+ * loader hands one reference to each worker, and a worker drops its own
+ * once the table is no longer current and its last request on it has
+ * ended; the last drop frees the table.
+ */
+#ifndef CX_ROUTER_ROUTES_H
+#define CX_ROUTER_ROUTES_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ROUTES_MAX_FILE	(1 << 20)
+#define ROUTES_MAX_HOST	253
+
+struct upstream;
+struct host_stats;
+
+/* One process behind a host. */
+struct route_up {
+	char *id;			/* PROCESS_ID */
+	struct sockaddr_in addr;
+	/* Per-worker cache of the worker's upstream for addr; slot i is
+	 * written only by worker i. */
+	struct upstream **wup;
+};
+
+/* Round-robin position of one worker, alone on its cache line. */
+struct rr_slot {
+	unsigned next;
+	char pad[60];
+};
+
+struct route_host {
+	char *name;			/* lower case, no port */
+	char *app, *service, *health_path;
+	int timeout_s;
+	struct route_up *ups;
+	size_t nups;
+	struct rr_slot *rr;		/* [nworkers] */
+	struct host_stats **wstats;	/* [nworkers], per-worker metrics cache */
+};
+
+struct routes {
+	int refs;			/* atomic */
+	uint64_t generation;
+	struct route_host *hosts;
+	size_t nhosts;
+	uint32_t *slots;		/* open addressing: host index + 1, 0 = empty */
+	size_t nslots;
+	uint32_t *allow_net;		/* host order */
+	int *allow_prefix;
+	size_t nallow;
+	int nworkers;
+};
+
+/*
+ * Loads the snapshot at path for nworkers workers, with refs = nworkers.
+ * A missing file gives an empty table (every host 404) and *missing = true.
+ * On a malformed file returns NULL and writes "path:line: what" into err.
+ */
+struct routes *routes_load(const char *path, int nworkers, bool *missing, char *err, size_t errlen);
+/* An empty table with refs = nworkers. */
+struct routes *routes_empty(int nworkers);
+/* Drops one reference; the last frees the table. Thread-safe. */
+void routes_unref(struct routes *rt);
+
+/* Host name (lower case, no port) -> route, or NULL. */
+const struct route_host *routes_lookup(const struct routes *rt, const char *host, size_t n);
+/* True if addr (host order) may connect: no allow lines, or inside one. */
+bool routes_allowed(const struct routes *rt, uint32_t addr);
+
+#endif

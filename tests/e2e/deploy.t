@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The core of cx as a new user meets it: install a loopback rack, deploy an
+# app from its convox.yml, reach it through the public router, change env and
+# scale, survive a bad deploy and a daemon restart, and clean up.
+. "$(dirname "$0")/lib.sh"
+
+out=$(cx rack install local dev 2>&1); rc=$?
+ok $rc "rack install exits 0"
+like "$out" "Installing rack dev\.\.\. OK" "rack install prints Convox's line"
+daemon_pid=$(cat "$CX_HOME/racks/dev/rackd.pid" 2>/dev/null)
+kill -0 "$daemon_pid" 2>/dev/null; ok $? "daemon outlives the CLI (pid $daemon_pid)"
+is "$(stat -c %a "$CX_HOME/racks/dev/password")" "600" "password file is mode 0600"
+[ -f "$CX_HOME/racks/dev/state.db" ]; ok $? "state lives in SQLite under CX_HOME"
+
+out=$(cx racks); like "$out" "dev +local +running" "cx racks lists the rack"
+out=$(cx rack -r dev)
+like "$out" "Name +dev" "cx rack: Name"
+like "$out" "Provider +local" "cx rack: Provider"
+like "$out" "Router +dev\.localhost:[0-9]+" "cx rack: Router"
+like "$out" "Status +running" "cx rack: Status"
+like "$out" "Version +cx-" "cx rack: Version"
+out=$(cx rack --json -r dev); like "$out" '"name":"dev"' "cx rack --json"
+
+out=$(cx rack params -r dev); like "$out" "router_port +[0-9]+" "params list router_port"
+out=$(cx rack params set interal_router=true -r dev 2>&1); rc=$?
+is "$rc" 1 "unknown param exits 1"
+like "$out" '^ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
+out=$(cx rack params set build_max_mb=lots -r dev 2>&1)
+like "$out" "^ERROR: build_max_mb must be a whole number" "param values are type-checked"
+out=$(cx rack params set build_max_mb=100 domain=Bad_Domain -r dev 2>&1)
+like "$out" "^ERROR: domain must be" "one bad pair refuses the whole set"
+out=$(cx rack params -r dev); like "$out" "build_max_mb +512" "...and nothing changed"
+out=$(cx rack params set build_max_mb=100 -r dev); is "$out" "Updating parameters... OK" "params set"
+
+out=$(cx apps create app1 -r dev); is "$out" "Creating app1... OK" "apps create"
+out=$(cx apps create app1 -r dev 2>&1); like "$out" "^ERROR: app app1 already exists" "duplicate app refused"
+out=$(cx apps -r dev); like "$out" "app1 +idle" "apps lists the new app"
+
+t0=$(date +%s%N)
+out=$(cx deploy "$EXAMPLES/hello" -a app1 -r dev 2>&1); rc=$?
+t1=$(date +%s%N)
+ok $rc "deploy exits 0"
+like "$out" "Packaging source\.\.\. OK" "deploy: packaging"
+like "$out" "Uploading source\.\.\. OK" "deploy: uploading"
+like "$out" "Starting build\.\.\. OK" "deploy: build"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "deploy: promote"
+echo "# deploy took $(( (t1 - t0) / 1000000 )) ms"
+
+out=$(cx services -a app1 -r dev)
+like "$out" "SERVICE +DOMAIN +PORTS" "services header"
+like "$out" "web +web\.app1\.dev\.localhost +[0-9]+:3000" "services row"
+url=$(cx services -a app1 -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+like "$url" "^http://web\.app1\.dev\.localhost:[0-9]+$" "services --json has url"
+body=$(curl -s --max-time 5 "$url/")
+like "$body" "^hello from app1/web" "the URL cx services shows answers with curl as it is"
+hdrs=$(curl -s --max-time 5 "$url/headers")
+like "$hdrs" "X-Forwarded-For: 127\.0\.0\.1" "router adds X-Forwarded-For"
+like "$hdrs" "X-Request-Id: " "router adds X-Request-Id"
+
+port=$(cx rack params -r dev --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: nope.app1.dev.localhost' "http://127.0.0.1:$port/")
+is "$code" 404 "unknown host gets 404"
+
+out=$(cx ps -a app1 -r dev)
+like "$out" "ID +SERVICE +STATUS +RELEASE +STARTED +COMMAND" "ps header"
+like "$out" "web-[0-9a-f]{8} +web +running +R[A-Z0-9]+ .*perl server.pl" "ps row"
+js=$(cx ps -a app1 -r dev --json)
+pid=$(printf '%s' "$js" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+kill -0 "$pid" 2>/dev/null; ok $? "ps --json pid is the real process ($pid)"
+like "$js" '"port":[0-9]+' "ps --json has port"
+is "$(ps -o user= -p "$pid" | tr -d ' ')" "nobody" "app processes do not run as root"
+out=$(cx releases -a app1 -r dev); like "$out" "R[A-Z0-9]+ +active +B[A-Z0-9]+" "releases lists the active release"
+
+out=$(cx env set GREETING=howdy -a app1 -r dev 2>&1); rc=$?
+ok $rc "env set exits 0"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "env set promotes a release"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^howdy from" "new env reaches the process"
+out=$(cx env -a app1 -r dev); like "$out" "^GREETING=howdy$" "cx env lists it"
+out=$(cx env unset GREETING -a app1 -r dev 2>&1); ok $? "env unset"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "manifest default is back after unset"
+
+out=$(cx scale web --count 2 -a app1 -r dev 2>&1); ok $? "scale web to 2"
+n=$(cx ps -a app1 -r dev | grep -c ' running ')
+is "$n" 2 "two processes run"
+seen=$(for i in 1 2 3 4 5 6; do curl -s --max-time 5 "$url/"; done | sed -n 's/.*process \(web-[0-9a-f]*\).*/\1/p' | sort -u | wc -l)
+is "$seen" 2 "the router spreads requests over both processes"
+out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "^ERROR: no such service: nope" "unknown service"
+
+logs=$(cx logs -a app1 -r dev)
+like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
+
+# A deploy whose process exits fails with its last lines; the old release serves.
+before=$(cx apps -a app1 -r dev --json)
+out=$(cx deploy "$ROOT/tests/e2e/apps/crash" -a app1 -r dev 2>&1); rc=$?
+is "$rc" 1 "a crashing deploy exits 1"
+like "$out" "ERROR: .*exited with status 3" "the error says how the process ended"
+like "$out" "fatal: missing DATABASE_URL" "the error carries the process's last log lines"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the previous release keeps serving"
+out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1)
+like "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
+
+# Upload cap.
+cx rack params set build_max_mb=1 -r dev >/dev/null
+big="$TMP/big"; mkdir -p "$big"; cp "$EXAMPLES/hello/"* "$big/"
+head -c 3000000 /dev/urandom > "$big/blob"
+out=$(cx deploy "$big" -a app1 -r dev 2>&1)
+like "$out" "ERROR: .*build_max_mb" "an upload over build_max_mb is refused"
+cx rack params set build_max_mb=512 -r dev >/dev/null
+
+# Errors are one line naming what is wrong.
+out=$(cx ps -a nope -r dev 2>&1); rc=$?
+is "$rc" 1 "unknown app exits 1"
+like "$out" "^ERROR: no such app: nope" "unknown app"
+cp "$CX_HOME/racks/dev/password" "$TMP/pw"; echo wrong > "$CX_HOME/racks/dev/password"
+out=$(cx apps -r dev 2>&1); like "$out" "^ERROR: invalid password for rack dev" "wrong password"
+cp "$TMP/pw" "$CX_HOME/racks/dev/password"
+
+# The daemon can die; apps and routers keep serving, and a new daemon adopts them.
+kill "$daemon_pid"; wait_for 5 sh -c "! kill -0 $daemon_pid"
+ok $? "daemon stopped"
+out=$(cx apps -r dev 2>&1)
+like "$out" "^ERROR: rack dev is not running; start it with: cx rack start dev" "rack not running"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "app still serves while the daemon is down"
+cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted"
+wait_for 5 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"; ok $? "new daemon adopted both processes"
+kill -0 "$pid" 2>/dev/null; ok $? "the same process still runs (pid $pid)"
+
+# No healthy process -> 503; an upstream that refuses -> 502.
+cx scale web --count 0 -a app1 -r dev >/dev/null 2>&1
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/"); is "$code" 503 "no process: 503"
+
+out=$(cx apps delete app1 -r dev); is "$out" "Deleting app1... OK" "apps delete"
+wait_for 10 sh -c "! kill -0 $pid"; ok $? "delete stopped the app's processes"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/"); is "$code" 404 "delete dropped the routes"
+
+# Uninstall stops everything the rack started.
+cx apps create app2 -r dev >/dev/null && cx deploy "$EXAMPLES/hello" -a app2 -r dev >/dev/null 2>&1
+pid2=$(cx ps -a app2 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+rpid=$(cat "$CX_HOME/racks/dev/router-public.pid")
+out=$(cx rack uninstall dev 2>&1); like "$out" "Uninstalling rack dev\.\.\. OK" "rack uninstall"
+sleep 0.2
+kill -0 "$pid2" 2>/dev/null; is "$?" 1 "uninstall stopped app processes"
+kill -0 "$rpid" 2>/dev/null; is "$?" 1 "uninstall stopped the router"
+[ ! -d "$CX_HOME/racks/dev" ]; ok $? "uninstall removed the rack's state"
+
+done_testing
