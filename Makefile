@@ -76,6 +76,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	  $(BUILD)/librackd.a $(BUILD)/librouter.a $(BUILD)/libcli.a $(BUILD)/liblab.a \
 	  $(BUILD)/liblabdns.a $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# test_lab starts the real lab DNS.
+$(BUILD)/tests/test_lab: $(BIN)/cx-labdns
+
 deps:
 	@sh scripts/deps.sh
 

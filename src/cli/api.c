@@ -223,6 +223,9 @@ api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset)
 
 	resp.body = *body;
 	st = send_req(c, &req, &resp, 404);
+	/* Log text comes as text/plain; a JSON body on success carries no lines. */
+	if (st >= 200 && st < 300 && resp.json)
+		buf_reset(&resp.body);
 	*body = resp.body;
 	*offset = resp.has_offset ? resp.offset : -1;
 	return st;
@@ -274,9 +277,8 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Polls release id until it is active. 0, or 1 after printing. */
-static int
-wait_release(struct cli *c, const char *id)
+int
+cli_wait_release(struct cli *c, const char *id)
 {
 	char *path = api_path("/apps/%s/releases/%s", c->app, id);
 	int64_t deadline = now_ms() + PROMOTE_TIMEOUT_MS;
@@ -328,16 +330,7 @@ cli_promote(struct cli *c, const char *id)
 	free(path);
 	if (rc == -1)
 		return 1;
-	return wait_release(c, id);
-}
-
-/* Exported for restart, which the daemon turns into a promotion. */
-int cli_wait_release(struct cli *c, const char *id);
-
-int
-cli_wait_release(struct cli *c, const char *id)
-{
-	return wait_release(c, id);
+	return cli_wait_release(c, id);
 }
 
 int

@@ -13,11 +13,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cli/jv.h"
 #include "common/util.h"
-
-#define CX_VERSION "cx-0.1.0"
 
 /* Flags; a command lists the ones it takes as a mask of (1u << OPT_x). */
 enum cli_opt_id {
@@ -55,7 +54,7 @@ struct cli {
 	const char *opt[OPT_MAX]; /* value of each flag given ("" for booleans), or NULL */
 	bool json;
 
-	char home[PATH_MAX];    /* $CX_HOME or ~/.cx */
+	char home[1024];        /* $CX_HOME or ~/.cx (socket paths under it must stay short) */
 	char rack[64];          /* the selected rack, after cli_select_rack */
 	char app[64];           /* the selected app, after cli_select_app */
 	struct client *client;  /* opened on first use */
@@ -76,8 +75,9 @@ bool cli_rack_exists(const struct cli *c, const char *rack);
 char **cli_rack_names(const struct cli *c, size_t *n);
 void cli_names_free(char **names, size_t n);
 /* The rack to talk to: -r, else $CX_RACK, else HOME/current, else the only
- * rack. 0, or -1 after printing why none. */
+ * rack. 0, or -1 after printing why none (quiet: without printing). */
 int cli_select_rack(struct cli *c);
+int cli_select_rack_quiet(struct cli *c);
 /* The app: -a, else the current directory's name. 0, or -1 after printing. */
 int cli_select_app(struct cli *c);
 /* Refuses names that are not [a-z][a-z0-9-]{0,29}; prints and returns -1. */
@@ -113,8 +113,19 @@ void api_close(struct cli *c);
 /* Promotes release id of c->app and waits (bounded) until it is active.
  * Prints "Promoting ID... OK". 0, or 1 after printing the release's error. */
 int cli_promote(struct cli *c, const char *id);
+/* Polls release id of c->app until it is active (bounded), then prints "OK";
+ * 0, or 1 after printing why not (the release's error when it failed). */
+int cli_wait_release(struct cli *c, const char *id);
 /* Waits until the app's status is "running" (bounded); 0 or 1 after printing. */
 int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
+
+/* --- child processes (run.c) --- */
+
+/* Waits for pid, leaving SIGINT and SIGQUIT to it; returns its exit status, or
+ * 128 + the signal that killed it. */
+int cli_relay_status(pid_t pid);
+/* In a forked child: default signal dispositions, nothing blocked. */
+void cli_child_defaults(void);
 
 /* --- command handlers --- */
 int cmd_help(struct cli *c);

@@ -83,9 +83,12 @@ static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
 {
 	static const char name[] = "x-cx-offset:";
+	static const char ctype[] = "content-type: application/json";
 	struct client_resp *resp = arg;
 	size_t len = size * n;
 
+	if (len >= sizeof(ctype) - 1 && strncasecmp(data, ctype, sizeof(ctype) - 1) == 0)
+		resp->json = true;
 	if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
 		const char *p = data + sizeof(name) - 1;
 		const char *end = data + len;
@@ -137,6 +140,7 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 	resp->status = 0;
 	resp->has_offset = false;
 	resp->offset = 0;
+	resp->json = false;
 	if (resp->body.max == 0)
 		resp->body.max = CLIENT_MAX_BODY;
 

@@ -38,6 +38,7 @@ struct client_resp {
 	struct buf body;            /* NUL-terminated; caller frees with buf_free */
 	bool has_offset;            /* X-Cx-Offset was present */
 	int64_t offset;
+	bool json;                  /* Content-Type: application/json */
 };
 
 /* A client for the socket at sock_path with this password (copied). Never

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "rackd/version.h"
 
 struct cli_opt {
 	enum cli_opt_id id;
@@ -137,7 +138,7 @@ static const struct cli_cmd cmds[] = {
 	{ "logs", "", 0, 0, APP_CMD | O(FOLLOW) | O(SINCE), 0, cmd_logs, "print an app's logs",
 	  "Prints the last lines of the app's log (or those newer than --since) and, with\n"
 	  "-f, keeps printing new ones until interrupted or the app is deleted." },
-	{ "run", "SERVICE COMMAND...", 1, -1, APP_CMD, 1, cmd_run,
+	{ "run", "SERVICE [COMMAND...]", 1, -1, APP_CMD, 1, cmd_run,
 	  "run a one-off command as a process of a service",
 	  "Runs COMMAND (with /bin/sh -c) in SERVICE's directory with its environment, as\n"
 	  "an unprivileged user, in the rack's network (a VPC address on VPC racks), and\n"
@@ -145,7 +146,8 @@ static const struct cli_cmd cmds[] = {
 
 	{ "help", "[COMMAND...]", 0, -1, 0, 0, cmd_help, "show help",
 	  "Lists the commands, or shows the help of one." },
-	{ "version", "", 0, 0, 0, 0, cmd_version, "print the version", "Prints cx's version." },
+	{ "version", "", 0, 0, O(RACK), 0, cmd_version, "print the versions of cx and the rack",
+	  "Prints the version of this client and, when a rack is selected, of the rack." },
 };
 
 static int
@@ -444,8 +446,17 @@ cmd_help(struct cli *c)
 int
 cmd_version(struct cli *c)
 {
-	(void)c;
-	printf("%s\n", CX_VERSION);
+	jv *sys = NULL;
+	int r;
+
+	(void)cx_features;      /* the rack's to announce; the client only prints */
+	printf("client: %s\n", CX_VERSION);
+	if (cli_home(c) == -1 || cli_select_rack_quiet(c) == -1)
+		return 0;
+	r = api_probe(c, c->rack, 2000, &sys);
+	printf("server: %s\n", r == 0 ? jv_str(sys, "version") : r == -2 ? "not running" :
+	    "unknown");
+	jv_free(sys);
 	return 0;
 }
 

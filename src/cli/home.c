@@ -24,7 +24,9 @@ cli_home(struct cli *c)
 		return 0;
 	if (h != NULL && h[0] != '\0') {
 		if (h[0] == '/') {
-			str_copy(c->home, sizeof(c->home), h);
+			if (str_copy(c->home, sizeof(c->home), h) == -1)
+				return out_error("CX_HOME is too long (at most %zu bytes)",
+				    sizeof(c->home) - 1), -1;
 		} else {
 			/* The daemon gets this path and does not share our cwd. */
 			if (getcwd(cwd, sizeof(cwd)) == NULL ||
@@ -115,8 +117,8 @@ cli_check_name(const char *what, const char *name)
 	return -1;
 }
 
-int
-cli_select_rack(struct cli *c)
+static int
+select_rack(struct cli *c, bool quiet)
 {
 	const char *name = c->opt[OPT_RACK];
 	char path[PATH_MAX], *cur = NULL;
@@ -140,7 +142,8 @@ cli_select_rack(struct cli *c)
 	}
 	if (name != NULL) {
 		if (!cli_rack_exists(c, name)) {
-			out_error("no such rack: %s (cx racks lists them)", name);
+			if (!quiet)
+				out_error("no such rack: %s (cx racks lists them)", name);
 			free(cur);
 			return -1;
 		}
@@ -154,10 +157,10 @@ cli_select_rack(struct cli *c)
 		cli_names_free(names, n);
 		return 0;
 	}
-	if (n == 0)
+	if (!quiet && n == 0)
 		out_error("no rack installed in %s; install one with: cx rack install local NAME",
 		    c->home);
-	else
+	else if (!quiet)
 		out_error("no rack selected among %zu racks; choose one with -r NAME, $CX_RACK or "
 		    "cx switch NAME (cx racks lists them)", n);
 	cli_names_free(names, n);
@@ -190,4 +193,16 @@ cli_select_app(struct cli *c)
 	}
 	str_copy(c->app, sizeof(c->app), name);
 	return 0;
+}
+
+int
+cli_select_rack(struct cli *c)
+{
+	return select_rack(c, false);
+}
+
+int
+cli_select_rack_quiet(struct cli *c)
+{
+	return select_rack(c, true);
 }

@@ -7,6 +7,9 @@
  *   VPC             CIDR .1 gateway, .2 internal router, processes from .10
  *   peering P       169.254.0.0 + 4P, a /30: .1 on rack a's side, .2 on b's
  *   namespaces      PREFIX-inet, PREFIX-rN, PREFIX-rN-PROCID
+ *   MACs            02:KIND:ADDR (4 bytes) for the links that hold an
+ *                   address others cache: a rebuilt link keeps its MAC,
+ *                   so neighbours' ARP entries stay right
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -23,6 +26,13 @@ lab_ip4(uint32_t addr, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 0xff, (addr >> 8) & 0xff,
 	    addr & 0xff);
+}
+
+void
+lab_mac(unsigned kind, uint32_t addr, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "02:%02x:%02x:%02x:%02x:%02x", kind & 0xff, addr >> 24,
+	    (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
 }
 
 void

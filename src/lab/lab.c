@@ -167,19 +167,20 @@ internet_down(struct lab *l)
 static int
 rack_link_public(struct lab *l, const struct lab_rack *r, bool new_ns, char *err, size_t errlen)
 {
-	char inet[LAB_NETNS_MAX], ns[LAB_NETNS_MAX], pub[16], batch[1024];
+	char inet[LAB_NETNS_MAX], ns[LAB_NETNS_MAX], pub[16], mac[18], batch[1024];
 
 	lab_ns_internet(&l->st, inet, sizeof(inet));
 	lab_ns_rack(&l->st, r, ns, sizeof(ns));
 	lab_ip4(lab_rack_public(r), pub, sizeof(pub));
+	lab_mac(0x00, lab_rack_public(r), mac, sizeof(mac));
 	snprintf(batch, sizeof(batch),
 	    "%s%s%s"
-	    "link add r%d type veth peer name pub netns %s\n"
+	    "link add r%d type veth peer name pub address %s netns %s\n"
 	    "link set r%d master internet\n"
 	    "link set r%d alias rack:%s\n"
 	    "link set r%d up\n",
-	    new_ns ? "netns add " : "", new_ns ? ns : "", new_ns ? "\n" : "", r->id, ns, r->id, r->id,
-	    r->name, r->id);
+	    new_ns ? "netns add " : "", new_ns ? ns : "", new_ns ? "\n" : "", r->id, mac, ns, r->id,
+	    r->id, r->name, r->id);
 	if (lab_ip(inet, batch, false, err, errlen) == -1)
 		return -1;
 	if (new_ns)
@@ -188,11 +189,27 @@ rack_link_public(struct lab *l, const struct lab_rack *r, bool new_ns, char *err
 	return lab_ip(ns, batch, false, err, errlen);
 }
 
+/* Loads r's whole table (fresh: into a new namespace). */
 static int
-rack_nft(struct lab *l, const struct lab_rack *r, char *err, size_t errlen)
+rack_nft(struct lab *l, const struct lab_rack *r, bool fresh, char *err, size_t errlen)
 {
 	char ns[LAB_NETNS_MAX];
-	char *rules = lab_rules(&l->st, r);
+	char *rules = lab_rules(&l->st, r, fresh);
+	int rc;
+
+	lab_ns_rack(&l->st, r, ns, sizeof(ns));
+	rc = lab_nft(ns, rules, err, errlen);
+	free(rules);
+	return rc;
+}
+
+/* Adds (add) or removes peer o in r's set "peers". */
+static int
+peer_nft(struct lab *l, const struct lab_rack *r, const struct lab_rack *o, bool add, char *err,
+    size_t errlen)
+{
+	char ns[LAB_NETNS_MAX];
+	char *rules = lab_rules_peer(o, add);
 	int rc;
 
 	lab_ns_rack(&l->st, r, ns, sizeof(ns));
@@ -260,7 +277,8 @@ rack_build(struct lab *l, const struct lab_rack *r, char *err, size_t errlen)
 	    "addr add %s/16 dev pub\n",
 	    r->name, gw, r->prefix, priv, r->prefix, pub);
 	/* Sysctls first: no IPv6 on the links, forwarding, strict rp_filter. */
-	if (lab_ip_sysctl(ns, rack_sysctls, batch, err, errlen) == -1 || rack_nft(l, r, err, errlen) == -1) {
+	if (lab_ip_sysctl(ns, rack_sysctls, batch, err, errlen) == -1 ||
+	    rack_nft(l, r, true, err, errlen) == -1) {
 		rack_teardown(l, r);
 		return -1;
 	}
@@ -322,8 +340,8 @@ peer_build(struct lab *l, const struct lab_peering *p, char *err, size_t errlen)
 	    "addr add %s/30 dev peer%d\n"
 	    "route add %s/%d via %s dev peer%d src %s\n",
 	    a->id, a->name, a->id, lb, a->id, neta, a->prefix, la, a->id, gwb);
-	if (lab_ip(nsb, batch, false, err, errlen) == -1 || rack_nft(l, a, err, errlen) == -1 ||
-	    rack_nft(l, b, err, errlen) == -1) {
+	if (lab_ip(nsb, batch, false, err, errlen) == -1 || peer_nft(l, a, b, true, err, errlen) == -1 ||
+	    peer_nft(l, b, a, true, err, errlen) == -1) {
 		char e2[256];
 
 		snprintf(batch, sizeof(batch), "link del peer%d\n", b->id);
@@ -334,7 +352,7 @@ peer_build(struct lab *l, const struct lab_peering *p, char *err, size_t errlen)
 }
 
 /* Deletes the link (its routes go with it) and the peering from the state,
- * then rewrites both racks' rules but dying's. */
+ * then takes each rack (but dying) out of the other's set "peers". */
 static int
 peer_remove(struct lab *l, struct lab_peering *p, const char *dying, char *err, size_t errlen)
 {
@@ -350,9 +368,9 @@ peer_remove(struct lab *l, struct lab_peering *p, const char *dying, char *err, 
 	if (lab_netns_exists(nsa) && lab_ip(nsa, batch, false, err, errlen) == -1)
 		rc = -1;
 	/* A rack being destroyed needs no new rules. */
-	if (strcmp(a->name, dying) != 0 && rack_nft(l, a, err, errlen) == -1)
+	if (strcmp(a->name, dying) != 0 && peer_nft(l, a, b, false, err, errlen) == -1)
 		rc = -1;
-	if (strcmp(b->name, dying) != 0 && rack_nft(l, b, err, errlen) == -1)
+	if (strcmp(b->name, dying) != 0 && peer_nft(l, b, a, false, err, errlen) == -1)
 		rc = -1;
 	return rc;
 }
@@ -449,6 +467,11 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 	char ns[LAB_NETNS_MAX], e2[256];
 	int rc = -1;
 
+	/* Not a VPC rack is an answer even without privilege. */
+	if (lab_rack_get(home, rack, NULL) == -1) {
+		LAB_ERR("rack %s is not a VPC rack", rack);
+		return -1;
+	}
 	if (lab_check_privilege(err, errlen) == -1)
 		return -1;
 	if (lab_open(&l, home, true, err, errlen) == -1)
@@ -551,7 +574,7 @@ lab_rack_set_whitelist(const char *home, const char *rack, const char *cidrs, ch
 	}
 	str_copy(old, sizeof(old), r->whitelist);
 	str_copy(r->whitelist, sizeof(r->whitelist), norm);
-	if (rack_nft(&l, r, err, errlen) == -1) {
+	if (rack_nft(&l, r, false, err, errlen) == -1) {
 		str_copy(r->whitelist, sizeof(r->whitelist), old);
 		goto out;
 	}
@@ -587,7 +610,7 @@ static int
 proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_t addr, char *err,
     size_t errlen)
 {
-	char rns[LAB_NETNS_MAX], pns[LAB_NETNS_MAX], a[16], gw[16], batch[1024];
+	char rns[LAB_NETNS_MAX], pns[LAB_NETNS_MAX], a[16], gw[16], mac[18], batch[1024];
 	uint32_t off = addr - r->net;
 
 	lab_ns_rack(&l->st, r, rns, sizeof(rns));
@@ -596,12 +619,13 @@ proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_
 	lab_ip4(lab_rack_gateway(r), gw, sizeof(gw));
 	if (lab_netns_exists(pns))
 		lab_netns_del(pns);
+	lab_mac(0x01, addr, mac, sizeof(mac));
 	snprintf(batch, sizeof(batch),
 	    "netns add %s\n"
-	    "link add p%u type veth peer name eth0 netns %s\n"
+	    "link add p%u type veth peer name eth0 address %s netns %s\n"
 	    "link set p%u master vpc\n"
 	    "link set p%u up\n",
-	    pns, off, pns, off, off);
+	    pns, off, mac, pns, off, off);
 	if (lab_ip(rns, batch, false, err, errlen) == -1) {
 		lab_netns_del(pns);
 		return -1;
@@ -812,8 +836,8 @@ lab_peer(const char *home, const char *a, const char *b, char *err, size_t errle
 
 		lab_del_peering(&l.st, lab_find_peering(&l.st, a, b));
 		/* The rules of both racks may have been rewritten with the peering. */
-		rack_nft(&l, lab_find_rack(&l.st, a), e2, sizeof(e2));
-		rack_nft(&l, lab_find_rack(&l.st, b), e2, sizeof(e2));
+		rack_nft(&l, lab_find_rack(&l.st, a), false, e2, sizeof(e2));
+		rack_nft(&l, lab_find_rack(&l.st, b), false, e2, sizeof(e2));
 		goto out;
 	}
 	l.st.next_peer++;
@@ -877,7 +901,7 @@ lab_peers(const char *home, const char *rack, char (**pairs)[2][32], size_t *n)
 static int
 restore_locked(struct lab *l, char *err, size_t errlen)
 {
-	bool inet_created = false;
+	bool inet_created = false, changed = false;
 	bool *rebuilt;
 	int rc = -1;
 
@@ -893,9 +917,19 @@ restore_locked(struct lab *l, char *err, size_t errlen)
 		lab_ns_rack(&l->st, r, ns, sizeof(ns));
 		if (!lab_netns_exists(ns)) {
 			log_info("lab: re-creating rack %s's namespace %s", r->name, ns);
+			if (!inet_created) {
+				/* The lost namespace may live on (a process inside),
+				 * still holding the internet's port for it. */
+				char inet[LAB_NETNS_MAX], batch[32];
+
+				lab_ns_internet(&l->st, inet, sizeof(inet));
+				snprintf(batch, sizeof(batch), "link del r%d\n", r->id);
+				lab_ip(inet, batch, true, e2, sizeof(e2));
+			}
 			if (rack_build(l, r, err, errlen) == -1)
 				goto out;
 			rebuilt[i] = true;
+			changed = true;
 		} else if (inet_created) {
 			/* The old internet took the public link with it. */
 			log_info("lab: relinking rack %s to the new internet", r->name);
@@ -935,13 +969,14 @@ restore_locked(struct lab *l, char *err, size_t errlen)
 		if (rebuilt[r - l->st.racks] || !lab_netns_exists(ns)) {
 			lab_netns_del(ns);
 			lab_del_proc(&l->st, p);
+			changed = true;
 		}
 	}
 	for (size_t i = 0; i < l->st.nracks; i++) {
 		if (rebuilt[i] && rack_dns_names(l, &l->st.racks[i]) == -1)
 			log_warnx("rack %s: could not set its lab DNS names", l->st.racks[i].name);
 	}
-	rc = lab_save(l, err, errlen);
+	rc = changed ? lab_save(l, err, errlen) : 0;
 out:
 	free(rebuilt);
 	return rc;

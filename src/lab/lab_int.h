@@ -85,6 +85,9 @@ void lab_del_proc(struct lab_state *st, struct lab_proc *p);
 
 /* Names and addresses (addr.c). */
 void lab_ip4(uint32_t addr, char *out, size_t outlen);  /* host order -> dotted quad */
+/* A stable locally administered MAC for the link holding addr: kind 0 a
+ * rack's public link, 1 a process's eth0. */
+void lab_mac(unsigned kind, uint32_t addr, char *out, size_t outlen);
 void lab_ns_internet(const struct lab_state *st, char *out, size_t outlen);
 void lab_ns_rack(const struct lab_state *st, const struct lab_rack *r, char *out, size_t outlen);
 void lab_ns_proc(const struct lab_state *st, const struct lab_rack *r, const char *proc_id,
@@ -128,9 +131,11 @@ int lab_netns_enter(const char *name, const char *resolv, char *err, size_t errl
  * signals, and every descriptor above 2. */
 void lab_child_reset(void);
 
-/* The security groups of one rack as an nft ruleset (rules.c). Returns a
- * malloc'd string. */
-char *lab_rules(const struct lab_state *st, const struct lab_rack *r);
+/* The security groups of one rack as an nft ruleset (rules.c); fresh: for a
+ * new namespace (no table to replace). Returns a malloc'd string. */
+char *lab_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh);
+/* Adds (or deletes) rack o as a peer in a rack's set "peers". Malloc'd. */
+char *lab_rules_peer(const struct lab_rack *o, bool add);
 
 /* DNS: the hosts file and cx-labdns (dnsctl.c). */
 int lab_hosts_set(struct lab *l, const char *name, const char *addr);

@@ -5,90 +5,119 @@
  * depth, node count and anchors; an alias shares the node it names (so an
  * alias bomb costs nothing to load) and every node keeps its line and column.
  * The schema stage walks that tree key by key in file order, flattening `<<`
- * merge keys the way yaml.v2 (which Convox uses) does, and stops at the first
- * problem with "file:line:col: message". References between sections
- * (links, resources, timers) are checked once the whole file is read.
+ * merge keys the way yaml.v2 (which Convox uses) does, under a work budget,
+ * and stops at the first problem with "file:line:col: message". References
+ * between sections (links, resources, timers) are checked once the whole file
+ * is read.
  *
- * Convox ignores keys it does not know; we refuse them, because on a local
- * rack a typo or a feature we cannot provide should fail the deploy, not
- * silently change what runs. Key by key, what the local provider does:
+ * What the local provider does with each key. Convox ignores keys it does not
+ * know; we refuse them: on a local rack a typo, or a feature we cannot
+ * provide, must fail the deploy rather than silently change what runs.
  *
- * Top level
- *   environment    honoured   defaults and required variables of every service
- *   services       honoured   (below)
- *   timers         parsed     exposed as manifest.timers with the service checked;
- *                             a "?" field becomes "*" and a sixth (year) field is
- *                             dropped, as Convox v3 does; running them is rackd's job
- *   resources      accepted   name and type are checked, nothing is provisioned:
- *                             a service linking one requires its URL variable
- *                             (NAME_URL, or ENV of "name:ENV") in the app's env
- *   appSettings    ignored    AWS CloudWatch log retention
- *   budget         ignored    cloud cost caps
- *   labels         ignored    Kubernetes labels
- *   params         ignored    per-app parameters of cloud providers
- *   version        ignored    docker-compose leftover; Convox ignores it too
- *   workflows      ignored    Convox Console CI pipelines, not the rack's business
- *   balancers      refused    extra TCP load balancers on public ports; the routers
- *                             serve HTTP only
- *   configs        refused    files mounted into containers
- *   anything else  refused    unknown
+ *  key                         decision  why
+ *  Top level
+ *  environment                 honoured  see "Environment" below
+ *  services                    honoured  below
+ *  timers                      parsed    manifest.timers; the service is checked, "?"
+ *                                        becomes "*" and a sixth (year) field is
+ *                                        dropped, as Convox v3 does; running them on
+ *                                        schedule is rackd's job
+ *  resources                   accepted  name and type checked, nothing provisioned: a
+ *                                        service that links one requires its URL
+ *                                        variable in the app's environment
+ *  appSettings                 ignored   AWS CloudWatch log retention
+ *  budget                      ignored   cloud cost caps
+ *  labels                      ignored   Kubernetes labels
+ *  params                      ignored   cloud provider parameters
+ *  version                     ignored   docker-compose leftover (Convox ignores it too)
+ *  workflows                   ignored   Convox Console CI, not the rack's business
+ *  balancers                   refused   TCP load balancers on public ports; the routers
+ *                                        serve HTTP only
+ *  configs                     refused   files mounted into containers
+ *  anything else               refused   unknown
+ *  Services
+ *  build (path, manifest)      honoured  defaults "." and "Dockerfile"; must stay inside
+ *                                        the app's source (relative, no "..")
+ *  build.args                  refused   feeds RUN and ARG lines, which the local
+ *                                        provider does not run
+ *  command                     honoured  a list (Generation 2 exec form) is joined,
+ *                                        shell-quoted
+ *  domain                      honoured  a string (comma separated) or a list;
+ *                                        lower-cased, checked as host names
+ *  environment                 honoured  see "Environment" below
+ *  health                      honoured  a path, or {path, grace, interval, timeout,
+ *                                        disable}; interval 5, grace = interval,
+ *                                        timeout = interval - 1 (at least 1)
+ *  health.port                 refused   checks go to the process's one PORT
+ *  internal, internalRouter    honoured  both true is an error, as in Convox
+ *  port                        honoured  3000, "3000", http:3000, https:3000 or
+ *                                        {port, scheme}
+ *  port scheme grpc,           refused   gRPC needs HTTP/2, which the routers do not
+ *  grpcHealthEnabled: true               speak
+ *  scale                       honoured  N, "MIN-MAX", {count: N | "MIN-MAX" | {min,
+ *                                        max}} or {min, max}; a local rack runs the
+ *                                        minimum
+ *  scale.cpu, memory, gpu,     ignored   sizing and autoscaling: processes run on the
+ *  limit, targets, autoscale,            host the rack has
+ *  keda, vpa, cooldown
+ *  termination.grace           honoured  default 30
+ *  timeout                     honoured  default 60
+ *  deployment                  honoured  minimum 0-100, maximum 100-200, default 50/200
+ *  agent                       honoured  one process per rack (a rack is one node),
+ *                                        deployment 0/100; Generation 2's {enabled,
+ *                                        ports} is accepted, its ports checked, ignored
+ *  singleton                   honoured  deployment 0/100 unless given, as in Convox
+ *  sticky                      exposed   mf_service.sticky; the router decides
+ *  links                       exposed   mf_service.links, names checked; Generation 2
+ *                                        injected LINK_URL, which only the deployer knows
+ *  resources                   honoured  NAME or NAME:VAR makes VAR (default NAME_URL)
+ *                                        a required variable; a resource of type efs or
+ *                                        volume is refused (it is a volume)
+ *  ports                       ignored   extra ports the app opens itself: checked (N,
+ *                                        N/tcp, N/udp), not published
+ *  annotations, labels (a      ignored   Kubernetes and AWS metadata, scheduling,
+ *  mapping), ingressAnnotations,         identity and security settings; app processes
+ *  nodeSelectorLabels,                   already run unprivileged
+ *  nodeAffinityLabels, dnsConfig,
+ *  securityContext, accessControl,
+ *  disableHostUsers, imagePullSecrets
+ *  certificate, tls            ignored   TLS belongs to the routers' configuration
+ *  drain                       ignored   load balancer draining; termination.grace applies
+ *  init                        ignored   the supervisor reaps; no PID 1 shim is needed
+ *  liveness, startupProbe      ignored   Kubernetes restarts on failed probes; the
+ *                                        routers' health checks still take a failing
+ *                                        process out of rotation
+ *  test                        ignored   `convox test`
+ *  image                       refused   needs a registry, which the local provider does
+ *                                        not have
+ *  initContainer               refused   needs an image
+ *  labels (a list)             refused   Generation 1 (docker-compose) syntax whose
+ *                                        convox.* labels changed health checks and ports
+ *  volumes, volumeOptions,     refused   no containers, so nothing to mount (an empty
+ *  configMounts                          list is fine)
+ *  privileged: true            refused   app processes never get privileges
+ *  lifecycle                   refused   preStop/postStart hooks are not run
+ *  nlb                         refused   TCP load balancers on public ports
+ *  whitelist                   refused   source allow lists are not enforced per
+ *                                        service; use internal or internalRouter
+ *  anything else               refused   unknown, here and inside build, health, port,
+ *                                        scale, deployment, termination, agent, timers
+ *                                        and resources
  *
- * Services
- *   build, command, domain, environment, health, internal, internalRouter,
- *   port, scale.count (scale.min/max), termination.grace, timeout,
- *   deployment   honoured   into struct mf_service, with Convox's defaults
- *   build.args   refused    build arguments feed RUN and ARG lines, which the
- *                           local provider does not run
- *   command list honoured   joined shell-quoted (Convox Generation 2 exec form)
- *   agent        honoured   one process per rack (a rack is one node), deployment
- *                           0/100 unless given; agent.ports are checked, ignored
- *   singleton    honoured   deployment 0/100 unless given, as in Convox
- *   sticky       exposed    mf_service.sticky; the router decides
- *   links        exposed    mf_service.links, names checked; Generation 2 injected
- *                           LINK_URL, which only the deployer can compute
- *   resources    honoured   as required env (see resources above); a resource of
- *                           type efs or volume is refused: it is a volume
- *   annotations, ingressAnnotations, labels (a map), nodeSelectorLabels,
- *   nodeAffinityLabels, dnsConfig, securityContext, disableHostUsers,
- *   accessControl, imagePullSecrets
- *                ignored    Kubernetes and AWS metadata, scheduling and identity;
- *                           app processes already run unprivileged
- *   scale.cpu, memory, gpu, limit, targets, autoscale, keda, vpa, cooldown
- *                ignored    sizing and autoscaling; a local rack runs scale.count
- *                           (the minimum) processes on the host it has
- *   certificate, tls       ignored  certificates and HTTPS redirects belong to the
- *                           routers' configuration, not the app's
- *   drain        ignored    load balancer draining; termination.grace applies
- *   init         ignored    the supervisor reaps children; no PID 1 shim is needed
- *   liveness, startupProbe  ignored  Kubernetes restarts on failed probes; the
- *                           routers' health checks still take a failing process
- *                           out of rotation
- *   ports        ignored    extra ports an app opens itself; checked (N or N/tcp,
- *                           N/udp), not published: each process gets one PORT
- *   test         ignored    `convox test` command
- *   image        refused    needs a registry, which the local provider does not have
- *   labels list  refused    Generation 1 (docker-compose) syntax whose convox.*
- *                           labels changed health checks and ports
- *   volumes, volumeOptions, configMounts
- *                refused    processes run without containers: nothing to mount
- *                           (an empty list is fine)
- *   initContainer refused   needs an image
- *   privileged: true        refused  app processes never get privileges
- *   lifecycle    refused    preStop/postStart hooks are not run
- *   nlb          refused    TCP load balancers on public ports
- *   whitelist    refused    per-service source allow lists are not enforced; use
- *                           internal or internalRouter
- *   grpcHealthEnabled: true, port scheme grpc
- *                refused    gRPC needs HTTP/2, which the routers do not speak
- *   health.port  refused    health checks go to the process's one PORT
- *   anything else refused   unknown (also inside build, health, port, scale,
- *                           deployment, termination, agent, timers, resources)
+ * Environment. An entry is "K=V" (a default), "K" (required) or "*" (every
+ * variable of the app's environment). As in Convox, a service sees only the
+ * variables declared for it, at the top level or its own, unless "*" is
+ * declared; the app's value beats the service default, which beats the
+ * top-level one. Unlike Convox, a variable declared bare at the top level and
+ * given a default by the service is not required: the default is there to be
+ * used. ${NAME} is interpolated in values, never in keys; a value that is null
+ * or empty after interpolation counts as absent, so defaults apply (Convox,
+ * which interpolates the text before parsing, ends up the same).
  *
- * Values: numbers are whole decimal numbers, range-checked; booleans are
- * YAML 1.1's (true/false, yes/no, on/off, y/n); a value that is null or empty
- * after ${} interpolation counts as absent, so Convox's defaults apply. As in
- * Convox, 0 for health.interval, grace, timeout and for timeout means "the
- * default". Interpolation applies to values, never to keys.
+ * Values. Numbers are whole decimal numbers, range-checked; booleans are YAML
+ * 1.1's (true/false, yes/no, on/off, y/n). As in Convox, 0 for
+ * health.interval, health.grace, health.timeout and timeout means "the
+ * default"; termination.grace: 0 stays 0.
  */
 #include "rackd/manifest.h"
 
@@ -104,17 +133,19 @@
 enum {
 	MF_MAX_DEPTH = 64,          /* nesting of lists and mappings */
 	MF_MAX_NODES = 100000,      /* nodes plus aliases in one file */
-	MF_MAX_ANCHORS = 1000,
+	MF_MAX_ANCHORS = 200,
 	MF_MAX_KEYS = 1000,         /* per mapping, after merges */
+	MF_MAX_ITEMS = 1000,        /* per list we read (environment: after flattening) */
 	MF_MAX_MERGE_DEPTH = 8,     /* `<<` inside merged mappings */
 	MF_MAX_VALUE = 1024 * 1024, /* one value after interpolation */
+	MF_MAX_VALUES = 16 * 1024 * 1024, /* all values read, aliases included */
 	MF_MAX_DOMAINS = 100,
 	MF_MAX_SECONDS = 86400,
 	MF_MAX_SCALE = 1000,
 	MF_MAX_NAME = 30,           /* service names, as rack and app names */
 	MF_MAX_RESNAME = 63,        /* resource and timer names */
 };
-#define MF_VISIT_BUDGET 1000000L /* node visits while reading the tree */
+#define MF_WORK_BUDGET 10000000L /* node visits and key comparisons while reading the tree */
 
 /* ---------------------------------------------------------------- tree */
 
@@ -169,11 +200,12 @@ struct pctx {
 	const char *(*lookup)(const char *, void *);
 	void *lctx;
 	long budget;
+	size_t value_bytes;         /* read so far, against MF_MAX_VALUES */
 
 	struct ynode *root, *all;
 	size_t nnodes;
 	struct yanchor *anchors;
-	size_t nanchors;
+	size_t nanchors, capanchors;
 
 	struct manifest *m;
 	struct deferred *dfr;
@@ -237,6 +269,7 @@ grow(void *p, size_t *cap, size_t n, size_t elsize)
 static int
 failv(struct pctx *c, int line, int col, const char *fmt, va_list ap)
 {
+	char *p;
 	int n;
 
 	if (c->failed)
@@ -247,6 +280,9 @@ failv(struct pctx *c, int line, int col, const char *fmt, va_list ap)
 	n = snprintf(c->err, c->errlen, "%s:%d:%d: ", c->file, line, col);
 	if (n >= 0 && (size_t)n < c->errlen)
 		vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+	for (p = c->err; *p; p++) /* one line, whatever a value held */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return -1;
 }
 
@@ -331,7 +367,7 @@ yanchor_find(struct pctx *c, const char *name)
 static int
 yanchor_add(struct pctx *c, char *name, struct ynode *n)
 {
-	size_t i, cap = c->nanchors;
+	size_t i;
 
 	for (i = 0; i < c->nanchors; i++) {
 		if (strcmp(c->anchors[i].name, name) == 0) {
@@ -344,15 +380,7 @@ yanchor_add(struct pctx *c, char *name, struct ynode *n)
 		free(name);
 		return fail(c, n, "more than %d YAML anchors", MF_MAX_ANCHORS);
 	}
-	/* capacity is always nanchors rounded up to a power of two */
-	if (cap == 0 || (cap & (cap - 1)) == 0) {
-		size_t ncap = cap ? cap * 2 : 8;
-		struct yanchor *a = realloc(c->anchors, ncap * sizeof(*a));
-
-		if (a == NULL)
-			oom();
-		c->anchors = a;
-	}
+	c->anchors = grow(c->anchors, &c->capanchors, c->nanchors, sizeof(*c->anchors));
 	c->anchors[c->nanchors].name = name;
 	c->anchors[c->nanchors].node = n;
 	c->nanchors++;
@@ -570,13 +598,23 @@ yfree(struct pctx *c)
 
 /* ---------------------------------------------------------------- reading values */
 
+/* Charges n steps of work at node at; false (err set) once the budget is gone. */
+static bool
+spend_n(struct pctx *c, const struct ynode *at, size_t n)
+{
+	if (c->budget >= 0 && (size_t)c->budget >= n) {
+		c->budget -= (long)n;
+		return true;
+	}
+	c->budget = -1;
+	fail(c, at, "aliases and merges expand to more than %ld steps", MF_WORK_BUDGET);
+	return false;
+}
+
 static bool
 spend(struct pctx *c, const struct ynode *n)
 {
-	if (--c->budget >= 0)
-		return true;
-	fail(c, n, "aliases expand to more than %ld nodes", MF_VISIT_BUDGET);
-	return false;
+	return spend_n(c, n, 1);
 }
 
 static bool
@@ -661,6 +699,12 @@ interp(struct pctx *c, const struct ynode *n)
 		memcpy(out + len, add, addn);
 		len += addn;
 	}
+	c->value_bytes += len;
+	if (c->value_bytes > MF_MAX_VALUES) {
+		free(out);
+		fail(c, n, "values add up to more than %d bytes (through aliases?)", MF_MAX_VALUES);
+		return NULL;
+	}
 	if (out == NULL)
 		return sdup("");
 	out[len] = '\0';
@@ -735,45 +779,44 @@ get_int(struct pctx *c, const struct ynode *n, const char *what, int min, int ma
 	return 1;
 }
 
+/* YAML 1.1's booleans, as yaml.v2 reads them */
+static const char *const true_words[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on",
+	"On", "ON", "y", "Y" };
+static const char *const false_words[] = { "false", "False", "FALSE", "no", "No", "NO", "off",
+	"Off", "OFF", "n", "N" };
+
+static bool
+word_in(const char *s, const char *const *words, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(s, words[i]) == 0)
+			return true;
+	return false;
+}
+
+#define IS_TRUE(s) word_in((s), true_words, sizeof(true_words) / sizeof(true_words[0]))
+#define IS_FALSE(s) word_in((s), false_words, sizeof(false_words) / sizeof(false_words[0]))
+
 /* A YAML 1.1 boolean into *out: 1; absent: 0; -1 on error. */
 static int
 get_bool(struct pctx *c, const struct ynode *n, const char *what, bool *out)
 {
-	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES",
-		"on", "On", "ON", "y", "Y" };
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO",
-		"off", "Off", "OFF", "n", "N" };
 	char *s, b[SHOWN_MAX];
-	size_t i;
 	int r = get_str(c, n, what, &s);
 
 	if (r <= 0)
 		return r;
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
-			*out = strcmp(s, yes[i]) == 0;
-			free(s);
-			return 1;
-		}
+	if (IS_TRUE(s) || IS_FALSE(s)) {
+		*out = IS_TRUE(s);
+		free(s);
+		return 1;
 	}
 	fail(c, n, "%s: expected true or false, found \"%s\"", what,
 	    shown(s, strlen(s), b, sizeof(b)));
 	free(s);
 	return -1;
-}
-
-/* YAML 1.1's words for false */
-static bool
-is_false_word(const char *s)
-{
-	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off",
-		"Off", "OFF", "n", "N" };
-	size_t i;
-
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		if (strcmp(s, no[i]) == 0)
-			return true;
-	return false;
 }
 
 /*
@@ -793,7 +836,7 @@ is_set(struct pctx *c, const struct ynode *n)
 	s = interp(c, n);
 	if (s == NULL)
 		return true;
-	set = *s != '\0' && !is_false_word(s);
+	set = *s != '\0' && !IS_FALSE(s);
 	free(s);
 	return set;
 }
@@ -807,15 +850,18 @@ pairs_add(struct ypairs *ps, const struct ynode *k, const struct ynode *v)
 	ps->n++;
 }
 
-static bool
-pairs_has(const struct ypairs *ps, const struct ynode *k, size_t upto)
+/* 1 when key k is among the first upto pairs, 0 when not, -1 (err set) past the budget. */
+static int
+pairs_has(struct pctx *c, const struct ypairs *ps, const struct ynode *k, size_t upto)
 {
 	size_t i;
 
+	if (!spend_n(c, k, upto))
+		return -1;
 	for (i = 0; i < upto; i++)
 		if (ps->p[i].k->len == k->len && memcmp(ps->p[i].k->text, k->text, k->len) == 0)
-			return true;
-	return false;
+			return 1;
+	return 0;
 }
 
 static int map_pairs_depth(struct pctx *c, const struct ynode *map, const char *what,
@@ -850,7 +896,13 @@ merge_into(struct pctx *c, const struct ynode *src, const char *what, struct ypa
 			return -1;
 		}
 		for (j = 0; j < sub.n; j++) {
-			if (pairs_has(out, sub.p[j].k, have))
+			int has = pairs_has(c, out, sub.p[j].k, have);
+
+			if (has < 0) {
+				free(sub.p);
+				return -1;
+			}
+			if (has)
 				continue;
 			if (out->n >= MF_MAX_KEYS) {
 				free(sub.p);
@@ -889,8 +941,12 @@ map_pairs_depth(struct pctx *c, const struct ynode *map, const char *what, struc
 			return fail(c, k, "%s: keys must be names, found %s", what, kind_name(k));
 		if (key_is(k, "<<"))
 			continue;
-		if (pairs_has(out, k, out->n))
+		switch (pairs_has(c, out, k, out->n)) {
+		case -1:
+			return -1;
+		case 1:
 			return fail(c, k, "%s: duplicate key %s", what, KEYNAME(k, b));
+		}
 		pairs_add(out, k, map->kid[i + 1]);
 	}
 	/* yaml.v2 merges after the mapping's own keys, which win */
@@ -916,13 +972,17 @@ map_pairs(struct pctx *c, const struct ynode *map, const char *what, struct ypai
 	return map_pairs_depth(c, map, what, out, 0);
 }
 
-/* List n (null: empty). Returns -1 (err set) when n is something else. */
+/* List n (null: empty) of at most MF_MAX_ITEMS. Returns -1 (err set) otherwise. */
 static int
 want_list(struct pctx *c, const struct ynode *n, const char *what)
 {
-	if (is_null(n) || n->kind == Y_SEQ)
+	if (is_null(n))
 		return 0;
-	return fail(c, n, "%s: expected a list, found %s", what, kind_name(n));
+	if (n->kind != Y_SEQ)
+		return fail(c, n, "%s: expected a list, found %s", what, kind_name(n));
+	if (n->nkid > MF_MAX_ITEMS)
+		return fail(c, n, "%s: more than %d entries", what, MF_MAX_ITEMS);
+	return 0;
 }
 
 static size_t
@@ -1022,6 +1082,8 @@ env_entry(struct pctx *c, const struct ynode *n, const char *what, struct mf_env
 
 	if (n->kind != Y_SCALAR)
 		return fail(c, n, "%s: expected KEY=VALUE or KEY, found %s", what, kind_name(n));
+	if (*nenv >= MF_MAX_ITEMS)
+		return fail(c, n, "%s: more than %d entries", what, MF_MAX_ITEMS);
 	r = get_str(c, n, what, &s);
 	if (r < 0)
 		return -1;
@@ -1080,7 +1142,6 @@ env_list(struct pctx *c, const struct ynode *v, const char *what, struct mf_env 
 
 struct svc {
 	struct mf_service *s;
-	const struct ynode *key;    /* the service's name */
 	bool have_count, have_dmin, have_dmax;
 	size_t caplinks, capres, capdom;
 };
@@ -1097,11 +1158,40 @@ defer(struct pctx *c, enum dfr_kind kind, const struct ynode *n, const char *nam
 	c->ndfr++;
 }
 
+/* A list of PORT, PORT/tcp or PORT/udp. */
+static int
+check_ports(struct pctx *c, const struct ynode *v, const char *what)
+{
+	size_t i;
+
+	if (want_list(c, v, what) < 0)
+		return -1;
+	for (i = 0; i < list_len(v); i++) {
+		char *s, *slash;
+		long long port;
+		int bad;
+
+		if (!spend(c, v->kid[i]) || get_str(c, v->kid[i], what, &s) < 0)
+			return -1;
+		if (s == NULL)
+			continue;
+		slash = strchr(s, '/');
+		if (slash)
+			*slash++ = '\0';
+		bad = parse_dec(s, &port) < 0 || port < 1 || port > 65535 ||
+		    (slash && strcmp(slash, "tcp") != 0 && strcmp(slash, "udp") != 0);
+		free(s);
+		if (bad)
+			return fail(c, v->kid[i], "%s: expected PORT, PORT/tcp or PORT/udp", what);
+	}
+	return 0;
+}
+
 static int
 sk_agent(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	struct ypairs ps;
-	size_t i, j;
+	size_t i;
 	int rc = 0;
 
 	(void)k;
@@ -1118,26 +1208,7 @@ sk_agent(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 		if (key_is(pk, "enabled")) {
 			rc = get_bool(c, pv, "agent.enabled", &sv->s->agent) < 0 ? -1 : 0;
 		} else if (key_is(pk, "ports")) {
-			rc = want_list(c, pv, "agent.ports");
-			for (j = 0; rc == 0 && j < list_len(pv); j++) {
-				char *s, *slash;
-				long long port;
-
-				if (get_str(c, pv->kid[j], "agent.ports", &s) < 0) {
-					rc = -1;
-					break;
-				}
-				if (s == NULL)
-					continue;
-				slash = strchr(s, '/');
-				if (slash)
-					*slash++ = '\0';
-				if (parse_dec(s, &port) < 0 || port < 1 || port > 65535 ||
-				    (slash && strcmp(slash, "tcp") && strcmp(slash, "udp")))
-					rc = fail(c, pv->kid[j], "agent.ports: expected PORT, PORT/tcp "
-								 "or PORT/udp");
-				free(s);
-			}
+			rc = check_ports(c, pv, "agent.ports");
 		} else {
 			rc = fail(c, pk, "agent.%s: unknown key; agent takes enabled and ports",
 			    KEYNAME(pk, b));
@@ -1152,6 +1223,7 @@ sk_build(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 {
 	struct mf_service *s = sv->s;
 	struct ypairs ps;
+	char b[SHOWN_MAX];
 	size_t i;
 	int rc = 0;
 
@@ -1161,14 +1233,15 @@ sk_build(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 			return -1;
 		if (s->build_path && !relpath_ok(s->build_path))
 			return fail(c, v, "build: %s is outside the app's source; use a relative "
-					  "path without ..", s->build_path);
+					  "path without ..", shown(s->build_path, strlen(s->build_path),
+					  b, sizeof(b)));
 		return 0;
 	}
 	if (map_pairs(c, v, "build", &ps) < 0)
 		rc = -1;
 	for (i = 0; rc == 0 && i < ps.n; i++) {
 		const struct ynode *pk = ps.p[i].k, *pv = ps.p[i].v;
-		char b[SHOWN_MAX], **dst = NULL;
+		char **dst = NULL;
 
 		if (key_is(pk, "path"))
 			dst = &s->build_path;
@@ -1188,7 +1261,7 @@ sk_build(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 		else if (*dst && !relpath_ok(*dst))
 			rc = fail(c, pv, "%s: %s is outside the app's source; use a relative path "
 					 "without ..", dst == &s->build_path ? "build.path" : "build.manifest",
-			    *dst);
+			    shown(*dst, strlen(*dst), b, sizeof(b)));
 	}
 	free(ps.p);
 	return rc;
@@ -1234,33 +1307,30 @@ sh_quote(char **b, size_t *len, size_t *cap, const char *arg)
 static int
 sk_command(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
-	char *b = NULL;
+	char *b = NULL, *arg;
 	size_t len = 0, cap = 0, i;
 
 	(void)k;
 	if (is_null(v) || v->kind != Y_SEQ)
 		return get_str(c, v, "command", &sv->s->command) < 0 ? -1 : 0;
 	/* Generation 2 exec form: [bin/api, start] */
+	if (want_list(c, v, "command") < 0)
+		return -1;
 	for (i = 0; i < v->nkid; i++) {
-		char *arg;
-		int r;
+		const struct ynode *w = v->kid[i];
 
-		if (!spend(c, v->kid[i]) || v->kid[i]->kind != Y_SCALAR) {
-			free(b);
-			return v->kid[i]->kind != Y_SCALAR
-			    ? fail(c, v->kid[i], "command: expected words, found %s",
-				  kind_name(v->kid[i]))
-			    : -1;
+		if (!spend(c, w))
+			goto err;
+		if (w->kind != Y_SCALAR) {
+			fail(c, w, "command: expected words, found %s", kind_name(w));
+			goto err;
 		}
-		r = get_str(c, v->kid[i], "command", &arg);
-		if (r < 0) {
-			free(b);
-			return -1;
-		}
+		if (get_str(c, w, "command", &arg) < 0)
+			goto err;
 		if (len > MF_MAX_VALUE) {
 			free(arg);
-			free(b);
-			return fail(c, v, "command: longer than %d bytes", MF_MAX_VALUE);
+			fail(c, v, "command: longer than %d bytes", MF_MAX_VALUE);
+			goto err;
 		}
 		sh_quote(&b, &len, &cap, arg ? arg : "");
 		free(arg);
@@ -1270,6 +1340,9 @@ sk_command(struct pctx *c, struct svc *sv, const struct ynode *k, const struct y
 		sv->s->command = b;
 	}
 	return 0;
+err:
+	free(b);
+	return -1;
 }
 
 static int
@@ -1582,31 +1655,9 @@ sk_port(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynod
 static int
 sk_ports(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
-	size_t i;
-
 	(void)sv;
 	(void)k;
-	if (want_list(c, v, "ports") < 0)
-		return -1;
-	for (i = 0; i < list_len(v); i++) {
-		char *s, *slash;
-		long long port;
-		int bad;
-
-		if (!spend(c, v->kid[i]) || get_str(c, v->kid[i], "ports", &s) < 0)
-			return -1;
-		if (s == NULL)
-			continue;
-		slash = strchr(s, '/');
-		if (slash)
-			*slash++ = '\0';
-		bad = parse_dec(s, &port) < 0 || port < 1 || port > 65535 ||
-		    (slash && strcmp(slash, "tcp") != 0 && strcmp(slash, "udp") != 0);
-		free(s);
-		if (bad)
-			return fail(c, v->kid[i], "ports: expected PORT, PORT/tcp or PORT/udp");
-	}
-	return 0;
+	return check_ports(c, v, "ports");
 }
 
 /* resources: [name, name:ENV]: each makes ENV (default NAME_URL) required. */
@@ -1983,14 +2034,14 @@ rule_check(struct pctx *c, const struct key_rule *r, const struct ynode *k,
 static int
 parse_service(struct pctx *c, const struct ynode *k, const struct ynode *v, struct mf_service *s)
 {
-	struct svc sv = { .s = s, .key = k };
+	struct svc sv = { .s = s };
 	struct ypairs ps;
 	char b[SHOWN_MAX];
 	size_t i;
 	int rc = 0;
 
 	s->name = memdup0(k->text, k->len);
-	if (!name_ok(s->name, MF_MAX_NAME))
+	if (strlen(s->name) != k->len || !name_ok(s->name, MF_MAX_NAME))
 		return fail(c, k, "service name %s: use up to %d lowercase letters, digits and "
 				  "dashes, starting with a letter", KEYNAME(k, b), MF_MAX_NAME);
 	if (map_pairs(c, v, s->name, &ps) < 0)
@@ -2095,7 +2146,7 @@ tk_resources(struct pctx *c, const struct ynode *k, const struct ynode *v)
 		m->resources = grow(m->resources, &cap, m->nresources, sizeof(*m->resources));
 		r = &m->resources[m->nresources++];
 		r->name = memdup0(rk->text, rk->len);
-		if (!name_ok(r->name, MF_MAX_RESNAME)) {
+		if (strlen(r->name) != rk->len || !name_ok(r->name, MF_MAX_RESNAME)) {
 			rc = fail(c, rk, "resource name %s: use lowercase letters, digits and dashes, "
 					 "starting with a letter", KEYNAME(rk, b));
 			break;
@@ -2171,7 +2222,7 @@ tk_timers(struct pctx *c, const struct ynode *k, const struct ynode *v)
 		m->timers = grow(m->timers, &cap, m->ntimers, sizeof(*m->timers));
 		t = &m->timers[m->ntimers++];
 		t->name = memdup0(tk->text, tk->len);
-		if (!name_ok(t->name, MF_MAX_RESNAME)) {
+		if (strlen(t->name) != tk->len || !name_ok(t->name, MF_MAX_RESNAME)) {
 			rc = fail(c, tk, "timer name %s: use lowercase letters, digits and dashes, "
 					 "starting with a letter", KEYNAME(tk, b));
 			break;
@@ -2253,6 +2304,8 @@ check_deferred(struct pctx *c)
 		const struct deferred *d = &c->dfr[i];
 		char b[SHOWN_MAX];
 
+		if (!spend_n(c, d->n, m->nservices + m->nresources))
+			return -1;
 		switch (d->kind) {
 		case DFR_LINK:
 		case DFR_TIMER:
@@ -2338,7 +2391,7 @@ manifest_parse(const char *buf, size_t len, const char *filename,
 		.errlen = errlen,
 		.lookup = lookup,
 		.lctx = ctx,
-		.budget = MF_VISIT_BUDGET,
+		.budget = MF_WORK_BUDGET,
 	};
 	struct manifest *m = NULL;
 

@@ -385,7 +385,7 @@ group_teardown(void **state)
 		if (d != NULL)
 			closedir(d);
 	}
-	if (dns_pid > 0 && running(dns_pid))
+	if (dns_pid > 1 && running(dns_pid))
 		kill(dns_pid, SIGKILL);
 	remove_tree(home);
 	return 0;
@@ -713,6 +713,67 @@ test_proc_destroy(void **state)
 	assert_int_equal(lab_proc_destroy(home, "a", "web-3"), 0);
 }
 
+/* After a reboot (or someone's `ip netns del`), lab_restore rebuilds what
+ * the state records. First rack b's namespace is lost while processes keep
+ * the old one alive (still plugged into the internet); then the internet
+ * and the DNS are lost, and the racks that survive must be relinked. */
+static void
+test_restore(void **state)
+{
+	struct where b_rack = { IN_RACK, "b", NULL };
+	char err[256], addr[64], inet[64];
+	struct lab l;
+	int pid;
+
+	(void)state;
+	if (!lab_ok)
+		skip();
+	assert_int_equal(lab_netns_del(rb.netns), 0);
+	if (lab_restore(home, err, sizeof(err)) == -1)
+		fail_msg("lab_restore (rack b lost): %s", err);
+	assert_true(lab_netns_exists(rb.netns));
+	/* b is new: its process namespace was forgotten, its rules are back. */
+	assert_int_equal(lab_open(&l, home, false, err, sizeof(err)), 0);
+	assert_null(lab_find_proc(&l.st, "b", "web-1"));
+	assert_non_null(lab_find_proc(&l.st, "a", "web-1"));
+	lab_close(&l);
+	assert_int_equal(lab_proc_create(home, "b", "web-1", pb, sizeof(pb), err, sizeof(err)), 0);
+	assert_string_equal(pb, "10.2.0.11");
+	start_listener(&b_proc, "0.0.0.0", 8080);
+	start_listener(&b_rack, rb.public_addr, 80);
+	start_listener(&b_rack, rb.private_addr, 80);
+	EXPECT(&in_internet, rb.public_addr, 80, V_OK, 2000);
+	EXPECT(&in_internet, rb.private_addr, 80, V_UNREACH, DROP_MS);
+
+	assert_int_equal(lab_open(&l, home, false, err, sizeof(err)), 0);
+	assert_true(lab_dns_running(&l, &dns_pid));
+	lab_close(&l);
+	assert_true(dns_pid > 1); /* never kill(0) or kill(1) */
+	kill(dns_pid, SIGKILL);
+	for (int i = 0; i < 200 && running(dns_pid); i++)
+		sleep_ms(5);
+	snprintf(inet, sizeof(inet), "%s-inet", prefix);
+	assert_int_equal(lab_netns_del(inet), 0);
+	EXPECT(&a_proc, rc_.private_addr, 80, V_OK, 2000); /* the peering a-c does not need the internet */
+	if (lab_restore(home, err, sizeof(err)) == -1)
+		fail_msg("lab_restore (internet lost): %s", err);
+	assert_int_equal(lab_open(&l, home, false, err, sizeof(err)), 0);
+	assert_true(lab_dns_running(&l, &pid));
+	lab_close(&l);
+	assert_int_not_equal(pid, dns_pid);
+	dns_pid = pid;
+	assert_true(lab_netns_exists(inet));
+	EXPECT(&in_internet, ra.public_addr, 80, V_OK, 2000);
+	EXPECT(&in_internet, rb.public_addr, 80, V_OK, 2000);
+	EXPECT(&a_proc, rc_.private_addr, 80, V_OK, 2000);
+	assert_int_equal(resolve_in(&a_proc, "x.c-internal.cx.test", addr, sizeof(addr)), 0);
+	assert_string_equal(addr, rc_.private_addr);
+
+	assert_int_equal(lab_peer(home, "a", "b", err, sizeof(err)), 0);
+	EXPECT(&a_proc, rb.private_addr, 80, V_OK, 2000);
+	EXPECT(&a_proc, pb, 8080, V_TIMEOUT, DROP_MS);
+}
+
 static void
 test_destroy(void **state)
 {
@@ -760,6 +821,7 @@ main(void)
 		cmocka_unit_test(test_whitelist),
 		cmocka_unit_test(test_unpeer),
 		cmocka_unit_test(test_proc_destroy),
+		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_destroy),
 	};
 

@@ -385,6 +385,16 @@ test_defaults(void **state)
 	assert_int_equal(s->deploy_min, 0);
 	assert_int_equal(s->deploy_max, 200);
 	manifest_free(m);
+
+	/* Generation 2 agents: {enabled, ports} */
+	m = must_load("services:\n  dd:\n    agent:\n      ports:\n        - 8125/udp\n"
+		      "        - 8126/tcp\n  off:\n    agent:\n      enabled: false\n");
+	assert_true(m->services[0].agent);
+	assert_false(m->services[1].agent);
+	assert_int_equal(m->services[1].deploy_min, 50);
+	manifest_free(m);
+	must_fail("services:\n  dd:\n    agent:\n      ports:\n        - statsd\n",
+	    "convox.yml:5:11: agent.ports: expected PORT, PORT/tcp or PORT/udp");
 }
 
 /* ---------------------------------------------------------------- port */
@@ -822,11 +832,17 @@ test_refusals(void **state)
 	must_fail("services:\n  a234567890123456789012345678901:\n",
 	    "convox.yml:2:3: service name a234567890123456789012345678901: use up to 30 "
 	    "lowercase letters, digits and dashes, starting with a letter");
+	must_fail("services:\n  \"web\\0x\":\n", "convox.yml:2:3: service name web?x: use up to 30 "
+						"lowercase letters, digits and dashes, starting with a letter");
 	must_fail("services:\n  web:\n    build: ../other\n",
 	    "convox.yml:3:12: build: ../other is outside the app's source; use a relative path "
 	    "without ..");
 	must_fail("services:\n  web:\n    build:\n      path: /srv\n",
 	    "convox.yml:4:13: build.path: /srv is outside the app's source; use a relative path "
+	    "without ..");
+	/* a value that holds a line break (a folded empty line) still gives one line */
+	must_fail("services:\n  web:\n    build:\n      path: /p\n\n        q\n",
+	    "convox.yml:4:13: build.path: /p?q is outside the app's source; use a relative path "
 	    "without ..");
 	must_fail("services:\n  web:\n    build:\n      args:\n        - A=1\n",
 	    "convox.yml:4:7: build.args: build arguments feed RUN and ARG lines, which the local "
@@ -1086,7 +1102,7 @@ test_hostile(void **state)
 				"list");
 	}
 
-	/* merge bomb: 8 levels of 100-way merges would be 10^16 visits */
+	/* merge bomb: 8 levels of 100-way merges would be 10^16 steps */
 	{
 		size_t cap = 64 * 1024, o = 0;
 		int lvl, j;
@@ -1102,7 +1118,8 @@ test_hostile(void **state)
 		}
 		assert_null(parse(buf, err));
 		assert_true(err_well_formed(err));
-		assert_non_null(strstr(err, "aliases expand to more than 1000000 nodes"));
+		assert_non_null(strstr(err, "aliases and merges expand to more than 10000000 "
+					    "steps"));
 		free(buf);
 	}
 

@@ -1,0 +1,104 @@
+/*
+ * apps.c — `cx apps`, `cx apps create|delete|info`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+
+int
+cmd_apps(struct cli *c)
+{
+	static const struct out_col cols[] = {
+		{ "APP", "name", OUT_TEXT },
+		{ "STATUS", "status", OUT_TEXT },
+		{ "RELEASE", "release", OUT_TEXT },
+	};
+	jv *apps = NULL;
+
+	if (api_call(c, "GET", "/apps", NULL, &apps) == -1)
+		return 1;
+	out_list(cols, CX_ARRAY_LEN(cols), apps, c->json, NULL);
+	jv_free(apps);
+	return 0;
+}
+
+/* The app named by the command's argument, else -a, else the directory. */
+static int
+app_from_arg(struct cli *c)
+{
+	if (c->argc > 0) {
+		if (cli_check_name("app", c->argv[0]) == -1)
+			return -1;
+		str_copy(c->app, sizeof(c->app), c->argv[0]);
+		return 0;
+	}
+	return cli_select_app(c);
+}
+
+int
+cmd_apps_create(struct cli *c)
+{
+	jv *body;
+	int rc;
+
+	if (app_from_arg(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	body = jv_object_new();
+	jv_set_str(body, "name", c->app);
+	out_step("Creating %s", c->app);
+	rc = api_call(c, "POST", "/apps", body, NULL);
+	jv_free(body);
+	if (rc == -1)
+		return 1;
+	out_ok();
+	return 0;
+}
+
+int
+cmd_apps_delete(struct cli *c)
+{
+	char *path;
+	int rc;
+
+	if (app_from_arg(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	out_step("Deleting %s", c->app);
+	path = api_path("/apps/%s", c->app);
+	rc = api_call(c, "DELETE", path, NULL, NULL);
+	free(path);
+	if (rc == -1)
+		return 1;
+	out_ok();
+	return 0;
+}
+
+int
+cmd_apps_info(struct cli *c)
+{
+	jv *app = NULL;
+	char *path;
+	int rc;
+
+	if (app_from_arg(c) == -1)
+		return 1;
+	path = api_path("/apps/%s", c->app);
+	rc = api_call(c, "GET", path, NULL, &app);
+	free(path);
+	if (rc == -1)
+		return 1;
+	if (c->json) {
+		jv_print(app, stdout);
+	} else {
+		struct kv kvs[] = {
+			{ "Name", jv_str(app, "name") },
+			{ "Status", jv_str(app, "status") },
+			{ "Release", jv_str(app, "release") },
+		};
+
+		kv_print(kvs, CX_ARRAY_LEN(kvs), stdout);
+	}
+	jv_free(app);
+	return 0;
+}

@@ -1,0 +1,508 @@
+/*
+ * rack.c — `cx racks`, `cx rack`, `cx rack install|uninstall|start`,
+ * `cx rack params [set]` and `cx switch`.
+ *
+ * The CLI owns the rack's directory ($CX_HOME/racks/NAME: it exists from
+ * install to uninstall) and the VPC (through the lab library); the daemon
+ * owns everything inside the directory and every process it starts. So
+ * install makes the directory and the VPC, then starts the daemon; uninstall
+ * asks the daemon to stop what it started (starting it first if it is down,
+ * since only it knows its processes), then removes the VPC and the directory.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "lab/lab.h"
+
+#define START_TIMEOUT_MS 10000      /* until GET /system answers */
+#define START_POLL_MS 20
+#define STOP_TIMEOUT_MS 60000       /* until the daemon has stopped everything */
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* cx-rackd: $CX_RACKD, else next to this executable. */
+static int
+find_rackd(char *out, size_t outlen)
+{
+	const char *env = getenv("CX_RACKD");
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0') {
+		str_copy(out, outlen, env);
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			return out_error("cannot find cx-rackd: readlink /proc/self/exe: %s",
+			    strerror(errno)), -1;
+		exe[n] = '\0';
+		snprintf(out, outlen, "%s/cx-rackd", dirname(exe));
+	}
+	if (access(out, X_OK) == -1)
+		return out_error("cannot run the rack daemon %s: %s (set CX_RACKD to its path)", out,
+		    strerror(errno)), -1;
+	return 0;
+}
+
+/*
+ * Starts `cx-rackd --home HOME --rack NAME --daemon`, which detaches and
+ * exits once its API answers (or prints why it could not start), then waits
+ * until GET /system answers. 0, or -1 with the reason in err.
+ */
+static int
+start_daemon(struct cli *c, const char *name, char *err, size_t errlen)
+{
+	char rackd[PATH_MAX], msg[1024];
+	size_t got = 0;
+	int pfd[2], status, devnull;
+	int64_t deadline;
+	pid_t pid;
+
+	if (find_rackd(rackd, sizeof(rackd)) == -1) {
+		snprintf(err, errlen, "no cx-rackd");
+		return -2;      /* already printed */
+	}
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid == -1) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* Its start-up errors come to us; after that it writes its own log. */
+		devnull = open("/dev/null", O_RDWR);
+		if (devnull != -1) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+		}
+		dup2(pfd[1], 2);
+		execl(rackd, "cx-rackd", "--home", c->home, "--rack", name, "--daemon", (char *)NULL);
+		dprintf(2, "cannot run %s: %s", rackd, strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	deadline = now_ms() + START_TIMEOUT_MS + 20000;
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(msg) - 1)
+			break;
+	}
+	close(pfd[0]);
+	msg[got] = '\0';
+	while (got > 0 && (msg[got - 1] == '\n' || msg[got - 1] == '\r'))
+		msg[--got] = '\0';
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		const char *last = strrchr(msg, '\n');
+
+		snprintf(err, errlen, "%s", msg[0] ? (last ? last + 1 : msg) :
+		    "the rack daemon exited during start-up");
+		return -1;
+	}
+	deadline = now_ms() + START_TIMEOUT_MS;
+	for (;;) {
+		if (api_probe(c, name, 1000, NULL) == 0)
+			return 0;
+		if (now_ms() > deadline)
+			break;
+		sleep_ms(START_POLL_MS);
+	}
+	snprintf(err, errlen, "rack %s did not answer within %d seconds (see %s/racks/%s/rackd.log)",
+	    name, START_TIMEOUT_MS / 1000, c->home, name);
+	return -1;
+}
+
+static pid_t
+read_pid(struct cli *c, const char *name, const char *file)
+{
+	char path[PATH_MAX], *s;
+	long v = 0;
+
+	cli_rack_path(c, name, file, path, sizeof(path));
+	if ((s = read_file(path, 64, NULL)) == NULL)
+		return -1;
+	s[strcspn(s, " \r\n")] = '\0';
+	if (parse_long(s, 1, 1L << 22, &v) == -1)
+		v = -1;
+	free(s);
+	return (pid_t)v;
+}
+
+/* Waits (bounded) for pid to exit, reaping it if it is our child. */
+static bool
+wait_gone(pid_t pid, int64_t timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	while (pid > 0) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!pid_alive(pid))
+			return true;
+		if (now_ms() > deadline)
+			return false;
+		sleep_ms(START_POLL_MS);
+	}
+	return true;
+}
+
+/* After a failed install: stop whatever the daemon started (it records each
+ * of its processes, routers included, in a *.pid file of the rack's dir). */
+static void
+kill_leftovers(struct cli *c, const char *name)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	cli_rack_path(c, name, "", dir, sizeof(dir));
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		pid_t pid;
+
+		if (n < 5 || strcmp(de->d_name + n - 4, ".pid") != 0)
+			continue;
+		if ((pid = read_pid(c, name, de->d_name)) > 0 && pid_alive(pid)) {
+			kill(pid, SIGTERM);
+			if (!wait_gone(pid, 3000))
+				kill(pid, SIGKILL);
+		}
+	}
+	closedir(d);
+}
+
+int
+cmd_racks(struct cli *c)
+{
+	const char *headers[] = { "NAME", "PROVIDER", "STATUS" };
+	struct table *t;
+	char **names;
+	size_t n;
+	jv *arr;
+
+	if (cli_home(c) == -1)
+		return 1;
+	names = cli_rack_names(c, &n);
+	arr = jv_array_new();
+	for (size_t i = 0; i < n; i++) {
+		jv *sys = NULL, *o = jv_object_new();
+		int r = api_probe(c, names[i], 2000, &sys);
+		const char *provider = jv_str(sys, "provider");
+
+		jv_set_str(o, "name", names[i]);
+		jv_set_str(o, "provider", provider[0] ? provider : "local");
+		jv_set_str(o, "status", r == 0 ? (jv_str(sys, "status")[0] ? jv_str(sys, "status") :
+		    "running") : r == -2 ? "stopped" : "unknown");
+		jv_push_take(arr, o);
+		jv_free(sys);
+	}
+	if (c->json) {
+		jv_print(arr, stdout);
+	} else {
+		t = table_new(3, headers);
+		for (size_t i = 0; i < jv_len(arr); i++) {
+			const jv *o = jv_at(arr, i);
+			const char *row[] = { jv_str(o, "name"), jv_str(o, "provider"),
+				jv_str(o, "status") };
+
+			table_add(t, row);
+		}
+		table_print(t, stdout);
+		table_free(t);
+	}
+	jv_free(arr);
+	cli_names_free(names, n);
+	return 0;
+}
+
+int
+cmd_rack(struct cli *c)
+{
+	jv *sys = NULL;
+	const char *ri;
+
+	if (api_call(c, "GET", "/system", NULL, &sys) == -1)
+		return 1;
+	if (c->json) {
+		jv_print(sys, stdout);
+	} else {
+		struct kv kvs[6];
+		size_t n = 0;
+
+		kvs[n++] = (struct kv){ "Name", jv_str(sys, "name") };
+		kvs[n++] = (struct kv){ "Provider", jv_str(sys, "provider") };
+		kvs[n++] = (struct kv){ "Router", jv_str(sys, "router") };
+		ri = jv_str(sys, "router_internal");
+		if (ri[0] != '\0')
+			kvs[n++] = (struct kv){ "RouterInternal", ri };
+		kvs[n++] = (struct kv){ "Status", jv_str(sys, "status") };
+		kvs[n++] = (struct kv){ "Version", jv_str(sys, "version") };
+		kv_print(kvs, n, stdout);
+	}
+	jv_free(sys);
+	return 0;
+}
+
+int
+cmd_rack_install(struct cli *c)
+{
+	const char *provider = c->argv[0], *name = c->argv[1], *cidr = c->opt[OPT_VPC];
+	char dir[PATH_MAX], err[2048];
+	bool vpc_made = false;
+	uint32_t net;
+	int prefix, r;
+
+	if (strcmp(provider, "local") != 0)
+		return out_error("unknown provider \"%s\": cx installs local racks (cx rack install "
+		    "local NAME)", provider);
+	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
+		return 1;
+	if (cli_rack_exists(c, name))
+		return out_error("rack %s already exists (cx rack uninstall %s removes it)", name,
+		    name);
+	if (cidr != NULL) {
+		if (parse_cidr(cidr, &net, &prefix) == -1)
+			return out_error("invalid CIDR \"%s\": give a network and a prefix length with "
+			    "the host bits zero, like 10.1.0.0/16", cidr);
+		if (lab_check_privilege(err, sizeof(err)) == -1)
+			return out_error("%s", err);
+	}
+	snprintf(dir, sizeof(dir), "%s/racks", c->home);
+	if (mkdir_p(dir, 0755) == -1)
+		return out_error("cannot create %s: %s", dir, strerror(errno));
+	cli_rack_path(c, name, "", dir, sizeof(dir));
+	if (mkdir(dir, 0755) == -1) {
+		if (errno == EEXIST)
+			return out_error("rack %s already exists (cx rack uninstall %s removes it)",
+			    name, name);
+		return out_error("cannot create %s: %s", dir, strerror(errno));
+	}
+
+	out_step("Installing rack %s", name);
+	if (cidr != NULL) {
+		if (lab_rack_create(c->home, name, cidr, NULL, err, sizeof(err)) == -1)
+			goto fail;
+		vpc_made = true;
+	}
+	r = start_daemon(c, name, err, sizeof(err));
+	if (r == -2) {
+		err[0] = '\0';
+		goto fail;
+	}
+	if (r == -1)
+		goto fail;
+	out_ok();
+	return 0;
+fail:
+	{
+		char err2[512];
+
+		kill_leftovers(c, name);
+		if (vpc_made && lab_rack_destroy(c->home, name, err2, sizeof(err2)) == -1)
+			fprintf(stderr, "warning: %s\n", err2);
+		remove_tree(dir);
+	}
+	return err[0] ? out_error("%s", err) : 1;
+}
+
+int
+cmd_rack_start(struct cli *c)
+{
+	const char *name = c->argv[0];
+	char rackd[PATH_MAX];
+
+	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
+		return 1;
+	if (!cli_rack_exists(c, name))
+		return out_error("no such rack: %s (cx racks lists them)", name);
+	if (find_rackd(rackd, sizeof(rackd)) == -1)
+		return 1;
+	fflush(stdout);
+	execl(rackd, "cx-rackd", "--home", c->home, "--rack", name, (char *)NULL);
+	return out_error("cannot run %s: %s", rackd, strerror(errno));
+}
+
+int
+cmd_rack_uninstall(struct cli *c)
+{
+	const char *name = c->argv[0];
+	struct lab_rack_info info;
+	char dir[PATH_MAX], path[PATH_MAX], err[2048];
+	bool vpc;
+	pid_t pid;
+	int r;
+
+	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
+		return 1;
+	if (!cli_rack_exists(c, name))
+		return out_error("no such rack: %s (cx racks lists them)", name);
+	vpc = lab_rack_get(c->home, name, &info) == 0;
+	if (vpc && lab_check_privilege(err, sizeof(err)) == -1)
+		return out_error("%s", err);
+
+	out_step("Uninstalling rack %s", name);
+	r = api_probe(c, name, 2000, NULL);
+	if (r == -2) {
+		/* Only the daemon knows which processes are the rack's: start it to stop them. */
+		r = start_daemon(c, name, err, sizeof(err));
+		if (r == -2)
+			return 1;
+		if (r == -1)
+			return out_error("cannot start rack %s to stop its processes: %s", name, err);
+	}
+	pid = read_pid(c, name, "rackd.pid");
+	str_copy(c->rack, sizeof(c->rack), name);
+	if (api_call(c, "POST", "/system/uninstall", NULL, NULL) == -1)
+		return 1;
+	api_close(c);
+	if (pid > 0 && !wait_gone(pid, STOP_TIMEOUT_MS))
+		return out_error("rack %s's daemon (pid %d) did not stop within %d seconds", name,
+		    (int)pid, STOP_TIMEOUT_MS / 1000);
+	if (vpc && lab_rack_destroy(c->home, name, err, sizeof(err)) == -1)
+		return out_error("%s", err);
+	cli_rack_path(c, name, "", dir, sizeof(dir));
+	if (remove_tree(dir) == -1)
+		return out_error("cannot remove %s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/current", c->home);
+	{
+		char *cur = read_file(path, 256, NULL);
+
+		if (cur != NULL) {
+			cur[strcspn(cur, " \t\r\n")] = '\0';
+			if (strcmp(cur, name) == 0)
+				unlink(path);
+			free(cur);
+		}
+	}
+	out_ok();
+	return 0;
+}
+
+int
+cmd_rack_params(struct cli *c)
+{
+	jv *resp = NULL, *params;
+	const char **keys;
+	struct kv *kvs;
+	size_t n;
+
+	if (api_call(c, "GET", "/system/params", NULL, &resp) == -1)
+		return 1;
+	params = jv_get(resp, "params");
+	if (c->json) {
+		jv_print(params, stdout);
+		jv_free(resp);
+		return 0;
+	}
+	keys = jv_keys_sorted(params, &n);
+	kvs = xcalloc(n + 1, sizeof(*kvs));
+	for (size_t i = 0; i < n; i++) {
+		kvs[i].key = keys[i];
+		kvs[i].val = xstrdup(jv_str(params, keys[i]));
+	}
+	kv_print(kvs, n, stdout);
+	for (size_t i = 0; i < n; i++)
+		free((char *)kvs[i].val);
+	free(kvs);
+	free(keys);
+	jv_free(resp);
+	return 0;
+}
+
+static bool
+valid_param_key(const char *s, size_t n)
+{
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return true;
+}
+
+int
+cmd_rack_params_set(struct cli *c)
+{
+	jv *body, *params;
+	int rc;
+
+	params = jv_object_new();
+	for (int i = 0; i < c->argc; i++) {
+		const char *eq = strchr(c->argv[i], '=');
+		char key[72];
+
+		if (eq == NULL || !valid_param_key(c->argv[i], (size_t)(eq - c->argv[i]))) {
+			jv_free(params);
+			return out_error("malformed parameter \"%s\": use KEY=VALUE with a lower-case "
+			    "KEY (cx rack params lists them)", c->argv[i]);
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - c->argv[i]), c->argv[i]);
+		jv_set_str(params, key, eq + 1);
+	}
+	if (cli_select_rack(c) == -1) {
+		jv_free(params);
+		return 1;
+	}
+	body = jv_object_new();
+	jv_set_take(body, "params", params);
+	out_step("Updating parameters");
+	rc = api_call(c, "PUT", "/system/params", body, NULL);
+	jv_free(body);
+	if (rc == -1)
+		return 1;
+	out_ok();
+	return 0;
+}
+
+int
+cmd_switch(struct cli *c)
+{
+	const char *name = c->argv[0];
+	char path[PATH_MAX], line[64];
+
+	if (cli_home(c) == -1)
+		return 1;
+	if (!cli_rack_exists(c, name))
+		return out_error("no such rack: %s (cx racks lists them)", name);
+	snprintf(path, sizeof(path), "%s/current", c->home);
+	snprintf(line, sizeof(line), "%s\n", name);
+	if (write_file_atomic(path, line, strlen(line), 0644) == -1)
+		return out_error("cannot write %s: %s", path, strerror(errno));
+	printf("Switched to %s\n", name);
+	return 0;
+}

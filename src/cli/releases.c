@@ -1,0 +1,119 @@
+/*
+ * releases.c — `cx releases`, `cx releases info|promote|rollback`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+
+int
+cmd_releases(struct cli *c)
+{
+	static const struct out_col cols[] = {
+		{ "ID", "id", OUT_TEXT },
+		{ "STATUS", "status", OUT_TEXT },
+		{ "BUILD", "build", OUT_TEXT },
+		{ "CREATED", "created", OUT_AGO },
+		{ "DESCRIPTION", "description", OUT_TEXT },
+	};
+	jv *rels = NULL;
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/releases", c->app);
+	rc = api_call(c, "GET", path, NULL, &rels);
+	free(path);
+	if (rc == -1)
+		return 1;
+	out_list(cols, CX_ARRAY_LEN(cols), rels, c->json, NULL);
+	jv_free(rels);
+	return 0;
+}
+
+int
+cmd_releases_info(struct cli *c)
+{
+	jv *rel = NULL;
+	char *path, created[32];
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/releases/%s", c->app, c->argv[0]);
+	rc = api_call(c, "GET", path, NULL, &rel);
+	free(path);
+	if (rc == -1)
+		return 1;
+	if (c->json) {
+		jv_print(rel, stdout);
+	} else {
+		struct kv kvs[6];
+		size_t n = 0;
+
+		out_rfc3339(jv_int(rel, "created"), created, sizeof(created));
+		kvs[n++] = (struct kv){ "Id", jv_str(rel, "id") };
+		kvs[n++] = (struct kv){ "Build", jv_str(rel, "build") };
+		kvs[n++] = (struct kv){ "Status", jv_str(rel, "status") };
+		kvs[n++] = (struct kv){ "Created", created };
+		kvs[n++] = (struct kv){ "Description", jv_str(rel, "description") };
+		if (jv_str(rel, "error")[0] != '\0')
+			kvs[n++] = (struct kv){ "Error", jv_str(rel, "error") };
+		kv_print(kvs, n, stdout);
+	}
+	jv_free(rel);
+	return 0;
+}
+
+int
+cmd_releases_promote(struct cli *c)
+{
+	char id[64];
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	if (c->argc > 0) {
+		str_copy(id, sizeof(id), c->argv[0]);
+	} else {
+		char *path = api_path("/apps/%s/releases", c->app);
+		jv *rels = NULL;
+		int rc = api_call(c, "GET", path, NULL, &rels);
+
+		free(path);
+		if (rc == -1)
+			return 1;
+		if (jv_len(rels) == 0) {
+			jv_free(rels);
+			return out_error("app %s has no release to promote; deploy first", c->app);
+		}
+		str_copy(id, sizeof(id), jv_str(jv_at(rels, 0), "id"));
+		jv_free(rels);
+	}
+	return cli_promote(c, id);
+}
+
+int
+cmd_releases_rollback(struct cli *c)
+{
+	char *path, id[64];
+	jv *resp = NULL;
+	int rc;
+
+	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	out_step("Rolling back to %s", c->argv[0]);
+	path = api_path("/apps/%s/releases/%s/rollback", c->app, c->argv[0]);
+	rc = api_call(c, "POST", path, NULL, &resp);
+	free(path);
+	if (rc == -1)
+		return 1;
+	str_copy(id, sizeof(id), jv_str(resp, "id"));
+	jv_free(resp);
+	if (id[0] == '\0')
+		return out_error("the rack did not say which release it made");
+	out_ok_with(id);
+	return cli_promote(c, id);
+}

@@ -1,0 +1,27 @@
+/*
+ * conn.h — client connections: the per-connection state machine that reads
+ * requests, routes them, proxies them to an upstream and streams the answer
+ * back (the diagram is at the top of conn.c).
+ */
+#ifndef CX_ROUTER_CONN_H
+#define CX_ROUTER_CONN_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+
+struct worker;
+struct conn;
+struct upconn;
+
+/* Takes over an accepted, non-blocking client socket. */
+void conn_new(struct worker *w, int fd, const struct sockaddr_in *peer);
+/* Called by the upstream module when the owner's upstream socket has events. */
+void conn_upstream_event(struct conn *c, struct upconn *uc, uint32_t events);
+/* Applies expired deadlines (timeouts) to every connection of w. */
+void conn_sweep(struct worker *w, int64_t now);
+/* Shutdown: closes connections that are idle between requests. */
+void conn_close_idle(struct worker *w);
+/* Shutdown deadline passed: closes everything. */
+void conn_close_all(struct worker *w);
+
+#endif

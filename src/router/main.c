@@ -1,0 +1,200 @@
+/*
+ * main.c — cx-router: the rack's HTTP router (data plane). Parses the
+ * command line, loads the route snapshot, starts the workers (worker 0 runs
+ * on this thread and also handles signals) and waits for them to stop.
+ *
+ *   SIGHUP   reload the snapshot; requests in flight finish on the old table
+ *   SIGTERM  stop accepting, let requests in flight finish (5 s), exit 0
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/util.h"
+#include "router/routes.h"
+#include "router/worker.h"
+
+#define MAX_WORKERS 64
+
+static struct router_config cfg;
+static struct worker *workers;
+static const char *pidfile;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: cx-router --name public|internal --rack NAME --listen IP:PORT --routes FILE\n"
+	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n");
+	exit(2);
+}
+
+static void
+on_hup(struct ev_loop *loop, int signo, void *arg)
+{
+	char err[512];
+	bool missing;
+	struct routes *rt;
+
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	rt = routes_load(cfg.routes_path, cfg.nworkers, &missing, err, sizeof(err));
+	if (rt == NULL) {
+		log_warnx("reload refused, keeping the current routes: %s", err);
+		M_INC(workers[0].m.reload_errors);
+		return;
+	}
+	if (missing)
+		log_warnx("reload: %s does not exist; no routes (every host 404)", cfg.routes_path);
+	log_info("reload: %zu hosts, %zu allow rules", rt->nhosts, rt->nallow);
+	M_INC(workers[0].m.reloads);
+	for (int i = 0; i < cfg.nworkers; i++)
+		worker_post_routes(&workers[i], rt);
+}
+
+static void
+on_term(struct ev_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	log_info("%s: stopping (in-flight requests get %d ms)", strsignal(signo),
+	    cfg.stop_grace_ms);
+	for (int i = 0; i < cfg.nworkers; i++)
+		worker_post_stop(&workers[i]);
+}
+
+static void *
+worker_thread(void *arg)
+{
+	worker_run(arg);
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "rack", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "routes", required_argument, NULL, 'R' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "access-log", required_argument, NULL, 'a' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *access_log = NULL;
+	struct sockaddr_in sin;
+	struct routes *rt;
+	char err[512], progname[64];
+	bool verbose = false, missing;
+	int ch;
+
+	cfg.nworkers = 1;
+	cfg.access_fd = -1;
+	cfg.stop_grace_ms = 5000;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': cfg.name = optarg; break;
+		case 'r': cfg.rack = optarg; break;
+		case 'l': cfg.listen = optarg; break;
+		case 'R': cfg.routes_path = optarg; break;
+		case 'w':
+			if (parse_int(optarg, 1, MAX_WORKERS, &cfg.nworkers) == -1) {
+				fprintf(stderr, "cx-router: --workers must be 1..%d\n", MAX_WORKERS);
+				exit(2);
+			}
+			break;
+		case 'a': access_log = optarg; break;
+		case 'p': pidfile = optarg; break;
+		case 'v': verbose = true; break;
+		default: usage();
+		}
+	}
+	if (optind != argc || cfg.name == NULL || cfg.rack == NULL || cfg.listen == NULL ||
+	    cfg.routes_path == NULL)
+		usage();
+	if (strcmp(cfg.name, "public") != 0 && strcmp(cfg.name, "internal") != 0) {
+		fprintf(stderr, "cx-router: --name must be public or internal, not %s\n", cfg.name);
+		exit(2);
+	}
+	if (!valid_name(cfg.rack)) {
+		fprintf(stderr, "cx-router: --rack %s is not a rack name ([a-z][a-z0-9-]{0,29})\n",
+		    cfg.rack);
+		exit(2);
+	}
+	if (net_parse_addr(cfg.listen, &sin) == -1) {
+		fprintf(stderr, "cx-router: --listen wants IP:PORT, not %s\n", cfg.listen);
+		exit(2);
+	}
+	cfg.listen_port = ntohs(sin.sin_port);
+	snprintf(progname, sizeof(progname), "cx-router[%s]", cfg.name);
+	log_init(progname, verbose);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (access_log != NULL) {
+		cfg.access_fd = open(access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (cfg.access_fd == -1)
+			fatal("access log %s", access_log);
+	}
+	rt = routes_load(cfg.routes_path, cfg.nworkers, &missing, err, sizeof(err));
+	if (rt == NULL)
+		fatalx("%s", err);
+	if (missing)
+		log_info("%s does not exist yet: no routes (every host 404)", cfg.routes_path);
+
+	workers = xcalloc((size_t)cfg.nworkers, sizeof(*workers));
+	router_workers = xcalloc((size_t)cfg.nworkers, sizeof(*router_workers));
+	for (int i = 0; i < cfg.nworkers; i++) {
+		router_workers[i] = &workers[i];
+		if (worker_init(&workers[i], i, &cfg, rt) == -1)
+			fatal("worker %d: listen on %s", i, cfg.listen);
+	}
+	/* Signals go to worker 0's loop; they are blocked before the other
+	 * threads start, so those inherit the mask. */
+	if (ev_signal(workers[0].loop, SIGHUP, on_hup, NULL) == -1 ||
+	    ev_signal(workers[0].loop, SIGTERM, on_term, NULL) == -1 ||
+	    ev_signal(workers[0].loop, SIGINT, on_term, NULL) == -1)
+		fatal("signals");
+	if (pidfile != NULL) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+		if (write_file_atomic(pidfile, pid, (size_t)n, 0644) == -1)
+			fatal("pidfile %s", pidfile);
+	}
+	log_info("listening on %s (rack %s, %d worker%s, %zu hosts)", cfg.listen, cfg.rack,
+	    cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts);
+	for (int i = 1; i < cfg.nworkers; i++) {
+		int e = pthread_create(&workers[i].thread, NULL, worker_thread, &workers[i]);
+
+		if (e != 0) {
+			errno = e;
+			fatal("worker thread");
+		}
+	}
+	worker_run(&workers[0]);
+	for (int i = 1; i < cfg.nworkers; i++)
+		pthread_join(workers[i].thread, NULL);
+	for (int i = 0; i < cfg.nworkers; i++)
+		worker_free(&workers[i]);
+	free(workers);
+	free(router_workers);
+	if (cfg.access_fd != -1)
+		close(cfg.access_fd);
+	if (pidfile != NULL)
+		unlink(pidfile);
+	log_info("stopped");
+	return 0;
+}

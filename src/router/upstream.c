@@ -1,0 +1,240 @@
+/*
+ * upstream.c — see upstream.h. The registry is a small chained hash on the
+ * address; upstreams are never freed while the worker runs (one per address
+ * the worker has ever been routed to).
+ */
+#include "router/upstream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/util.h"
+#include "router/conn.h"
+#include "router/routes.h"
+#include "router/worker.h"
+
+static size_t
+addr_hash(const struct sockaddr_in *a)
+{
+	uint64_t k = ((uint64_t)a->sin_addr.s_addr << 16) | a->sin_port;
+
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	return (size_t)k;
+}
+
+static struct upstream *
+registry_get(struct upstream_registry *r, const struct sockaddr_in *a)
+{
+	struct upstream *u;
+	size_t i;
+
+	if (r->nbuckets == 0) {
+		r->nbuckets = 64;
+		r->buckets = xcalloc(r->nbuckets, sizeof(*r->buckets));
+	}
+	i = addr_hash(a) & (r->nbuckets - 1);
+	for (u = r->buckets[i]; u != NULL; u = u->hnext) {
+		if (u->addr.sin_addr.s_addr == a->sin_addr.s_addr && u->addr.sin_port == a->sin_port)
+			return u;
+	}
+	if (r->n >= r->nbuckets) {
+		size_t nb = r->nbuckets * 2;
+		struct upstream **b = xcalloc(nb, sizeof(*b));
+
+		for (u = r->all; u != NULL; u = u->next_all) {
+			size_t j = addr_hash(&u->addr) & (nb - 1);
+
+			u->hnext = b[j];
+			b[j] = u;
+		}
+		free(r->buckets);
+		r->buckets = b;
+		r->nbuckets = nb;
+		i = addr_hash(a) & (nb - 1);
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->addr = *a;
+	net_format_addr(a, u->name, sizeof(u->name));
+	u->hnext = r->buckets[i];
+	r->buckets[i] = u;
+	u->next_all = r->all;
+	r->all = u;
+	r->n++;
+	return u;
+}
+
+struct upstream *
+upstream_for(struct worker *w, struct route_up *ru)
+{
+	struct upstream *u = ru->wup[w->id];
+
+	if (u == NULL) {
+		u = registry_get(&w->ups, &ru->addr);
+		ru->wup[w->id] = u;
+	}
+	return u;
+}
+
+static void
+idle_unlink(struct worker *w, struct upconn *uc)
+{
+	struct upstream *u = uc->up;
+
+	if (uc->prev != NULL)
+		uc->prev->next = uc->next;
+	else
+		u->idle_head = uc->next;
+	if (uc->next != NULL)
+		uc->next->prev = uc->prev;
+	else
+		u->idle_tail = uc->prev;
+	uc->prev = uc->next = NULL;
+	u->nidle--;
+	M_ADD(w->m.pool_idle, (uint64_t)-1);
+}
+
+void
+upstream_close(struct worker *w, struct upconn *uc)
+{
+	if (uc == NULL)
+		return;
+	if (uc->owner == NULL)
+		idle_unlink(w, uc);
+	ev_del(w->loop, uc->fd);
+	close(uc->fd);
+	free(uc->in);
+	free(uc);
+}
+
+static void
+upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct upconn *uc = arg;
+
+	(void)loop;
+	(void)fd;
+	if (uc->owner != NULL) {
+		conn_upstream_event(uc->owner, uc, events);
+		return;
+	}
+	/* Idle in the pool: readable means the process closed it or sent
+	 * something unasked; either way it cannot carry a request. */
+	if (events & (EPOLLIN | EPOLLRDHUP | EV_ERROR))
+		upstream_close(uc->w, uc);
+	else if (events & EPOLLOUT)
+		uc->wr_ready = true;
+}
+
+struct upconn *
+upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool fresh,
+    bool *reused)
+{
+	struct upconn *uc;
+	int fd;
+
+	*reused = false;
+	if (!fresh && u->idle_head != NULL) {
+		uc = u->idle_head;
+		idle_unlink(w, uc);
+		uc->owner = owner;
+		uc->reused = true;
+		uc->off = uc->len = 0;
+		uc->parse_pending = false;
+		*reused = true;
+		M_INC(w->m.upstream_reuses);
+		return uc;
+	}
+	fd = net_connect_tcp(&u->addr);
+	M_INC(w->m.upstream_connects);
+	if (fd == -1)
+		return NULL;
+	uc = xcalloc(1, sizeof(*uc));
+	uc->fd = fd;
+	uc->w = w;
+	uc->up = u;
+	uc->owner = owner;
+	uc->in = xmalloc(UPCONN_BUF);
+	if (ev_add(w->loop, fd, EV_READ | EV_WRITE | EPOLLRDHUP | EPOLLET, upconn_event, uc) == -1) {
+		int saved = errno;
+
+		log_warn("epoll add upstream %s", u->name);
+		close(fd);
+		free(uc->in);
+		free(uc);
+		errno = saved;
+		return NULL;
+	}
+	return uc;
+}
+
+void
+upstream_release(struct worker *w, struct upconn *uc)
+{
+	struct upstream *u = uc->up;
+
+	if (uc->rd_ready && !uc->eof && !uc->err) {
+		/* The last read filled the buffer exactly: make sure nothing
+		 * unasked follows, or the next request would read it. */
+		char c;
+		ssize_t n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			uc->rd_ready = false;
+	}
+	if (uc->rd_ready || uc->eof || uc->err || u->nidle >= UPSTREAM_MAX_IDLE ||
+	    w->stopping) {
+		upstream_close(w, uc);	/* still owned, so not on the idle list */
+		return;
+	}
+	uc->owner = NULL;
+	uc->idle_since = ev_now(w->loop);
+	uc->prev = NULL;
+	uc->next = u->idle_head;
+	if (u->idle_head != NULL)
+		u->idle_head->prev = uc;
+	else
+		u->idle_tail = uc;
+	u->idle_head = uc;
+	u->nidle++;
+	M_INC(w->m.pool_idle);
+}
+
+void
+upstream_sweep(struct worker *w, int64_t now)
+{
+	for (struct upstream *u = w->ups.all; u != NULL; u = u->next_all) {
+		while (u->idle_tail != NULL && now - u->idle_tail->idle_since > UPSTREAM_IDLE_MS)
+			upstream_close(w, u->idle_tail);
+	}
+}
+
+void
+upstream_close_idle(struct worker *w)
+{
+	for (struct upstream *u = w->ups.all; u != NULL; u = u->next_all) {
+		while (u->idle_tail != NULL)
+			upstream_close(w, u->idle_tail);
+	}
+}
+
+void
+upstream_registry_free(struct worker *w)
+{
+	struct upstream *u, *next;
+
+	upstream_close_idle(w);
+	for (u = w->ups.all; u != NULL; u = next) {
+		next = u->next_all;
+		free(u);
+	}
+	free(w->ups.buckets);
+	memset(&w->ups, 0, sizeof(w->ups));
+}

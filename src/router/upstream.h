@@ -1,0 +1,74 @@
+/*
+ * upstream.h — a worker's upstreams (one per process address, kept across
+ * route reloads) and their pools of idle keep-alive connections.
+ *
+ * An upconn belongs either to a client connection (owner set) or to its
+ * upstream's idle pool (owner NULL). An idle connection that becomes readable
+ * (the process closed it, or sent junk) is closed at once. Pools are LIFO so
+ * that the warmest connections are reused; idle ones are closed after
+ * UPSTREAM_IDLE_MS.
+ */
+#ifndef CX_ROUTER_UPSTREAM_H
+#define CX_ROUTER_UPSTREAM_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UPCONN_BUF		(16 * 1024)
+#define UPSTREAM_MAX_IDLE	1024	/* per upstream per worker; no churn at -c256 */
+#define UPSTREAM_IDLE_MS	30000
+#define UPSTREAM_EJECT_MS	5000
+
+struct worker;
+struct conn;
+struct route_up;
+
+struct upconn {
+	int fd;
+	struct worker *w;
+	struct upstream *up;
+	struct conn *owner;		/* NULL while idle in the pool */
+	struct upconn *prev, *next;	/* idle list */
+	char *in;			/* UPCONN_BUF bytes from the upstream */
+	size_t off, len;		/* unconsumed bytes are in[off..len) */
+	bool connected, rd_ready, wr_ready, eof, err, reused, parse_pending;
+	int64_t idle_since;
+};
+
+struct upstream {
+	struct sockaddr_in addr;
+	char name[24];			/* "A.B.C.D:PORT" */
+	struct upconn *idle_head, *idle_tail;
+	size_t nidle;
+	int64_t eject_until;		/* passive ejection after a failed connect */
+	struct upstream *hnext, *next_all;
+};
+
+struct upstream_registry {
+	struct upstream **buckets;
+	size_t nbuckets, n;
+	struct upstream *all;
+};
+
+void upstream_registry_free(struct worker *w);
+/* The worker's upstream for a route entry (cached in ru->wup[w->id]). */
+struct upstream *upstream_for(struct worker *w, struct route_up *ru);
+/*
+ * A connection to u for owner: an idle pooled one (*reused = true) unless
+ * fresh is set, else a new non-blocking connect (counted in metrics). NULL
+ * with errno when the connect fails at once (e.g. ECONNREFUSED).
+ */
+struct upconn *upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner,
+    bool fresh, bool *reused);
+/* Gives a connection whose exchange ended cleanly back to its pool. */
+void upstream_release(struct worker *w, struct upconn *uc);
+/* Closes and frees a connection (owned or idle). */
+void upstream_close(struct worker *w, struct upconn *uc);
+/* Closes pooled connections idle for longer than UPSTREAM_IDLE_MS. */
+void upstream_sweep(struct worker *w, int64_t now);
+/* Closes every idle pooled connection (shutdown). */
+void upstream_close_idle(struct worker *w);
+
+#endif

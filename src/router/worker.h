@@ -1,0 +1,87 @@
+/*
+ * worker.h — one event loop thread with its own listener (SO_REUSEPORT),
+ * connections, upstream pools and counters: nothing of it is shared with the
+ * other workers except the read-only route table and the access log fd.
+ *
+ * Workers learn of a new route table or of shutdown through a mailbox and an
+ * eventfd. A worker keeps the tables its requests still use in `struct
+ * wtable`s: a request holds (non-atomically) the worker's current wtable, and
+ * the worker drops its shared reference to a retired table when the last of
+ * its requests on it ends.
+ */
+#ifndef CX_ROUTER_WORKER_H
+#define CX_ROUTER_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/http1.h"
+#include "router/accesslog.h"
+#include "router/metrics.h"
+#include "router/upstream.h"
+
+struct router_config {
+	const char *name;		/* public | internal */
+	const char *rack;
+	const char *listen;		/* IP:PORT */
+	int listen_port;
+	const char *routes_path;
+	int nworkers;
+	int access_fd;			/* -1 without --access-log */
+	int stop_grace_ms;		/* in-flight requests may finish this long */
+};
+
+struct routes;
+struct conn;
+
+struct wtable {
+	struct routes *rt;
+	unsigned users;		/* requests of this worker using rt */
+	struct wtable *next;	/* retired list */
+};
+
+struct worker {
+	int id;
+	const struct router_config *cfg;
+	struct ev_loop *loop;
+	int listen_fd;
+	int notify_fd;			/* eventfd: mailbox has something */
+	struct routes *mail_routes;	/* atomic: a new table to adopt */
+	int mail_stop;			/* atomic: begin shutdown */
+	struct wtable *cur, *retired;
+	struct conn *conns;		/* every client connection */
+	size_t nconns;
+	struct upstream_registry ups;
+	struct metrics m;
+	struct host_stats *unknown_stats;
+	struct accesslog al;
+	uint64_t rng[2];
+	bool stopping;
+	int64_t stop_deadline;
+	struct ev_timer *sweep;
+	pthread_t thread;
+	/* Scratch space for parsing one head at a time. */
+	struct http_request req;
+	struct http_response resp;
+};
+
+/* All workers, for metrics (set once before the workers start). */
+extern struct worker **router_workers;
+
+int worker_init(struct worker *w, int id, const struct router_config *cfg, struct routes *rt);
+/* Runs w's loop on the calling thread until shutdown completes. */
+int worker_run(struct worker *w);
+void worker_free(struct worker *w);
+/* From any thread: hands w its reference to rt / asks w to shut down. */
+void worker_post_routes(struct worker *w, struct routes *rt);
+void worker_post_stop(struct worker *w);
+
+/* A request begins / ends on the current table. */
+struct wtable *worker_table_hold(struct worker *w);
+void worker_table_release(struct worker *w, struct wtable *wt);
+
+/* 128 random bits as 32 hex chars + NUL into out[33]. */
+void worker_request_id(struct worker *w, char *out);
+
+#endif

@@ -1,0 +1,234 @@
+#!/bin/sh
+# cli.t — what `cx` decides on its own, before (or without) a rack daemon:
+# help, usage errors, suggestions for typos, rack and app selection, and the
+# checks it makes locally. Needs no daemon; the deploy tests cover the rest.
+#
+# Uses $CX_BIN (default: the repository's bin/) and a temporary $CX_HOME.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CX_BIN=${CX_BIN:-$ROOT/bin}
+CX=$CX_BIN/cx
+T=$(mktemp -d /tmp/cx-cli-t.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
+export CX_HOME="$T/home"
+unset CX_RACK CX_RACKD
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); desc=$1; shift
+	echo "not ok $n - $desc"
+	for line in "$@"; do echo "#   $line"; done
+}
+
+# run CMD...: sets rc, out (stdout) and err (stderr)
+run() {
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+# expect_err DESC STDERR CMD...: exits 1 with exactly this one line on stderr
+expect_err() {
+	desc=$1 want=$2; shift 2
+	run "$@"
+	if [ "$rc" -eq 1 ] && [ "$err" = "$want" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "rc=$rc" "stderr: $err" "want:   $want"
+	fi
+}
+
+# expect_out DESC STDOUT CMD...: exits 0 with exactly this on stdout, nothing on stderr
+expect_out() {
+	desc=$1 want=$2; shift 2
+	run "$@"
+	if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && [ -z "$err" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "rc=$rc" "stdout: $out" "want:   $want" "stderr: $err"
+	fi
+}
+
+# expect_grep DESC PATTERN CMD...: exits 0 and stdout has a line matching PATTERN
+expect_grep() {
+	desc=$1 pat=$2; shift 2
+	run "$@"
+	if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q -- "$pat" && [ -z "$err" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "rc=$rc" "stdout: $(printf '%s' "$out" | head -3)" "want a line like: $pat" \
+			"stderr: $err"
+	fi
+}
+
+if [ ! -x "$CX" ]; then
+	echo "1..0 # SKIP $CX not built"
+	exit 0
+fi
+
+# --- help ---
+expect_grep "cx alone prints help" '^  deploy \[DIR\] ' "$CX"
+expect_grep "cx help lists commands" '^  rack params set KEY=VALUE\.\.\. ' "$CX" help
+expect_grep "cx --help is help" '^Usage: cx COMMAND' "$CX" --help
+expect_grep "cx deploy --help shows its usage" '^Usage: cx deploy \[DIR\] \[flags\]$' "$CX" deploy --help
+expect_grep "cx help deploy is the same" '^  -d, --description TEXT' "$CX" help deploy
+expect_grep "help of a subcommand" '^Usage: cx rack params set KEY=VALUE\.\.\. \[flags\]$' \
+	"$CX" rack params set --help
+expect_grep "-h works after arguments" '^Usage: cx apps create \[APP\]' "$CX" apps create foo -h
+expect_grep "cx version prints the client's version" '^client: cx-' "$CX" version
+
+# --- typos ---
+expect_err "unknown command suggests the closest" \
+	'ERROR: unknown command "depoy"; did you mean "deploy"?' "$CX" depoy
+expect_err "unknown subcommand suggests the closest" \
+	'ERROR: unknown command "rack paramz"; did you mean "rack params"?' "$CX" rack paramz
+expect_err "unknown nested subcommand" \
+	'ERROR: unknown command "rack params sett"; did you mean "rack params set"?' \
+	"$CX" rack params sett a=b
+expect_err "nothing close: points at help" \
+	'ERROR: unknown command "zzzzzzzzzz" (cx help lists the commands)' "$CX" zzzzzzzzzz
+expect_err "cx help of an unknown command" \
+	'ERROR: unknown command "depoy"; did you mean "deploy"?' "$CX" help depoy
+expect_err "unknown flag suggests the closest" \
+	'ERROR: unknown flag "--jsn"; did you mean "--json"?' "$CX" apps --jsn
+expect_err "a flag the command does not take" \
+	'ERROR: flag --vpc does not apply to "cx apps" (cx apps --help lists its flags)' \
+	"$CX" apps --vpc 10.1.0.0/16
+expect_err "a flag without its value" \
+	'ERROR: flag --app needs a value (APP)' "$CX" ps -a
+expect_err "a boolean flag with a value" \
+	'ERROR: flag --json takes no value' "$CX" apps --json=yes
+
+# --- argument counts ---
+expect_err "too many arguments" \
+	'ERROR: too many arguments; usage: cx apps create [APP] [flags]' "$CX" apps create a b
+expect_err "missing arguments" \
+	'ERROR: missing arguments; usage: cx apps delete APP [flags]' "$CX" apps delete
+expect_err "run needs a service" \
+	'ERROR: missing arguments; usage: cx run SERVICE [COMMAND...] [flags]' "$CX" run
+expect_err "net exec needs a place and a command" \
+	'ERROR: missing arguments; usage: cx net exec WHERE [--] COMMAND...' "$CX" net exec internet
+
+# --- no rack ---
+expect_err "cx rack with no rack installed" \
+	"ERROR: no rack installed in $CX_HOME; install one with: cx rack install local NAME" "$CX" rack
+expect_err "cx apps with no rack installed" \
+	"ERROR: no rack installed in $CX_HOME; install one with: cx rack install local NAME" "$CX" apps
+expect_err "-r names a rack that does not exist" \
+	'ERROR: no such rack: nope (cx racks lists them)' "$CX" rack -r nope
+expect_err "CX_RACK names a rack that does not exist" \
+	'ERROR: no such rack: nope (cx racks lists them)' env CX_RACK=nope "$CX" apps
+expect_err "switch to a rack that does not exist" \
+	'ERROR: no such rack: nope (cx racks lists them)' "$CX" switch nope
+expect_err "uninstall a rack that does not exist" \
+	'ERROR: no such rack: nope (cx racks lists them)' "$CX" rack uninstall nope
+expect_err "start a rack that does not exist" \
+	'ERROR: no such rack: nope (cx racks lists them)' "$CX" rack start nope
+expect_out "cx racks with none" 'NAME  PROVIDER  STATUS' "$CX" racks
+expect_out "cx racks --json with none" '[]' "$CX" racks --json
+
+# --- a rack whose daemon is not running ---
+mkdir -p "$CX_HOME/racks/r1"
+echo secret >"$CX_HOME/racks/r1/password"
+chmod 600 "$CX_HOME/racks/r1/password"
+expect_err "the only rack is used, and it is not running" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' "$CX" rack
+expect_err "-r picks the rack" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' "$CX" apps -r r1
+expect_err "flags may come before the command" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' "$CX" -r r1 apps
+expect_err "a stale socket file is not running either" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' \
+	sh -c "touch '$CX_HOME/racks/r1/api.sock' && exec '$CX' rack"
+rm -f "$CX_HOME/racks/r1/api.sock"
+expect_out "cx racks shows it stopped" "$(printf 'NAME  PROVIDER  STATUS\nr1    local     stopped')" \
+	"$CX" racks
+expect_out "cx racks --json" '[{"name":"r1","provider":"local","status":"stopped"}]' \
+	"$CX" racks --json
+expect_err "install refuses a rack that exists" \
+	'ERROR: rack r1 already exists (cx rack uninstall r1 removes it)' "$CX" rack install local r1
+
+mkdir -p "$CX_HOME/racks/r2"
+expect_err "with two racks and no choice, cx asks for one" \
+	'ERROR: no rack selected among 2 racks; choose one with -r NAME, $CX_RACK or cx switch NAME (cx racks lists them)' \
+	"$CX" apps
+expect_out "cx switch" 'Switched to r2' "$CX" switch r2
+expect_err "the switched-to rack is used" \
+	'ERROR: rack r2 is not running; start it with: cx rack start r2' "$CX" apps
+expect_err "CX_RACK beats cx switch" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' env CX_RACK=r1 "$CX" apps
+expect_err "-r beats CX_RACK" \
+	'ERROR: rack r2 is not running; start it with: cx rack start r2' env CX_RACK=r1 "$CX" apps -r r2
+expect_err "a relative CX_HOME works from elsewhere" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' \
+	sh -c "cd '$T' && CX_HOME=home exec '$CX' apps -r r1"
+
+long="$T/$(printf '%0100d' 0)"
+mkdir -p "$long/racks/r1"
+echo secret >"$long/racks/r1/password"
+run env CX_HOME="$long" "$CX" rack
+case "$rc:$err" in
+"1:ERROR: socket path too long for a unix socket ("*"use a shorter CX_HOME") ok "a socket path too long is named" ;;
+*) not_ok "a socket path too long is named" "rc=$rc" "stderr: $err" ;;
+esac
+
+# --- checks made before talking to a rack ---
+expect_err "invalid rack name" \
+	'ERROR: invalid rack name "Bad_Name": use lower-case letters, digits and dashes, starting with a letter, at most 30 characters' \
+	"$CX" rack install local Bad_Name
+expect_err "unknown provider" \
+	'ERROR: unknown provider "aws": cx installs local racks (cx rack install local NAME)' \
+	"$CX" rack install aws x
+expect_err "invalid CIDR" \
+	'ERROR: invalid CIDR "10.1.0.1/16": give a network and a prefix length with the host bits zero, like 10.1.0.0/16' \
+	"$CX" rack install local x --vpc 10.1.0.1/16
+if [ "$(id -u)" -eq 0 ]; then
+	chmod 755 "$T"
+	expect_err "a VPC rack without root is refused in one line" \
+		'ERROR: VPC racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root or install without --vpc' \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$CX" rack install local v1 --vpc 10.1.0.0/16
+	chmod 700 "$T"
+else
+	expect_err "a VPC rack without root is refused in one line" \
+		'ERROR: VPC racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root or install without --vpc' \
+		"$CX" rack install local v1 --vpc 10.1.0.0/16
+fi
+if [ -e "$CX_HOME/racks/v1" ]; then not_ok "nothing is left of a refused install"; else ok "nothing is left of a refused install"; fi
+expect_err "malformed rack param" \
+	'ERROR: malformed parameter "internal_router": use KEY=VALUE with a lower-case KEY (cx rack params lists them)' \
+	"$CX" rack params set internal_router
+expect_err "malformed env var" \
+	'ERROR: malformed variable "1FOO=x": use KEY=VALUE, KEY made of letters, digits and underscores' \
+	"$CX" env set 1FOO=x -a app1
+expect_err "invalid app name" \
+	'ERROR: invalid app name "App_1": use lower-case letters, digits and dashes, starting with a letter, at most 30 characters' \
+	"$CX" ps -a App_1
+mkdir -p "$T/Not_An_App"
+expect_err "the current directory's name is not an app name" \
+	'ERROR: no app given and the current directory'"'"'s name "Not_An_App" is not an app name; use -a APP' \
+	sh -c "cd '$T/Not_An_App' && exec '$CX' ps"
+expect_err "invalid count" \
+	'ERROR: invalid count "many": give a whole number from 0 to 100' "$CX" scale web --count many -a app1
+expect_err "scale --count needs a service" \
+	'ERROR: which service? usage: cx scale SERVICE --count N' "$CX" scale --count 2 -a app1
+expect_err "invalid --since" \
+	'ERROR: invalid duration "10x": use a number and a unit, like 30s, 10m, 2h or 1d' \
+	"$CX" logs --since 10x -a app1
+mkdir -p "$T/app1"
+expect_err "deploy without convox.yml" \
+	"ERROR: no convox.yml in $T/app1" "$CX" deploy "$T/app1" -a app1
+expect_err "deploy of a directory that does not exist" \
+	"ERROR: no such directory: $T/nope" "$CX" deploy "$T/nope" -a app1
+expect_err "deploy with no convox.yml in the current directory" \
+	'ERROR: no convox.yml in .' sh -c "cd '$T/app1' && exec '$CX' deploy"
+expect_err "net exec to a rack that does not exist" \
+	'ERROR: no such place: nope (use internet or a VPC rack'"'"'s name; cx net lists them)' \
+	"$CX" net exec nope -- true
+expect_err "peering a rack that has no VPC" \
+	'ERROR: rack r1 has no VPC to peer (install it with --vpc CIDR)' "$CX" rack peer r1 r2
+
+echo "1..$n"

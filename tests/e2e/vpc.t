@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The seed's whole story on three VPC racks: a and b peered, c not. b runs an
+# app with an internal-router service (api) and a public one (web).
+#   reachable: api from a (by name, through b's internal router);
+#   refused:   api from the internet, from c, through b's public router by
+#              name, from a forged route; and after unpeering and after
+#              internal_router=false.
+# Needs root (network namespaces); every namespace and link it makes is
+# removed on exit, even after a failure.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP VPC racks need root (network namespaces)"
+	exit 0
+fi
+lab_cleanup() {
+	for r in a b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
+	# Belt and braces: nothing named with this lab's prefix may survive.
+	if [ -n "${PREFIX:-}" ]; then
+		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX"); do ip netns del "$ns"; done
+	fi
+}
+CX_LAB_CLEANUP=lab_cleanup
+
+try() { "$@" 2>&1; }
+
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env CX_HOME="$TMP/nobody" "$BIN/cx" rack install local x --vpc 10.9.0.0/16 2>&1); rc=$?
+is "$rc" 1 "a VPC rack without root is refused"
+like "$out" "^ERROR: .*root" "...in one line that says root is needed"
+
+t0=$(date +%s%N)
+for spec in a:10.1.0.0/16 b:10.2.0.0/16 c:10.3.0.0/16; do
+	out=$(cx rack install local "${spec%%:*}" --vpc "${spec#*:}" 2>&1); ok $? "install VPC rack ${spec%%:*} (${spec#*:})"
+done
+echo "# three VPC racks in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+PREFIX=$(ls "$CX_HOME/lab" >/dev/null 2>&1 && ip netns list | awk '{print $1}' | grep -o '^cx[0-9a-f]*' | head -1)
+out=$(cx rack install local d --vpc 10.2.128.0/17 2>&1)
+like "$out" "ERROR: .*overlaps" "an overlapping CIDR is refused"
+
+t0=$(date +%s%N)
+out=$(cx rack peer a b 2>&1); ok $? "peer a b"
+echo "# cx rack peer took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+out=$(cx rack peers -r a); like "$out" "b +10\.2\.0\.0/16" "a lists b as a peer"
+out=$(cx net); like "$out" "10\.1\.0\.0/16" "cx net shows the lab"
+
+cx apps create svc -r b >/dev/null
+out=$(cx deploy "$EXAMPLES/internal" -a svc -r b 2>&1)
+like "$out" "ERROR: .*please enable the rack's internal router first: cx rack params set internal_router=true -r b" "internalRouter needs the internal router"
+t0=$(date +%s%N)
+out=$(cx rack params set internal_router=true -r b); is "$out" "Updating parameters... OK" "enable b's internal router"
+echo "# internal_router=true took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+out=$(cx rack -r b); like "$out" "RouterInternal +b-internal\.cx\.test" "cx rack shows RouterInternal"
+out=$(cx deploy "$EXAMPLES/internal" -a svc -r b 2>&1); ok $? "deploy the internal example to b"
+out=$(cx services -a svc -r b)
+like "$out" "api +api\.svc\.b-internal\.cx\.test +80:3000" "api has the internal domain"
+like "$out" "web +web\.svc\.b\.cx\.test +80:3000" "web has the public domain"
+js=$(cx ps -a svc -r b --json); like "$js" '"address":"10\.2\.' "processes have VPC addresses"
+
+api=http://api.svc.b-internal.cx.test/
+body=$(try cx net exec a -- curl -s --max-time 3 "$api")
+like "$body" "^hello from svc/api" "api answers from the peered rack a, by name"
+hdr=$(try cx net exec a -- curl -s --max-time 3 "${api}headers")
+like "$hdr" "X-Forwarded-For: 10\.1\." "the internal router passes the caller's real address"
+
+out=$(try cx net exec internet -- curl -s --max-time 2 "$api"); rc=$?
+unlike "$out" "hello from" "api does not answer from the internet"
+out=$(try cx net exec c -- curl -s --max-time 2 "$api")
+unlike "$out" "hello from" "api does not answer from the unpeered rack c"
+bpub=$(cx rack -r b --json | sed -n 's/.*"router_address":"\([0-9.]*\):80".*/\1/p')
+code=$(try cx net exec internet -- curl -s -o /dev/null -w '%{http_code}' --max-time 2 --resolve "api.svc.b-internal.cx.test:80:$bpub" "$api")
+is "$code" 404 "b's public router answers 404 for the internal name"
+body=$(try cx net exec internet -- curl -s --max-time 3 http://web.svc.b.cx.test/)
+like "$body" "^hello from svc/web" "web answers from the internet through the public router"
+
+# A host on the internet that forges a route into b's VPC gets nothing.
+bpriv=$(cx rack -r b --json | sed -n 's/.*"router_internal_address":"\([0-9.]*\):80".*/\1/p')
+cx net exec internet -- ip route add 10.2.0.0/16 via "$bpub" >/dev/null 2>&1
+out=$(try cx net exec internet -- curl -s --max-time 1 -H 'Host: api.svc.b-internal.cx.test' "http://$bpriv/")
+unlike "$out" "hello from" "a forged route from the internet reaches nothing"
+cx net exec internet -- ip route del 10.2.0.0/16 >/dev/null 2>&1
+
+# Not transitive: a-b and b-c do not give a-c.
+out=$(try cx net exec a -- curl -s --max-time 1 "http://$(cx ps -a svc -r b --json | sed -n 's/.*"address":"\(10\.2\.[0-9.]*\)".*/\1/p' | head -1):3000/")
+unlike "$out" "hello from" "a process address is not reachable from a peer"
+
+out=$(cx services reach api -a svc -r b --from a 2>&1); rc=$?
+ok $rc "reach from a exits 0"
+like "$out" "name .*10\.2\." "reach shows the name hop"
+out=$(cx services reach api -a svc -r b --from c 2>&1); rc=$?
+is "$rc" 1 "reach from c exits 1"
+like "$out" "(route|allow).*(FAIL|fail)" "reach names the failing hop from c"
+
+t0=$(date +%s%N)
+out=$(cx rack unpeer a b 2>&1); ok $? "unpeer a b"
+out=$(try cx net exec a -- curl -s --max-time 1 "$api")
+unlike "$out" "hello from" "api is gone from a after unpeering"
+cx rack peer a b >/dev/null 2>&1
+body=$(try cx net exec a -- curl -s --max-time 3 "$api"); like "$body" "^hello from" "peered again: reachable"
+cx rack params set internal_router=false -r b >/dev/null
+out=$(try cx net exec a -- curl -s --max-time 1 "$api")
+unlike "$out" "hello from" "api is gone after internal_router=false"
+
+for r in a b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
+left=$(ip netns list | grep -c "^$PREFIX" || true)
+is "$left" 0 "no namespace of this lab is left"
+
+done_testing
