@@ -24,16 +24,16 @@ out=$(cx rack --json -r dev); like "$out" '"name":"dev"' "cx rack --json"
 out=$(cx rack params -r dev); like "$out" "router_port +[0-9]+" "params list router_port"
 out=$(cx rack params set interal_router=true -r dev 2>&1); rc=$?
 is "$rc" 1 "unknown param exits 1"
-like "$out" '^ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
+like "$out" "ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
 out=$(cx rack params set build_max_mb=lots -r dev 2>&1)
-like "$out" "^ERROR: build_max_mb must be a whole number" "param values are type-checked"
+like "$out" "ERROR: build_max_mb must be a whole number" "param values are type-checked"
 out=$(cx rack params set build_max_mb=100 domain=Bad_Domain -r dev 2>&1)
-like "$out" "^ERROR: domain must be" "one bad pair refuses the whole set"
+like "$out" "ERROR: domain must be" "one bad pair refuses the whole set"
 out=$(cx rack params -r dev); like "$out" "build_max_mb +512" "...and nothing changed"
 out=$(cx rack params set build_max_mb=100 -r dev); is "$out" "Updating parameters... OK" "params set"
 
 out=$(cx apps create app1 -r dev); is "$out" "Creating app1... OK" "apps create"
-out=$(cx apps create app1 -r dev 2>&1); like "$out" "^ERROR: app app1 already exists" "duplicate app refused"
+out=$(cx apps create app1 -r dev 2>&1); like "$out" "ERROR: app app1 already exists" "duplicate app refused"
 out=$(cx apps -r dev); like "$out" "app1 +idle" "apps lists the new app"
 
 t0=$(date +%s%N)
@@ -84,13 +84,12 @@ n=$(cx ps -a app1 -r dev | grep -c ' running ')
 is "$n" 2 "two processes run"
 seen=$(for i in 1 2 3 4 5 6; do curl -s --max-time 5 "$url/"; done | sed -n 's/.*process \(web-[0-9a-f]*\).*/\1/p' | sort -u | wc -l)
 is "$seen" 2 "the router spreads requests over both processes"
-out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "^ERROR: no such service: nope" "unknown service"
+out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "ERROR: no such service: nope" "unknown service"
 
 logs=$(cx logs -a app1 -r dev)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 
 # A deploy whose process exits fails with its last lines; the old release serves.
-before=$(cx apps -a app1 -r dev --json)
 out=$(cx deploy "$ROOT/tests/e2e/apps/crash" -a app1 -r dev 2>&1); rc=$?
 is "$rc" 1 "a crashing deploy exits 1"
 like "$out" "ERROR: .*exited with status 3" "the error says how the process ended"
@@ -116,6 +115,7 @@ out=$(cx apps -r dev 2>&1); like "$out" "^ERROR: invalid password for rack dev" 
 cp "$TMP/pw" "$CX_HOME/racks/dev/password"
 
 # The daemon can die; apps and routers keep serving, and a new daemon adopts them.
+pid=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 kill "$daemon_pid"; wait_for 5 sh -c "! kill -0 $daemon_pid"
 ok $? "daemon stopped"
 out=$(cx apps -r dev 2>&1)
