@@ -24,7 +24,7 @@ out=$(cx rack --json -r dev); like "$out" '"name":"dev"' "cx rack --json"
 out=$(cx rack params -r dev); like "$out" "router_port +[0-9]+" "params list router_port"
 out=$(cx rack params set interal_router=true -r dev 2>&1); rc=$?
 is "$rc" 1 "unknown param exits 1"
-like "$out" "ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
+like "$out" 'ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
 out=$(cx rack params set build_max_mb=lots -r dev 2>&1)
 like "$out" "ERROR: build_max_mb must be a whole number" "param values are type-checked"
 out=$(cx rack params set build_max_mb=100 domain=Bad_Domain -r dev 2>&1)
