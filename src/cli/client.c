@@ -196,7 +196,16 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 
 	cr = curl_easy_perform(h);
 	if (cr == CURLE_COULDNT_CONNECT) {
-		rc = CLIENT_NOT_RUNNING;
+		long oserr = 0;
+
+		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		if (oserr == 0 || oserr == ENOENT || oserr == ECONNREFUSED) {
+			rc = CLIENT_NOT_RUNNING;
+		} else {
+			snprintf(err, errlen, "cannot connect to %s: %s", c->sock_path,
+			    strerror((int)oserr));
+			rc = CLIENT_ERR;
+		}
 		goto out;
 	}
 	if (cr != CURLE_OK) {

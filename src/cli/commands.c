@@ -471,13 +471,15 @@ has_subcommands(const struct cli_cmd *cmd)
 	return false;
 }
 
-/* The command line with the flags taken out. raw_start: index in pos where a
- * passed-through command line starts (-1: none). */
+/*
+ * Takes the flags out of the command line, leaving the words and arguments
+ * in pos. Flags stop at "--", and for a command that passes a command line
+ * through (raw_after > 0) at the first word of that command line.
+ */
 static int
 parse(struct cli *c, int argc, char **argv, char **pos, int *npos)
 {
-	int raw_start = -1;
-	bool dashdash = false;
+	bool flags_done = false;
 
 	*npos = 0;
 	for (int i = 1; i < argc; i++) {
@@ -485,25 +487,18 @@ parse(struct cli *c, int argc, char **argv, char **pos, int *npos)
 		const struct cli_cmd *cmd;
 		int k;
 
-		if (raw_start >= 0 || dashdash) {
-			pos[(*npos)++] = argv[i];
+		if (!flags_done && strcmp(a, "--") == 0) {
+			flags_done = true;
 			continue;
 		}
-		if (strcmp(a, "--") == 0) {
-			cmd = find_cmd(pos, *npos, &k);
-			if (cmd != NULL && cmd->raw_after > 0)
-				raw_start = *npos;
-			dashdash = true;
-			continue;
-		}
-		if (a[0] == '-' && a[1] != '\0') {
+		if (!flags_done && a[0] == '-' && a[1] != '\0') {
 			if (parse_flag(c, argc, argv, &i) != 0)
 				return -1;
 			continue;
 		}
 		cmd = find_cmd(pos, *npos, &k);
 		if (cmd != NULL && cmd->raw_after > 0 && *npos - k == cmd->raw_after)
-			raw_start = *npos;
+			flags_done = true;
 		pos[(*npos)++] = argv[i];
 	}
 	return 0;

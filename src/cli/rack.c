@@ -39,9 +39,9 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* cx-rackd: $CX_RACKD, else next to this executable. */
+/* cx-rackd: $CX_RACKD, else next to this executable. -1 with err set. */
 static int
-find_rackd(char *out, size_t outlen)
+find_rackd(char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *env = getenv("CX_RACKD");
 	char exe[PATH_MAX];
@@ -51,15 +51,19 @@ find_rackd(char *out, size_t outlen)
 		str_copy(out, outlen, env);
 	} else {
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		if (n <= 0)
-			return out_error("cannot find cx-rackd: readlink /proc/self/exe: %s",
-			    strerror(errno)), -1;
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot find cx-rackd: readlink /proc/self/exe: %s",
+			    strerror(errno));
+			return -1;
+		}
 		exe[n] = '\0';
 		snprintf(out, outlen, "%s/cx-rackd", dirname(exe));
 	}
-	if (access(out, X_OK) == -1)
-		return out_error("cannot run the rack daemon %s: %s (set CX_RACKD to its path)", out,
-		    strerror(errno)), -1;
+	if (access(out, X_OK) == -1) {
+		snprintf(err, errlen, "cannot run the rack daemon %s: %s (set CX_RACKD to its path)",
+		    out, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -77,10 +81,8 @@ start_daemon(struct cli *c, const char *name, char *err, size_t errlen)
 	int64_t deadline;
 	pid_t pid;
 
-	if (find_rackd(rackd, sizeof(rackd)) == -1) {
-		snprintf(err, errlen, "no cx-rackd");
-		return -2;      /* already printed */
-	}
+	if (find_rackd(rackd, sizeof(rackd), err, errlen) == -1)
+		return -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
@@ -285,7 +287,7 @@ cmd_rack_install(struct cli *c)
 	char dir[PATH_MAX], err[2048];
 	bool vpc_made = false;
 	uint32_t net;
-	int prefix, r;
+	int prefix;
 
 	if (strcmp(provider, "local") != 0)
 		return out_error("unknown provider \"%s\": cx installs local racks (cx rack install "
@@ -319,39 +321,35 @@ cmd_rack_install(struct cli *c)
 			goto fail;
 		vpc_made = true;
 	}
-	r = start_daemon(c, name, err, sizeof(err));
-	if (r == -2) {
-		err[0] = '\0';
-		goto fail;
-	}
-	if (r == -1)
+	if (start_daemon(c, name, err, sizeof(err)) == -1)
 		goto fail;
 	out_ok();
 	return 0;
 fail:
-	{
+	/* Undo what this install made, then say why it failed. */
+	kill_leftovers(c, name);
+	if (vpc_made) {
 		char err2[512];
 
-		kill_leftovers(c, name);
-		if (vpc_made && lab_rack_destroy(c->home, name, err2, sizeof(err2)) == -1)
-			fprintf(stderr, "warning: %s\n", err2);
-		remove_tree(dir);
+		if (lab_rack_destroy(c->home, name, err2, sizeof(err2)) == -1)
+			out_error("%s", err2);
 	}
-	return err[0] ? out_error("%s", err) : 1;
+	remove_tree(dir);
+	return out_error("%s", err);
 }
 
 int
 cmd_rack_start(struct cli *c)
 {
 	const char *name = c->argv[0];
-	char rackd[PATH_MAX];
+	char rackd[PATH_MAX], err[PATH_MAX + 128];
 
 	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
 		return 1;
 	if (!cli_rack_exists(c, name))
 		return out_error("no such rack: %s (cx racks lists them)", name);
-	if (find_rackd(rackd, sizeof(rackd)) == -1)
-		return 1;
+	if (find_rackd(rackd, sizeof(rackd), err, sizeof(err)) == -1)
+		return out_error("%s", err);
 	fflush(stdout);
 	execl(rackd, "cx-rackd", "--home", c->home, "--rack", name, (char *)NULL);
 	return out_error("cannot run %s: %s", rackd, strerror(errno));
@@ -365,7 +363,6 @@ cmd_rack_uninstall(struct cli *c)
 	char dir[PATH_MAX], path[PATH_MAX], err[2048];
 	bool vpc;
 	pid_t pid;
-	int r;
 
 	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
 		return 1;
@@ -376,15 +373,9 @@ cmd_rack_uninstall(struct cli *c)
 		return out_error("%s", err);
 
 	out_step("Uninstalling rack %s", name);
-	r = api_probe(c, name, 2000, NULL);
-	if (r == -2) {
-		/* Only the daemon knows which processes are the rack's: start it to stop them. */
-		r = start_daemon(c, name, err, sizeof(err));
-		if (r == -2)
-			return 1;
-		if (r == -1)
-			return out_error("cannot start rack %s to stop its processes: %s", name, err);
-	}
+	/* Only the daemon knows which processes are the rack's: start it to stop them. */
+	if (api_probe(c, name, 2000, NULL) == -2 && start_daemon(c, name, err, sizeof(err)) == -1)
+		return out_error("cannot start rack %s to stop its processes: %s", name, err);
 	pid = read_pid(c, name, "rackd.pid");
 	str_copy(c->rack, sizeof(c->rack), name);
 	if (api_call(c, "POST", "/system/uninstall", NULL, NULL) == -1)

@@ -231,4 +231,17 @@ expect_err "net exec to a rack that does not exist" \
 expect_err "peering a rack that has no VPC" \
 	'ERROR: rack r1 has no VPC to peer (install it with --vpc CIDR)' "$CX" rack peer r1 r2
 
+# --- a failed install leaves nothing behind ---
+expect_err "install with no daemon to run" \
+	"ERROR: cannot run the rack daemon $T/none: No such file or directory (set CX_RACKD to its path)" \
+	env CX_RACKD="$T/none" "$CX" rack install local f1
+if [ -e "$CX_HOME/racks/f1" ]; then not_ok "no rack left after a failed install"; else ok "no rack left after a failed install"; fi
+printf '#!/bin/sh\necho "cx-rackd: something irrelevant" >&2\necho "cannot listen on the socket: boom" >&2\nexit 1\n' >"$T/bad-rackd"
+chmod +x "$T/bad-rackd"
+expect_err "install says why the daemon did not start" \
+	'ERROR: cannot listen on the socket: boom' env CX_RACKD="$T/bad-rackd" "$CX" rack install local f2
+if [ -e "$CX_HOME/racks/f2" ]; then not_ok "no rack left after a daemon failed"; else ok "no rack left after a daemon failed"; fi
+expect_err "install with a daemon that exits silently" \
+	'ERROR: the rack daemon exited during start-up' env CX_RACKD=/bin/false "$CX" rack install local f3
+
 echo "1..$n"

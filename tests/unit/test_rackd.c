@@ -1,0 +1,206 @@
+/*
+ * test_rackd.c — the rack daemon's small modules on their own: the store on a
+ * real SQLite file (migrations, atomic activation, reopen), the param table,
+ * Dockerfile reading, and util's parsers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "rackd/dockerfile.h"
+#include "rackd/params.h"
+#include "rackd/store.h"
+
+static char tmpdir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cx-unit.XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return remove_tree(tmpdir);
+}
+
+static void
+test_store_roundtrip(void **state)
+{
+	char path[128], err[256], v[64];
+	struct store *st;
+	struct st_app app;
+	struct st_release rel = { .env = "A=1\n", .description = "first", .error = "" }, got;
+	struct st_release *list;
+	size_t n;
+	char *keys[] = { "internal_router" }, *vals[] = { "true" };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/state.db", tmpdir);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_app_create(st, "app1"), 0);
+	assert_int_equal(store_app_create(st, "app1"), -1); /* primary key */
+	str_copy(rel.app, sizeof(rel.app), "app1");
+	str_copy(rel.status, sizeof(rel.status), "created");
+	str_copy(rel.id, sizeof(rel.id), "R1");
+	assert_int_equal(store_release_add(st, &rel), 0);
+	str_copy(rel.id, sizeof(rel.id), "R2");
+	assert_int_equal(store_release_add(st, &rel), 0);
+	assert_int_equal(store_release_activate(st, "app1", "R1"), 0);
+	assert_int_equal(store_release_activate(st, "app1", "R2"), 0);
+	assert_int_equal(store_params_set(st, keys, vals, 1), 0);
+	store_close(st);
+
+	/* Everything survives a reopen; activation replaced R1. */
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_app_get(st, "app1", &app), 0);
+	assert_string_equal(app.release, "R2");
+	assert_int_equal(store_release_get(st, "app1", "R1", &got), 0);
+	assert_string_equal(got.status, "replaced");
+	store_release_free(&got);
+	assert_int_equal(store_release_list(st, "app1", 0, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].id, "R2"); /* newest first */
+	store_release_list_free(list, n);
+	assert_int_equal(store_param_get(st, "internal_router", v, sizeof(v)), 0);
+	assert_string_equal(v, "true");
+	assert_int_equal(store_scale_get(st, "app1", "web"), -1);
+	assert_int_equal(store_scale_set(st, "app1", "web", 3), 0);
+	assert_int_equal(store_scale_get(st, "app1", "web"), 3);
+	/* Deleting the app cascades its releases. */
+	assert_int_equal(store_app_delete(st, "app1"), 0);
+	assert_int_equal(store_release_get(st, "app1", "R2", &got), -1);
+	store_close(st);
+}
+
+static void
+test_store_refuses_newer_schema(void **state)
+{
+	char path[128], err[256];
+	struct store *st;
+	char cmd[256];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/new.db", tmpdir);
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s 'PRAGMA user_version=99'", path);
+	assert_int_equal(system(cmd), 0);
+	st = store_open(path, err, sizeof(err));
+	assert_null(st);
+	assert_non_null(strstr(err, "newer than this cx-rackd"));
+}
+
+static void
+test_params(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_int_equal(params_check("internal_router", "true", err, sizeof(err)), 0);
+	assert_int_equal(params_check("internal_router", "yes", err, sizeof(err)), -1);
+	assert_string_equal(err, "internal_router must be true or false, not \"yes\"");
+	assert_int_equal(params_check("interal_router", "true", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown param \"interal_router\"; did you mean \"internal_router\"?");
+	assert_int_equal(params_check("zzzzzz", "1", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown param \"zzzzzz\"; cx rack params lists them");
+	assert_int_equal(params_check("router_port", "70000", err, sizeof(err)), -1);
+	assert_int_equal(params_check("build_max_mb", "0", err, sizeof(err)), -1);
+	assert_int_equal(params_check("internal_router_whitelist", "10.5.0.0/16,192.168.1.0/24", err,
+	    sizeof(err)), 0);
+	assert_int_equal(params_check("internal_router_whitelist", "10.5.0.1/16", err, sizeof(err)),
+	    -1);
+	assert_int_equal(params_check("domain", "apps.example.test", err, sizeof(err)), 0);
+	assert_int_equal(params_check("domain", "Apps..x", err, sizeof(err)), -1);
+}
+
+static void
+test_dockerfile(void **state)
+{
+	char path[128], err[256];
+	struct dockerfile df;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/Dockerfile", tmpdir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("FROM debian\nRUN apt-get update && \\\n  apt-get install -y perl\n"
+	    "ENV A=1 B=\"two words\"\nENV OLD style value\nWORKDIR src\nEXPOSE 8080/tcp\n"
+	    "ENTRYPOINT [\"perl\"]\nCMD [\"server.pl\", \"it's\"]\n", f);
+	fclose(f);
+	assert_int_equal(dockerfile_read(path, &df, err, sizeof(err)), 0);
+	assert_string_equal(df.command, "'perl' 'server.pl' 'it'\\''s'");
+	assert_string_equal(df.env[0], "A=1");
+	assert_string_equal(df.env[1], "B=two words");
+	assert_string_equal(df.env[2], "OLD=style value");
+	assert_null(df.env[3]);
+	assert_string_equal(df.workdir, "src");
+	assert_int_equal(df.expose, 8080);
+	assert_int_equal(df.run_lines, 1);
+	dockerfile_free(&df);
+	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	assert_int_equal(dockerfile_read(path, &df, err, sizeof(err)), 0);
+	assert_null(df.command);
+	dockerfile_free(&df);
+}
+
+static void
+test_util_parsers(void **state)
+{
+	long l;
+	uint32_t net;
+	int prefix;
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(parse_long("42", 0, 100, &l), 0);
+	assert_int_equal(l, 42);
+	assert_int_equal(parse_long("101", 0, 100, &l), -1);
+	assert_int_equal(parse_long("4x", 0, 100, &l), -1);
+	assert_int_equal(parse_long("", 0, 100, &l), -1);
+	assert_int_equal(parse_long("99999999999999999999999", 0, INT64_MAX, &l), -1);
+	assert_int_equal(parse_cidr("10.1.0.0/16", &net, &prefix), 0);
+	assert_int_equal(prefix, 16);
+	assert_true(cidr_contains(net, prefix, 0x0a01ff01));
+	assert_false(cidr_contains(net, prefix, 0x0a020001));
+	assert_int_equal(parse_cidr("10.1.0.1/16", &net, &prefix), -1);
+	assert_int_equal(parse_cidr("10.1.0.0/33", &net, &prefix), -1);
+	assert_true(valid_name("app-1"));
+	assert_false(valid_name("App"));
+	assert_false(valid_name("1app"));
+	assert_false(valid_name("app-"));
+	assert_false(valid_name("a23456789012345678901234567890x"));
+	buf_init(&b, 8);
+	assert_int_equal(buf_adds(&b, "12345678"), 0);
+	assert_int_equal(buf_adds(&b, "9"), -1); /* the hard maximum holds */
+	assert_int_equal(b.len, 8);
+	buf_consume(&b, 3);
+	assert_string_equal(buf_cstr(&b), "45678");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_store_roundtrip),
+		cmocka_unit_test(test_store_refuses_newer_schema),
+		cmocka_unit_test(test_params),
+		cmocka_unit_test(test_dockerfile),
+		cmocka_unit_test(test_util_parsers),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
