@@ -111,4 +111,4 @@ bench: all
 clean:
 	rm -rf build build-asan bin
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name "*.d" 2>/dev/null)

@@ -29,6 +29,7 @@ enum cli_opt_id {
 	OPT_COUNT,
 	OPT_FOLLOW,
 	OPT_SINCE,
+	OPT_FROM,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)

@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/reach.h"
 #include "rackd/version.h"
 
 struct cli_opt {
@@ -38,6 +39,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_FOLLOW, 'f', "follow", NULL, "keep printing new lines until interrupted" },
 	{ OPT_SINCE, 0, "since", "DURATION",
 	  "only lines newer than this (e.g. 30s, 10m, 2h, 1d)" },
+	{ OPT_FROM, 0, "from", "WHERE",
+	  "where to try from: internet, or a VPC rack's name (default: internet)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -107,6 +110,13 @@ static const struct cli_cmd cmds[] = {
 	  "served by the internal router (internalRouter: true) a ROUTER column says\n"
 	  "which router serves each one: public, internal, or none (rack-only or worker).\n"
 	  "--json always has \"router\" and adds \"url\"." },
+	{ "services reach", "SERVICE", 1, 1, APP_CMD | O(FROM), 0, cmd_services_reach,
+	  "prove hop by hop whether a service can be reached",
+	  "Tries SERVICE with real packets from WHERE (the lab's internet, or a temporary\n"
+	  "address in a VPC rack's network) and prints each hop: name (the lab DNS gives\n"
+	  "the router's address), route, allow (security groups and the router's allow\n"
+	  "list) and http. The first hop that fails says why; the exit status is 0 only\n"
+	  "when every hop passes. On loopback racks the hops run from this host." },
 	{ "ps", "", 0, 0, APP_CMD | O(JSON), 0, cmd_ps, "list an app's processes",
 	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND. --json adds \"pid\", \"port\"\n"
 	  "and \"address\", and gives STARTED in unix seconds." },
@@ -430,14 +440,15 @@ cmd_help(struct cli *c)
 	}
 	cmd = find_cmd(c->argv, c->argc, &k);
 	if (cmd == NULL || k < c->argc) {
-		char typed[256] = "";
+		struct buf typed;
+		int rc;
 
-		for (int i = 0; i < c->argc; i++) {
-			if (i > 0)
-				strncat(typed, " ", sizeof(typed) - strlen(typed) - 1);
-			strncat(typed, c->argv[i], sizeof(typed) - strlen(typed) - 1);
-		}
-		return unknown_command(typed, c->argc, "");
+		buf_init(&typed, 256);
+		for (int i = 0; i < c->argc; i++)
+			buf_addf(&typed, "%s%s", i > 0 ? " " : "", c->argv[i]);
+		rc = unknown_command(buf_cstr(&typed), c->argc, "");
+		buf_free(&typed);
+		return rc;
 	}
 	print_cmd_help(cmd);
 	return 0;

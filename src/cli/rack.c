@@ -384,6 +384,17 @@ cmd_rack_uninstall(struct cli *c)
 	if (pid > 0 && !wait_gone(pid, STOP_TIMEOUT_MS))
 		return out_error("rack %s's daemon (pid %d) did not stop within %d seconds", name,
 		    (int)pid, STOP_TIMEOUT_MS / 1000);
+	if (pid <= 0) {
+		/* No pid file: wait for the API to go away instead. */
+		int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+
+		while (api_probe(c, name, 1000, NULL) != -2) {
+			if (now_ms() > deadline)
+				return out_error("rack %s's daemon did not stop within %d seconds", name,
+				    STOP_TIMEOUT_MS / 1000);
+			sleep_ms(START_POLL_MS);
+		}
+	}
 	if (vpc && lab_rack_destroy(c->home, name, err, sizeof(err)) == -1)
 		return out_error("%s", err);
 	cli_rack_path(c, name, "", dir, sizeof(dir));

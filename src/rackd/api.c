@@ -274,7 +274,7 @@ dispatch(struct conn *c)
 	q.body_path = c->route->upload ? c->spool_path : NULL;
 	q.body_len = c->req.content_length < 0 ? 0 : c->req.content_length;
 	c->route->handler(c->rack, &q, &s);
-	if (s.json == NULL && s.text.len == 0 && s.status < 300)
+	if (s.json == NULL && !s.is_text && s.text.len == 0 && s.status < 300)
 		s.json = json_object();
 	respond(c, &s);
 }

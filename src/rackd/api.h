@@ -6,6 +6,7 @@
 #ifndef CX_API_H
 #define CX_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,7 @@ struct api_resp {
 	int status;
 	json_t *json;             /* owned; serialized compactly */
 	struct buf text;          /* text/plain body when json is NULL */
+	bool is_text;             /* answer text/plain even when text is empty */
 	char extra[256];          /* extra header lines, each ending "\r\n" */
 	void (*after)(struct rack *r);  /* called once the response is written */
 };

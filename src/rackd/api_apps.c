@@ -660,6 +660,7 @@ api_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "cannot read the log: %s", strerror(errno));
 		return;
 	}
+	s->is_text = true;
 	snprintf(s->extra, sizeof(s->extra), "X-Cx-Offset: %lld\r\n", (long long)next);
 }
 

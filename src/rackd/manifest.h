@@ -58,7 +58,7 @@ struct mf_service {
 
 	/* additions */
 	bool agent;             /* one process per rack; scale is fixed at 1 */
-	bool singleton;         /* never more than one process, even during a deploy */
+	bool singleton;         /* deploys stop old processes before starting new ones (0/100) */
 	bool sticky;            /* asks the router for session affinity */
 	char **links;           /* Generation 2 links: services this one calls (names checked) */
 	size_t nlinks;

@@ -101,6 +101,7 @@ struct conn {
 	char reqid[72];
 	int minor;
 	bool head_req, keep, upgrade, linger;
+	bool origin_slash;		/* absolute-form target without a path: add "/" */
 	struct timespec t0;
 	double up_ms;
 	struct timespec up_t0;
@@ -570,6 +571,19 @@ copy_line(struct buf *b, const struct http_header *h)
 	buf_add(b, "\r\n", 2);
 }
 
+/* uri-host [":" port] characters, for an authority we will send as Host. */
+static bool
+valid_authority(struct http_slice a)
+{
+	for (size_t i = 0; i < a.n; i++) {
+		unsigned char ch = (unsigned char)a.p[i];
+
+		if (ch == 0 || (!isalnum(ch) && strchr("-._~%!$&'()*+,;=:[]", ch) == NULL))
+			return false;
+	}
+	return true;
+}
+
 static bool
 valid_request_id(struct http_slice v)
 {
@@ -595,7 +609,7 @@ build_upstream_head(struct conn *c, const struct http_request *req, struct http_
 	buf_reset(b);
 	c->uhead_off = 0;
 	buf_add(b, req->method.p, req->method.n);
-	buf_add(b, " ", 1);
+	buf_add(b, " /", c->origin_slash ? 2 : 1);
 	buf_add(b, target.p, target.n);
 	buf_adds(b, " HTTP/1.1\r\n");
 	for (size_t i = 0; i < req->nheaders; i++) {
@@ -629,8 +643,10 @@ build_upstream_head(struct conn *c, const struct http_request *req, struct http_
 			buf_adds(b, ", ");
 		}
 	}
-	buf_addf(b, "%s\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %d\r\nX-Request-Id: %s\r\n",
-	    c->peer_ip, c->w->cfg->listen_port, c->reqid);
+	buf_adds(b, c->peer_ip);
+	buf_adds(b, c->w->xf_tail);	/* Proto, Port, and the name of X-Request-Id */
+	buf_adds(b, c->reqid);
+	buf_add(b, "\r\n", 2);
 	if (c->upgrade) {
 		buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
 		buf_add(b, upgrade.p, upgrade.n);
@@ -664,6 +680,7 @@ start_request(struct conn *c)
 	c->upstream = NULL;
 	c->attempts = 0;
 	c->retried = false;
+	c->origin_slash = false;
 	c->up_ms = -1;
 	c->minor = req->minor;
 	c->keep = req->keep_alive && !w->stopping;
@@ -680,21 +697,34 @@ start_request(struct conn *c)
 	else
 		worker_request_id(w, c->reqid);
 
-	/* Absolute-form targets carry the authority that routes (RFC 9112 3.2.2). */
+	/* Absolute-form targets carry the authority that routes (RFC 9112 3.2.2);
+	 * upstream they become origin-form with that authority as Host. */
 	if (target.n > 7 && (strncasecmp(target.p, "http://", 7) == 0 ||
 	    (target.n > 8 && strncasecmp(target.p, "https://", 8) == 0))) {
 		size_t skip = target.p[4] == ':' ? 7 : 8, i = skip;
+		const char *at;
 
 		while (i < target.n && target.p[i] != '/' && target.p[i] != '?')
 			i++;
 		authority.p = target.p + skip;
 		authority.n = i - skip;
+		at = memchr(authority.p, '@', authority.n);
+		if (at != NULL) {
+			authority.n -= (size_t)(at + 1 - authority.p);
+			authority.p = at + 1;
+		}
 		target.p += i;
 		target.n -= i;
-		if (target.n == 0 || target.p[0] != '/')
-			target = (struct http_slice){ "/", 1 };
+		c->origin_slash = target.n == 0 || target.p[0] != '/';
 		if (authority.n == 0)
 			authority = req->host;
+		else if (!valid_authority(authority)) {
+			c->in_off += req->head_len;
+			c->rq = RQ_DONE;
+			c->rq_body = BK_NONE;
+			set_hostname(c, req->host);
+			return local_reply(c, 400, "invalid authority in the request target\n", true);
+		}
 	}
 	set_hostname(c, authority.n > 0 ? authority : req->host);
 	c->rq = RQ_HEAD;
@@ -1084,8 +1114,10 @@ response_head(struct conn *c)
 	if (c->rs_body == BK_CLOSE)
 		c->keep = false;
 	if (c->rq != RQ_DONE) {
-		/* Answered before the whole body was sent: the rest cannot be
-		 * told from the next request, so both connections end here. */
+		/* Answered before the whole body was sent (say, 413): stop
+		 * sending it; the rest cannot be told from a next request, so
+		 * both connections end with this response. */
+		c->rq = RQ_DONE;
 		c->keep = false;
 		c->linger = true;
 		c->up_reusable = false;
@@ -1349,11 +1381,11 @@ conn_step_proxy(struct conn *c)
 	r2 = pump_response(c);
 	if (r2 == STEP_FREED || c->state != CS_PROXY)
 		return r2 == STEP_FREED ? STEP_FREED : STEP_MORE;
-	if (c->rs == RS_DONE && (c->rq == RQ_DONE || !c->keep)) {
+	if (c->rs == RS_DONE && c->rq == RQ_DONE) {
 		struct upconn *done = c->uc;
 
 		c->uc = NULL;
-		if (c->up_reusable && c->rq == RQ_DONE && done->off == done->len)
+		if (c->up_reusable && done->off == done->len)
 			upstream_release(c->w, done);
 		else
 			upstream_close(c->w, done);

@@ -5,6 +5,7 @@
 #include "router/worker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -202,6 +203,9 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	w->rng[0] = splitmix(&seed);
 	w->rng[1] = splitmix(&seed);
 	w->unknown_stats = metrics_host(&w->m, "", "", "");
+	snprintf(w->xf_tail, sizeof(w->xf_tail),
+	    "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
+	    cfg->listen_port);
 	w->loop = ev_new();
 	if (w->loop == NULL)
 		return -1;

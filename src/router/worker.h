@@ -57,6 +57,7 @@ struct worker {
 	struct host_stats *unknown_stats;
 	struct accesslog al;
 	uint64_t rng[2];
+	char xf_tail[96];		/* "\r\nX-Forwarded-Proto: http\r\n...X-Request-Id: " */
 	bool stopping;
 	int64_t stop_deadline;
 	struct ev_timer *sweep;
