@@ -57,17 +57,17 @@ vpc_demo() {
 	say "A service in rack a calls api in rack b, privately"
 	run cx apps create caller -r a
 	run cx deploy "$ROOT/examples/hello" -a caller -r a || exit 1
-	try "a's web service -> b's api (by name)" cx net exec internet -- curl -s --max-time 3 \
+	try "a's web service -> b's api (by name)" cx net exec internet -- curl -sS --max-time 3 \
 	    "http://web.caller.a.cx.test/call?url=http://api.svc.b-internal.cx.test/"
-	try "rack a's network -> b's api" cx net exec a -- curl -s --max-time 3 http://api.svc.b-internal.cx.test/
+	try "rack a's network -> b's api" cx net exec a -- curl -sS --max-time 3 http://api.svc.b-internal.cx.test/
 
 	say "...and nobody else can"
-	try "the internet -> b's api" cx net exec internet -- curl -s --max-time 2 http://api.svc.b-internal.cx.test/
-	try "rack c (not peered) -> b's api" cx net exec c -- curl -s --max-time 2 http://api.svc.b-internal.cx.test/
+	try "the internet -> b's api" cx net exec internet -- curl -sS --max-time 2 http://api.svc.b-internal.cx.test/
+	try "rack c (not peered) -> b's api" cx net exec c -- curl -sS --max-time 2 http://api.svc.b-internal.cx.test/
 	bpub=$(cx rack -r b --json | sed -n 's/.*"router_address":"\([0-9.]*\):80".*/\1/p')
-	try "the internet -> b's public router, api's name" cx net exec internet -- curl -s --max-time 2 \
+	try "the internet -> b's public router, api's name" cx net exec internet -- curl -sS --max-time 2 \
 	    --resolve "api.svc.b-internal.cx.test:80:$bpub" http://api.svc.b-internal.cx.test/
-	try "the internet -> b's public web service" cx net exec internet -- curl -s --max-time 2 http://web.svc.b.cx.test/
+	try "the internet -> b's public web service" cx net exec internet -- curl -sS --max-time 2 http://web.svc.b.cx.test/
 
 	say "Proof, hop by hop"
 	run cx services reach api -a svc -r b --from a
@@ -75,7 +75,7 @@ vpc_demo() {
 
 	say "Unpeer, and the door closes"
 	run cx rack unpeer a b
-	try "rack a -> b's api after unpeering" cx net exec a -- curl -s --max-time 1 http://api.svc.b-internal.cx.test/
+	try "rack a -> b's api after unpeering" cx net exec a -- curl -sS --max-time 1 http://api.svc.b-internal.cx.test/
 }
 
 loopback_demo() {
@@ -90,9 +90,9 @@ loopback_demo() {
 	web=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"web".*"url":"\([^"]*\)".*/\1/p')
 	api=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"api".*"url":"\([^"]*\)".*/\1/p')
 	pub=$(cx rack params -r dev --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
-	try "curl web through the public router" curl -s --max-time 3 "$web/"
-	try "curl api through the internal router" curl -s --max-time 3 "$api/"
-	try "curl api's name on the public router" curl -s --max-time 3 \
+	try "curl web through the public router" curl -sS --max-time 3 "$web/"
+	try "curl api through the internal router" curl -sS --max-time 3 "$api/"
+	try "curl api's name on the public router" curl -sS --max-time 3 \
 	    -H "Host: ${api#http://}" "http://127.0.0.1:$pub/"
 	echo "(loopback racks have no network isolation: run 'sudo make demo' for the VPC story)"
 }

@@ -1,310 +1,439 @@
 /*
- * reach.c — `cx services reach SERVICE --from WHERE`: proves, hop by hop,
- * whether SERVICE can be reached from WHERE, by trying it with real packets
- * from there (the lab's internet, or a temporary address in a rack's VPC):
+ * reach.c — `cx services reach SERVICE -a APP [-r RACK] --from WHERE`: walks
+ * the hops a request takes from WHERE (`internet`, a VPC rack's name, or
+ * `local` for loopback racks) to the service, prints each with its verdict
+ * and time, names the first hop that fails and why, and exits 0 only when a
+ * request really got an answer from one of the service's processes.
  *
- *   name   api.svc.b-internal.cx.test -> 10.2.0.2  ok
- *   route  a -> 10.2.0.2  ok
- *   allow  10.2.0.2:80 accepts a  ok
- *   http   GET http://api.svc.b-internal.cx.test/ -> 200  ok
+ *   service  what the rack says: domain, router, port
+ *   name     the domain resolved from WHERE (the lab DNS, or *.localhost)
+ *   route    whether WHERE's network has a route to that address
+ *   allow    whether the router's allow list admits WHERE's addresses
+ *   router   a TCP connection to the router, bounded to 1 s
+ *   process  an HTTP request through the router, answered by a process
  *
- * The first hop that fails is marked FAIL with the reason, the rest are not
- * tried, and the exit status is 1. The lab drops nothing silently except
- * what the security groups drop: an unrouted address fails at once
- * ("network unreachable"), so a connection that times out was refused by an
- * allow rule.
- *
- * Loopback racks have no network to cross: the same hops run from this host.
+ * route and allow are read from the lab's state; name, router and process
+ * are real traffic from inside WHERE's network (a temporary address in a
+ * rack's VPC, or the lab's internet). If the state and the traffic disagree,
+ * the output says so rather than trusting either.
  */
+#include "cli/reach.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
-#include "cli/reach.h"
 #include "lab/lab.h"
 
-#define REACH_CONNECT_MS 2000
-#define REACH_HTTP_MS 3000
+#define CONNECT_MS 1000
+#define ANSWER_MS 5000
 
-struct reach {
-	const char *service, *from;
-	char domain[256];       /* host the router serves the service on */
-	char expect[64];        /* the router's address, "" if unknown */
-	int port;               /* the router's port */
-	char hint[256];         /* why a route or allow rule may be missing */
+struct target {
+	char service[64];
+	char domain[256];
+	char router[16];          /* "public" or "internal" */
+	int port;                 /* the router's port */
+	char rack[64];
+	bool vpc;
+	struct lab_rack_info info;
 };
 
-static void
-hop(const char *name, const char *what, const char *result)
+static int failed;            /* hops that failed so far */
+static char first_failure[512];
+
+static double
+ms_since(const struct timespec *t0)
 {
-	printf("%-6s %s  %s\n", name, what, result);
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void hop(const char *name, bool ok, const struct timespec *t0, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Prints one hop: name, verdict, time since t0, what was seen. */
+static void
+hop(const char *name, bool ok, const struct timespec *t0, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	printf("%-8s %-4s %8.2f ms  %s\n", name, ok ? "ok" : "FAIL", ms_since(t0), what);
+	if (!ok && failed++ == 0)
+		snprintf(first_failure, sizeof(first_failure), "%s: %s", name, what);
 	fflush(stdout);
 }
 
-/* Connects with a deadline: 0, or an errno (ETIMEDOUT when nothing answered). */
-static int
-connect_within(int fd, const struct sockaddr_in *sin, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return errno;
-	if (poll(&p, 1, ms) <= 0)
-		return ETIMEDOUT;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		return errno;
-	return err;
-}
-
-/* Sends a GET for host and reads the status code; -1 on no answer. */
-static int
-http_status(int fd, const char *host, int ms)
-{
-	char req[512], resp[256];
-	size_t got = 0;
-	int64_t deadline = now_ms() + ms;
-	long code;
-
-	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: cx-reach\r\n"
-	    "Connection: close\r\n\r\n", host);
-	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
-		return -1;
-	while (got < 12) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-			return -1;
-		n = read(fd, resp + got, sizeof(resp) - 1 - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	resp[got] = '\0';
-	if (strncmp(resp, "HTTP/1.", 7) != 0 || parse_long_n(resp + 9, 3, 100, 599, &code) == -1)
-		return -1;
-	return (int)code;
-}
-
-/* Runs the hops from the current network namespace; returns the exit status. */
-static int
-reach_hops(const struct reach *r)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)r->port) };
-	char what[512], addr[INET_ADDRSTRLEN], res[512];
-	int fd, e, code;
-
-	/* name */
-	if (str_has_prefix(r->expect, "127.")) {
-		/* *.localhost is loopback by definition (curl and browsers agree) */
-		inet_pton(AF_INET, r->expect, &sin.sin_addr);
-	} else {
-		struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM };
-		struct addrinfo *ai = NULL;
-
-		e = getaddrinfo(r->domain, NULL, &hints, &ai);
-		if (e != 0) {
-			snprintf(what, sizeof(what), "%s", r->domain);
-			snprintf(res, sizeof(res), "FAIL: %s", gai_strerror(e));
-			hop("name", what, res);
-			return 1;
-		}
-		sin.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		freeaddrinfo(ai);
-	}
-	inet_ntop(AF_INET, &sin.sin_addr, addr, sizeof(addr));
-	snprintf(what, sizeof(what), "%s -> %s", r->domain, addr);
-	if (r->expect[0] != '\0' && strcmp(addr, r->expect) != 0) {
-		snprintf(res, sizeof(res), "FAIL: the router listens on %s", r->expect);
-		hop("name", what, res);
-		return 1;
-	}
-	hop("name", what, "ok");
-
-	/* route and allow: one connection attempt tells both */
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		hop("route", addr, "FAIL: cannot make a socket");
-		return 1;
-	}
-	e = connect_within(fd, &sin, REACH_CONNECT_MS);
-	snprintf(what, sizeof(what), "%s -> %s", r->from, addr);
-	if (e == ENETUNREACH || e == EHOSTUNREACH || e == EACCES || e == EPERM) {
-		snprintf(res, sizeof(res), "FAIL: no route (%s)%s%s", strerror(e),
-		    r->hint[0] ? "; " : "", r->hint);
-		hop("route", what, res);
-		close(fd);
-		return 1;
-	}
-	hop("route", what, "ok");
-	snprintf(what, sizeof(what), "%s:%d accepts %s", addr, r->port, r->from);
-	if (e == ETIMEDOUT) {
-		snprintf(res, sizeof(res), "FAIL: dropped without an answer (an allow rule)%s%s",
-		    r->hint[0] ? "; " : "", r->hint);
-		hop("allow", what, res);
-		close(fd);
-		return 1;
-	}
-	if (e != 0) {
-		snprintf(res, sizeof(res), "FAIL: %s%s", strerror(e), e == ECONNREFUSED ?
-		    " (no router listens there)" : "");
-		hop("allow", what, res);
-		close(fd);
-		return 1;
-	}
-	hop("allow", what, "ok");
-
-	/* http */
-	code = http_status(fd, r->domain, REACH_HTTP_MS);
-	close(fd);
-	if (r->port == 80)
-		snprintf(what, sizeof(what), "GET http://%s/", r->domain);
-	else
-		snprintf(what, sizeof(what), "GET http://%s:%d/", r->domain, r->port);
-	if (code < 0) {
-		hop("http", what, "FAIL: no HTTP answer (the connection was closed or timed out)");
-		return 1;
-	}
-	if (code >= 500) {
-		snprintf(res, sizeof(res), "FAIL: %d (%s)", code, code == 503 ?
-		    "no healthy process" : "the router or the app failed");
-		hop("http", what, res);
-		return 1;
-	}
-	snprintf(what + strlen(what), sizeof(what) - strlen(what), " -> %d", code);
-	hop("http", what, "ok");
-	return 0;
-}
-
 static bool
-peered(const char *home, const char *a, const char *b)
+peered(struct cli *c, const char *a, const char *b)
 {
 	char (*pairs)[2][32] = NULL;
 	size_t n = 0;
 	bool yes = false;
 
-	if (lab_peers(home, a, &pairs, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			yes |= strcmp(pairs[i][0], b) == 0 || strcmp(pairs[i][1], b) == 0;
+	if (lab_peers(c->home, a, &pairs, &n) == -1)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((strcmp(pairs[i][0], a) == 0 && strcmp(pairs[i][1], b) == 0) ||
+		    (strcmp(pairs[i][0], b) == 0 && strcmp(pairs[i][1], a) == 0))
+			yes = true;
+	}
 	free(pairs);
 	return yes;
+}
+
+/* True if the network cidr lies inside one of the comma-separated CIDRs. */
+static bool
+in_list(const char *cidr, const char *list)
+{
+	char copy[512], *save = NULL;
+	uint32_t net, lnet;
+	int prefix, lprefix;
+
+	if (cidr[0] == '\0' || parse_cidr(cidr, &net, &prefix) == -1)
+		return false;
+	str_copy(copy, sizeof(copy), list);
+	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		while (*t == ' ')
+			t++;
+		if (parse_cidr(t, &lnet, &lprefix) == 0 && lprefix <= prefix &&
+		    cidr_contains(lnet, lprefix, net))
+			return true;
+	}
+	return false;
+}
+
+/* The route and allow hops, from the lab's state. */
+static void
+predict(struct cli *c, const struct target *t, const char *where, const char *addr)
+{
+	struct lab_rack_info src;
+	struct timespec t0;
+	bool same = strcmp(where, t->rack) == 0, internet = strcmp(where, "internet") == 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!t->vpc) {
+		hop("route", true, &t0, "loopback: %s is this host", addr);
+		hop("allow", true, &t0, "loopback racks admit 127.0.0.0/8");
+		return;
+	}
+	if (strcmp(t->router, "public") == 0) {
+		hop("route", true, &t0, "%s is %s's public address, on the internet", addr, t->rack);
+		hop("allow", true, &t0, "the public router admits everybody");
+		return;
+	}
+	memset(&src, 0, sizeof(src));
+	if (!internet)
+		lab_rack_get(c->home, where, &src);
+	if (same)
+		hop("route", true, &t0, "%s is inside %s's own VPC (%s)", addr, t->rack, t->info.cidr);
+	else if (internet)
+		hop("route", false, &t0, "the internet has no route to %s, a private address of %s",
+		    addr, t->rack);
+	else if (peered(c, where, t->rack))
+		hop("route", true, &t0, "%s's VPC (%s) is peered with %s's (%s)", where, src.cidr,
+		    t->rack, t->info.cidr);
+	else
+		hop("route", false, &t0, "%s's VPC (%s) is not peered with %s's (%s): cx rack peer %s %s",
+		    where, src.cidr, t->rack, t->info.cidr, where, t->rack);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (same)
+		hop("allow", true, &t0, "%s is %s's own CIDR", src.cidr, t->rack);
+	else if (!internet && peered(c, where, t->rack))
+		hop("allow", true, &t0, "%s is a peer CIDR of %s", src.cidr, t->rack);
+	else if (!internet && in_list(src.cidr, t->info.whitelist))
+		hop("allow", true, &t0, "%s is in %s's internal_router_whitelist", src.cidr, t->rack);
+	else
+		hop("allow", false, &t0, "%s is not in %s's allow list (its own %s, its peers, "
+		    "internal_router_whitelist)", internet ? "the internet" : src.cidr, t->rack,
+		    t->info.cidr);
+}
+
+/* Non-blocking connect bounded by CONNECT_MS: the fd, or -1 with *why. */
+static int
+connect_bounded(const struct sockaddr_in *sin, const char **why)
+{
+	struct pollfd p;
+	int fd, err = 0;
+	socklen_t len = sizeof(err);
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1 && errno != EINPROGRESS) {
+		*why = strerror(errno);
+		close(fd);
+		return -1;
+	}
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, CONNECT_MS) != 1) {
+		*why = "no answer within 1 s: dropped by a security group";
+		close(fd);
+		return -1;
+	}
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+	if (err != 0) {
+		*why = strerror(err);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Reads an HTTP answer's head (and a little body) into resp; bytes read. */
+static size_t
+read_answer(int fd, char *resp, size_t size)
+{
+	size_t have = 0;
+
+	while (have < size - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, ANSWER_MS) != 1)
+			break;
+		n = read(fd, resp + have, size - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	resp[have] = '\0';
+	return have;
+}
+
+/* The process hop: a GET through the router; 0 when a process answered. */
+static int
+request(const struct target *t, int fd)
+{
+	struct timespec t0;
+	char req[512], resp[4096], line[160] = "";
+	char *body;
+	int status = 0;
+	bool from_router;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: cx-reach\r\n"
+	    "Connection: close\r\n\r\n", t->domain);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		hop("process", false, &t0, "cannot send the request: %s", strerror(errno));
+		return 1;
+	}
+	read_answer(fd, resp, sizeof(resp));
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
+		hop("process", false, &t0, "no HTTP answer through the router");
+		return 1;
+	}
+	body = strstr(resp, "\r\n\r\n");
+	if (body != NULL)
+		sscanf(body + 4, "%159[^\n]", line);
+	/* The router marks the answers it makes itself (no route, no healthy process...). */
+	*(body != NULL ? body : resp + strlen(resp)) = '\0';
+	from_router = strcasestr(resp, "\r\nX-Cx-Router:") != NULL;
+	if (from_router) {
+		hop("process", false, &t0, "the %s router answered %d itself: %s", t->router, status,
+		    line);
+		return 1;
+	}
+	hop("process", true, &t0, "HTTP %d from a process of %s: %s", status, t->service, line);
+	return 0;
+}
+
+/* Runs inside WHERE's network: name, route, allow, router, process. */
+static int
+walk(struct cli *c, const struct target *t, const char *where)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res = NULL;
+	struct sockaddr_in sin;
+	struct timespec t0;
+	char addr[INET_ADDRSTRLEN] = "";
+	const char *why;
+	int fd, rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!t->vpc) {
+		/* *.localhost is loopback by definition (RFC 6761); curl and browsers agree. */
+		str_copy(addr, sizeof(addr), "127.0.0.1");
+		hop("name", true, &t0, "%s -> %s (*.localhost is loopback)", t->domain, addr);
+	} else if ((rc = getaddrinfo(t->domain, NULL, &hints, &res)) != 0) {
+		hop("name", false, &t0, "%s does not resolve from %s: %s", t->domain, where,
+		    gai_strerror(rc));
+		return 1;
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, addr, sizeof(addr));
+		freeaddrinfo(res);
+		hop("name", true, &t0, "%s -> %s (lab DNS)", t->domain, addr);
+	}
+	predict(c, t, where, addr);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)t->port);
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = connect_bounded(&sin, &why);
+	if (fd == -1) {
+		hop("router", false, &t0, "%s:%d (the %s router): %s", addr, t->port, t->router, why);
+		return 1;
+	}
+	hop("router", true, &t0, "connected to the %s router at %s:%d", t->router, addr, t->port);
+	rc = request(t, fd);
+	close(fd);
+	return rc;
+}
+
+/* Fills t from the rack: the service's domain and router, the router's port. */
+static int
+describe(struct cli *c, struct target *t)
+{
+	struct timespec t0;
+	jv *svcs = NULL, *sys = NULL, *params = NULL;
+	char *path;
+	int rc = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	path = api_path("/apps/%s/services", c->app);
+	if (api_call(c, "GET", path, NULL, &svcs) == -1 ||
+	    api_call(c, "GET", "/system/params", NULL, &params) == -1 ||
+	    api_call(c, "GET", "/system", NULL, &sys) == -1)
+		goto out;
+	for (size_t i = 0; i < jv_len(svcs); i++) {
+		jv *s = jv_at(svcs, i);
+
+		if (strcmp(jv_str(s, "name"), t->service) == 0) {
+			str_copy(t->domain, sizeof(t->domain), jv_str(s, "domain"));
+			str_copy(t->router, sizeof(t->router), jv_str(s, "router"));
+		}
+	}
+	rc = 1;
+	if (t->router[0] == '\0') {
+		hop("service", false, &t0, "no service %s in app %s (cx services -a %s lists them)",
+		    t->service, c->app, c->app);
+		goto out;
+	}
+	if (strcmp(t->router, "none") == 0) {
+		hop("service", false, &t0, "%s has no router (a worker, or internal: true)", t->service);
+		goto out;
+	}
+	if (strcmp(t->router, "internal") == 0 && jv_str(sys, "router_internal")[0] == '\0') {
+		hop("service", false, &t0, "%s is served by the internal router, which is off: cx rack "
+		    "params set internal_router=true -r %s", t->service, t->rack);
+		goto out;
+	}
+	t->port = 80;
+	if (!t->vpc) {
+		long v;
+
+		if (parse_long(jv_str(jv_get(params, "params"), strcmp(t->router, "internal") == 0 ?
+		    "router_internal_port" : "router_port"), 1, 65535, &v) == 0)
+			t->port = (int)v;
+	}
+	hop("service", true, &t0, "%s of app %s on rack %s: %s via the %s router", t->service,
+	    c->app, t->rack, t->domain, t->router);
+	rc = 0;
+out:
+	free(path);
+	jv_free(svcs);
+	jv_free(sys);
+	jv_free(params);
+	return rc;
 }
 
 int
 cmd_services_reach(struct cli *c)
 {
-	struct reach r = { .service = c->argv[0] };
-	struct lab_rack_info target, src;
+	const char *where = c->opt[OPT_FROM];
+	struct target t;
 	char proc_id[LAB_PROC_ID_MAX] = "", addr[64], err[1024];
-	const char *router, *ports;
-	jv *svcs = NULL, *svc = NULL;
-	bool vpc, internet;
-	char *path;
-	long port;
+	struct lab_rack_info other;
+	bool local, internet;
 	pid_t pid;
-	int rc;
+	int rc, status = 0;
 
+	memset(&t, 0, sizeof(t));
+	if (where == NULL)
+		return out_error("say where from: --from internet, --from RACK, or --from local");
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
-	path = api_path("/apps/%s/services", c->app);
-	rc = api_call(c, "GET", path, NULL, &svcs);
-	free(path);
+	str_copy(t.service, sizeof(t.service), c->argv[0]);
+	str_copy(t.rack, sizeof(t.rack), c->rack);
+	t.vpc = lab_rack_get(c->home, c->rack, &t.info) == 0;
+	local = strcmp(where, "local") == 0;
+	internet = strcmp(where, "internet") == 0;
+	if (t.vpc && local)
+		return out_error("rack %s is a VPC rack: use --from internet or --from a rack's name",
+		    c->rack);
+	if (!t.vpc && !local && strcmp(where, c->rack) != 0)
+		return out_error("rack %s runs on loopback, with no network of its own: use --from local",
+		    c->rack);
+	if (t.vpc && !internet && lab_rack_get(c->home, where, &other) == -1)
+		return out_error("no such place: %s (use internet or a VPC rack's name; cx net lists"
+		    " them)", where);
+
+	printf("%-8s %-4s %11s  %s\n", "HOP", "", "TIME", "DETAIL");
+	rc = describe(c, &t);
 	if (rc == -1)
 		return 1;
-	api_close(c);
-	for (size_t i = 0; i < jv_len(svcs); i++)
-		if (strcmp(jv_str(jv_at(svcs, i), "name"), r.service) == 0)
-			svc = jv_at(svcs, i);
-	if (svc == NULL) {
-		jv_free(svcs);
-		return out_error("no such service: %s (cx services -a %s lists them)", r.service,
-		    c->app);
+	if (rc == 1) {
+		printf("not reached: %s\n", first_failure);
+		return 1;
 	}
-	router = jv_str(svc, "router");
-	ports = jv_str(svc, "ports");
-	str_copy(r.domain, sizeof(r.domain), jv_str(svc, "domain"));
-	if (strcmp(router, "none") == 0 || r.domain[0] == '\0' || strchr(ports, ':') == NULL ||
-	    parse_long_n(ports, strcspn(ports, ":"), 1, 65535, &port) == -1) {
-		jv_free(svcs);
-		return out_error("service %s has no route: no router serves it (a worker, or "
-		    "internal: true)", r.service);
-	}
-	r.port = (int)port;
-	internet = false;
-
-	vpc = lab_rack_get(c->home, c->rack, &target) == 0;
-	if (!vpc) {
-		if (c->opt[OPT_FROM] != NULL)
-			rc = out_error("rack %s has no VPC: its services are reached from this host "
-			    "(leave out --from)", c->rack);
-		else {
-			r.from = "this host";
-			str_copy(r.expect, sizeof(r.expect), "127.0.0.1");
-			rc = reach_hops(&r);
-		}
-		jv_free(svcs);
-		return rc;
-	}
-
-	/* VPC rack: from the internet (default) or from inside a rack's VPC */
-	r.from = c->opt[OPT_FROM] ? c->opt[OPT_FROM] : "internet";
-	internet = strcmp(r.from, "internet") == 0;
-	str_copy(r.expect, sizeof(r.expect), strcmp(router, "internal") == 0 ?
-	    target.private_addr : target.public_addr);
-	if (!internet && (!valid_name(r.from) || lab_rack_get(c->home, r.from, &src) == -1)) {
-		jv_free(svcs);
-		return out_error("no such place: %s (use internet or a VPC rack's name; cx net lists "
-		    "them)", r.from);
-	}
-	if (strcmp(router, "internal") == 0) {
-		if (internet)
-			snprintf(r.hint, sizeof(r.hint), "the internal router is private: only %s's "
-			    "VPC and its peers reach it", c->rack);
-		else if (strcmp(r.from, c->rack) != 0 && !peered(c->home, r.from, c->rack))
-			snprintf(r.hint, sizeof(r.hint), "%s is not peered with %s (cx rack peer %s %s)",
-			    r.from, c->rack, r.from, c->rack);
-	}
-	jv_free(svcs);
-	if (lab_check_privilege(err, sizeof(err)) == -1)
-		return out_error("%s", err);
-	if (!internet) {
-		snprintf(proc_id, sizeof(proc_id), "reach-%d", (int)getpid());
-		if (lab_proc_create(c->home, r.from, proc_id, addr, sizeof(addr), err,
-		    sizeof(err)) == -1)
+	if (t.vpc) {
+		if (lab_check_privilege(err, sizeof(err)) == -1)
 			return out_error("%s", err);
+		if (!internet) {
+			snprintf(proc_id, sizeof(proc_id), "reach-%d", (int)getpid());
+			if (lab_proc_create(c->home, where, proc_id, addr, sizeof(addr), err,
+			    sizeof(err)) == -1)
+				return out_error("%s", err);
+		}
 	}
 	fflush(stdout);
-	fflush(stderr);
 	pid = fork();
-	if (pid == -1) {
-		rc = out_error("fork: %s", strerror(errno));
-	} else if (pid == 0) {
-		cli_child_defaults();
-		if ((internet ? lab_enter_internet(c->home, err, sizeof(err)) :
-		    lab_enter_proc(c->home, r.from, proc_id, err, sizeof(err))) == -1) {
+	if (pid == 0) {
+		int r = 0;
+
+		if (t.vpc)
+			r = internet ? lab_enter_internet(c->home, err, sizeof(err)) :
+			    lab_enter_proc(c->home, where, proc_id, err, sizeof(err));
+		if (r == -1) {
 			fprintf(stderr, "ERROR: %s\n", err);
-			_exit(1);
+			_exit(2);
 		}
-		_exit(reach_hops(&r));
-	} else {
-		rc = cli_relay_status(pid);
+		r = walk(c, &t, where);
+		if (r != 0)
+			printf("not reached from %s: %s\n", where, first_failure);
+		else if (failed > 0)
+			printf("reached from %s, although the lab's state predicted %s\n", where,
+			    first_failure);
+		else
+			printf("reached: a process of %s answered from %s\n", t.service, where);
+		fflush(stdout);
+		_exit(r == 0 ? 0 : 1);
 	}
-	if (!internet)
-		lab_proc_destroy(c->home, r.from, proc_id);
-	return rc;
+	if (pid == -1)
+		rc = out_error("fork: %s", strerror(errno));
+	else
+		rc = waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (proc_id[0] != '\0')
+		lab_proc_destroy(c->home, where, proc_id);
+	return rc == 0 ? 0 : 1;
 }

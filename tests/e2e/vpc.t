@@ -85,10 +85,18 @@ unlike "$out" "hello from" "a process address is not reachable from a peer"
 
 out=$(cx services reach api -a svc -r b --from a 2>&1); rc=$?
 ok $rc "reach from a exits 0"
-like "$out" "name .*10\.2\." "reach shows the name hop"
+like "$out" "name +ok .*10\.2\.0\.2" "reach: name hop resolves to b's internal router"
+like "$out" "route +ok" "reach: route hop"
+like "$out" "allow +ok" "reach: allow hop"
+like "$out" "router +ok" "reach: router hop"
+like "$out" "process +ok .*HTTP 200" "reach: a process answered"
 out=$(cx services reach api -a svc -r b --from c 2>&1); rc=$?
 is "$rc" 1 "reach from c exits 1"
-like "$out" "(route|allow).*(FAIL|fail)" "reach names the failing hop from c"
+like "$out" "route +FAIL .*not peered" "reach names the failing hop from c and why"
+like "$out" "not reached from c: route" "reach's verdict names the first failing hop"
+out=$(cx services reach api -a svc -r b --from internet 2>&1); rc=$?
+is "$rc" 1 "reach from the internet exits 1"
+like "$out" "route +FAIL .*no route" "reach from the internet fails at the route hop"
 
 t0=$(date +%s%N)
 out=$(cx rack unpeer a b 2>&1); ok $? "unpeer a b"

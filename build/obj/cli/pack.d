@@ -1,0 +1,3 @@
+build/obj/cli/pack.o: src/cli/pack.c src/cli/pack.h src/common/util.h
+src/cli/pack.h:
+src/common/util.h:

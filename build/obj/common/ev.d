@@ -1,0 +1,3 @@
+build/obj/common/ev.o: src/common/ev.c src/common/ev.h src/common/util.h
+src/common/ev.h:
+src/common/util.h:

@@ -1,0 +1,17 @@
+build/obj/router/listener.o: src/router/listener.c src/router/listener.h \
+ src/common/ev.h src/common/log.h src/common/net.h src/router/conn.h \
+ src/router/routes.h src/router/worker.h src/common/http1.h \
+ src/router/accesslog.h src/common/util.h src/router/metrics.h \
+ src/router/upstream.h
+src/router/listener.h:
+src/common/ev.h:
+src/common/log.h:
+src/common/net.h:
+src/router/conn.h:
+src/router/routes.h:
+src/router/worker.h:
+src/common/http1.h:
+src/router/accesslog.h:
+src/common/util.h:
+src/router/metrics.h:
+src/router/upstream.h:

@@ -1,0 +1,14 @@
+build/obj/router/main.o: src/router/main.c src/common/ev.h \
+ src/common/log.h src/common/net.h src/common/util.h src/router/routes.h \
+ src/router/worker.h src/common/http1.h src/router/accesslog.h \
+ src/router/metrics.h src/router/upstream.h
+src/common/ev.h:
+src/common/log.h:
+src/common/net.h:
+src/common/util.h:
+src/router/routes.h:
+src/router/worker.h:
+src/common/http1.h:
+src/router/accesslog.h:
+src/router/metrics.h:
+src/router/upstream.h:
