@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The no-root path, which no machine here takes by itself: a user without
+# privileges installs a loopback rack, deploys, and reaches the app; a VPC
+# rack is refused in one line.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP needs root to become an unprivileged user"
+	exit 0
+fi
+home="$TMP/user"
+mkdir -p "$home"
+chown 65534:65534 "$home"
+chmod 755 "$TMP"
+as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups env CX_HOME="$home" PATH="$PATH" "$@"; }
+# The user cannot read this checkout if it lives under /root: give it a copy.
+src="$TMP/hello"; cp -r "$EXAMPLES/hello" "$src"; chmod -R a+rX "$src"
+bin="$TMP/bin"; cp -r "$BIN" "$bin"; chmod -R a+rX "$bin"
+
+out=$(as_user "$bin/cx" rack install local box 2>&1); rc=$?
+ok $rc "an unprivileged user installs a loopback rack"
+is "$(stat -c %U "$home/racks/box/state.db" 2>/dev/null)" "nobody" "its state belongs to the user"
+out=$(as_user "$bin/cx" rack install local vbox --vpc 10.9.0.0/16 2>&1); rc=$?
+is "$rc" 1 "a VPC rack is refused without root"
+like "$out" "ERROR: .*root" "...with a one-line reason"
+as_user "$bin/cx" apps create hello -r box >/dev/null
+out=$(as_user "$bin/cx" deploy "$src" -a hello -r box 2>&1); ok $? "deploy as the user"
+url=$(as_user "$bin/cx" services -a hello -r box --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from hello/web" "the app answers through the router"
+pid=$(as_user "$bin/cx" ps -a hello -r box --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+is "$(ps -o user= -p "$pid" | tr -d ' ')" "nobody" "its process runs as the user"
+out=$(as_user "$bin/cx" rack uninstall box 2>&1); ok $? "uninstall as the user"
+kill -0 "$pid" 2>/dev/null; is $? 1 "uninstall stopped the process"
+
+done_testing
