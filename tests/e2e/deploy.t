@@ -86,6 +86,13 @@ seen=$(for i in 1 2 3 4 5 6; do curl -s --max-time 5 "$url/"; done | sed -n 's/.
 is "$seen" 2 "the router spreads requests over both processes"
 out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "ERROR: no such service: nope" "unknown service"
 
+# A process that dies is replaced, and the app keeps serving.
+victim=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+kill -9 "$victim"
+wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2 && ! kill -0 $victim"
+ok $? "a killed process is replaced"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the app still answers"
+
 logs=$(cx logs -a app1 -r dev)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 
@@ -97,6 +104,13 @@ like "$out" "fatal: missing DATABASE_URL" "the error carries the process's last 
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the previous release keeps serving"
 out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1)
 like "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
+
+# Rollback makes a new release from an old one and promotes it.
+first=$(cx releases -a app1 -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\(R[A-Z0-9]*\)".*/\1/p' | tail -1)
+out=$(cx releases rollback "$first" -a app1 -r dev 2>&1); rc=$?
+ok $rc "releases rollback $first"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "rollback promotes the new release"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app answers after the rollback"
 
 # Upload cap.
 cx rack params set build_max_mb=1 -r dev >/dev/null
