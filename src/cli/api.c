@@ -366,3 +366,26 @@ cli_wait_app_running(struct cli *c, int64_t timeout_ms)
 	free(path);
 	return rc;
 }
+
+int
+cli_require_feature(struct cli *c, const char *feature, const char *what)
+{
+	jv *sys = NULL, *features;
+	bool found = false;
+
+	if (api_call(c, "GET", "/system", NULL, &sys) == -1)
+		return -1;
+	features = jv_get(sys, "features");
+	for (size_t i = 0; i < jv_len(features); i++) {
+		const char *f = jv_string_value(jv_at(features, i));
+
+		if (f != NULL && strcmp(f, feature) == 0)
+			found = true;
+	}
+	if (!found)
+		out_error("rack %s runs %s, which has no %s; upgrade it: install a newer cx, then "
+		    "restart the rack's daemon (cx rack start %s)", c->rack, jv_str(sys, "version"),
+		    what, c->rack);
+	jv_free(sys);
+	return found ? 0 : -1;
+}

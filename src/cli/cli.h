@@ -108,6 +108,9 @@ long api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset
 /* GET /system of rack `name` without printing anything: 0 if it answers
  * (and *out, if not NULL, gets the JSON), -2 if not running, -1 otherwise. */
 int api_probe(struct cli *c, const char *name, long timeout_ms, jv **out);
+/* Checks that the selected rack offers `feature` (GET /system "features");
+ * -1 after printing which version the rack runs and what it lacks. */
+int cli_require_feature(struct cli *c, const char *feature, const char *what);
 /* Closes the connection (before the daemon is restarted, say). */
 void api_close(struct cli *c);
 

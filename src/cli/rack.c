@@ -480,6 +480,12 @@ cmd_rack_params_set(struct cli *c)
 		jv_free(params);
 		return 1;
 	}
+	if ((jv_get(params, "internal_router") != NULL ||
+	    jv_get(params, "internal_router_whitelist") != NULL) &&
+	    cli_require_feature(c, "internal_router", "internal router") == -1) {
+		jv_free(params);
+		return 1;
+	}
 	body = jv_object_new();
 	jv_set_take(body, "params", params);
 	out_step("Updating parameters");

@@ -388,6 +388,8 @@ cmd_services_reach(struct cli *c)
 		return out_error("no such place: %s (use internet or a VPC rack's name; cx net lists"
 		    " them)", where);
 
+	if (cli_require_feature(c, "reach", "reachability proof") == -1)
+		return 1;
 	printf("%-8s %-4s %11s  %s\n", "HOP", "", "TIME", "DETAIL");
 	rc = describe(c, &t);
 	if (rc == -1)

@@ -139,6 +139,15 @@ cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted"
 wait_for 5 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"; ok $? "new daemon adopted both processes"
 kill -0 "$pid" 2>/dev/null; ok $? "the same process still runs (pid $pid)"
 
+# A rack that lacks a feature (an older version) is named, with what to do.
+kill "$(cat "$CX_HOME/racks/dev/rackd.pid")"; wait_for 5 sh -c "! kill -0 $(cat "$CX_HOME/racks/dev/rackd.pid" 2>/dev/null || echo 0)"
+CX_RACKD_WITHOUT=internal_router cx-rackd --home "$CX_HOME" --rack dev --daemon
+out=$(cx rack params set internal_router=true -r dev 2>&1); rc=$?
+is "$rc" 1 "an older rack without the internal router: exit 1"
+like "$out" "ERROR: rack dev runs cx-[0-9.]+, which has no internal router; upgrade it" "...names the rack's version and what it lacks"
+kill "$(cat "$CX_HOME/racks/dev/rackd.pid")"; sleep 0.3
+cx-rackd --home "$CX_HOME" --rack dev --daemon
+
 # No healthy process -> 503; an upstream that refuses -> 502.
 cx scale web --count 0 -a app1 -r dev >/dev/null 2>&1
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/"); is "$code" 503 "no process: 503"
