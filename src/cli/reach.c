@@ -130,7 +130,7 @@ predict(struct cli *c, const struct target *t, const char *where, const char *ad
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!t->vpc) {
 		hop("route", true, &t0, "loopback: %s is this host", addr);
-		hop("allow", true, &t0, "loopback racks admit 127.0.0.0/8");
+		hop("allow", true, &t0, "loopback racks admit 127.0.0.1 (and internal_router_whitelist)");
 		return;
 	}
 	if (strcmp(t->router, "public") == 0) {

@@ -124,12 +124,24 @@ cmd_run(struct cli *c)
 		return 1;
 	api_close(c);   /* no socket of ours in the child */
 
-	if (c->argc > 1) {
+	if (c->argc == 2) {
+		/* One argument is a shell command line, as in `cx run web "ls | wc -l"`. */
+		cmd = xstrdup(c->argv[1]);
+	} else if (c->argc > 2) {
+		/* Several are a command and its arguments: quote each for the shell. */
 		struct buf b;
 
 		buf_init(&b, 0);
-		for (int i = 1; i < c->argc; i++)
-			buf_addf(&b, "%s%s", i > 1 ? " " : "", c->argv[i]);
+		for (int i = 1; i < c->argc; i++) {
+			buf_adds(&b, i > 1 ? " '" : "'");
+			for (const char *p = c->argv[i]; *p != '\0'; p++) {
+				if (*p == '\'')
+					buf_adds(&b, "'\\''");
+				else
+					buf_add(&b, p, 1);
+			}
+			buf_adds(&b, "'");
+		}
 		cmd = buf_cstr(&b);
 	} else {
 		cmd = xstrdup(jv_str(spec, "command"));

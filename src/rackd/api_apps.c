@@ -700,6 +700,12 @@ api_runspec(struct rack *r, struct api_req *q, struct api_resp *s)
 	json_array_append_new(arr, json_pack("s++", "APP=", a->name, ""));
 	json_array_append_new(arr, json_pack("s++", "SERVICE=", sv->name, ""));
 	json_array_append_new(arr, json_pack("s++", "RACK=", r->name, ""));
+	if (sv->port > 0) {
+		char port[32];
+
+		snprintf(port, sizeof(port), "PORT=%d", sv->port);
+		json_array_append_new(arr, json_string(port));
+	}
 	if (df.workdir != NULL) {
 		size_t n = strlen(dir);
 

@@ -60,7 +60,8 @@ internal_allow(struct rack *r, struct buf *b)
 		buf_addf(b, "allow %s\n", r->cidr);
 		rack_peer_cidrs(r, b);
 	} else {
-		buf_adds(b, "allow 127.0.0.0/8\n");
+		/* A loopback rack's "VPC" is this host's own address. */
+		buf_adds(b, "allow 127.0.0.1/32\n");
 	}
 	rack_param(r, "internal_router_whitelist", wl, sizeof(wl));
 	for (char *t = strtok_r(wl, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {

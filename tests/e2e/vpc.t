@@ -83,6 +83,21 @@ cx net exec internet -- ip route del 10.2.0.0/16 >/dev/null 2>&1
 out=$(try cx net exec a -- curl -s --max-time 1 "http://$(cx ps -a svc -r b --json | sed -n 's/.*"address":"\(10\.2\.[0-9.]*\)".*/\1/p' | head -1):3000/")
 unlike "$out" "hello from" "a process address is not reachable from a peer"
 
+# Not transitive: with a-b and b-c, a still cannot reach c's internal router.
+cx rack params set internal_router=true -r c >/dev/null
+cx rack peer b c >/dev/null 2>&1; ok $? "peer b c"
+cpriv=$(cx rack -r c --json | sed -n 's/.*"router_internal_address":"\([0-9.]*\):80".*/\1/p')
+code=$(try cx net exec b -- curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$cpriv/")
+is "$code" 404 "b reaches c's internal router (it answers 404: no such host)"
+out=$(try cx net exec a -- curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$cpriv/")
+is "$out" "000" "a does not reach c through b (peering is not transitive)"
+cx rack unpeer b c >/dev/null 2>&1
+
+# cx run: a one-off process of a service, with its environment, in its VPC, not as root.
+out=$(try cx run web -a svc -r b -- sh -c 'echo "app=$APP port=$PORT uid=$(id -u)"; curl -s --max-time 3 http://api.svc.b-internal.cx.test/')
+like "$out" "app=svc port=3000 uid=65534" "cx run has the service's env, as an unprivileged user"
+like "$out" "hello from svc/api" "cx run's process is inside b's VPC"
+
 out=$(cx services reach api -a svc -r b --from a 2>&1); rc=$?
 ok $rc "reach from a exits 0"
 like "$out" "name +ok .*10\.2\.0\.2" "reach: name hop resolves to b's internal router"

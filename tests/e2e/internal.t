@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The internal router on a loopback rack (development, no root): it starts and
+# stops with the param, serves only internalRouter services, and the public
+# router does not serve them.
+. "$(dirname "$0")/lib.sh"
+
+cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+out=$(cx rack -r dev); unlike "$out" "RouterInternal" "no internal router by default"
+cx apps create svc -r dev >/dev/null
+out=$(cx deploy "$EXAMPLES/internal" -a svc -r dev 2>&1); rc=$?
+is "$rc" 1 "deploying an internalRouter service without the internal router fails"
+like "$out" "please enable the rack's internal router first: cx rack params set internal_router=true -r dev" "...and says how to enable it"
+
+out=$(cx rack params set internal_router=true -r dev); is "$out" "Updating parameters... OK" "enable the internal router"
+out=$(cx rack -r dev); like "$out" "RouterInternal +dev-internal\.localhost:[0-9]+" "cx rack shows RouterInternal"
+iport=$(cx rack params -r dev --json | sed -n 's/.*"router_internal_port":"\([0-9]*\)".*/\1/p')
+pport=$(cx rack params -r dev --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
+ipid=$(cat "$CX_HOME/racks/dev/router-internal.pid")
+kill -0 "$ipid"; ok $? "the internal router is its own process (pid $ipid)"
+
+out=$(cx deploy "$EXAMPLES/internal" -a svc -r dev 2>&1); ok $? "deploy with the internal router on"
+out=$(cx services -a svc -r dev)
+like "$out" "SERVICE +DOMAIN +PORTS +ROUTER" "services shows which router serves each service"
+like "$out" "api +api\.svc\.dev-internal\.localhost +$iport:3000 +internal" "api on the internal router"
+like "$out" "web +web\.svc\.dev\.localhost +$pport:3000 +public" "web on the public router"
+
+body=$(curl -s --max-time 5 "http://api.svc.dev-internal.localhost:$iport/")
+like "$body" "^hello from svc/api" "api answers through the internal router"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: api.svc.dev-internal.localhost" "http://127.0.0.1:$pport/")
+is "$code" 404 "the public router does not serve api's name"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: web.svc.dev.localhost" "http://127.0.0.1:$iport/")
+is "$code" 404 "the internal router does not serve public services"
+
+out=$(cx services reach api -a svc -r dev --from local 2>&1); ok $? "reach api from local"
+like "$out" "process +ok .*HTTP 200" "reach: a process answered"
+
+# The allow list: 127.0.0.1 is the loopback rack's own address; another
+# loopback address is outside it until internal_router_whitelist names it.
+out=$(curl -s --max-time 2 --interface 127.0.0.2 "http://api.svc.dev-internal.localhost:$iport/" 2>&1)
+unlike "$out" "hello from" "a caller outside the allow list gets no answer"
+cx rack params set internal_router_whitelist=127.0.0.2/32 -r dev >/dev/null
+body=$(curl -s --max-time 5 --interface 127.0.0.2 "http://api.svc.dev-internal.localhost:$iport/")
+like "$body" "^hello from svc/api" "internal_router_whitelist admits it"
+cx rack params set internal_router_whitelist= -r dev >/dev/null
+out=$(curl -s --max-time 2 --interface 127.0.0.2 "http://api.svc.dev-internal.localhost:$iport/" 2>&1)
+unlike "$out" "hello from" "whitelist cleared: refused again"
+
+out=$(cx rack params set internal_router=false -r dev); is "$out" "Updating parameters... OK" "disable the internal router"
+wait_for 5 sh -c "! kill -0 $ipid"; ok $? "the internal router process is gone"
+out=$(cx rack -r dev); unlike "$out" "RouterInternal" "cx rack no longer shows RouterInternal"
+out=$(curl -s --max-time 2 "http://api.svc.dev-internal.localhost:$iport/" 2>&1)
+unlike "$out" "hello from" "api is unreachable with the internal router off"
+body=$(curl -s --max-time 5 "http://web.svc.dev.localhost:$pport/")
+like "$body" "^hello from svc/web" "the public service still answers"
+
+cx rack uninstall dev >/dev/null
+done_testing
