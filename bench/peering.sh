@@ -32,7 +32,7 @@ echo "cx rack peer (ms):$pr; median $(echo $pr | tr ' ' '\n' | median)"
 cx rack params set internal_router=true -r b >/dev/null
 cx rack peer a b >/dev/null
 cx apps create svc -r b >/dev/null
-cx deploy "$ROOT/examples/internal" -a svc -r b >/dev/null || exit 1
+cx deploy "$ROOT/examples/hello" -m "$ROOT/examples/hello/convox-internal.yml" -a svc -r b >/dev/null || exit 1
 host=api.svc.b-internal.cx.test
 addr=$(cx rack -r b --json | sed -n 's/.*"router_internal_address":"\([0-9.:]*\)".*/\1/p')
 for i in $(seq 1 "$RUNS"); do

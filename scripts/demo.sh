@@ -45,9 +45,9 @@ vpc_demo() {
 	run cx rack -r b
 
 	say "Deploy an app to b: 'api' has internalRouter: true, 'web' is public"
-	sed -n '/^services:/,$p' "$ROOT/examples/internal/convox.yml"
+	sed -n '/^services:/,$p' "$ROOT/examples/hello/convox-internal.yml"
 	run cx apps create svc -r b
-	run cx deploy "$ROOT/examples/internal" -a svc -r b || exit 1
+	run cx deploy "$ROOT/examples/hello" -m "$ROOT/examples/hello/convox-internal.yml" -a svc -r b || exit 1
 	run cx services -a svc -r b
 
 	say "Peer a with b (VPC peering + routes + security groups, done for you)"
@@ -85,7 +85,7 @@ loopback_demo() {
 	run cx rack params set internal_router=true -r dev
 	run cx rack -r dev
 	run cx apps create svc -r dev
-	run cx deploy "$ROOT/examples/internal" -a svc -r dev || exit 1
+	run cx deploy "$ROOT/examples/hello" -m "$ROOT/examples/hello/convox-internal.yml" -a svc -r dev || exit 1
 	run cx services -a svc -r dev
 	web=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"web".*"url":"\([^"]*\)".*/\1/p')
 	api=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"api".*"url":"\([^"]*\)".*/\1/p')

@@ -30,6 +30,7 @@ enum cli_opt_id {
 	OPT_FOLLOW,
 	OPT_SINCE,
 	OPT_FROM,
+	OPT_MANIFEST,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)

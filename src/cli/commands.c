@@ -40,7 +40,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_SINCE, 0, "since", "DURATION",
 	  "only lines newer than this (e.g. 30s, 10m, 2h, 1d)" },
 	{ OPT_FROM, 0, "from", "WHERE",
-	  "where to try from: internet, or a VPC rack's name (default: internet)" },
+	  "where to try from: internet or a VPC rack's name (default: internet); local for loopback racks" },
+	{ OPT_MANIFEST, 'm', "manifest", "FILE", "the convox.yml to deploy (default: DIR/convox.yml)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -99,7 +100,7 @@ static const struct cli_cmd cmds[] = {
 	{ "apps info", "[APP]", 0, 1, APP_CMD | O(JSON), 0, cmd_apps_info, "show an app",
 	  "Shows the app's Name, Status and Release." },
 
-	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION), 0, cmd_deploy,
+	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST), 0, cmd_deploy,
 	  "build DIR and promote it",
 	  "Packs DIR (default: the current directory) as the rack's build source, leaving\n"
 	  "out what DIR/.dockerignore excludes, makes a build and a release from it and\n"

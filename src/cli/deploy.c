@@ -26,6 +26,7 @@ cmd_deploy(struct cli *c)
 {
 	const char *dir = c->argc > 0 ? c->argv[0] : ".";
 	const char *desc = c->opt[OPT_DESCRIPTION] ? c->opt[OPT_DESCRIPTION] : "";
+	const char *manifest = c->opt[OPT_MANIFEST];
 	char path[PATH_MAX], err[1024], build[64], release[64];
 	struct pack_stats ps;
 	struct stat st;
@@ -36,16 +37,20 @@ cmd_deploy(struct cli *c)
 
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
 		return out_error("no such directory: %s", dir);
-	snprintf(path, sizeof(path), "%s/convox.yml", dir);
+	if (manifest != NULL)
+		str_copy(path, sizeof(path), manifest);
+	else
+		snprintf(path, sizeof(path), "%s/convox.yml", dir);
 	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode))
-		return out_error("no convox.yml in %s", dir);
+		return manifest != NULL ? out_error("no such manifest: %s", manifest) :
+		    out_error("no convox.yml in %s (or name one with --manifest FILE)", dir);
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
 
 	out_step("Packaging source");
 	if ((fd = pack_tmpfile()) == -1)
 		return out_error("cannot make a temporary file: %s", strerror(errno));
-	if (pack_dir(dir, fd, &ps, err, sizeof(err)) == -1) {
+	if (pack_dir_manifest(dir, manifest, fd, &ps, err, sizeof(err)) == -1) {
 		close(fd);
 		return out_error("%s", err);
 	}

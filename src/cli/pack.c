@@ -311,6 +311,7 @@ struct packer {
 	struct pack_stats st;
 	char *err;
 	size_t errlen;
+	const char *manifest;   /* packed as convox.yml in place of DIR's, or NULL */
 	char path[PATH_MAX];    /* relative path of the entry at hand */
 	char buf[65536];
 };
@@ -471,7 +472,7 @@ pack_tree(struct packer *pk, int dir_fd, int depth)
 		    names[i]);
 		excluded = pack_ignore_match(pk->ignore, pk->path);
 		if (depth == 0 && strcmp(names[i], "convox.yml") == 0)
-			excluded = false;
+			excluded = pk->manifest != NULL;   /* the chosen manifest replaces it */
 		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) == -1) {
 			pseterr(pk, "cannot read %s: %s", pk->path, strerror(errno));
 			goto out;
@@ -535,12 +536,42 @@ out:
 	return rc;
 }
 
+/* Packs the chosen manifest file as the archive's convox.yml. */
+static int
+pack_manifest(struct packer *pk)
+{
+	char copy[PATH_MAX], *slash;
+	int dfd, rc;
+
+	str_copy(copy, sizeof(copy), pk->manifest);
+	slash = strrchr(copy, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	dfd = open(slash != NULL ? (copy[0] ? copy : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1) {
+		pseterr(pk, "cannot read %s: %s", pk->manifest, strerror(errno));
+		return -1;
+	}
+	str_copy(pk->path, sizeof(pk->path), "convox.yml");
+	rc = pack_file(pk, dfd, slash != NULL ? slash + 1 : copy);
+	close(dfd);
+	return rc;
+}
+
 int
 pack_dir(const char *dir, int out_fd, struct pack_stats *st, char *err, size_t errlen)
+{
+	return pack_dir_manifest(dir, NULL, out_fd, st, err, errlen);
+}
+
+int
+pack_dir_manifest(const char *dir, const char *manifest, int out_fd, struct pack_stats *st,
+    char *err, size_t errlen)
 {
 	struct packer *pk = xcalloc(1, sizeof(*pk));
 	int rc = -1, root;
 
+	pk->manifest = manifest;
 	pk->err = err;
 	pk->errlen = errlen;
 	if ((pk->ignore = pack_ignore_load(dir, err, errlen)) == NULL)
@@ -562,6 +593,8 @@ pack_dir(const char *dir, int out_fd, struct pack_stats *st, char *err, size_t e
 		goto out;
 	}
 	if (pack_tree(pk, root, 0) == -1)
+		goto out;
+	if (pk->manifest != NULL && pack_manifest(pk) == -1)
 		goto out;
 	if (archive_write_close(pk->a) != ARCHIVE_OK) {
 		pseterr(pk, "cannot write the archive: %s", archive_error_string(pk->a));

@@ -48,6 +48,11 @@ struct pack_stats {
  */
 int pack_dir(const char *dir, int out_fd, struct pack_stats *st, char *err, size_t errlen);
 
+/* Same, with the file `manifest` (a path, may lie outside DIR) packed as the
+ * archive's convox.yml instead of DIR's own: `cx deploy --manifest FILE`. */
+int pack_dir_manifest(const char *dir, const char *manifest, int out_fd, struct pack_stats *st,
+    char *err, size_t errlen);
+
 /* Opens an anonymous temp file (O_TMPFILE in $TMPDIR or /tmp). -1 with errno. */
 int pack_tmpfile(void);
 

@@ -369,13 +369,13 @@ cmd_services_reach(struct cli *c)
 	int rc, status = 0;
 
 	memset(&t, 0, sizeof(t));
-	if (where == NULL)
-		return out_error("say where from: --from internet, --from RACK, or --from local");
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
 	str_copy(t.service, sizeof(t.service), c->argv[0]);
 	str_copy(t.rack, sizeof(t.rack), c->rack);
 	t.vpc = lab_rack_get(c->home, c->rack, &t.info) == 0;
+	if (where == NULL)
+		where = t.vpc ? "internet" : "local";
 	local = strcmp(where, "local") == 0;
 	internet = strcmp(where, "internet") == 0;
 	if (t.vpc && local)

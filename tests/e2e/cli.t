@@ -220,11 +220,13 @@ expect_err "invalid --since" \
 	"$CX" logs --since 10x -a app1
 mkdir -p "$T/app1"
 expect_err "deploy without convox.yml" \
-	"ERROR: no convox.yml in $T/app1" "$CX" deploy "$T/app1" -a app1
+	"ERROR: no convox.yml in $T/app1 (or name one with --manifest FILE)" "$CX" deploy "$T/app1" -a app1
+expect_err "deploy with a manifest that does not exist" \
+	"ERROR: no such manifest: $T/nope.yml" "$CX" deploy "$T/app1" -m "$T/nope.yml" -a app1
 expect_err "deploy of a directory that does not exist" \
 	"ERROR: no such directory: $T/nope" "$CX" deploy "$T/nope" -a app1
 expect_err "deploy with no convox.yml in the current directory" \
-	'ERROR: no convox.yml in .' sh -c "cd '$T/app1' && exec '$CX' deploy"
+	'ERROR: no convox.yml in . (or name one with --manifest FILE)' sh -c "cd '$T/app1' && exec '$CX' deploy"
 expect_err "net exec to a rack that does not exist" \
 	'ERROR: no such place: nope (use internet or a VPC rack'"'"'s name; cx net lists them)' \
 	"$CX" net exec nope -- true

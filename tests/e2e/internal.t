@@ -7,7 +7,7 @@
 cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
 out=$(cx rack -r dev); unlike "$out" "RouterInternal" "no internal router by default"
 cx apps create svc -r dev >/dev/null
-out=$(cx deploy "$EXAMPLES/internal" -a svc -r dev 2>&1); rc=$?
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r dev 2>&1); rc=$?
 is "$rc" 1 "deploying an internalRouter service without the internal router fails"
 like "$out" "please enable the rack's internal router first: cx rack params set internal_router=true -r dev" "...and says how to enable it"
 
@@ -18,7 +18,7 @@ pport=$(cx rack params -r dev --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/
 ipid=$(cat "$CX_HOME/racks/dev/router-internal.pid")
 kill -0 "$ipid"; ok $? "the internal router is its own process (pid $ipid)"
 
-out=$(cx deploy "$EXAMPLES/internal" -a svc -r dev 2>&1); ok $? "deploy with the internal router on"
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r dev 2>&1); ok $? "deploy with the internal router on"
 out=$(cx services -a svc -r dev)
 like "$out" "SERVICE +DOMAIN +PORTS +ROUTER" "services shows which router serves each service"
 like "$out" "api +api\.svc\.dev-internal\.localhost +$iport:3000 +internal" "api on the internal router"

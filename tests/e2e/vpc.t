@@ -44,13 +44,13 @@ out=$(cx rack peers -r a); like "$out" "b +10\.2\.0\.0/16" "a lists b as a peer"
 out=$(cx net); like "$out" "10\.1\.0\.0/16" "cx net shows the lab"
 
 cx apps create svc -r b >/dev/null
-out=$(cx deploy "$EXAMPLES/internal" -a svc -r b 2>&1)
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r b 2>&1)
 like "$out" "ERROR: .*please enable the rack's internal router first: cx rack params set internal_router=true -r b" "internalRouter needs the internal router"
 t0=$(date +%s%N)
 out=$(cx rack params set internal_router=true -r b); is "$out" "Updating parameters... OK" "enable b's internal router"
 echo "# internal_router=true took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 out=$(cx rack -r b); like "$out" "RouterInternal +b-internal\.cx\.test" "cx rack shows RouterInternal"
-out=$(cx deploy "$EXAMPLES/internal" -a svc -r b 2>&1); ok $? "deploy the internal example to b"
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r b 2>&1); ok $? "deploy the internal example to b"
 out=$(cx services -a svc -r b)
 like "$out" "api +api\.svc\.b-internal\.cx\.test +80:3000" "api has the internal domain"
 like "$out" "web +web\.svc\.b\.cx\.test +80:3000" "web has the public domain"
