@@ -102,10 +102,14 @@ test:
 asan:
 	$(MAKE) SAN=1 all unit
 
-demo: all
-	@sh scripts/demo.sh
+demo:
+	@sh scripts/deps.sh --if-missing
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
 
-bench: all
+bench:
+	@sh scripts/deps.sh --if-missing
+	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
 clean:
