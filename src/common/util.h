@@ -63,6 +63,10 @@ bool cidr_contains(uint32_t net, int prefix, uint32_t addr);
 /* True if s is a DNS label usable as a rack or app name: [a-z][a-z0-9-]{0,29}. */
 bool valid_name(const char *s);
 
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place, so
+ * that text from processes and users can go into JSON. */
+void utf8_sanitize(char *s);
+
 /* Bounded copy that always NUL-terminates; returns -1 if truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
 bool str_has_prefix(const char *s, const char *prefix);

@@ -69,6 +69,7 @@ struct conn {
 	struct http_request req;
 	const struct route *route;
 	const char *args[4];
+	char method[16];
 	char path[1024];
 	char query[1024];
 	bool in_body;
@@ -165,6 +166,7 @@ reason(int status)
 	case 409: return "Conflict";
 	case 411: return "Length Required";
 	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
@@ -257,16 +259,14 @@ dispatch(struct conn *c)
 {
 	struct api_req q = { 0 };
 	struct api_resp s = { .status = 200 };
-	char method[16];
 
 	buf_init(&s.text, 0);
-	snprintf(method, sizeof(method), "%.*s", (int)c->req.method.n, c->req.method.p);
 	/* Captures point into c->path: cut it at each '/' now that matching is done. */
 	for (char *p = c->path; *p != '\0'; p++) {
 		if (*p == '/' && p != c->path)
 			*p = '\0';
 	}
-	q.method = method;
+	q.method = c->method;
 	q.path = c->path;
 	q.query = c->query;
 	memcpy(q.args, c->args, sizeof(q.args));
@@ -298,7 +298,7 @@ start_request(struct conn *c)
 {
 	const char *t = c->req.target.p;
 	size_t n = c->req.target.n, qpos;
-	char method[16];
+	char *method = c->method;
 	int rc;
 
 	c->close_after = !c->req.keep_alive;
@@ -321,7 +321,8 @@ start_request(struct conn *c)
 	} else {
 		c->query[0] = '\0';
 	}
-	snprintf(method, sizeof(method), "%.*s", (int)c->req.method.n, c->req.method.p);
+	/* Copied: the head's bytes are consumed before the handler runs. */
+	snprintf(c->method, sizeof(c->method), "%.*s", (int)c->req.method.n, c->req.method.p);
 	rc = match(c, method);
 	if (rc != 0) {
 		char msg[1200];
@@ -331,8 +332,9 @@ start_request(struct conn *c)
 		respond_error(c, rc, msg);
 		return;
 	}
-	if (c->req.chunked) {
-		respond_error(c, 411, "send the body with Content-Length, not chunked");
+	if (c->req.chunked || (c->req.content_length < 0 &&
+	    (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0))) {
+		respond_error(c, 411, "send the body with a Content-Length header");
 		return;
 	}
 	c->body_left = c->req.content_length < 0 ? 0 : c->req.content_length;
@@ -531,6 +533,16 @@ conn_free(struct conn *c)
 	free(c);
 }
 
+static void api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg);
+
+static void
+accept_resume(struct ev_loop *loop, void *arg)
+{
+	struct rack *r = arg;
+
+	ev_add(loop, r->api_fd, EV_READ, api_accept, r);
+}
+
 static void
 api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 {
@@ -541,8 +553,15 @@ api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
 
-		if (fd == -1)
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+				/* Out of descriptors: pause rather than spin on a ready listener. */
+				log_warn("api: accept");
+				ev_del(loop, lfd);
+				ev_timer_add(loop, 100, accept_resume, r);
+			}
 			return;
+		}
 		c = xcalloc(1, sizeof(*c));
 		c->rack = r;
 		c->fd = fd;

@@ -36,13 +36,14 @@ app_json(struct rack *r, struct app *a)
 	struct st_release rel;
 	const char *status = reconcile_app_status(r, a);
 
-	/* An app whose newest release failed, while an old one serves, says so. */
-	if (strcmp(status, "running") == 0 || strcmp(status, "idle") == 0) {
+	/* An app whose first release failed (so nothing serves) says "failed";
+	 * a failed release while an older one serves leaves it "running". */
+	if (strcmp(status, "idle") == 0) {
 		struct st_release *list;
 		size_t n;
 
 		if (store_release_list(r->store, a->name, 1, &list, &n) == 0) {
-			if (n == 1 && strcmp(list[0].status, "failed") == 0 && a->active[0] == '\0')
+			if (n == 1 && strcmp(list[0].status, "failed") == 0)
 				status = "failed";
 			store_release_list_free(list, n);
 		}
@@ -246,6 +247,7 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 	b.warnings = buf_cstr(&warnings);
 	b.created = now_unix();
 	api_query(q, "description", desc, sizeof(desc));
+	utf8_sanitize(desc);
 	store_new_id(rel.id, sizeof(rel.id), "R", true);
 	str_copy(rel.app, sizeof(rel.app), a->name);
 	str_copy(rel.build, sizeof(rel.build), b.id);
@@ -254,7 +256,7 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 	rel.description = desc;
 	rel.error = "";
 	rel.created = now_unix();
-	if (store_build_add(r->store, &b) == -1 || store_release_add(r->store, &rel) == -1) {
+	if (store_build_release_add(r->store, &b, &rel) == -1) {
 		api_error(s, 500, "cannot record the build: %s", store_error(r->store));
 		goto fail;
 	}
@@ -539,6 +541,18 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	set = json_object_get(body, "set");
 	unset = json_object_get(body, "unset");
+	if ((set != NULL && !json_is_object(set)) || (unset != NULL && !json_is_array(unset))) {
+		api_error(s, 400, "give {\"set\": {\"KEY\": \"value\"}, \"unset\": [\"KEY\"]}");
+		json_decref(body);
+		return;
+	}
+	json_array_foreach(unset, idx, v) {
+		if (!json_is_string(v)) {
+			api_error(s, 400, "unset takes variable names as strings");
+			json_decref(body);
+			return;
+		}
+	}
 	env = json_object();
 	text = latest_env(r, a->name);
 	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
@@ -553,9 +567,13 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 	json_object_foreach(set, k, v) {
 		const char *val = json_string_value(v);
 
-		if (!valid_env_key(k) || val == NULL || strchr(val, '\n') != NULL) {
-			api_error(s, 400, "invalid variable %s: names are letters, digits and _; values"
-			    " are one line", k);
+		if (!valid_env_key(k)) {
+			api_error(s, 400, "invalid variable name %s: use letters, digits and _, not"
+			    " starting with a digit", k);
+			goto out;
+		}
+		if (val == NULL || strchr(val, '\n') != NULL) {
+			api_error(s, 400, "value of %s must be a string of one line", k);
 			goto out;
 		}
 		json_object_set(env, k, v);
@@ -600,7 +618,8 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a == NULL)
 		return;
-	if (a->manifest == NULL || manifest_service(a->manifest, q->args[1]) == NULL) {
+	if ((a->manifest == NULL || manifest_service(a->manifest, q->args[1]) == NULL) &&
+	    (a->p_manifest == NULL || manifest_service(a->p_manifest, q->args[1]) == NULL)) {
 		api_error(s, 404, "no such service: %s (cx services -a %s lists them)", q->args[1],
 		    a->name);
 		return;

@@ -1,7 +1,6 @@
 /*
  * api_system.c — the rack itself: GET /system, params, uninstall, reconcile.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +102,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	json_t *val;
 	char **keys = NULL, **vals = NULL, err[512];
 	size_t n = 0;
-	bool ports_changed = false, whitelist_changed = false;
+	bool port_changed[2] = { false, false }, whitelist_changed = false;
 
 	if (body == NULL)
 		return;
@@ -131,37 +130,37 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			    key);
 			goto out;
 		}
-		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
-			ports_changed = true;
+		if (strcmp(key, "router_port") == 0)
+			port_changed[0] = true;
+		if (strcmp(key, "router_internal_port") == 0)
+			port_changed[1] = true;
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
 		keys[n] = (char *)key;
 		vals[n] = (char *)v;
 		n++;
 	}
+	if (store_params_set(r->store, keys, vals, n) == -1) {
+		api_error(s, 500, "cannot store params: %s", store_error(r->store));
+		goto out;
+	}
 	if (r->vpc && whitelist_changed) {
 		const char *wl = json_string_value(json_object_get(params, "internal_router_whitelist"));
 
+		/* Stored first: a failure here is repaired by the next reconcile. */
 		if (lab_rack_set_whitelist(r->home, r->name, wl, err, sizeof(err)) == -1) {
 			api_error(s, 500, "%s", err);
 			goto out;
 		}
 	}
-	if (store_params_set(r->store, keys, vals, n) == -1) {
-		api_error(s, 500, "cannot store params: %s", store_error(r->store));
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++)
 		log_info("param %s=%s", keys[i], vals[i]);
-	if (ports_changed) {
-		/* A router on a new port: stop it; the sync starts it on the new one. */
-		for (int i = 0; i < 2; i++) {
-			if (r->routers[i].pid > 0)
-				kill(r->routers[i].pid, SIGTERM);
-		}
-	}
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		r->routers[i].next_start = 0;
+		/* A router on a new port: stop it; the restart listens on the new one. */
+		if (port_changed[i] && r->routers[i].pid > 0)
+			routers_restart(r, i);
+	}
 	routers_sync(r);
 	for (int i = 0; i < 2; i++)
 		wait_router_ready(r, &r->routers[i]);

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -147,6 +149,9 @@ applog_shim(struct rack *r, const char *app, const char *source, int in)
 		if (g == 0) {
 			int devnull = open("/dev/null", O_RDWR);
 
+			prctl(PR_SET_NAME, "cx-logshim");
+			signal(SIGPIPE, SIG_DFL);
+
 			dup2(in, 0);
 			dup2(out, 1);
 			if (devnull != -1)
@@ -172,13 +177,24 @@ applog_tail(struct rack *r, const char *app, const char *source, int n, struct b
 {
 	char path[4096], **lines;
 	char *data, *save = NULL;
-	size_t len;
-	int count = 0, first;
+	struct stat sb;
+	off_t from;
+	ssize_t got;
+	int count = 0, first, fd;
 
+	/* The last MiB of the log is plenty for a few lines, and bounded. */
 	applog_path(r, app, path, sizeof(path));
-	data = read_file(path, 64u << 20, &len);
-	if (data == NULL)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &sb) == -1) {
+		if (fd != -1)
+			close(fd);
 		return;
+	}
+	from = sb.st_size > (1 << 20) ? sb.st_size - (1 << 20) : 0;
+	data = xmalloc((size_t)(sb.st_size - from) + 1);
+	got = pread(fd, data, (size_t)(sb.st_size - from), from);
+	close(fd);
+	data[got > 0 ? got : 0] = '\0';
 	lines = xcalloc((size_t)n, sizeof(*lines));
 	for (char *l = strtok_r(data, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		if (strstr(l, source) == NULL)

@@ -232,8 +232,9 @@ main(int argc, char **argv)
 		fatal("epoll");
 	ev_signal(r->loop, SIGTERM, on_term, r);
 	ev_signal(r->loop, SIGINT, on_term, r);
-	routers_init(r);
+	/* Apps first, so the routers' first snapshot already has their processes. */
 	reconcile_init(r);
+	routers_init(r);
 	if (api_listen(r) == -1) {
 		snprintf(msg, sizeof(msg), "cannot listen on %s/api.sock: %s", r->dir, strerror(errno));
 		report(ready_fd, msg);

@@ -54,6 +54,18 @@ rack_app_find(struct rack *r, const char *name)
 	return NULL;
 }
 
+bool
+proc_is_active(const struct app *a, const struct proc *p)
+{
+	return a->active[0] != '\0' && p->gen == a->active_gen;
+}
+
+bool
+proc_is_promoting(const struct app *a, const struct proc *p)
+{
+	return a->promoting[0] != '\0' && p->gen == a->promoting_gen;
+}
+
 void
 rack_service_host(struct rack *r, const char *app, const char *service, bool internal_router,
     char *out, size_t outlen)

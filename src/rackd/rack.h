@@ -35,6 +35,7 @@ struct proc {
 	int pidfd;                  /* -1 once exited */
 	bool our_child;             /* false for processes adopted after a daemon restart */
 	int exit_status;            /* waitpid status, -1 unknown */
+	int64_t exited_at;          /* ms, when its exit was noticed */
 	int64_t first_deadline;     /* ms: must pass health by then (grace + timeout) */
 	int64_t kill_at;            /* ms: SIGKILL if still alive (STOPPING) */
 	int health_port;            /* port to probe, 0 = worker */
@@ -43,6 +44,7 @@ struct proc {
 	struct ev_timer *probe_timer;
 	struct probe *probe;
 	int fails;                  /* consecutive failed checks */
+	unsigned gen;               /* the app generation that started it (see struct app) */
 	bool routed;                /* in the last route snapshot */
 	struct proc *next;
 };
@@ -51,6 +53,14 @@ struct app {
 	struct rack *rack;          /* back-pointer */
 	char name[32];
 	char active[16];            /* active release id */
+	/*
+	 * Generations tell processes apart when a release is promoted again
+	 * (cx restart): each promotion starts a new generation, and a process
+	 * belongs to the active (or promoting) release only if its gen matches.
+	 */
+	unsigned gen_counter;
+	unsigned active_gen;
+	unsigned promoting_gen;
 	struct manifest *manifest;  /* of the active release, NULL when none */
 	char build_dir[4096];       /* of the active release */
 	char **release_env;         /* app env of the active release (K=V, NULL-terminated) */
@@ -59,7 +69,7 @@ struct app {
 	struct manifest *p_manifest;
 	char p_build_dir[4096];
 	char **p_env;
-	int64_t p_deadline;
+	int64_t p_deadline;         /* ms: the whole promotion must be done by then */
 	struct proc *procs;
 	int64_t drain_at;           /* ms: old release's processes stop after this */
 	int restarts;               /* crash restarts, for back-off */
@@ -102,6 +112,9 @@ void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
 bool rack_param_bool(struct rack *r, const char *key);
 
 struct app *rack_app_find(struct rack *r, const char *name);
+/* Whether p belongs to the app's active release, or to the one being promoted. */
+bool proc_is_active(const struct app *a, const struct proc *p);
+bool proc_is_promoting(const struct app *a, const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks). */
 struct buf;
 void rack_peer_cidrs(struct rack *r, struct buf *b);

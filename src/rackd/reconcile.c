@@ -43,6 +43,7 @@
 #define DRAIN_MS 500
 #define UNHEALTHY_AFTER 2
 #define RESTART_AFTER 6
+#define SHIM_FLUSH_MS 150
 
 static void
 env_free(char **env)
@@ -232,9 +233,9 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 
 /* Starts one process of service s of release `release`. */
 static int
-spawn_proc(struct rack *r, struct app *a, const char *release, const struct manifest *m,
-    const char *build_dir, char *const *app_env, const struct mf_service *s, char *err,
-    size_t errlen)
+spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
+    const struct manifest *m, const char *build_dir, char *const *app_env,
+    const struct mf_service *s, char *err, size_t errlen)
 {
 	char dir[4096], prefix[40];
 	char **df_env = NULL, **env = NULL;
@@ -248,6 +249,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, const struct mani
 		return -1;
 	}
 	p = proc_new(a);
+	p->gen = gen;
 	snprintf(prefix, sizeof(prefix), "%s-", s->name);
 	store_new_id(p->st.id, sizeof(p->st.id), prefix, false);
 	str_copy(p->st.app, sizeof(p->st.app), a->name);
@@ -295,8 +297,7 @@ out:
 static int
 grace_of(struct app *a, struct proc *p)
 {
-	const struct manifest *m = strcmp(p->st.release, a->promoting) == 0 ? a->p_manifest :
-	    a->manifest;
+	const struct manifest *m = proc_is_promoting(a, p) ? a->p_manifest : a->manifest;
 	const struct mf_service *s = m ? manifest_service(m, p->st.service) : NULL;
 
 	return s ? s->termination_grace : 30;
@@ -340,12 +341,13 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 		buf_adds(&msg, "\n");
 		applog_tail(r, a->name, source, 10, &msg);
 	}
+	utf8_sanitize(buf_cstr(&msg));   /* a process's output may be any bytes */
 	log_warnx("app %s: promotion of %s failed: %s", a->name, a->promoting, why);
 	applog_system(r, a->name, "Promotion of %s failed: %s", a->promoting, why);
 	store_release_set_status(r->store, a->name, a->promoting, "failed", buf_cstr(&msg));
 	buf_free(&msg);
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (strcmp(p->st.release, a->promoting) == 0)
+		if (proc_is_promoting(a, p))
 			stop_proc(r, a, p);
 	}
 	clear_promotion(a);
@@ -367,6 +369,7 @@ activate(struct rack *r, struct app *a)
 	a->p_env = NULL;
 	str_copy(a->build_dir, sizeof(a->build_dir), a->p_build_dir);
 	str_copy(a->active, sizeof(a->active), a->promoting);
+	a->active_gen = a->promoting_gen;
 	a->promoting[0] = '\0';
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
@@ -389,12 +392,12 @@ describe_exit(struct proc *p, char *out, size_t outlen)
 }
 
 static int
-count_procs(struct app *a, const char *release, const char *service, bool running_only)
+count_procs(struct app *a, unsigned gen, const char *service, bool running_only)
 {
 	int n = 0;
 
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (strcmp(p->st.release, release) != 0 || strcmp(p->st.service, service) != 0)
+		if (p->gen != gen || strcmp(p->st.service, service) != 0)
 			continue;
 		if (running_only ? p->state == PROC_RUNNING :
 		    (p->state != PROC_STOPPING && p->state != PROC_EXITED))
@@ -411,10 +414,17 @@ reconcile_promotion(struct rack *r, struct app *a)
 	bool ready = true;
 	char why[512], err[1024];
 
+	if (now > a->p_deadline) {
+		fail_promotion(r, a, NULL, "the promotion did not finish within 10 minutes");
+		return;
+	}
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (strcmp(p->st.release, a->promoting) != 0)
+		if (!proc_is_promoting(a, p))
 			continue;
 		if (p->state == PROC_EXITED) {
+			/* Give its log shim a moment to copy the last lines it wrote. */
+			if (now < p->exited_at + SHIM_FLUSH_MS)
+				return;
 			describe_exit(p, why, sizeof(why));
 			strncat(why, " during promotion", sizeof(why) - strlen(why) - 1);
 			fail_promotion(r, a, p, why);
@@ -430,16 +440,16 @@ reconcile_promotion(struct rack *r, struct app *a)
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
 		int want = reconcile_desired(r, a, s->name, s->scale_count);
-		int have = count_procs(a, a->promoting, s->name, false);
+		int have = count_procs(a, a->promoting_gen, s->name, false);
 
 		for (; have < want; have++) {
-			if (spawn_proc(r, a, a->promoting, m, a->p_build_dir, a->p_env, s, err,
-			    sizeof(err)) == -1) {
+			if (spawn_proc(r, a, a->promoting, a->promoting_gen, m, a->p_build_dir, a->p_env,
+			    s, err, sizeof(err)) == -1) {
 				fail_promotion(r, a, NULL, err);
 				return;
 			}
 		}
-		if (count_procs(a, a->promoting, s->name, true) < want)
+		if (count_procs(a, a->promoting_gen, s->name, true) < want)
 			ready = false;
 	}
 	if (ready)
@@ -455,7 +465,7 @@ reconcile_active(struct rack *r, struct app *a)
 
 	for (struct proc *p = a->procs, *next; p != NULL; p = next) {
 		next = p->next;
-		if (p->state == PROC_EXITED && strcmp(p->st.release, a->active) == 0) {
+		if (p->state == PROC_EXITED && proc_is_active(a, p)) {
 			char why[256];
 
 			describe_exit(p, why, sizeof(why));
@@ -465,8 +475,7 @@ reconcile_active(struct rack *r, struct app *a)
 			a->next_restart = now + (a->restarts > 5 ? 5000 : 200 * (1 << a->restarts));
 			continue;
 		}
-		if (strcmp(p->st.release, a->active) != 0 && strcmp(p->st.release, a->promoting) != 0 &&
-		    now >= a->drain_at)
+		if (!proc_is_active(a, p) && !proc_is_promoting(a, p) && now >= a->drain_at)
 			stop_proc(r, a, p);
 	}
 	if (m == NULL || now < a->next_restart)
@@ -474,11 +483,11 @@ reconcile_active(struct rack *r, struct app *a)
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
 		int want = reconcile_desired(r, a, s->name, s->scale_count);
-		int have = count_procs(a, a->active, s->name, false);
+		int have = count_procs(a, a->active_gen, s->name, false);
 
 		for (; have < want; have++) {
-			if (spawn_proc(r, a, a->active, m, a->build_dir, a->release_env, s, err,
-			    sizeof(err)) == -1) {
+			if (spawn_proc(r, a, a->active, a->active_gen, m, a->build_dir, a->release_env, s,
+			    err, sizeof(err)) == -1) {
 				log_warnx("app %s: %s", a->name, err);
 				applog_system(r, a->name, "Cannot start a process of %s: %s", s->name, err);
 				a->next_restart = now + 5000;
@@ -486,7 +495,7 @@ reconcile_active(struct rack *r, struct app *a)
 			}
 		}
 		for (struct proc *p = a->procs; p != NULL && have > want; p = p->next) {
-			if (strcmp(p->st.release, a->active) == 0 && strcmp(p->st.service, s->name) == 0 &&
+			if (proc_is_active(a, p) && strcmp(p->st.service, s->name) == 0 &&
 			    p->state != PROC_STOPPING && p->state != PROC_EXITED) {
 				stop_proc(r, a, p);
 				have--;
@@ -522,7 +531,7 @@ reconcile_app(struct rack *r, struct app *a)
 		next = p->next;
 		if ((p->state == PROC_STOPPING && p->pidfd == -1) ||
 		    (p->state == PROC_EXITED && (a->deleting ||
-		    (strcmp(p->st.release, a->active) != 0 && strcmp(p->st.release, a->promoting) != 0))))
+		    (!proc_is_active(a, p) && !proc_is_promoting(a, p)))))
 			proc_free(r, a, p);
 	}
 	if (a->deleting) {
@@ -549,6 +558,7 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 		describe_exit(p, why, sizeof(why));
 		log_info("app %s: %s", a->name, why);
 		p->state = PROC_EXITED;
+		p->exited_at = now_ms();
 	}
 	reconcile_app(r, a);
 	routers_sync(r);
@@ -576,6 +586,9 @@ reconcile_health(struct rack *r, struct proc *p, bool ok)
 		if (ok) {
 			p->fails = 0;
 			p->state = PROC_RUNNING;
+			/* Running a while: crashes before this one no longer slow restarts. */
+			if (now_unix() - p->st.started > 30)
+				a->restarts = 0;
 		} else if (++p->fails >= UNHEALTHY_AFTER) {
 			p->state = PROC_UNHEALTHY;
 		}
@@ -605,7 +618,7 @@ check_deadlines(struct rack *r, struct app *a)
 
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (p->state == PROC_STARTING && now > p->first_deadline + 1000 &&
-		    strcmp(p->st.release, a->active) == 0) {
+		    proc_is_active(a, p)) {
 			applog_system(r, a->name, "Process %s did not pass its health check; replacing it",
 			    p->st.id);
 			stop_proc(r, a, p);
@@ -673,6 +686,8 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 		manifest_env_free(senv);
 	}
 	str_copy(a->promoting, sizeof(a->promoting), id);
+	a->promoting_gen = ++a->gen_counter;
+	a->p_deadline = now_ms() + 10 * 60 * 1000;
 	a->p_manifest = m;
 	a->p_env = env;
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
@@ -698,12 +713,12 @@ reconcile_app_status(struct rack *r, struct app *a)
 	for (size_t i = 0; a->manifest != NULL && i < a->manifest->nservices; i++) {
 		const struct mf_service *s = &a->manifest->services[i];
 
-		if (count_procs(a, a->active, s->name, true) !=
+		if (count_procs(a, a->active_gen, s->name, true) !=
 		    reconcile_desired(r, a, s->name, s->scale_count))
 			return "updating";
 	}
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (strcmp(p->st.release, a->active) != 0)
+		if (!proc_is_active(a, p))
 			return "updating";
 	}
 	return "running";
@@ -754,8 +769,6 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 			}
 			if (p->our_child)
 				waitpid(p->st.pid, NULL, 0);
-			if (p->st.shim_pid > 0)
-				kill(p->st.shim_pid, SIGKILL);
 			if (r->vpc)
 				lab_proc_destroy(r->home, r->name, p->st.id);
 		}
@@ -772,13 +785,15 @@ adopt_procs(struct rack *r)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct app *a = rack_app_find(r, ps[i].app);
+		const struct mf_service *s = NULL;
 		struct proc *p;
-		const struct mf_service *s;
 
-		if (a == NULL || strcmp(ps[i].release, a->active) != 0 || a->manifest == NULL ||
-		    (s = manifest_service(a->manifest, ps[i].service)) == NULL) {
+		if (a == NULL) {
+			/* Its app was deleted while the daemon was down: no grace is owed. */
 			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
-				kill(-ps[i].pid, SIGTERM);
+				kill(-ps[i].pid, SIGKILL);
+			if (r->vpc)
+				lab_proc_destroy(r->home, r->name, ps[i].id);
 			store_proc_delete(r->store, ps[i].id);
 			continue;
 		}
@@ -786,15 +801,28 @@ adopt_procs(struct rack *r)
 		p->st = ps[i];
 		p->st.command = xstrdup(ps[i].command);
 		if (sup_adopt(r, p) == -1) {
+			log_info("process %s (pid %d) is gone", p->st.id, (int)p->st.pid);
 			proc_free(r, a, p);
 			continue;
 		}
+		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
+			s = manifest_service(a->manifest, ps[i].service);
+		if (s == NULL) {
+			/* Of another release (a promotion cut short, a scale-down): stop it. */
+			p->gen = 0;
+			p->state = PROC_RUNNING;
+			stop_proc(r, a, p);
+			continue;
+		}
+		p->gen = a->active_gen;
 		p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
 		str_copy(p->health_path, sizeof(p->health_path), s->health_path);
 		p->health_interval_ms = s->health_interval * 1000;
 		p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
 		p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
-		p->state = PROC_STARTING;
+		/* It was serving when the last daemon left: keep it routed while it
+		 * passes its checks (two failures take it out, as for any process). */
+		p->state = PROC_RUNNING;
 		log_info("adopted process %s (pid %d)", p->st.id, (int)p->st.pid);
 		health_schedule(r, p, 0);
 	}
@@ -820,9 +848,13 @@ reconcile_init(struct rack *r)
 				continue;
 			}
 			str_copy(a->active, sizeof(a->active), apps[i].release);
+			a->active_gen = ++a->gen_counter;
 		}
 		free(apps);
 	}
+	/* A promotion does not survive the daemon: say so instead of "promoting" forever. */
+	store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
+	    "promote the release again");
 	adopt_procs(r);
 	ev_timer_add(r->loop, TICK_MS, tick, r);
 }

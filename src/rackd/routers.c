@@ -47,7 +47,12 @@ routers_watch(struct rack *r, struct router_proc *rp)
 	if (rp->pidfd == -1)
 		return -1;
 	set_cloexec(rp->pidfd);
-	return ev_add(r->loop, rp->pidfd, EV_READ, router_exited, rp);
+	if (ev_add(r->loop, rp->pidfd, EV_READ, router_exited, rp) == -1) {
+		close(rp->pidfd);
+		rp->pidfd = -1;
+		return -1;
+	}
+	return 0;
 }
 
 /* Appends the allow list of the internal router: own CIDR, peers, whitelist. */
@@ -76,7 +81,7 @@ static void
 add_upstreams(struct app *a, const char *service, struct buf *b)
 {
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (strcmp(p->st.release, a->active) != 0 || strcmp(p->st.service, service) != 0)
+		if (!proc_is_active(a, p) || strcmp(p->st.service, service) != 0)
 			continue;
 		if (p->state != PROC_RUNNING)
 			continue;
@@ -253,6 +258,14 @@ routers_sync(struct rack *r)
 			}
 		}
 	}
+}
+
+void
+routers_restart(struct rack *r, int which)
+{
+	stop_router(r, &r->routers[which]);
+	r->routers[which].next_start = 0;
+	routers_sync(r);
 }
 
 void

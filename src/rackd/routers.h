@@ -19,6 +19,9 @@ void routers_init(struct rack *r);
 void routers_sync(struct rack *r);
 /* Watches a started router for its exit. */
 int routers_watch(struct rack *r, struct router_proc *rp);
+/* Stops router `which` (0 public, 1 internal) and starts it again, on its
+ * listen address as the params say now. */
+void routers_restart(struct rack *r, int which);
 /* Stops both routers (uninstall). */
 void routers_stop_all(struct rack *r);
 

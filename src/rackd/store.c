@@ -209,14 +209,10 @@ store_app_delete(struct store *st, const char *name)
 {
 	sqlite3_stmt *q;
 
+	/* Process rows stay until each process is gone, so that a daemon that
+	 * dies meanwhile still finds (and stops) them. */
 	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
 		return -1;
-	q = prep(st, "DELETE FROM processes WHERE app = ?");
-	if (q == NULL)
-		goto fail;
-	bind_text(q, 1, name);
-	if (step_done(q) == -1)
-		goto fail;
 	q = prep(st, "DELETE FROM apps WHERE name = ?");
 	if (q == NULL)
 		goto fail;
@@ -428,6 +424,30 @@ store_release_set_status(struct store *st, const char *app, const char *id, cons
 	bind_text(q, 3, app);
 	bind_text(q, 4, id);
 	return step_done(q);
+}
+
+int
+store_release_fail_promoting(struct store *st, const char *error)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE releases SET status = 'failed', error = ?"
+	    " WHERE status = 'promoting'");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, error);
+	return step_done(q);
+}
+
+int
+store_build_release_add(struct store *st, const struct st_build *b, const struct st_release *r)
+{
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	if (store_build_add(st, b) == -1 || store_release_add(st, r) == -1) {
+		exec_sql(st, "ROLLBACK");
+		return -1;
+	}
+	return exec_sql(st, "COMMIT");
 }
 
 int

@@ -83,6 +83,10 @@ int store_release_get(struct store *st, const char *app, const char *id, struct 
 /* Newest first; at most limit (0 = all). */
 int store_release_list(struct store *st, const char *app, size_t limit, struct st_release **out, size_t *n);
 int store_release_set_status(struct store *st, const char *app, const char *id, const char *status, const char *error);
+/* Marks every release still "promoting" as failed with error (daemon start). */
+int store_release_fail_promoting(struct store *st, const char *error);
+/* Records a build and its release in one transaction. */
+int store_build_release_add(struct store *st, const struct st_build *b, const struct st_release *r);
 /* Marks `id` active, the previously active one replaced, and points the app at it, atomically. */
 int store_release_activate(struct store *st, const char *app, const char *id);
 void store_release_free(struct st_release *r);

@@ -139,8 +139,14 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 	pid_t pid;
 	ssize_t n;
 
-	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
+	if (pipe2(out, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(errp, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(out[0]);
+		close(out[1]);
 		return -1;
 	}
 	snprintf(source, sizeof(source), "service/%s/%s", p->st.service, p->st.id);
@@ -167,6 +173,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);   /* an ignored signal would survive the exec */
 		/* Nothing of the daemon's survives the exec but stdio. */
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		setsid();
@@ -262,6 +269,7 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		setsid();
 		if (devnull == -1 || logfd == -1 || dup2(devnull, 0) == -1 ||
@@ -285,5 +293,12 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 		return -1;
 	}
 	rp->pid = pid;
-	return routers_watch(r, rp);
+	if (routers_watch(r, rp) == -1) {
+		/* Unwatched, it could never be restarted or reaped: stop it now. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		rp->pid = 0;
+		return -1;
+	}
+	return 0;
 }

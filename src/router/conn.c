@@ -1019,6 +1019,15 @@ pump_request(struct conn *c)
 			if (errno == EINTR)
 				continue;
 			uc->err = true;
+			if (c->rs != RS_HEAD) {
+				/* It answered and stopped reading (say, 413 to a
+				 * large upload): deliver the answer, drop the rest. */
+				c->rq = RQ_DONE;
+				c->keep = false;
+				c->linger = true;
+				c->up_reusable = false;
+				return STEP_MORE;
+			}
 			return upstream_failed(c, "upstream write failed:");
 		}
 		progress = true;
@@ -1114,10 +1123,9 @@ response_head(struct conn *c)
 	if (c->rs_body == BK_CLOSE)
 		c->keep = false;
 	if (c->rq != RQ_DONE) {
-		/* Answered before the whole body was sent (say, 413): stop
-		 * sending it; the rest cannot be told from a next request, so
-		 * both connections end with this response. */
-		c->rq = RQ_DONE;
+		/* Answered before the whole body was sent: keep streaming it
+		 * (echo-like servers answer while they read), but the two
+		 * connections end with this exchange. */
 		c->keep = false;
 		c->linger = true;
 		c->up_reusable = false;
@@ -1381,11 +1389,17 @@ conn_step_proxy(struct conn *c)
 	r2 = pump_response(c);
 	if (r2 == STEP_FREED || c->state != CS_PROXY)
 		return r2 == STEP_FREED ? STEP_FREED : STEP_MORE;
-	if (c->rs == RS_DONE && c->rq == RQ_DONE) {
+	if (c->rs == RS_DONE) {
 		struct upconn *done = c->uc;
 
+		if (c->rq != RQ_DONE) {
+			/* Answered in full while the body still comes: the
+			 * client's rest is drained by the lingering close. */
+			c->keep = false;
+			c->linger = true;
+		}
 		c->uc = NULL;
-		if (c->up_reusable && done->off == done->len)
+		if (c->up_reusable && c->rq == RQ_DONE && done->off == done->len)
 			upstream_release(c->w, done);
 		else
 			upstream_close(c->w, done);

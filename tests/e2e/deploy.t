@@ -86,6 +86,15 @@ seen=$(for i in 1 2 3 4 5 6; do curl -s --max-time 5 "$url/"; done | sed -n 's/.
 is "$seen" 2 "the router spreads requests over both processes"
 out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "ERROR: no such service: nope" "unknown service"
 
+# cx restart replaces every process, new ones first.
+old=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
+out=$(cx restart -a app1 -r dev 2>&1); ok $? "cx restart"
+wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"
+new=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
+common=$(comm -12 <(echo "$old") <(echo "$new") | wc -l)
+is "$common" 0 "restart left none of the old processes"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app answers after the restart"
+
 # A process that dies is replaced, and the app keeps serving.
 victim=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 kill -9 "$victim"
@@ -102,6 +111,10 @@ is "$rc" 1 "a crashing deploy exits 1"
 like "$out" "ERROR: .*exited with status 3" "the error says how the process ended"
 like "$out" "fatal: missing DATABASE_URL" "the error carries the process's last log lines"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the previous release keeps serving"
+out=$(timeout 30 cx deploy "$ROOT/tests/e2e/apps/badutf8" -a app1 -r dev 2>&1); rc=$?
+is "$rc" 1 "a process that prints bytes that are not UTF-8 fails the deploy (no hang)"
+like "$out" "exited with status 4" "...with its exit status"
+like "$out" "caf\? au lait" "...and its output, made printable"
 out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1)
 like "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
 
@@ -129,13 +142,19 @@ out=$(cx apps -r dev 2>&1); like "$out" "^ERROR: invalid password for rack dev" 
 cp "$TMP/pw" "$CX_HOME/racks/dev/password"
 
 # The daemon can die; apps and routers keep serving, and a new daemon adopts them.
+wait_for 10 sh -c "cx apps -r dev | grep -Eq 'app1 +running'"   # old processes drained
 pid=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 kill "$daemon_pid"; wait_for 5 sh -c "! kill -0 $daemon_pid"
 ok $? "daemon stopped"
 out=$(cx apps -r dev 2>&1)
 like "$out" "^ERROR: rack dev is not running; start it with: cx rack start dev" "rack not running"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "app still serves while the daemon is down"
+( for i in $(seq 1 60); do curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$url/"; sleep 0.02; done > "$TMP/codes" ) &
+loop=$!
+sleep 0.3
 cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted"
+wait "$loop"
+is "$(sort -u "$TMP/codes" | tr '\n' ' ')" "200 " "every request answered 200 while the daemon restarted"
 wait_for 5 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"; ok $? "new daemon adopted both processes"
 kill -0 "$pid" 2>/dev/null; ok $? "the same process still runs (pid $pid)"
 

@@ -29,10 +29,10 @@ check() { # check NAME COND-EXIT-STATUS [diagnostics...]
 	if [ "$st" -eq 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
 }
 
-echo "1..30"
+echo "1..31"
 
 if [ ! -x "$ROUTER" ] || [ ! -x "$TESTSRV" ]; then
-	for i in $(seq 1 30); do echo "not ok $i - binaries missing in $BIN (make all)"; done
+	for i in $(seq 1 31); do echo "not ok $i - binaries missing in $BIN (make all)"; done
 	exit 1
 fi
 
@@ -137,21 +137,24 @@ hdr=$(head -c "${hlen:-0}" "$T/http10" | tr -d '\r')
 blen=$(( $(stat -c %s "$T/http10") - ${hlen:-0} ))
 check "chunked response decoded for an HTTP/1.0 client" $(echo "$hdr" | grep -qi '^connection: close' && ! echo "$hdr" | grep -qi 'transfer-encoding' && [ "$blen" = 100000 ]; echo $?) "$hdr" "body $blen bytes"
 
-# 17-18: large bodies, streamed (the router buffers 16 KiB per side)
+# 17-19: large bodies, streamed (the router buffers 16 KiB per side)
 head -c 30000000 /dev/urandom >"$T/large"
 "${C[@]}" --max-time 20 -H 'Host: solo.app1.dev.localhost' --data-binary @"$T/large" -o "$T/echo2" $URL/echo
 check "30 MB request body echoed intact" $(cmp -s "$T/large" "$T/echo2"; echo $?)
 size=$("${C[@]}" --max-time 20 -H 'Host: solo.app1.dev.localhost' "$URL/big?bytes=100000000" | wc -c)
 check "100 MB response streamed" $([ "$size" = 100000000 ]; echo $?) "got $size bytes"
 
-# 19-20: malformed requests
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Host: solo.app1.dev.localhost' --data-binary @"$T/large" $URL/reject)
+check "an upstream's early answer (413 before the body) reaches the client" $([ "$code" = 413 ]; echo $?) "got: $code"
+
+# 20-21: malformed requests
 raw() { printf "$1" | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PR; cat >&3; cat <&3" 2>/dev/null; }
 out=$(raw 'GET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nBad Header: x\r\n\r\n')
 check "malformed header -> 400 with Connection: close" $(echo "$out" | head -1 | grep -q '^HTTP/1.1 400' && echo "$out" | grep -qi '^connection: close'; echo $?) "$out"
 out=$(raw 'POST / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n')
 check "Content-Length with Transfer-Encoding -> 400" $(echo "$out" | head -1 | grep -q '^HTTP/1.1 400'; echo $?) "$out"
 
-# 21: WebSocket upgrade tunnel
+# 22: WebSocket upgrade tunnel
 out=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PR
 printf 'GET /ws HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' >&3
 IFS= read -r line <&3; echo \"\$line\"
@@ -160,16 +163,16 @@ printf 'ping-through-tunnel\n' >&3
 IFS= read -r line <&3; echo \"\$line\"" 2>&1 | tr -d '\r')
 check "Upgrade: 101 then bytes both ways" $(echo "$out" | head -1 | grep -q '^HTTP/1.1 101' && echo "$out" | grep -qx 'ping-through-tunnel'; echo $?) "$out"
 
-# 22: metrics
+# 23: metrics
 m=$("${C[@]}" -H 'Host: _cx' $URL/_cx/metrics)
 check "metrics: per-host/status counters, upstream connects, reuse" $(echo "$m" | grep -q 'cx_router_requests_total{.*host="web.app1.dev.localhost".*code="200"} 3' && echo "$m" | grep -q '^cx_router_upstream_connects_total' && echo "$m" | grep -qE '^cx_router_upstream_reuses_total\{.*\} [1-9]'; echo $?) "$(echo "$m" | grep -v '^#' | head -20)"
 
-# 23: access log
+# 24: access log
 sleep 0.3
 line=$(grep '"service":"solo"' "$T/access.log" | grep '"request_id":"my-id-42"' | head -1)
 check "access log: JSON line with rack, router, app, service, process, status, durations" $(echo "$line" | grep -q '"rack":"dev","router":"public","app":"app1","service":"solo","process":"solo-3333"' && echo "$line" | grep -q '"status":200' && echo "$line" | grep -q '"duration_ms":' && echo "$line" | grep -q '"upstream_ms":'; echo $?) "$line"
 
-# 24-25: SIGHUP reload switches routes
+# 25-26: SIGHUP reload switches routes
 routes "$T/routes" <<EOF
 cx-routes 1
 host web.app1.dev.localhost app1 web 60 /
@@ -185,14 +188,14 @@ a=$("${C[@]}" -H 'Host: new.app2.dev.localhost' $URL/)
 code=$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Host: solo.app1.dev.localhost' $URL/)
 check "after SIGHUP a new host routes and a removed one is 404" $([ "$a" = one ] && [ "$code" = 404 ]; echo $?) "got: $a $code"
 
-# 26: a malformed snapshot is refused and the old table kept
+# 27: a malformed snapshot is refused and the old table kept
 printf 'cx-routes 1\nhost broken\n' | routes "$T/routes"
 kill -HUP $RPID
 sleep 0.3
 a=$("${C[@]}" -H 'Host: new.app2.dev.localhost' $URL/)
 check "malformed snapshot on SIGHUP keeps the old routes" $([ "$a" = one ] && grep -q 'reload refused' "$T/router.log"; echo $?) "got: $a; $(tail -2 "$T/router.log")"
 
-# 27-28: allow list
+# 28-29: allow list
 routes "$T/routes" <<EOF
 cx-routes 1
 allow 10.9.0.0/16
@@ -215,7 +218,7 @@ sleep 0.3
 a=$("${C[@]}" -H 'Host: web.app1.dev.localhost' $URL/)
 check "allow list: an allowed address is served" $([ "$a" = one ]; echo $?) "got: $a"
 
-# 29-30: SIGTERM finishes the request in flight, then exits
+# 30-31: SIGTERM finishes the request in flight, then exits
 "${C[@]}" -o "$T/inflight" -w '%{http_code}' -H 'Host: web.app1.dev.localhost' "$URL/slow?ms=1000" >"$T/inflight.code" &
 CURL=$!
 sleep 0.3

@@ -14,6 +14,7 @@
  *   GET  /close          answers, then closes (Connection: close)
  *   GET  /eof?bytes=N    N bytes delimited by closing the connection (no length)
  *   GET  /ws             with Upgrade: 101, then echoes every byte back
+ *   POST /reject         413 at once, without reading the body; then drains and closes
  * Every answer carries X-Server: NAME and X-Conn: the connection's serial
  * number (1, 2, ...), so a test can tell whether a connection was reused.
  */
@@ -237,6 +238,15 @@ serve(struct client *c, struct http_request *req)
 
 	if (path_is(t, "/echo"))
 		return body(c, req, true) == -1 ? 0 : keep;
+	if (path_is(t, "/reject")) {
+		char junk[65536];
+
+		answer(c, 413, "too large\n", true);
+		shutdown(c->fd, SHUT_WR);
+		while (read(c->fd, junk, sizeof(junk)) > 0)
+			;
+		return 0;
+	}
 	if (body(c, req, false) == -1)
 		return 0;
 	if (path_is(t, "/headers")) {
