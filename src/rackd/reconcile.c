@@ -763,10 +763,9 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 	}
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		for (struct proc *p = a->procs; p != NULL; p = p->next) {
-			if (pid_alive(p->st.pid)) {
-				kill(-p->st.pid, SIGKILL);
+			kill(-p->st.pid, SIGKILL);   /* the leader and all it started */
+			if (pid_alive(p->st.pid))
 				kill(p->st.pid, SIGKILL);
-			}
 			if (p->our_child)
 				waitpid(p->st.pid, NULL, 0);
 			if (r->vpc)

@@ -78,6 +78,9 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	if (p->our_child && waitpid(p->st.pid, &status, WNOHANG) <= 0)
 		status = -1;
 	p->exit_status = status;
+	/* As when a container's first process ends: whatever it left running in
+	 * its session goes too, so no orphan outlives its process. */
+	kill(-p->st.pid, SIGKILL);
 	reconcile_proc_exited(r, p);
 }
 

@@ -184,5 +184,6 @@ sleep 0.2
 kill -0 "$pid2" 2>/dev/null; is "$?" 1 "uninstall stopped app processes"
 kill -0 "$rpid" 2>/dev/null; is "$?" 1 "uninstall stopped the router"
 [ ! -d "$CX_HOME/racks/dev" ]; ok $? "uninstall removed the rack's state"
+check_no_leftovers
 
 done_testing

@@ -54,4 +54,5 @@ body=$(curl -s --max-time 5 "http://web.svc.dev.localhost:$pport/")
 like "$body" "^hello from svc/web" "the public service still answers"
 
 cx rack uninstall dev >/dev/null
+check_no_leftovers
 done_testing

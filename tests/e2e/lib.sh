@@ -100,6 +100,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# After uninstalling: no process may still run from a directory of this test's home.
+check_no_leftovers() {
+	local left
+	left=$(for d in /proc/[0-9]*; do readlink "$d/cwd" 2>/dev/null; done | grep -c "^$CX_HOME/" || true)
+	is "$left" 0 "no process of the rack is left running (not even a child an app forked)"
+}
+
 done_testing() {
 	echo "1..$T_NUM"
 	[ "$T_FAILED" -eq 0 ]

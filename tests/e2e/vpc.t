@@ -124,6 +124,7 @@ out=$(try cx net exec a -- curl -s --max-time 1 "$api")
 unlike "$out" "hello from" "api is gone after internal_router=false"
 
 for r in a b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
+check_no_leftovers
 left=$(ip netns list | grep -c "^$PREFIX" || true)
 is "$left" 0 "no namespace of this lab is left"
 
