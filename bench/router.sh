@@ -164,6 +164,7 @@ pids_of() {
 pin() { # pin NAME CPU
 	for p in $(pids_of $1); do taskset -a -p -c $2 $p >/dev/null; done
 }
+# Connections the upstreams accepted so far (this query's own included).
 accepts() { curl -s --max-time 5 http://127.0.0.1:$US/ | awk 'NR==3 {print $1}'; }
 to_us() { # wrk latency (e.g. 123.45us, 1.20ms, 2.00s) -> microseconds
 	awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) m = 1; else if (v ~ /ms$/) m = 1000;
@@ -174,10 +175,14 @@ to_us() { # wrk latency (e.g. 123.45us, 1.20ms, 2.00s) -> microseconds
 run() {
 	local name=$1 c=$2 tag=$3 port a0 a1 out rps p50 p99
 	port=$(port_of $name)
+	# A 1 s warm-up at the same concurrency refills pools that idled out
+	# while the others ran, so new-conns counts churn during the run only.
+	taskset -c $LOAD_CPU wrk -t1 -c$c -d1s -H "Host: $HOST" http://127.0.0.1:$port/ >/dev/null 2>&1
 	a0=$(accepts)
 	out=$(taskset -c $LOAD_CPU wrk -t1 -c$c -d${SECS}s --latency -H "Host: $HOST" \
 		http://127.0.0.1:$port/ 2>&1)
 	a1=$(accepts)
+	a1=$((a1 - 1))	# the second query's own connection
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
 	p50=$(to_us "$(echo "$out" | awk '$1 == "50%" {print $2}')")
 	p99=$(to_us "$(echo "$out" | awk '$1 == "99%" {print $2}')")
@@ -213,7 +218,7 @@ done
 rss() { local s=0; for p in $(pids_of $1); do s=$((s + $(ps -o rss= -p $p))); done; echo $s; }
 
 echo
-echo "medians of $ROUNDS runs (req/s, latency in us, new upstream connections per run)"
+echo "medians of $ROUNDS runs (req/s, latency in us, new upstream connections during a run)"
 printf '%-9s %-6s %10s %8s %8s %10s\n' target conns req/s p50 p99 new-conns
 tags="split"
 echo " $CONNS " | grep -q ' 1 ' && tags="split same"

@@ -18,7 +18,7 @@
 
 #define UPCONN_BUF		(16 * 1024)
 #define UPSTREAM_MAX_IDLE	1024	/* per upstream per worker; no churn at -c256 */
-#define UPSTREAM_IDLE_MS	30000
+#define UPSTREAM_IDLE_MS	60000
 #define UPSTREAM_EJECT_MS	5000
 
 struct worker;
