@@ -1,6 +1,0 @@
-build/obj/cli/releases.o: src/cli/releases.c src/cli/cli.h src/cli/jv.h \
- src/common/util.h src/cli/output.h
-src/cli/cli.h:
-src/cli/jv.h:
-src/common/util.h:
-src/cli/output.h:

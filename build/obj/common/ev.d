@@ -1,3 +1,0 @@
-build/obj/common/ev.o: src/common/ev.c src/common/ev.h src/common/util.h
-src/common/ev.h:
-src/common/util.h:

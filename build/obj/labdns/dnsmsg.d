@@ -1,4 +1,0 @@
-build/obj/labdns/dnsmsg.o: src/labdns/dnsmsg.c src/labdns/dnsmsg.h \
- src/labdns/hosts.h
-src/labdns/dnsmsg.h:
-src/labdns/hosts.h:
