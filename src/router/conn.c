@@ -436,8 +436,12 @@ local_reply(struct conn *c, int status, const char *body, bool close)
 	}
 	buf_reset(&c->out);
 	c->out_off = 0;
+	/* X-Cx-Router marks an answer the router made itself (no route, no healthy
+	 * process, a bad request...), so a client such as `cx services reach` can
+	 * tell it from an app's own 404 or 503. */
 	buf_addf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n", status, http1_reason(status), blen);
+	    "Content-Length: %zu\r\nX-Cx-Router: %s\r\n", status, http1_reason(status), blen,
+	    c->w->cfg->name);
 	if (c->reqid[0] != '\0')
 		buf_addf(&c->out, "X-Request-Id: %s\r\n", c->reqid);
 	if (!c->keep)

@@ -170,6 +170,9 @@ cx-rackd --home "$CX_HOME" --rack dev --daemon
 # No healthy process -> 503; an upstream that refuses -> 502.
 cx scale web --count 0 -a app1 -r dev >/dev/null 2>&1
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/"); is "$code" 503 "no process: 503"
+out=$(cx services reach web -a app1 -r dev 2>&1); rc=$?
+is "$rc" 1 "reach with no process exits 1"
+like "$out" "process +FAIL .*router answered 503 itself" "reach names the router's own 503 as the failing hop"
 
 out=$(cx apps delete app1 -r dev); is "$out" "Deleting app1... OK" "apps delete"
 wait_for 10 sh -c "! kill -0 $pid"; ok $? "delete stopped the app's processes"

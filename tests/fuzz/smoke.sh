@@ -1,7 +1,8 @@
 #!/bin/sh
 # smoke.sh — `make fuzz`: build the libFuzzer targets with ASan/UBSan into
-# build/fuzz and run each for a short while, seeded from the llhttp vectors
-# ($CX_HTTP_VECTORS, default ../shared/http-vectors/llhttp). Exits non-zero
+# build/fuzz and run each for a short while: the HTTP parser seeded from the
+# llhttp vectors ($CX_HTTP_VECTORS, default ../shared/http-vectors/llhttp), the
+# manifest parser from the convox.yml corpus ($CX_CORPUS). Exits non-zero
 # on a build failure or a crash. FUZZ_SECONDS sets the run time per target.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -25,17 +26,28 @@ printf 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b"
 printf 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' > "$SEEDS/s3"
 printf 'PUT / HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc' > "$SEEDS/s4"
 
+# The manifest target starts from the real convox.yml corpus.
+MSEEDS="$OUT/seeds-manifest"
+rm -rf "$MSEEDS"; mkdir -p "$MSEEDS"
+CORPUS=${CX_CORPUS:-../shared/convox-yml-corpus}
+[ -d "$CORPUS" ] && cp "$CORPUS"/*.yml "$MSEEDS"/ 2>/dev/null
+cp examples/hello/*.yml "$MSEEDS"/
+
 status=0
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)
 	bin="$OUT/$name"
 	corpus="$OUT/corpus-$name"
 	mkdir -p "$corpus"
+	case $name in
+	fuzz_manifest) deps="src/rackd/manifest.c"; libs="-lyaml"; seeds=$MSEEDS; maxlen=16384 ;;
+	*) deps="src/common/http1.c src/common/util.c"; libs=""; seeds=$SEEDS; maxlen=4096 ;;
+	esac
 	$CC -g -O1 -std=c17 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -o "$bin" "$src" src/common/http1.c src/common/util.c
+	    -fno-sanitize-recover=undefined -o "$bin" "$src" $deps $libs
 	echo "fuzz: $name for ${SECS}s"
-	if ! "$bin" -max_total_time="$SECS" -max_len=4096 -timeout=10 \
-	    -artifact_prefix="$OUT/$name-" "$corpus" "$SEEDS" >"$OUT/$name.log" 2>&1; then
+	if ! "$bin" -max_total_time="$SECS" -max_len=$maxlen -timeout=10 \
+	    -artifact_prefix="$OUT/$name-" "$corpus" "$seeds" >"$OUT/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED; see $OUT/$name.log and $OUT/$name-crash-*" >&2
 		tail -40 "$OUT/$name.log" >&2
 		status=1
