@@ -125,6 +125,18 @@ ok $rc "releases rollback $first"
 like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "rollback promotes the new release"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app answers after the rollback"
 
+# A hostile upload straight to the API (not through cx deploy) is refused whole.
+mkdir -p "$TMP/hostile" && cp "$EXAMPLES/hello/convox.yml" "$TMP/hostile/" && echo pwned > "$TMP/hostile/evil"
+tar -czf "$TMP/hostile.tgz" -P -C "$TMP/hostile" --transform 's,^evil,../../../../evil,' convox.yml evil 2>/dev/null
+pw=$(cat "$CX_HOME/racks/dev/password")
+out=$(curl -s --max-time 10 --unix-socket "$CX_HOME/racks/dev/api.sock" -u "convox:$pw" \
+    -H 'Content-Type: application/gzip' --data-binary @"$TMP/hostile.tgz" http://rack/apps/app1/builds)
+like "$out" '"error":"unsafe path in archive: \.\./' "a tarball with ../ is refused, naming the entry"
+[ ! -e "$CX_HOME/racks/dev/evil" ] && [ ! -e "$CX_HOME/racks/evil" ] && [ ! -e "$CX_HOME/evil" ]; ok $? "...and nothing landed outside the build"
+out=$(printf 'GARBAGE\r\n\r\n' | curl -s --max-time 5 --unix-socket "$CX_HOME/racks/dev/api.sock" -u "convox:$pw" \
+    -X POST -H 'Content-Type: application/json' --data-binary @- http://rack/apps)
+like "$out" '"error":"invalid JSON body' "malformed JSON to the API gets a one-line error"
+
 # Upload cap.
 cx rack params set build_max_mb=1 -r dev >/dev/null
 big="$TMP/big"; mkdir -p "$big"; cp "$EXAMPLES/hello/"* "$big/"
