@@ -72,6 +72,10 @@ static const struct cli_cmd cmds[] = {
 	  "change rack parameters",
 	  "Sets one or more parameters at once; nothing changes unless every one is valid.\n"
 	  "Example: cx rack params set internal_router=true" },
+	{ "rack logs", "", 0, 0, O(RACK) | O(FOLLOW) | O(SINCE), 0, cmd_rack_logs,
+	  "print the rack daemon's log",
+	  "Prints the rack daemon's own log: processes started and stopped, promotions,\n"
+	  "routers, params. -f keeps printing new lines until interrupted." },
 	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two VPC racks",
 	  "Links the private networks of two VPC racks, as VPC peering does: routes both\n"
 	  "ways, and each rack's internal router accepts the other's addresses. Needs root." },

@@ -1,5 +1,6 @@
 /*
- * logs.c — `cx logs [-f] [--since DURATION]`.
+ * logs.c — `cx logs [-f] [--since DURATION]`, and `cx rack logs` (the rack
+ * daemon's own log) the same way.
  *
  * The rack serves an app's log by byte offset (GET .../logs?since=OFFSET,
  * next offset in X-Cx-Offset); without an offset it sends the last 100
@@ -107,8 +108,10 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int
-cmd_logs(struct cli *c)
+/* Prints (and with -f follows) the log served at base ("/apps/APP/logs" or
+ * "/system/logs"); `what` names it in errors. */
+static int
+show_log(struct cli *c, const char *base, const char *what)
 {
 	bool follow = c->opt[OPT_FOLLOW] != NULL, keep = false, seen = false;
 	int64_t offset = -1, cutoff = 0, next;
@@ -125,8 +128,6 @@ cmd_logs(struct cli *c)
 		cutoff = now_unix() - d;
 		offset = 0;
 	}
-	if (cli_select_app(c) == -1)
-		return 1;
 	if (follow) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_stop;    /* no SA_RESTART: wake the sleep */
@@ -139,8 +140,7 @@ cmd_logs(struct cli *c)
 		long st;
 
 		snprintf(off, sizeof(off), "%lld", (long long)offset);
-		path = offset < 0 ? api_path("/apps/%s/logs", c->app) :
-		    api_path("/apps/%s/logs?since=%s", c->app, off);
+		path = offset < 0 ? xstrdup(base) : xasprintf("%s?since=%s", base, off);
 		buf_reset(&body);
 		st = api_text(c, path, &body, &next);
 		free(path);
@@ -155,8 +155,7 @@ cmd_logs(struct cli *c)
 			if (seen)
 				break;  /* the app was deleted while we followed it */
 			e = jv_parse(body.data ? body.data : "", body.len, err, sizeof(err));
-			rc = out_error("%s", e && jv_str(e, "error")[0] ? jv_str(e, "error") :
-			    "no such app");
+			rc = out_error("%s", e && jv_str(e, "error")[0] ? jv_str(e, "error") : what);
 			jv_free(e);
 			break;
 		}
@@ -173,4 +172,26 @@ cmd_logs(struct cli *c)
 	}
 	buf_free(&body);
 	return rc;
+}
+
+int
+cmd_logs(struct cli *c)
+{
+	char *base;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	base = api_path("/apps/%s/logs", c->app);
+	rc = show_log(c, base, "no such app");
+	free(base);
+	return rc;
+}
+
+int
+cmd_rack_logs(struct cli *c)
+{
+	if (cli_select_rack(c) == -1)
+		return 1;
+	return show_log(c, "/system/logs", "the rack has no log");
 }

@@ -40,6 +40,7 @@ static const struct route routes[] = {
 	{ "PUT", "/system/params", api_params_put, false },
 	{ "POST", "/system/uninstall", api_uninstall, false },
 	{ "POST", "/system/reconcile", api_reconcile, false },
+	{ "GET", "/system/logs", api_system_logs, false },
 	{ "GET", "/apps", api_apps_list, false },
 	{ "POST", "/apps", api_apps_create, false },
 	{ "GET", "/apps/:app", api_app_get, false },

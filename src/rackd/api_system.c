@@ -1,6 +1,8 @@
 /*
  * api_system.c — the rack itself: GET /system, params, uninstall, reconcile.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "common/log.h"
 #include "lab/lab.h"
 #include "rackd/api.h"
+#include "rackd/applog.h"
 #include "rackd/params.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
@@ -202,4 +205,25 @@ api_reconcile(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 	}
 	routers_sync(r);
+}
+
+void
+api_system_logs(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	char path[4096], since[32];
+	long off = -1;
+	int64_t next = 0;
+
+	if (api_query(q, "since", since, sizeof(since)) == 0 &&
+	    parse_long(since, 0, INT64_MAX, &off) == -1) {
+		api_error(s, 400, "since must be a byte offset");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
+	if (log_read(path, off, 1 << 20, &s->text, &next) == -1) {
+		api_error(s, 500, "cannot read %s: %s", path, strerror(errno));
+		return;
+	}
+	s->is_text = true;
+	snprintf(s->extra, sizeof(s->extra), "X-Cx-Offset: %lld\r\n", (long long)next);
 }

@@ -216,13 +216,20 @@ applog_read(struct rack *r, const char *app, int64_t since, size_t max, struct b
     int64_t *next)
 {
 	char path[4096];
+
+	applog_path(r, app, path, sizeof(path));
+	return log_read(path, since, max, out, next);
+}
+
+int
+log_read(const char *path, int64_t since, size_t max, struct buf *out, int64_t *next)
+{
 	struct stat sb;
 	int fd;
 	int64_t start;
 	char *chunk;
 	ssize_t got;
 
-	applog_path(r, app, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
 		*next = 0;

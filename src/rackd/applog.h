@@ -30,5 +30,7 @@ void applog_tail(struct rack *r, const char *app, const char *source, int n, str
  * whole lines only; *next gets the offset to ask for next time. */
 int applog_read(struct rack *r, const char *app, int64_t since, size_t max, struct buf *out,
     int64_t *next);
+/* The same for any log file (the daemon's own, say). */
+int log_read(const char *path, int64_t since, size_t max, struct buf *out, int64_t *next);
 
 #endif

@@ -102,6 +102,8 @@ wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2 && ! k
 ok $? "a killed process is replaced"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the app still answers"
 
+out=$(cx rack logs -r dev)
+like "$out" "cx-rackd info: rack dev running" "cx rack logs prints the daemon's log"
 logs=$(cx logs -a app1 -r dev)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 
