@@ -76,6 +76,10 @@ static const struct cli_cmd cmds[] = {
 	  "print the rack daemon's log",
 	  "Prints the rack daemon's own log: processes started and stopped, promotions,\n"
 	  "routers, params. -f keeps printing new lines until interrupted." },
+	{ "rack metrics", "", 0, 0, O(RACK), 0, cmd_rack_metrics,
+	  "print the routers' metrics (Prometheus text)",
+	  "Prints the counters of the rack's running routers in Prometheus text format:\n"
+	  "requests by host and status, upstream connections and reuse, bytes." },
 	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two VPC racks",
 	  "Links the private networks of two VPC racks, as VPC peering does: routes both\n"
 	  "ways, and each rack's internal router accepts the other's addresses. Needs root." },

@@ -1,6 +1,6 @@
 /*
  * logs.c — `cx logs [-f] [--since DURATION]`, and `cx rack logs` (the rack
- * daemon's own log) the same way.
+ * daemon's own log) the same way; `cx rack metrics`, the routers' counters.
  *
  * The rack serves an app's log by byte offset (GET .../logs?since=OFFSET,
  * next offset in X-Cx-Offset); without an offset it sends the last 100
@@ -194,4 +194,23 @@ cmd_rack_logs(struct cli *c)
 	if (cli_select_rack(c) == -1)
 		return 1;
 	return show_log(c, "/system/logs", "the rack has no log");
+}
+
+int
+cmd_rack_metrics(struct cli *c)
+{
+	struct buf body;
+	int64_t off;
+	long st;
+
+	if (cli_select_rack(c) == -1)
+		return 1;
+	buf_init(&body, 0);
+	st = api_text(c, "/system/metrics", &body, &off);
+	if (st == 200)
+		fwrite(body.data ? body.data : "", 1, body.len, stdout);
+	buf_free(&body);
+	if (st == 404)
+		return out_error("rack %s has no metrics endpoint; upgrade it", c->rack);
+	return st == 200 ? 0 : 1;
 }

@@ -91,12 +91,25 @@ net_listen_unix(const char *path, int mode)
 int
 net_connect_tcp(const struct sockaddr_in *sin)
 {
+	return net_connect_tcp_from(sin, NULL);
+}
+
+int
+net_connect_tcp_from(const struct sockaddr_in *sin, const struct sockaddr_in *src)
+{
 	int fd, one = 1;
 
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (src != NULL && bind(fd, (const struct sockaddr *)src, sizeof(*src)) == -1) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	if (connect(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1 &&
 	    errno != EINPROGRESS) {
 		int saved = errno;

@@ -17,6 +17,8 @@ int net_listen_tcp(const char *addr, bool reuseport, int backlog);
 int net_listen_unix(const char *path, int mode);
 /* Starts a non-blocking connect; returns the fd (connection may be in progress). */
 int net_connect_tcp(const struct sockaddr_in *sin);
+/* The same from source address src (port 0: any), when src is not NULL. */
+int net_connect_tcp_from(const struct sockaddr_in *sin, const struct sockaddr_in *src);
 /* Binds port 0 on 127.0.0.1 to learn a free port; returns it or -1. */
 int net_free_port(void);
 /* Formats sin as "A.B.C.D:PORT" into out. */

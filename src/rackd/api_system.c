@@ -3,12 +3,14 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/net.h"
 #include "lab/lab.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
@@ -226,4 +228,70 @@ api_system_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	s->is_text = true;
 	snprintf(s->extra, sizeof(s->extra), "X-Cx-Offset: %lld\r\n", (long long)next);
+}
+
+/* Fetches one router's Prometheus text (GET /_cx/metrics, Host: _cx), bounded
+ * to a second; appends it to out. -1 if the router did not answer. */
+static int
+router_metrics(struct rack *r, struct router_proc *rp, struct buf *out)
+{
+	struct sockaddr_in sin;
+	struct pollfd p;
+	struct buf resp;
+	const char *req = "GET /_cx/metrics HTTP/1.1\r\nHost: _cx\r\nConnection: close\r\n\r\n";
+	char *body;
+	int fd, rc = -1;
+	int64_t deadline = now_ms() + 1000;
+
+	if (rp->pid <= 0 || net_parse_addr(rp->listen, &sin) == -1)
+		return -1;
+	/* From the router's own address: the router serves metrics to this host only. */
+	fd = r->vpc ? rack_connect_in_vpc(r, &sin, &(struct sockaddr_in){ .sin_family = AF_INET,
+	    .sin_addr = sin.sin_addr }) : net_connect_tcp(&sin);
+	if (fd == -1)
+		return -1;
+	buf_init(&resp, 4 << 20);
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, 1000) != 1 || write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		goto out;
+	for (;;) {
+		char chunk[16384];
+		ssize_t n;
+		int64_t left = deadline - now_ms();
+
+		p.events = POLLIN;
+		if (left <= 0 || poll(&p, 1, (int)left) != 1)
+			goto out;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == 0)
+			break;
+		if (n < 0 || buf_add(&resp, chunk, (size_t)n) == -1)
+			goto out;
+	}
+	body = strstr(buf_cstr(&resp), "\r\n\r\n");
+	if (body != NULL && strncmp(resp.data, "HTTP/1.1 200", 12) == 0) {
+		buf_adds(out, body + 4);
+		rc = 0;
+	}
+out:
+	close(fd);
+	buf_free(&resp);
+	return rc;
+}
+
+void
+api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	(void)q;
+	s->is_text = true;
+	for (int i = 0; i < 2; i++) {
+		struct router_proc *rp = &r->routers[i];
+
+		if (rp->pid <= 0)
+			continue;
+		if (router_metrics(r, rp, &s->text) == -1)
+			buf_addf(&s->text, "# router %s (pid %d) did not answer\n", rp->name,
+			    (int)rp->pid);
+	}
 }

@@ -126,7 +126,7 @@ probe_start(struct ev_loop *loop, void *arg)
 	inet_pton(AF_INET, p->st.address, &sin.sin_addr);
 	pr->fd = -1;
 	if (r->vpc)
-		pr->fd = rack_connect_in_vpc(r, &sin);
+		pr->fd = rack_connect_in_vpc(r, &sin, NULL);
 	else
 		pr->fd = net_connect_tcp(&sin);
 	if (pr->fd == -1 || ev_add(loop, pr->fd, EV_WRITE, probe_io, pr) == -1) {

@@ -95,7 +95,7 @@ rack_peer_cidrs(struct rack *r, struct buf *b)
 }
 
 int
-rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin)
+rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin, const struct sockaddr_in *src)
 {
 	struct lab_rack_info info;
 	char path[128];
@@ -107,7 +107,7 @@ rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin)
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
 	if (self != -1 && ns != -1 && setns(ns, CLONE_NEWNET) == 0) {
-		fd = net_connect_tcp(sin);
+		fd = net_connect_tcp_from(sin, src);
 		if (setns(self, CLONE_NEWNET) == -1)
 			abort();   /* the daemon must never stay in the rack's namespace */
 	}

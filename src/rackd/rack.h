@@ -118,9 +118,11 @@ bool proc_is_promoting(const struct app *a, const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks). */
 struct buf;
 void rack_peer_cidrs(struct rack *r, struct buf *b);
-/* Starts a non-blocking connect from inside the rack's namespace (VPC racks). */
+/* Starts a non-blocking connect from inside the rack's namespace (VPC racks),
+ * from source address src when src is not NULL. */
 struct sockaddr_in;
-int rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin);
+int rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin,
+    const struct sockaddr_in *src);
 
 /* Hosts of a service: public domain, internal-router domain, rack-only domain. */
 void rack_service_host(struct rack *r, const char *app, const char *service, bool internal_router,

@@ -504,6 +504,21 @@ is_loopback(uint32_t a)
 	return (a >> 24) == 127;
 }
 
+/* True when the client is this host: loopback, or a connection from the very
+ * address the router listens on (the rack daemon asking from inside a VPC
+ * rack's namespace, where the router has no loopback listener). */
+static bool
+from_this_host(const struct conn *c)
+{
+	struct sockaddr_in local;
+	socklen_t len = sizeof(local);
+
+	if (is_loopback(c->peer_addr))
+		return true;
+	return getsockname(c->fd, (struct sockaddr *)&local, &len) == 0 &&
+	    local.sin_family == AF_INET && ntohl(local.sin_addr.s_addr) == c->peer_addr;
+}
+
 /* Host for routing: lower case, port stripped, into c->hostname. */
 static void
 set_hostname(struct conn *c, struct http_slice h)
@@ -742,7 +757,7 @@ start_request(struct conn *c)
 
 	if (http_slice_eq(req->method, "CONNECT"))
 		return local_reply(c, 501, "CONNECT is not supported by this router\n", true);
-	if (strcmp(c->hostname, "_cx") == 0 && is_loopback(c->peer_addr)) {
+	if (strcmp(c->hostname, "_cx") == 0 && from_this_host(c)) {
 		struct http_slice path = target;
 		const char *q = memchr(path.p, '?', path.n);
 

@@ -104,6 +104,8 @@ body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the app
 
 out=$(cx rack logs -r dev)
 like "$out" "cx-rackd info: rack dev running" "cx rack logs prints the daemon's log"
+out=$(cx rack metrics -r dev)
+like "$out" 'cx_router_requests_total\{rack="dev",router="public",host="web\.app1\.dev\.localhost",app="app1",service="web",code="200"\} [1-9]' "cx rack metrics counts the requests by host and status"
 logs=$(cx logs -a app1 -r dev)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 

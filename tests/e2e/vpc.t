@@ -72,6 +72,9 @@ is "$code" 404 "b's public router answers 404 for the internal name"
 body=$(try cx net exec internet -- curl -s --max-time 3 http://web.svc.b.cx.test/)
 like "$body" "^hello from svc/web" "web answers from the internet through the public router"
 
+out=$(cx rack metrics -r b)
+like "$out" 'router="internal",host="api\.svc\.b-internal\.cx\.test",app="svc",service="api",code="200"\} [1-9]' "metrics of a VPC rack's internal router"
+
 # A host on the internet that forges a route into b's VPC gets nothing.
 bpriv=$(cx rack -r b --json | sed -n 's/.*"router_internal_address":"\([0-9.]*\):80".*/\1/p')
 cx net exec internet -- ip route add 10.2.0.0/16 via "$bpub" >/dev/null 2>&1
