@@ -217,36 +217,6 @@ find_cmd(char **pos, int npos, int *nwords)
 	return best;
 }
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t *row = xcalloc(lb + 1, sizeof(*row));
-	size_t d;
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t best = diag + (a[i - 1] != b[j - 1]);
-
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	d = row[lb];
-	free(row);
-	return d;
-}
-
 /*
  * The command closest to `typed` among those with `depth` words that start
  * with `prefix` words ("" for top level); NULL if none is close enough.
@@ -276,7 +246,7 @@ suggest_cmd(const char *typed, int depth, const char *prefix)
 		}
 		if (word_count(cand) != depth)
 			continue;
-		d = edit_distance(typed, cand);
+		d = str_edit_distance(typed, cand);
 		if (d < bestd) {
 			bestd = d;
 			str_copy(best, sizeof(best), cand);
@@ -323,7 +293,7 @@ unknown_flag(const char *arg)
 
 	snprintf(typed, sizeof(typed), "%.*s", (int)(len < 60 ? len : 60), name);
 	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
-		size_t d = edit_distance(typed, opts[i].long_name);
+		size_t d = str_edit_distance(typed, opts[i].long_name);
 
 		if (d < bestd) {
 			bestd = d;

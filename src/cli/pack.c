@@ -329,33 +329,6 @@ pseterr(struct packer *pk, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Same rule as the rack's unpacker: relative, ".." only first, not above the root. */
-static bool
-link_stays_inside(const char *target, int depth)
-{
-	const char *p = target;
-	bool named = false;
-	int up = 0;
-
-	if (target[0] == '\0' || target[0] == '/')
-		return false;
-	while (*p != '\0') {
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (named || ++up > depth)
-				return false;
-		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
-			named = true;
-		}
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return true;
-}
-
 static int
 write_header(struct packer *pk, const struct stat *st, mode_t type, int64_t size,
     const char *link)
@@ -512,7 +485,7 @@ pack_tree(struct packer *pk, int dir_fd, int depth)
 				goto out;
 			}
 			target[len] = '\0';
-			if (!link_stays_inside(target, depth)) {
+			if (!link_target_inside(target, depth)) {
 				pseterr(pk, "cannot pack %s: its symlink target %s leaves the source "
 				    "tree (add it to .dockerignore)", pk->path, target);
 				goto out;

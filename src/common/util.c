@@ -300,6 +300,62 @@ cidr_contains(uint32_t net, int prefix, uint32_t addr)
 	return (addr & mask) == net;
 }
 
+size_t
+str_edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row));
+	size_t d;
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	d = row[lb];
+	free(row);
+	return d;
+}
+
+bool
+link_target_inside(const char *target, int depth)
+{
+	const char *p = target;
+	bool named = false;
+	int up = 0;
+
+	if (target[0] == '\0' || target[0] == '/')
+		return false;
+	while (*p != '\0') {
+		const char *e = strchr(p, '/');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			if (named || ++up > depth)
+				return false;
+		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
+			named = true;
+		}
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return true;
+}
+
 bool
 valid_name(const char *s)
 {

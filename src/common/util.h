@@ -60,6 +60,15 @@ int parse_bool(const char *s, bool *out);
 int parse_cidr(const char *s, uint32_t *net, int *prefix);
 bool cidr_contains(uint32_t net, int prefix, uint32_t addr);
 
+/* Levenshtein distance between a and b (for "did you mean" suggestions). */
+size_t str_edit_distance(const char *a, const char *b);
+
+/* True if a symlink target stays inside a tree when the link sits `depth`
+ * directories below its root: relative, its ".." components all first (a ".."
+ * after a named component could climb out through another symlink), and not
+ * climbing above the root. The rule the packer and the rack's unpacker share. */
+bool link_target_inside(const char *target, int depth);
+
 /* True if s is a DNS label usable as a rack or app name: [a-z][a-z0-9-]{0,29}. */
 bool valid_name(const char *s);
 

@@ -153,29 +153,6 @@ api_json_body(const struct api_req *q, struct api_resp *s)
 	return v;
 }
 
-static const char *
-reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
-	}
-}
-
 static void
 respond(struct conn *c, struct api_resp *s)
 {
@@ -191,7 +168,7 @@ respond(struct conn *c, struct api_resp *s)
 		blen = s->text.len;
 	}
 	buf_addf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-	    s->status, reason(s->status), ctype, blen, s->extra,
+	    s->status, http1_reason(s->status), ctype, blen, s->extra,
 	    c->close_after ? "Connection: close\r\n" : "");
 	if (body != NULL)
 		buf_add(&c->out, body, blen);

@@ -40,35 +40,6 @@ params_find(const char *name)
 	return NULL;
 }
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
-
-	if (lb >= CX_ARRAY_LEN(row) || la >= 64)
-		return 64;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cur = row[j];
-			size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
 const char *
 params_suggest(const char *name)
 {
@@ -76,7 +47,7 @@ params_suggest(const char *name)
 	size_t bestd = 0;
 
 	for (size_t i = 0; i < CX_ARRAY_LEN(params); i++) {
-		size_t d = edit_distance(name, params[i].name);
+		size_t d = str_edit_distance(name, params[i].name);
 
 		if (best == NULL || d < bestd) {
 			best = params[i].name;

@@ -120,38 +120,6 @@ path_depth(const char *path)
 }
 
 /*
- * A symlink target is safe if it is relative, its ".." components all come
- * first (so they climb through real directories this extraction made) and
- * do not climb above the tree. A ".." after a named component could climb
- * out of a directory reached through another symlink, so it is refused.
- */
-static bool
-symlink_target_safe(const char *target, int depth)
-{
-	const char *p = target;
-	bool named = false;
-	int up = 0;
-
-	if (target[0] == '\0' || target[0] == '/')
-		return false;
-	while (*p != '\0') {
-		const char *e = strchr(p, '/');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
-			if (named || ++up > depth)
-				return false;
-		} else if (len > 0 && !(len == 1 && p[0] == '.')) {
-			named = true;
-		}
-		p += len;
-		if (*p == '/')
-			p++;
-	}
-	return true;
-}
-
-/*
  * Opens the directory holding path's last component, creating missing
  * directories (0755) when create is set, never following a symlink. Returns
  * an fd the caller must not close (it is cached), or -1 with err set. *base
@@ -400,7 +368,7 @@ extract_symlink(struct unpacker *u, struct archive_entry *e, const char *path,
 	char show[256];
 	int dirfd;
 
-	if (target == NULL || !symlink_target_safe(target, path_depth(path))) {
+	if (target == NULL || !link_target_inside(target, path_depth(path))) {
 		seterr(u, "unsafe symlink in archive: %s -> %s (links must stay inside the source "
 		    "tree)", display, target ? shown(target, show, sizeof(show)) : "?");
 		return -1;
