@@ -389,3 +389,25 @@ cli_require_feature(struct cli *c, const char *feature, const char *what)
 	jv_free(sys);
 	return found ? 0 : -1;
 }
+
+int
+cli_list_app(struct cli *c, const char *what, const struct out_col *cols, size_t ncols,
+    const char *const *extra)
+{
+	jv *rows = NULL;
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/", c->app);
+	path = xrealloc(path, strlen(path) + strlen(what) + 1);
+	strcat(path, what);
+	rc = api_call(c, "GET", path, NULL, &rows);
+	free(path);
+	if (rc == -1)
+		return 1;
+	out_list(cols, ncols, rows, c->json, extra);
+	jv_free(rows);
+	return 0;
+}

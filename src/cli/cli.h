@@ -115,6 +115,13 @@ int cli_require_feature(struct cli *c, const char *feature, const char *what);
 /* Closes the connection (before the daemon is restarted, say). */
 void api_close(struct cli *c);
 
+struct out_col;
+/* Lists one of the app's collections (what = "releases", "processes", ...):
+ * GET /apps/APP/<what>, printed as a table of cols, or as JSON with extra
+ * keys kept. Returns the exit status. */
+int cli_list_app(struct cli *c, const char *what, const struct out_col *cols, size_t ncols,
+    const char *const *extra);
+
 /* Promotes release id of c->app and waits (bounded) until it is active.
  * Prints "Promoting ID... OK". 0, or 1 after printing the release's error. */
 int cli_promote(struct cli *c, const char *id);
@@ -162,6 +169,7 @@ int cmd_deploy(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);
+int cmd_builds(struct cli *c);
 int cmd_releases_info(struct cli *c);
 int cmd_releases_promote(struct cli *c);
 int cmd_releases_rollback(struct cli *c);

@@ -131,6 +131,8 @@ static const struct cli_cmd cmds[] = {
 	  "and \"address\", and gives STARTED in unix seconds." },
 	{ "releases", "", 0, 0, APP_CMD | O(JSON), 0, cmd_releases, "list an app's releases",
 	  "Lists ID STATUS BUILD CREATED DESCRIPTION, newest first." },
+	{ "builds", "", 0, 0, APP_CMD | O(JSON), 0, cmd_builds, "list an app's builds",
+	  "Lists ID STATUS RELEASE CREATED, newest first: one row per deployed source." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
 	  "Shows a release, and why its promotion failed if it did." },
 	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,

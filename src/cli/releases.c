@@ -1,5 +1,5 @@
 /*
- * releases.c — `cx releases`, `cx releases info|promote|rollback`.
+ * releases.c — `cx releases`, `cx releases info|promote|rollback`, `cx builds`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,20 +18,21 @@ cmd_releases(struct cli *c)
 		{ "CREATED", "created", OUT_AGO },
 		{ "DESCRIPTION", "description", OUT_TEXT },
 	};
-	jv *rels = NULL;
-	char *path;
-	int rc;
 
-	if (cli_select_app(c) == -1)
-		return 1;
-	path = api_path("/apps/%s/releases", c->app);
-	rc = api_call(c, "GET", path, NULL, &rels);
-	free(path);
-	if (rc == -1)
-		return 1;
-	out_list(cols, CX_ARRAY_LEN(cols), rels, c->json, NULL);
-	jv_free(rels);
-	return 0;
+	return cli_list_app(c, "releases", cols, CX_ARRAY_LEN(cols), NULL);
+}
+
+int
+cmd_builds(struct cli *c)
+{
+	static const struct out_col cols[] = {
+		{ "ID", "id", OUT_TEXT },
+		{ "STATUS", "status", OUT_TEXT },
+		{ "RELEASE", "release", OUT_TEXT },
+		{ "CREATED", "created", OUT_AGO },
+	};
+
+	return cli_list_app(c, "builds", cols, CX_ARRAY_LEN(cols), NULL);
 }
 
 int

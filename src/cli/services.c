@@ -56,18 +56,6 @@ cmd_ps(struct cli *c)
 		{ "COMMAND", "command", OUT_TEXT },
 	};
 	static const char *const extra[] = { "pid", "port", "address", NULL };
-	jv *procs = NULL;
-	char *path;
-	int rc;
 
-	if (cli_select_app(c) == -1)
-		return 1;
-	path = api_path("/apps/%s/processes", c->app);
-	rc = api_call(c, "GET", path, NULL, &procs);
-	free(path);
-	if (rc == -1)
-		return 1;
-	out_list(cols, CX_ARRAY_LEN(cols), procs, c->json, extra);
-	jv_free(procs);
-	return 0;
+	return cli_list_app(c, "processes", cols, CX_ARRAY_LEN(cols), extra);
 }

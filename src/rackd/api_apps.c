@@ -289,11 +289,16 @@ api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	arr = json_array();
 	if (store_release_list(r->store, a->name, 0, &list, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (list[i].build[0] == '\0')
+		/* Newest first; a build appears once, with the first release made from it. */
+		for (size_t i = n; i-- > 0;) {
+			bool seen = false;
+
+			for (size_t k = 0; k < json_array_size(arr) && !seen; k++)
+				seen = strcmp(json_str(json_array_get(arr, k), "id", ""), list[i].build) == 0;
+			if (list[i].build[0] == '\0' || seen)
 				continue;
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I}", "id", list[i].build,
-			    "status", "complete", "release", list[i].id, "created",
+			json_array_insert_new(arr, 0, json_pack("{s:s, s:s, s:s, s:I}", "id",
+			    list[i].build, "status", "complete", "release", list[i].id, "created",
 			    (json_int_t)list[i].created));
 		}
 		store_release_list_free(list, n);
