@@ -82,6 +82,11 @@ struct conn {
 	bool close_after;
 	struct ev_timer *idle;
 	void (*after)(struct rack *r);
+	struct api_pending *pending;  /* a deferred answer not yet given */
+};
+
+struct api_pending {
+	struct conn *conn;            /* NULL once the client went away */
 };
 
 static char expected_auth[256];
@@ -252,7 +257,12 @@ dispatch(struct conn *c)
 	q.body = &c->body;
 	q.body_path = c->route->upload ? c->spool_path : NULL;
 	q.body_len = c->req.content_length < 0 ? 0 : c->req.content_length;
+	q.conn = c;
 	c->route->handler(c->rack, &q, &s);
+	if (s.deferred) {
+		buf_free(&s.text);
+		return;
+	}
 	if (s.json == NULL && !s.is_text && s.text.len == 0 && s.status < 300)
 		s.json = json_object();
 	respond(c, &s);
@@ -378,6 +388,8 @@ take_body(struct conn *c)
 static void
 process_input(struct conn *c)
 {
+	if (c->pending != NULL)
+		return;     /* one request at a time: the next waits for the deferred answer */
 	if (!c->in_body) {
 		int rc = http1_parse_request(c->in.data ? c->in.data : "", c->in.len, API_MAX_HEAD,
 		    &c->req);
@@ -499,9 +511,40 @@ wait:
 	c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
 }
 
+struct api_pending *
+api_defer(struct api_req *q, struct api_resp *s)
+{
+	struct conn *c = q->conn;
+	struct api_pending *p = xcalloc(1, sizeof(*p));
+
+	p->conn = c;
+	c->pending = p;
+	s->deferred = true;
+	return p;
+}
+
+void
+api_finish(struct api_pending *p, int status, json_t *json)
+{
+	struct api_resp s = { .status = status, .json = json };
+
+	buf_init(&s.text, 0);
+	if (p->conn != NULL) {
+		p->conn->pending = NULL;
+		if (s.json == NULL)
+			s.json = json_object();
+		respond(p->conn, &s);
+	} else {
+		json_decref(json);
+	}
+	free(p);
+}
+
 static void
 conn_free(struct conn *c)
 {
+	if (c->pending != NULL)
+		c->pending->conn = NULL;
 	reset_request(c);
 	ev_timer_cancel(c->rack->loop, c->idle);
 	ev_del(c->rack->loop, c->fd);

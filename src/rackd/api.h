@@ -23,6 +23,7 @@ struct api_req {
 	struct buf *body;         /* JSON requests */
 	const char *body_path;    /* uploads (builds): the body spooled to this file */
 	int64_t body_len;
+	void *conn;               /* the connection, for api_defer */
 };
 
 struct api_resp {
@@ -30,6 +31,7 @@ struct api_resp {
 	json_t *json;             /* owned; serialized compactly */
 	struct buf text;          /* text/plain body when json is NULL */
 	bool is_text;             /* answer text/plain even when text is empty */
+	bool deferred;            /* set by api_defer: the answer comes later */
 	char extra[256];          /* extra header lines, each ending "\r\n" */
 	void (*after)(struct rack *r);  /* called once the response is written */
 };
@@ -41,6 +43,17 @@ void api_error(struct api_resp *s, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Value of query parameter key into out; -1 if absent. */
 int api_query(const struct api_req *q, const char *key, char *out, size_t outlen);
+/*
+ * For a handler that answers later (work done off the loop): marks s deferred
+ * and returns the handle to answer with. The connection waits; if the client
+ * goes away first, api_finish drops the answer. The request's body file stays
+ * until the answer is written.
+ */
+struct api_pending;
+struct api_pending *api_defer(struct api_req *q, struct api_resp *s);
+/* Sends the deferred answer (json is taken) and frees p. */
+void api_finish(struct api_pending *p, int status, json_t *json);
+
 /* Parses the JSON body; on failure sets a 400 and returns NULL. */
 json_t *api_json_body(const struct api_req *q, struct api_resp *s);
 

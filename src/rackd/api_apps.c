@@ -11,12 +11,12 @@
 #include "common/log.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
+#include "rackd/build.h"
 #include "rackd/dockerfile.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
-#include "rackd/unpack.h"
 
 /* The app named in the path, or NULL after a 404. */
 static struct app *
@@ -129,152 +129,13 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 	reconcile_app_delete(r, a);
 }
 
-/* The env of the app's newest release ("K=V\n" lines), malloc'd. */
-static char *
-latest_env(struct rack *r, const char *app)
-{
-	struct st_release *list;
-	size_t n;
-	char *env = NULL;
-
-	if (store_release_list(r->store, app, 1, &list, &n) == 0) {
-		if (n == 1)
-			env = xstrdup(list[0].env);
-		store_release_list_free(list, n);
-	}
-	return env != NULL ? env : xstrdup("");
-}
-
-static const char *
-lookup_env_text(const char *name, void *ctx)
-{
-	static char value[4096];
-	const char *text = ctx;
-	size_t n = strlen(name);
-
-	for (const char *l = text; l != NULL && *l != '\0';) {
-		const char *end = strchr(l, '\n');
-		size_t len = end ? (size_t)(end - l) : strlen(l);
-
-		if (len > n && strncmp(l, name, n) == 0 && l[n] == '=') {
-			snprintf(value, sizeof(value), "%.*s", (int)(len - n - 1), l + n + 1);
-			return value;
-		}
-		l = end ? end + 1 : NULL;
-	}
-	return NULL;
-}
-
-/* Checks a build: manifest parses, every service has a command; collects warnings. */
-static int
-check_build(const char *dir, const char *manifest_text, const char *env, struct buf *warnings,
-    char *err, size_t errlen)
-{
-	struct manifest *m;
-	int rc = 0;
-
-	m = manifest_parse(manifest_text, strlen(manifest_text), "convox.yml", lookup_env_text,
-	    (void *)env, err, errlen);
-	if (m == NULL)
-		return -1;
-	for (size_t i = 0; i < m->nservices && rc == 0; i++) {
-		const struct mf_service *sv = &m->services[i];
-		struct dockerfile df;
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, sv->build_path, sv->dockerfile);
-		if (dockerfile_read(path, &df, err, errlen) == -1) {
-			rc = -1;
-			break;
-		}
-		if (df.run_lines > 0)
-			buf_addf(warnings, "service %s: the local provider does not run the %d RUN line(s)"
-			    " of %s; it honours only CMD, ENTRYPOINT, ENV, WORKDIR and EXPOSE\n", sv->name,
-			    df.run_lines, sv->dockerfile);
-		if (sv->command == NULL && df.command == NULL) {
-			snprintf(err, errlen, "service %s has no command: set command: in convox.yml or"
-			    " CMD in %s/%s", sv->name, sv->build_path, sv->dockerfile);
-			rc = -1;
-		}
-		dockerfile_free(&df);
-	}
-	manifest_free(m);
-	return rc;
-}
-
 void
 api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
-	struct st_build b = { 0 };
-	struct st_release rel = { 0 };
-	struct buf warnings;
-	char dir[4096], path[4096], err[1024], mb[32], desc[512] = "";
-	char *manifest = NULL, *env = NULL;
-	long max_mb = 512;
-	json_t *warr;
 
-	if (a == NULL)
-		return;
-	buf_init(&warnings, 1 << 16);
-	store_new_id(b.id, sizeof(b.id), "B", true);
-	snprintf(dir, sizeof(dir), "%s/apps/%s/builds/%s", r->dir, a->name, b.id);
-	if (mkdir_p(dir, 0755) == -1) {
-		api_error(s, 500, "cannot create %s: %s", dir, strerror(errno));
-		goto out;
-	}
-	rack_param(r, "build_max_mb", mb, sizeof(mb));
-	parse_long(mb, 1, 1 << 20, &max_mb);
-	if (unpack_tgz(q->body_path, dir, (uint64_t)max_mb << 20, err, sizeof(err)) == -1) {
-		api_error(s, 400, "%s", err);
-		goto fail;
-	}
-	snprintf(path, sizeof(path), "%s/convox.yml", dir);
-	manifest = read_file(path, 1 << 20, NULL);
-	if (manifest == NULL) {
-		api_error(s, 400, errno == EFBIG ? "convox.yml is over 1 MiB" :
-		    "no convox.yml at the top of the source; add one (see examples/)");
-		goto fail;
-	}
-	env = latest_env(r, a->name);
-	if (check_build(dir, manifest, env, &warnings, err, sizeof(err)) == -1) {
-		api_error(s, 400, "%s", err);
-		goto fail;
-	}
-	str_copy(b.app, sizeof(b.app), a->name);
-	b.dir = dir;
-	b.manifest = manifest;
-	b.warnings = buf_cstr(&warnings);
-	b.created = now_unix();
-	api_query(q, "description", desc, sizeof(desc));
-	utf8_sanitize(desc);
-	store_new_id(rel.id, sizeof(rel.id), "R", true);
-	str_copy(rel.app, sizeof(rel.app), a->name);
-	str_copy(rel.build, sizeof(rel.build), b.id);
-	rel.env = env;
-	str_copy(rel.status, sizeof(rel.status), "created");
-	rel.description = desc;
-	rel.error = "";
-	rel.created = now_unix();
-	if (store_build_release_add(r->store, &b, &rel) == -1) {
-		api_error(s, 500, "cannot record the build: %s", store_error(r->store));
-		goto fail;
-	}
-	applog_system(r, a->name, "Build %s created release %s", b.id, rel.id);
-	warr = json_array();
-	for (char *w = buf_cstr(&warnings), *save = NULL, *t = strtok_r(w, "\n", &save); t != NULL;
-	    t = strtok_r(NULL, "\n", &save))
-		json_array_append_new(warr, json_string(t));
-	s->status = 201;
-	s->json = json_pack("{s:s, s:s, s:s, s:o}", "id", b.id, "release", rel.id, "status",
-	    "complete", "warnings", warr);
-	goto out;
-fail:
-	remove_tree(dir);
-out:
-	buf_free(&warnings);
-	free(manifest);
-	free(env);
+	if (a != NULL)
+		build_start(r, a, q, s);
 }
 
 void
@@ -497,7 +358,7 @@ api_env_get(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a == NULL)
 		return;
-	env = latest_env(r, a->name);
+	env = rack_latest_env(r, a->name);
 	obj = json_object();
 	for (char *l = strtok_r(env, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(l, '=');
@@ -559,7 +420,7 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 	}
 	env = json_object();
-	text = latest_env(r, a->name);
+	text = rack_latest_env(r, a->name);
 	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(l, '=');
 

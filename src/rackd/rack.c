@@ -54,6 +54,21 @@ rack_app_find(struct rack *r, const char *name)
 	return NULL;
 }
 
+char *
+rack_latest_env(struct rack *r, const char *app)
+{
+	struct st_release *list;
+	size_t n;
+	char *env = NULL;
+
+	if (store_release_list(r->store, app, 1, &list, &n) == 0) {
+		if (n == 1)
+			env = xstrdup(list[0].env);
+		store_release_list_free(list, n);
+	}
+	return env != NULL ? env : xstrdup("");
+}
+
 bool
 proc_is_active(const struct app *a, const struct proc *p)
 {

@@ -112,6 +112,8 @@ void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
 bool rack_param_bool(struct rack *r, const char *key);
 
 struct app *rack_app_find(struct rack *r, const char *name);
+/* The env of the app's newest release ("K=V\n" lines; "" if none), malloc'd. */
+char *rack_latest_env(struct rack *r, const char *app);
 /* Whether p belongs to the app's active release, or to the one being promoted. */
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
