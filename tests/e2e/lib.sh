@@ -16,6 +16,10 @@ unset CX_RACK
 mkdir -p "$CX_HOME"
 T_NUM=0
 T_FAILED=0
+# Sanitizer reports of every cx program the test starts (daemons and routers
+# included, whose stderr goes to log files) land here; done_testing fails on any.
+export ASAN_OPTIONS="log_path=$TMP/sanitizer:detect_leaks=1"
+export UBSAN_OPTIONS="log_path=$TMP/sanitizer:print_stacktrace=1"
 EXAMPLES="$ROOT/examples"
 
 ok() {	# ok COND-STATUS NAME
@@ -108,6 +112,12 @@ check_no_leftovers() {
 }
 
 done_testing() {
+	local f
+	for f in "$TMP"/sanitizer.*; do
+		[ -e "$f" ] || continue
+		ok 1 "sanitizer report from pid ${f##*.}"
+		sed 's/^/#   /' "$f" | head -30
+	done
 	echo "1..$T_NUM"
 	[ "$T_FAILED" -eq 0 ]
 }
