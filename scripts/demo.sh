@@ -87,13 +87,14 @@ loopback_demo() {
 	run cx apps create svc -r dev
 	run cx deploy "$ROOT/examples/hello" -m "$ROOT/examples/hello/convox-internal.yml" -a svc -r dev || exit 1
 	run cx services -a svc -r dev
-	web=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"web".*"url":"\([^"]*\)".*/\1/p')
-	api=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"name":"api".*"url":"\([^"]*\)".*/\1/p')
+	web=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"service":"web".*"url":"\([^"]*\)".*/\1/p')
+	api=$(cx services -a svc -r dev --json | tr '{' '\n' | sed -n 's/.*"service":"api".*"url":"\([^"]*\)".*/\1/p')
 	pub=$(cx rack params -r dev --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
 	try "curl web through the public router" curl -sS --max-time 3 "$web/"
 	try "curl api through the internal router" curl -sS --max-time 3 "$api/"
 	try "curl api's name on the public router" curl -sS --max-time 3 \
 	    -H "Host: ${api#http://}" "http://127.0.0.1:$pub/"
+	run cx services reach api -a svc -r dev
 	echo "(loopback racks have no network isolation: run 'sudo make demo' for the VPC story)"
 }
 
