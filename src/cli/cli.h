@@ -131,6 +131,10 @@ int cli_wait_release(struct cli *c, const char *id);
 /* Waits until the app's status is "running" (bounded); 0 or 1 after printing. */
 int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
 
+/* Asks rack `name`'s daemon, if it runs, to follow the lab's peer set
+ * (POST /system/reconcile). 0, or -1 after printing (net.c). */
+int cli_reconcile_rack(struct cli *c, const char *name);
+
 /* --- child processes (run.c) --- */
 
 /* Waits for pid, leaving SIGINT and SIGQUIT to it; returns its exit status, or

@@ -40,8 +40,8 @@ check_vpc_racks(struct cli *c, const char *a, const char *b)
 
 /* Tells a rack's daemon to follow the lab's new peer set; a stopped daemon
  * reads it when it starts. */
-static int
-reconcile(struct cli *c, const char *name)
+int
+cli_reconcile_rack(struct cli *c, const char *name)
 {
 	int r = api_probe(c, name, 2000, NULL);
 
@@ -71,7 +71,7 @@ peer_change(struct cli *c, bool peer)
 	    lab_unpeer(c->home, a, b, err, sizeof(err));
 	if (r == -1)
 		return out_error("%s", err);
-	if (reconcile(c, a) == -1 || reconcile(c, b) == -1)
+	if (cli_reconcile_rack(c, a) == -1 || cli_reconcile_rack(c, b) == -1)
 		return 1;
 	out_ok();
 	return 0;

@@ -395,8 +395,20 @@ cmd_rack_uninstall(struct cli *c)
 			sleep_ms(START_POLL_MS);
 		}
 	}
-	if (vpc && lab_rack_destroy(c->home, name, err, sizeof(err)) == -1)
-		return out_error("%s", err);
+	if (vpc) {
+		char (*pairs)[2][32] = NULL;
+		size_t npairs = 0;
+
+		/* Its peers' routers must drop its CIDR from their allow lists too. */
+		lab_peers(c->home, name, &pairs, &npairs);
+		if (lab_rack_destroy(c->home, name, err, sizeof(err)) == -1) {
+			free(pairs);
+			return out_error("%s", err);
+		}
+		for (size_t i = 0; i < npairs; i++)
+			cli_reconcile_rack(c, strcmp(pairs[i][0], name) == 0 ? pairs[i][1] : pairs[i][0]);
+		free(pairs);
+	}
 	cli_rack_path(c, name, "", dir, sizeof(dir));
 	if (remove_tree(dir) == -1)
 		return out_error("cannot remove %s: %s", dir, strerror(errno));

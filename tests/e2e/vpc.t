@@ -126,7 +126,13 @@ cx rack params set internal_router=false -r b >/dev/null
 out=$(try cx net exec a -- curl -s --max-time 1 "$api")
 unlike "$out" "hello from" "api is gone after internal_router=false"
 
-for r in a b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
+# Uninstalling a rack removes its peerings first, and its peers' allow lists follow.
+cx rack params set internal_router=true -r b >/dev/null
+like "$(cat "$CX_HOME/racks/b/routes.internal")" "allow 10\.1\.0\.0/16" "b's internal router admits its peer a"
+out=$(cx rack uninstall a 2>&1); ok $? "uninstall a, still peered with b"
+unlike "$(cx rack peers -r b)" "10\.1\.0\.0" "b has no peering with a any more"
+unlike "$(cat "$CX_HOME/racks/b/routes.internal")" "10\.1\.0\.0/16" "b's allow list dropped a's CIDR"
+for r in b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
 check_no_leftovers
 left=$(ip netns list | grep -c "^$PREFIX" || true)
 is "$left" 0 "no namespace of this lab is left"
