@@ -89,7 +89,7 @@ out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "ERROR: no such 
 # cx restart replaces every process, new ones first.
 old=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
 out=$(cx restart -a app1 -r dev 2>&1); ok $? "cx restart"
-wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"
+wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2 && ! cx ps -a app1 -r dev | grep -q ' stopping '"
 new=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
 common=$(comm -12 <(echo "$old") <(echo "$new") | wc -l)
 is "$common" 0 "restart left none of the old processes"
