@@ -75,6 +75,7 @@ struct app {
 	int restarts;               /* crash restarts, for back-off */
 	int64_t next_restart;       /* ms */
 	bool deleting;
+	char *restart_error;        /* why the last restart (re-promotion of the active release) failed */
 	struct app *next;
 };
 
@@ -89,6 +90,15 @@ struct router_proc {
 	bool wanted;
 	int64_t next_start;         /* ms, restart back-off */
 };
+
+/* A process group to SIGKILL at a deadline: what a stopped process leaves
+ * behind gets its termination grace, then goes. */
+struct group_kill {
+	pid_t pgid;
+	int64_t at;                 /* ms */
+};
+
+struct build_job;
 
 struct rack {
 	char home[4096];
@@ -105,6 +115,9 @@ struct rack {
 	struct router_proc routers[2]; /* [0] public, [1] internal */
 	bool exiting;
 	int api_fd;
+	struct group_kill *kills;
+	size_t nkills;
+	struct build_job *builds;   /* builds being unpacked (build.c) */
 };
 
 /* Param with its default filled in (defaults depend on the rack). */

@@ -79,8 +79,15 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		status = -1;
 	p->exit_status = status;
 	/* As when a container's first process ends: whatever it left running in
-	 * its session goes too, so no orphan outlives its process. */
-	kill(-p->st.pid, SIGKILL);
+	 * its session goes too, so no orphan outlives its process. A process being
+	 * stopped may have left children that are still in their grace: they get
+	 * it, then SIGKILL (sup_tick). */
+	if (p->state == PROC_STOPPING && p->kill_at > now_ms()) {
+		r->kills = xrealloc(r->kills, (r->nkills + 1) * sizeof(*r->kills));
+		r->kills[r->nkills++] = (struct group_kill){ p->st.pid, p->kill_at };
+	} else {
+		kill(-p->st.pid, SIGKILL);
+	}
 	reconcile_proc_exited(r, p);
 }
 
@@ -133,15 +140,33 @@ child_fail(int errfd, const char *what)
 	_exit(127);
 }
 
+/* True if the shell would run command as one simple command, so that
+ * "exec command" makes the app itself the process we signal and watch. */
+static bool
+simple_command(const char *command)
+{
+	/* Quotes are fine (exec 'perl' 'server.pl'); operators, expansions and
+	 * leading assignments are not. */
+	return strpbrk(command, ";&|<>()$`\n*?[]{}~#=") == NULL;
+}
+
 int
 sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *command,
     char *const *env, char *err, size_t errlen)
 {
 	char source[128], labmsg[256];
+	char shell_line[8192];
 	int out[2], errp[2];
 	pid_t pid;
 	ssize_t n;
 
+	/* With "exec", the app replaces the shell: its stop signal reaches it
+	 * directly and its grace is its own. Compound commands keep their shell. */
+	if (snprintf(shell_line, sizeof(shell_line), "%s%s", simple_command(command) ? "exec " : "",
+	    command) >= (int)sizeof(shell_line)) {
+		snprintf(err, errlen, "the command of %s is longer than 8 KiB", p->st.id);
+		return -1;
+	}
 	if (pipe2(out, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
@@ -193,7 +218,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 			child_fail(errp[1], dir);
 		if (drop_privileges() == -1)
 			child_fail(errp[1], "dropping privileges");
-		execle("/bin/sh", "sh", "-c", command, (char *)NULL, env);
+		execle("/bin/sh", "sh", "-c", shell_line, (char *)NULL, env);
 		child_fail(errp[1], "exec /bin/sh");
 	}
 	close(out[1]);
@@ -235,6 +260,21 @@ void
 sup_tick(struct rack *r)
 {
 	int64_t now = now_ms();
+
+	for (size_t i = 0; i < r->nkills;) {
+		struct group_kill *k = &r->kills[i];
+
+		if (kill(-k->pgid, 0) == -1 && errno == ESRCH) {
+			*k = r->kills[--r->nkills];      /* the group is empty */
+			continue;
+		}
+		if (now >= k->at) {
+			kill(-k->pgid, SIGKILL);
+			*k = r->kills[--r->nkills];
+			continue;
+		}
+		i++;
+	}
 
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		for (struct proc *p = a->procs; p != NULL; p = p->next) {
