@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,7 +367,7 @@ cmd_services_reach(struct cli *c)
 	struct lab_rack_info other;
 	bool local, internet;
 	pid_t pid;
-	int rc, status = 0;
+	int rc;
 
 	memset(&t, 0, sizeof(t));
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
@@ -413,6 +414,8 @@ cmd_services_reach(struct cli *c)
 	if (pid == 0) {
 		int r = 0;
 
+		cli_child_defaults();
+		signal(SIGPIPE, SIG_IGN);   /* a reset router is a verdict, not a crash */
 		if (t.vpc)
 			r = internet ? lab_enter_internet(c->home, err, sizeof(err)) :
 			    lab_enter_proc(c->home, where, proc_id, err, sizeof(err));
@@ -431,10 +434,18 @@ cmd_services_reach(struct cli *c)
 		fflush(stdout);
 		_exit(r == 0 ? 0 : 1);
 	}
-	if (pid == -1)
+	if (pid == -1) {
 		rc = out_error("fork: %s", strerror(errno));
-	else
-		rc = waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	} else {
+		/* ^C or a TERM ends the walk, not us: the temporary address is ours to remove. */
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old_term, old_hup;
+
+		sigaction(SIGTERM, &ign, &old_term);
+		sigaction(SIGHUP, &ign, &old_hup);
+		rc = cli_relay_status(pid);
+		sigaction(SIGTERM, &old_term, NULL);
+		sigaction(SIGHUP, &old_hup, NULL);
+	}
 	if (proc_id[0] != '\0')
 		lab_proc_destroy(c->home, where, proc_id);
 	return rc == 0 ? 0 : 1;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -117,6 +118,44 @@ cmd_scale(struct cli *c)
 	return 0;
 }
 
+static int
+wait_restart(struct cli *c)
+{
+	char *path = api_path("/apps/%s", c->app);
+	int64_t deadline = now_ms() + 10 * 60 * 1000;
+	int rc = 1;
+
+	for (;;) {
+		jv *app = NULL;
+
+		if (api_call(c, "GET", path, NULL, &app) == -1)
+			break;
+		if (strcmp(jv_str(app, "status"), "updating") != 0) {
+			if (jv_str(app, "error")[0] != '\0') {
+				out_error("%s", jv_str(app, "error"));
+			} else {
+				out_ok();
+				rc = 0;
+			}
+			jv_free(app);
+			break;
+		}
+		jv_free(app);
+		if (now_ms() > deadline) {
+			out_error("app %s is still updating after 10 minutes; see cx logs -a %s", c->app,
+			    c->app);
+			break;
+		}
+		{
+			struct timespec ts = { 0, 50 * 1000000L };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(path);
+	return rc;
+}
+
 int
 cmd_restart(struct cli *c)
 {
@@ -138,6 +177,7 @@ cmd_restart(struct cli *c)
 		out_ok();
 		return 0;
 	}
-	/* The daemon restarts by promoting the active release again. */
-	return cli_wait_release(c, id);
+	/* The daemon restarts by promoting the active release again: wait for the
+	 * app to settle, then say whether the restart took. */
+	return wait_restart(c);
 }

@@ -261,6 +261,7 @@ dispatch(struct conn *c)
 	c->route->handler(c->rack, &q, &s);
 	if (s.deferred) {
 		buf_free(&s.text);
+		ev_mod(c->rack->loop, c->fd, 0);   /* hang-ups are still reported */
 		return;
 	}
 	if (s.json == NULL && !s.is_text && s.text.len == 0 && s.status < 300)
@@ -486,6 +487,16 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 			process_input(c);
 		goto wait;
 	}
+	if (c->pending != NULL) {
+		/* Waiting for a deferred answer: read nothing more (one request at a
+		 * time), but notice the client leaving. No idle timeout meanwhile. */
+		if (events & EV_ERROR) {
+			conn_free(c);
+			return;
+		}
+		ev_mod(loop, fd, 0);
+		return;
+	}
 	if (events & (EV_READ | EV_ERROR)) {
 		for (;;) {
 			ssize_t n;
@@ -508,7 +519,8 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		}
 	}
 wait:
-	c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
+	if (c->pending == NULL)
+		c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
 }
 
 struct api_pending *

@@ -49,7 +49,8 @@ app_json(struct rack *r, struct app *a)
 		}
 	}
 	(void)rel;
-	return json_pack("{s:s, s:s, s:s}", "name", a->name, "status", status, "release", a->active);
+	return json_pack("{s:s, s:s, s:s, s:s}", "name", a->name, "status", status, "release",
+	    a->active, "error", a->restart_error != NULL ? a->restart_error : "");
 }
 
 void
@@ -126,6 +127,7 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	log_info("deleting app %s", a->name);
+	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
 }
 

@@ -14,6 +14,7 @@
 #include "lab/lab.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
+#include "rackd/build.h"
 #include "rackd/params.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
@@ -180,6 +181,7 @@ uninstall_now(struct rack *r)
 {
 	log_info("uninstalling: stopping every process");
 	r->exiting = true;
+	build_cancel(r, NULL);
 	reconcile_stop_all(r, 5000);
 	routers_stop_all(r);
 	ev_stop(r->loop);

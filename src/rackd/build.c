@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 
 struct build_job {
 	struct rack *rack;
+	struct build_job *next;    /* in rack->builds */
 	struct api_pending *pending;
 	char app[32];
 	char id[16];
@@ -132,6 +134,12 @@ report:
 static void
 job_free(struct build_job *j)
 {
+	for (struct build_job **pj = &j->rack->builds; *pj != NULL; pj = &(*pj)->next) {
+		if (*pj == j) {
+			*pj = j->next;
+			break;
+		}
+	}
 	free(j->env);
 	buf_free(&j->report);
 	free(j);
@@ -156,6 +164,7 @@ job_finish(struct build_job *j)
 
 		parse_long_n(report + 6, (size_t)(nl - report - 6), 400, 599, &v);
 		code = (int)v;
+		utf8_sanitize(nl + 1);     /* an entry's name may be any bytes */
 		remove_tree(j->dir);
 		api_finish(j->pending, code, json_pack("{s:s}", "error", nl + 1));
 		goto out;
@@ -168,6 +177,7 @@ job_finish(struct build_job *j)
 		    "the build's unpacker failed; nothing was recorded"));
 		goto out;
 	}
+	utf8_sanitize(report);
 	snprintf(path, sizeof(path), "%s/convox.yml", j->dir);
 	manifest = read_file(path, 1 << 20, NULL);
 	str_copy(b.id, sizeof(b.id), j->id);
@@ -266,9 +276,16 @@ build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s
 		return;
 	}
 	if (j->pid == 0) {
-		close(pfd[0]);
+		sigset_t none;
+
+		/* Nothing of the daemon's: not its lock, sockets or blocked signals. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		child_run(q->body_path, j->dir, (uint64_t)max_mb << 20, j->env, pfd[1]);
+		if (dup2(pfd[1], 3) == -1)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		child_run(q->body_path, j->dir, (uint64_t)max_mb << 20, j->env, 3);
 	}
 	close(pfd[1]);
 	j->fd = pfd[0];
@@ -283,4 +300,24 @@ build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s
 		return;
 	}
 	j->pending = api_defer(q, s);
+	j->next = r->builds;
+	r->builds = j;
+}
+
+void
+build_cancel(struct rack *r, const char *app)
+{
+	for (struct build_job *j = r->builds, *next; j != NULL; j = next) {
+		next = j->next;
+		if (app != NULL && strcmp(j->app, app) != 0)
+			continue;
+		kill(j->pid, SIGKILL);
+		waitpid(j->pid, NULL, 0);
+		ev_del(r->loop, j->fd);
+		close(j->fd);
+		remove_tree(j->dir);
+		api_finish(j->pending, 409, json_pack("{s:s}", "error", app != NULL ?
+		    "the app was deleted during the build" : "the rack is stopping; deploy again"));
+		job_free(j);
+	}
 }

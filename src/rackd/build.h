@@ -16,5 +16,8 @@ struct api_resp;
 /* Handles POST /apps/APP/builds for app a: answers at once on an early error,
  * else defers the answer until the child is done. */
 void build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s);
+/* Stops the builds of app (every build when app is NULL): kills the child,
+ * removes its directory, answers the client with 409. */
+void build_cancel(struct rack *r, const char *app);
 
 #endif

@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/api.h"
+#include "rackd/build.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
@@ -248,6 +249,7 @@ main(int argc, char **argv)
 	if (ready_fd != -1)
 		close(ready_fd);
 	ev_run(r->loop);
+	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);

@@ -18,6 +18,7 @@
  */
 #include "rackd/reconcile.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -344,7 +345,14 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 	utf8_sanitize(buf_cstr(&msg));   /* a process's output may be any bytes */
 	log_warnx("app %s: promotion of %s failed: %s", a->name, a->promoting, why);
 	applog_system(r, a->name, "Promotion of %s failed: %s", a->promoting, why);
-	store_release_set_status(r->store, a->name, a->promoting, "failed", buf_cstr(&msg));
+	if (strcmp(a->promoting, a->active) == 0) {
+		/* A restart: the release stays active (its old processes serve on);
+		 * the app says why the restart failed. */
+		free(a->restart_error);
+		a->restart_error = xstrdup(buf_cstr(&msg));
+	} else {
+		store_release_set_status(r->store, a->name, a->promoting, "failed", buf_cstr(&msg));
+	}
 	buf_free(&msg);
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (proc_is_promoting(a, p))
@@ -520,6 +528,7 @@ app_unlink_free(struct rack *r, struct app *a)
 	manifest_free(a->manifest);
 	env_free(a->release_env);
 	clear_promotion(a);
+	free(a->restart_error);
 	free(a);
 }
 
@@ -691,7 +700,10 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	a->p_manifest = m;
 	a->p_env = env;
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
-	store_release_set_status(r->store, a->name, id, "promoting", "");
+	free(a->restart_error);
+	a->restart_error = NULL;
+	if (strcmp(id, a->active) != 0)
+		store_release_set_status(r->store, a->name, id, "promoting", "");
 	applog_system(r, a->name, "Promoting release %s", id);
 	reconcile_app(r, a);
 	return 0;
@@ -763,6 +775,8 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 	}
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			if (p->pidfd == -1 && p->our_child)
+				continue;               /* reaped already: its pid may be another's */
 			kill(-p->st.pid, SIGKILL);   /* the leader and all it started */
 			if (pid_alive(p->st.pid))
 				kill(p->st.pid, SIGKILL);
@@ -772,6 +786,9 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 				lab_proc_destroy(r->home, r->name, p->st.id);
 		}
 	}
+	for (size_t i = 0; i < r->nkills; i++)
+		kill(-r->kills[i].pgid, SIGKILL);
+	r->nkills = 0;
 }
 
 static void
@@ -828,6 +845,57 @@ adopt_procs(struct rack *r)
 	store_proc_list_free(ps, n);
 }
 
+/* Removes what a daemon that stopped mid-way left on disk: uploads, builds
+ * never recorded, the directories of apps deleted while it was down. */
+static void
+sweep_disk(struct rack *r)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/tmp", r->dir);
+	remove_tree(path);
+	mkdir_p(path, 0700);
+	snprintf(path, sizeof(path), "%s/apps", r->dir);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct st_app app;
+		char sub[4096];
+		DIR *bd;
+		struct dirent *be;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/apps/%s", r->dir, de->d_name);
+		if (store_app_get(r->store, de->d_name, &app) == -1) {
+			log_info("removing %s: its app no longer exists", sub);
+			remove_tree(sub);
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s/apps/%s/builds", r->dir, de->d_name);
+		if ((bd = opendir(sub)) == NULL)
+			continue;
+		while ((be = readdir(bd)) != NULL) {
+			struct st_build b;
+			char bdir[4096];
+
+			if (be->d_name[0] == '.')
+				continue;
+			if (store_build_get(r->store, de->d_name, be->d_name, &b) == 0) {
+				store_build_free(&b);
+				continue;
+			}
+			snprintf(bdir, sizeof(bdir), "%s/%s", sub, be->d_name);
+			log_info("removing %s: a build that was never recorded", bdir);
+			remove_tree(bdir);
+		}
+		closedir(bd);
+	}
+	closedir(d);
+}
+
 void
 reconcile_init(struct rack *r)
 {
@@ -855,5 +923,6 @@ reconcile_init(struct rack *r)
 	store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
 	    "promote the release again");
 	adopt_procs(r);
+	sweep_disk(r);
 	ev_timer_add(r->loop, TICK_MS, tick, r);
 }

@@ -430,7 +430,7 @@ int
 store_release_fail_promoting(struct store *st, const char *error)
 {
 	sqlite3_stmt *q = prep(st, "UPDATE releases SET status = 'failed', error = ?"
-	    " WHERE status = 'promoting'");
+	    " WHERE status = 'promoting' AND id NOT IN (SELECT release FROM apps)");
 
 	if (q == NULL)
 		return -1;
