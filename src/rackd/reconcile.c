@@ -280,6 +280,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
 	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 	p->state = PROC_STARTING;
+	p->st.promoting = gen != a->active_gen;
 	if (sup_spawn_app(r, p, dir, cmd, env, err, errlen) == -1)
 		goto out;
 	store_proc_put(r->store, &p->st);
@@ -316,6 +317,8 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 	}
 	applog_system(r, a->name, "Stopping process %s", p->st.id);
 	sup_stop(r, p, grace_of(a, p));
+	p->st.stopping = true;
+	store_proc_put(r->store, &p->st);
 }
 
 static void
@@ -378,6 +381,12 @@ activate(struct rack *r, struct app *a)
 	str_copy(a->build_dir, sizeof(a->build_dir), a->p_build_dir);
 	str_copy(a->active, sizeof(a->active), a->promoting);
 	a->active_gen = a->promoting_gen;
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (p->gen == a->active_gen && p->st.promoting) {
+			p->st.promoting = false;
+			store_proc_put(r->store, &p->st);
+		}
+	}
 	a->promoting[0] = '\0';
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
@@ -823,8 +832,16 @@ adopt_procs(struct rack *r)
 		}
 		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
 			s = manifest_service(a->manifest, ps[i].service);
-		if (s == NULL) {
-			/* Of another release (a promotion cut short, a scale-down): stop it. */
+		if (ps[i].stopping) {
+			/* It was in its grace: let it finish, counted from now. */
+			p->gen = 0;
+			p->state = PROC_STOPPING;
+			p->kill_at = now_ms() + (int64_t)(s != NULL ? s->termination_grace : 30) * 1000;
+			continue;
+		}
+		if (s == NULL || ps[i].promoting) {
+			/* Of another release, or of a promotion (a restart) the daemon's
+			 * exit cut short: stop it. */
 			p->gen = 0;
 			p->state = PROC_RUNNING;
 			stop_proc(r, a, p);

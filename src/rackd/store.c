@@ -38,6 +38,9 @@ static const char *const migrations[] = {
 	"  release TEXT NOT NULL, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
 	"  shim_pid INTEGER NOT NULL, port INTEGER NOT NULL, address TEXT NOT NULL,"
 	"  command TEXT NOT NULL, started INTEGER NOT NULL);",
+	/* 2: what a process was doing, so a new daemon carries on from there */
+	"ALTER TABLE processes ADD COLUMN promoting INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE processes ADD COLUMN stopping INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *
@@ -529,8 +532,8 @@ int
 store_proc_put(struct store *st, const struct st_proc *p)
 {
 	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO processes (id, app, service, release, pid,"
-	    " pid_start, shim_pid, port, address, command, started)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    " pid_start, shim_pid, port, address, command, started, promoting, stopping)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
@@ -545,6 +548,8 @@ store_proc_put(struct store *st, const struct st_proc *p)
 	bind_text(q, 9, p->address);
 	bind_text(q, 10, p->command);
 	sqlite3_bind_int64(q, 11, p->started);
+	sqlite3_bind_int(q, 12, p->promoting);
+	sqlite3_bind_int(q, 13, p->stopping);
 	return step_done(q);
 }
 
@@ -563,7 +568,7 @@ int
 store_proc_list(struct store *st, struct st_proc **out, size_t *n)
 {
 	sqlite3_stmt *q = prep(st, "SELECT id, app, service, release, pid, pid_start, shim_pid, port,"
-	    " address, command, started FROM processes ORDER BY started, id");
+	    " address, command, started, promoting, stopping FROM processes ORDER BY started, id");
 	size_t cap = 0;
 
 	*out = NULL;
@@ -589,6 +594,8 @@ store_proc_list(struct store *st, struct st_proc **out, size_t *n)
 		col_copy(q, 8, p->address, sizeof(p->address));
 		p->command = col_dup(q, 9);
 		p->started = sqlite3_column_int64(q, 10);
+		p->promoting = sqlite3_column_int(q, 11) != 0;
+		p->stopping = sqlite3_column_int(q, 12) != 0;
 	}
 	sqlite3_finalize(q);
 	return 0;

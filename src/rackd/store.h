@@ -55,6 +55,8 @@ struct st_proc {
 	char address[16];
 	char *command;
 	int64_t started;
+	bool promoting;     /* started by a promotion not yet done: a daemon restart stops it */
+	bool stopping;      /* sent SIGTERM: a daemon restart lets it finish its grace */
 };
 
 /* Opens (creating and migrating) the database at path. NULL with err set. */
