@@ -102,6 +102,44 @@ test_store_refuses_newer_schema(void **state)
 	assert_non_null(strstr(err, "newer than this cx-rackd"));
 }
 
+/* A version-1 database (as the first cx-rackd wrote it) migrates to the
+ * current schema with its rows intact. */
+static void
+test_store_migrates_v1(void **state)
+{
+	char path[128], err[256], cmd[2048];
+	struct store *st;
+	struct st_proc *ps;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v1.db", tmpdir);
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s \""
+	    "CREATE TABLE processes (id TEXT PRIMARY KEY, app TEXT NOT NULL, service TEXT NOT NULL,"
+	    " release TEXT NOT NULL, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
+	    " shim_pid INTEGER NOT NULL, port INTEGER NOT NULL, address TEXT NOT NULL,"
+	    " command TEXT NOT NULL, started INTEGER NOT NULL);"
+	    "INSERT INTO processes VALUES ('web-1', 'app1', 'web', 'R1', 42, 7, 43, 3000,"
+	    " '127.0.0.1', 'perl server.pl', 1);"
+	    "PRAGMA user_version=1;\"", path);
+	assert_int_equal(system(cmd), 0);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_proc_list(st, &ps, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ps[0].id, "web-1");
+	assert_int_equal(ps[0].pid, 42);
+	assert_false(ps[0].promoting);
+	assert_false(ps[0].stopping);
+	ps[0].stopping = true;
+	assert_int_equal(store_proc_put(st, &ps[0]), 0);
+	store_proc_list_free(ps, n);
+	assert_int_equal(store_proc_list(st, &ps, &n), 0);
+	assert_true(ps[0].stopping);
+	store_proc_list_free(ps, n);
+	store_close(st);
+}
+
 static void
 test_params(void **state)
 {
@@ -197,6 +235,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_roundtrip),
 		cmocka_unit_test(test_store_refuses_newer_schema),
+		cmocka_unit_test(test_store_migrates_v1),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_util_parsers),
