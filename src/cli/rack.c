@@ -263,7 +263,9 @@ cmd_rack(struct cli *c)
 	if (c->json) {
 		jv_print(sys, stdout);
 	} else {
-		struct kv kvs[6];
+		struct kv kvs[8];
+		struct buf features;
+		jv *f = jv_get(sys, "features");
 		size_t n = 0;
 
 		kvs[n++] = (struct kv){ "Name", jv_str(sys, "name") };
@@ -274,7 +276,16 @@ cmd_rack(struct cli *c)
 			kvs[n++] = (struct kv){ "RouterInternal", ri };
 		kvs[n++] = (struct kv){ "Status", jv_str(sys, "status") };
 		kvs[n++] = (struct kv){ "Version", jv_str(sys, "version") };
+		/* Ours, after Convox's lines: what this rack's version can do. */
+		buf_init(&features, 0);
+		for (size_t i = 0; i < jv_len(f); i++)
+			buf_addf(&features, "%s%s", i > 0 ? " " : "", jv_string_value(jv_at(f, i)));
+		if (features.len > 0)
+			kvs[n++] = (struct kv){ "Features", buf_cstr(&features) };
+		if (jv_str(sys, "vpc")[0] != '\0')
+			kvs[n++] = (struct kv){ "VPC", jv_str(sys, "vpc") };
 		kv_print(kvs, n, stdout);
+		buf_free(&features);
 	}
 	jv_free(sys);
 	return 0;

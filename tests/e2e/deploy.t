@@ -19,6 +19,7 @@ like "$out" "Provider +local" "cx rack: Provider"
 like "$out" "Router +dev\.localhost:[0-9]+" "cx rack: Router"
 like "$out" "Status +running" "cx rack: Status"
 like "$out" "Version +cx-" "cx rack: Version"
+like "$out" "Features +.*internal_router.*reach" "cx rack: the features this rack's version has"
 out=$(cx rack --json -r dev); like "$out" '"name":"dev"' "cx rack --json"
 
 out=$(cx rack params -r dev); like "$out" "router_port +[0-9]+" "params list router_port"

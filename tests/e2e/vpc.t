@@ -50,6 +50,7 @@ t0=$(date +%s%N)
 out=$(cx rack params set internal_router=true -r b); is "$out" "Updating parameters... OK" "enable b's internal router"
 echo "# internal_router=true took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 out=$(cx rack -r b); like "$out" "RouterInternal +b-internal\.cx\.test" "cx rack shows RouterInternal"
+like "$out" "VPC +10\.2\.0\.0/16" "cx rack shows the VPC"
 out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r b 2>&1); ok $? "deploy the internal example to b"
 out=$(cx services -a svc -r b)
 like "$out" "api +api\.svc\.b-internal\.cx\.test +80:3000" "api has the internal domain"
