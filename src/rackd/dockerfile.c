@@ -42,7 +42,6 @@ command_of(const char *arg)
 	buf_init(&b, 1 << 16);
 	p++;
 	for (;;) {
-		const char *start;
 		struct buf word;
 
 		while (isspace((unsigned char)*p) || *p == ',')
@@ -53,7 +52,7 @@ command_of(const char *arg)
 			buf_free(&b);
 			return NULL;
 		}
-		start = ++p;
+		p++;
 		buf_init(&word, 1 << 16);
 		while (*p != '\0' && *p != '"') {
 			if (*p == '\\' && p[1] != '\0')
@@ -61,7 +60,6 @@ command_of(const char *arg)
 			buf_add(&word, p, 1);
 			p++;
 		}
-		(void)start;
 		if (*p != '"') {
 			buf_free(&word);
 			buf_free(&b);
