@@ -44,7 +44,7 @@ vpc_demo() {
 	run cx rack params set internal_router=true -r b
 	run cx rack -r b
 
-	say "Deploy an app to b: 'api' has internalRouter: true, 'web' is public"
+	say "Deploy an app to b: 'api' has internalRouter: true, 'web' is public, 'backend' is rack-only"
 	sed -n '/^services:/,$p' "$ROOT/examples/hello/convox-internal.yml"
 	run cx apps create svc -r b
 	run cx deploy "$ROOT/examples/hello" -m "$ROOT/examples/hello/convox-internal.yml" -a svc -r b || exit 1
@@ -68,6 +68,10 @@ vpc_demo() {
 	try "the internet -> b's public router, api's name" cx net exec internet -- curl -sS --max-time 2 \
 	    --resolve "api.svc.b-internal.cx.test:80:$bpub" http://api.svc.b-internal.cx.test/
 	try "the internet -> b's public web service" cx net exec internet -- curl -sS --max-time 2 http://web.svc.b.cx.test/
+
+	say "A rack-only service (internal: true) is for rack b's own processes"
+	try "rack b's network -> b's backend" cx net exec b -- curl -sS --max-time 2 http://backend.svc.b.local:3000/
+	try "rack a (peered) -> b's backend" cx net exec a -- curl -sS --max-time 2 http://backend.svc.b.local:3000/
 
 	say "Proof, hop by hop"
 	run cx services reach api -a svc -r b --from a

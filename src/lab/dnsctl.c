@@ -68,12 +68,13 @@ dns_name_ok(const char *s)
 
 /*
  * Rewrites the hosts file without the lines for drop_name (if not NULL) or
- * pointing at drop_addr (if not 0), then with "add_name add_addr" appended
- * (if add_name), and signals the DNS. The caller holds the lab lock.
+ * pointing at drop_addr (if not 0), then with "add_name ADDR" appended for
+ * each of the nadd add_addrs, and signals the DNS. The caller holds the lab
+ * lock.
  */
 static int
 hosts_rewrite(struct lab *l, const char *drop_name, uint32_t drop_addr, const char *add_name,
-    const char *add_addr)
+    const char *const *add_addrs, size_t nadd)
 {
 	char path[PATH_MAX + 16];
 	char *text;
@@ -112,8 +113,8 @@ hosts_rewrite(struct lab *l, const char *drop_name, uint32_t drop_addr, const ch
 		if (*p == '\n')
 			p++;
 	}
-	if (add_name != NULL)
-		buf_addf(&out, "%s %s\n", add_name, add_addr);
+	for (size_t i = 0; add_name != NULL && i < nadd; i++)
+		buf_addf(&out, "%s %s\n", add_name, add_addrs[i]);
 	free(text);
 	rc = write_file_atomic(path, out.data, out.len, 0644);
 	if (rc == -1)
@@ -139,13 +140,13 @@ lab_hosts_set(struct lab *l, const char *name, const char *addr)
 	str_copy(lname, sizeof(lname), name);
 	for (char *c = lname; *c != '\0'; c++)
 		*c = (char)tolower((unsigned char)*c);
-	return hosts_rewrite(l, lname, 0, lname, addr);
+	return hosts_rewrite(l, lname, 0, lname, &addr, 1);
 }
 
 int
 lab_hosts_remove(struct lab *l, const char *name, uint32_t addr)
 {
-	return hosts_rewrite(l, name, addr, NULL, NULL);
+	return hosts_rewrite(l, name, addr, NULL, NULL, 0);
 }
 
 int
@@ -160,6 +161,36 @@ lab_dns_set(const char *home, const char *name, const char *addr)
 		return -1;
 	}
 	rc = lab_hosts_set(&l, name, addr);
+	lab_close(&l);
+	return rc;
+}
+
+int
+lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n)
+{
+	struct lab l;
+	char err[256], lname[256];
+	struct in_addr in;
+	int rc;
+
+	if (!dns_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (inet_pton(AF_INET, addrs[i], &in) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	str_copy(lname, sizeof(lname), name);
+	for (char *c = lname; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	if (lab_open(&l, home, true, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	rc = hosts_rewrite(&l, lname, 0, lname, addrs, n);
 	lab_close(&l);
 	return rc;
 }

@@ -106,6 +106,8 @@ int lab_peers(const char *home, const char *rack, char (**pairs)[2][32], size_t 
  * unknown name succeeds. No privilege needed. */
 int lab_dns_set(const char *home, const char *name, const char *addr);
 int lab_dns_unset(const char *home, const char *name);
+/* Makes name answer exactly these n addresses (n = 0: not at all). */
+int lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n);
 
 /* Re-creates what the state records but the kernel lacks — after a reboot,
  * say: the internet, the DNS, rack namespaces and their peerings. Process

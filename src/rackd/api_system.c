@@ -15,6 +15,7 @@
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/build.h"
+#include "rackd/discovery.h"
 #include "rackd/params.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
@@ -183,6 +184,7 @@ uninstall_now(struct rack *r)
 	r->exiting = true;
 	build_cancel(r, NULL);
 	reconcile_stop_all(r, 5000);
+	discovery_clear(r);
 	routers_stop_all(r);
 	ev_stop(r->loop);
 }

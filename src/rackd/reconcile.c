@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
+#include "rackd/discovery.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/manifest.h"
@@ -656,6 +657,7 @@ tick(struct ev_loop *loop, void *arg)
 		reconcile_app(r, a);
 	}
 	routers_sync(r);
+	discovery_sync(r);
 	if (!r->exiting)
 		ev_timer_add(loop, TICK_MS, tick, r);
 }

@@ -57,6 +57,13 @@ like "$out" "api +api\.svc\.b-internal\.cx\.test +80:3000" "api has the internal
 like "$out" "web +web\.svc\.b\.cx\.test +80:3000" "web has the public domain"
 js=$(cx ps -a svc -r b --json); like "$js" '"address":"10\.2\.' "processes have VPC addresses"
 
+# internal: true — a rack-only name, for processes of the rack's own VPC only.
+like "$(cx services -a svc -r b)" "backend +backend\.svc\.b\.local +3000" "backend has its rack-only domain"
+wait_for 5 sh -c "cx net exec b -- curl -s --max-time 2 http://backend.svc.b.local:3000/ | grep -q 'hello from svc/backend'"
+ok $? "backend answers by name from inside rack b"
+out=$(try cx net exec a -- curl -s --max-time 1 http://backend.svc.b.local:3000/)
+unlike "$out" "hello from" "backend does not answer from a peered rack"
+
 api=http://api.svc.b-internal.cx.test/
 body=$(try cx net exec a -- curl -s --max-time 3 "$api")
 like "$body" "^hello from svc/api" "api answers from the peered rack a, by name"
