@@ -361,6 +361,10 @@ cmd_rack_start(struct cli *c)
 		return out_error("no such rack: %s (cx racks lists them)", name);
 	if (find_rackd(rackd, sizeof(rackd), err, sizeof(err)) == -1)
 		return out_error("%s", err);
+	if (api_probe(c, name, 1000, NULL) == 0)
+		return out_error("rack %s is already running; stop its daemon first (kill the pid in "
+		    "%s/racks/%s/rackd.pid) or use it as it is", name, c->home, name);
+	api_close(c);
 	fflush(stdout);
 	execl(rackd, "cx-rackd", "--home", c->home, "--rack", name, (char *)NULL);
 	return out_error("cannot run %s: %s", rackd, strerror(errno));

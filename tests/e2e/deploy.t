@@ -12,6 +12,9 @@ kill -0 "$daemon_pid" 2>/dev/null; ok $? "daemon outlives the CLI (pid $daemon_p
 is "$(stat -c %a "$CX_HOME/racks/dev/password")" "600" "password file is mode 0600"
 [ -f "$CX_HOME/racks/dev/state.db" ]; ok $? "state lives in SQLite under CX_HOME"
 
+out=$(cx rack start dev 2>&1); rc=$?
+is "$rc" 1 "cx rack start on a running rack exits 1"
+like "$out" "^ERROR: rack dev is already running" "...saying it runs"
 out=$(cx racks); like "$out" "dev +local +running" "cx racks lists the rack"
 out=$(cx rack -r dev)
 like "$out" "Name +dev" "cx rack: Name"
