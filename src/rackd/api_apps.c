@@ -345,7 +345,8 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s}",
 		    "id", p->st.id, "service", p->st.service, "status",
 		    /* A replaced release's process drains, then stops: say so already. */
-		    !proc_is_active(a, p) && !proc_is_promoting(a, p) && p->state != PROC_EXITED ?
+		    !proc_is_active(a, p) && !proc_is_promoting(a, p) && !p->oneoff &&
+		    p->state != PROC_EXITED ?
 		    "stopping" : state_name(p->state),
 		    "release", p->st.release, "started", (json_int_t)p->st.started, "command",
 		    p->st.command ? p->st.command : "", "pid", (int)p->st.pid, "port", p->st.port,

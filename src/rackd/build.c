@@ -73,10 +73,6 @@ check_build(const char *dir, const char *manifest_text, const char *env, struct 
 	    (void *)env, err, errlen);
 	if (m == NULL)
 		return -1;
-	for (size_t i = 0; i < m->ntimers; i++)
-		buf_addf(warnings, "timer %s: the local provider does not run timers yet; run it by hand"
-		    " with: cx run %s \"%s\"\n", m->timers[i].name, m->timers[i].service,
-		    m->timers[i].command);
 	for (size_t i = 0; i < m->nservices && rc == 0; i++) {
 		const struct mf_service *sv = &m->services[i];
 		struct dockerfile df;

@@ -45,6 +45,7 @@ struct proc {
 	struct probe *probe;
 	int fails;                  /* consecutive failed checks */
 	unsigned gen;               /* the app generation that started it (see struct app) */
+	bool oneoff;                /* a timer's run: not routed, not counted, not replaced */
 	bool routed;                /* in the last route snapshot */
 	struct proc *next;
 };

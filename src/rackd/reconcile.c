@@ -39,6 +39,7 @@
 #include "rackd/rack.h"
 #include "rackd/routers.h"
 #include "rackd/supervisor.h"
+#include "rackd/timers.h"
 
 #define TICK_MS 200
 #define FIRST_PROBE_MS 200
@@ -121,6 +122,23 @@ reconcile_load_release(struct rack *r, const char *app, const char *id, struct m
 	store_build_free(&b);
 	store_release_free(&rel);
 	return *m == NULL ? -1 : 0;
+}
+
+static int spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
+    const struct manifest *m, const char *build_dir, char *const *app_env,
+    const struct mf_service *s, const char *oneoff_prefix, const char *oneoff_command,
+    char *err, size_t errlen);
+
+int
+reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
+    const char *prefix, const char *command, char *err, size_t errlen)
+{
+	if (a->manifest == NULL || a->deleting) {
+		snprintf(err, errlen, "app %s has no active release", a->name);
+		return -1;
+	}
+	return spawn_proc(r, a, a->active, 0, a->manifest, a->build_dir, a->release_env, s, prefix,
+	    command, err, errlen);
 }
 
 int
@@ -237,22 +255,28 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 static int
 spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
     const struct manifest *m, const char *build_dir, char *const *app_env,
-    const struct mf_service *s, char *err, size_t errlen)
+    const struct mf_service *s, const char *oneoff_prefix, const char *oneoff_command,
+    char *err, size_t errlen)
 {
-	char dir[4096], prefix[40];
+	char dir[4096], prefix[48];
 	char **df_env = NULL, **env = NULL;
 	char *cmd;
 	struct proc *p;
 	int rc = -1;
 
 	cmd = service_command(build_dir, s, dir, sizeof(dir), &df_env, err, errlen);
-	if (cmd == NULL) {
+	if (cmd == NULL && oneoff_command == NULL) {
 		env_free(df_env);
 		return -1;
 	}
+	if (oneoff_command != NULL) {
+		free(cmd);
+		cmd = xstrdup(oneoff_command);
+	}
 	p = proc_new(a);
 	p->gen = gen;
-	snprintf(prefix, sizeof(prefix), "%s-", s->name);
+	p->oneoff = oneoff_prefix != NULL;
+	snprintf(prefix, sizeof(prefix), "%s-", oneoff_prefix != NULL ? oneoff_prefix : s->name);
 	store_new_id(p->st.id, sizeof(p->st.id), prefix, false);
 	str_copy(p->st.app, sizeof(p->st.app), a->name);
 	str_copy(p->st.service, sizeof(p->st.service), s->name);
@@ -287,7 +311,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	store_proc_put(r->store, &p->st);
 	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
 	    release, (int)p->st.pid, p->st.port);
-	health_schedule(r, p, 0);
+	if (p->oneoff)
+		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
+	else
+		health_schedule(r, p, 0);
 	rc = 0;
 out:
 	if (rc == -1)
@@ -462,7 +489,7 @@ reconcile_promotion(struct rack *r, struct app *a)
 
 		for (; have < want; have++) {
 			if (spawn_proc(r, a, a->promoting, a->promoting_gen, m, a->p_build_dir, a->p_env,
-			    s, err, sizeof(err)) == -1) {
+			    s, NULL, NULL, err, sizeof(err)) == -1) {
 				fail_promotion(r, a, NULL, err);
 				return;
 			}
@@ -493,7 +520,8 @@ reconcile_active(struct rack *r, struct app *a)
 			a->next_restart = now + (a->restarts > 5 ? 5000 : 200 * (1 << a->restarts));
 			continue;
 		}
-		if (!proc_is_active(a, p) && !proc_is_promoting(a, p) && now >= a->drain_at)
+		if (!proc_is_active(a, p) && !proc_is_promoting(a, p) && !p->oneoff &&
+		    now >= a->drain_at)
 			stop_proc(r, a, p);
 	}
 	if (m == NULL || now < a->next_restart)
@@ -505,7 +533,7 @@ reconcile_active(struct rack *r, struct app *a)
 
 		for (; have < want; have++) {
 			if (spawn_proc(r, a, a->active, a->active_gen, m, a->build_dir, a->release_env, s,
-			    err, sizeof(err)) == -1) {
+			    NULL, NULL, err, sizeof(err)) == -1) {
 				log_warnx("app %s: %s", a->name, err);
 				applog_system(r, a->name, "Cannot start a process of %s: %s", s->name, err);
 				a->next_restart = now + 5000;
@@ -576,6 +604,8 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 
 		describe_exit(p, why, sizeof(why));
 		log_info("app %s: %s", a->name, why);
+		if (p->oneoff)
+			applog_system(r, a->name, "%s", why);
 		p->state = PROC_EXITED;
 		p->exited_at = now_ms();
 	}
@@ -658,6 +688,7 @@ tick(struct ev_loop *loop, void *arg)
 	}
 	routers_sync(r);
 	discovery_sync(r);
+	timers_tick(r);
 	if (!r->exiting)
 		ev_timer_add(loop, TICK_MS, tick, r);
 }
@@ -741,7 +772,7 @@ reconcile_app_status(struct rack *r, struct app *a)
 			return "updating";
 	}
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (!proc_is_active(a, p))
+		if (!proc_is_active(a, p) && !p->oneoff)
 			return "updating";
 	}
 	return "running";
@@ -834,6 +865,13 @@ adopt_procs(struct rack *r)
 		}
 		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
 			s = manifest_service(a->manifest, ps[i].service);
+		if (str_has_prefix(ps[i].id, "timer-")) {
+			/* A timer's run: let it finish, unrouted and uncounted. */
+			p->gen = 0;
+			p->oneoff = true;
+			p->state = PROC_RUNNING;
+			continue;
+		}
 		if (ps[i].stopping) {
 			/* It was in its grace: let it finish, counted from now. */
 			p->gen = 0;

@@ -14,6 +14,7 @@ struct rack;
 struct app;
 struct proc;
 struct manifest;
+struct mf_service;
 
 /* Loads apps from the store, adopts processes a previous daemon left running,
  * and starts the tick. */
@@ -37,6 +38,11 @@ struct app *reconcile_app_add(struct rack *r, const char *name);
 void reconcile_app_delete(struct rack *r, struct app *a);
 /* Stops every process of every app, waiting at most grace_ms (uninstall). */
 void reconcile_stop_all(struct rack *r, int grace_ms);
+/* Starts a one-off process of service s of a's active release running
+ * command (a timer's run), with id PREFIX-XXXXXXXX. Not routed, not counted
+ * toward scale, not replaced when it exits. 0, or -1 with err. */
+int reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
+    const char *prefix, const char *command, char *err, size_t errlen);
 /* Desired process count of a service. */
 int reconcile_desired(struct rack *r, struct app *a, const char *service, int manifest_count);
 

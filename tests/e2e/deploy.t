@@ -113,14 +113,6 @@ like "$out" 'cx_router_requests_total\{rack="dev",router="public",host="web\.app
 logs=$(cx logs -a app1 -r dev)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 
-# What the local provider does not do, a deploy says.
-mkdir -p "$TMP/timers" && cp "$EXAMPLES/hello/server.pl" "$TMP/timers/"
-printf 'services:\n  web:\n    build: .\n    command: perl server.pl\n    port: 3000\ntimers:\n  cleanup:\n    schedule: "0 3 * * *"\n    command: echo clean\n    service: web\n' > "$TMP/timers/convox.yml"
-cx apps create timers -r dev >/dev/null
-out=$(cx deploy "$TMP/timers" -a timers -r dev 2>&1); ok $? "deploy an app with a timer"
-like "$out" 'timer cleanup: the local provider does not run timers yet; run it by hand with: cx run web "echo clean"' "the deploy says timers are not run, and what to do"
-cx apps delete timers -r dev >/dev/null
-
 # A deploy whose process exits fails with its last lines; the old release serves.
 out=$(cx deploy "$ROOT/tests/e2e/apps/crash" -a app1 -r dev 2>&1); rc=$?
 is "$rc" 1 "a crashing deploy exits 1"

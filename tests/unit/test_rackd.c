@@ -1,7 +1,7 @@
 /*
  * test_rackd.c — the rack daemon's small modules on their own: the store on a
  * real SQLite file (migrations, atomic activation, reopen), the param table,
- * Dockerfile reading, and util's parsers.
+ * Dockerfile reading, cron schedules, and util's parsers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
+#include "rackd/cron.h"
 #include "rackd/dockerfile.h"
 #include "rackd/params.h"
 #include "rackd/store.h"
@@ -195,6 +196,42 @@ test_dockerfile(void **state)
 }
 
 static void
+test_cron(void **state)
+{
+	struct cron c;
+	struct tm tm = { 0 };
+	char err[256];
+
+	(void)state;
+	/* Monday 2026-11-23 06:30 UTC */
+	tm.tm_year = 126; tm.tm_mon = 10; tm.tm_mday = 23; tm.tm_hour = 6; tm.tm_min = 30;
+	tm.tm_wday = 1;
+	assert_int_equal(cron_parse("* * * * *", &c, err, sizeof(err)), 0);
+	assert_true(cron_match(&c, &tm));
+	assert_int_equal(cron_parse("30 6 * * MON-FRI", &c, err, sizeof(err)), 0);
+	assert_true(cron_match(&c, &tm));
+	tm.tm_wday = 0;                     /* a Sunday */
+	assert_false(cron_match(&c, &tm));
+	assert_int_equal(cron_parse("*/3 * * * *", &c, err, sizeof(err)), 0);
+	assert_true(cron_match(&c, &tm));   /* 30 is a multiple of 3 */
+	tm.tm_min = 31;
+	assert_false(cron_match(&c, &tm));
+	assert_int_equal(cron_parse("0 4 * * 7", &c, err, sizeof(err)), 0);   /* 7 is Sunday */
+	tm.tm_min = 0; tm.tm_hour = 4;
+	assert_true(cron_match(&c, &tm));
+	assert_int_equal(cron_parse("0 4 1,15 * 1", &c, err, sizeof(err)), 0);
+	tm.tm_mday = 15; tm.tm_wday = 3;    /* day 15 matches though Wednesday does not */
+	assert_true(cron_match(&c, &tm));
+	assert_int_equal(cron_parse("0 4 * JAN *", &c, err, sizeof(err)), 0);
+	assert_false(cron_match(&c, &tm));  /* November */
+	assert_int_equal(cron_parse("61 * * * *", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "bad minute \"61\""));
+	assert_int_equal(cron_parse("* * * *", &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "want five fields"));
+	assert_int_equal(cron_parse("5-1 * * * *", &c, err, sizeof(err)), -1);
+}
+
+static void
 test_util_parsers(void **state)
 {
 	long l;
@@ -238,6 +275,7 @@ main(void)
 		cmocka_unit_test(test_store_migrates_v1),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
+		cmocka_unit_test(test_cron),
 		cmocka_unit_test(test_util_parsers),
 	};
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# convox.yml timers: at the next minute the schedule matches, a one-off
+# process of the timer's service runs the command with the service's
+# environment, logs like any process, and goes; it is neither routed nor
+# counted toward scale. Waits for one minute boundary (at most 65 s).
+. "$(dirname "$0")/lib.sh"
+
+cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+cx apps create clock -r dev >/dev/null
+out=$(cx deploy "$ROOT/tests/e2e/apps/timers" -a clock -r dev 2>&1); ok $? "deploy an app with timers"
+wait_for 65 sh -c "cx logs -a clock -r dev | grep -q 'tick from web of clock'"
+ok $? "the every-minute timer ran its command with the service's environment"
+logs=$(cx logs -a clock -r dev)
+like "$logs" "service/web/timer-tick-[0-9a-f]{8} tick from web of clock" "its output is logged under its own process"
+unlike "$logs" "this never runs" "a timer whose schedule does not match does not run"
+wait_for 5 sh -c "! cx ps -a clock -r dev | grep -q timer-"; ok $? "the timer's process is gone once done"
+is "$(cx ps -a clock -r dev | grep -c ' running ')" 1 "the service still runs its one process"
+cx rack uninstall dev >/dev/null
+check_no_leftovers
+done_testing
