@@ -60,6 +60,20 @@ has_name(const char *text, const char *name, size_t n)
 	return false;
 }
 
+/* Removes the name that starts line (up to a space or the line's end). */
+static void
+drop_name(struct rack *r, const char *line)
+{
+	size_t n = strcspn(line, " \n");
+	char name[512];
+
+	if (n >= sizeof(name))
+		return;
+	memcpy(name, line, n);
+	name[n] = '\0';
+	lab_dns_set_all(r->home, name, NULL, 0);
+}
+
 static void
 apply_line(struct rack *r, const char *line, size_t len)
 {
@@ -95,17 +109,8 @@ discovery_sync(struct rack *r)
 	}
 	/* Names that went away (an app deleted, a service renamed). */
 	for (const char *l = last; l != NULL && *l != '\0';) {
-		size_t n = strcspn(l, " \n");
-
-		if (!has_name(want, l, n)) {
-			char name[512];
-
-			if (n < sizeof(name)) {
-				memcpy(name, l, n);
-				name[n] = '\0';
-				lab_dns_set_all(r->home, name, NULL, 0);
-			}
-		}
+		if (!has_name(want, l, strcspn(l, " \n")))
+			drop_name(r, l);
 		l = strchr(l, '\n');
 		l = l ? l + 1 : NULL;
 	}
@@ -139,14 +144,7 @@ discovery_clear(struct rack *r)
 	if (!r->vpc || last == NULL)
 		return;
 	for (const char *l = last; *l != '\0';) {
-		size_t n = strcspn(l, " \n");
-		char name[512];
-
-		if (n < sizeof(name)) {
-			memcpy(name, l, n);
-			name[n] = '\0';
-			lab_dns_set_all(r->home, name, NULL, 0);
-		}
+		drop_name(r, l);
 		l = strchr(l, '\n');
 		if (l == NULL)
 			break;
