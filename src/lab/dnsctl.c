@@ -150,22 +150,6 @@ lab_hosts_remove(struct lab *l, const char *name, uint32_t addr)
 }
 
 int
-lab_dns_set(const char *home, const char *name, const char *addr)
-{
-	struct lab l;
-	char err[256];
-	int rc;
-
-	if (lab_open(&l, home, true, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		return -1;
-	}
-	rc = lab_hosts_set(&l, name, addr);
-	lab_close(&l);
-	return rc;
-}
-
-int
 lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n)
 {
 	struct lab l;
@@ -193,6 +177,12 @@ lab_dns_set_all(const char *home, const char *name, const char *const *addrs, si
 	rc = hosts_rewrite(&l, lname, 0, lname, addrs, n);
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_dns_set(const char *home, const char *name, const char *addr)
+{
+	return lab_dns_set_all(home, name, &addr, 1);
 }
 
 int
