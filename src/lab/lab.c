@@ -189,12 +189,11 @@ rack_link_public(struct lab *l, const struct lab_rack *r, bool new_ns, char *err
 	return lab_ip(ns, batch, false, err, errlen);
 }
 
-/* Loads r's whole table (fresh: into a new namespace). */
+/* Feeds rules (taken, freed here) to nft in r's namespace. */
 static int
-rack_nft(struct lab *l, const struct lab_rack *r, bool fresh, char *err, size_t errlen)
+nft_in_rack(struct lab *l, const struct lab_rack *r, char *rules, char *err, size_t errlen)
 {
 	char ns[LAB_NETNS_MAX];
-	char *rules = lab_rules(&l->st, r, fresh);
 	int rc;
 
 	lab_ns_rack(&l->st, r, ns, sizeof(ns));
@@ -203,19 +202,19 @@ rack_nft(struct lab *l, const struct lab_rack *r, bool fresh, char *err, size_t 
 	return rc;
 }
 
+/* Loads r's whole table (fresh: into a new namespace). */
+static int
+rack_nft(struct lab *l, const struct lab_rack *r, bool fresh, char *err, size_t errlen)
+{
+	return nft_in_rack(l, r, lab_rules(&l->st, r, fresh), err, errlen);
+}
+
 /* Adds (add) or removes peer o in r's set "peers". */
 static int
 peer_nft(struct lab *l, const struct lab_rack *r, const struct lab_rack *o, bool add, char *err,
     size_t errlen)
 {
-	char ns[LAB_NETNS_MAX];
-	char *rules = lab_rules_peer(o, add);
-	int rc;
-
-	lab_ns_rack(&l->st, r, ns, sizeof(ns));
-	rc = lab_nft(ns, rules, err, errlen);
-	free(rules);
-	return rc;
+	return nft_in_rack(l, r, lab_rules_peer(o, add), err, errlen);
 }
 
 /* Removes the rack's links (so that a process still inside is cut off) and
