@@ -198,6 +198,47 @@ api_call(struct cli *c, const char *method, const char *path, const jv *body, jv
 }
 
 int
+api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size_t nfds)
+{
+	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,
+		.content_type = "application/json" };
+	char err[512], *text;
+	int fd;
+
+	if (ensure_client(c) == -1)
+		return -1;
+	text = jv_dump(body);
+	req.body = text;
+	req.body_len = strlen(text);
+	fd = client_send_fds(c->client, &req, fds, nfds, err, sizeof(err));
+	free(text);
+	if (fd == CLIENT_NOT_RUNNING)
+		return not_running(c->rack);
+	if (fd < 0)
+		return out_error("%s", err), -1;
+	return fd;
+}
+
+int
+api_attach_answer(struct cli *c, int fd, jv **out)
+{
+	struct client_resp resp = { 0 };
+	char err[512];
+	int rc = -1;
+
+	*out = NULL;
+	buf_init(&resp.body, 0);
+	if (client_await(fd, &resp, err, sizeof(err)) != CLIENT_OK)
+		out_error("%s", err);
+	else if (resp.status < 200 || resp.status >= 300)
+		print_http_error(c, &resp);
+	else
+		rc = parse_answer(c, &resp, out);
+	buf_free(&resp.body);
+	return rc;
+}
+
+int
 api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out)
 {
 	struct client_req req = {

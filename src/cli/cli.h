@@ -98,6 +98,11 @@ char *api_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * "invalid password for rack NAME", or the daemon's own error) and returns -1.
  */
 int api_call(struct cli *c, const char *method, const char *path, const jv *body, jv **out);
+/* POST body to path on a connection of its own, handing fds to the daemon
+ * (SCM_RIGHTS): returns the socket to poll for the answer, which comes later
+ * (api_attach_answer reads it and prints any error); -1 after printing. */
+int api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size_t nfds);
+int api_attach_answer(struct cli *c, int fd, jv **out);
 /* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
 int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
 /*

@@ -1,13 +1,18 @@
 /*
- * client.c — libcurl over a unix socket; see client.h.
+ * client.c — libcurl over a unix socket; see client.h. A request that hands
+ * descriptors over (client_send_fds) goes on a socket of its own, written and
+ * read here by hand: libcurl cannot send SCM_RIGHTS.
  */
 #include "cli/client.h"
+#include "common/http1.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -229,5 +234,122 @@ out:
 	curl_slist_free_all(hdrs);
 	free(ct);
 	free(url);
+	return rc;
+}
+
+int
+client_send_fds(struct client *c, const struct client_req *req, const int *fds, size_t nfds,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char cred[256], auth[360];
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * 8)];
+	} ctl;
+	struct iovec iov[2];
+	struct msghdr msg = { 0 };
+	struct buf head;
+	int fd;
+
+	if (nfds > 8 || strlen(c->password) > 200) {
+		snprintf(err, errlen, "cannot hand %zu descriptors over", nfds);
+		return CLIENT_ERR;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return CLIENT_ERR;
+	}
+	str_copy(sun.sun_path, sizeof(sun.sun_path), c->sock_path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return CLIENT_NOT_RUNNING;
+		snprintf(err, errlen, "cannot connect to %s: %s", c->sock_path, strerror(e));
+		return CLIENT_ERR;
+	}
+	snprintf(cred, sizeof(cred), "convox:%s", c->password);
+	base64_encode((const unsigned char *)cred, strlen(cred), auth);
+	explicit_bzero(cred, sizeof(cred));
+	buf_init(&head, 0);
+	buf_addf(&head, "%s %s HTTP/1.1\r\nHost: rack\r\nAuthorization: Basic %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+	    req->method, req->path, auth, req->content_type ? req->content_type :
+	    "application/json", req->body_len);
+	explicit_bzero(auth, sizeof(auth));
+	iov[0] = (struct iovec){ head.data, head.len };
+	iov[1] = (struct iovec){ (void *)req->body, req->body_len };
+	msg.msg_iov = iov;
+	msg.msg_iovlen = req->body_len > 0 ? 2 : 1;
+	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_control = ctl.space;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	CMSG_FIRSTHDR(&msg)->cmsg_level = SOL_SOCKET;
+	CMSG_FIRSTHDR(&msg)->cmsg_type = SCM_RIGHTS;
+	CMSG_FIRSTHDR(&msg)->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(CMSG_FIRSTHDR(&msg)), fds, sizeof(int) * nfds);
+	/* The request is small: one sendmsg carries it whole, or we say so. */
+	if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)(head.len + req->body_len)) {
+		snprintf(err, errlen, "cannot send %s %s: %s", req->method, req->path,
+		    strerror(errno));
+		explicit_bzero(head.data, head.len);
+		buf_free(&head);
+		close(fd);
+		return CLIENT_ERR;
+	}
+	explicit_bzero(head.data, head.len);
+	buf_free(&head);
+	return fd;
+}
+
+enum client_result
+client_await(int fd, struct client_resp *resp, char *err, size_t errlen)
+{
+	struct http_response hr;
+	struct buf in;
+	enum client_result rc = CLIENT_ERR;
+	int prc = CX_AGAIN;
+
+	buf_init(&in, 1 << 20);
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(&in, 4096) == -1) {
+			snprintf(err, errlen, "the rack's answer is larger than 1 MB");
+			goto out;
+		}
+		n = read(fd, in.data + in.len, 4096);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "reading the rack's answer: %s", strerror(errno));
+			goto out;
+		}
+		in.len += (size_t)n;
+		if (prc == CX_AGAIN)
+			prc = http1_parse_response(in.data, in.len, 65536, &hr);
+		if (prc == CX_ERR) {
+			snprintf(err, errlen, "the rack's answer is not HTTP: %s", hr.error);
+			goto out;
+		}
+		if (prc == CX_OK && (hr.content_length < 0 ||
+		    in.len - hr.head_len >= (size_t)hr.content_length))
+			break;
+		if (n == 0) {
+			snprintf(err, errlen, "the rack's daemon closed the connection before it "
+			    "answered");
+			goto out;
+		}
+	}
+	resp->status = hr.status;
+	resp->json = true;
+	buf_add(&resp->body, in.data + hr.head_len, in.len - hr.head_len);
+	buf_cstr(&resp->body);
+	rc = CLIENT_OK;
+out:
+	buf_free(&in);
 	return rc;
 }

@@ -51,4 +51,16 @@ void client_free(struct client *c);
 enum client_result client_do(struct client *c, const struct client_req *req,
     struct client_resp *resp, char *err, size_t errlen);
 
+/*
+ * For an answer that comes later, with descriptors handed over (`cx run`
+ * gives the daemon its process's stdio): sends req on a connection of its
+ * own with fds attached (SCM_RIGHTS; the caller keeps its copies) and returns
+ * the connected socket, or CLIENT_ERR with err, or CLIENT_NOT_RUNNING. The
+ * caller polls it and reads the answer with client_await, then closes it.
+ */
+int client_send_fds(struct client *c, const struct client_req *req, const int *fds, size_t nfds,
+    char *err, size_t errlen);
+/* Reads one whole answer from fd, blocking (resp->body initialized). */
+enum client_result client_await(int fd, struct client_resp *resp, char *err, size_t errlen);
+
 #endif

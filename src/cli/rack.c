@@ -316,10 +316,10 @@ cmd_rack_install(struct cli *c)
 			return out_error("%s", err);
 	}
 	snprintf(dir, sizeof(dir), "%s/racks", c->home);
-	if (mkdir_p(dir, 0755) == -1)
+	if (mkdir_p(dir, 0700) == -1)
 		return out_error("cannot create %s: %s", dir, strerror(errno));
 	cli_rack_path(c, name, "", dir, sizeof(dir));
-	if (mkdir(dir, 0755) == -1) {
+	if (mkdir(dir, 0700) == -1) {
 		if (errno == EEXIST)
 			return out_error("rack %s already exists (cx rack uninstall %s removes it)",
 			    name, name);
@@ -536,7 +536,7 @@ cmd_switch(struct cli *c)
 		return out_error("no such rack: %s (cx racks lists them)", name);
 	snprintf(path, sizeof(path), "%s/current", c->home);
 	snprintf(line, sizeof(line), "%s\n", name);
-	if (write_file_atomic(path, line, strlen(line), 0644) == -1)
+	if (write_file_atomic(path, line, strlen(line), 0600) == -1)
 		return out_error("cannot write %s: %s", path, strerror(errno));
 	printf("Switched to %s\n", name);
 	return 0;

@@ -1,195 +1,187 @@
 /*
  * run.c — `cx run SERVICE [COMMAND...]`: a one-off process of a service,
- * started by the CLI itself from the rack's run spec (directory,
- * environment, VPC or not), attached to the terminal, exiting with the
- * process's status.
- *
- * The process gets what app processes get: on a VPC rack its own network
- * namespace with an address in the VPC (removed afterwards) and the lab's
- * resolver; as root, the unprivileged user 65534 with no_new_privs.
+ * started by the rack's daemon behind the app's walls (its ids, its view of
+ * the filesystem, on a VPC rack its own network namespace), so that it shows
+ * in `cx ps` and the CLI needs no privilege. The CLI hands the daemon three
+ * pipes for the process's stdin, stdout and stderr (the daemon gives them to
+ * the app's ids, so that the process can open /dev/stdout), copies between
+ * them and its own stdio, and exits with the process's status, which the
+ * daemon answers when the process ends.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
-#include "lab/lab.h"
 
-#define NOBODY 65534
-
-int
-cli_relay_status(pid_t pid)
+/* The command line to run: one argument is a shell command line, as in
+ * `cx run web "ls | wc -l"`; several are a command and its arguments,
+ * quoted each for the shell; none is the service's own (""). */
+static char *
+command_line(const struct cli *c)
 {
-	struct sigaction ign, old_int, old_quit;
-	int status, rc;
+	struct buf b;
 
-	/* The terminal's ^C goes to the child; we wait for it to act on it. */
-	memset(&ign, 0, sizeof(ign));
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &ign, &old_int);
-	sigaction(SIGQUIT, &ign, &old_quit);
-	while (waitpid(pid, &status, 0) == -1) {
-		if (errno != EINTR) {
-			status = -1;
+	if (c->argc == 2)
+		return xstrdup(c->argv[1]);
+	buf_init(&b, 0);
+	buf_adds(&b, "");
+	for (int i = 1; i < c->argc; i++) {
+		buf_adds(&b, i > 1 ? " '" : "'");
+		for (const char *p = c->argv[i]; *p != '\0'; p++) {
+			if (*p == '\'')
+				buf_adds(&b, "'\\''");
+			else
+				buf_add(&b, p, 1);
+		}
+		buf_adds(&b, "'");
+	}
+	return buf_cstr(&b);
+}
+
+/* Copies what is readable on from to to; false at EOF or error (from is
+ * then done). A write error (our stdout closed) drops the rest. */
+static bool
+copy_some(int from, int to)
+{
+	char data[16384];
+	ssize_t n = read(from, data, sizeof(data));
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false;
+	for (ssize_t off = 0; off < n && to != -1;) {
+		ssize_t w = write(to, data + off, (size_t)(n - off));
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += w;
+	}
+	return true;
+}
+
+static int
+done_with(int fd, struct pollfd *pf)
+{
+	close(fd);
+	pf->fd = -1;
+	return -1;
+}
+
+/*
+ * Relays until the process's output ended: our stdin to its stdin (closed at
+ * our EOF, so that it sees its own), its stdout and stderr to ours. Our
+ * stdin is read only while its pipe has room, so that a process that reads
+ * nothing never blocks the copying of its output.
+ */
+static void
+relay(int in_w, int out_r, int err_r)
+{
+	char pending[4096];
+	ssize_t npending = 0;
+	struct pollfd pf[3] = {
+		{ .fd = out_r, .events = POLLIN },
+		{ .fd = err_r, .events = POLLIN },
+		{ .fd = 0, .events = POLLIN },
+	};
+
+	/* The loop ends when both pipes are at EOF: the daemon stops what the
+	 * process started when it ends. */
+	while (pf[0].fd != -1 || pf[1].fd != -1) {
+		if (pf[2].fd != -1)
+			pf[2] = npending > 0 ? (struct pollfd){ .fd = in_w, .events = POLLOUT } :
+			    (struct pollfd){ .fd = 0, .events = POLLIN };
+		if (poll(pf, 3, -1) == -1) {
+			if (errno == EINTR)
+				continue;
 			break;
 		}
+		if (pf[0].revents && !copy_some(out_r, 1))
+			pf[0].fd = -1;
+		if (pf[1].revents && !copy_some(err_r, 2))
+			pf[1].fd = -1;
+		if (pf[2].fd == 0 && pf[2].revents) {
+			npending = read(0, pending, sizeof(pending));
+			if (npending <= 0 && !(npending == -1 && errno == EINTR))
+				in_w = done_with(in_w, &pf[2]);   /* our EOF: it gets its own */
+			if (npending < 0)
+				npending = 0;
+		} else if (pf[2].fd == in_w && pf[2].revents) {
+			/* A pipe with room takes up to a page whole. */
+			if (write(in_w, pending, (size_t)npending) != npending)
+				in_w = done_with(in_w, &pf[2]);   /* it closed its stdin */
+			npending = 0;
+		}
 	}
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
-	if (status == -1)
-		rc = 1;
-	else if (WIFEXITED(status))
-		rc = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		rc = 128 + WTERMSIG(status);
-	else
-		rc = 1;
-	return rc;
-}
-
-void
-cli_child_defaults(void)
-{
-	sigset_t none;
-
-	signal(SIGINT, SIG_DFL);
-	signal(SIGQUIT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* In the child: one line, and the shell's statuses for "not found" (127)
- * and "cannot run" (126). */
-static _Noreturn void
-child_fail(const char *what, const char *arg, int errnum)
-{
-	fprintf(stderr, "ERROR: %s%s%s%s%s\n", what, arg[0] ? " " : "", arg,
-	    errnum ? ": " : "", errnum ? strerror(errnum) : "");
-	_exit(errnum == ENOENT ? 127 : 126);
-}
-
-static _Noreturn void
-run_child(struct cli *c, const char *dir, char *const *env, const char *cmd, const char *proc_id)
-{
-	char *const argv[] = { "sh", "-c", (char *)cmd, NULL };
-	char err[512];
-	int dfd;
-
-	cli_child_defaults();
-	if (proc_id != NULL && lab_enter_proc(c->home, c->rack, proc_id, err, sizeof(err)) == -1)
-		child_fail(err, "", 0);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1 || fchdir(dfd) == -1)
-		child_fail("cannot enter the service's directory", dir, errno);
-	close(dfd);
-	if (geteuid() == 0) {
-		if (setgroups(0, NULL) == -1 || setresgid(NOBODY, NOBODY, NOBODY) == -1 ||
-		    setresuid(NOBODY, NOBODY, NOBODY) == -1)
-			child_fail("cannot drop privileges to uid", "65534", errno);
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		child_fail("cannot set no_new_privs", "", errno);
-	execve("/bin/sh", argv, env);
-	child_fail("cannot run", "/bin/sh", errno);
+	if (in_w != -1)
+		close(in_w);
 }
 
 int
 cmd_run(struct cli *c)
 {
 	const char *svc = c->argv[0];
-	char proc_id[LAB_PROC_ID_MAX], addr[64], err[512];
-	char *path, *dir = NULL, *cmd = NULL, **env = NULL;
-	jv *spec = NULL, *envs;
-	bool vpc;
-	size_t n;
-	pid_t pid;
-	int rc;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int theirs[3], sock = -1, rc = 1;
+	char *path, *cmd;
+	jv *body, *ans = NULL;
 
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
-	path = api_path("/apps/%s/services/%s/runspec", c->app, svc);
-	rc = api_call(c, "GET", path, NULL, &spec);
-	free(path);
-	if (rc == -1)
-		return 1;
-	api_close(c);   /* no socket of ours in the child */
-
-	if (c->argc == 2) {
-		/* One argument is a shell command line, as in `cx run web "ls | wc -l"`. */
-		cmd = xstrdup(c->argv[1]);
-	} else if (c->argc > 2) {
-		/* Several are a command and its arguments: quote each for the shell. */
-		struct buf b;
-
-		buf_init(&b, 0);
-		for (int i = 1; i < c->argc; i++) {
-			buf_adds(&b, i > 1 ? " '" : "'");
-			for (const char *p = c->argv[i]; *p != '\0'; p++) {
-				if (*p == '\'')
-					buf_adds(&b, "'\\''");
-				else
-					buf_add(&b, p, 1);
-			}
-			buf_adds(&b, "'");
-		}
-		cmd = buf_cstr(&b);
-	} else {
-		cmd = xstrdup(jv_str(spec, "command"));
-		if (cmd[0] == '\0') {
-			rc = out_error("service %s has no command of its own; give one: cx run %s "
-			    "COMMAND", svc, svc);
-			goto out;
-		}
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(err, O_CLOEXEC) == -1) {
+		out_error("pipe: %s", strerror(errno));
+		goto out;
 	}
-	dir = xstrdup(jv_str(spec, "dir"));
-	envs = jv_get(spec, "env");
-	n = jv_len(envs);
-	env = xcalloc(n + 1, sizeof(*env));
-	for (size_t i = 0; i < n; i++)
-		env[i] = xstrdup(jv_string_value(jv_at(envs, i)));
-	vpc = jv_bool(spec, "vpc");
-
-	proc_id[0] = '\0';
-	if (vpc) {
-		if (lab_check_privilege(err, sizeof(err)) == -1) {
-			rc = out_error("%s", err);
-			goto out;
-		}
-		snprintf(proc_id, sizeof(proc_id), "run-%s-%d", svc, (int)getpid());
-		if (lab_proc_create(c->home, c->rack, proc_id, addr, sizeof(addr), err,
-		    sizeof(err)) == -1) {
-			rc = out_error("%s", err);
-			goto out;
-		}
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == -1) {
-		rc = out_error("fork: %s", strerror(errno));
-	} else if (pid == 0) {
-		run_child(c, dir, env, cmd, vpc ? proc_id : NULL);
-	} else {
-		rc = cli_relay_status(pid);
-	}
-	if (vpc)
-		lab_proc_destroy(c->home, c->rack, proc_id);
-out:
-	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
-		free(env[i]);
-	free(env);
-	free(dir);
+	cmd = command_line(c);
+	body = jv_object_new();
+	jv_set_str(body, "command", cmd);
 	free(cmd);
-	jv_free(spec);
+	theirs[0] = in[0];
+	theirs[1] = out[1];
+	theirs[2] = err[1];
+	path = api_path("/apps/%s/services/%s/run", c->app, svc);
+	sock = api_attach(c, path, body, theirs, 3);
+	free(path);
+	jv_free(body);
+	if (sock == -1)
+		goto out;
+	/* The process has its ends now; ours would hide its EOF. */
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	in[0] = out[1] = err[1] = -1;
+	signal(SIGPIPE, SIG_IGN);
+	relay(in[1], out[0], err[0]);
+	in[1] = -1;     /* relay closed it */
+	if (api_attach_answer(c, sock, &ans) == -1)
+		goto out;
+	if (jv_get(ans, "exit") != NULL)
+		rc = (int)jv_int(ans, "exit");
+	else if (jv_get(ans, "signal") != NULL)
+		rc = 128 + (int)jv_int(ans, "signal");
+	else
+		rc = out_error("process %s ended, but the rack does not know how", jv_str(ans, "id"));
+out:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] != -1)
+			close(in[i]);
+		if (out[i] != -1)
+			close(out[i]);
+		if (err[i] != -1)
+			close(err[i]);
+	}
+	if (sock != -1)
+		close(sock);
+	jv_free(ans);
 	return rc;
 }

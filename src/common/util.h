@@ -95,6 +95,9 @@ int remove_tree(const char *path);
 int set_nonblock(int fd);
 int set_cloexec(int fd);
 
+/* Standard base64 with padding; out must hold 4 * ((n + 2) / 3) + 1 bytes. */
+void base64_encode(const unsigned char *in, size_t n, char *out);
+
 /* True while a process with this pid exists (kill(pid, 0)). */
 bool pid_alive(pid_t pid);
 

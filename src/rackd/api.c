@@ -57,7 +57,7 @@ static const struct route routes[] = {
 	{ "GET", "/apps/:app/environment", api_env_get, false },
 	{ "POST", "/apps/:app/environment", api_env_set, false },
 	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },
-	{ "GET", "/apps/:app/services/:svc/runspec", api_runspec, false },
+	{ "POST", "/apps/:app/services/:svc/run", api_run, false },
 	{ "POST", "/apps/:app/restart", api_restart, false },
 	{ "GET", "/apps/:app/logs", api_logs, false },
 };
@@ -83,10 +83,14 @@ struct conn {
 	struct ev_timer *idle;
 	void (*after)(struct rack *r);
 	struct api_pending *pending;  /* a deferred answer not yet given */
+	int fds[API_MAX_FDS];         /* descriptors the client handed over (SCM_RIGHTS) */
+	size_t nfds;
 };
 
 struct api_pending {
 	struct conn *conn;            /* NULL once the client went away */
+	void (*gone)(void *arg);      /* called if the client goes before the answer */
+	void *gone_arg;
 };
 
 static char expected_auth[256];
@@ -258,6 +262,8 @@ dispatch(struct conn *c)
 	q.body_path = c->route->upload ? c->spool_path : NULL;
 	q.body_len = c->req.content_length < 0 ? 0 : c->req.content_length;
 	q.conn = c;
+	q.fds = c->fds;
+	q.nfds = c->nfds;
 	c->route->handler(c->rack, &q, &s);
 	if (s.deferred) {
 		buf_free(&s.text);
@@ -423,6 +429,55 @@ process_input(struct conn *c)
 	}
 }
 
+/* Descriptors a handler did not take (set to -1) go with the request. */
+static void
+close_fds(struct conn *c)
+{
+	for (size_t i = 0; i < c->nfds; i++) {
+		if (c->fds[i] != -1)
+			close(c->fds[i]);
+	}
+	c->nfds = 0;
+}
+
+/* read(), also taking the descriptors a client may send with its bytes
+ * (`cx run` hands over its process's stdio). Extra ones are closed. */
+static ssize_t
+recv_fds(struct conn *c, char *p, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int) * API_MAX_FDS)];
+	} ctl;
+	struct iovec iov = { p, n };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
+		.msg_controllen = sizeof(ctl.space) };
+	ssize_t got = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+
+	if (got < 0)
+		return got;
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
+		size_t k;
+
+		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+			if (c->nfds < API_MAX_FDS)
+				c->fds[c->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		log_warnx("api: a client sent more than %d descriptors; the rest were dropped",
+		    API_MAX_FDS);
+	return got;
+}
+
 static void
 reset_request(struct conn *c)
 {
@@ -437,6 +492,7 @@ reset_request(struct conn *c)
 	buf_reset(&c->body);
 	c->route = NULL;
 	c->in_body = false;
+	close_fds(c);
 }
 
 static void
@@ -505,7 +561,7 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 				respond_error(c, 431, "request too large");
 				goto wait;
 			}
-			n = read(fd, c->in.data + c->in.len, 65536);
+			n = recv_fds(c, c->in.data + c->in.len, 65536);
 			if (n == -1 && errno == EAGAIN)
 				break;
 			if (n <= 0) {
@@ -536,6 +592,13 @@ api_defer(struct api_req *q, struct api_resp *s)
 }
 
 void
+api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *arg)
+{
+	p->gone = gone;
+	p->gone_arg = arg;
+}
+
+void
 api_finish(struct api_pending *p, int status, json_t *json)
 {
 	struct api_resp s = { .status = status, .json = json };
@@ -555,8 +618,11 @@ api_finish(struct api_pending *p, int status, json_t *json)
 static void
 conn_free(struct conn *c)
 {
-	if (c->pending != NULL)
+	if (c->pending != NULL) {
 		c->pending->conn = NULL;
+		if (c->pending->gone != NULL)
+			c->pending->gone(c->pending->gone_arg);
+	}
 	reset_request(c);
 	ev_timer_cancel(c->rack->loop, c->idle);
 	ev_del(c->rack->loop, c->fd);
@@ -612,28 +678,6 @@ api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 	}
 }
 
-static void
-base64(const unsigned char *in, size_t n, char *out)
-{
-	static const char tbl[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		out[o++] = tbl[(v >> 18) & 63];
-		out[o++] = tbl[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 int
 api_listen(struct rack *r)
 {
@@ -647,7 +691,7 @@ api_listen(struct rack *r)
 	pw[strcspn(pw, "\r\n")] = '\0';
 	snprintf(cred, sizeof(cred), "convox:%s", pw);
 	free(pw);
-	base64((const unsigned char *)cred, strlen(cred), enc);
+	base64_encode((const unsigned char *)cred, strlen(cred), enc);
 	snprintf(expected_auth, sizeof(expected_auth), "Basic %s", enc);
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	r->api_fd = net_listen_unix(path, 0600);

@@ -24,7 +24,11 @@ struct api_req {
 	const char *body_path;    /* uploads (builds): the body spooled to this file */
 	int64_t body_len;
 	void *conn;               /* the connection, for api_defer */
+	int *fds;                 /* descriptors sent with the request; a handler */
+	size_t nfds;              /* that keeps one sets its slot to -1 */
 };
+
+#define API_MAX_FDS 3
 
 struct api_resp {
 	int status;
@@ -51,6 +55,9 @@ int api_query(const struct api_req *q, const char *key, char *out, size_t outlen
  */
 struct api_pending;
 struct api_pending *api_defer(struct api_req *q, struct api_resp *s);
+/* Calls gone(arg) if the client goes away before the answer (api_finish
+ * must still be called, and then frees p). */
+void api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *arg);
 /* Sends the deferred answer (json is taken) and frees p. */
 void api_finish(struct api_pending *p, int status, json_t *json);
 
@@ -83,6 +90,6 @@ void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
-void api_runspec(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -17,6 +18,7 @@
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
+#include "rackd/sandbox.h"
 
 /* The app named in the path, or NULL after a 404. */
 static struct app *
@@ -73,6 +75,28 @@ api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	s->json = arr;
 }
 
+/* Its ids first: the row then records them, or the range goes back. */
+static void
+app_create(struct rack *r, const char *name, struct api_resp *s)
+{
+	char err[512];
+	uint32_t base;
+	struct app *a;
+
+	if (sandbox_claim_ids(r, name, 0, &base, err, sizeof(err)) == -1) {
+		api_error(s, 500, "cannot create app %s: %s", name, err);
+		return;
+	}
+	if (store_app_create(r->store, name, base) == -1) {
+		api_error(s, 500, "cannot create app: %s", store_error(r->store));
+		sandbox_release_ids(r, name, base);
+		return;
+	}
+	a = reconcile_app_add(r, name, base);
+	s->status = 201;
+	s->json = app_json(r, a);
+}
+
 void
 api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 {
@@ -95,12 +119,8 @@ api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 		if (a != NULL) {
 			api_error(s, 409, "app %s is still being deleted; try again in a moment", name);
-		} else if (store_app_create(r->store, name) == -1) {
-			api_error(s, 500, "cannot create app: %s", store_error(r->store));
 		} else {
-			a = reconcile_app_add(r, name);
-			s->status = 201;
-			s->json = app_json(r, a);
+			app_create(r, name, s);
 		}
 	}
 	json_decref(body);
@@ -555,15 +575,48 @@ api_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 	snprintf(s->extra, sizeof(s->extra), "X-Cx-Offset: %lld\r\n", (long long)next);
 }
 
+/* The CLI went away: its process goes too, with its grace. */
+static void
+run_client_gone(void *arg)
+{
+	struct proc *p = arg;
+	struct api_pending *pending = p->on_exit_arg;
+
+	p->on_exit = NULL;
+	p->on_exit_arg = NULL;
+	api_finish(pending, 0, NULL);   /* nobody to answer: frees it */
+	reconcile_stop_proc(p->app->rack, p);
+}
+
+/* The process ended: its exit status is the answer the CLI waits for. */
+static void
+run_exited(struct proc *p)
+{
+	json_t *j = json_pack("{s:s}", "id", p->st.id);
+	int st = p->exit_status;
+
+	if (st != -1 && WIFEXITED(st))
+		json_object_set_new(j, "exit", json_integer(WEXITSTATUS(st)));
+	else if (st != -1 && WIFSIGNALED(st))
+		json_object_set_new(j, "signal", json_integer(WTERMSIG(st)));
+	api_finish(p->on_exit_arg, 200, j);
+}
+
+/*
+ * POST /apps/APP/services/SVC/run {"command": "..."} with three descriptors
+ * (the process's stdin, stdout, stderr) sent along on the unix socket: a
+ * one-off process behind the app's walls, answered when it exits.
+ */
 void
-api_runspec(struct rack *r, struct api_req *q, struct api_resp *s)
+api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
 	const struct mf_service *sv;
-	struct dockerfile df;
-	char dir[4096], path[4096], err[512];
-	char **env;
-	json_t *arr;
+	struct api_pending *pending;
+	const char *command;
+	struct proc *p;
+	char err[1024];
+	json_t *body;
 
 	if (a == NULL)
 		return;
@@ -572,39 +625,28 @@ api_runspec(struct rack *r, struct api_req *q, struct api_resp *s)
 		    a->name);
 		return;
 	}
-	env = manifest_service_env(a->manifest, sv, a->release_env, err, sizeof(err));
-	if (env == NULL) {
-		api_error(s, 400, "%s", err);
+	if (q->nfds != 3) {
+		api_error(s, 400, "a run needs the process's stdin, stdout and stderr sent with the "
+		    "request (SCM_RIGHTS on the rack's unix socket); %zu descriptors came", q->nfds);
 		return;
 	}
-	snprintf(dir, sizeof(dir), "%s/%s", a->build_dir, sv->build_path);
-	snprintf(path, sizeof(path), "%s/%s", dir, sv->dockerfile);
-	memset(&df, 0, sizeof(df));
-	dockerfile_read(path, &df, err, sizeof(err));
-	arr = json_array();
-	json_array_append_new(arr, json_string("PATH=/usr/local/bin:/usr/bin:/bin"));
-	json_array_append_new(arr, json_string("HOME=/tmp"));
-	for (char **e = df.env; e != NULL && *e != NULL; e++)
-		json_array_append_new(arr, json_string(*e));
-	for (char **e = env; *e != NULL; e++)
-		json_array_append_new(arr, json_string(*e));
-	json_array_append_new(arr, json_pack("s++", "APP=", a->name, ""));
-	json_array_append_new(arr, json_pack("s++", "SERVICE=", sv->name, ""));
-	json_array_append_new(arr, json_pack("s++", "RACK=", r->name, ""));
-	if (sv->port > 0) {
-		char port[32];
-
-		snprintf(port, sizeof(port), "PORT=%d", sv->port);
-		json_array_append_new(arr, json_string(port));
+	if ((body = api_json_body(q, s)) == NULL)
+		return;
+	command = json_str(body, "command", "");
+	if (reconcile_spawn_oneoff(r, a, sv, "run", command[0] != '\0' ? command : NULL, q->fds,
+	    &p, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		json_decref(body);
+		return;
 	}
-	if (df.workdir != NULL) {
-		size_t n = strlen(dir);
-
-		snprintf(dir + n, sizeof(dir) - n, "/%s", df.workdir);
+	json_decref(body);
+	/* The process has its copies: ours would keep its output open. */
+	for (size_t i = 0; i < q->nfds; i++) {
+		close(q->fds[i]);
+		q->fds[i] = -1;
 	}
-	s->json = json_pack("{s:s, s:o, s:s, s:b, s:s}", "dir", dir, "env", arr, "command",
-	    sv->command ? sv->command : (df.command ? df.command : ""), "vpc", r->vpc, "release",
-	    a->active);
-	dockerfile_free(&df);
-	manifest_env_free(env);
+	pending = api_defer(q, s);
+	p->on_exit = run_exited;
+	p->on_exit_arg = pending;
+	api_pending_on_gone(pending, run_client_gone, p);
 }

@@ -44,7 +44,7 @@ open_log(struct rack *r, const char *app)
 	char path[4096];
 
 	applog_path(r, app, path, sizeof(path));
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 void

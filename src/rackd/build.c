@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -253,7 +254,9 @@ build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s
 	snprintf(j->dir, sizeof(j->dir), "%s/apps/%s/builds/%s", r->dir, a->name, j->id);
 	api_query(q, "description", j->desc, sizeof(j->desc));
 	utf8_sanitize(j->desc);
-	if (mkdir_p(j->dir, 0755) == -1) {
+	/* Its top is 0755 for the app's processes, which see it read-only at
+	 * /srv/app (sandbox.h); the directories above stay the rack's alone. */
+	if (mkdir_p(j->dir, 0700) == -1 || chmod(j->dir, 0755) == -1) {
 		api_error(s, 500, "cannot create %s: %s", j->dir, strerror(errno));
 		job_free(j);
 		return;

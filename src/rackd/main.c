@@ -7,6 +7,7 @@
  * the API answers, or prints why it could not start. SIGTERM stops the daemon
  * but leaves apps and routers running; the next daemon adopts them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -29,6 +30,7 @@
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
+#include "rackd/sandbox.h"
 
 static void
 usage(void)
@@ -66,6 +68,40 @@ ensure_password(const char *dir)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
 	return write_file_atomic(path, hex, 32, 0600);
+}
+
+/* Makes what a rack of an earlier version left open its owner's alone:
+ * directories 0700, files 0600, below dir (the state, password, logs). */
+static int
+lock_down(const char *dir)
+{
+	static const char *const files[] = { "state.db", "state.db-wal", "state.db-shm",
+		"password", "rackd.log", "rackd.pid", "rackd.lock", "router-public.log",
+		"router-internal.log" };
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	if (chmod(dir, 0700) == -1)
+		return -1;
+	for (size_t i = 0; i < CX_ARRAY_LEN(files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (chmod(path, 0600) == -1 && errno != ENOENT)
+			return -1;
+	}
+	snprintf(path, sizeof(path), "%s/apps", dir);
+	if (chmod(path, 0700) == -1 || (d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/apps/%s", dir, de->d_name);
+		chmod(path, 0700);
+		snprintf(path, sizeof(path), "%s/apps/%s/app.log", dir, de->d_name);
+		chmod(path, 0600);
+	}
+	closedir(d);
+	return 0;
 }
 
 /* Free loopback ports for the routers, picked once and kept as params. */
@@ -125,7 +161,7 @@ daemonize(const char *logpath, int *ready_fd)
 	if (pid > 0)
 		_exit(0);
 	devnull = open("/dev/null", O_RDWR);
-	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (devnull == -1 || logfd == -1)
 		_exit(1);
 	dup2(devnull, 0);
@@ -178,12 +214,21 @@ main(int argc, char **argv)
 	str_copy(r->home, sizeof(r->home), home);
 	str_copy(r->name, sizeof(r->name), name);
 	snprintf(r->dir, sizeof(r->dir), "%s/racks/%s", home, name);
+	if (r->dir[0] != '/')
+		fatalx("--home must be an absolute path: %s", home);
+	/* The rack's state is its owner's alone (files 0600, directories 0700):
+	 * apps reach their builds through their sandbox, never through here. */
+	umask(077);
 	snprintf(path, sizeof(path), "%s/tmp", r->dir);
 	if (mkdir_p(path, 0700) == -1)
 		fatal("cannot create %s", path);
 	snprintf(path, sizeof(path), "%s/apps", r->dir);
-	mkdir_p(path, 0755);
-	chmod(r->dir, 0755);
+	if (mkdir_p(path, 0700) == -1)
+		fatal("cannot create %s", path);
+	if (lock_down(r->dir) == -1)
+		fatal("cannot make %s its owner's alone", r->dir);
+	if (sandbox_privileged() && mkdir("/srv", 0755) == -1 && errno != EEXIST)
+		fatal("cannot create /srv, where apps see their builds");
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		fatal("readlink /proc/self/exe");
@@ -243,7 +288,7 @@ main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
-	write_file_atomic(path, msg, strlen(msg), 0644);
+	write_file_atomic(path, msg, strlen(msg), 0600);
 	log_info("rack %s running (%s)", name, r->vpc ? r->cidr : "loopback");
 	report(ready_fd, "ok");
 	if (ready_fd != -1)

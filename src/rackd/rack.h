@@ -45,7 +45,9 @@ struct proc {
 	struct probe *probe;
 	int fails;                  /* consecutive failed checks */
 	unsigned gen;               /* the app generation that started it (see struct app) */
-	bool oneoff;                /* a timer's run: not routed, not counted, not replaced */
+	bool oneoff;                /* a timer's run or `cx run`: not routed, not counted, not replaced */
+	void (*on_exit)(struct proc *p);  /* told when it exits (cx run waits for it) */
+	void *on_exit_arg;
 	bool routed;                /* in the last route snapshot */
 	struct proc *next;
 };
@@ -53,6 +55,7 @@ struct proc {
 struct app {
 	struct rack *rack;          /* back-pointer */
 	char name[32];
+	uint32_t uid_base;          /* its processes' uid and gid (sandbox.h); 0 on unprivileged racks */
 	char active[16];            /* active release id */
 	/*
 	 * Generations tell processes apart when a release is promoted again

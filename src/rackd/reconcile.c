@@ -38,6 +38,7 @@
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/routers.h"
+#include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
 #include "rackd/timers.h"
 
@@ -124,21 +125,32 @@ reconcile_load_release(struct rack *r, const char *app, const char *id, struct m
 	return *m == NULL ? -1 : 0;
 }
 
+/* What a one-off process is besides its service's: its id's prefix, its
+ * own command, its own stdio. */
+struct oneoff {
+	const char *prefix;
+	const char *command;    /* NULL: the service's */
+	const int *stdio;       /* NULL: the app's log */
+};
+
 static int spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
     const struct manifest *m, const char *build_dir, char *const *app_env,
-    const struct mf_service *s, const char *oneoff_prefix, const char *oneoff_command,
-    char *err, size_t errlen);
+    const struct mf_service *s, const struct oneoff *one, struct proc **out, char *err,
+    size_t errlen);
 
 int
 reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
-    const char *prefix, const char *command, char *err, size_t errlen)
+    const char *prefix, const char *command, const int *stdio, struct proc **out, char *err,
+    size_t errlen)
 {
+	struct oneoff one = { prefix, command, stdio };
+
 	if (a->manifest == NULL || a->deleting) {
 		snprintf(err, errlen, "app %s has no active release", a->name);
 		return -1;
 	}
-	return spawn_proc(r, a, a->active, 0, a->manifest, a->build_dir, a->release_env, s, prefix,
-	    command, err, errlen);
+	return spawn_proc(r, a, a->active, 0, a->manifest, a->build_dir, a->release_env, s, &one,
+	    out, err, errlen);
 }
 
 int
@@ -185,24 +197,23 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 	free(p);
 }
 
-/* The command a service runs: convox.yml `command`, else the Dockerfile's. */
+/* The command a service runs: convox.yml `command`, else the Dockerfile's;
+ * workdir gets the directory it starts in, relative to the build. */
 static char *
-service_command(const char *build_dir, const struct mf_service *s, char *dir, size_t dirlen,
-    char ***df_env, char *err, size_t errlen)
+service_command(const char *build_dir, const struct mf_service *s, char *workdir,
+    size_t workdirlen, char ***df_env, char *err, size_t errlen)
 {
 	struct dockerfile df;
 	char path[4096];
+	const char *bp, *wd;
 	char *cmd = NULL;
 
-	snprintf(dir, dirlen, "%s/%s", build_dir, s->build_path);
-	snprintf(path, sizeof(path), "%s/%s", dir, s->dockerfile);
+	snprintf(path, sizeof(path), "%s/%s/%s", build_dir, s->build_path, s->dockerfile);
 	if (dockerfile_read(path, &df, err, errlen) == -1)
 		return NULL;
-	if (df.workdir != NULL) {
-		size_t n = strlen(dir);
-
-		snprintf(dir + n, dirlen - n, "/%s", df.workdir);
-	}
+	bp = strcmp(s->build_path, ".") == 0 ? "" : s->build_path;
+	wd = df.workdir != NULL ? df.workdir : "";
+	snprintf(workdir, workdirlen, "%s%s%s", bp, bp[0] != '\0' && wd[0] != '\0' ? "/" : "", wd);
 	cmd = s->command != NULL ? xstrdup(s->command) : df.command ? xstrdup(df.command) : NULL;
 	if (cmd == NULL)
 		snprintf(err, errlen, "service %s has no command: set command: in convox.yml or CMD"
@@ -216,7 +227,7 @@ service_command(const char *build_dir, const struct mf_service *s, char *dir, si
 static char **
 process_env(struct rack *r, struct app *a, const char *release, const struct manifest *m,
     const struct mf_service *s, const char *p_id, char *const *app_env, char **df_env, int port,
-    char *err, size_t errlen)
+    const char *home, char *err, size_t errlen)
 {
 	char **menv, **env;
 	size_t n = 0, cap;
@@ -231,7 +242,7 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 		cap++;
 	env = xcalloc(cap, sizeof(*env));
 	env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	env[n++] = xstrdup("HOME=/tmp");
+	env[n++] = xasprintf("HOME=%s", home);
 	env[n++] = xstrdup("LANG=C.UTF-8");
 	for (char **e = df_env; e != NULL && *e != NULL; e++)
 		env[n++] = xstrdup(*e);
@@ -255,28 +266,29 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 static int
 spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
     const struct manifest *m, const char *build_dir, char *const *app_env,
-    const struct mf_service *s, const char *oneoff_prefix, const char *oneoff_command,
-    char *err, size_t errlen)
+    const struct mf_service *s, const struct oneoff *one, struct proc **out, char *err,
+    size_t errlen)
 {
-	char dir[4096], prefix[48];
+	char workdir[4096], prefix[48];
 	char **df_env = NULL, **env = NULL;
 	char *cmd;
 	struct proc *p;
+	struct sandbox sb;
 	int rc = -1;
 
-	cmd = service_command(build_dir, s, dir, sizeof(dir), &df_env, err, errlen);
-	if (cmd == NULL && oneoff_command == NULL) {
+	cmd = service_command(build_dir, s, workdir, sizeof(workdir), &df_env, err, errlen);
+	if (cmd == NULL && (one == NULL || one->command == NULL)) {
 		env_free(df_env);
 		return -1;
 	}
-	if (oneoff_command != NULL) {
+	if (one != NULL && one->command != NULL) {
 		free(cmd);
-		cmd = xstrdup(oneoff_command);
+		cmd = xstrdup(one->command);
 	}
 	p = proc_new(a);
 	p->gen = gen;
-	p->oneoff = oneoff_prefix != NULL;
-	snprintf(prefix, sizeof(prefix), "%s-", oneoff_prefix != NULL ? oneoff_prefix : s->name);
+	p->oneoff = one != NULL;
+	snprintf(prefix, sizeof(prefix), "%s-", one != NULL ? one->prefix : s->name);
 	store_new_id(p->st.id, sizeof(p->st.id), prefix, false);
 	str_copy(p->st.app, sizeof(p->st.app), a->name);
 	str_copy(p->st.service, sizeof(p->st.service), s->name);
@@ -296,7 +308,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 			goto out;
 		}
 	}
-	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port, err, errlen);
+	sb = (struct sandbox){ .uid_base = a->uid_base, .build_dir = build_dir, .workdir = workdir,
+		.home = r->home, .rack = r->name, .proc_id = r->vpc ? p->st.id : NULL };
+	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port,
+	    sandbox_home(&sb), err, errlen);
 	if (env == NULL)
 		goto out;
 	p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
@@ -306,7 +321,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 	p->state = PROC_STARTING;
 	p->st.promoting = gen != a->active_gen;
-	if (sup_spawn_app(r, p, dir, cmd, env, err, errlen) == -1)
+	if (sup_spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err, errlen) == -1)
 		goto out;
 	store_proc_put(r->store, &p->st);
 	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
@@ -315,6 +330,8 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
 	else
 		health_schedule(r, p, 0);
+	if (out != NULL)
+		*out = p;
 	rc = 0;
 out:
 	if (rc == -1)
@@ -347,6 +364,12 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 	sup_stop(r, p, grace_of(a, p));
 	p->st.stopping = true;
 	store_proc_put(r->store, &p->st);
+}
+
+void
+reconcile_stop_proc(struct rack *r, struct proc *p)
+{
+	stop_proc(r, p->app, p);
 }
 
 static void
@@ -563,6 +586,7 @@ app_unlink_free(struct rack *r, struct app *a)
 	}
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
 	remove_tree(dir);
+	sandbox_release_ids(r, a->name, a->uid_base);
 	manifest_free(a->manifest);
 	env_free(a->release_env);
 	clear_promotion(a);
@@ -599,6 +623,11 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 	struct app *a = p->app;
 
 	health_cancel(r, p);
+	if (p->on_exit != NULL) {
+		p->on_exit(p);
+		p->on_exit = NULL;
+		p->on_exit_arg = NULL;
+	}
 	if (p->state != PROC_STOPPING) {
 		char why[256];
 
@@ -694,18 +723,44 @@ tick(struct ev_loop *loop, void *arg)
 }
 
 struct app *
-reconcile_app_add(struct rack *r, const char *name)
+reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base)
 {
 	struct app *a = xcalloc(1, sizeof(*a));
 	char dir[4096];
 
 	a->rack = r;
 	str_copy(a->name, sizeof(a->name), name);
+	a->uid_base = uid_base;
 	a->next = r->apps;
 	r->apps = a;
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, name);
-	mkdir_p(dir, 0755);
+	if (mkdir_p(dir, 0700) == -1)
+		log_warn("app %s: cannot create %s", name, dir);
 	return a;
+}
+
+/* An app keeps its ids across daemon restarts; one from before ids (or whose
+ * range the host lost) gets one now. Without ids it starts no process. */
+static uint32_t
+app_ids(struct rack *r, const struct st_app *app)
+{
+	uint32_t base;
+	char err[512];
+
+	if (sandbox_claim_ids(r, app->name, app->uid_base, &base, err, sizeof(err)) == -1) {
+		log_warnx("app %s: no ids of its own, so none of its processes can start: %s",
+		    app->name, err);
+		return 0;
+	}
+	if (base != app->uid_base && store_app_set_uid_base(r->store, app->name, base) == -1) {
+		log_warnx("app %s: cannot record its ids %u: %s", app->name, base,
+		    store_error(r->store));
+		sandbox_release_ids(r, app->name, base);
+		return 0;
+	}
+	if (base != app->uid_base)
+		log_info("app %s: runs as uid/gid %u", app->name, base);
+	return base;
 }
 
 int
@@ -865,8 +920,9 @@ adopt_procs(struct rack *r)
 		}
 		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
 			s = manifest_service(a->manifest, ps[i].service);
-		if (str_has_prefix(ps[i].id, "timer-")) {
-			/* A timer's run: let it finish, unrouted and uncounted. */
+		if (str_has_prefix(ps[i].id, "timer-") || str_has_prefix(ps[i].id, "run-")) {
+			/* A timer's run or `cx run`'s (whose caller lost its answer with
+			 * the old daemon): let it finish, unrouted and uncounted. */
 			p->gen = 0;
 			p->oneoff = true;
 			p->state = PROC_RUNNING;
@@ -961,7 +1017,7 @@ reconcile_init(struct rack *r)
 
 	if (store_app_list(r->store, &apps, &n) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			struct app *a = reconcile_app_add(r, apps[i].name);
+			struct app *a = reconcile_app_add(r, apps[i].name, app_ids(r, &apps[i]));
 			char err[512];
 
 			if (apps[i].release[0] == '\0')

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rack;
 struct app;
@@ -32,17 +33,22 @@ int reconcile_load_release(struct rack *r, const char *app, const char *id, stru
     char *dir, size_t dirlen, char ***env, char *err, size_t errlen);
 /* "running", "updating", "failed" (last promotion failed, old one serving) or "idle". */
 const char *reconcile_app_status(struct rack *r, struct app *a);
-/* New in-memory app (after store_app_create). */
-struct app *reconcile_app_add(struct rack *r, const char *name);
+/* New in-memory app (after store_app_create), running as uid_base (sandbox.h). */
+struct app *reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base);
 /* Stops every process of a; the app is freed once they are gone. */
 void reconcile_app_delete(struct rack *r, struct app *a);
 /* Stops every process of every app, waiting at most grace_ms (uninstall). */
 void reconcile_stop_all(struct rack *r, int grace_ms);
 /* Starts a one-off process of service s of a's active release running
- * command (a timer's run), with id PREFIX-XXXXXXXX. Not routed, not counted
- * toward scale, not replaced when it exits. 0, or -1 with err. */
+ * command (NULL: the service's own), with id PREFIX-XXXXXXXX: a timer's run,
+ * or `cx run`'s with stdio (see sup_spawn_app; NULL for the app's log). Not
+ * routed, not counted toward scale, not replaced when it exits. *out (if not
+ * NULL) gets it. 0, or -1 with err. */
 int reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
-    const char *prefix, const char *command, char *err, size_t errlen);
+    const char *prefix, const char *command, const int *stdio, struct proc **out, char *err,
+    size_t errlen);
+/* Stops p (SIGTERM, SIGKILL after its service's grace). */
+void reconcile_stop_proc(struct rack *r, struct proc *p);
 /* Desired process count of a service. */
 int reconcile_desired(struct rack *r, struct app *a, const char *service, int manifest_count);
 

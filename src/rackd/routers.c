@@ -132,7 +132,7 @@ push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
 		free(snap);
 		return;
 	}
-	if (write_file_atomic(rp->routes_path, snap, strlen(snap), 0644) == -1) {
+	if (write_file_atomic(rp->routes_path, snap, strlen(snap), 0600) == -1) {
 		log_warn("router %s: cannot write %s", rp->name, rp->routes_path);
 		free(snap);
 		return;

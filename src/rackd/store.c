@@ -1,7 +1,7 @@
 /*
  * store.c — SQLite persistence for the rack daemon. See store.h.
  *
- * Schema version 1. A migration is a list of statements applied in one
+ * Schema version 3. A migration is a list of statements applied in one
  * transaction that also bumps PRAGMA user_version.
  */
 #include "rackd/store.h"
@@ -41,6 +41,8 @@ static const char *const migrations[] = {
 	/* 2: what a process was doing, so a new daemon carries on from there */
 	"ALTER TABLE processes ADD COLUMN promoting INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE processes ADD COLUMN stopping INTEGER NOT NULL DEFAULT 0;",
+	/* 3: each app's range of user and group ids (0: none, an unprivileged rack) */
+	"ALTER TABLE apps ADD COLUMN uid_base INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *
@@ -196,14 +198,27 @@ fail:
 }
 
 int
-store_app_create(struct store *st, const char *name)
+store_app_create(struct store *st, const char *name, uint32_t uid_base)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO apps (name, created) VALUES (?, ?)");
+	sqlite3_stmt *q = prep(st, "INSERT INTO apps (name, created, uid_base) VALUES (?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, name);
 	sqlite3_bind_int64(q, 2, now_unix());
+	sqlite3_bind_int64(q, 3, uid_base);
+	return step_done(q);
+}
+
+int
+store_app_set_uid_base(struct store *st, const char *name, uint32_t uid_base)
+{
+	sqlite3_stmt *q = prep(st, "UPDATE apps SET uid_base = ? WHERE name = ?");
+
+	if (q == NULL)
+		return -1;
+	sqlite3_bind_int64(q, 1, uid_base);
+	bind_text(q, 2, name);
 	return step_done(q);
 }
 
@@ -234,12 +249,13 @@ read_app(sqlite3_stmt *q, struct st_app *a)
 	col_copy(q, 0, a->name, sizeof(a->name));
 	col_copy(q, 1, a->release, sizeof(a->release));
 	a->created = sqlite3_column_int64(q, 2);
+	a->uid_base = (uint32_t)sqlite3_column_int64(q, 3);
 }
 
 int
 store_app_get(struct store *st, const char *name, struct st_app *out)
 {
-	sqlite3_stmt *q = prep(st, "SELECT name, release, created FROM apps WHERE name = ?");
+	sqlite3_stmt *q = prep(st, "SELECT name, release, created, uid_base FROM apps WHERE name = ?");
 	int rc = -1;
 
 	if (q == NULL)
@@ -256,7 +272,7 @@ store_app_get(struct store *st, const char *name, struct st_app *out)
 int
 store_app_list(struct store *st, struct st_app **out, size_t *n)
 {
-	sqlite3_stmt *q = prep(st, "SELECT name, release, created FROM apps ORDER BY name");
+	sqlite3_stmt *q = prep(st, "SELECT name, release, created, uid_base FROM apps ORDER BY name");
 	size_t cap = 0;
 
 	*out = NULL;

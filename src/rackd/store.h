@@ -21,6 +21,7 @@ struct st_app {
 	char name[32];
 	char release[16];   /* active release, "" when none */
 	int64_t created;
+	uint32_t uid_base;  /* first of its ids (idrange.h), 0 when it runs as the rack's user */
 };
 
 struct st_build {
@@ -70,7 +71,8 @@ int store_param_get(struct store *st, const char *key, char *out, size_t outlen)
 /* Sets every pair in one transaction. */
 int store_params_set(struct store *st, char *const *keys, char *const *values, size_t n);
 
-int store_app_create(struct store *st, const char *name);
+int store_app_create(struct store *st, const char *name, uint32_t uid_base);
+int store_app_set_uid_base(struct store *st, const char *name, uint32_t uid_base);
 int store_app_delete(struct store *st, const char *name);  /* cascades releases, builds, scale, procs */
 int store_app_get(struct store *st, const char *name, struct st_app *out); /* 0 found, -1 not */
 int store_app_list(struct store *st, struct st_app **out, size_t *n);

@@ -11,13 +11,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,8 +27,7 @@
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
-
-#define NOBODY 65534
+#include "rackd/sandbox.h"
 
 static int
 pidfd_open_(pid_t pid)
@@ -117,23 +114,13 @@ sup_adopt(struct rack *r, struct proc *p)
 	return watch(r, p);
 }
 
-/* In the child: drop to nobody unless we are not root. Returns -1 on failure. */
-static int
-drop_privileges(void)
-{
-	if (getuid() == 0) {
-		if (setgroups(0, NULL) == -1 || setgid(NOBODY) == -1 || setuid(NOBODY) == -1)
-			return -1;
-	}
-	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-}
-
 /* In the child: report a failure through the error pipe and exit. */
 static _Noreturn void
 child_fail(int errfd, const char *what)
 {
 	char msg[512];
-	int n = snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno));
+	int n = errno != 0 ? snprintf(msg, sizeof(msg), "%s: %s", what, strerror(errno)) :
+	    snprintf(msg, sizeof(msg), "%s", what);
 
 	if (n > 0 && write(errfd, msg, (size_t)n) == -1)
 		_exit(127);
@@ -151,12 +138,12 @@ simple_command(const char *command)
 }
 
 int
-sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *command,
-    char *const *env, char *err, size_t errlen)
+sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
+    char *const *env, const int *stdio, char *err, size_t errlen)
 {
-	char source[128], labmsg[256];
+	char source[128], msg[512];
 	char shell_line[8192];
-	int out[2], errp[2];
+	int out[2] = { -1, -1 }, errp[2];
 	pid_t pid;
 	ssize_t n;
 
@@ -167,70 +154,72 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 		snprintf(err, errlen, "the command of %s is longer than 8 KiB", p->st.id);
 		return -1;
 	}
-	if (pipe2(out, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
 	if (pipe2(errp, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		close(out[0]);
-		close(out[1]);
 		return -1;
 	}
-	snprintf(source, sizeof(source), "service/%s/%s", p->st.service, p->st.id);
-	p->st.shim_pid = applog_shim(r, p->st.app, source, out[0]);
-	close(out[0]);
-	if (p->st.shim_pid == -1) {
-		close(out[1]);
-		close(errp[0]);
-		close(errp[1]);
-		snprintf(err, errlen, "cannot start the log shim: %s", strerror(errno));
-		return -1;
+	p->st.shim_pid = 0;
+	if (stdio == NULL) {
+		/* Output goes to the app's log through a shim that outlives us. */
+		if (pipe2(out, O_CLOEXEC) == -1) {
+			snprintf(err, errlen, "pipe: %s", strerror(errno));
+			goto fail;
+		}
+		snprintf(source, sizeof(source), "service/%s/%s", p->st.service, p->st.id);
+		p->st.shim_pid = applog_shim(r, p->st.app, source, out[0]);
+		close(out[0]);
+		out[0] = -1;
+		if (p->st.shim_pid == -1) {
+			snprintf(err, errlen, "cannot start the log shim: %s", strerror(errno));
+			goto fail;
+		}
 	}
 	pid = fork();
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		close(out[1]);
-		close(errp[0]);
-		close(errp[1]);
-		return -1;
+		goto fail;
 	}
 	if (pid == 0) {
-		int devnull, dirfd;
+		int devnull = -1, in_fd, out_fd, err_fd;
 		sigset_t none;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);   /* an ignored signal would survive the exec */
-		/* Nothing of the daemon's survives the exec but stdio. */
-		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 		setsid();
-		devnull = open("/dev/null", O_RDONLY);
-		if (devnull == -1 || dup2(devnull, 0) == -1 || dup2(out[1], 1) == -1 ||
-		    dup2(out[1], 2) == -1)
-			child_fail(errp[1], "stdio");
-		if (r->vpc && lab_enter_proc(r->home, r->name, p->st.id, labmsg, sizeof(labmsg)) == -1) {
-			errno = 0;
-			child_fail(errp[1], labmsg);
+		if (stdio == NULL) {
+			devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			in_fd = devnull;
+			out_fd = err_fd = out[1];
+		} else {
+			in_fd = stdio[0];
+			out_fd = stdio[1];
+			err_fd = stdio[2];
 		}
-		dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd == -1 || fchdir(dirfd) == -1)
-			child_fail(errp[1], dir);
-		if (drop_privileges() == -1)
-			child_fail(errp[1], "dropping privileges");
+		/* dup2 clears close-on-exec on 0-2; nothing else of the daemon's
+		 * survives the exec. */
+		if (in_fd == -1 || dup2(in_fd, 0) == -1 || dup2(out_fd, 1) == -1 ||
+		    dup2(err_fd, 2) == -1)
+			child_fail(errp[1], "stdio");
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (sandbox_enter(sb, msg, sizeof(msg)) == -1) {
+			errno = 0;
+			child_fail(errp[1], msg);
+		}
 		execle("/bin/sh", "sh", "-c", shell_line, (char *)NULL, env);
 		child_fail(errp[1], "exec /bin/sh");
 	}
-	close(out[1]);
+	if (out[1] != -1)
+		close(out[1]);
 	close(errp[1]);
 	/* The error pipe closes on exec: an empty read means the command started. */
-	n = read(errp[0], labmsg, sizeof(labmsg) - 1);
+	n = read(errp[0], msg, sizeof(msg) - 1);
 	close(errp[0]);
 	p->st.pid = pid;
 	p->our_child = true;
 	if (n > 0) {
-		labmsg[n] = '\0';
-		snprintf(err, errlen, "cannot start %s: %s", p->st.id, labmsg);
+		msg[n] = '\0';
+		snprintf(err, errlen, "cannot start %s: %s", p->st.id, msg);
 		waitpid(pid, NULL, 0);
 		return -1;
 	}
@@ -242,6 +231,14 @@ sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *comma
 		return -1;
 	}
 	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] != -1)
+			close(out[i]);
+	}
+	close(errp[0]);
+	close(errp[1]);
+	return -1;
 }
 
 void
@@ -307,7 +304,7 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
-		int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0640);
+		int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		sigset_t none;
 
 		sigemptyset(&none);

@@ -16,11 +16,13 @@ struct proc;
 struct router_proc;
 
 /* Starts p (its st fields filled in: id, app, service, port...) running
- * `/bin/sh -c command` in dir with env (NULL-terminated K=V). In a VPC rack
- * the process gets its own network namespace first. Never as root: uid/gid
- * 65534 with no_new_privs when the daemon is root. 0, or -1 with err. */
-int sup_spawn_app(struct rack *r, struct proc *p, const char *dir, const char *command,
-    char *const *env, char *err, size_t errlen);
+ * `/bin/sh -c command` with env (NULL-terminated K=V) behind the walls that
+ * sb describes (sandbox.h). stdio NULL: stdin is /dev/null and output goes
+ * to the app's log; else stdio[0..2] become its stdin, stdout and stderr
+ * (the caller keeps its descriptors). 0, or -1 with err. */
+struct sandbox;
+int sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
+    char *const *env, const int *stdio, char *err, size_t errlen);
 /* Watches an adopted process (not our child) for its exit. -1 if it is gone. */
 int sup_adopt(struct rack *r, struct proc *p);
 /* SIGTERM to the process group now, SIGKILL after grace_s (see sup_tick). */

@@ -45,7 +45,7 @@ fire(struct rack *r, struct app *a, const struct mf_timer *t)
 		applog_system(r, a->name, "Timer %s: the last run still runs; skipped (forbid)", t->name);
 		return;
 	}
-	if (reconcile_spawn_oneoff(r, a, s, prefix, t->command, err, sizeof(err)) == -1)
+	if (reconcile_spawn_oneoff(r, a, s, prefix, t->command, NULL, NULL, err, sizeof(err)) == -1)
 		applog_system(r, a->name, "Timer %s could not start: %s", t->name, err);
 	else
 		applog_system(r, a->name, "Timer %s: running %s", t->name, t->command);

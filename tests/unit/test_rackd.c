@@ -51,8 +51,8 @@ test_store_roundtrip(void **state)
 	snprintf(path, sizeof(path), "%s/state.db", tmpdir);
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
-	assert_int_equal(store_app_create(st, "app1"), 0);
-	assert_int_equal(store_app_create(st, "app1"), -1); /* primary key */
+	assert_int_equal(store_app_create(st, "app1", 0), 0);
+	assert_int_equal(store_app_create(st, "app1", 0), -1); /* primary key */
 	str_copy(rel.app, sizeof(rel.app), "app1");
 	str_copy(rel.status, sizeof(rel.status), "created");
 	str_copy(rel.id, sizeof(rel.id), "R1");
@@ -111,11 +111,15 @@ test_store_migrates_v1(void **state)
 	char path[128], err[256], cmd[2048];
 	struct store *st;
 	struct st_proc *ps;
+	struct st_app app;
 	size_t n;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/v1.db", tmpdir);
 	snprintf(cmd, sizeof(cmd), "sqlite3 %s \""
+	    "CREATE TABLE apps (name TEXT PRIMARY KEY, release TEXT NOT NULL DEFAULT '',"
+	    " created INTEGER NOT NULL);"
+	    "INSERT INTO apps VALUES ('app1', 'R1', 1);"
 	    "CREATE TABLE processes (id TEXT PRIMARY KEY, app TEXT NOT NULL, service TEXT NOT NULL,"
 	    " release TEXT NOT NULL, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
 	    " shim_pid INTEGER NOT NULL, port INTEGER NOT NULL, address TEXT NOT NULL,"
@@ -126,6 +130,13 @@ test_store_migrates_v1(void **state)
 	assert_int_equal(system(cmd), 0);
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
+	/* 3: an app from before ids has none yet (the daemon gives it one). */
+	assert_int_equal(store_app_get(st, "app1", &app), 0);
+	assert_string_equal(app.release, "R1");
+	assert_int_equal(app.uid_base, 0);
+	assert_int_equal(store_app_set_uid_base(st, "app1", 0x70010000u), 0);
+	assert_int_equal(store_app_get(st, "app1", &app), 0);
+	assert_int_equal(app.uid_base, 0x70010000u);
 	assert_int_equal(store_proc_list(st, &ps, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(ps[0].id, "web-1");

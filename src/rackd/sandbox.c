@@ -1,0 +1,168 @@
+/*
+ * sandbox.c — see sandbox.h.
+ *
+ * The order in sandbox_enter matters: namespaces and mounts need root, so
+ * they come first; the stdio pipes are given to the app's ids while we may
+ * still chown them (so that the app can open /dev/stdout and /dev/stderr,
+ * as Apache's `ErrorLog /dev/stderr` does); the ids are dropped last, group
+ * before user, and no_new_privs keeps a setuid binary from taking them back.
+ */
+#include "rackd/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/idrange.h"
+#include "rackd/rack.h"
+
+#define SANDBOX_ROOT "/srv"
+/* Upper bounds: tmpfs takes memory only as it is written. */
+#define SRV_OPTS "mode=0755,size=16m"
+#define TMP_OPTS "mode=1777,size=256m"
+
+bool
+sandbox_privileged(void)
+{
+	return geteuid() == 0;
+}
+
+void
+sandbox_dir(const struct sandbox *sb, char *out, size_t outlen)
+{
+	const char *top = sb->uid_base != 0 ? SANDBOX_APP_DIR : sb->build_dir;
+
+	snprintf(out, outlen, "%s%s%s", top, sb->workdir[0] != '\0' ? "/" : "", sb->workdir);
+}
+
+const char *
+sandbox_home(const struct sandbox *sb)
+{
+	return sb->uid_base != 0 ? SANDBOX_HOME : "/tmp";
+}
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+/* A fresh tmpfs on dir, if dir exists (a host without /var/tmp keeps none). */
+static int
+private_tmp(const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return 0;
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, TMP_OPTS) == -1)
+		FAIL("mounting a private %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+static int
+build_view(const struct sandbox *sb, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
+
+	if (mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, SRV_OPTS) == -1)
+		FAIL("mounting a tmpfs on " SANDBOX_ROOT ": %s", strerror(errno));
+	if (mkdir(SANDBOX_APP_DIR, 0755) == -1 || mkdir(SANDBOX_HOME, 0700) == -1 ||
+	    chown(SANDBOX_HOME, uid, gid) == -1)
+		FAIL("preparing " SANDBOX_ROOT ": %s", strerror(errno));
+	if (mount(sb->build_dir, SANDBOX_APP_DIR, NULL, MS_BIND | MS_REC, NULL) == -1 ||
+	    mount(NULL, SANDBOX_APP_DIR, NULL, ro, NULL) == -1)
+		FAIL("bind-mounting %s read-only on " SANDBOX_APP_DIR ": %s", sb->build_dir,
+		    strerror(errno));
+	if (private_tmp("/tmp", err, errlen) == -1 || private_tmp("/var/tmp", err, errlen) == -1 ||
+	    private_tmp("/dev/shm", err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
+{
+	uid_t uid = (uid_t)sb->uid_base;
+	gid_t gid = (gid_t)sb->uid_base;
+	char dir[4096];
+	int dfd;
+
+	if (sb->proc_id != NULL) {
+		/* Its own network namespace, and a private mount namespace with the
+		 * lab's resolver. */
+		if (lab_enter_proc(sb->home, sb->rack, sb->proc_id, err, errlen) == -1)
+			return -1;
+	} else if (sb->uid_base != 0) {
+		if (unshare(CLONE_NEWNS) == -1)
+			FAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
+		/* Our mounts must not leak back into the host's mount namespace. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1)
+			FAIL("making / a slave mount: %s", strerror(errno));
+	}
+	if (sb->uid_base != 0) {
+		if (build_view(sb, uid, gid, err, errlen) == -1)
+			return -1;
+		for (int fd = 0; fd <= 2; fd++) {
+			struct stat st;
+
+			/* Pipes and sockets (ours) become the app's; /dev/null stays root's. */
+			if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
+			    fchown(fd, uid, gid) == -1)
+				FAIL("giving fd %d to uid %u: %s", fd, (unsigned)uid, strerror(errno));
+		}
+		/* No capability can come back, even through a file's. */
+		for (int cap = 0; prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0; cap++)
+			;
+		if (setgroups(0, NULL) == -1 || setresgid(gid, gid, gid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			FAIL("dropping to uid %u: %s", (unsigned)uid, strerror(errno));
+	} else if (sandbox_privileged()) {
+		FAIL("refusing to run an app process as root: its app has no ids of its own");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		FAIL("no_new_privs: %s", strerror(errno));
+	umask(022);
+	sandbox_dir(sb, dir, sizeof(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1 || fchdir(dfd) == -1)
+		FAIL("cannot enter %s: %s", dir, strerror(errno));
+	close(dfd);
+	return 0;
+}
+
+int
+sandbox_claim_ids(struct rack *r, const char *app, uint32_t want, uint32_t *base, char *err,
+    size_t errlen)
+{
+	char dir[4096];
+
+	*base = 0;
+	if (!sandbox_privileged())
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, app);
+	if (mkdir_p(dir, 0700) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return idrange_claim(IDRANGE_DIR, dir, want, base, err, errlen);
+}
+
+void
+sandbox_release_ids(struct rack *r, const char *app, uint32_t base)
+{
+	char dir[4096], err[512];
+
+	if (base == 0)
+		return;
+	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, app);
+	if (idrange_release(IDRANGE_DIR, dir, base, err, sizeof(err)) == -1)
+		log_warnx("app %s: cannot hand back ids %u-%u: %s", app, base,
+		    base + IDRANGE_SIZE - 1, err);
+}
