@@ -72,7 +72,10 @@ js=$(cx ps -a app1 -r dev --json)
 pid=$(printf '%s' "$js" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 kill -0 "$pid" 2>/dev/null; ok $? "ps --json pid is the real process ($pid)"
 like "$js" '"port":[0-9]+' "ps --json has port"
-is "$(ps -o user= -p "$pid" | tr -d ' ')" "nobody" "app processes do not run as root"
+uid=$(sqlite3 "$CX_HOME/racks/dev/state.db" "SELECT uid_base FROM apps WHERE name = 'app1'")
+like "$uid" '^[0-9]+$' "the store records app1's ids ($uid)"
+[ "${uid:-0}" -ge 65536 ]; ok $? "app1's ids are its own, above every ordinary and nobody's"
+is "$(ps -o uid=,gid= -p "$pid" | tr -s ' ' | sed 's/^ //')" "$uid $uid" "app processes run as their app's uid and gid, not root"
 out=$(cx releases -a app1 -r dev); like "$out" "R[A-Z0-9]+ +active +B[A-Z0-9]+" "releases lists the active release"
 
 out=$(cx env set GREETING=howdy -a app1 -r dev 2>&1); rc=$?

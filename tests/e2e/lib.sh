@@ -9,8 +9,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${CX_BIN:-$ROOT/bin}
 case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
 export PATH="$BIN:$PATH"
-TMP=$(mktemp -d /tmp/cx-e2e.XXXXXX)
-chmod 755 "$TMP"
+# A private (0700) directory, as a user's ~/.cx under /root is: app processes
+# must never need to reach into it. CX_E2E_TMPDIR puts it elsewhere than /tmp.
+TMP=$(mktemp -d "${CX_E2E_TMPDIR:-/tmp}/cx-e2e.XXXXXX")
 export CX_HOME="$TMP/home"
 unset CX_RACK
 mkdir -p "$CX_HOME"
@@ -104,11 +105,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# After uninstalling: no process may still run from a directory of this test's home.
+# After uninstalling: no process may still run from a directory of this test's
+# home, nor with a build of it mounted (app processes see theirs at /srv/app).
 check_no_leftovers() {
-	local left
+	local left mounted
 	left=$(for d in /proc/[0-9]*; do readlink "$d/cwd" 2>/dev/null; done | grep -c "^$CX_HOME/" || true)
-	is "$left" 0 "no process of the rack is left running (not even a child an app forked)"
+	mounted=$(grep -l -F -- "${TMP##*/}/home/racks/" /proc/[0-9]*/mountinfo 2>/dev/null | wc -l)
+	is "$left $mounted" "0 0" "no process of the rack is left running (not even a child an app forked)"
 }
 
 done_testing() {
