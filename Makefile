@@ -38,8 +38,13 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS     := $(patsubst tests/tools/%.c,$(BIN)/%,$(TOOL_SRCS))
 
-.PHONY: all deps test unit e2e fuzz asan demo bench clean
-all: $(PROGRAMS) $(TOOLS)
+.PHONY: all banned deps test unit e2e fuzz asan demo bench clean
+all: banned $(PROGRAMS) $(TOOLS)
+
+# Calls that cannot be bounded or checked (atoi, strcpy, sprintf...) fail the
+# build, with the line and what to use instead (tests/e2e/banned.t tests it).
+banned:
+	@sh scripts/banned.sh src
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)

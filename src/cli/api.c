@@ -436,14 +436,15 @@ cli_list_app(struct cli *c, const char *what, const struct out_col *cols, size_t
     const char *const *extra)
 {
 	jv *rows = NULL;
-	char *path;
+	char *app, *path;
 	int rc;
 
 	if (cli_select_app(c) == -1)
 		return 1;
-	path = api_path("/apps/%s/", c->app);
-	path = xrealloc(path, strlen(path) + strlen(what) + 1);
-	strcat(path, what);
+	/* what is ours ("processes"...), kept as written; only the app is escaped. */
+	app = api_path("/apps/%s/", c->app);
+	path = xasprintf("%s%s", app, what);
+	free(app);
 	rc = api_call(c, "GET", path, NULL, &rows);
 	free(path);
 	if (rc == -1)

@@ -263,9 +263,9 @@ cmd_rack(struct cli *c)
 	if (c->json) {
 		jv_print(sys, stdout);
 	} else {
-		struct kv kvs[8];
-		struct buf features;
-		jv *f = jv_get(sys, "features");
+		struct kv kvs[9];
+		struct buf features, warnings;
+		jv *f = jv_get(sys, "features"), *w = jv_get(sys, "warnings");
 		size_t n = 0;
 
 		kvs[n++] = (struct kv){ "Name", jv_str(sys, "name") };
@@ -284,8 +284,15 @@ cmd_rack(struct cli *c)
 			kvs[n++] = (struct kv){ "Features", buf_cstr(&features) };
 		if (jv_str(sys, "vpc")[0] != '\0')
 			kvs[n++] = (struct kv){ "VPC", jv_str(sys, "vpc") };
+		/* Absent from older racks: jv_len of a missing member is 0. */
+		buf_init(&warnings, 0);
+		for (size_t i = 0; i < jv_len(w); i++)
+			buf_addf(&warnings, "%s%s", i > 0 ? "; " : "", jv_string_value(jv_at(w, i)));
+		if (warnings.len > 0)
+			kvs[n++] = (struct kv){ "Warnings", buf_cstr(&warnings) };
 		kv_print(kvs, n, stdout);
 		buf_free(&features);
+		buf_free(&warnings);
 	}
 	jv_free(sys);
 	return 0;

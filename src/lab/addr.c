@@ -19,6 +19,8 @@
 #include "common/util.h"
 #include "lab/lab_int.h"
 
+#define HOST_SUFFIX "/32"
+
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
 
 void
@@ -143,6 +145,11 @@ lab_whitelist_check(const char *cidrs, char *out, size_t outlen, char *err, size
 	const char *p = cidrs;
 	int rc = 0;
 
+	if (outlen < 2) {
+		/* buf's maximum of 0 would mean "none". */
+		snprintf(err, errlen, "no room for a whitelist");
+		return -1;
+	}
 	buf_init(&b, outlen - 1);
 	while (*p != '\0') {
 		char one[32], norm[INET_ADDRSTRLEN];
@@ -156,15 +163,19 @@ lab_whitelist_check(const char *cidrs, char *out, size_t outlen, char *err, size
 		while (e > s && isspace((unsigned char)p[e - 1]))
 			e--;
 		if (e > s) {
-			if (e - s >= sizeof(one)) {
-				snprintf(err, errlen, "bad CIDR \"%.*s\" in the whitelist", (int)(e - s), p + s);
+			size_t n = e - s;
+			/* A bare address is a host: it gets "/32", which must fit too. */
+			size_t suffix = memchr(p + s, '/', n) == NULL ? strlen(HOST_SUFFIX) : 0;
+
+			if (n + suffix >= sizeof(one)) {
+				snprintf(err, errlen, "bad CIDR \"%.*s\" in the whitelist",
+				    n > 40 ? 40 : (int)n, p + s);
 				rc = -1;
 				break;
 			}
-			memcpy(one, p + s, e - s);
-			one[e - s] = '\0';
-			if (strchr(one, '/') == NULL)
-				strcat(one, "/32");
+			memcpy(one, p + s, n);
+			memcpy(one + n, HOST_SUFFIX, suffix);
+			one[n + suffix] = '\0';
 			if (parse_cidr(one, &net, &prefix) == -1) {
 				snprintf(err, errlen,
 				    "bad CIDR \"%s\" in the whitelist: want networks like 10.9.0.0/16, comma-separated",

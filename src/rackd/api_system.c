@@ -40,7 +40,7 @@ void
 api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	char router[300], internal[300] = "";
-	json_t *features = json_array();
+	json_t *features = json_array(), *warnings = json_array();
 
 	(void)q;
 	router_display(r, false, router, sizeof(router));
@@ -53,12 +53,22 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 		if (without == NULL || strcmp(without, *f) != 0)
 			json_array_append_new(features, json_string(*f));
 	}
-	s->json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s}",
+	/* What the rack cannot do right now, though it runs. */
+	for (int i = 0; i < 2; i++) {
+		if (r->routers[i].wanted && r->routers[i].snapshot_error[0] != '\0')
+			json_array_append_new(warnings, json_sprintf("router %s keeps its last table: %s",
+			    r->routers[i].name, r->routers[i].snapshot_error));
+	}
+	if (discovery_error()[0] != '\0')
+		json_array_append_new(warnings, json_sprintf("the lab DNS keeps its last records: %s",
+		    discovery_error()));
+	s->json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o}",
 	    "name", r->name, "provider", "local", "router", router, "router_internal", internal,
 	    "status", r->exiting ? "uninstalling" : "running", "version", CX_VERSION,
 	    "features", features, "vpc", r->vpc ? r->cidr : "",
 	    "router_address", r->routers[0].listen,
-	    "router_internal_address", internal[0] ? r->routers[1].listen : "");
+	    "router_internal_address", internal[0] ? r->routers[1].listen : "",
+	    "warnings", warnings);
 }
 
 void

@@ -195,12 +195,20 @@ job_finish(struct build_job *j)
 	rel.description = j->desc;
 	rel.error = "";
 	rel.created = now_unix();
-	if (manifest == NULL || rack_app_find(r, j->app) == NULL ||
-	    store_build_release_add(r->store, &b, &rel) == -1) {
+	if (rack_app_find(r, j->app) == NULL) {
 		remove_tree(j->dir);
-		api_finish(j->pending, manifest == NULL ? 500 : 409, json_pack("{s:s}", "error",
-		    rack_app_find(r, j->app) == NULL ? "the app was deleted during the build" :
-		    "cannot record the build"));
+		api_finish(j->pending, 409, json_pack("{s:s}", "error",
+		    "the app was deleted during the build"));
+		goto out;
+	}
+	if (manifest == NULL || store_build_release_add(r->store, &b, &rel) == -1) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "cannot record build %s: %s", j->id, manifest == NULL ?
+		    "its convox.yml cannot be read" : store_error(r->store));
+		log_warnx("app %s: %s", j->app, why);
+		remove_tree(j->dir);
+		api_finish(j->pending, 500, json_pack("{s:s}", "error", why));
 		goto out;
 	}
 	applog_system(r, j->app, "Build %s created release %s", j->id, rel.id);

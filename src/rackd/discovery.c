@@ -7,6 +7,7 @@
  */
 #include "rackd/discovery.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,14 +20,29 @@
 #define MAX_ADDRS 64
 
 static char *last;      /* the records last written, "NAME ADDR ADDR...\n" per name */
+static char last_error[512];    /* why the newest records were not written, "" if they were */
 
-/* Appends one line per internal service: its name and its healthy processes. */
-static char *
-wanted(struct rack *r)
+/* One line: the service's name and its healthy processes; -1 once b is full. */
+static int
+add_service(struct rack *r, struct app *a, const struct mf_service *s, struct buf *b)
+{
+	if (buf_addf(b, "%s.%s.%s.local", s->name, a->name, r->name) == -1)
+		return -1;
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (proc_is_active(a, p) && p->state == PROC_RUNNING &&
+		    strcmp(p->st.service, s->name) == 0 && buf_addf(b, " %s", p->st.address) == -1)
+			return -1;
+	}
+	return buf_adds(b, "\n");
+}
+
+int
+discovery_records(struct rack *r, char **out, char *err, size_t errlen)
 {
 	struct buf b;
 
-	buf_init(&b, 1 << 20);
+	*out = NULL;
+	buf_init(&b, DISCOVERY_RECORDS_MAX);
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		if (a->manifest == NULL || a->deleting)
 			continue;
@@ -35,16 +51,22 @@ wanted(struct rack *r)
 
 			if (!s->internal || s->port == 0)
 				continue;
-			buf_addf(&b, "%s.%s.%s.local", s->name, a->name, r->name);
-			for (struct proc *p = a->procs; p != NULL; p = p->next) {
-				if (proc_is_active(a, p) && p->state == PROC_RUNNING &&
-				    strcmp(p->st.service, s->name) == 0)
-					buf_addf(&b, " %s", p->st.address);
+			if (add_service(r, a, s, &b) == -1) {
+				snprintf(err, errlen, "the rack-only DNS records pass %d bytes at service"
+				    " %s of app %s", DISCOVERY_RECORDS_MAX, s->name, a->name);
+				buf_free(&b);
+				return -1;
 			}
-			buf_adds(&b, "\n");
 		}
 	}
-	return buf_cstr(&b);
+	*out = buf_cstr(&b);
+	return 0;
+}
+
+const char *
+discovery_error(void)
+{
+	return last_error;
 }
 
 /* Does text have a line for name? */
@@ -81,16 +103,24 @@ apply_line(struct rack *r, const char *line, size_t len)
 	const char *addrs[MAX_ADDRS];
 	size_t n = 0;
 
-	if (len >= sizeof(copy))
+	if (len >= sizeof(copy)) {
+		log_warnx("lab DNS: the record \"%.40s...\" is longer than %zu bytes; not set", line,
+		    sizeof(copy) - 1);
 		return;
+	}
 	memcpy(copy, line, len);
 	copy[len] = '\0';
 	name = strtok_r(copy, " ", &save);
 	if (name == NULL)
 		return;
-	for (char *t = strtok_r(NULL, " ", &save); t != NULL && n < MAX_ADDRS;
-	    t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(NULL, " ", &save); t != NULL; t = strtok_r(NULL, " ", &save)) {
+		if (n == MAX_ADDRS) {
+			log_warnx("lab DNS: %s has more than %d addresses; it answers the first %d",
+			    name, MAX_ADDRS, MAX_ADDRS);
+			break;
+		}
 		addrs[n++] = t;
+	}
 	if (lab_dns_set_all(r->home, name, addrs, n) == -1)
 		log_warnx("lab DNS: cannot set %s", name);
 }
@@ -98,11 +128,20 @@ apply_line(struct rack *r, const char *line, size_t len)
 void
 discovery_sync(struct rack *r)
 {
-	char *want;
+	char *want, why[512];
 
 	if (!r->vpc)
 		return;
-	want = wanted(r);
+	if (discovery_records(r, &want, why, sizeof(why)) == -1) {
+		/* Said once, not every tick; the lab DNS keeps what it has. */
+		if (strcmp(last_error, why) != 0)
+			log_warnx("rack %s: %s; the lab DNS keeps the last records", r->name, why);
+		str_copy(last_error, sizeof(last_error), why);
+		return;
+	}
+	if (last_error[0] != '\0')
+		log_info("rack %s: the rack-only DNS records are current again", r->name);
+	last_error[0] = '\0';
 	if (last != NULL && strcmp(last, want) == 0) {
 		free(want);
 		return;

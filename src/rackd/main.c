@@ -104,25 +104,33 @@ lock_down(const char *dir)
 	return 0;
 }
 
-/* Free loopback ports for the routers, picked once and kept as params. */
-static void
-ensure_ports(struct rack *r)
+/* Free loopback ports for the routers, picked once and kept as params.
+ * -1 with err if one cannot be recorded: the routers would have no port. */
+static int
+ensure_ports(struct rack *r, char *err, size_t errlen)
 {
 	static const char *keys[2] = { "router_port", "router_internal_port" };
 	char v[16];
 
 	if (r->vpc)
-		return;
+		return 0;
 	for (int i = 0; i < 2; i++) {
+		char *k = (char *)keys[i], *val = v;
+		int port;
+
 		if (store_param_get(r->store, keys[i], v, sizeof(v)) == 0)
 			continue;
-		snprintf(v, sizeof(v), "%d", net_free_port());
-		{
-			char *k = (char *)keys[i], *val = v;
-
-			store_params_set(r->store, &k, &val, 1);
+		if ((port = net_free_port()) <= 0) {
+			snprintf(err, errlen, "no free loopback port for %s", keys[i]);
+			return -1;
+		}
+		snprintf(v, sizeof(v), "%d", port);
+		if (store_params_set(r->store, &k, &val, 1) == -1) {
+			snprintf(err, errlen, "cannot record %s: %s", keys[i], store_error(r->store));
+			return -1;
 		}
 	}
+	return 0;
 }
 
 /* Detaches; returns in the daemon with *ready_fd set, exits in the caller
@@ -272,7 +280,10 @@ main(int argc, char **argv)
 				log_warnx("lab restore: %s", err);
 		}
 	}
-	ensure_ports(r);
+	if (ensure_ports(r, err, sizeof(err)) == -1) {
+		report(ready_fd, err);
+		fatalx("%s", err);
+	}
 	r->loop = ev_new();
 	if (r->loop == NULL)
 		fatal("epoll");
@@ -288,7 +299,8 @@ main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
-	write_file_atomic(path, msg, strlen(msg), 0600);
+	if (write_file_atomic(path, msg, strlen(msg), 0600) == -1)
+		log_warn("cannot write %s", path);
 	log_info("rack %s running (%s)", name, r->vpc ? r->cidr : "loopback");
 	report(ready_fd, "ok");
 	if (ready_fd != -1)

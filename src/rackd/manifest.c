@@ -2178,7 +2178,7 @@ static int
 timer_schedule(struct pctx *c, const struct ynode *n, const char *name, char *sched,
     char **out)
 {
-	char *f[6], *save = NULL, *p, *o;
+	char *f[6], *save = NULL, *p, *o, *w;
 	size_t nf = 0, i, len = 0;
 
 	for (p = strtok_r(sched, " \t", &save); p; p = strtok_r(NULL, " \t", &save)) {
@@ -2193,12 +2193,17 @@ timer_schedule(struct pctx *c, const struct ynode *n, const char *name, char *sc
 		nf = 5;
 	for (i = 0; i < nf; i++)
 		len += strlen(f[i]) + 1;
-	o = zalloc(len);
-	for (i = 0; i < nf; i++) {
+	o = zalloc(len);     /* each field and a space or the NUL */
+	for (i = 0, w = o; i < nf; i++) {
+		const char *fi = strcmp(f[i], "?") == 0 ? "*" : f[i];
+		size_t fl = strlen(fi);
+
 		if (i)
-			strcat(o, " ");
-		strcat(o, strcmp(f[i], "?") == 0 ? "*" : f[i]);
+			*w++ = ' ';
+		memcpy(w, fi, fl);
+		w += fl;
 	}
+	*w = '\0';
 	*out = o;
 	return 0;
 }

@@ -91,22 +91,24 @@ rack_service_host(struct rack *r, const char *app, const char *service, bool int
 	snprintf(out, outlen, "%s.%s.%s", service, app, domain);
 }
 
-void
+int
 rack_peer_cidrs(struct rack *r, struct buf *b)
 {
 	char (*pairs)[2][32] = NULL;
 	size_t n = 0;
+	int rc = 0;
 
 	if (!r->vpc || lab_peers(r->home, r->name, &pairs, &n) == -1)
-		return;
-	for (size_t i = 0; i < n; i++) {
+		return 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *other = strcmp(pairs[i][0], r->name) == 0 ? pairs[i][1] : pairs[i][0];
 		struct lab_rack_info info;
 
 		if (lab_rack_get(r->home, other, &info) == 0)
-			buf_addf(b, "allow %s\n", info.cidr);
+			rc = buf_addf(b, "allow %s\n", info.cidr);
 	}
 	free(pairs);
+	return rc;
 }
 
 int

@@ -91,6 +91,7 @@ struct router_proc {
 	char routes_path[4096];
 	char pidfile[4096];
 	char *snapshot;             /* last written content */
+	char snapshot_error[512];   /* why the newest table did not reach the router, "" if it did */
 	bool wanted;
 	int64_t next_start;         /* ms, restart back-off */
 };
@@ -134,9 +135,10 @@ char *rack_latest_env(struct rack *r, const char *app);
 /* Whether p belongs to the app's active release, or to the one being promoted. */
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
-/* Appends "allow CIDR" lines for every rack peered with r (VPC racks). */
+/* Appends "allow CIDR" lines for every rack peered with r (VPC racks).
+ * -1 if b refused one (full): the lines before it stay in b. */
 struct buf;
-void rack_peer_cidrs(struct rack *r, struct buf *b);
+int rack_peer_cidrs(struct rack *r, struct buf *b);
 /* Starts a non-blocking connect from inside the rack's namespace (VPC racks),
  * from source address src when src is not NULL. */
 struct sockaddr_in;

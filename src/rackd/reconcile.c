@@ -190,7 +190,8 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 		ev_del(r->loop, p->pidfd);
 		close(p->pidfd);
 	}
-	store_proc_delete(r->store, p->st.id);
+	if (store_proc_delete(r->store, p->st.id) == -1)
+		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
 	if (r->vpc)
 		lab_proc_destroy(r->home, r->name, p->st.id);
 	free(p->st.command);
@@ -323,7 +324,14 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p->st.promoting = gen != a->active_gen;
 	if (sup_spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err, errlen) == -1)
 		goto out;
-	store_proc_put(r->store, &p->st);
+	if (store_proc_put(r->store, &p->st) == -1) {
+		/* Unrecorded, a restarted daemon would neither adopt nor stop it. */
+		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
+		log_warnx("app %s: %s; stopping it", a->name, err);
+		kill(-p->st.pid, SIGKILL);
+		waitpid(p->st.pid, NULL, 0);
+		goto out;
+	}
 	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
 	    release, (int)p->st.pid, p->st.port);
 	if (p->oneoff)
@@ -363,7 +371,9 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 	applog_system(r, a->name, "Stopping process %s", p->st.id);
 	sup_stop(r, p, grace_of(a, p));
 	p->st.stopping = true;
-	store_proc_put(r->store, &p->st);
+	if (store_proc_put(r->store, &p->st) == -1)
+		log_warnx("process %s: cannot record that it is stopping: %s", p->st.id,
+		    store_error(r->store));
 }
 
 void
@@ -405,7 +415,10 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 		free(a->restart_error);
 		a->restart_error = xstrdup(buf_cstr(&msg));
 	} else {
-		store_release_set_status(r->store, a->name, a->promoting, "failed", buf_cstr(&msg));
+		if (store_release_set_status(r->store, a->name, a->promoting, "failed",
+		    buf_cstr(&msg)) == -1)
+			log_warnx("app %s: cannot record release %s as failed: %s", a->name,
+			    a->promoting, store_error(r->store));
 	}
 	buf_free(&msg);
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
@@ -435,7 +448,9 @@ activate(struct rack *r, struct app *a)
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (p->gen == a->active_gen && p->st.promoting) {
 			p->st.promoting = false;
-			store_proc_put(r->store, &p->st);
+			if (store_proc_put(r->store, &p->st) == -1)
+				log_warnx("process %s: cannot record that it serves release %s: %s",
+				    p->st.id, a->promoting, store_error(r->store));
 		}
 	}
 	a->promoting[0] = '\0';
@@ -799,8 +814,10 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
 	free(a->restart_error);
 	a->restart_error = NULL;
-	if (strcmp(id, a->active) != 0)
-		store_release_set_status(r->store, a->name, id, "promoting", "");
+	if (strcmp(id, a->active) != 0 &&
+	    store_release_set_status(r->store, a->name, id, "promoting", "") == -1)
+		log_warnx("app %s: cannot record release %s as promoting: %s", a->name, id,
+			    store_error(r->store));
 	applog_system(r, a->name, "Promoting release %s", id);
 	reconcile_app(r, a);
 	return 0;
@@ -907,7 +924,9 @@ adopt_procs(struct rack *r)
 				kill(-ps[i].pid, SIGKILL);
 			if (r->vpc)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
-			store_proc_delete(r->store, ps[i].id);
+			if (store_proc_delete(r->store, ps[i].id) == -1)
+				log_warnx("process %s: cannot remove its record: %s", ps[i].id,
+				    store_error(r->store));
 			continue;
 		}
 		p = proc_new(a);
@@ -1033,8 +1052,10 @@ reconcile_init(struct rack *r)
 		free(apps);
 	}
 	/* A promotion does not survive the daemon: say so instead of "promoting" forever. */
-	store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
-	    "promote the release again");
+	if (store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
+	    "promote the release again") == -1)
+		log_warnx("cannot record the interrupted promotions as failed: %s",
+		    store_error(r->store));
 	adopt_procs(r);
 	sweep_disk(r);
 	ev_timer_add(r->loop, TICK_MS, tick, r);

@@ -55,88 +55,124 @@ routers_watch(struct rack *r, struct router_proc *rp)
 	return 0;
 }
 
-/* Appends the allow list of the internal router: own CIDR, peers, whitelist. */
-static void
+/* Appends the allow list of the internal router: own CIDR, peers, whitelist.
+ * -1 once b is full. */
+static int
 internal_allow(struct rack *r, struct buf *b)
 {
 	char wl[1024], *save = NULL;
 
 	if (r->vpc) {
-		buf_addf(b, "allow %s\n", r->cidr);
-		rack_peer_cidrs(r, b);
-	} else {
+		if (buf_addf(b, "allow %s\n", r->cidr) == -1 || rack_peer_cidrs(r, b) == -1)
+			return -1;
+	} else if (buf_adds(b, "allow 127.0.0.1/32\n") == -1) {
 		/* A loopback rack's "VPC" is this host's own address. */
-		buf_adds(b, "allow 127.0.0.1/32\n");
+		return -1;
 	}
 	rack_param(r, "internal_router_whitelist", wl, sizeof(wl));
 	for (char *t = strtok_r(wl, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
 		while (*t == ' ')
 			t++;
-		if (*t != '\0')
-			buf_addf(b, "allow %s\n", t);
+		if (*t != '\0' && buf_addf(b, "allow %s\n", t) == -1)
+			return -1;
 	}
+	return 0;
 }
 
-static void
-add_upstreams(struct app *a, const char *service, struct buf *b)
+/* One host line and the processes behind it; -1 once b is full. */
+static int
+add_host(struct app *a, const struct mf_service *s, const char *host, struct buf *b)
 {
+	if (buf_addf(b, "host %s %s %s %d %s\n", host, a->name, s->name, s->timeout,
+	    s->health_path) == -1)
+		return -1;
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (!proc_is_active(a, p) || strcmp(p->st.service, service) != 0)
+		if (!proc_is_active(a, p) || strcmp(p->st.service, s->name) != 0)
 			continue;
 		if (p->state != PROC_RUNNING)
 			continue;
-		buf_addf(b, "up %s %s %d\n", p->st.id, p->st.address, p->st.port);
+		if (buf_addf(b, "up %s %s %d\n", p->st.id, p->st.address, p->st.port) == -1)
+			return -1;
 	}
+	return 0;
 }
 
-static char *
-build_snapshot(struct rack *r, bool internal)
+int
+routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t errlen)
 {
+	const char *which = internal ? "internal" : "public";
 	struct buf b;
 
-	buf_init(&b, 1 << 20);
-	buf_adds(&b, "cx-routes 1\n");
-	if (internal)
-		internal_allow(r, &b);
+	*out = NULL;
+	buf_init(&b, ROUTERS_SNAPSHOT_MAX);
+	if (buf_adds(&b, "cx-routes 1\n") == -1 || (internal && internal_allow(r, &b) == -1)) {
+		snprintf(err, errlen, "the %s router's table passes %d bytes in its allow list",
+		    which, ROUTERS_SNAPSHOT_MAX);
+		buf_free(&b);
+		return -1;
+	}
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		if (a->manifest == NULL || a->deleting)
 			continue;
 		for (size_t i = 0; i < a->manifest->nservices; i++) {
 			const struct mf_service *s = &a->manifest->services[i];
 			char host[512];
+			int rc;
 
 			if (s->port == 0 || s->internal || s->internal_router != internal)
 				continue;
 			rack_service_host(r, a->name, s->name, internal, host, sizeof(host));
-			buf_addf(&b, "host %s %s %s %d %s\n", host, a->name, s->name, s->timeout,
-			    s->health_path);
-			add_upstreams(a, s->name, &b);
-			if (internal)
-				continue;
-			for (size_t d = 0; d < s->ndomains; d++) {
-				buf_addf(&b, "host %s %s %s %d %s\n", s->domains[d], a->name, s->name,
-				    s->timeout, s->health_path);
-				add_upstreams(a, s->name, &b);
+			rc = add_host(a, s, host, &b);
+			for (size_t d = 0; !internal && rc == 0 && d < s->ndomains; d++)
+				rc = add_host(a, s, s->domains[d], &b);
+			if (rc == -1) {
+				snprintf(err, errlen, "the %s router's table passes %d bytes at service %s"
+				    " of app %s", which, ROUTERS_SNAPSHOT_MAX, s->name, a->name);
+				buf_free(&b);
+				return -1;
 			}
 		}
 	}
-	return buf_cstr(&b);
+	*out = buf_cstr(&b);
+	return 0;
+}
+
+/* Says once (not every tick) why rp keeps its last table; why NULL: it is current. */
+static void
+snapshot_state(struct rack *r, struct router_proc *rp, const char *why)
+{
+	if (why == NULL) {
+		if (rp->snapshot_error[0] != '\0')
+			log_info("rack %s: router %s has its current table again", r->name, rp->name);
+		rp->snapshot_error[0] = '\0';
+		return;
+	}
+	if (strcmp(rp->snapshot_error, why) != 0)
+		log_warnx("rack %s: %s; router %s keeps its last table", r->name, why, rp->name);
+	str_copy(rp->snapshot_error, sizeof(rp->snapshot_error), why);
 }
 
 static void
 push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
 {
-	char *snap = build_snapshot(r, internal);
+	char *snap, why[512];
 
+	if (routers_snapshot(r, internal, &snap, why, sizeof(why)) == -1) {
+		snapshot_state(r, rp, why);
+		return;
+	}
 	if (rp->snapshot != NULL && strcmp(rp->snapshot, snap) == 0) {
 		free(snap);
+		snapshot_state(r, rp, NULL);
 		return;
 	}
 	if (write_file_atomic(rp->routes_path, snap, strlen(snap), 0600) == -1) {
-		log_warn("router %s: cannot write %s", rp->name, rp->routes_path);
+		snprintf(why, sizeof(why), "cannot write %s: %s", rp->routes_path, strerror(errno));
+		snapshot_state(r, rp, why);
 		free(snap);
 		return;
 	}
+	snapshot_state(r, rp, NULL);
 	free(rp->snapshot);
 	rp->snapshot = snap;
 	if (rp->pid > 0)

@@ -7,6 +7,7 @@
 #define CX_ROUTERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct rack;
 struct router_proc;
@@ -24,5 +25,13 @@ int routers_watch(struct rack *r, struct router_proc *rp);
 void routers_restart(struct rack *r, int which);
 /* Stops both routers (uninstall). */
 void routers_stop_all(struct rack *r);
+
+/* The most a snapshot may hold: what cx-router reads (ROUTES_MAX_FILE). */
+#define ROUTERS_SNAPSHOT_MAX (1 << 20)
+/* The snapshot for the public or the internal router in *out (malloc'd,
+ * caller frees), from the apps' active releases and running processes. -1
+ * with *out NULL and err naming where, if it would pass ROUTERS_SNAPSHOT_MAX:
+ * a table cut short would send some hosts nowhere, so there is none. */
+int routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t errlen);
 
 #endif

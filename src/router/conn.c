@@ -61,6 +61,8 @@
 #define CONNECT_TIMEOUT_MS	5000
 #define DECHUNK_MAX		(64 * 1024)
 #define LOG_PATH_MAX		1024
+#define RUN_STEPS_MAX		10000	/* steps of one conn_run before it stops (step_limit) */
+#define STEP_LOG_MS		10000	/* at most one step-limit line per worker this often */
 
 enum { STEP_WAIT, STEP_MORE, STEP_FREED };
 enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER };
@@ -1512,10 +1514,39 @@ done:
 
 /* ---- events, timeouts ---- */
 
+/*
+ * A conn still had work after RUN_STEPS_MAX steps on one event: a client
+ * pipelining thousands of small requests reaches this, and so would a step
+ * that loops. It stops stepping until its next event or its deadline.
+ * Counted always, said at most once per STEP_LOG_MS per worker.
+ */
+static void
+step_limit(struct conn *c)
+{
+	static const char *const states[] = { "head", "local", "proxy", "tunnel", "linger" };
+	static _Thread_local int64_t next_log;
+	static _Thread_local unsigned long quiet;
+	struct worker *w = c->w;
+
+	M_INC(w->m.step_limits);
+	if (now(c) < next_log) {
+		quiet++;
+		return;
+	}
+	next_log = now(c) + STEP_LOG_MS;
+	log_warnx("connection from %s stopped after %d steps without waiting: state %s, rq %d,"
+	    " rs %d, host \"%s\", %zu bytes in, %zu out, rd %d wr %d eof %d (%lu more since"
+	    " the last such line)", c->peer_ip, RUN_STEPS_MAX,
+	    (size_t)c->state < CX_ARRAY_LEN(states) ? states[c->state] : "?", c->rq, c->rs,
+	    c->hostname, c->in_len - c->in_off, c->out.len - c->out_off, c->rd_ready,
+	    c->wr_ready, c->rd_eof, quiet);
+	quiet = 0;
+}
+
 static void
 conn_run(struct conn *c)
 {
-	for (int guard = 0; guard < 10000; guard++) {
+	for (int guard = 0; guard < RUN_STEPS_MAX; guard++) {
 		int r;
 
 		switch (c->state) {
@@ -1541,6 +1572,7 @@ conn_run(struct conn *c)
 		if (r != STEP_MORE)
 			return;
 	}
+	step_limit(c);
 }
 
 static void

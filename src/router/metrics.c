@@ -206,6 +206,9 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	    "Route snapshots loaded after SIGHUP.", SUM(reloads));
 	counter(out, labels, "cx_router_reload_errors_total", "counter",
 	    "Route snapshots refused as malformed (old table kept).", SUM(reload_errors));
+	counter(out, labels, "cx_router_connection_step_limits_total", "counter",
+	    "Times a connection used up its steps on one event and stopped until its next event.",
+	    SUM(step_limits));
 	counter(out, labels, "cx_router_routes_hosts", "gauge",
 	    "Hosts in the current route table.", rt->nhosts);
 	counter(out, labels, "cx_router_workers", "gauge", "Worker threads.", (uint64_t)nworkers);
