@@ -53,15 +53,6 @@ like() {	# like GOT REGEX NAME
 	fi
 }
 
-unlike() {	# unlike GOT REGEX NAME
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
-		ok 1 "$3"
-		printf '#   got:  %s\n#   must not match: /%s/\n' "$1" "$2" | head -20
-	else
-		ok 0 "$3"
-	fi
-}
-
 # lacks GOT PRESENT ABSENT NAME: GOT matches PRESENT (so it is the output
 # meant, not an empty one or an error) and does not match ABSENT.
 lacks() {
