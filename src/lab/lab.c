@@ -585,9 +585,9 @@ out:
 
 /* ---- public API: processes -------------------------------------------- */
 
-/* The next free address offset from r->next_proc, wrapping; 0 if full. */
-static uint32_t
-proc_alloc(struct lab_state *st, struct lab_rack *r)
+/* The next free address offset from r->next_proc (see lab_int.h). */
+uint32_t
+lab_proc_alloc(struct lab_state *st, struct lab_rack *r)
 {
 	uint32_t last = (1u << (32 - r->prefix)) - 2, span = last - LAB_PROC_FIRST + 1;
 	uint32_t off = r->next_proc;
@@ -678,7 +678,7 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 		rc = 0;
 		goto out;
 	}
-	if ((off = proc_alloc(&l.st, r)) == 0) {
+	if ((off = lab_proc_alloc(&l.st, r)) == 0) {
 		char net[16];
 
 		lab_ip4(r->net, net, sizeof(net));

@@ -83,6 +83,11 @@ void lab_del_rack(struct lab_state *st, struct lab_rack *r);
 void lab_del_peering(struct lab_state *st, struct lab_peering *p);
 void lab_del_proc(struct lab_state *st, struct lab_proc *p);
 
+/* The next free process address offset in r's VPC from r->next_proc,
+ * wrapping past the last host to LAB_PROC_FIRST; 0 if every one is taken
+ * (lab.c). Changes nothing. */
+uint32_t lab_proc_alloc(struct lab_state *st, struct lab_rack *r);
+
 /* Names and addresses (addr.c). */
 void lab_ip4(uint32_t addr, char *out, size_t outlen);  /* host order -> dotted quad */
 /* A stable locally administered MAC for the link holding addr: kind 0 a

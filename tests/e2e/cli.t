@@ -1,27 +1,14 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # cli.t — what `cx` decides on its own, before (or without) a rack daemon:
 # help, usage errors, suggestions for typos, rack and app selection, and the
 # checks it makes locally. Needs no daemon; the deploy tests cover the rest.
 #
-# Uses $CX_BIN (default: the repository's bin/) and a temporary $CX_HOME.
-set -u
-
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CX_BIN=${CX_BIN:-$ROOT/bin}
-CX=$CX_BIN/cx
-T=$(mktemp -d /tmp/cx-cli-t.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-trap 'exit 1' INT TERM
-export CX_HOME="$T/home"
-unset CX_RACK CX_RACKD
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); desc=$1; shift
-	echo "not ok $n - $desc"
-	for line in "$@"; do echo "#   $line"; done
-}
+# Uses $CX_BIN (default: the repository's bin/) and lib.sh's temporary
+# $TMP and $CX_HOME.
+. "$(dirname "$0")/lib.sh"
+CX=$BIN/cx
+T=$TMP
+unset CX_RACKD
 
 # run CMD...: sets rc, out (stdout) and err (stderr)
 run() {
@@ -35,34 +22,25 @@ run() {
 expect_err() {
 	desc=$1 want=$2; shift 2
 	run "$@"
-	if [ "$rc" -eq 1 ] && [ "$err" = "$want" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc" "rc=$rc" "stderr: $err" "want:   $want"
-	fi
+	[ "$rc" -eq 1 ] && [ "$err" = "$want" ]
+	ok $? "$desc" "rc=$rc" "stderr: $err" "want:   $want"
 }
 
 # expect_out DESC STDOUT CMD...: exits 0 with exactly this on stdout, nothing on stderr
 expect_out() {
 	desc=$1 want=$2; shift 2
 	run "$@"
-	if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && [ -z "$err" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc" "rc=$rc" "stdout: $out" "want:   $want" "stderr: $err"
-	fi
+	[ "$rc" -eq 0 ] && [ "$out" = "$want" ] && [ -z "$err" ]
+	ok $? "$desc" "rc=$rc" "stdout: $out" "want:   $want" "stderr: $err"
 }
 
 # expect_grep DESC PATTERN CMD...: exits 0 and stdout has a line matching PATTERN
 expect_grep() {
 	desc=$1 pat=$2; shift 2
 	run "$@"
-	if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q -- "$pat" && [ -z "$err" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc" "rc=$rc" "stdout: $(printf '%s' "$out" | head -3)" "want a line like: $pat" \
-			"stderr: $err"
-	fi
+	[ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q -- "$pat" && [ -z "$err" ]
+	ok $? "$desc" "rc=$rc" "stdout: $(printf '%s' "$out" | head -3)" "want a line like: $pat" \
+		"stderr: $err"
 }
 
 if [ ! -x "$CX" ]; then
@@ -172,9 +150,10 @@ mkdir -p "$long/racks/r1"
 echo secret >"$long/racks/r1/password"
 run env CX_HOME="$long" "$CX" rack
 case "$rc:$err" in
-"1:ERROR: socket path too long for a unix socket ("*"use a shorter CX_HOME") ok "a socket path too long is named" ;;
-*) not_ok "a socket path too long is named" "rc=$rc" "stderr: $err" ;;
+"1:ERROR: socket path too long for a unix socket ("*"use a shorter CX_HOME") st=0 ;;
+*) st=1 ;;
 esac
+ok $st "a socket path too long is named" "rc=$rc" "stderr: $err"
 
 # --- checks made before talking to a rack ---
 expect_err "invalid rack name" \
@@ -187,17 +166,20 @@ expect_err "invalid CIDR" \
 	'ERROR: invalid CIDR "10.1.0.1/16": give a network and a prefix length with the host bits zero, like 10.1.0.0/16' \
 	"$CX" rack install local x --vpc 10.1.0.1/16
 if [ "$(id -u)" -eq 0 ]; then
-	chmod 755 "$T"
+	# As the unprivileged user, with its own copy of cx and its own home:
+	# it can reach neither this checkout nor $TMP (see lib.sh).
+	nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
 	expect_err "a VPC rack without root is refused in one line" \
 		'ERROR: VPC racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root or install without --vpc' \
-		setpriv --reuid=65534 --regid=65534 --clear-groups "$CX" rack install local v1 --vpc 10.1.0.0/16
-	chmod 700 "$T"
+		as_nobody cx rack install local v1 --vpc 10.1.0.0/16
+	vhome=$NOBODY/home
 else
 	expect_err "a VPC rack without root is refused in one line" \
 		'ERROR: VPC racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN); run as root or install without --vpc' \
 		"$CX" rack install local v1 --vpc 10.1.0.0/16
+	vhome=$CX_HOME
 fi
-if [ -e "$CX_HOME/racks/v1" ]; then not_ok "nothing is left of a refused install"; else ok "nothing is left of a refused install"; fi
+[ ! -e "$vhome/racks/v1" ]; ok $? "nothing is left of a refused install"
 expect_err "malformed rack param" \
 	'ERROR: malformed parameter "internal_router": use KEY=VALUE with a lower-case KEY (cx rack params lists them)' \
 	"$CX" rack params set internal_router
@@ -237,13 +219,13 @@ expect_err "peering a rack that has no VPC" \
 expect_err "install with no daemon to run" \
 	"ERROR: cannot run the rack daemon $T/none: No such file or directory (set CX_RACKD to its path)" \
 	env CX_RACKD="$T/none" "$CX" rack install local f1
-if [ -e "$CX_HOME/racks/f1" ]; then not_ok "no rack left after a failed install"; else ok "no rack left after a failed install"; fi
+[ ! -e "$CX_HOME/racks/f1" ]; ok $? "no rack left after a failed install"
 printf '#!/bin/sh\necho "cx-rackd: something irrelevant" >&2\necho "cannot listen on the socket: boom" >&2\nexit 1\n' >"$T/bad-rackd"
 chmod +x "$T/bad-rackd"
 expect_err "install says why the daemon did not start" \
 	'ERROR: cannot listen on the socket: boom' env CX_RACKD="$T/bad-rackd" "$CX" rack install local f2
-if [ -e "$CX_HOME/racks/f2" ]; then not_ok "no rack left after a daemon failed"; else ok "no rack left after a daemon failed"; fi
+[ ! -e "$CX_HOME/racks/f2" ]; ok $? "no rack left after a daemon failed"
 expect_err "install with a daemon that exits silently" \
 	'ERROR: the rack daemon exited during start-up' env CX_RACKD=/bin/false "$CX" rack install local f3
 
-echo "1..$n"
+done_testing

@@ -29,15 +29,15 @@ out=$(cx rack params -r dev); like "$out" "router_port +[0-9]+" "params list rou
 out=$(cx rack params set interal_router=true -r dev 2>&1); rc=$?
 is "$rc" 1 "unknown param exits 1"
 like "$out" 'ERROR: unknown param "interal_router"; did you mean "internal_router"\?' "unknown param suggests the closest"
-out=$(cx rack params set build_max_mb=lots -r dev 2>&1)
-like "$out" "ERROR: build_max_mb must be a whole number" "param values are type-checked"
-out=$(cx rack params set build_max_mb=100 domain=Bad_Domain -r dev 2>&1)
-like "$out" "ERROR: domain must be" "one bad pair refuses the whole set"
+out=$(cx rack params set build_max_mb=lots -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: build_max_mb must be a whole number" "param values are type-checked"
+out=$(cx rack params set build_max_mb=100 domain=Bad_Domain -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: domain must be" "one bad pair refuses the whole set"
 out=$(cx rack params -r dev); like "$out" "build_max_mb +512" "...and nothing changed"
 out=$(cx rack params set build_max_mb=100 -r dev); is "$out" "Updating parameters... OK" "params set"
 
 out=$(cx apps create app1 -r dev); is "$out" "Creating app1... OK" "apps create"
-out=$(cx apps create app1 -r dev 2>&1); like "$out" "ERROR: app app1 already exists" "duplicate app refused"
+out=$(cx apps create app1 -r dev 2>&1); refused $? "$out" "ERROR: app app1 already exists" "duplicate app refused"
 out=$(cx apps -r dev); like "$out" "app1 +idle" "apps lists the new app"
 
 t0=$(date +%s%N)
@@ -91,12 +91,12 @@ n=$(cx ps -a app1 -r dev | grep -c ' running ')
 is "$n" 2 "two processes run"
 seen=$(for i in 1 2 3 4 5 6; do curl -s --max-time 5 "$url/"; done | sed -n 's/.*process \(web-[0-9a-f]*\).*/\1/p' | sort -u | wc -l)
 is "$seen" 2 "the router spreads requests over both processes"
-out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); like "$out" "ERROR: no such service: nope" "unknown service"
+out=$(cx scale nope --count 2 -a app1 -r dev 2>&1); refused $? "$out" "ERROR: no such service: nope" "unknown service"
 
 # cx restart replaces every process, new ones first.
 old=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
 out=$(cx restart -a app1 -r dev 2>&1); ok $? "cx restart"
-wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2 && ! cx ps -a app1 -r dev | grep -q ' stopping '"
+wait_for 10 ps_settled 2 -a app1 -r dev
 new=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | sort)
 common=$(comm -12 <(echo "$old") <(echo "$new") | wc -l)
 is "$common" 0 "restart left none of the old processes"
@@ -105,8 +105,8 @@ body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app answer
 # A process that dies is replaced, and the app keeps serving.
 victim=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 kill -9 "$victim"
-wait_for 10 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2 && ! kill -0 $victim"
-ok $? "a killed process is replaced"
+replaced() { ps_running 2 -a app1 -r dev && gone "$victim"; }
+wait_for 10 replaced; ok $? "a killed process is replaced" "victim: $victim" "$(cx ps -a app1 -r dev 2>&1)"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the app still answers"
 
 out=$(cx rack logs -r dev)
@@ -126,8 +126,8 @@ out=$(timeout 30 cx deploy "$ROOT/tests/e2e/apps/badutf8" -a app1 -r dev 2>&1); 
 is "$rc" 1 "a process that prints bytes that are not UTF-8 fails the deploy (no hang)"
 like "$out" "exited with status 4" "...with its exit status"
 like "$out" "caf\? au lait" "...and its output, made printable"
-out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1)
-like "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
+out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
 
 out=$(cx builds -a app1 -r dev)
 like "$out" "ID +STATUS +RELEASE +CREATED" "builds header"
@@ -143,20 +143,25 @@ body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app answer
 mkdir -p "$TMP/hostile" && cp "$EXAMPLES/hello/convox.yml" "$TMP/hostile/" && echo pwned > "$TMP/hostile/evil"
 tar -czf "$TMP/hostile.tgz" -P -C "$TMP/hostile" --transform 's,^evil,../../../../evil,' convox.yml evil 2>/dev/null
 pw=$(cat "$CX_HOME/racks/dev/password")
-out=$(curl -s --max-time 10 --unix-socket "$CX_HOME/racks/dev/api.sock" -u "convox:$pw" \
-    -H 'Content-Type: application/gzip' --data-binary @"$TMP/hostile.tgz" http://rack/apps/app1/builds)
-like "$out" '"error":"unsafe path in archive: \.\./' "a tarball with ../ is refused, naming the entry"
+# api_say BODY-ARGS...: the API's answer as "STATUS BODY", from one curl to the rack's socket.
+api_say() {
+	local out
+	out=$(curl -s --max-time 10 --unix-socket "$CX_HOME/racks/dev/api.sock" -u "convox:$pw" \
+	    -w '\n%{http_code}' "$@")
+	printf '%s %s' "${out##*$'\n'}" "${out%$'\n'*}"
+}
+out=$(api_say -H 'Content-Type: application/gzip' --data-binary @"$TMP/hostile.tgz" http://rack/apps/app1/builds)
+like "$out" '^400 \{"error":"unsafe path in archive: \.\./' "a tarball with ../ is refused (HTTP 400), naming the entry"
 [ ! -e "$CX_HOME/racks/dev/evil" ] && [ ! -e "$CX_HOME/racks/evil" ] && [ ! -e "$CX_HOME/evil" ]; ok $? "...and nothing landed outside the build"
-out=$(printf 'GARBAGE\r\n\r\n' | curl -s --max-time 5 --unix-socket "$CX_HOME/racks/dev/api.sock" -u "convox:$pw" \
-    -X POST -H 'Content-Type: application/json' --data-binary @- http://rack/apps)
-like "$out" '"error":"invalid JSON body' "malformed JSON to the API gets a one-line error"
+out=$(printf 'GARBAGE\r\n\r\n' | api_say -X POST -H 'Content-Type: application/json' --data-binary @- http://rack/apps)
+like "$out" '^400 \{"error":"invalid JSON body' "malformed JSON to the API gets 400 and a one-line error"
 
 # Upload cap.
 cx rack params set build_max_mb=1 -r dev >/dev/null
 big="$TMP/big"; mkdir -p "$big"; cp "$EXAMPLES/hello/"* "$big/"
 head -c 3000000 /dev/urandom > "$big/blob"
-out=$(cx deploy "$big" -a app1 -r dev 2>&1)
-like "$out" "ERROR: .*build_max_mb" "an upload over build_max_mb is refused"
+out=$(cx deploy "$big" -a app1 -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: .*build_max_mb" "an upload over build_max_mb is refused"
 cx rack params set build_max_mb=512 -r dev >/dev/null
 
 # Errors are one line naming what is wrong.
@@ -164,16 +169,16 @@ out=$(cx ps -a nope -r dev 2>&1); rc=$?
 is "$rc" 1 "unknown app exits 1"
 like "$out" "^ERROR: no such app: nope" "unknown app"
 cp "$CX_HOME/racks/dev/password" "$TMP/pw"; echo wrong > "$CX_HOME/racks/dev/password"
-out=$(cx apps -r dev 2>&1); like "$out" "^ERROR: invalid password for rack dev" "wrong password"
+out=$(cx apps -r dev 2>&1); refused $? "$out" "^ERROR: invalid password for rack dev" "wrong password"
 cp "$TMP/pw" "$CX_HOME/racks/dev/password"
 
 # The daemon can die; apps and routers keep serving, and a new daemon adopts them.
 wait_for 10 sh -c "cx apps -r dev | grep -Eq 'app1 +running'"   # old processes drained
 pid=$(cx ps -a app1 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
-kill "$daemon_pid"; wait_for 5 sh -c "! kill -0 $daemon_pid"
+kill "$daemon_pid"; wait_for 5 gone "$daemon_pid"
 ok $? "daemon stopped"
-out=$(cx apps -r dev 2>&1)
-like "$out" "^ERROR: rack dev is not running; start it with: cx rack start dev" "rack not running"
+out=$(cx apps -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: rack dev is not running; start it with: cx rack start dev" "rack not running"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "app still serves while the daemon is down"
 ( for i in $(seq 1 60); do curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$url/"; sleep 0.02; done > "$TMP/codes" ) &
 loop=$!
@@ -181,16 +186,16 @@ sleep 0.3
 cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted"
 wait "$loop"
 is "$(sort -u "$TMP/codes" | tr '\n' ' ')" "200 " "every request answered 200 while the daemon restarted"
-wait_for 5 sh -c "cx ps -a app1 -r dev | grep -c ' running ' | grep -q 2"; ok $? "new daemon adopted both processes"
+wait_for 5 ps_running 2 -a app1 -r dev; ok $? "new daemon adopted both processes"
 kill -0 "$pid" 2>/dev/null; ok $? "the same process still runs (pid $pid)"
 
 # A rack that lacks a feature (an older version) is named, with what to do.
-kill "$(cat "$CX_HOME/racks/dev/rackd.pid")"; wait_for 5 sh -c "! kill -0 $(cat "$CX_HOME/racks/dev/rackd.pid" 2>/dev/null || echo 0)"
+dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
 CX_RACKD_WITHOUT=internal_router cx-rackd --home "$CX_HOME" --rack dev --daemon
 out=$(cx rack params set internal_router=true -r dev 2>&1); rc=$?
 is "$rc" 1 "an older rack without the internal router: exit 1"
 like "$out" "ERROR: rack dev runs cx-[0-9.]+, which has no internal router; upgrade it" "...names the rack's version and what it lacks"
-kill "$(cat "$CX_HOME/racks/dev/rackd.pid")"; sleep 0.3
+dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
 cx-rackd --home "$CX_HOME" --rack dev --daemon
 
 # No healthy process -> 503; an upstream that refuses -> 502.
@@ -201,7 +206,7 @@ is "$rc" 1 "reach with no process exits 1"
 like "$out" "process +FAIL .*router answered 503 itself" "reach names the router's own 503 as the failing hop"
 
 out=$(cx apps delete app1 -r dev); is "$out" "Deleting app1... OK" "apps delete"
-wait_for 10 sh -c "! kill -0 $pid"; ok $? "delete stopped the app's processes"
+wait_for 10 gone "$pid"; ok $? "delete stopped the app's processes"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/"); is "$code" 404 "delete dropped the routes"
 
 # Uninstall stops everything the rack started.
@@ -210,8 +215,8 @@ pid2=$(cx ps -a app2 -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head
 rpid=$(cat "$CX_HOME/racks/dev/router-public.pid")
 out=$(cx rack uninstall dev 2>&1); like "$out" "Uninstalling rack dev\.\.\. OK" "rack uninstall"
 sleep 0.2
-kill -0 "$pid2" 2>/dev/null; is "$?" 1 "uninstall stopped app processes"
-kill -0 "$rpid" 2>/dev/null; is "$?" 1 "uninstall stopped the router"
+gone "$pid2"; ok $? "uninstall stopped app processes (pid $pid2)"
+gone "$rpid"; ok $? "uninstall stopped the router (pid $rpid)"
 [ ! -d "$CX_HOME/racks/dev" ]; ok $? "uninstall removed the rack's state"
 check_no_leftovers
 

@@ -11,7 +11,7 @@ like "$(tr '\0' ' ' < "/proc/$pid/cmdline")" "^perl grace.pl" "the process the r
 cx scale web --count 0 -a grace -r dev >/dev/null 2>&1
 wait_for 8 sh -c "[ \$(cx logs -a grace -r dev | grep -c ' drained\$') -eq 1 ]"
 ok $? "the app finished its work within its grace before it went"
-wait_for 5 sh -c "! kill -0 $pid"; ok $? "...and then it is gone"
+wait_for 5 gone "$pid"; ok $? "...and then it is gone"
 # A daemon restart in the middle of a process's grace: the new daemon lets it
 # finish (the state says it was stopping) instead of adopting it as running.
 cx scale web --count 1 -a grace -r dev >/dev/null 2>&1
@@ -19,12 +19,12 @@ wait_for 10 sh -c "cx ps -a grace -r dev | grep -q ' running '"
 pid=$(cx ps -a grace -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 cx scale web --count 0 -a grace -r dev >/dev/null 2>&1 &
 wait_for 5 sh -c "cx ps -a grace -r dev | grep -q ' stopping '"
-dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 sh -c "! kill -0 $dpid"
+dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
 cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted while the process was in its grace"
 wait_for 8 sh -c "[ \$(cx logs -a grace -r dev | grep -c ' drained\$') -eq 2 ]"
 ok $? "the process still finished its work"
-wait_for 5 sh -c "! kill -0 $pid"; ok $? "...and went"
-is "$(cx ps -a grace -r dev | grep -c ' running ')" 0 "the new daemon did not take it for a running process"
+wait_for 5 gone "$pid"; ok $? "...and went"
+is "$(ps_count running -a grace -r dev)" 0 "the new daemon did not take it for a running process"
 wait
 cx rack uninstall dev >/dev/null
 check_no_leftovers

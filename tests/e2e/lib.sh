@@ -23,13 +23,16 @@ export ASAN_OPTIONS="log_path=$TMP/sanitizer:detect_leaks=1"
 export UBSAN_OPTIONS="log_path=$TMP/sanitizer:print_stacktrace=1"
 EXAMPLES="$ROOT/examples"
 
-ok() {	# ok COND-STATUS NAME
+ok() {	# ok COND-STATUS NAME [DIAGNOSTIC...]: the diagnostics print on failure
+	local st=$1 name=$2 line
+	shift 2
 	T_NUM=$((T_NUM + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $T_NUM - $2"
+	if [ "$st" -eq 0 ] 2>/dev/null; then
+		echo "ok $T_NUM - $name"
 	else
-		echo "not ok $T_NUM - $2"
+		echo "not ok $T_NUM - $name"
 		T_FAILED=$((T_FAILED + 1))
+		for line in "$@"; do printf '%s\n' "$line" | head -20 | sed 's/^/#   /'; done
 	fi
 }
 
@@ -51,14 +54,100 @@ like() {	# like GOT REGEX NAME
 	fi
 }
 
-unlike() {	# unlike GOT REGEX NAME
-	if printf '%s' "$1" | grep -Eq -- "$2"; then
-		ok 1 "$3"
-		printf '#   got:  %s\n#   must not match: /%s/\n' "$1" "$2" | head -20
+# lacks GOT PRESENT ABSENT NAME: GOT matches PRESENT (so it is the output
+# meant, not an empty one or an error) and does not match ABSENT.
+lacks() {
+	if printf '%s' "$1" | grep -Eq -- "$2" && ! printf '%s' "$1" | grep -Eq -- "$3"; then
+		ok 0 "$4"
 	else
-		ok 0 "$3"
+		ok 1 "$4"
+		printf '#   got:  %s\n#   want: /%s/ and not /%s/\n' "$1" "$2" "$3" | head -20
 	fi
 }
+
+# refused RC GOT REGEX NAME: a command refused: exit status 1 and output
+# matching REGEX.
+refused() {
+	if [ "$1" = 1 ] && printf '%s' "$2" | grep -Eq -- "$3"; then
+		ok 0 "$4"
+	else
+		ok 1 "$4"
+		printf '#   exit: %s\n#   got:  %s\n#   want: exit 1 and /%s/\n' "$1" "$2" "$3" | head -20
+	fi
+}
+
+# exits_with WANT NAME CMD...: CMD exits with status WANT (an ERE over the
+# status: 7, 52|56). For a curl that must fail: 6 no such name, 7 refused or
+# unreachable, 28 timed out, 52 empty reply, 56 connection reset. Check the
+# target is not empty before: curl to "http://:3000/" fails too.
+exits_with() {
+	local want=$1 name=$2 out rc
+	shift 2
+	out=$("$@" 2>&1); rc=$?
+	if printf '%s' "$rc" | grep -Eqx -- "$want"; then
+		ok 0 "$name"
+	else
+		ok 1 "$name" "command: $*" "exit: $rc, want: $want" "output: $out"
+	fi
+}
+
+# gone PID: PID is a number and no such process runs (an empty PID proves
+# nothing, so it is not gone).
+gone() {
+	case $1 in ''|*[!0-9]*) return 1 ;; esac
+	! kill -0 "$1" 2>/dev/null
+}
+
+# ps_count STATUS ARGS...: how many processes `cx ps ARGS` shows in STATUS;
+# fails, printing nothing, when cx ps fails (so a dead rack is not "0").
+ps_count() {
+	local status=$1 out
+	shift
+	out=$(cx ps "$@" 2>/dev/null) || return 1
+	printf '%s\n' "$out" | grep -c " $status " || true
+}
+
+# ps_running N ARGS...: cx ps ARGS works and shows exactly N running.
+ps_running() {
+	local want=$1
+	shift
+	[ "$(ps_count running "$@")" = "$want" ]
+}
+
+# ps_settled N ARGS...: cx ps ARGS works and shows exactly N processes
+# running and none stopping.
+ps_settled() {
+	local want=$1 out
+	shift
+	out=$(cx ps "$@" 2>/dev/null) || return 1
+	[ "$(printf '%s\n' "$out" | grep -c ' running ')" = "$want" ] &&
+	    ! printf '%s\n' "$out" | grep -q ' stopping '
+}
+
+# The unprivileged user (uid 65534) may reach neither this checkout (a clone
+# under a 0700 directory, /root) nor $TMP. nobody_setup gives it a directory
+# of its own, $NOBODY, outside both: a copy of the programs in $NOBODY/bin,
+# its $CX_HOME in $NOBODY/home, its sanitizer reports in $NOBODY/san (which
+# done_testing reads). cleanup removes it. as_nobody CMD... runs CMD as that
+# user, with those and $NOBODY/bin first on PATH.
+NOBODY=
+nobody_setup() {
+	NOBODY=$(mktemp -d /tmp/cx-e2e-nobody.XXXXXX) || return 1
+	chmod 755 "$NOBODY"
+	cp -r "$BIN" "$NOBODY/bin" && chmod -R a+rX "$NOBODY/bin" &&
+	    mkdir "$NOBODY/home" "$NOBODY/san" && chown 65534:65534 "$NOBODY/home" "$NOBODY/san"
+}
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups env CX_HOME="$NOBODY/home" \
+	    PATH="$NOBODY/bin:$PATH" \
+	    ASAN_OPTIONS="log_path=$NOBODY/san/sanitizer:detect_leaks=1" \
+	    UBSAN_OPTIONS="log_path=$NOBODY/san/sanitizer:print_stacktrace=1" "$@"
+}
+
+# Processes a test starts itself, not through a rack: track PID... and
+# cleanup stops them.
+T_PIDS=
+track() { T_PIDS="$T_PIDS $*"; }
 
 # wait_for SECONDS CMD...: retries CMD every 50 ms until it succeeds.
 wait_for() {
@@ -72,10 +161,10 @@ wait_for() {
 	return 1
 }
 
-# Stops everything this test's $CX_HOME started, by PID.
-cleanup() {
-	local pids p d
-	for d in "$CX_HOME"/racks/*/; do
+# Stops everything a home ($CX_HOME, the unprivileged user's) started, by PID.
+stop_home() {
+	local home=$1 pids p d f
+	for d in "$home"/racks/*/; do
 		[ -d "$d" ] || continue
 		if [ -f "$d/rackd.pid" ]; then
 			p=$(cat "$d/rackd.pid")
@@ -84,7 +173,7 @@ cleanup() {
 	done
 	sleep 0.1
 	# Routers and app processes: their pids are in pidfiles and the store.
-	for d in "$CX_HOME"/racks/*/; do
+	for d in "$home"/racks/*/; do
 		[ -d "$d" ] || continue
 		for f in "$d"/router-*.pid; do
 			[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
@@ -94,13 +183,23 @@ cleanup() {
 			for p in $pids; do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 		fi
 	done
-	# Anything else still running from this test's home (the lab DNS, strays).
-	pids=$(pgrep -f -- "$CX_HOME" 2>/dev/null)
+	# Anything else still running from this home (the lab DNS, strays).
+	pids=$(pgrep -f -- "$home" 2>/dev/null)
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+}
+
+# Stops everything this test started, by PID, and removes its directories.
+cleanup() {
+	local p
+	for p in $T_PIDS; do kill "$p" 2>/dev/null; done
+	for p in $T_PIDS; do wait "$p" 2>/dev/null; done
+	stop_home "$CX_HOME"
+	if [ -n "$NOBODY" ]; then stop_home "$NOBODY/home"; fi
 	if [ -n "${CX_LAB_CLEANUP:-}" ]; then
 		$CX_LAB_CLEANUP
 	fi
 	rm -rf "$TMP"
+	if [ -n "$NOBODY" ]; then rm -rf "$NOBODY"; fi
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -116,7 +215,7 @@ check_no_leftovers() {
 
 done_testing() {
 	local f
-	for f in "$TMP"/sanitizer.*; do
+	for f in "$TMP"/sanitizer.* ${NOBODY:+"$NOBODY"/san/sanitizer.*}; do
 		[ -e "$f" ] || continue
 		ok 1 "sanitizer report from pid ${f##*.}"
 		sed 's/^/#   /' "$f" | head -30

@@ -8,28 +8,26 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root to become an unprivileged user"
 	exit 0
 fi
-home="$TMP/user"
-mkdir -p "$home"
-chown 65534:65534 "$home"
-chmod 755 "$TMP"
-as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups env CX_HOME="$home" PATH="$PATH" "$@"; }
-# The user cannot read this checkout if it lives under /root: give it a copy.
-src="$TMP/hello"; cp -r "$EXAMPLES/hello" "$src"; chmod -R a+rX "$src"
-bin="$TMP/bin"; cp -r "$BIN" "$bin"; chmod -R a+rX "$bin"
+# The user can reach neither this checkout (under /root, or a clone under a
+# 0700 directory) nor $TMP: it gets a directory of its own with a copy of the
+# programs and of the app (lib.sh's nobody_setup).
+nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
+home="$NOBODY/home"
+src="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$src"; chmod -R a+rX "$src"
 
-out=$(as_user "$bin/cx" rack install local box 2>&1); rc=$?
+out=$(as_nobody cx rack install local box 2>&1); rc=$?
 ok $rc "an unprivileged user installs a loopback rack"
 is "$(stat -c %U "$home/racks/box/state.db" 2>/dev/null)" "nobody" "its state belongs to the user"
-out=$(as_user "$bin/cx" rack install local vbox --vpc 10.9.0.0/16 2>&1); rc=$?
+out=$(as_nobody cx rack install local vbox --vpc 10.9.0.0/16 2>&1); rc=$?
 is "$rc" 1 "a VPC rack is refused without root"
 like "$out" "ERROR: .*root" "...with a one-line reason"
-as_user "$bin/cx" apps create hello -r box >/dev/null
-out=$(as_user "$bin/cx" deploy "$src" -a hello -r box 2>&1); ok $? "deploy as the user"
-url=$(as_user "$bin/cx" services -a hello -r box --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+as_nobody cx apps create hello -r box >/dev/null
+out=$(as_nobody cx deploy "$src" -a hello -r box 2>&1); ok $? "deploy as the user"
+url=$(as_nobody cx services -a hello -r box --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from hello/web" "the app answers through the router"
-pid=$(as_user "$bin/cx" ps -a hello -r box --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+pid=$(as_nobody cx ps -a hello -r box --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
 is "$(ps -o user= -p "$pid" | tr -d ' ')" "nobody" "its process runs as the user"
-out=$(as_user "$bin/cx" rack uninstall box 2>&1); ok $? "uninstall as the user"
-kill -0 "$pid" 2>/dev/null; is $? 1 "uninstall stopped the process"
+out=$(as_nobody cx rack uninstall box 2>&1); ok $? "uninstall as the user"
+gone "$pid"; ok $? "uninstall stopped the process (pid $pid)"
 
 done_testing

@@ -16,9 +16,15 @@ done
 ok $ticked "the every-minute timer ran its command with the service's environment"
 logs=$(cx logs -a clock -r dev)
 like "$logs" "service/web/timer-tick-[0-9a-f]{8} tick from web of clock" "its output is logged under its own process"
-unlike "$logs" "this never runs" "a timer whose schedule does not match does not run"
-wait_for 5 sh -c "! cx ps -a clock -r dev | grep -q timer-"; ok $? "the timer's process is gone once done"
-is "$(cx ps -a clock -r dev | grep -c ' running ')" 1 "the service still runs its one process"
+lacks "$logs" "tick from web of clock" "this never runs" "a timer whose schedule does not match does not run"
+# cx ps works, lists the service's process, and no timer's.
+timer_gone() {
+	local out
+	out=$(cx ps -a clock -r dev) && printf '%s\n' "$out" | grep -Eq '^web-[0-9a-f]{8} +web +running ' &&
+	    ! printf '%s\n' "$out" | grep -q timer-
+}
+wait_for 5 timer_gone; ok $? "the timer's process is gone once done" "$(cx ps -a clock -r dev 2>&1)"
+is "$(ps_count running -a clock -r dev)" 1 "the service still runs its one process"
 cx rack uninstall dev >/dev/null
 check_no_leftovers
 done_testing

@@ -1,25 +1,26 @@
 #!/bin/sh
 # smoke.sh — `make fuzz`: build the libFuzzer targets with ASan/UBSan into
 # build/fuzz and run each for a short while: the HTTP parser seeded from the
-# llhttp vectors ($CX_HTTP_VECTORS, default ../shared/http-vectors/llhttp), the
-# manifest parser from the convox.yml corpus ($CX_CORPUS). Exits non-zero
-# on a build failure or a crash. FUZZ_SECONDS sets the run time per target.
+# llhttp vectors ($CX_HTTP_VECTORS, default tests/data/llhttp), the manifest
+# parser from the convox.yml corpus ($CX_CORPUS, default
+# tests/data/convox-yml-corpus); see tests/data/README.md. Exits non-zero on
+# missing seed data, a build failure or a crash. FUZZ_SECONDS sets the run
+# time per target.
 set -eu
 cd "$(dirname "$0")/../.."
 OUT=${FUZZ_OUT:-build/fuzz}
 SECS=${FUZZ_SECONDS:-20}
-VEC=${CX_HTTP_VECTORS:-../shared/http-vectors/llhttp}
+VEC=${CX_HTTP_VECTORS:-tests/data/llhttp}
 CC=${FUZZ_CC:-clang}
 mkdir -p "$OUT"
 
-# Seeds: the vectors (if present) plus a few of our own, so a fresh clone
-# without the shared vectors still has a meaningful start.
+# Seeds: the vectors (kept in the repository, so missing ones are an error)
+# plus a few of our own.
 SEEDS="$OUT/seeds"
 rm -rf "$SEEDS"; mkdir -p "$SEEDS"
-if [ -d "$VEC" ]; then
-	cp "$VEC"/*.bin "$SEEDS"/ 2>/dev/null || true
-else
-	echo "fuzz: note: no vectors at $VEC; using built-in seeds only"
+if ! cp "$VEC"/*.bin "$SEEDS"/; then
+	echo "fuzz: no vectors at $VEC (set CX_HTTP_VECTORS)" >&2
+	exit 1
 fi
 printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' > "$SEEDS/s1"
 printf 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a="b"\r\nhello\r\n0\r\nT: 1\r\n\r\n' > "$SEEDS/s2"
@@ -29,8 +30,11 @@ printf 'PUT / HTTP/1.0\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nabc
 # The manifest target starts from the real convox.yml corpus.
 MSEEDS="$OUT/seeds-manifest"
 rm -rf "$MSEEDS"; mkdir -p "$MSEEDS"
-CORPUS=${CX_CORPUS:-../shared/convox-yml-corpus}
-[ -d "$CORPUS" ] && cp "$CORPUS"/*.yml "$MSEEDS"/ 2>/dev/null
+CORPUS=${CX_CORPUS:-tests/data/convox-yml-corpus}
+if ! cp "$CORPUS"/*.yml "$MSEEDS"/; then
+	echo "fuzz: no convox.yml corpus at $CORPUS (set CX_CORPUS)" >&2
+	exit 1
+fi
 cp examples/hello/*.yml "$MSEEDS"/
 
 status=0

@@ -3,10 +3,10 @@
  * request and response heads, limits, the chunked state machine, and a
  * conformance table over llhttp's test vectors.
  *
- * The conformance table reads $CX_HTTP_VECTORS (default
- * ../shared/http-vectors/llhttp, relative to the repo root, where `make unit`
- * runs) and compares our verdict on every strict request case with llhttp's,
- * except for the cases listed with our own verdict and the reason in
+ * The conformance table reads $CX_HTTP_VECTORS (default tests/data/llhttp,
+ * relative to the repo root, where `make unit` runs; see tests/data/README.md)
+ * and compares our verdict on every strict request case with llhttp's, except
+ * for the cases listed with our own verdict and the reason in
  * tests/unit/http1-vectors.expected ($CX_HTTP1_EXPECTED). A missing vector
  * directory is a failure, never a skip. CX_HTTP1_VECTORS_PRINT=1 prints every
  * disagreement in the expected file's format.
@@ -463,7 +463,7 @@ test_llhttp_vectors(void **state)
 
 	(void)state;
 	if (dir == NULL)
-		dir = "../shared/http-vectors/llhttp";
+		dir = "tests/data/llhttp";
 	if (expath == NULL)
 		expath = "tests/unit/http1-vectors.expected";
 	snprintf(path, sizeof(path), "%s/index.json", dir);

@@ -2,7 +2,8 @@
  * test_lab.c — the lab with real namespaces: three VPC racks, process
  * namespaces with listeners, a peering, the security groups, the lab DNS, a
  * forged route, and that nothing is left behind. Needs root (CI is root);
- * skips otherwise.
+ * skips otherwise. The pure functions under it (state text, CIDR and allow
+ * list checks, the nftables text) are tested as any user in test_labplan.c.
  *
  * Every check runs in a forked child that enters a namespace with the lab's
  * own lab_enter_* and reports through its exit status. Every wait is bounded;

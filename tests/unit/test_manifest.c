@@ -2,10 +2,10 @@
  * test_manifest.c — convox.yml parsing (src/rackd/manifest.c).
  *
  * The corpus test walks the real-world convox.yml files in $CX_CORPUS (default
- * ../shared/convox-yml-corpus, relative to the repo root that make runs us
- * from) and compares each outcome with tests/unit/manifest-corpus.expected
- * ($CX_MANIFEST_EXPECTED): "FILE<TAB>ok" or "FILE<TAB>error<TAB>message". A
- * missing corpus fails; it never skips. CX_MANIFEST_PRINT=1 prints what the
+ * tests/data/convox-yml-corpus, relative to the repo root that make runs us
+ * from; see tests/data/README.md) and compares each outcome with
+ * tests/unit/manifest-corpus.expected ($CX_MANIFEST_EXPECTED): "FILE<TAB>ok"
+ * or "FILE<TAB>error<TAB>message". A missing corpus fails; it never skips. CX_MANIFEST_PRINT=1 prints what the
  * parser does now, in the same format, to review by hand before updating the
  * expected file.
  *
@@ -151,7 +151,7 @@ corpus_dir(void)
 {
 	const char *d = getenv("CX_CORPUS");
 
-	return d && *d ? d : "../shared/convox-yml-corpus";
+	return d && *d ? d : "tests/data/convox-yml-corpus";
 }
 
 static int
