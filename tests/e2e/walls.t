@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Apps are walled off from each other and from the rack. The rack's home lies
+# in a private (0700) directory under $HOME, as the default ~/.cx under /root
+# does; two apps are deployed; from a process of one (`cx run`), every way
+# into the other app or into the rack's state is tried, and each must be
+# refused the expected way, on a target shown to exist first.
+CX_E2E_TMPDIR=${HOME:-/root}
+[ -d "$CX_E2E_TMPDIR" ] && [ -w "$CX_E2E_TMPDIR" ] || CX_E2E_TMPDIR=/tmp
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP apps get ids of their own only on a rack run as root"
+	exit 0
+fi
+is "$(stat -c %a "$TMP")" 700 "the rack's home lies in a private directory"
+
+cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+RACK=$CX_HOME/racks/dev
+cx apps create victim -r dev >/dev/null && cx apps create attacker -r dev >/dev/null
+cx env set SECRET=victim-secret-$$ -a victim -r dev >/dev/null 2>&1
+out=$(cx deploy "$ROOT/tests/e2e/apps/abspath" -a victim -r dev 2>&1)
+ok $? "deploy an app that opens its files by absolute path" "$out"
+out=$(cx deploy "$ROOT/tests/e2e/apps/abspath" -a attacker -r dev 2>&1)
+ok $? "deploy a second app" "$out"
+url=$(cx services -a victim -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+like "$url" '^http://web\.victim\.dev\.localhost:[0-9]+$' "the victim has a URL"
+port=${url##*:}
+out=$(curl -s --max-time 5 -H "Host: web.victim.dev.localhost" "http://127.0.0.1:$port/")
+like "$out" '^greetings from a file opened by its absolute path \(/srv/app/data/greeting.txt\)' \
+    "it answers with a file it opened by absolute path"
+wait_for 5 sh -c "cx logs -a victim -r dev | grep -q 'server.py: serving from /srv/app as uid'"
+ok $? "it wrote to /dev/stderr, which it opened itself"
+
+# Ids: each app its own, recorded, unprivileged, in the host's ledger.
+vuid=$(sqlite3 "$RACK/state.db" "SELECT uid_base FROM apps WHERE name = 'victim'")
+auid=$(sqlite3 "$RACK/state.db" "SELECT uid_base FROM apps WHERE name = 'attacker'")
+[ "${vuid:-0}" -ge 65536 ] && [ "${auid:-0}" -ge 65536 ]
+ok $? "both apps have ids of their own ($vuid, $auid), not root's or nobody's"
+d=$(( vuid > auid ? vuid - auid : auid - vuid ))
+[ "$d" -ge 65536 ]; ok $? "their ranges do not overlap (65536 ids each)"
+grep -qx "$vuid $RACK/apps/victim" /var/lib/cx/idranges && grep -qx "$auid $RACK/apps/attacker" /var/lib/cx/idranges
+ok $? "the host's ledger holds both ranges"
+vpid=$(cx ps -a victim -r dev --json | sed -n 's/.*"pid":\([0-9]*\).*/\1/p' | head -1)
+kill -0 "$vpid" 2>/dev/null; ok $? "cx ps gives the victim's host pid ($vpid)"
+is "$(ps -o uid= -p "$vpid" | tr -d ' ')" "$vuid" "the victim's process runs as its app's uid"
+is "$(awk '/^CapEff/ {print $2}' "/proc/$vpid/status")" 0000000000000000 "...with no capabilities"
+is "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$vpid/status")" 1 "...and no_new_privs"
+is "$(cx run web -a victim -r dev -- id -u 2>&1)" "$vuid" "the victim's one-off process runs as its app's uid too"
+rpid=$(cat "$RACK/rackd.pid")
+
+# The rack's state is its owner's alone.
+is "$(stat -c %a "$RACK")" 700 "the rack's directory is 0700"
+for f in state.db state.db-wal state.db-shm password rackd.log api.sock routes.public apps/victim/app.log; do
+	is "$(stat -c '%a %U' "$RACK/$f")" "600 root" "$f is root's alone (0600)"
+done
+
+# run CMD: runs CMD in a one-off process of the attacker; sets $out and $rc.
+run() { out=$(cx run web -a attacker -r dev -- sh -c "$1" 2>&1); rc=$?; }
+# denied NAME TARGET CMD REGEX: TARGET exists and is not empty (as root), and
+# CMD, from the attacker, fails with output matching REGEX.
+denied() {
+	local name=$1 target=$2 cmd=$3 want=$4
+	if [ ! -S "$target" ] && [ ! -d "$target" ] && [ -z "$(head -c 1 "$target" 2>/dev/null)" ]; then
+		ok 1 "$name" "target $target does not exist or is empty"
+		return
+	fi
+	run "$cmd"
+	if [ "$rc" -ne 0 ] && printf '%s' "$out" | grep -Eq -- "$want"; then
+		ok 0 "$name"
+	else
+		ok 1 "$name" "command: $cmd" "exit: $rc" "output: $out" "want: /$want/"
+	fi
+}
+run 'id -u'; is "$out" "$auid" "the attacker's one-off process runs as its own uid"
+for f in state.db state.db-wal state.db-shm password rackd.log; do
+	denied "the attacker cannot read the rack's $f" "$RACK/$f" "cat '$RACK/$f' >/dev/null" \
+	    "$RACK/$f: Permission denied"
+done
+denied "the attacker cannot reach the rack's API socket" "$RACK/api.sock" \
+    "curl -s -o /dev/null --max-time 2 --unix-socket '$RACK/api.sock' http://rack/system; echo curl=\$?; exit 1" \
+    '^curl=7$'
+denied "the attacker cannot list the victim's builds" "$RACK/apps/victim/builds" \
+    "ls '$RACK/apps/victim/builds'" "Permission denied"
+denied "the attacker cannot read the victim's log" "$RACK/apps/victim/app.log" \
+    "cat '$RACK/apps/victim/app.log' >/dev/null" "Permission denied"
+env_of_victim=$(tr '\0' '\n' < "/proc/$vpid/environ")
+like "$env_of_victim" "^SECRET=victim-secret-$$\$" "the victim's environment holds its secret (read as root)"
+denied "the attacker cannot read the victim's environment" "/proc/$vpid/environ" \
+    "cat /proc/$vpid/environ" "/proc/$vpid/environ: Permission denied"
+denied "the attacker cannot read the daemon's environment" "/proc/$rpid/environ" \
+    "cat /proc/$rpid/environ" "/proc/$rpid/environ: Permission denied"
+denied "the attacker cannot see the victim's files through /proc" "/proc/$vpid/root/srv/app/server.py" \
+    "cat /proc/$vpid/root/srv/app/server.py" "Permission denied"
+denied "the attacker cannot signal the victim's process" "/proc/$vpid/status" \
+    "kill -TERM $vpid" "Operation not permitted"
+denied "the attacker cannot signal the daemon" "/proc/$rpid/status" \
+    "kill -TERM $rpid" "Operation not permitted"
+kill -0 "$vpid" 2>/dev/null && kill -0 "$rpid" 2>/dev/null; ok $? "...and both still run"
+run "grep ' /srv/app ' /proc/self/mountinfo"
+like "$out" ' /srv/app ro,' "its build is mounted read-only at /srv/app"
+
+# Its own /tmp, HOME and stdio.
+run 'echo "home=$HOME"; echo mark > /tmp/attacker-mark && ls /tmp; touch "$HOME/h" && echo home-ok'
+like "$out" "home=/srv/home" "HOME is its own (/srv/home)"
+like "$out" "home-ok" "...and writable"
+like "$out" "attacker-mark" "it can write its /tmp"
+[ ! -e /tmp/attacker-mark ]; ok $? "...which is not the host's /tmp"
+run 'ls /tmp; ls -A /srv/home'
+is "$out" "" "a second process of it starts with an empty /tmp and HOME"
+out=$(cx run web -a attacker -r dev -- sh -c 'echo to-stderr > /dev/stderr; echo to-stdout > /dev/stdout' 2>"$TMP/err")
+rc=$?
+is "$rc $out $(cat "$TMP/err")" "0 to-stdout to-stderr" "cx run's process can open its own /dev/stdout and /dev/stderr"
+
+cx rack uninstall dev >/dev/null
+check_no_leftovers
+done_testing
