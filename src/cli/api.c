@@ -79,13 +79,17 @@ open_client(struct cli *c, const char *name, bool quiet, int *why)
 	if (pw == NULL) {
 		int saved = errno;
 
-		if (stat(sock, &st) == -1) {
+		if (stat(sock, &st) == -1 && errno == ENOENT) {
 			*why = -2;
 			if (!quiet)
 				not_running(name);
 			return NULL;
 		}
-		if (!quiet)
+		if (!quiet && saved == EACCES)
+			out_error("cannot read the password of rack %s (%s): %s; the rack is its "
+			    "owner's: run cx as them, or have them admit a group of yours with cx rack "
+			    "params set api_group=GROUP", name, pwpath, strerror(saved));
+		else if (!quiet)
 			out_error("cannot read the password of rack %s (%s): %s", name, pwpath,
 			    strerror(saved));
 		return NULL;

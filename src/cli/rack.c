@@ -323,7 +323,9 @@ cmd_rack_install(struct cli *c)
 			return out_error("%s", err);
 	}
 	snprintf(dir, sizeof(dir), "%s/racks", c->home);
-	if (mkdir_p(dir, 0700) == -1)
+	/* Traversable, not listable: each rack's own directory decides who may
+	 * reach it (its owner, or its api_group). */
+	if (mkdir_p(dir, 0711) == -1)
 		return out_error("cannot create %s: %s", dir, strerror(errno));
 	cli_rack_path(c, name, "", dir, sizeof(dir));
 	if (mkdir(dir, 0700) == -1) {

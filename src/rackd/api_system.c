@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "lab/lab.h"
+#include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/build.h"
@@ -172,6 +173,10 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	for (size_t i = 0; i < n; i++)
 		log_info("param %s=%s", keys[i], vals[i]);
+	if (json_object_get(params, "api_group") != NULL && access_apply(r, err, sizeof(err)) == -1) {
+		api_error(s, 500, "%s", err);
+		goto out;
+	}
 	for (int i = 0; i < 2; i++) {
 		r->routers[i].next_start = 0;
 		/* A router on a new port: stop it; the restart listens on the new one. */

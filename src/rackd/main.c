@@ -25,6 +25,7 @@
 #include "common/net.h"
 #include "common/util.h"
 #include "lab/lab.h"
+#include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
 #include "rackd/rack.h"
@@ -296,6 +297,10 @@ main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "cannot listen on %s/api.sock: %s", r->dir, strerror(errno));
 		report(ready_fd, msg);
 		fatalx("%s", msg);
+	}
+	if (access_apply(r, err, sizeof(err)) == -1) {
+		report(ready_fd, err);
+		fatalx("%s", err);
 	}
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());

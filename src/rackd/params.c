@@ -11,8 +11,10 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "rackd/access.h"
 
 static const struct param_def params[] = {
+	{ "api_group", PARAM_GROUP, 0, 0, "a host group whose members may use the rack's API too (\"\": its owner alone)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },
@@ -146,6 +148,8 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		if (value[0] == '\0')
 			return 0;
 		return check_cidr_list(name, value, err, errlen);
+	case PARAM_GROUP:
+		return access_check_group(value, err, errlen);
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-enum param_type { PARAM_BOOL, PARAM_INT, PARAM_PORT, PARAM_CIDR_LIST, PARAM_DOMAIN };
+enum param_type { PARAM_BOOL, PARAM_INT, PARAM_PORT, PARAM_CIDR_LIST, PARAM_DOMAIN, PARAM_GROUP };
 
 struct param_def {
 	const char *name;

@@ -111,6 +111,30 @@ out=$(cx run web -a attacker -r dev -- sh -c 'echo to-stderr > /dev/stderr; echo
 rc=$?
 is "$rc $out $(cat "$TMP/err")" "0 to-stdout to-stderr" "cx run's process can open its own /dev/stdout and /dev/stderr"
 
+# api_group: the members of a host group may use a rack's API too (here
+# nogroup, the unprivileged user's); its state stays its owner's alone.
+nobody_setup || { echo "Bail out! cannot set up the unprivileged user"; exit 1; }
+shared=$NOBODY/shared
+mkdir -m 0711 "$shared"
+CX_HOME=$shared cx rack install local sh >/dev/null; ok $? "install a second rack where a group may reach it"
+track "$(cat "$shared/racks/sh/rackd.pid")" "$(cat "$shared/racks/sh/router-public.pid" 2>/dev/null)"
+out=$(as_nobody env CX_HOME="$shared" cx apps -r sh 2>&1); rc=$?
+refused "$rc" "$out" "cannot read the password of rack sh .*Permission denied" \
+    "without api_group, another user cannot use the rack's API"
+out=$(CX_HOME=$shared cx rack params set api_group=no-such-group-cx -r sh 2>&1); rc=$?
+refused "$rc" "$out" 'api_group: no group "no-such-group-cx" on this host' "an unknown group is refused in one line"
+CX_HOME=$shared cx rack params set api_group=nogroup -r sh >/dev/null; ok $? "set api_group=nogroup"
+is "$(stat -c '%a %G' "$shared/racks/sh" "$shared/racks/sh/api.sock" "$shared/racks/sh/password" \
+    "$shared/racks/sh/state.db" | tr '\n' ' ')" "710 nogroup 660 nogroup 640 nogroup 600 root " \
+    "the rack's directory, socket and password admit the group; its state does not"
+out=$(as_nobody env CX_HOME="$shared" cx apps create grouped -r sh 2>&1); ok $? "a member of api_group uses the API" "$out"
+out=$(as_nobody cat "$shared/racks/sh/state.db" 2>&1); rc=$?
+refused "$rc" "$out" "state.db: Permission denied" "...but cannot read the rack's state"
+CX_HOME=$shared cx rack params set api_group= -r sh >/dev/null; ok $? "unset api_group"
+out=$(as_nobody env CX_HOME="$shared" cx apps -r sh 2>&1); rc=$?
+refused "$rc" "$out" "Permission denied" "...and the group is shut out again"
+CX_HOME=$shared cx rack uninstall sh >/dev/null; ok $? "uninstall the second rack"
+
 cx rack uninstall dev >/dev/null
 check_no_leftovers
 done_testing
