@@ -84,6 +84,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 # test_lab starts the real lab DNS.
 $(BUILD)/tests/test_lab: $(BIN)/cx-labdns
 
+# A benchmark program: what the walls between apps cost at process start.
+$(BIN)/cx-spawnbench: bench/spawn.c $(BUILD)/librackd.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -114,7 +119,7 @@ demo:
 
 bench:
 	@sh scripts/deps.sh --if-missing
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BIN)/cx-spawnbench
 	@sh bench/run.sh
 
 clean:

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 status=0
 benches="bench/router.sh bench/deploy.sh"
 # The peering bench builds VPC racks in network namespaces: root only.
-[ "$(id -u)" -eq 0 ] && benches="$benches bench/peering.sh"
+[ "$(id -u)" -eq 0 ] && benches="$benches bench/peering.sh bench/walls.sh"
 for b in $benches; do
 	echo "=== $b"
 	bash "$b" || status=1
