@@ -7,7 +7,6 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$ROOT/bin:$PATH"
 export CX_HOME=${CX_DEMO_HOME:-$(mktemp -d /tmp/cx-demo.XXXXXX)}
-chmod 755 "$CX_HOME"
 unset CX_RACK
 RACKS=""
 
