@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/version.h"
 #include "lab/lab.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
@@ -20,7 +21,6 @@
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
-#include "rackd/version.h"
 
 static void
 router_display(struct rack *r, bool internal, char *out, size_t outlen)
