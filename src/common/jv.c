@@ -1,7 +1,8 @@
 /*
- * jv.c — JSON helpers for the CLI over jansson; see jv.h.
+ * jv.c — the JSON module over jansson, the one file that includes it; see
+ * jv.h.
  */
-#include "cli/jv.h"
+#include "common/jv.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -17,8 +18,7 @@ jv_parse(const char *text, size_t len, char *err, size_t errlen)
 
 	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (v == NULL && errlen > 0)
-		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-		    je.text);
+		snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
 	return v;
 }
 
@@ -39,6 +39,18 @@ bool
 jv_is_object(const jv *v)
 {
 	return v != NULL && json_is_object(v);
+}
+
+bool
+jv_is_string(const jv *v)
+{
+	return v != NULL && json_is_string(v);
+}
+
+bool
+jv_is_int(const jv *v)
+{
+	return v != NULL && json_is_integer(v);
 }
 
 size_t
@@ -85,6 +97,14 @@ jv_str(const jv *obj, const char *key)
 	return out;
 }
 
+const char *
+jv_str_or(const jv *obj, const char *key, const char *def)
+{
+	json_t *v = jv_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : def;
+}
+
 int64_t
 jv_int(const jv *obj, const char *key)
 {
@@ -121,7 +141,7 @@ key_cmp(const void *a, const void *b)
 }
 
 const char **
-jv_keys_sorted(const jv *obj, size_t *n)
+jv_keys(const jv *obj, size_t *n)
 {
 	const char **keys;
 	const char *k;
@@ -136,7 +156,15 @@ jv_keys_sorted(const jv *obj, size_t *n)
 		(void)v;
 		keys[i++] = k;
 	}
-	qsort(keys, i, sizeof(*keys), key_cmp);
+	return keys;
+}
+
+const char **
+jv_keys_sorted(const jv *obj, size_t *n)
+{
+	const char **keys = jv_keys(obj, n);
+
+	qsort(keys, *n, sizeof(*keys), key_cmp);
 	return keys;
 }
 
@@ -152,16 +180,51 @@ jv_array_new(void)
 	return json_array();
 }
 
+/* A JSON string of s; bytes that are not UTF-8 become '?' (jansson refuses
+ * them, and a member that silently went missing would be worse). */
+static json_t *
+string_new(const char *s)
+{
+	json_t *v;
+	char *copy;
+
+	if (s == NULL)
+		s = "";
+	if ((v = json_string(s)) != NULL)
+		return v;
+	copy = xstrdup(s);
+	utf8_sanitize(copy);
+	v = json_string(copy);
+	free(copy);
+	return v;
+}
+
+/* Every setter ends here: jansson frees val when it cannot take it. */
+static void
+set_new(jv *obj, const char *key, json_t *val)
+{
+	if (json_is_object(obj))
+		json_object_set_new(obj, key, val);
+	else
+		json_decref(val);
+}
+
 void
 jv_set_str(jv *obj, const char *key, const char *val)
 {
-	json_object_set_new(obj, key, json_string(val ? val : ""));
+	set_new(obj, key, string_new(val));
 }
 
 void
 jv_set_int(jv *obj, const char *key, int64_t val)
 {
-	json_object_set_new(obj, key, json_integer(val));
+	set_new(obj, key, json_integer(val));
+}
+
+void
+jv_set_bool(jv *obj, const char *key, bool val)
+{
+	set_new(obj, key, json_boolean(val));
 }
 
 void
@@ -170,31 +233,41 @@ jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from)
 	json_t *v = jv_get(obj, from);
 
 	if (v != NULL)
-		json_object_set(dst, to, v);
+		set_new(dst, to, json_incref(v));
 }
 
 void
 jv_set_take(jv *obj, const char *key, jv *val)
 {
-	json_object_set_new(obj, key, val);
+	set_new(obj, key, val);
+}
+
+void
+jv_del(jv *obj, const char *key)
+{
+	if (json_is_object(obj))
+		json_object_del(obj, key);
 }
 
 void
 jv_push_take(jv *arr, jv *val)
 {
-	json_array_append_new(arr, val);
+	if (json_is_array(arr))
+		json_array_append_new(arr, val);
+	else
+		json_decref(val);
 }
 
 void
 jv_push_str(jv *arr, const char *s)
 {
-	json_array_append_new(arr, json_string(s));
+	jv_push_take(arr, string_new(s));
 }
 
 char *
 jv_dump(const jv *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 
 	if (s == NULL)
 		return xstrdup("null");
