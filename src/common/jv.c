@@ -10,6 +10,20 @@
 
 #include "common/util.h"
 
+/* A jv is a jansson json_t; the header calls it struct jv so that jansson's
+ * names stay in this file. These two are the only casts between them. */
+static json_t *
+J(const jv *v)
+{
+	return (json_t *)v;
+}
+
+static jv *
+V(json_t *j)
+{
+	return (jv *)j;
+}
+
 jv *
 jv_parse(const char *text, size_t len, char *err, size_t errlen)
 {
@@ -19,56 +33,56 @@ jv_parse(const char *text, size_t len, char *err, size_t errlen)
 	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (v == NULL && errlen > 0)
 		snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
-	return v;
+	return V(v);
 }
 
 void
 jv_free(jv *v)
 {
 	if (v != NULL)
-		json_decref(v);
+		json_decref(J(v));
 }
 
 bool
 jv_is_array(const jv *v)
 {
-	return v != NULL && json_is_array(v);
+	return v != NULL && json_is_array(J(v));
 }
 
 bool
 jv_is_object(const jv *v)
 {
-	return v != NULL && json_is_object(v);
+	return v != NULL && json_is_object(J(v));
 }
 
 bool
 jv_is_string(const jv *v)
 {
-	return v != NULL && json_is_string(v);
+	return v != NULL && json_is_string(J(v));
 }
 
 bool
 jv_is_int(const jv *v)
 {
-	return v != NULL && json_is_integer(v);
+	return v != NULL && json_is_integer(J(v));
 }
 
 size_t
 jv_len(const jv *arr)
 {
-	return json_is_array(arr) ? json_array_size(arr) : 0;
+	return json_is_array(J(arr)) ? json_array_size(J(arr)) : 0;
 }
 
 jv *
 jv_at(const jv *arr, size_t i)
 {
-	return json_is_array(arr) ? json_array_get(arr, i) : NULL;
+	return json_is_array(J(arr)) ? V(json_array_get(J(arr), i)) : NULL;
 }
 
 jv *
 jv_get(const jv *obj, const char *key)
 {
-	return json_is_object(obj) ? json_object_get(obj, key) : NULL;
+	return json_is_object(J(obj)) ? V(json_object_get(J(obj), key)) : NULL;
 }
 
 const char *
@@ -76,7 +90,7 @@ jv_str(const jv *obj, const char *key)
 {
 	static char ring[8][32];
 	static unsigned next;
-	json_t *v = jv_get(obj, key);
+	json_t *v = J(jv_get(obj, key));
 	char *out;
 
 	if (v == NULL)
@@ -100,7 +114,7 @@ jv_str(const jv *obj, const char *key)
 const char *
 jv_str_or(const jv *obj, const char *key, const char *def)
 {
-	json_t *v = jv_get(obj, key);
+	json_t *v = J(jv_get(obj, key));
 
 	return json_is_string(v) ? json_string_value(v) : def;
 }
@@ -108,7 +122,7 @@ jv_str_or(const jv *obj, const char *key, const char *def)
 int64_t
 jv_int(const jv *obj, const char *key)
 {
-	json_t *v = jv_get(obj, key);
+	json_t *v = J(jv_get(obj, key));
 	long n;
 
 	if (json_is_integer(v))
@@ -123,7 +137,7 @@ jv_int(const jv *obj, const char *key)
 bool
 jv_bool(const jv *obj, const char *key)
 {
-	json_t *v = jv_get(obj, key);
+	json_t *v = J(jv_get(obj, key));
 
 	return json_is_true(v);
 }
@@ -131,7 +145,7 @@ jv_bool(const jv *obj, const char *key)
 const char *
 jv_string_value(const jv *v)
 {
-	return json_is_string(v) ? json_string_value(v) : "";
+	return json_is_string(J(v)) ? json_string_value(J(v)) : "";
 }
 
 static int
@@ -148,11 +162,11 @@ jv_keys(const jv *obj, size_t *n)
 	json_t *v;
 	size_t i = 0;
 
-	*n = json_is_object(obj) ? json_object_size(obj) : 0;
+	*n = json_is_object(J(obj)) ? json_object_size(J(obj)) : 0;
 	keys = xcalloc(*n + 1, sizeof(*keys));
 	if (*n == 0)
 		return keys;
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach(J(obj), k, v) {
 		(void)v;
 		keys[i++] = k;
 	}
@@ -171,13 +185,13 @@ jv_keys_sorted(const jv *obj, size_t *n)
 jv *
 jv_object_new(void)
 {
-	return json_object();
+	return V(json_object());
 }
 
 jv *
 jv_array_new(void)
 {
-	return json_array();
+	return V(json_array());
 }
 
 /* A JSON string of s; bytes that are not UTF-8 become '?' (jansson refuses
@@ -203,8 +217,8 @@ string_new(const char *s)
 static void
 set_new(jv *obj, const char *key, json_t *val)
 {
-	if (json_is_object(obj))
-		json_object_set_new(obj, key, val);
+	if (json_is_object(J(obj)))
+		json_object_set_new(J(obj), key, val);
 	else
 		json_decref(val);
 }
@@ -230,7 +244,7 @@ jv_set_bool(jv *obj, const char *key, bool val)
 void
 jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from)
 {
-	json_t *v = jv_get(obj, from);
+	json_t *v = J(jv_get(obj, from));
 
 	if (v != NULL)
 		set_new(dst, to, json_incref(v));
@@ -239,35 +253,35 @@ jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from)
 void
 jv_set_take(jv *obj, const char *key, jv *val)
 {
-	set_new(obj, key, val);
+	set_new(obj, key, J(val));
 }
 
 void
 jv_del(jv *obj, const char *key)
 {
-	if (json_is_object(obj))
-		json_object_del(obj, key);
+	if (json_is_object(J(obj)))
+		json_object_del(J(obj), key);
 }
 
 void
 jv_push_take(jv *arr, jv *val)
 {
-	if (json_is_array(arr))
-		json_array_append_new(arr, val);
+	if (json_is_array(J(arr)))
+		json_array_append_new(J(arr), J(val));
 	else
-		json_decref(val);
+		json_decref(J(val));
 }
 
 void
 jv_push_str(jv *arr, const char *s)
 {
-	jv_push_take(arr, string_new(s));
+	jv_push_take(arr, V(string_new(s)));
 }
 
 char *
 jv_dump(const jv *v)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+	char *s = json_dumps(J(v), JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 
 	if (s == NULL)
 		return xstrdup("null");

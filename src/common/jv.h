@@ -24,8 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-struct json_t;
-typedef struct json_t jv;
+typedef struct jv jv;
 
 /*
  * Parses len bytes of text: an object or an array at the top. Duplicate keys in an
