@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cli/jv.h"
+#include "common/jv.h"
 #include "common/util.h"
 
 /* Flags; a command lists the ones it takes as a mask of (1u << OPT_x). */

@@ -17,7 +17,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/reach.h"
-#include "rackd/version.h"
+#include "common/version.h"
 
 struct cli_opt {
 	enum cli_opt_id id;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/jv.h"
+#include "common/jv.h"
 
 /* Prints "ERROR: <msg>" on stderr. Returns 1, the exit status, so a command
  * can end with `return out_error(...)`. */

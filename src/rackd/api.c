@@ -98,6 +98,16 @@ static char expected_auth[256];
 static void conn_free(struct conn *c);
 static void conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg);
 
+/* {"error": msg}, owned: every refusal the API sends. */
+static jv *
+error_json(const char *msg)
+{
+	jv *e = jv_object_new();
+
+	jv_set_str(e, "error", msg);
+	return e;
+}
+
 void
 api_error(struct api_resp *s, int status, const char *fmt, ...)
 {
@@ -108,8 +118,8 @@ api_error(struct api_resp *s, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	s->status = status;
-	json_decref(s->json);
-	s->json = json_pack("{s:s}", "error", msg);
+	jv_free(s->json);
+	s->json = error_json(msg);
 }
 
 int
@@ -143,20 +153,20 @@ api_query(const struct api_req *q, const char *key, char *out, size_t outlen)
 	return -1;
 }
 
-json_t *
+jv *
 api_json_body(const struct api_req *q, struct api_resp *s)
 {
-	json_error_t e;
-	json_t *v;
+	char err[256];
+	jv *v;
 
 	if (q->body == NULL || q->body->len == 0) {
 		api_error(s, 400, "a JSON body is required");
 		return NULL;
 	}
-	v = json_loadb(q->body->data, q->body->len, 0, &e);
-	if (v == NULL || !json_is_object(v)) {
-		api_error(s, 400, "invalid JSON body: %s", v == NULL ? e.text : "not an object");
-		json_decref(v);
+	v = jv_parse(q->body->data, q->body->len, err, sizeof(err));
+	if (v == NULL || !jv_is_object(v)) {
+		api_error(s, 400, "invalid JSON body: %s", v == NULL ? err : "not an object");
+		jv_free(v);
 		return NULL;
 	}
 	return v;
@@ -170,7 +180,7 @@ respond(struct conn *c, struct api_resp *s)
 	size_t blen;
 
 	if (s->json != NULL) {
-		body = json_compact(s->json);
+		body = jv_dump(s->json);
 		blen = strlen(body);
 	} else {
 		ctype = "text/plain; charset=utf-8";
@@ -184,7 +194,7 @@ respond(struct conn *c, struct api_resp *s)
 	else if (blen > 0)
 		buf_add(&c->out, s->text.data, blen);
 	free(body);
-	json_decref(s->json);
+	jv_free(s->json);
 	buf_free(&s->text);
 	c->after = s->after;
 	ev_mod(c->rack->loop, c->fd, EV_WRITE);
@@ -271,7 +281,7 @@ dispatch(struct conn *c)
 		return;
 	}
 	if (s.json == NULL && !s.is_text && s.text.len == 0 && s.status < 300)
-		s.json = json_object();
+		s.json = jv_object_new();
 	respond(c, &s);
 }
 
@@ -599,7 +609,7 @@ api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *arg)
 }
 
 void
-api_finish(struct api_pending *p, int status, json_t *json)
+api_finish(struct api_pending *p, int status, jv *json)
 {
 	struct api_resp s = { .status = status, .json = json };
 
@@ -607,12 +617,18 @@ api_finish(struct api_pending *p, int status, json_t *json)
 	if (p->conn != NULL) {
 		p->conn->pending = NULL;
 		if (s.json == NULL)
-			s.json = json_object();
+			s.json = jv_object_new();
 		respond(p->conn, &s);
 	} else {
-		json_decref(json);
+		jv_free(json);
 	}
 	free(p);
+}
+
+void
+api_finish_error(struct api_pending *p, int status, const char *msg)
+{
+	api_finish(p, status, error_json(msg));
 }
 
 static void

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common/json.h"
+#include "common/jv.h"
 #include "common/util.h"
 
 struct rack;
@@ -32,7 +32,7 @@ struct api_req {
 
 struct api_resp {
 	int status;
-	json_t *json;             /* owned; serialized compactly */
+	jv *json;                 /* owned; serialized compactly */
 	struct buf text;          /* text/plain body when json is NULL */
 	bool is_text;             /* answer text/plain even when text is empty */
 	bool deferred;            /* set by api_defer: the answer comes later */
@@ -58,11 +58,14 @@ struct api_pending *api_defer(struct api_req *q, struct api_resp *s);
 /* Calls gone(arg) if the client goes away before the answer (api_finish
  * must still be called, and then frees p). */
 void api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *arg);
-/* Sends the deferred answer (json is taken) and frees p. */
-void api_finish(struct api_pending *p, int status, json_t *json);
+/* Sends the deferred answer (json is taken; NULL answers {}) and frees p. */
+void api_finish(struct api_pending *p, int status, jv *json);
+/* api_finish with the body {"error": msg}. */
+void api_finish_error(struct api_pending *p, int status, const char *msg);
 
-/* Parses the JSON body; on failure sets a 400 and returns NULL. */
-json_t *api_json_body(const struct api_req *q, struct api_resp *s);
+/* Parses the JSON body into an owned object; on failure sets a 400 and
+ * returns NULL. */
+jv *api_json_body(const struct api_req *q, struct api_resp *s);
 
 /* Handlers (api_system.c, api_apps.c). */
 typedef void (*api_handler)(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -32,11 +32,12 @@ find_app(struct rack *r, struct api_req *q, struct api_resp *s)
 	return a;
 }
 
-static json_t *
+static jv *
 app_json(struct rack *r, struct app *a)
 {
 	struct st_release rel;
 	const char *status = reconcile_app_status(r, a);
+	jv *j;
 
 	/* An app whose first release failed (so nothing serves) says "failed";
 	 * a failed release while an older one serves leaves it "running". */
@@ -51,14 +52,18 @@ app_json(struct rack *r, struct app *a)
 		}
 	}
 	(void)rel;
-	return json_pack("{s:s, s:s, s:s, s:s}", "name", a->name, "status", status, "release",
-	    a->active, "error", a->restart_error != NULL ? a->restart_error : "");
+	j = jv_object_new();
+	jv_set_str(j, "name", a->name);
+	jv_set_str(j, "status", status);
+	jv_set_str(j, "release", a->active);
+	jv_set_str(j, "error", a->restart_error);
+	return j;
 }
 
 void
 api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	json_t *arr = json_array();
+	jv *arr = jv_array_new();
 	struct st_app *apps;
 	size_t n;
 
@@ -68,7 +73,7 @@ api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			struct app *a = rack_app_find(r, apps[i].name);
 
 			if (a != NULL)
-				json_array_append_new(arr, app_json(r, a));
+				jv_push_take(arr, app_json(r, a));
 		}
 		free(apps);
 	}
@@ -100,13 +105,13 @@ app_create(struct rack *r, const char *name, struct api_resp *s)
 void
 api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	json_t *body = api_json_body(q, s);
+	jv *body = api_json_body(q, s);
 	const char *name;
 	struct app *a;
 
 	if (body == NULL)
 		return;
-	name = json_str(body, "name", "");
+	name = jv_str_or(body, "name", "");
 	if (!valid_name(name)) {
 		api_error(s, 400, "invalid app name \"%s\": use 1-30 of a-z, 0-9 and -, starting with a"
 		    " letter", name);
@@ -123,7 +128,7 @@ api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 			app_create(r, name, s);
 		}
 	}
-	json_decref(body);
+	jv_free(body);
 }
 
 void
@@ -166,35 +171,57 @@ api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a = find_app(r, q, s);
 	struct st_release *list;
 	size_t n;
-	json_t *arr;
+	jv *arr;
 
 	if (a == NULL)
 		return;
-	arr = json_array();
+	arr = jv_array_new();
 	if (store_release_list(r->store, a->name, 0, &list, &n) == 0) {
-		/* Newest first; a build appears once, with the first release made from it. */
-		for (size_t i = n; i-- > 0;) {
-			bool seen = false;
+		/* Newest first, as the releases come; a build appears once, with the
+		 * first release made from it (no older one has its build). */
+		for (size_t i = 0; i < n; i++) {
+			bool older = false;
+			jv *b;
 
-			for (size_t k = 0; k < json_array_size(arr) && !seen; k++)
-				seen = strcmp(json_str(json_array_get(arr, k), "id", ""), list[i].build) == 0;
-			if (list[i].build[0] == '\0' || seen)
+			for (size_t k = i + 1; k < n && !older; k++)
+				older = strcmp(list[k].build, list[i].build) == 0;
+			if (list[i].build[0] == '\0' || older)
 				continue;
-			json_array_insert_new(arr, 0, json_pack("{s:s, s:s, s:s, s:I}", "id",
-			    list[i].build, "status", "complete", "release", list[i].id, "created",
-			    (json_int_t)list[i].created));
+			b = jv_object_new();
+			jv_set_str(b, "id", list[i].build);
+			jv_set_str(b, "status", "complete");
+			jv_set_str(b, "release", list[i].id);
+			jv_set_int(b, "created", list[i].created);
+			jv_push_take(arr, b);
 		}
 		store_release_list_free(list, n);
 	}
 	s->json = arr;
 }
 
-static json_t *
+static jv *
 release_json(const struct st_release *rel)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "id", rel->id, "build", rel->build,
-	    "status", rel->status, "created", (json_int_t)rel->created, "description",
-	    rel->description, "error", rel->error);
+	jv *j = jv_object_new();
+
+	jv_set_str(j, "id", rel->id);
+	jv_set_str(j, "build", rel->build);
+	jv_set_str(j, "status", rel->status);
+	jv_set_int(j, "created", rel->created);
+	jv_set_str(j, "description", rel->description);
+	jv_set_str(j, "error", rel->error);
+	return j;
+}
+
+/* The answer to a promotion (or a restart, which is one). */
+static jv *
+promoting_json(const char *id)
+{
+	jv *j = jv_object_new();
+
+	jv_set_str(j, "id", id);
+	jv_set_str(j, "status", "promoting");
+	return j;
 }
 
 void
@@ -203,14 +230,14 @@ api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a = find_app(r, q, s);
 	struct st_release *list;
 	size_t n;
-	json_t *arr;
+	jv *arr;
 
 	if (a == NULL)
 		return;
-	arr = json_array();
+	arr = jv_array_new();
 	if (store_release_list(r->store, a->name, 50, &list, &n) == 0) {
 		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, release_json(&list[i]));
+			jv_push_take(arr, release_json(&list[i]));
 		store_release_list_free(list, n);
 	}
 	s->json = arr;
@@ -246,7 +273,7 @@ api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	s->status = 202;
-	s->json = json_pack("{s:s, s:s}", "id", q->args[1], "status", "promoting");
+	s->json = promoting_json(q->args[1]);
 }
 
 /* A new release from an old one's build with the given env; id written to out. */
@@ -289,7 +316,8 @@ api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
 	else {
 		s->status = 201;
-		s->json = json_pack("{s:s}", "id", id);
+		s->json = jv_object_new();
+		jv_set_str(s->json, "id", id);
 	}
 	store_release_free(&old);
 }
@@ -299,17 +327,18 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
 	const struct manifest *m;
-	json_t *arr;
+	jv *arr;
 
 	if (a == NULL)
 		return;
-	arr = json_array();
+	arr = jv_array_new();
 	m = a->manifest;
 	for (size_t i = 0; m != NULL && i < m->nservices; i++) {
 		const struct mf_service *sv = &m->services[i];
 		char host[512], ports[64] = "", url[600] = "", port[16];
 		const char *router = "public";
 		bool internal_router = sv->internal_router;
+		jv *j;
 
 		if (sv->port == 0) {
 			router = "none";
@@ -332,9 +361,14 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "name", sv->name,
-		    "domain", host, "ports", ports, "router", router, "url", url, "count",
-		    reconcile_desired(r, a, sv->name, sv->scale_count)));
+		j = jv_object_new();
+		jv_set_str(j, "name", sv->name);
+		jv_set_str(j, "domain", host);
+		jv_set_str(j, "ports", ports);
+		jv_set_str(j, "router", router);
+		jv_set_str(j, "url", url);
+		jv_set_int(j, "count", reconcile_desired(r, a, sv->name, sv->scale_count));
+		jv_push_take(arr, j);
 	}
 	s->json = arr;
 }
@@ -356,46 +390,58 @@ void
 api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
-	json_t *arr;
+	jv *arr;
 
 	if (a == NULL)
 		return;
-	arr = json_array();
+	arr = jv_array_new();
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:i, s:i, s:s}",
-		    "id", p->st.id, "service", p->st.service, "status",
-		    /* A replaced release's process drains, then stops: say so already. */
-		    !proc_is_active(a, p) && !proc_is_promoting(a, p) && !p->oneoff &&
-		    p->state != PROC_EXITED ?
-		    "stopping" : state_name(p->state),
-		    "release", p->st.release, "started", (json_int_t)p->st.started, "command",
-		    p->st.command ? p->st.command : "", "pid", (int)p->st.pid, "port", p->st.port,
-		    "address", p->st.address));
+		jv *j = jv_object_new();
+
+		jv_set_str(j, "id", p->st.id);
+		jv_set_str(j, "service", p->st.service);
+		/* A replaced release's process drains, then stops: say so already. */
+		jv_set_str(j, "status", !proc_is_active(a, p) && !proc_is_promoting(a, p) &&
+		    !p->oneoff && p->state != PROC_EXITED ? "stopping" : state_name(p->state));
+		jv_set_str(j, "release", p->st.release);
+		jv_set_int(j, "started", p->st.started);
+		jv_set_str(j, "command", p->st.command);
+		jv_set_int(j, "pid", p->st.pid);
+		jv_set_int(j, "port", p->st.port);
+		jv_set_str(j, "address", p->st.address);
+		jv_push_take(arr, j);
 	}
 	s->json = arr;
 }
 
-void
-api_env_get(struct rack *r, struct api_req *q, struct api_resp *s)
+/* The app's newest environment as an object of strings, owned. */
+static jv *
+latest_env(struct rack *r, const char *app)
 {
-	struct app *a = find_app(r, q, s);
-	char *env, *save = NULL;
-	json_t *obj;
+	char *env = rack_latest_env(r, app), *save = NULL;
+	jv *obj = jv_object_new();
 
-	if (a == NULL)
-		return;
-	env = rack_latest_env(r, a->name);
-	obj = json_object();
 	for (char *l = strtok_r(env, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
 		char *eq = strchr(l, '=');
 
 		if (eq == NULL)
 			continue;
 		*eq = '\0';
-		json_object_set_new(obj, l, json_string(eq + 1));
+		jv_set_str(obj, l, eq + 1);
 	}
 	free(env);
-	s->json = json_pack("{s:o}", "env", obj);
+	return obj;
+}
+
+void
+api_env_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = find_app(r, q, s);
+
+	if (a == NULL)
+		return;
+	s->json = jv_object_new();
+	jv_set_take(s->json, "env", latest_env(r, a->name));
 }
 
 static int
@@ -421,43 +467,35 @@ void
 api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
-	json_t *body, *set, *unset, *env, *v;
-	const char *k;
-	size_t idx, n = 0;
-	char *text, *save = NULL, **lines, id[16] = "", build[16] = "";
+	jv *body, *set, *unset, *env;
+	const char **keys = NULL;
+	size_t nkeys, n = 0;
+	char **lines, id[16] = "", build[16] = "";
 	struct buf out;
 	struct st_release *list;
 	size_t nl;
 
 	if (a == NULL || (body = api_json_body(q, s)) == NULL)
 		return;
-	set = json_object_get(body, "set");
-	unset = json_object_get(body, "unset");
-	if ((set != NULL && !json_is_object(set)) || (unset != NULL && !json_is_array(unset))) {
+	set = jv_get(body, "set");
+	unset = jv_get(body, "unset");
+	if ((set != NULL && !jv_is_object(set)) || (unset != NULL && !jv_is_array(unset))) {
 		api_error(s, 400, "give {\"set\": {\"KEY\": \"value\"}, \"unset\": [\"KEY\"]}");
-		json_decref(body);
+		jv_free(body);
 		return;
 	}
-	json_array_foreach(unset, idx, v) {
-		if (!json_is_string(v)) {
+	for (size_t i = 0; i < jv_len(unset); i++) {
+		if (!jv_is_string(jv_at(unset, i))) {
 			api_error(s, 400, "unset takes variable names as strings");
-			json_decref(body);
+			jv_free(body);
 			return;
 		}
 	}
-	env = json_object();
-	text = rack_latest_env(r, a->name);
-	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-		char *eq = strchr(l, '=');
-
-		if (eq != NULL) {
-			*eq = '\0';
-			json_object_set_new(env, l, json_string(eq + 1));
-		}
-	}
-	free(text);
-	json_object_foreach(set, k, v) {
-		const char *val = json_string_value(v);
+	env = latest_env(r, a->name);
+	keys = jv_keys(set, &nkeys);
+	for (size_t i = 0; i < nkeys; i++) {
+		const char *k = keys[i];
+		const char *val = jv_str_or(set, k, NULL);
 
 		if (!valid_env_key(k)) {
 			api_error(s, 400, "invalid variable name %s: use letters, digits and _, not"
@@ -468,15 +506,15 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 			api_error(s, 400, "value of %s must be a string of one line", k);
 			goto out;
 		}
-		json_object_set(env, k, v);
+		jv_set_str(env, k, val);
 	}
-	json_array_foreach(unset, idx, v) {
-		if (json_string_value(v) != NULL)
-			json_object_del(env, json_string_value(v));
-	}
-	lines = xcalloc(json_object_size(env) + 1, sizeof(*lines));
-	json_object_foreach(env, k, v)
-		lines[n++] = xasprintf("%s=%s", k, json_string_value(v));
+	for (size_t i = 0; i < jv_len(unset); i++)
+		jv_del(env, jv_string_value(jv_at(unset, i)));
+	free(keys);
+	keys = jv_keys(env, &nkeys);
+	lines = xcalloc(nkeys + 1, sizeof(*lines));
+	for (size_t i = 0; i < nkeys; i++)
+		lines[n++] = xasprintf("%s=%s", keys[i], jv_str_or(env, keys[i], ""));
 	qsort(lines, n, sizeof(*lines), cmp_str);
 	buf_init(&out, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -493,20 +531,23 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
 	else {
 		s->status = 201;
-		s->json = json_pack("{s:s, s:b}", "release", id, "build", build[0] != '\0');
+		s->json = jv_object_new();
+		jv_set_str(s->json, "release", id);
+		jv_set_bool(s->json, "build", build[0] != '\0');
 	}
 	buf_free(&out);
 out:
-	json_decref(env);
-	json_decref(body);
+	free(keys);
+	jv_free(env);
+	jv_free(body);
 }
 
 void
 api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
-	json_t *body;
-	json_int_t count;
+	jv *body;
+	int64_t count;
 
 	if (a == NULL)
 		return;
@@ -518,8 +559,8 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	if ((body = api_json_body(q, s)) == NULL)
 		return;
-	count = json_integer_value(json_object_get(body, "count"));
-	if (!json_is_integer(json_object_get(body, "count")) || count < 0 || count > 100) {
+	count = jv_int(body, "count");
+	if (!jv_is_int(jv_get(body, "count")) || count < 0 || count > 100) {
 		api_error(s, 400, "count must be a whole number from 0 to 100");
 	} else if (store_scale_set(r->store, a->name, q->args[1], (int)count) == -1) {
 		api_error(s, 500, "cannot store scale: %s", store_error(r->store));
@@ -528,7 +569,7 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 		reconcile_app(r, a);
 		routers_sync(r);
 	}
-	json_decref(body);
+	jv_free(body);
 }
 
 void
@@ -549,7 +590,7 @@ api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	s->status = 202;
-	s->json = json_pack("{s:s, s:s}", "id", a->active, "status", "promoting");
+	s->json = promoting_json(a->active);
 }
 
 void
@@ -592,13 +633,14 @@ run_client_gone(void *arg)
 static void
 run_exited(struct proc *p)
 {
-	json_t *j = json_pack("{s:s}", "id", p->st.id);
+	jv *j = jv_object_new();
 	int st = p->exit_status;
 
+	jv_set_str(j, "id", p->st.id);
 	if (st != -1 && WIFEXITED(st))
-		json_object_set_new(j, "exit", json_integer(WEXITSTATUS(st)));
+		jv_set_int(j, "exit", WEXITSTATUS(st));
 	else if (st != -1 && WIFSIGNALED(st))
-		json_object_set_new(j, "signal", json_integer(WTERMSIG(st)));
+		jv_set_int(j, "signal", WTERMSIG(st));
 	api_finish(p->on_exit_arg, 200, j);
 }
 
@@ -616,7 +658,7 @@ api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 	const char *command;
 	struct proc *p;
 	char err[1024];
-	json_t *body;
+	jv *body;
 
 	if (a == NULL)
 		return;
@@ -632,14 +674,14 @@ api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	if ((body = api_json_body(q, s)) == NULL)
 		return;
-	command = json_str(body, "command", "");
+	command = jv_str_or(body, "command", "");
 	if (reconcile_spawn_oneoff(r, a, sv, "run", command[0] != '\0' ? command : NULL, q->fds,
 	    &p, err, sizeof(err)) == -1) {
 		api_error(s, 400, "%s", err);
-		json_decref(body);
+		jv_free(body);
 		return;
 	}
-	json_decref(body);
+	jv_free(body);
 	/* The process has its copies: ours would keep its output open. */
 	for (size_t i = 0; i < q->nfds; i++) {
 		close(q->fds[i]);

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/version.h"
 #include "lab/lab.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
@@ -21,7 +22,6 @@
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
-#include "rackd/version.h"
 
 static void
 router_display(struct rack *r, bool internal, char *out, size_t outlen)
@@ -40,8 +40,8 @@ router_display(struct rack *r, bool internal, char *out, size_t outlen)
 void
 api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	char router[300], internal[300] = "";
-	json_t *features = json_array(), *warnings = json_array();
+	char router[300], internal[300] = "", warning[1024];
+	jv *features = jv_array_new(), *warnings = jv_array_new(), *sys;
 
 	(void)q;
 	router_display(r, false, router, sizeof(router));
@@ -52,30 +52,40 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 		const char *without = getenv("CX_RACKD_WITHOUT");
 
 		if (without == NULL || strcmp(without, *f) != 0)
-			json_array_append_new(features, json_string(*f));
+			jv_push_str(features, *f);
 	}
 	/* What the rack cannot do right now, though it runs. */
 	for (int i = 0; i < 2; i++) {
-		if (r->routers[i].wanted && r->routers[i].snapshot_error[0] != '\0')
-			json_array_append_new(warnings, json_sprintf("router %s keeps its last table: %s",
-			    r->routers[i].name, r->routers[i].snapshot_error));
+		if (r->routers[i].wanted && r->routers[i].snapshot_error[0] != '\0') {
+			snprintf(warning, sizeof(warning), "router %s keeps its last table: %s",
+			    r->routers[i].name, r->routers[i].snapshot_error);
+			jv_push_str(warnings, warning);
+		}
 	}
-	if (discovery_error()[0] != '\0')
-		json_array_append_new(warnings, json_sprintf("the lab DNS keeps its last records: %s",
-		    discovery_error()));
-	s->json = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:s, s:o}",
-	    "name", r->name, "provider", "local", "router", router, "router_internal", internal,
-	    "status", r->exiting ? "uninstalling" : "running", "version", CX_VERSION,
-	    "features", features, "vpc", r->vpc ? r->cidr : "",
-	    "router_address", r->routers[0].listen,
-	    "router_internal_address", internal[0] ? r->routers[1].listen : "",
-	    "warnings", warnings);
+	if (discovery_error()[0] != '\0') {
+		snprintf(warning, sizeof(warning), "the lab DNS keeps its last records: %s",
+		    discovery_error());
+		jv_push_str(warnings, warning);
+	}
+	sys = jv_object_new();
+	jv_set_str(sys, "name", r->name);
+	jv_set_str(sys, "provider", "local");
+	jv_set_str(sys, "router", router);
+	jv_set_str(sys, "router_internal", internal);
+	jv_set_str(sys, "status", r->exiting ? "uninstalling" : "running");
+	jv_set_str(sys, "version", CX_VERSION);
+	jv_set_take(sys, "features", features);
+	jv_set_str(sys, "vpc", r->vpc ? r->cidr : "");
+	jv_set_str(sys, "router_address", r->routers[0].listen);
+	jv_set_str(sys, "router_internal_address", internal[0] ? r->routers[1].listen : "");
+	jv_set_take(sys, "warnings", warnings);
+	s->json = sys;
 }
 
 void
 api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	json_t *params = json_object();
+	jv *params = jv_object_new();
 	const struct param_def *defs;
 	size_t n;
 
@@ -85,9 +95,10 @@ api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
 		char v[1024];
 
 		rack_param(r, defs[i].name, v, sizeof(v));
-		json_object_set_new(params, defs[i].name, json_string(v));
+		jv_set_str(params, defs[i].name, v);
 	}
-	s->json = json_pack("{s:o}", "params", params);
+	s->json = jv_object_new();
+	jv_set_take(s->json, "params", params);
 }
 
 /* Waits (bounded) until a router that was just started has bound its port:
@@ -115,24 +126,25 @@ wait_router_ready(struct rack *r, struct router_proc *rp)
 void
 api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	json_t *body = api_json_body(q, s), *params;
-	const char *key;
-	json_t *val;
+	jv *body = api_json_body(q, s), *params;
+	const char **given = NULL;
 	char **keys = NULL, **vals = NULL, err[512];
-	size_t n = 0;
+	size_t ngiven, n = 0;
 	bool port_changed[2] = { false, false }, whitelist_changed = false;
 
 	if (body == NULL)
 		return;
-	params = json_object_get(body, "params");
-	if (!json_is_object(params) || json_object_size(params) == 0) {
+	params = jv_get(body, "params");
+	given = jv_keys(params, &ngiven);
+	if (!jv_is_object(params) || ngiven == 0) {
 		api_error(s, 400, "give params as {\"params\": {\"key\": \"value\"}}");
 		goto out;
 	}
-	keys = xcalloc(json_object_size(params), sizeof(*keys));
-	vals = xcalloc(json_object_size(params), sizeof(*vals));
-	json_object_foreach(params, key, val) {
-		const char *v = json_string_value(val);
+	keys = xcalloc(ngiven, sizeof(*keys));
+	vals = xcalloc(ngiven, sizeof(*vals));
+	for (size_t i = 0; i < ngiven; i++) {
+		const char *key = given[i];
+		const char *v = jv_str_or(params, key, NULL);
 
 		if (v == NULL) {
 			api_error(s, 400, "param %s: value must be a string", key);
@@ -163,7 +175,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		goto out;
 	}
 	if (r->vpc && whitelist_changed) {
-		const char *wl = json_string_value(json_object_get(params, "internal_router_whitelist"));
+		const char *wl = jv_str_or(params, "internal_router_whitelist", "");
 
 		/* Stored first: a failure here is repaired by the next reconcile. */
 		if (lab_rack_set_whitelist(r->home, r->name, wl, err, sizeof(err)) == -1) {
@@ -187,9 +199,10 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	for (int i = 0; i < 2; i++)
 		wait_router_ready(r, &r->routers[i]);
 out:
+	free(given);
 	free(keys);
 	free(vals);
-	json_decref(body);
+	jv_free(body);
 }
 
 static void

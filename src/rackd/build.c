@@ -155,7 +155,7 @@ job_finish(struct build_job *j)
 	struct st_release rel = { 0 };
 	char path[4096], *report, *nl, *manifest = NULL;
 	int status = 0, code;
-	json_t *warr;
+	jv *done, *warr;
 
 	waitpid(j->pid, &status, 0);
 	report = buf_cstr(&j->report);
@@ -167,15 +167,15 @@ job_finish(struct build_job *j)
 		code = (int)v;
 		utf8_sanitize(nl + 1);     /* an entry's name may be any bytes */
 		remove_tree(j->dir);
-		api_finish(j->pending, code, json_pack("{s:s}", "error", nl + 1));
+		api_finish_error(j->pending, code, nl + 1);
 		goto out;
 	}
 	if (strncmp(report, "ok\n", 3) != 0) {
 		log_warnx("build %s: the unpacker died (status %d)", j->id, status);
 		remove_tree(j->dir);
-		api_finish(j->pending, 500, json_pack("{s:s}", "error", WIFSIGNALED(status) ?
+		api_finish_error(j->pending, 500, WIFSIGNALED(status) ?
 		    "the build's unpacker crashed; nothing was recorded" :
-		    "the build's unpacker failed; nothing was recorded"));
+		    "the build's unpacker failed; nothing was recorded");
 		goto out;
 	}
 	utf8_sanitize(report);
@@ -197,8 +197,7 @@ job_finish(struct build_job *j)
 	rel.created = now_unix();
 	if (rack_app_find(r, j->app) == NULL) {
 		remove_tree(j->dir);
-		api_finish(j->pending, 409, json_pack("{s:s}", "error",
-		    "the app was deleted during the build"));
+		api_finish_error(j->pending, 409, "the app was deleted during the build");
 		goto out;
 	}
 	if (manifest == NULL || store_build_release_add(r->store, &b, &rel) == -1) {
@@ -208,16 +207,20 @@ job_finish(struct build_job *j)
 		    "its convox.yml cannot be read" : store_error(r->store));
 		log_warnx("app %s: %s", j->app, why);
 		remove_tree(j->dir);
-		api_finish(j->pending, 500, json_pack("{s:s}", "error", why));
+		api_finish_error(j->pending, 500, why);
 		goto out;
 	}
 	applog_system(r, j->app, "Build %s created release %s", j->id, rel.id);
-	warr = json_array();
+	warr = jv_array_new();
 	for (char *save = NULL, *t = strtok_r(report + 3, "\n", &save); t != NULL;
 	    t = strtok_r(NULL, "\n", &save))
-		json_array_append_new(warr, json_string(t));
-	api_finish(j->pending, 201, json_pack("{s:s, s:s, s:s, s:o}", "id", j->id, "release", rel.id,
-	    "status", "complete", "warnings", warr));
+		jv_push_str(warr, t);
+	done = jv_object_new();
+	jv_set_str(done, "id", j->id);
+	jv_set_str(done, "release", rel.id);
+	jv_set_str(done, "status", "complete");
+	jv_set_take(done, "warnings", warr);
+	api_finish(j->pending, 201, done);
 out:
 	free(manifest);
 	job_free(j);
@@ -327,8 +330,8 @@ build_cancel(struct rack *r, const char *app)
 		ev_del(r->loop, j->fd);
 		close(j->fd);
 		remove_tree(j->dir);
-		api_finish(j->pending, 409, json_pack("{s:s}", "error", app != NULL ?
-		    "the app was deleted during the build" : "the rack is stopping; deploy again"));
+		api_finish_error(j->pending, 409, app != NULL ?
+		    "the app was deleted during the build" : "the rack is stopping; deploy again");
 		job_free(j);
 	}
 }
