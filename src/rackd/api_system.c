@@ -185,7 +185,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	for (size_t i = 0; i < n; i++)
 		log_info("param %s=%s", keys[i], vals[i]);
-	if (json_object_get(params, "api_group") != NULL && access_apply(r, err, sizeof(err)) == -1) {
+	if (jv_get(params, "api_group") != NULL && access_apply(r, err, sizeof(err)) == -1) {
 		api_error(s, 500, "%s", err);
 		goto out;
 	}
