@@ -31,6 +31,7 @@
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
 #include "rackd/sandbox.h"
+#include "rackd/supervisor.h"
 
 static void
 usage(void)
@@ -289,6 +290,10 @@ main(int argc, char **argv)
 		fatal("epoll");
 	ev_signal(r->loop, SIGTERM, on_term, r);
 	ev_signal(r->loop, SIGINT, on_term, r);
+	/* The wiring: modules below report up through handlers registered here,
+	 * never by calling the modules above them. */
+	r->sup = &sup_processes;
+	sup_set_exit_handler(r, reconcile_proc_exited);
 	/* Apps first, so the routers' first snapshot already has their processes. */
 	reconcile_init(r);
 	routers_init(r);

@@ -104,6 +104,7 @@ struct group_kill {
 };
 
 struct build_job;
+struct sup_ops;
 
 struct rack {
 	char home[4096];
@@ -123,6 +124,9 @@ struct rack {
 	struct group_kill *kills;
 	size_t nkills;
 	struct build_job *builds;   /* builds being unpacked (build.c) */
+	const struct sup_ops *sup;  /* starts and stops app processes (supervisor.h) */
+	/* Told when an app process exits (sup_set_exit_handler). */
+	void (*proc_exited)(struct rack *r, struct proc *p);
 };
 
 /* Param with its default filled in (defaults depend on the rack). */

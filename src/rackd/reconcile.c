@@ -186,10 +186,7 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 			break;
 		}
 	}
-	if (p->pidfd != -1) {
-		ev_del(r->loop, p->pidfd);
-		close(p->pidfd);
-	}
+	r->sup->forget(r, p);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
 	if (r->vpc)
@@ -322,14 +319,14 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 	p->state = PROC_STARTING;
 	p->st.promoting = gen != a->active_gen;
-	if (sup_spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err, errlen) == -1)
+	if (r->sup->spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err,
+	    errlen) == -1)
 		goto out;
 	if (store_proc_put(r->store, &p->st) == -1) {
 		/* Unrecorded, a restarted daemon would neither adopt nor stop it. */
 		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
 		log_warnx("app %s: %s; stopping it", a->name, err);
-		kill(-p->st.pid, SIGKILL);
-		waitpid(p->st.pid, NULL, 0);
+		r->sup->kill(r, p);
 		goto out;
 	}
 	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
@@ -369,7 +366,8 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 		return;
 	}
 	applog_system(r, a->name, "Stopping process %s", p->st.id);
-	sup_stop(r, p, grace_of(a, p));
+	p->state = PROC_STOPPING;
+	r->sup->stop(r, p, grace_of(a, p));
 	p->st.stopping = true;
 	if (store_proc_put(r->store, &p->st) == -1)
 		log_warnx("process %s: cannot record that it is stopping: %s", p->st.id,
@@ -932,7 +930,7 @@ adopt_procs(struct rack *r)
 		p = proc_new(a);
 		p->st = ps[i];
 		p->st.command = xstrdup(ps[i].command);
-		if (sup_adopt(r, p) == -1) {
+		if (r->sup->adopt(r, p) == -1) {
 			log_info("process %s (pid %d) is gone", p->st.id, (int)p->st.pid);
 			proc_free(r, a, p);
 			continue;

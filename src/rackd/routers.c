@@ -265,6 +265,23 @@ stop_router(struct rack *r, struct router_proc *rp)
 	unlink(rp->pidfile);
 }
 
+/* Starts rp and watches it; -1 if it did not start or could not be watched. */
+static int
+start_router(struct rack *r, struct router_proc *rp)
+{
+	if (sup_spawn_router(r, rp) == -1)
+		return -1;
+	if (routers_watch(r, rp) == -1) {
+		/* Unwatched, it could never be restarted or reaped: stop it now. */
+		log_warn("router %s: cannot watch pid %d; stopping it", rp->name, (int)rp->pid);
+		kill(rp->pid, SIGKILL);
+		waitpid(rp->pid, NULL, 0);
+		rp->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
 void
 routers_sync(struct rack *r)
 {
@@ -285,7 +302,7 @@ routers_sync(struct rack *r)
 		listen_addr(r, rp, i == 1);
 		push_snapshot(r, rp, i == 1);
 		if (rp->pid <= 0 && now_ms() >= rp->next_start) {
-			if (sup_spawn_router(r, rp) == -1) {
+			if (start_router(r, rp) == -1) {
 				log_warnx("router %s: cannot start; retrying", rp->name);
 				rp->next_start = now_ms() + 1000;
 			} else {
