@@ -27,6 +27,7 @@
 #include "lab/lab.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
+#include "rackd/health.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
@@ -294,6 +295,7 @@ main(int argc, char **argv)
 	 * never by calling the modules above them. */
 	r->sup = &sup_processes;
 	sup_set_exit_handler(r, reconcile_proc_exited);
+	health_set_handler(r, reconcile_health_changed);
 	/* Apps first, so the routers' first snapshot already has their processes. */
 	reconcile_init(r);
 	routers_init(r);

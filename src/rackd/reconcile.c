@@ -43,10 +43,7 @@
 #include "rackd/timers.h"
 
 #define TICK_MS 200
-#define FIRST_PROBE_MS 200
 #define DRAIN_MS 500
-#define UNHEALTHY_AFTER 2
-#define RESTART_AFTER 6
 #define SHIM_FLUSH_MS 150
 
 static void
@@ -312,11 +309,6 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	    sandbox_home(&sb), err, errlen);
 	if (env == NULL)
 		goto out;
-	p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
-	str_copy(p->health_path, sizeof(p->health_path), s->health_path);
-	p->health_interval_ms = s->health_interval * 1000;
-	p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
-	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 	p->state = PROC_STARTING;
 	p->st.promoting = gen != a->active_gen;
 	if (r->sup->spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err,
@@ -334,7 +326,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	if (p->oneoff)
 		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
 	else
-		health_schedule(r, p, 0);
+		health_start(r, p, s, false);
 	if (out != NULL)
 		*out = p;
 	rc = 0;
@@ -511,12 +503,6 @@ reconcile_promotion(struct rack *r, struct app *a)
 			fail_promotion(r, a, p, why);
 			return;
 		}
-		if (p->state == PROC_STARTING && now > p->first_deadline) {
-			snprintf(why, sizeof(why), "process %s did not pass its health check (GET %s)"
-			    " within grace + timeout", p->st.id, p->health_path);
-			fail_promotion(r, a, p, why);
-			return;
-		}
 	}
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
@@ -559,6 +545,10 @@ reconcile_active(struct rack *r, struct app *a)
 		if (!proc_is_active(a, p) && !proc_is_promoting(a, p) && !p->oneoff &&
 		    now >= a->drain_at)
 			stop_proc(r, a, p);
+		/* Running a while: crashes before this one no longer slow restarts. */
+		if (proc_is_active(a, p) && p->state == PROC_RUNNING &&
+		    now_unix() - p->st.started > 30)
+			a->restarts = 0;
 	}
 	if (m == NULL || now < a->next_restart)
 		return;
@@ -656,65 +646,39 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 }
 
 void
-reconcile_health(struct rack *r, struct proc *p, bool ok)
+reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev)
 {
 	struct app *a = p->app;
-	enum proc_state before = p->state;
+	char why[512];
 
-	switch (p->state) {
-	case PROC_STARTING:
-		if (ok) {
-			p->state = PROC_RUNNING;
-			p->fails = 0;
-			health_schedule(r, p, p->health_interval_ms);
-		} else if (now_ms() <= p->first_deadline) {
-			health_schedule(r, p, FIRST_PROBE_MS);
-		}
-		/* Past the deadline: the reconciler fails or replaces it. */
+	if (p->state == PROC_STOPPING || p->state == PROC_EXITED)
+		return;     /* its checks were cancelled; a late word changes nothing */
+	switch (ev) {
+	case HEALTH_UP:
+		p->state = PROC_RUNNING;
 		break;
-	case PROC_RUNNING:
-	case PROC_UNHEALTHY:
-		if (ok) {
-			p->fails = 0;
-			p->state = PROC_RUNNING;
-			/* Running a while: crashes before this one no longer slow restarts. */
-			if (now_unix() - p->st.started > 30)
-				a->restarts = 0;
-		} else if (++p->fails >= UNHEALTHY_AFTER) {
-			p->state = PROC_UNHEALTHY;
-		}
-		if (p->fails >= RESTART_AFTER) {
-			applog_system(r, a->name, "Process %s failed %d health checks; replacing it",
-			    p->st.id, p->fails);
-			stop_proc(r, a, p);
-			break;
-		}
-		health_schedule(r, p, p->health_interval_ms);
+	case HEALTH_DOWN:
+		p->state = PROC_UNHEALTHY;
 		break;
-	case PROC_STOPPING:
-	case PROC_EXITED:
-		break;
-	}
-	if (p->state != before) {
-		reconcile_app(r, a);
-		routers_sync(r);
-	}
-}
-
-/* A process that missed its first deadline outside a promotion is replaced. */
-static void
-check_deadlines(struct rack *r, struct app *a)
-{
-	int64_t now = now_ms();
-
-	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (p->state == PROC_STARTING && now > p->first_deadline + 1000 &&
-		    proc_is_active(a, p)) {
+	case HEALTH_MISSED:
+		if (proc_is_promoting(a, p)) {
+			snprintf(why, sizeof(why), "process %s did not pass its health check (GET %s)"
+			    " within grace + timeout", p->st.id, p->health.path);
+			fail_promotion(r, a, p, why);
+		} else if (proc_is_active(a, p)) {
 			applog_system(r, a->name, "Process %s did not pass its health check; replacing it",
 			    p->st.id);
 			stop_proc(r, a, p);
 		}
+		break;
+	case HEALTH_REPLACE:
+		applog_system(r, a->name, "Process %s failed %d health checks; replacing it",
+		    p->st.id, p->health.fails);
+		stop_proc(r, a, p);
+		break;
 	}
+	reconcile_app(r, a);
+	routers_sync(r);
 }
 
 static void
@@ -725,7 +689,6 @@ tick(struct ev_loop *loop, void *arg)
 	sup_tick(r);
 	for (struct app *a = r->apps, *next; a != NULL; a = next) {
 		next = a->next;
-		check_deadlines(r, a);
 		reconcile_app(r, a);
 	}
 	routers_sync(r);
@@ -961,16 +924,11 @@ adopt_procs(struct rack *r)
 			continue;
 		}
 		p->gen = a->active_gen;
-		p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
-		str_copy(p->health_path, sizeof(p->health_path), s->health_path);
-		p->health_interval_ms = s->health_interval * 1000;
-		p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
-		p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 		/* It was serving when the last daemon left: keep it routed while it
 		 * passes its checks (two failures take it out, as for any process). */
 		p->state = PROC_RUNNING;
 		log_info("adopted process %s (pid %d)", p->st.id, (int)p->st.pid);
-		health_schedule(r, p, 0);
+		health_start(r, p, s, true);
 	}
 	store_proc_list_free(ps, n);
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rackd/health.h"
+
 struct rack;
 struct app;
 struct proc;
@@ -22,8 +24,11 @@ struct mf_service;
 void reconcile_init(struct rack *r);
 /* One pass over one app. */
 void reconcile_app(struct rack *r, struct app *a);
+/* The supervisor's exit handler (sup_set_exit_handler): p exited. */
 void reconcile_proc_exited(struct rack *r, struct proc *p);
-void reconcile_health(struct rack *r, struct proc *p, bool ok);
+/* The health checks' handler (health_set_handler): p's health changed. A
+ * missed first pass fails p's promotion, or replaces p if it serves. */
+void reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev);
 /* Begins promoting release `id` of app a. -1 with err when it cannot start
  * (unknown release, no build, required env missing, internal router off). */
 int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen);
