@@ -79,6 +79,7 @@ struct app {
 };
 
 struct router_proc {
+	struct rack *rack;          /* back-pointer */
 	const char *name;           /* "public" or "internal" */
 	pid_t pid;
 	int pidfd;
@@ -124,11 +125,20 @@ struct rack {
 	void (*proc_exited)(struct rack *r, struct proc *p);
 	/* Told when a process's health changes (health_set_handler). */
 	health_fn health_changed;
+	/* What the routers and the lab DNS serve may have changed: sync them at
+	 * the end of this loop turn (rack_routes_changed). */
+	bool routes_changed;
+	bool routes_retry;          /* the last routers_sync left a router down or a table unwritten */
 };
 
 /* Param with its default filled in (defaults depend on the rack). */
 void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
 bool rack_param_bool(struct rack *r, const char *key);
+
+/* Says that what the routers or the lab DNS serve may have changed (a
+ * process's state, an app's active release, an app gone): the daemon syncs
+ * them once, at the end of the loop turn. */
+void rack_routes_changed(struct rack *r);
 
 struct app *rack_app_find(struct rack *r, const char *name);
 /* The env of the app's newest release ("K=V\n" lines; "" if none), malloc'd. */

@@ -32,17 +32,13 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
-#include "rackd/discovery.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
-#include "rackd/routers.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
-#include "rackd/timers.h"
 
-#define TICK_MS 200
 #define DRAIN_MS 500
 #define SHIM_FLUSH_MS 150
 
@@ -184,6 +180,7 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 		}
 	}
 	r->sup->forget(r, p);
+	rack_routes_changed(r);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
 	if (r->vpc)
@@ -359,6 +356,7 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 	}
 	applog_system(r, a->name, "Stopping process %s", p->st.id);
 	p->state = PROC_STOPPING;
+	rack_routes_changed(r);
 	r->sup->stop(r, p, grace_of(a, p));
 	p->st.stopping = true;
 	if (store_proc_put(r->store, &p->st) == -1)
@@ -446,7 +444,7 @@ activate(struct rack *r, struct app *a)
 	a->promoting[0] = '\0';
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
-	routers_sync(r);
+	rack_routes_changed(r);
 }
 
 static void
@@ -589,6 +587,7 @@ app_unlink_free(struct rack *r, struct app *a)
 	}
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
 	remove_tree(dir);
+	rack_routes_changed(r);
 	sandbox_release_ids(r, a->name, a->uid_base);
 	manifest_free(a->manifest);
 	env_free(a->release_env);
@@ -640,9 +639,9 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 			applog_system(r, a->name, "%s", why);
 		p->state = PROC_EXITED;
 		p->exited_at = now_ms();
+		rack_routes_changed(r);
 	}
 	reconcile_app(r, a);
-	routers_sync(r);
 }
 
 void
@@ -677,25 +676,17 @@ reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev)
 		stop_proc(r, a, p);
 		break;
 	}
+	rack_routes_changed(r);
 	reconcile_app(r, a);
-	routers_sync(r);
 }
 
-static void
-tick(struct ev_loop *loop, void *arg)
+void
+reconcile_tick(struct rack *r)
 {
-	struct rack *r = arg;
-
-	sup_tick(r);
 	for (struct app *a = r->apps, *next; a != NULL; a = next) {
 		next = a->next;
 		reconcile_app(r, a);
 	}
-	routers_sync(r);
-	discovery_sync(r);
-	timers_tick(r);
-	if (!r->exiting)
-		ev_timer_add(loop, TICK_MS, tick, r);
 }
 
 struct app *
@@ -816,8 +807,8 @@ reconcile_app_delete(struct rack *r, struct app *a)
 {
 	a->deleting = true;
 	clear_promotion(a);
+	rack_routes_changed(r);
 	reconcile_app(r, a);
-	routers_sync(r);
 }
 
 void
@@ -1013,6 +1004,6 @@ reconcile_init(struct rack *r)
 		log_warnx("cannot record the interrupted promotions as failed: %s",
 		    store_error(r->store));
 	adopt_procs(r);
+	rack_routes_changed(r);
 	sweep_disk(r);
-	ev_timer_add(r->loop, TICK_MS, tick, r);
 }

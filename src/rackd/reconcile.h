@@ -2,7 +2,11 @@
  * reconcile.h — drives each app's processes toward what its releases and
  * scale say: promotions (start the new release's processes, wait for their
  * health, switch routes, stop the old ones), crash restarts, scaling, and
- * app deletion. Runs on a 200 ms tick and after every event.
+ * app deletion. It runs when the daemon's tick calls reconcile_tick, when
+ * the supervisor and the health checks report (through the handlers main.c
+ * registers), and on API calls; it starts and stops processes only through
+ * r->sup, and says when routes may have changed (rack_routes_changed)
+ * instead of pushing them.
  */
 #ifndef CX_RECONCILE_H
 #define CX_RECONCILE_H
@@ -19,11 +23,14 @@ struct proc;
 struct manifest;
 struct mf_service;
 
-/* Loads apps from the store, adopts processes a previous daemon left running,
- * and starts the tick. */
+/* Loads apps from the store and adopts processes a previous daemon left
+ * running (r->sup and both handlers set first). */
 void reconcile_init(struct rack *r);
 /* One pass over one app. */
 void reconcile_app(struct rack *r, struct app *a);
+/* One pass over every app: back-offs, drains and the promotion deadline
+ * that time alone moves on. The daemon's tick calls it. */
+void reconcile_tick(struct rack *r);
 /* The supervisor's exit handler (sup_set_exit_handler): p exited. */
 void reconcile_proc_exited(struct rack *r, struct proc *p);
 /* The health checks' handler (health_set_handler): p's health changed. A

@@ -38,6 +38,7 @@ router_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		log_warnx("router %s (pid %d) exited; restarting it", rp->name, (int)rp->pid);
 	rp->pid = 0;
 	rp->next_start = now_ms() + 500;
+	rp->rack->routes_retry = true;  /* the tick brings it back after the back-off */
 }
 
 int
@@ -227,6 +228,7 @@ routers_init(struct rack *r)
 	for (int i = 0; i < 2; i++) {
 		struct router_proc *rp = &r->routers[i];
 
+		rp->rack = r;
 		rp->name = names[i];
 		rp->pidfd = -1;
 		snprintf(rp->routes_path, sizeof(rp->routes_path), "%s/routes.%s", r->dir, names[i]);
@@ -285,6 +287,8 @@ start_router(struct rack *r, struct router_proc *rp)
 void
 routers_sync(struct rack *r)
 {
+	bool settled = true;
+
 	for (int i = 0; i < 2; i++) {
 		struct router_proc *rp = &r->routers[i];
 		bool want = i == 0 || rack_param_bool(r, "internal_router");
@@ -310,7 +314,10 @@ routers_sync(struct rack *r)
 				    (int)rp->pid);
 			}
 		}
+		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0')
+			settled = false;
 	}
+	r->routes_retry = !settled;
 }
 
 void
