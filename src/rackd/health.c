@@ -215,6 +215,7 @@ health_result(struct rack *r, struct proc *p, bool ok)
 		} else if (now_ms() <= hc->first_deadline) {
 			schedule(r, p, HEALTH_FIRST_PROBE_MS);
 		} else {
+			health_cancel(r, p);
 			hc->state = HEALTH_DONE;
 			report(r, p, HEALTH_MISSED);
 		}
@@ -231,6 +232,7 @@ health_result(struct rack *r, struct proc *p, bool ok)
 			break;
 		}
 		if (++hc->fails >= HEALTH_REPLACE_AFTER) {
+			health_cancel(r, p);
 			hc->state = HEALTH_DONE;
 			report(r, p, HEALTH_REPLACE);
 			break;
