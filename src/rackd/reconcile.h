@@ -53,9 +53,9 @@ void reconcile_app_delete(struct rack *r, struct app *a);
 void reconcile_stop_all(struct rack *r, int grace_ms);
 /* Starts a one-off process of service s of a's active release running
  * command (NULL: the service's own), with id PREFIX-XXXXXXXX: a timer's run,
- * or `cx run`'s with stdio (see sup_spawn_app; NULL for the app's log). Not
- * routed, not counted toward scale, not replaced when it exits. *out (if not
- * NULL) gets it. 0, or -1 with err. */
+ * or `cx run`'s with stdio (see struct sup_ops in supervisor.h; NULL for
+ * the app's log). Not routed, not counted toward scale, not replaced when it
+ * exits. *out (if not NULL) gets it. 0, or -1 with err. */
 int reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
     const char *prefix, const char *command, const int *stdio, struct proc **out, char *err,
     size_t errlen);

@@ -286,6 +286,30 @@ test_all_pass_then_routes_switch_and_old_drain(void **state)
 	assert_string_equal(reconcile_app_status(&rack, a), "running");
 }
 
+/* R1 active and serving, then a promotion of id begun: its processes in new. */
+static void
+promote_over_r1(struct app *a, const char *id, struct proc **old, struct proc **new)
+{
+	char err[256];
+
+	promote_and_pass(a, "R1", old);
+	assert_int_equal(reconcile_promote(&rack, a, id, err, sizeof(err)), 0);
+	assert_int_equal(procs_of(a, a->promoting_gen, new), 2);
+}
+
+/* The promotion is over and R1 serves on, untouched, on both its processes. */
+static void
+assert_r1_serves(struct app *a, struct proc **old)
+{
+	assert_string_equal(a->promoting, "");
+	assert_string_equal(a->active, "R1");
+	assert_release("R1", "active", NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(old[i]->state, PROC_RUNNING);
+		assert_true(routed(old[i]));
+	}
+}
+
 /* After fake_exit, the reconciler gives the log shim a moment; move it on. */
 static void
 after_shim_flush(struct proc *p)
@@ -299,26 +323,18 @@ test_exit_during_promotion_fails_it(void **state)
 {
 	struct app *a = rack.apps;
 	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
-	char err[256];
 
 	(void)state;
-	promote_and_pass(a, "R1", old);
-	assert_int_equal(reconcile_promote(&rack, a, "R2", err, sizeof(err)), 0);
-	assert_int_equal(procs_of(a, a->promoting_gen, new), 2);
+	promote_over_r1(a, "R2", old, new);
 	health_result(&rack, new[0], true);
 	fake_exit(&rack, new[1], 3 << 8);       /* exit status 3 */
 	assert_string_equal(a->promoting, "R2"); /* its last lines are still on their way */
 	after_shim_flush(new[1]);
 
 	/* PROMOTING --exit--> FAILED: R2 records why, R1 keeps serving. */
-	assert_string_equal(a->promoting, "");
-	assert_string_equal(a->active, "R1");
+	assert_r1_serves(a, old);
 	assert_release("R2", "failed", "exited with status 3 during promotion");
-	assert_release("R1", "active", NULL);
 	assert_int_equal(new[0]->state, PROC_STOPPING);   /* R2's other process stops */
-	assert_int_equal(old[0]->state, PROC_RUNNING);
-	assert_int_equal(old[1]->state, PROC_RUNNING);
-	assert_true(routed(old[0]) && routed(old[1]));
 	assert_int_equal(fake.stopped, 1);
 	assert_null(a->restart_error);
 }
@@ -328,12 +344,9 @@ test_first_pass_deadline_missed_fails_it(void **state)
 {
 	struct app *a = rack.apps;
 	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
-	char err[256];
 
 	(void)state;
-	promote_and_pass(a, "R1", old);
-	assert_int_equal(reconcile_promote(&rack, a, "R2", err, sizeof(err)), 0);
-	assert_int_equal(procs_of(a, a->promoting_gen, new), 2);
+	promote_over_r1(a, "R2", old, new);
 
 	/* Failures before the deadline: it is probed again, still starting. */
 	health_result(&rack, new[0], false);
@@ -344,12 +357,10 @@ test_first_pass_deadline_missed_fails_it(void **state)
 	/* A failure past it --> FAILED, with the check that was missed. */
 	new[0]->health.first_deadline = now_ms() - 1;
 	health_result(&rack, new[0], false);
-	assert_string_equal(a->promoting, "");
-	assert_string_equal(a->active, "R1");
+	assert_r1_serves(a, old);
 	assert_release("R2", "failed", "did not pass its health check (GET /health)");
 	assert_int_equal(new[0]->state, PROC_STOPPING);
 	assert_int_equal(new[1]->state, PROC_STOPPING);
-	assert_true(routed(old[0]) && routed(old[1]));
 }
 
 static void
@@ -357,30 +368,22 @@ test_failed_restart_leaves_release_active(void **state)
 {
 	struct app *a = rack.apps;
 	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
-	char err[256];
 	unsigned active_gen;
 
 	(void)state;
-	promote_and_pass(a, "R1", old);
-	active_gen = a->active_gen;
-
 	/* cx restart: a promotion of the active release, in a new generation. */
-	assert_int_equal(reconcile_promote(&rack, a, "R1", err, sizeof(err)), 0);
+	promote_over_r1(a, "R1", old, new);
+	active_gen = a->active_gen;
 	assert_int_not_equal(a->promoting_gen, active_gen);
-	assert_int_equal(procs_of(a, a->promoting_gen, new), 2);
 	assert_false(proc_is_active(a, new[0]));
 	fake_exit(&rack, new[0], 3 << 8);
 	after_shim_flush(new[0]);
 
 	/* FAILED, but R1 stays active: the app says why the restart failed. */
-	assert_string_equal(a->promoting, "");
-	assert_string_equal(a->active, "R1");
+	assert_r1_serves(a, old);
 	assert_int_equal(a->active_gen, active_gen);
-	assert_release("R1", "active", NULL);
 	assert_non_null(a->restart_error);
 	assert_non_null(strstr(a->restart_error, "exited with status 3 during promotion"));
-	assert_int_equal(old[0]->state, PROC_RUNNING);
-	assert_true(routed(old[0]) && routed(old[1]));
 	assert_int_equal(new[1]->state, PROC_STOPPING);
 	assert_string_equal(reconcile_app_status(&rack, a), "updating");
 	fake_exit(&rack, new[1], 0);
