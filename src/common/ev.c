@@ -3,7 +3,8 @@
  *
  * Watchers live in an array indexed by fd. A callback may delete any watcher,
  * its own included: events already fetched for a deleted fd are skipped by
- * checking the watcher's generation before dispatch.
+ * checking the watcher's generation before dispatch. A turn is one
+ * epoll_wait, its fd callbacks, the timers due, then the turn callback.
  */
 #include "common/ev.h"
 
@@ -45,6 +46,8 @@ struct ev_loop {
 	void *sigarg[EV_MAX_SIGNAL];
 	int64_t now;
 	bool stop;
+	ev_turn_cb turn_cb;
+	void *turn_arg;
 };
 
 struct ev_loop *
@@ -307,8 +310,17 @@ ev_run(struct ev_loop *loop)
 			w->cb(loop, fd, evs[i].events, w->arg);
 		}
 		run_timers(loop);
+		if (loop->turn_cb != NULL && !loop->stop)
+			loop->turn_cb(loop, loop->turn_arg);
 	}
 	return 0;
+}
+
+void
+ev_on_turn(struct ev_loop *loop, ev_turn_cb cb, void *arg)
+{
+	loop->turn_cb = cb;
+	loop->turn_arg = arg;
 }
 
 void

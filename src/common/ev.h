@@ -20,6 +20,7 @@ struct ev_timer;
 typedef void (*ev_fd_cb)(struct ev_loop *loop, int fd, uint32_t events, void *arg);
 typedef void (*ev_timer_cb)(struct ev_loop *loop, void *arg);
 typedef void (*ev_signal_cb)(struct ev_loop *loop, int signo, void *arg);
+typedef void (*ev_turn_cb)(struct ev_loop *loop, void *arg);
 
 /* Returns a new loop, or NULL with errno set. Free with ev_free. */
 struct ev_loop *ev_new(void);
@@ -41,6 +42,11 @@ void ev_timer_cancel(struct ev_loop *loop, struct ev_timer *t);
 /* Delivers signo through the loop (signalfd); the signal is blocked for the
  * thread. One callback per signal. */
 int ev_signal(struct ev_loop *loop, int signo, ev_signal_cb cb, void *arg);
+
+/* Calls cb at the end of every turn of the loop, after that turn's fd
+ * callbacks and timers, unless the loop is stopping: work that many
+ * callbacks ask for is done there once. One per loop; cb NULL removes it. */
+void ev_on_turn(struct ev_loop *loop, ev_turn_cb cb, void *arg);
 
 /* Runs until ev_stop; returns 0, or -1 if epoll_wait fails. */
 int ev_run(struct ev_loop *loop);

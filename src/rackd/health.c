@@ -1,8 +1,22 @@
 /*
  * health.c — see health.h.
  *
+ * A process's checks (struct health_check), and what each reports:
+ *
+ *   FIRST --pass--> PASSING                              report HEALTH_UP
+ *   FIRST --fail, deadline not passed--> FIRST           probe again in 200 ms
+ *   FIRST --fail past the first-pass deadline--> DONE    report HEALTH_MISSED
+ *   PASSING --HEALTH_UNHEALTHY_AFTER fails--> FAILING    report HEALTH_DOWN
+ *   FAILING --pass--> PASSING                            report HEALTH_UP
+ *   PASSING/FAILING --HEALTH_REPLACE_AFTER fails--> DONE report HEALTH_REPLACE
+ *
+ * Passing and failing processes are probed every health.interval; a process
+ * adopted from the last daemon starts in PASSING. DONE probes no more.
+ *
  * A probe's states: CONNECTING --writable--> SENT --status line--> done.
  * Any error, a close before the status line, or the probe's timeout fails it.
+ * Every probe ends (its timeout bounds it), so a process that never passes
+ * always reaches HEALTH_MISSED.
  */
 #include "rackd/health.h"
 
@@ -14,10 +28,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"
+#include "rackd/manifest.h"
 #include "rackd/rack.h"
-#include "rackd/reconcile.h"
 
 struct probe {
 	struct rack *rack;
@@ -58,7 +73,7 @@ probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 			return;
 		}
 		n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
-		    "User-Agent: cx-health\r\nConnection: close\r\n\r\n", p->health_path,
+		    "User-Agent: cx-health\r\nConnection: close\r\n\r\n", p->health.path,
 		    p->st.address, p->st.port);
 		if (write(fd, req, (size_t)n) != n) {
 			probe_finish(pr, false);
@@ -90,19 +105,25 @@ probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 static void
-probe_finish(struct probe *pr, bool ok)
+probe_free(struct rack *r, struct probe *pr)
 {
-	struct proc *p = pr->proc;
-	struct rack *r = pr->rack;
-
 	if (pr->fd != -1) {
 		ev_del(r->loop, pr->fd);
 		close(pr->fd);
 	}
 	ev_timer_cancel(r->loop, pr->timeout);
-	p->probe = NULL;
+	pr->proc->health.probe = NULL;
 	free(pr);
-	reconcile_health(r, p, ok);
+}
+
+static void
+probe_finish(struct probe *pr, bool ok)
+{
+	struct proc *p = pr->proc;
+	struct rack *r = pr->rack;
+
+	probe_free(r, pr);
+	health_result(r, p, ok);
 }
 
 static void
@@ -113,16 +134,16 @@ probe_start(struct ev_loop *loop, void *arg)
 	struct probe *pr;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 
-	p->probe_timer = NULL;
-	if (p->health_port == 0) {
-		reconcile_health(r, p, p->pidfd != -1);
+	p->health.timer = NULL;
+	if (p->health.port == 0) {
+		health_result(r, p, p->pidfd != -1);
 		return;
 	}
 	pr = xcalloc(1, sizeof(*pr));
 	pr->rack = r;
 	pr->proc = p;
-	p->probe = pr;
-	sin.sin_port = htons((uint16_t)p->health_port);
+	p->health.probe = pr;
+	sin.sin_port = htons((uint16_t)p->health.port);
 	inet_pton(AF_INET, p->st.address, &sin.sin_addr);
 	pr->fd = -1;
 	if (r->vpc)
@@ -136,30 +157,102 @@ probe_start(struct ev_loop *loop, void *arg)
 		probe_finish(pr, false);
 		return;
 	}
-	pr->timeout = ev_timer_add(loop, p->health_timeout_ms, probe_timeout, pr);
+	pr->timeout = ev_timer_add(loop, p->health.timeout_ms, probe_timeout, pr);
+}
+
+static void
+schedule(struct rack *r, struct proc *p, int ms)
+{
+	health_cancel(r, p);
+	p->health.timer = ev_timer_add(r->loop, ms, probe_start, p);
 }
 
 void
-health_schedule(struct rack *r, struct proc *p, int ms)
+health_set_handler(struct rack *r, health_fn fn)
 {
+	r->health_changed = fn;
+}
+
+static void
+report(struct rack *r, struct proc *p, enum health_event ev)
+{
+	if (r->health_changed == NULL) {
+		log_warnx("process %s: its health changed (%d), but nobody registered to hear of it",
+		    p->st.id, (int)ev);
+		return;
+	}
+	r->health_changed(r, p, ev);
+}
+
+void
+health_start(struct rack *r, struct proc *p, const struct mf_service *s, bool serving)
+{
+	struct health_check *hc = &p->health;
+
 	health_cancel(r, p);
-	p->probe_timer = ev_timer_add(r->loop, ms, probe_start, p);
+	hc->port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
+	str_copy(hc->path, sizeof(hc->path), s->health_path);
+	hc->interval_ms = s->health_interval * 1000;
+	hc->timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
+	hc->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
+	hc->state = serving ? HEALTH_PASSING : HEALTH_FIRST;
+	hc->fails = 0;
+	schedule(r, p, 0);
+}
+
+void
+health_result(struct rack *r, struct proc *p, bool ok)
+{
+	struct health_check *hc = &p->health;
+
+	switch (hc->state) {
+	case HEALTH_FIRST:
+		if (ok) {
+			hc->state = HEALTH_PASSING;
+			hc->fails = 0;
+			schedule(r, p, hc->interval_ms);
+			report(r, p, HEALTH_UP);
+		} else if (now_ms() <= hc->first_deadline) {
+			schedule(r, p, HEALTH_FIRST_PROBE_MS);
+		} else {
+			health_cancel(r, p);
+			hc->state = HEALTH_DONE;
+			report(r, p, HEALTH_MISSED);
+		}
+		break;
+	case HEALTH_PASSING:
+	case HEALTH_FAILING:
+		if (ok) {
+			hc->fails = 0;
+			schedule(r, p, hc->interval_ms);
+			if (hc->state == HEALTH_FAILING) {
+				hc->state = HEALTH_PASSING;
+				report(r, p, HEALTH_UP);
+			}
+			break;
+		}
+		if (++hc->fails >= HEALTH_REPLACE_AFTER) {
+			health_cancel(r, p);
+			hc->state = HEALTH_DONE;
+			report(r, p, HEALTH_REPLACE);
+			break;
+		}
+		schedule(r, p, hc->interval_ms);
+		if (hc->state == HEALTH_PASSING && hc->fails >= HEALTH_UNHEALTHY_AFTER) {
+			hc->state = HEALTH_FAILING;
+			report(r, p, HEALTH_DOWN);
+		}
+		break;
+	case HEALTH_DONE:
+		break;
+	}
 }
 
 void
 health_cancel(struct rack *r, struct proc *p)
 {
-	ev_timer_cancel(r->loop, p->probe_timer);
-	p->probe_timer = NULL;
-	if (p->probe != NULL) {
-		struct probe *pr = p->probe;
-
-		if (pr->fd != -1) {
-			ev_del(r->loop, pr->fd);
-			close(pr->fd);
-		}
-		ev_timer_cancel(r->loop, pr->timeout);
-		free(pr);
-		p->probe = NULL;
-	}
+	ev_timer_cancel(r->loop, p->health.timer);
+	p->health.timer = NULL;
+	if (p->health.probe != NULL)
+		probe_free(r, p->health.probe);
 }

@@ -28,10 +28,18 @@
 #include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
+#include "rackd/discovery.h"
+#include "rackd/health.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
 #include "rackd/sandbox.h"
+#include "rackd/supervisor.h"
+#include "rackd/timers.h"
+
+/* The daemon's clock: what time alone moves on (kill deadlines, back-offs,
+ * drains, promotion deadlines, timers, router restarts). */
+#define TICK_MS 200
 
 static void
 usage(void)
@@ -46,6 +54,36 @@ on_term(struct ev_loop *loop, int signo, void *arg)
 	(void)arg;
 	log_info("signal %d: stopping the daemon; apps and routers keep running", signo);
 	ev_stop(loop);
+}
+
+/* At the end of every loop turn: routes and rack-only names, once, if
+ * anything in the turn changed what they serve (rack_routes_changed). */
+static void
+sync_routes(struct ev_loop *loop, void *arg)
+{
+	struct rack *r = arg;
+
+	(void)loop;
+	if (!r->routes_changed || r->exiting)
+		return;
+	r->routes_changed = false;
+	routers_sync(r);
+	discovery_sync(r);
+}
+
+static void
+tick(struct ev_loop *loop, void *arg)
+{
+	struct rack *r = arg;
+
+	if (r->exiting)
+		return;
+	sup_tick(r);
+	reconcile_tick(r);
+	timers_tick(r);
+	if (r->routes_retry)
+		rack_routes_changed(r);    /* a router to restart, a table to write again */
+	ev_timer_add(loop, TICK_MS, tick, r);
 }
 
 static int
@@ -290,9 +328,16 @@ main(int argc, char **argv)
 		fatal("epoll");
 	ev_signal(r->loop, SIGTERM, on_term, r);
 	ev_signal(r->loop, SIGINT, on_term, r);
+	/* The wiring: modules below report up through handlers registered here,
+	 * never by calling the modules above them. */
+	r->sup = &sup_processes;
+	sup_set_exit_handler(r, reconcile_proc_exited);
+	health_set_handler(r, reconcile_health_changed);
 	/* Apps first, so the routers' first snapshot already has their processes. */
 	reconcile_init(r);
 	routers_init(r);
+	ev_on_turn(r->loop, sync_routes, r);
+	ev_timer_add(r->loop, TICK_MS, tick, r);
 	if (api_listen(r) == -1) {
 		snprintf(msg, sizeof(msg), "cannot listen on %s/api.sock: %s", r->dir, strerror(errno));
 		report(ready_fd, msg);

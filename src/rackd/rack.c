@@ -35,6 +35,12 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		str_copy(out, outlen, "");
 }
 
+void
+rack_routes_changed(struct rack *r)
+{
+	r->routes_changed = true;
+}
+
 bool
 rack_param_bool(struct rack *r, const char *key)
 {

@@ -12,18 +12,19 @@
 #include <sys/types.h>
 
 #include "common/ev.h"
+#include "rackd/health.h"
 #include "rackd/store.h"
 
 struct manifest;
 struct mf_service;
-struct probe;
 
 /*
- * A process's life:
+ * A process's life (the reconciler moves it, on the supervisor's and the
+ * health checks' reports):
  *
- *   STARTING --first health pass--> RUNNING <--pass/fail--> UNHEALTHY
- *      |                               |                       |
- *      +------------ stop / exit ------+-----------------------+--> STOPPING --> gone
+ *   STARTING --HEALTH_UP--> RUNNING <--HEALTH_DOWN / HEALTH_UP--> UNHEALTHY
+ *      |                       |                                     |
+ *      +--- stop, HEALTH_MISSED, HEALTH_REPLACE ---------------------+--> STOPPING --> gone
  *      +-- exit --> EXITED (kept until the reconciler looks at it)
  */
 enum proc_state { PROC_STARTING, PROC_RUNNING, PROC_UNHEALTHY, PROC_STOPPING, PROC_EXITED };
@@ -36,14 +37,8 @@ struct proc {
 	bool our_child;             /* false for processes adopted after a daemon restart */
 	int exit_status;            /* waitpid status, -1 unknown */
 	int64_t exited_at;          /* ms, when its exit was noticed */
-	int64_t first_deadline;     /* ms: must pass health by then (grace + timeout) */
 	int64_t kill_at;            /* ms: SIGKILL if still alive (STOPPING) */
-	int health_port;            /* port to probe, 0 = worker */
-	char health_path[256];
-	int health_interval_ms, health_timeout_ms;
-	struct ev_timer *probe_timer;
-	struct probe *probe;
-	int fails;                  /* consecutive failed checks */
+	struct health_check health; /* its checks (health.h); none for one-offs */
 	unsigned gen;               /* the app generation that started it (see struct app) */
 	bool oneoff;                /* a timer's run or `cx run`: not routed, not counted, not replaced */
 	void (*on_exit)(struct proc *p);  /* told when it exits (cx run waits for it) */
@@ -84,6 +79,7 @@ struct app {
 };
 
 struct router_proc {
+	struct rack *rack;          /* back-pointer */
 	const char *name;           /* "public" or "internal" */
 	pid_t pid;
 	int pidfd;
@@ -104,6 +100,7 @@ struct group_kill {
 };
 
 struct build_job;
+struct sup_ops;
 
 struct rack {
 	char home[4096];
@@ -123,11 +120,25 @@ struct rack {
 	struct group_kill *kills;
 	size_t nkills;
 	struct build_job *builds;   /* builds being unpacked (build.c) */
+	const struct sup_ops *sup;  /* starts and stops app processes (supervisor.h) */
+	/* Told when an app process exits (sup_set_exit_handler). */
+	void (*proc_exited)(struct rack *r, struct proc *p);
+	/* Told when a process's health changes (health_set_handler). */
+	health_fn health_changed;
+	/* What the routers and the lab DNS serve may have changed: sync them at
+	 * the end of this loop turn (rack_routes_changed). */
+	bool routes_changed;
+	bool routes_retry;          /* the last routers_sync left a router down or a table unwritten */
 };
 
 /* Param with its default filled in (defaults depend on the rack). */
 void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
 bool rack_param_bool(struct rack *r, const char *key);
+
+/* Says that what the routers or the lab DNS serve may have changed (a
+ * process's state, an app's active release, an app gone): the daemon syncs
+ * them once, at the end of the loop turn. */
+void rack_routes_changed(struct rack *r);
 
 struct app *rack_app_find(struct rack *r, const char *name);
 /* The env of the app's newest release ("K=V\n" lines; "" if none), malloc'd. */

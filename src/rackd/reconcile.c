@@ -32,21 +32,14 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
-#include "rackd/discovery.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
-#include "rackd/routers.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
-#include "rackd/timers.h"
 
-#define TICK_MS 200
-#define FIRST_PROBE_MS 200
 #define DRAIN_MS 500
-#define UNHEALTHY_AFTER 2
-#define RESTART_AFTER 6
 #define SHIM_FLUSH_MS 150
 
 static void
@@ -186,10 +179,8 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 			break;
 		}
 	}
-	if (p->pidfd != -1) {
-		ev_del(r->loop, p->pidfd);
-		close(p->pidfd);
-	}
+	r->sup->forget(r, p);
+	rack_routes_changed(r);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
 	if (r->vpc)
@@ -315,21 +306,16 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	    sandbox_home(&sb), err, errlen);
 	if (env == NULL)
 		goto out;
-	p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
-	str_copy(p->health_path, sizeof(p->health_path), s->health_path);
-	p->health_interval_ms = s->health_interval * 1000;
-	p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
-	p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 	p->state = PROC_STARTING;
 	p->st.promoting = gen != a->active_gen;
-	if (sup_spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err, errlen) == -1)
+	if (r->sup->spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err,
+	    errlen) == -1)
 		goto out;
 	if (store_proc_put(r->store, &p->st) == -1) {
 		/* Unrecorded, a restarted daemon would neither adopt nor stop it. */
 		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
 		log_warnx("app %s: %s; stopping it", a->name, err);
-		kill(-p->st.pid, SIGKILL);
-		waitpid(p->st.pid, NULL, 0);
+		r->sup->kill(r, p);
 		goto out;
 	}
 	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
@@ -337,7 +323,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	if (p->oneoff)
 		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
 	else
-		health_schedule(r, p, 0);
+		health_start(r, p, s, false);
 	if (out != NULL)
 		*out = p;
 	rc = 0;
@@ -369,7 +355,9 @@ stop_proc(struct rack *r, struct app *a, struct proc *p)
 		return;
 	}
 	applog_system(r, a->name, "Stopping process %s", p->st.id);
-	sup_stop(r, p, grace_of(a, p));
+	p->state = PROC_STOPPING;
+	rack_routes_changed(r);
+	r->sup->stop(r, p, grace_of(a, p));
 	p->st.stopping = true;
 	if (store_proc_put(r->store, &p->st) == -1)
 		log_warnx("process %s: cannot record that it is stopping: %s", p->st.id,
@@ -456,7 +444,7 @@ activate(struct rack *r, struct app *a)
 	a->promoting[0] = '\0';
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
-	routers_sync(r);
+	rack_routes_changed(r);
 }
 
 static void
@@ -513,12 +501,6 @@ reconcile_promotion(struct rack *r, struct app *a)
 			fail_promotion(r, a, p, why);
 			return;
 		}
-		if (p->state == PROC_STARTING && now > p->first_deadline) {
-			snprintf(why, sizeof(why), "process %s did not pass its health check (GET %s)"
-			    " within grace + timeout", p->st.id, p->health_path);
-			fail_promotion(r, a, p, why);
-			return;
-		}
 	}
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
@@ -561,6 +543,10 @@ reconcile_active(struct rack *r, struct app *a)
 		if (!proc_is_active(a, p) && !proc_is_promoting(a, p) && !p->oneoff &&
 		    now >= a->drain_at)
 			stop_proc(r, a, p);
+		/* Running a while: crashes before this one no longer slow restarts. */
+		if (proc_is_active(a, p) && p->state == PROC_RUNNING &&
+		    now_unix() - p->st.started > 30)
+			a->restarts = 0;
 	}
 	if (m == NULL || now < a->next_restart)
 		return;
@@ -601,6 +587,7 @@ app_unlink_free(struct rack *r, struct app *a)
 	}
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
 	remove_tree(dir);
+	rack_routes_changed(r);
 	sandbox_release_ids(r, a->name, a->uid_base);
 	manifest_free(a->manifest);
 	env_free(a->release_env);
@@ -652,89 +639,54 @@ reconcile_proc_exited(struct rack *r, struct proc *p)
 			applog_system(r, a->name, "%s", why);
 		p->state = PROC_EXITED;
 		p->exited_at = now_ms();
+		rack_routes_changed(r);
 	}
 	reconcile_app(r, a);
-	routers_sync(r);
 }
 
 void
-reconcile_health(struct rack *r, struct proc *p, bool ok)
+reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev)
 {
 	struct app *a = p->app;
-	enum proc_state before = p->state;
+	char why[512];
 
-	switch (p->state) {
-	case PROC_STARTING:
-		if (ok) {
-			p->state = PROC_RUNNING;
-			p->fails = 0;
-			health_schedule(r, p, p->health_interval_ms);
-		} else if (now_ms() <= p->first_deadline) {
-			health_schedule(r, p, FIRST_PROBE_MS);
-		}
-		/* Past the deadline: the reconciler fails or replaces it. */
+	if (p->state == PROC_STOPPING || p->state == PROC_EXITED)
+		return;     /* its checks were cancelled; a late word changes nothing */
+	switch (ev) {
+	case HEALTH_UP:
+		p->state = PROC_RUNNING;
 		break;
-	case PROC_RUNNING:
-	case PROC_UNHEALTHY:
-		if (ok) {
-			p->fails = 0;
-			p->state = PROC_RUNNING;
-			/* Running a while: crashes before this one no longer slow restarts. */
-			if (now_unix() - p->st.started > 30)
-				a->restarts = 0;
-		} else if (++p->fails >= UNHEALTHY_AFTER) {
-			p->state = PROC_UNHEALTHY;
-		}
-		if (p->fails >= RESTART_AFTER) {
-			applog_system(r, a->name, "Process %s failed %d health checks; replacing it",
-			    p->st.id, p->fails);
-			stop_proc(r, a, p);
-			break;
-		}
-		health_schedule(r, p, p->health_interval_ms);
+	case HEALTH_DOWN:
+		p->state = PROC_UNHEALTHY;
 		break;
-	case PROC_STOPPING:
-	case PROC_EXITED:
-		break;
-	}
-	if (p->state != before) {
-		reconcile_app(r, a);
-		routers_sync(r);
-	}
-}
-
-/* A process that missed its first deadline outside a promotion is replaced. */
-static void
-check_deadlines(struct rack *r, struct app *a)
-{
-	int64_t now = now_ms();
-
-	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (p->state == PROC_STARTING && now > p->first_deadline + 1000 &&
-		    proc_is_active(a, p)) {
+	case HEALTH_MISSED:
+		if (proc_is_promoting(a, p)) {
+			snprintf(why, sizeof(why), "process %s did not pass its health check (GET %s)"
+			    " within grace + timeout", p->st.id, p->health.path);
+			fail_promotion(r, a, p, why);
+		} else if (proc_is_active(a, p)) {
 			applog_system(r, a->name, "Process %s did not pass its health check; replacing it",
 			    p->st.id);
 			stop_proc(r, a, p);
 		}
+		break;
+	case HEALTH_REPLACE:
+		applog_system(r, a->name, "Process %s failed %d health checks; replacing it",
+		    p->st.id, p->health.fails);
+		stop_proc(r, a, p);
+		break;
 	}
+	rack_routes_changed(r);
+	reconcile_app(r, a);
 }
 
-static void
-tick(struct ev_loop *loop, void *arg)
+void
+reconcile_tick(struct rack *r)
 {
-	struct rack *r = arg;
-
-	sup_tick(r);
 	for (struct app *a = r->apps, *next; a != NULL; a = next) {
 		next = a->next;
-		check_deadlines(r, a);
 		reconcile_app(r, a);
 	}
-	routers_sync(r);
-	discovery_sync(r);
-	timers_tick(r);
-	if (!r->exiting)
-		ev_timer_add(loop, TICK_MS, tick, r);
 }
 
 struct app *
@@ -855,8 +807,8 @@ reconcile_app_delete(struct rack *r, struct app *a)
 {
 	a->deleting = true;
 	clear_promotion(a);
+	rack_routes_changed(r);
 	reconcile_app(r, a);
-	routers_sync(r);
 }
 
 void
@@ -932,7 +884,7 @@ adopt_procs(struct rack *r)
 		p = proc_new(a);
 		p->st = ps[i];
 		p->st.command = xstrdup(ps[i].command);
-		if (sup_adopt(r, p) == -1) {
+		if (r->sup->adopt(r, p) == -1) {
 			log_info("process %s (pid %d) is gone", p->st.id, (int)p->st.pid);
 			proc_free(r, a, p);
 			continue;
@@ -963,16 +915,11 @@ adopt_procs(struct rack *r)
 			continue;
 		}
 		p->gen = a->active_gen;
-		p->health_port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
-		str_copy(p->health_path, sizeof(p->health_path), s->health_path);
-		p->health_interval_ms = s->health_interval * 1000;
-		p->health_timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;
-		p->first_deadline = now_ms() + (int64_t)(s->health_grace + s->health_timeout) * 1000;
 		/* It was serving when the last daemon left: keep it routed while it
 		 * passes its checks (two failures take it out, as for any process). */
 		p->state = PROC_RUNNING;
 		log_info("adopted process %s (pid %d)", p->st.id, (int)p->st.pid);
-		health_schedule(r, p, 0);
+		health_start(r, p, s, true);
 	}
 	store_proc_list_free(ps, n);
 }
@@ -1057,6 +1004,6 @@ reconcile_init(struct rack *r)
 		log_warnx("cannot record the interrupted promotions as failed: %s",
 		    store_error(r->store));
 	adopt_procs(r);
+	rack_routes_changed(r);
 	sweep_disk(r);
-	ev_timer_add(r->loop, TICK_MS, tick, r);
 }

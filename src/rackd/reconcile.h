@@ -2,7 +2,11 @@
  * reconcile.h — drives each app's processes toward what its releases and
  * scale say: promotions (start the new release's processes, wait for their
  * health, switch routes, stop the old ones), crash restarts, scaling, and
- * app deletion. Runs on a 200 ms tick and after every event.
+ * app deletion. It runs when the daemon's tick calls reconcile_tick, when
+ * the supervisor and the health checks report (through the handlers main.c
+ * registers), and on API calls; it starts and stops processes only through
+ * r->sup, and says when routes may have changed (rack_routes_changed)
+ * instead of pushing them.
  */
 #ifndef CX_RECONCILE_H
 #define CX_RECONCILE_H
@@ -11,19 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rackd/health.h"
+
 struct rack;
 struct app;
 struct proc;
 struct manifest;
 struct mf_service;
 
-/* Loads apps from the store, adopts processes a previous daemon left running,
- * and starts the tick. */
+/* Loads apps from the store and adopts processes a previous daemon left
+ * running (r->sup and both handlers set first). */
 void reconcile_init(struct rack *r);
 /* One pass over one app. */
 void reconcile_app(struct rack *r, struct app *a);
+/* One pass over every app: back-offs, drains and the promotion deadline
+ * that time alone moves on. The daemon's tick calls it. */
+void reconcile_tick(struct rack *r);
+/* The supervisor's exit handler (sup_set_exit_handler): p exited. */
 void reconcile_proc_exited(struct rack *r, struct proc *p);
-void reconcile_health(struct rack *r, struct proc *p, bool ok);
+/* The health checks' handler (health_set_handler): p's health changed. A
+ * missed first pass fails p's promotion, or replaces p if it serves. */
+void reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev);
 /* Begins promoting release `id` of app a. -1 with err when it cannot start
  * (unknown release, no build, required env missing, internal router off). */
 int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen);
@@ -41,9 +53,9 @@ void reconcile_app_delete(struct rack *r, struct app *a);
 void reconcile_stop_all(struct rack *r, int grace_ms);
 /* Starts a one-off process of service s of a's active release running
  * command (NULL: the service's own), with id PREFIX-XXXXXXXX: a timer's run,
- * or `cx run`'s with stdio (see sup_spawn_app; NULL for the app's log). Not
- * routed, not counted toward scale, not replaced when it exits. *out (if not
- * NULL) gets it. 0, or -1 with err. */
+ * or `cx run`'s with stdio (see struct sup_ops in supervisor.h; NULL for
+ * the app's log). Not routed, not counted toward scale, not replaced when it
+ * exits. *out (if not NULL) gets it. 0, or -1 with err. */
 int reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s,
     const char *prefix, const char *command, const int *stdio, struct proc **out, char *err,
     size_t errlen);

@@ -38,6 +38,7 @@ router_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		log_warnx("router %s (pid %d) exited; restarting it", rp->name, (int)rp->pid);
 	rp->pid = 0;
 	rp->next_start = now_ms() + 500;
+	rp->rack->routes_retry = true;  /* the tick brings it back after the back-off */
 }
 
 int
@@ -227,6 +228,7 @@ routers_init(struct rack *r)
 	for (int i = 0; i < 2; i++) {
 		struct router_proc *rp = &r->routers[i];
 
+		rp->rack = r;
 		rp->name = names[i];
 		rp->pidfd = -1;
 		snprintf(rp->routes_path, sizeof(rp->routes_path), "%s/routes.%s", r->dir, names[i]);
@@ -265,9 +267,28 @@ stop_router(struct rack *r, struct router_proc *rp)
 	unlink(rp->pidfile);
 }
 
+/* Starts rp and watches it; -1 if it did not start or could not be watched. */
+static int
+start_router(struct rack *r, struct router_proc *rp)
+{
+	if (sup_spawn_router(r, rp) == -1)
+		return -1;
+	if (routers_watch(r, rp) == -1) {
+		/* Unwatched, it could never be restarted or reaped: stop it now. */
+		log_warn("router %s: cannot watch pid %d; stopping it", rp->name, (int)rp->pid);
+		kill(rp->pid, SIGKILL);
+		waitpid(rp->pid, NULL, 0);
+		rp->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
 void
 routers_sync(struct rack *r)
 {
+	bool settled = true;
+
 	for (int i = 0; i < 2; i++) {
 		struct router_proc *rp = &r->routers[i];
 		bool want = i == 0 || rack_param_bool(r, "internal_router");
@@ -285,7 +306,7 @@ routers_sync(struct rack *r)
 		listen_addr(r, rp, i == 1);
 		push_snapshot(r, rp, i == 1);
 		if (rp->pid <= 0 && now_ms() >= rp->next_start) {
-			if (sup_spawn_router(r, rp) == -1) {
+			if (start_router(r, rp) == -1) {
 				log_warnx("router %s: cannot start; retrying", rp->name);
 				rp->next_start = now_ms() + 1000;
 			} else {
@@ -293,7 +314,10 @@ routers_sync(struct rack *r)
 				    (int)rp->pid);
 			}
 		}
+		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0')
+			settled = false;
 	}
+	r->routes_retry = !settled;
 }
 
 void

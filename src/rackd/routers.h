@@ -16,7 +16,9 @@ struct router_proc;
  * previous daemon, and starts the ones wanted. */
 void routers_init(struct rack *r);
 /* Starts or stops the internal router to match the param, restarts dead
- * routers (with back-off), and rewrites both snapshots when they changed. */
+ * routers (with back-off), and rewrites both snapshots when they changed.
+ * Sets r->routes_retry while a wanted router is down or its newest table
+ * did not reach it, so that the daemon's tick tries again. */
 void routers_sync(struct rack *r);
 /* Watches a started router for its exit. */
 int routers_watch(struct rack *r, struct router_proc *rp);

@@ -25,8 +25,6 @@
 #include "lab/lab.h"
 #include "rackd/applog.h"
 #include "rackd/rack.h"
-#include "rackd/reconcile.h"
-#include "rackd/routers.h"
 #include "rackd/sandbox.h"
 
 static int
@@ -85,7 +83,17 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	} else {
 		kill(-p->st.pid, SIGKILL);
 	}
-	reconcile_proc_exited(r, p);
+	if (r->proc_exited == NULL) {
+		log_warnx("process %s exited, but nobody registered to hear of it", p->st.id);
+		return;
+	}
+	r->proc_exited(r, p);
+}
+
+void
+sup_set_exit_handler(struct rack *r, sup_exit_fn fn)
+{
+	r->proc_exited = fn;
 }
 
 static int
@@ -103,7 +111,7 @@ watch(struct rack *r, struct proc *p)
 	return 0;
 }
 
-int
+static int
 sup_adopt(struct rack *r, struct proc *p)
 {
 	int64_t start = sup_pid_starttime(p->st.pid);
@@ -137,7 +145,7 @@ simple_command(const char *command)
 	return strpbrk(command, ";&|<>()$`\n*?[]{}~#=") == NULL;
 }
 
-int
+static int
 sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
     char *const *env, const int *stdio, char *err, size_t errlen)
 {
@@ -241,17 +249,41 @@ fail:
 	return -1;
 }
 
-void
+static void
 sup_stop(struct rack *r, struct proc *p, int grace_s)
 {
 	(void)r;
-	if (p->state == PROC_STOPPING)
-		return;
-	p->state = PROC_STOPPING;
 	p->kill_at = now_ms() + (int64_t)grace_s * 1000;
 	if (p->pidfd != -1 && kill(-p->st.pid, SIGTERM) == -1 && errno == ESRCH)
 		kill(p->st.pid, SIGTERM);
 }
+
+static void
+sup_kill(struct rack *r, struct proc *p)
+{
+	(void)r;
+	kill(-p->st.pid, SIGKILL);
+	if (p->our_child && waitpid(p->st.pid, NULL, 0) == -1)
+		log_warn("process %s (pid %d): cannot reap it", p->st.id, (int)p->st.pid);
+}
+
+static void
+sup_forget(struct rack *r, struct proc *p)
+{
+	if (p->pidfd == -1)
+		return;
+	ev_del(r->loop, p->pidfd);
+	close(p->pidfd);
+	p->pidfd = -1;
+}
+
+const struct sup_ops sup_processes = {
+	.spawn_app = sup_spawn_app,
+	.adopt = sup_adopt,
+	.stop = sup_stop,
+	.kill = sup_kill,
+	.forget = sup_forget,
+};
 
 void
 sup_tick(struct rack *r)
@@ -333,12 +365,5 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 		return -1;
 	}
 	rp->pid = pid;
-	if (routers_watch(r, rp) == -1) {
-		/* Unwatched, it could never be restarted or reaped: stop it now. */
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		rp->pid = 0;
-		return -1;
-	}
 	return 0;
 }

@@ -1,8 +1,12 @@
 /*
  * supervisor.h — starting, watching and stopping the rack's processes: app
  * processes (each in its own session, output through a log shim) and the
- * routers. Exits are noticed through pidfds on the loop and handed to the
- * reconciler (reconcile_proc_exited) or the routers module.
+ * routers. Exits are noticed through pidfds on the loop and handed to
+ * whoever registered for them (sup_set_exit_handler): the supervisor calls
+ * no module above it.
+ *
+ * App processes are reached through struct sup_ops, so that a unit test can
+ * put a fake supervisor in r->sup and drive the reconciler without forking.
  */
 #ifndef CX_SUPERVISOR_H
 #define CX_SUPERVISOR_H
@@ -15,21 +19,41 @@ struct rack;
 struct proc;
 struct router_proc;
 
-/* Starts p (its st fields filled in: id, app, service, port...) running
- * `/bin/sh -c command` with env (NULL-terminated K=V) behind the walls that
- * sb describes (sandbox.h). stdio NULL: stdin is /dev/null and output goes
- * to the app's log; else stdio[0..2] become its stdin, stdout and stderr
- * (the caller keeps its descriptors). 0, or -1 with err. */
 struct sandbox;
-int sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
-    char *const *env, const int *stdio, char *err, size_t errlen);
-/* Watches an adopted process (not our child) for its exit. -1 if it is gone. */
-int sup_adopt(struct rack *r, struct proc *p);
-/* SIGTERM to the process group now, SIGKILL after grace_s (see sup_tick). */
-void sup_stop(struct rack *r, struct proc *p, int grace_s);
+
+struct sup_ops {
+	/* Starts p (its st fields filled in: id, app, service, port...) running
+	 * `/bin/sh -c command` with env (NULL-terminated K=V) behind the walls
+	 * that sb describes (sandbox.h), and watches it: its exit reaches the
+	 * exit handler. stdio NULL: stdin is /dev/null and output goes to the
+	 * app's log; else stdio[0..2] become its stdin, stdout and stderr (the
+	 * caller keeps its descriptors). Sets p->st.pid, p->pidfd. 0, or -1 with
+	 * err and nothing left running. */
+	int (*spawn_app)(struct rack *r, struct proc *p, const struct sandbox *sb,
+	    const char *command, char *const *env, const int *stdio, char *err, size_t errlen);
+	/* Watches an adopted process (not our child) for its exit. -1 if it is gone. */
+	int (*adopt)(struct rack *r, struct proc *p);
+	/* SIGTERM to p's process group now, SIGKILL after grace_s (see
+	 * sup_tick). The caller has marked p PROC_STOPPING. */
+	void (*stop)(struct rack *r, struct proc *p, int grace_s);
+	/* SIGKILL to p's group now, and reaps it (a start that cannot be recorded). */
+	void (*kill)(struct rack *r, struct proc *p);
+	/* Stops watching p (before p is freed); its exit is reported no more. */
+	void (*forget)(struct rack *r, struct proc *p);
+};
+
+/* The real one: forks, signals, pidfds on the rack's loop. */
+extern const struct sup_ops sup_processes;
+
+/* Who is told when an app process exits (p->pidfd is -1 and p->exit_status
+ * set by then). The owner of the rack registers it before any process starts. */
+typedef void (*sup_exit_fn)(struct rack *r, struct proc *p);
+void sup_set_exit_handler(struct rack *r, sup_exit_fn fn);
+
 /* Sends SIGKILL to stopping processes whose grace ran out. */
 void sup_tick(struct rack *r);
-/* Starts a router process (cx-router) for rp. 0 or -1. */
+/* Starts a router process (cx-router) for rp and sets rp->pid; the caller
+ * watches it. 0 or -1. */
 int sup_spawn_router(struct rack *r, struct router_proc *rp);
 /* Process start time from /proc/PID/stat (clock ticks since boot), -1 if gone. */
 int64_t sup_pid_starttime(pid_t pid);

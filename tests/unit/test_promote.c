@@ -1,0 +1,408 @@
+/*
+ * test_promote.c — the reconciler's promotion state machine (drawn atop
+ * reconcile.c) against a fake supervisor: nothing forks, nothing is
+ * signalled. The store is real (SQLite in a temp dir), the health checks are
+ * real but their probes never run (the loop is not run): the test hands
+ * each process its probe results with health_result, and its exit through
+ * the exit handler, as the supervisor would.
+ *
+ * Time-guarded steps (the old release's drain, the log shim's moment after
+ * an exit, the first-pass deadline) are moved on by setting the deadline in
+ * the past rather than by sleeping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "common/ev.h"
+#include "common/util.h"
+#include "rackd/health.h"
+#include "rackd/rack.h"
+#include "rackd/reconcile.h"
+#include "rackd/routers.h"
+#include "rackd/store.h"
+#include "rackd/supervisor.h"
+
+#define MAX_PROCS 32
+
+/* What the fake supervisor was asked to do. */
+static struct {
+	int spawned, stopped, killed;
+	pid_t next_pid;
+} fake;
+
+static int
+fake_spawn(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
+    char *const *env, const int *stdio, char *err, size_t errlen)
+{
+	(void)r, (void)sb, (void)command, (void)env, (void)stdio, (void)err, (void)errlen;
+	fake.spawned++;
+	p->st.pid = ++fake.next_pid;    /* never signalled: the fake sends nothing */
+	p->our_child = true;
+	p->pidfd = 1000 + (int)p->st.pid;  /* "alive"; only the fake's forget touches it */
+	return 0;
+}
+
+static int
+fake_adopt(struct rack *r, struct proc *p)
+{
+	(void)r, (void)p;
+	return -1;
+}
+
+static void
+fake_stop(struct rack *r, struct proc *p, int grace_s)
+{
+	(void)r, (void)grace_s;
+	assert_int_equal(p->state, PROC_STOPPING);  /* the reconciler marks it first */
+	fake.stopped++;
+}
+
+static void
+fake_kill(struct rack *r, struct proc *p)
+{
+	(void)r, (void)p;
+	fake.killed++;
+}
+
+static void
+fake_forget(struct rack *r, struct proc *p)
+{
+	(void)r;
+	p->pidfd = -1;
+}
+
+static const struct sup_ops fake_sup = {
+	.spawn_app = fake_spawn,
+	.adopt = fake_adopt,
+	.stop = fake_stop,
+	.kill = fake_kill,
+	.forget = fake_forget,
+};
+
+/* p exits with status (a waitpid status), as the supervisor reports it. */
+static void
+fake_exit(struct rack *r, struct proc *p, int status)
+{
+	assert_int_not_equal(p->pidfd, -1);
+	p->pidfd = -1;
+	p->exit_status = status;
+	r->proc_exited(r, p);
+}
+
+static const char manifest[] =
+    "services:\n"
+    "  web:\n"
+    "    command: ./serve\n"
+    "    port: 3000\n"
+    "    health:\n"
+    "      path: /health\n"
+    "      interval: 1\n"
+    "    scale:\n"
+    "      count: 2\n";
+
+static char tmpdir[64];
+static struct rack rack;
+
+static int
+setup(void **state)
+{
+	struct rack *r = &rack;
+	struct st_build b = { .id = "B1", .app = "app1", .manifest = (char *)manifest,
+		.warnings = "" };
+	char path[4096], err[256];
+
+	(void)state;
+	memset(&fake, 0, sizeof(fake));
+	fake.next_pid = 100000;
+	memset(r, 0, sizeof(*r));
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cx-unit.XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	str_copy(r->home, sizeof(r->home), tmpdir);
+	str_copy(r->name, sizeof(r->name), "unit");
+	snprintf(r->dir, sizeof(r->dir), "%s/racks/unit", tmpdir);
+	snprintf(path, sizeof(path), "%s/apps", r->dir);
+	if (mkdir_p(path, 0700) == -1)
+		return -1;
+	snprintf(path, sizeof(path), "%s/state.db", r->dir);
+	if ((r->store = store_open(path, err, sizeof(err))) == NULL)
+		return -1;
+	if ((r->loop = ev_new()) == NULL)
+		return -1;
+	r->sup = &fake_sup;
+	sup_set_exit_handler(r, reconcile_proc_exited);
+	health_set_handler(r, reconcile_health_changed);
+
+	b.dir = tmpdir;     /* no Dockerfile there: the manifest's command runs */
+	if (store_app_create(r->store, "app1", 0) == -1 || store_build_add(r->store, &b) == -1)
+		return -1;
+	for (int i = 1; i <= 2; i++) {
+		struct st_release rel = { .app = "app1", .build = "B1", .status = "created",
+			.env = "", .description = "", .error = "" };
+
+		snprintf(rel.id, sizeof(rel.id), "R%d", i);
+		if (store_release_add(r->store, &rel) == -1)
+			return -1;
+	}
+	reconcile_app_add(r, "app1", 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct rack *r = &rack;
+
+	(void)state;
+	/* Delete the app; each process it stops exits; the app goes with the last. */
+	if (r->apps != NULL)
+		reconcile_app_delete(r, r->apps);
+	while (r->apps != NULL) {
+		struct proc *p = r->apps->procs;
+
+		assert_non_null(p);
+		fake_exit(r, p, 0);
+	}
+	store_close(r->store);
+	ev_free(r->loop);
+	return remove_tree(tmpdir);
+}
+
+/* The processes of the app's current promotion (gen), newest first. */
+static int
+procs_of(struct app *a, unsigned gen, struct proc **out)
+{
+	int n = 0;
+
+	for (struct proc *p = a->procs; p != NULL && n < MAX_PROCS; p = p->next) {
+		if (p->gen == gen)
+			out[n++] = p;
+	}
+	return n;
+}
+
+static void
+assert_release(const char *id, const char *status, const char *error_part)
+{
+	struct st_release rel;
+
+	assert_int_equal(store_release_get(rack.store, "app1", id, &rel), 0);
+	assert_string_equal(rel.status, status);
+	if (error_part != NULL && strstr(rel.error, error_part) == NULL)
+		fail_msg("release %s: error \"%s\" lacks \"%s\"", id, rel.error, error_part);
+	store_release_free(&rel);
+}
+
+/* Whether the public router's table routes to p. */
+static bool
+routed(struct proc *p)
+{
+	char *snap, err[256], line[128];
+	bool found;
+
+	assert_int_equal(routers_snapshot(&rack, false, &snap, err, sizeof(err)), 0);
+	snprintf(line, sizeof(line), "up %s %s %d\n", p->st.id, p->st.address, p->st.port);
+	found = strstr(snap, line) != NULL;
+	free(snap);
+	return found;
+}
+
+/* Promotes id and passes every new process's first check: id is active. */
+static void
+promote_and_pass(struct app *a, const char *id, struct proc **out)
+{
+	int n;
+
+	assert_int_equal(reconcile_promote(&rack, a, id, (char[256]){ 0 }, 256), 0);
+	n = procs_of(a, a->promoting_gen, out);
+	assert_int_equal(n, 2);
+	for (int i = 0; i < n; i++)
+		health_result(&rack, out[i], true);
+	assert_string_equal(a->active, id);
+	assert_string_equal(a->promoting, "");
+}
+
+static void
+test_all_pass_then_routes_switch_and_old_drain(void **state)
+{
+	struct app *a = rack.apps;
+	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
+	char err[256];
+
+	(void)state;
+	/* idle --promote R1--> PROMOTING: two processes, starting, unrouted. */
+	assert_int_equal(reconcile_promote(&rack, a, "R1", err, sizeof(err)), 0);
+	assert_string_equal(a->promoting, "R1");
+	assert_int_equal(procs_of(a, a->promoting_gen, old), 2);
+	assert_int_equal(fake.spawned, 2);
+	assert_release("R1", "promoting", NULL);
+	assert_int_equal(old[0]->state, PROC_STARTING);
+	assert_true(old[0]->st.promoting);
+	assert_string_equal(reconcile_app_status(&rack, a), "updating");
+
+	/* One passes: still PROMOTING, nothing routed yet. */
+	health_result(&rack, old[0], true);
+	assert_int_equal(old[0]->state, PROC_RUNNING);
+	assert_string_equal(a->promoting, "R1");
+	assert_false(routed(old[0]));
+
+	/* All pass --> ACTIVE(R1): recorded, routed, and the routes were flagged. */
+	rack.routes_changed = false;
+	health_result(&rack, old[1], true);
+	assert_string_equal(a->active, "R1");
+	assert_string_equal(a->promoting, "");
+	assert_release("R1", "active", NULL);
+	assert_true(rack.routes_changed);
+	assert_true(routed(old[0]) && routed(old[1]));
+	assert_false(old[0]->st.promoting);
+	assert_string_equal(reconcile_app_status(&rack, a), "running");
+
+	/* R1 --promote R2--> ACTIVE(R2): routes switch to R2 at once... */
+	promote_and_pass(a, "R2", new);
+	assert_release("R2", "active", NULL);
+	assert_release("R1", "replaced", NULL);
+	assert_true(routed(new[0]) && routed(new[1]));
+	assert_false(routed(old[0]) || routed(old[1]));
+	/* ...and R1's processes are stopped only after the drain. */
+	reconcile_tick(&rack);
+	assert_int_equal(fake.stopped, 0);
+	a->drain_at = now_ms() - 1;
+	reconcile_tick(&rack);
+	assert_int_equal(fake.stopped, 2);
+	assert_int_equal(old[0]->state, PROC_STOPPING);
+	assert_int_equal(old[1]->state, PROC_STOPPING);
+	fake_exit(&rack, old[0], 0);
+	fake_exit(&rack, old[1], 0);
+	assert_int_equal(procs_of(a, a->active_gen, new), 2);
+	assert_ptr_equal(a->procs->next->next, NULL);   /* the old ones are gone */
+	assert_int_equal(fake.spawned, 4);              /* and none was replaced */
+	assert_string_equal(reconcile_app_status(&rack, a), "running");
+}
+
+/* R1 active and serving, then a promotion of id begun: its processes in new. */
+static void
+promote_over_r1(struct app *a, const char *id, struct proc **old, struct proc **new)
+{
+	char err[256];
+
+	promote_and_pass(a, "R1", old);
+	assert_int_equal(reconcile_promote(&rack, a, id, err, sizeof(err)), 0);
+	assert_int_equal(procs_of(a, a->promoting_gen, new), 2);
+}
+
+/* The promotion is over and R1 serves on, untouched, on both its processes. */
+static void
+assert_r1_serves(struct app *a, struct proc **old)
+{
+	assert_string_equal(a->promoting, "");
+	assert_string_equal(a->active, "R1");
+	assert_release("R1", "active", NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(old[i]->state, PROC_RUNNING);
+		assert_true(routed(old[i]));
+	}
+}
+
+/* After fake_exit, the reconciler gives the log shim a moment; move it on. */
+static void
+after_shim_flush(struct proc *p)
+{
+	p->exited_at -= 1000;
+	reconcile_tick(&rack);
+}
+
+static void
+test_exit_during_promotion_fails_it(void **state)
+{
+	struct app *a = rack.apps;
+	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
+
+	(void)state;
+	promote_over_r1(a, "R2", old, new);
+	health_result(&rack, new[0], true);
+	fake_exit(&rack, new[1], 3 << 8);       /* exit status 3 */
+	assert_string_equal(a->promoting, "R2"); /* its last lines are still on their way */
+	after_shim_flush(new[1]);
+
+	/* PROMOTING --exit--> FAILED: R2 records why, R1 keeps serving. */
+	assert_r1_serves(a, old);
+	assert_release("R2", "failed", "exited with status 3 during promotion");
+	assert_int_equal(new[0]->state, PROC_STOPPING);   /* R2's other process stops */
+	assert_int_equal(fake.stopped, 1);
+	assert_null(a->restart_error);
+}
+
+static void
+test_first_pass_deadline_missed_fails_it(void **state)
+{
+	struct app *a = rack.apps;
+	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
+
+	(void)state;
+	promote_over_r1(a, "R2", old, new);
+
+	/* Failures before the deadline: it is probed again, still starting. */
+	health_result(&rack, new[0], false);
+	health_result(&rack, new[0], false);
+	assert_int_equal(new[0]->state, PROC_STARTING);
+	assert_string_equal(a->promoting, "R2");
+
+	/* A failure past it --> FAILED, with the check that was missed. */
+	new[0]->health.first_deadline = now_ms() - 1;
+	health_result(&rack, new[0], false);
+	assert_r1_serves(a, old);
+	assert_release("R2", "failed", "did not pass its health check (GET /health)");
+	assert_int_equal(new[0]->state, PROC_STOPPING);
+	assert_int_equal(new[1]->state, PROC_STOPPING);
+}
+
+static void
+test_failed_restart_leaves_release_active(void **state)
+{
+	struct app *a = rack.apps;
+	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
+	unsigned active_gen;
+
+	(void)state;
+	/* cx restart: a promotion of the active release, in a new generation. */
+	promote_over_r1(a, "R1", old, new);
+	active_gen = a->active_gen;
+	assert_int_not_equal(a->promoting_gen, active_gen);
+	assert_false(proc_is_active(a, new[0]));
+	fake_exit(&rack, new[0], 3 << 8);
+	after_shim_flush(new[0]);
+
+	/* FAILED, but R1 stays active: the app says why the restart failed. */
+	assert_r1_serves(a, old);
+	assert_int_equal(a->active_gen, active_gen);
+	assert_non_null(a->restart_error);
+	assert_non_null(strstr(a->restart_error, "exited with status 3 during promotion"));
+	assert_int_equal(new[1]->state, PROC_STOPPING);
+	assert_string_equal(reconcile_app_status(&rack, a), "updating");
+	fake_exit(&rack, new[1], 0);
+	assert_string_equal(reconcile_app_status(&rack, a), "running");
+	assert_int_equal(fake.spawned, 4);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_all_pass_then_routes_switch_and_old_drain,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exit_during_promotion_fails_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_first_pass_deadline_missed_fails_it, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_failed_restart_leaves_release_active, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
