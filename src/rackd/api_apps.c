@@ -17,7 +17,6 @@
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
-#include "rackd/routers.h"
 #include "rackd/sandbox.h"
 
 /* The app named in the path, or NULL after a 404. */
@@ -566,8 +565,7 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "cannot store scale: %s", store_error(r->store));
 	} else {
 		applog_system(r, a->name, "Scaling %s to %d", q->args[1], (int)count);
-		reconcile_app(r, a);
-		routers_sync(r);
+		reconcile_app(r, a);   /* what it changes reaches the routers this loop turn */
 	}
 	jv_free(body);
 }
