@@ -77,33 +77,49 @@ done_with(int fd, struct pollfd *pf)
 	return -1;
 }
 
+/* After the answer came, output still in the pipes is copied for this long
+ * at most: something the process left behind may hold them open. */
+#define DRAIN_MS 1000
+
 /*
  * Relays until the process's output ended: our stdin to its stdin (closed at
  * our EOF, so that it sees its own), its stdout and stderr to ours. Our
  * stdin is read only while its pipe has room, so that a process that reads
- * nothing never blocks the copying of its output.
+ * nothing never blocks the copying of its output. Once the daemon answered
+ * on sock (the process ended), what is left is drained for DRAIN_MS.
  */
 static void
-relay(int in_w, int out_r, int err_r)
+relay(int sock, int in_w, int out_r, int err_r)
 {
 	char pending[4096];
 	ssize_t npending = 0;
-	struct pollfd pf[3] = {
+	int64_t drain_until = -1;
+	struct pollfd pf[4] = {
 		{ .fd = out_r, .events = POLLIN },
 		{ .fd = err_r, .events = POLLIN },
 		{ .fd = 0, .events = POLLIN },
+		{ .fd = sock, .events = POLLIN },
 	};
 
-	/* The loop ends when both pipes are at EOF: the daemon stops what the
-	 * process started when it ends. */
 	while (pf[0].fd != -1 || pf[1].fd != -1) {
+		int wait = -1;
+
+		if (drain_until != -1) {
+			wait = (int)(drain_until - now_ms());
+			if (wait <= 0)
+				break;
+		}
 		if (pf[2].fd != -1)
 			pf[2] = npending > 0 ? (struct pollfd){ .fd = in_w, .events = POLLOUT } :
 			    (struct pollfd){ .fd = 0, .events = POLLIN };
-		if (poll(pf, 3, -1) == -1) {
+		if (poll(pf, 4, wait) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (pf[3].revents) {
+			pf[3].fd = -1;      /* the answer waits in the socket */
+			drain_until = now_ms() + DRAIN_MS;
 		}
 		if (pf[0].revents && !copy_some(out_r, 1))
 			pf[0].fd = -1;
@@ -161,7 +177,7 @@ cmd_run(struct cli *c)
 	close(err[1]);
 	in[0] = out[1] = err[1] = -1;
 	signal(SIGPIPE, SIG_IGN);
-	relay(in[1], out[0], err[0]);
+	relay(sock, in[1], out[0], err[0]);
 	in[1] = -1;     /* relay closed it */
 	if (api_attach_answer(c, sock, &ans) == -1)
 		goto out;

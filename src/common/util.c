@@ -503,6 +503,9 @@ write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd == -1)
 		return -1;
+	/* The mode asked for, whatever the umask (the daemon's is 077). */
+	if (fchmod(fd, mode) == -1)
+		goto fail;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 

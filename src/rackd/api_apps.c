@@ -3,6 +3,7 @@
  * processes, environment, scale, logs (docs/api.md).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -643,6 +644,27 @@ run_exited(struct proc *p)
 }
 
 /*
+ * Whether fd is an anonymous pipe open for `want` (O_RDONLY or O_WRONLY).
+ * The sandbox gives the process's stdio to the app's ids: a named FIFO or a
+ * file would give away a node of the host. Neither check touches the file
+ * system behind fd (a client's FUSE mount could stall the loop).
+ */
+static bool
+anonymous_pipe(int fd, int want)
+{
+	char link[64], target[64];
+	ssize_t n;
+	int fl = fcntl(fd, F_GETFL);
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n <= 0 || fl == -1 || (fl & O_ACCMODE) != want)
+		return false;
+	target[n] = '\0';
+	return str_has_prefix(target, "pipe:[");
+}
+
+/*
  * POST /apps/APP/services/SVC/run {"command": "..."} with three descriptors
  * (the process's stdin, stdout, stderr) sent along on the unix socket: a
  * one-off process behind the app's walls, answered when it exits.
@@ -669,6 +691,14 @@ api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "a run needs the process's stdin, stdout and stderr sent with the "
 		    "request (SCM_RIGHTS on the rack's unix socket); %zu descriptors came", q->nfds);
 		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		if (!anonymous_pipe(q->fds[i], i == 0 ? O_RDONLY : O_WRONLY)) {
+			api_error(s, 400, "descriptor %d (%s) must be an anonymous pipe open for %s", i,
+			    i == 0 ? "stdin" : i == 1 ? "stdout" : "stderr",
+			    i == 0 ? "reading" : "writing");
+			return;
+		}
 	}
 	if ((body = api_json_body(q, s)) == NULL)
 		return;

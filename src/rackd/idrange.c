@@ -4,6 +4,9 @@
  * Every change holds flock(DIR/idranges.lock) across read-modify-write and
  * replaces DIR/idranges atomically, so a crash leaves the old ledger or the
  * new one. The ledger is small (one line an app on the host): read whole.
+ * A range whose owner is gone is free only once no process runs as one of
+ * its ids: a rack home removed under running apps must not hand their uid
+ * (and the right to signal and trace them) to the next app.
  */
 #include "rackd/idrange.h"
 
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #include "common/util.h"
 
 #define LEDGER_MAX (1u << 20)
+#define LOCK_WAIT_MS 5000
 
 struct entry {
 	uint32_t base;
@@ -53,11 +58,40 @@ valid_base(long v)
 	    (long)IDRANGE_SIZE && ((unsigned long)v - IDRANGE_FIRST) % IDRANGE_SIZE == 0;
 }
 
-/* Locks and reads the ledger; entries whose owner is gone are dropped. */
+/* Marks in live[] every range one of whose ids a running process has. */
+static void
+live_ranges(bool *live)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[300], *text, *u;
+		unsigned long uid;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
+		if ((text = read_file(path, 8192, NULL)) == NULL)
+			continue;
+		u = strstr(text, "\nUid:");
+		if (u != NULL && sscanf(u + 5, "%lu", &uid) == 1 && uid >= IDRANGE_FIRST &&
+		    uid < (unsigned long)IDRANGE_FIRST + (unsigned long)IDRANGE_COUNT * IDRANGE_SIZE)
+			live[(uid - IDRANGE_FIRST) / IDRANGE_SIZE] = true;
+		free(text);
+	}
+	closedir(d);
+}
+
+/* Locks and reads the ledger; entries whose owner is gone (and whose ids no
+ * process runs as) are dropped. The lock is waited for a bounded time. */
 static int
 ledger_open(struct ledger *l, const char *dir, char *err, size_t errlen)
 {
 	char lock[4200], *text, *save = NULL;
+	bool *live = NULL;
 	struct stat sb;
 
 	memset(l, 0, sizeof(*l));
@@ -73,12 +107,14 @@ ledger_open(struct ledger *l, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot open %s: %s", lock, strerror(errno));
 		return -1;
 	}
-	while (flock(l->lockfd, LOCK_EX) == -1) {
-		if (errno != EINTR) {
-			snprintf(err, errlen, "flock %s: %s", lock, strerror(errno));
+	for (int64_t until = now_ms() + LOCK_WAIT_MS; flock(l->lockfd, LOCK_EX | LOCK_NB) == -1;) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || now_ms() > until) {
+			snprintf(err, errlen, "cannot lock %s: %s", lock, errno == EWOULDBLOCK ?
+			    "another process holds it for more than 5 s" : strerror(errno));
 			ledger_close(l);
 			return -1;
 		}
+		usleep(10000);
 	}
 	text = read_file(l->path, LEDGER_MAX, NULL);
 	if (text == NULL) {
@@ -97,19 +133,39 @@ ledger_open(struct ledger *l, const char *dir, char *err, size_t errlen)
 		    INT64_MAX, &v) == -1 || !valid_base(v)) {
 			snprintf(err, errlen, "%s: malformed line \"%.80s\" (want \"BASE /OWNER/PATH\")",
 			    l->path, line);
+			free(live);
 			free(text);
 			ledger_close(l);
 			return -1;
 		}
-		if (stat(sp + 1, &sb) == -1 && errno == ENOENT)
-			continue;       /* its app (or whole rack) is gone: the range is free */
+		if (stat(sp + 1, &sb) == -1 && errno == ENOENT) {
+			/* Its app (or whole rack) is gone: the range is free, unless
+			 * something still runs as it. */
+			if (live == NULL) {
+				live = xcalloc(IDRANGE_COUNT, sizeof(*live));
+				live_ranges(live);
+			}
+			if (!live[((uint32_t)v - IDRANGE_FIRST) / IDRANGE_SIZE])
+				continue;
+		}
 		l->e = xrealloc(l->e, (l->n + 1) * sizeof(*l->e));
 		l->e[l->n].base = (uint32_t)v;
 		l->e[l->n].owner = xstrdup(sp + 1);
 		l->n++;
 	}
+	free(live);
 	free(text);
 	return 0;
+}
+
+static struct entry *
+held_by(struct ledger *l, const char *owner)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->e[i].owner, owner) == 0)
+			return &l->e[i];
+	}
+	return NULL;
 }
 
 static int
@@ -153,16 +209,14 @@ idrange_claim(const char *dir, const char *owner, uint32_t want, uint32_t *base,
 	}
 	if (ledger_open(&l, dir, err, errlen) == -1)
 		return -1;
-	if (want != 0 && valid_base(want)) {
-		h = holder(&l, want);
-		if (h != NULL && strcmp(h->owner, owner) == 0) {
-			*base = want;
-			rc = 0;
-			goto out;
-		}
-		if (h == NULL)
-			pick = want;
+	/* An owner holds one range: the one it has, else the one it asks for. */
+	if ((h = held_by(&l, owner)) != NULL) {
+		*base = h->base;
+		rc = 0;
+		goto out;
 	}
+	if (want != 0 && valid_base(want) && holder(&l, want) == NULL)
+		pick = want;
 	for (uint32_t i = 0; pick == 0 && i < IDRANGE_COUNT; i++) {
 		if (holder(&l, IDRANGE_FIRST + i * IDRANGE_SIZE) == NULL)
 			pick = IDRANGE_FIRST + i * IDRANGE_SIZE;

@@ -585,10 +585,11 @@ app_unlink_free(struct rack *r, struct app *a)
 			break;
 		}
 	}
+	/* Its ids go back while its directory still names their owner. */
+	sandbox_release_ids(r, a->name, a->uid_base);
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
 	remove_tree(dir);
 	rack_routes_changed(r);
-	sandbox_release_ids(r, a->name, a->uid_base);
 	manifest_free(a->manifest);
 	env_free(a->release_env);
 	clear_promotion(a);
@@ -892,11 +893,17 @@ adopt_procs(struct rack *r)
 		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
 			s = manifest_service(a->manifest, ps[i].service);
 		if (str_has_prefix(ps[i].id, "timer-") || str_has_prefix(ps[i].id, "run-")) {
-			/* A timer's run or `cx run`'s (whose caller lost its answer with
-			 * the old daemon): let it finish, unrouted and uncounted. */
+			/* A timer's run: let it finish, unrouted and uncounted. A `cx
+			 * run`'s lost its caller with the old daemon (no answer can reach
+			 * it, and nothing would stop it when the caller goes): stop it. */
 			p->gen = 0;
 			p->oneoff = true;
 			p->state = PROC_RUNNING;
+			if (str_has_prefix(ps[i].id, "run-")) {
+				log_info("process %s: its cx run lost its answer with the last daemon; "
+				    "stopping it", p->st.id);
+				stop_proc(r, a, p);
+			}
 			continue;
 		}
 		if (ps[i].stopping) {

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,10 @@
 /* Upper bounds: tmpfs takes memory only as it is written. */
 #define SRV_OPTS "mode=0755,size=16m"
 #define TMP_OPTS "mode=1777,size=256m"
+/* Every directory of the host that anyone may write to: each process gets
+ * its own, so that nothing passes between apps through them. */
+static const char *const shared_dirs[] = { "/tmp", "/var/tmp", "/dev/shm", "/run/lock",
+	"/var/crash" };
 
 bool
 sandbox_privileged(void)
@@ -70,6 +76,7 @@ static int
 build_view(const struct sandbox *sb, uid_t uid, gid_t gid, char *err, size_t errlen)
 {
 	unsigned long ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
+	struct stat st;
 
 	if (mount("tmpfs", SANDBOX_ROOT, "tmpfs", MS_NOSUID | MS_NODEV, SRV_OPTS) == -1)
 		FAIL("mounting a tmpfs on " SANDBOX_ROOT ": %s", strerror(errno));
@@ -80,9 +87,14 @@ build_view(const struct sandbox *sb, uid_t uid, gid_t gid, char *err, size_t err
 	    mount(NULL, SANDBOX_APP_DIR, NULL, ro, NULL) == -1)
 		FAIL("bind-mounting %s read-only on " SANDBOX_APP_DIR ": %s", sb->build_dir,
 		    strerror(errno));
-	if (private_tmp("/tmp", err, errlen) == -1 || private_tmp("/var/tmp", err, errlen) == -1 ||
-	    private_tmp("/dev/shm", err, errlen) == -1)
-		return -1;
+	for (size_t i = 0; i < CX_ARRAY_LEN(shared_dirs); i++) {
+		if (private_tmp(shared_dirs[i], err, errlen) == -1)
+			return -1;
+	}
+	/* The queues of its own IPC namespace, where a host shows them. */
+	if (stat("/dev/mqueue", &st) == 0 && S_ISDIR(st.st_mode) &&
+	    mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1)
+		FAIL("mounting a private /dev/mqueue: %s", strerror(errno));
 	return 0;
 }
 
@@ -107,14 +119,17 @@ sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 			FAIL("making / a slave mount: %s", strerror(errno));
 	}
 	if (sb->uid_base != 0) {
+		/* System V IPC and POSIX message queues of its own. */
+		if (unshare(CLONE_NEWIPC) == -1)
+			FAIL("unshare(CLONE_NEWIPC): %s", strerror(errno));
 		if (build_view(sb, uid, gid, err, errlen) == -1)
 			return -1;
 		for (int fd = 0; fd <= 2; fd++) {
 			struct stat st;
 
-			/* Pipes and sockets (ours) become the app's; /dev/null stays root's. */
-			if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) &&
-			    fchown(fd, uid, gid) == -1)
+			/* Anonymous pipes (the daemon's, or checked by api_run to be) become
+			 * the app's; /dev/null stays root's. */
+			if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fchown(fd, uid, gid) == -1)
 				FAIL("giving fd %d to uid %u: %s", fd, (unsigned)uid, strerror(errno));
 		}
 		/* No capability can come back, even through a file's. */
@@ -146,23 +161,33 @@ sandbox_claim_ids(struct rack *r, const char *app, uint32_t want, uint32_t *base
 	*base = 0;
 	if (!sandbox_privileged())
 		return 0;
+	char real[PATH_MAX];
+
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, app);
 	if (mkdir_p(dir, 0700) == -1) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	return idrange_claim(IDRANGE_DIR, dir, want, base, err, errlen);
+	/* One spelling of the owner, however --home was written. */
+	if (realpath(dir, real) == NULL) {
+		snprintf(err, errlen, "cannot resolve %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return idrange_claim(IDRANGE_DIR, real, want, base, err, errlen);
 }
 
 void
 sandbox_release_ids(struct rack *r, const char *app, uint32_t base)
 {
-	char dir[4096], err[512];
+	char dir[4096], real[PATH_MAX], err[512];
 
 	if (base == 0)
 		return;
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, app);
-	if (idrange_release(IDRANGE_DIR, dir, base, err, sizeof(err)) == -1)
+	/* Its directory may be gone already (then its entry is free anyway). */
+	if (realpath(dir, real) == NULL)
+		return;
+	if (idrange_release(IDRANGE_DIR, real, base, err, sizeof(err)) == -1)
 		log_warnx("app %s: cannot hand back ids %u-%u: %s", app, base,
 		    base + IDRANGE_SIZE - 1, err);
 }

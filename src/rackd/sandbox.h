@@ -9,10 +9,14 @@
  *   /srv/app   is its release's build, bind-mounted read-only (the rack's
  *              own directory stays 0700, root's)
  *   /srv/home  is its HOME, empty, its own
- *   /tmp, /var/tmp, /dev/shm are fresh and its own
+ *   /tmp, /var/tmp, /dev/shm, /run/lock (every directory anyone may write
+ *              to) are fresh and its own, and so are its System V IPC and
+ *              POSIX message queues (an IPC namespace)
  * so it cannot read the rack's state, other apps' builds, logs or
  * environment, and cannot signal or trace another app's processes (they are
- * another uid). On a rack run by an unprivileged user there is nothing to
+ * another uid). What stays shared on a loopback rack is the host's network
+ * namespace: loopback ports and abstract unix sockets (VPC racks give each
+ * process a network namespace of its own). On a rack run by an unprivileged user there is nothing to
  * drop to: the process runs as that user in its build directory.
  */
 #ifndef CX_SANDBOX_H

@@ -47,11 +47,17 @@ is "$(awk '/^CapEff/ {print $2}' "/proc/$vpid/status")" 0000000000000000 "...wit
 is "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$vpid/status")" 1 "...and no_new_privs"
 is "$(cx run web -a victim -r dev -- id -u 2>&1)" "$vuid" "the victim's one-off process runs as its app's uid too"
 rpid=$(cat "$RACK/rackd.pid")
+# From here on the home's parents admit anyone to pass (0711), so that each
+# refusal below is the rack's own doing, not its private parent's.
+chmod 711 "$TMP"
 
 # The rack's state is its owner's alone.
 is "$(stat -c %a "$RACK")" 700 "the rack's directory is 0700"
 for f in state.db state.db-wal state.db-shm password rackd.log api.sock routes.public apps/victim/app.log; do
 	is "$(stat -c '%a %U' "$RACK/$f")" "600 root" "$f is root's alone (0600)"
+done
+for d in apps apps/victim apps/victim/builds tmp; do
+	is "$(stat -c '%a %U' "$RACK/$d")" "700 root" "$d/ is root's alone (0700)"
 done
 
 # run CMD: runs CMD in a one-off process of the attacker; sets $out and $rc.
@@ -99,14 +105,37 @@ kill -0 "$vpid" 2>/dev/null && kill -0 "$rpid" 2>/dev/null; ok $? "...and both s
 run "grep ' /srv/app ' /proc/self/mountinfo"
 like "$out" ' /srv/app ro,' "its build is mounted read-only at /srv/app"
 
-# Its own /tmp, HOME and stdio.
-run 'echo "home=$HOME"; echo mark > /tmp/attacker-mark && ls /tmp; touch "$HOME/h" && echo home-ok'
+# No privilege, no descriptor of the daemon's.
+run 'grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status | tr -s "\t" " "'
+is "$out" "$(printf 'CapEff: 0000000000000000\nCapBnd: 0000000000000000\nNoNewPrivs: 1')" \
+    "cx run's process has no capabilities, none to gain, and no_new_privs"
+run 'ls /proc/self/fd | tr "\n" " "'
+is "$out" "0 1 2 3 " "it holds only its stdio (and ls its directory): nothing of the daemon's"
+
+# Its own /tmp, HOME and every directory anyone may write to, and its own IPC.
+shm0=$(ipcs -m | grep -c '^0x')
+run 'echo "home=$HOME"; for d in /tmp /var/tmp /dev/shm /run/lock; do echo mark > $d/attacker-mark && echo "wrote $d"; done; touch "$HOME/h" && echo home-ok; ipcmk -M 4096 >/dev/null && ipcs -m | grep -c "^0x"'
 like "$out" "home=/srv/home" "HOME is its own (/srv/home)"
 like "$out" "home-ok" "...and writable"
-like "$out" "attacker-mark" "it can write its /tmp"
-[ ! -e /tmp/attacker-mark ]; ok $? "...which is not the host's /tmp"
-run 'ls /tmp; ls -A /srv/home'
-is "$out" "" "a second process of it starts with an empty /tmp and HOME"
+is "$(printf '%s\n' "$out" | grep -c '^wrote ')" 4 "it can write its /tmp, /var/tmp, /dev/shm and /run/lock"
+n=0; for d in /tmp /var/tmp /dev/shm /run/lock; do [ -e "$d/attacker-mark" ] && n=$((n + 1)); done
+is "$n" 0 "...which are not the host's"
+like "$out" '^1$' "it made a shared memory segment in its own IPC namespace"
+is "$(ipcs -m | grep -c '^0x')" "$shm0" "...which the host does not see"
+run 'ls /tmp /var/tmp /dev/shm /run/lock; ls -A /srv/home; ipcs -m | grep -c "^0x"'
+is "$(printf '%s\n' "$out" | grep -v -e ':$' -e '^$' | tr '\n' ' ')" "0 " \
+    "a second process of it starts with empty ones, and no segment"
+
+# A descriptor that is not an anonymous pipe (a named FIFO of root's) is
+# refused, and the FIFO stays root's.
+mkfifo -m 0600 "$TMP/fifo"
+exec 7<>"$TMP/fifo"     # a reader, so that opening it for writing does not block
+out=$(timeout 20 python3 "$ROOT/tests/tools/cx-sendfds.py" "$RACK/api.sock" "$(cat "$RACK/password")" \
+    /apps/attacker/services/web/run '{"command":"true"}' "$TMP/fifo" /dev/null /dev/null 2>&1)
+exec 7<&-
+like "$out" '^HTTP/1.1 400' "a run handed a named FIFO as stdin is refused (400)"
+like "$out" 'descriptor 0 \(stdin\) must be an anonymous pipe open for reading' "...saying which descriptor and why"
+is "$(stat -c %U "$TMP/fifo")" root "...and the FIFO is still root's"
 out=$(cx run web -a attacker -r dev -- sh -c 'echo to-stderr > /dev/stderr; echo to-stdout > /dev/stdout' 2>"$TMP/err")
 rc=$?
 is "$rc $out $(cat "$TMP/err")" "0 to-stdout to-stderr" "cx run's process can open its own /dev/stdout and /dev/stderr"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -54,9 +55,9 @@ test_claims(void **state)
 	/* An owner that asks again for its range keeps it. */
 	assert_int_equal(idrange_claim(dir, app_a, a, &again, err, sizeof(err)), 0);
 	assert_int_equal(again, a);
-	/* Asking for another's range gets a free one. */
+	/* An owner holds one range: asking for another's keeps its own. */
 	assert_int_equal(idrange_claim(dir, app_b, a, &again, err, sizeof(err)), 0);
-	assert_int_not_equal(again, a);
+	assert_int_equal(again, b);
 	assert_int_equal(idrange_release(dir, app_b, again, err, sizeof(err)), 0);
 	/* Released, then the owner's directory gone: both ranges are free again. */
 	assert_int_equal(idrange_release(dir, app_a, a, err, sizeof(err)), 0);
@@ -74,6 +75,63 @@ test_claims(void **state)
 	assert_int_equal(idrange_claim(dir, app_a, c, &again, err, sizeof(err)), 0);
 	assert_int_equal(again, c);
 	assert_int_equal(mkdir(app_b, 0700), 0);
+}
+
+/* A range whose owner is gone but whose uid still runs a process stays
+ * held: the next app must not get the right to signal that process. */
+static void
+test_live_range_kept(void **state)
+{
+	char err[256], ledger[128], line[256], gone[160];
+	uint32_t live = IDRANGE_FIRST + 7 * IDRANGE_SIZE, base;
+	int go[2];
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(go[1]);
+		if (setresgid(live, live, live) == -1 || setresuid(live, live, live) == -1)
+			_exit(1);
+		if (read(go[0], &c, 1) < 0)     /* until the test is done */
+			_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	/* Wait for the child to take the uid. */
+	for (int i = 0; i < 200; i++) {
+		char path[64], *st;
+		bool is = false;
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+		if ((st = read_file(path, 8192, NULL)) != NULL) {
+			snprintf(line, sizeof(line), "\nUid:\t%u", live);
+			is = strstr(st, line) != NULL;
+			free(st);
+		}
+		if (is)
+			break;
+		usleep(5000);
+	}
+	snprintf(gone, sizeof(gone), "%s/removed-rack/apps/x", dir);
+	snprintf(ledger, sizeof(ledger), "%s/idranges", dir);
+	snprintf(line, sizeof(line), "%u %s\n", live, gone);
+	assert_int_equal(write_file_atomic(ledger, line, strlen(line), 0600), 0);
+	assert_int_equal(idrange_claim(dir, app_a, live, &base, err, sizeof(err)), 0);
+	assert_int_not_equal(base, live);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	/* Its last process gone, the range is free again. */
+	assert_int_equal(idrange_release(dir, app_a, base, err, sizeof(err)), 0);
+	assert_int_equal(idrange_claim(dir, app_b, live, &base, err, sizeof(err)), 0);
+	assert_int_equal(base, live);
 }
 
 static void
@@ -106,6 +164,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_range_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 	};
 
