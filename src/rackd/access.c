@@ -39,15 +39,12 @@ set(const char *dir, const char *name, mode_t mode, gid_t gid, char *err, size_t
 }
 
 int
-access_apply(struct rack *r, char *err, size_t errlen)
+access_apply(struct rack *r, const char *group, char *err, size_t errlen)
 {
-	char group[256];
 	struct group *g;
 	gid_t gid = (gid_t)-1;
-	bool shared;
+	bool shared = group[0] != '\0';
 
-	rack_param(r, "api_group", group, sizeof(group));
-	shared = group[0] != '\0';
 	if (shared) {
 		if ((g = getgrnam(group)) == NULL)
 			return access_check_group(group, err, errlen);

@@ -12,9 +12,10 @@
 
 struct rack;
 
-/* Sets the modes and group above from the rack's api_group param. 0, or -1
- * with err (no such group, or one the daemon cannot give files to). */
-int access_apply(struct rack *r, char *err, size_t errlen);
+/* Sets the modes and group above for group (api_group's value; "" for the
+ * owner alone). 0, or -1 with err (no such group, or one the daemon cannot
+ * give files to, as a user who is not in it). */
+int access_apply(struct rack *r, const char *group, char *err, size_t errlen);
 /* Whether group names a group of this host ("" always does: the owner's). */
 int access_check_group(const char *group, char *err, size_t errlen);
 

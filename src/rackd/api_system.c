@@ -170,8 +170,20 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		vals[n] = (char *)v;
 		n++;
 	}
+	/* Who may reach the rack changes before it is recorded: a group the
+	 * daemon cannot give the files to is refused, and nothing is stored. */
+	if (jv_get(params, "api_group") != NULL &&
+	    access_apply(r, jv_str_or(params, "api_group", ""), err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		goto out;
+	}
 	if (store_params_set(r->store, keys, vals, n) == -1) {
+		char group[256];
+
 		api_error(s, 500, "cannot store params: %s", store_error(r->store));
+		rack_param(r, "api_group", group, sizeof(group));
+		if (jv_get(params, "api_group") != NULL && access_apply(r, group, err, sizeof(err)) == -1)
+			log_warnx("%s", err);
 		goto out;
 	}
 	if (r->vpc && whitelist_changed) {
@@ -185,10 +197,6 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	for (size_t i = 0; i < n; i++)
 		log_info("param %s=%s", keys[i], vals[i]);
-	if (jv_get(params, "api_group") != NULL && access_apply(r, err, sizeof(err)) == -1) {
-		api_error(s, 500, "%s", err);
-		goto out;
-	}
 	for (int i = 0; i < 2; i++) {
 		r->routers[i].next_start = 0;
 		/* A router on a new port: stop it; the restart listens on the new one. */

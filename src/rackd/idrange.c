@@ -85,6 +85,18 @@ live_ranges(bool *live)
 	closedir(d);
 }
 
+static bool
+range_live(uint32_t base)
+{
+	bool *live = xcalloc(IDRANGE_COUNT, sizeof(*live));
+	bool is;
+
+	live_ranges(live);
+	is = live[(base - IDRANGE_FIRST) / IDRANGE_SIZE];
+	free(live);
+	return is;
+}
+
 /* Locks and reads the ledger; entries whose owner is gone (and whose ids no
  * process runs as) are dropped. The lock is waited for a bounded time. */
 static int
@@ -249,7 +261,7 @@ idrange_release(const char *dir, const char *owner, uint32_t base, char *err, si
 	if (ledger_open(&l, dir, err, errlen) == -1)
 		return -1;
 	h = holder(&l, base);
-	if (h != NULL && strcmp(h->owner, owner) == 0) {
+	if (h != NULL && strcmp(h->owner, owner) == 0 && !range_live(base)) {
 		free(h->owner);
 		*h = l.e[--l.n];
 		rc = ledger_write(&l, err, errlen);

@@ -30,7 +30,9 @@
  */
 int idrange_claim(const char *dir, const char *owner, uint32_t want, uint32_t *base,
     char *err, size_t errlen);
-/* Frees owner's range base, if owner holds it. 0, or -1 with err. */
+/* Frees owner's range base, if owner holds it and no process runs as one of
+ * its ids (else it stays held, and is freed by a later look at the ledger
+ * once they are gone and owner's directory too). 0, or -1 with err. */
 int idrange_release(const char *dir, const char *owner, uint32_t base, char *err,
     size_t errlen);
 

@@ -274,7 +274,9 @@ main(int argc, char **argv)
 		fatal("cannot create %s", path);
 	if (lock_down(r->dir) == -1)
 		fatal("cannot make %s its owner's alone", r->dir);
-	if (sandbox_privileged() && mkdir("/srv", 0755) == -1 && errno != EEXIST)
+	if (sandbox_privileged() && mkdir("/srv", 0755) == 0 && chmod("/srv", 0755) == -1)
+		fatal("cannot make /srv, where apps see their builds, 0755");
+	else if (sandbox_privileged() && access("/srv", F_OK) == -1)
 		fatal("cannot create /srv, where apps see their builds");
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -343,9 +345,20 @@ main(int argc, char **argv)
 		report(ready_fd, msg);
 		fatalx("%s", msg);
 	}
-	if (access_apply(r, err, sizeof(err)) == -1) {
-		report(ready_fd, err);
-		fatalx("%s", err);
+	{
+		char group[256];
+
+		/* A group gone from the host since: the rack is its owner's alone
+		 * (and says so) rather than not starting at all. */
+		rack_param(r, "api_group", group, sizeof(group));
+		if (access_apply(r, group, err, sizeof(err)) == -1) {
+			log_warnx("%s; the rack's API admits its owner alone until api_group is set "
+			    "again", err);
+			if (access_apply(r, "", err, sizeof(err)) == -1) {
+				report(ready_fd, err);
+				fatalx("%s", err);
+			}
+		}
 	}
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
@@ -356,6 +369,9 @@ main(int argc, char **argv)
 	if (ready_fd != -1)
 		close(ready_fd);
 	ev_run(r->loop);
+	/* A change of the loop's last turn still reaches the routers, which
+	 * serve on after us. */
+	sync_routes(r->loop, r);
 	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	unlink(path);

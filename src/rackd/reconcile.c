@@ -280,6 +280,8 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p = proc_new(a);
 	p->gen = gen;
 	p->oneoff = one != NULL;
+	if (one != NULL)    /* one with stdio of its own is cx run's, else a timer's */
+		str_copy(p->st.oneoff, sizeof(p->st.oneoff), one->stdio != NULL ? "run" : "timer");
 	snprintf(prefix, sizeof(prefix), "%s-", one != NULL ? one->prefix : s->name);
 	store_new_id(p->st.id, sizeof(p->st.id), prefix, false);
 	str_copy(p->st.app, sizeof(p->st.app), a->name);
@@ -892,14 +894,14 @@ adopt_procs(struct rack *r)
 		}
 		if (strcmp(ps[i].release, a->active) == 0 && a->manifest != NULL)
 			s = manifest_service(a->manifest, ps[i].service);
-		if (str_has_prefix(ps[i].id, "timer-") || str_has_prefix(ps[i].id, "run-")) {
+		if (ps[i].oneoff[0] != '\0') {
 			/* A timer's run: let it finish, unrouted and uncounted. A `cx
 			 * run`'s lost its caller with the old daemon (no answer can reach
 			 * it, and nothing would stop it when the caller goes): stop it. */
 			p->gen = 0;
 			p->oneoff = true;
 			p->state = PROC_RUNNING;
-			if (str_has_prefix(ps[i].id, "run-")) {
+			if (strcmp(ps[i].oneoff, "run") == 0) {
 				log_info("process %s: its cx run lost its answer with the last daemon; "
 				    "stopping it", p->st.id);
 				stop_proc(r, a, p);

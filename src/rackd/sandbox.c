@@ -19,7 +19,9 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -176,6 +178,25 @@ sandbox_claim_ids(struct rack *r, const char *app, uint32_t want, uint32_t *base
 	return idrange_claim(IDRANGE_DIR, real, want, base, err, errlen);
 }
 
+/* SIGKILL to every process running as uid: what an app's processes left
+ * behind, even in sessions of their own, goes before its ids do. As that
+ * uid, kill(-1) reaches exactly those (and not the caller). */
+static void
+kill_all_as(uid_t uid)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (setgroups(0, NULL) == -1 || setresgid(uid, uid, uid) == -1 ||
+		    setresuid(uid, uid, uid) == -1)
+			_exit(1);
+		kill(-1, SIGKILL);
+		_exit(0);
+	}
+	if (pid == -1 || waitpid(pid, NULL, 0) == -1)
+		log_warn("cannot stop what still runs as uid %u", (unsigned)uid);
+}
+
 void
 sandbox_release_ids(struct rack *r, const char *app, uint32_t base)
 {
@@ -183,6 +204,7 @@ sandbox_release_ids(struct rack *r, const char *app, uint32_t base)
 
 	if (base == 0)
 		return;
+	kill_all_as(base);
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, app);
 	/* Its directory may be gone already (then its entry is free anyway). */
 	if (realpath(dir, real) == NULL)

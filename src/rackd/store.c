@@ -1,7 +1,7 @@
 /*
  * store.c — SQLite persistence for the rack daemon. See store.h.
  *
- * Schema version 3. A migration is a list of statements applied in one
+ * Schema version 4. A migration is a list of statements applied in one
  * transaction that also bumps PRAGMA user_version.
  */
 #include "rackd/store.h"
@@ -43,6 +43,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE processes ADD COLUMN stopping INTEGER NOT NULL DEFAULT 0;",
 	/* 3: each app's range of user and group ids (0: none, an unprivileged rack) */
 	"ALTER TABLE apps ADD COLUMN uid_base INTEGER NOT NULL DEFAULT 0;",
+	/* 4: what kind of one-off a process is (its id's prefix cannot tell: a
+	 * service may be named "run" or "timer") */
+	"ALTER TABLE processes ADD COLUMN oneoff TEXT NOT NULL DEFAULT '';"
+	"UPDATE processes SET oneoff = 'timer' WHERE id LIKE 'timer-%' AND service <> 'timer';",
 };
 
 const char *
@@ -548,8 +552,8 @@ int
 store_proc_put(struct store *st, const struct st_proc *p)
 {
 	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO processes (id, app, service, release, pid,"
-	    " pid_start, shim_pid, port, address, command, started, promoting, stopping)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    " pid_start, shim_pid, port, address, command, started, promoting, stopping, oneoff)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
@@ -566,6 +570,7 @@ store_proc_put(struct store *st, const struct st_proc *p)
 	sqlite3_bind_int64(q, 11, p->started);
 	sqlite3_bind_int(q, 12, p->promoting);
 	sqlite3_bind_int(q, 13, p->stopping);
+	bind_text(q, 14, p->oneoff);
 	return step_done(q);
 }
 
@@ -584,7 +589,8 @@ int
 store_proc_list(struct store *st, struct st_proc **out, size_t *n)
 {
 	sqlite3_stmt *q = prep(st, "SELECT id, app, service, release, pid, pid_start, shim_pid, port,"
-	    " address, command, started, promoting, stopping FROM processes ORDER BY started, id");
+	    " address, command, started, promoting, stopping, oneoff FROM processes"
+	    " ORDER BY started, id");
 	size_t cap = 0;
 
 	*out = NULL;
@@ -612,6 +618,7 @@ store_proc_list(struct store *st, struct st_proc **out, size_t *n)
 		p->started = sqlite3_column_int64(q, 10);
 		p->promoting = sqlite3_column_int(q, 11) != 0;
 		p->stopping = sqlite3_column_int(q, 12) != 0;
+		col_copy(q, 13, p->oneoff, sizeof(p->oneoff));
 	}
 	sqlite3_finalize(q);
 	return 0;

@@ -58,6 +58,7 @@ struct st_proc {
 	int64_t started;
 	bool promoting;     /* started by a promotion not yet done: a daemon restart stops it */
 	bool stopping;      /* sent SIGTERM: a daemon restart lets it finish its grace */
+	char oneoff[8];     /* "" a service's process; "timer" a timer's run; "run" cx run's */
 };
 
 /* Opens (creating and migrating) the database at path. NULL with err set. */

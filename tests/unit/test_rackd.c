@@ -126,6 +126,10 @@ test_store_migrates_v1(void **state)
 	    " command TEXT NOT NULL, started INTEGER NOT NULL);"
 	    "INSERT INTO processes VALUES ('web-1', 'app1', 'web', 'R1', 42, 7, 43, 3000,"
 	    " '127.0.0.1', 'perl server.pl', 1);"
+	    "INSERT INTO processes VALUES ('timer-nightly-1', 'app1', 'web', 'R1', 44, 8, 45, 0,"
+	    " '127.0.0.1', 'echo', 2);"
+	    "INSERT INTO processes VALUES ('timer-2', 'app1', 'timer', 'R1', 46, 9, 47, 0,"
+	    " '127.0.0.1', 'sleep 9', 3);"
 	    "PRAGMA user_version=1;\"", path);
 	assert_int_equal(system(cmd), 0);
 	st = store_open(path, err, sizeof(err));
@@ -138,11 +142,15 @@ test_store_migrates_v1(void **state)
 	assert_int_equal(store_app_get(st, "app1", &app), 0);
 	assert_int_equal(app.uid_base, 0x70010000u);
 	assert_int_equal(store_proc_list(st, &ps, &n), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 3);
 	assert_string_equal(ps[0].id, "web-1");
 	assert_int_equal(ps[0].pid, 42);
 	assert_false(ps[0].promoting);
 	assert_false(ps[0].stopping);
+	/* 4: a timer's run is known as one; a service named "timer" is not. */
+	assert_string_equal(ps[0].oneoff, "");
+	assert_string_equal(ps[1].oneoff, "timer");
+	assert_string_equal(ps[2].oneoff, "");
 	ps[0].stopping = true;
 	assert_int_equal(store_proc_put(st, &ps[0]), 0);
 	store_proc_list_free(ps, n);
