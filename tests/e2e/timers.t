@@ -17,6 +17,11 @@ ok $ticked "the every-minute timer ran its command with the service's environmen
 logs=$(cx logs -a clock -r dev)
 like "$logs" "service/web/timer-tick-[0-9a-f]{8} tick from web of clock" "its output is logged under its own process"
 lacks "$logs" "tick from web of clock" "this never runs" "a timer whose schedule does not match does not run"
+uid=$(sqlite3 "$CX_HOME/racks/dev/state.db" "SELECT uid_base FROM apps WHERE name = 'clock'")
+if [ "$(id -u)" -eq 0 ]; then
+	[ "${uid:-0}" -ge 65536 ]; ok $? "the app has ids of its own ($uid)"
+	like "$logs" "tick from web of clock as uid $uid in /srv/app\$" "the timer's run is behind the app's walls: its uid, its build at /srv/app"
+fi
 # cx ps works, lists the service's process, and no timer's.
 timer_gone() {
 	local out
