@@ -81,7 +81,7 @@ tick(struct ev_loop *loop, void *arg)
 	sup_tick(r);
 	reconcile_tick(r);
 	timers_tick(r);
-	if (r->routes_retry)
+	if (r->routes_retry && now_ms() >= r->routes_retry_at)
 		rack_routes_changed(r);    /* a router to restart, a table to write again */
 	ev_timer_add(loop, TICK_MS, tick, r);
 }

@@ -128,6 +128,7 @@ struct rack {
 	/* What the routers and the lab DNS serve may have changed: sync them at
 	 * the end of this loop turn (rack_routes_changed). */
 	bool routes_changed;
+	int64_t routes_retry_at;    /* ms: with routes_retry, not before then */
 	bool routes_retry;          /* the last routers_sync left a router down or a table unwritten */
 };
 

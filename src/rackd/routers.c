@@ -288,6 +288,7 @@ void
 routers_sync(struct rack *r)
 {
 	bool settled = true;
+	int64_t retry_at = 0;
 
 	for (int i = 0; i < 2; i++) {
 		struct router_proc *rp = &r->routers[i];
@@ -316,8 +317,13 @@ routers_sync(struct rack *r)
 		}
 		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0')
 			settled = false;
+		/* A table that cannot be written (too large, disk full) is tried
+		 * again every 2 s, not at every tick. */
+		if (rp->snapshot_error[0] != '\0')
+			retry_at = now_ms() + 2000;
 	}
 	r->routes_retry = !settled;
+	r->routes_retry_at = retry_at;
 }
 
 void
