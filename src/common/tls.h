@@ -76,7 +76,8 @@ bool tls_id_is_ca(const struct tls_id *id);
 void tls_id_cn(const struct tls_id *id, char *out, size_t outlen);
 
 /* The certificate as PEM text, NUL-terminated, malloc'd (caller frees);
- * its length in *len when len is not NULL. */
+ * its length in *len when len is not NULL. Aborts on out-of-memory, as
+ * xmalloc does (it only encodes in memory). */
 char *tls_id_cert_pem(const struct tls_id *id, size_t *len);
 
 /* The SHA-256 fingerprint of the certificate (its DER), upper-case hex with
