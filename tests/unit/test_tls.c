@@ -384,6 +384,20 @@ test_files(void **state)
 	}
 	tls_id_free(back);
 
+	/* From text in memory, as a peer's CA comes from its API. */
+	back = tls_id_from_pem(ca_a_pem, NULL, err, sizeof(err));
+	assert_non_null(back);
+	tls_id_fingerprint(back, fb);
+	assert_string_equal(fa, fb);
+	tls_id_free(back);
+	{
+		char *k = read_file(key, 1 << 16, NULL);
+
+		assert_null(tls_id_from_pem(ca_b_pem, k, err, sizeof(err)));
+		assert_has(err, "key is not the key of certificate: ");
+		free(k);
+	}
+
 	/* The wrong key, a corrupt file, a missing one: one line naming the file. */
 	snprintf(bad, sizeof(bad), "%s/b.key", dir);
 	assert_int_equal(tls_id_save(ca_b, cert, bad, err, sizeof(err)), 0);
