@@ -161,6 +161,7 @@ int cmd_rack_params(struct cli *c);
 int cmd_rack_params_set(struct cli *c);
 int cmd_rack_logs(struct cli *c);
 int cmd_rack_metrics(struct cli *c);
+int cmd_rack_ca(struct cli *c);
 int cmd_switch(struct cli *c);
 
 int cmd_rack_peer(struct cli *c);

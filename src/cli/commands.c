@@ -80,6 +80,11 @@ static const struct cli_cmd cmds[] = {
 	  "print the routers' metrics (Prometheus text)",
 	  "Prints the counters of the rack's running routers in Prometheus text format:\n"
 	  "requests by host and status, upstream connections and reuse, bytes." },
+	{ "rack ca", "", 0, 0, O(RACK), 0, cmd_rack_ca, "print the rack's CA certificate (PEM)",
+	  "Prints the certificate of the rack's own certificate authority, made when the\n"
+	  "rack's daemon first started: what clients and other racks are given to trust\n"
+	  "the rack. Its key stays in the rack's directory (ca.key, its owner's alone).\n"
+	  "Example: cx rack ca > rack.pem; openssl x509 -in rack.pem -noout -subject" },
 	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two VPC racks",
 	  "Links the private networks of two VPC racks, as VPC peering does: routes both\n"
 	  "ways, and each rack's internal router accepts the other's addresses. Needs root." },

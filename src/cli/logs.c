@@ -1,6 +1,7 @@
 /*
  * logs.c — `cx logs [-f] [--since DURATION]`, and `cx rack logs` (the rack
- * daemon's own log) the same way; `cx rack metrics`, the routers' counters.
+ * daemon's own log) the same way; `cx rack metrics`, the routers' counters,
+ * and `cx rack ca`, the rack's CA certificate: texts the rack answers whole.
  *
  * The rack serves an app's log by byte offset (GET .../logs?since=OFFSET,
  * next offset in X-Cx-Offset); without an offset it sends the last 100
@@ -196,8 +197,10 @@ cmd_rack_logs(struct cli *c)
 	return show_log(c, "/system/logs", "the rack has no log");
 }
 
-int
-cmd_rack_metrics(struct cli *c)
+/* Prints the text the selected rack answers at path; a rack too old to
+ * have it is told apart (404), naming what it lacks. */
+static int
+print_text(struct cli *c, const char *path, const char *lacks)
 {
 	struct buf body;
 	int64_t off;
@@ -206,11 +209,23 @@ cmd_rack_metrics(struct cli *c)
 	if (cli_select_rack(c) == -1)
 		return 1;
 	buf_init(&body, 0);
-	st = api_text(c, "/system/metrics", &body, &off);
+	st = api_text(c, path, &body, &off);
 	if (st == 200)
 		fwrite(body.data ? body.data : "", 1, body.len, stdout);
 	buf_free(&body);
 	if (st == 404)
-		return out_error("rack %s has no metrics endpoint; upgrade it", c->rack);
+		return out_error("rack %s has no %s; upgrade it", c->rack, lacks);
 	return st == 200 ? 0 : 1;
+}
+
+int
+cmd_rack_metrics(struct cli *c)
+{
+	return print_text(c, "/system/metrics", "metrics endpoint");
+}
+
+int
+cmd_rack_ca(struct cli *c)
+{
+	return print_text(c, "/system/ca", "CA");
 }

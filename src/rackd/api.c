@@ -42,6 +42,7 @@ static const struct route routes[] = {
 	{ "POST", "/system/reconcile", api_reconcile, false },
 	{ "GET", "/system/logs", api_system_logs, false },
 	{ "GET", "/system/metrics", api_system_metrics, false },
+	{ "GET", "/system/ca", api_system_ca, false },
 	{ "GET", "/apps", api_apps_list, false },
 	{ "POST", "/apps", api_apps_create, false },
 	{ "GET", "/apps/:app", api_app_get, false },

@@ -335,3 +335,14 @@ api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s)
 			    (int)rp->pid);
 	}
 }
+
+/* The rack's CA certificate, for whoever is to trust the rack (clients,
+ * peers): public by nature, yet behind the API's password like the rest. */
+void
+api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	(void)q;
+	s->is_text = true;
+	if (buf_adds(&s->text, r->ca_pem) == -1)
+		api_error(s, 500, "cannot answer the rack's CA certificate");
+}

@@ -28,6 +28,7 @@
 #include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
+#include "rackd/ca.h"
 #include "rackd/discovery.h"
 #include "rackd/health.h"
 #include "rackd/rack.h"
@@ -115,7 +116,7 @@ static int
 lock_down(const char *dir)
 {
 	static const char *const files[] = { "state.db", "state.db-wal", "state.db-shm",
-		"password", "rackd.log", "rackd.pid", "rackd.lock", "router-public.log",
+		"password", "ca.key", "rackd.log", "rackd.pid", "rackd.lock", "router-public.log",
 		"router-internal.log" };
 	char path[PATH_MAX];
 	DIR *d;
@@ -303,6 +304,16 @@ main(int argc, char **argv)
 		report(ready_fd, "cannot write the rack's password file");
 		fatal("password");
 	}
+	{
+		bool made;
+
+		/* Made once, at the rack's first start; never made again over it. */
+		r->ca_pem = ca_ensure(r->dir, name, &made, err, sizeof(err));
+		if (r->ca_pem == NULL) {
+			report(ready_fd, err);
+			fatalx("%s", err);
+		}
+	}
 	snprintf(path, sizeof(path), "%s/state.db", r->dir);
 	r->store = store_open(path, err, sizeof(err));
 	if (r->store == NULL) {
@@ -378,6 +389,8 @@ main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	unlink(path);
 	store_close(r->store);
+	free(r->ca_pem);
+	r->ca_pem = NULL;
 	log_info("daemon stopped");
 	return 0;
 }

@@ -109,6 +109,7 @@ struct rack {
 	char bin_dir[4096];         /* where cx-router lives */
 	struct store *store;
 	struct ev_loop *loop;
+	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
 	bool vpc;
 	char cidr[20];
 	char public_addr[16];

@@ -18,6 +18,8 @@ src="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$src"; chmod -R a+rX "$src"
 out=$(as_nobody cx rack install local box 2>&1); rc=$?
 ok $rc "an unprivileged user installs a loopback rack"
 is "$(stat -c %U "$home/racks/box/state.db" 2>/dev/null)" "nobody" "its state belongs to the user"
+is "$(stat -c '%a %U' "$home/racks/box/ca.key" 2>/dev/null)" "600 nobody" \
+	"its CA's key is the user's alone"
 out=$(as_nobody cx rack install local vbox --vpc 10.9.0.0/16 2>&1); rc=$?
 is "$rc" 1 "a VPC rack is refused without root"
 like "$out" "ERROR: .*root" "...with a one-line reason"

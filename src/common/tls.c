@@ -1,0 +1,710 @@
+/*
+ * tls.c — see tls.h. The only file that includes OpenSSL.
+ *
+ * Certificates are built field by field (no config-string parsing), so a
+ * name given by a caller can never add an extension of its own; names are
+ * checked before they go in.
+ */
+#include "common/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/util.h"
+
+/* Bounds of what is read: a PEM certificate or key of ours is ~1 KB. */
+#define PEM_MAX (256 * 1024)
+
+struct tls_id {
+	X509 *cert;
+	EVP_PKEY *key;      /* NULL for a certificate alone */
+};
+
+struct tls_ctx {
+	SSL_CTX *ssl;
+	bool client;
+};
+
+struct tls_conn {
+	SSL *ssl;
+	short events;
+	char err[512];
+};
+
+/* err gets "WHAT: REASON" with OpenSSL's reason for the newest error on its
+ * queue (or "unknown error"), and the queue is emptied. */
+static void
+ossl_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+ossl_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	char what[512];
+	const char *reason;
+	unsigned long e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	e = ERR_peek_last_error();
+	reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+	snprintf(err, errlen, "%s: %s", what, reason != NULL ? reason : "unknown error");
+	ERR_clear_error();
+}
+
+static EVP_PKEY *
+new_key(char *err, size_t errlen)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+
+	if (k == NULL)
+		ossl_error(err, errlen, "cannot make a P-256 key");
+	return k;
+}
+
+/* A random positive 127-bit serial, as RFC 5280 asks (at most 20 octets,
+ * unpredictable). */
+static int
+set_serial(X509 *x)
+{
+	unsigned char rnd[16];
+	BIGNUM *bn;
+	int rc = -1;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	rnd[0] &= 0x7f;
+	rnd[0] |= 0x40;     /* never a short (or zero) serial */
+	bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
+	if (bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
+		rc = 0;
+	BN_free(bn);
+	return rc;
+}
+
+/* Adds extension nid with value (OpenSSL's own syntax, fixed strings only). */
+static int
+add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, v3, nid, value);
+	int rc;
+
+	if (e == NULL)
+		return -1;
+	rc = X509_add_ext(x, e, -1) == 1 ? 0 : -1;
+	X509_EXTENSION_free(e);
+	return rc;
+}
+
+/* A certificate for key, named cn, issued by issuer/ikey (itself when
+ * issuer is NULL), valid `days` days from five minutes ago, without its
+ * extensions yet. */
+static X509 *
+new_cert(EVP_PKEY *key, const char *cn, X509 *issuer, int days)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+
+	if (x == NULL)
+		return NULL;
+	name = X509_get_subject_name(x);
+	if (X509_set_version(x, X509_VERSION_3) != 1 || set_serial(x) == -1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
+	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
+	    -1, 0) != 1 ||
+	    X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer) : name) != 1 ||
+	    X509_set_pubkey(x, key) != 1) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+struct tls_id *
+tls_ca_new(const char *rack, char *err, size_t errlen)
+{
+	struct tls_id *id = xcalloc(1, sizeof(*id));
+	X509V3_CTX v3;
+	char cn[128];
+
+	snprintf(cn, sizeof(cn), "cx rack %s CA", rack);
+	if ((id->key = new_key(err, errlen)) == NULL)
+		goto fail;
+	if ((id->cert = new_cert(id->key, cn, NULL, TLS_CA_DAYS)) == NULL)
+		goto fail_ossl;
+	X509V3_set_ctx(&v3, id->cert, id->cert, NULL, NULL, 0);
+	if (add_ext(id->cert, &v3, NID_basic_constraints, "critical,CA:TRUE") == -1 ||
+	    add_ext(id->cert, &v3, NID_key_usage, "critical,keyCertSign,cRLSign") == -1 ||
+	    add_ext(id->cert, &v3, NID_subject_key_identifier, "hash") == -1 ||
+	    X509_sign(id->cert, id->key, EVP_sha256()) == 0)
+		goto fail_ossl;
+	return id;
+fail_ossl:
+	ossl_error(err, errlen, "cannot make the CA certificate of rack %s", rack);
+fail:
+	tls_id_free(id);
+	return NULL;
+}
+
+/* A DNS name for a certificate: labels of letters, digits and '-', dots
+ * between, a leading "*." allowed, at most 253 bytes. */
+static bool
+valid_dns_name(const char *s)
+{
+	size_t label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return false;
+	if (str_has_prefix(s, "*.")) {
+		s += 2;
+		if (*s == '\0')
+			return false;
+	}
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0;
+}
+
+static bool
+is_ip(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* subjectAltName from names; -1 with err on a bad name. */
+static int
+add_sans(X509 *x, const char *const *names, size_t n, char *err, size_t errlen)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	int rc = -1;
+
+	if (gens == NULL)
+		goto ossl;
+	for (size_t i = 0; i < n; i++) {
+		GENERAL_NAME *g = NULL;
+
+		if (is_ip(names[i])) {
+			if ((g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_IPADD, names[i], 0)) == NULL)
+				goto ossl;
+		} else if (valid_dns_name(names[i])) {
+			if ((g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_DNS, names[i], 0)) == NULL)
+				goto ossl;
+		} else {
+			snprintf(err, errlen, "\"%s\" is neither a DNS name nor an IP address", names[i]);
+			goto out;
+		}
+		if (sk_GENERAL_NAME_push(gens, g) == 0) {
+			GENERAL_NAME_free(g);
+			goto ossl;
+		}
+	}
+	if (X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1)
+		goto ossl;
+	rc = 0;
+	goto out;
+ossl:
+	ossl_error(err, errlen, "cannot add the certificate's names");
+out:
+	GENERAL_NAMES_free(gens);
+	return rc;
+}
+
+struct tls_id *
+tls_issue(const struct tls_id *ca, const char *cn, const char *const *names, size_t nnames,
+    unsigned usage, int days, char *err, size_t errlen)
+{
+	struct tls_id *id;
+	X509V3_CTX v3;
+	char eku[64] = "";
+
+	if (ca == NULL || ca->key == NULL || !tls_id_is_ca(ca)) {
+		snprintf(err, errlen, "cannot issue a certificate for %s: the issuer is not a CA with "
+		    "its key", cn);
+		return NULL;
+	}
+	if ((usage & (TLS_USAGE_SERVER | TLS_USAGE_CLIENT)) == 0 || days < 1) {
+		snprintf(err, errlen, "cannot issue a certificate for %s: no usage or no validity", cn);
+		return NULL;
+	}
+	if (usage & TLS_USAGE_SERVER)
+		str_copy(eku, sizeof(eku), "serverAuth");
+	if (usage & TLS_USAGE_CLIENT)
+		str_copy(eku + strlen(eku), sizeof(eku) - strlen(eku),
+		    eku[0] ? ",clientAuth" : "clientAuth");
+	id = xcalloc(1, sizeof(*id));
+	if ((id->key = new_key(err, errlen)) == NULL)
+		goto fail;
+	if ((id->cert = new_cert(id->key, cn, ca->cert, days)) == NULL)
+		goto fail_ossl;
+	X509V3_set_ctx(&v3, ca->cert, id->cert, NULL, NULL, 0);
+	if (add_ext(id->cert, &v3, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+	    add_ext(id->cert, &v3, NID_key_usage, "critical,digitalSignature") == -1 ||
+	    add_ext(id->cert, &v3, NID_ext_key_usage, eku) == -1 ||
+	    add_ext(id->cert, &v3, NID_subject_key_identifier, "hash") == -1 ||
+	    add_ext(id->cert, &v3, NID_authority_key_identifier, "keyid:always") == -1)
+		goto fail_ossl;
+	if (nnames > 0 && add_sans(id->cert, names, nnames, err, errlen) == -1)
+		goto fail;
+	if (X509_sign(id->cert, ca->key, EVP_sha256()) == 0)
+		goto fail_ossl;
+	return id;
+fail_ossl:
+	ossl_error(err, errlen, "cannot issue a certificate for %s", cn);
+fail:
+	tls_id_free(id);
+	return NULL;
+}
+
+/* The PEM text a memory BIO holds, malloc'd and NUL-terminated. */
+static char *
+bio_take(BIO *b, size_t *len)
+{
+	char *data;
+	long n = BIO_get_mem_data(b, &data);
+	char *out;
+
+	if (n < 0)
+		n = 0;
+	out = xstrndup(data, (size_t)n);
+	if (len != NULL)
+		*len = (size_t)n;
+	return out;
+}
+
+char *
+tls_id_cert_pem(const struct tls_id *id, size_t *len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *pem;
+
+	if (b == NULL || PEM_write_bio_X509(b, id->cert) != 1)
+		abort();    /* memory only: out of memory, as xmalloc */
+	pem = bio_take(b, len);
+	BIO_free(b);
+	return pem;
+}
+
+int
+tls_id_save(const struct tls_id *id, const char *cert_path, const char *key_path, char *err,
+    size_t errlen)
+{
+	char *pem;
+	size_t len;
+	int rc;
+
+	if (key_path != NULL) {
+		BIO *b = BIO_new(BIO_s_mem());
+		char *data;
+		long n;
+
+		if (id->key == NULL) {
+			snprintf(err, errlen, "cannot write %s: the identity has no key", key_path);
+			BIO_free(b);
+			return -1;
+		}
+		if (b == NULL || PEM_write_bio_PrivateKey(b, id->key, NULL, NULL, 0, NULL, NULL) != 1) {
+			ossl_error(err, errlen, "cannot write %s", key_path);
+			BIO_free(b);
+			return -1;
+		}
+		n = BIO_get_mem_data(b, &data);
+		rc = write_file_atomic(key_path, data, n > 0 ? (size_t)n : 0, 0600);
+		if (rc == -1)
+			snprintf(err, errlen, "cannot write %s: %s", key_path, strerror(errno));
+		if (n > 0)
+			OPENSSL_cleanse(data, (size_t)n);
+		BIO_free(b);
+		if (rc == -1)
+			return -1;
+	}
+	pem = tls_id_cert_pem(id, &len);
+	rc = write_file_atomic(cert_path, pem, len, 0644);
+	if (rc == -1)
+		snprintf(err, errlen, "cannot write %s: %s", cert_path, strerror(errno));
+	free(pem);
+	return rc;
+}
+
+/* Parses what: a certificate (key false) or a private key from PEM text;
+ * NULL with err "SOURCE: ..." on failure. */
+static void *
+parse_pem(const char *text, bool key, const char *source, char *err, size_t errlen)
+{
+	BIO *b = BIO_new_mem_buf(text, -1);
+	void *obj = NULL;
+
+	if (b != NULL)
+		obj = key ? (void *)PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) :
+		    (void *)PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (obj == NULL)
+		ossl_error(err, errlen, "%s: not a PEM %s", source,
+		    key ? "private key" : "certificate");
+	return obj;
+}
+
+/* The id from cert and key text; sources name them in errors. */
+static struct tls_id *
+id_parse(const char *cert_pem, const char *cert_src, const char *key_pem, const char *key_src,
+    char *err, size_t errlen)
+{
+	struct tls_id *id = xcalloc(1, sizeof(*id));
+
+	if ((id->cert = parse_pem(cert_pem, false, cert_src, err, errlen)) == NULL)
+		goto fail;
+	if (key_pem == NULL)
+		return id;
+	if ((id->key = parse_pem(key_pem, true, key_src, err, errlen)) == NULL)
+		goto fail;
+	if (X509_check_private_key(id->cert, id->key) != 1) {
+		ossl_error(err, errlen, "%s is not the key of %s", key_src, cert_src);
+		goto fail;
+	}
+	return id;
+fail:
+	tls_id_free(id);
+	return NULL;
+}
+
+struct tls_id *
+tls_id_from_pem(const char *cert_pem, const char *key_pem, char *err, size_t errlen)
+{
+	return id_parse(cert_pem, "certificate", key_pem, "key", err, errlen);
+}
+
+struct tls_id *
+tls_id_load(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+	struct tls_id *id = NULL;
+	char *cert, *key = NULL;
+	size_t klen = 0;
+
+	if ((cert = read_file(cert_path, PEM_MAX, NULL)) == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", cert_path, strerror(errno));
+		return NULL;
+	}
+	if (key_path != NULL && (key = read_file(key_path, PEM_MAX, &klen)) == NULL) {
+		snprintf(err, errlen, "cannot read %s: %s", key_path, strerror(errno));
+		goto out;
+	}
+	id = id_parse(cert, cert_path, key, key_path, err, errlen);
+out:
+	if (key != NULL) {
+		OPENSSL_cleanse(key, klen);
+		free(key);
+	}
+	free(cert);
+	return id;
+}
+
+void
+tls_id_free(struct tls_id *id)
+{
+	if (id == NULL)
+		return;
+	X509_free(id->cert);
+	EVP_PKEY_free(id->key);
+	free(id);
+}
+
+bool
+tls_id_is_ca(const struct tls_id *id)
+{
+	/* 1: CA:TRUE in basicConstraints; other values are v1 roots and such. */
+	return X509_check_ca(id->cert) == 1;
+}
+
+void
+tls_id_cn(const struct tls_id *id, char *out, size_t outlen)
+{
+	X509_NAME *name = X509_get_subject_name(id->cert);
+
+	out[0] = '\0';
+	if (outlen > 0 && X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)outlen) < 0)
+		out[0] = '\0';
+}
+
+void
+tls_id_fingerprint(const struct tls_id *id, char out[TLS_FINGERPRINT_SIZE])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	if (X509_digest(id->cert, EVP_sha256(), md, &n) != 1 || n != 32)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+}
+
+/* A store of every certificate in pem (at least one); NULL with err. */
+static X509_STORE *
+trust_store(const char *pem, char *err, size_t errlen)
+{
+	X509_STORE *st = X509_STORE_new();
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+	int n = 0;
+
+	if (st == NULL || b == NULL)
+		goto fail;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_cert(st, x);
+
+		X509_free(x);
+		if (ok != 1)
+			goto fail;
+		n++;
+	}
+	if (n == 0)
+		goto fail;
+	ERR_clear_error();  /* the end of the text, not an error */
+	BIO_free(b);
+	return st;
+fail:
+	ossl_error(err, errlen, "cannot read the trusted CA certificates");
+	BIO_free(b);
+	X509_STORE_free(st);
+	return NULL;
+}
+
+static struct tls_ctx *
+ctx_new(bool client, const struct tls_id *id, const char *ca_pem, char *err, size_t errlen)
+{
+	struct tls_ctx *c = xcalloc(1, sizeof(*c));
+
+	c->client = client;
+	c->ssl = SSL_CTX_new(client ? TLS_client_method() : TLS_server_method());
+	if (c->ssl == NULL || SSL_CTX_set_min_proto_version(c->ssl, TLS1_3_VERSION) != 1) {
+		ossl_error(err, errlen, "cannot make a TLS context");
+		goto fail;
+	}
+	if (id != NULL) {
+		if (id->key == NULL) {
+			snprintf(err, errlen, "cannot make a TLS context: its certificate has no key");
+			goto fail;
+		}
+		if (SSL_CTX_use_certificate(c->ssl, id->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(c->ssl, id->key) != 1) {
+			ossl_error(err, errlen, "cannot make a TLS context with its certificate");
+			goto fail;
+		}
+	}
+	if (ca_pem != NULL) {
+		X509_STORE *st = trust_store(ca_pem, err, errlen);
+
+		if (st == NULL)
+			goto fail;
+		SSL_CTX_set_cert_store(c->ssl, st);   /* the context owns it now */
+		SSL_CTX_set_verify(c->ssl, client ? SSL_VERIFY_PEER :
+		    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	}
+	return c;
+fail:
+	tls_ctx_free(c);
+	return NULL;
+}
+
+struct tls_ctx *
+tls_ctx_server_new(const struct tls_id *id, const char *client_ca_pem, char *err,
+    size_t errlen)
+{
+	if (id == NULL) {
+		snprintf(err, errlen, "cannot make a TLS server context without a certificate");
+		return NULL;
+	}
+	return ctx_new(false, id, client_ca_pem, err, errlen);
+}
+
+struct tls_ctx *
+tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err, size_t errlen)
+{
+	if (ca_pem == NULL) {
+		snprintf(err, errlen, "cannot make a TLS client context that trusts no CA");
+		return NULL;
+	}
+	return ctx_new(true, id, ca_pem, err, errlen);
+}
+
+void
+tls_ctx_free(struct tls_ctx *ctx)
+{
+	if (ctx == NULL)
+		return;
+	SSL_CTX_free(ctx->ssl);
+	free(ctx);
+}
+
+struct tls_conn *
+tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, char *err, size_t errlen)
+{
+	struct tls_conn *c = xcalloc(1, sizeof(*c));
+
+	if (ctx->client && peer == NULL) {
+		snprintf(err, errlen, "a TLS client needs the name the server must carry");
+		goto fail;
+	}
+	if ((c->ssl = SSL_new(ctx->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+		ossl_error(err, errlen, "cannot make a TLS connection");
+		goto fail;
+	}
+	if (ctx->client) {
+		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
+		int ok;
+
+		if (is_ip(peer)) {
+			ok = X509_VERIFY_PARAM_set1_ip_asc(vp, peer);
+		} else {
+			ok = SSL_set_tlsext_host_name(c->ssl, peer) == 1 &&
+			    SSL_set1_host(c->ssl, peer) == 1;
+		}
+		if (ok != 1) {
+			ossl_error(err, errlen, "cannot verify the server as %s", peer);
+			goto fail;
+		}
+		SSL_set_connect_state(c->ssl);
+	} else {
+		SSL_set_accept_state(c->ssl);
+	}
+	c->events = POLLIN | POLLOUT;
+	return c;
+fail:
+	tls_conn_free(c);
+	return NULL;
+}
+
+/* What rc of the last SSL call on c means: CX_AGAIN (events set), or
+ * CX_ERR with c->err; `what` names the step. */
+static int
+conn_failed(struct tls_conn *c, int rc, const char *what)
+{
+	long vr;
+
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		c->events = POLLIN;
+		return CX_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->events = POLLOUT;
+		return CX_AGAIN;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_last_error() == 0) {
+			snprintf(c->err, sizeof(c->err), "TLS %s: %s", what,
+			    rc == 0 || errno == 0 ? "connection closed" : strerror(errno));
+			return CX_ERR;
+		}
+		break;
+	default:
+		break;
+	}
+	vr = SSL_get_verify_result(c->ssl);
+	if (vr != X509_V_OK) {
+		snprintf(c->err, sizeof(c->err), "TLS %s: certificate verify failed: %s", what,
+		    X509_verify_cert_error_string(vr));
+		ERR_clear_error();
+	} else {
+		ossl_error(c->err, sizeof(c->err), "TLS %s", what);
+	}
+	return CX_ERR;
+}
+
+int
+tls_conn_handshake(struct tls_conn *c)
+{
+	int rc;
+
+	ERR_clear_error();
+	errno = 0;
+	rc = SSL_do_handshake(c->ssl);
+	if (rc == 1) {
+		c->err[0] = '\0';
+		return CX_OK;
+	}
+	return conn_failed(c, rc, "handshake");
+}
+
+ssize_t
+tls_conn_read(struct tls_conn *c, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_read_ex(c->ssl, buf, n, &got) == 1)
+		return (ssize_t)got;
+	if (SSL_get_error(c->ssl, 0) == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	return conn_failed(c, 0, "read");
+}
+
+ssize_t
+tls_conn_write(struct tls_conn *c, const void *buf, size_t n)
+{
+	size_t put = 0;
+
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_write_ex(c->ssl, buf, n, &put) == 1)
+		return (ssize_t)put;
+	return conn_failed(c, 0, "write");
+}
+
+short
+tls_conn_events(const struct tls_conn *c)
+{
+	return c->events;
+}
+
+int
+tls_conn_version(const struct tls_conn *c)
+{
+	return SSL_is_init_finished(c->ssl) ? SSL_version(c->ssl) : 0;
+}
+
+const char *
+tls_conn_error(const struct tls_conn *c)
+{
+	return c->err;
+}
+
+void
+tls_conn_free(struct tls_conn *c)
+{
+	if (c == NULL)
+		return;
+	SSL_free(c->ssl);
+	free(c);
+}
