@@ -53,7 +53,7 @@ chmod 711 "$TMP"
 
 # The rack's state is its owner's alone.
 is "$(stat -c %a "$RACK")" 700 "the rack's directory is 0700"
-for f in state.db state.db-wal state.db-shm password rackd.log api.sock routes.public apps/victim/app.log; do
+for f in state.db state.db-wal state.db-shm password ca.key rackd.log api.sock routes.public apps/victim/app.log; do
 	is "$(stat -c '%a %U' "$RACK/$f")" "600 root" "$f is root's alone (0600)"
 done
 for d in apps apps/victim apps/victim/builds tmp; do
@@ -78,7 +78,7 @@ denied() {
 	fi
 }
 run 'id -u'; is "$out" "$auid" "the attacker's one-off process runs as its own uid"
-for f in state.db state.db-wal state.db-shm password rackd.log; do
+for f in state.db state.db-wal state.db-shm password ca.key rackd.log; do
 	denied "the attacker cannot read the rack's $f" "$RACK/$f" "cat '$RACK/$f' >/dev/null" \
 	    "$RACK/$f: Permission denied"
 done
