@@ -15,6 +15,7 @@
 #include "lab/lab.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
+#include "rackd/sandbox.h"
 #include "rackd/applog.h"
 #include "rackd/build.h"
 #include "rackd/discovery.h"
@@ -220,6 +221,9 @@ uninstall_now(struct rack *r)
 	r->exiting = true;
 	build_cancel(r, NULL);
 	reconcile_stop_all(r, 5000);
+	/* Every app's ids go back to the host, with whatever still ran as them. */
+	for (struct app *a = r->apps; a != NULL; a = a->next)
+		sandbox_release_ids(r, a->name, a->uid_base);
 	discovery_clear(r);
 	routers_stop_all(r);
 	ev_stop(r->loop);

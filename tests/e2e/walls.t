@@ -165,5 +165,7 @@ refused "$rc" "$out" "Permission denied" "...and the group is shut out again"
 CX_HOME=$shared cx rack uninstall sh >/dev/null; ok $? "uninstall the second rack"
 
 cx rack uninstall dev >/dev/null
+n=$(grep -c -F -- "$RACK/apps/" /var/lib/cx/idranges)
+is "$n" 0 "uninstalling hands the apps' ranges back to the host's ledger"
 check_no_leftovers
 done_testing
