@@ -17,7 +17,9 @@ src="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$src"; chmod -R a+rX "$src"
 
 out=$(as_nobody cx rack install local box 2>&1); rc=$?
 ok $rc "an unprivileged user installs a loopback rack"
-is "$(stat -c %U "$home/racks/box/state.db" 2>/dev/null)" "nobody" "its state belongs to the user"
+is "$(stat -c '%a %U' "$home/racks/box" "$home/racks/box/state.db" "$home/racks/box/password" \
+    "$home/racks/box/api.sock" 2>/dev/null | tr '\n' ' ')" "700 nobody 600 nobody 600 nobody 600 nobody " \
+    "its state belongs to the user alone (0700 directory, 0600 files)"
 is "$(stat -c '%a %U' "$home/racks/box/ca.key" 2>/dev/null)" "600 nobody" \
 	"its CA's key is the user's alone"
 out=$(as_nobody cx rack install local vbox --vpc 10.9.0.0/16 2>&1); rc=$?
