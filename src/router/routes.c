@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 
 static uint64_t
@@ -58,12 +60,39 @@ routes_free(struct routes *rt)
 		free(h->ups);
 		free(h->rr);
 		free(h->wstats);
+		tls_ctx_free(h->tls);
 	}
 	free(rt->hosts);
 	free(rt->slots);
 	free(rt->allow_net);
 	free(rt->allow_prefix);
 	free(rt);
+}
+
+size_t
+routes_load_certs(struct routes *rt, const char *dir)
+{
+	size_t none = 0;
+
+	for (size_t i = 0; i < rt->nhosts; i++) {
+		struct route_host *h = &rt->hosts[i];
+		char cert[4352], key[4352], err[512];
+		struct tls_id *id;
+
+		snprintf(cert, sizeof(cert), "%s/%s.pem", dir, h->name);
+		snprintf(key, sizeof(key), "%s/%s.key", dir, h->name);
+		id = tls_id_load(cert, key, err, sizeof(err));
+		if (id != NULL) {
+			h->tls = tls_ctx_server_new(id, NULL, err, sizeof(err));
+			tls_id_free(id);
+		}
+		if (h->tls == NULL) {
+			log_warnx("host %s has no certificate, TLS handshakes for it are refused: %s",
+			    h->name, err);
+			none++;
+		}
+	}
+	return none;
 }
 
 void

@@ -20,6 +20,7 @@
 
 struct upstream;
 struct host_stats;
+struct tls_ctx;
 
 /* One process behind a host. */
 struct route_up {
@@ -44,6 +45,7 @@ struct route_host {
 	size_t nups;
 	struct rr_slot *rr;		/* [nworkers] */
 	struct host_stats **wstats;	/* [nworkers], per-worker metrics cache */
+	struct tls_ctx *tls;		/* its certificate (routes_load_certs), or NULL */
 };
 
 struct routes {
@@ -65,6 +67,13 @@ struct routes {
  * On a malformed file returns NULL and writes "path:line: what" into err.
  */
 struct routes *routes_load(const char *path, int nworkers, bool *missing, char *err, size_t errlen);
+/*
+ * Gives each host of rt (not yet shared with the workers) the server
+ * context of its certificate, dir/NAME.pem with its key dir/NAME.key. A
+ * host whose files are missing or bad has none (its TLS handshakes are
+ * refused) and is named in one log line each. Returns how many have none.
+ */
+size_t routes_load_certs(struct routes *rt, const char *dir);
 /* An empty table with refs = nworkers. */
 struct routes *routes_empty(int nworkers);
 /* Drops one reference; the last frees the table. Thread-safe. */
