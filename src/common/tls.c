@@ -515,9 +515,12 @@ ctx_new(bool client, const struct tls_id *id, const char *ca_pem, char *err, siz
 		ossl_error(err, errlen, "cannot make a TLS context");
 		goto fail;
 	}
-	/* Callers keep unsent bytes in buffers that move and grow (tls.h). */
+	/* Callers keep unsent bytes in buffers that move and grow (tls.h);
+	 * reading ahead takes what the socket holds in one read(2), not a
+	 * record header and then its body. */
 	SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(c->ssl, 1);
 	if (id != NULL) {
 		if (id->key == NULL) {
 			snprintf(err, errlen, "cannot make a TLS context: its certificate has no key");

@@ -33,9 +33,9 @@
  * A TLS client differs only in c->tls: the client_* helpers read and write
  * through it when it is set (one pointer check on the plain path). They keep
  * the plain path's meaning of a short read or write (the socket is drained
- * or full) by looping until OpenSSL says it must wait, and since TLS may
- * need to write to read (or read to write), any event on a TLS socket makes
- * both directions worth a try.
+ * or full) by looping until OpenSSL says it must wait; when TLS must write
+ * to go on reading (or read to go on writing), the other direction's event
+ * makes the blocked one ready again (tls_rd_on_wr, tls_wr_on_rd).
  */
 #include "router/conn.h"
 
@@ -86,6 +86,7 @@ struct conn {
 	struct conn *prev, *next;
 	int fd;
 	struct tls_conn *tls;		/* NULL: plain HTTP */
+	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
 	uint32_t peer_addr;		/* host order */
 	char peer_ip[INET_ADDRSTRLEN];
 	enum conn_state state;
@@ -358,6 +359,8 @@ tls_read_some(struct conn *c, char *p, size_t n)
 			return (ssize_t)got;	/* the EOF, error or wait comes next call */
 		if (r == 0)
 			return 0;
+		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLOUT)
+			c->tls_rd_on_wr = true;
 		errno = r == CX_AGAIN ? EAGAIN : ECONNRESET;
 		if (r == CX_ERR)
 			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
@@ -382,6 +385,8 @@ tls_write_some(struct conn *c, const char *p, size_t n)
 		}
 		if (put > 0)
 			return (ssize_t)put;
+		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLIN)
+			c->tls_wr_on_rd = true;
 		errno = r == CX_AGAIN ? EAGAIN : EPIPE;
 		if (r == CX_ERR)
 			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
@@ -1782,8 +1787,16 @@ conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		c->rd_ready = true;
 	if (events & (EPOLLOUT | EV_ERROR))
 		c->wr_ready = true;
-	if (c->tls != NULL)
-		c->rd_ready = c->wr_ready = true;	/* TLS reads to write, writes to read */
+	if (c->tls != NULL) {
+		if (c->tls_rd_on_wr && (events & (EPOLLOUT | EV_ERROR))) {
+			c->tls_rd_on_wr = false;
+			c->rd_ready = true;
+		}
+		if (c->tls_wr_on_rd && (events & (EPOLLIN | EPOLLRDHUP | EV_ERROR))) {
+			c->tls_wr_on_rd = false;
+			c->wr_ready = true;
+		}
+	}
 	conn_run(c);
 }
 
