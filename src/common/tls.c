@@ -569,11 +569,12 @@ tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err, size_
 }
 
 /* The servername callback of an SNI context: lower-cases the name, asks the
- * picker, and moves the connection onto the context it picked. */
+ * picker, and gives the connection the certificate and key it picked. */
 static int
 sni_switch(SSL *ssl, int *alert, void *arg)
 {
-	struct tls_ctx *base = arg, *pick;
+	struct tls_ctx *base = arg;
+	const struct tls_id *pick;
 	struct tls_conn *c = SSL_get_app_data(ssl);
 	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	char name[254];
@@ -589,7 +590,8 @@ sni_switch(SSL *ssl, int *alert, void *arg)
 		name[n] = '\0';
 	}
 	pick = base->pick(c->arg, sent != NULL ? name : NULL);
-	if (pick == NULL || pick->client || SSL_set_SSL_CTX(ssl, pick->ssl) == NULL)
+	if (pick == NULL || pick->key == NULL ||
+	    SSL_use_cert_and_key(ssl, pick->cert, pick->key, NULL, 1) != 1)
 		goto refuse;
 	return SSL_TLSEXT_ERR_OK;
 refuse:

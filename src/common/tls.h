@@ -97,18 +97,20 @@ struct tls_ctx *tls_ctx_server_new(const struct tls_id *id, const char *client_c
 struct tls_ctx *tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err,
     size_t errlen);
 
-/* Picks the context of one handshake by the name the client asked for (SNI,
- * lower case; NULL when it sent none); arg is what tls_conn_set_arg gave
- * the connection. Returns a server context (from tls_ctx_server_new) whose
+/* Picks the identity of one handshake by the name the client asked for
+ * (SNI, lower case; NULL when it sent none); arg is what tls_conn_set_arg
+ * gave the connection. Returns the identity (with its key) whose
  * certificate the handshake presents, or NULL to refuse the handshake with
  * an unrecognized_name alert. Called inside tls_conn_handshake, on the
- * caller's thread. The connection keeps its own reference to the context
- * picked, so the caller may free that context before the connection. */
-typedef struct tls_ctx *(*tls_sni_fn)(void *arg, const char *sni);
+ * caller's thread. The connection keeps its own references to the
+ * certificate and key, so the caller may free the identity before the
+ * connection; one identity may serve connections on several threads. */
+typedef const struct tls_id *(*tls_sni_fn)(void *arg, const char *sni);
 
-/* A server context without a certificate of its own: each handshake takes
- * the certificate of the context pick returns (TLS 1.3 at least, no client
- * certificate asked). Caller frees. NULL with err. */
+/* A server context without a certificate of its own: each handshake
+ * presents the identity pick returns (TLS 1.3 at least, no client
+ * certificate asked). An identity costs no context of its own, so a
+ * router's table of many names loads fast. Caller frees. NULL with err. */
 struct tls_ctx *tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen);
 
 void tls_ctx_free(struct tls_ctx *ctx);

@@ -651,7 +651,7 @@ conn_step_linger(struct conn *c)
 
 /* ---- the TLS handshake ---- */
 
-struct tls_ctx *
+const struct tls_id *
 conn_tls_pick(void *arg, const char *sni)
 {
 	struct conn *c = arg;

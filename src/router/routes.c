@@ -60,7 +60,7 @@ routes_free(struct routes *rt)
 		free(h->ups);
 		free(h->rr);
 		free(h->wstats);
-		tls_ctx_free(h->tls);
+		tls_id_free(h->tls);
 	}
 	free(rt->hosts);
 	free(rt->slots);
@@ -77,15 +77,10 @@ routes_load_certs(struct routes *rt, const char *dir)
 	for (size_t i = 0; i < rt->nhosts; i++) {
 		struct route_host *h = &rt->hosts[i];
 		char cert[4352], key[4352], err[512];
-		struct tls_id *id;
 
 		snprintf(cert, sizeof(cert), "%s/%s.pem", dir, h->name);
 		snprintf(key, sizeof(key), "%s/%s.key", dir, h->name);
-		id = tls_id_load(cert, key, err, sizeof(err));
-		if (id != NULL) {
-			h->tls = tls_ctx_server_new(id, NULL, err, sizeof(err));
-			tls_id_free(id);
-		}
+		h->tls = tls_id_load(cert, key, err, sizeof(err));
 		if (h->tls == NULL) {
 			log_warnx("host %s has no certificate, TLS handshakes for it are refused: %s",
 			    h->name, err);

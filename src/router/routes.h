@@ -20,7 +20,7 @@
 
 struct upstream;
 struct host_stats;
-struct tls_ctx;
+struct tls_id;
 
 /* One process behind a host. */
 struct route_up {
@@ -45,7 +45,7 @@ struct route_host {
 	size_t nups;
 	struct rr_slot *rr;		/* [nworkers] */
 	struct host_stats **wstats;	/* [nworkers], per-worker metrics cache */
-	struct tls_ctx *tls;		/* its certificate (routes_load_certs), or NULL */
+	struct tls_id *tls;		/* its certificate and key (routes_load_certs), or NULL */
 };
 
 struct routes {
@@ -68,8 +68,8 @@ struct routes {
  */
 struct routes *routes_load(const char *path, int nworkers, bool *missing, char *err, size_t errlen);
 /*
- * Gives each host of rt (not yet shared with the workers) the server
- * context of its certificate, dir/NAME.pem with its key dir/NAME.key. A
+ * Gives each host of rt (not yet shared with the workers) its certificate,
+ * dir/NAME.pem, with its key dir/NAME.key. A
  * host whose files are missing or bad has none (its TLS handshakes are
  * refused) and is named in one log line each. Returns how many have none.
  */

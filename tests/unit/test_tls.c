@@ -493,12 +493,12 @@ test_openssl_agrees(void **state)
 	tls_id_free(srv);
 }
 
-/* The SNI picker of test_sni: a.test and b.test have contexts, and the
+/* The SNI picker of test_sni: a.test and b.test have identities, and the
  * name it was last asked for is kept (NULL: none sent). */
-static struct tls_ctx *sni_a, *sni_b;
+static struct tls_id *sni_a, *sni_b;
 static char sni_asked[300];
 
-static struct tls_ctx *
+static const struct tls_id *
 pick(void *arg, const char *sni)
 {
 	(void)arg;
@@ -514,15 +514,13 @@ static void
 test_sni(void **state)
 {
 	static const char *const a_names[] = { "a.test" }, *const b_names[] = { "b.test" };
-	struct tls_id *a = issue(ca_a, "a.test", a_names, 1, TLS_USAGE_SERVER);
-	struct tls_id *b = issue(ca_a, "b.test", b_names, 1, TLS_USAGE_SERVER);
 	struct tls_ctx *cctx = client_ctx(ca_a_pem, NULL), *sctx;
 	struct session ss;
 	char err[512];
 
 	(void)state;
-	sni_a = server_ctx(a, NULL);
-	sni_b = server_ctx(b, NULL);
+	sni_a = issue(ca_a, "a.test", a_names, 1, TLS_USAGE_SERVER);
+	sni_b = issue(ca_a, "b.test", b_names, 1, TLS_USAGE_SERVER);
 	sctx = tls_ctx_sni_new(pick, err, sizeof(err));
 	if (sctx == NULL)
 		fail_msg("SNI context: %s", err);
@@ -544,7 +542,7 @@ test_sni(void **state)
 	run_session(sctx, cctx, "127.0.0.1", &ss);
 	refused_by(&ss, true, "TLS handshake: no certificate for a client that sent no name (SNI)");
 	assert_string_equal(sni_asked, "(none)");
-	/* A connection keeps the context it was moved onto. */
+	/* A connection keeps the certificate and key it was given. */
 	{
 		struct tls_conn *s, *c;
 		int fds[2], rs = CX_AGAIN, rc = CX_AGAIN;
@@ -563,7 +561,7 @@ test_sni(void **state)
 		assert_int_equal(rs, CX_OK);
 		assert_int_equal(rc, CX_OK);
 		assert_string_equal(tls_conn_sni(s), "a.test");
-		tls_ctx_free(sni_a);
+		tls_id_free(sni_a);
 		sni_a = NULL;
 		assert_int_equal(tls_conn_write(s, "x", 1), 1);
 		tls_conn_close_notify(s);
@@ -573,10 +571,8 @@ test_sni(void **state)
 		close(fds[1]);
 	}
 	tls_ctx_free(sctx);
-	tls_ctx_free(sni_b);
+	tls_id_free(sni_b);
 	tls_ctx_free(cctx);
-	tls_id_free(a);
-	tls_id_free(b);
 }
 
 int
