@@ -433,6 +433,18 @@ out:
 	return id;
 }
 
+struct tls_id *
+tls_id_share(const struct tls_id *id)
+{
+	struct tls_id *s = xcalloc(1, sizeof(*s));
+
+	if (X509_up_ref(id->cert) != 1 || (id->key != NULL && EVP_PKEY_up_ref(id->key) != 1))
+		abort();    /* an atomic increment: cannot fail */
+	s->cert = id->cert;
+	s->key = id->key;
+	return s;
+}
+
 void
 tls_id_free(struct tls_id *id)
 {

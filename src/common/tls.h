@@ -67,6 +67,10 @@ struct tls_id *tls_id_load(const char *cert_path, const char *key_path, char *er
 struct tls_id *tls_id_from_pem(const char *cert_pem, const char *key_pem, char *err,
     size_t errlen);
 
+/* Another identity sharing id's certificate and key (counted references,
+ * not copies), for another owner; caller frees. */
+struct tls_id *tls_id_share(const struct tls_id *id);
+
 void tls_id_free(struct tls_id *id);
 
 /* Whether the certificate is a CA's (basicConstraints CA:TRUE). */

@@ -34,6 +34,8 @@
 
 static struct router_config cfg;
 static struct worker *workers;
+/* The table whose certificates the next load may reuse (held for that). */
+static struct routes *certs_from;
 static const char *pidfile;
 
 static void
@@ -44,6 +46,17 @@ usage(void)
 	    "                 [--listen-tls IP:PORT --certs DIR]\n"
 	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n");
 	exit(2);
+}
+
+/* Loads rt's certificates, reusing the last table's for unchanged files,
+ * and keeps rt as the next one's source. */
+static void
+keep_certs(struct routes *rt)
+{
+	routes_load_certs(rt, certs_from, cfg.certs_dir);
+	routes_unref(certs_from);
+	routes_hold(rt);
+	certs_from = rt;
 }
 
 static void
@@ -65,7 +78,7 @@ on_hup(struct ev_loop *loop, int signo, void *arg)
 	if (missing)
 		log_warnx("reload: %s does not exist; no routes (every host 404)", cfg.routes_path);
 	if (cfg.listen_tls != NULL)
-		routes_load_certs(rt, cfg.certs_dir);
+		keep_certs(rt);
 	log_info("reload: %zu hosts, %zu allow rules", rt->nhosts, rt->nallow);
 	M_INC(workers[0].m.reloads);
 	for (int i = 0; i < cfg.nworkers; i++)
@@ -183,7 +196,7 @@ main(int argc, char **argv)
 		cfg.tls = tls_ctx_sni_new(conn_tls_pick, err, sizeof(err));
 		if (cfg.tls == NULL)
 			fatalx("%s", err);
-		routes_load_certs(rt, cfg.certs_dir);
+		keep_certs(rt);
 	}
 
 	workers = xcalloc((size_t)cfg.nworkers, sizeof(*workers));
@@ -225,6 +238,7 @@ main(int argc, char **argv)
 		worker_free(&workers[i]);
 	free(workers);
 	free(router_workers);
+	routes_unref(certs_from);
 	tls_ctx_free(cfg.tls);
 	if (cfg.access_fd != -1)
 		close(cfg.access_fd);

@@ -209,7 +209,7 @@ ok $([ "$(cat "$T/inflight.code")" = 200 ] && [ "$(cat "$T/inflight")" = one ]; 
 wait $RPID; rst=$?
 ok $([ $rst = 0 ] && [ ! -e "$T/router.pid" ]; echo $?) "SIGTERM: exits 0 and removes its pidfile" "exit $rst; $(tail -3 "$T/router.log")"
 
-# 32-42: the same router with a TLS listener (--listen-tls, --certs): bodies and
+# 32-43: the same router with a TLS listener (--listen-tls, --certs): bodies and
 # tunnels through TLS, a certificate that comes with a reload, plain HTTP refused.
 if command -v openssl >/dev/null; then
 mkdir -p "$T/certs"
@@ -264,6 +264,16 @@ kill -HUP $RPID
 sleep 0.3
 a=$("${TC[@]}" https://later.app1.dev.localhost:$PT/)
 ok $([ "$a" = one ]; echo $?) "...and after SIGHUP its new certificate serves" "got: $a"
+served() { openssl s_client -connect 127.0.0.1:$PT -servername $S </dev/null 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256; }
+before=$(served)
+cert $S
+kill -HUP $RPID
+sleep 0.3
+after=$(served)
+ok $([ -n "$after" ] && [ "$after" != "$before" ] &&
+	[ "$after" = "$(openssl x509 -noout -fingerprint -sha256 -in "$T/certs/$S.pem")" ]; echo $?) \
+	"a certificate replaced on disk is served after SIGHUP (unchanged ones are reused)" "$before / $after"
 printf 'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' $S | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PT; cat >&3; cat <&3" >/dev/null 2>&1
 m=$("${C[@]}" -H 'Host: _cx' $URL/_cx/metrics)
 ok $(echo "$m" | grep -qE '^cx_router_tls_handshakes_total\{.*\} [1-9]' && echo "$m" | grep -qE '^cx_router_tls_handshake_errors_total\{.*\} [1-9]'; echo $?) "metrics count handshakes, and plain HTTP on the TLS port as a failed one" "$(echo "$m" | grep tls_)"
