@@ -9,6 +9,10 @@
 #
 #   bench/router.sh            BENCH_SECS=10 BENCH_ROUNDS=3 by default
 #   CX_BIN=build-asan/bin ...  another build
+#   BENCH_TLS=1 ...            HTTPS instead: all three serve TLS 1.3 with the same
+#                              P-256 certificate (for "localhost", which wrk resolves and
+#                              sends as SNI), upstreams stay plain; the suite each
+#                              negotiates is printed
 # Everything it starts is stopped on exit.
 set -u
 cd "$(dirname "$0")/.."
@@ -18,11 +22,16 @@ case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 SECS=${BENCH_SECS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNS:-"1 64 256"}
-HOST=bench.app.cx.localhost
+TLS=${BENCH_TLS:-0}
+if [ "$TLS" = 1 ]; then
+	HOST=localhost; SCHEME=https
+else
+	HOST=bench.app.cx.localhost; SCHEME=http
+fi
 PROXY_CPU=${BENCH_PROXY_CPU:-1}
 LOAD_CPU=${BENCH_LOAD_CPU:-0}
 
-for t in wrk nginx haproxy taskset curl; do
+for t in wrk nginx haproxy taskset curl openssl; do
 	command -v $t >/dev/null || { echo "bench: $t is not installed (make deps)" >&2; exit 1; }
 done
 [ -x "$BIN/cx-router" ] || { echo "bench: $BIN/cx-router missing (make all)" >&2; exit 1; }
@@ -58,6 +67,32 @@ wait_port() {
 
 U1=$(free_port); U2=$(free_port); US=$(free_port)
 PCX=$(free_port); PNG=$(free_port); PHA=$(free_port)
+# cx-router's plain port (its metrics; with TLS, PCX is its TLS port).
+PCXP=$PCX
+
+# TLS: one CA and one certificate for $HOST, the same file for all three.
+NG_SSL="" HA_SSL="" CX_TLS=() CURL_TLS=()
+if [ "$TLS" = 1 ]; then
+	mkdir -p "$T/certs"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" \
+		-out "$T/ca.pem" -days 2 -subj "/CN=bench CA" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$HOST" \
+		-keyout "$T/certs/$HOST.key" -out "$T/leaf.csr" 2>/dev/null &&
+	printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$HOST" >"$T/leaf.ext" &&
+	openssl x509 -req -in "$T/leaf.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 1 -extfile "$T/leaf.ext" -out "$T/certs/$HOST.pem" 2>/dev/null ||
+		{ echo "bench: cannot make the certificate" >&2; exit 1; }
+	cat "$T/certs/$HOST.pem" "$T/certs/$HOST.key" >"$T/combined.pem"
+	NG_SSL="ssl_certificate $T/certs/$HOST.pem; ssl_certificate_key $T/certs/$HOST.key;
+    ssl_protocols TLSv1.3; ssl_session_cache off;"
+	HA_SSL="ssl crt $T/combined.pem ssl-min-ver TLSv1.3"
+	PCXP=$(free_port)
+	CX_TLS=(--listen-tls 127.0.0.1:$PCX --certs "$T/certs")
+	CURL_TLS=(--cacert "$T/ca.pem")
+fi
+url_of() { # the URL wrk and curl ask on port $1
+	if [ "$TLS" = 1 ]; then echo "https://$HOST:$1/"; else echo "http://127.0.0.1:$1/"; fi
+}
 
 # --- upstreams: one nginx worker on CPU0, two ports, 13-byte body ---
 mkdir -p "$T/up" "$T/ng"
@@ -93,9 +128,10 @@ http {
     uwsgi_temp_path $T/ng; scgi_temp_path $T/ng;
     upstream app { server 127.0.0.1:$U1; server 127.0.0.1:$U2; keepalive 512;
                    keepalive_requests 1000000; keepalive_timeout 300s; }
-    server { listen 127.0.0.1:$PNG default_server; return 404; }
+    $NG_SSL
+    server { listen 127.0.0.1:$PNG default_server $([ "$TLS" = 1 ] && echo ssl); return 404; }
     server {
-        listen 127.0.0.1:$PNG;
+        listen 127.0.0.1:$PNG $([ "$TLS" = 1 ] && echo ssl);
         server_name $HOST;
         location / {
             proxy_pass http://app;
@@ -123,7 +159,7 @@ defaults
     http-reuse always
     option forwardfor
 frontend fe
-    bind 127.0.0.1:$PHA
+    bind 127.0.0.1:$PHA $HA_SSL
     acl h hdr(host),field(1,:) -i $HOST
     use_backend app if h
     default_backend none
@@ -142,14 +178,18 @@ host $HOST bench web 60 /
 up web-1 127.0.0.1 $U1
 up web-2 127.0.0.1 $U2
 EOF
-taskset -c $PROXY_CPU "$BIN/cx-router" --name public --rack bench --listen 127.0.0.1:$PCX \
-	--routes "$T/routes" --pidfile "$T/cx.pid" >"$T/cx.log" 2>&1 &
+taskset -c $PROXY_CPU "$BIN/cx-router" --name public --rack bench --listen 127.0.0.1:$PCXP \
+	"${CX_TLS[@]}" --routes "$T/routes" --pidfile "$T/cx.pid" >"$T/cx.log" 2>&1 &
 PIDS+=($!)
 
-for p in $U1 $U2 $US $PCX $PNG $PHA; do wait_port $p; done
+for p in $U1 $U2 $US $PCX $PCXP $PNG $PHA; do wait_port $p; done
 for p in $PCX $PNG $PHA; do
-	body=$(curl -s --max-time 5 -H "Host: $HOST" http://127.0.0.1:$p/)
+	body=$(curl -s --max-time 5 "${CURL_TLS[@]}" -H "Host: $HOST" "$(url_of $p)")
 	[ "$body" = "Hello, world!" ] || { echo "bench: port $p answered '$body'" >&2; exit 1; }
+	if [ "$TLS" = 1 ]; then
+		echo "port $p: $(openssl s_client -connect 127.0.0.1:$p -servername $HOST \
+			-CAfile "$T/ca.pem" </dev/null 2>/dev/null | grep -m1 '^New, ')"
+	fi
 done
 
 port_of() { case $1 in cx) echo $PCX;; nginx) echo $PNG;; haproxy) echo $PHA;; esac; }
@@ -177,10 +217,10 @@ run() {
 	port=$(port_of $name)
 	# A 1 s warm-up at the same concurrency refills pools that idled out
 	# while the others ran, so new-conns counts churn during the run only.
-	taskset -c $LOAD_CPU wrk -t1 -c$c -d1s -H "Host: $HOST" http://127.0.0.1:$port/ >/dev/null 2>&1
+	taskset -c $LOAD_CPU wrk -t1 -c$c -d1s -H "Host: $HOST" "$(url_of $port)" >/dev/null 2>&1
 	a0=$(accepts)
 	out=$(taskset -c $LOAD_CPU wrk -t1 -c$c -d${SECS}s --latency -H "Host: $HOST" \
-		http://127.0.0.1:$port/ 2>&1)
+		"$(url_of $port)" 2>&1)
 	a1=$(accepts)
 	a1=$((a1 - 1))	# the second query's own connection
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
@@ -197,11 +237,11 @@ run() {
 median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'; }
 col() { awk -v k=$2 '{print $k}' "$1" | median; }
 
-echo "cx-router vs nginx vs haproxy: ${ROUNDS} interleaved rounds of ${SECS}s, wrk -t1 on CPU$LOAD_CPU,"
+echo "cx-router vs nginx vs haproxy ($SCHEME): ${ROUNDS} interleaved rounds of ${SECS}s, wrk -t1 on CPU$LOAD_CPU,"
 echo "proxies on CPU$PROXY_CPU (split); 'same' = -c1 with every process on CPU$LOAD_CPU"
 # Warm-up: fill the pools the way a running router would be.
 for name in cx nginx haproxy; do
-	taskset -c $LOAD_CPU wrk -t1 -c256 -d2s -H "Host: $HOST" http://127.0.0.1:$(port_of $name)/ >/dev/null 2>&1
+	taskset -c $LOAD_CPU wrk -t1 -c256 -d2s -H "Host: $HOST" "$(url_of $(port_of $name))" >/dev/null 2>&1
 done
 for r in $(seq 1 $ROUNDS); do
 	echo "round $r"
@@ -237,5 +277,5 @@ for c in $CONNS; do
 	done
 done
 echo "RSS after the runs: cx $(rss cx) KiB, nginx worker $(rss nginx) KiB, haproxy $(rss haproxy) KiB"
-m=$(curl -s --max-time 5 -H 'Host: _cx' http://127.0.0.1:$PCX/_cx/metrics)
+m=$(curl -s --max-time 5 -H 'Host: _cx' http://127.0.0.1:$PCXP/_cx/metrics)
 echo "cx-router totals: $(echo "$m" | grep -E '^cx_router_upstream_(connects|reuses)_total' | sed 's/{[^}]*}//' | tr '\n' ' ')"

@@ -5,7 +5,8 @@
  * column (public / internal / none) only when some service is served by the
  * internal router: scripts that read Convox's three columns keep working for
  * apps that do not use it, and the table says which router serves what as
- * soon as it matters. --json always carries "router" and "url".
+ * soon as it matters. --json always carries "router" and "url", and
+ * "https_url" for a public service of a loopback rack (its TLS port).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ cmd_services(struct cli *c)
 		{ "PORTS", "ports", OUT_TEXT },
 		{ "ROUTER", "router", OUT_TEXT },
 	};
-	static const char *const extra[] = { "url", NULL };
+	static const char *const extra[] = { "url", "https_url", NULL };
 	size_t ncols = 3;
 	jv *svcs = NULL;
 	char *path;

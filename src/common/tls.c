@@ -38,11 +38,14 @@ struct tls_id {
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool client;
+	tls_sni_fn pick;    /* tls_ctx_sni_new's */
 };
 
 struct tls_conn {
 	SSL *ssl;
 	short events;
+	bool notified;      /* close_notify tried */
+	void *arg;          /* for the context's tls_sni_fn */
 	char err[512];
 };
 
@@ -430,6 +433,18 @@ out:
 	return id;
 }
 
+struct tls_id *
+tls_id_share(const struct tls_id *id)
+{
+	struct tls_id *s = xcalloc(1, sizeof(*s));
+
+	if (X509_up_ref(id->cert) != 1 || (id->key != NULL && EVP_PKEY_up_ref(id->key) != 1))
+		abort();    /* an atomic increment: cannot fail */
+	s->cert = id->cert;
+	s->key = id->key;
+	return s;
+}
+
 void
 tls_id_free(struct tls_id *id)
 {
@@ -512,6 +527,12 @@ ctx_new(bool client, const struct tls_id *id, const char *ca_pem, char *err, siz
 		ossl_error(err, errlen, "cannot make a TLS context");
 		goto fail;
 	}
+	/* Callers keep unsent bytes in buffers that move and grow (tls.h);
+	 * reading ahead takes what the socket holds in one read(2), not a
+	 * record header and then its body. */
+	SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_read_ahead(c->ssl, 1);
 	if (id != NULL) {
 		if (id->key == NULL) {
 			snprintf(err, errlen, "cannot make a TLS context: its certificate has no key");
@@ -559,6 +580,57 @@ tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err, size_
 	return ctx_new(true, id, ca_pem, err, errlen);
 }
 
+/* The servername callback of an SNI context: lower-cases the name, asks the
+ * picker, and gives the connection the certificate and key it picked. */
+static int
+sni_switch(SSL *ssl, int *alert, void *arg)
+{
+	struct tls_ctx *base = arg;
+	const struct tls_id *pick;
+	struct tls_conn *c = SSL_get_app_data(ssl);
+	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	char name[254];
+	size_t n = 0;
+
+	if (c == NULL)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	if (sent != NULL) {
+		for (; sent[n] != '\0' && n < sizeof(name) - 1; n++)
+			name[n] = (char)(sent[n] >= 'A' && sent[n] <= 'Z' ? sent[n] - 'A' + 'a' : sent[n]);
+		if (sent[n] != '\0')
+			goto refuse;    /* longer than a DNS name */
+		name[n] = '\0';
+	}
+	pick = base->pick(c->arg, sent != NULL ? name : NULL);
+	if (pick == NULL || pick->key == NULL ||
+	    SSL_use_cert_and_key(ssl, pick->cert, pick->key, NULL, 1) != 1)
+		goto refuse;
+	return SSL_TLSEXT_ERR_OK;
+refuse:
+	snprintf(c->err, sizeof(c->err), "TLS handshake: no certificate for %s%s%s",
+	    sent != NULL ? "\"" : "", sent != NULL ? sent : "a client that sent no name (SNI)",
+	    sent != NULL ? "\"" : "");
+	*alert = SSL_AD_UNRECOGNIZED_NAME;
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+struct tls_ctx *
+tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen)
+{
+	struct tls_ctx *c = ctx_new(false, NULL, NULL, err, errlen);
+
+	if (c == NULL)
+		return NULL;
+	c->pick = pick;
+	if (SSL_CTX_set_tlsext_servername_callback(c->ssl, sni_switch) != 1 ||
+	    SSL_CTX_set_tlsext_servername_arg(c->ssl, c) != 1) {
+		ossl_error(err, errlen, "cannot make a TLS context that picks by name");
+		tls_ctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 void
 tls_ctx_free(struct tls_ctx *ctx)
 {
@@ -581,6 +653,7 @@ tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, char *err, size_t er
 		ossl_error(err, errlen, "cannot make a TLS connection");
 		goto fail;
 	}
+	SSL_set_app_data(c->ssl, c);
 	if (ctx->client) {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 		int ok;
@@ -641,6 +714,29 @@ conn_failed(struct tls_conn *c, int rc, const char *what)
 	return CX_ERR;
 }
 
+void
+tls_conn_set_arg(struct tls_conn *c, void *arg)
+{
+	c->arg = arg;
+}
+
+const char *
+tls_conn_sni(const struct tls_conn *c)
+{
+	return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+void
+tls_conn_close_notify(struct tls_conn *c)
+{
+	if (c->notified || !SSL_is_init_finished(c->ssl))
+		return;
+	c->notified = true;
+	ERR_clear_error();
+	(void)SSL_shutdown(c->ssl);   /* 0: sent (or queued), waiting for the peer's: enough */
+	ERR_clear_error();
+}
+
 int
 tls_conn_handshake(struct tls_conn *c)
 {
@@ -652,6 +748,10 @@ tls_conn_handshake(struct tls_conn *c)
 	if (rc == 1) {
 		c->err[0] = '\0';
 		return CX_OK;
+	}
+	if (c->err[0] != '\0' && SSL_get_error(c->ssl, rc) == SSL_ERROR_SSL) {
+		ERR_clear_error();  /* the SNI refusal said why already */
+		return CX_ERR;
 	}
 	return conn_failed(c, rc, "handshake");
 }

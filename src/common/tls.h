@@ -67,6 +67,10 @@ struct tls_id *tls_id_load(const char *cert_path, const char *key_path, char *er
 struct tls_id *tls_id_from_pem(const char *cert_pem, const char *key_pem, char *err,
     size_t errlen);
 
+/* Another identity sharing id's certificate and key (counted references,
+ * not copies), for another owner; caller frees. */
+struct tls_id *tls_id_share(const struct tls_id *id);
+
 void tls_id_free(struct tls_id *id);
 
 /* Whether the certificate is a CA's (basicConstraints CA:TRUE). */
@@ -97,6 +101,22 @@ struct tls_ctx *tls_ctx_server_new(const struct tls_id *id, const char *client_c
 struct tls_ctx *tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err,
     size_t errlen);
 
+/* Picks the identity of one handshake by the name the client asked for
+ * (SNI, lower case; NULL when it sent none); arg is what tls_conn_set_arg
+ * gave the connection. Returns the identity (with its key) whose
+ * certificate the handshake presents, or NULL to refuse the handshake with
+ * an unrecognized_name alert. Called inside tls_conn_handshake, on the
+ * caller's thread. The connection keeps its own references to the
+ * certificate and key, so the caller may free the identity before the
+ * connection; one identity may serve connections on several threads. */
+typedef const struct tls_id *(*tls_sni_fn)(void *arg, const char *sni);
+
+/* A server context without a certificate of its own: each handshake
+ * presents the identity pick returns (TLS 1.3 at least, no client
+ * certificate asked). An identity costs no context of its own, so a
+ * router's table of many names loads fast. Caller frees. NULL with err. */
+struct tls_ctx *tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen);
+
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /* A connection over fd (not owned: tls_conn_free leaves it open). For a
@@ -105,6 +125,17 @@ void tls_ctx_free(struct tls_ctx *ctx);
  * frees with tls_conn_free. NULL with err. */
 struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, char *err,
     size_t errlen);
+
+/* The argument the context's tls_sni_fn gets for this connection. */
+void tls_conn_set_arg(struct tls_conn *c, void *arg);
+
+/* The name the client asked for (SNI, as sent), or NULL. Owned by c. */
+const char *tls_conn_sni(const struct tls_conn *c);
+
+/* Sends our close_notify once, without blocking (if the socket cannot take
+ * it now it is not sent: the peer then sees the TCP close alone). Reading
+ * stays possible afterwards. */
+void tls_conn_close_notify(struct tls_conn *c);
 
 /* Drives the handshake: CX_OK once done, CX_AGAIN when the socket must
  * become ready first (tls_conn_events says for what), CX_ERR when it
@@ -116,7 +147,9 @@ int tls_conn_handshake(struct tls_conn *c);
  * CX_AGAIN, or CX_ERR (tls_conn_error). */
 ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t n);
 
-/* Writes up to n bytes (n > 0): their count, CX_AGAIN, or CX_ERR. */
+/* Writes up to n bytes (n > 0): their count, CX_AGAIN, or CX_ERR. After
+ * CX_AGAIN, the next call must start with the same bytes (they may have
+ * moved: the buffer's address may change) and may pass more of them. */
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t n);
 
 /* POLLIN or POLLOUT: what the last CX_AGAIN waits for. */

@@ -335,7 +335,8 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	m = a->manifest;
 	for (size_t i = 0; m != NULL && i < m->nservices; i++) {
 		const struct mf_service *sv = &m->services[i];
-		char host[512], ports[64] = "", url[600] = "", port[16];
+		char host[512], ports[64] = "", url[600] = "", port[16], tls_port[16] = "";
+		char https_url[600] = "";
 		const char *router = "public";
 		bool internal_router = sv->internal_router;
 		jv *j;
@@ -360,6 +361,10 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 				snprintf(url, sizeof(url), "http://%s", host);
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);
+			if (!r->vpc && !internal_router)
+				rack_param(r, "router_tls_port", tls_port, sizeof(tls_port));
+			if (tls_port[0] != '\0')
+				snprintf(https_url, sizeof(https_url), "https://%s:%s", host, tls_port);
 		}
 		j = jv_object_new();
 		jv_set_str(j, "name", sv->name);
@@ -367,6 +372,8 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv_set_str(j, "ports", ports);
 		jv_set_str(j, "router", router);
 		jv_set_str(j, "url", url);
+		if (https_url[0] != '\0')
+			jv_set_str(j, "https_url", https_url);
 		jv_set_int(j, "count", reconcile_desired(r, a, sv->name, sv->scale_count));
 		jv_push_take(arr, j);
 	}

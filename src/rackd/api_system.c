@@ -155,13 +155,18 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			api_error(s, 400, "%s", err);
 			goto out;
 		}
+		if (r->vpc && strcmp(key, "router_tls_port") == 0) {
+			api_error(s, 400, "router_tls_port is for loopback racks: VPC racks' routers do "
+			    "not speak TLS yet");
+			goto out;
+		}
 		if (r->vpc && (strcmp(key, "router_port") == 0 ||
 		    strcmp(key, "router_internal_port") == 0)) {
 			api_error(s, 400, "%s is fixed at 80 on VPC racks: each router has its own address",
 			    key);
 			goto out;
 		}
-		if (strcmp(key, "router_port") == 0)
+		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0)
 			port_changed[0] = true;
 		if (strcmp(key, "router_internal_port") == 0)
 			port_changed[1] = true;

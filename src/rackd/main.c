@@ -149,12 +149,12 @@ lock_down(const char *dir)
 static int
 ensure_ports(struct rack *r, char *err, size_t errlen)
 {
-	static const char *keys[2] = { "router_port", "router_internal_port" };
+	static const char *keys[3] = { "router_port", "router_internal_port", "router_tls_port" };
 	char v[16];
 
 	if (r->vpc)
 		return 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		char *k = (char *)keys[i], *val = v;
 		int port;
 

@@ -23,6 +23,7 @@ static const struct param_def params[] = {
 	    "extra CIDRs allowed to reach the internal router, comma separated" },
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port (loopback racks)" },
 	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
+	{ "router_tls_port", PARAM_PORT, 0, 0, "public router TLS port (loopback racks)" },
 };
 
 const struct param_def *

@@ -84,6 +84,10 @@ struct router_proc {
 	pid_t pid;
 	int pidfd;
 	char listen[64];
+	char listen_tls[64];        /* "" : no TLS listener (VPC racks, the internal router) */
+	char certs_dir[4096];
+	char *cert_hosts;           /* the hosts whose certificates were last synced, or NULL */
+	char certs_error[512];      /* why they were not, "" if they were */
 	char routes_path[4096];
 	char pidfile[4096];
 	char *snapshot;             /* last written content */

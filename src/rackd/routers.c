@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rackd/certs.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/supervisor.h"
@@ -153,18 +154,87 @@ snapshot_state(struct rack *r, struct router_proc *rp, const char *why)
 	str_copy(rp->snapshot_error, sizeof(rp->snapshot_error), why);
 }
 
+/* The host names of a snapshot, one per line, malloc'd. */
+static char *
+snapshot_hosts(const char *snap)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (const char *l = snap; *l != '\0'; ) {
+		const char *end = strchr(l, '\n');
+		size_t n = end != NULL ? (size_t)(end - l) : strlen(l);
+
+		if (n > 5 && strncmp(l, "host ", 5) == 0) {
+			const char *sp = memchr(l + 5, ' ', n - 5);
+
+			buf_add(&b, l + 5, sp != NULL ? (size_t)(sp - l - 5) : n - 5);
+			buf_add(&b, "\n", 1);
+		}
+		l += n + (end != NULL);
+	}
+	return buf_cstr(&b);
+}
+
+/* Gives the hosts of snap their certificates (before the router reads the
+ * snapshot that names them) when they are not those synced last. True
+ * when files changed, so that the router must reload even if the table did
+ * not. A failure is said once and tried again at the next sync. */
+static bool
+sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
+{
+	char *hosts = snapshot_hosts(snap), *save = NULL, why[512];
+	const char **names = NULL;
+	size_t n = 0;
+	bool changed = false;
+	int rc;
+
+	if (rp->cert_hosts != NULL && strcmp(rp->cert_hosts, hosts) == 0) {
+		free(hosts);
+		return false;
+	}
+	{
+		char *copy = xstrdup(hosts);
+
+		for (char *t = strtok_r(copy, "\n", &save); t != NULL; t = strtok_r(NULL, "\n", &save)) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = t;
+		}
+		rc = certs_sync(r->dir, names, n, &changed, why, sizeof(why));
+		free(names);
+		free(copy);
+	}
+	if (rc == -1) {
+		if (strcmp(rp->certs_error, why) != 0)
+			log_warnx("rack %s: router %s: %s; TLS handshakes for it are refused until it "
+			    "works", r->name, rp->name, why);
+		str_copy(rp->certs_error, sizeof(rp->certs_error), why);
+		free(hosts);
+		return changed;
+	}
+	rp->certs_error[0] = '\0';
+	free(rp->cert_hosts);
+	rp->cert_hosts = hosts;
+	return changed;
+}
+
 static void
 push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
 {
 	char *snap, why[512];
+	bool certs_changed = false;
 
 	if (routers_snapshot(r, internal, &snap, why, sizeof(why)) == -1) {
 		snapshot_state(r, rp, why);
 		return;
 	}
+	if (rp->listen_tls[0] != '\0')
+		certs_changed = sync_certs(r, rp, snap);
 	if (rp->snapshot != NULL && strcmp(rp->snapshot, snap) == 0) {
 		free(snap);
 		snapshot_state(r, rp, NULL);
+		if (certs_changed && rp->pid > 0)
+			kill(rp->pid, SIGHUP);
 		return;
 	}
 	if (write_file_atomic(rp->routes_path, snap, strlen(snap), 0600) == -1) {
@@ -185,6 +255,7 @@ listen_addr(struct rack *r, struct router_proc *rp, bool internal)
 {
 	char port[16];
 
+	rp->listen_tls[0] = '\0';
 	if (r->vpc) {
 		snprintf(rp->listen, sizeof(rp->listen), "%s:80",
 		    internal ? r->private_addr : r->public_addr);
@@ -192,6 +263,37 @@ listen_addr(struct rack *r, struct router_proc *rp, bool internal)
 	}
 	rack_param(r, internal ? "router_internal_port" : "router_port", port, sizeof(port));
 	snprintf(rp->listen, sizeof(rp->listen), "127.0.0.1:%s", port);
+	if (internal)
+		return;
+	rack_param(r, "router_tls_port", port, sizeof(port));
+	if (port[0] != '\0')
+		snprintf(rp->listen_tls, sizeof(rp->listen_tls), "127.0.0.1:%s", port);
+}
+
+static void stop_router(struct rack *r, struct router_proc *rp);
+
+/* Whether the router pid was started with rp's listen addresses (one left
+ * by an older daemon may lack the TLS listener). */
+static bool
+listens_as_wanted(const struct router_proc *rp, long pid)
+{
+	char path[64], want[80];
+	size_t len = 0;
+	char *cmd;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if ((cmd = read_file(path, 16384, &len)) == NULL)
+		return true;	/* cannot tell: keep it */
+	if (rp->listen_tls[0] != '\0') {
+		int n = snprintf(want, sizeof(want), "--listen-tls%c%s%c", 0, rp->listen_tls, 0);
+
+		ok = memmem(cmd, len, want, (size_t)n) != NULL;
+	} else {
+		ok = memmem(cmd, len, "--listen-tls", 13) == NULL;
+	}
+	free(cmd);
+	return ok;
 }
 
 static void
@@ -214,6 +316,11 @@ adopt(struct rack *r, struct router_proc *rp)
 				rp->pid = 0;
 			else
 				log_info("adopted router %s (pid %ld)", rp->name, pid);
+			if (rp->pid > 0 && !listens_as_wanted(rp, pid)) {
+				log_info("router %s does not listen on %s%s as wanted; restarting it",
+				    rp->name, rp->listen, rp->listen_tls[0] ? " and TLS" : "");
+				stop_router(r, rp);
+			}
 		}
 		free(c);
 	}
@@ -233,6 +340,7 @@ routers_init(struct rack *r)
 		rp->pidfd = -1;
 		snprintf(rp->routes_path, sizeof(rp->routes_path), "%s/routes.%s", r->dir, names[i]);
 		snprintf(rp->pidfile, sizeof(rp->pidfile), "%s/router-%s.pid", r->dir, names[i]);
+		snprintf(rp->certs_dir, sizeof(rp->certs_dir), "%s/certs", r->dir);
 		listen_addr(r, rp, i == 1);
 		rp->snapshot = read_file(rp->routes_path, 1 << 20, NULL);
 		adopt(r, rp);
@@ -315,11 +423,11 @@ routers_sync(struct rack *r)
 				    (int)rp->pid);
 			}
 		}
-		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0')
+		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0' || rp->certs_error[0] != '\0')
 			settled = false;
-		/* A table that cannot be written (too large, disk full) is tried
-		 * again every 2 s, not at every tick. */
-		if (rp->snapshot_error[0] != '\0')
+		/* A table or certificates that cannot be written (too large, disk
+		 * full) are tried again every 2 s, not at every tick. */
+		if (rp->snapshot_error[0] != '\0' || rp->certs_error[0] != '\0')
 			retry_at = now_ms() + 2000;
 	}
 	r->routes_retry = !settled;
@@ -341,5 +449,7 @@ routers_stop_all(struct rack *r)
 		stop_router(r, &r->routers[i]);
 		free(r->routers[i].snapshot);
 		r->routers[i].snapshot = NULL;
+		free(r->routers[i].cert_hosts);
+		r->routers[i].cert_hosts = NULL;
 	}
 }

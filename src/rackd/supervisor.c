@@ -351,8 +351,14 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 			errno = 0;
 			child_fail(errp[1], labmsg);
 		}
-		execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen", rp->listen,
-		    "--routes", rp->routes_path, "--pidfile", rp->pidfile, (char *)NULL);
+		if (rp->listen_tls[0] != '\0')
+			execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen",
+			    rp->listen, "--listen-tls", rp->listen_tls, "--certs", rp->certs_dir,
+			    "--routes", rp->routes_path, "--pidfile", rp->pidfile, (char *)NULL);
+		else
+			execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen",
+			    rp->listen, "--routes", rp->routes_path, "--pidfile", rp->pidfile,
+			    (char *)NULL);
 		child_fail(errp[1], exe);
 	}
 	close(errp[1]);

@@ -2,8 +2,10 @@
  * conn.c — a client connection and the request it is serving.
  *
  *                 accept (allow list passed)
- *                    │
- *                    ▼
+ *                    │ on the TLS listener:
+ *                    │   TLS ── handshake fails (unknown SNI, no TLS 1.3) / 10 s ──► freed
+ *                    │    │ handshake done (tls_conn_handshake OK)
+ *                    ▼    ▼
  *   ┌────────────► HEAD ── malformed / 408 ───────────────┐
  *   │    next        │ head parsed                         │
  *   │  request       ▼                                     ▼
@@ -27,11 +29,19 @@
  *
  * Every step returns STEP_MORE (progress), STEP_WAIT (blocked on a socket)
  * or STEP_FREED (the conn is gone; touch nothing).
+ *
+ * A TLS client differs only in c->tls: the client_* helpers read and write
+ * through it when it is set (one pointer check on the plain path). They keep
+ * the plain path's meaning of a short read or write (the socket is drained
+ * or full) by looping until OpenSSL says it must wait; when TLS must write
+ * to go on reading (or read to go on writing), the other direction's event
+ * makes the blocked one ready again (tls_rd_on_wr, tls_wr_on_rd).
  */
 #include "router/conn.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +54,7 @@
 #include "common/ev.h"
 #include "common/http1.h"
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "router/balance.h"
 #include "router/metrics.h"
@@ -65,7 +76,7 @@
 #define STEP_LOG_MS		10000	/* at most one step-limit line per worker this often */
 
 enum { STEP_WAIT, STEP_MORE, STEP_FREED };
-enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER };
+enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER, CS_TLS };
 enum { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum { RS_HEAD, RS_BODY, RS_DONE };
 enum { BK_NONE, BK_LENGTH, BK_CHUNKED, BK_CLOSE };
@@ -74,6 +85,8 @@ struct conn {
 	struct worker *w;
 	struct conn *prev, *next;
 	int fd;
+	struct tls_conn *tls;		/* NULL: plain HTTP */
+	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
 	uint32_t peer_addr;		/* host order */
 	char peer_ip[INET_ADDRSTRLEN];
 	enum conn_state state;
@@ -133,6 +146,8 @@ static int conn_step_local(struct conn *c);
 static int conn_step_proxy(struct conn *c);
 static int conn_step_tunnel(struct conn *c);
 static int conn_step_linger(struct conn *c);
+static int conn_step_tls(struct conn *c);
+static void client_shutdown_wr(struct conn *c);
 static int proxy_connect(struct conn *c, struct upstream *u, bool fresh);
 
 static int64_t
@@ -153,21 +168,34 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 static void conn_run(struct conn *c);
 
 void
-conn_new(struct worker *w, int fd, const struct sockaddr_in *peer)
+conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, bool tls)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
+	char err[512];
 
 	c->w = w;
 	c->fd = fd;
 	c->peer_addr = ntohl(peer->sin_addr.s_addr);
 	inet_ntop(AF_INET, &peer->sin_addr, c->peer_ip, sizeof(c->peer_ip));
+	c->state = CS_HEAD;
+	if (tls) {
+		c->tls = tls_conn_new(w->cfg->tls, fd, NULL, err, sizeof(err));
+		if (c->tls == NULL) {
+			log_warnx("TLS client %s: %s", c->peer_ip, err);
+			close(fd);
+			free(c);
+			return;
+		}
+		tls_conn_set_arg(c->tls, c);
+		c->state = CS_TLS;
+	}
 	c->in = xmalloc(CONN_BUF);
 	buf_init(&c->out, 0);
 	buf_init(&c->uhead, 0);
-	c->state = CS_HEAD;
 	c->deadline = now(c) + HEAD_TIMEOUT_MS;
 	if (ev_add(w->loop, fd, EV_READ | EV_WRITE | EPOLLRDHUP | EPOLLET, conn_event, c) == -1) {
 		log_warn("epoll add client");
+		tls_conn_free(c->tls);
 		close(fd);
 		free(c->in);
 		free(c);
@@ -193,6 +221,11 @@ conn_free(struct conn *c)
 	worker_table_release(w, c->wt);
 	c->wt = NULL;
 	ev_del(w->loop, c->fd);
+	if (c->tls != NULL) {
+		tls_conn_close_notify(c->tls);
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
 	close(c->fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -286,7 +319,7 @@ finish_request(struct conn *c)
 	c->upstream = NULL;
 	if (!keep) {
 		if (c->linger) {
-			shutdown(c->fd, SHUT_WR);
+			client_shutdown_wr(c);
 			c->state = CS_LINGER;
 			c->deadline = now(c) + LINGER_MS;
 			return STEP_MORE;
@@ -308,6 +341,124 @@ finish_request(struct conn *c)
 
 /* ---- socket helpers ---- */
 
+/* TLS behind client_read: reads until n bytes or until OpenSSL must wait,
+ * so that a short count means drained, as for read(2). */
+static ssize_t
+tls_read_some(struct conn *c, char *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = tls_conn_read(c->tls, p + got, n - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (got > 0)
+			return (ssize_t)got;	/* the EOF, error or wait comes next call */
+		if (r == 0)
+			return 0;
+		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLOUT)
+			c->tls_rd_on_wr = true;
+		errno = r == CX_AGAIN ? EAGAIN : ECONNRESET;
+		if (r == CX_ERR)
+			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+		return -1;
+	}
+	return (ssize_t)got;
+}
+
+/* TLS behind client_write: writes until all of p or until OpenSSL must wait,
+ * so that a short count means the socket is full, as for write(2). */
+static ssize_t
+tls_write_some(struct conn *c, const char *p, size_t n)
+{
+	size_t put = 0;
+
+	while (put < n) {
+		ssize_t r = tls_conn_write(c->tls, p + put, n - put);
+
+		if (r > 0) {
+			put += (size_t)r;
+			continue;
+		}
+		if (put > 0)
+			return (ssize_t)put;
+		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLIN)
+			c->tls_wr_on_rd = true;
+		errno = r == CX_AGAIN ? EAGAIN : EPIPE;
+		if (r == CX_ERR)
+			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+		return -1;
+	}
+	return (ssize_t)put;
+}
+
+/* writev through TLS: small pieces go as one record (a head and its body),
+ * large ones in turn. */
+static ssize_t
+tls_writev_some(struct conn *c, const struct iovec *iov, int cnt)
+{
+	char one[CONN_BUF];
+	size_t total = 0, put = 0;
+
+	for (int i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	if (cnt > 1 && total <= sizeof(one)) {
+		for (int i = 0; i < cnt; i++) {
+			memcpy(one + put, iov[i].iov_base, iov[i].iov_len);
+			put += iov[i].iov_len;
+		}
+		return tls_write_some(c, one, total);
+	}
+	put = 0;
+	for (int i = 0; i < cnt; i++) {
+		ssize_t r = tls_write_some(c, iov[i].iov_base, iov[i].iov_len);
+
+		if (r < 0)
+			return put > 0 ? (ssize_t)put : r;
+		put += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (ssize_t)put;
+}
+
+/* read(2), write(2), writev(2) and shutdown(SHUT_WR) on the client,
+ * through TLS when the client speaks it. */
+static inline ssize_t
+client_read(struct conn *c, char *p, size_t n)
+{
+	if (c->tls != NULL)
+		return tls_read_some(c, p, n);
+	return read(c->fd, p, n);
+}
+
+static inline ssize_t
+client_write(struct conn *c, const char *p, size_t n)
+{
+	if (c->tls != NULL)
+		return tls_write_some(c, p, n);
+	return write(c->fd, p, n);
+}
+
+static inline ssize_t
+client_writev(struct conn *c, const struct iovec *iov, int cnt)
+{
+	if (c->tls != NULL)
+		return tls_writev_some(c, iov, cnt);
+	return writev(c->fd, iov, cnt);
+}
+
+static void
+client_shutdown_wr(struct conn *c)
+{
+	if (c->tls != NULL)
+		tls_conn_close_notify(c->tls);
+	shutdown(c->fd, SHUT_WR);
+}
+
 /* Writes out[out_off..] to the client. STEP_MORE when all is written. */
 static int
 flush_out(struct conn *c)
@@ -318,7 +469,7 @@ flush_out(struct conn *c)
 
 		if (!c->wr_ready)
 			return STEP_WAIT;
-		n = write(c->fd, c->out.data + c->out_off, want);
+		n = client_write(c, c->out.data + c->out_off, want);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			c->bytes_out += (uint64_t)n;
@@ -354,7 +505,7 @@ read_client(struct conn *c)
 	space = CONN_BUF - c->in_len;
 	if (space == 0)
 		return 0;
-	n = read(c->fd, c->in + c->in_len, space);
+	n = client_read(c, c->in + c->in_len, space);
 	if (n > 0) {
 		if (memchr(c->in + c->in_len, '\n', (size_t)n) != NULL)
 			c->parse_pending = true;
@@ -496,6 +647,51 @@ conn_step_linger(struct conn *c)
 		return STEP_FREED;
 	}
 	return STEP_WAIT;
+}
+
+/* ---- the TLS handshake ---- */
+
+const struct tls_id *
+conn_tls_pick(void *arg, const char *sni)
+{
+	struct conn *c = arg;
+	const struct route_host *h;
+
+	if (sni == NULL)
+		return NULL;
+	h = routes_lookup(c->w->cur->rt, sni, strlen(sni));
+	return h != NULL ? h->tls : NULL;
+}
+
+/* Refusals are the client's to see (an alert) and counted; a line each
+ * would let any scanner fill the log, so they are said with --verbose. */
+static int
+conn_step_tls(struct conn *c)
+{
+	struct worker *w = c->w;
+	short want = tls_conn_events(c->tls);
+	int r;
+
+	if (!((want & POLLIN) && c->rd_ready) && !((want & POLLOUT) && c->wr_ready))
+		return STEP_WAIT;
+	r = tls_conn_handshake(c->tls);
+	if (r == CX_OK) {
+		M_INC(w->m.tls_handshakes);
+		c->state = CS_HEAD;
+		c->deadline = now(c) + HEAD_TIMEOUT_MS;
+		return STEP_MORE;
+	}
+	if (r == CX_AGAIN) {
+		if (tls_conn_events(c->tls) & POLLIN)
+			c->rd_ready = false;
+		else
+			c->wr_ready = false;
+		return STEP_WAIT;
+	}
+	M_INC(w->m.tls_handshake_errors);
+	log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+	conn_free(c);
+	return STEP_FREED;
 }
 
 /* ---- reading and starting a request ---- */
@@ -665,7 +861,8 @@ build_upstream_head(struct conn *c, const struct http_request *req, struct http_
 		}
 	}
 	buf_adds(b, c->peer_ip);
-	buf_adds(b, c->w->xf_tail);	/* Proto, Port, and the name of X-Request-Id */
+	/* Proto, Port, and the name of X-Request-Id */
+	buf_adds(b, c->tls != NULL ? c->w->xf_tail_tls : c->w->xf_tail);
 	buf_adds(b, c->reqid);
 	buf_add(b, "\r\n", 2);
 	if (c->upgrade) {
@@ -1321,7 +1518,7 @@ pump_response(struct conn *c)
 		}
 		if (cnt > 0 && c->wr_ready) {
 			total = out_left + c->rs_ready;
-			n = writev(c->fd, iov, cnt);
+			n = client_writev(c, iov, cnt);
 			if (n < 0) {
 				if (errno == EAGAIN || errno == EWOULDBLOCK) {
 					c->wr_ready = false;
@@ -1451,7 +1648,7 @@ conn_step_tunnel(struct conn *c)
 	}
 	if (c->out_off == c->out.len) {
 		if (uc->len > uc->off && c->wr_ready) {
-			n = write(c->fd, uc->in + uc->off, uc->len - uc->off);
+			n = client_write(c, uc->in + uc->off, uc->len - uc->off);
 			if (n > 0) {
 				c->bytes_out += (uint64_t)n;
 				uc->off += (size_t)n;
@@ -1471,7 +1668,7 @@ conn_step_tunnel(struct conn *c)
 				progress = true;
 			else if (r == -1) {
 				c->tun_ueof = true;
-				shutdown(c->fd, SHUT_WR);
+				client_shutdown_wr(c);
 				progress = true;
 			}
 		}
@@ -1523,7 +1720,8 @@ done:
 static void
 step_limit(struct conn *c)
 {
-	static const char *const states[] = { "head", "local", "proxy", "tunnel", "linger" };
+	static const char *const states[] = { "head", "local", "proxy", "tunnel", "linger",
+	    "tls" };
 	static _Thread_local int64_t next_log;
 	static _Thread_local unsigned long quiet;
 	struct worker *w = c->w;
@@ -1565,6 +1763,9 @@ conn_run(struct conn *c)
 		case CS_LINGER:
 			r = conn_step_linger(c);
 			break;
+		case CS_TLS:
+			r = conn_step_tls(c);
+			break;
 		default:
 			r = STEP_WAIT;
 			break;
@@ -1586,6 +1787,16 @@ conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		c->rd_ready = true;
 	if (events & (EPOLLOUT | EV_ERROR))
 		c->wr_ready = true;
+	if (c->tls != NULL) {
+		if (c->tls_rd_on_wr && (events & (EPOLLOUT | EV_ERROR))) {
+			c->tls_rd_on_wr = false;
+			c->rd_ready = true;
+		}
+		if (c->tls_wr_on_rd && (events & (EPOLLIN | EPOLLRDHUP | EV_ERROR))) {
+			c->tls_wr_on_rd = false;
+			c->wr_ready = true;
+		}
+	}
 	conn_run(c);
 }
 
@@ -1623,6 +1834,11 @@ conn_timeout(struct conn *c)
 			conn_run(c);
 			return;
 		}
+		conn_free(c);
+		return;
+	case CS_TLS:
+		M_INC(w->m.tls_handshake_errors);
+		log_debug("TLS client %s: no handshake in %d ms", c->peer_ip, HEAD_TIMEOUT_MS);
 		conn_free(c);
 		return;
 	case CS_PROXY:
@@ -1666,7 +1882,7 @@ conn_close_idle(struct worker *w)
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if (c->state == CS_HEAD && c->in_len == c->in_off)
+		if ((c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TLS)
 			conn_free(c);
 	}
 }

@@ -7,14 +7,21 @@
 #define CX_ROUTER_CONN_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct worker;
 struct conn;
 struct upconn;
+struct tls_id;
 
-/* Takes over an accepted, non-blocking client socket. */
-void conn_new(struct worker *w, int fd, const struct sockaddr_in *peer);
+/* Takes over an accepted, non-blocking client socket; with tls, the
+ * connection begins with a TLS handshake (w->cfg->tls) and speaks TLS. */
+void conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, bool tls);
+/* The tls_sni_fn of the TLS listener's context: arg is the conn; the
+ * identity of the host named sni in the worker's current table, else NULL
+ * (the handshake is refused). */
+const struct tls_id *conn_tls_pick(void *arg, const char *sni);
 /* Called by the upstream module when the owner's upstream socket has events. */
 void conn_upstream_event(struct conn *c, struct upconn *uc, uint32_t events);
 /* Applies expired deadlines (timeouts) to every connection of w. */

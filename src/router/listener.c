@@ -20,14 +20,11 @@
 
 #define ACCEPT_BATCH 64
 
+/* Accepts a batch from fd; tls: the connections begin with a handshake. */
 static void
-listener_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+accept_batch(struct worker *w, int fd, bool tls)
 {
-	struct worker *w = arg;
-
-	(void)loop;
-	(void)events;
-	for (int i = 0; i < ACCEPT_BATCH && w->listen_fd != -1; i++) {
+	for (int i = 0; i < ACCEPT_BATCH && (tls ? w->listen_tls_fd : w->listen_fd) != -1; i++) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
 		int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -51,30 +48,67 @@ listener_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		M_INC(w->m.accepted);
-		conn_new(w, cfd, &peer);
+		conn_new(w, cfd, &peer, tls);
 	}
 }
 
-int
-listener_open(struct worker *w, bool reuseport)
+static void
+listener_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
-	w->listen_fd = net_listen_tcp(w->cfg->listen, reuseport, 4096);
-	if (w->listen_fd == -1)
+	(void)loop;
+	(void)events;
+	accept_batch(arg, fd, false);
+}
+
+static void
+listener_tls_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	accept_batch(arg, fd, true);
+}
+
+/* A listener on addr into *fd, watched with cb; -1 on failure. */
+static int
+open_one(struct worker *w, const char *addr, bool reuseport, int *fd, ev_fd_cb cb)
+{
+	*fd = net_listen_tcp(addr, reuseport, 4096);
+	if (*fd == -1)
 		return -1;
-	if (ev_add(w->loop, w->listen_fd, EV_READ, listener_event, w) == -1) {
-		close(w->listen_fd);
-		w->listen_fd = -1;
+	if (ev_add(w->loop, *fd, EV_READ, cb, w) == -1) {
+		close(*fd);
+		*fd = -1;
 		return -1;
 	}
 	return 0;
 }
 
+int
+listener_open(struct worker *w, bool reuseport)
+{
+	if (open_one(w, w->cfg->listen, reuseport, &w->listen_fd, listener_event) == -1)
+		return -1;
+	if (w->cfg->listen_tls != NULL &&
+	    open_one(w, w->cfg->listen_tls, reuseport, &w->listen_tls_fd, listener_tls_event) == -1) {
+		listener_close(w);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_one(struct worker *w, int *fd)
+{
+	if (*fd == -1)
+		return;
+	ev_del(w->loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
 void
 listener_close(struct worker *w)
 {
-	if (w->listen_fd == -1)
-		return;
-	ev_del(w->loop, w->listen_fd);
-	close(w->listen_fd);
-	w->listen_fd = -1;
+	close_one(w, &w->listen_fd);
+	close_one(w, &w->listen_tls_fd);
 }

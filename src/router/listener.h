@@ -9,9 +9,10 @@
 
 struct worker;
 
-/* Opens w's listener on cfg->listen (SO_REUSEPORT when reuseport) and watches it. */
+/* Opens w's listeners on cfg->listen and, when set, cfg->listen_tls
+ * (SO_REUSEPORT when reuseport) and watches them; -1 (none open) on failure. */
 int listener_open(struct worker *w, bool reuseport);
-/* Stops accepting and closes the listener. */
+/* Stops accepting and closes the listeners. */
 void listener_close(struct worker *w);
 
 #endif

@@ -3,7 +3,13 @@
  * command line, loads the route snapshot, starts the workers (worker 0 runs
  * on this thread and also handles signals) and waits for them to stop.
  *
- *   SIGHUP   reload the snapshot; requests in flight finish on the old table
+ * With --listen-tls it also speaks TLS 1.3 there: each handshake presents
+ * the certificate of the host the client names (SNI), CERTS/HOST.pem with
+ * CERTS/HOST.key, loaded with each snapshot; a name without a route or
+ * without a certificate fails the handshake (unrecognized_name alert).
+ *
+ *   SIGHUP   reload the snapshot (and certificates); requests in flight
+ *            finish on the old table
  *   SIGTERM  stop accepting, let requests in flight finish (5 s), exit 0
  */
 #include <errno.h>
@@ -18,7 +24,9 @@
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/tls.h"
 #include "common/util.h"
+#include "router/conn.h"
 #include "router/routes.h"
 #include "router/worker.h"
 
@@ -26,6 +34,8 @@
 
 static struct router_config cfg;
 static struct worker *workers;
+/* The table whose certificates the next load may reuse (held for that). */
+static struct routes *certs_from;
 static const char *pidfile;
 
 static void
@@ -33,8 +43,20 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: cx-router --name public|internal --rack NAME --listen IP:PORT --routes FILE\n"
+	    "                 [--listen-tls IP:PORT --certs DIR]\n"
 	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n");
 	exit(2);
+}
+
+/* Loads rt's certificates, reusing the last table's for unchanged files,
+ * and keeps rt as the next one's source. */
+static void
+keep_certs(struct routes *rt)
+{
+	routes_load_certs(rt, certs_from, cfg.certs_dir);
+	routes_unref(certs_from);
+	routes_hold(rt);
+	certs_from = rt;
 }
 
 static void
@@ -55,6 +77,8 @@ on_hup(struct ev_loop *loop, int signo, void *arg)
 	}
 	if (missing)
 		log_warnx("reload: %s does not exist; no routes (every host 404)", cfg.routes_path);
+	if (cfg.listen_tls != NULL)
+		keep_certs(rt);
 	log_info("reload: %zu hosts, %zu allow rules", rt->nhosts, rt->nallow);
 	M_INC(workers[0].m.reloads);
 	for (int i = 0; i < cfg.nworkers; i++)
@@ -86,6 +110,8 @@ main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "rack", required_argument, NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-tls", required_argument, NULL, 't' },
+		{ "certs", required_argument, NULL, 'c' },
 		{ "routes", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "access-log", required_argument, NULL, 'a' },
@@ -109,6 +135,8 @@ main(int argc, char **argv)
 		case 'n': cfg.name = optarg; break;
 		case 'r': cfg.rack = optarg; break;
 		case 'l': cfg.listen = optarg; break;
+		case 't': cfg.listen_tls = optarg; break;
+		case 'c': cfg.certs_dir = optarg; break;
 		case 'R': cfg.routes_path = optarg; break;
 		case 'w':
 			if (parse_int(optarg, 1, MAX_WORKERS, &cfg.nworkers) == -1) {
@@ -139,6 +167,17 @@ main(int argc, char **argv)
 		exit(2);
 	}
 	cfg.listen_port = ntohs(sin.sin_port);
+	if ((cfg.listen_tls == NULL) != (cfg.certs_dir == NULL)) {
+		fprintf(stderr, "cx-router: --listen-tls and --certs go together\n");
+		exit(2);
+	}
+	if (cfg.listen_tls != NULL) {
+		if (net_parse_addr(cfg.listen_tls, &sin) == -1) {
+			fprintf(stderr, "cx-router: --listen-tls wants IP:PORT, not %s\n", cfg.listen_tls);
+			exit(2);
+		}
+		cfg.listen_tls_port = ntohs(sin.sin_port);
+	}
 	snprintf(progname, sizeof(progname), "cx-router[%s]", cfg.name);
 	log_init(progname, verbose);
 	signal(SIGPIPE, SIG_IGN);
@@ -153,13 +192,20 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (missing)
 		log_info("%s does not exist yet: no routes (every host 404)", cfg.routes_path);
+	if (cfg.listen_tls != NULL) {
+		cfg.tls = tls_ctx_sni_new(conn_tls_pick, err, sizeof(err));
+		if (cfg.tls == NULL)
+			fatalx("%s", err);
+		keep_certs(rt);
+	}
 
 	workers = xcalloc((size_t)cfg.nworkers, sizeof(*workers));
 	router_workers = xcalloc((size_t)cfg.nworkers, sizeof(*router_workers));
 	for (int i = 0; i < cfg.nworkers; i++) {
 		router_workers[i] = &workers[i];
 		if (worker_init(&workers[i], i, &cfg, rt) == -1)
-			fatal("worker %d: listen on %s", i, cfg.listen);
+			fatal("worker %d: listen on %s%s%s", i, cfg.listen,
+			    cfg.listen_tls != NULL ? " and " : "", cfg.listen_tls != NULL ? cfg.listen_tls : "");
 	}
 	/* Signals go to worker 0's loop; they are blocked before the other
 	 * threads start, so those inherit the mask. */
@@ -174,8 +220,9 @@ main(int argc, char **argv)
 		if (write_file_atomic(pidfile, pid, (size_t)n, 0644) == -1)
 			fatal("pidfile %s", pidfile);
 	}
-	log_info("listening on %s (rack %s, %d worker%s, %zu hosts)", cfg.listen, cfg.rack,
-	    cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts);
+	log_info("listening on %s%s%s (rack %s, %d worker%s, %zu hosts)", cfg.listen,
+	    cfg.listen_tls != NULL ? ", TLS on " : "", cfg.listen_tls != NULL ? cfg.listen_tls : "",
+	    cfg.rack, cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts);
 	for (int i = 1; i < cfg.nworkers; i++) {
 		int e = pthread_create(&workers[i].thread, NULL, worker_thread, &workers[i]);
 
@@ -191,6 +238,8 @@ main(int argc, char **argv)
 		worker_free(&workers[i]);
 	free(workers);
 	free(router_workers);
+	routes_unref(certs_from);
+	tls_ctx_free(cfg.tls);
 	if (cfg.access_fd != -1)
 		close(cfg.access_fd);
 	if (pidfile != NULL)

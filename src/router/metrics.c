@@ -209,6 +209,11 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	counter(out, labels, "cx_router_connection_step_limits_total", "counter",
 	    "Times a connection used up its steps on one event and stopped until its next event.",
 	    SUM(step_limits));
+	counter(out, labels, "cx_router_tls_handshakes_total", "counter",
+	    "TLS handshakes completed on the TLS listener.", SUM(tls_handshakes));
+	counter(out, labels, "cx_router_tls_handshake_errors_total", "counter",
+	    "TLS handshakes that failed (unknown name, no TLS 1.3, bad client, timeout).",
+	    SUM(tls_handshake_errors));
 	counter(out, labels, "cx_router_routes_hosts", "gauge",
 	    "Hosts in the current route table.", rt->nhosts);
 	counter(out, labels, "cx_router_workers", "gauge", "Worker threads.", (uint64_t)nworkers);

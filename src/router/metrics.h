@@ -42,7 +42,7 @@ struct metrics {
 	uint64_t accepted, denied, active, requests, bad_requests, client_timeouts;
 	uint64_t upstream_connects, upstream_connect_errors, upstream_reuses, upstream_retries;
 	uint64_t upstream_timeouts, upstream_errors, pool_idle, reloads, reload_errors;
-	uint64_t step_limits;
+	uint64_t step_limits, tls_handshakes, tls_handshake_errors;
 };
 
 struct worker;

@@ -8,9 +8,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 
 static uint64_t
@@ -58,12 +61,57 @@ routes_free(struct routes *rt)
 		free(h->ups);
 		free(h->rr);
 		free(h->wstats);
+		tls_id_free(h->tls);
 	}
 	free(rt->hosts);
 	free(rt->slots);
 	free(rt->allow_net);
 	free(rt->allow_prefix);
 	free(rt);
+}
+
+static bool
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+size_t
+routes_load_certs(struct routes *rt, const struct routes *prev, const char *dir)
+{
+	size_t none = 0;
+
+	for (size_t i = 0; i < rt->nhosts; i++) {
+		struct route_host *h = &rt->hosts[i];
+		const struct route_host *old;
+		char cert[4352], key[4352], err[512];
+
+		snprintf(cert, sizeof(cert), "%s/%s.pem", dir, h->name);
+		snprintf(key, sizeof(key), "%s/%s.key", dir, h->name);
+		old = prev != NULL ? routes_lookup(prev, h->name, strlen(h->name)) : NULL;
+		if (stat(cert, &h->tls_st[0]) == 0 && stat(key, &h->tls_st[1]) == 0 &&
+		    old != NULL && old->tls != NULL && same_file(&h->tls_st[0], &old->tls_st[0]) &&
+		    same_file(&h->tls_st[1], &old->tls_st[1])) {
+			h->tls = tls_id_share(old->tls);
+			continue;
+		}
+		/* Stamps before reading: a file replaced in between is read again next time. */
+		h->tls = tls_id_load(cert, key, err, sizeof(err));
+		if (h->tls == NULL) {
+			log_warnx("host %s has no certificate, TLS handshakes for it are refused: %s",
+			    h->name, err);
+			none++;
+		}
+	}
+	return none;
+}
+
+void
+routes_hold(struct routes *rt)
+{
+	__atomic_add_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL);
 }
 
 void

@@ -12,6 +12,7 @@
 
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@
 
 struct upstream;
 struct host_stats;
+struct tls_id;
 
 /* One process behind a host. */
 struct route_up {
@@ -44,6 +46,8 @@ struct route_host {
 	size_t nups;
 	struct rr_slot *rr;		/* [nworkers] */
 	struct host_stats **wstats;	/* [nworkers], per-worker metrics cache */
+	struct tls_id *tls;		/* its certificate and key (routes_load_certs), or NULL */
+	struct stat tls_st[2];		/* of the .pem and .key files tls came from */
 };
 
 struct routes {
@@ -65,6 +69,18 @@ struct routes {
  * On a malformed file returns NULL and writes "path:line: what" into err.
  */
 struct routes *routes_load(const char *path, int nworkers, bool *missing, char *err, size_t errlen);
+/*
+ * Gives each host of rt (not yet shared with the workers) its certificate,
+ * dir/NAME.pem, with its key dir/NAME.key. A host whose files are missing
+ * or bad has none (its TLS handshakes are refused) and is named in one log
+ * line each. Files that are those prev (the table loaded before, or NULL)
+ * read for the same host, unchanged since (same inode, size, mtime and
+ * ctime), are not parsed again: OpenSSL 3 takes about 1 ms per key. Returns
+ * how many hosts have none.
+ */
+size_t routes_load_certs(struct routes *rt, const struct routes *prev, const char *dir);
+/* One more reference (for a holder other than the workers). Thread-safe. */
+void routes_hold(struct routes *rt);
 /* An empty table with refs = nworkers. */
 struct routes *routes_empty(int nworkers);
 /* Drops one reference; the last frees the table. Thread-safe. */

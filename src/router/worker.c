@@ -192,6 +192,7 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	w->id = id;
 	w->cfg = cfg;
 	w->listen_fd = -1;
+	w->listen_tls_fd = -1;
 	w->notify_fd = -1;
 	metrics_init(&w->m);
 	accesslog_init(&w->al, cfg->access_fd);
@@ -206,6 +207,9 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	snprintf(w->xf_tail, sizeof(w->xf_tail),
 	    "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
 	    cfg->listen_port);
+	snprintf(w->xf_tail_tls, sizeof(w->xf_tail_tls),
+	    "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
+	    cfg->listen_tls_port);
 	w->loop = ev_new();
 	if (w->loop == NULL)
 		return -1;

@@ -26,6 +26,10 @@ struct router_config {
 	const char *rack;
 	const char *listen;		/* IP:PORT */
 	int listen_port;
+	const char *listen_tls;		/* IP:PORT, or NULL: no TLS listener */
+	int listen_tls_port;
+	const char *certs_dir;		/* HOST.pem and HOST.key (routes_load_certs) */
+	struct tls_ctx *tls;		/* picks each handshake's certificate by SNI */
 	const char *routes_path;
 	int nworkers;
 	int access_fd;			/* -1 without --access-log */
@@ -34,6 +38,7 @@ struct router_config {
 
 struct routes;
 struct conn;
+struct tls_ctx;
 
 struct wtable {
 	struct routes *rt;
@@ -46,6 +51,7 @@ struct worker {
 	const struct router_config *cfg;
 	struct ev_loop *loop;
 	int listen_fd;
+	int listen_tls_fd;		/* -1 without cfg->listen_tls */
 	int notify_fd;			/* eventfd: mailbox has something */
 	struct routes *mail_routes;	/* atomic: a new table to adopt */
 	int mail_stop;			/* atomic: begin shutdown */
@@ -58,6 +64,7 @@ struct worker {
 	struct accesslog al;
 	uint64_t rng[2];
 	char xf_tail[96];		/* "\r\nX-Forwarded-Proto: http\r\n...X-Request-Id: " */
+	char xf_tail_tls[96];		/* the same for TLS clients: https and the TLS port */
 	bool stopping;
 	int64_t stop_deadline;
 	struct ev_timer *sweep;

@@ -2,7 +2,8 @@
 # router.t — end-to-end tests of cx-router against cx-testsrv upstreams on
 # 127.0.0.1: routing, local answers (404/503/502/504/400), forwarding headers,
 # keep-alive, bodies (chunked, large, streamed), WebSocket tunnel, SIGHUP
-# reload, the allow list, metrics, the access log, SIGTERM.
+# reload, the allow list, metrics, the access log, SIGTERM; then the same
+# through a TLS listener (--listen-tls).
 # TAP (lib.sh); run by `prove` from the repo root. Binaries from
 # ${CX_BIN:-bin}; every process it starts is tracked and stopped on exit.
 . "$(dirname "$0")/lib.sh"
@@ -207,5 +208,79 @@ wait $CURL
 ok $([ "$(cat "$T/inflight.code")" = 200 ] && [ "$(cat "$T/inflight")" = one ]; echo $?) "SIGTERM: the request in flight completes" "code $(cat "$T/inflight.code")"
 wait $RPID; rst=$?
 ok $([ $rst = 0 ] && [ ! -e "$T/router.pid" ]; echo $?) "SIGTERM: exits 0 and removes its pidfile" "exit $rst; $(tail -3 "$T/router.log")"
+
+# 32-43: the same router with a TLS listener (--listen-tls, --certs): bodies and
+# tunnels through TLS, a certificate that comes with a reload, plain HTTP refused.
+if command -v openssl >/dev/null; then
+mkdir -p "$T/certs"
+cert() { # cert HOST: a P-256 certificate for HOST signed by $T/ca.pem, into $T/certs
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+		-keyout "$T/certs/$1.key" -out "$T/$1.csr" 2>/dev/null &&
+	printf 'subjectAltName=DNS:%s\n' "$1" >"$T/$1.ext" &&
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 1 -extfile "$T/$1.ext" -out "$T/certs/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" \
+	-out "$T/ca.pem" -days 2 -subj "/CN=test CA" 2>/dev/null
+cert solo.app1.dev.localhost
+routes "$T/routes" <<EOF
+cx-routes 1
+host solo.app1.dev.localhost app1 solo 60 /
+up solo-3333 127.0.0.1 $P3
+host later.app1.dev.localhost app1 later 60 /
+up later-1111 127.0.0.1 $P1
+EOF
+PT=$(free_port)
+"$ROUTER" --name public --rack dev --listen 127.0.0.1:$PR --listen-tls 127.0.0.1:$PT \
+	--certs "$T/certs" --routes "$T/routes" --workers 2 >"$T/router-tls.log" 2>&1 &
+RPID=$!
+track $RPID
+wait_port $PT || echo "# TLS router did not start: $(cat "$T/router-tls.log")"
+S=solo.app1.dev.localhost
+TC=(curl -s --max-time 20 --cacert "$T/ca.pem" --resolve "$S:$PT:127.0.0.1"
+	--resolve "later.app1.dev.localhost:$PT:127.0.0.1")
+TURL=https://$S:$PT
+
+ok $(grep -q 'host later.app1.dev.localhost has no certificate' "$T/router-tls.log"; echo $?) "a host without certificate files is named in the log" "$(cat "$T/router-tls.log")"
+"${TC[@]}" --data-binary @"$T/large" -o "$T/echo3" $TURL/echo
+ok $(cmp -s "$T/large" "$T/echo3"; echo $?) "TLS: 30 MB request body echoed intact"
+"${TC[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$T/body" -o "$T/echo4" $TURL/echo
+ok $(cmp -s "$T/body" "$T/echo4"; echo $?) "TLS: chunked request body echoed intact"
+size=$("${TC[@]}" "$TURL/big?bytes=100000000" | wc -c)
+ok $([ "$size" = 100000000 ]; echo $?) "TLS: 100 MB response streamed" "got $size bytes"
+size=$("${TC[@]}" "$TURL/eof?bytes=300000" | wc -c)
+ok $([ "$size" = 300000 ]; echo $?) "TLS: a close-delimited body arrives whole" "got $size bytes"
+v=$("${TC[@]}" -v $TURL/ $TURL/ 2>&1)
+ok $(echo "$v" | grep -q 'Re-using existing connection'; echo $?) "TLS: keep-alive" "$(echo "$v" | grep -i conn)"
+out=$( (printf 'GET /ws HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' $S
+	sleep 0.5; printf 'ping-through-tls-tunnel\n'; sleep 0.5) |
+	timeout 5 openssl s_client -quiet -connect 127.0.0.1:$PT -servername $S -CAfile "$T/ca.pem" \
+	2>/dev/null | tr -d '\r')
+ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 101' && echo "$out" | grep -qx 'ping-through-tls-tunnel'; echo $?) "TLS: Upgrade: 101 then bytes both ways" "$out"
+out=$("${TC[@]}" https://later.app1.dev.localhost:$PT/ 2>&1); st=$?
+ok $([ $st = 35 ]; echo $?) "a host without certificate: the handshake fails" "curl exit $st"
+cert later.app1.dev.localhost
+kill -HUP $RPID
+sleep 0.3
+a=$("${TC[@]}" https://later.app1.dev.localhost:$PT/)
+ok $([ "$a" = one ]; echo $?) "...and after SIGHUP its new certificate serves" "got: $a"
+served() { openssl s_client -connect 127.0.0.1:$PT -servername $S </dev/null 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256; }
+before=$(served)
+cert $S
+kill -HUP $RPID
+sleep 0.3
+after=$(served)
+ok $([ -n "$after" ] && [ "$after" != "$before" ] &&
+	[ "$after" = "$(openssl x509 -noout -fingerprint -sha256 -in "$T/certs/$S.pem")" ]; echo $?) \
+	"a certificate replaced on disk is served after SIGHUP (unchanged ones are reused)" "$before / $after"
+printf 'GET / HTTP/1.1\r\nHost: %s\r\n\r\n' $S | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PT; cat >&3; cat <&3" >/dev/null 2>&1
+m=$("${C[@]}" -H 'Host: _cx' $URL/_cx/metrics)
+ok $(echo "$m" | grep -qE '^cx_router_tls_handshakes_total\{.*\} [1-9]' && echo "$m" | grep -qE '^cx_router_tls_handshake_errors_total\{.*\} [1-9]'; echo $?) "metrics count handshakes, and plain HTTP on the TLS port as a failed one" "$(echo "$m" | grep tls_)"
+h=$("${TC[@]}" $TURL/headers | tr -d '\r')
+ok $(echo "$h" | grep -qx 'X-Forwarded-Proto: https' && echo "$h" | grep -qx "X-Forwarded-Port: $PT"; echo $?) "TLS: X-Forwarded-Proto https, X-Forwarded-Port the TLS port" "$h"
+else
+	echo "# skipping the TLS listener tests: no openssl command"
+fi
 
 done_testing

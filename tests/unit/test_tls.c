@@ -493,6 +493,88 @@ test_openssl_agrees(void **state)
 	tls_id_free(srv);
 }
 
+/* The SNI picker of test_sni: a.test and b.test have identities, and the
+ * name it was last asked for is kept (NULL: none sent). */
+static struct tls_id *sni_a, *sni_b;
+static char sni_asked[300];
+
+static const struct tls_id *
+pick(void *arg, const char *sni)
+{
+	(void)arg;
+	str_copy(sni_asked, sizeof(sni_asked), sni != NULL ? sni : "(none)");
+	if (sni != NULL && strcmp(sni, "a.test") == 0)
+		return sni_a;
+	if (sni != NULL && strcmp(sni, "b.test") == 0)
+		return sni_b;
+	return NULL;
+}
+
+static void
+test_sni(void **state)
+{
+	static const char *const a_names[] = { "a.test" }, *const b_names[] = { "b.test" };
+	struct tls_ctx *cctx = client_ctx(ca_a_pem, NULL), *sctx;
+	struct session ss;
+	char err[512];
+
+	(void)state;
+	sni_a = issue(ca_a, "a.test", a_names, 1, TLS_USAGE_SERVER);
+	sni_b = issue(ca_a, "b.test", b_names, 1, TLS_USAGE_SERVER);
+	sctx = tls_ctx_sni_new(pick, err, sizeof(err));
+	if (sctx == NULL)
+		fail_msg("SNI context: %s", err);
+	/* Each name gets its own certificate (the client verifies it as that name). */
+	run_session(sctx, cctx, "a.test", &ss);
+	accepted(&ss);
+	assert_string_equal(sni_asked, "a.test");
+	run_session(sctx, cctx, "b.test", &ss);
+	accepted(&ss);
+	assert_string_equal(sni_asked, "b.test");
+	/* The picker sees the name in lower case; the certificate still matches. */
+	run_session(sctx, cctx, "B.Test", &ss);
+	accepted(&ss);
+	assert_string_equal(sni_asked, "b.test");
+	/* A name without a context, or none at all: the handshake is refused. */
+	run_session(sctx, cctx, "c.test", &ss);
+	refused_by(&ss, true, "TLS handshake: no certificate for \"c.test\"");
+	assert_has(ss.client_err, "unrecognized name");
+	run_session(sctx, cctx, "127.0.0.1", &ss);
+	refused_by(&ss, true, "TLS handshake: no certificate for a client that sent no name (SNI)");
+	assert_string_equal(sni_asked, "(none)");
+	/* A connection keeps the certificate and key it was given. */
+	{
+		struct tls_conn *s, *c;
+		int fds[2], rs = CX_AGAIN, rc = CX_AGAIN;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+		s = tls_conn_new(sctx, fds[0], NULL, err, sizeof(err));
+		c = tls_conn_new(cctx, fds[1], "a.test", err, sizeof(err));
+		assert_non_null(s);
+		assert_non_null(c);
+		for (int i = 0; i < 100 && (rs == CX_AGAIN || rc == CX_AGAIN); i++) {
+			if (rc == CX_AGAIN)
+				rc = tls_conn_handshake(c);
+			if (rs == CX_AGAIN)
+				rs = tls_conn_handshake(s);
+		}
+		assert_int_equal(rs, CX_OK);
+		assert_int_equal(rc, CX_OK);
+		assert_string_equal(tls_conn_sni(s), "a.test");
+		tls_id_free(sni_a);
+		sni_a = NULL;
+		assert_int_equal(tls_conn_write(s, "x", 1), 1);
+		tls_conn_close_notify(s);
+		tls_conn_free(s);
+		tls_conn_free(c);
+		close(fds[0]);
+		close(fds[1]);
+	}
+	tls_ctx_free(sctx);
+	tls_id_free(sni_b);
+	tls_ctx_free(cctx);
+}
+
 int
 main(void)
 {
@@ -505,6 +587,7 @@ main(void)
 		cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_openssl_agrees),
+		cmocka_unit_test(test_sni),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
