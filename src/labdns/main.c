@@ -3,8 +3,10 @@
  * file that the lab module writes ($CX_HOME/lab/hosts), and rereads it on
  * SIGHUP. The lab starts it inside the internet namespace, daemonized, with
  * its output in $CX_HOME/lab/dns.log; it writes its pid once it is listening.
+ * With --forward RESOLV (a host rack's DNS, on the rack's gateway) the names
+ * the table does not know go to the nameservers RESOLV names (forward.h).
  *
- *   cx-labdns --listen ADDR:PORT --hosts FILE [--pidfile FILE] [-v]
+ *   cx-labdns --listen ADDR:PORT --hosts FILE [--forward RESOLV] [--pidfile FILE] [-v]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,19 +22,21 @@
 #include "common/net.h"
 #include "common/util.h"
 #include "labdns/dnsmsg.h"
+#include "labdns/forward.h"
 #include "labdns/hosts.h"
 
 struct server {
 	const char *hosts_path;
 	const char *pidfile;
 	struct labdns_hosts hosts;
+	struct labdns_fwd *fwd;     /* NULL: answer NXDOMAIN for unknown names */
 	int fd;
 };
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: cx-labdns --listen ADDR:PORT --hosts FILE [--pidfile FILE] [-v]\n");
+	fprintf(stderr, "usage: cx-labdns --listen ADDR:PORT --hosts FILE [--forward RESOLV] [--pidfile FILE] [-v]\n");
 	exit(2);
 }
 
@@ -87,6 +91,11 @@ on_query(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		alen = labdns_answer(&s->hosts, q, (size_t)n > sizeof(q) ? sizeof(q) : (size_t)n,
 		    (size_t)n > sizeof(q), a, sizeof(a));
+		/* Byte 3's low nibble is the rcode: a name we do not know goes upstream. */
+		if (s->fwd != NULL && alen > 3 && (a[3] & 0x0f) == LABDNS_NXDOMAIN) {
+			labdns_fwd_query(s->fwd, q, (size_t)n, &from, fromlen);
+			continue;
+		}
 		if (alen > 0 && sendto(fd, a, alen, 0, (struct sockaddr *)&from, fromlen) == -1)
 			log_warn("sendto");
 	}
@@ -108,22 +117,24 @@ main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "hosts", required_argument, NULL, 'H' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "forward", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server s = { .fd = -1 };
 	struct sockaddr_in sin;
 	struct ev_loop *loop;
-	const char *listen_addr = NULL;
+	const char *listen_addr = NULL, *forward = NULL;
 	char err[256];
 	bool verbose = false;
 	int c, one = 1;
 
-	while ((c = getopt_long(argc, argv, "l:H:p:v", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "l:H:p:f:v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen_addr = optarg; break;
 		case 'H': s.hosts_path = optarg; break;
 		case 'p': s.pidfile = optarg; break;
+		case 'f': forward = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
@@ -147,6 +158,9 @@ main(int argc, char **argv)
 
 	if ((loop = ev_new()) == NULL)
 		fatal("ev_new");
+	if (forward != NULL &&
+	    (s.fwd = labdns_fwd_new(loop, s.fd, forward, &sin, err, sizeof(err))) == NULL)
+		fatalx("--forward: %s", err);
 	if (ev_add(loop, s.fd, EV_READ, on_query, &s) == -1 ||
 	    ev_signal(loop, SIGHUP, on_signal, &s) == -1 ||
 	    ev_signal(loop, SIGTERM, on_signal, &s) == -1 ||
@@ -155,7 +169,9 @@ main(int argc, char **argv)
 	/* The pid file says "ready": the lab waits for it before going on. */
 	if (s.pidfile != NULL && write_pidfile(s.pidfile) == -1)
 		fatal("%s", s.pidfile);
-	log_info("listening on %s (udp), %zu names from %s", listen_addr, s.hosts.n, s.hosts_path);
+	log_info("listening on %s (udp), %zu names from %s%s%s", listen_addr, s.hosts.n, s.hosts_path,
+	    s.fwd != NULL ? ", forwarding the rest to the nameservers of " : "",
+	    s.fwd != NULL ? forward : "");
 
 	ev_run(loop);
 
@@ -168,6 +184,7 @@ main(int argc, char **argv)
 			unlink(s.pidfile);
 		free(text);
 	}
+	labdns_fwd_free(s.fwd);
 	ev_free(loop);
 	close(s.fd);
 	labdns_hosts_free(&s.hosts);
