@@ -55,11 +55,19 @@ static const struct cli_cmd cmds[] = {
 	{ "rack", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack, "show the selected rack",
 	  "Shows Name, Provider, Router, RouterInternal (while param internal_router is\n"
 	  "true), Status and Version of the rack." },
-	{ "rack install", "local NAME", 2, 2, O(VPC), 0, cmd_rack_install, "install a rack",
+	{ "rack install", "local NAME [KEY=VALUE...]", 2, 34, O(VPC), 0, cmd_rack_install,
+	  "install a rack",
 	  "Installs a rack named NAME (lower-case letters, digits and dashes, starting\n"
 	  "with a letter, at most 30 characters) and starts its daemon in the background.\n"
 	  "Without --vpc the rack lives on 127.0.0.1 and needs no privilege; with\n"
-	  "--vpc CIDR it gets its own network in the lab (see `cx net`), which needs root." },
+	  "--vpc CIDR it gets its own network in the lab (see `cx net`), which needs root.\n"
+	  "KEY=VALUE pairs are rack params set before the first start. With\n"
+	  "public_address=IP (an address of this host; root) it is a host rack: the\n"
+	  "public router listens on IP :80 and :443 (TLS), the internal router on\n"
+	  "private_address=IP when given (else only the rack's processes reach it), and\n"
+	  "each process gets its own network namespace on a bridge of the host, its\n"
+	  "network --vpc CIDR (default: a free /16 in 10.128.0.0/9). public_address and\n"
+	  "private_address are set at install only." },
 	{ "rack uninstall", "NAME", 1, 1, 0, 0, cmd_rack_uninstall, "remove a rack",
 	  "Stops every process and router of the rack, removes its peerings and its\n"
 	  "network (VPC racks), then its state under $CX_HOME/racks/NAME." },

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/net.h"
 #include "lab/lab.h"
 
 #define START_TIMEOUT_MS 10000      /* until GET /system answers */
@@ -263,7 +266,7 @@ cmd_rack(struct cli *c)
 	if (c->json) {
 		jv_print(sys, stdout);
 	} else {
-		struct kv kvs[9];
+		struct kv kvs[12];
 		struct buf features, warnings;
 		jv *f = jv_get(sys, "features"), *w = jv_get(sys, "warnings");
 		size_t n = 0;
@@ -284,6 +287,10 @@ cmd_rack(struct cli *c)
 			kvs[n++] = (struct kv){ "Features", buf_cstr(&features) };
 		if (jv_str(sys, "vpc")[0] != '\0')
 			kvs[n++] = (struct kv){ "VPC", jv_str(sys, "vpc") };
+		if (jv_str(sys, "public_address")[0] != '\0')
+			kvs[n++] = (struct kv){ "PublicAddress", jv_str(sys, "public_address") };
+		if (jv_str(sys, "private_address")[0] != '\0')
+			kvs[n++] = (struct kv){ "PrivateAddress", jv_str(sys, "private_address") };
 		/* Absent from older racks: jv_len of a missing member is 0. */
 		buf_init(&warnings, 0);
 		for (size_t i = 0; i < jv_len(w); i++)
@@ -298,12 +305,32 @@ cmd_rack(struct cli *c)
 	return 0;
 }
 
+/* Whether addr is an address of this host (one we can bind). */
+static bool
+host_has_addr(const char *addr)
+{
+	struct sockaddr_in sin;
+	char probe[32];
+	int fd, rc;
+
+	snprintf(probe, sizeof(probe), "%s:0", addr);
+	if (strlen(addr) > 15 || net_parse_addr(probe, &sin) == -1)
+		return false;
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return false;
+	rc = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	close(fd);
+	return rc == 0;
+}
+
 int
 cmd_rack_install(struct cli *c)
 {
 	const char *provider = c->argv[0], *name = c->argv[1], *cidr = c->opt[OPT_VPC];
-	char dir[PATH_MAX], err[2048];
+	const char *pub = NULL, *priv = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 32], err[2048];
 	bool vpc_made = false;
+	struct buf params;
 	uint32_t net;
 	int prefix;
 
@@ -312,6 +339,31 @@ cmd_rack_install(struct cli *c)
 		    "local NAME)", provider);
 	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
 		return 1;
+	for (int i = 2; i < c->argc; i++) {
+		const char *eq = strchr(c->argv[i], '=');
+
+		if (eq == NULL || eq == c->argv[i] || strchr(c->argv[i], '\n') != NULL)
+			return out_error("install param \"%s\": want KEY=VALUE, like public_address=%s",
+			    c->argv[i], "198.51.100.7");
+		if (str_has_prefix(c->argv[i], "public_address="))
+			pub = eq + 1;
+		if (str_has_prefix(c->argv[i], "private_address="))
+			priv = eq + 1;
+	}
+	if (priv != NULL && pub == NULL)
+		return out_error("private_address is for host racks: give public_address too");
+	if (pub != NULL) {
+		if (lab_check_privilege(err, sizeof(err)) == -1)
+			return out_error("host racks need root (CAP_NET_ADMIN and CAP_SYS_ADMIN): run as "
+			    "root or install without public_address");
+		if (!host_has_addr(pub))
+			return out_error("public_address %s is not an address of this host", pub);
+		if (priv != NULL && !host_has_addr(priv))
+			return out_error("private_address %s is not an address of this host", priv);
+		if (priv != NULL && strcmp(priv, pub) == 0)
+			return out_error("private_address must differ from public_address: internal "
+			    "services are never served on the public address");
+	}
 	if (cli_rack_exists(c, name))
 		return out_error("rack %s already exists (cx rack uninstall %s removes it)", name,
 		    name);
@@ -319,7 +371,7 @@ cmd_rack_install(struct cli *c)
 		if (parse_cidr(cidr, &net, &prefix) == -1)
 			return out_error("invalid CIDR \"%s\": give a network and a prefix length with "
 			    "the host bits zero, like 10.1.0.0/16", cidr);
-		if (lab_check_privilege(err, sizeof(err)) == -1)
+		if (pub == NULL && lab_check_privilege(err, sizeof(err)) == -1)
 			return out_error("%s", err);
 	}
 	snprintf(dir, sizeof(dir), "%s/racks", c->home);
@@ -336,7 +388,22 @@ cmd_rack_install(struct cli *c)
 	}
 
 	out_step("Installing rack %s", name);
-	if (cidr != NULL) {
+	/* The daemon checks and stores them at its first start. */
+	buf_init(&params, 0);
+	for (int i = 2; i < c->argc; i++)
+		buf_addf(&params, "%s\n", c->argv[i]);
+	snprintf(path, sizeof(path), "%s/install.params", dir);
+	if (params.len > 0 && write_file_atomic(path, params.data, params.len, 0600) == -1) {
+		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
+		buf_free(&params);
+		goto fail;
+	}
+	buf_free(&params);
+	if (pub != NULL) {
+		if (lab_host_rack_create(c->home, name, cidr, pub, priv, NULL, err, sizeof(err)) == -1)
+			goto fail;
+		vpc_made = true;
+	} else if (cidr != NULL) {
 		if (lab_rack_create(c->home, name, cidr, NULL, err, sizeof(err)) == -1)
 			goto fail;
 		vpc_made = true;

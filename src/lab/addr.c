@@ -7,6 +7,9 @@
  *   VPC             CIDR .1 gateway, .2 internal router, processes from .10
  *   peering P       169.254.0.0 + 4P, a /30: .1 on rack a's side, .2 on b's
  *   namespaces      PREFIX-inet, PREFIX-rN, PREFIX-rN-PROCID
+ *   host racks      bridge PREFIX-bN (.1 gateway and DNS, .2 internal
+ *                   router, .3 egress), table inet PREFIX-hN, process
+ *                   links PREFIXvADDR (hex) in the host namespace
  *   MACs            02:KIND:ADDR (4 bytes) for the links that hold an
  *                   address others cache: a rebuilt link keeps its MAC,
  *                   so neighbours' ARP entries stay right
@@ -95,6 +98,16 @@ lab_rack_fill(const struct lab_state *st, const struct lab_rack *r, struct lab_r
 	lab_ns_rack(st, r, out->netns, sizeof(out->netns));
 	out->id = r->id;
 	str_copy(out->whitelist, sizeof(out->whitelist), r->whitelist);
+	if (r->host) {
+		out->host = true;
+		out->netns[0] = '\0';
+		lab_ip4(r->pub, out->public_addr, sizeof(out->public_addr));
+		if (r->priv != 0)
+			lab_ip4(r->priv, out->host_private, sizeof(out->host_private));
+		lab_ip4(lab_rack_egress(r), out->egress_addr, sizeof(out->egress_addr));
+		lab_host_bridge(st, r, out->bridge, sizeof(out->bridge));
+		lab_host_table(st, r, out->nft_table, sizeof(out->nft_table));
+	}
 }
 
 bool

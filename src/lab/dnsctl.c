@@ -3,6 +3,11 @@
  * ($CX_HOME/lab/hosts, "NAME ADDR" lines), the resolv.conf that namespaces
  * get in place of the host's, and the cx-labdns daemon (start, signal, stop).
  *
+ * A host rack has a DNS of its own as well (files lab/hosts-RACK,
+ * dns-RACK.pid, dns-RACK.log, resolv-RACK.conf): cx-labdns on the rack's
+ * gateway :53 in the host's namespace, forwarding what it does not know to
+ * the host's resolvers.
+ *
  * cx-labdns runs in the internet namespace on LAB_DNS_ADDR:53. It is started
  * daemonized (double fork, setsid, stdio on /dev/null and lab/dns.log, no
  * other descriptor of the caller kept: not its stdout, not the lab lock) and
@@ -41,6 +46,30 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+void
+lab_dns_path(const struct lab *l, const char *rack, const char *what, char *out, size_t outlen)
+{
+	static const struct {
+		const char *what, *lab, *fmt;
+	} files[] = {
+		{ "hosts", "hosts", "hosts-%s" },
+		{ "pid", "dns.pid", "dns-%s.pid" },
+		{ "log", "dns.log", "dns-%s.log" },
+		{ "resolv", "resolv.conf", "resolv-%s.conf" },
+	};
+	char name[64] = "";
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(files); i++) {
+		if (strcmp(files[i].what, what) != 0)
+			continue;
+		if (rack == NULL)
+			str_copy(name, sizeof(name), files[i].lab);
+		else
+			snprintf(name, sizeof(name), files[i].fmt, rack);
+	}
+	snprintf(out, outlen, "%s/%s", l->dir, name);
+}
+
 /* Same rule as cx-labdns's: optional "*.", labels of [A-Za-z0-9_-]. */
 static bool
 dns_name_ok(const char *s)
@@ -73,8 +102,8 @@ dns_name_ok(const char *s)
  * lock.
  */
 static int
-hosts_rewrite(struct lab *l, const char *drop_name, uint32_t drop_addr, const char *add_name,
-    const char *const *add_addrs, size_t nadd)
+hosts_rewrite(struct lab *l, const char *rack, const char *drop_name, uint32_t drop_addr,
+    const char *add_name, const char *const *add_addrs, size_t nadd)
 {
 	char path[PATH_MAX + 16];
 	char *text;
@@ -82,7 +111,7 @@ hosts_rewrite(struct lab *l, const char *drop_name, uint32_t drop_addr, const ch
 	struct buf out;
 	int rc, pid;
 
-	snprintf(path, sizeof(path), "%s/hosts", l->dir);
+	lab_dns_path(l, rack, "hosts", path, sizeof(path));
 	text = read_file(path, HOSTS_MAX, NULL);
 	if (text == NULL && errno != ENOENT) {
 		log_warn("%s", path);
@@ -120,7 +149,7 @@ hosts_rewrite(struct lab *l, const char *drop_name, uint32_t drop_addr, const ch
 	if (rc == -1)
 		log_warn("%s", path);
 	buf_free(&out);
-	if (rc == 0 && lab_dns_running(l, &pid))
+	if (rc == 0 && lab_dns_running_in(l, rack, &pid))
 		kill(pid, SIGHUP);
 	return rc;
 }
@@ -140,19 +169,22 @@ lab_hosts_set(struct lab *l, const char *name, const char *addr)
 	str_copy(lname, sizeof(lname), name);
 	for (char *c = lname; *c != '\0'; c++)
 		*c = (char)tolower((unsigned char)*c);
-	return hosts_rewrite(l, lname, 0, lname, &addr, 1);
+	return hosts_rewrite(l, NULL, lname, 0, lname, &addr, 1);
 }
 
 int
 lab_hosts_remove(struct lab *l, const char *name, uint32_t addr)
 {
-	return hosts_rewrite(l, name, addr, NULL, NULL, 0);
+	return hosts_rewrite(l, NULL, name, addr, NULL, NULL, 0);
 }
 
-int
-lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n)
+/* Sets name in the lab DNS (rack NULL) or in host rack rack's own DNS. */
+static int
+dns_set_all(const char *home, const char *rack, const char *name, const char *const *addrs,
+    size_t n)
 {
 	struct lab l;
+	struct lab_rack *r;
 	char err[256], lname[256];
 	struct in_addr in;
 	int rc;
@@ -174,9 +206,40 @@ lab_dns_set_all(const char *home, const char *name, const char *const *addrs, si
 		log_warnx("%s", err);
 		return -1;
 	}
-	rc = hosts_rewrite(&l, lname, 0, lname, addrs, n);
+	if (rack != NULL && ((r = lab_find_rack(&l.st, rack)) == NULL || !r->host)) {
+		log_warnx("rack %s is not a host rack: it has no DNS of its own", rack);
+		lab_close(&l);
+		errno = ENOENT;
+		return -1;
+	}
+	rc = hosts_rewrite(&l, rack, lname, 0, lname, addrs, n);
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n)
+{
+	return dns_set_all(home, NULL, name, addrs, n);
+}
+
+int
+lab_rack_dns_set_all(const char *home, const char *rack, const char *name,
+    const char *const *addrs, size_t n)
+{
+	return dns_set_all(home, rack, name, addrs, n);
+}
+
+int
+lab_rack_dns_set(const char *home, const char *rack, const char *name, const char *addr)
+{
+	return dns_set_all(home, rack, name, &addr, 1);
+}
+
+int
+lab_rack_dns_unset(const char *home, const char *rack, const char *name)
+{
+	return dns_set_all(home, rack, name, NULL, 0);
 }
 
 int
@@ -201,27 +264,36 @@ lab_dns_unset(const char *home, const char *name)
 	return rc;
 }
 
-int
-lab_write_resolv(struct lab *l, char *err, size_t errlen)
+/* Writes the resolv.conf naming nameserver for the DNS of rack (NULL: the lab's). */
+static int
+write_resolv(struct lab *l, const char *rack, const char *nameserver, char *err, size_t errlen)
 {
-	static const char text[] = "# the lab DNS (cx); bind-mounted over /etc/resolv.conf in lab namespaces\n"
-				   "nameserver " LAB_DNS_ADDR "\n"
-				   "options timeout:1 attempts:2\n";
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16], text[256];
 	char *old;
+	int len;
 
-	snprintf(path, sizeof(path), "%s/resolv.conf", l->dir);
+	len = snprintf(text, sizeof(text),
+	    "# the %s DNS (cx); bind-mounted over /etc/resolv.conf in its namespaces\n"
+	    "nameserver %s\n"
+	    "options timeout:1 attempts:2\n", rack != NULL ? "rack's" : "lab", nameserver);
+	lab_dns_path(l, rack, "resolv", path, sizeof(path));
 	old = read_file(path, 4096, NULL);
 	if (old != NULL && strcmp(old, text) == 0) {
 		free(old);
 		return 0;
 	}
 	free(old);
-	if (write_file_atomic(path, text, sizeof(text) - 1, 0644) == -1) {
+	if (write_file_atomic(path, text, (size_t)len, 0644) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+int
+lab_write_resolv(struct lab *l, char *err, size_t errlen)
+{
+	return write_resolv(l, NULL, LAB_DNS_ADDR, err, errlen);
 }
 
 /* Alive and not a zombie. */
@@ -248,7 +320,7 @@ proc_alive(int pid)
 
 /* Is pid our cx-labdns, the one serving this lab's hosts file? */
 static bool
-pid_is_our_dns(struct lab *l, int pid)
+pid_is_our_dns(struct lab *l, const char *rack, int pid)
 {
 	char path[64], hosts[PATH_MAX + 16], cmd[8192];
 	ssize_t n;
@@ -263,7 +335,7 @@ pid_is_our_dns(struct lab *l, int pid)
 	if (n <= 0)
 		return false;
 	cmd[n] = '\0';
-	snprintf(hosts, sizeof(hosts), "%s/hosts", l->dir);
+	lab_dns_path(l, rack, "hosts", hosts, sizeof(hosts));
 	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(cmd + i) + 1) {
 		if (strcmp(cmd + i, hosts) == 0)
 			return true;
@@ -274,18 +346,24 @@ pid_is_our_dns(struct lab *l, int pid)
 bool
 lab_dns_running(struct lab *l, int *pidp)
 {
+	return lab_dns_running_in(l, NULL, pidp);
+}
+
+bool
+lab_dns_running_in(struct lab *l, const char *rack, int *pidp)
+{
 	char path[PATH_MAX + 16];
 	char *text;
 	int pid = 0;
 
-	snprintf(path, sizeof(path), "%s/dns.pid", l->dir);
+	lab_dns_path(l, rack, "pid", path, sizeof(path));
 	text = read_file(path, 64, NULL);
 	if (text == NULL)
 		return false;
 	if (sscanf(text, "%d", &pid) != 1 || pid <= 0)
 		pid = 0;
 	free(text);
-	if (pid == 0 || !proc_alive(pid) || !pid_is_our_dns(l, pid))
+	if (pid == 0 || !proc_alive(pid) || !pid_is_our_dns(l, rack, pid))
 		return false;
 	if (pidp != NULL)
 		*pidp = pid;
@@ -318,25 +396,30 @@ dns_binary(char *out, size_t outlen, char *err, size_t errlen)
 	return 0;
 }
 
-int
-lab_dns_start(struct lab *l, char *err, size_t errlen)
+/* Starts the DNS of rack (NULL: the lab's, in the internet namespace) on
+ * listen; forward (may be NULL) is the resolv.conf whose nameservers get
+ * the names it does not know. A host rack's runs in the caller's namespace. */
+static int
+dns_start(struct lab *l, const char *rack, const char *listen_at, const char *forward, char *err,
+    size_t errlen)
 {
 	char bin[PATH_MAX], inet[LAB_NETNS_MAX], pidfile[PATH_MAX + 16], hosts[PATH_MAX + 16];
-	char logfile[PATH_MAX + 16], nspath[PATH_MAX];
-	char listen[] = LAB_DNS_ADDR ":53";
+	char logfile[PATH_MAX + 16], nspath[PATH_MAX], listen[64], fwd[PATH_MAX];
 	int64_t deadline;
 	int status, pid;
 	pid_t child;
 
-	if (lab_dns_running(l, NULL))
+	if (lab_dns_running_in(l, rack, NULL))
 		return 0;
 	if (dns_binary(bin, sizeof(bin), err, errlen) == -1)
 		return -1;
 	lab_ns_internet(&l->st, inet, sizeof(inet));
 	snprintf(nspath, sizeof(nspath), "%s/%s", LAB_NETNS_DIR, inet);
-	snprintf(pidfile, sizeof(pidfile), "%s/dns.pid", l->dir);
-	snprintf(hosts, sizeof(hosts), "%s/hosts", l->dir);
-	snprintf(logfile, sizeof(logfile), "%s/dns.log", l->dir);
+	lab_dns_path(l, rack, "pid", pidfile, sizeof(pidfile));
+	lab_dns_path(l, rack, "hosts", hosts, sizeof(hosts));
+	lab_dns_path(l, rack, "log", logfile, sizeof(logfile));
+	str_copy(listen, sizeof(listen), listen_at);
+	str_copy(fwd, sizeof(fwd), forward != NULL ? forward : "");
 	unlink(pidfile);
 
 	child = fork();
@@ -345,12 +428,14 @@ lab_dns_start(struct lab *l, char *err, size_t errlen)
 		return -1;
 	}
 	if (child == 0) {
-		char *argv[] = { bin, "--listen", listen, "--hosts", hosts, "--pidfile", pidfile, NULL };
-		int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+		char *argv[] = { bin, "--listen", listen, "--hosts", hosts, "--pidfile", pidfile,
+			forward != NULL ? "--forward" : NULL, fwd, NULL };
+		int nsfd = rack == NULL ? open(nspath, O_RDONLY | O_CLOEXEC) : -2;
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int log = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-		if (nsfd == -1 || in == -1 || log == -1 || setns(nsfd, CLONE_NEWNET) == -1)
+		if (nsfd == -1 || in == -1 || log == -1 ||
+		    (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) == -1))
 			_exit(126);
 		if (setsid() == -1)
 			_exit(126);
@@ -370,39 +455,69 @@ lab_dns_start(struct lab *l, char *err, size_t errlen)
 	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		snprintf(err, errlen, "cannot start the lab DNS in namespace %s", inet);
+		if (rack == NULL)
+			snprintf(err, errlen, "cannot start the lab DNS in namespace %s", inet);
+		else
+			snprintf(err, errlen, "cannot start rack %s's DNS", rack);
 		return -1;
 	}
 	deadline = now_ms() + DNS_START_MS;
 	while (now_ms() < deadline) {
-		if (lab_dns_running(l, &pid))
+		if (lab_dns_running_in(l, rack, &pid))
 			return 0;
 		sleep_ms(2);
 	}
-	snprintf(err, errlen, "the lab DNS did not start within %d ms (see %s)", DNS_START_MS, logfile);
+	snprintf(err, errlen, "the %s DNS did not start within %d ms (see %s)",
+	    rack != NULL ? rack : "lab", DNS_START_MS, logfile);
 	return -1;
+}
+
+int
+lab_dns_start(struct lab *l, char *err, size_t errlen)
+{
+	return dns_start(l, NULL, LAB_DNS_ADDR ":53", NULL, err, errlen);
+}
+
+int
+lab_rack_dns_start(struct lab *l, const struct lab_rack *r, char *err, size_t errlen)
+{
+	char gw[16], listen[32];
+	const char *upstream = getenv("CX_HOST_RESOLV");
+
+	lab_ip4(lab_rack_gateway(r), gw, sizeof(gw));
+	snprintf(listen, sizeof(listen), "%s:53", gw);
+	if (write_resolv(l, r->name, gw, err, errlen) == -1)
+		return -1;
+	return dns_start(l, r->name, listen,
+	    upstream != NULL && upstream[0] != '\0' ? upstream : "/etc/resolv.conf", err, errlen);
 }
 
 void
 lab_dns_stop(struct lab *l)
 {
+	lab_dns_stop_in(l, NULL);
+}
+
+void
+lab_dns_stop_in(struct lab *l, const char *rack)
+{
 	char pidfile[PATH_MAX + 16];
 	int64_t deadline;
 	int pid;
 
-	if (!lab_dns_running(l, &pid))
+	if (!lab_dns_running_in(l, rack, &pid))
 		return;
 	kill(pid, SIGTERM);
 	deadline = now_ms() + DNS_STOP_MS;
 	while (proc_alive(pid) && now_ms() < deadline)
 		sleep_ms(2);
 	if (proc_alive(pid)) {
-		log_warnx("lab DNS (pid %d) ignored SIGTERM; killing it", pid);
+		log_warnx("%s DNS (pid %d) ignored SIGTERM; killing it", rack != NULL ? rack : "lab", pid);
 		kill(pid, SIGKILL);
 		deadline = now_ms() + DNS_STOP_MS;
 		while (proc_alive(pid) && now_ms() < deadline)
 			sleep_ms(2);
 	}
-	snprintf(pidfile, sizeof(pidfile), "%s/dns.pid", l->dir);
+	lab_dns_path(l, rack, "pid", pidfile, sizeof(pidfile));
 	unlink(pidfile);
 }

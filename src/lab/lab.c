@@ -6,10 +6,13 @@
  * Every change runs under the lab lock as: read state, change the kernel
  * (`ip -batch`, `nft -f`, each run inside the namespace it configures),
  * write state. A failure half-way undoes the kernel side, so the state
- * never records what does not exist. Nothing is ever created in, or
- * linked to, the caller's own namespace: veth pairs are made with both
- * ends already in lab namespaces.
+ * never records what does not exist. For VPC racks nothing is ever
+ * created in, or linked to, the caller's own namespace: veth pairs are
+ * made with both ends already in lab namespaces. Host racks (host.c) are
+ * the exception by design: the caller's namespace is the host's, and their
+ * bridge, process links and table live there.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <linux/capability.h>
@@ -156,8 +159,21 @@ internet_down(struct lab *l)
 		log_warnx("%s", err);
 	if (lab_netns_del(inet) == -1)
 		log_warn("removing namespace %s", inet);
-	l->st.next_rack = 1;
+	/* Host racks keep their numbers (their names hold them). */
+	if (l->st.nracks == 0)
+		l->st.next_rack = 1;
 	l->st.next_peer = 1;
+}
+
+/* VPC racks (in the internet) in the state; host racks do not count. */
+static size_t
+vpc_racks(const struct lab_state *st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->nracks; i++)
+		n += !st->racks[i].host;
+	return n;
 }
 
 /* ---- racks ----------------------------------------------------------- */
@@ -378,9 +394,11 @@ peer_remove(struct lab *l, struct lab_peering *p, const char *dying, char *err, 
 
 static int restore_locked(struct lab *l, char *err, size_t errlen);
 
-int
-lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab_rack_info *out,
-    char *err, size_t errlen)
+/* Creates a VPC rack (host NULL) or a host rack (host: its public and
+ * private addresses, host order, priv 0 for none). */
+static int
+rack_create(const char *home, const char *rack, const char *cidr, const uint32_t *host,
+    struct lab_rack_info *out, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack nr = { 0 }, *r;
@@ -393,17 +411,22 @@ lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab
 		LAB_ERR("bad rack name \"%s\": want [a-z][a-z0-9-]{0,29}", rack);
 		return -1;
 	}
-	if (lab_cidr_check(cidr, &nr.net, &nr.prefix, err, errlen) == -1)
+	if (cidr != NULL && lab_cidr_check(cidr, &nr.net, &nr.prefix, err, errlen) == -1)
 		return -1;
 	if (lab_open(&l, home, true, err, errlen) == -1)
 		return -1;
 
 	if ((r = lab_find_rack(&l.st, rack)) != NULL) {
-		if (r->net != nr.net || r->prefix != nr.prefix) {
+		if (cidr == NULL && r->host && host != NULL) {
+			nr.net = r->net;
+			nr.prefix = r->prefix;
+		}
+		if (r->net != nr.net || r->prefix != nr.prefix || r->host != (host != NULL)) {
 			char have[20];
 
 			lab_ip4(r->net, have, sizeof(have));
-			LAB_ERR("rack %s already has VPC %s/%d", rack, have, r->prefix);
+			LAB_ERR("rack %s already has %s %s/%d", rack, r->host ? "host network" : "VPC",
+			    have, r->prefix);
 			goto out;
 		}
 		/* Again with the same CIDR: make sure it is all there. */
@@ -411,6 +434,39 @@ lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab
 			goto out;
 		r = lab_find_rack(&l.st, rack);
 		goto done;
+	}
+	if (host != NULL) {
+		/* The host's own routes are taken too: a bridge on a network the
+		 * host already reaches another way would steal its traffic. */
+		uint32_t nets[256 + 64];
+		int prefixes[256 + 64];
+		size_t n = lab_host_routes(nets, prefixes, 256);
+
+		for (size_t i = 0; i < l.st.nracks && n < CX_ARRAY_LEN(nets); i++, n++) {
+			nets[n] = l.st.racks[i].net;
+			prefixes[n] = l.st.racks[i].prefix;
+		}
+		if (cidr == NULL) {
+			if (lab_cidr_pick(nets, prefixes, n, &nr.net) == -1) {
+				LAB_ERR("no free /16 left in 10.128.0.0/9 for rack %s: give one with --vpc", rack);
+				goto out;
+			}
+			nr.prefix = 16;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (lab_cidr_overlap(nr.net, nr.prefix, nets[i], prefixes[i])) {
+				char onet[20], mine[20];
+
+				lab_ip4(nets[i], onet, sizeof(onet));
+				lab_ip4(nr.net, mine, sizeof(mine));
+				LAB_ERR("%s/%d overlaps %s/%d, which this host routes already", mine, nr.prefix,
+				    onet, prefixes[i]);
+				goto out;
+			}
+		}
+		nr.host = true;
+		nr.pub = host[0];
+		nr.priv = host[1];
 	}
 	for (size_t i = 0; i < l.st.nracks; i++) {
 		struct lab_rack *o = &l.st.racks[i];
@@ -430,13 +486,16 @@ lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab
 	}
 	if (l.st.nracks > 0 && restore_locked(&l, err, errlen) == -1)
 		goto out;
-	if (internet_up(&l, &inet_created, err, errlen) == -1)
+	if (host == NULL && internet_up(&l, &inet_created, err, errlen) == -1)
 		goto out;
+	if (l.st.prefix[0] == '\0')
+		choose_prefix(&l);
 	str_copy(nr.name, sizeof(nr.name), rack);
 	nr.id = l.st.next_rack;
 	nr.next_proc = LAB_PROC_FIRST;
-	if (rack_build(&l, &nr, err, errlen) == -1) {
-		if (l.st.nracks == 0)
+	if (host != NULL ? lab_host_build(&l, &nr, err, errlen) == -1 :
+	    rack_build(&l, &nr, err, errlen) == -1) {
+		if (host == NULL && vpc_racks(&l.st) == 0)
 			internet_down(&l);
 		goto out;
 	}
@@ -444,10 +503,13 @@ lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab
 	r = lab_add_rack(&l.st);
 	*r = nr;
 	if (lab_save(&l, err, errlen) == -1) {
-		rack_teardown(&l, r);
+		if (r->host)
+			lab_host_teardown(&l, r);
+		else
+			rack_teardown(&l, r);
 		goto out;
 	}
-	if (rack_dns_names(&l, r) == -1)
+	if (!r->host && rack_dns_names(&l, r) == -1)
 		log_warnx("rack %s: could not set its lab DNS names", rack);
 done:
 	if (out != NULL)
@@ -459,11 +521,49 @@ out:
 }
 
 int
+lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab_rack_info *out,
+    char *err, size_t errlen)
+{
+	if (cidr == NULL) {
+		LAB_ERR("a VPC rack needs a CIDR");
+		return -1;
+	}
+	return rack_create(home, rack, cidr, NULL, out, err, errlen);
+}
+
+int
+lab_host_rack_create(const char *home, const char *rack, const char *cidr,
+    const char *public_addr, const char *private_addr, struct lab_rack_info *out, char *err,
+    size_t errlen)
+{
+	struct in_addr in;
+	uint32_t host[2] = { 0, 0 };
+
+	if (public_addr == NULL || inet_pton(AF_INET, public_addr, &in) != 1) {
+		LAB_ERR("public_address must be an IPv4 address of this host, not \"%s\"",
+		    public_addr != NULL ? public_addr : "");
+		return -1;
+	}
+	host[0] = ntohl(in.s_addr);
+	if (private_addr != NULL && private_addr[0] != '\0') {
+		if (inet_pton(AF_INET, private_addr, &in) != 1) {
+			LAB_ERR("private_address must be an IPv4 address of this host, not \"%s\"",
+			    private_addr);
+			return -1;
+		}
+		host[1] = ntohl(in.s_addr);
+	}
+	return rack_create(home, rack, cidr != NULL && cidr[0] != '\0' ? cidr : NULL, host, out, err,
+	    errlen);
+}
+
+int
 lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack *r;
 	char ns[LAB_NETNS_MAX], e2[256];
+	bool was_host;
 	int rc = -1;
 
 	/* Not a VPC rack is an answer even without privilege. */
@@ -495,16 +595,24 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 			lab_netns_del(ns);
 		}
 	}
-	rack_teardown(&l, r);
+	was_host = r->host;
+	if (was_host)
+		lab_host_teardown(&l, r);
+	else
+		rack_teardown(&l, r);
 	for (size_t i = l.st.nprocs; i-- > 0;) {
 		if (strcmp(l.st.procs[i].rack, rack) == 0)
 			lab_del_proc(&l.st, &l.st.procs[i]);
 	}
-	lab_hosts_remove(&l, NULL, lab_rack_public(r));
-	lab_hosts_remove(&l, NULL, lab_rack_private(r));
+	if (!was_host) {
+		lab_hosts_remove(&l, NULL, lab_rack_public(r));
+		lab_hosts_remove(&l, NULL, lab_rack_private(r));
+	}
 	lab_del_rack(&l.st, r);
-	if (l.st.nracks == 0)
+	if (!was_host && vpc_racks(&l.st) == 0)
 		internet_down(&l);
+	else if (l.st.nracks == 0)
+		l.st.next_rack = 1;
 	rc = lab_save(&l, err, errlen);
 out:
 	lab_close(&l);
@@ -573,7 +681,9 @@ lab_rack_set_whitelist(const char *home, const char *rack, const char *cidrs, ch
 	}
 	str_copy(old, sizeof(old), r->whitelist);
 	str_copy(r->whitelist, sizeof(r->whitelist), norm);
-	if (rack_nft(&l, r, false, err, errlen) == -1) {
+	/* A host rack's internal router is reached by the host's own networks:
+	 * its router's allow list is the only wall, as on a cloud host. */
+	if (!r->host && rack_nft(&l, r, false, err, errlen) == -1) {
 		str_copy(r->whitelist, sizeof(r->whitelist), old);
 		goto out;
 	}
@@ -605,27 +715,44 @@ lab_proc_alloc(struct lab_state *st, struct lab_rack *r)
 	return 0;
 }
 
+/* The process's namespace and its veth to the rack's bridge: "vpc" in the
+ * rack's namespace, or a host rack's bridge in the host's (host.c names). */
 static int
 proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_t addr, char *err,
     size_t errlen)
 {
 	char rns[LAB_NETNS_MAX], pns[LAB_NETNS_MAX], a[16], gw[16], mac[18], batch[1024];
-	uint32_t off = addr - r->net;
+	char link[16], master[16];
+	const char *outer = NULL;   /* where the bridge is; NULL: the host's namespace */
 
-	lab_ns_rack(&l->st, r, rns, sizeof(rns));
+	if (r->host) {
+		lab_host_proc_link(&l->st, addr, link, sizeof(link));
+		lab_host_bridge(&l->st, r, master, sizeof(master));
+	} else {
+		lab_ns_rack(&l->st, r, rns, sizeof(rns));
+		outer = rns;
+		snprintf(link, sizeof(link), "p%u", addr - r->net);
+		str_copy(master, sizeof(master), "vpc");
+	}
 	lab_ns_proc(&l->st, r, proc_id, pns, sizeof(pns));
 	lab_ip4(addr, a, sizeof(a));
 	lab_ip4(lab_rack_gateway(r), gw, sizeof(gw));
 	if (lab_netns_exists(pns))
 		lab_netns_del(pns);
+	if (r->host && lab_link_exists(link)) {
+		snprintf(batch, sizeof(batch), "link del %s\n", link);
+		lab_ip(NULL, batch, true, err, errlen);
+	}
 	lab_mac(0x01, addr, mac, sizeof(mac));
 	snprintf(batch, sizeof(batch),
 	    "netns add %s\n"
-	    "link add p%u type veth peer name eth0 address %s netns %s\n"
-	    "link set p%u master vpc\n"
-	    "link set p%u up\n",
-	    pns, off, mac, pns, off, off);
-	if (lab_ip(rns, batch, false, err, errlen) == -1) {
+	    "link add %s type veth peer name eth0 address %s netns %s\n"
+	    "%s%s%s"
+	    "link set %s master %s\n"
+	    "link set %s up\n",
+	    pns, link, mac, pns, r->host ? "link set " : "", r->host ? link : "",
+	    r->host ? " addrgenmode none\n" : "", link, master, link);
+	if (lab_ip(outer, batch, false, err, errlen) == -1) {
 		lab_netns_del(pns);
 		return -1;
 	}
@@ -639,8 +766,8 @@ proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_
 	if (lab_ip(pns, batch, false, err, errlen) == -1) {
 		char e2[256];
 
-		snprintf(batch, sizeof(batch), "link del p%u\n", off);
-		lab_ip(rns, batch, true, e2, sizeof(e2));
+		snprintf(batch, sizeof(batch), "link del %s\n", link);
+		lab_ip(outer, batch, true, e2, sizeof(e2));
 		lab_netns_del(pns);
 		return -1;
 	}
@@ -724,9 +851,19 @@ lab_proc_destroy(const char *home, const char *rack, const char *proc_id)
 	lab_ip4(p->addr, a, sizeof(a));
 	/* The link first: the namespace may outlive its name if a process is
 	 * still inside, and must not stay on the bridge. */
-	snprintf(batch, sizeof(batch), "link del p%u\nneigh flush to %s dev vpc\n", p->addr - r->net, a);
-	if (lab_netns_exists(rns))
-		lab_ip(rns, batch, true, err, sizeof(err));
+	if (r->host) {
+		char link[16], br[16];
+
+		lab_host_proc_link(&l.st, p->addr, link, sizeof(link));
+		lab_host_bridge(&l.st, r, br, sizeof(br));
+		snprintf(batch, sizeof(batch), "link del %s\nneigh flush to %s dev %s\n", link, a, br);
+		lab_ip(NULL, batch, true, err, sizeof(err));
+	} else {
+		snprintf(batch, sizeof(batch), "link del p%u\nneigh flush to %s dev vpc\n",
+		    p->addr - r->net, a);
+		if (lab_netns_exists(rns))
+			lab_ip(rns, batch, true, err, sizeof(err));
+	}
 	if (lab_netns_del(pns) == -1) {
 		log_warn("removing namespace %s", pns);
 		rc = -1;
@@ -765,13 +902,17 @@ enter(const char *home, const char *rack, const char *proc_id, char *err, size_t
 		LAB_ERR("rack %s has no process namespace %s", rack, proc_id);
 		goto out;
 	}
+	if (r != NULL && r->host && proc_id == NULL) {
+		rc = 0;   /* a host rack's namespace is the host's: already there */
+		goto out;
+	}
 	if (proc_id != NULL)
 		lab_ns_proc(&l.st, r, proc_id, ns, sizeof(ns));
 	else if (r != NULL)
 		lab_ns_rack(&l.st, r, ns, sizeof(ns));
 	else
 		lab_ns_internet(&l.st, ns, sizeof(ns));
-	snprintf(resolv, sizeof(resolv), "%s/resolv.conf", l.dir);
+	lab_dns_path(&l, r != NULL && r->host ? r->name : NULL, "resolv", resolv, sizeof(resolv));
 	rc = lab_netns_enter(ns, resolv, err, errlen);
 out:
 	lab_close(&l);
@@ -815,6 +956,11 @@ lab_peer(const char *home, const char *a, const char *b, char *err, size_t errle
 		return -1;
 	if (lab_find_rack(&l.st, a) == NULL || lab_find_rack(&l.st, b) == NULL) {
 		LAB_ERR("rack %s is not a VPC rack", lab_find_rack(&l.st, a) == NULL ? a : b);
+		goto out;
+	}
+	if (lab_find_rack(&l.st, a)->host || lab_find_rack(&l.st, b)->host) {
+		LAB_ERR("rack %s is a host rack: it peers over TLS, not by lab routing",
+		    lab_find_rack(&l.st, a)->host ? a : b);
 		goto out;
 	}
 	if (lab_find_peering(&l.st, a, b) != NULL) {
@@ -906,13 +1052,28 @@ restore_locked(struct lab *l, char *err, size_t errlen)
 
 	if (l->st.nracks == 0)
 		return 0;
-	if (internet_up(l, &inet_created, err, errlen) == -1)
+	if (vpc_racks(&l->st) > 0 && internet_up(l, &inet_created, err, errlen) == -1)
 		return -1;
 	rebuilt = xcalloc(l->st.nracks, sizeof(*rebuilt));
 	for (size_t i = 0; i < l->st.nracks; i++) {
 		struct lab_rack *r = &l->st.racks[i];
 		char ns[LAB_NETNS_MAX], e2[256];
 
+		if (r->host) {
+			char br[16];
+
+			lab_host_bridge(&l->st, r, br, sizeof(br));
+			if (!lab_link_exists(br)) {
+				log_info("lab: re-creating host rack %s's bridge %s", r->name, br);
+				if (lab_host_build(l, r, err, errlen) == -1)
+					goto out;
+				rebuilt[i] = true;
+				changed = true;
+			} else if (lab_rack_dns_start(l, r, err, errlen) == -1) {
+				goto out;
+			}
+			continue;
+		}
 		lab_ns_rack(&l->st, r, ns, sizeof(ns));
 		if (!lab_netns_exists(ns)) {
 			log_info("lab: re-creating rack %s's namespace %s", r->name, ns);
@@ -972,7 +1133,7 @@ restore_locked(struct lab *l, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < l->st.nracks; i++) {
-		if (rebuilt[i] && rack_dns_names(l, &l->st.racks[i]) == -1)
+		if (rebuilt[i] && !l->st.racks[i].host && rack_dns_names(l, &l->st.racks[i]) == -1)
 			log_warnx("rack %s: could not set its lab DNS names", l->st.racks[i].name);
 	}
 	rc = changed ? lab_save(l, err, errlen) : 0;

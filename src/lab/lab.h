@@ -10,8 +10,12 @@
  * Changes take flock($CX_HOME/lab/lock); readers read the state file, which
  * is only ever replaced whole (rename), without the lock.
  *
+ * Host racks (lab_host_rack_create) live here too: the same process
+ * namespaces, but on a bridge in the host's own namespace, with a DNS of
+ * their own (lab_rack_dns_set) instead of the lab's.
+ *
  * Every function needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) except the
- * getters, lab_dns_set/unset and lab_prefix. Errors come back as one line in
+ * getters, lab_dns_set/unset, lab_rack_dns_set/unset and lab_prefix. Errors come back as one line in
  * the caller's err buffer, naming what was wrong.
  */
 #ifndef CX_LAB_H
@@ -34,6 +38,14 @@ struct lab_rack_info {
 	char netns[16];         /* rack namespace name ("cx1a2b-r1") */
 	int id;                 /* lab-wide rack number (names, public address) */
 	char whitelist[256];    /* extra CIDRs allowed to the internal router, comma-separated, "" none */
+	/* Host racks (lab_host_rack_create): the rack's namespace is the host's
+	 * own, netns is "", public_addr is public_address, private_addr the
+	 * bridge's .2. */
+	bool host;
+	char host_private[16];  /* private_address, "" if none */
+	char egress_addr[16];   /* CIDR .3 on the bridge (host racks): the egress listener's */
+	char bridge[16];        /* the bridge's name in the host namespace ("cx1a2b-b3") */
+	char nft_table[32];     /* table inet NAME in the host namespace ("cx1a2b-h3") */
 };
 
 /* 0 if this process is root with CAP_NET_ADMIN and CAP_SYS_ADMIN; else -1 and
@@ -49,6 +61,22 @@ int lab_check_privilege(char *err, size_t errlen);
  * what is missing (lab_restore) and succeeds; a different CIDR is refused. */
 int lab_rack_create(const char *home, const char *rack, const char *cidr, struct lab_rack_info *out,
     char *err, size_t errlen);
+/* A host rack: its processes each get a network namespace on a bridge in
+ * the caller's (the host's) namespace, gateway .1 with the rack's DNS on
+ * :53, .2 and .3 for the internal router and the egress listener; egress
+ * masqueraded; a nftables table of its own that lets the processes reach,
+ * on the host, only tcp 80/443 of .2, .3, public_addr and private_addr (may
+ * be NULL or "") and the DNS. cidr NULL or "": a free /16 in 10.128.0.0/9
+ * not overlapping a route of the host or another rack. Turns ip_forward on
+ * in the host namespace (left on at destroy: other things may need it).
+ * Host racks take no lab peering (lab_peer refuses them). */
+int lab_host_rack_create(const char *home, const char *rack, const char *cidr,
+    const char *public_addr, const char *private_addr, struct lab_rack_info *out, char *err,
+    size_t errlen);
+/* The first /16 of 10.128.0.0/9 that overlaps none of the n networks given;
+ * 0 with *out set, -1 if every one is taken. */
+int lab_cidr_pick(const uint32_t *nets, const int *prefixes, size_t n, uint32_t *out);
+
 /* Removes rack's peerings first, then its process namespaces, its links and
  * its namespace, and its DNS names. The last rack takes the internet and the
  * lab DNS with it. Processes still running inside are not killed (their
@@ -108,6 +136,14 @@ int lab_dns_set(const char *home, const char *name, const char *addr);
 int lab_dns_unset(const char *home, const char *name);
 /* Makes name answer exactly these n addresses (n = 0: not at all). */
 int lab_dns_set_all(const char *home, const char *name, const char *const *addrs, size_t n);
+/* The same for host rack rack's own DNS (what its processes resolve with):
+ * the names the daemon sets for the rack (its domains, its rack-only
+ * names) and those of its peers. -1 (errno ENOENT) if rack is not a host
+ * rack. No privilege needed. */
+int lab_rack_dns_set(const char *home, const char *rack, const char *name, const char *addr);
+int lab_rack_dns_unset(const char *home, const char *rack, const char *name);
+int lab_rack_dns_set_all(const char *home, const char *rack, const char *name,
+    const char *const *addrs, size_t n);
 
 /* Re-creates what the state records but the kernel lacks — after a reboot,
  * say: the internet, the DNS, rack namespaces and their peerings. Process

@@ -27,6 +27,9 @@ struct lab_rack {
 	int prefix;
 	uint32_t next_proc;     /* next address offset to try */
 	char whitelist[256];    /* comma-separated CIDRs, "" none */
+	bool host;              /* a host rack: its "rack namespace" is the host's own (host.c) */
+	uint32_t pub;           /* host racks: public_address, host order */
+	uint32_t priv;          /* host racks: private_address, 0 if none */
 };
 
 struct lab_peering {
@@ -142,7 +145,33 @@ char *lab_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh
 /* Adds (or deletes) rack o as a peer in a rack's set "peers". Malloc'd. */
 char *lab_rules_peer(const struct lab_rack *o, bool add);
 
-/* DNS: the hosts file and cx-labdns (dnsctl.c). */
+/* Host racks (host.c): a bridge, the process links and a nftables table in
+ * the caller's own namespace (the host's). */
+void lab_host_bridge(const struct lab_state *st, const struct lab_rack *r, char *out, size_t outlen);
+void lab_host_table(const struct lab_state *st, const struct lab_rack *r, char *out, size_t outlen);
+void lab_host_proc_link(const struct lab_state *st, uint32_t addr, char *out, size_t outlen);
+uint32_t lab_rack_egress(const struct lab_rack *r);   /* CIDR .3 */
+bool lab_link_exists(const char *ifname);
+/* The host rack's table as one nft ruleset (fresh: none to replace). Malloc'd. */
+char *lab_host_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh);
+/* Creates the bridge, its addresses, the table and the rack's DNS. */
+int lab_host_build(struct lab *l, const struct lab_rack *r, char *err, size_t errlen);
+/* Removes the process links, the bridge, the table and the DNS. Best effort. */
+void lab_host_teardown(struct lab *l, const struct lab_rack *r);
+/* The networks routed in the caller's namespace (from /proc/net/route, the
+ * default route left out) into nets/prefixes; returns how many, at most max. */
+size_t lab_host_routes(uint32_t *nets, int *prefixes, size_t max);
+
+/* DNS: the hosts file and cx-labdns (dnsctl.c). A DNS is the lab's (rack
+ * NULL) or a host rack's own (rack its name); each has its files in lab/:
+ * what = "hosts", "pid", "log" or "resolv". */
+void lab_dns_path(const struct lab *l, const char *rack, const char *what, char *out, size_t outlen);
+bool lab_dns_running_in(struct lab *l, const char *rack, int *pid);
+/* Starts r's DNS on its gateway :53 in the caller's namespace, forwarding
+ * to the nameservers of $CX_HOST_RESOLV (default /etc/resolv.conf), and
+ * writes the resolv.conf its processes get. */
+int lab_rack_dns_start(struct lab *l, const struct lab_rack *r, char *err, size_t errlen);
+void lab_dns_stop_in(struct lab *l, const char *rack);
 int lab_hosts_set(struct lab *l, const char *name, const char *addr);
 /* Removes the lines for name (if not NULL) and those pointing at addr (if not 0). */
 int lab_hosts_remove(struct lab *l, const char *name, uint32_t addr);

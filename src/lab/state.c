@@ -4,7 +4,10 @@
  * One record per line, fields separated by single spaces:
  *
  *   lab PREFIX NEXT_RACK NEXT_PEER      namespace prefix, next ids to hand out
- *   rack NAME ID CIDR NEXT_PROC WL      WL: whitelist CIDRs "a,b" or "-"
+ *   rack NAME ID CIDR NEXT_PROC WL [host PUB PRIV]
+ *                                       WL: whitelist CIDRs "a,b" or "-";
+ *                                       a host rack's public and private
+ *                                       addresses (PRIV "-" for none)
  *   peer A B ID                         a peering (A took the /30's .1)
  *   proc RACK PROC_ID ADDR              a process namespace and its address
  *
@@ -129,13 +132,13 @@ lab_find_proc(struct lab_state *st, const char *rack, const char *id)
 static int
 parse_line(struct lab_state *st, char *line, char *err, size_t errlen)
 {
-	char f[7][300];
+	char f[9][300];
 	char extra[2];
 	int n;
 	long v1, v2;
 
-	n = sscanf(line, "%299s %299s %299s %299s %299s %299s %1s", f[0], f[1], f[2], f[3], f[4],
-	    f[5], extra);
+	n = sscanf(line, "%299s %299s %299s %299s %299s %299s %299s %299s %299s %1s", f[0], f[1], f[2],
+	    f[3], f[4], f[5], f[6], f[7], f[8], extra);
 	if (n <= 0 || f[0][0] == '#')
 		return 0;
 	if (strcmp(f[0], "lab") == 0 && n == 4) {
@@ -148,9 +151,22 @@ parse_line(struct lab_state *st, char *line, char *err, size_t errlen)
 		st->next_peer = (int)v2;
 		return 0;
 	}
-	if (strcmp(f[0], "rack") == 0 && n == 6) {
+	if (strcmp(f[0], "rack") == 0 && (n == 6 || (n == 9 && strcmp(f[6], "host") == 0))) {
 		struct lab_rack r = { 0 };
 
+		if (n == 9) {
+			struct in_addr in;
+
+			if (inet_pton(AF_INET, f[7], &in) != 1)
+				goto bad;
+			r.host = true;
+			r.pub = ntohl(in.s_addr);
+			if (strcmp(f[8], "-") != 0) {
+				if (inet_pton(AF_INET, f[8], &in) != 1)
+					goto bad;
+				r.priv = ntohl(in.s_addr);
+			}
+		}
 		if (!valid_name(f[1]) || parse_long(f[2], 1, LAB_RACKS_MAX, &v1) == -1 ||
 		    parse_cidr(f[3], &r.net, &r.prefix) == -1 ||
 		    parse_long(f[4], 0, UINT32_MAX, &v2) == -1 ||
@@ -235,8 +251,17 @@ lab_state_format(const struct lab_state *st)
 		const struct lab_rack *r = &st->racks[i];
 
 		lab_ip4(r->net, cidr, sizeof(cidr));
-		buf_addf(&b, "rack %s %d %s/%d %u %s\n", r->name, r->id, cidr, r->prefix,
+		buf_addf(&b, "rack %s %d %s/%d %u %s", r->name, r->id, cidr, r->prefix,
 		    r->next_proc, r->whitelist[0] != '\0' ? r->whitelist : "-");
+		if (r->host) {
+			char pub[INET_ADDRSTRLEN], priv[INET_ADDRSTRLEN] = "-";
+
+			lab_ip4(r->pub, pub, sizeof(pub));
+			if (r->priv != 0)
+				lab_ip4(r->priv, priv, sizeof(priv));
+			buf_addf(&b, " host %s %s", pub, priv);
+		}
+		buf_adds(&b, "\n");
 	}
 	for (size_t i = 0; i < st->npeers; i++)
 		buf_addf(&b, "peer %s %s %d\n", st->peers[i].a, st->peers[i].b, st->peers[i].id);

@@ -351,13 +351,17 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		} else {
 			router = internal_router ? "internal" : "public";
 			rack_service_host(r, a->name, sv->name, internal_router, host, sizeof(host));
-			if (r->vpc)
+			if (r->host && !internal_router)
+				str_copy(port, sizeof(port), "443");
+			else if (r->vpc)
 				str_copy(port, sizeof(port), "80");
 			else
 				rack_param(r, internal_router ? "router_internal_port" : "router_port", port,
 				    sizeof(port));
 			snprintf(ports, sizeof(ports), "%s:%d", port, sv->port);
-			if (strcmp(port, "80") == 0)
+			if (strcmp(port, "443") == 0 && r->host)
+				snprintf(url, sizeof(url), "https://%s", host);
+			else if (strcmp(port, "80") == 0)
 				snprintf(url, sizeof(url), "http://%s", host);
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);

@@ -77,7 +77,17 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(sys, "version", CX_VERSION);
 	jv_set_take(sys, "features", features);
 	jv_set_str(sys, "vpc", r->vpc ? r->cidr : "");
+	jv_set_str(sys, "kind", r->host ? "host" : r->vpc ? "vpc" : "loopback");
+	if (r->host) {
+		char priv[16];
+
+		rack_param(r, "private_address", priv, sizeof(priv));
+		jv_set_str(sys, "public_address", r->public_addr);
+		jv_set_str(sys, "private_address", priv);
+		jv_set_str(sys, "gateway", r->gateway_addr);
+	}
 	jv_set_str(sys, "router_address", r->routers[0].listen);
+	jv_set_str(sys, "router_tls_address", r->routers[0].listen_tls);
 	jv_set_str(sys, "router_internal_address", internal[0] ? r->routers[1].listen : "");
 	jv_set_take(sys, "warnings", warnings);
 	s->json = sys;
@@ -153,6 +163,17 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 		if (params_check(key, v, err, sizeof(err)) == -1) {
 			api_error(s, 400, "%s", err);
+			goto out;
+		}
+		if (params_install_only(key)) {
+			api_error(s, 400, "%s is set at install (cx rack install local NAME %s=...); "
+			    "reinstall the rack to change it", key, key);
+			goto out;
+		}
+		if (r->host && (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0 ||
+		    strcmp(key, "router_internal_port") == 0)) {
+			api_error(s, 400, "%s is fixed on host racks: the routers listen on :80 and :443 of "
+			    "their addresses", key);
 			goto out;
 		}
 		if (r->vpc && strcmp(key, "router_tls_port") == 0) {

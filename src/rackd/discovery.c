@@ -19,6 +19,15 @@
 
 #define MAX_ADDRS 64
 
+/* A host rack's names go to its own DNS, a VPC rack's to the lab's. */
+static int
+dns_set_all(struct rack *r, const char *name, const char *const *addrs, size_t n)
+{
+	if (r->host)
+		return lab_rack_dns_set_all(r->home, r->name, name, addrs, n);
+	return lab_dns_set_all(r->home, name, addrs, n);
+}
+
 static char *last;      /* the records last written, "NAME ADDR ADDR...\n" per name */
 static char last_error[512];    /* why the newest records were not written, "" if they were */
 
@@ -43,6 +52,20 @@ discovery_records(struct rack *r, char **out, char *err, size_t errlen)
 
 	*out = NULL;
 	buf_init(&b, DISCOVERY_RECORDS_MAX);
+	if (r->host) {
+		char domain[256], internal[256];
+
+		/* Processes of a host rack resolve the rack's own domains through
+		 * its DNS: the public router's address, the internal router's. */
+		rack_param(r, "domain", domain, sizeof(domain));
+		rack_param(r, "domain_internal", internal, sizeof(internal));
+		if (buf_addf(&b, "*.%s %s\n*.%s %s\n", domain, r->public_addr, internal,
+		    r->private_addr) == -1) {
+			snprintf(err, errlen, "the rack's domains do not fit the DNS records");
+			buf_free(&b);
+			return -1;
+		}
+	}
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		if (a->manifest == NULL || a->deleting)
 			continue;
@@ -93,7 +116,7 @@ drop_name(struct rack *r, const char *line)
 		return;
 	memcpy(name, line, n);
 	name[n] = '\0';
-	lab_dns_set_all(r->home, name, NULL, 0);
+	dns_set_all(r, name, NULL, 0);
 }
 
 static void
@@ -121,7 +144,7 @@ apply_line(struct rack *r, const char *line, size_t len)
 		}
 		addrs[n++] = t;
 	}
-	if (lab_dns_set_all(r->home, name, addrs, n) == -1)
+	if (dns_set_all(r, name, addrs, n) == -1)
 		log_warnx("lab DNS: cannot set %s", name);
 }
 

@@ -32,6 +32,7 @@
 #include "rackd/discovery.h"
 #include "rackd/health.h"
 #include "rackd/rack.h"
+#include "rackd/params.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
 #include "rackd/sandbox.h"
@@ -142,6 +143,54 @@ lock_down(const char *dir)
 	}
 	closedir(d);
 	return 0;
+}
+
+/* The params given at install (`cx rack install local NAME k=v...`), which
+ * the CLI leaves in install.params ("k=v" lines) for the first start: each
+ * is checked as `cx rack params set` would, then all are stored at once and
+ * the file goes. -1 with err naming the first bad one: the rack does not
+ * start (and install undoes itself). */
+static int
+install_params(struct rack *r, char *err, size_t errlen)
+{
+	char path[PATH_MAX], *text, *save = NULL;
+	char *keys[32], *vals[32];
+	size_t n = 0;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/install.params", r->dir);
+	if ((text = read_file(path, 64 * 1024, NULL)) == NULL)
+		return 0;
+	for (char *l = strtok_r(text, "\n", &save); l != NULL && rc == 0;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (eq == NULL || eq == l) {
+			snprintf(err, errlen, "install param \"%s\": want KEY=VALUE", l);
+			rc = -1;
+			break;
+		}
+		*eq = '\0';
+		if (params_check(l, eq + 1, err, errlen) == -1) {
+			rc = -1;
+			break;
+		}
+		if (n == CX_ARRAY_LEN(keys)) {
+			snprintf(err, errlen, "more than %zu install params", CX_ARRAY_LEN(keys));
+			rc = -1;
+			break;
+		}
+		keys[n] = l;
+		vals[n++] = eq + 1;
+	}
+	if (rc == 0 && n > 0 && store_params_set(r->store, keys, vals, n) == -1) {
+		snprintf(err, errlen, "cannot record the install params: %s", store_error(r->store));
+		rc = -1;
+	}
+	if (rc == 0)
+		unlink(path);
+	free(text);
+	return rc;
 }
 
 /* Free loopback ports for the routers, picked once and kept as params.
@@ -325,12 +374,22 @@ main(int argc, char **argv)
 
 		if (lab_rack_get(home, name, &info) == 0) {
 			r->vpc = true;
+			r->host = info.host;
 			str_copy(r->cidr, sizeof(r->cidr), info.cidr);
 			str_copy(r->public_addr, sizeof(r->public_addr), info.public_addr);
-			str_copy(r->private_addr, sizeof(r->private_addr), info.private_addr);
+			/* A host rack's internal router listens on the host's private
+			 * network when it has one, else on the bridge's .2. */
+			str_copy(r->private_addr, sizeof(r->private_addr),
+			    info.host && info.host_private[0] != '\0' ? info.host_private :
+			    info.private_addr);
+			str_copy(r->gateway_addr, sizeof(r->gateway_addr), info.gateway_addr);
 			if (lab_restore(home, err, sizeof(err)) == -1)
 				log_warnx("lab restore: %s", err);
 		}
+	}
+	if (install_params(r, err, sizeof(err)) == -1) {
+		report(ready_fd, err);
+		fatalx("%s", err);
 	}
 	if (ensure_ports(r, err, sizeof(err)) == -1) {
 		report(ready_fd, err);
@@ -375,7 +434,8 @@ main(int argc, char **argv)
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
 	if (write_file_atomic(path, msg, strlen(msg), 0600) == -1)
 		log_warn("cannot write %s", path);
-	log_info("rack %s running (%s)", name, r->vpc ? r->cidr : "loopback");
+	log_info("rack %s running (%s%s%s)", name, r->host ? "host, public " : "",
+	    r->host ? r->public_addr : "", r->host ? "" : r->vpc ? r->cidr : "loopback");
 	report(ready_fd, "ok");
 	if (ready_fd != -1)
 		close(ready_fd);

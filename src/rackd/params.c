@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/net.h"
 #include "common/util.h"
 #include "rackd/access.h"
 
@@ -24,6 +25,9 @@ static const struct param_def params[] = {
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port (loopback racks)" },
 	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
 	{ "router_tls_port", PARAM_PORT, 0, 0, "public router TLS port (loopback racks)" },
+	{ "public_address", PARAM_ADDR, 0, 0, "host racks: the public router's address (set at install)" },
+	{ "private_address", PARAM_ADDR, 0, 0,
+	    "host racks: the internal router's address on the host's private network (set at install)" },
 };
 
 const struct param_def *
@@ -41,6 +45,12 @@ params_find(const char *name)
 			return &params[i];
 	}
 	return NULL;
+}
+
+int
+params_install_only(const char *name)
+{
+	return strcmp(name, "public_address") == 0 || strcmp(name, "private_address") == 0;
 }
 
 const char *
@@ -151,6 +161,18 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		return check_cidr_list(name, value, err, errlen);
 	case PARAM_GROUP:
 		return access_check_group(value, err, errlen);
+	case PARAM_ADDR: {
+		struct sockaddr_in sin;
+		char probe[64];
+
+		snprintf(probe, sizeof(probe), "%s:1", value);
+		if (strlen(value) > 15 || net_parse_addr(probe, &sin) == -1) {
+			snprintf(err, errlen, "%s must be an IPv4 address like 198.51.100.7, not \"%s\"",
+			    name, value);
+			return -1;
+		}
+		return 0;
+	}
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

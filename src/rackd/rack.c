@@ -31,6 +31,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		str_copy(out, outlen, "false");
 	else if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
 		str_copy(out, outlen, r->vpc ? "80" : "");
+	else if (strcmp(key, "router_tls_port") == 0)
+		str_copy(out, outlen, r->host ? "443" : "");
 	else
 		str_copy(out, outlen, "");
 }
@@ -124,6 +126,8 @@ rack_connect_in_vpc(struct rack *r, const struct sockaddr_in *sin, const struct 
 	char path[128];
 	int self, ns, fd = -1;
 
+	if (r->host)
+		return net_connect_tcp_from(sin, src);   /* the rack's namespace is ours */
 	if (lab_rack_get(r->home, r->name, &info) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "/run/netns/%s", info.netns);

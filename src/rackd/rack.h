@@ -114,10 +114,12 @@ struct rack {
 	struct store *store;
 	struct ev_loop *loop;
 	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
-	bool vpc;
+	bool vpc;                   /* VPC and host racks: processes in namespaces of their own */
+	bool host;                  /* a host rack (lab.h lab_host_rack_create): routers on real addresses */
 	char cidr[20];
-	char public_addr[16];
-	char private_addr[16];
+	char public_addr[16];       /* the public router's address (host racks: public_address) */
+	char private_addr[16];      /* the internal router's (host racks: private_address, else bridge .2) */
+	char gateway_addr[16];      /* VPC and host racks: the processes' gateway (host racks: their DNS) */
 	struct app *apps;
 	struct router_proc routers[2]; /* [0] public, [1] internal */
 	bool exiting;

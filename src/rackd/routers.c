@@ -71,6 +71,17 @@ internal_allow(struct rack *r, struct buf *b)
 		/* A loopback rack's "VPC" is this host's own address. */
 		return -1;
 	}
+	if (r->host) {
+		char priv[16];
+		unsigned o[4];
+
+		/* The host's private network: private_address's own /24 (wider
+		 * ones go in internal_router_whitelist). */
+		rack_param(r, "private_address", priv, sizeof(priv));
+		if (sscanf(priv, "%u.%u.%u.%u", &o[0], &o[1], &o[2], &o[3]) == 4 &&
+		    buf_addf(b, "allow %u.%u.%u.0/24\n", o[0], o[1], o[2]) == -1)
+			return -1;
+	}
 	rack_param(r, "internal_router_whitelist", wl, sizeof(wl));
 	for (char *t = strtok_r(wl, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
 		while (*t == ' ')
@@ -256,6 +267,14 @@ listen_addr(struct rack *r, struct router_proc *rp, bool internal)
 	char port[16];
 
 	rp->listen_tls[0] = '\0';
+	if (r->host) {
+		/* Both routers speak TLS on :443 of their address. */
+		const char *addr = internal ? r->private_addr : r->public_addr;
+
+		snprintf(rp->listen, sizeof(rp->listen), "%s:80", addr);
+		snprintf(rp->listen_tls, sizeof(rp->listen_tls), "%s:443", addr);
+		return;
+	}
 	if (r->vpc) {
 		snprintf(rp->listen, sizeof(rp->listen), "%s:80",
 		    internal ? r->private_addr : r->public_addr);

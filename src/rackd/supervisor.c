@@ -347,7 +347,7 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 		if (devnull == -1 || logfd == -1 || dup2(devnull, 0) == -1 ||
 		    dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 			child_fail(errp[1], logpath);
-		if (r->vpc && lab_enter_rack(r->home, r->name, labmsg, sizeof(labmsg)) == -1) {
+		if (r->vpc && !r->host && lab_enter_rack(r->home, r->name, labmsg, sizeof(labmsg)) == -1) {
 			errno = 0;
 			child_fail(errp[1], labmsg);
 		}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# A host rack on a machine played by a network namespace ("host", with
+# public 198.51.100.1 and private 192.0.2.1 on one link) and a client
+# namespace on the other end of that link (198.51.100.10, 192.0.2.10), which
+# also plays the outside world: an upstream DNS and a web server.
+#   the public router answers on public_address :80 and :443 (TLS, verified
+#   against `cx rack ca`); internal services only on private_address, never
+#   on the public one; a process reaches the internal router by name, the
+#   outside world by a name its rack's DNS forwards, and not the host's other
+#   listeners; uninstall leaves no namespace, bridge, table or DNS.
+# Needs root; everything it makes is removed on exit, even after a failure.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP host racks need root (network namespaces)"
+	exit 0
+fi
+NS="cxt$$"
+HOST="$NS-host"
+CLI="$NS-cli"
+PUB=198.51.100.1
+PRIV=192.0.2.1
+CLIENT=198.51.100.10
+host_cleanup() {
+	H cx rack uninstall h1 >/dev/null 2>&1
+	if [ -n "${PREFIX:-}" ]; then
+		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-"); do ip netns del "$ns"; done
+	fi
+	ip netns del "$HOST" 2>/dev/null
+	ip netns del "$CLI" 2>/dev/null
+}
+CX_LAB_CLEANUP=host_cleanup
+
+# In the host's network namespace only (not a new mount namespace, as
+# `ip netns exec` would make: the daemon's namespaces must stay visible).
+H() { nsenter --net="/run/netns/$HOST" "$@"; }
+C() { nsenter --net="/run/netns/$CLI" "$@"; }
+try() { "$@" 2>&1; }
+
+ip netns add "$HOST" && ip netns add "$CLI" &&
+    ip -n "$HOST" link add eth0 type veth peer name eth0 netns "$CLI" &&
+    ip -n "$HOST" link set lo up && ip -n "$CLI" link set lo up &&
+    ip -n "$HOST" addr add "$PUB/24" dev eth0 && ip -n "$HOST" addr add "$PRIV/24" dev eth0 &&
+    ip -n "$CLI" addr add "$CLIENT/24" dev eth0 && ip -n "$CLI" addr add 192.0.2.10/24 dev eth0 &&
+    ip -n "$HOST" link set eth0 up && ip -n "$CLI" link set eth0 up ||
+    { echo "Bail out! cannot make the host and client namespaces"; exit 1; }
+
+# The outside world: a DNS (cx-labdns itself) and a web server, in the client.
+printf 'outside.example.test %s\n' "$CLIENT" >"$TMP/upstream.hosts"
+C cx-labdns --listen "$CLIENT:53" --hosts "$TMP/upstream.hosts" --pidfile "$TMP/upstream.pid" \
+    >"$TMP/upstream.log" 2>&1 &
+track $!
+C env PORT=8080 APP=outside SERVICE=www perl "$EXAMPLES/hello/server.pl" >"$TMP/outside.log" 2>&1 &
+track $!
+# Something else of the host's own, which the rack's processes must not reach.
+H env PORT=5443 APP=hostonly SERVICE=api perl "$EXAMPLES/hello/server.pl" >"$TMP/hostonly.log" 2>&1 &
+track $!
+# The host's resolver, as its /etc/resolv.conf would name it.
+printf 'nameserver %s\n' "$CLIENT" >"$TMP/host-resolv.conf"
+export CX_HOST_RESOLV="$TMP/host-resolv.conf"
+wait_for 5 test -s "$TMP/upstream.pid"; ok $? "the upstream DNS runs in the client namespace"
+wait_for 5 C curl -s --max-time 1 "http://$CLIENT:8080/health"; ok $? "the outside web server answers"
+
+out=$(H cx rack install local h1 public_address=203.0.113.9 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: public_address 203\.0\.113\.9 is not an address of this host" \
+    "a public_address the host lacks is refused in one line"
+[ ! -e "$CX_HOME/racks/h1" ]; ok $? "...and nothing is left of it"
+
+out=$(H cx rack install local h1 public_address=$PUB private_address=$PRIV internal_router=true 2>&1)
+ok $? "install host rack h1 (public $PUB, private $PRIV)" "$out"
+PREFIX=$(sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$CX_HOME/lab/state")
+like "$PREFIX" '^cx[0-9a-f]{4}$' "the lab prefix is known ($PREFIX)"
+out=$(cx rack -r h1)
+like "$out" "PublicAddress +$PUB" "cx rack shows the public address"
+like "$out" "PrivateAddress +$PRIV" "cx rack shows the private address"
+like "$out" "VPC +10\.(1[2-9][0-9]|2[0-5][0-9])\.0\.0/16" "cx rack shows the CIDR, a /16 of 10.128.0.0/9"
+CIDR=$(cx rack -r h1 --json | sed -n 's/.*"vpc":"\([0-9.]*\)\.0\/16".*/\1/p')
+GW="$CIDR.1"
+sys=$(cx rack -r h1 --json)
+like "$sys" "\"kind\":\"host\"" "GET /system says it is a host rack"
+like "$sys" "\"public_address\":\"$PUB\".*\"private_address\":\"$PRIV\"|\"private_address\":\"$PRIV\".*\"public_address\":\"$PUB\"" \
+    "GET /system reports both addresses"
+out=$(cx rack params set public_address=198.51.100.2 -r h1 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: public_address is set at install" "public_address cannot be changed later"
+
+br=$(H ip -o link show type bridge | grep -o "$PREFIX-b[0-9]*" | head -1)
+like "$br" "^$PREFIX-b[0-9]+$" "the rack's bridge is in the host namespace ($br)"
+addrs=$(H ip -o -4 addr show dev "$br" | awk '{print $4}' | tr '\n' ' ')
+is "$addrs" "$CIDR.1/16 $CIDR.2/16 $CIDR.3/16 " "the bridge holds the gateway .1, .2 and .3"
+tables=$(H nft list tables)
+like "$tables" "table inet $PREFIX-h[0-9]+" "the rack has a nftables table of its own in the host"
+is "$(H cat /proc/sys/net/ipv4/ip_forward)" 1 "ip_forward is on in the host namespace"
+
+cx apps create svc -r h1 >/dev/null
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r h1 2>&1)
+ok $? "deploy the hello app (web public, api internal)" "$out"
+out=$(cx services -a svc -r h1)
+like "$out" "web +web\.svc\.h1\.cx\.test +443:3000 +public" "cx services shows web on 443:3000"
+like "$out" "api +api\.svc\.h1-internal\.cx\.test +80:3000 +internal" "...and api on the internal router"
+out=$(cx services -a svc -r h1 --json)
+like "$out" '"url":"https://web\.svc\.h1\.cx\.test"' "web's url is https"
+ps=$(cx ps -a svc -r h1)
+paddr=$(cx ps -a svc -r h1 --json | grep -o "\"address\":\"$CIDR\.[0-9]*\"" | head -1 | cut -d'"' -f4)
+like "$paddr" "^$CIDR\.[0-9]+$" "each process has an address of the rack's CIDR ($paddr)" "$ps"
+
+W=web.svc.h1.cx.test
+A=api.svc.h1-internal.cx.test
+body=$(C curl -s --max-time 5 --resolve "$W:80:$PUB" "http://$W/")
+like "$body" "^hello from svc/web" "from the client: http://$PUB answers for web"
+ca="$TMP/ca.pem"
+cx rack ca -r h1 >"$ca"
+body=$(C curl -s --max-time 5 --cacert "$ca" --resolve "$W:443:$PUB" "https://$W/")
+like "$body" "^hello from svc/web" "https on $PUB:443 verifies against cx rack ca"
+code=$(C curl -s -o /dev/null -w '%{http_code}' --max-time 3 --resolve "$A:80:$PUB" "http://$A/")
+is "$code" 404 "api is not served on the public address (the public router says 404)"
+out=$(C curl -sS --max-time 3 --cacert "$ca" --resolve "$A:443:$PUB" "https://$A/" 2>&1); rc=$?
+echo "# https://$A on $PUB: exit $rc: $out"
+[ "$rc" -ne 0 ] && ! printf '%s' "$out" | grep -q "hello from"; ok $? "...nor over TLS on $PUB:443 (no certificate for it there)"
+exits_with 7 "nothing internal listens on $PUB (no router port but 80/443)" \
+    C curl -s --max-time 2 "http://$PUB:3000/"
+body=$(C curl -s --max-time 5 --interface 192.0.2.10 --resolve "$A:80:$PRIV" "http://$A/")
+like "$body" "^hello from svc/api" "api answers on private_address for the host's private network"
+body=$(C curl -s --max-time 5 --interface 192.0.2.10 --cacert "$ca" --resolve "$A:443:$PRIV" "https://$A/")
+like "$body" "^hello from svc/api" "...and over TLS"
+exits_with '7|28' "a process's address is not reachable from outside" \
+    C curl -s --max-time 2 "http://$paddr:3000/"
+
+out=$(try cx run web -a svc -r h1 -- sh -c "curl -s --max-time 3 http://$A/; echo; getent hosts outside.example.test; curl -s --max-time 3 http://outside.example.test:8080/")
+like "$out" "hello from svc/api" "a process of the rack reaches the internal router by name" "$out"
+like "$out" "$CLIENT +outside\.example\.test" "...resolves an outside name through the rack's DNS forwarder"
+like "$out" "hello from outside/www" "...and reaches the outside world (masqueraded)"
+out=$(try cx run web -a svc -r h1 -- sh -c "curl -sS --max-time 2 http://$GW:5443/ 2>&1; echo rc=\$?; curl -sS --max-time 2 http://$PUB:5443/ 2>&1; echo rc=\$?")
+out=$(printf '%s' "$out" | tr '\n' ' ')
+echo "# from a process, the host's port 5443: $out"
+like "$out" "^curl: .*rc=(7|28) curl: .*rc=(7|28)" "a process cannot reach a port of the host that is not a router's (on the gateway or the public address)"
+body=$(H curl -s --max-time 3 "http://$GW:5443/")
+like "$body" "^hello from hostonly/api" "...though the host itself reaches it there"
+
+DNSPID=$(cat "$CX_HOME/lab/dns-h1.pid" 2>/dev/null)
+out=$(H cx rack uninstall h1 2>&1); ok $? "uninstall h1" "$out"
+out=$(H ip -o link show | grep -c "$PREFIX" || true)
+is "$out" 0 "no bridge or process link of the rack is left in the host"
+out=$(ip netns list | grep -c "^$PREFIX-" || true)
+is "$out" 0 "no process namespace is left"
+out=$(H nft list tables)
+! printf '%s' "$out" | grep -q "$PREFIX"; ok $? "the rack's nftables table is gone" "$out"
+# Gone, or a zombie that this container's init has yet to reap.
+dns_gone() { gone "$1" || grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+like "$DNSPID" '^[0-9]+$' "the rack's DNS had a pid ($DNSPID)"
+dns_gone "$DNSPID"; ok $? "the rack's DNS is gone" "$(cat /proc/$DNSPID/stat 2>&1)"
+[ ! -e "$CX_HOME/lab/hosts-h1" ] && [ ! -e "$CX_HOME/lab/resolv-h1.conf" ]; ok $? "...and its files"
+check_no_leftovers
+done_testing
