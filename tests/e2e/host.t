@@ -23,6 +23,7 @@ PRIV=192.0.2.1
 CLIENT=198.51.100.10
 host_cleanup() {
 	H cx rack uninstall h1 >/dev/null 2>&1
+	H cx rack uninstall h2 >/dev/null 2>&1
 	if [ -n "${PREFIX:-}" ]; then
 		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-"); do ip netns del "$ns"; done
 	fi
@@ -41,6 +42,7 @@ ip netns add "$HOST" && ip netns add "$CLI" &&
     ip -n "$HOST" link add eth0 type veth peer name eth0 netns "$CLI" &&
     ip -n "$HOST" link set lo up && ip -n "$CLI" link set lo up &&
     ip -n "$HOST" addr add "$PUB/24" dev eth0 && ip -n "$HOST" addr add "$PRIV/24" dev eth0 &&
+    ip -n "$HOST" addr add 198.51.100.3/24 dev eth0 &&
     ip -n "$CLI" addr add "$CLIENT/24" dev eth0 && ip -n "$CLI" addr add 192.0.2.10/24 dev eth0 &&
     ip -n "$HOST" link set eth0 up && ip -n "$CLI" link set eth0 up ||
     { echo "Bail out! cannot make the host and client namespaces"; exit 1; }
@@ -135,6 +137,36 @@ echo "# from a process, the host's port 5443: $out"
 like "$out" "^curl: .*rc=(7|28) curl: .*rc=(7|28)" "a process cannot reach a port of the host that is not a router's (on the gateway or the public address)"
 body=$(H curl -s --max-time 3 "http://$GW:5443/")
 like "$body" "^hello from hostonly/api" "...though the host itself reaches it there"
+
+# A second host rack beside it, without a private address: its internal
+# router is on its bridge's .2, for its own processes alone.
+out=$(H cx rack install local h2 public_address=198.51.100.3 internal_router=true 2>&1)
+ok $? "install a second host rack h2 (public 198.51.100.3, no private address)" "$out"
+CIDR2=$(cx rack -r h2 --json | sed -n 's/.*"vpc":"\([0-9.]*\)\.0\/16".*/\1/p')
+like "$CIDR2" '^10\.[0-9]+\.0$' "h2 has a /16 of its own ($CIDR2.0/16)"
+[ "$CIDR2" != "$CIDR" ]; ok $? "...not h1's ($CIDR.0/16): h1's bridge route is taken"
+out=$(cx rack -r h2); lacks "$out" "PublicAddress +198\.51\.100\.3" "PrivateAddress" "cx rack shows no private address for h2"
+cx apps create svc -r h2 >/dev/null
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r h2 2>&1)
+ok $? "deploy the hello app on h2" "$out"
+A2=api.svc.h2-internal.cx.test
+out=$(try cx run web -a svc -r h2 -- sh -c "getent hosts $A2; curl -s --max-time 3 http://$A2/")
+like "$out" "^$CIDR2\.2 +$A2" "on h2, the internal domain resolves to the bridge's .2"
+like "$out" "hello from svc/api" "...where h2's internal router answers its processes"
+code=$(C curl -s -o /dev/null -w '%{http_code}' --max-time 3 --resolve "$A2:80:198.51.100.3" "http://$A2/")
+is "$code" 404 "h2's api is not served on its public address"
+C ip route add "$CIDR2.0/16" via 198.51.100.3 2>/dev/null
+exits_with '7|28' "a client that routes h2's CIDR via the host still cannot reach its internal router" \
+    C curl -s --max-time 2 -H "Host: $A2" "http://$CIDR2.2/"
+C ip route del "$CIDR2.0/16" 2>/dev/null
+paddr2=$(cx ps -a svc -r h2 --json | grep -o "\"address\":\"$CIDR2\.[0-9]*\"" | head -1 | cut -d'"' -f4)
+like "$paddr2" "^$CIDR2\.[0-9]+$" "a process of h2 has an address ($paddr2)"
+out=$(try cx run web -a svc -r h1 -- sh -c "curl -sS --max-time 2 http://$paddr2:3000/ 2>&1; echo rc=\$?")
+like "$(printf '%s' "$out" | tr '\n' ' ')" "rc=(7|28)" "a process of h1 cannot reach a process of h2 directly" "$out"
+out=$(H cx rack uninstall h2 2>&1); ok $? "uninstall h2" "$out"
+H ip -o link show | grep -q "$PREFIX-b1"; ok $? "h1's bridge stays"
+body=$(C curl -s --max-time 5 --resolve "$W:80:$PUB" "http://$W/")
+like "$body" "^hello from svc/web" "h1 still serves"
 
 DNSPID=$(cat "$CX_HOME/lab/dns-h1.pid" 2>/dev/null)
 out=$(H cx rack uninstall h1 2>&1); ok $? "uninstall h1" "$out"
