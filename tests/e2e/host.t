@@ -63,6 +63,15 @@ export CX_HOST_RESOLV="$TMP/host-resolv.conf"
 wait_for 5 test -s "$TMP/upstream.pid"; ok $? "the upstream DNS runs in the client namespace"
 wait_for 5 C curl -s --max-time 1 "http://$CLIENT:8080/health"; ok $? "the outside web server answers"
 
+nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
+out=$(as_nobody cx rack install local x public_address=127.0.0.1 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: host racks need root" "a host rack without root is refused in one line"
+[ ! -e "$NOBODY/home/racks/x" ]; ok $? "...and nothing is left of it"
+out=$(H cx rack install local h1 private_address=$PRIV 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: private_address is for host racks" "private_address alone is refused"
+out=$(H cx rack install local h1 public_address=$PUB private_address=$PUB 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: private_address must differ from public_address" \
+    "the internal router never gets the public address"
 out=$(H cx rack install local h1 public_address=203.0.113.9 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: public_address 203\.0\.113\.9 is not an address of this host" \
     "a public_address the host lacks is refused in one line"
@@ -137,6 +146,22 @@ echo "# from a process, the host's port 5443: $out"
 like "$out" "^curl: .*rc=(7|28) curl: .*rc=(7|28)" "a process cannot reach a port of the host that is not a router's (on the gateway or the public address)"
 body=$(H curl -s --max-time 3 "http://$GW:5443/")
 like "$body" "^hello from hostonly/api" "...though the host itself reaches it there"
+
+# The daemon dies and the rack's DNS with it: a new daemon brings the DNS
+# back (lab_restore) and the processes resolve again.
+dpid=$(cat "$CX_HOME/racks/h1/rackd.pid")
+kill "$dpid"; wait_for 5 gone "$dpid"; ok $? "h1's daemon stopped"
+old=$(cat "$CX_HOME/lab/dns-h1.pid")
+kill "$old"; wait_for 5 sh -c "! kill -0 $old 2>/dev/null || grep -q '^[^)]*) Z' /proc/$old/stat"
+ok $? "h1's DNS stopped"
+body=$(C curl -s --max-time 5 --resolve "$W:80:$PUB" "http://$W/")
+like "$body" "^hello from svc/web" "the public router serves on without the daemon"
+H cx-rackd --home "$CX_HOME" --rack h1 --daemon; ok $? "h1's daemon starts again"
+new=$(cat "$CX_HOME/lab/dns-h1.pid" 2>/dev/null)
+[ -n "$new" ] && [ "$new" != "$old" ] && kill -0 "$new"; ok $? "...and h1's DNS runs again (pid $new)"
+out=$(try cx run web -a svc -r h1 -- sh -c "curl -s --max-time 3 http://$A/; getent hosts outside.example.test")
+like "$out" "hello from svc/api" "a process resolves the internal router's name again" "$out"
+like "$out" "$CLIENT +outside\.example\.test" "...and outside names"
 
 # A second host rack beside it, without a private address: its internal
 # router is on its bridge's .2, for its own processes alone.
