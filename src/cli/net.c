@@ -56,6 +56,34 @@ cli_reconcile_rack(struct cli *c, const char *name)
 }
 
 /* Points the CLI's API calls at rack `name`. */
+static void use_rack(struct cli *c, const char *name);
+
+int
+cli_forget_tls_peers(struct cli *c, const char *name)
+{
+	jv *peers = NULL;
+
+	use_rack(c, name);
+	if (api_call(c, "GET", "/system/peers", NULL, &peers) == -1)
+		return -1;
+	for (size_t i = 0; i < jv_len(peers); i++) {
+		const char *p = jv_str_or(jv_at(peers, i), "name", "");
+		char *path;
+
+		/* A peer that is not running forgets it when it is told again. */
+		if (!cli_rack_exists(c, p) || api_probe(c, p, 2000, NULL) == -2)
+			continue;
+		api_close(c);
+		use_rack(c, p);
+		path = api_path("/system/peers/%s", name);
+		api_call(c, "DELETE", path, NULL, NULL);
+		free(path);
+	}
+	jv_free(peers);
+	use_rack(c, name);
+	return 0;
+}
+
 static void
 use_rack(struct cli *c, const char *name)
 {
