@@ -139,6 +139,10 @@ int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
 /* Asks rack `name`'s daemon, if it runs, to follow the lab's peer set
  * (POST /system/reconcile). 0, or -1 after printing (net.c). */
 int cli_reconcile_rack(struct cli *c, const char *name);
+/* Before rack `name` goes: each rack it is peered with over TLS that this
+ * CLI reaches and that runs forgets it (its open connections close). -1
+ * (said) if name's peers cannot be read. Leaves name selected (net.c). */
+int cli_forget_tls_peers(struct cli *c, const char *name);
 
 /* --- child processes (run.c) --- */
 

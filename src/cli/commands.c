@@ -93,11 +93,16 @@ static const struct cli_cmd cmds[] = {
 	  "rack's daemon first started: what clients and other racks are given to trust\n"
 	  "the rack. Its key stays in the rack's directory (ca.key, its owner's alone).\n"
 	  "Example: cx rack ca > rack.pem; openssl x509 -in rack.pem -noout -subject" },
-	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two VPC racks",
-	  "Links the private networks of two VPC racks, as VPC peering does: routes both\n"
-	  "ways, and each rack's internal router accepts the other's addresses. Needs root." },
+	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two racks",
+	  "Two lab VPC racks of this machine are linked as VPC peering does: routes both\n"
+	  "ways, and each rack's internal router accepts the other's addresses (needs\n"
+	  "root). Any other two racks the CLI reaches are peered over TLS: each rack's\n"
+	  "API gives its CA and peer endpoint to the other, and each rack's processes\n"
+	  "reach the other's internal services by name through TLS 1.3 with mutual\n"
+	  "authentication." },
 	{ "rack unpeer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_unpeer, "undo a peering",
-	  "Removes the link between two peered racks. Needs root." },
+	  "Removes the peering of two racks: the link of two lab racks (needs root), or\n"
+	  "the trust of two racks peered over TLS (their open connections close)." },
 	{ "rack peers", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_peers, "list a rack's peerings",
 	  "Lists the racks peered with the selected rack (RACK PEER CIDR)." },
 	{ "switch", "NAME", 1, 1, 0, 0, cmd_switch, "select the rack commands use by default",

@@ -469,6 +469,9 @@ cmd_rack_uninstall(struct cli *c)
 		return out_error("cannot start rack %s to stop its processes: %s", name, err);
 	pid = read_pid(c, name, "rackd.pid");
 	str_copy(c->rack, sizeof(c->rack), name);
+	/* Its TLS peers stop trusting it first, as lab peerings go first. */
+	if (!vpc && cli_forget_tls_peers(c, name) == -1)
+		return 1;
 	if (api_call(c, "POST", "/system/uninstall", NULL, NULL) == -1)
 		return 1;
 	api_close(c);

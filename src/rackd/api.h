@@ -77,6 +77,11 @@ void api_reconcile(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s);
+/* api_peers.c */
+void api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_peers_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_peers_add(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_peers_delete(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_app_get(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -56,7 +56,7 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 			jv_push_str(features, *f);
 	}
 	/* What the rack cannot do right now, though it runs. */
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		if (r->routers[i].wanted && r->routers[i].snapshot_error[0] != '\0') {
 			snprintf(warning, sizeof(warning), "router %s keeps its last table: %s",
 			    r->routers[i].name, r->routers[i].snapshot_error);
@@ -141,7 +141,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	const char **given = NULL;
 	char **keys = NULL, **vals = NULL, err[512];
 	size_t ngiven, n = 0;
-	bool port_changed[2] = { false, false }, whitelist_changed = false;
+	bool port_changed[ROUTERS_N] = { false }, whitelist_changed = false;
 
 	if (body == NULL)
 		return;
@@ -191,6 +191,8 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			port_changed[0] = true;
 		if (strcmp(key, "router_internal_port") == 0)
 			port_changed[1] = true;
+		if (strcmp(key, "peer_port") == 0 || strcmp(key, "egress_port") == 0)
+			port_changed[ROUTER_PEER] = true;
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
 		keys[n] = (char *)key;
@@ -224,14 +226,14 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	for (size_t i = 0; i < n; i++)
 		log_info("param %s=%s", keys[i], vals[i]);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		r->routers[i].next_start = 0;
 		/* A router on a new port: stop it; the restart listens on the new one. */
 		if (port_changed[i] && r->routers[i].pid > 0)
 			routers_restart(r, i);
 	}
 	routers_sync(r);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < ROUTERS_N; i++)
 		wait_router_ready(r, &r->routers[i]);
 out:
 	free(given);
@@ -312,8 +314,10 @@ router_metrics(struct rack *r, struct router_proc *rp, struct buf *out)
 	char *body;
 	int fd, rc = -1;
 	int64_t deadline = now_ms() + 1000;
+	/* The peer router answers metrics on its egress listener. */
+	const char *addr = rp->listen[0] != '\0' ? rp->listen : rp->listen_egress;
 
-	if (rp->pid <= 0 || net_parse_addr(rp->listen, &sin) == -1)
+	if (rp->pid <= 0 || net_parse_addr(addr, &sin) == -1)
 		return -1;
 	/* From the router's own address: the router serves metrics to this host only. */
 	fd = r->vpc ? rack_connect_in_vpc(r, &sin, &(struct sockaddr_in){ .sin_family = AF_INET,
@@ -355,7 +359,7 @@ api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	(void)q;
 	s->is_text = true;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		struct router_proc *rp = &r->routers[i];
 
 		if (rp->pid <= 0)

@@ -31,6 +31,7 @@
 #include "rackd/ca.h"
 #include "rackd/discovery.h"
 #include "rackd/health.h"
+#include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/params.h"
 #include "rackd/reconcile.h"
@@ -198,12 +199,13 @@ install_params(struct rack *r, char *err, size_t errlen)
 static int
 ensure_ports(struct rack *r, char *err, size_t errlen)
 {
-	static const char *keys[3] = { "router_port", "router_internal_port", "router_tls_port" };
+	static const char *keys[] = { "router_port", "router_internal_port", "router_tls_port",
+		"peer_port", "egress_port" };
 	char v[16];
 
 	if (r->vpc)
 		return 0;
-	for (int i = 0; i < 3; i++) {
+	for (size_t i = 0; i < CX_ARRAY_LEN(keys); i++) {
 		char *k = (char *)keys[i], *val = v;
 		int port;
 
@@ -383,6 +385,7 @@ main(int argc, char **argv)
 			    info.host && info.host_private[0] != '\0' ? info.host_private :
 			    info.private_addr);
 			str_copy(r->gateway_addr, sizeof(r->gateway_addr), info.gateway_addr);
+			str_copy(r->egress_addr, sizeof(r->egress_addr), info.host ? info.egress_addr : "");
 			if (lab_restore(home, err, sizeof(err)) == -1)
 				log_warnx("lab restore: %s", err);
 		}
@@ -395,6 +398,9 @@ main(int argc, char **argv)
 		report(ready_fd, err);
 		fatalx("%s", err);
 	}
+	/* The peer router reads its peers' CAs from files that follow the store. */
+	if (peers_files_sync(r, err, sizeof(err)) == -1)
+		log_warnx("rack %s: %s; TLS peers are refused until it works", name, err);
 	r->loop = ev_new();
 	if (r->loop == NULL)
 		fatal("epoll");

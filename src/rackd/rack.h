@@ -80,11 +80,13 @@ struct app {
 
 struct router_proc {
 	struct rack *rack;          /* back-pointer */
-	const char *name;           /* "public" or "internal" */
+	const char *name;           /* "public", "internal" or "peer" */
 	pid_t pid;
 	int pidfd;
 	char listen[64];
 	char listen_tls[64];        /* "" : no TLS listener (VPC racks, the internal router) */
+	char listen_peer[64];       /* the peer router: its mTLS listener for peers, and */
+	char listen_egress[64];     /* its plain listener for the rack's own processes */
 	char certs_dir[4096];
 	char *cert_hosts;           /* the hosts whose certificates were last synced, or NULL */
 	char certs_error[512];      /* why they were not, "" if they were */
@@ -106,6 +108,8 @@ struct group_kill {
 struct build_job;
 struct sup_ops;
 
+enum { ROUTER_PUBLIC, ROUTER_INTERNAL, ROUTER_PEER, ROUTERS_N };
+
 struct rack {
 	char home[4096];
 	char name[32];
@@ -120,8 +124,9 @@ struct rack {
 	char public_addr[16];       /* the public router's address (host racks: public_address) */
 	char private_addr[16];      /* the internal router's (host racks: private_address, else bridge .2) */
 	char gateway_addr[16];      /* VPC and host racks: the processes' gateway (host racks: their DNS) */
+	char egress_addr[16];       /* host racks: where the processes reach TLS peers (bridge .3) */
 	struct app *apps;
-	struct router_proc routers[2]; /* [0] public, [1] internal */
+	struct router_proc routers[ROUTERS_N]; /* [0] public, [1] internal, [2] peer (peers.h) */
 	bool exiting;
 	int api_fd;
 	struct group_kill *kills;

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "rackd/certs.h"
 #include "rackd/manifest.h"
+#include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/supervisor.h"
 
@@ -110,6 +111,37 @@ add_host(struct app *a, const struct mf_service *s, const char *host, struct buf
 	return 0;
 }
 
+/* The host lines of the public or the internal router's services. -1 once
+ * b is full, with err naming where. */
+static int
+service_hosts(struct rack *r, bool internal, struct buf *b, char *err, size_t errlen)
+{
+	const char *which = internal ? "internal" : "public";
+
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		if (a->manifest == NULL || a->deleting)
+			continue;
+		for (size_t i = 0; i < a->manifest->nservices; i++) {
+			const struct mf_service *s = &a->manifest->services[i];
+			char host[512];
+			int rc;
+
+			if (s->port == 0 || s->internal || s->internal_router != internal)
+				continue;
+			rack_service_host(r, a->name, s->name, internal, host, sizeof(host));
+			rc = add_host(a, s, host, b);
+			for (size_t d = 0; !internal && rc == 0 && d < s->ndomains; d++)
+				rc = add_host(a, s, s->domains[d], b);
+			if (rc == -1) {
+				snprintf(err, errlen, "the %s router's table passes %d bytes at service %s"
+				    " of app %s", which, ROUTERS_SNAPSHOT_MAX, s->name, a->name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 int
 routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t errlen)
 {
@@ -124,27 +156,33 @@ routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t er
 		buf_free(&b);
 		return -1;
 	}
-	for (struct app *a = r->apps; a != NULL; a = a->next) {
-		if (a->manifest == NULL || a->deleting)
-			continue;
-		for (size_t i = 0; i < a->manifest->nservices; i++) {
-			const struct mf_service *s = &a->manifest->services[i];
-			char host[512];
-			int rc;
+	if (service_hosts(r, internal, &b, err, errlen) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	*out = buf_cstr(&b);
+	return 0;
+}
 
-			if (s->port == 0 || s->internal || s->internal_router != internal)
-				continue;
-			rack_service_host(r, a->name, s->name, internal, host, sizeof(host));
-			rc = add_host(a, s, host, &b);
-			for (size_t d = 0; !internal && rc == 0 && d < s->ndomains; d++)
-				rc = add_host(a, s, s->domains[d], &b);
-			if (rc == -1) {
-				snprintf(err, errlen, "the %s router's table passes %d bytes at service %s"
-				    " of app %s", which, ROUTERS_SNAPSHOT_MAX, s->name, a->name);
-				buf_free(&b);
-				return -1;
-			}
-		}
+int
+routers_peer_snapshot(struct rack *r, char **out, char *err, size_t errlen)
+{
+	struct buf b;
+
+	*out = NULL;
+	buf_init(&b, ROUTERS_SNAPSHOT_MAX);
+	/* No allow lines: peers are admitted by their certificates, from
+	 * wherever they are, and the egress listener is on the rack's private
+	 * side. Internal services are served to peers only while the rack
+	 * serves them at all (internal_router). */
+	if (buf_adds(&b, "cx-routes 1\n") == -1 || peers_snapshot_lines(r, &b) == -1 ||
+	    (rack_param_bool(r, "internal_router") &&
+	    service_hosts(r, true, &b, err, errlen) == -1)) {
+		if (b.len >= ROUTERS_SNAPSHOT_MAX - 1)
+			snprintf(err, errlen, "the peer router's table passes %d bytes",
+			    ROUTERS_SNAPSHOT_MAX);
+		buf_free(&b);
+		return -1;
 	}
 	*out = buf_cstr(&b);
 	return 0;
@@ -230,12 +268,14 @@ sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
 }
 
 static void
-push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
+push_snapshot(struct rack *r, struct router_proc *rp, int which)
 {
 	char *snap, why[512];
 	bool certs_changed = false;
+	int rc = which == ROUTER_PEER ? routers_peer_snapshot(r, &snap, why, sizeof(why)) :
+	    routers_snapshot(r, which == ROUTER_INTERNAL, &snap, why, sizeof(why));
 
-	if (routers_snapshot(r, internal, &snap, why, sizeof(why)) == -1) {
+	if (rc == -1) {
 		snapshot_state(r, rp, why);
 		return;
 	}
@@ -261,11 +301,36 @@ push_snapshot(struct rack *r, struct router_proc *rp, bool internal)
 		kill(rp->pid, SIGHUP);
 }
 
+/* The peer router: its mTLS listener where peers reach the rack, its
+ * egress listener on the rack's private side. */
 static void
-listen_addr(struct rack *r, struct router_proc *rp, bool internal)
+peer_listen_addr(struct rack *r, struct router_proc *rp)
 {
 	char port[16];
 
+	rp->listen[0] = rp->listen_tls[0] = rp->listen_egress[0] = '\0';
+	peers_endpoint(r, rp->listen_peer, sizeof(rp->listen_peer));
+	if (r->host) {
+		snprintf(rp->listen_egress, sizeof(rp->listen_egress), "%s:80", r->egress_addr);
+		return;
+	}
+	if (r->vpc)
+		return;     /* lab racks peer by routing: no egress listener */
+	rack_param(r, "egress_port", port, sizeof(port));
+	if (port[0] != '\0')
+		snprintf(rp->listen_egress, sizeof(rp->listen_egress), "127.0.0.1:%s", port);
+}
+
+static void
+listen_addr(struct rack *r, struct router_proc *rp, int which)
+{
+	char port[16];
+	bool internal = which == ROUTER_INTERNAL;
+
+	if (which == ROUTER_PEER) {
+		peer_listen_addr(r, rp);
+		return;
+	}
 	rp->listen_tls[0] = '\0';
 	if (r->host) {
 		/* Both routers speak TLS on :443 of their address. */
@@ -291,12 +356,56 @@ listen_addr(struct rack *r, struct router_proc *rp, bool internal)
 
 static void stop_router(struct rack *r, struct router_proc *rp);
 
+void
+routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
+{
+	static char cert[4200], key[4200];
+	size_t n = 0;
+
+#define ARG(s) do { if (n + 1 < max) argv[n++] = (char *)(s); } while (0)
+	ARG("cx-router");
+	ARG("--name");
+	ARG(rp->name);
+	ARG("--rack");
+	ARG(r->name);
+	if (rp->listen[0] != '\0') {
+		ARG("--listen");
+		ARG(rp->listen);
+	}
+	if (rp->listen_tls[0] != '\0') {
+		ARG("--listen-tls");
+		ARG(rp->listen_tls);
+		ARG("--certs");
+		ARG(rp->certs_dir);
+	}
+	if (rp->listen_peer[0] != '\0') {
+		snprintf(cert, sizeof(cert), "%s/peer.pem", r->dir);
+		snprintf(key, sizeof(key), "%s/peer.key", r->dir);
+		ARG("--listen-peer");
+		ARG(rp->listen_peer);
+		ARG("--peer-cert");
+		ARG(cert);
+		ARG("--peer-key");
+		ARG(key);
+	}
+	if (rp->listen_egress[0] != '\0') {
+		ARG("--listen-egress");
+		ARG(rp->listen_egress);
+	}
+	ARG("--routes");
+	ARG(rp->routes_path);
+	ARG("--pidfile");
+	ARG(rp->pidfile);
+#undef ARG
+	argv[n] = NULL;
+}
+
 /* Whether the router pid was started with rp's listen addresses (one left
  * by an older daemon may lack the TLS listener). */
 static bool
 listens_as_wanted(const struct router_proc *rp, long pid)
 {
-	char path[64], want[80];
+	char path[64], want[192];
 	size_t len = 0;
 	char *cmd;
 	bool ok;
@@ -304,7 +413,14 @@ listens_as_wanted(const struct router_proc *rp, long pid)
 	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
 	if ((cmd = read_file(path, 16384, &len)) == NULL)
 		return true;	/* cannot tell: keep it */
-	if (rp->listen_tls[0] != '\0') {
+	if (rp->listen_peer[0] != '\0') {
+		int n = snprintf(want, sizeof(want), "--listen-peer%c%s%c", 0, rp->listen_peer, 0);
+		int m = snprintf(want + n, sizeof(want) - (size_t)n, "--listen-egress%c%s%c", 0,
+		    rp->listen_egress, 0);
+
+		ok = memmem(cmd, len, want, (size_t)n) != NULL &&
+		    memmem(cmd, len, want + n, (size_t)m) != NULL;
+	} else if (rp->listen_tls[0] != '\0') {
 		int n = snprintf(want, sizeof(want), "--listen-tls%c%s%c", 0, rp->listen_tls, 0);
 
 		ok = memmem(cmd, len, want, (size_t)n) != NULL;
@@ -349,9 +465,9 @@ adopt(struct rack *r, struct router_proc *rp)
 void
 routers_init(struct rack *r)
 {
-	static const char *names[2] = { "public", "internal" };
+	static const char *names[ROUTERS_N] = { "public", "internal", "peer" };
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		struct router_proc *rp = &r->routers[i];
 
 		rp->rack = r;
@@ -360,7 +476,7 @@ routers_init(struct rack *r)
 		snprintf(rp->routes_path, sizeof(rp->routes_path), "%s/routes.%s", r->dir, names[i]);
 		snprintf(rp->pidfile, sizeof(rp->pidfile), "%s/router-%s.pid", r->dir, names[i]);
 		snprintf(rp->certs_dir, sizeof(rp->certs_dir), "%s/certs", r->dir);
-		listen_addr(r, rp, i == 1);
+		listen_addr(r, rp, i);
 		rp->snapshot = read_file(rp->routes_path, 1 << 20, NULL);
 		adopt(r, rp);
 	}
@@ -417,9 +533,11 @@ routers_sync(struct rack *r)
 	bool settled = true;
 	int64_t retry_at = 0;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		struct router_proc *rp = &r->routers[i];
-		bool want = i == 0 || rack_param_bool(r, "internal_router");
+		bool want = i == ROUTER_PUBLIC ||
+		    (i == ROUTER_INTERNAL && rack_param_bool(r, "internal_router")) ||
+		    (i == ROUTER_PEER && peers_any(r));
 
 		if (r->exiting)
 			want = false;
@@ -431,15 +549,19 @@ routers_sync(struct rack *r)
 			}
 			continue;
 		}
-		listen_addr(r, rp, i == 1);
-		push_snapshot(r, rp, i == 1);
+		listen_addr(r, rp, i);
+		if (i == ROUTER_PEER && rp->listen_egress[0] == '\0') {
+			rp->wanted = false;
+			continue;
+		}
+		push_snapshot(r, rp, i);
 		if (rp->pid <= 0 && now_ms() >= rp->next_start) {
 			if (start_router(r, rp) == -1) {
 				log_warnx("router %s: cannot start; retrying", rp->name);
 				rp->next_start = now_ms() + 1000;
 			} else {
-				log_info("started router %s on %s (pid %d)", rp->name, rp->listen,
-				    (int)rp->pid);
+				log_info("started router %s on %s (pid %d)", rp->name,
+				    rp->listen[0] != '\0' ? rp->listen : rp->listen_peer, (int)rp->pid);
 			}
 		}
 		if (rp->pid <= 0 || rp->snapshot_error[0] != '\0' || rp->certs_error[0] != '\0')
@@ -464,7 +586,7 @@ routers_restart(struct rack *r, int which)
 void
 routers_stop_all(struct rack *r)
 {
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < ROUTERS_N; i++) {
 		stop_router(r, &r->routers[i]);
 		free(r->routers[i].snapshot);
 		r->routers[i].snapshot = NULL;

@@ -28,6 +28,10 @@ void routers_restart(struct rack *r, int which);
 /* Stops both routers (uninstall). */
 void routers_stop_all(struct rack *r);
 
+/* The command line of router rp (for the forked child: the strings live
+ * in rp, r and static storage). argv holds max slots, NULL last. */
+void routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max);
+
 /* The most a snapshot may hold: what cx-router reads (ROUTES_MAX_FILE). */
 #define ROUTERS_SNAPSHOT_MAX (1 << 20)
 /* The snapshot for the public or the internal router in *out (malloc'd,
@@ -35,5 +39,8 @@ void routers_stop_all(struct rack *r);
  * with *out NULL and err naming where, if it would pass ROUTERS_SNAPSHOT_MAX:
  * a table cut short would send some hosts nowhere, so there is none. */
 int routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t errlen);
+/* The peer router's: "peer" and "egress" lines for each TLS peer (peers.h),
+ * and the internal services' hosts while internal_router is true. */
+int routers_peer_snapshot(struct rack *r, char **out, char *err, size_t errlen);
 
 #endif

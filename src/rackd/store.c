@@ -1,7 +1,7 @@
 /*
  * store.c — SQLite persistence for the rack daemon. See store.h.
  *
- * Schema version 4. A migration is a list of statements applied in one
+ * Schema version 5. A migration is a list of statements applied in one
  * transaction that also bumps PRAGMA user_version.
  */
 #include "rackd/store.h"
@@ -47,6 +47,9 @@ static const char *const migrations[] = {
 	 * service may be named "run" or "timer") */
 	"ALTER TABLE processes ADD COLUMN oneoff TEXT NOT NULL DEFAULT '';"
 	"UPDATE processes SET oneoff = 'timer' WHERE id LIKE 'timer-%' AND service <> 'timer';",
+	/* 5: racks peered over TLS (peers.h): what each gave of itself */
+	"CREATE TABLE peers (name TEXT PRIMARY KEY, ca TEXT NOT NULL, endpoint TEXT NOT NULL,"
+	"  internal_domain TEXT NOT NULL, created INTEGER NOT NULL);",
 };
 
 const char *
@@ -629,6 +632,72 @@ store_proc_list_free(struct st_proc *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		free(p[i].command);
+	free(p);
+}
+
+int
+store_peer_put(struct store *st, const struct st_peer *p)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO peers (name, ca, endpoint, internal_domain,"
+	    " created) VALUES (?, ?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, p->name);
+	bind_text(q, 2, p->ca);
+	bind_text(q, 3, p->endpoint);
+	bind_text(q, 4, p->internal_domain);
+	sqlite3_bind_int64(q, 5, p->created);
+	return step_done(q);
+}
+
+int
+store_peer_delete(struct store *st, const char *name)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM peers WHERE name = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, name);
+	if (step_done(q) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+}
+
+int
+store_peer_list(struct store *st, struct st_peer **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT name, ca, endpoint, internal_domain, created FROM peers"
+	    " ORDER BY created, name");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct st_peer *p;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		p = &(*out)[(*n)++];
+		col_copy(q, 0, p->name, sizeof(p->name));
+		p->ca = col_dup(q, 1);
+		col_copy(q, 2, p->endpoint, sizeof(p->endpoint));
+		col_copy(q, 3, p->internal_domain, sizeof(p->internal_domain));
+		p->created = sqlite3_column_int64(q, 4);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+void
+store_peer_list_free(struct st_peer *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i].ca);
 	free(p);
 }
 

@@ -61,6 +61,15 @@ struct st_proc {
 	char oneoff[8];     /* "" a service's process; "timer" a timer's run; "run" cx run's */
 };
 
+/* A rack peered with this one over TLS: what it gave of itself (peers.h). */
+struct st_peer {
+	char name[32];
+	char *ca;               /* its CA certificate, PEM */
+	char endpoint[64];      /* its peer listener, "IP:PORT" */
+	char internal_domain[256]; /* its services' internal names end in this */
+	int64_t created;
+};
+
 /* Opens (creating and migrating) the database at path. NULL with err set. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -107,6 +116,11 @@ int store_proc_list(struct store *st, struct st_proc **out, size_t *n);
 void store_proc_list_free(struct st_proc *p, size_t n);
 
 /* A new random id: prefix + 8 characters of [A-Z0-9] (upper) or [0-9a-f] (lower). */
+int store_peer_put(struct store *st, const struct st_peer *p);   /* insert or replace */
+int store_peer_delete(struct store *st, const char *name);      /* 1 if there was none */
+int store_peer_list(struct store *st, struct st_peer **out, size_t *n);
+void store_peer_list_free(struct st_peer *p, size_t n);
+
 void store_new_id(char *out, size_t outlen, const char *prefix, bool upper);
 
 #endif

@@ -25,6 +25,7 @@
 #include "lab/lab.h"
 #include "rackd/applog.h"
 #include "rackd/rack.h"
+#include "rackd/routers.h"
 #include "rackd/sandbox.h"
 
 static int
@@ -319,7 +320,7 @@ sup_tick(struct rack *r)
 int
 sup_spawn_router(struct rack *r, struct router_proc *rp)
 {
-	char exe[4096], logpath[4096], labmsg[256];
+	char exe[4096], logpath[4096], labmsg[256], *argv[24];
 	int errp[2];
 	pid_t pid;
 	ssize_t n;
@@ -351,14 +352,8 @@ sup_spawn_router(struct rack *r, struct router_proc *rp)
 			errno = 0;
 			child_fail(errp[1], labmsg);
 		}
-		if (rp->listen_tls[0] != '\0')
-			execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen",
-			    rp->listen, "--listen-tls", rp->listen_tls, "--certs", rp->certs_dir,
-			    "--routes", rp->routes_path, "--pidfile", rp->pidfile, (char *)NULL);
-		else
-			execl(exe, "cx-router", "--name", rp->name, "--rack", r->name, "--listen",
-			    rp->listen, "--routes", rp->routes_path, "--pidfile", rp->pidfile,
-			    (char *)NULL);
+		routers_argv(r, rp, argv, CX_ARRAY_LEN(argv));
+		execv(exe, argv);
 		child_fail(errp[1], exe);
 	}
 	close(errp[1]);

@@ -157,6 +157,28 @@ test_store_migrates_v1(void **state)
 	assert_int_equal(store_proc_list(st, &ps, &n), 0);
 	assert_true(ps[0].stopping);
 	store_proc_list_free(ps, n);
+	/* 5: an old rack has no TLS peers, and can keep some. */
+	{
+		struct st_peer p = { .name = "r2", .ca = "PEM", .endpoint = "198.51.100.12:8443",
+			.internal_domain = "r2-internal.example.com", .created = 5 }, *pl;
+
+		assert_int_equal(store_peer_list(st, &pl, &n), 0);
+		assert_int_equal(n, 0);
+		assert_int_equal(store_peer_put(st, &p), 0);
+		str_copy(p.endpoint, sizeof(p.endpoint), "198.51.100.13:8443");
+		assert_int_equal(store_peer_put(st, &p), 0);   /* replaces what r2 had */
+		assert_int_equal(store_peer_list(st, &pl, &n), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(pl[0].name, "r2");
+		assert_string_equal(pl[0].ca, "PEM");
+		assert_string_equal(pl[0].endpoint, "198.51.100.13:8443");
+		assert_string_equal(pl[0].internal_domain, "r2-internal.example.com");
+		store_peer_list_free(pl, n);
+		assert_int_equal(store_peer_delete(st, "r2"), 0);
+		assert_int_equal(store_peer_delete(st, "r2"), 1);
+		assert_int_equal(store_peer_list(st, &pl, &n), 0);
+		assert_int_equal(n, 0);
+	}
 	store_close(st);
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Peering over TLS between two loopback racks (no root): cx rack peer gives
+# each rack the other's CA and peer endpoint through their APIs; p1's egress
+# listener carries a request for p2's internal name to p2's peer listener
+# over TLS 1.3 with mutual authentication; p2 names the calling rack. A
+# client without a certificate, one from another CA, an unpeered rack and a
+# former peer are refused; unpeering closes an open connection within 5 s.
+. "$(dirname "$0")/lib.sh"
+
+for r in p1 p2 p3; do
+	cx rack install local "$r" >/dev/null || { echo "Bail out! cannot install rack $r"; exit 1; }
+done
+cx rack params set internal_router=true -r p2 >/dev/null
+cx apps create svc -r p2 >/dev/null
+out=$(cx deploy "$EXAMPLES/hello" -m "$EXAMPLES/hello/convox-internal.yml" -a svc -r p2 2>&1)
+ok $? "deploy the internal service on p2" "$out"
+
+param() { cx rack params -r "$1" --json | sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p"; }
+egress1=$(param p1 egress_port); peer2=$(param p2 peer_port)
+like "$egress1:$peer2" '^[0-9]+:[0-9]+$' "p1's egress port and p2's peer port are known"
+H=api.svc.p2-internal.localhost
+
+out=$(cx rack peer p1 p2 2>&1); is "$out" "Peering p1 and p2 over TLS... OK" "cx rack peer p1 p2"
+out=$(cx rack peers -r p1); like "$out" "p1 +p2 +tls 127\.0\.0\.1:$peer2" "p1 lists p2 as a TLS peer"
+out=$(cx rack peers -r p2); like "$out" "p2 +p1 +tls 127\.0\.0\.1:[0-9]+" "p2 lists p1"
+out=$(cx rack peer p1 p1 2>&1); refused $? "$out" "cannot peer rack p1 with itself" "a rack cannot peer with itself"
+
+# The peer router starts once the peering is there.
+wait_for 10 test -s "$CX_HOME/racks/p1/router-peer.pid"; ok $? "p1's peer router runs"
+wait_for 10 test -s "$CX_HOME/racks/p2/router-peer.pid"; ok $? "p2's peer router runs"
+# through_egress PATH: a request of p1's side for p2's internal name.
+through_egress() { curl -s --max-time 5 -H "Host: $H" "http://127.0.0.1:$egress1$1"; }
+wait_for 10 sh -c "curl -sf --max-time 2 -H 'Host: $H' http://127.0.0.1:$egress1/health"
+body=$(through_egress /); like "$body" "^hello from svc/api" "p1's egress reaches p2's internal service"
+body=$(through_egress /headers)
+like "$body" "X-Cx-Peer-Rack: p1" "p2 names the calling rack from its certificate"
+like "$body" "X-Forwarded-For: 127\.0\.0\.1, 127\.0\.0\.1" "X-Forwarded-For carries the caller and p1's router"
+body=$(curl -s --max-time 5 -H "Host: $H" -H "X-Cx-Peer-Rack: p3" "http://127.0.0.1:$egress1/headers")
+lacks "$body" "X-Cx-Peer-Rack: p1" "X-Cx-Peer-Rack: p3" "a forged X-Cx-Peer-Rack does not pass"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: web.svc.p2.localhost" "http://127.0.0.1:$egress1/")
+is "$code" 404 "the egress listener carries only peers' internal names"
+
+# p2's peer listener, straight: a client certificate is required, and it
+# must come from a peer's CA.
+ca2="$CX_HOME/racks/p2/ca.pem"
+exits_with '35|56' "no client certificate: the handshake fails" \
+    curl -s --max-time 5 --cacert "$ca2" --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=p1" -days 1 \
+    -keyout "$TMP/forged.key" -out "$TMP/forged.pem" 2>/dev/null
+exits_with '35|56' "a self-made certificate named p1: the handshake fails" \
+    curl -s --max-time 5 --cacert "$ca2" --cert "$TMP/forged.pem" --key "$TMP/forged.key" \
+    --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
+# p3 peers with p1 only: not transitive, p2 does not trust it.
+out=$(cx rack peer p1 p3 2>&1); ok $? "cx rack peer p1 p3" "$out"
+exits_with '35|56' "p3's peer certificate (p3 is p1's peer, not p2's): the handshake fails" \
+    curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p3/peer.pem" --key "$CX_HOME/racks/p3/peer.key" \
+    --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
+body=$(curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p1/peer.pem" --key "$CX_HOME/racks/p1/peer.key" \
+    --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/headers")
+like "$body" "X-Cx-Peer-Rack: p1" "p1's own certificate is admitted, and named"
+
+# An open connection of p1's to p2's peer listener, kept alive; unpeering
+# must close it within 5 s.
+python3 - "$CX_HOME/racks/p1/peer.pem" "$CX_HOME/racks/p1/peer.key" "$ca2" "$peer2" "$H" \
+    >"$TMP/keepalive.out" 2>&1 <<'EOF' &
+import socket, ssl, sys, time
+cert, key, ca, port, host = sys.argv[1:6]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(ca)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port)), timeout=20), server_hostname="p2")
+s.sendall(("GET /health HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+print("first:", s.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+t0 = time.time()
+try:
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+except (ssl.SSLError, OSError) as e:
+    pass
+print("closed after %.1f s" % (time.time() - t0), flush=True)
+EOF
+kpid=$!
+track $kpid
+wait_for 5 grep -q "^first:" "$TMP/keepalive.out"
+like "$(cat "$TMP/keepalive.out")" "first: HTTP/1.1 200" "a kept-alive peer connection is open"
+
+out=$(cx rack unpeer p1 p2 2>&1); is "$out" "Unpeering p1 and p2 over TLS... OK" "cx rack unpeer p1 p2"
+wait_for 6 grep -q "^closed after" "$TMP/keepalive.out"
+like "$(cat "$TMP/keepalive.out")" "closed after [0-5]\.[0-9] s" "unpeering closed the open connection within 5 s"
+exits_with '35|56' "after unpeering, p1's certificate is refused" \
+    curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p1/peer.pem" --key "$CX_HOME/racks/p1/peer.key" \
+    --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
+out=$(cx rack peers -r p1); lacks "$out" "p1 +p3 +tls" "p1 +p2 " "p1 lists p3 but not p2 any more"
+out=$(cx rack unpeer p1 p2 2>&1); refused $? "$out" "rack p1 is not peered with p2" "unpeering twice says they are not peered"
+
+done_testing

@@ -1,0 +1,186 @@
+/*
+ * test_peers.c — TLS peers in a temporary rack directory with a real store
+ * and real CAs: what a rack accepts of another (its own CA, an endpoint, a
+ * domain) and refuses in one line, the CA files that follow the store, the
+ * peer identity it makes, and the lines its peer router is given.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/util.h"
+#include "rackd/ca.h"
+#include "rackd/peers.h"
+#include "rackd/rack.h"
+#include "rackd/store.h"
+
+static char root[64];
+static struct rack rack;
+static char *ca_r2, *ca_r3;
+
+/* The CA of a rack named `name`, made in its own directory under root. */
+static char *
+other_ca(const char *name)
+{
+	char dir[128], err[512];
+	bool made;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, name);
+	if (mkdir(dir, 0700) == -1)
+		return NULL;
+	return ca_ensure(dir, name, &made, err, sizeof(err));
+}
+
+static int
+setup(void **state)
+{
+	char path[4200], err[512];
+	bool made;
+
+	(void)state;
+	log_init("test_peers", false);
+	snprintf(root, sizeof(root), "/tmp/cx-peers.XXXXXX");
+	if (mkdtemp(root) == NULL)
+		return -1;
+	memset(&rack, 0, sizeof(rack));
+	str_copy(rack.name, sizeof(rack.name), "r1");
+	snprintf(rack.dir, sizeof(rack.dir), "%s/r1", root);
+	if (mkdir(rack.dir, 0700) == -1)
+		return -1;
+	rack.ca_pem = ca_ensure(rack.dir, "r1", &made, err, sizeof(err));
+	snprintf(path, sizeof(path), "%s/state.db", rack.dir);
+	rack.store = store_open(path, err, sizeof(err));
+	ca_r2 = other_ca("r2");
+	ca_r3 = other_ca("r3");
+	return rack.ca_pem && rack.store && ca_r2 && ca_r3 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	store_close(rack.store);
+	free(rack.ca_pem);
+	free(ca_r2);
+	free(ca_r3);
+	return remove_tree(root);
+}
+
+static struct st_peer
+peer(const char *name, char *ca, const char *endpoint, const char *domain)
+{
+	struct st_peer p;
+
+	memset(&p, 0, sizeof(p));
+	str_copy(p.name, sizeof(p.name), name);
+	p.ca = ca;
+	str_copy(p.endpoint, sizeof(p.endpoint), endpoint);
+	str_copy(p.internal_domain, sizeof(p.internal_domain), domain);
+	return p;
+}
+
+static void
+refused(struct st_peer p, const char *why)
+{
+	char err[1024] = "";
+
+	assert_int_equal(peers_add(&rack, &p, err, sizeof(err)), -1);
+	if (strstr(err, why) == NULL)
+		fail_msg("error \"%s\" does not say \"%s\"", err, why);
+	assert_false(peers_any(&rack));
+}
+
+static void
+test_refuses_what_is_not_a_peer(void **state)
+{
+	(void)state;
+	refused(peer("R2", ca_r2, "127.0.0.1:9", "r2-internal.localhost"), "is not a rack name");
+	refused(peer("r1", rack.ca_pem, "127.0.0.1:9", "r1-internal.localhost"),
+	    "cannot peer rack r1 with itself");
+	/* r3's CA offered as r2's: the subject says whose it is. */
+	refused(peer("r2", ca_r3, "127.0.0.1:9", "r2-internal.localhost"),
+	    "not the CA of rack r2 (\"cx rack r2 CA\")");
+	refused(peer("r2", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+	    "127.0.0.1:9", "r2-internal.localhost"), "its CA certificate does not parse");
+	refused(peer("r2", ca_r2, "somewhere:9", "r2-internal.localhost"),
+	    "endpoint \"somewhere:9\" is not IPv4:PORT");
+	refused(peer("r2", ca_r2, "127.0.0.1:9", "not a domain"), "is not a domain name");
+}
+
+static void
+test_peer_files_identity_and_lines(void **state)
+{
+	char err[1024], path[4200], cn[64], *onfile, *lines;
+	struct st_peer p = peer("r2", ca_r2, "198.51.100.12:8443", "r2-internal.example.com");
+	struct tls_id *id;
+	struct buf b;
+	struct stat sb;
+
+	(void)state;
+	assert_int_equal(peers_add(&rack, &p, err, sizeof(err)), 0);
+	assert_true(peers_any(&rack));
+	/* r2's CA on file for the router; r1's own identity made, key 0600. */
+	snprintf(path, sizeof(path), "%s/peers/r2.pem", rack.dir);
+	onfile = read_file(path, 1 << 16, NULL);
+	assert_non_null(onfile);
+	assert_string_equal(onfile, ca_r2);
+	free(onfile);
+	snprintf(path, sizeof(path), "%s/peer.key", rack.dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 077, 0);
+	{
+		char cert[4200];
+
+		snprintf(cert, sizeof(cert), "%s/peer.pem", rack.dir);
+		id = tls_id_load(cert, path, err, sizeof(err));
+	}
+	assert_non_null(id);
+	tls_id_cn(id, cn, sizeof(cn));
+	assert_string_equal(cn, "r1");
+	tls_id_free(id);
+
+	buf_init(&b, 0);
+	assert_int_equal(peers_snapshot_lines(&rack, &b), 0);
+	lines = buf_cstr(&b);
+	snprintf(path, sizeof(path), "peer r2 %s/peers/r2.pem\n"
+	    "egress r2-internal.example.com r2 198.51.100.12 8443\n", rack.dir);
+	assert_string_equal(lines, path);
+	free(lines);
+
+	/* A stray CA file goes at the next sync; r2's is written again. */
+	snprintf(path, sizeof(path), "%s/peers/r9.pem", rack.dir);
+	assert_int_equal(write_file_atomic(path, "x", 1, 0644), 0);
+	snprintf(path, sizeof(path), "%s/peers/r2.pem", rack.dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(peers_files_sync(&rack, err, sizeof(err)), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/peers/r9.pem", rack.dir);
+	assert_int_equal(access(path, F_OK), -1);
+
+	assert_int_equal(peers_remove(&rack, "r2", err, sizeof(err)), 0);
+	assert_int_equal(peers_remove(&rack, "r2", err, sizeof(err)), 1);
+	assert_false(peers_any(&rack));
+	snprintf(path, sizeof(path), "%s/peers/r2.pem", rack.dir);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refuses_what_is_not_a_peer),
+		cmocka_unit_test(test_peer_files_identity_and_lines),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
