@@ -212,8 +212,9 @@ expect_err "deploy with no convox.yml in the current directory" \
 expect_err "net exec to a rack that does not exist" \
 	'ERROR: no such place: nope (use internet or a VPC rack'"'"'s name; cx net lists them)' \
 	"$CX" net exec nope -- true
-expect_err "peering a rack that has no VPC" \
-	'ERROR: rack r1 has no VPC to peer (install it with --vpc CIDR)' "$CX" rack peer r1 r2
+# Racks that are not both lab racks peer over TLS, through their APIs.
+expect_err "peering a rack that is not running" \
+	'ERROR: rack r1 is not running; start it with: cx rack start r1' "$CX" rack peer r1 r2
 
 # --- a failed install leaves nothing behind ---
 expect_err "install with no daemon to run" \
