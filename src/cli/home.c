@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 
 int
 cli_home(struct cli *c)
@@ -117,6 +118,29 @@ cli_check_name(const char *what, const char *name)
 	return -1;
 }
 
+/* $RACK_URL: the remote rack it names, by the name it was logged in under
+ * when it was, else as HOST:PORT. */
+static int
+select_rack_url(struct cli *c, bool quiet)
+{
+	char url[REMOTE_URL_MAX], pw[256], err[512], name[64];
+
+	if (remote_parse_rack_url(getenv("RACK_URL"), url, sizeof(url), pw, sizeof(pw), err,
+	    sizeof(err)) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		if (!quiet)
+			out_error("%s", err);
+		return -1;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if (remote_find_url(c->home, url, name, sizeof(name)) == 0)
+		str_copy(c->rack, sizeof(c->rack), name);
+	else
+		str_copy(c->rack, sizeof(c->rack), url + strlen("https://"));
+	c->rack_url = true;
+	return 0;
+}
+
 static int
 select_rack(struct cli *c, bool quiet)
 {
@@ -129,6 +153,8 @@ select_rack(struct cli *c, bool quiet)
 		return 0;
 	if (cli_home(c) == -1)
 		return -1;
+	if (name == NULL && getenv("RACK_URL") != NULL && getenv("RACK_URL")[0] != '\0')
+		return select_rack_url(c, quiet);
 	if (name == NULL && getenv("CX_RACK") != NULL && getenv("CX_RACK")[0] != '\0')
 		name = getenv("CX_RACK");
 	if (name == NULL) {
@@ -141,7 +167,7 @@ select_rack(struct cli *c, bool quiet)
 		}
 	}
 	if (name != NULL) {
-		if (!cli_rack_exists(c, name)) {
+		if (!cli_rack_exists(c, name) && !remote_exists(c->home, name)) {
 			if (!quiet)
 				out_error("no such rack: %s (cx racks lists them)", name);
 			free(cur);
@@ -152,6 +178,16 @@ select_rack(struct cli *c, bool quiet)
 		return 0;
 	}
 	names = cli_rack_names(c, &n);
+	{
+		size_t nr;
+		char **remotes = remote_names(c->home, &nr);
+
+		for (size_t i = 0; i < nr; i++) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = remotes[i];
+		}
+		free(remotes);
+	}
 	if (n == 1) {
 		str_copy(c->rack, sizeof(c->rack), names[0]);
 		cli_names_free(names, n);
