@@ -24,6 +24,7 @@ struct client {
 	char *sock_path;            /* unix socket, or NULL for HTTPS */
 	char *url;                  /* "https://HOST:PORT" of a remote rack, or NULL */
 	char *ca_file;              /* what its certificate must verify against; NULL: the system's CAs */
+	char *ca_name;              /* how errors name it (client_set_ca_name), or NULL: ca_file */
 	char *password;
 };
 
@@ -89,6 +90,13 @@ client_new_https(const char *url, const char *password, const char *ca_file, cha
 	return c;
 }
 
+void
+client_set_ca_name(struct client *c, const char *name)
+{
+	free(c->ca_name);
+	c->ca_name = xstrdup(name);
+}
+
 bool
 client_is_https(const struct client *c)
 {
@@ -104,6 +112,7 @@ client_free(struct client *c)
 	free(c->sock_path);
 	free(c->url);
 	free(c->ca_file);
+	free(c->ca_name);
 	if (c->password != NULL) {
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
@@ -191,7 +200,7 @@ https_error(const struct client *c, CURLcode cr, const char *errbuf, char *err, 
 	switch (cr) {
 	case CURLE_PEER_FAILED_VERIFICATION:
 		snprintf(err, errlen, "the certificate of %s does not verify against %s: %s", c->url,
-		    c->ca_file ? c->ca_file : "the system's CAs", why);
+		    c->ca_name ? c->ca_name : c->ca_file ? c->ca_file : "the system's CAs", why);
 		return true;
 	case CURLE_SSL_CONNECT_ERROR:
 		snprintf(err, errlen, "TLS handshake with %s failed: %s", c->url, why);

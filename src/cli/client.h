@@ -49,6 +49,8 @@ struct client *client_new(const char *sock_path, const char *password, char *err
  * CAs) and name HOST. NULL with err on a malformed url. */
 struct client *client_new_https(const char *url, const char *password, const char *ca_file,
     char *err, size_t errlen);
+/* How errors name the CA file (a temporary copy is named for what it holds). */
+void client_set_ca_name(struct client *c, const char *name);
 bool client_is_https(const struct client *c);
 void client_free(struct client *c);
 /* The certificates the server at url ("https://HOST:PORT") presents, as PEM

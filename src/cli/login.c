@@ -51,8 +51,8 @@ chain_ca(const char *url, char **pems, size_t n, char fp[TLS_FINGERPRINT_SIZE], 
 /* GET /system of url, verified against ca_file, with the password: the
  * rack's name into name. -1 with err. */
 static int
-ask_name(const char *url, const char *password, const char *ca_file, char *name,
-    size_t namelen, char *err, size_t errlen)
+ask_name(const char *url, const char *password, const char *ca_file, const char *ca_name,
+    char *name, size_t namelen, char *err, size_t errlen)
 {
 	struct client_req req = { .method = "GET", .path = "/system", .body_fd = -1,
 		.timeout_ms = 15000 };
@@ -64,6 +64,7 @@ ask_name(const char *url, const char *password, const char *ca_file, char *name,
 
 	if ((cl = client_new_https(url, password, ca_file, err, errlen)) == NULL)
 		return -1;
+	client_set_ca_name(cl, ca_name);
 	buf_init(&resp.body, 1 << 20);
 	if (client_do(cl, &req, &resp, err, errlen) != CLIENT_OK)
 		goto out;
@@ -172,7 +173,8 @@ cmd_login(struct cli *c)
 		goto out;
 	}
 	close(fd);
-	if (ask_name(url, password, tmp, name, sizeof(name), err, sizeof(err)) == -1) {
+	if (ask_name(url, password, tmp, c->opt[OPT_CA] ? c->opt[OPT_CA] : "the CA it sent", name,
+	    sizeof(name), err, sizeof(err)) == -1) {
 		unlink(tmp);
 		out_error("%s", err);
 		goto out;
