@@ -2,7 +2,6 @@
  * home.c — where the CLI finds racks: $CX_HOME (default ~/.cx), the rack
  * directories under it, and which rack and app a command is about.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -70,34 +69,19 @@ cli_rack_exists(const struct cli *c, const char *rack)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int
-name_cmp(const void *a, const void *b)
+static bool
+is_rack(const char *name, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return valid_name(name) && cli_rack_exists(arg, name);
 }
 
 char **
 cli_rack_names(const struct cli *c, size_t *n)
 {
 	char path[PATH_MAX];
-	char **names = NULL;
-	struct dirent *de;
-	DIR *d;
 
-	*n = 0;
 	snprintf(path, sizeof(path), "%s/racks", c->home);
-	if ((d = opendir(path)) == NULL)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		if (!valid_name(de->d_name) || !cli_rack_exists(c, de->d_name))
-			continue;
-		names = xrealloc(names, (*n + 1) * sizeof(*names));
-		names[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(names, *n, sizeof(*names), name_cmp);
-	return names;
+	return dir_names(path, is_rack, (void *)c, n);
 }
 
 void

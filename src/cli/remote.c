@@ -5,7 +5,6 @@
 #include "cli/remote.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,34 +287,19 @@ remote_save(const char *home, const char *name, const char *url, const char *pas
 	return 0;
 }
 
-static int
-name_cmp(const void *a, const void *b)
+static bool
+is_remote(const char *name, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return remote_exists(arg, name);
 }
 
 char **
 remote_names(const char *home, size_t *n)
 {
 	char path[4200];
-	char **names = NULL;
-	struct dirent *de;
-	DIR *d;
 
-	*n = 0;
 	snprintf(path, sizeof(path), "%s/remotes", home);
-	if ((d = opendir(path)) == NULL)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		if (!remote_exists(home, de->d_name))
-			continue;
-		names = xrealloc(names, (*n + 1) * sizeof(*names));
-		names[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(names, *n, sizeof(*names), name_cmp);
-	return names;
+	return dir_names(path, is_remote, (void *)home, n);
 }
 
 int
