@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/client.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 
 /* How long a promotion may take before the CLI gives up waiting. */
 #define PROMOTE_TIMEOUT_MS (10 * 60 * 1000)
@@ -56,6 +57,105 @@ api_path(const char *fmt, ...)
 	return buf_cstr(&b);
 }
 
+/* A client for the remote rack RACK_URL names (c->rack is its name when
+ * it was logged in, else HOST:PORT): verified against the CA pinned at
+ * login, else $RACK_CA, else the system's CAs; never unverified. */
+static struct client *
+rack_url_client(const char *home, char *err, size_t errlen)
+{
+	char url[REMOTE_URL_MAX], pw[256], name[64];
+	const char *ca = getenv("RACK_CA");
+	struct client *cl;
+	struct remote r = { .password = "" };
+
+	if (remote_parse_rack_url(getenv("RACK_URL"), url, sizeof(url), pw, sizeof(pw), err,
+	    errlen) == -1)
+		return NULL;
+	if (ca != NULL && ca[0] == '\0')
+		ca = NULL;
+	if (remote_find_url(home, url, name, sizeof(name)) == 0 &&
+	    remote_load(home, name, &r, err, errlen) == 0)
+		ca = r.ca_path;
+	cl = client_new_https(url, pw, ca, err, errlen);
+	explicit_bzero(pw, sizeof(pw));
+	explicit_bzero(r.password, sizeof(r.password));
+	return cl;
+}
+
+/* A client for rack `name`: *why -2 when a local rack is not running (err
+ * says so), -1 for anything else. */
+static struct client *
+rack_client(struct cli *c, const char *name, int *why, char *err, size_t errlen)
+{
+	char sock[PATH_MAX], pwpath[PATH_MAX];
+	struct client *cl;
+	struct remote r;
+	struct stat st;
+	char *pw;
+
+	*why = -1;
+	if (c->rack_url && strcmp(name, c->rack) == 0) {
+		return rack_url_client(c->home, err, errlen);
+	}
+	if (!cli_rack_exists(c, name) && remote_exists(c->home, name)) {
+		if (remote_load(c->home, name, &r, err, errlen) == -1)
+			return NULL;
+		cl = client_new_https(r.url, r.password, r.ca_path, err, errlen);
+		explicit_bzero(r.password, sizeof(r.password));
+		return cl;
+	}
+	cli_rack_path(c, name, "api.sock", sock, sizeof(sock));
+	cli_rack_path(c, name, "password", pwpath, sizeof(pwpath));
+	pw = read_file(pwpath, 4096, NULL);
+	if (pw == NULL) {
+		int saved = errno;
+
+		if (stat(sock, &st) == -1 && errno == ENOENT) {
+			*why = -2;
+			snprintf(err, errlen, "rack %s is not running; start it with: cx rack start %s",
+			    name, name);
+		} else if (saved == EACCES) {
+			snprintf(err, errlen, "cannot read the password of rack %s (%s): %s; the rack "
+			    "is its owner's: run cx as them, or have them admit a group of yours with "
+			    "cx rack params set api_group=GROUP", name, pwpath, strerror(saved));
+		} else {
+			snprintf(err, errlen, "cannot read the password of rack %s (%s): %s", name,
+			    pwpath, strerror(saved));
+		}
+		return NULL;
+	}
+	pw[strcspn(pw, "\r\n")] = '\0';
+	cl = client_new(sock, pw, err, errlen);
+	explicit_bzero(pw, strlen(pw));
+	free(pw);
+	return cl;
+}
+
+struct client *
+cli_rack_client(struct cli *c, const char *rack, char *err, size_t errlen)
+{
+	int why;
+
+	if (cli_home(c) == -1) {
+		snprintf(err, errlen, "cannot find $CX_HOME");
+		return NULL;
+	}
+	if (!(c->rack_url && strcmp(rack, c->rack) == 0) && !cli_rack_exists(c, rack) &&
+	    !remote_exists(c->home, rack)) {
+		snprintf(err, errlen, "no such rack: %s (cx racks lists them)", rack);
+		return NULL;
+	}
+	return rack_client(c, rack, &why, err, errlen);
+}
+
+bool
+cli_rack_is_remote(struct cli *c)
+{
+	if (cli_select_rack_quiet(c) == -1)
+		return false;
+	return c->rack_url || (!cli_rack_exists(c, c->rack) && remote_exists(c->home, c->rack));
+}
+
 static int
 not_running(const char *rack)
 {
@@ -67,37 +167,9 @@ not_running(const char *rack)
 static struct client *
 open_client(struct cli *c, const char *name, bool quiet, int *why)
 {
-	char sock[PATH_MAX], pwpath[PATH_MAX], err[512];
-	struct client *cl;
-	struct stat st;
-	char *pw;
+	char err[1024];
+	struct client *cl = rack_client(c, name, why, err, sizeof(err));
 
-	*why = -1;
-	cli_rack_path(c, name, "api.sock", sock, sizeof(sock));
-	cli_rack_path(c, name, "password", pwpath, sizeof(pwpath));
-	pw = read_file(pwpath, 4096, NULL);
-	if (pw == NULL) {
-		int saved = errno;
-
-		if (stat(sock, &st) == -1 && errno == ENOENT) {
-			*why = -2;
-			if (!quiet)
-				not_running(name);
-			return NULL;
-		}
-		if (!quiet && saved == EACCES)
-			out_error("cannot read the password of rack %s (%s): %s; the rack is its "
-			    "owner's: run cx as them, or have them admit a group of yours with cx rack "
-			    "params set api_group=GROUP", name, pwpath, strerror(saved));
-		else if (!quiet)
-			out_error("cannot read the password of rack %s (%s): %s", name, pwpath,
-			    strerror(saved));
-		return NULL;
-	}
-	pw[strcspn(pw, "\r\n")] = '\0';
-	cl = client_new(sock, pw, err, sizeof(err));
-	explicit_bzero(pw, strlen(pw));
-	free(pw);
 	if (cl == NULL && !quiet)
 		out_error("%s", err);
 	return cl;

@@ -31,6 +31,9 @@ enum cli_opt_id {
 	OPT_SINCE,
 	OPT_FROM,
 	OPT_MANIFEST,
+	OPT_PASSWORD,
+	OPT_CA,
+	OPT_FINGERPRINT,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -57,7 +60,9 @@ struct cli {
 	bool json;
 
 	char home[1024];        /* $CX_HOME or ~/.cx (socket paths under it must stay short) */
-	char rack[64];          /* the selected rack, after cli_select_rack */
+	char rack[300];         /* the selected rack, after cli_select_rack (a remote one
+	                           selected by $RACK_URL and never logged in: HOST:PORT) */
+	bool rack_url;          /* $RACK_URL selected it */
 	char app[64];           /* the selected app, after cli_select_app */
 	struct client *client;  /* opened on first use */
 };
@@ -76,8 +81,10 @@ bool cli_rack_exists(const struct cli *c, const char *rack);
 /* Names of installed racks, sorted; *n set. Free with cli_names_free. */
 char **cli_rack_names(const struct cli *c, size_t *n);
 void cli_names_free(char **names, size_t n);
-/* The rack to talk to: -r, else $CX_RACK, else HOME/current, else the only
- * rack. 0, or -1 after printing why none (quiet: without printing). */
+/* The rack to talk to: -r, else $RACK_URL (a remote rack for this command,
+ * https://convox:PASSWORD@HOST:PORT), else $CX_RACK, else HOME/current, else
+ * the only rack (local or remote). 0, or -1 after printing why none (quiet:
+ * without printing). */
 int cli_select_rack(struct cli *c);
 int cli_select_rack_quiet(struct cli *c);
 /* The app: -a, else the current directory's name. 0, or -1 after printing. */
@@ -119,6 +126,12 @@ int api_probe(struct cli *c, const char *name, long timeout_ms, jv **out);
 int cli_require_feature(struct cli *c, const char *feature, const char *what);
 /* Closes the connection (before the daemon is restarted, say). */
 void api_close(struct cli *c);
+/* A client for rack NAME, local (unix socket) or remote (registered by cx
+ * login, or the one $RACK_URL selected): NULL with err in one line saying
+ * why not. Caller frees (client_free). */
+struct client *cli_rack_client(struct cli *c, const char *rack, char *err, size_t errlen);
+/* Whether the selected rack is remote (reached over HTTPS). */
+bool cli_rack_is_remote(struct cli *c);
 
 struct out_col;
 /* Lists one of the app's collections (what = "releases", "processes", ...):
@@ -167,6 +180,8 @@ int cmd_rack_logs(struct cli *c);
 int cmd_rack_metrics(struct cli *c);
 int cmd_rack_ca(struct cli *c);
 int cmd_switch(struct cli *c);
+int cmd_rack_ca_fingerprint(struct cli *c);
+int cmd_login(struct cli *c);
 
 int cmd_rack_peer(struct cli *c);
 int cmd_rack_unpeer(struct cli *c);

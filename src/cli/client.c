@@ -1,7 +1,8 @@
 /*
- * client.c — libcurl over a unix socket; see client.h. A request that hands
- * descriptors over (client_send_fds) goes on a socket of its own, written and
- * read here by hand: libcurl cannot send SCM_RIGHTS.
+ * client.c — libcurl over a unix socket, or over HTTPS to a remote rack; see
+ * client.h. A request that hands descriptors over (client_send_fds) goes on
+ * a socket of its own, written and read here by hand: libcurl cannot send
+ * SCM_RIGHTS (and HTTPS cannot carry descriptors at all).
  */
 #include "cli/client.h"
 #include "common/http1.h"
@@ -20,7 +21,10 @@
 
 struct client {
 	CURL *curl;
-	char *sock_path;
+	char *sock_path;            /* unix socket, or NULL for HTTPS */
+	char *url;                  /* "https://HOST:PORT" of a remote rack, or NULL */
+	char *ca_file;              /* what its certificate must verify against; NULL: the system's CAs */
+	char *ca_name;              /* how errors name it (client_set_ca_name), or NULL: ca_file */
 	char *password;
 };
 
@@ -29,22 +33,15 @@ struct upload {
 	int err;
 };
 
-struct client *
-client_new(const char *sock_path, const char *password, char *err, size_t errlen)
+static struct client *
+client_alloc(const char *password, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
-	struct client *c;
 	static bool inited;
+	struct client *c;
 
-	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path too long for a unix socket (%zu bytes, at most "
-		    "%zu): %s; use a shorter CX_HOME", strlen(sock_path), sizeof(sun.sun_path) - 1,
-		    sock_path);
-		return NULL;
-	}
 	if (!inited) {
-		/* No TLS on a unix socket: skip the SSL library's initialization. */
-		curl_global_init(CURL_GLOBAL_NOTHING);
+		/* Remote racks speak TLS: initialize the SSL library too. */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
 		inited = true;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -54,9 +51,56 @@ client_new(const char *sock_path, const char *password, char *err, size_t errlen
 		free(c);
 		return NULL;
 	}
-	c->sock_path = xstrdup(sock_path);
 	c->password = xstrdup(password);
 	return c;
+}
+
+struct client *
+client_new(const char *sock_path, const char *password, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct client *c;
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long for a unix socket (%zu bytes, at most "
+		    "%zu): %s; use a shorter CX_HOME", strlen(sock_path), sizeof(sun.sun_path) - 1,
+		    sock_path);
+		return NULL;
+	}
+	c = client_alloc(password, err, errlen);
+	if (c != NULL)
+		c->sock_path = xstrdup(sock_path);
+	return c;
+}
+
+struct client *
+client_new_https(const char *url, const char *password, const char *ca_file, char *err,
+    size_t errlen)
+{
+	struct client *c;
+
+	if (strncmp(url, "https://", 8) != 0 || strchr(url + 8, '/') != NULL) {
+		snprintf(err, errlen, "not a rack's address: %s (https://HOST:PORT)", url);
+		return NULL;
+	}
+	if ((c = client_alloc(password, err, errlen)) == NULL)
+		return NULL;
+	c->url = xstrdup(url);
+	c->ca_file = ca_file != NULL ? xstrdup(ca_file) : NULL;
+	return c;
+}
+
+void
+client_set_ca_name(struct client *c, const char *name)
+{
+	free(c->ca_name);
+	c->ca_name = xstrdup(name);
+}
+
+bool
+client_is_https(const struct client *c)
+{
+	return c->url != NULL;
 }
 
 void
@@ -66,6 +110,9 @@ client_free(struct client *c)
 		return;
 	curl_easy_cleanup(c->curl);
 	free(c->sock_path);
+	free(c->url);
+	free(c->ca_file);
+	free(c->ca_name);
 	if (c->password != NULL) {
 		explicit_bzero(c->password, strlen(c->password));
 		free(c->password);
@@ -128,12 +175,52 @@ on_read(char *out, size_t size, size_t n, void *arg)
 	}
 }
 
+/* TLS 1.3, the server's certificate verified against the rack's CA (or the
+ * system's CAs) and its name checked against the URL's host. */
+static void
+https_options(struct client *c, CURL *h)
+{
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file != NULL) {
+		/* The rack's CA alone: not also every CA the system trusts. */
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+}
+
+/* One line for what went wrong below HTTP with a remote rack; false when the
+ * generic handling (timeouts, sizes, the upload) says it better. */
+static bool
+https_error(const struct client *c, CURLcode cr, const char *errbuf, char *err, size_t errlen)
+{
+	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cr);
+
+	switch (cr) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errlen, "the certificate of %s does not verify against %s: %s", c->url,
+		    c->ca_name ? c->ca_name : c->ca_file ? c->ca_file : "the system's CAs", why);
+		return true;
+	case CURLE_SSL_CONNECT_ERROR:
+		snprintf(err, errlen, "TLS handshake with %s failed: %s", c->url, why);
+		return true;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(err, errlen, "cannot reach %s: %s", c->url, why);
+		return true;
+	default:
+		return false;
+	}
+}
+
 enum client_result
 client_do(struct client *c, const struct client_req *req, struct client_resp *resp, char *err,
     size_t errlen)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char *url = xasprintf("http://localhost%s", req->path);
+	char *url = c->url != NULL ? xasprintf("%s%s", c->url, req->path) :
+	    xasprintf("http://localhost%s", req->path);
 	struct curl_slist *hdrs = NULL;
 	struct upload up = { .fd = req->body_fd, .err = 0 };
 	enum client_result rc = CLIENT_OK;
@@ -150,7 +237,10 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 
 	curl_easy_reset(h);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
+	if (c->url != NULL)
+		https_options(c, h);
+	else
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->sock_path);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -199,6 +289,10 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
 	cr = curl_easy_perform(h);
+	if (c->url != NULL && cr != CURLE_OK && https_error(c, cr, errbuf, err, errlen)) {
+		rc = CLIENT_ERR;
+		goto out;
+	}
 	if (cr == CURLE_COULDNT_CONNECT) {
 		long oserr = 0;
 
@@ -251,6 +345,10 @@ client_send_fds(struct client *c, const struct client_req *req, const int *fds, 
 	struct buf head;
 	int fd;
 
+	if (c->url != NULL) {
+		snprintf(err, errlen, "cannot hand descriptors to %s: HTTPS carries none", c->url);
+		return CLIENT_ERR;
+	}
 	if (nfds > 8 || strlen(c->password) > 200) {
 		snprintf(err, errlen, "cannot hand %zu descriptors over", nfds);
 		return CLIENT_ERR;
@@ -350,5 +448,60 @@ client_await(int fd, struct client_resp *resp, char *err, size_t errlen)
 	rc = CLIENT_OK;
 out:
 	buf_free(&in);
+	return rc;
+}
+
+int
+client_fetch_chain(const char *url, char ***pems, size_t *n, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_certinfo *ci = NULL;
+	CURL *h;
+	CURLcode cr;
+	int rc = -1;
+
+	*pems = NULL;
+	*n = 0;
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialize libcurl");
+		return -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+	/* Nothing is trusted yet and nothing is sent: the handshake alone, to
+	 * see which certificates the server presents. */
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	cr = curl_easy_perform(h);
+	if (cr != CURLE_OK) {
+		snprintf(err, errlen, "%s %s: %s", cr == CURLE_SSL_CONNECT_ERROR ?
+		    "TLS handshake with" : "cannot reach", url,
+		    errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		goto out;
+	}
+	if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) != CURLE_OK || ci == NULL ||
+	    ci->num_of_certs <= 0) {
+		snprintf(err, errlen, "%s sent no certificate", url);
+		goto out;
+	}
+	*pems = xcalloc((size_t)ci->num_of_certs, sizeof(**pems));
+	for (int i = 0; i < ci->num_of_certs; i++) {
+		for (struct curl_slist *l = ci->certinfo[i]; l != NULL; l = l->next) {
+			if (strncmp(l->data, "Cert:", 5) == 0) {
+				(*pems)[(*n)++] = xstrdup(l->data + 5);
+				break;
+			}
+		}
+	}
+	rc = 0;
+out:
+	curl_easy_cleanup(h);
 	return rc;
 }

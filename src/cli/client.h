@@ -44,7 +44,20 @@ struct client_resp {
 /* A client for the socket at sock_path with this password (copied). Never
  * fails except on a path too long for a unix socket (NULL, err set). */
 struct client *client_new(const char *sock_path, const char *password, char *err, size_t errlen);
+/* A client for a remote rack's API at url ("https://HOST:PORT"): TLS 1.3,
+ * its certificate must verify against ca_file (PEM; NULL: the system's
+ * CAs) and name HOST. NULL with err on a malformed url. */
+struct client *client_new_https(const char *url, const char *password, const char *ca_file,
+    char *err, size_t errlen);
+/* How errors name the CA file (a temporary copy is named for what it holds). */
+void client_set_ca_name(struct client *c, const char *name);
+bool client_is_https(const struct client *c);
 void client_free(struct client *c);
+/* The certificates the server at url ("https://HOST:PORT") presents, as PEM
+ * texts (leaf first), from a handshake that verifies nothing and sends no
+ * request: what trust on first use pins, after checking it. *pems (each
+ * and the array) are the caller's to free. -1 with err. */
+int client_fetch_chain(const char *url, char ***pems, size_t *n, char *err, size_t errlen);
 
 /* Sends req; fills resp (any status). On CLIENT_ERR err is set. resp->body
  * must be initialized by the caller (buf_init) and is appended to. */

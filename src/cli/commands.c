@@ -30,7 +30,7 @@ struct cli_opt {
 static const struct cli_opt opts[] = {
 	{ OPT_APP, 'a', "app", "APP", "app name (default: the current directory's name)" },
 	{ OPT_RACK, 'r', "rack", "NAME",
-	  "rack to use (default: $CX_RACK, then the one `cx switch` chose, then the only one)" },
+	  "rack to use (default: $RACK_URL, $CX_RACK, then the one `cx switch` chose, then the only one)" },
 	{ OPT_JSON, 0, "json", NULL, "print one JSON document instead of a table" },
 	{ OPT_VPC, 0, "vpc", "CIDR",
 	  "give the rack its own private network (e.g. 10.1.0.0/16); needs root" },
@@ -42,6 +42,10 @@ static const struct cli_opt opts[] = {
 	{ OPT_FROM, 0, "from", "WHERE",
 	  "where to try from: internet or a VPC rack's name (default: internet); local for loopback racks" },
 	{ OPT_MANIFEST, 'm', "manifest", "FILE", "the convox.yml to deploy (default: DIR/convox.yml)" },
+	{ OPT_PASSWORD, 'p', "password", "PASSWORD", "the rack's API password" },
+	{ OPT_CA, 0, "ca", "FILE", "the rack's CA certificate (PEM) to verify it against" },
+	{ OPT_FINGERPRINT, 0, "fingerprint", "SHA256",
+	  "the SHA-256 fingerprint of the rack's CA (cx rack ca fingerprint prints it)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -49,9 +53,23 @@ static const struct cli_opt opts[] = {
 
 static const struct cli_cmd cmds[] = {
 	/* racks */
-	{ "racks", "", 0, 0, O(JSON), 0, cmd_racks, "list the racks installed here",
-	  "Lists the racks under $CX_HOME (default ~/.cx) with their provider and status\n"
-	  "(running or stopped). --json prints [{\"name\",\"provider\",\"status\"}]." },
+	{ "racks", "", 0, 0, O(JSON), 0, cmd_racks, "list the racks installed here and logged in to",
+	  "Lists the racks under $CX_HOME (default ~/.cx), installed here or logged in to\n"
+	  "(cx login), with their provider, status (running or stopped; unreachable for a\n"
+	  "remote rack that did not answer) and LOCATION: local, or https://HOST:PORT.\n"
+	  "--json prints [{\"name\",\"provider\",\"status\",\"location\"}]." },
+	{ "login", "HOST[:PORT]", 1, 1, O(PASSWORD) | O(CA) | O(FINGERPRINT), 0, cmd_login,
+	  "register a rack on another machine",
+	  "Registers the rack whose API answers over HTTPS at HOST:PORT (default port\n"
+	  "5443; its param api_port) under the rack's own name, for -r NAME, cx switch\n"
+	  "and every command. Its certificate must be issued by the CA in --ca FILE, or\n"
+	  "by a CA whose SHA-256 fingerprint is --fingerprint (cx rack ca fingerprint on\n"
+	  "the rack's host prints it); with neither, the CA the rack sends is trusted on\n"
+	  "first use and its fingerprint printed: compare it. Later commands verify the\n"
+	  "rack against that CA. Kept in $CX_HOME/remotes/NAME (url, password, ca.pem).\n"
+	  "RACK_URL=https://convox:PASSWORD@HOST:PORT selects a remote rack for one\n"
+	  "command instead, verified against the CA pinned when HOST:PORT was logged\n"
+	  "in, else the CA file $RACK_CA, else the system's CAs." },
 	{ "rack", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack, "show the selected rack",
 	  "Shows Name, Provider, Router, RouterInternal (while param internal_router is\n"
 	  "true), Status and Version of the rack." },
@@ -93,6 +111,10 @@ static const struct cli_cmd cmds[] = {
 	  "rack's daemon first started: what clients and other racks are given to trust\n"
 	  "the rack. Its key stays in the rack's directory (ca.key, its owner's alone).\n"
 	  "Example: cx rack ca > rack.pem; openssl x509 -in rack.pem -noout -subject" },
+	{ "rack ca fingerprint", "", 0, 0, O(RACK), 0, cmd_rack_ca_fingerprint,
+	  "print the SHA-256 fingerprint of the rack's CA",
+	  "Prints SHA256:AB:CD:... of the rack's CA certificate: what cx login HOST\n"
+	  "--fingerprint takes, and what it prints when it trusts a rack on first use." },
 	{ "rack peer", "RACK1 RACK2", 2, 2, 0, 0, cmd_rack_peer, "peer two racks",
 	  "Two lab VPC racks of this machine are linked as VPC peering does: routes both\n"
 	  "ways, and each rack's internal router accepts the other's addresses (needs\n"
@@ -106,7 +128,8 @@ static const struct cli_cmd cmds[] = {
 	{ "rack peers", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_peers, "list a rack's peerings",
 	  "Lists the racks peered with the selected rack (RACK PEER CIDR)." },
 	{ "switch", "NAME", 1, 1, 0, 0, cmd_switch, "select the rack commands use by default",
-	  "Makes NAME the rack that commands use when neither -r nor $CX_RACK says." },
+	  "Makes NAME (installed here, or logged in to) the rack that commands use when\n"
+	  "neither -r, $RACK_URL nor $CX_RACK says." },
 	{ "net", "", 0, 0, O(JSON), 0, cmd_net, "show the network lab",
 	  "Shows the lab's VPC racks (RACK CIDR PUBLIC PRIVATE) and their PEERINGS." },
 	{ "net exec", "WHERE [--] COMMAND...", 2, -1, 0, 1, cmd_net_exec,

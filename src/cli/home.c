@@ -2,7 +2,6 @@
  * home.c — where the CLI finds racks: $CX_HOME (default ~/.cx), the rack
  * directories under it, and which rack and app a command is about.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "cli/remote.h"
 
 int
 cli_home(struct cli *c)
@@ -69,34 +69,19 @@ cli_rack_exists(const struct cli *c, const char *rack)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int
-name_cmp(const void *a, const void *b)
+static bool
+is_rack(const char *name, void *arg)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return valid_name(name) && cli_rack_exists(arg, name);
 }
 
 char **
 cli_rack_names(const struct cli *c, size_t *n)
 {
 	char path[PATH_MAX];
-	char **names = NULL;
-	struct dirent *de;
-	DIR *d;
 
-	*n = 0;
 	snprintf(path, sizeof(path), "%s/racks", c->home);
-	if ((d = opendir(path)) == NULL)
-		return NULL;
-	while ((de = readdir(d)) != NULL) {
-		if (!valid_name(de->d_name) || !cli_rack_exists(c, de->d_name))
-			continue;
-		names = xrealloc(names, (*n + 1) * sizeof(*names));
-		names[(*n)++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(names, *n, sizeof(*names), name_cmp);
-	return names;
+	return dir_names(path, is_rack, (void *)c, n);
 }
 
 void
@@ -117,6 +102,29 @@ cli_check_name(const char *what, const char *name)
 	return -1;
 }
 
+/* $RACK_URL: the remote rack it names, by the name it was logged in under
+ * when it was, else as HOST:PORT. */
+static int
+select_rack_url(struct cli *c, bool quiet)
+{
+	char url[REMOTE_URL_MAX], pw[256], err[512], name[64];
+
+	if (remote_parse_rack_url(getenv("RACK_URL"), url, sizeof(url), pw, sizeof(pw), err,
+	    sizeof(err)) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		if (!quiet)
+			out_error("%s", err);
+		return -1;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	if (remote_find_url(c->home, url, name, sizeof(name)) == 0)
+		str_copy(c->rack, sizeof(c->rack), name);
+	else
+		str_copy(c->rack, sizeof(c->rack), url + strlen("https://"));
+	c->rack_url = true;
+	return 0;
+}
+
 static int
 select_rack(struct cli *c, bool quiet)
 {
@@ -129,6 +137,8 @@ select_rack(struct cli *c, bool quiet)
 		return 0;
 	if (cli_home(c) == -1)
 		return -1;
+	if (name == NULL && getenv("RACK_URL") != NULL && getenv("RACK_URL")[0] != '\0')
+		return select_rack_url(c, quiet);
 	if (name == NULL && getenv("CX_RACK") != NULL && getenv("CX_RACK")[0] != '\0')
 		name = getenv("CX_RACK");
 	if (name == NULL) {
@@ -141,7 +151,7 @@ select_rack(struct cli *c, bool quiet)
 		}
 	}
 	if (name != NULL) {
-		if (!cli_rack_exists(c, name)) {
+		if (!cli_rack_exists(c, name) && !remote_exists(c->home, name)) {
 			if (!quiet)
 				out_error("no such rack: %s (cx racks lists them)", name);
 			free(cur);
@@ -152,6 +162,16 @@ select_rack(struct cli *c, bool quiet)
 		return 0;
 	}
 	names = cli_rack_names(c, &n);
+	{
+		size_t nr;
+		char **remotes = remote_names(c->home, &nr);
+
+		for (size_t i = 0; i < nr; i++) {
+			names = xrealloc(names, (n + 1) * sizeof(*names));
+			names[n++] = remotes[i];
+		}
+		free(remotes);
+	}
 	if (n == 1) {
 		str_copy(c->rack, sizeof(c->rack), names[0]);
 		cli_names_free(names, n);

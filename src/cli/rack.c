@@ -28,6 +28,7 @@
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "common/net.h"
+#include "cli/remote.h"
 #include "lab/lab.h"
 
 #define START_TIMEOUT_MS 10000      /* until GET /system answers */
@@ -211,39 +212,61 @@ kill_leftovers(struct cli *c, const char *name)
 	closedir(d);
 }
 
+/* One row of cx racks: name, provider, status (from GET /system), location. */
+static jv *
+rack_row(struct cli *c, const char *name, const char *location)
+{
+	jv *sys = NULL, *o = jv_object_new();
+	int r = api_probe(c, name, 2000, &sys);
+	const char *provider = jv_str(sys, "provider");
+	bool remote = strcmp(location, "local") != 0;
+
+	jv_set_str(o, "name", name);
+	jv_set_str(o, "provider", provider[0] ? provider : "local");
+	jv_set_str(o, "status", r == 0 ? (jv_str(sys, "status")[0] ? jv_str(sys, "status") :
+	    "running") : remote ? "unreachable" : r == -2 ? "stopped" : "unknown");
+	jv_set_str(o, "location", location);
+	jv_free(sys);
+	return o;
+}
+
 int
 cmd_racks(struct cli *c)
 {
-	const char *headers[] = { "NAME", "PROVIDER", "STATUS" };
+	const char *headers[] = { "NAME", "PROVIDER", "STATUS", "LOCATION" };
 	struct table *t;
-	char **names;
-	size_t n;
+	char **names, **remotes;
+	size_t n, nr;
 	jv *arr;
 
 	if (cli_home(c) == -1)
 		return 1;
 	names = cli_rack_names(c, &n);
+	remotes = remote_names(c->home, &nr);
 	arr = jv_array_new();
-	for (size_t i = 0; i < n; i++) {
-		jv *sys = NULL, *o = jv_object_new();
-		int r = api_probe(c, names[i], 2000, &sys);
-		const char *provider = jv_str(sys, "provider");
+	for (size_t i = 0; i < n; i++)
+		jv_push_take(arr, rack_row(c, names[i], "local"));
+	for (size_t i = 0; i < nr; i++) {
+		struct remote r;
+		char err[512];
 
-		jv_set_str(o, "name", names[i]);
-		jv_set_str(o, "provider", provider[0] ? provider : "local");
-		jv_set_str(o, "status", r == 0 ? (jv_str(sys, "status")[0] ? jv_str(sys, "status") :
-		    "running") : r == -2 ? "stopped" : "unknown");
-		jv_push_take(arr, o);
-		jv_free(sys);
+		if (remote_load(c->home, remotes[i], &r, err, sizeof(err)) == -1) {
+			fprintf(stderr, "WARNING: %s\n", err);
+			continue;
+		}
+		explicit_bzero(r.password, sizeof(r.password));
+		/* A local rack of the same name wins -r NAME: the remote is not reachable by it. */
+		if (!cli_rack_exists(c, remotes[i]))
+			jv_push_take(arr, rack_row(c, remotes[i], r.url));
 	}
 	if (c->json) {
 		jv_print(arr, stdout);
 	} else {
-		t = table_new(3, headers);
+		t = table_new(4, headers);
 		for (size_t i = 0; i < jv_len(arr); i++) {
 			const jv *o = jv_at(arr, i);
 			const char *row[] = { jv_str(o, "name"), jv_str(o, "provider"),
-				jv_str(o, "status") };
+				jv_str(o, "status"), jv_str(o, "location") };
 
 			table_add(t, row);
 		}
@@ -252,6 +275,7 @@ cmd_racks(struct cli *c)
 	}
 	jv_free(arr);
 	cli_names_free(names, n);
+	cli_names_free(remotes, nr);
 	return 0;
 }
 
@@ -266,7 +290,8 @@ cmd_rack(struct cli *c)
 	if (c->json) {
 		jv_print(sys, stdout);
 	} else {
-		struct kv kvs[12];
+		struct kv kvs[14];
+		char api[128];
 		struct buf features, warnings;
 		jv *f = jv_get(sys, "features"), *w = jv_get(sys, "warnings");
 		size_t n = 0;
@@ -291,6 +316,10 @@ cmd_rack(struct cli *c)
 			kvs[n++] = (struct kv){ "PublicAddress", jv_str(sys, "public_address") };
 		if (jv_str(sys, "private_address")[0] != '\0')
 			kvs[n++] = (struct kv){ "PrivateAddress", jv_str(sys, "private_address") };
+		if (jv_str(sys, "api_address")[0] != '\0') {
+			snprintf(api, sizeof(api), "https://%s", jv_str(sys, "api_address"));
+			kvs[n++] = (struct kv){ "API", api };
+		}
 		/* Absent from older racks: jv_len of a missing member is 0. */
 		buf_init(&warnings, 0);
 		for (size_t i = 0; i < jv_len(w); i++)
@@ -611,7 +640,7 @@ cmd_switch(struct cli *c)
 
 	if (cli_home(c) == -1)
 		return 1;
-	if (!cli_rack_exists(c, name))
+	if (!cli_rack_exists(c, name) && !remote_exists(c->home, name))
 		return out_error("no such rack: %s (cx racks lists them)", name);
 	snprintf(path, sizeof(path), "%s/current", c->home);
 	snprintf(line, sizeof(line), "%s\n", name);

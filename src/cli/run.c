@@ -153,6 +153,10 @@ cmd_run(struct cli *c)
 
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
+	if (cli_rack_is_remote(c))
+		return out_error("cx run cannot attach to rack %s over HTTPS yet: it hands the "
+		    "process its terminal through the rack's unix socket; run it on the rack's host",
+		    c->rack);
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(err, O_CLOEXEC) == -1) {
 		out_error("pipe: %s", strerror(errno));

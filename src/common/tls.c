@@ -808,3 +808,13 @@ tls_conn_free(struct tls_conn *c)
 	SSL_free(c->ssl);
 	free(c);
 }
+
+int
+tls_ctx_add_chain(struct tls_ctx *ctx, const struct tls_id *cert, char *err, size_t errlen)
+{
+	if (ctx->client || SSL_CTX_add1_chain_cert(ctx->ssl, cert->cert) != 1) {
+		ossl_error(err, errlen, "cannot add a certificate to the chain the server sends");
+		return -1;
+	}
+	return 0;
+}

@@ -164,4 +164,11 @@ const char *tls_conn_error(const struct tls_conn *c);
 
 void tls_conn_free(struct tls_conn *c);
 
+/* Appends cert (a certificate alone is enough: its key is not used) to the
+ * chain a server context sends after its own certificate, so that a client
+ * that is told only the leaf's issuer by name can pin it (the rack's API
+ * sends its CA). -1 with err for a client context or an OpenSSL failure. */
+int tls_ctx_add_chain(struct tls_ctx *ctx, const struct tls_id *cert, char *err,
+    size_t errlen);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -630,4 +631,32 @@ base64_encode(const unsigned char *in, size_t n, char *out)
 		out[o++] = i + 2 < n ? tbl[v & 63] : '=';
 	}
 	out[o] = '\0';
+}
+
+static int
+dir_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **
+dir_names(const char *dir, bool (*keep)(const char *name, void *arg), void *arg, size_t *n)
+{
+	char **names = NULL;
+	struct dirent *de;
+	DIR *d;
+
+	*n = 0;
+	if ((d = opendir(dir)) == NULL)
+		return NULL;
+	while ((de = readdir(d)) != NULL) {
+		if (!keep(de->d_name, arg))
+			continue;
+		names = xrealloc(names, (*n + 1) * sizeof(*names));
+		names[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(names, *n, sizeof(*names), dir_name_cmp);
+	return names;
 }

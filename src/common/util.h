@@ -91,6 +91,11 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int mkdir_p(const char *path, mode_t mode);
 /* rm -rf; refuses "/" and empty paths. */
 int remove_tree(const char *path);
+/* The names of dir's entries that keep(name, arg) accepts, sorted, each and
+ * the array malloc'd (caller frees); *n set. NULL (and 0) when dir cannot be
+ * read or nothing is kept. */
+char **dir_names(const char *dir, bool (*keep)(const char *name, void *arg), void *arg,
+    size_t *n);
 
 int set_nonblock(int fd);
 int set_cloexec(int fd);

@@ -6,11 +6,19 @@
  *   dispatch --> WRITE --all written--> HEAD (keep-alive) or closed
  * Upload bodies (builds) are spooled to a file as they arrive, never held
  * in memory; their size is checked against build_max_mb before any is read.
+ *
+ * Over HTTPS (api_port, api_tls.h) a connection starts in HANDSHAKE, bounded
+ * by API_HANDSHAKE_MS; a handshake that fails or stalls closes that
+ * connection alone. Its bytes then go through tls_conn_read/write, which may
+ * want the other direction (conn_watch), and may hold decrypted bytes the
+ * socket no longer signals: after each answer the connection reads on at
+ * once rather than waiting for the socket.
  */
 #include "rackd/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +29,16 @@
 #include "common/http1.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/tls.h"
+#include "rackd/api_tls.h"
 #include "rackd/rack.h"
 
 #define API_MAX_HEAD (64 * 1024)
 #define API_MAX_JSON (1024 * 1024)
 #define API_IDLE_MS 120000
+#define API_HANDSHAKE_MS 10000
+/* HTTPS connections at once: past it new ones are closed at accept. */
+#define API_MAX_TLS_CONNS 256
 
 struct route {
 	const char *method;
@@ -90,6 +103,10 @@ struct conn {
 	struct api_pending *pending;  /* a deferred answer not yet given */
 	int fds[API_MAX_FDS];         /* descriptors the client handed over (SCM_RIGHTS) */
 	size_t nfds;
+	struct tls_conn *tls;         /* HTTPS connections; NULL on the unix socket */
+	bool handshaking;
+	short tls_want;               /* POLLIN/POLLOUT a TLS call waits for, 0 none */
+	char peer[64];                /* "IP:PORT" of an HTTPS client, for the log */
 };
 
 struct api_pending {
@@ -99,6 +116,8 @@ struct api_pending {
 };
 
 static char expected_auth[256];
+static size_t tls_conns;
+static bool accept_paused;
 
 static void conn_free(struct conn *c);
 static void conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg);
@@ -202,6 +221,7 @@ respond(struct conn *c, struct api_resp *s)
 	jv_free(s->json);
 	buf_free(&s->text);
 	c->after = s->after;
+	c->tls_want = 0;
 	ev_mod(c->rack->loop, c->fd, EV_WRITE);
 }
 
@@ -510,6 +530,53 @@ reset_request(struct conn *c)
 	close_fds(c);
 }
 
+/* TLS results as read(2)/write(2) give them: CX_AGAIN becomes -1 with
+ * EAGAIN (c->tls_want says for what), CX_ERR -1 with EPROTO. */
+static ssize_t
+tls_result(struct conn *c, ssize_t n)
+{
+	if (n == CX_AGAIN) {
+		c->tls_want = tls_conn_events(c->tls);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (n == CX_ERR) {
+		log_debug("api: %s: %s", c->peer, tls_conn_error(c->tls));
+		errno = EPROTO;
+		return -1;
+	}
+	c->tls_want = 0;
+	return n;
+}
+
+static ssize_t
+conn_recv(struct conn *c, char *p, size_t n)
+{
+	if (c->tls == NULL)
+		return recv_fds(c, p, n);
+	return tls_result(c, tls_conn_read(c->tls, p, n));
+}
+
+static ssize_t
+conn_send(struct conn *c, const char *p, size_t n)
+{
+	if (c->tls == NULL)
+		return write(c->fd, p, n);
+	return tls_result(c, tls_conn_write(c->tls, p, n));
+}
+
+/* Watches for what the connection waits on: writing its answer, or reading,
+ * unless TLS asked for the other direction. */
+static void
+conn_watch(struct conn *c, bool writing)
+{
+	uint32_t ev = writing ? EV_WRITE : EV_READ;
+
+	if (c->tls_want != 0)
+		ev = c->tls_want == POLLOUT ? EV_WRITE : EV_READ;
+	ev_mod(c->rack->loop, c->fd, ev);
+}
+
 static void
 idle_timeout(struct ev_loop *loop, void *arg)
 {
@@ -525,14 +592,33 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->handshaking) {
+		int rc = tls_conn_handshake(c->tls);
+
+		if (rc == CX_AGAIN) {
+			/* The handshake's deadline (c->idle) keeps running. */
+			ev_mod(loop, fd, tls_conn_events(c->tls) == POLLOUT ? EV_WRITE : EV_READ);
+			return;
+		}
+		if (rc == CX_ERR) {
+			log_info("api: TLS handshake from %s failed: %s", c->peer,
+			    tls_conn_error(c->tls));
+			conn_free(c);
+			return;
+		}
+		c->handshaking = false;
+		ev_mod(loop, fd, EV_READ);
+	}
 	ev_timer_cancel(loop, c->idle);
 	c->idle = NULL;
 	if (c->out.len > 0) {
 		while (c->out_off < c->out.len) {
-			ssize_t n = write(fd, c->out.data + c->out_off, c->out.len - c->out_off);
+			ssize_t n = conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
 
-			if (n == -1 && errno == EAGAIN)
+			if (n == -1 && errno == EAGAIN) {
+				conn_watch(c, true);
 				goto wait;
+			}
 			if (n <= 0) {
 				conn_free(c);
 				return;
@@ -556,9 +642,10 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		ev_mod(loop, fd, EV_READ);
 		if (c->in.len > 0)
 			process_input(c);
-		goto wait;
-	}
-	if (c->pending != NULL) {
+		if (c->out.len > 0 || c->pending != NULL)
+			goto wait;
+		/* Read on now: TLS may hold bytes the socket will not signal again. */
+	} else if (c->pending != NULL) {
 		/* Waiting for a deferred answer: read nothing more (one request at a
 		 * time), but notice the client leaving. No idle timeout meanwhile. */
 		if (events & EV_ERROR) {
@@ -568,26 +655,26 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		ev_mod(loop, fd, 0);
 		return;
 	}
-	if (events & (EV_READ | EV_ERROR)) {
-		for (;;) {
-			ssize_t n;
+	for (;;) {
+		ssize_t n;
 
-			if (buf_reserve(&c->in, 65536) == -1) {
-				respond_error(c, 431, "request too large");
-				goto wait;
-			}
-			n = recv_fds(c, c->in.data + c->in.len, 65536);
-			if (n == -1 && errno == EAGAIN)
-				break;
-			if (n <= 0) {
-				conn_free(c);
-				return;
-			}
-			c->in.len += (size_t)n;
-			process_input(c);
-			if (c->out.len > 0)
-				break;
+		if (buf_reserve(&c->in, 65536) == -1) {
+			respond_error(c, 431, "request too large");
+			goto wait;
 		}
+		n = conn_recv(c, c->in.data + c->in.len, 65536);
+		if (n == -1 && errno == EAGAIN) {
+			conn_watch(c, false);
+			break;
+		}
+		if (n <= 0) {
+			conn_free(c);
+			return;
+		}
+		c->in.len += (size_t)n;
+		process_input(c);
+		if (c->out.len > 0 || c->pending != NULL)
+			break;
 	}
 wait:
 	if (c->pending == NULL)
@@ -647,6 +734,11 @@ conn_free(struct conn *c)
 	reset_request(c);
 	ev_timer_cancel(c->rack->loop, c->idle);
 	ev_del(c->rack->loop, c->fd);
+	if (c->tls != NULL) {
+		tls_conn_close_notify(c->tls);
+		tls_conn_free(c->tls);
+		tls_conns--;
+	}
 	close(c->fd);
 	buf_free(&c->in);
 	buf_free(&c->out);
@@ -661,50 +753,166 @@ accept_resume(struct ev_loop *loop, void *arg)
 {
 	struct rack *r = arg;
 
+	accept_paused = false;
 	ev_add(loop, r->api_fd, EV_READ, api_accept, r);
+	if (r->api_https_fd != -1)
+		ev_add(loop, r->api_https_fd, EV_READ, api_accept, r);
+}
+
+/* An HTTPS connection starts with its handshake, under a deadline of its
+ * own; NULL (the socket closed) when there are too many or TLS fails. */
+static struct tls_conn *
+accept_tls(struct rack *r, int fd, char *peer, size_t peerlen)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct tls_conn *t;
+	char err[512];
+
+	peer[0] = '\0';
+	if (getpeername(fd, (struct sockaddr *)&sin, &slen) == 0 && sin.sin_family == AF_INET)
+		net_format_addr(&sin, peer, peerlen);
+	if (tls_conns >= API_MAX_TLS_CONNS) {
+		log_warnx("api: %zu HTTPS connections already: %s refused", tls_conns, peer);
+		return NULL;
+	}
+	if ((t = tls_conn_new(r->api_tls, fd, NULL, err, sizeof(err))) == NULL) {
+		log_warnx("api: %s: %s", peer, err);
+		return NULL;
+	}
+	tls_conns++;
+	return t;
 }
 
 static void
 api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 {
 	struct rack *r = arg;
+	bool https = lfd == r->api_https_fd;
 
 	(void)events;
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct tls_conn *t = NULL;
+		char peer[64] = "";
 		struct conn *c;
 
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
 				/* Out of descriptors: pause rather than spin on a ready listener. */
 				log_warn("api: accept");
-				ev_del(loop, lfd);
-				ev_timer_add(loop, 100, accept_resume, r);
+				if (!accept_paused) {
+					accept_paused = true;
+					ev_del(loop, r->api_fd);
+					ev_del(loop, r->api_https_fd);
+					ev_timer_add(loop, 100, accept_resume, r);
+				}
 			}
 			return;
+		}
+		if (https && (t = accept_tls(r, fd, peer, sizeof(peer))) == NULL) {
+			close(fd);
+			continue;
 		}
 		c = xcalloc(1, sizeof(*c));
 		c->rack = r;
 		c->fd = fd;
 		c->spool_fd = -1;
+		c->tls = t;
+		c->handshaking = t != NULL;
+		str_copy(c->peer, sizeof(c->peer), peer);
 		buf_init(&c->in, API_MAX_HEAD + 65536 * 2);
 		buf_init(&c->out, 0);
 		buf_init(&c->body, API_MAX_JSON + 1);
 		if (ev_add(loop, fd, EV_READ, conn_io, c) == -1) {
+			if (t != NULL) {
+				tls_conn_free(t);
+				tls_conns--;
+			}
 			close(fd);
 			free(c);
 			continue;
 		}
-		c->idle = ev_timer_add(loop, API_IDLE_MS, idle_timeout, c);
+		c->idle = ev_timer_add(loop, t != NULL ? API_HANDSHAKE_MS : API_IDLE_MS, idle_timeout,
+		    c);
 	}
+}
+
+int
+api_https_listen(struct rack *r, const char *port, char *err, size_t errlen)
+{
+	char ip[64], addr[96];
+	struct tls_ctx *ctx;
+	long p;
+	int fd;
+
+	api_tls_address(r, ip, sizeof(ip));
+	if (port[0] == '\0') {
+		addr[0] = '\0';
+	} else {
+		if (parse_long(port, 1, 65535, &p) == -1) {
+			snprintf(err, errlen, "api_port must be a port from 1 to 65535, not \"%s\"", port);
+			return -1;
+		}
+		snprintf(addr, sizeof(addr), "%s:%ld", ip, p);
+	}
+	if (strcmp(addr, r->api_https_listen) == 0 && (addr[0] == '\0' || r->api_https_fd != -1))
+		return 0;
+	if (addr[0] == '\0') {
+		ctx = NULL;
+		fd = -1;
+	} else {
+		if ((fd = net_listen_tcp(addr, false, 128)) == -1) {
+			snprintf(err, errlen, "the API cannot listen on %s: %s", addr, strerror(errno));
+			return -1;
+		}
+		if ((ctx = api_tls_context(r, ip, err, errlen)) == NULL) {
+			close(fd);
+			return -1;
+		}
+		if (!accept_paused && ev_add(r->loop, fd, EV_READ, api_accept, r) == -1) {
+			snprintf(err, errlen, "the API cannot watch %s: %s", addr, strerror(errno));
+			tls_ctx_free(ctx);
+			close(fd);
+			return -1;
+		}
+	}
+	/* Connections already open keep their TLS session (OpenSSL counts its
+	 * references to the context): only new ones see the new listener. */
+	if (r->api_https_fd != -1) {
+		ev_del(r->loop, r->api_https_fd);
+		close(r->api_https_fd);
+	}
+	tls_ctx_free(r->api_tls);
+	r->api_https_fd = fd;
+	r->api_tls = ctx;
+	str_copy(r->api_https_listen, sizeof(r->api_https_listen), addr);
+	r->api_https_error[0] = '\0';
+	if (addr[0] != '\0')
+		log_info("api: listening on https://%s", addr);
+	return 0;
+}
+
+void
+api_https_close(struct rack *r)
+{
+	if (r->api_https_fd != -1) {
+		ev_del(r->loop, r->api_https_fd);
+		close(r->api_https_fd);
+		r->api_https_fd = -1;
+	}
+	tls_ctx_free(r->api_tls);
+	r->api_tls = NULL;
+	r->api_https_listen[0] = '\0';
 }
 
 int
 api_listen(struct rack *r)
 {
-	char path[4096], pwpath[4096], cred[160], enc[256];
+	char path[4096], pwpath[4096], cred[160], enc[256], port[16], err[512];
 	char *pw;
 
+	r->api_https_fd = -1;
 	snprintf(pwpath, sizeof(pwpath), "%s/password", r->dir);
 	pw = read_file(pwpath, 128, NULL);
 	if (pw == NULL)
@@ -718,5 +926,14 @@ api_listen(struct rack *r)
 	r->api_fd = net_listen_unix(path, 0600);
 	if (r->api_fd == -1)
 		return -1;
-	return ev_add(r->loop, r->api_fd, EV_READ, api_accept, r);
+	if (ev_add(r->loop, r->api_fd, EV_READ, api_accept, r) == -1)
+		return -1;
+	/* Not listening where api_port says does not stop the rack: the unix
+	 * socket still serves, and GET /system warns. */
+	api_tls_port(r, port, sizeof(port));
+	if (api_https_listen(r, port, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		str_copy(r->api_https_error, sizeof(r->api_https_error), err);
+	}
+	return 0;
 }

@@ -40,8 +40,17 @@ struct api_resp {
 	void (*after)(struct rack *r);  /* called once the response is written */
 };
 
-/* Listens on the rack's api.sock. -1 with errno. */
+/* Listens on the rack's api.sock, and over HTTPS when param api_port is
+ * set (a port taken is a warning in the log and GET /system, not a
+ * failure). -1 with errno. */
 int api_listen(struct rack *r);
+/* Makes the HTTPS listener follow port ("" none): opens api_tls_address's
+ * port with a new certificate, then closes the old listener; open
+ * connections go on. Nothing changes on failure: -1 with err (the port is
+ * taken, the CA cannot sign). 0 when already listening there. */
+int api_https_listen(struct rack *r, const char *port, char *err, size_t errlen);
+/* Stops listening over HTTPS (at exit). */
+void api_https_close(struct rack *r);
 /* Sets the error body: {"error": "..."} with status. */
 void api_error(struct api_resp *s, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

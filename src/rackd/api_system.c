@@ -15,6 +15,7 @@
 #include "lab/lab.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
+#include "rackd/api_tls.h"
 #include "rackd/sandbox.h"
 #include "rackd/applog.h"
 #include "rackd/build.h"
@@ -63,6 +64,10 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 			jv_push_str(warnings, warning);
 		}
 	}
+	if (r->api_https_error[0] != '\0') {
+		snprintf(warning, sizeof(warning), "no HTTPS API: %s", r->api_https_error);
+		jv_push_str(warnings, warning);
+	}
 	if (discovery_error()[0] != '\0') {
 		snprintf(warning, sizeof(warning), "the lab DNS keeps its last records: %s",
 		    discovery_error());
@@ -89,6 +94,7 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(sys, "router_address", r->routers[0].listen);
 	jv_set_str(sys, "router_tls_address", r->routers[0].listen_tls);
 	jv_set_str(sys, "router_internal_address", internal[0] ? r->routers[1].listen : "");
+	jv_set_str(sys, "api_address", r->api_https_listen);
 	jv_set_take(sys, "warnings", warnings);
 	s->json = sys;
 }
@@ -142,6 +148,8 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	char **keys = NULL, **vals = NULL, err[512];
 	size_t ngiven, n = 0;
 	bool port_changed[ROUTERS_N] = { false }, whitelist_changed = false;
+	char old_api_port[16] = "";
+	const char *api_port = NULL;
 
 	if (body == NULL)
 		return;
@@ -195,6 +203,8 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			port_changed[ROUTER_PEER] = true;
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
+		if (strcmp(key, "api_port") == 0)
+			api_port = v;
 		keys[n] = (char *)key;
 		vals[n] = (char *)v;
 		n++;
@@ -206,8 +216,18 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
+	/* The new port is listened on before it is recorded: one taken is
+	 * refused, and nothing is stored. */
+	api_tls_port(r, old_api_port, sizeof(old_api_port));
+	if (api_port != NULL && api_https_listen(r, api_port, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		goto out;
+	}
 	if (store_params_set(r->store, keys, vals, n) == -1) {
 		char group[256];
+
+		if (api_port != NULL && api_https_listen(r, old_api_port, err, sizeof(err)) == -1)
+			log_warnx("%s", err);
 
 		api_error(s, 500, "cannot store params: %s", store_error(r->store));
 		rack_param(r, "api_group", group, sizeof(group));

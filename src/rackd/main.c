@@ -449,6 +449,7 @@ main(int argc, char **argv)
 	/* A change of the loop's last turn still reaches the routers, which
 	 * serve on after us. */
 	sync_routes(r->loop, r);
+	api_https_close(r);
 	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	unlink(path);

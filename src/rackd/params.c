@@ -16,6 +16,7 @@
 
 static const struct param_def params[] = {
 	{ "api_group", PARAM_GROUP, 0, 0, "a host group whose members may use the rack's API too (\"\": its owner alone)" },
+	{ "api_port", PARAM_PORT, 0, 0, "the API's HTTPS port: on public_address (host racks, default 5443), on 127.0.0.1 (other racks; unset: the unix socket alone)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },

@@ -33,6 +33,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		str_copy(out, outlen, r->vpc ? "80" : "");
 	else if (strcmp(key, "router_tls_port") == 0)
 		str_copy(out, outlen, r->host ? "443" : "");
+	else if (strcmp(key, "api_port") == 0)
+		str_copy(out, outlen, r->host ? "5443" : "");
 	else if (strcmp(key, "peer_port") == 0)
 		str_copy(out, outlen, r->vpc ? "8443" : "");
 	else

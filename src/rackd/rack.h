@@ -107,6 +107,7 @@ struct group_kill {
 
 struct build_job;
 struct sup_ops;
+struct tls_ctx;
 
 enum { ROUTER_PUBLIC, ROUTER_INTERNAL, ROUTER_PEER, ROUTERS_N };
 
@@ -129,6 +130,10 @@ struct rack {
 	struct router_proc routers[ROUTERS_N]; /* [0] public, [1] internal, [2] peer (peers.h) */
 	bool exiting;
 	int api_fd;
+	int api_https_fd;           /* the API over HTTPS (api_tls.h), -1 when none */
+	struct tls_ctx *api_tls;    /* its server context, owned */
+	char api_https_listen[64];  /* "IP:PORT" it listens on, "" when none */
+	char api_https_error[512];  /* why it does not listen where api_port says, "" */
 	struct group_kill *kills;
 	size_t nkills;
 	struct build_job *builds;   /* builds being unpacked (build.c) */

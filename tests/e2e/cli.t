@@ -106,7 +106,7 @@ expect_err "uninstall a rack that does not exist" \
 	'ERROR: no such rack: nope (cx racks lists them)' "$CX" rack uninstall nope
 expect_err "start a rack that does not exist" \
 	'ERROR: no such rack: nope (cx racks lists them)' "$CX" rack start nope
-expect_out "cx racks with none" 'NAME  PROVIDER  STATUS' "$CX" racks
+expect_out "cx racks with none" 'NAME  PROVIDER  STATUS  LOCATION' "$CX" racks
 expect_out "cx racks --json with none" '[]' "$CX" racks --json
 
 # --- a rack whose daemon is not running ---
@@ -123,9 +123,9 @@ expect_err "a stale socket file is not running either" \
 	'ERROR: rack r1 is not running; start it with: cx rack start r1' \
 	sh -c "touch '$CX_HOME/racks/r1/api.sock' && exec '$CX' rack"
 rm -f "$CX_HOME/racks/r1/api.sock"
-expect_out "cx racks shows it stopped" "$(printf 'NAME  PROVIDER  STATUS\nr1    local     stopped')" \
+expect_out "cx racks shows it stopped" "$(printf 'NAME  PROVIDER  STATUS   LOCATION\nr1    local     stopped  local')" \
 	"$CX" racks
-expect_out "cx racks --json" '[{"name":"r1","provider":"local","status":"stopped"}]' \
+expect_out "cx racks --json" '[{"name":"r1","provider":"local","status":"stopped","location":"local"}]' \
 	"$CX" racks --json
 expect_err "install refuses a rack that exists" \
 	'ERROR: rack r1 already exists (cx rack uninstall r1 removes it)' "$CX" rack install local r1
