@@ -38,12 +38,18 @@ struct tls_id {
 struct tls_ctx {
 	SSL_CTX *ssl;
 	bool client;
+	bool insecure;      /* a client that verifies nothing (tls_ctx_client_insecure_new) */
 	tls_sni_fn pick;    /* tls_ctx_sni_new's */
+	/* tls_ctx_peers_new's: the trusted CAs and the CN each one's clients must have */
+	X509 **peer_cas;
+	char **peer_names;
+	size_t npeers;
 };
 
 struct tls_conn {
 	SSL *ssl;
 	short events;
+	char peer[TLS_PEER_NAME_MAX];  /* tls_ctx_peers_new: the peer the client proved to be */
 	bool notified;      /* close_notify tried */
 	void *arg;          /* for the context's tls_sni_fn */
 	char err[512];
@@ -631,12 +637,120 @@ tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen)
 	return c;
 }
 
+struct tls_ctx *
+tls_ctx_client_insecure_new(char *err, size_t errlen)
+{
+	struct tls_ctx *c = ctx_new(true, NULL, NULL, err, errlen);
+
+	if (c == NULL)
+		return NULL;
+	c->insecure = true;
+	SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	return c;
+}
+
+/*
+ * The verify callback of a peers context. OpenSSL calls it for each
+ * certificate of the chain it built, the trust anchor first and the
+ * client's own (depth 0) last; at depth 0 the anchor tells which peer's CA
+ * vouched, and the client's CN must be that peer's name.
+ */
+static int
+peer_verify(int ok, X509_STORE_CTX *sc)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(sc, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	const struct tls_ctx *t = ssl != NULL ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+	STACK_OF(X509) *chain;
+	X509 *anchor, *leaf;
+	char cn[TLS_PEER_NAME_MAX + 1];
+	X509_NAME *subject;
+
+	if (!ok || c == NULL || t == NULL)
+		return ok && c != NULL && t != NULL;
+	if (X509_STORE_CTX_get_error_depth(sc) != 0)
+		return 1;
+	chain = X509_STORE_CTX_get0_chain(sc);
+	leaf = X509_STORE_CTX_get_current_cert(sc);
+	if (chain == NULL || sk_X509_num(chain) < 2 || leaf == NULL)
+		goto refuse;   /* a self-signed client is no peer's */
+	anchor = sk_X509_value(chain, sk_X509_num(chain) - 1);
+	subject = X509_get_subject_name(leaf);
+	cn[0] = '\0';
+	if (X509_NAME_get_text_by_NID(subject, NID_commonName, cn, (int)sizeof(cn)) < 0)
+		cn[0] = '\0';
+	for (size_t i = 0; i < t->npeers; i++) {
+		if (X509_cmp(anchor, t->peer_cas[i]) == 0 && strcmp(cn, t->peer_names[i]) == 0) {
+			str_copy(c->peer, sizeof(c->peer), t->peer_names[i]);
+			return 1;
+		}
+	}
+refuse:
+	snprintf(c->err, sizeof(c->err), "TLS handshake: the client certificate (CN \"%s\") is "
+	    "not a peer's: its CN names no peer whose CA issued it", leaf != NULL ? cn : "");
+	X509_STORE_CTX_set_error(sc, X509_V_ERR_APPLICATION_VERIFICATION);
+	return 0;
+}
+
+struct tls_ctx *
+tls_ctx_peers_new(const struct tls_id *id, const struct tls_id *const *cas,
+    const char *const *names, size_t n, char *err, size_t errlen)
+{
+	struct tls_ctx *c;
+	X509_STORE *st;
+
+	if (id == NULL || id->key == NULL) {
+		snprintf(err, errlen, "cannot make a peers' TLS context without a certificate and key");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strlen(names[i]) >= TLS_PEER_NAME_MAX || names[i][0] == '\0') {
+			snprintf(err, errlen, "peer name \"%s\" is empty or too long", names[i]);
+			return NULL;
+		}
+	}
+	if ((c = ctx_new(false, id, NULL, err, errlen)) == NULL)
+		return NULL;
+	if ((st = X509_STORE_new()) == NULL)
+		goto fail_ossl;
+	SSL_CTX_set_cert_store(c->ssl, st);   /* the context owns it now */
+	c->peer_cas = xcalloc(n > 0 ? n : 1, sizeof(*c->peer_cas));
+	c->peer_names = xcalloc(n > 0 ? n : 1, sizeof(*c->peer_names));
+	for (size_t i = 0; i < n; i++) {
+		if (X509_up_ref(cas[i]->cert) != 1)
+			goto fail_ossl;
+		c->peer_cas[i] = cas[i]->cert;
+		c->peer_names[i] = xstrdup(names[i]);
+		c->npeers++;
+		/* The same CA twice (two names) is one store entry. */
+		if (X509_STORE_add_cert(st, cas[i]->cert) != 1)
+			ERR_clear_error();
+	}
+	SSL_CTX_set_app_data(c->ssl, c);
+	SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, peer_verify);
+	/* No resumption between peers: every connection proves itself, and
+	 * tickets would be unasked bytes on a client's pooled connection. */
+	SSL_CTX_set_num_tickets(c->ssl, 0);
+	SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
+	return c;
+fail_ossl:
+	ossl_error(err, errlen, "cannot make the peers' TLS context");
+	tls_ctx_free(c);
+	return NULL;
+}
+
 void
 tls_ctx_free(struct tls_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
 	SSL_CTX_free(ctx->ssl);
+	for (size_t i = 0; i < ctx->npeers; i++) {
+		X509_free(ctx->peer_cas[i]);
+		free(ctx->peer_names[i]);
+	}
+	free(ctx->peer_cas);
+	free(ctx->peer_names);
 	free(ctx);
 }
 
@@ -645,7 +759,7 @@ tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, char *err, size_t er
 {
 	struct tls_conn *c = xcalloc(1, sizeof(*c));
 
-	if (ctx->client && peer == NULL) {
+	if (ctx->client && peer == NULL && !ctx->insecure) {
 		snprintf(err, errlen, "a TLS client needs the name the server must carry");
 		goto fail;
 	}
@@ -654,7 +768,15 @@ tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, char *err, size_t er
 		goto fail;
 	}
 	SSL_set_app_data(c->ssl, c);
-	if (ctx->client) {
+	if (ctx->client && ctx->insecure) {
+		/* Nothing verified; a name is only sent (SNI), never an address. */
+		if (peer != NULL && !is_ip(peer) && valid_dns_name(peer) &&
+		    SSL_set_tlsext_host_name(c->ssl, peer) != 1) {
+			ossl_error(err, errlen, "cannot send the name %s", peer);
+			goto fail;
+		}
+		SSL_set_connect_state(c->ssl);
+	} else if (ctx->client) {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
 		int ok;
 
@@ -718,6 +840,12 @@ void
 tls_conn_set_arg(struct tls_conn *c, void *arg)
 {
 	c->arg = arg;
+}
+
+const char *
+tls_conn_peer_name(const struct tls_conn *c)
+{
+	return c->peer[0] != '\0' ? c->peer : NULL;
 }
 
 const char *

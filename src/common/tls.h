@@ -31,6 +31,8 @@ enum tls_usage {
 
 #define TLS_CA_DAYS 3650
 #define TLS_LEAF_DAYS 365
+/* A peer's name (a rack name) is shorter than this. */
+#define TLS_PEER_NAME_MAX 64
 /* "AB:CD:..." of a SHA-256 digest: 32 bytes, 3 characters each, NUL last. */
 #define TLS_FINGERPRINT_SIZE 96
 
@@ -101,6 +103,25 @@ struct tls_ctx *tls_ctx_server_new(const struct tls_id *id, const char *client_c
 struct tls_ctx *tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, char *err,
     size_t errlen);
 
+/* A client context that verifies nothing (TLS 1.3 at least, no client
+ * certificate): for processes behind a router that speak TLS with
+ * certificates of their own making. tls_conn_new's peer may be NULL; a DNS
+ * name given is sent as SNI, not checked. Caller frees. NULL with err. */
+struct tls_ctx *tls_ctx_client_insecure_new(char *err, size_t errlen);
+
+/*
+ * A server context for peered racks: TLS 1.3 at least, presenting id (with
+ * its key), demanding a client certificate that chains to one of cas[i]
+ * and whose subject CN is names[i] (both of the same i); anything else
+ * fails the handshake (no certificate, another CA, another name). n may be
+ * 0: every client fails. No session tickets or resumption: each connection
+ * is a full handshake. The context keeps its own references to the CAs and
+ * copies of the names. It must outlive the handshakes of its connections
+ * (the names are read during them). Caller frees. NULL with err.
+ */
+struct tls_ctx *tls_ctx_peers_new(const struct tls_id *id, const struct tls_id *const *cas,
+    const char *const *names, size_t n, char *err, size_t errlen);
+
 /* Picks the identity of one handshake by the name the client asked for
  * (SNI, lower case; NULL when it sent none); arg is what tls_conn_set_arg
  * gave the connection. Returns the identity (with its key) whose
@@ -128,6 +149,10 @@ struct tls_conn *tls_conn_new(struct tls_ctx *ctx, int fd, const char *peer, cha
 
 /* The argument the context's tls_sni_fn gets for this connection. */
 void tls_conn_set_arg(struct tls_conn *c, void *arg);
+
+/* On a tls_ctx_peers_new connection whose handshake is done: the peer name
+ * the client's certificate proved (names[i]); NULL otherwise. Owned by c. */
+const char *tls_conn_peer_name(const struct tls_conn *c);
 
 /* The name the client asked for (SNI, as sent), or NULL. Owned by c. */
 const char *tls_conn_sni(const struct tls_conn *c);

@@ -68,6 +68,7 @@
 #define IDLE_TIMEOUT_MS		60000
 #define BODY_TIMEOUT_MS		60000
 #define LINGER_MS		2000
+#define REVOKE_GRACE_MS		5000	/* a removed peer's request in flight may finish */
 #define TUNNEL_TIMEOUT_MS	3600000
 #define CONNECT_TIMEOUT_MS	5000
 #define DECHUNK_MAX		(64 * 1024)
@@ -85,8 +86,16 @@ struct conn {
 	struct worker *w;
 	struct conn *prev, *next;
 	int fd;
+	int kind;			/* enum listen_kind: the listener it came in on */
 	struct tls_conn *tls;		/* NULL: plain HTTP */
 	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
+	/* LK_PEER: the table whose peer context runs the handshake (held
+	 * until it ends), then the peer rack proved, its CA's fingerprint, and
+	 * whether a reload removed it (close when the request ends). */
+	struct wtable *hs_wt;
+	char peer_rack[TLS_PEER_NAME_MAX];
+	char peer_fp[TLS_FINGERPRINT_SIZE];
+	bool revoked;
 	uint32_t peer_addr;		/* host order */
 	char peer_ip[INET_ADDRSTRLEN];
 	enum conn_state state;
@@ -147,6 +156,7 @@ static int conn_step_proxy(struct conn *c);
 static int conn_step_tunnel(struct conn *c);
 static int conn_step_linger(struct conn *c);
 static int conn_step_tls(struct conn *c);
+static int peer_admit(struct conn *c);
 static void client_shutdown_wr(struct conn *c);
 static int proxy_connect(struct conn *c, struct upstream *u, bool fresh);
 
@@ -168,20 +178,32 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 static void conn_run(struct conn *c);
 
 void
-conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, bool tls)
+conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, int kind)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	char err[512];
 
 	c->w = w;
 	c->fd = fd;
+	c->kind = kind;
 	c->peer_addr = ntohl(peer->sin_addr.s_addr);
 	inet_ntop(AF_INET, &peer->sin_addr, c->peer_ip, sizeof(c->peer_ip));
 	c->state = CS_HEAD;
-	if (tls) {
-		c->tls = tls_conn_new(w->cfg->tls, fd, NULL, err, sizeof(err));
+	if (kind == LK_TLS || kind == LK_PEER) {
+		struct tls_ctx *ctx = w->cfg->tls;
+
+		if (kind == LK_PEER) {
+			/* The table stays while its context runs the handshake. */
+			c->hs_wt = worker_table_hold(w);
+			ctx = c->hs_wt->rt->peer_server;
+		}
+		c->tls = ctx != NULL ? tls_conn_new(ctx, fd, NULL, err, sizeof(err)) : NULL;
 		if (c->tls == NULL) {
-			log_warnx("TLS client %s: %s", c->peer_ip, err);
+			if (ctx != NULL)
+				log_warnx("TLS client %s: %s", c->peer_ip, err);
+			if (kind == LK_PEER)
+				M_INC(w->m.peer_handshake_errors);
+			worker_table_release(w, c->hs_wt);
 			close(fd);
 			free(c);
 			return;
@@ -196,6 +218,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, bool tls)
 	if (ev_add(w->loop, fd, EV_READ | EV_WRITE | EPOLLRDHUP | EPOLLET, conn_event, c) == -1) {
 		log_warn("epoll add client");
 		tls_conn_free(c->tls);
+		worker_table_release(w, c->hs_wt);
 		close(fd);
 		free(c->in);
 		free(c);
@@ -220,6 +243,8 @@ conn_free(struct conn *c)
 	}
 	worker_table_release(w, c->wt);
 	c->wt = NULL;
+	worker_table_release(w, c->hs_wt);
+	c->hs_wt = NULL;
 	ev_del(w->loop, c->fd);
 	if (c->tls != NULL) {
 		tls_conn_close_notify(c->tls);
@@ -306,7 +331,7 @@ static int
 finish_request(struct conn *c)
 {
 	struct worker *w = c->w;
-	bool keep = c->keep && !w->stopping && c->status != 0;
+	bool keep = c->keep && !w->stopping && c->status != 0 && !c->revoked;
 
 	request_done(c);
 	if (c->uc != NULL) {
@@ -341,15 +366,17 @@ finish_request(struct conn *c)
 
 /* ---- socket helpers ---- */
 
-/* TLS behind client_read: reads until n bytes or until OpenSSL must wait,
- * so that a short count means drained, as for read(2). */
+/* TLS behind client_read and upstream_read: reads until n bytes or until
+ * OpenSSL must wait, so that a short count means drained, as for read(2).
+ * *rd_on_wr is set when the read waits for the socket to take a write;
+ * who names the other end in debug lines. */
 static ssize_t
-tls_read_some(struct conn *c, char *p, size_t n)
+tls_read_some(struct tls_conn *t, bool *rd_on_wr, const char *who, char *p, size_t n)
 {
 	size_t got = 0;
 
 	while (got < n) {
-		ssize_t r = tls_conn_read(c->tls, p + got, n - got);
+		ssize_t r = tls_conn_read(t, p + got, n - got);
 
 		if (r > 0) {
 			got += (size_t)r;
@@ -359,25 +386,25 @@ tls_read_some(struct conn *c, char *p, size_t n)
 			return (ssize_t)got;	/* the EOF, error or wait comes next call */
 		if (r == 0)
 			return 0;
-		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLOUT)
-			c->tls_rd_on_wr = true;
+		if (r == CX_AGAIN && tls_conn_events(t) == POLLOUT)
+			*rd_on_wr = true;
 		errno = r == CX_AGAIN ? EAGAIN : ECONNRESET;
 		if (r == CX_ERR)
-			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+			log_debug("TLS %s: %s", who, tls_conn_error(t));
 		return -1;
 	}
 	return (ssize_t)got;
 }
 
-/* TLS behind client_write: writes until all of p or until OpenSSL must wait,
+/* TLS behind the writes: writes until all of p or until OpenSSL must wait,
  * so that a short count means the socket is full, as for write(2). */
 static ssize_t
-tls_write_some(struct conn *c, const char *p, size_t n)
+tls_write_some(struct tls_conn *t, bool *wr_on_rd, const char *who, const char *p, size_t n)
 {
 	size_t put = 0;
 
 	while (put < n) {
-		ssize_t r = tls_conn_write(c->tls, p + put, n - put);
+		ssize_t r = tls_conn_write(t, p + put, n - put);
 
 		if (r > 0) {
 			put += (size_t)r;
@@ -385,11 +412,11 @@ tls_write_some(struct conn *c, const char *p, size_t n)
 		}
 		if (put > 0)
 			return (ssize_t)put;
-		if (r == CX_AGAIN && tls_conn_events(c->tls) == POLLIN)
-			c->tls_wr_on_rd = true;
+		if (r == CX_AGAIN && tls_conn_events(t) == POLLIN)
+			*wr_on_rd = true;
 		errno = r == CX_AGAIN ? EAGAIN : EPIPE;
 		if (r == CX_ERR)
-			log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+			log_debug("TLS %s: %s", who, tls_conn_error(t));
 		return -1;
 	}
 	return (ssize_t)put;
@@ -398,7 +425,8 @@ tls_write_some(struct conn *c, const char *p, size_t n)
 /* writev through TLS: small pieces go as one record (a head and its body),
  * large ones in turn. */
 static ssize_t
-tls_writev_some(struct conn *c, const struct iovec *iov, int cnt)
+tls_writev_some(struct tls_conn *t, bool *wr_on_rd, const char *who, const struct iovec *iov,
+    int cnt)
 {
 	char one[CONN_BUF];
 	size_t total = 0, put = 0;
@@ -410,11 +438,11 @@ tls_writev_some(struct conn *c, const struct iovec *iov, int cnt)
 			memcpy(one + put, iov[i].iov_base, iov[i].iov_len);
 			put += iov[i].iov_len;
 		}
-		return tls_write_some(c, one, total);
+		return tls_write_some(t, wr_on_rd, who, one, total);
 	}
 	put = 0;
 	for (int i = 0; i < cnt; i++) {
-		ssize_t r = tls_write_some(c, iov[i].iov_base, iov[i].iov_len);
+		ssize_t r = tls_write_some(t, wr_on_rd, who, iov[i].iov_base, iov[i].iov_len);
 
 		if (r < 0)
 			return put > 0 ? (ssize_t)put : r;
@@ -431,7 +459,7 @@ static inline ssize_t
 client_read(struct conn *c, char *p, size_t n)
 {
 	if (c->tls != NULL)
-		return tls_read_some(c, p, n);
+		return tls_read_some(c->tls, &c->tls_rd_on_wr, c->peer_ip, p, n);
 	return read(c->fd, p, n);
 }
 
@@ -439,7 +467,7 @@ static inline ssize_t
 client_write(struct conn *c, const char *p, size_t n)
 {
 	if (c->tls != NULL)
-		return tls_write_some(c, p, n);
+		return tls_write_some(c->tls, &c->tls_wr_on_rd, c->peer_ip, p, n);
 	return write(c->fd, p, n);
 }
 
@@ -447,8 +475,41 @@ static inline ssize_t
 client_writev(struct conn *c, const struct iovec *iov, int cnt)
 {
 	if (c->tls != NULL)
-		return tls_writev_some(c, iov, cnt);
+		return tls_writev_some(c->tls, &c->tls_wr_on_rd, c->peer_ip, iov, cnt);
 	return writev(c->fd, iov, cnt);
+}
+
+/* The same on an upstream connection. */
+static inline ssize_t
+upstream_read(struct upconn *uc, char *p, size_t n)
+{
+	if (uc->tls != NULL)
+		return tls_read_some(uc->tls, &uc->tls_rd_on_wr, uc->up->name, p, n);
+	return read(uc->fd, p, n);
+}
+
+static inline ssize_t
+upstream_write(struct upconn *uc, const char *p, size_t n)
+{
+	if (uc->tls != NULL)
+		return tls_write_some(uc->tls, &uc->tls_wr_on_rd, uc->up->name, p, n);
+	return write(uc->fd, p, n);
+}
+
+static inline ssize_t
+upstream_writev(struct upconn *uc, const struct iovec *iov, int cnt)
+{
+	if (uc->tls != NULL)
+		return tls_writev_some(uc->tls, &uc->tls_wr_on_rd, uc->up->name, iov, cnt);
+	return writev(uc->fd, iov, cnt);
+}
+
+static void
+upstream_shutdown_wr(struct upconn *uc)
+{
+	if (uc->tls != NULL)
+		tls_conn_close_notify(uc->tls);
+	shutdown(uc->fd, SHUT_WR);
 }
 
 static void
@@ -547,7 +608,7 @@ read_upstream(struct upconn *uc)
 	space = UPCONN_BUF - uc->len;
 	if (space == 0)
 		return 0;
-	n = read(uc->fd, uc->in + uc->len, space);
+	n = upstream_read(uc, uc->in + uc->len, space);
 	if (n > 0) {
 		uc->len += (size_t)n;
 		uc->parse_pending = true;
@@ -571,8 +632,18 @@ read_upstream(struct upconn *uc)
 
 /* ---- local answers ---- */
 
+static int local_reply_with(struct conn *c, int status, const char *headers, const char *body,
+    bool close);
+
 static int
 local_reply(struct conn *c, int status, const char *body, bool close)
+{
+	return local_reply_with(c, status, NULL, body, close);
+}
+
+/* A local answer; headers (whole lines, CRLF each) go into its head. */
+static int
+local_reply_with(struct conn *c, int status, const char *headers, const char *body, bool close)
 {
 	size_t blen = strlen(body);
 
@@ -597,6 +668,8 @@ local_reply(struct conn *c, int status, const char *body, bool close)
 	    c->w->cfg->name);
 	if (c->reqid[0] != '\0')
 		buf_addf(&c->out, "X-Request-Id: %s\r\n", c->reqid);
+	if (headers != NULL)
+		buf_adds(&c->out, headers);
 	if (!c->keep)
 		buf_adds(&c->out, "Connection: close\r\n");
 	else if (c->minor == 0)
@@ -675,6 +748,8 @@ conn_step_tls(struct conn *c)
 	if (!((want & POLLIN) && c->rd_ready) && !((want & POLLOUT) && c->wr_ready))
 		return STEP_WAIT;
 	r = tls_conn_handshake(c->tls);
+	if (r == CX_OK && c->kind == LK_PEER)
+		return peer_admit(c);
 	if (r == CX_OK) {
 		M_INC(w->m.tls_handshakes);
 		c->state = CS_HEAD;
@@ -688,10 +763,78 @@ conn_step_tls(struct conn *c)
 			c->wr_ready = false;
 		return STEP_WAIT;
 	}
-	M_INC(w->m.tls_handshake_errors);
-	log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+	if (c->kind == LK_PEER) {
+		M_INC(w->m.peer_handshake_errors);
+		log_debug("peer client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+	} else {
+		M_INC(w->m.tls_handshake_errors);
+		log_debug("TLS client %s: %s", c->peer_ip, tls_conn_error(c->tls));
+	}
 	conn_free(c);
 	return STEP_FREED;
+}
+
+/* Whether the peer c proved is in w's current table, with the same CA. */
+static bool
+peer_current(const struct conn *c)
+{
+	const struct route_peer *p = routes_peer(c->w->cur->rt, c->peer_rack);
+
+	return p != NULL && p->ca != NULL && strcmp(p->ca_fp, c->peer_fp) == 0;
+}
+
+/* A peer's handshake is done: it proved c->peer_rack by the table it
+ * began on; a reload since may have removed that peer. */
+static int
+peer_admit(struct conn *c)
+{
+	struct worker *w = c->w;
+	const char *name = tls_conn_peer_name(c->tls);
+	const struct route_peer *p = name != NULL ? routes_peer(c->hs_wt->rt, name) : NULL;
+
+	if (p != NULL) {
+		str_copy(c->peer_rack, sizeof(c->peer_rack), name);
+		str_copy(c->peer_fp, sizeof(c->peer_fp), p->ca_fp);
+	}
+	worker_table_release(w, c->hs_wt);
+	c->hs_wt = NULL;
+	if (p == NULL || !peer_current(c)) {
+		M_INC(w->m.peer_handshake_errors);
+		log_debug("peer client %s: %s is no longer a peer", c->peer_ip,
+		    name != NULL ? name : "(none)");
+		conn_free(c);
+		return STEP_FREED;
+	}
+	M_INC(w->m.peer_handshakes);
+	c->state = CS_HEAD;
+	c->deadline = now(c) + HEAD_TIMEOUT_MS;
+	return STEP_MORE;
+}
+
+void
+conn_peers_recheck(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->kind != LK_PEER || c->state == CS_TLS || c->revoked || peer_current(c))
+			continue;
+		M_INC(w->m.peer_revoked);
+		log_info("peer %s (%s) is no longer a peer: closing its connection", c->peer_rack,
+		    c->peer_ip);
+		if ((c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TUNNEL ||
+		    c->state == CS_LINGER) {
+			request_done(c);
+			conn_free(c);
+			continue;
+		}
+		/* A request is on its way: its answer may finish, for 5 s at most. */
+		c->revoked = true;
+		c->keep = false;
+		if (c->deadline == 0 || c->deadline > now(c) + REVOKE_GRACE_MS)
+			c->deadline = now(c) + REVOKE_GRACE_MS;
+	}
 }
 
 /* ---- reading and starting a request ---- */
@@ -753,6 +896,8 @@ drop_request_header(struct http_slice name)
 		return http_slice_eq(name, "connection") || http_slice_eq(name, "keep-alive");
 	case 12:
 		return http_slice_eq(name, "x-request-id");
+	case 14:
+		return http_slice_eq(name, "x-cx-peer-rack");
 	case 15:
 		return http_slice_eq(name, "x-forwarded-for");
 	case 16:
@@ -861,8 +1006,12 @@ build_upstream_head(struct conn *c, const struct http_request *req, struct http_
 		}
 	}
 	buf_adds(b, c->peer_ip);
+	if (c->kind == LK_PEER) {
+		buf_adds(b, "\r\nX-Cx-Peer-Rack: ");
+		buf_adds(b, c->peer_rack);
+	}
 	/* Proto, Port, and the name of X-Request-Id */
-	buf_adds(b, c->tls != NULL ? c->w->xf_tail_tls : c->w->xf_tail);
+	buf_adds(b, c->w->xf_tail[c->kind]);
 	buf_adds(b, c->reqid);
 	buf_add(b, "\r\n", 2);
 	if (c->upgrade) {
@@ -871,6 +1020,49 @@ build_upstream_head(struct conn *c, const struct http_request *req, struct http_
 		buf_adds(b, "\r\n");
 	}
 	buf_adds(b, "\r\n");
+}
+
+#define ACME_PREFIX "/.well-known/acme-challenge/"
+
+/* ACME HTTP-01 (RFC 8555 8.3) on the plain listener, any Host: the key
+ * authorization of a token the snapshot has, else 404. */
+static int
+acme_answer(struct conn *c, const struct routes *rt, struct http_slice target)
+{
+	const char *token = target.p + sizeof(ACME_PREFIX) - 1;
+	size_t n = target.n - (sizeof(ACME_PREFIX) - 1);
+	const char *q = memchr(token, '?', n);
+	const char *keyauth;
+
+	if (q != NULL)
+		n = (size_t)(q - token);
+	keyauth = routes_challenge(rt, token, n);
+	if (keyauth == NULL)
+		return local_reply(c, 404, "no such ACME challenge token\n", false);
+	return local_reply_with(c, 200, NULL, keyauth, false);
+}
+
+/* Host flag redirect: 308 to the same target over https, on the TLS port
+ * (left out when it is 443 or there is no TLS listener). */
+static int
+redirect_https(struct conn *c, struct http_slice target)
+{
+	char loc[ROUTES_MAX_HOST + 2 * LOG_PATH_MAX + 64], port[16] = "";
+	int tls_port = c->w->cfg->listen_port[LK_TLS];
+	struct buf hdr;
+	int r;
+
+	if (c->w->cfg->listen[LK_TLS] != NULL && tls_port != 443)
+		snprintf(port, sizeof(port), ":%d", tls_port);
+	if (target.n > 2 * LOG_PATH_MAX)
+		return local_reply(c, 414, "target too long to redirect\n", false);
+	snprintf(loc, sizeof(loc), "https://%s%s%s%.*s", c->hostname, port,
+	    c->origin_slash ? "/" : "", (int)target.n, target.p);
+	buf_init(&hdr, 0);
+	buf_addf(&hdr, "Location: %s\r\n", loc);
+	r = local_reply_with(c, 308, buf_cstr(&hdr), "redirecting to https\n", false);
+	buf_free(&hdr);
+	return r;
 }
 
 static int
@@ -956,7 +1148,10 @@ start_request(struct conn *c)
 
 	if (http_slice_eq(req->method, "CONNECT"))
 		return local_reply(c, 501, "CONNECT is not supported by this router\n", true);
-	if (strcmp(c->hostname, "_cx") == 0 && from_this_host(c)) {
+	if (c->kind == LK_PLAIN && target.n >= sizeof(ACME_PREFIX) - 1 &&
+	    memcmp(target.p, ACME_PREFIX, sizeof(ACME_PREFIX) - 1) == 0)
+		return acme_answer(c, rt, target);
+	if (strcmp(c->hostname, "_cx") == 0 && c->kind != LK_PEER && from_this_host(c)) {
 		struct http_slice path = target;
 		const char *q = memchr(path.p, '?', path.n);
 
@@ -975,12 +1170,23 @@ start_request(struct conn *c)
 			return r;
 		}
 	}
-	h = routes_lookup(rt, c->hostname, strlen(c->hostname));
+	if (c->kind == LK_EGRESS)
+		h = routes_egress(rt, c->hostname, strlen(c->hostname));
+	else
+		h = routes_lookup(rt, c->hostname, strlen(c->hostname));
 	if (h == NULL) {
 		snprintf(body, sizeof(body), "no route for host \"%s\"\n", c->hostname);
 		return local_reply(c, 404, body, false);
 	}
 	c->host = h;
+	if (h->redirect && c->kind == LK_PLAIN)
+		return redirect_https(c, target);
+	if (h->up_tls != ROUTE_PLAIN && h->up_ctx == NULL) {
+		snprintf(body, sizeof(body), "no TLS to the upstreams of host \"%s\"%s%s%s\n",
+		    c->hostname, h->peer != NULL ? " (peer " : "", h->peer != NULL ? h->peer : "",
+		    h->peer != NULL ? ": its CA did not load)" : "");
+		return local_reply(c, 502, body, false);
+	}
 	if (h->nups == 0) {
 		snprintf(body, sizeof(body), "no healthy process for host \"%s\" (%s/%s)\n",
 		    c->hostname, h->app, h->service);
@@ -1113,7 +1319,8 @@ proxy_connect(struct conn *c, struct upstream *u, bool fresh)
 	c->resp_started = false;
 	c->dechunk = false;
 	clock_gettime(CLOCK_MONOTONIC, &c->up_t0);
-	c->uc = upstream_acquire(w, u, c, fresh, &reused);
+	c->uc = upstream_acquire(w, u, c, fresh, &reused, c->host->up_ctx,
+	    c->host->peer != NULL ? c->host->peer : c->host->name);
 	if (c->uc == NULL)
 		return connect_failed(c, false);
 	if (!reused)
@@ -1228,7 +1435,7 @@ pump_request(struct conn *c)
 		if (!uc->wr_ready)
 			return progress ? STEP_MORE : STEP_WAIT;
 		total = head_left + c->rq_ready;
-		n = writev(uc->fd, iov, cnt);
+		n = upstream_writev(uc, iov, cnt);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				uc->wr_ready = false;
@@ -1578,6 +1785,40 @@ pump_response(struct conn *c)
 	return progress ? STEP_MORE : STEP_WAIT;
 }
 
+/* The TLS handshake of a new upstream connection, once TCP is up:
+ * STEP_MORE when done, STEP_WAIT, or the answer to a failed one (as a
+ * failed connect: the next upstream, else 502). The connect deadline
+ * covers it. */
+static int
+upstream_handshake(struct conn *c, struct upconn *uc)
+{
+	struct worker *w = c->w;
+	short want = tls_conn_events(uc->tls);
+	int r;
+
+	if (uc->err)
+		return connect_failed(c, false);
+	if (!((want & POLLIN) && uc->rd_ready) && !((want & POLLOUT) && uc->wr_ready))
+		return STEP_WAIT;
+	r = tls_conn_handshake(uc->tls);
+	if (r == CX_OK) {
+		M_INC(w->m.upstream_tls_handshakes);
+		uc->rd_ready = true;	/* OpenSSL may hold bytes read with the handshake */
+		return STEP_MORE;
+	}
+	if (r == CX_AGAIN) {
+		if (tls_conn_events(uc->tls) & POLLIN)
+			uc->rd_ready = false;
+		else
+			uc->wr_ready = false;
+		return STEP_WAIT;
+	}
+	M_INC(w->m.upstream_tls_errors);
+	log_warnx("upstream %s%s%s%s: %s", uc->up->name, uc->up->peer[0] ? " (peer " : "",
+	    uc->up->peer, uc->up->peer[0] ? ")" : "", tls_conn_error(uc->tls));
+	return connect_failed(c, false);
+}
+
 static int
 conn_step_proxy(struct conn *c)
 {
@@ -1588,14 +1829,22 @@ conn_step_proxy(struct conn *c)
 		int err = 0;
 		socklen_t len = sizeof(err);
 
-		if (!uc->wr_ready && !uc->err && !uc->eof)
-			return STEP_WAIT;
-		if (getsockopt(uc->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0 ||
-		    uc->err) {
-			return connect_failed(c, false);
+		if (!uc->tcp_done) {
+			if (!uc->wr_ready && !uc->err && !uc->eof)
+				return STEP_WAIT;
+			if (getsockopt(uc->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0 ||
+			    uc->err) {
+				return connect_failed(c, false);
+			}
+			uc->tcp_done = true;
+			uc->rd_ready = true;	/* an edge may have come with the connect */
+		}
+		if (uc->tls != NULL) {
+			r = upstream_handshake(c, uc);
+			if (r != STEP_MORE)
+				return r;
 		}
 		uc->connected = true;
-		uc->rd_ready = true;	/* an edge may have come with the connect */
 		c->deadline = now(c) + host_timeout_ms(c);
 	}
 	r = STEP_WAIT;
@@ -1675,7 +1924,7 @@ conn_step_tunnel(struct conn *c)
 	}
 	/* client -> upstream */
 	if (c->in_len > c->in_off && uc->wr_ready) {
-		n = write(uc->fd, c->in + c->in_off, c->in_len - c->in_off);
+		n = upstream_write(uc, c->in + c->in_off, c->in_len - c->in_off);
 		if (n > 0) {
 			c->in_off += (size_t)n;
 			progress = true;
@@ -1694,7 +1943,7 @@ conn_step_tunnel(struct conn *c)
 			progress = true;
 		else if (r == -1) {
 			c->tun_ceof = true;
-			shutdown(uc->fd, SHUT_WR);
+			upstream_shutdown_wr(uc);
 			progress = true;
 		}
 	}
@@ -1807,6 +2056,16 @@ conn_upstream_event(struct conn *c, struct upconn *uc, uint32_t events)
 		uc->rd_ready = true;
 	if (events & (EPOLLOUT | EV_ERROR))
 		uc->wr_ready = true;
+	if (uc->tls != NULL) {
+		if (uc->tls_rd_on_wr && (events & (EPOLLOUT | EV_ERROR))) {
+			uc->tls_rd_on_wr = false;
+			uc->rd_ready = true;
+		}
+		if (uc->tls_wr_on_rd && (events & (EPOLLIN | EPOLLRDHUP | EV_ERROR))) {
+			uc->tls_wr_on_rd = false;
+			uc->wr_ready = true;
+		}
+	}
 	if (events & EV_ERROR)
 		uc->err = !uc->connected || uc->err;
 	conn_run(c);
@@ -1817,6 +2076,11 @@ conn_timeout(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	if (c->revoked) {
+		request_done(c);
+		conn_free(c);
+		return;
+	}
 	switch (c->state) {
 	case CS_HEAD:
 		if (c->in_len > c->in_off) {

@@ -15,9 +15,15 @@ struct conn;
 struct upconn;
 struct tls_id;
 
-/* Takes over an accepted, non-blocking client socket; with tls, the
- * connection begins with a TLS handshake (w->cfg->tls) and speaks TLS. */
-void conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, bool tls);
+/* Takes over an accepted, non-blocking client socket from the listener of
+ * kind (enum listen_kind); on LK_TLS the connection begins with a TLS
+ * handshake of w->cfg->tls, on LK_PEER with one of the current table's peer
+ * context, and speaks TLS. */
+void conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, int kind);
+/* After w adopted a new table: connections from peers it no longer lists
+ * (or lists with another CA) are closed, at once when between requests,
+ * else when their request ends (and within 5 s). */
+void conn_peers_recheck(struct worker *w);
 /* The tls_sni_fn of the TLS listener's context: arg is the conn; the
  * identity of the host named sni in the worker's current table, else NULL
  * (the handshake is refused). */

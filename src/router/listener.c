@@ -20,11 +20,11 @@
 
 #define ACCEPT_BATCH 64
 
-/* Accepts a batch from fd; tls: the connections begin with a handshake. */
+/* Accepts a batch from the listener of kind. */
 static void
-accept_batch(struct worker *w, int fd, bool tls)
+accept_batch(struct worker *w, int fd, enum listen_kind kind)
 {
-	for (int i = 0; i < ACCEPT_BATCH && (tls ? w->listen_tls_fd : w->listen_fd) != -1; i++) {
+	for (int i = 0; i < ACCEPT_BATCH && w->listen_fd[kind] != -1; i++) {
 		struct sockaddr_in peer;
 		socklen_t plen = sizeof(peer);
 		int cfd = accept4(fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -48,24 +48,23 @@ accept_batch(struct worker *w, int fd, bool tls)
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		M_INC(w->m.accepted);
-		conn_new(w, cfd, &peer, tls);
+		conn_new(w, cfd, &peer, kind);
 	}
 }
 
 static void
 listener_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
-	(void)loop;
-	(void)events;
-	accept_batch(arg, fd, false);
-}
+	struct worker *w = arg;
 
-static void
-listener_tls_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
-{
 	(void)loop;
 	(void)events;
-	accept_batch(arg, fd, true);
+	for (int k = 0; k < LK_COUNT; k++) {
+		if (w->listen_fd[k] == fd) {
+			accept_batch(w, fd, (enum listen_kind)k);
+			return;
+		}
+	}
 }
 
 /* A listener on addr into *fd, watched with cb; -1 on failure. */
@@ -86,12 +85,13 @@ open_one(struct worker *w, const char *addr, bool reuseport, int *fd, ev_fd_cb c
 int
 listener_open(struct worker *w, bool reuseport)
 {
-	if (open_one(w, w->cfg->listen, reuseport, &w->listen_fd, listener_event) == -1)
-		return -1;
-	if (w->cfg->listen_tls != NULL &&
-	    open_one(w, w->cfg->listen_tls, reuseport, &w->listen_tls_fd, listener_tls_event) == -1) {
-		listener_close(w);
-		return -1;
+	for (int k = 0; k < LK_COUNT; k++) {
+		if (w->cfg->listen[k] == NULL)
+			continue;
+		if (open_one(w, w->cfg->listen[k], reuseport, &w->listen_fd[k], listener_event) == -1) {
+			listener_close(w);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -109,6 +109,6 @@ close_one(struct worker *w, int *fd)
 void
 listener_close(struct worker *w)
 {
-	close_one(w, &w->listen_fd);
-	close_one(w, &w->listen_tls_fd);
+	for (int k = 0; k < LK_COUNT; k++)
+		close_one(w, &w->listen_fd[k]);
 }

@@ -9,8 +9,8 @@
 
 struct worker;
 
-/* Opens w's listeners on cfg->listen and, when set, cfg->listen_tls
- * (SO_REUSEPORT when reuseport) and watches them; -1 (none open) on failure. */
+/* Opens w's listeners, each cfg->listen[kind] that is set (SO_REUSEPORT
+ * when reuseport), and watches them; -1 (none open) on failure. */
 int listener_open(struct worker *w, bool reuseport);
 /* Stops accepting and closes the listeners. */
 void listener_close(struct worker *w);

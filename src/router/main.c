@@ -8,6 +8,11 @@
  * CERTS/HOST.key, loaded with each snapshot; a name without a route or
  * without a certificate fails the handshake (unrecognized_name alert).
  *
+ * With --listen-peer it is a peered rack's entrance: TLS 1.3 with a client
+ * certificate from one of the snapshot's `peer` CAs; with --listen-egress
+ * the way out to peers (plain HTTP in, TLS 1.3 out with --peer-cert). Both
+ * are described in docs/router.md, "Peering".
+ *
  *   SIGHUP   reload the snapshot (and certificates); requests in flight
  *            finish on the old table
  *   SIGTERM  stop accepting, let requests in flight finish (5 s), exit 0
@@ -37,14 +42,20 @@ static struct worker *workers;
 /* The table whose certificates the next load may reuse (held for that). */
 static struct routes *certs_from;
 static const char *pidfile;
+/* --peer-cert and --peer-key, read again at each reload. */
+static struct tls_id *peer_id;
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: cx-router --name public|internal --rack NAME --listen IP:PORT --routes FILE\n"
-	    "                 [--listen-tls IP:PORT --certs DIR]\n"
-	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n");
+	    "usage: cx-router --name public|internal|peer --rack NAME --routes FILE\n"
+	    "                 [--listen IP:PORT] [--listen-tls IP:PORT --certs DIR]\n"
+	    "                 [--listen-peer IP:PORT] [--listen-egress IP:PORT]\n"
+	    "                 [--peer-cert FILE --peer-key FILE]\n"
+	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n"
+	    "       (at least one listener; --listen-peer and --listen-egress need --peer-cert"
+	    " and --peer-key)\n");
 	exit(2);
 }
 
@@ -57,6 +68,26 @@ keep_certs(struct routes *rt)
 	routes_unref(certs_from);
 	routes_hold(rt);
 	certs_from = rt;
+}
+
+/* Reads --peer-cert/--peer-key again (kept as they were when they fail)
+ * and gives rt its peers' trust and contexts. */
+static void
+load_peers(struct routes *rt)
+{
+	char err[512];
+	struct tls_id *id;
+
+	if (cfg.peer_cert != NULL) {
+		id = tls_id_load(cfg.peer_cert, cfg.peer_key, err, sizeof(err));
+		if (id == NULL) {
+			log_warnx("keeping the peer certificate loaded before: %s", err);
+		} else {
+			tls_id_free(peer_id);
+			peer_id = id;
+		}
+	}
+	routes_load_peers(rt, peer_id);
 }
 
 static void
@@ -77,9 +108,11 @@ on_hup(struct ev_loop *loop, int signo, void *arg)
 	}
 	if (missing)
 		log_warnx("reload: %s does not exist; no routes (every host 404)", cfg.routes_path);
-	if (cfg.listen_tls != NULL)
+	if (cfg.listen[LK_TLS] != NULL)
 		keep_certs(rt);
-	log_info("reload: %zu hosts, %zu allow rules", rt->nhosts, rt->nallow);
+	load_peers(rt);
+	log_info("reload: %zu hosts, %zu allow rules, %zu peers, %zu egress domains", rt->nhosts,
+	    rt->nallow, rt->npeers, rt->negress);
 	M_INC(workers[0].m.reloads);
 	for (int i = 0; i < cfg.nworkers; i++)
 		worker_post_routes(&workers[i], rt);
@@ -111,6 +144,10 @@ main(int argc, char **argv)
 		{ "rack", required_argument, NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-tls", required_argument, NULL, 't' },
+		{ "listen-peer", required_argument, NULL, 'P' },
+		{ "listen-egress", required_argument, NULL, 'E' },
+		{ "peer-cert", required_argument, NULL, 'C' },
+		{ "peer-key", required_argument, NULL, 'K' },
 		{ "certs", required_argument, NULL, 'c' },
 		{ "routes", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -123,7 +160,7 @@ main(int argc, char **argv)
 	const char *access_log = NULL;
 	struct sockaddr_in sin;
 	struct routes *rt;
-	char err[512], progname[64];
+	char err[512], progname[64], listeners[512] = "";
 	bool verbose = false, missing;
 	int ch;
 
@@ -134,8 +171,12 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'n': cfg.name = optarg; break;
 		case 'r': cfg.rack = optarg; break;
-		case 'l': cfg.listen = optarg; break;
-		case 't': cfg.listen_tls = optarg; break;
+		case 'l': cfg.listen[LK_PLAIN] = optarg; break;
+		case 't': cfg.listen[LK_TLS] = optarg; break;
+		case 'P': cfg.listen[LK_PEER] = optarg; break;
+		case 'E': cfg.listen[LK_EGRESS] = optarg; break;
+		case 'C': cfg.peer_cert = optarg; break;
+		case 'K': cfg.peer_key = optarg; break;
 		case 'c': cfg.certs_dir = optarg; break;
 		case 'R': cfg.routes_path = optarg; break;
 		case 'w':
@@ -150,11 +191,14 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (optind != argc || cfg.name == NULL || cfg.rack == NULL || cfg.listen == NULL ||
-	    cfg.routes_path == NULL)
+	if (optind != argc || cfg.name == NULL || cfg.rack == NULL || cfg.routes_path == NULL ||
+	    (cfg.listen[LK_PLAIN] == NULL && cfg.listen[LK_TLS] == NULL &&
+	    cfg.listen[LK_PEER] == NULL && cfg.listen[LK_EGRESS] == NULL))
 		usage();
-	if (strcmp(cfg.name, "public") != 0 && strcmp(cfg.name, "internal") != 0) {
-		fprintf(stderr, "cx-router: --name must be public or internal, not %s\n", cfg.name);
+	if (strcmp(cfg.name, "public") != 0 && strcmp(cfg.name, "internal") != 0 &&
+	    strcmp(cfg.name, "peer") != 0) {
+		fprintf(stderr, "cx-router: --name must be public, internal or peer, not %s\n",
+		    cfg.name);
 		exit(2);
 	}
 	if (!valid_name(cfg.rack)) {
@@ -162,21 +206,28 @@ main(int argc, char **argv)
 		    cfg.rack);
 		exit(2);
 	}
-	if (net_parse_addr(cfg.listen, &sin) == -1) {
-		fprintf(stderr, "cx-router: --listen wants IP:PORT, not %s\n", cfg.listen);
-		exit(2);
+	for (int k = 0; k < LK_COUNT; k++) {
+		static const char *const flag[LK_COUNT] = { "--listen", "--listen-tls",
+		    "--listen-peer", "--listen-egress" };
+
+		if (cfg.listen[k] == NULL)
+			continue;
+		if (net_parse_addr(cfg.listen[k], &sin) == -1) {
+			fprintf(stderr, "cx-router: %s wants IP:PORT, not %s\n", flag[k], cfg.listen[k]);
+			exit(2);
+		}
+		cfg.listen_port[k] = ntohs(sin.sin_port);
 	}
-	cfg.listen_port = ntohs(sin.sin_port);
-	if ((cfg.listen_tls == NULL) != (cfg.certs_dir == NULL)) {
+	if ((cfg.listen[LK_TLS] == NULL) != (cfg.certs_dir == NULL)) {
 		fprintf(stderr, "cx-router: --listen-tls and --certs go together\n");
 		exit(2);
 	}
-	if (cfg.listen_tls != NULL) {
-		if (net_parse_addr(cfg.listen_tls, &sin) == -1) {
-			fprintf(stderr, "cx-router: --listen-tls wants IP:PORT, not %s\n", cfg.listen_tls);
-			exit(2);
-		}
-		cfg.listen_tls_port = ntohs(sin.sin_port);
+	if ((cfg.peer_cert == NULL) != (cfg.peer_key == NULL) ||
+	    ((cfg.listen[LK_PEER] != NULL || cfg.listen[LK_EGRESS] != NULL) &&
+	    cfg.peer_cert == NULL)) {
+		fprintf(stderr, "cx-router: --listen-peer and --listen-egress need --peer-cert and "
+		    "--peer-key\n");
+		exit(2);
 	}
 	snprintf(progname, sizeof(progname), "cx-router[%s]", cfg.name);
 	log_init(progname, verbose);
@@ -192,20 +243,34 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (missing)
 		log_info("%s does not exist yet: no routes (every host 404)", cfg.routes_path);
-	if (cfg.listen_tls != NULL) {
+	if (cfg.listen[LK_TLS] != NULL) {
 		cfg.tls = tls_ctx_sni_new(conn_tls_pick, err, sizeof(err));
 		if (cfg.tls == NULL)
 			fatalx("%s", err);
 		keep_certs(rt);
 	}
+	if (cfg.peer_cert != NULL) {
+		peer_id = tls_id_load(cfg.peer_cert, cfg.peer_key, err, sizeof(err));
+		if (peer_id == NULL)
+			fatalx("%s", err);
+	}
+	routes_load_peers(rt, peer_id);
 
+	for (int k = 0; k < LK_COUNT; k++) {
+		static const char *const what[LK_COUNT] = { "", "TLS on ", "peers on ",
+		    "egress on " };
+		size_t len = strlen(listeners);
+
+		if (cfg.listen[k] != NULL)
+			snprintf(listeners + len, sizeof(listeners) - len, "%s%s%s", len > 0 ? ", " : "",
+			    what[k], cfg.listen[k]);
+	}
 	workers = xcalloc((size_t)cfg.nworkers, sizeof(*workers));
 	router_workers = xcalloc((size_t)cfg.nworkers, sizeof(*router_workers));
 	for (int i = 0; i < cfg.nworkers; i++) {
 		router_workers[i] = &workers[i];
 		if (worker_init(&workers[i], i, &cfg, rt) == -1)
-			fatal("worker %d: listen on %s%s%s", i, cfg.listen,
-			    cfg.listen_tls != NULL ? " and " : "", cfg.listen_tls != NULL ? cfg.listen_tls : "");
+			fatal("worker %d: listen on %s", i, listeners);
 	}
 	/* Signals go to worker 0's loop; they are blocked before the other
 	 * threads start, so those inherit the mask. */
@@ -220,9 +285,8 @@ main(int argc, char **argv)
 		if (write_file_atomic(pidfile, pid, (size_t)n, 0644) == -1)
 			fatal("pidfile %s", pidfile);
 	}
-	log_info("listening on %s%s%s (rack %s, %d worker%s, %zu hosts)", cfg.listen,
-	    cfg.listen_tls != NULL ? ", TLS on " : "", cfg.listen_tls != NULL ? cfg.listen_tls : "",
-	    cfg.rack, cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts);
+	log_info("listening on %s (rack %s, %d worker%s, %zu hosts, %zu peers)", listeners,
+	    cfg.rack, cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts, rt->npeers);
 	for (int i = 1; i < cfg.nworkers; i++) {
 		int e = pthread_create(&workers[i].thread, NULL, worker_thread, &workers[i]);
 
@@ -240,6 +304,7 @@ main(int argc, char **argv)
 	free(router_workers);
 	routes_unref(certs_from);
 	tls_ctx_free(cfg.tls);
+	tls_id_free(peer_id);
 	if (cfg.access_fd != -1)
 		close(cfg.access_fd);
 	if (pidfile != NULL)

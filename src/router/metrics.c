@@ -214,6 +214,20 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	counter(out, labels, "cx_router_tls_handshake_errors_total", "counter",
 	    "TLS handshakes that failed (unknown name, no TLS 1.3, bad client, timeout).",
 	    SUM(tls_handshake_errors));
+	counter(out, labels, "cx_router_peer_handshakes_total", "counter",
+	    "Peers admitted on the peer listener (handshake done with a peer's certificate).",
+	    SUM(peer_handshakes));
+	counter(out, labels, "cx_router_peer_handshake_errors_total", "counter",
+	    "Peer listener handshakes refused (no client certificate, another CA, a CN that is "
+	    "not the CA's peer, a removed peer, not TLS 1.3, timeout).", SUM(peer_handshake_errors));
+	counter(out, labels, "cx_router_peer_connections_revoked_total", "counter",
+	    "Peer connections closed because a reload removed their peer.", SUM(peer_revoked));
+	counter(out, labels, "cx_router_upstream_tls_handshakes_total", "counter",
+	    "TLS handshakes done with upstreams (tls-upstream hosts, egress to peers).",
+	    SUM(upstream_tls_handshakes));
+	counter(out, labels, "cx_router_upstream_tls_errors_total", "counter",
+	    "TLS handshakes with upstreams that failed (e.g. a peer's certificate did not verify).",
+	    SUM(upstream_tls_errors));
 	counter(out, labels, "cx_router_routes_hosts", "gauge",
 	    "Hosts in the current route table.", rt->nhosts);
 	counter(out, labels, "cx_router_workers", "gauge", "Worker threads.", (uint64_t)nworkers);

@@ -43,6 +43,8 @@ struct metrics {
 	uint64_t upstream_connects, upstream_connect_errors, upstream_reuses, upstream_retries;
 	uint64_t upstream_timeouts, upstream_errors, pool_idle, reloads, reload_errors;
 	uint64_t step_limits, tls_handshakes, tls_handshake_errors;
+	uint64_t peer_handshakes, peer_handshake_errors, peer_revoked;
+	uint64_t upstream_tls_handshakes, upstream_tls_errors;
 };
 
 struct worker;

@@ -5,6 +5,7 @@
 #include "router/routes.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,25 +46,46 @@ routes_empty(int nworkers)
 }
 
 static void
+host_free(struct route_host *h)
+{
+	free(h->name);
+	free(h->app);
+	free(h->service);
+	free(h->health_path);
+	free(h->peer);
+	for (size_t j = 0; j < h->nups; j++) {
+		free(h->ups[j].id);
+		free(h->ups[j].wup);
+	}
+	free(h->ups);
+	free(h->rr);
+	free(h->wstats);
+	tls_id_free(h->tls);
+}
+
+static void
 routes_free(struct routes *rt)
 {
-	for (size_t i = 0; i < rt->nhosts; i++) {
-		struct route_host *h = &rt->hosts[i];
-
-		free(h->name);
-		free(h->app);
-		free(h->service);
-		free(h->health_path);
-		for (size_t j = 0; j < h->nups; j++) {
-			free(h->ups[j].id);
-			free(h->ups[j].wup);
-		}
-		free(h->ups);
-		free(h->rr);
-		free(h->wstats);
-		tls_id_free(h->tls);
+	for (size_t i = 0; i < rt->nhosts; i++)
+		host_free(&rt->hosts[i]);
+	for (size_t i = 0; i < rt->negress; i++)
+		host_free(&rt->egress[i]);
+	for (size_t i = 0; i < rt->npeers; i++) {
+		free(rt->peers[i].name);
+		free(rt->peers[i].ca_path);
+		tls_id_free(rt->peers[i].ca);
+		tls_ctx_free(rt->peers[i].client);
+	}
+	for (size_t i = 0; i < rt->nchallenges; i++) {
+		free(rt->challenges[i].token);
+		free(rt->challenges[i].keyauth);
 	}
 	free(rt->hosts);
+	free(rt->egress);
+	free(rt->peers);
+	free(rt->challenges);
+	tls_ctx_free(rt->peer_server);
+	tls_ctx_free(rt->insecure);
 	free(rt->slots);
 	free(rt->allow_net);
 	free(rt->allow_prefix);
@@ -106,6 +128,106 @@ routes_load_certs(struct routes *rt, const struct routes *prev, const char *dir)
 		}
 	}
 	return none;
+}
+
+size_t
+routes_load_peers(struct routes *rt, const struct tls_id *id)
+{
+	const struct tls_id **cas = xcalloc(rt->npeers + 1, sizeof(*cas));
+	const char **names = xcalloc(rt->npeers + 1, sizeof(*names));
+	size_t n = 0, none = 0;
+	char err[512];
+
+	for (size_t i = 0; i < rt->npeers; i++) {
+		struct route_peer *p = &rt->peers[i];
+
+		p->ca = tls_id_load(p->ca_path, NULL, err, sizeof(err));
+		if (p->ca == NULL || !tls_id_is_ca(p->ca)) {
+			log_warnx("peer %s is not trusted until its CA loads: %s", p->name,
+			    p->ca != NULL ? "the certificate is not a CA's" : err);
+			tls_id_free(p->ca);
+			p->ca = NULL;
+			none++;
+			continue;
+		}
+		tls_id_fingerprint(p->ca, p->ca_fp);
+		cas[n] = p->ca;
+		names[n++] = p->name;
+		if (id != NULL) {
+			char *pem = tls_id_cert_pem(p->ca, NULL);
+
+			p->client = tls_ctx_client_new(pem, id, err, sizeof(err));
+			free(pem);
+			if (p->client == NULL)
+				log_warnx("egress to peer %s: %s", p->name, err);
+		}
+	}
+	if (id != NULL) {
+		rt->peer_server = tls_ctx_peers_new(id, cas, names, n, err, sizeof(err));
+		if (rt->peer_server == NULL)
+			log_warnx("peer listener: %s", err);
+	}
+	for (size_t i = 0; i < rt->negress; i++) {
+		const struct route_peer *p = routes_peer(rt, rt->egress[i].peer);
+
+		rt->egress[i].up_ctx = p != NULL ? p->client : NULL;
+	}
+	for (size_t i = 0; i < rt->nhosts; i++) {
+		if (rt->hosts[i].up_tls != ROUTE_TLS_ANY)
+			continue;
+		if (rt->insecure == NULL) {
+			rt->insecure = tls_ctx_client_insecure_new(err, sizeof(err));
+			if (rt->insecure == NULL) {
+				log_warnx("tls-upstream hosts: %s", err);
+				break;
+			}
+		}
+		rt->hosts[i].up_ctx = rt->insecure;
+	}
+	free(cas);
+	free(names);
+	return none;
+}
+
+const struct route_host *
+routes_egress(const struct routes *rt, const char *host, size_t n)
+{
+	const struct route_host *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < rt->negress; i++) {
+		const struct route_host *h = &rt->egress[i];
+		size_t d = strlen(h->name);
+
+		if (n > d + 1 && host[n - d - 1] == '.' && memcmp(host + n - d, h->name, d) == 0 &&
+		    d > best_len) {
+			best = h;
+			best_len = d;
+		}
+	}
+	return best;
+}
+
+const struct route_peer *
+routes_peer(const struct routes *rt, const char *name)
+{
+	for (size_t i = 0; i < rt->npeers; i++) {
+		if (strcmp(rt->peers[i].name, name) == 0)
+			return &rt->peers[i];
+	}
+	return NULL;
+}
+
+const char *
+routes_challenge(const struct routes *rt, const char *token, size_t n)
+{
+	for (size_t i = 0; i < rt->nchallenges; i++) {
+		const struct route_challenge *ch = &rt->challenges[i];
+
+		if (strlen(ch->token) == n && memcmp(ch->token, token, n) == 0)
+			return ch->keyauth;
+	}
+	return NULL;
 }
 
 void
@@ -202,6 +324,67 @@ valid_field(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* A peer (rack) name: a DNS label, lower case. */
+static bool
+valid_peer_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* An ACME token: base64url characters (RFC 8555 8.3), 1..256. */
+static bool
+valid_token(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return false;
+	}
+	return true;
+}
+
+/* FLAGS of a host line: comma-separated, each known. -1 on an unknown one. */
+static int
+parse_host_flags(char *flags, struct route_host *h)
+{
+	char *save = NULL;
+
+	for (char *f = strtok_r(flags, ",", &save); f != NULL; f = strtok_r(NULL, ",", &save)) {
+		if (strcmp(f, "redirect") == 0)
+			h->redirect = true;
+		else if (strcmp(f, "tls-upstream") == 0)
+			h->up_tls = ROUTE_TLS_ANY;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+/* The address of an `up` or `egress` line. */
+static int
+parse_up(struct route_up *u, const char *ip, const char *port_s)
+{
+	int port;
+
+	if (parse_int(port_s, 1, 65535, &port) == -1 ||
+	    inet_pton(AF_INET, ip, &u->addr.sin_addr) != 1)
+		return -1;
+	u->addr.sin_family = AF_INET;
+	u->addr.sin_port = htons((uint16_t)port);
+	return 0;
 }
 
 static void
@@ -304,9 +487,9 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 		} else if (strcmp(f[0], "host") == 0) {
 			int timeout;
 
-			if (nf != 6) {
+			if (nf != 6 && nf != 7) {
 				set_err(err, errlen, path, lineno,
-				    "want `host NAME APP SERVICE TIMEOUT_S HEALTH_PATH`");
+				    "want `host NAME APP SERVICE TIMEOUT_S HEALTH_PATH [FLAGS]`");
 				goto fail;
 			}
 			for (char *c = f[1]; *c != '\0'; c++)
@@ -345,9 +528,76 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 			cur->health_path = xstrdup(f[5]);
 			cur->rr = xcalloc((size_t)nworkers, sizeof(*cur->rr));
 			cur->wstats = xcalloc((size_t)nworkers, sizeof(*cur->wstats));
+			if (nf == 7 && parse_host_flags(f[6], cur) == -1) {
+				set_err(err, errlen, path, lineno, "unknown host flag in `%s` (known: "
+				    "redirect, tls-upstream)", f[6]);
+				goto fail;
+			}
+		} else if (strcmp(f[0], "peer") == 0) {
+			struct route_peer *pe;
+
+			if (nf != 3 || !valid_peer_name(f[1]) || !valid_field(f[2])) {
+				set_err(err, errlen, path, lineno, "want `peer NAME CAFILE`");
+				goto fail;
+			}
+			if (routes_peer(rt, f[1]) != NULL) {
+				set_err(err, errlen, path, lineno, "peer `%s` listed twice", f[1]);
+				goto fail;
+			}
+			rt->peers = xrealloc(rt->peers, (rt->npeers + 1) * sizeof(*rt->peers));
+			pe = &rt->peers[rt->npeers++];
+			memset(pe, 0, sizeof(*pe));
+			pe->name = xstrdup(f[1]);
+			pe->ca_path = xstrdup(f[2]);
+		} else if (strcmp(f[0], "egress") == 0) {
+			struct route_host *eg;
+			struct route_up u;
+
+			memset(&u, 0, sizeof(u));
+			if (nf != 5 || !valid_hostname(f[1]) || !valid_peer_name(f[2]) ||
+			    parse_up(&u, f[3], f[4]) == -1) {
+				set_err(err, errlen, path, lineno, "want `egress DOMAIN NAME IPV4 PORT`");
+				goto fail;
+			}
+			for (size_t i = 0; i < rt->negress; i++) {
+				if (strcmp(rt->egress[i].name, f[1]) == 0) {
+					set_err(err, errlen, path, lineno, "egress `%s` listed twice", f[1]);
+					goto fail;
+				}
+			}
+			rt->egress = xrealloc(rt->egress, (rt->negress + 1) * sizeof(*rt->egress));
+			eg = &rt->egress[rt->negress++];
+			memset(eg, 0, sizeof(*eg));
+			eg->name = xstrdup(f[1]);
+			eg->app = xstrdup("");
+			eg->service = xstrdup("");
+			eg->health_path = xstrdup("/");
+			eg->timeout_s = 60;
+			eg->peer = xstrdup(f[2]);
+			eg->up_tls = ROUTE_TLS_PEER;
+			eg->rr = xcalloc((size_t)nworkers, sizeof(*eg->rr));
+			eg->wstats = xcalloc((size_t)nworkers, sizeof(*eg->wstats));
+			eg->ups = xcalloc(1, sizeof(*eg->ups));
+			eg->ups[0] = u;
+			eg->ups[0].id = xstrdup(f[2]);
+			eg->ups[0].wup = xcalloc((size_t)nworkers, sizeof(*eg->ups[0].wup));
+			eg->ups[0].tls = ROUTE_TLS_PEER;
+			eg->ups[0].tls_name = eg->peer;
+			eg->nups = 1;
+		} else if (strcmp(f[0], "challenge") == 0) {
+			struct route_challenge *ch;
+
+			if (nf != 3 || !valid_token(f[1]) || !valid_field(f[2]) || strlen(f[2]) > 1024) {
+				set_err(err, errlen, path, lineno, "want `challenge TOKEN KEYAUTH`");
+				goto fail;
+			}
+			rt->challenges = xrealloc(rt->challenges,
+			    (rt->nchallenges + 1) * sizeof(*rt->challenges));
+			ch = &rt->challenges[rt->nchallenges++];
+			ch->token = xstrdup(f[1]);
+			ch->keyauth = xstrdup(f[2]);
 		} else if (strcmp(f[0], "up") == 0) {
 			struct route_up *u;
-			int port;
 
 			if (cur == NULL) {
 				set_err(err, errlen, path, lineno, "`up` before any `host`");
@@ -360,13 +610,11 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 			cur->ups = xrealloc(cur->ups, (cur->nups + 1) * sizeof(*cur->ups));
 			u = &cur->ups[cur->nups];
 			memset(u, 0, sizeof(*u));
-			if (parse_int(f[3], 1, 65535, &port) == -1 ||
-			    inet_pton(AF_INET, f[2], &u->addr.sin_addr) != 1) {
+			if (parse_up(u, f[2], f[3]) == -1) {
 				set_err(err, errlen, path, lineno, "invalid address `%s %s`", f[2], f[3]);
 				goto fail;
 			}
-			u->addr.sin_family = AF_INET;
-			u->addr.sin_port = htons((uint16_t)port);
+			u->tls = cur->up_tls;
 			u->id = xstrdup(f[1]);
 			u->wup = xcalloc((size_t)nworkers, sizeof(*u->wup));
 			cur->nups++;
@@ -378,6 +626,13 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 	if (lineno == 0) {
 		set_err(err, errlen, path, 1, "empty file (want `cx-routes 1`)");
 		goto fail;
+	}
+	for (size_t i = 0; i < rt->negress; i++) {
+		if (routes_peer(rt, rt->egress[i].peer) == NULL) {
+			snprintf(err, errlen, "%s: egress %s goes to peer %s, which has no `peer` line",
+			    path, rt->egress[i].name, rt->egress[i].peer);
+			goto fail;
+		}
 	}
 	free(text);
 	build_index(rt);

@@ -22,6 +22,14 @@
 struct upstream;
 struct host_stats;
 struct tls_id;
+struct tls_ctx;
+
+/* How a router speaks to a host's processes. */
+enum route_tls {
+	ROUTE_PLAIN,		/* plain HTTP */
+	ROUTE_TLS_ANY,		/* host flag tls-upstream: TLS, the process's certificate unchecked */
+	ROUTE_TLS_PEER,		/* an egress line: TLS 1.3 to a peer, verified, with our client cert */
+};
 
 /* One process behind a host. */
 struct route_up {
@@ -30,6 +38,8 @@ struct route_up {
 	/* Per-worker cache of the worker's upstream for addr; slot i is
 	 * written only by worker i. */
 	struct upstream **wup;
+	enum route_tls tls;		/* the host's */
+	const char *tls_name;		/* ROUTE_TLS_PEER: the peer's name (the host's) */
 };
 
 /* Round-robin position of one worker, alone on its cache line. */
@@ -48,6 +58,25 @@ struct route_host {
 	struct host_stats **wstats;	/* [nworkers], per-worker metrics cache */
 	struct tls_id *tls;		/* its certificate and key (routes_load_certs), or NULL */
 	struct stat tls_st[2];		/* of the .pem and .key files tls came from */
+	bool redirect;			/* flag redirect: the plain listener answers 308 to https */
+	enum route_tls up_tls;		/* how its processes are spoken to */
+	char *peer;			/* an egress host (name = DOMAIN): the peer's name */
+	/* The client context of up_tls (the table's, routes_load_peers), or
+	 * NULL: plain, or TLS that cannot be set up (502). */
+	struct tls_ctx *up_ctx;
+};
+
+/* A peered rack (`peer NAME CAFILE`). */
+struct route_peer {
+	char *name, *ca_path;
+	struct tls_id *ca;		/* routes_load_peers; NULL when the file is bad */
+	char ca_fp[96];			/* its SHA-256 fingerprint ("" without ca) */
+	struct tls_ctx *client;		/* egress to it: trusts ca, presents our peer identity */
+};
+
+/* An ACME HTTP-01 answer (`challenge TOKEN KEYAUTH`). */
+struct route_challenge {
+	char *token, *keyauth;
 };
 
 struct routes {
@@ -61,6 +90,14 @@ struct routes {
 	int *allow_prefix;
 	size_t nallow;
 	int nworkers;
+	struct route_host *egress;	/* `egress DOMAIN NAME IP PORT`, as hosts named DOMAIN */
+	size_t negress;
+	struct route_peer *peers;
+	size_t npeers;
+	struct route_challenge *challenges;
+	size_t nchallenges;
+	struct tls_ctx *peer_server;	/* the peer listener's (routes_load_peers), or NULL */
+	struct tls_ctx *insecure;	/* for tls-upstream hosts, or NULL */
 };
 
 /*
@@ -79,6 +116,23 @@ struct routes *routes_load(const char *path, int nworkers, bool *missing, char *
  * how many hosts have none.
  */
 size_t routes_load_certs(struct routes *rt, const struct routes *prev, const char *dir);
+/*
+ * Reads each peer's CA file and makes the TLS contexts the table needs: the
+ * peer listener's (presenting id, trusting every peer's CA for its own
+ * name) and an egress client context per peer (trusting its CA, presenting
+ * id), when id is not NULL; the unverifying client context when a host has
+ * tls-upstream. A peer whose CA file is missing or bad is left out of the
+ * trust (its clients fail the handshake, egress to it answers 502) and named
+ * in a log line. Returns how many peers have no CA.
+ */
+size_t routes_load_peers(struct routes *rt, const struct tls_id *id);
+/* The egress host whose DOMAIN host (lower case, no port) is under: X.DOMAIN,
+ * X not empty; the longest DOMAIN wins. NULL if none. */
+const struct route_host *routes_egress(const struct routes *rt, const char *host, size_t n);
+/* The peer named name, or NULL. */
+const struct route_peer *routes_peer(const struct routes *rt, const char *name);
+/* The key authorization of an ACME token, or NULL. */
+const char *routes_challenge(const struct routes *rt, const char *token, size_t n);
 /* One more reference (for a holder other than the workers). Thread-safe. */
 void routes_hold(struct routes *rt);
 /* An empty table with refs = nworkers. */

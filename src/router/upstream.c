@@ -6,6 +6,7 @@
 #include "router/upstream.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include "common/ev.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "router/conn.h"
 #include "router/routes.h"
@@ -30,9 +32,19 @@ addr_hash(const struct sockaddr_in *a)
 	return (size_t)k;
 }
 
-static struct upstream *
-registry_get(struct upstream_registry *r, const struct sockaddr_in *a)
+static bool
+same_upstream(const struct upstream *u, const struct route_up *ru)
 {
+	return u->addr.sin_addr.s_addr == ru->addr.sin_addr.s_addr &&
+	    u->addr.sin_port == ru->addr.sin_port && u->tls == (int)ru->tls &&
+	    strcmp(u->peer, ru->tls_name != NULL ? ru->tls_name : "") == 0;
+}
+
+/* The upstream of ru's address and way of speaking (plain, TLS, TLS to which peer). */
+static struct upstream *
+registry_get(struct upstream_registry *r, const struct route_up *ru)
+{
+	const struct sockaddr_in *a = &ru->addr;
 	struct upstream *u;
 	size_t i;
 
@@ -42,7 +54,7 @@ registry_get(struct upstream_registry *r, const struct sockaddr_in *a)
 	}
 	i = addr_hash(a) & (r->nbuckets - 1);
 	for (u = r->buckets[i]; u != NULL; u = u->hnext) {
-		if (u->addr.sin_addr.s_addr == a->sin_addr.s_addr && u->addr.sin_port == a->sin_port)
+		if (same_upstream(u, ru))
 			return u;
 	}
 	if (r->n >= r->nbuckets) {
@@ -62,6 +74,8 @@ registry_get(struct upstream_registry *r, const struct sockaddr_in *a)
 	}
 	u = xcalloc(1, sizeof(*u));
 	u->addr = *a;
+	u->tls = (int)ru->tls;
+	str_copy(u->peer, sizeof(u->peer), ru->tls_name != NULL ? ru->tls_name : "");
 	net_format_addr(a, u->name, sizeof(u->name));
 	u->hnext = r->buckets[i];
 	r->buckets[i] = u;
@@ -77,7 +91,7 @@ upstream_for(struct worker *w, struct route_up *ru)
 	struct upstream *u = ru->wup[w->id];
 
 	if (u == NULL) {
-		u = registry_get(&w->ups, &ru->addr);
+		u = registry_get(&w->ups, ru);
 		ru->wup[w->id] = u;
 	}
 	return u;
@@ -109,9 +123,26 @@ upstream_close(struct worker *w, struct upconn *uc)
 	if (uc->owner == NULL)
 		idle_unlink(w, uc);
 	ev_del(w->loop, uc->fd);
+	if (uc->tls != NULL) {
+		tls_conn_close_notify(uc->tls);
+		tls_conn_free(uc->tls);
+	}
 	close(uc->fd);
 	free(uc->in);
 	free(uc);
+}
+
+/* An idle TLS connection became readable: records that carry no data
+ * (a server's session tickets after the handshake, a key update) are
+ * taken, and it stays; data or the end of the session cannot carry a
+ * request. False when it must be closed. */
+static bool
+tls_idle_ok(struct upconn *uc)
+{
+	char junk[512];
+	ssize_t n = tls_conn_read(uc->tls, junk, sizeof(junk));
+
+	return n == CX_AGAIN && tls_conn_events(uc->tls) == POLLIN;
 }
 
 static void
@@ -127,7 +158,8 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	}
 	/* Idle in the pool: readable means the process closed it or sent
 	 * something unasked; either way it cannot carry a request. */
-	if (events & (EPOLLIN | EPOLLRDHUP | EV_ERROR))
+	if ((events & (EPOLLIN | EPOLLRDHUP | EV_ERROR)) &&
+	    (uc->tls == NULL || (events & (EPOLLRDHUP | EV_ERROR)) || !tls_idle_ok(uc)))
 		upstream_close(uc->w, uc);
 	else if (events & EPOLLOUT)
 		uc->wr_ready = true;
@@ -135,9 +167,10 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 
 struct upconn *
 upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool fresh,
-    bool *reused)
+    bool *reused, struct tls_ctx *ctx, const char *sni)
 {
 	struct upconn *uc;
+	char err[512];
 	int fd;
 
 	*reused = false;
@@ -161,11 +194,22 @@ upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool 
 	uc->w = w;
 	uc->up = u;
 	uc->owner = owner;
+	if (u->tls != 0) {
+		uc->tls = ctx != NULL ? tls_conn_new(ctx, fd, sni, err, sizeof(err)) : NULL;
+		if (uc->tls == NULL) {
+			log_warnx("upstream %s: %s", u->name, ctx != NULL ? err : "no TLS context");
+			close(fd);
+			free(uc);
+			errno = EPROTO;
+			return NULL;
+		}
+	}
 	uc->in = xmalloc(UPCONN_BUF);
 	if (ev_add(w->loop, fd, EV_READ | EV_WRITE | EPOLLRDHUP | EPOLLET, upconn_event, uc) == -1) {
 		int saved = errno;
 
 		log_warn("epoll add upstream %s", u->name);
+		tls_conn_free(uc->tls);
 		close(fd);
 		free(uc->in);
 		free(uc);
@@ -184,10 +228,16 @@ upstream_release(struct worker *w, struct upconn *uc)
 		/* The last read filled the buffer exactly: make sure nothing
 		 * unasked follows, or the next request would read it. */
 		char c;
-		ssize_t n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		ssize_t n;
 
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			uc->rd_ready = false;
+		if (uc->tls != NULL) {
+			if (tls_idle_ok(uc))
+				uc->rd_ready = false;
+		} else {
+			n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				uc->rd_ready = false;
+		}
 	}
 	if (uc->rd_ready || uc->eof || uc->err || u->nidle >= UPSTREAM_MAX_IDLE ||
 	    w->stopping) {

@@ -24,9 +24,14 @@
 struct worker;
 struct conn;
 struct route_up;
+struct tls_conn;
+struct tls_ctx;
 
 struct upconn {
 	int fd;
+	struct tls_conn *tls;		/* NULL: plain HTTP */
+	bool tcp_done;			/* TCP connected; connected = and the TLS handshake done */
+	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
 	struct worker *w;
 	struct upstream *up;
 	struct conn *owner;		/* NULL while idle in the pool */
@@ -39,6 +44,8 @@ struct upconn {
 
 struct upstream {
 	struct sockaddr_in addr;
+	int tls;			/* enum route_tls: part of the key, with peer */
+	char peer[64];			/* ROUTE_TLS_PEER: whose listener this is */
 	char name[24];			/* "A.B.C.D:PORT" */
 	struct upconn *idle_head, *idle_tail;
 	size_t nidle;
@@ -57,11 +64,14 @@ void upstream_registry_free(struct worker *w);
 struct upstream *upstream_for(struct worker *w, struct route_up *ru);
 /*
  * A connection to u for owner: an idle pooled one (*reused = true) unless
- * fresh is set, else a new non-blocking connect (counted in metrics). NULL
- * with errno when the connect fails at once (e.g. ECONNREFUSED).
+ * fresh is set, else a new non-blocking connect (counted in metrics). A TLS
+ * upstream (u->tls) gets a TLS client of ctx on the new socket, sending and
+ * (when ctx verifies) checking the name sni; the owner drives its handshake
+ * once TCP is connected. NULL with errno when the connect fails at once
+ * (e.g. ECONNREFUSED; EPROTO: no TLS connection could be made).
  */
 struct upconn *upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner,
-    bool fresh, bool *reused);
+    bool fresh, bool *reused, struct tls_ctx *ctx, const char *sni);
 /* Gives a connection whose exchange ended cleanly back to its pool. */
 void upstream_release(struct worker *w, struct upconn *uc);
 /* Closes and frees a connection (owned or idle). */

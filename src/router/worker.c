@@ -67,6 +67,8 @@ adopt_routes(struct worker *w, struct routes *rt)
 		old->next = w->retired;
 		w->retired = old;
 	}
+	if (w->cfg->listen[LK_PEER] != NULL)
+		conn_peers_recheck(w);
 }
 
 static void
@@ -191,8 +193,8 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	memset(w, 0, sizeof(*w));
 	w->id = id;
 	w->cfg = cfg;
-	w->listen_fd = -1;
-	w->listen_tls_fd = -1;
+	for (int k = 0; k < LK_COUNT; k++)
+		w->listen_fd[k] = -1;
 	w->notify_fd = -1;
 	metrics_init(&w->m);
 	accesslog_init(&w->al, cfg->access_fd);
@@ -204,12 +206,10 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	w->rng[0] = splitmix(&seed);
 	w->rng[1] = splitmix(&seed);
 	w->unknown_stats = metrics_host(&w->m, "", "", "");
-	snprintf(w->xf_tail, sizeof(w->xf_tail),
-	    "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
-	    cfg->listen_port);
-	snprintf(w->xf_tail_tls, sizeof(w->xf_tail_tls),
-	    "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
-	    cfg->listen_tls_port);
+	for (int k = 0; k < LK_COUNT; k++)
+		snprintf(w->xf_tail[k], sizeof(w->xf_tail[k]),
+		    "\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
+		    k == LK_TLS || k == LK_PEER ? "https" : "http", cfg->listen_port[k]);
 	w->loop = ev_new();
 	if (w->loop == NULL)
 		return -1;

@@ -21,15 +21,23 @@
 #include "router/metrics.h"
 #include "router/upstream.h"
 
+/* The listeners a router may have; a connection remembers which it came in on. */
+enum listen_kind {
+	LK_PLAIN,		/* --listen: HTTP */
+	LK_TLS,			/* --listen-tls: HTTPS, certificate by SNI */
+	LK_PEER,		/* --listen-peer: HTTPS with a peer's client certificate */
+	LK_EGRESS,		/* --listen-egress: HTTP to peers, by egress domain */
+	LK_COUNT
+};
+
 struct router_config {
-	const char *name;		/* public | internal */
+	const char *name;		/* public | internal | peer */
 	const char *rack;
-	const char *listen;		/* IP:PORT */
-	int listen_port;
-	const char *listen_tls;		/* IP:PORT, or NULL: no TLS listener */
-	int listen_tls_port;
+	const char *listen[LK_COUNT];	/* IP:PORT, or NULL: no such listener */
+	int listen_port[LK_COUNT];
 	const char *certs_dir;		/* HOST.pem and HOST.key (routes_load_certs) */
 	struct tls_ctx *tls;		/* picks each handshake's certificate by SNI */
+	const char *peer_cert, *peer_key;	/* --peer-cert, --peer-key */
 	const char *routes_path;
 	int nworkers;
 	int access_fd;			/* -1 without --access-log */
@@ -50,8 +58,7 @@ struct worker {
 	int id;
 	const struct router_config *cfg;
 	struct ev_loop *loop;
-	int listen_fd;
-	int listen_tls_fd;		/* -1 without cfg->listen_tls */
+	int listen_fd[LK_COUNT];	/* -1 without cfg->listen[kind] */
 	int notify_fd;			/* eventfd: mailbox has something */
 	struct routes *mail_routes;	/* atomic: a new table to adopt */
 	int mail_stop;			/* atomic: begin shutdown */
@@ -63,8 +70,9 @@ struct worker {
 	struct host_stats *unknown_stats;
 	struct accesslog al;
 	uint64_t rng[2];
-	char xf_tail[96];		/* "\r\nX-Forwarded-Proto: http\r\n...X-Request-Id: " */
-	char xf_tail_tls[96];		/* the same for TLS clients: https and the TLS port */
+	/* "\r\nX-Forwarded-Proto: http\r\n...X-Request-Id: " by listener: https
+	 * for TLS ones, with each one's port */
+	char xf_tail[LK_COUNT][96];
 	bool stopping;
 	int64_t stop_deadline;
 	struct ev_timer *sweep;

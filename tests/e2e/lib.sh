@@ -161,6 +161,35 @@ wait_for() {
 	return 1
 }
 
+# router_bins: the router tests' programs, $ROUTER and $TESTSRV, and T=$TMP;
+# bails out when they are not built.
+router_bins() {
+	ROUTER=$BIN/cx-router
+	TESTSRV=$BIN/cx-testsrv
+	T=$TMP
+	if [ ! -x "$ROUTER" ] || [ ! -x "$TESTSRV" ]; then
+		echo "Bail out! binaries missing in $BIN (make all)"
+		exit 1
+	fi
+}
+
+# A port nothing listens on right now.
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
+	done
+	echo 0
+}
+wait_port() { # wait_port PORT: up to 5 s
+	for _ in $(seq 1 100); do
+		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Stops everything a home ($CX_HOME, the unprivileged user's) started, by PID.
 stop_home() {
 	local home=$1 pids p d f

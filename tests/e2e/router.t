@@ -7,31 +7,7 @@
 # TAP (lib.sh); run by `prove` from the repo root. Binaries from
 # ${CX_BIN:-bin}; every process it starts is tracked and stopped on exit.
 . "$(dirname "$0")/lib.sh"
-ROUTER=$BIN/cx-router
-TESTSRV=$BIN/cx-testsrv
-T=$TMP
-
-if [ ! -x "$ROUTER" ] || [ ! -x "$TESTSRV" ]; then
-	echo "Bail out! binaries missing in $BIN (make all)"
-	exit 1
-fi
-
-# A port nothing listens on right now.
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return; fi
-	done
-	echo 0
-}
-wait_port() { # wait_port PORT: up to 5 s
-	for _ in $(seq 1 100); do
-		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
+router_bins
 
 P1=$(free_port); P2=$(free_port); P3=$(free_port); PDEAD=$(free_port); PR=$(free_port)
 "$TESTSRV" --listen 127.0.0.1:$P1 --name one >"$T/one.log" 2>&1 & track $!
