@@ -86,6 +86,12 @@ track $kpid
 wait_for 5 grep -q "^first:" "$TMP/keepalive.out"
 like "$(cat "$TMP/keepalive.out")" "first: HTTP/1.1 200" "a kept-alive peer connection is open"
 
+# p2 peers with p3 too, so that its peer listener stays up after p1 goes.
+out=$(cx rack peer p2 p3 2>&1); ok $? "cx rack peer p2 p3" "$out"
+body=$(curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p3/peer.pem" --key "$CX_HOME/racks/p3/peer.key" \
+    --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/headers")
+like "$body" "X-Cx-Peer-Rack: p3" "now p2 admits p3's certificate, and names it"
+
 out=$(cx rack unpeer p1 p2 2>&1); is "$out" "Unpeering p1 and p2 over TLS... OK" "cx rack unpeer p1 p2"
 wait_for 6 grep -q "^closed after" "$TMP/keepalive.out"
 like "$(cat "$TMP/keepalive.out")" "closed after [0-5]\.[0-9] s" "unpeering closed the open connection within 5 s"
@@ -93,6 +99,14 @@ exits_with '35|56' "after unpeering, p1's certificate is refused" \
     curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p1/peer.pem" --key "$CX_HOME/racks/p1/peer.key" \
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
 out=$(cx rack peers -r p1); lacks "$out" "p1 +p3 +tls" "p1 +p2 " "p1 lists p3 but not p2 any more"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $H" "http://127.0.0.1:$egress1/")
+is "$code" 404 "p1's egress no longer carries p2's names"
 out=$(cx rack unpeer p1 p2 2>&1); refused $? "$out" "rack p1 is not peered with p2" "unpeering twice says they are not peered"
+
+# Uninstalling p3 makes its peers forget it.
+out=$(cx rack uninstall p3 2>&1); ok $? "uninstall p3" "$out"
+out=$(cx rack peers -r p1); lacks "$out" "RACK +PEER" "p3" "p1 forgot p3"
+out=$(cx rack peers -r p2); lacks "$out" "RACK +PEER" "p3" "p2 forgot p3"
+wait_for 5 sh -c "! test -e '$CX_HOME/racks/p2/router-peer.pid'"; ok $? "p2's peer router stopped with its last peer"
 
 done_testing
