@@ -956,6 +956,21 @@ start_request(struct conn *c)
 
 	if (http_slice_eq(req->method, "CONNECT"))
 		return local_reply(c, 501, "CONNECT is not supported by this router\n", true);
+	/* ACME HTTP-01 (RFC 8555 8.3): on the plain listener, any Host, before
+	 * routing (and before any redirect to https). */
+	if (c->tls == NULL && rt->nchallenges > 0 && (http_slice_eq(req->method, "GET") ||
+	    c->head_req)) {
+		static const char pre[] = "/.well-known/acme-challenge/";
+		struct http_slice path = target;
+		const char *q = memchr(path.p, '?', path.n), *ka;
+
+		if (q != NULL)
+			path.n = (size_t)(q - path.p);
+		if (path.n > sizeof(pre) - 1 && memcmp(path.p, pre, sizeof(pre) - 1) == 0 &&
+		    (ka = routes_challenge(rt, path.p + sizeof(pre) - 1,
+		    path.n - (sizeof(pre) - 1))) != NULL)
+			return local_reply(c, 200, ka, false);
+	}
 	if (strcmp(c->hostname, "_cx") == 0 && from_this_host(c)) {
 		struct http_slice path = target;
 		const char *q = memchr(path.p, '?', path.n);

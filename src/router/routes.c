@@ -64,6 +64,11 @@ routes_free(struct routes *rt)
 		free(h->wstats);
 		tls_id_free(h->tls);
 	}
+	for (size_t i = 0; i < rt->nchallenges; i++) {
+		free(rt->challenges[i].token);
+		free(rt->challenges[i].keyauth);
+	}
+	free(rt->challenges);
 	free(rt->hosts);
 	free(rt->slots);
 	free(rt->allow_net);
@@ -203,6 +208,30 @@ valid_field(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* An ACME token or key authorization: base64url characters and '.'. */
+static bool
+acme_token(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+const char *
+routes_challenge(const struct routes *rt, const char *tok, size_t n)
+{
+	for (size_t i = 0; i < rt->nchallenges; i++)
+		if (strlen(rt->challenges[i].token) == n && memcmp(rt->challenges[i].token, tok, n) == 0)
+			return rt->challenges[i].keyauth;
+	return NULL;
 }
 
 static void
@@ -346,6 +375,19 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 			cur->health_path = xstrdup(f[5]);
 			cur->rr = xcalloc((size_t)nworkers, sizeof(*cur->rr));
 			cur->wstats = xcalloc((size_t)nworkers, sizeof(*cur->wstats));
+		} else if (strcmp(f[0], "challenge") == 0) {
+			struct route_challenge *ch;
+
+			if (nf != 3 || !acme_token(f[1], 256) || !acme_token(f[2], 512)) {
+				set_err(err, errlen, path, lineno, "want `challenge TOKEN KEYAUTH` "
+				    "(base64url and '.')");
+				goto fail;
+			}
+			rt->challenges = xrealloc(rt->challenges,
+			    (rt->nchallenges + 1) * sizeof(*rt->challenges));
+			ch = &rt->challenges[rt->nchallenges++];
+			ch->token = xstrdup(f[1]);
+			ch->keyauth = xstrdup(f[2]);
 		} else if (strcmp(f[0], "up") == 0) {
 			struct route_up *u;
 			int port;

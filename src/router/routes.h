@@ -50,6 +50,12 @@ struct route_host {
 	struct stat tls_st[2];		/* of the .pem and .key files tls came from */
 };
 
+/* An ACME HTTP-01 answer: GET /.well-known/acme-challenge/TOKEN -> KEYAUTH. */
+struct route_challenge {
+	char *token;
+	char *keyauth;
+};
+
 struct routes {
 	int refs;			/* atomic */
 	uint64_t generation;
@@ -60,8 +66,13 @@ struct routes {
 	uint32_t *allow_net;		/* host order */
 	int *allow_prefix;
 	size_t nallow;
+	struct route_challenge *challenges;
+	size_t nchallenges;
 	int nworkers;
 };
+
+/* The key authorization of ACME token tok (n bytes), or NULL. */
+const char *routes_challenge(const struct routes *rt, const char *tok, size_t n);
 
 /*
  * Loads the snapshot at path for nworkers workers, with refs = nworkers.
