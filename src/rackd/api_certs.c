@@ -15,6 +15,7 @@
 #include "rackd/certs.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
+#include "rackd/routers.h"
 #include "rackd/store.h"
 
 #define PEM_BODY_MAX (128 * 1024)
@@ -34,15 +35,6 @@ cert_json(const struct st_cert *c)
 	jv_set_int(j, "expires", c->expires);
 	jv_set_str(j, "source", c->source);
 	return j;
-}
-
-/* The public router syncs its certificates at the end of this turn. */
-static void
-certs_changed(struct rack *r)
-{
-	free(r->routers[0].cert_hosts);
-	r->routers[0].cert_hosts = NULL;
-	rack_routes_changed(r);
 }
 
 void
@@ -75,8 +67,8 @@ api_certs_import(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (body == NULL)
 		return;
-	pub = jv_str(body, "pub");
-	key = jv_str(body, "key");
+	pub = jv_str_or(body, "pub", NULL);
+	key = jv_str_or(body, "key", NULL);
 	chain = jv_str_or(body, "chain", "");
 	if (pub == NULL || key == NULL || strlen(pub) + strlen(chain) > PEM_BODY_MAX ||
 	    strlen(key) > PEM_BODY_MAX) {
@@ -148,7 +140,7 @@ api_certs_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	log_info("deleted certificate %s", q->args[0]);
-	certs_changed(r);
+	routers_certs_changed(r);
 	s->json = jv_object_new();
 }
 
@@ -311,7 +303,7 @@ api_ssl_update(struct rack *r, struct api_req *q, struct api_resp *s)
 		} else {
 			log_info("app %s: %s:%d is served with certificate %s", a->name, sv->name,
 			    CERTS_TLS_PORT, c.id);
-			certs_changed(r);
+			routers_certs_changed(r);
 			s->json = jv_object_new();
 		}
 	}

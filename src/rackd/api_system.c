@@ -13,6 +13,7 @@
 #include "common/net.h"
 #include "common/version.h"
 #include "lab/lab.h"
+#include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/sandbox.h"
@@ -63,6 +64,8 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 			jv_push_str(warnings, warning);
 		}
 	}
+	if (acme_error(r)[0] != '\0')
+		jv_push_str(warnings, acme_error(r));
 	if (discovery_error()[0] != '\0') {
 		snprintf(warning, sizeof(warning), "the lab DNS keeps its last records: %s",
 		    discovery_error());

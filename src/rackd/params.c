@@ -9,11 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "rackd/access.h"
 
 static const struct param_def params[] = {
+	{ "acme_ca", PARAM_FILE, 0, 0, "CA certificates (PEM file) that verify the ACME directory's HTTPS (\"\": the system's)" },
+	{ "acme_directory", PARAM_URL, 0, 0, "ACME directory URL: certificates by HTTP-01 for public domains (\"\": the rack's CA signs them)" },
 	{ "api_group", PARAM_GROUP, 0, 0, "a host group whose members may use the rack's API too (\"\": its owner alone)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
@@ -151,6 +154,22 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		return check_cidr_list(name, value, err, errlen);
 	case PARAM_GROUP:
 		return access_check_group(value, err, errlen);
+	case PARAM_URL:
+		if (value[0] != '\0' && (strncmp(value, "https://", 8) != 0 || strlen(value) > 1000 ||
+		    strpbrk(value, " \t\r\n\"") != NULL || value[8] == '\0')) {
+			snprintf(err, errlen, "%s must be an https:// URL (or \"\"), not \"%s\"", name,
+			    value);
+			return -1;
+		}
+		return 0;
+	case PARAM_FILE:
+		if (value[0] != '\0' && (value[0] != '/' || strlen(value) > 1000 ||
+		    access(value, R_OK) == -1)) {
+			snprintf(err, errlen, "%s must be the absolute path of a readable file (or \"\"),"
+			    " not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

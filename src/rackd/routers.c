@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rackd/acme.h"
 #include "rackd/certs.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
@@ -107,7 +108,8 @@ routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t er
 
 	*out = NULL;
 	buf_init(&b, ROUTERS_SNAPSHOT_MAX);
-	if (buf_adds(&b, "cx-routes 1\n") == -1 || (internal && internal_allow(r, &b) == -1)) {
+	if (buf_adds(&b, "cx-routes 1\n") == -1 || (internal && internal_allow(r, &b) == -1) ||
+	    (!internal && acme_challenge_lines(r, &b) == -1)) {
 		snprintf(err, errlen, "the %s router's table passes %d bytes in its allow list",
 		    which, ROUTERS_SNAPSHOT_MAX);
 		buf_free(&b);
@@ -451,6 +453,14 @@ routers_restart(struct rack *r, int which)
 	stop_router(r, &r->routers[which]);
 	r->routers[which].next_start = 0;
 	routers_sync(r);
+}
+
+void
+routers_certs_changed(struct rack *r)
+{
+	free(r->routers[0].cert_hosts);
+	r->routers[0].cert_hosts = NULL;
+	rack_routes_changed(r);
 }
 
 void
