@@ -871,6 +871,14 @@ acme_tick(struct rack *r)
 	}
 	if (a->running || now < a->next_scan || r->routers[0].cert_hosts == NULL)
 		return;
+	if (strcmp(a->directory, dir) != 0) {
+		/* Another server: its domains' back-off starts afresh. */
+		free(a->ds);
+		a->ds = NULL;
+		a->nds = 0;
+		a->error[0] = '\0';
+		str_copy(a->directory, sizeof(a->directory), dir);
+	}
 	a->next_scan = now + SCAN_MS;
 	if (store_cert_list(r->store, &cs, &n) == -1)
 		return;
@@ -891,7 +899,6 @@ acme_tick(struct rack *r)
 	store_cert_list_free(cs, n);
 	if (a->ndomains == 0)
 		return;
-	str_copy(a->directory, sizeof(a->directory), dir);
 	rack_param(r, "acme_ca", a->ca_file, sizeof(a->ca_file));
 	snprintf(a->key_path, sizeof(a->key_path), "%s/certs/acme", r->dir);
 	if (mkdir_p(a->key_path, 0700) == -1) {

@@ -69,9 +69,8 @@ ok $? "pebble answers on 127.0.0.1:$papi" "$(tail -5 "$TMP/pebble.log")"
 
 out=$(cx rack params set "acme_directory=https://127.0.0.1:$papi/dir" -r dev 2>&1)
 ok $? "cx rack params set acme_directory=<pebble>" "$out"
-# The failure above is backed off per domain; a new daemon starts afresh.
-dpid=$(cat "$dir/rackd.pid"); kill "$dpid"; wait_for 10 gone "$dpid"
-cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "the daemon starts again"
+# The failure above is backed off per domain and server: another
+# directory is tried at once.
 has_acme() { cx certs -r dev --json | grep -q '"source":"acme"'; }
 wait_for 60 has_acme; ok $? "the daemon obtained a certificate from pebble" \
 	"$(grep acme "$dir/rackd.log" | tail -5)" "$(tail -5 "$TMP/pebble.log")"
@@ -94,5 +93,14 @@ like "$out" $'\n200 0$' "...the certificate (and the chain the router sends) ver
 out=$(cx ssl -a hello -r dev)
 like "$out" "web:443 +$id +$host" "cx ssl shows the acme certificate on web:443" "$out"
 lacks "$(cx rack -r dev)" "Name" "Warnings" "no warning once it worked"
+
+# A new daemon keeps serving it and orders nothing (it is not due).
+dpid=$(cat "$dir/rackd.pid"); kill "$dpid"; wait_for 10 gone "$dpid"
+orders=$(grep -c "POST /order-plz" "$TMP/pebble.log")
+cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "the daemon starts again"
+sleep 3
+is "$(grep -c "POST /order-plz" "$TMP/pebble.log")" "$orders" "...and orders no new certificate"
+out=$("${C[@]}" --cacert "$TMP/pebble-root.pem" "https://$host:$tport/")
+like "$out" "^hello from hello/web" "...and still serves the acme one"
 
 done_testing
