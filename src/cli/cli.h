@@ -189,6 +189,13 @@ int cmd_rack_peers(struct cli *c);
 int cmd_net(struct cli *c);
 int cmd_net_exec(struct cli *c);
 
+int cmd_certs(struct cli *c);
+int cmd_certs_import(struct cli *c);
+int cmd_certs_generate(struct cli *c);
+int cmd_certs_delete(struct cli *c);
+int cmd_ssl(struct cli *c);
+int cmd_ssl_update(struct cli *c);
+
 int cmd_apps(struct cli *c);
 int cmd_apps_create(struct cli *c);
 int cmd_apps_delete(struct cli *c);

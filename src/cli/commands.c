@@ -138,6 +138,34 @@ static const struct cli_cmd cmds[] = {
 	  "name of a VPC rack (a temporary address in its private network). Exits with\n"
 	  "COMMAND's status. Needs root." },
 
+	/* certificates */
+	{ "certs", "", 0, 0, O(RACK) | O(JSON), 0, cmd_certs, "list the rack's certificates",
+	  "Lists ID DOMAIN EXPIRES of every certificate the rack holds: each public\n"
+	  "domain's own (signed by the rack's CA, or obtained by ACME when the rack\n"
+	  "param acme_directory is set), and those imported or generated. --json adds\n"
+	  "\"domains\" (every name) and \"source\" (rack-ca, acme, imported, generated)." },
+	{ "certs import", "CERT KEY", 2, 2, O(RACK), 0, cmd_certs_import,
+	  "import a certificate and its key (PEM files)",
+	  "Imports the PEM certificate CERT (optionally followed by its chain) and its\n"
+	  "PEM private key KEY. Refused unless the key is the certificate's and the\n"
+	  "certificate is valid now. Serve it with cx ssl update." },
+	{ "certs generate", "DOMAIN...", 1, -1, O(RACK), 0, cmd_certs_generate,
+	  "issue a certificate signed by the rack's CA",
+	  "Issues a certificate for every DOMAIN given (subjectAltName; the first is\n"
+	  "also its subject), signed by the rack's CA and valid for a year." },
+	{ "certs delete", "ID", 1, 1, O(RACK), 0, cmd_certs_delete, "delete a certificate",
+	  "Deletes an imported, generated or ACME certificate. Refused while an\n"
+	  "endpoint is bound to it (cx ssl update another first)." },
+	{ "ssl", "", 0, 0, APP_CMD | O(JSON), 0, cmd_ssl, "list an app's endpoints and certificates",
+	  "Lists ENDPOINT (SERVICE:443) CERTIFICATE DOMAIN EXPIRES: the certificate the\n"
+	  "public router serves for each public service of the app." },
+	{ "ssl update", "SERVICE:PORT CERT_ID", 2, 2, APP_CMD, 0, cmd_ssl_update,
+	  "serve an endpoint with a chosen certificate",
+	  "Binds certificate CERT_ID (cx certs) to the service's endpoint: the public\n"
+	  "router serves it for the service's domains it names, instead of their own.\n"
+	  "Refused when it does not name the service's domain(s).\n"
+	  "Example: cx ssl update web:443 cert-0123abcd -a shop" },
+
 	/* apps */
 	{ "apps", "", 0, 0, O(RACK) | O(JSON), 0, cmd_apps, "list apps",
 	  "Lists the rack's apps (APP STATUS RELEASE). Status is running, updating,\n"

@@ -97,6 +97,24 @@ out_ago(int64_t t, int64_t now, char *out, size_t outlen)
 }
 
 void
+out_when(int64_t t, int64_t now, char *out, size_t outlen)
+{
+	size_t n;
+
+	if (t <= 0 || t <= now) {
+		out_ago(t, now, out, outlen);
+		return;
+	}
+	/* The same magnitudes, mirrored: "3 months from now". */
+	out_ago(now - (t - now), now, out, outlen);
+	n = strlen(out);
+	if (n > 4 && strcmp(out + n - 4, " ago") == 0) {
+		out[n - 4] = '\0';
+		str_copy(out + n - 4, outlen - (n - 4), " from now");
+	}
+}
+
+void
 out_rfc3339(int64_t t, char *out, size_t outlen)
 {
 	time_t tt = (time_t)t;
@@ -260,8 +278,9 @@ out_list(const struct out_col *cols, size_t ncols, const jv *arr, bool json,
 		const jv *row = jv_at(arr, r);
 
 		for (size_t c = 0; c < ncols; c++) {
-			if (cols[c].fmt == OUT_AGO) {
-				out_ago(jv_int(row, cols[c].key), now, bufs[c], sizeof(bufs[c]));
+			if (cols[c].fmt == OUT_AGO || cols[c].fmt == OUT_WHEN) {
+				(cols[c].fmt == OUT_AGO ? out_ago : out_when)(jv_int(row, cols[c].key), now,
+				    bufs[c], sizeof(bufs[c]));
 				cells[c] = bufs[c];
 			} else {
 				cells[c] = jv_str(row, cols[c].key);

@@ -26,6 +26,8 @@ void out_ok_with(const char *what);
 /* "5 seconds ago", "2 minutes ago", "3 days ago" (as go-humanize, which
  * Convox uses); "" for 0. */
 void out_ago(int64_t unix_time, int64_t now, char *out, size_t outlen);
+/* out_ago for the past, "3 months from now" for the future. */
+void out_when(int64_t unix_time, int64_t now, char *out, size_t outlen);
 /* 2026-11-24T23:59:59Z; "" for 0. */
 void out_rfc3339(int64_t unix_time, char *out, size_t outlen);
 
@@ -47,6 +49,7 @@ void kv_print(const struct kv *kvs, size_t n, FILE *f);
 enum out_fmt {
 	OUT_TEXT,       /* the member as text */
 	OUT_AGO,        /* unix seconds shown as "N minutes ago" */
+	OUT_WHEN,       /* unix seconds, past or future: "N months from now" */
 };
 
 struct out_col {

@@ -946,3 +946,81 @@ tls_ctx_add_chain(struct tls_ctx *ctx, const struct tls_id *cert, char *err, siz
 	}
 	return 0;
 }
+
+/*
+ * Certificate chains (appended for the rack's imported and ACME
+ * certificates, which an intermediate CA signs): the certificates after the
+ * first in a PEM file ride on the leaf's X509 as ex_data, so that every
+ * identity sharing the leaf (tls_id_share) carries them, and a server
+ * context's certificate callback sends them after the leaf. Declared in
+ * tls_acme.h.
+ */
+#include <pthread.h>
+
+#include "common/tls_acme.h"
+
+static int chain_index = -1;
+static pthread_once_t chain_once = PTHREAD_ONCE_INIT;
+
+static void
+chain_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	sk_X509_pop_free(ptr, X509_free);
+}
+
+static void
+chain_init(void)
+{
+	chain_index = X509_get_ex_new_index(0, NULL, NULL, NULL, chain_free);
+}
+
+struct tls_id *
+tls_id_load_chain(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+	struct tls_id *id = tls_id_load(cert_path, key_path, err, errlen);
+	STACK_OF(X509) *chain = NULL;
+	char *pem;
+	BIO *b;
+	X509 *x;
+
+	if (id == NULL)
+		return NULL;
+	if ((pem = read_file(cert_path, PEM_MAX, NULL)) == NULL || (b = BIO_new_mem_buf(pem, -1)) == NULL) {
+		free(pem);
+		return id;	/* read once already: the leaf alone, then */
+	}
+	pthread_once(&chain_once, chain_init);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);	/* the leaf */
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (chain == NULL && (chain = sk_X509_new_null()) == NULL)
+			abort();
+		if (sk_X509_push(chain, x) == 0)
+			abort();
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	free(pem);
+	if (chain != NULL && (chain_index < 0 || X509_set_ex_data(id->cert, chain_index, chain) != 1))
+		sk_X509_pop_free(chain, X509_free);
+	return id;
+}
+
+static int
+chain_send(SSL *ssl, void *arg)
+{
+	X509 *leaf = SSL_get_certificate(ssl);
+	STACK_OF(X509) *chain;
+
+	(void)arg;
+	if (leaf == NULL || chain_index < 0 || (chain = X509_get_ex_data(leaf, chain_index)) == NULL)
+		return 1;
+	return SSL_set1_chain(ssl, chain) == 1 ? 1 : 0;
+}
+
+void
+tls_ctx_send_chains(struct tls_ctx *ctx)
+{
+	SSL_CTX_set_cert_cb(ctx->ssl, chain_send, NULL);
+}

@@ -13,6 +13,7 @@
 #include "common/net.h"
 #include "common/version.h"
 #include "lab/lab.h"
+#include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/api_tls.h"
@@ -68,6 +69,8 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 		snprintf(warning, sizeof(warning), "no HTTPS API: %s", r->api_https_error);
 		jv_push_str(warnings, warning);
 	}
+	if (acme_error(r)[0] != '\0')
+		jv_push_str(warnings, acme_error(r));
 	if (discovery_error()[0] != '\0') {
 		snprintf(warning, sizeof(warning), "the lab DNS keeps its last records: %s",
 		    discovery_error());

@@ -25,6 +25,7 @@
 #include "common/net.h"
 #include "common/util.h"
 #include "lab/lab.h"
+#include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
@@ -84,6 +85,7 @@ tick(struct ev_loop *loop, void *arg)
 	sup_tick(r);
 	reconcile_tick(r);
 	timers_tick(r);
+	acme_tick(r);
 	if (r->routes_retry && now_ms() >= r->routes_retry_at)
 		rack_routes_changed(r);    /* a router to restart, a table to write again */
 	ev_timer_add(loop, TICK_MS, tick, r);
@@ -451,6 +453,7 @@ main(int argc, char **argv)
 	sync_routes(r->loop, r);
 	api_https_close(r);
 	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
+	acme_stop(r);               /* an order in flight is tried again by the next daemon */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);

@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/net.h"
 #include "common/util.h"
 #include "rackd/access.h"
 
 static const struct param_def params[] = {
+	{ "acme_ca", PARAM_FILE, 0, 0, "CA certificates (PEM file) that verify the ACME directory's HTTPS (\"\": the system's)" },
+	{ "acme_directory", PARAM_URL, 0, 0, "ACME directory URL: certificates by HTTP-01 for public domains (\"\": the rack's CA signs them)" },
 	{ "api_group", PARAM_GROUP, 0, 0, "a host group whose members may use the rack's API too (\"\": its owner alone)" },
 	{ "api_port", PARAM_PORT, 0, 0, "the API's HTTPS port: on public_address (host racks, default 5443), on 127.0.0.1 (other racks; unset: the unix socket alone)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
@@ -177,6 +180,22 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		}
 		return 0;
 	}
+	case PARAM_URL:
+		if (value[0] != '\0' && (strncmp(value, "https://", 8) != 0 || strlen(value) > 1000 ||
+		    strpbrk(value, " \t\r\n\"") != NULL || value[8] == '\0')) {
+			snprintf(err, errlen, "%s must be an https:// URL (or \"\"), not \"%s\"", name,
+			    value);
+			return -1;
+		}
+		return 0;
+	case PARAM_FILE:
+		if (value[0] != '\0' && (value[0] != '/' || strlen(value) > 1000 ||
+		    access(value, R_OK) == -1)) {
+			snprintf(err, errlen, "%s must be the absolute path of a readable file (or \"\"),"
+			    " not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

@@ -147,6 +147,7 @@ struct rack {
 	bool routes_changed;
 	int64_t routes_retry_at;    /* ms: with routes_retry, not before then */
 	bool routes_retry;          /* the last routers_sync left a router down or a table unwritten */
+	struct acme *acme;          /* the ACME client (acme.h), NULL until acme_directory is set */
 };
 
 /* Param with its default filled in (defaults depend on the rack). */

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rackd/acme.h"
 #include "rackd/certs.h"
 #include "rackd/manifest.h"
 #include "rackd/peers.h"
@@ -150,7 +151,8 @@ routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t er
 
 	*out = NULL;
 	buf_init(&b, ROUTERS_SNAPSHOT_MAX);
-	if (buf_adds(&b, "cx-routes 1\n") == -1 || (internal && internal_allow(r, &b) == -1)) {
+	if (buf_adds(&b, "cx-routes 1\n") == -1 || (internal && internal_allow(r, &b) == -1) ||
+	    (!internal && acme_challenge_lines(r, &b) == -1)) {
 		snprintf(err, errlen, "the %s router's table passes %d bytes in its allow list",
 		    which, ROUTERS_SNAPSHOT_MAX);
 		buf_free(&b);
@@ -203,7 +205,7 @@ snapshot_state(struct rack *r, struct router_proc *rp, const char *why)
 	str_copy(rp->snapshot_error, sizeof(rp->snapshot_error), why);
 }
 
-/* The host names of a snapshot, one per line, malloc'd. */
+/* The hosts of a snapshot, "NAME APP SERVICE" one per line, malloc'd. */
 static char *
 snapshot_hosts(const char *snap)
 {
@@ -215,9 +217,13 @@ snapshot_hosts(const char *snap)
 		size_t n = end != NULL ? (size_t)(end - l) : strlen(l);
 
 		if (n > 5 && strncmp(l, "host ", 5) == 0) {
-			const char *sp = memchr(l + 5, ' ', n - 5);
+			const char *p = l + 5;
+			int fields = 0;
 
-			buf_add(&b, l + 5, sp != NULL ? (size_t)(sp - l - 5) : n - 5);
+			/* NAME APP SERVICE: up to the third space after "host ". */
+			while (p < l + n && !(*p == ' ' && ++fields == 3))
+				p++;
+			buf_add(&b, l + 5, (size_t)(p - l - 5));
 			buf_add(&b, "\n", 1);
 		}
 		l += n + (end != NULL);
@@ -226,14 +232,15 @@ snapshot_hosts(const char *snap)
 }
 
 /* Gives the hosts of snap their certificates (before the router reads the
- * snapshot that names them) when they are not those synced last. True
+ * snapshot that names them) when they are not those synced last (or
+ * rp->cert_hosts was dropped: a certificate or binding changed). True
  * when files changed, so that the router must reload even if the table did
  * not. A failure is said once and tried again at the next sync. */
 static bool
 sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
 {
 	char *hosts = snapshot_hosts(snap), *save = NULL, why[512];
-	const char **names = NULL;
+	struct certs_host *hs = NULL;
 	size_t n = 0;
 	bool changed = false;
 	int rc;
@@ -246,11 +253,17 @@ sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
 		char *copy = xstrdup(hosts);
 
 		for (char *t = strtok_r(copy, "\n", &save); t != NULL; t = strtok_r(NULL, "\n", &save)) {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = t;
+			char *app = strchr(t, ' '), *svc = app != NULL ? strchr(app + 1, ' ') : NULL;
+
+			if (svc == NULL)
+				continue;
+			*app++ = '\0';
+			*svc++ = '\0';
+			hs = xrealloc(hs, (n + 1) * sizeof(*hs));
+			hs[n++] = (struct certs_host){ .name = t, .app = app, .service = svc };
 		}
-		rc = certs_sync(r->dir, names, n, &changed, why, sizeof(why));
-		free(names);
+		rc = certs_sync(r->store, r->dir, hs, n, &changed, why, sizeof(why));
+		free(hs);
 		free(copy);
 	}
 	if (rc == -1) {
@@ -581,6 +594,14 @@ routers_restart(struct rack *r, int which)
 	stop_router(r, &r->routers[which]);
 	r->routers[which].next_start = 0;
 	routers_sync(r);
+}
+
+void
+routers_certs_changed(struct rack *r)
+{
+	free(r->routers[0].cert_hosts);
+	r->routers[0].cert_hosts = NULL;
+	rack_routes_changed(r);
 }
 
 void

@@ -25,6 +25,9 @@ int routers_watch(struct rack *r, struct router_proc *rp);
 /* Stops router `which` (0 public, 1 internal) and starts it again, on its
  * listen address as the params say now. */
 void routers_restart(struct rack *r, int which);
+/* A certificate or an endpoint's binding changed: the public router's
+ * certificates are synced again at the end of this loop turn. */
+void routers_certs_changed(struct rack *r);
 /* Stops both routers (uninstall). */
 void routers_stop_all(struct rack *r);
 

@@ -1,7 +1,7 @@
 /*
  * store.c — SQLite persistence for the rack daemon. See store.h.
  *
- * Schema version 5. A migration is a list of statements applied in one
+ * Schema version 6. A migration is a list of statements applied in one
  * transaction that also bumps PRAGMA user_version.
  */
 #include "rackd/store.h"
@@ -50,6 +50,14 @@ static const char *const migrations[] = {
 	/* 5: racks peered over TLS (peers.h): what each gave of itself */
 	"CREATE TABLE peers (name TEXT PRIMARY KEY, ca TEXT NOT NULL, endpoint TEXT NOT NULL,"
 	"  internal_domain TEXT NOT NULL, created INTEGER NOT NULL);",
+	/* 6: certificates (the rack CA's own, imported, generated, ACME) and the
+	 * service endpoints bound to one (cx ssl update) */
+	"CREATE TABLE certs (id TEXT PRIMARY KEY, domains TEXT NOT NULL, expires INTEGER NOT NULL,"
+	"  source TEXT NOT NULL, cert_path TEXT NOT NULL, key_path TEXT NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE cert_bindings (app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,"
+	"  service TEXT NOT NULL, port INTEGER NOT NULL, cert TEXT NOT NULL REFERENCES certs(id),"
+	"  PRIMARY KEY (app, service, port));",
 };
 
 const char *
@@ -726,4 +734,145 @@ store_new_id(char *out, size_t outlen, const char *prefix, bool upper)
 	for (size_t i = 0; i < 8; i++)
 		out[plen + i] = upper ? up[rnd[i] % (sizeof(up) - 1)] : low[rnd[i] % 16];
 	out[plen + 8] = '\0';
+}
+
+static void
+cert_row(sqlite3_stmt *q, struct st_cert *c)
+{
+	col_copy(q, 0, c->id, sizeof(c->id));
+	c->domains = col_dup(q, 1);
+	c->expires = sqlite3_column_int64(q, 2);
+	col_copy(q, 3, c->source, sizeof(c->source));
+	c->cert_path = col_dup(q, 4);
+	c->key_path = col_dup(q, 5);
+	c->created = sqlite3_column_int64(q, 6);
+}
+
+#define CERT_COLS "id, domains, expires, source, cert_path, key_path, created"
+
+int
+store_cert_put(struct store *st, const struct st_cert *c)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO certs (" CERT_COLS ")"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, c->id);
+	bind_text(q, 2, c->domains);
+	sqlite3_bind_int64(q, 3, c->expires);
+	bind_text(q, 4, c->source);
+	bind_text(q, 5, c->cert_path);
+	bind_text(q, 6, c->key_path);
+	sqlite3_bind_int64(q, 7, c->created);
+	return step_done(q);
+}
+
+int
+store_cert_get(struct store *st, const char *id, struct st_cert *out)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " CERT_COLS " FROM certs WHERE id = ?");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		cert_row(q, out);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_cert_list(struct store *st, struct st_cert **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT " CERT_COLS " FROM certs ORDER BY created, id");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		cert_row(q, &(*out)[(*n)++]);
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
+store_cert_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM certs WHERE id = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, id);
+	return step_done(q);
+}
+
+void
+store_cert_free(struct st_cert *c)
+{
+	free(c->domains);
+	free(c->cert_path);
+	free(c->key_path);
+	c->domains = c->cert_path = c->key_path = NULL;
+}
+
+void
+store_cert_list_free(struct st_cert *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_cert_free(&c[i]);
+	free(c);
+}
+
+int
+store_binding_set(struct store *st, const struct st_binding *b)
+{
+	sqlite3_stmt *q = prep(st, "INSERT OR REPLACE INTO cert_bindings (app, service, port, cert)"
+	    " VALUES (?, ?, ?, ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, b->app);
+	bind_text(q, 2, b->service);
+	sqlite3_bind_int(q, 3, b->port);
+	bind_text(q, 4, b->cert);
+	return step_done(q);
+}
+
+int
+store_binding_list(struct store *st, struct st_binding **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT app, service, port, cert FROM cert_bindings"
+	    " ORDER BY app, service, port");
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct st_binding *b;
+
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		b = &(*out)[(*n)++];
+		col_copy(q, 0, b->app, sizeof(b->app));
+		col_copy(q, 1, b->service, sizeof(b->service));
+		b->port = sqlite3_column_int(q, 2);
+		col_copy(q, 3, b->cert, sizeof(b->cert));
+	}
+	sqlite3_finalize(q);
+	return 0;
 }

@@ -115,6 +115,40 @@ int store_proc_delete(struct store *st, const char *id);
 int store_proc_list(struct store *st, struct st_proc **out, size_t *n);
 void store_proc_list_free(struct st_proc *p, size_t n);
 
+/* A certificate the rack knows (certs.h): its files, what it names, whence. */
+struct st_cert {
+	char id[16];        /* cert-xxxxxxxx */
+	char *domains;      /* its names, comma-separated */
+	int64_t expires;    /* unix seconds (notAfter) */
+	char source[16];    /* rack-ca (a domain's own), generated, imported, acme */
+	char *cert_path;    /* PEM: the certificate, then its chain */
+	char *key_path;     /* PEM, 0600 */
+	int64_t created;
+};
+
+/* Insert or replace by id. */
+int store_cert_put(struct store *st, const struct st_cert *c);
+/* 0 found (out filled, free with store_cert_free), -1 not. */
+int store_cert_get(struct store *st, const char *id, struct st_cert *out);
+/* Oldest first. */
+int store_cert_list(struct store *st, struct st_cert **out, size_t *n);
+/* Fails (FOREIGN KEY) while an endpoint is bound to it. */
+int store_cert_delete(struct store *st, const char *id);
+void store_cert_free(struct st_cert *c);
+void store_cert_list_free(struct st_cert *c, size_t n);
+
+/* A service endpoint (SERVICE:PORT of an app) served with a chosen
+ * certificate (cx ssl update); goes with its app. */
+struct st_binding {
+	char app[32];
+	char service[32];
+	int port;
+	char cert[16];
+};
+int store_binding_set(struct store *st, const struct st_binding *b);
+/* Every binding (caller frees the array). */
+int store_binding_list(struct store *st, struct st_binding **out, size_t *n);
+
 /* A new random id: prefix + 8 characters of [A-Z0-9] (upper) or [0-9a-f] (lower). */
 int store_peer_put(struct store *st, const struct st_peer *p);   /* insert or replace */
 int store_peer_delete(struct store *st, const char *name);      /* 1 if there was none */

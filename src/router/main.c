@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/net.h"
 #include "common/tls.h"
+#include "common/tls_acme.h"
 #include "common/util.h"
 #include "router/conn.h"
 #include "router/routes.h"
@@ -247,6 +248,7 @@ main(int argc, char **argv)
 		cfg.tls = tls_ctx_sni_new(conn_tls_pick, err, sizeof(err));
 		if (cfg.tls == NULL)
 			fatalx("%s", err);
+		tls_ctx_send_chains(cfg.tls);
 		keep_certs(rt);
 	}
 	if (cfg.peer_cert != NULL) {

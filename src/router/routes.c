@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/tls.h"
+#include "common/tls_acme.h"
 #include "common/util.h"
 
 static uint64_t
@@ -120,7 +121,7 @@ routes_load_certs(struct routes *rt, const struct routes *prev, const char *dir)
 			continue;
 		}
 		/* Stamps before reading: a file replaced in between is read again next time. */
-		h->tls = tls_id_load(cert, key, err, sizeof(err));
+		h->tls = tls_id_load_chain(cert, key, err, sizeof(err));
 		if (h->tls == NULL) {
 			log_warnx("host %s has no certificate, TLS handshakes for it are refused: %s",
 			    h->name, err);

@@ -87,6 +87,16 @@ test_store_roundtrip(void **state)
 	store_close(st);
 }
 
+/* Runs sql on the database at path with the sqlite3 shell. */
+static int
+sqlite3_exec_for_test(const char *path, const char *sql)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "sqlite3 %s '%s'", path, sql);
+	return system(cmd);
+}
+
 static void
 test_store_refuses_newer_schema(void **state)
 {
@@ -101,6 +111,58 @@ test_store_refuses_newer_schema(void **state)
 	st = store_open(path, err, sizeof(err));
 	assert_null(st);
 	assert_non_null(strstr(err, "newer than this cx-rackd"));
+}
+
+/* 5: a version-4 database gains the certificates and their bindings: a
+ * bound certificate cannot be deleted, an app's bindings go with it. */
+static void
+test_store_migrates_v4_certs(void **state)
+{
+	char path[128], err[256];
+	struct st_cert c = { .id = "cert-0123abcd", .expires = 2000000000, .source = "imported",
+	    .created = 5 }, got, *cs;
+	struct st_binding b = { .app = "app1", .service = "web", .port = 443,
+	    .cert = "cert-0123abcd" }, *bs;
+	struct store *st;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v4.db", tmpdir);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	/* Back to version 4 as an older daemon left it: no certs tables. */
+	assert_int_equal(sqlite3_exec_for_test(path, "DROP TABLE cert_bindings; DROP TABLE certs;"
+	    " PRAGMA user_version=4;"), 0);
+	store_close(st);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_cert_list(st, &cs, &n), 0);
+	assert_int_equal(n, 0);
+	free(cs);
+	c.domains = "a.example.test,*.b.example.test";
+	c.cert_path = "/x/cert-0123abcd.pem";
+	c.key_path = "/x/cert-0123abcd.key";
+	assert_int_equal(store_cert_put(st, &c), 0);
+	assert_int_equal(store_cert_get(st, "cert-0123abcd", &got), 0);
+	assert_string_equal(got.domains, "a.example.test,*.b.example.test");
+	assert_string_equal(got.source, "imported");
+	assert_int_equal(got.expires, 2000000000);
+	store_cert_free(&got);
+	assert_int_equal(store_app_create(st, "app1", 0), 0);
+	assert_int_equal(store_binding_set(st, &b), 0);
+	assert_int_equal(store_cert_delete(st, "cert-0123abcd"), -1);
+	assert_int_equal(store_binding_list(st, &bs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(bs[0].cert, "cert-0123abcd");
+	assert_int_equal(bs[0].port, 443);
+	free(bs);
+	assert_int_equal(store_app_delete(st, "app1"), 0);
+	assert_int_equal(store_binding_list(st, &bs, &n), 0);
+	assert_int_equal(n, 0);
+	free(bs);
+	assert_int_equal(store_cert_delete(st, "cert-0123abcd"), 0);
+	assert_int_equal(store_cert_get(st, "cert-0123abcd", &got), -1);
+	store_close(st);
 }
 
 /* A version-1 database (as the first cx-rackd wrote it) migrates to the
@@ -314,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_store_roundtrip),
 		cmocka_unit_test(test_store_refuses_newer_schema),
 		cmocka_unit_test(test_store_migrates_v1),
+		cmocka_unit_test(test_store_migrates_v4_certs),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_cron),
