@@ -295,6 +295,32 @@ api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size
 	return fd;
 }
 
+struct client_stream *
+api_stream(struct cli *c, const char *path, const jv *body)
+{
+	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,
+		.content_type = "application/json" };
+	struct client_resp resp = { 0 };
+	struct client_stream *st;
+	enum client_result rc;
+	char err[1024], *text;
+
+	if (ensure_client(c) == -1)
+		return NULL;
+	text = jv_dump(body);
+	req.body = text;
+	req.body_len = strlen(text);
+	buf_init(&resp.body, 1 << 20);
+	st = client_stream_open(c->client, &req, &resp, &rc, err, sizeof(err));
+	free(text);
+	if (st == NULL && rc == CLIENT_OK)
+		print_http_error(c, &resp);
+	else if (st == NULL)
+		out_error("%s", err);
+	buf_free(&resp.body);
+	return st;
+}
+
 int
 api_attach_answer(struct cli *c, int fd, jv **out)
 {

@@ -110,6 +110,10 @@ int api_call(struct cli *c, const char *method, const char *path, const jv *body
  * (api_attach_answer reads it and prints any error); -1 after printing. */
 int api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size_t nfds);
 int api_attach_answer(struct cli *c, int fd, jv **out);
+/* The same for a remote rack, over HTTPS: the run's stdio relayed on the
+ * connection (Upgrade: cx-attach). NULL after printing. */
+struct client_stream;
+struct client_stream *api_stream(struct cli *c, const char *path, const jv *body);
 /* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
 int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
 /*

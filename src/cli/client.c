@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,4 +505,207 @@ client_fetch_chain(const char *url, char ***pems, size_t *n, char *err, size_t e
 out:
 	curl_easy_cleanup(h);
 	return rc;
+}
+
+/* A connection of its own that left HTTP for cx-attach frames (docs/api.md),
+ * driven with curl_easy_send/recv over libcurl's TLS. */
+struct client_stream {
+	CURL *curl;
+	int fd;
+	struct buf early;           /* frame bytes that came with the 101 */
+};
+
+/* Waits (bounded) until the stream's socket is ready for events. */
+static int
+stream_wait(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	do {
+		n = poll(&p, 1, timeout_ms);
+	} while (n == -1 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
+ssize_t
+client_stream_send(struct client_stream *s, const void *p, size_t n)
+{
+	size_t sent = 0;
+	CURLcode cr = curl_easy_send(s->curl, p, n, &sent);
+
+	if (cr == CURLE_AGAIN)
+		return CX_AGAIN;
+	if (cr != CURLE_OK)
+		return CX_ERR;
+	return (ssize_t)sent;
+}
+
+ssize_t
+client_stream_recv(struct client_stream *s, void *p, size_t n)
+{
+	size_t got = 0;
+	CURLcode cr;
+
+	if (s->early.len > 0) {
+		got = s->early.len < n ? s->early.len : n;
+		memcpy(p, s->early.data, got);
+		buf_consume(&s->early, got);
+		return (ssize_t)got;
+	}
+	cr = curl_easy_recv(s->curl, p, n, &got);
+	if (cr == CURLE_AGAIN)
+		return CX_AGAIN;
+	if (cr != CURLE_OK)
+		return CX_ERR;
+	return (ssize_t)got;
+}
+
+int
+client_stream_fd(const struct client_stream *s)
+{
+	return s->fd;
+}
+
+void
+client_stream_close(struct client_stream *s)
+{
+	if (s == NULL)
+		return;
+	curl_easy_cleanup(s->curl);
+	buf_free(&s->early);
+	free(s);
+}
+
+/* Sends all of p, waiting for the socket as needed (bounded). */
+static int
+stream_send_all(struct client_stream *s, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = client_stream_send(s, p, n);
+
+		if (w == CX_AGAIN) {
+			if (stream_wait(s->fd, POLLOUT, 30000) == -1)
+				return -1;
+			continue;
+		}
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+struct client_stream *
+client_stream_open(struct client *c, const struct client_req *req, struct client_resp *resp,
+    enum client_result *rc, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", cred[300], auth[420];
+	struct client_stream *s;
+	struct http_response hr;
+	struct buf head, in;
+	curl_socket_t sock;
+	const char *host;
+	CURLcode cr;
+	int prc = CX_AGAIN;
+
+	*rc = CLIENT_ERR;
+	if (c->url == NULL || strlen(c->password) > 200) {
+		snprintf(err, errlen, "an attached stream goes to a remote rack only");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof(*s));
+	buf_init(&s->early, 0);
+	if ((s->curl = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialize libcurl");
+		free(s);
+		return NULL;
+	}
+	curl_easy_setopt(s->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(s->curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(s->curl, CURLOPT_CONNECT_ONLY, 1L);
+	https_options(c, s->curl);
+	cr = curl_easy_perform(s->curl);
+	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, NULL);
+	if (cr != CURLE_OK) {
+		if (!https_error(c, cr, errbuf, err, errlen))
+			snprintf(err, errlen, "%s: %s", c->url, errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		goto fail;
+	}
+	if (curl_easy_getinfo(s->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+	    sock == CURL_SOCKET_BAD) {
+		snprintf(err, errlen, "%s: no socket to stream on", c->url);
+		goto fail;
+	}
+	s->fd = (int)sock;
+	host = c->url + strlen("https://");
+	snprintf(cred, sizeof(cred), "convox:%s", c->password);
+	base64_encode((const unsigned char *)cred, strlen(cred), auth);
+	explicit_bzero(cred, sizeof(cred));
+	buf_init(&head, 0);
+	buf_addf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\nUpgrade: cx-attach\r\n"
+	    "Connection: Upgrade\r\n\r\n", req->method, req->path, host, auth, req->body_len);
+	explicit_bzero(auth, sizeof(auth));
+	buf_add(&head, req->body, req->body_len);
+	prc = stream_send_all(s, head.data, head.len);
+	explicit_bzero(head.data, head.len);
+	buf_free(&head);
+	if (prc == -1) {
+		snprintf(err, errlen, "cannot send %s %s to %s", req->method, req->path, c->url);
+		goto fail;
+	}
+	/* The answer's head: 101 and frames, or the rack's refusal. */
+	buf_init(&in, 1 << 20);
+	prc = CX_AGAIN;
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(&in, 16384) == -1) {
+			snprintf(err, errlen, "the rack's answer is larger than 1 MB");
+			goto fail_in;
+		}
+		n = client_stream_recv(s, in.data + in.len, 16384);
+		if (n == CX_AGAIN) {
+			if (stream_wait(s->fd, POLLIN, 30000) == -1) {
+				snprintf(err, errlen, "the rack did not answer %s %s in time", req->method,
+				    req->path);
+				goto fail_in;
+			}
+			continue;
+		}
+		if (n <= 0) {
+			snprintf(err, errlen, "the rack closed the connection before it answered");
+			goto fail_in;
+		}
+		in.len += (size_t)n;
+		prc = http1_parse_response(in.data, in.len, 65536, &hr);
+		if (prc == CX_ERR) {
+			snprintf(err, errlen, "the rack's answer is not HTTP: %s", hr.error);
+			goto fail_in;
+		}
+		if (prc == CX_OK && (hr.status == 101 || hr.content_length < 0 ||
+		    in.len - hr.head_len >= (size_t)hr.content_length))
+			break;
+	}
+	resp->status = hr.status;
+	resp->json = true;
+	if (hr.status == 101) {
+		buf_add(&s->early, in.data + hr.head_len, in.len - hr.head_len);
+		buf_free(&in);
+		*rc = CLIENT_OK;
+		return s;
+	}
+	buf_add(&resp->body, in.data + hr.head_len, in.len - hr.head_len);
+	buf_cstr(&resp->body);
+	*rc = CLIENT_OK;
+fail_in:
+	buf_free(&in);
+fail:
+	client_stream_close(s);
+	return NULL;
 }

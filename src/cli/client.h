@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/util.h"
 
@@ -75,5 +76,24 @@ int client_send_fds(struct client *c, const struct client_req *req, const int *f
     char *err, size_t errlen);
 /* Reads one whole answer from fd, blocking (resp->body initialized). */
 enum client_result client_await(int fd, struct client_resp *resp, char *err, size_t errlen);
+
+/*
+ * `cx run` on a remote rack: sends req (a POST with a JSON body) asking
+ * `Upgrade: cx-attach` on a connection of its own. On 101 returns the
+ * stream, which then carries frames both ways (docs/api.md). Otherwise NULL:
+ * with *rc CLIENT_OK and resp filled (the rack's refusal), or CLIENT_ERR and
+ * err. resp->body must be initialized.
+ */
+struct client_stream;
+struct client_stream *client_stream_open(struct client *c, const struct client_req *req,
+    struct client_resp *resp, enum client_result *rc, char *err, size_t errlen);
+/* The socket to poll. Bytes may wait in the stream without it being
+ * readable: call client_stream_recv until CX_AGAIN before polling. */
+int client_stream_fd(const struct client_stream *s);
+/* Up to n bytes: their count, CX_AGAIN, or CX_ERR. */
+ssize_t client_stream_send(struct client_stream *s, const void *p, size_t n);
+/* Up to n bytes: their count, 0 when the rack closed, CX_AGAIN, or CX_ERR. */
+ssize_t client_stream_recv(struct client_stream *s, void *p, size_t n);
+void client_stream_close(struct client_stream *s);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/output.h"
 
 /* The command line to run: one argument is a shell command line, as in
@@ -142,6 +143,157 @@ relay(int sock, int in_w, int out_r, int err_r)
 		close(in_w);
 }
 
+/* cx-attach frames (docs/api.md): type, 4-byte big-endian length, bytes. */
+enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_EXIT = 3 };
+#define FRAME_MAX (64 * 1024)
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;     /* our stdout closed: the rest goes nowhere */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Handles the whole frames in in: output to ours, the exit into *exit
+ * (the process's status, as cx run exits with). 1 once the exit came, 0 for
+ * more, -1 after printing on a malformed frame. */
+static int
+take_frames(struct buf *in, int *exit)
+{
+	while (in->len >= 5) {
+		const unsigned char *h = (const unsigned char *)in->data;
+		size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+
+		if (n > FRAME_MAX || h[0] < FRAME_STDOUT || h[0] > FRAME_EXIT)
+			return out_error("the rack sent a malformed frame (type %u, %zu bytes)", h[0],
+			    n), -1;
+		if (in->len < 5 + n)
+			return 0;
+		if (h[0] == FRAME_EXIT) {
+			char err[256];
+			jv *ans = jv_parse(in->data + 5, n, err, sizeof(err));
+
+			if (ans != NULL && jv_get(ans, "exit") != NULL)
+				*exit = (int)jv_int(ans, "exit");
+			else if (ans != NULL && jv_get(ans, "signal") != NULL)
+				*exit = 128 + (int)jv_int(ans, "signal");
+			else
+				*exit = out_error("the process ended, but the rack does not say how");
+			jv_free(ans);
+			return 1;
+		}
+		write_all(h[0] == FRAME_STDOUT ? 1 : 2, in->data + 5, n);
+		buf_consume(in, 5 + n);
+	}
+	return 0;
+}
+
+/*
+ * cx run on a remote rack: no descriptors cross HTTPS, so the rack makes the
+ * pipes and the connection carries their bytes as frames. Our stdin is read
+ * only while the last frame of it is sent, so a process that reads nothing
+ * never holds up its output.
+ */
+static int
+run_remote(struct cli *c)
+{
+	struct client_stream *st;
+	struct buf in, out;
+	char *path, *cmd;
+	bool stdin_open = true;
+	int rc = 1, exit = 1;
+	jv *body;
+
+	cmd = command_line(c);
+	body = jv_object_new();
+	jv_set_str(body, "command", cmd);
+	free(cmd);
+	path = api_path("/apps/%s/services/%s/run", c->app, c->argv[0]);
+	st = api_stream(c, path, body);
+	free(path);
+	jv_free(body);
+	if (st == NULL)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	buf_init(&in, FRAME_MAX * 4);
+	buf_init(&out, 0);
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = client_stream_fd(st), .events = POLLIN },
+			{ .fd = stdin_open && out.len == 0 ? 0 : -1, .events = POLLIN },
+		};
+		ssize_t n;
+		int done;
+
+		/* Whatever the stream holds first: TLS may keep bytes the socket no longer signals. */
+		for (;;) {
+			if (buf_reserve(&in, 32768) == -1) {
+				out_error("the rack sent a frame too large");
+				goto out;
+			}
+			n = client_stream_recv(st, in.data + in.len, 32768);
+			if (n <= 0)
+				break;
+			in.len += (size_t)n;
+			if ((done = take_frames(&in, &exit)) != 0) {
+				rc = done == 1 ? exit : 1;
+				goto out;
+			}
+		}
+		if (n == 0 || n == CX_ERR) {
+			out_error("rack %s closed the connection before the process ended", c->rack);
+			goto out;
+		}
+		while (out.len > 0) {
+			ssize_t w = client_stream_send(st, out.data, out.len);
+
+			if (w == CX_AGAIN)
+				break;
+			if (w < 0) {
+				out_error("cannot send to rack %s: the connection failed", c->rack);
+				goto out;
+			}
+			buf_consume(&out, (size_t)w);
+		}
+		if (out.len > 0)
+			pf[0].events |= POLLOUT;
+		pf[1].fd = stdin_open && out.len == 0 ? 0 : -1;
+		if (poll(pf, 2, -1) == -1 && errno != EINTR) {
+			out_error("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (pf[1].fd == 0 && pf[1].revents) {
+			char data[16384];
+			ssize_t r = read(0, data, sizeof(data));
+			unsigned char h[5] = { FRAME_STDIN, 0, 0, 0, 0 };
+
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				stdin_open = false;     /* our EOF: a frame of none, it gets its own */
+				r = 0;
+			}
+			h[3] = (unsigned char)(r >> 8);
+			h[4] = (unsigned char)r;
+			buf_add(&out, h, sizeof(h));
+			buf_add(&out, data, (size_t)r);
+		}
+	}
+out:
+	buf_free(&in);
+	buf_free(&out);
+	client_stream_close(st);
+	return rc;
+}
+
 int
 cmd_run(struct cli *c)
 {
@@ -154,9 +306,7 @@ cmd_run(struct cli *c)
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
 	if (cli_rack_is_remote(c))
-		return out_error("cx run cannot attach to rack %s over HTTPS yet: it hands the "
-		    "process its terminal through the rack's unix socket; run it on the rack's host",
-		    c->rack);
+		return run_remote(c);
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(err, O_CLOEXEC) == -1) {
 		out_error("pipe: %s", strerror(errno));

@@ -107,6 +107,8 @@ struct conn {
 	struct ev_timer *idle;
 	void (*after)(struct rack *r);
 	struct api_pending *pending;  /* a deferred answer not yet given */
+	bool want_attach;             /* the request asked Upgrade: cx-attach */
+	struct attach *attach;        /* streaming a process's stdio (api_attach) */
 	int fds[API_MAX_FDS];         /* descriptors the client handed over (SCM_RIGHTS) */
 	size_t nfds;
 	struct tls_conn *tls;         /* HTTPS connections; NULL on the unix socket */
@@ -126,6 +128,8 @@ static size_t tls_conns;
 static bool accept_paused;
 
 static void conn_free(struct conn *c);
+static void attach_exit(struct conn *c, jv *json);
+static void attach_free(struct conn *c);
 static void conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg);
 
 /* {"error": msg}, owned: every refusal the API sends. */
@@ -305,7 +309,14 @@ dispatch(struct conn *c)
 	q.conn = c;
 	q.fds = c->fds;
 	q.nfds = c->nfds;
+	q.attach = c->want_attach;
 	c->route->handler(c->rack, &q, &s);
+	if (c->attach != NULL) {
+		/* The 101 and the relay start at the connection's next event. */
+		buf_free(&s.text);
+		ev_mod(c->rack->loop, c->fd, EV_READ | EV_WRITE);
+		return;
+	}
 	if (s.deferred) {
 		buf_free(&s.text);
 		ev_mod(c->rack->loop, c->fd, 0);   /* hang-ups are still reported */
@@ -339,6 +350,12 @@ start_request(struct conn *c)
 	int rc;
 
 	c->close_after = !c->req.keep_alive;
+	{
+		const struct http_slice *u = http1_header(&c->req, "Upgrade");
+
+		c->want_attach = c->req.upgrade && u != NULL && u->n == 9 &&
+		    strncasecmp(u->p, "cx-attach", 9) == 0;
+	}
 	if (!authorized(&c->req)) {
 		respond_error(c, 401, "invalid password");
 		return;
@@ -583,6 +600,283 @@ conn_watch(struct conn *c, bool writing)
 	ev_mod(c->rack->loop, c->fd, ev);
 }
 
+/*
+ * Attached connections (api_attach). After the 101, frames both ways: a
+ * type byte, a 4-byte big-endian length, that many bytes. The client sends
+ * ATTACH_STDIN (length 0: its stdin ended); the rack sends ATTACH_STDOUT,
+ * ATTACH_STDERR, and last ATTACH_EXIT ({"id","exit"} or {"id","signal"}),
+ * then closes. Output waits while ATTACH_OUT_MAX bytes are unsent; the
+ * client's frames wait while the process's stdin is full.
+ */
+enum { ATTACH_STDIN = 0, ATTACH_STDOUT = 1, ATTACH_STDERR = 2, ATTACH_EXIT = 3 };
+#define ATTACH_FRAME_MAX (64 * 1024)
+#define ATTACH_OUT_MAX (1 << 20)
+#define ATTACH_DRAIN_MS 1000
+
+struct attach {
+	int in_w, out_r, err_r;       /* -1 once closed */
+	struct buf stdin_left;        /* a frame's bytes the process's stdin did not take yet */
+	jv *exit;                     /* the process ended: sent once its output is drained */
+	struct ev_timer *drain;       /* bounds that drain */
+	bool done;                    /* the exit frame is queued: close once written */
+};
+
+static void attach_flush(struct conn *c);
+
+static void
+attach_frame(struct conn *c, int type, const void *p, size_t n)
+{
+	unsigned char h[5] = { (unsigned char)type, (unsigned char)(n >> 24),
+		(unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n };
+
+	buf_add(&c->out, h, sizeof(h));
+	if (n > 0)
+		buf_add(&c->out, p, n);
+}
+
+static void
+attach_close_fd(struct conn *c, int *fd)
+{
+	if (*fd == -1)
+		return;
+	ev_del(c->rack->loop, *fd);
+	close(*fd);
+	*fd = -1;
+}
+
+/* The exit frame, once the process ended and its output is drained. */
+static void
+attach_try_exit(struct conn *c)
+{
+	struct attach *a = c->attach;
+	char *text;
+
+	if (a->exit == NULL || a->done || a->out_r != -1 || a->err_r != -1)
+		return;
+	text = jv_dump(a->exit);
+	attach_frame(c, ATTACH_EXIT, text, strlen(text));
+	free(text);
+	a->done = true;
+	attach_close_fd(c, &a->in_w);
+}
+
+static void
+attach_drain_over(struct ev_loop *loop, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)loop;
+	c->attach->drain = NULL;
+	/* Something the process left behind holds its output open: stop there. */
+	attach_close_fd(c, &c->attach->out_r);
+	attach_close_fd(c, &c->attach->err_r);
+	attach_try_exit(c);
+	attach_flush(c);
+}
+
+static void
+attach_exit(struct conn *c, jv *json)
+{
+	struct attach *a = c->attach;
+
+	c->pending = NULL;      /* answered: the client leaving now stops nothing */
+	jv_free(a->exit);
+	a->exit = json != NULL ? json : jv_object_new();
+	if (a->out_r != -1 || a->err_r != -1)
+		a->drain = ev_timer_add(c->rack->loop, ATTACH_DRAIN_MS, attach_drain_over, c);
+	attach_try_exit(c);
+	attach_flush(c);
+}
+
+static void
+attach_pipe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct conn *c = arg;
+	struct attach *a = c->attach;
+	char data[16384];
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	n = read(fd, data, sizeof(data));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		attach_frame(c, fd == a->out_r ? ATTACH_STDOUT : ATTACH_STDERR, data, (size_t)n);
+	} else {
+		attach_close_fd(c, fd == a->out_r ? &a->out_r : &a->err_r);
+		attach_try_exit(c);
+	}
+	attach_flush(c);
+}
+
+/* Writes what the client sent for the process's stdin; false while its pipe is full. */
+static bool
+attach_stdin_write(struct conn *c)
+{
+	struct attach *a = c->attach;
+
+	while (a->stdin_left.len > 0) {
+		ssize_t w;
+
+		if (a->in_w == -1) {
+			buf_reset(&a->stdin_left);  /* it closed its stdin: the rest goes nowhere */
+			break;
+		}
+		w = write(a->in_w, a->stdin_left.data, a->stdin_left.len);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			return false;
+		if (w <= 0) {
+			attach_close_fd(c, &a->in_w);
+			continue;
+		}
+		buf_consume(&a->stdin_left, (size_t)w);
+	}
+	return true;
+}
+
+static void
+attach_stdin_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	attach_flush(arg);
+}
+
+/* The client's frames in c->in, while the process's stdin takes them. -1
+ * on a malformed frame. */
+static int
+attach_take_frames(struct conn *c)
+{
+	struct attach *a = c->attach;
+
+	while (attach_stdin_write(c) && c->in.len >= 5) {
+		const unsigned char *h = (const unsigned char *)c->in.data;
+		size_t n = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4];
+
+		if (h[0] != ATTACH_STDIN || n > ATTACH_FRAME_MAX)
+			return -1;
+		if (c->in.len < 5 + n)
+			break;
+		if (n == 0)
+			attach_close_fd(c, &a->in_w);   /* its stdin ended */
+		else if (a->in_w != -1)
+			buf_add(&a->stdin_left, c->in.data + 5, n);
+		buf_consume(&c->in, 5 + n);
+	}
+	return 0;
+}
+
+/* Moves bytes every way they can go, then watches for what is left. */
+static void
+attach_flush(struct conn *c)
+{
+	struct attach *a = c->attach;
+	bool in_full;
+	uint32_t ev = 0;
+
+	while (c->out_off < c->out.len) {
+		ssize_t n = conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
+
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_free(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out.len) {
+		buf_reset(&c->out);
+		c->out_off = 0;
+		if (a->done) {
+			conn_free(c);
+			return;
+		}
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (attach_take_frames(c) == -1) {
+			log_warnx("api: %s sent a malformed attach frame", c->peer[0] ? c->peer : "a client");
+			conn_free(c);
+			return;
+		}
+		if (a->stdin_left.len > 0 || c->in.len >= API_MAX_JSON)
+			break;
+		if (buf_reserve(&c->in, 65536) == -1)
+			break;
+		n = conn_recv(c, c->in.data + c->in.len, 65536);
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_free(c);   /* the client went away: run_client_gone stops the process */
+			return;
+		}
+		c->in.len += (size_t)n;
+	}
+	in_full = a->stdin_left.len > 0;
+	if (a->in_w != -1)
+		ev_mod(c->rack->loop, a->in_w, in_full ? EV_WRITE : 0);
+	/* Output waits while too much is unsent. */
+	for (int i = 0; i < 2; i++) {
+		int fd = i == 0 ? a->out_r : a->err_r;
+
+		if (fd != -1)
+			ev_mod(c->rack->loop, fd, c->out.len < ATTACH_OUT_MAX ? EV_READ : 0);
+	}
+	if (!in_full)
+		ev |= EV_READ;
+	if (c->out.len > 0)
+		ev |= EV_WRITE;
+	if (c->tls_want != 0)
+		ev |= c->tls_want == POLLOUT ? EV_WRITE : EV_READ;
+	ev_mod(c->rack->loop, c->fd, ev);
+}
+
+static void
+attach_free(struct conn *c)
+{
+	struct attach *a = c->attach;
+
+	if (a == NULL)
+		return;
+	attach_close_fd(c, &a->in_w);
+	attach_close_fd(c, &a->out_r);
+	attach_close_fd(c, &a->err_r);
+	ev_timer_cancel(c->rack->loop, a->drain);
+	buf_free(&a->stdin_left);
+	jv_free(a->exit);
+	free(a);
+	c->attach = NULL;
+}
+
+struct api_pending *
+api_attach(struct api_req *q, struct api_resp *s, const int fds[3])
+{
+	struct conn *c = q->conn;
+	struct attach *a = xcalloc(1, sizeof(*a));
+	struct api_pending *p = api_defer(q, s);
+	int *mine[3] = { &a->in_w, &a->out_r, &a->err_r };
+
+	buf_init(&a->stdin_left, ATTACH_FRAME_MAX * 2);
+	c->attach = a;
+	for (int i = 0; i < 3; i++) {
+		*mine[i] = fds[i];
+		set_nonblock(fds[i]);
+		if (ev_add(c->rack->loop, fds[i], i == 0 ? 0 : EV_READ, i == 0 ? attach_stdin_io :
+		    attach_pipe_io, c) == -1)
+			log_warn("api: cannot watch a run's pipe");
+	}
+	/* The request's body is consumed; what follows it in c->in is frames. */
+	buf_adds(&c->out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: cx-attach\r\n"
+	    "Connection: Upgrade\r\n\r\n");
+	return p;
+}
+
 static void
 idle_timeout(struct ev_loop *loop, void *arg)
 {
@@ -598,6 +892,10 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct conn *c = arg;
 
+	if (c->attach != NULL) {
+		attach_flush(c);
+		return;
+	}
 	if (c->handshaking) {
 		int rc = tls_conn_handshake(c->tls);
 
@@ -712,6 +1010,11 @@ api_finish(struct api_pending *p, int status, jv *json)
 	struct api_resp s = { .status = status, .json = json };
 
 	buf_init(&s.text, 0);
+	if (p->conn != NULL && p->conn->attach != NULL) {
+		attach_exit(p->conn, json);
+		free(p);
+		return;
+	}
 	if (p->conn != NULL) {
 		p->conn->pending = NULL;
 		if (s.json == NULL)
@@ -738,6 +1041,7 @@ conn_free(struct conn *c)
 			c->pending->gone(c->pending->gone_arg);
 	}
 	reset_request(c);
+	attach_free(c);
 	ev_timer_cancel(c->rack->loop, c->idle);
 	ev_del(c->rack->loop, c->fd);
 	if (c->tls != NULL) {

@@ -26,6 +26,7 @@ struct api_req {
 	void *conn;               /* the connection, for api_defer */
 	int *fds;                 /* descriptors sent with the request; a handler */
 	size_t nfds;              /* that keeps one sets its slot to -1 */
+	bool attach;              /* Upgrade: cx-attach asked (api_attach) */
 };
 
 #define API_MAX_FDS 3
@@ -67,6 +68,16 @@ struct api_pending *api_defer(struct api_req *q, struct api_resp *s);
 /* Calls gone(arg) if the client goes away before the answer (api_finish
  * must still be called, and then frees p). */
 void api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *arg);
+/*
+ * For a handler that streams a process's stdio on the connection itself
+ * (q->attach: `Upgrade: cx-attach`, what `cx run` asks over HTTPS, which
+ * carries no descriptors): answers 101 at once, then relays frames (docs/
+ * api.md) between the connection and fds (ours: the write end of the
+ * process's stdin, the read ends of its stdout and stderr; taken). Returns
+ * the handle api_finish gives the process's end to: the exit frame goes out
+ * once its output is drained (a second at most), and the connection closes.
+ */
+struct api_pending *api_attach(struct api_req *q, struct api_resp *s, const int fds[3]);
 /* Sends the deferred answer (json is taken; NULL answers {}) and frees p. */
 void api_finish(struct api_pending *p, int status, jv *json);
 /* api_finish with the body {"error": msg}. */

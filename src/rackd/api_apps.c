@@ -676,6 +676,61 @@ anonymous_pipe(int fd, int want)
 }
 
 /*
+ * The same run with its stdio relayed on the connection (Upgrade: cx-attach,
+ * api_attach): pipes of our own, the process's ends given to it.
+ */
+static void
+run_attached(struct rack *r, struct app *a, const struct mf_service *sv, struct api_req *q,
+    struct api_resp *s)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, theirs[3], ours[3];
+	struct api_pending *pending;
+	const char *command;
+	char why[1024];
+	struct proc *p;
+	jv *body;
+
+	if ((body = api_json_body(q, s)) == NULL)
+		return;
+	command = jv_str_or(body, "command", "");
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(err, O_CLOEXEC) == -1) {
+		api_error(s, 500, "cannot make the run's pipes: %s", strerror(errno));
+		goto fail;
+	}
+	theirs[0] = in[0];
+	theirs[1] = out[1];
+	theirs[2] = err[1];
+	if (reconcile_spawn_oneoff(r, a, sv, "run", command[0] != '\0' ? command : NULL, theirs,
+	    &p, why, sizeof(why)) == -1) {
+		api_error(s, 400, "%s", why);
+		goto fail;
+	}
+	jv_free(body);
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	ours[0] = in[1];
+	ours[1] = out[0];
+	ours[2] = err[0];
+	pending = api_attach(q, s, ours);
+	p->on_exit = run_exited;
+	p->on_exit_arg = pending;
+	api_pending_on_gone(pending, run_client_gone, p);
+	return;
+fail:
+	jv_free(body);
+	for (int i = 0; i < 2; i++) {
+		if (in[i] != -1)
+			close(in[i]);
+		if (out[i] != -1)
+			close(out[i]);
+		if (err[i] != -1)
+			close(err[i]);
+	}
+}
+
+/*
  * POST /apps/APP/services/SVC/run {"command": "..."} with three descriptors
  * (the process's stdin, stdout, stderr) sent along on the unix socket: a
  * one-off process behind the app's walls, answered when it exits.
@@ -696,6 +751,10 @@ api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a->manifest == NULL || (sv = manifest_service(a->manifest, q->args[1])) == NULL) {
 		api_error(s, 404, "no such service: %s (cx services -a %s lists them)", q->args[1],
 		    a->name);
+		return;
+	}
+	if (q->attach && q->nfds == 0) {
+		run_attached(r, a, sv, q, s);
 		return;
 	}
 	if (q->nfds != 3) {

@@ -163,8 +163,31 @@ like "$(opcx scale -a app1 -r far)" "web +2 +2" "cx scale lists them"
 like "$(opcx releases -a app1 -r far)" "R[A-Z0-9]+ +active" "cx releases"
 like "$(opcx services -a app1 -r far)" "web +web\.app1\.far\.localhost" "cx services"
 like "$(opcx rack params -r far)" "api_port +$port" "cx rack params"
-out=$(opcx run web echo hi -a app1 -r far 2>&1); rc=$?
-refused "$rc" "$out" "^ERROR: cx run cannot attach to rack far over HTTPS yet" "cx run refuses a remote rack in one line"
+# cx run attaches over HTTPS: stdin, stdout, stderr and the exit status cross as frames.
+out=$(opcx run -a app1 -r far web echo hi 2>&1); rc=$?
+is "$rc $out" "0 hi" "cx run on the remote rack prints the process's output"
+opcx run -a app1 -r far web -- sh -c 'exit 3' >/dev/null 2>&1
+is "$?" 3 "...and exits with its status"
+out=$(printf 'one\ntwo\n' | opcx run -a app1 -r far web cat 2>&1)
+is "$out" "$(printf 'one\ntwo')" "...its stdin is ours (and ends with ours)"
+out=$(opcx run -a app1 -r far web -- sh -c 'echo out; echo err >&2' 2>/dev/null)
+is "$out" "out" "...stdout on our stdout"
+out=$(opcx run -a app1 -r far web -- sh -c 'echo out; echo err >&2' 2>&1 >/dev/null)
+is "$out" "err" "...stderr on our stderr"
+out=$(head -c 3000000 /dev/zero | opcx run -a app1 -r far web -- sh -c 'wc -c' 2>&1)
+is "$(echo $out)" "3000000" "...3 MB of stdin get through whole"
+out=$(opcx run -a app1 -r far web -- sh -c 'head -c 3000000 /dev/zero' 2>&1 | wc -c)
+is "$(echo $out)" "3000000" "...3 MB of output too"
+CX_HOME=$OP cx run -a app1 -r far web sleep 300 </dev/null >/dev/null 2>&1 &
+rpid=$!
+track $rpid
+wait_for 10 sh -c "CX_HOME=$OP cx ps -a app1 -r far | grep -q '^run-.* running .*sleep.*300'"
+ok $? "a remote cx run shows in cx ps while it runs"
+kill "$rpid"
+wait_for 15 sh -c "! CX_HOME=$OP cx ps -a app1 -r far | grep -q '^run-'"
+ok $? "...and when the CLI goes away, the process is stopped" "$(opcx ps -a app1 -r far)"
+out=$(opcx run -a app1 -r far nope echo 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: no such service: nope" "...an unknown service is one ERROR line"
 
 # RACK_URL: one command, verified against the pin of its host.
 opcx switch near >/dev/null
