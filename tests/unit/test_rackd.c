@@ -130,8 +130,8 @@ test_store_migrates_v4_certs(void **state)
 	snprintf(path, sizeof(path), "%s/v4.db", tmpdir);
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
-	/* Back to version 4 as an older daemon left it: no certs tables. */
-	assert_int_equal(sqlite3_exec_for_test(path, "DROP TABLE cert_bindings; DROP TABLE certs;"
+	/* Back to version 4 as an older daemon left it: no peers, no certs tables. */
+	assert_int_equal(sqlite3_exec_for_test(path, "DROP TABLE cert_bindings; DROP TABLE certs; DROP TABLE peers;"
 	    " PRAGMA user_version=4;"), 0);
 	store_close(st);
 	st = store_open(path, err, sizeof(err));
