@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -131,6 +132,57 @@ check_ca(const char *name, const char *pem, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether one of domains a and b is the other or under it (so the names
+ * of one would be taken by the other). */
+static bool
+domains_overlap(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	const char *longer = la >= lb ? a : b, *shorter = la >= lb ? b : a;
+	size_t ll = la >= lb ? la : lb, ls = la >= lb ? lb : la;
+
+	return strcasecmp(a, b) == 0 || (ll > ls && longer[ll - ls - 1] == '.' &&
+	    strcasecmp(longer + ll - ls, shorter) == 0);
+}
+
+/* A peer's internal domain must take none of this rack's names, nor
+ * another peer's: the egress listener and the rack's DNS go by domain. */
+static int
+check_domain(struct rack *r, const struct st_peer *p, char *err, size_t errlen)
+{
+	static const char *own[] = { "domain", "domain_internal" };
+	struct st_peer *list;
+	size_t n;
+	int rc = 0;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(own); i++) {
+		char d[256];
+
+		rack_param(r, own[i], d, sizeof(d));
+		if (domains_overlap(p->internal_domain, d)) {
+			snprintf(err, errlen, "peer %s: internal domain %s overlaps this rack's %s %s; "
+			    "give one of the racks another domain_internal", p->name, p->internal_domain,
+			    own[i], d);
+			return -1;
+		}
+	}
+	if (store_peer_list(r->store, &list, &n) == -1) {
+		snprintf(err, errlen, "cannot read peers: %s", store_error(r->store));
+		return -1;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (strcmp(list[i].name, p->name) != 0 &&
+		    domains_overlap(p->internal_domain, list[i].internal_domain)) {
+			snprintf(err, errlen, "peer %s: internal domain %s overlaps peer %s's %s; give "
+			    "one of the racks another domain_internal", p->name, p->internal_domain,
+			    list[i].name, list[i].internal_domain);
+			rc = -1;
+		}
+	}
+	store_peer_list_free(list, n);
+	return rc;
+}
+
 int
 peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 {
@@ -158,6 +210,8 @@ peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 		    p->internal_domain);
 		return -1;
 	}
+	if (check_domain(r, p, err, errlen) == -1)
+		return -1;
 	p->created = now_unix();
 	if (peers_identity_ensure(r, err, errlen) == -1 || write_ca(r, p, err, errlen) == -1)
 		return -1;

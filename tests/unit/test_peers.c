@@ -115,6 +115,10 @@ test_refuses_what_is_not_a_peer(void **state)
 	refused(peer("r2", ca_r2, "somewhere:9", "r2-internal.localhost"),
 	    "endpoint \"somewhere:9\" is not IPv4:PORT");
 	refused(peer("r2", ca_r2, "127.0.0.1:9", "not a domain"), "is not a domain name");
+	/* Its domain must not take this rack's names. */
+	refused(peer("r2", ca_r2, "127.0.0.1:9", "r1-internal.localhost"),
+	    "overlaps this rack's domain_internal r1-internal.localhost");
+	refused(peer("r2", ca_r2, "127.0.0.1:9", "localhost"), "overlaps this rack's domain");
 }
 
 static void
@@ -129,6 +133,13 @@ test_peer_files_identity_and_lines(void **state)
 	(void)state;
 	assert_int_equal(peers_add(&rack, &p, err, sizeof(err)), 0);
 	assert_true(peers_any(&rack));
+	{
+		/* r3 may not take r2's names (a parent domain of them). */
+		struct st_peer q = peer("r3", ca_r3, "198.51.100.13:8443", "example.com");
+
+		assert_int_equal(peers_add(&rack, &q, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "overlaps peer r2's r2-internal.example.com"));
+	}
 	/* r2's CA on file for the router; r1's own identity made, key 0600. */
 	snprintf(path, sizeof(path), "%s/peers/r2.pem", rack.dir);
 	onfile = read_file(path, 1 << 16, NULL);
