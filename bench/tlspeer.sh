@@ -8,6 +8,12 @@
 # certificate, no resumption: the peer listener sends no tickets), measured
 # by openssl s_time with p1's peer certificate.
 #
+# Each placement is measured (BENCH-NOTES: an idle vCPU here halts, and a
+# wake-up across cores costs ~30 us, which a chain of four processes pays on
+# every hop): "spread", as the scheduler places them, and "pinned", every
+# process of both racks and the client on CPU 1, which shows the cost of the
+# work itself.
+#
 #   bench/tlspeer.sh        N=10000 RUNS=3 by default
 # Everything is created under a temp CX_HOME and removed at the end.
 set -u
@@ -34,21 +40,37 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 
-e50=""; e99=""; i50=""; i99=""
-for i in $(seq 1 "$RUNS"); do
-	in=$(cx-hammer "$inside" "$host" "$N"); eg=$(cx-hammer "$egress" "$host" "$N")
-	echo "run $i, $N requests each to $host:"
-	echo "  inside p2 (internal router): $in"
-	echo "  from p1 (egress, TLS peer):  $eg"
-	i50="$i50 $(echo "$in" | sed -n 's/.*p50 \([0-9]*\) us.*/\1/p')"
-	i99="$i99 $(echo "$in" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')"
-	e50="$e50 $(echo "$eg" | sed -n 's/.*p50 \([0-9]*\) us.*/\1/p')"
-	e99="$e99 $(echo "$eg" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')"
+# Every process of both racks (routers, daemons, the app's process) and what
+# they started: the CX_HOME is in each rack process's command line.
+rack_pids() {
+	local p all
+	all=$(pgrep -f "$CX_HOME")
+	for p in $all; do all="$all $(pgrep -P "$p")"; done
+	echo $all
+}
+place() {     # place CPUS: move every rack process there
+	local p
+	for p in $(rack_pids); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
+}
+us_of() { sed -n "s/.*$1 \([0-9]*\) us.*/\1/p"; }
+
+for mode in spread pinned; do
+	if [ "$mode" = pinned ]; then place 1; run="taskset -c 1"; else place 0-1; run=""; fi
+	e50=""; e99=""; i50=""; i99=""
+	for i in $(seq 1 "$RUNS"); do
+		in=$($run cx-hammer "$inside" "$host" "$N"); eg=$($run cx-hammer "$egress" "$host" "$N")
+		echo "$mode run $i, $N requests each to $host:"
+		echo "  inside p2 (internal router): $in"
+		echo "  from p1 (egress, TLS peer):  $eg"
+		i50="$i50 $(echo "$in" | us_of p50)"; i99="$i99 $(echo "$in" | us_of p99)"
+		e50="$e50 $(echo "$eg" | us_of p50)"; e99="$e99 $(echo "$eg" | us_of p99)"
+	done
+	mi50=$(echo $i50 | tr ' ' '\n' | median); mi99=$(echo $i99 | tr ' ' '\n' | median)
+	me50=$(echo $e50 | tr ' ' '\n' | median); me99=$(echo $e99 | tr ' ' '\n' | median)
+	echo "$mode, medians of $RUNS runs: inside p50 $mi50 us p99 $mi99 us;" \
+	    "across the peering p50 $me50 us p99 $me99 us; added p50 $((me50 - mi50)) us, p99 $((me99 - mi99)) us"
 done
-mi50=$(echo $i50 | tr ' ' '\n' | median); mi99=$(echo $i99 | tr ' ' '\n' | median)
-me50=$(echo $e50 | tr ' ' '\n' | median); me99=$(echo $e99 | tr ' ' '\n' | median)
-echo "medians of $RUNS runs: inside p50 $mi50 us p99 $mi99 us; across the peering p50 $me50 us p99 $me99 us;" \
-    "added p50 $((me50 - mi50)) us, p99 $((me99 - mi99)) us"
+place 0-1
 
 d="$CX_HOME/racks"
 hs=""
