@@ -15,7 +15,7 @@ cx rack install local bench >/dev/null
 cx apps create hello -r bench >/dev/null
 times=""
 for i in $(seq 1 "$RUNS"); do
-	cx env set GREETING="run$i" -a hello -r bench >/dev/null 2>&1 || true
+	cx env set -p GREETING="run$i" -a hello -r bench >/dev/null 2>&1 || true
 	t0=$(date +%s%N)
 	cx deploy "$ROOT/examples/hello" -a hello -r bench >/dev/null 2>&1 || { echo "deploy failed"; exit 1; }
 	url=$(cx services -a hello -r bench --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')

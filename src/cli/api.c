@@ -533,6 +533,31 @@ cli_require_feature(struct cli *c, const char *feature, const char *what)
 	return found ? 0 : -1;
 }
 
+/* Keeps the rows the listing's flags ask for: -s SERVICE, --release ID,
+ * --limit N (the first N, which are the newest). -1 after printing. */
+static int
+filter_rows(struct cli *c, jv *rows)
+{
+	const char *service = c->opt[OPT_SERVICE], *release = c->opt[OPT_RELEASE];
+	long limit = -1;
+
+	if (c->opt[OPT_LIMIT] != NULL && parse_long(c->opt[OPT_LIMIT], 1, 100000, &limit) == -1) {
+		out_error("invalid --limit \"%s\": give a whole number from 1 to 100000",
+		    c->opt[OPT_LIMIT]);
+		return -1;
+	}
+	for (size_t i = jv_len(rows); i-- > 0;) {
+		jv *row = jv_at(rows, i);
+
+		if ((service != NULL && strcmp(jv_str(row, "service"), service) != 0) ||
+		    (release != NULL && strcmp(jv_str(row, "release"), release) != 0))
+			jv_remove_at(rows, i);
+	}
+	while (limit >= 0 && jv_len(rows) > (size_t)limit)
+		jv_remove_at(rows, jv_len(rows) - 1);
+	return 0;
+}
+
 int
 cli_list_app(struct cli *c, const char *what, const struct out_col *cols, size_t ncols,
     const char *const *extra)
@@ -551,6 +576,10 @@ cli_list_app(struct cli *c, const char *what, const struct out_col *cols, size_t
 	free(path);
 	if (rc == -1)
 		return 1;
+	if (filter_rows(c, rows) == -1) {
+		jv_free(rows);
+		return 1;
+	}
 	out_list(cols, ncols, rows, c->json, extra);
 	jv_free(rows);
 	return 0;

@@ -34,6 +34,16 @@ enum cli_opt_id {
 	OPT_PASSWORD,
 	OPT_CA,
 	OPT_FINGERPRINT,
+	OPT_PROMOTE,
+	OPT_REPLACE,
+	OPT_NO_FOLLOW,
+	OPT_FILTER,
+	OPT_SERVICE,
+	OPT_RELEASE,
+	OPT_LIMIT,
+	OPT_ID,
+	OPT_WAIT,
+	OPT_NO_CACHE,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -206,6 +216,7 @@ int cmd_apps_delete(struct cli *c);
 int cmd_apps_info(struct cli *c);
 
 int cmd_deploy(struct cli *c);
+int cmd_build(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);

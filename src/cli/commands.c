@@ -36,9 +36,20 @@ static const struct cli_opt opts[] = {
 	  "give the rack its own private network (e.g. 10.1.0.0/16); needs root" },
 	{ OPT_DESCRIPTION, 'd', "description", "TEXT", "description of the release" },
 	{ OPT_COUNT, 'c', "count", "N", "number of processes to run (0 to 100)" },
-	{ OPT_FOLLOW, 'f', "follow", NULL, "keep printing new lines until interrupted" },
+	{ OPT_FOLLOW, 'f', "follow", NULL, "keep printing new lines until interrupted (the default)" },
+	{ OPT_NO_FOLLOW, 0, "no-follow", NULL, "print what is there and exit" },
 	{ OPT_SINCE, 0, "since", "DURATION",
-	  "only lines newer than this (e.g. 30s, 10m, 2h, 1d)" },
+	  "only lines newer than this (e.g. 30s, 10m, 2h, 1d; default 2m)" },
+	{ OPT_FILTER, 0, "filter", "TEXT", "only lines that contain TEXT" },
+	{ OPT_SERVICE, 's', "service", "SERVICE", "only this service's" },
+	{ OPT_RELEASE, 0, "release", "ID", "only this release's processes" },
+	{ OPT_LIMIT, 0, "limit", "N", "at most N rows, newest first" },
+	{ OPT_PROMOTE, 'p', "promote", NULL, "promote the new release" },
+	{ OPT_REPLACE, 0, "replace", NULL, "replace the whole environment with the variables given" },
+	{ OPT_ID, 0, "id", NULL, "print only the release's id on stdout (progress goes to stderr)" },
+	{ OPT_WAIT, 0, "wait", NULL, "wait until the release is active (what cx does anyway)" },
+	{ OPT_NO_CACHE, 0, "no-cache", NULL,
+	  "build without a cache (the rack keeps none yet: every build is fresh)" },
 	{ OPT_FROM, 0, "from", "WHERE",
 	  "where to try from: internet or a VPC rack's name (default: internet); local for loopback racks" },
 	{ OPT_MANIFEST, 'm', "manifest", "FILE", "the convox.yml to deploy (default: DIR/convox.yml)" },
@@ -98,10 +109,11 @@ static const struct cli_cmd cmds[] = {
 	  "change rack parameters",
 	  "Sets one or more parameters at once; nothing changes unless every one is valid.\n"
 	  "Example: cx rack params set internal_router=true" },
-	{ "rack logs", "", 0, 0, O(RACK) | O(FOLLOW) | O(SINCE), 0, cmd_rack_logs,
-	  "print the rack daemon's log",
+	{ "rack logs", "", 0, 0, O(RACK) | O(FOLLOW) | O(NO_FOLLOW) | O(SINCE) | O(FILTER), 0,
+	  cmd_rack_logs, "print the rack daemon's log",
 	  "Prints the rack daemon's own log: processes started and stopped, promotions,\n"
-	  "routers, params. -f keeps printing new lines until interrupted." },
+	  "routers, params; from 2 minutes back (--since), then new lines until\n"
+	  "interrupted, unless --no-follow." },
 	{ "rack metrics", "", 0, 0, O(RACK), 0, cmd_rack_metrics,
 	  "print the routers' metrics (Prometheus text)",
 	  "Prints the counters of the rack's running routers in Prometheus text format:\n"
@@ -127,9 +139,10 @@ static const struct cli_cmd cmds[] = {
 	  "the trust of two racks peered over TLS (their open connections close)." },
 	{ "rack peers", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_peers, "list a rack's peerings",
 	  "Lists the racks peered with the selected rack (RACK PEER CIDR)." },
-	{ "switch", "NAME", 1, 1, 0, 0, cmd_switch, "select the rack commands use by default",
+	{ "switch", "[NAME]", 0, 1, 0, 0, cmd_switch, "select the rack commands use by default",
 	  "Makes NAME (installed here, or logged in to) the rack that commands use when\n"
-	  "neither -r, $RACK_URL nor $CX_RACK says." },
+	  "neither -r, $RACK_URL nor $CX_RACK says. Without NAME, prints the rack\n"
+	  "commands use now." },
 	{ "net", "", 0, 0, O(JSON), 0, cmd_net, "show the network lab",
 	  "Shows the lab's VPC racks (RACK CIDR PUBLIC PRIVATE) and their PEERINGS." },
 	{ "net exec", "WHERE [--] COMMAND...", 2, -1, 0, 1, cmd_net_exec,
@@ -177,12 +190,17 @@ static const struct cli_cmd cmds[] = {
 	{ "apps info", "[APP]", 0, 1, APP_CMD | O(JSON), 0, cmd_apps_info, "show an app",
 	  "Shows the app's Name, Status and Release." },
 
-	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST), 0, cmd_deploy,
-	  "build DIR and promote it",
+	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
+	  O(NO_CACHE), 0, cmd_deploy, "build DIR and promote it",
 	  "Packs DIR (default: the current directory) as the rack's build source, leaving\n"
 	  "out what DIR/.dockerignore excludes, makes a build and a release from it and\n"
 	  "promotes the release: new processes start and must pass their health check\n"
-	  "before old ones stop. DIR must hold a convox.yml." },
+	  "before old ones stop. DIR must hold a convox.yml. The description defaults,\n"
+	  "as Convox's, to \"build SHA SUBJECT\" of DIR's git HEAD. cx always waits for\n"
+	  "the promotion (--wait is accepted for Convox's scripts)." },
+	{ "build", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
+	  O(NO_CACHE), 0, cmd_build, "build DIR into a release without promoting it",
+	  "As deploy, but stops at the release: cx releases promote ID serves it." },
 	{ "services", "", 0, 0, APP_CMD | O(JSON), 0, cmd_services, "list an app's services",
 	  "Lists SERVICE DOMAIN PORTS, where PORTS is ROUTERPORT:PORT. When a service is\n"
 	  "served by the internal router (internalRouter: true) a ROUTER column says\n"
@@ -195,11 +213,15 @@ static const struct cli_cmd cmds[] = {
 	  "the router's address), route, allow (security groups and the router's allow\n"
 	  "list) and http. The first hop that fails says why; the exit status is 0 only\n"
 	  "when every hop passes. On loopback racks the hops run from this host." },
-	{ "ps", "", 0, 0, APP_CMD | O(JSON), 0, cmd_ps, "list an app's processes",
-	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND. --json adds \"pid\", \"port\"\n"
-	  "and \"address\", and gives STARTED in unix seconds." },
-	{ "releases", "", 0, 0, APP_CMD | O(JSON), 0, cmd_releases, "list an app's releases",
-	  "Lists ID STATUS BUILD CREATED DESCRIPTION, newest first." },
+	{ "ps", "", 0, 0, APP_CMD | O(JSON) | O(SERVICE) | O(RELEASE), 0, cmd_ps,
+	  "list an app's processes",
+	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND (only SERVICE's with -s, only\n"
+	  "release ID's with --release). --json adds \"pid\", \"port\" and \"address\",\n"
+	  "and gives STARTED in unix seconds." },
+	{ "releases", "", 0, 0, APP_CMD | O(JSON) | O(LIMIT), 0, cmd_releases,
+	  "list an app's releases",
+	  "Lists ID STATUS BUILD CREATED DESCRIPTION, newest first (at most N with\n"
+	  "--limit N)." },
 	{ "builds", "", 0, 0, APP_CMD | O(JSON), 0, cmd_builds, "list an app's builds",
 	  "Lists ID STATUS RELEASE CREATED, newest first: one row per deployed source." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
@@ -214,10 +236,16 @@ static const struct cli_cmd cmds[] = {
 	  "Prints the app's environment as KEY=VALUE lines, sorted." },
 	{ "env get", "KEY", 1, 1, APP_CMD, 0, cmd_env_get, "print one variable",
 	  "Prints the value of KEY." },
-	{ "env set", "KEY=VALUE...", 1, -1, APP_CMD, 0, cmd_env_set, "set variables",
-	  "Sets variables in a new release and promotes it (when the app has a build)." },
-	{ "env unset", "KEY...", 1, -1, APP_CMD, 0, cmd_env_unset, "remove variables",
-	  "Removes variables in a new release and promotes it (when the app has a build)." },
+	{ "env set", "[KEY=VALUE...]", 0, -1, APP_CMD | O(PROMOTE) | O(REPLACE), 0, cmd_env_set,
+	  "set variables",
+	  "Sets variables in a new release, and promotes it with --promote (when the app\n"
+	  "has a build). Without KEY=VALUE arguments, reads KEY=VALUE lines from stdin\n"
+	  "(when it is not a terminal). --replace makes the variables given the whole\n"
+	  "environment, removing the others." },
+	{ "env unset", "KEY...", 1, -1, APP_CMD | O(PROMOTE), 0, cmd_env_unset,
+	  "remove variables",
+	  "Removes variables in a new release, and promotes it with --promote (when the\n"
+	  "app has a build)." },
 	{ "scale", "[SERVICE]", 0, 1, APP_CMD | O(COUNT) | O(JSON), 0, cmd_scale,
 	  "show or change process counts",
 	  "Without --count lists SERVICE DESIRED RUNNING. With SERVICE --count N runs N\n"
@@ -225,9 +253,11 @@ static const struct cli_cmd cmds[] = {
 	{ "restart", "", 0, 0, APP_CMD, 0, cmd_restart, "restart every process of an app",
 	  "Replaces every process with a new one, rolling: new ones must pass their\n"
 	  "health check before old ones stop." },
-	{ "logs", "", 0, 0, APP_CMD | O(FOLLOW) | O(SINCE), 0, cmd_logs, "print an app's logs",
-	  "Prints the last lines of the app's log (or those newer than --since) and, with\n"
-	  "-f, keeps printing new ones until interrupted or the app is deleted." },
+	{ "logs", "", 0, 0, APP_CMD | O(FOLLOW) | O(NO_FOLLOW) | O(SINCE) | O(FILTER) | O(SERVICE),
+	  0, cmd_logs, "print an app's logs",
+	  "Prints the app's log from 2 minutes back (or --since), then keeps printing new\n"
+	  "lines until interrupted or the app is deleted, unless --no-follow. -s keeps\n"
+	  "one service's lines, --filter the lines that contain TEXT." },
 	{ "run", "SERVICE [COMMAND...]", 1, -1, APP_CMD, 1, cmd_run,
 	  "run a one-off command as a process of a service",
 	  "Runs COMMAND (with /bin/sh -c) in SERVICE's directory with its environment, as\n"
@@ -345,13 +375,32 @@ find_opt_long(const char *name, size_t len)
 	return NULL;
 }
 
+/*
+ * A short flag's letter may mean different flags for different commands (-p
+ * is --promote for env set, --password for login, as in Convox): the command
+ * named so far (cmd, NULL if none yet) decides. NULL if it cannot: *ambiguous
+ * then says whether the letter is known at all.
+ */
 static const struct cli_opt *
-find_opt_short(char c)
+find_opt_short(char c, const struct cli_cmd *cmd, bool *ambiguous)
 {
-	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++)
-		if (opts[i].short_name != 0 && opts[i].short_name == c)
+	const struct cli_opt *only = NULL;
+	int n = 0;
+
+	*ambiguous = false;
+	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
+		if (opts[i].short_name == 0 || opts[i].short_name != c)
+			continue;
+		if (cmd != NULL && (cmd->opts & (1u << opts[i].id)))
 			return &opts[i];
-	return NULL;
+		only = &opts[i];
+		n++;
+	}
+	if (n > 1) {
+		*ambiguous = true;
+		return NULL;
+	}
+	return only;
 }
 
 static int
@@ -376,9 +425,10 @@ unknown_flag(const char *arg)
 	return out_error("unknown flag \"%s\" (cx help lists the flags of each command)", arg);
 }
 
-/* Parses the flag at argv[*i] (consuming its value). 0, or 1 after printing. */
+/* Parses the flag at argv[*i] (consuming its value); cmd is the command
+ * named so far, if any. 0, or 1 after printing. */
 static int
-parse_flag(struct cli *c, int argc, char **argv, int *i)
+parse_flag(struct cli *c, const struct cli_cmd *cmd, int argc, char **argv, int *i)
 {
 	const char *arg = argv[*i], *val = NULL;
 	const struct cli_opt *o;
@@ -395,7 +445,12 @@ parse_flag(struct cli *c, int argc, char **argv, int *i)
 			val = eq + 1;
 		}
 	} else {
-		o = find_opt_short(arg[1]);
+		bool ambiguous;
+
+		o = find_opt_short(arg[1], cmd, &ambiguous);
+		if (o == NULL && ambiguous)
+			return out_error("flag -%c means something else for each command: put it "
+			    "after the command's name (cx env set -p ..., cx login HOST -p ...)", arg[1]);
 		if (o == NULL)
 			return unknown_flag(arg);
 		if (arg[2] != '\0') {
@@ -512,8 +567,11 @@ cmd_version(struct cli *c)
 
 	(void)cx_features;      /* the rack's to announce; the client only prints */
 	printf("client: %s\n", CX_VERSION);
-	if (cli_home(c) == -1 || cli_select_rack_quiet(c) == -1)
+	if (cli_home(c) == -1 || cli_select_rack_quiet(c) == -1) {
+		fflush(stderr);
+		printf("server: none\n");      /* as Convox's, without a rack */
 		return 0;
+	}
 	r = api_probe(c, c->rack, 2000, &sys);
 	printf("server: %s\n", r == 0 ? jv_str(sys, "version") : r == -2 ? "not running" :
 	    "unknown");
@@ -552,12 +610,12 @@ parse(struct cli *c, int argc, char **argv, char **pos, int *npos)
 			flags_done = true;
 			continue;
 		}
+		cmd = find_cmd(pos, *npos, &k);
 		if (!flags_done && a[0] == '-' && a[1] != '\0') {
-			if (parse_flag(c, argc, argv, &i) != 0)
+			if (parse_flag(c, cmd, argc, argv, &i) != 0)
 				return -1;
 			continue;
 		}
-		cmd = find_cmd(pos, *npos, &k);
 		if (cmd != NULL && cmd->raw_after > 0 && *npos - k == cmd->raw_after)
 			flags_done = true;
 		pos[(*npos)++] = argv[i];

@@ -1,6 +1,7 @@
 /*
- * deploy.c — `cx deploy [DIR]`: pack DIR (pack.c), upload it as a build,
- * print the build's warnings, promote its release and wait for it.
+ * deploy.c — `cx deploy [DIR]` and `cx build [DIR]`: pack DIR (pack.c),
+ * upload it as a build, print the build's warnings; deploy then promotes its
+ * release and waits for it, build stops there.
  *
  *   Packaging source... OK
  *   Uploading source... OK
@@ -9,25 +10,78 @@
  *   Build:   BXXXXXXXX
  *   Release: RXXXXXXXX
  *   Promoting RXXXXXXXX... OK
+ *
+ * With --id all of that goes to stderr and stdout gets only the release's
+ * id, as Convox's `deploy --id` for scripts. The description defaults to
+ * "build SHA SUBJECT" of DIR's git HEAD when DIR is in a git work tree.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/pack.h"
 
-int
-cmd_deploy(struct cli *c)
+/* "build SHA SUBJECT" of dir's git HEAD into out, or "" (no git, not a work
+ * tree, no commit): git's own errors are not ours to print. */
+static void
+git_description(const char *dir, char *out, size_t outlen)
 {
-	const char *dir = c->argc > 0 ? c->argv[0] : ".";
-	const char *desc = c->opt[OPT_DESCRIPTION] ? c->opt[OPT_DESCRIPTION] : "";
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int p[2], status;
+	pid_t pid;
+
+	out[0] = '\0';
+	if (pipe(p) == -1)
+		return;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		cli_child_defaults();
+		dup2(null, STDIN_FILENO);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execlp("git", "git", "-C", dir, "log", "-n", "1", "--abbrev=10", "--pretty=%h %s",
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (len + 1 < sizeof(buf) && (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			break;
+		len += (size_t)n;
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && buf[0] != '\0')
+		snprintf(out, outlen, "build %s", buf);
+}
+
+/* Packs and uploads dir as a build of the selected app; fills release. 0, or
+ * 1 after printing. */
+static int
+make_build(struct cli *c, const char *dir, char *release, size_t releaselen)
+{
 	const char *manifest = c->opt[OPT_MANIFEST];
-	char path[PATH_MAX], err[1024], build[64], release[64];
+	char path[PATH_MAX], err[1024], build[64], desc[512];
 	struct pack_stats ps;
 	struct stat st;
 	jv *resp = NULL, *warnings;
@@ -46,6 +100,10 @@ cmd_deploy(struct cli *c)
 		    out_error("no convox.yml in %s (or name one with --manifest FILE)", dir);
 	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
+	if (c->opt[OPT_DESCRIPTION] != NULL)
+		str_copy(desc, sizeof(desc), c->opt[OPT_DESCRIPTION]);
+	else
+		git_description(dir, desc, sizeof(desc));
 
 	out_step("Packaging source");
 	if ((fd = pack_tmpfile()) == -1)
@@ -61,6 +119,7 @@ cmd_deploy(struct cli *c)
 	out_ok();
 
 	out_step("Uploading source");
+	/* --no-cache: the rack keeps no build cache yet; every build is fresh. */
 	url = api_path("/apps/%s/builds?description=%s", c->app, desc);
 	rc = api_upload(c, url, fd, (uint64_t)size, &resp);
 	free(url);
@@ -75,10 +134,49 @@ cmd_deploy(struct cli *c)
 	for (size_t i = 0; i < jv_len(warnings); i++)
 		printf("%s\n", jv_string_value(jv_at(warnings, i)));
 	str_copy(build, sizeof(build), jv_str(resp, "id"));
-	str_copy(release, sizeof(release), jv_str(resp, "release"));
+	str_copy(release, releaselen, jv_str(resp, "release"));
 	jv_free(resp);
 	if (release[0] == '\0')
 		return out_error("the rack made build %s but no release", build);
 	printf("Build:   %s\nRelease: %s\n", build, release);
-	return cli_promote(c, release);
+	return 0;
+}
+
+/* deploy (promote true) or build; with --id, what it prints goes to stderr
+ * and the release id alone to stdout. */
+static int
+build_and_maybe_promote(struct cli *c, bool promote)
+{
+	const char *dir = c->argc > 0 ? c->argv[0] : ".";
+	char release[64] = "";
+	int out = -1, rc;
+
+	if (c->opt[OPT_ID] != NULL) {
+		fflush(stdout);
+		if ((out = dup(STDOUT_FILENO)) == -1 || dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
+			return out_error("cannot redirect output for --id: %s", strerror(errno));
+	}
+	rc = make_build(c, dir, release, sizeof(release));
+	if (rc == 0 && promote)
+		rc = cli_promote(c, release);
+	if (out != -1) {
+		fflush(stdout);
+		dup2(out, STDOUT_FILENO);
+		close(out);
+		if (rc == 0)
+			printf("%s\n", release);
+	}
+	return rc;
+}
+
+int
+cmd_deploy(struct cli *c)
+{
+	return build_and_maybe_promote(c, true);
+}
+
+int
+cmd_build(struct cli *c)
+{
+	return build_and_maybe_promote(c, false);
 }

@@ -1,10 +1,15 @@
 /*
- * env.c — `cx env`, `cx env get|set|unset`. A change makes a new release and
- * promotes it, as `convox env set --promote` does.
+ * env.c — `cx env`, `cx env get|set|unset`. A change makes a new release,
+ * promoted only with --promote (-p), as Convox's. `env set` with no
+ * KEY=VALUE argument reads KEY=VALUE lines from its standard input when that
+ * is not a terminal; --replace makes the variables given the whole
+ * environment.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -81,7 +86,8 @@ key_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Posts the change, prints "Setting A, B... OK" / "Release: R", promotes. */
+/* Posts the change, prints "Setting A, B... OK" / "Release: R", promotes
+ * with --promote. */
 static int
 change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t n)
 {
@@ -112,38 +118,100 @@ change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t 
 	if (release[0] == '\0')
 		return 0;       /* no build yet: the variables wait for the first deploy */
 	printf("Release: %s\n", release);
+	if (c->opt[OPT_PROMOTE] == NULL)
+		return 0;
 	return cli_promote(c, release);
+}
+
+/* The KEY=VALUE lines of stdin (blank lines and # comments skipped), as
+ * new strings in *out; -1 after printing. Only when stdin is not a terminal:
+ * a user who typed no variable is told so rather than left waiting. */
+static int
+read_stdin_vars(char ***out, int *n)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int max = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (isatty(STDIN_FILENO)) {
+		out_error("no variables given: use cx env set KEY=VALUE..., or pipe KEY=VALUE "
+		    "lines to it");
+		return -1;
+	}
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0 || line[0] == '#')
+			continue;
+		if (*n == max) {
+			max = max ? max * 2 : 16;
+			*out = xrealloc(*out, (size_t)max * sizeof(**out));
+		}
+		(*out)[(*n)++] = xstrdup(line);
+	}
+	free(line);
+	if (ferror(stdin)) {
+		out_error("cannot read variables from stdin: %s", strerror(errno));
+		return -1;
+	}
+	if (*n == 0) {
+		out_error("no variables given: stdin had no KEY=VALUE line");
+		return -1;
+	}
+	return 0;
 }
 
 int
 cmd_env_set(struct cli *c)
 {
-	const char **keys = xcalloc((size_t)c->argc, sizeof(*keys));
-	char **names = xcalloc((size_t)c->argc, sizeof(*names));
+	char **vars = c->argv, **piped = NULL;
+	int nvars = c->argc, npiped = 0;
+	const char **keys;
+	char **names;
 	jv *body, *set;
 	int rc;
 
+	if (nvars == 0) {
+		if (read_stdin_vars(&piped, &npiped) == -1) {
+			for (int i = 0; i < npiped; i++)
+				free(piped[i]);
+			free(piped);
+			return 1;
+		}
+		vars = piped;
+		nvars = npiped;
+	}
+	keys = xcalloc((size_t)nvars, sizeof(*keys));
+	names = xcalloc((size_t)nvars, sizeof(*names));
 	set = jv_object_new();
-	for (int i = 0; i < c->argc; i++) {
-		const char *eq = strchr(c->argv[i], '=');
+	for (int i = 0; i < nvars; i++) {
+		const char *eq = strchr(vars[i], '=');
 
-		if (eq == NULL || !valid_key(c->argv[i], (size_t)(eq - c->argv[i]))) {
+		if (eq == NULL || !valid_key(vars[i], (size_t)(eq - vars[i]))) {
 			rc = out_error("malformed variable \"%s\": use KEY=VALUE, KEY made of letters, "
-			    "digits and underscores", c->argv[i]);
+			    "digits and underscores", vars[i]);
 			jv_free(set);
 			goto out;
 		}
-		names[i] = xstrndup(c->argv[i], (size_t)(eq - c->argv[i]));
+		names[i] = xstrndup(vars[i], (size_t)(eq - vars[i]));
 		keys[i] = names[i];
 		jv_set_str(set, names[i], eq + 1);
 	}
 	body = jv_object_new();
 	jv_set_take(body, "set", set);
-	rc = change_env(c, "Setting", body, keys, (size_t)c->argc);
+	if (c->opt[OPT_REPLACE] != NULL)
+		jv_set_bool(body, "replace", true);
+	rc = change_env(c, "Setting", body, keys, (size_t)nvars);
 	jv_free(body);
 out:
-	for (int i = 0; i < c->argc; i++)
+	for (int i = 0; i < nvars; i++)
 		free(names[i]);
+	for (int i = 0; i < npiped; i++)
+		free(piped[i]);
+	free(piped);
 	free(names);
 	free(keys);
 	return rc;

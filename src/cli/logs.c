@@ -1,13 +1,16 @@
 /*
- * logs.c — `cx logs [-f] [--since DURATION]`, and `cx rack logs` (the rack
- * daemon's own log) the same way; `cx rack metrics`, the routers' counters,
- * and `cx rack ca`, the rack's CA certificate: texts the rack answers whole.
+ * logs.c — `cx logs [--no-follow] [--since DURATION] [--filter TEXT]
+ * [-s SERVICE]`, and `cx rack logs` (the rack daemon's own log) the same way;
+ * `cx rack metrics`, the routers' counters, and `cx rack ca`, the rack's CA
+ * certificate: texts the rack answers whole.
  *
- * The rack serves an app's log by byte offset (GET .../logs?since=OFFSET,
- * next offset in X-Cx-Offset); without an offset it sends the last 100
- * lines. --since is a duration, as in Convox: the CLI reads from the start
- * and keeps lines whose timestamp is recent enough. -f polls every 250 ms
- * until SIGINT/SIGTERM or the app is deleted.
+ * As Convox's: logs follow until interrupted (or the app is deleted) unless
+ * --no-follow, and start 2 minutes back unless --since says otherwise.
+ * The rack serves a log by byte offset (GET .../logs?since=OFFSET, next
+ * offset in X-Cx-Offset): the CLI reads from the start and keeps lines whose
+ * timestamp is recent enough, then polls every 250 ms. A line is
+ * "TIME SOURCE TEXT" (SOURCE service/NAME/PROCESS or system/cx); a line
+ * without a timestamp continues the one before it and goes with it.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -57,32 +60,71 @@ parse_duration(const char *s)
 	return total;
 }
 
-/* Time of a line "2026-11-24T23:59:59Z ...", or -1. */
+/* Time of a line "2026-11-24T23:59:59Z ..." (the rack's own log has
+ * milliseconds: "...:59.123Z"), or -1. */
 static int64_t
 line_time(const char *p, size_t len)
 {
 	struct tm tm;
-	char ts[21];
+	char ts[40];
 	const char *end;
+	size_t n = 0;
 
-	if (len < 20)
-		return -1;
-	memcpy(ts, p, 20);
-	ts[20] = '\0';
+	while (n < len && n + 1 < sizeof(ts) && p[n] != ' ' && p[n] != '\n') {
+		ts[n] = p[n];
+		n++;
+	}
+	ts[n] = '\0';
 	memset(&tm, 0, sizeof(tm));
-	end = strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (end == NULL || *end != '\0')
+	end = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL)
+		return -1;
+	if (*end == '.')
+		end += 1 + strspn(end + 1, "0123456789");
+	if (strcmp(end, "Z") != 0)
 		return -1;
 	return (int64_t)timegm(&tm);
 }
 
-/* Writes the lines of text not older than cutoff (0: all). */
+/* Which lines to print. */
+struct log_filter {
+	int64_t cutoff;         /* not older than this (0: all) */
+	const char *service;    /* only service/SERVICE/... lines, or NULL */
+	const char *text;       /* only lines that contain it, or NULL */
+	bool keep;              /* the last timestamped line was kept */
+};
+
+/* Is the line (with its timestamp t, -1 if none) one to print? */
+static bool
+line_wanted(const struct log_filter *f, const char *p, size_t n, int64_t t)
+{
+	if (f->cutoff != 0 && t < f->cutoff)
+		return false;
+	if (f->service != NULL) {
+		const char *src = memchr(p, ' ', n);
+		size_t sl = strlen(f->service), left;
+
+		/* "TIME service/NAME/PROCESS TEXT" */
+		if (src == NULL)
+			return false;
+		src++;
+		left = n - (size_t)(src - p);
+		if (left < 8 + sl + 1 || memcmp(src, "service/", 8) != 0 ||
+		    memcmp(src + 8, f->service, sl) != 0 || src[8 + sl] != '/')
+			return false;
+	}
+	if (f->text != NULL && memmem(p, n, f->text, strlen(f->text)) == NULL)
+		return false;
+	return true;
+}
+
+/* Writes the lines of text that f wants. */
 static void
-print_lines(const char *text, size_t len, int64_t cutoff, bool *keep)
+print_lines(const char *text, size_t len, struct log_filter *f)
 {
 	const char *p = text, *end = text + len;
 
-	if (cutoff == 0) {
+	if (f->cutoff == 0 && f->service == NULL && f->text == NULL) {
 		fwrite(text, 1, len, stdout);
 		fflush(stdout);
 		return;
@@ -93,8 +135,8 @@ print_lines(const char *text, size_t len, int64_t cutoff, bool *keep)
 		int64_t t = line_time(p, n);
 
 		if (t != -1)
-			*keep = t >= cutoff;
-		if (*keep)
+			f->keep = line_wanted(f, p, n, t);
+		if (f->keep)
 			fwrite(p, 1, n, stdout);
 		p += n;
 	}
@@ -114,21 +156,24 @@ sleep_ms(long ms)
 static int
 show_log(struct cli *c, const char *base, const char *what)
 {
-	bool follow = c->opt[OPT_FOLLOW] != NULL, keep = false, seen = false;
-	int64_t offset = -1, cutoff = 0, next;
+	bool follow = c->opt[OPT_NO_FOLLOW] == NULL, seen = false;
+	const char *since = c->opt[OPT_SINCE] ? c->opt[OPT_SINCE] : "2m";
+	struct log_filter f = { 0, c->opt[OPT_SERVICE], c->opt[OPT_FILTER], false };
+	int64_t offset = 0, next, d;
 	struct sigaction sa;
 	struct buf body;
 	int rc = 0;
 
-	if (c->opt[OPT_SINCE] != NULL) {
-		int64_t d = parse_duration(c->opt[OPT_SINCE]);
-
-		if (d < 0)
-			return out_error("invalid duration \"%s\": use a number and a unit, like 30s, "
-			    "10m, 2h or 1d", c->opt[OPT_SINCE]);
-		cutoff = now_unix() - d;
-		offset = 0;
-	}
+	if (c->opt[OPT_FOLLOW] != NULL && !follow)
+		return out_error("--follow and --no-follow contradict each other: give one");
+	if ((d = parse_duration(since)) < 0)
+		return out_error("invalid duration \"%s\": use a number and a unit, like 30s, "
+		    "10m, 2h or 1d", since);
+	f.cutoff = now_unix() - d;
+	if (f.service != NULL && cli_check_name("service", f.service) == -1)
+		return 1;
+	if (f.text != NULL && f.text[0] == '\0')
+		f.text = NULL;
 	if (follow) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_stop;    /* no SA_RESTART: wake the sleep */
@@ -141,7 +186,7 @@ show_log(struct cli *c, const char *base, const char *what)
 		long st;
 
 		snprintf(off, sizeof(off), "%lld", (long long)offset);
-		path = offset < 0 ? xstrdup(base) : xasprintf("%s?since=%s", base, off);
+		path = xasprintf("%s?since=%s", base, off);
 		buf_reset(&body);
 		st = api_text(c, path, &body, &next);
 		free(path);
@@ -161,10 +206,10 @@ show_log(struct cli *c, const char *base, const char *what)
 			break;
 		}
 		seen = true;
-		print_lines(body.data ? body.data : "", body.len, cutoff, &keep);
+		print_lines(body.data ? body.data : "", body.len, &f);
 		if (next >= 0 && next != offset) {
 			offset = next;
-			if (body.len > 0 && cutoff != 0)
+			if (body.len > 0)
 				continue;       /* catching up from the start */
 		}
 		if (!follow)

@@ -640,6 +640,13 @@ cmd_switch(struct cli *c)
 
 	if (cli_home(c) == -1)
 		return 1;
+	if (c->argc == 0) {
+		/* As Convox: the rack that commands use now, and nothing else. */
+		if (cli_select_rack(c) == -1)
+			return 1;
+		printf("%s\n", c->rack);
+		return 0;
+	}
 	if (!cli_rack_exists(c, name) && !remote_exists(c->home, name))
 		return out_error("no such rack: %s (cx racks lists them)", name);
 	snprintf(path, sizeof(path), "%s/current", c->home);

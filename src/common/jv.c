@@ -62,6 +62,12 @@ jv_is_string(const jv *v)
 }
 
 bool
+jv_is_bool(const jv *v)
+{
+	return v != NULL && json_is_boolean(J(v));
+}
+
+bool
 jv_is_int(const jv *v)
 {
 	return v != NULL && json_is_integer(J(v));
@@ -261,6 +267,13 @@ jv_del(jv *obj, const char *key)
 {
 	if (json_is_object(J(obj)))
 		json_object_del(J(obj), key);
+}
+
+void
+jv_remove_at(jv *arr, size_t i)
+{
+	if (json_is_array(J(arr)))
+		json_array_remove(J(arr), i);
 }
 
 void

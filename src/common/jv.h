@@ -41,6 +41,7 @@ void jv_free(jv *v);
 bool jv_is_array(const jv *v);
 bool jv_is_object(const jv *v);
 bool jv_is_string(const jv *v);
+bool jv_is_bool(const jv *v);
 bool jv_is_int(const jv *v);
 
 /* Elements of an array: how many (0 if not an array), and element i
@@ -92,6 +93,9 @@ void jv_set_take(jv *obj, const char *key, jv *val);
 void jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from);
 /* Removes member key of obj, freeing it; nothing if missing. */
 void jv_del(jv *obj, const char *key);
+
+/* Removes element i of an array, freeing it; nothing past the end. */
+void jv_remove_at(jv *arr, size_t i);
 
 /* Appends to an array, as the setters do for members. */
 void jv_push_str(jv *arr, const char *s);

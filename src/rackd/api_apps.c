@@ -478,7 +478,7 @@ void
 api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = find_app(r, q, s);
-	jv *body, *set, *unset, *env;
+	jv *body, *set, *unset, *env, *replace;
 	const char **keys = NULL;
 	size_t nkeys, n = 0;
 	char **lines, id[16] = "", build[16] = "";
@@ -502,7 +502,14 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 			return;
 		}
 	}
-	env = latest_env(r, a->name);
+	replace = jv_get(body, "replace");
+	if (replace != NULL && !jv_is_bool(replace)) {
+		api_error(s, 400, "replace takes true or false");
+		jv_free(body);
+		return;
+	}
+	/* replace: the variables given are the whole environment. */
+	env = jv_bool(body, "replace") ? jv_object_new() : latest_env(r, a->name);
 	keys = jv_keys(set, &nkeys);
 	for (size_t i = 0; i < nkeys; i++) {
 		const char *k = keys[i];

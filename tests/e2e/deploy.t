@@ -78,12 +78,12 @@ like "$uid" '^[0-9]+$' "the store records app1's ids ($uid)"
 is "$(ps -o uid=,gid= -p "$pid" | tr -s ' ' | sed 's/^ //')" "$uid $uid" "app processes run as their app's uid and gid, not root"
 out=$(cx releases -a app1 -r dev); like "$out" "R[A-Z0-9]+ +active +B[A-Z0-9]+" "releases lists the active release"
 
-out=$(cx env set GREETING=howdy -a app1 -r dev 2>&1); rc=$?
+out=$(cx env set -p GREETING=howdy -a app1 -r dev 2>&1); rc=$?
 ok $rc "env set exits 0"
 like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "env set promotes a release"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^howdy from" "new env reaches the process"
 out=$(cx env -a app1 -r dev); like "$out" "^GREETING=howdy$" "cx env lists it"
-out=$(cx env unset GREETING -a app1 -r dev 2>&1); ok $? "env unset"
+out=$(cx env unset GREETING -a app1 -r dev --promote 2>&1); ok $? "env unset --promote"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "manifest default is back after unset"
 
 out=$(cx scale web --count 2 -a app1 -r dev 2>&1); ok $? "scale web to 2"
@@ -109,11 +109,11 @@ replaced() { ps_running 2 -a app1 -r dev && gone "$victim"; }
 wait_for 10 replaced; ok $? "a killed process is replaced" "victim: $victim" "$(cx ps -a app1 -r dev 2>&1)"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the app still answers"
 
-out=$(cx rack logs -r dev)
+out=$(cx rack logs -r dev --no-follow)
 like "$out" "cx-rackd info: rack dev running" "cx rack logs prints the daemon's log"
 out=$(cx rack metrics -r dev)
 like "$out" 'cx_router_requests_total\{rack="dev",router="public",host="web\.app1\.dev\.localhost",app="app1",service="web",code="200"\} [1-9]' "cx rack metrics counts the requests by host and status"
-logs=$(cx logs -a app1 -r dev)
+logs=$(cx logs -a app1 -r dev --no-follow)
 like "$logs" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs carry time and service/NAME/PROCESS"
 
 # A deploy whose process exits fails with its last lines; the old release serves.

@@ -145,12 +145,12 @@ like "$(cx apps -r far)" "app1 +running" "the rack's own CLI sees the app"
 url=$(opcx services -a app1 -r far --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
 body=$(curl -s --max-time 5 "$url/")
 like "$body" "^hello from app1/web" "curl reaches the app the remote deploy started"
-out=$(opcx logs -a app1 -r far); like "$out" "service/web/web-[0-9a-f]{8} listening on port" \
+out=$(opcx logs -a app1 -r far --no-follow); like "$out" "service/web/web-[0-9a-f]{8} listening on port" \
 	"cx logs shows its output over HTTPS"
 opcx logs -f -a app1 -r far > "$TMP/follow" 2>&1 &
 fpid=$!
 track $fpid
-out=$(opcx env set GREETING=howdy -a app1 -r far 2>&1); rc=$?
+out=$(opcx env set -p GREETING=howdy -a app1 -r far 2>&1); rc=$?
 ok $rc "env set on the remote rack" "$out"
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^howdy from" "...reaches the process"
 like "$(opcx env -a app1 -r far)" "^GREETING=howdy$" "cx env lists it"

@@ -28,7 +28,7 @@ port=${url##*:}
 out=$(curl -s --max-time 5 -H "Host: web.victim.dev.localhost" "http://127.0.0.1:$port/")
 like "$out" '^greetings from a file opened by its absolute path \(/srv/app/data/greeting.txt\)' \
     "it answers with a file it opened by absolute path"
-wait_for 5 sh -c "cx logs -a victim -r dev | grep -q 'server.py: serving from /srv/app as uid'"
+wait_for 5 sh -c "cx logs -a victim -r dev --no-follow | grep -q 'server.py: serving from /srv/app as uid'"
 ok $? "it wrote to /dev/stderr, which it opened itself"
 
 # Ids: each app its own, recorded, unprivileged, in the host's ledger.

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# convox.t — a Convox user's session, line by line: the commands and flags a
+# Convox deploy script types, with Convox's defaults, and the format of each
+# output line (not only the exit status). Convox's own CLI (pkg/cli in
+# convox/convox) is the reference for what each prints.
+. "$(dirname "$0")/lib.sh"
+
+# Without any rack: the client's version, and "server: none".
+out=$(cx version 2>&1); ok $? "version without a rack exits 0"
+like "$out" "^client: cx-" "version: the client's line"
+like "$out" "server: none$" "version without a rack: server: none, as Convox"
+
+cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+is "$(cx switch)" "dev" "switch alone prints the rack commands use"
+cx apps create shop -r dev >/dev/null || { echo "Bail out! cannot create an app"; exit 1; }
+
+# The app's source in a git work tree: deploy's description is Convox's
+# "build SHA SUBJECT" of HEAD.
+src=$TMP/shop
+cp -r "$EXAMPLES/hello" "$src"
+git -C "$src" init -q && git -C "$src" add -A &&
+    git -C "$src" -c user.email=t@example.com -c user.name=t commit -qm "first cut of the shop"
+sha=$(git -C "$src" log -n 1 --abbrev=10 --pretty=%h)
+out=$(cx deploy "$src" -a shop -r dev --wait 2>&1); ok $? "deploy --wait" "$out"
+like "$out" "^Packaging source\.\.\. OK" "deploy: Packaging source... OK"
+like "$out" "Build: +B[A-Z0-9]+" "deploy: Build: BXXXX"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "deploy: Promoting RXXXX... OK"
+out=$(cx releases -a shop -r dev)
+like "$out" "R[A-Z0-9]+ +active +B[A-Z0-9]+ .*build $sha first cut of the shop" \
+	"the release's description is build SHA SUBJECT of the source's git HEAD"
+url=$(cx services -a shop -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "the app serves"
+
+# deploy --id: only the release's id on stdout, the progress on stderr.
+id=$(cx deploy "$src" -a shop -r dev --id 2>"$TMP/err"); rc=$?
+ok $rc "deploy --id" "$(cat "$TMP/err")"
+like "$id" "^R[A-Z0-9]+$" "deploy --id prints only the release id on stdout"
+like "$(cat "$TMP/err")" "Promoting $id\.\.\. OK" "...and its progress on stderr"
+is "$(cx releases -a shop -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\([^"]*\)".*"status":"active".*/\1/p')" \
+	"$id" "the release deploy --id printed is the active one"
+
+# build: a release that is not promoted.
+built=$(cx build "$src" -a shop -r dev --id -d "not yet" 2>/dev/null); ok $? "build --id"
+like "$built" "^R[A-Z0-9]+$" "build --id prints the new release"
+out=$(cx releases -a shop -r dev)
+like "$out" "$built +created +B[A-Z0-9]+ .*not yet" "build leaves its release created, with its description"
+like "$out" "$id +active" "...and the release before it active"
+
+# env set: a release, promoted only with --promote, as Convox.
+out=$(cx env set GREETING=howdy -a shop -r dev 2>&1); ok $? "env set" "$out"
+like "$out" "^Setting GREETING\.\.\. OK" "env set: Setting GREETING... OK"
+like "$out" "Release: R[A-Z0-9]+$" "env set: Release: RXXXX"
+lacks "$out" "Release: R" "Promoting" "env set without --promote does not promote"
+rel=$(printf '%s\n' "$out" | sed -n 's/^Release: //p')
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and the serving release keeps its environment"
+out=$(cx releases promote "$rel" -a shop -r dev 2>&1); ok $? "releases promote the env release" "$out"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^howdy from" "promoted, the new environment serves"
+out=$(printf 'GREETING=hey\n# a comment\n\nEXTRA=1\n' | cx env set -p -a shop -r dev 2>&1)
+ok $? "env set -p reading KEY=VALUE lines from stdin" "$out"
+like "$out" "^Setting EXTRA, GREETING\.\.\. OK" "...sets each line's variable"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "-p promotes"
+is "$(cx env -a shop -r dev)" "$(printf 'EXTRA=1\nGREETING=hey')" "cx env lists both"
+out=$(cx env set --replace -p ONLY=1 -a shop -r dev 2>&1); ok $? "env set --replace" "$out"
+is "$(cx env -a shop -r dev)" "ONLY=1" "--replace makes the variables given the whole environment"
+out=$(cx env unset ONLY --promote -a shop -r dev 2>&1); ok $? "env unset --promote" "$out"
+like "$out" "^Unsetting ONLY\.\.\. OK" "env unset: Unsetting ONLY... OK"
+out=$(cx env set -a shop -r dev 2>&1 </dev/null); rc=$?
+refused "$rc" "$out" "^ERROR: no variables given: stdin had no KEY=VALUE line" "env set with nothing to set"
+out=$(cx env set -p -a shop -r dev nope 2>&1); rc=$?
+refused "$rc" "$out" '^ERROR: malformed variable "nope": use KEY=VALUE' "a malformed variable is named"
+out=$(cx -p env set A=1 -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: flag -p means something else for each command: put it after" \
+	"-p before the command is ambiguous (--promote or --password)"
+
+# ps -s / --release, releases --limit.
+cx scale web --count 2 -a shop -r dev >/dev/null 2>&1
+active=$(cx releases -a shop -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\([^"]*\)".*"status":"active".*/\1/p')
+out=$(cx ps -s web -a shop -r dev)
+is "$(printf '%s\n' "$out" | grep -c ' web ')" 2 "ps -s web lists web's two processes"
+out=$(cx ps -s nosuch -a shop -r dev)
+like "$out" "^ID +SERVICE +STATUS" "ps -s of another service: the header..."
+is "$(printf '%s\n' "$out" | grep -c 'web-')" 0 "...and no process"
+is "$(cx ps --release "$active" -a shop -r dev | grep -c " $active ")" 2 "ps --release lists that release's processes"
+is "$(cx ps --release "$built" -a shop -r dev | grep -c 'web-')" 0 "...none of a release that never ran"
+out=$(cx releases --limit 2 -a shop -r dev)
+is "$(printf '%s\n' "$out" | grep -c '^R')" 2 "releases --limit 2 lists two"
+like "$(printf '%s\n' "$out" | sed -n 2p)" "^$active " "...the newest first"
+out=$(cx releases --limit 0 -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" '^ERROR: invalid --limit "0": give a whole number from 1 to 100000' "--limit 0"
+
+# logs: follow by default (Convox's), from 2 minutes back; --no-follow, -s, --filter.
+out=$(cx logs --no-follow -a shop -r dev)
+like "$out" "^[0-9T:-]+Z service/web/web-[0-9a-f]{8} listening on port" "logs --no-follow prints and exits"
+out=$(cx logs --no-follow -s web -a shop -r dev)
+like "$out" "service/web/" "logs -s web keeps web's lines"
+lacks "$out" "service/web/" "system/cx" "...and only web's"
+out=$(cx logs --no-follow -s worker -a shop -r dev)
+is "$out" "" "logs -s of a service with no line prints none"
+out=$(cx logs --no-follow --filter "listening on port" -a shop -r dev)
+like "$out" "listening on port" "logs --filter keeps the lines with TEXT"
+lacks "$out" "listening on port" "promot" "...and only those"
+sleep 2
+out=$(cx logs --no-follow --since 1s -a shop -r dev)
+is "$out" "" "logs --since 1s after a quiet second prints nothing"
+cx logs -a shop -r dev >"$TMP/follow" 2>&1 &
+fpid=$!
+track $fpid
+sleep 1
+kill -0 $fpid 2>/dev/null; ok $? "logs without --no-follow is still following after 1 s"
+cx restart -a shop -r dev >/dev/null 2>&1
+wait_for 10 [ "$(grep -c 'listening on port' "$TMP/follow")" -ge 4 ]
+ok $? "...and prints the new processes' lines as they come" "$(cat "$TMP/follow")"
+kill $fpid 2>/dev/null
+out=$(cx logs -f --no-follow -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: --follow and --no-follow contradict each other" "-f with --no-follow"
+out=$(cx rack logs --no-follow -r dev)
+like "$out" "cx-rackd info: rack dev running" "rack logs --no-follow reads the rack's log (millisecond times)"
+
+cx rack uninstall dev >/dev/null 2>&1
+done_testing
