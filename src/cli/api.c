@@ -533,6 +533,20 @@ cli_require_feature(struct cli *c, const char *feature, const char *what)
 	return found ? 0 : -1;
 }
 
+int
+api_delete_step(struct cli *c, char *path, const char *step)
+{
+	int rc;
+
+	out_step("%s", step);
+	rc = api_call(c, "DELETE", path, NULL, NULL);
+	free(path);
+	if (rc == -1)
+		return 1;
+	out_ok();
+	return 0;
+}
+
 /* Keeps the rows the listing's flags ask for: -s SERVICE, --release ID,
  * --limit N (the first N, which are the newest). -1 after printing. */
 static int

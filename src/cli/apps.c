@@ -59,19 +59,12 @@ cmd_apps_create(struct cli *c)
 int
 cmd_apps_delete(struct cli *c)
 {
-	char *path;
-	int rc;
+	char step[96];
 
 	if (app_from_arg(c) == -1 || cli_select_rack(c) == -1)
 		return 1;
-	out_step("Deleting %s", c->app);
-	path = api_path("/apps/%s", c->app);
-	rc = api_call(c, "DELETE", path, NULL, NULL);
-	free(path);
-	if (rc == -1)
-		return 1;
-	out_ok();
-	return 0;
+	snprintf(step, sizeof(step), "Deleting %s", c->app);
+	return api_delete_step(c, api_path("/apps/%s", c->app), step);
 }
 
 int

@@ -97,16 +97,10 @@ cmd_certs_generate(struct cli *c)
 int
 cmd_certs_delete(struct cli *c)
 {
-	char *path = api_path("/certificates/%s", c->argv[0]);
-	int rc;
+	char step[128];
 
-	out_step("Deleting certificate %s", c->argv[0]);
-	rc = api_call(c, "DELETE", path, NULL, NULL);
-	free(path);
-	if (rc == -1)
-		return 1;
-	out_ok();
-	return 0;
+	snprintf(step, sizeof(step), "Deleting certificate %.80s", c->argv[0]);
+	return api_delete_step(c, api_path("/certificates/%s", c->argv[0]), step);
 }
 
 int

@@ -126,6 +126,9 @@ struct client_stream;
 struct client_stream *api_stream(struct cli *c, const char *path, const jv *body);
 /* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
 int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
+/* DELETE path (taken: freed) under the step line "STEP... OK": 0, or 1
+ * after printing. */
+int api_delete_step(struct cli *c, char *path, const char *step);
 /*
  * Same for a raw (text) answer: fills body and *offset (X-Cx-Offset, -1 if
  * absent). Returns the HTTP status for 2xx and 404 (the caller decides what
@@ -217,6 +220,13 @@ int cmd_apps_info(struct cli *c);
 
 int cmd_deploy(struct cli *c);
 int cmd_build(struct cli *c);
+int cmd_ps_info(struct cli *c);
+int cmd_ps_stop(struct cli *c);
+int cmd_rack_ps(struct cli *c);
+int cmd_releases_manifest(struct cli *c);
+int cmd_builds_info(struct cli *c);
+int cmd_builds_logs(struct cli *c);
+int cmd_env_edit(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);

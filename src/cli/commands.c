@@ -114,6 +114,9 @@ static const struct cli_cmd cmds[] = {
 	  "Prints the rack daemon's own log: processes started and stopped, promotions,\n"
 	  "routers, params; from 2 minutes back (--since), then new lines until\n"
 	  "interrupted, unless --no-follow." },
+	{ "rack ps", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_ps, "list the rack's own processes",
+	  "Lists NAME PID STATUS LISTEN of the rack's own processes: its daemon, each\n"
+	  "router it runs (public, internal, peer) and the DNS its processes ask." },
 	{ "rack metrics", "", 0, 0, O(RACK), 0, cmd_rack_metrics,
 	  "print the routers' metrics (Prometheus text)",
 	  "Prints the counters of the rack's running routers in Prometheus text format:\n"
@@ -218,12 +221,27 @@ static const struct cli_cmd cmds[] = {
 	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND (only SERVICE's with -s, only\n"
 	  "release ID's with --release). --json adds \"pid\", \"port\" and \"address\",\n"
 	  "and gives STARTED in unix seconds." },
+	{ "ps info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_ps_info, "show one process",
+	  "Shows the process ID (as cx ps lists it): its command, release, service,\n"
+	  "when it started, status, pid, address and port." },
+	{ "ps stop", "ID", 1, 1, APP_CMD, 0, cmd_ps_stop, "stop a process",
+	  "Stops process ID with its service's termination grace; as for any process\n"
+	  "that ends, the rack starts another so the service keeps its count." },
 	{ "releases", "", 0, 0, APP_CMD | O(JSON) | O(LIMIT), 0, cmd_releases,
 	  "list an app's releases",
 	  "Lists ID STATUS BUILD CREATED DESCRIPTION, newest first (at most N with\n"
 	  "--limit N)." },
 	{ "builds", "", 0, 0, APP_CMD | O(JSON), 0, cmd_builds, "list an app's builds",
 	  "Lists ID STATUS RELEASE CREATED, newest first: one row per deployed source." },
+	{ "releases manifest", "ID", 1, 1, APP_CMD, 0, cmd_releases_manifest,
+	  "print a release's convox.yml",
+	  "Prints the convox.yml that release ID runs, as it was deployed." },
+	{ "builds info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_builds_info, "show a build",
+	  "Shows build ID: its status, the release made from it, its description and\n"
+	  "when it started. --json adds the manifest and the build's warnings." },
+	{ "builds logs", "ID", 1, 1, APP_CMD, 0, cmd_builds_logs, "print what a build said",
+	  "Prints the output the rack kept of build ID (today: its warnings, such as the\n"
+	  "Dockerfile lines it does not run) and its result." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
 	  "Shows a release, and why its promotion failed if it did." },
 	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,
@@ -242,6 +260,11 @@ static const struct cli_cmd cmds[] = {
 	  "has a build). Without KEY=VALUE arguments, reads KEY=VALUE lines from stdin\n"
 	  "(when it is not a terminal). --replace makes the variables given the whole\n"
 	  "environment, removing the others." },
+	{ "env edit", "", 0, 0, APP_CMD | O(PROMOTE), 0, cmd_env_edit,
+	  "edit the environment in $EDITOR",
+	  "Opens the app's environment as KEY=VALUE lines in $EDITOR (default vi);\n"
+	  "what is saved becomes the whole environment, in a new release promoted with\n"
+	  "--promote. Nothing changes when the file is saved unchanged." },
 	{ "env unset", "KEY...", 1, -1, APP_CMD | O(PROMOTE), 0, cmd_env_unset,
 	  "remove variables",
 	  "Removes variables in a new release, and promotes it with --promote (when the\n"

@@ -3,12 +3,14 @@
  * promoted only with --promote (-p), as Convox's. `env set` with no
  * KEY=VALUE argument reads KEY=VALUE lines from its standard input when that
  * is not a terminal; --replace makes the variables given the whole
- * environment.
+ * environment. `env edit` opens the environment in $EDITOR (default vi) and
+ * makes what is saved the whole environment.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -240,5 +242,101 @@ cmd_env_unset(struct cli *c)
 	rc = change_env(c, "Unsetting", body, keys, (size_t)c->argc);
 	jv_free(body);
 	free(keys);
+	return rc;
+}
+
+/* Runs $EDITOR (default vi) on path through the shell, as git does, so
+ * EDITOR may carry flags. Its exit status, or -1. */
+static int
+run_editor(const char *path)
+{
+	const char *ed = getenv("EDITOR");
+	int status;
+	pid_t pid;
+
+	if (ed == NULL || ed[0] == '\0')
+		ed = "vi";
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		cli_child_defaults();
+		execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", ed, path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+cmd_env_edit(struct cli *c)
+{
+	char path[] = "/tmp/cx-env-XXXXXX", *before = NULL, *after = NULL;
+	const char **keys = NULL;
+	jv *resp = NULL, *env, *set, *body;
+	size_t n = 0, nkeys = 0;
+	FILE *f;
+	int fd, rc = 1;
+
+	if (get_env(c, &resp) == -1)
+		return 1;
+	env = jv_get(resp, "env");
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		jv_free(resp);
+		return out_error("cannot make a temporary file: %s", strerror(errno));
+	}
+	keys = jv_keys_sorted(env, &nkeys);
+	for (size_t i = 0; i < nkeys; i++)
+		fprintf(f, "%s=%s\n", keys[i], jv_str(env, keys[i]));
+	free(keys);
+	keys = NULL;
+	jv_free(resp);
+	if (fclose(f) != 0) {
+		unlink(path);
+		return out_error("cannot write %s: %s", path, strerror(errno));
+	}
+	before = read_file(path, 1 << 20, NULL);
+	if (run_editor(path) != 0) {
+		rc = out_error("the editor failed; nothing changed (set EDITOR to the one to use)");
+		goto out;
+	}
+	after = read_file(path, 1 << 20, NULL);
+	if (after == NULL) {
+		rc = out_error("cannot read %s back: %s", path, strerror(errno));
+		goto out;
+	}
+	if (before != NULL && strcmp(before, after) == 0) {
+		printf("No change\n");
+		rc = 0;
+		goto out;
+	}
+	set = jv_object_new();
+	keys = xcalloc(strlen(after) / 2 + 1, sizeof(*keys));
+	for (char *save = NULL, *l = strtok_r(after, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (l[0] == '#' || l[0] == '\0')
+			continue;
+		if (eq == NULL || !valid_key(l, (size_t)(eq - l))) {
+			rc = out_error("malformed line \"%s\": use KEY=VALUE; nothing changed", l);
+			jv_free(set);
+			goto out;
+		}
+		*eq = '\0';
+		jv_set_str(set, l, eq + 1);
+		keys[n++] = l;
+	}
+	body = jv_object_new();
+	jv_set_take(body, "set", set);
+	jv_set_bool(body, "replace", true);
+	rc = change_env(c, "Setting", body, keys, n);
+	jv_free(body);
+out:
+	unlink(path);
+	free(keys);
+	free(before);
+	free(after);
 	return rc;
 }

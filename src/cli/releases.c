@@ -118,3 +118,94 @@ cmd_releases_rollback(struct cli *c)
 	out_ok_with(id);
 	return cli_promote(c, id);
 }
+
+/* The error of a 404 text answer: the rack's own words, else what. */
+static int
+text_not_found(const struct buf *body, const char *what)
+{
+	char err[128];
+	jv *e = jv_parse(body->data ? body->data : "", body->len, err, sizeof(err));
+	int rc = out_error("%s", e && jv_str(e, "error")[0] ? jv_str(e, "error") : what);
+
+	jv_free(e);
+	return rc;
+}
+
+int
+cmd_releases_manifest(struct cli *c)
+{
+	struct buf body;
+	char *path;
+	int64_t off;
+	long st;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/releases/%s/manifest", c->app, c->argv[0]);
+	buf_init(&body, 0);
+	st = api_text(c, path, &body, &off);
+	free(path);
+	if (st == 200)
+		fwrite(body.data ? body.data : "", 1, body.len, stdout);
+	else if (st == 404)
+		text_not_found(&body, "no such release");
+	buf_free(&body);
+	return st == 200 ? 0 : 1;
+}
+
+static int
+get_build(struct cli *c, jv **b)
+{
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return -1;
+	path = api_path("/apps/%s/builds/%s", c->app, c->argv[0]);
+	rc = api_call(c, "GET", path, NULL, b);
+	free(path);
+	return rc;
+}
+
+int
+cmd_builds_info(struct cli *c)
+{
+	char created[32];
+	jv *b = NULL;
+
+	if (get_build(c, &b) == -1)
+		return 1;
+	if (c->json) {
+		jv_print(b, stdout);
+	} else {
+		struct kv kvs[] = {
+			{ "Id", jv_str(b, "id") },
+			{ "Status", jv_str(b, "status") },
+			{ "Release", jv_str(b, "release") },
+			{ "Description", jv_str(b, "description") },
+			{ "Started", created },
+			{ "Elapsed", "0s (the rack builds while it takes the upload)" },
+		};
+
+		out_rfc3339(jv_int(b, "created"), created, sizeof(created));
+		kv_print(kvs, CX_ARRAY_LEN(kvs), stdout);
+	}
+	jv_free(b);
+	return 0;
+}
+
+int
+cmd_builds_logs(struct cli *c)
+{
+	jv *b = NULL, *warnings;
+
+	if (get_build(c, &b) == -1)
+		return 1;
+	/* What the build said: today its warnings, one per line. */
+	warnings = jv_get(b, "warnings");
+	for (size_t i = 0; i < jv_len(warnings); i++)
+		printf("%s\n", jv_string_value(jv_at(warnings, i)));
+	printf("Build %s complete: release %s\n", jv_str(b, "id"), jv_str(b, "release"));
+	jv_free(b);
+	return 0;
+}

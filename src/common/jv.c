@@ -269,6 +269,12 @@ jv_del(jv *obj, const char *key)
 		json_object_del(J(obj), key);
 }
 
+jv *
+jv_copy(const jv *v)
+{
+	return v == NULL ? NULL : (jv *)json_deep_copy(J(v));
+}
+
 void
 jv_remove_at(jv *arr, size_t i)
 {

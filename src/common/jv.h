@@ -94,6 +94,8 @@ void jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from);
 /* Removes member key of obj, freeing it; nothing if missing. */
 void jv_del(jv *obj, const char *key);
 
+/* A deep copy of v, owned (NULL for NULL). */
+jv *jv_copy(const jv *v);
 /* Removes element i of an array, freeing it; nothing past the end. */
 void jv_remove_at(jv *arr, size_t i);
 

@@ -343,6 +343,21 @@ pid_is_our_dns(struct lab *l, const char *rack, int pid)
 	return false;
 }
 
+int
+lab_dns_pid(const char *home, const char *rack)
+{
+	struct lab l;
+	char err[256];
+	int pid = -1;
+
+	if (lab_open(&l, home, false, err, sizeof(err)) == -1)
+		return -1;
+	if (!lab_dns_running_in(&l, rack, &pid))
+		pid = -1;
+	lab_close(&l);
+	return pid;
+}
+
 bool
 lab_dns_running(struct lab *l, int *pidp)
 {

@@ -141,6 +141,9 @@ int lab_dns_set_all(const char *home, const char *name, const char *const *addrs
  * names) and those of its peers. -1 (errno ENOENT) if rack is not a host
  * rack. No privilege needed. */
 int lab_rack_dns_set(const char *home, const char *rack, const char *name, const char *addr);
+/* The pid of the DNS a rack's processes ask: a host rack's own (rack), or
+ * the lab's (rack NULL); -1 when it does not run. */
+int lab_dns_pid(const char *home, const char *rack);
 int lab_rack_dns_unset(const char *home, const char *rack, const char *name);
 int lab_rack_dns_set_all(const char *home, const char *rack, const char *name,
     const char *const *addrs, size_t n);

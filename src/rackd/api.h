@@ -87,7 +87,10 @@ void api_finish_error(struct api_pending *p, int status, const char *msg);
  * returns NULL. */
 jv *api_json_body(const struct api_req *q, struct api_resp *s);
 
-/* Handlers (api_system.c, api_apps.c). */
+/* The app named in the path (args[0]), or NULL after a 404. */
+struct app *api_find_app(struct rack *r, struct api_req *q, struct api_resp *s);
+
+/* Handlers (api_system.c, api_apps.c, api_history.c, ...). */
 typedef void (*api_handler)(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_params_get(struct rack *r, struct api_req *q, struct api_resp *s);
@@ -126,5 +129,9 @@ void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_build_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_release_manifest(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_system_processes(struct rack *r, struct api_req *q, struct api_resp *s);
 
 #endif

@@ -21,8 +21,8 @@
 #include "rackd/sandbox.h"
 
 /* The app named in the path, or NULL after a 404. */
-static struct app *
-find_app(struct rack *r, struct api_req *q, struct api_resp *s)
+struct app *
+api_find_app(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = rack_app_find(r, q->args[0]);
 
@@ -134,7 +134,7 @@ api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_app_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 
 	if (a != NULL)
 		s->json = app_json(r, a);
@@ -143,7 +143,7 @@ api_app_get(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 
 	if (a == NULL)
 		return;
@@ -159,7 +159,7 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 
 	if (a != NULL)
 		build_start(r, a, q, s);
@@ -168,7 +168,7 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	struct st_release *list;
 	size_t n;
 	jv *arr;
@@ -227,7 +227,7 @@ promoting_json(const char *id)
 void
 api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	struct st_release *list;
 	size_t n;
 	jv *arr;
@@ -246,7 +246,7 @@ api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_release_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	struct st_release rel;
 
 	if (a == NULL)
@@ -263,7 +263,7 @@ api_release_get(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	char err[1024];
 
 	if (a == NULL)
@@ -300,7 +300,7 @@ new_release(struct rack *r, struct app *a, const char *build, const char *env, c
 void
 api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	struct st_release old;
 	char id[16], desc[128];
 
@@ -325,7 +325,7 @@ api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	const struct manifest *m;
 	jv *arr;
 
@@ -400,7 +400,7 @@ state_name(enum proc_state st)
 void
 api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	jv *arr;
 
 	if (a == NULL)
@@ -425,6 +425,29 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	s->json = arr;
 }
 
+/* DELETE /apps/APP/processes/ID: as Convox's `ps stop`, the process stops
+ * (with its service's grace); a service's process is then replaced, as any
+ * process that ends is, since the service still wants its count. */
+void
+api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	struct proc *p;
+
+	if (a == NULL)
+		return;
+	for (p = a->procs; p != NULL; p = p->next)
+		if (strcmp(p->st.id, q->args[1]) == 0)
+			break;
+	if (p == NULL || p->state == PROC_EXITED) {
+		api_error(s, 404, "no such process: %s (cx ps -a %s lists them)", q->args[1], a->name);
+		return;
+	}
+	log_info("app %s: process %s stopped by request", a->name, p->st.id);
+	reconcile_stop_proc(r, p);
+	s->json = jv_object_new();
+}
+
 /* The app's newest environment as an object of strings, owned. */
 static jv *
 latest_env(struct rack *r, const char *app)
@@ -447,7 +470,7 @@ latest_env(struct rack *r, const char *app)
 void
 api_env_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 
 	if (a == NULL)
 		return;
@@ -477,7 +500,7 @@ valid_env_key(const char *k)
 void
 api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	jv *body, *set, *unset, *env, *replace;
 	const char **keys = NULL;
 	size_t nkeys, n = 0;
@@ -563,7 +586,7 @@ out:
 void
 api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	jv *body;
 	int64_t count;
 
@@ -592,7 +615,7 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	char err[1024];
 
 	if (a == NULL)
@@ -613,7 +636,7 @@ api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	char since[32];
 	long off = -1;
 	int64_t next = 0;
@@ -745,7 +768,7 @@ fail:
 void
 api_run(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	struct app *a = find_app(r, q, s);
+	struct app *a = api_find_app(r, q, s);
 	const struct mf_service *sv;
 	struct api_pending *pending;
 	const char *command;

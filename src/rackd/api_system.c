@@ -403,3 +403,51 @@ api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (buf_adds(&s->text, r->ca_pem) == -1)
 		api_error(s, 500, "cannot answer the rack's CA certificate");
 }
+
+static void
+push_proc(jv *arr, const char *name, pid_t pid, const char *listen)
+{
+	jv *j = jv_object_new();
+
+	jv_set_str(j, "name", name);
+	jv_set_int(j, "pid", pid);
+	jv_set_str(j, "status", pid > 0 ? "running" : "stopped");
+	jv_set_str(j, "listen", listen);
+	jv_push_take(arr, j);
+}
+
+/* GET /system/processes: the rack's own processes, as `cx rack ps` shows
+ * them: the daemon, each router it wants, and the DNS its processes ask. */
+void
+api_system_processes(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	jv *arr = jv_array_new();
+	char listen[256];
+
+	(void)q;
+	snprintf(listen, sizeof(listen), "%s/api.sock%s%s", r->dir,
+	    r->api_https_listen[0] ? " https://" : "", r->api_https_listen);
+	push_proc(arr, "rackd", getpid(), listen);
+	for (int i = 0; i < ROUTERS_N; i++) {
+		const struct router_proc *rp = &r->routers[i];
+		char name[32];
+
+		if (!rp->wanted)
+			continue;
+		snprintf(name, sizeof(name), "router-%s", rp->name);
+		snprintf(listen, sizeof(listen), "%s%s%s%s%s%s%s", rp->listen,
+		    rp->listen_tls[0] && rp->listen[0] ? " " : "", rp->listen_tls,
+		    rp->listen_peer[0] && (rp->listen[0] || rp->listen_tls[0]) ? " " : "",
+		    rp->listen_peer, rp->listen_egress[0] ? " " : "", rp->listen_egress);
+		push_proc(arr, name, rp->pid, listen);
+	}
+	if (r->vpc) {
+		int pid = lab_dns_pid(r->home, r->host ? r->name : NULL);
+
+		snprintf(listen, sizeof(listen), "%s", r->host ? r->gateway_addr : "");
+		if (r->host)
+			str_copy(listen + strlen(listen), sizeof(listen) - strlen(listen), ":53");
+		push_proc(arr, r->host ? "dns" : "dns (the lab's)", pid, listen);
+	}
+	s->json = arr;
+}

@@ -116,5 +116,58 @@ refused "$rc" "$out" "^ERROR: --follow and --no-follow contradict each other" "-
 out=$(cx rack logs --no-follow -r dev)
 like "$out" "cx-rackd info: rack dev running" "rack logs --no-follow reads the rack's log (millisecond times)"
 
+# One process at a time: ps info, ps stop (the service gets another).
+pid1=$(cx ps -s web -a shop -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\(web-[0-9a-f]*\)".*/\1/p' | head -1)
+out=$(cx ps info "$pid1" -a shop -r dev); ok $? "ps info $pid1"
+like "$out" "^Id +$pid1" "ps info: Id"
+like "$out" "Service +web" "ps info: Service"
+like "$out" "Command +perl server.pl" "ps info: Command"
+like "$out" "Status +running" "ps info: Status"
+out=$(cx ps info web-00000000 -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: no such process: web-00000000 \(cx ps -a shop lists them\)" "ps info of no process"
+out=$(cx ps stop "$pid1" -a shop -r dev 2>&1); ok $? "ps stop" "$out"
+like "$out" "^Stopping $pid1\.\.\. OK" "ps stop: Stopping ID... OK"
+stopped() { ! cx ps -a shop -r dev | grep -q "^$pid1 " && ps_running 2 -s web -a shop -r dev; }
+wait_for 15 stopped; ok $? "the stopped process goes and the service runs two again" "$(cx ps -a shop -r dev 2>&1)"
+out=$(cx ps stop web-00000000 -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^Stopping web-00000000\.\.\. ERROR: no such process: web-00000000" "ps stop of no process"
+
+# What releases and builds were made of.
+out=$(cx releases manifest "$id" -a shop -r dev); ok $? "releases manifest"
+is "$out" "$(cat "$src/convox.yml")" "releases manifest prints the convox.yml the release was deployed with"
+out=$(cx releases manifest RNOSUCH -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: no such release: RNOSUCH" "releases manifest of no release"
+# A build whose Dockerfile has a RUN line, which the rack says it does not run.
+printf 'RUN echo never\n' >> "$src/Dockerfile"
+built2=$(cx build "$src" -a shop -r dev --id 2>/dev/null)
+bid=$(cx builds -a shop -r dev | awk 'NR == 2 { print $1 }')
+out=$(cx builds info "$bid" -a shop -r dev); ok $? "builds info $bid"
+like "$out" "^Id +$bid" "builds info: Id"
+like "$out" "Status +complete" "builds info: Status"
+like "$out" "Release +$built2" "builds info: Release, the one made from it"
+out=$(cx builds logs "$bid" -a shop -r dev); ok $? "builds logs"
+like "$out" "^service web: the local provider does not run the 1 RUN line" "builds logs: what the build said"
+like "$out" "Build $bid complete: release R[A-Z0-9]+" "builds logs: its result"
+out=$(cx builds info BNOSUCH -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: no such build: BNOSUCH" "builds info of no build"
+
+# env edit in $EDITOR: what is saved is the whole environment.
+cx env set -p KEEP=1 DROP=2 -a shop -r dev >/dev/null 2>&1
+printf '#!/bin/sh\nsed -i -e "/^DROP=/d" -e "s/^KEEP=1/KEEP=edited/" "$1"\necho NEW=3 >> "$1"\n' > "$TMP/editor"
+chmod +x "$TMP/editor"
+out=$(EDITOR="$TMP/editor" cx env edit -p -a shop -r dev 2>&1); ok $? "env edit" "$out"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "env edit -p promotes"
+is "$(cx env -a shop -r dev)" "$(printf 'KEEP=edited\nNEW=3')" "env edit: the saved file is the environment"
+out=$(EDITOR=true cx env edit -a shop -r dev 2>&1); ok $? "env edit saved unchanged"
+is "$out" "No change" "...makes no release"
+out=$(EDITOR=false cx env edit -a shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^ERROR: the editor failed; nothing changed" "an editor that fails changes nothing"
+
+# The rack's own processes.
+out=$(cx rack ps -r dev); ok $? "rack ps"
+like "$out" "^NAME +PID +STATUS +LISTEN" "rack ps: header"
+like "$out" "rackd +$(cat "$CX_HOME/racks/dev/rackd.pid") +running" "rack ps: the daemon, with its pid"
+like "$out" "router-public +[0-9]+ +running +127\.0\.0\.1:[0-9]+" "rack ps: the public router"
+
 cx rack uninstall dev >/dev/null 2>&1
 done_testing

@@ -1,0 +1,97 @@
+/*
+ * api_history.c — what an app's builds and releases were made of:
+ * GET /apps/APP/builds/ID (a build's facts, its manifest and what the build
+ * said) and GET /apps/APP/releases/ID/manifest (the convox.yml a release
+ * runs), behind `cx builds info|logs` and `cx releases manifest`.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rackd/api.h"
+#include "rackd/rack.h"
+#include "rackd/store.h"
+
+/* The oldest release made from build (its first), or -1 when none is. */
+static int
+first_release(struct rack *r, const char *app, const char *build, struct st_release *out)
+{
+	struct st_release *list;
+	size_t n;
+	int rc = -1;
+
+	if (store_release_list(r->store, app, 0, &list, &n) == -1)
+		return -1;
+	for (size_t i = n; i-- > 0;) {
+		if (strcmp(list[i].build, build) == 0) {
+			rc = store_release_get(r->store, app, list[i].id, out);
+			break;
+		}
+	}
+	store_release_list_free(list, n);
+	return rc;
+}
+
+void
+api_build_get(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	struct st_release rel;
+	struct st_build b;
+	jv *j, *warnings;
+	char *save = NULL;
+
+	if (a == NULL)
+		return;
+	if (store_build_get(r->store, a->name, q->args[1], &b) == -1) {
+		api_error(s, 404, "no such build: %s (cx builds -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	j = jv_object_new();
+	jv_set_str(j, "id", b.id);
+	jv_set_str(j, "status", "complete");    /* a build is stored once it is made */
+	jv_set_int(j, "created", b.created);
+	if (first_release(r, a->name, b.id, &rel) == 0) {
+		jv_set_str(j, "release", rel.id);
+		jv_set_str(j, "description", rel.description);
+		store_release_free(&rel);
+	} else {
+		jv_set_str(j, "release", "");
+		jv_set_str(j, "description", "");
+	}
+	jv_set_str(j, "manifest", b.manifest);
+	warnings = jv_array_new();
+	for (char *l = strtok_r(b.warnings, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save))
+		jv_push_str(warnings, l);
+	jv_set_take(j, "warnings", warnings);
+	store_build_free(&b);
+	s->json = j;
+}
+
+void
+api_release_manifest(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	struct st_release rel;
+	struct st_build b;
+
+	if (a == NULL)
+		return;
+	if (store_release_get(r->store, a->name, q->args[1], &rel) == -1) {
+		api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	if (rel.build[0] == '\0' || store_build_get(r->store, a->name, rel.build, &b) == -1) {
+		api_error(s, 404, "release %s has no build, so no manifest: it only set variables "
+		    "before the app's first deploy", rel.id);
+		store_release_free(&rel);
+		return;
+	}
+	s->is_text = true;
+	if (buf_adds(&s->text, b.manifest) == -1)
+		api_error(s, 500, "cannot answer the manifest");
+	store_build_free(&b);
+	store_release_free(&rel);
+}
