@@ -38,7 +38,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS     := $(patsubst tests/tools/%.c,$(BIN)/%,$(TOOL_SRCS))
 
-.PHONY: all banned deps test unit e2e fuzz asan demo bench clean
+.PHONY: all banned deps test unit e2e fuzz asan demo bench clean install
 all: banned $(PROGRAMS) $(TOOLS)
 
 # Calls that cannot be bounded or checked (atoi, strcpy, sprintf...) fail the
@@ -121,6 +121,19 @@ bench:
 	@sh scripts/deps.sh --if-missing
 	@$(MAKE) --no-print-directory all $(BIN)/cx-spawnbench
 	@sh bench/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, and what cx
+# makes from its command table — cx(1) and the bash and zsh completions —
+# where Debian's packages put theirs.
+PREFIX ?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	$(BIN)/cx man > $(DESTDIR)$(PREFIX)/share/man/man1/cx.1
+	$(BIN)/cx completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/cx
+	$(BIN)/cx completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_cx
 
 clean:
 	rm -rf build build-asan bin

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
-util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump clang libclang-rt-14-dev"
+util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -50,6 +50,14 @@ enum cli_opt_id {
 
 struct cli;
 
+struct cli_opt {
+	enum cli_opt_id id;
+	char short_name;        /* 0: none; one letter may mean one flag per command */
+	const char *long_name;
+	const char *value;      /* name of its value; NULL for a boolean flag */
+	const char *help;
+};
+
 struct cli_cmd {
 	const char *words;      /* "rack params set" */
 	const char *args;       /* usage of the arguments: "KEY=VALUE..." */
@@ -76,6 +84,11 @@ struct cli {
 	char app[64];           /* the selected app, after cli_select_app */
 	struct client *client;  /* opened on first use */
 };
+
+/* The grammar's tables (commands.c), for what is generated from them
+ * (docgen.c: completion, the man page). */
+const struct cli_cmd *cli_cmd_table(size_t *n);
+const struct cli_opt *cli_opt_table(size_t *n);
 
 /* Entry point, called by main.c. Returns the exit status. */
 int cli_main(int argc, char **argv);
@@ -227,6 +240,8 @@ int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);
 int cmd_builds_logs(struct cli *c);
 int cmd_env_edit(struct cli *c);
+int cmd_completion(struct cli *c);
+int cmd_man(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);

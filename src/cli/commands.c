@@ -19,14 +19,6 @@
 #include "cli/reach.h"
 #include "common/version.h"
 
-struct cli_opt {
-	enum cli_opt_id id;
-	char short_name;        /* 0: none */
-	const char *long_name;
-	const char *value;      /* name of its value; NULL for a boolean flag */
-	const char *help;
-};
-
 static const struct cli_opt opts[] = {
 	{ OPT_APP, 'a', "app", "APP", "app name (default: the current directory's name)" },
 	{ OPT_RACK, 'r', "rack", "NAME",
@@ -287,11 +279,33 @@ static const struct cli_cmd cmds[] = {
 	  "an unprivileged user, in the rack's network (a VPC address on VPC racks), and\n"
 	  "exits with its status. Without COMMAND, runs the service's own command." },
 
+	{ "completion", "SHELL", 1, 1, 0, 0, cmd_completion,
+	  "print a completion script for bash or zsh",
+	  "Prints the completion script of SHELL (bash or zsh), made from the same table\n"
+	  "as this help. make install puts both where Debian's packages put theirs.\n"
+	  "Example: source <(cx completion bash)" },
+	{ "man", "", 0, 0, 0, 0, cmd_man, "print the cx(1) manual page (roff)",
+	  "Prints cx(1), made from the same table as this help.\n"
+	  "Example: cx man | man -l -" },
 	{ "help", "[COMMAND...]", 0, -1, 0, 0, cmd_help, "show help",
 	  "Lists the commands, or shows the help of one." },
 	{ "version", "", 0, 0, O(RACK), 0, cmd_version, "print the versions of cx and the rack",
 	  "Prints the version of this client and, when a rack is selected, of the rack." },
 };
+
+const struct cli_cmd *
+cli_cmd_table(size_t *n)
+{
+	*n = CX_ARRAY_LEN(cmds);
+	return cmds;
+}
+
+const struct cli_opt *
+cli_opt_table(size_t *n)
+{
+	*n = CX_ARRAY_LEN(opts);
+	return opts;
+}
 
 static int
 word_count(const char *words)

@@ -229,4 +229,51 @@ expect_err "install says why the daemon did not start" \
 expect_err "install with a daemon that exits silently" \
 	'ERROR: the rack daemon exited during start-up' env CX_RACKD=/bin/false "$CX" rack install local f3
 
+# --- completion and the man page, made from the command table ---
+"$CX" completion bash >"$T/cx.bash"; ok $? "completion bash"
+complete_bash() {	# complete_bash WORD...: what bash completes the last word to
+	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _cx
+		echo "${COMPREPLY[*]}"' _ "$T/cx.bash" "$@"
+}
+is "$(complete_bash cx env se)" "set" "bash completes a command's next word (cx env se -> set)"
+is "$(complete_bash cx -a shop env '')" "get set edit unset" "...skipping flags and their values"
+is "$(complete_bash cx rack p)" "params ps peer peers" "...each once"
+is "$(complete_bash cx env set --pr)" "--promote" "...and a command's own flags"
+is "$(complete_bash cx login h -p)" "-p" "...-p where login takes it (--password)"
+expect_err "a completion for an unknown shell" \
+	'ERROR: no completion for shell "fish": give bash or zsh' "$CX" completion fish
+if command -v zsh >/dev/null; then
+	mkdir -p "$T/zfunc" && "$CX" completion zsh >"$T/zfunc/_cx"
+	# A real interactive zsh on a pseudo-terminal: type "cx env se" and TAB.
+	out=$(PATH="$BIN:$PATH" timeout 20 zsh -f -c '
+		zmodload zsh/zpty
+		zpty -b z "env PS1=\"> \" TERM=dumb zsh -f -i"
+		zpty -w z "fpath=($1 \$fpath); autoload -U compinit; compinit -u; cx() { :; }"
+		zpty -w -n z $'"'"'cx env se\t'"'"'
+		sleep 1
+		zpty -w -n z $'"'"'\n'"'"'
+		sleep 0.5
+		while zpty -r -t z line; do print -r -- "$line"; done
+		zpty -d z' _ "$T/zfunc" 2>&1 | tr -d '\r')
+	like "$out" "cx env set " "zsh completes cx env se to cx env set" "$out"
+else
+	ok 1 "zsh is installed (make deps installs it)"
+fi
+"$CX" man >"$T/cx.1"; ok $? "man"
+warn=$(groff -man -Tutf8 -ww -z "$T/cx.1" 2>&1)
+is "$warn" "" "cx(1) is roff that groff reads without a warning"
+page=$(nroff -man -rLL=100n "$T/cx.1" 2>/dev/null | sed 's/.\x08//g')
+like "$page" "cx env set \[KEY=VALUE\.\.\.\]" "cx(1) lists each command with its arguments"
+like "$page" "-p, --promote" "...and each flag"
+n_cmds=$("$CX" help | sed -n '/^Commands:/,/^$/p' | grep -c '^  [a-z]')
+n_page=$(printf '%s\n' "$page" | grep -Ec '^ {7}cx [a-z]')
+is "$n_page" "$n_cmds" "cx(1) has every command cx help lists ($n_cmds)"
+san=0; case "$BIN" in */build-asan/bin) san=1 ;; esac
+out=$(make -s -C "$ROOT" SAN=$san install DESTDIR="$T/dest" PREFIX=/usr 2>&1); ok $? "make install DESTDIR PREFIX" "$out"
+for f in bin/cx bin/cx-rackd bin/cx-router bin/cx-labdns share/man/man1/cx.1 \
+    share/bash-completion/completions/cx share/zsh/vendor-completions/_cx; do
+	[ -s "$T/dest/usr/$f" ]; ok $? "make install writes /usr/$f"
+done
+cmp -s "$T/dest/usr/share/man/man1/cx.1" "$T/cx.1"; ok $? "...the man page cx man prints"
+
 done_testing
