@@ -114,7 +114,6 @@ print_zsh(void)
 	struct buf b;
 
 	buf_init(&b, 0);
-	value_flag_words(&b);
 	printf("#compdef cx\n# zsh completion for cx, made by `cx completion zsh` (%s) from its "
 	    "command table.\n", CX_VERSION);
 	printf("local -a commands\ncommands=(\n");
