@@ -84,14 +84,36 @@ cmd_apps_info(struct cli *c)
 	if (c->json) {
 		jv_print(app, stdout);
 	} else {
+		/* Convox's fields: a local rack is of Convox's third generation, and
+		 * cx has no termination protection (Locked is always false). */
 		struct kv kvs[] = {
 			{ "Name", jv_str(app, "name") },
 			{ "Status", jv_str(app, "status") },
+			{ "Generation", "3" },
+			{ "Locked", "false" },
 			{ "Release", jv_str(app, "release") },
 		};
 
 		kv_print(kvs, CX_ARRAY_LEN(kvs), stdout);
 	}
 	jv_free(app);
+	return 0;
+}
+
+int
+cmd_apps_cancel(struct cli *c)
+{
+	char *path;
+	int rc;
+
+	if (app_from_arg(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	out_step("Cancelling deployment of %s", c->app);
+	path = api_path("/apps/%s/cancel", c->app);
+	rc = api_call(c, "POST", path, NULL, NULL);
+	free(path);
+	if (rc == -1)
+		return 1;
+	out_ok();
 	return 0;
 }

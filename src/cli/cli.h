@@ -241,6 +241,7 @@ int cmd_builds_info(struct cli *c);
 int cmd_builds_logs(struct cli *c);
 int cmd_env_edit(struct cli *c);
 int cmd_completion(struct cli *c);
+int cmd_apps_cancel(struct cli *c);
 int cmd_man(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_ps(struct cli *c);

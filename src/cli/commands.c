@@ -183,7 +183,11 @@ static const struct cli_cmd cmds[] = {
 	{ "apps delete", "APP", 1, 1, O(RACK), 0, cmd_apps_delete, "delete an app",
 	  "Stops the app's processes, drops its routes and removes its files." },
 	{ "apps info", "[APP]", 0, 1, APP_CMD | O(JSON), 0, cmd_apps_info, "show an app",
-	  "Shows the app's Name, Status and Release." },
+	  "Shows the app's Name, Status, Generation, Locked and Release, as Convox's.\n"
+	  "--json adds \"promoting\" (the release being deployed, if any) and \"error\"." },
+	{ "apps cancel", "[APP]", 0, 1, APP_CMD, 0, cmd_apps_cancel, "cancel a deployment under way",
+	  "Stops the promotion in progress: its new processes stop, its release is marked\n"
+	  "failed (cancelled), and the release that served before serves on." },
 
 	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
 	  O(NO_CACHE), 0, cmd_deploy, "build DIR and promote it",

@@ -71,6 +71,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps", api_apps_create, false },
 	{ "GET", "/apps/:app", api_app_get, false },
 	{ "DELETE", "/apps/:app", api_app_delete, false },
+	{ "POST", "/apps/:app/cancel", api_app_cancel, false },
 	{ "POST", "/apps/:app/builds", api_builds_create, true },
 	{ "GET", "/apps/:app/builds", api_builds_list, false },
 	{ "GET", "/apps/:app/builds/:id", api_build_get, false },

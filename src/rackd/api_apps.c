@@ -56,6 +56,7 @@ app_json(struct rack *r, struct app *a)
 	jv_set_str(j, "name", a->name);
 	jv_set_str(j, "status", status);
 	jv_set_str(j, "release", a->active);
+	jv_set_str(j, "promoting", a->promoting);
 	jv_set_str(j, "error", a->restart_error);
 	return j;
 }
@@ -138,6 +139,25 @@ api_app_get(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a != NULL)
 		s->json = app_json(r, a);
+}
+
+/* POST /apps/APP/cancel: the deployment under way stops; the active
+ * release serves on. */
+void
+api_app_cancel(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[256], id[sizeof(a->promoting)];
+
+	if (a == NULL)
+		return;
+	str_copy(id, sizeof(id), a->promoting);
+	if (reconcile_cancel(r, a, err, sizeof(err)) == -1) {
+		api_error(s, 409, "%s", err);
+		return;
+	}
+	s->json = jv_object_new();
+	jv_set_str(s->json, "cancelled", id);
 }
 
 void

@@ -10,6 +10,7 @@
  *      PROMOTING --an R process exits or misses its first-pass deadline-->
  *            FAILED: R's processes stop, the release records why (with the
  *            process's last log lines), the previous release keeps serving
+ *      PROMOTING --cancel (cx apps cancel)--> FAILED the same way, "cancelled"
  *
  * Outside a promotion the reconciler keeps the active release at its scale:
  * it replaces processes that exit (with back-off) or stay unhealthy, starts
@@ -416,6 +417,19 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 			stop_proc(r, a, p);
 	}
 	clear_promotion(a);
+}
+
+int
+reconcile_cancel(struct rack *r, struct app *a, char *err, size_t errlen)
+{
+	if (a->promoting[0] == '\0') {
+		snprintf(err, errlen, "app %s has no deployment under way: nothing to cancel",
+		    a->name);
+		return -1;
+	}
+	fail_promotion(r, a, NULL, "cancelled (cx apps cancel)");
+	rack_routes_changed(r);
+	return 0;
 }
 
 static void

@@ -39,6 +39,10 @@ void reconcile_health_changed(struct rack *r, struct proc *p, enum health_event 
 /* Begins promoting release `id` of app a. -1 with err when it cannot start
  * (unknown release, no build, required env missing, internal router off). */
 int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen);
+/* Cancels the promotion under way (`cx apps cancel`): its new processes
+ * stop, the release is marked failed ("cancelled"), the active one serves
+ * on. -1 with err when nothing is being promoted. */
+int reconcile_cancel(struct rack *r, struct app *a, char *err, size_t errlen);
 /* Loads what a release runs: its manifest (parsed with the release's env),
  * build directory and env. -1 with err. */
 int reconcile_load_release(struct rack *r, const char *app, const char *id, struct manifest **m,

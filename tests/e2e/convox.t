@@ -163,6 +163,37 @@ is "$out" "No change" "...makes no release"
 out=$(EDITOR=false cx env edit -a shop -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: the editor failed; nothing changed" "an editor that fails changes nothing"
 
+# apps info with Convox's fields; apps cancel stops a deployment under way.
+settled() { cx apps info shop -r dev | grep -Eq "^Status +running"; }
+wait_for 15 settled
+out=$(cx apps info shop -r dev)
+like "$out" "^Name +shop" "apps info: Name"
+like "$out" "Status +running" "apps info: Status, once the last change settled"
+like "$out" "Generation +3" "apps info: Generation"
+like "$out" "Locked +false" "apps info: Locked"
+serving=$(cx apps info shop -r dev --json | sed -n 's/.*"release":"\([^"]*\)".*/\1/p')
+like "$serving" "^R[A-Z0-9]+$" "apps info --json: the release"
+slow=$TMP/slow
+cp -r "$EXAMPLES/hello" "$slow"
+printf 'services:\n  web:\n    build: .\n    command: perl server.pl\n    port: 3000\n    health:\n      path: /never\n      grace: 60\n' >"$slow/convox.yml"
+cx deploy "$slow" -a shop -r dev >"$TMP/slow.out" 2>&1 &
+dpid=$!
+track $dpid
+promoting() { cx apps info shop -r dev --json | grep -q '"promoting":"R'; }
+wait_for 15 promoting; ok $? "a deployment that cannot pass its health check is under way"
+out=$(cx apps cancel shop -r dev 2>&1); ok $? "apps cancel" "$out"
+is "$out" "Cancelling deployment of shop... OK" "apps cancel: Convox's line"
+waited() { ! kill -0 $dpid 2>/dev/null; }
+wait_for 10 waited; ok $? "the cancelled deploy returns at once" "$(cat "$TMP/slow.out")"
+wait $dpid; rc=$?
+is "$rc" 1 "...exiting 1"
+like "$(cat "$TMP/slow.out")" "ERROR: .*cancelled \(cx apps cancel\)" "...saying it was cancelled"
+is "$(cx apps info shop -r dev --json | sed -n 's/.*"release":"\([^"]*\)".*/\1/p')" "$serving" \
+	"the release that served before serves on"
+body=$(curl -s --max-time 5 "$url/"); like "$body" " from " "...and answers"
+out=$(cx apps cancel shop -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: app shop has no deployment under way: nothing to cancel" "apps cancel with nothing under way"
+
 # The rack's own processes.
 out=$(cx rack ps -r dev); ok $? "rack ps"
 like "$out" "^NAME +PID +STATUS +LISTEN" "rack ps: header"

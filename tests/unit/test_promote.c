@@ -340,6 +340,31 @@ test_exit_during_promotion_fails_it(void **state)
 }
 
 static void
+test_cancel_fails_it_and_old_serves(void **state)
+{
+	struct app *a = rack.apps;
+	struct proc *old[MAX_PROCS], *new[MAX_PROCS];
+	char err[256];
+
+	(void)state;
+	promote_over_r1(a, "R2", old, new);
+	health_result(&rack, new[0], true);
+
+	/* PROMOTING --cancel--> FAILED: every new process stops, R1 serves on. */
+	assert_int_equal(reconcile_cancel(&rack, a, err, sizeof(err)), 0);
+	assert_r1_serves(a, old);
+	assert_release("R2", "failed", "cancelled (cx apps cancel)");
+	assert_int_equal(new[0]->state, PROC_STOPPING);
+	assert_int_equal(new[1]->state, PROC_STOPPING);
+	assert_int_equal(fake.stopped, 2);
+
+	/* Nothing under way: nothing to cancel, and nothing changes. */
+	assert_int_equal(reconcile_cancel(&rack, a, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nothing to cancel"));
+	assert_r1_serves(a, old);
+}
+
+static void
 test_first_pass_deadline_missed_fails_it(void **state)
 {
 	struct app *a = rack.apps;
@@ -398,6 +423,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_all_pass_then_routes_switch_and_old_drain,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exit_during_promotion_fails_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_fails_it_and_old_serves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_pass_deadline_missed_fails_it, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failed_restart_leaves_release_active, setup,
