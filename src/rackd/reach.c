@@ -311,16 +311,18 @@ walk_tls(struct walk *w)
 	    "Connection: close\r\n\r\n", p->domain);
 	r = tls_conn_write(c, req, strlen(req)) == (ssize_t)strlen(req) ? tls_drive(c, fd, ADMIT_MS,
 	    resp, sizeof(resp) - 1, &got) : CX_ERR;
-	if (r == CX_ERR || got <= 0) {
-		tls_why(p, tls_conn_error(c)[0] != '\0' ? tls_conn_error(c) : "closed the connection",
-		    why, sizeof(why));
-		hop(w, "tls", false, "handshake with %s done (certificate CN \"%s\"), then %s refused "
-		    "%s's certificate: %s", p->peer, cn, p->peer, p->rack, why);
-		goto out;
-	}
 	if (r == CX_AGAIN) {
 		hop(w, "tls", false, "handshake with %s done, then no answer within %d ms", p->peer,
 		    ADMIT_MS);
+		goto out;
+	}
+	if (r == CX_ERR || got == 0) {
+		if (tls_conn_error(c)[0] != '\0')
+			tls_why(p, tls_conn_error(c), why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s closed the connection without an answer", p->peer);
+		hop(w, "tls", false, "handshake with %s done (certificate CN \"%s\"), then %s", p->peer,
+		    cn, why);
 		goto out;
 	}
 	o = hop(w, "tls", true, "%s at %s: certificate CN \"%s\" issued by \"%s\", verified "
