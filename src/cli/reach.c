@@ -39,6 +39,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/net.h"
 #include "lab/lab.h"
 
 #define CONNECT_MS 1000
@@ -56,15 +57,6 @@ struct target {
 
 static int failed;            /* hops that failed so far */
 static char first_failure[512];
-
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 /* Prints one hop: name, verdict, time, what was seen; keeps the first failure. */
 static void
@@ -211,27 +203,6 @@ connect_bounded(const struct sockaddr_in *sin, const char **why)
 	return fd;
 }
 
-/* Reads an HTTP answer's head (and a little body) into resp; bytes read. */
-static size_t
-read_answer(int fd, char *resp, size_t size)
-{
-	size_t have = 0;
-
-	while (have < size - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, ANSWER_MS) != 1)
-			break;
-		n = read(fd, resp + have, size - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	resp[have] = '\0';
-	return have;
-}
-
 /* The process hop: a GET through the router; 0 when a process answered. */
 static int
 request(const struct target *t, int fd)
@@ -249,7 +220,7 @@ request(const struct target *t, int fd)
 		hop("process", false, &t0, "cannot send the request: %s", strerror(errno));
 		return 1;
 	}
-	read_answer(fd, resp, sizeof(resp));
+	net_read_within(fd, resp, sizeof(resp), ANSWER_MS);
 	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
 		hop("process", false, &t0, "no HTTP answer through the router");
 		return 1;

@@ -36,15 +36,6 @@ struct walk {
 	struct timespec t0;         /* of the hop being walked */
 };
 
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void
 hop_start(struct walk *w)
 {
@@ -143,28 +134,6 @@ connect_within(const char *addr, int ms, char *why, size_t whylen)
 		return -1;
 	}
 	return fd;
-}
-
-/* Reads what fd answers until it closes, the buffer is full or ms pass. */
-static void
-read_within(int fd, char *resp, size_t size, int ms)
-{
-	size_t have = 0;
-	int64_t end = now_ms() + ms;
-
-	while (have < size - 1) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
-		int64_t left = end - now_ms();
-		ssize_t n;
-
-		if (left <= 0 || poll(&pf, 1, (int)left) != 1)
-			break;
-		n = read(fd, resp + have, size - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	resp[have] = '\0';
 }
 
 /* The name hop; 0 when it passed. */
@@ -362,7 +331,7 @@ walk_request(struct walk *w, int fd)
 		    strerror(errno));
 		return;
 	}
-	read_within(fd, resp, sizeof(resp), ANSWER_MS);
+	net_read_within(fd, resp, sizeof(resp), ANSWER_MS);
 	reach_parse_answer(resp, &a);
 	if (a.status == 0) {
 		hop(w, "router", false, "no HTTP answer through %s's egress within %d ms", p->rack,

@@ -271,15 +271,6 @@ conn_free(struct conn *c)
 
 /* ---- logging and metrics of one request ---- */
 
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void
 request_done(struct conn *c)
 {
