@@ -211,7 +211,16 @@ static const struct cli_cmd cmds[] = {
 	  "address in a VPC rack's network) and prints each hop: name (the lab DNS gives\n"
 	  "the router's address), route, allow (security groups and the router's allow\n"
 	  "list) and http. The first hop that fails says why; the exit status is 0 only\n"
-	  "when every hop passes. On loopback racks the hops run from this host." },
+	  "when every hop passes. On loopback racks the hops run from this host.\n\n"
+	  "--from A where A is peered with the rack over TLS (local or remote racks, any\n"
+	  "but two lab VPC racks of this machine): A's daemon walks from A's side and\n"
+	  "the hops are name (SERVICE's internal name must resolve, as A's processes\n"
+	  "resolve it, to A's egress listener), egress (a connection to it), tls (a TLS\n"
+	  "1.3 handshake from A to the rack's peer endpoint with A's peer certificate:\n"
+	  "the rack's certificate CN, its issuer, the CA file A verified it against, and\n"
+	  "whether the rack admitted A's certificate), router and process (a request\n"
+	  "through A's egress, answered by one of SERVICE's processes). Only\n"
+	  "internalRouter services are reached across a peering." },
 	{ "ps", "", 0, 0, APP_CMD | O(JSON) | O(SERVICE) | O(RELEASE), 0, cmd_ps,
 	  "list an app's processes",
 	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND (only SERVICE's with -s, only\n"

@@ -1,7 +1,7 @@
 /*
  * reach.c — `cx services reach SERVICE -a APP [-r RACK] --from WHERE`: walks
- * the hops a request takes from WHERE (`internet`, a VPC rack's name, or
- * `local` for loopback racks) to the service, prints each with its verdict
+ * the hops a request takes from WHERE (`internet`, a VPC rack's name,
+ * `local` for loopback racks, or a rack peered over TLS) to the service, prints each with its verdict
  * and time, names the first hop that fails and why, and exits 0 only when a
  * request really got an answer from one of the service's processes.
  *
@@ -16,6 +16,10 @@
  * are real traffic from inside WHERE's network (a temporary address in a
  * rack's VPC, or the lab's internet). If the state and the traffic disagree,
  * the output says so rather than trusting either.
+ *
+ * From a rack peered over TLS (any two racks but lab VPC racks of this
+ * machine, local or remote), the walk runs in that rack's daemon (POST
+ * /system/reach, rackd/reach.h): name, egress, tls, router, process.
  */
 #include "cli/reach.h"
 
@@ -35,6 +39,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "common/net.h"
 #include "lab/lab.h"
 
 #define CONNECT_MS 1000
@@ -53,19 +58,20 @@ struct target {
 static int failed;            /* hops that failed so far */
 static char first_failure[512];
 
-static double
-ms_since(const struct timespec *t0)
+/* Prints one hop: name, verdict, time, what was seen; keeps the first failure. */
+static void
+show(const char *name, bool ok, double ms, const char *what)
 {
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	printf("%-8s %-4s %8.2f ms  %s\n", name, ok ? "ok" : "FAIL", ms, what);
+	if (!ok && failed++ == 0)
+		snprintf(first_failure, sizeof(first_failure), "%s: %s", name, what);
+	fflush(stdout);
 }
 
 static void hop(const char *name, bool ok, const struct timespec *t0, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Prints one hop: name, verdict, time since t0, what was seen. */
+/* show() with the time since t0. */
 static void
 hop(const char *name, bool ok, const struct timespec *t0, const char *fmt, ...)
 {
@@ -75,10 +81,7 @@ hop(const char *name, bool ok, const struct timespec *t0, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	printf("%-8s %-4s %8.2f ms  %s\n", name, ok ? "ok" : "FAIL", ms_since(t0), what);
-	if (!ok && failed++ == 0)
-		snprintf(first_failure, sizeof(first_failure), "%s: %s", name, what);
-	fflush(stdout);
+	show(name, ok, ms_since(t0), what);
 }
 
 static bool
@@ -200,27 +203,6 @@ connect_bounded(const struct sockaddr_in *sin, const char **why)
 	return fd;
 }
 
-/* Reads an HTTP answer's head (and a little body) into resp; bytes read. */
-static size_t
-read_answer(int fd, char *resp, size_t size)
-{
-	size_t have = 0;
-
-	while (have < size - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, ANSWER_MS) != 1)
-			break;
-		n = read(fd, resp + have, size - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-	}
-	resp[have] = '\0';
-	return have;
-}
-
 /* The process hop: a GET through the router; 0 when a process answered. */
 static int
 request(const struct target *t, int fd)
@@ -238,7 +220,7 @@ request(const struct target *t, int fd)
 		hop("process", false, &t0, "cannot send the request: %s", strerror(errno));
 		return 1;
 	}
-	read_answer(fd, resp, sizeof(resp));
+	net_read_within(fd, resp, sizeof(resp), ANSWER_MS);
 	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
 		hop("process", false, &t0, "no HTTP answer through the router");
 		return 1;
@@ -358,6 +340,74 @@ out:
 	return rc;
 }
 
+/* A lab VPC rack of this machine (peered by routing, walked from here). */
+static bool
+lab_vpc(struct cli *c, const char *rack)
+{
+	struct lab_rack_info info;
+
+	return lab_rack_get(c->home, rack, &info) == 0 && !info.host;
+}
+
+/*
+ * Across a TLS peering: B's API says what the service is, A's daemon walks
+ * from A (POST /system/reach): name, egress, tls, router, process.
+ */
+static int
+reach_across(struct cli *c, struct target *t, const char *from)
+{
+	jv *body, *res = NULL, *hops;
+	int rc;
+
+	if (cli_check_name("rack", from) == -1)
+		return 1;
+	printf("%-8s %-4s %11s  %s\n", "HOP", "", "TIME", "DETAIL");
+	rc = describe(c, t);
+	if (rc == -1)
+		return 1;
+	if (rc == 0 && strcmp(t->router, "internal") != 0) {
+		struct timespec t0;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		hop("peering", false, &t0, "%s is served by the %s router: across a peering only "
+		    "internalRouter services are reached (try --from internet)", t->service, t->router);
+		rc = 1;
+	}
+	if (rc == 1) {
+		printf("not reached from %s: %s\n", from, first_failure);
+		return 1;
+	}
+	api_close(c);
+	str_copy(c->rack, sizeof(c->rack), from);
+	if (cli_require_feature(c, "reach-peer", "reachability across a TLS peering") == -1)
+		return 1;
+	body = jv_object_new();
+	jv_set_str(body, "rack", t->rack);
+	jv_set_str(body, "domain", t->domain);
+	jv_set_str(body, "service", t->service);
+	rc = api_call(c, "POST", "/system/reach", body, &res);
+	jv_free(body);
+	if (rc == -1)
+		return 1;
+	hops = jv_get(res, "hops");
+	for (size_t i = 0; i < jv_len(hops); i++) {
+		jv *h = jv_at(hops, i);
+
+		show(jv_str(h, "hop"), jv_bool(h, "ok"), (double)jv_int(h, "us") / 1000.0,
+		    jv_str(h, "detail"));
+	}
+	if (jv_bool(res, "reached") && failed == 0) {
+		printf("reached: a process of %s on %s answered from %s\n", t->service, t->rack, from);
+		rc = 0;
+	} else {
+		printf("not reached from %s: %s\n", from, failed > 0 ? first_failure :
+		    "no process answered");
+		rc = 1;
+	}
+	jv_free(res);
+	return rc;
+}
+
 int
 cmd_services_reach(struct cli *c)
 {
@@ -379,6 +429,10 @@ cmd_services_reach(struct cli *c)
 		where = t.vpc ? "internet" : "local";
 	local = strcmp(where, "local") == 0;
 	internet = strcmp(where, "internet") == 0;
+	/* Any two racks but lab VPC racks of this machine peer over TLS. */
+	if (!local && !internet && strcmp(where, c->rack) != 0 &&
+	    (!lab_vpc(c, where) || !lab_vpc(c, c->rack)))
+		return reach_across(c, &t, where) == 0 ? 0 : 1;
 	if (t.vpc && local)
 		return out_error("rack %s is a VPC rack: use --from internet or --from a rack's name",
 		    c->rack);

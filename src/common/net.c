@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -146,4 +147,26 @@ net_format_addr(const struct sockaddr_in *sin, char *out, size_t outlen)
 
 	inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
 	snprintf(out, outlen, "%s:%u", host, ntohs(sin->sin_port));
+}
+
+size_t
+net_read_within(int fd, char *buf, size_t size, int ms)
+{
+	size_t have = 0;
+	int64_t end = now_ms() + ms;
+
+	while (have < size - 1) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int64_t left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&pf, 1, (int)left) != 1)
+			break;
+		n = read(fd, buf + have, size - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	return have;
 }

@@ -9,6 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Reads what fd (blocking or not) sends into buf until it closes, buf is
+ * full or ms have passed; NUL-terminates (size > 0) and returns the count. */
+size_t net_read_within(int fd, char *buf, size_t size, int ms);
+
 /* Parses "A.B.C.D:PORT" into sin; -1 on junk. */
 int net_parse_addr(const char *s, struct sockaddr_in *sin);
 /* Listens on TCP addr ("127.0.0.1:8080"); reuseport adds SO_REUSEPORT. -1 with errno. */

@@ -922,6 +922,26 @@ tls_conn_version(const struct tls_conn *c)
 	return SSL_is_init_finished(c->ssl) ? SSL_version(c->ssl) : 0;
 }
 
+void
+tls_conn_peer_cert(const struct tls_conn *c, char *cn, size_t cnlen, char *issuer,
+    size_t issuerlen)
+{
+	X509 *x = SSL_get0_peer_certificate(c->ssl);
+
+	if (cnlen > 0)
+		cn[0] = '\0';
+	if (issuerlen > 0)
+		issuer[0] = '\0';
+	if (x == NULL)
+		return;
+	if (cnlen > 0 && X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+	    (int)cnlen) < 0)
+		cn[0] = '\0';
+	if (issuerlen > 0 && X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName,
+	    issuer, (int)issuerlen) < 0)
+		issuer[0] = '\0';
+}
+
 const char *
 tls_conn_error(const struct tls_conn *c)
 {

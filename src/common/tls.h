@@ -184,6 +184,12 @@ short tls_conn_events(const struct tls_conn *c);
  * 1.3); 0 before the handshake. */
 int tls_conn_version(const struct tls_conn *c);
 
+/* After the handshake: the subject CN and the issuer's CN of the
+ * certificate the other side presented, each "" when absent (no
+ * certificate, or before the handshake). */
+void tls_conn_peer_cert(const struct tls_conn *c, char *cn, size_t cnlen, char *issuer,
+    size_t issuerlen);
+
 /* Why the last call on c failed ("" if none). Owned by c. */
 const char *tls_conn_error(const struct tls_conn *c);
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Return codes of non-blocking code (parsers, handlers), as in nginx. */
 enum {
@@ -82,6 +83,8 @@ bool str_has_prefix(const char *s, const char *prefix);
 
 /* Milliseconds on the monotonic clock / seconds of wall time. */
 int64_t now_ms(void);
+/* Milliseconds since t0 (CLOCK_MONOTONIC), with a fraction. */
+double ms_since(const struct timespec *t0);
 int64_t now_unix(void);
 
 /* Files. read_file: whole file, max bytes, NUL-terminated, caller frees. */

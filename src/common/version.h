@@ -8,7 +8,7 @@
 #define CX_VERSION "cx-0.2.0"
 
 static const char *const cx_features[] = {
-	"apps", "deploy", "internal_router", "vpc", "peering", "reach", "run", "certs", NULL,
+	"apps", "deploy", "internal_router", "vpc", "peering", "reach", "reach-peer", "run", "certs", NULL,
 };
 
 #endif

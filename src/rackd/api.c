@@ -61,6 +61,7 @@ static const struct route routes[] = {
 	{ "GET", "/system/peers", api_peers_list, false },
 	{ "POST", "/system/peers", api_peers_add, false },
 	{ "DELETE", "/system/peers/:name", api_peers_delete, false },
+	{ "POST", "/system/reach", api_system_reach, false },
 	{ "GET", "/certificates", api_certs_list, false },
 	{ "POST", "/certificates", api_certs_import, false },
 	{ "POST", "/certificates/generate", api_certs_generate, false },

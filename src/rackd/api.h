@@ -100,6 +100,8 @@ void api_reconcile(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s);
+/* api_reach.c */
+void api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s);
 /* api_peers.c */
 void api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_peers_list(struct rack *r, struct api_req *q, struct api_resp *s);

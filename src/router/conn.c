@@ -271,15 +271,6 @@ conn_free(struct conn *c)
 
 /* ---- logging and metrics of one request ---- */
 
-static double
-ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 static void
 request_done(struct conn *c)
 {
@@ -662,10 +653,11 @@ local_reply_with(struct conn *c, int status, const char *headers, const char *bo
 	c->out_off = 0;
 	/* X-Cx-Router marks an answer the router made itself (no route, no healthy
 	 * process, a bad request...), so a client such as `cx services reach` can
-	 * tell it from an app's own 404 or 503. */
+	 * tell it from an app's own 404 or 503; X-Cx-Rack says whose router, so
+	 * that across a peering it can tell the caller's egress from the peer's. */
 	buf_addf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\nX-Cx-Router: %s\r\n", status, http1_reason(status), blen,
-	    c->w->cfg->name);
+	    "Content-Length: %zu\r\nX-Cx-Router: %s\r\nX-Cx-Rack: %s\r\n", status,
+	    http1_reason(status), blen, c->w->cfg->name, c->w->cfg->rack);
 	if (c->reqid[0] != '\0')
 		buf_addf(&c->out, "X-Request-Id: %s\r\n", c->reqid);
 	if (headers != NULL)

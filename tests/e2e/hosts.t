@@ -96,6 +96,16 @@ like "$out" "X-Cx-Peer-Rack: r1" "a process of r1 reaches r2's internal service 
 like "$out" "X-Forwarded-For: 10\.[0-9.]+, ${ADDR[h1]}" "X-Forwarded-For: the process in r1, then r1's host"
 like "$out" "^10\.[0-9.]+ +$API" "the name resolves to r1's own side (its egress listener)"
 
+# The operator proves it hop by hop: the walk runs in r1's daemon, on h1.
+out=$(try X op cx services reach api -a svc -r r2 --from r1); ok $? "cx services reach api on r2 --from r1, from the operator" "$out"
+like "$out" "name +ok .*$API -> 10\.[0-9.]+ \(the rack DNS\): r1's egress listener" "name: r1's rack DNS gives its egress listener"
+like "$out" "egress +ok .*connected to r1's egress listener 10\.[0-9.]+:80" "egress: the listener takes the connection"
+like "$out" "tls +ok +[0-9.]+ ms  r2 at ${ADDR[h2]}:8443: certificate CN \"r2\" issued by \"cx rack r2 CA\", verified against .*/racks/r1/peers/r2\.pem; TLS 1\.3" \
+    "tls: r2's certificate, its CA, the CA file on h1, TLS 1.3"
+like "$out" "process +ok .*HTTP 200 from a process of api on r2" "process: a process of api on r2 answers"
+out=$(try X op cx services reach api -a svc -r r2 --from r3); refused $? "$out" \
+    "not reached from r3: name: $API does not resolve from r3's side" "from r3 (not peered): the name hop fails, and says so"
+
 # The capture, on the underlay port of r2's host (a bridge device itself sees
 # only its own traffic): a request through the peering, then a plain one.
 # --immediate-mode: packets still in the capture ring at SIGTERM are lost.
@@ -137,5 +147,7 @@ like "$body" "^hello from svc/web" "r2's public web answers over HTTPS, verified
 out=$(X op cx rack unpeer r1 r2 2>&1); is "$out" "Unpeering r1 and r2 over TLS... OK" "the operator unpeers r1 and r2"
 out=$(from r1 "curl -sS --max-time 3 http://$API/ 2>&1; echo rc=\$?")
 like "$out" "rc=6" "after unpeering, r1's processes no longer resolve r2's internal names"
+out=$(try X op cx services reach api -a svc -r r2 --from r1); refused $? "$out" \
+    "not reached from r1: name: $API does not resolve from r1's side" "after unpeering, reach from r1 fails at the name hop"
 
 done_testing

@@ -59,6 +59,21 @@ body=$(curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p1/peer.pem" 
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/headers")
 like "$body" "X-Cx-Peer-Rack: p1" "p1's own certificate is admitted, and named"
 
+# cx services reach across the peering: the walk runs in p1's daemon.
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); ok $? "reach api on p2 from p1 across the peering" "$out"
+like "$out" "name +ok .*$H -> 127\.0\.0\.1 .*p1's egress listener" "name: p2's internal name is p1's egress"
+like "$out" "egress +ok .*127\.0\.0\.1:$egress1" "egress: p1's egress listener takes the connection"
+like "$out" "tls +ok .*certificate CN \"p2\" issued by \"cx rack p2 CA\", verified against .*/racks/p1/peers/p2\.pem; TLS 1\.3, handshake [0-9.]+ ms; p2 admitted p1's" \
+    "tls: p2's certificate and CA, TLS 1.3, p2 admitted p1's certificate"
+like "$out" "router +ok .*p2's peer router" "router: p2's peer router answers"
+like "$out" "process +ok .*HTTP 200 from a process of api on p2: hello from svc/api" "process: a process of api answers"
+like "$out" "reached: a process of api on p2 answered from p1" "reach says it was reached"
+out=$(cx services reach web -a svc -r p2 --from p1 2>&1); refused $? "$out" \
+    "peering +FAIL .*web is served by the public router: across a peering only internalRouter" \
+    "a public service is not reached across a peering, and reach says why"
+out=$(cx services reach api -a svc -r p2 --from p3 2>&1); refused $? "$out" \
+    "not reached from p3: name: .*rack p3 is not peered with p2 over TLS" "from p3 (not p2's peer): the name hop fails"
+
 # An open connection of p1's to p2's peer listener, kept alive; unpeering
 # must close it within 5 s.
 python3 - "$CX_HOME/racks/p1/peer.pem" "$CX_HOME/racks/p1/peer.key" "$ca2" "$peer2" "$H" \
@@ -102,11 +117,32 @@ out=$(cx rack peers -r p1); lacks "$out" "p1 +p3 +tls" "p1 +p2 " "p1 lists p3 bu
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $H" "http://127.0.0.1:$egress1/")
 is "$code" 404 "p1's egress no longer carries p2's names"
 out=$(cx rack unpeer p1 p2 2>&1); refused $? "$out" "rack p1 is not peered with p2" "unpeering twice says they are not peered"
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); refused $? "$out" \
+    "not reached from p1: name: .*rack p1 is not peered with p2 over TLS" "after unpeering, reach from p1 fails at the name hop"
 
 # Uninstalling p3 makes its peers forget it.
 out=$(cx rack uninstall p3 2>&1); ok $? "uninstall p3" "$out"
 out=$(cx rack peers -r p1); lacks "$out" "RACK +PEER" "p3" "p1 forgot p3"
 out=$(cx rack peers -r p2); lacks "$out" "RACK +PEER" "p3" "p2 forgot p3"
 wait_for 5 sh -c "! test -e '$CX_HOME/racks/p2/router-peer.pid'"; ok $? "p2's peer router stopped with its last peer"
+
+# Peered again: p2 forgetting p1 on its side alone fails the tls hop (p2
+# refuses p1's certificate); with p2's processes stopped the process hop
+# fails, p2's router answering itself.
+out=$(cx rack peer p1 p2 2>&1); ok $? "peer p1 and p2 again" "$out"
+wait_for 10 sh -c "curl -sf --max-time 2 -H 'Host: $H' http://127.0.0.1:$egress1/health"
+cx scale api --count 0 -a svc -r p2 >/dev/null
+wait_for 15 sh -c "! curl -sf --max-time 2 -H 'Host: $H' http://127.0.0.1:$egress1/health"
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); refused $? "$out" \
+    "not reached from p1: process: p2's router answered [0-9]+ itself, no process did" \
+    "with api stopped on p2, reach names the process hop"
+like "$out" "tls +ok .*p2 admitted p1's" "... after the tls hop passed"
+like "$out" "router +ok" "... and the router hop"
+# p4 keeps p2's peer listener up once p2 forgets p1.
+cx rack install local p4 >/dev/null && out=$(cx rack peer p2 p4 2>&1); ok $? "install p4 and peer it with p2" "$out"
+dir2="$CX_HOME/racks/p2"
+curl -s -o /dev/null -u "convox:$(cat "$dir2/password")" --unix-socket "$dir2/api.sock" -X DELETE http://rack/system/peers/p1
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); refused $? "$out" \
+    "not reached from p1: tls: .*p2 refused p1's certificate" "p2 forgot p1 alone: the tls hop fails, p2 refusing p1's certificate"
 
 done_testing

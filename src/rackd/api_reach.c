@@ -1,0 +1,352 @@
+/*
+ * api_reach.c — POST /system/reach {"rack": B, "domain": D, "service": S}:
+ * walks from this rack to service S of peer B over the TLS peering
+ * (reach.h) and answers {"rack", "peer", "hops": [...], "reached"}.
+ *
+ * The walk blocks, so it runs off the loop: a keeper child (a process group
+ * of its own) makes the temporary process namespace on host racks, forks
+ * the walker, kills it if it outlives REACH_WALK_MS, removes the namespace
+ * and exits; the walker writes its JSON into a pipe. The daemon waits for
+ * the keeper's exit (pidfd) and kills the whole group if even the keeper
+ * outlives REACH_WALK_MS + REACH_GRACE_MS, so a hang cannot wedge it.
+ *
+ *   handler --fork--> KEEPER --fork--> WALKER --JSON on the pipe, exit-->
+ *   KEEPER --namespace removed, exit--> answer (the pipe's JSON)
+ *   timer --kill the group--> answer 504 (the keeper is still reaped)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/ev.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "lab/lab.h"
+#include "rackd/api.h"
+#include "rackd/rack.h"
+#include "rackd/reach.h"
+#include "rackd/store.h"
+
+#define REACH_GRACE_MS 5000
+#define REACH_OUT_MAX (64 * 1024)
+
+struct reach_job {
+	struct rack *rack;
+	struct api_pending *pending;  /* NULL once answered */
+	pid_t keeper;
+	int pidfd;
+	int out;                      /* the pipe's read end */
+	struct ev_timer *deadline;
+	char peer[32];
+};
+
+/* The peer row for name into p (p->ca left NULL); 0 found, -1 not. */
+static int
+peer_find(struct rack *r, const char *name, struct st_peer *p)
+{
+	struct st_peer *list;
+	size_t n;
+	int rc = -1;
+
+	if (store_peer_list(r->store, &list, &n) == -1)
+		return -1;
+	for (size_t i = 0; i < n && rc == -1; i++) {
+		if (strcmp(list[i].name, name) == 0) {
+			*p = list[i];
+			p->ca = NULL;
+			rc = 0;
+		}
+	}
+	store_peer_list_free(list, n);
+	return rc;
+}
+
+static bool
+domain_chars(const char *s)
+{
+	if (s[0] == '\0' || s[0] == '.' || s[0] == '-')
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	}
+	return true;
+}
+
+static void
+write_all(int fd, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, s + off, len - off);
+
+		if (n <= 0 && errno != EINTR)
+			return;
+		if (n > 0)
+			off += (size_t)n;
+	}
+}
+
+/* One failed hop as the whole answer (the walk could not start). */
+static void
+write_failure(int fd, const char *hop, const char *detail)
+{
+	jv *o = jv_object_new(), *hops = jv_array_new(), *h = jv_object_new();
+	char *text;
+
+	jv_set_str(h, "hop", hop);
+	jv_set_bool(h, "ok", false);
+	jv_set_int(h, "us", 0);
+	jv_set_str(h, "detail", detail);
+	jv_push_take(hops, h);
+	jv_set_take(o, "hops", hops);
+	jv_set_bool(o, "reached", false);
+	text = jv_dump(o);
+	write_all(fd, text);
+	free(text);
+	jv_free(o);
+}
+
+/* The keeper: never returns. */
+static void
+keeper_run(struct reach_plan *plan, int out)
+{
+	char addr[64], err[512];
+	int64_t end;
+	pid_t walker;
+	int status = 0, rc = 0;
+
+	if (plan->host) {
+		snprintf(plan->proc_id, sizeof(plan->proc_id), "reach-%d", (int)getpid());
+		if (lab_proc_create(plan->home, plan->rack, plan->proc_id, addr, sizeof(addr), err,
+		    sizeof(err)) == -1) {
+			char what[700];
+
+			snprintf(what, sizeof(what), "cannot take a place among %s's processes: %s",
+			    plan->rack, err);
+			write_failure(out, "name", what);
+			_exit(0);
+		}
+	}
+	walker = fork();
+	if (walker == 0) {
+		jv *res = reach_walk(plan);
+		char *text = jv_dump(res);
+
+		write_all(out, text);
+		_exit(0);
+	}
+	if (walker == -1) {
+		write_failure(out, "name", "cannot fork the walk");
+	} else {
+		end = now_ms() + REACH_WALK_MS;
+		while (waitpid(walker, &status, WNOHANG) == 0) {
+			if (now_ms() >= end) {
+				kill(walker, SIGKILL);
+				waitpid(walker, &status, 0);
+				rc = 3;
+				break;
+			}
+			usleep(20 * 1000);
+		}
+	}
+	if (plan->host)
+		lab_proc_destroy(plan->home, plan->rack, plan->proc_id);
+	_exit(rc);
+}
+
+static void
+job_answer(struct reach_job *j, int status, jv *json, const char *error)
+{
+	if (j->pending == NULL) {
+		jv_free(json);
+		return;
+	}
+	if (json != NULL)
+		api_finish(j->pending, status, json);
+	else
+		api_finish_error(j->pending, status, error);
+	j->pending = NULL;
+}
+
+static void
+job_free(struct reach_job *j)
+{
+	ev_timer_cancel(j->rack->loop, j->deadline);
+	if (j->pidfd != -1) {
+		ev_del(j->rack->loop, j->pidfd);
+		close(j->pidfd);
+	}
+	if (j->out != -1)
+		close(j->out);
+	free(j);
+}
+
+static void
+on_deadline(struct ev_loop *loop, void *arg)
+{
+	struct reach_job *j = arg;
+	char msg[256];
+
+	(void)loop;
+	j->deadline = NULL;
+	kill(-j->keeper, SIGKILL);
+	log_warnx("rack %s: the reach walk to %s outlived %d ms; killed", j->rack->name, j->peer,
+	    REACH_WALK_MS + REACH_GRACE_MS);
+	snprintf(msg, sizeof(msg), "the walk from %s to %s did not end within %d ms", j->rack->name,
+	    j->peer, REACH_WALK_MS + REACH_GRACE_MS);
+	job_answer(j, 504, NULL, msg);
+}
+
+static void
+on_keeper_exit(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct reach_job *j = arg;
+	struct buf b;
+	char chunk[4096], err[256];
+	int status = 0;
+	ssize_t n;
+	jv *res;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	waitpid(j->keeper, &status, 0);
+	buf_init(&b, REACH_OUT_MAX);
+	while ((n = read(j->out, chunk, sizeof(chunk))) > 0)
+		if (buf_add(&b, chunk, (size_t)n) == -1)
+			break;
+	res = b.len > 0 ? jv_parse(buf_cstr(&b), b.len, err, sizeof(err)) : NULL;
+	buf_free(&b);
+	if (res == NULL || !jv_is_object(res)) {
+		char msg[256];
+
+		jv_free(res);
+		snprintf(msg, sizeof(msg), "the walk from %s to %s ended without a verdict (%s)",
+		    j->rack->name, j->peer, WIFEXITED(status) && WEXITSTATUS(status) == 3 ?
+		    "it outlived its time and was killed" : "it died");
+		job_answer(j, 504, NULL, msg);
+	} else {
+		jv_set_str(res, "rack", j->rack->name);
+		jv_set_str(res, "peer", j->peer);
+		job_answer(j, 200, res, NULL);
+	}
+	job_free(j);
+}
+
+/* Fills the plan from the request and the rack; -1 with s set. */
+static int
+plan_fill(struct rack *r, struct api_req *q, struct api_resp *s, struct reach_plan *plan)
+{
+	struct st_peer peer;
+	jv *body;
+	int rc = -1;
+
+	memset(plan, 0, sizeof(*plan));
+	if ((body = api_json_body(q, s)) == NULL)
+		return -1;
+	if (str_copy(plan->peer, sizeof(plan->peer), jv_str_or(body, "rack", "")) == -1 ||
+	    !valid_name(plan->peer)) {
+		api_error(s, 400, "\"rack\" must name the peer to walk to ([a-z][a-z0-9-]{0,29})");
+		goto out;
+	}
+	if (str_copy(plan->domain, sizeof(plan->domain), jv_str_or(body, "domain", "")) == -1 ||
+	    !domain_chars(plan->domain)) {
+		api_error(s, 400, "\"domain\" must be the service's internal name on %s, as GET "
+		    "/apps/APP/services there gives it", plan->peer);
+		goto out;
+	}
+	if (str_copy(plan->service, sizeof(plan->service), jv_str_or(body, "service", "")) == -1) {
+		api_error(s, 400, "\"service\" is too long");
+		goto out;
+	}
+	str_copy(plan->rack, sizeof(plan->rack), r->name);
+	str_copy(plan->home, sizeof(plan->home), r->home);
+	plan->host = r->host;
+	if (r->host) {
+		snprintf(plan->egress, sizeof(plan->egress), "%s:80", r->egress_addr);
+	} else {
+		char port[16];
+
+		rack_param(r, "egress_port", port, sizeof(port));
+		snprintf(plan->egress, sizeof(plan->egress), "127.0.0.1:%s", port);
+	}
+	if (peer_find(r, plan->peer, &peer) == 0) {
+		plan->peered = true;
+		str_copy(plan->endpoint, sizeof(plan->endpoint), peer.endpoint);
+		str_copy(plan->internal_domain, sizeof(plan->internal_domain), peer.internal_domain);
+	}
+	snprintf(plan->ca_file, sizeof(plan->ca_file), "%s/peers/%s.pem", r->dir, plan->peer);
+	snprintf(plan->cert_file, sizeof(plan->cert_file), "%s/peer.pem", r->dir);
+	snprintf(plan->key_file, sizeof(plan->key_file), "%s/peer.key", r->dir);
+	rc = 0;
+out:
+	jv_free(body);
+	return rc;
+}
+
+void
+api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct reach_plan plan;
+	struct reach_job *j;
+	int pfd[2];
+
+	if (r->vpc && !r->host) {
+		api_error(s, 400, "rack %s is a lab VPC rack: it peers by routing; cx services reach "
+		    "--from %s walks it from the CLI", r->name, r->name);
+		return;
+	}
+	if (plan_fill(r, q, s, &plan) == -1)
+		return;
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		api_error(s, 500, "cannot start the walk: pipe: %s", strerror(errno));
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->rack = r;
+	j->pidfd = -1;
+	j->out = pfd[0];
+	str_copy(j->peer, sizeof(j->peer), plan.peer);
+	j->keeper = fork();
+	if (j->keeper == 0) {
+		sigset_t none;
+
+		/* Nothing of the daemon's blocked signals; a group of its own. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_IGN);   /* a reset connection is a verdict */
+		setpgid(0, 0);
+		close(pfd[0]);
+		keeper_run(&plan, pfd[1]);
+	}
+	close(pfd[1]);
+	if (j->keeper == -1) {
+		api_error(s, 500, "cannot start the walk: fork: %s", strerror(errno));
+		job_free(j);
+		return;
+	}
+	setpgid(j->keeper, j->keeper);
+	set_nonblock(j->out);
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->keeper, 0);
+	if (j->pidfd == -1 || ev_add(r->loop, j->pidfd, EV_READ, on_keeper_exit, j) == -1) {
+		api_error(s, 500, "cannot watch the walk: %s", strerror(errno));
+		kill(-j->keeper, SIGKILL);
+		waitpid(j->keeper, NULL, 0);
+		if (j->pidfd != -1)
+			close(j->pidfd);
+		j->pidfd = -1;
+		job_free(j);
+		return;
+	}
+	j->deadline = ev_timer_add(r->loop, REACH_WALK_MS + REACH_GRACE_MS, on_deadline, j);
+	j->pending = api_defer(q, s);
+}
