@@ -397,6 +397,55 @@ test_defaults(void **state)
 	    "convox.yml:5:11: agent.ports: expected PORT, PORT/tcp or PORT/udp");
 }
 
+/* ---------------------------------------------------------------- tls */
+
+static void
+test_tls(void **state)
+{
+	static const struct {
+		const char *yaml;
+		bool redirect;
+	} ok[] = {
+		{ "port: 3000", true },
+		{ "tls:", true },
+		{ "tls:\n      redirect: true", true },
+		{ "tls:\n      redirect: false", false },
+		{ "tls:\n      redirect: no", false },
+		{ "tls: {redirect: \"false\"}", false },
+	};
+	static const struct {
+		const char *yaml, *err;
+	} bad[] = {
+		{ "tls:\n      redirect: sometimes",
+		    "convox.yml:4:17: tls.redirect: expected true or false, found \"sometimes\"" },
+		{ "tls:\n      redirect: [false]",
+		    "convox.yml:4:17: tls.redirect: expected a single value, found a list" },
+		{ "tls: false", "convox.yml:3:10: tls: expected a mapping, found a single value" },
+		{ "tls:\n      redirect: false\n      hsts: true",
+		    "convox.yml:5:7: tls.hsts: unknown key; tls takes redirect" },
+	};
+	char buf[512], err[ERRLEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct manifest *m;
+
+		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", ok[i].yaml);
+		m = parse(buf, err);
+		if (m == NULL)
+			fail_msg("%s: %s", ok[i].yaml, err);
+		if (m->services[0].tls_redirect != ok[i].redirect)
+			fail_msg("%s: tls_redirect %d, want %d", ok[i].yaml,
+			    m->services[0].tls_redirect, ok[i].redirect);
+		manifest_free(m);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", bad[i].yaml);
+		must_fail(buf, bad[i].err);
+	}
+}
+
 /* ---------------------------------------------------------------- port */
 
 static void
@@ -1090,7 +1139,7 @@ test_hostile(void **state)
 		    "    test: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
 		    "    init: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
 		    "    drain: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-		    "    tls: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n");
+		    "    liveness: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n");
 		manifest_free(must_load(text));
 		/* where it reads one, lists in lists are refused at once */
 		snprintf(text, sizeof(text),
@@ -1213,6 +1262,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_interpolation),
