@@ -163,6 +163,57 @@ body=$(C curl -s --max-time 5 --cacert "$ca" --resolve "$S:443:$PUB" "https://$S
 like "$body" "^hello over TLSv1\.3 from tls/secure, host $S, proto https$" \
     "https://$S verifies against cx rack ca, and the router spoke TLS 1.3 to the process" "$body"
 
+# ACME by HTTP-01 on the public :80 that redirects everything else: pebble
+# and its DNS in the client namespace (the outside world), every name
+# resolving to the public address.
+if command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	    -subj "/CN=pebble test CA" -keyout "$TMP/pca.key" -out "$TMP/pca.pem" >/dev/null 2>&1
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$CLIENT" \
+	    -keyout "$TMP/pebble.key" -out "$TMP/pebble.csr" >/dev/null 2>&1
+	printf 'subjectAltName=IP:%s\n' "$CLIENT" >"$TMP/pext"
+	openssl x509 -req -in "$TMP/pebble.csr" -CA "$TMP/pca.pem" -CAkey "$TMP/pca.key" \
+	    -CAcreateserial -days 2 -extfile "$TMP/pext" -out "$TMP/pebble.pem" >/dev/null 2>&1
+	printf '{"pebble": {"listenAddress": "%s:14000", "managementListenAddress": "%s:15000",
+	    "certificate": "%s", "privateKey": "%s", "httpPort": 80, "tlsPort": 5001,
+	    "ocspResponderURL": "", "externalAccountBindingRequired": false}}\n' \
+	    "$CLIENT" "$CLIENT" "$TMP/pebble.pem" "$TMP/pebble.key" >"$TMP/pebble.json"
+	C pebble-challtestsrv -defaultIPv4 "$PUB" -defaultIPv6 "" -dns01 "$CLIENT:8053" -http01 "" \
+	    -https01 "" -tlsalpn01 "" -management "$CLIENT:8055" >"$TMP/challtestsrv.log" 2>&1 &
+	track $!
+	C env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$TMP/pebble.json" \
+	    -dnsserver "$CLIENT:8053" >"$TMP/pebble.log" 2>&1 &
+	track $!
+	wait_for 20 H curl -s --cacert "$TMP/pca.pem" "https://$CLIENT:14000/dir"
+	ok $? "pebble answers in the client namespace, for the host" "$(tail -5 "$TMP/pebble.log")"
+	out=$(cx rack params set "acme_directory=https://$CLIENT:14000/dir" "acme_ca=$TMP/pca.pem" -r h1 2>&1)
+	ok $? "h1 gets its public certificates from pebble (acme_directory)" "$out"
+	acme_ids() { cx certs -r h1 --json | python3 -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin) if c["source"]=="acme" and c["domain"]==sys.argv[1]))' "$1"; }
+	has_acme() { [ -n "$(acme_ids "$W")" ]; }
+	wait_for 60 has_acme; ok $? "h1 obtained web's certificate by HTTP-01" "$(cx certs -r h1)" \
+	    "$(grep acme "$CX_HOME/racks/h1/rackd.log" | tail -5)" "$(tail -5 "$TMP/pebble.log")"
+	grep -Eq "Attempting to validate w/ HTTP: http://$W(:80)?/\.well-known/acme-challenge/" "$TMP/pebble.log"
+	ok $? "...pebble validated it on $PUB:80, which redirects other paths" \
+	    "$(cat "$TMP/pebble.log")"
+	is "$(redirected "$W" "$PUB" /)" "308 https://$W/" "...and still does"
+	C curl -s --cacert "$TMP/pca.pem" "https://$CLIENT:15000/roots/0" >"$TMP/pebble-root.pem"
+	like "$(head -1 "$TMP/pebble-root.pem")" "BEGIN CERTIFICATE" "pebble's issuing root from /roots/0"
+	served_acme() { C curl -s -o /dev/null --max-time 5 --cacert "$TMP/pebble-root.pem" \
+	    --resolve "$W:443:$PUB" "https://$W/"; }
+	wait_for 10 served_acme
+	body=$(C curl -s --max-time 5 --cacert "$TMP/pebble-root.pem" --resolve "$W:443:$PUB" "https://$W/")
+	like "$body" "^hello from svc/web" "https on $PUB:443 now verifies against pebble's root" "$body"
+	# Back to the rack's CA: no directory, the acme certificates deleted.
+	cx rack params set acme_directory= -r h1 >/dev/null
+	for id in $(acme_ids "$W") $(acme_ids "$S") $(acme_ids "$O"); do
+		cx certs delete "$id" -r h1 >/dev/null
+	done
+	served_own() { C curl -s -o /dev/null --max-time 5 --cacert "$ca" --resolve "$W:443:$PUB" "https://$W/"; }
+	wait_for 10 served_own; ok $? "the acme certificates deleted, the rack CA's serves web again"
+else
+	echo "# SKIP ACME on the host rack: pebble is not installed (scripts/deps.sh)"
+fi
+
 out=$(try cx run web -a svc -r h1 -- sh -c "curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 3 http://$A/; echo; printf '%s\n' '$CAPEM' | curl -s --max-time 3 --cacert /dev/stdin https://$A/; echo; getent hosts outside.example.test; curl -s --max-time 3 http://outside.example.test:8080/")
 like "$out" "^308 https://$A/" "a process of the rack reaches the internal router by name (its :80 redirects)" "$out"
 like "$out" "hello from svc/api" "...and over https, verified against cx rack ca" "$out"
