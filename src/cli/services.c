@@ -6,7 +6,7 @@
  * internal router: scripts that read Convox's three columns keep working for
  * apps that do not use it, and the table says which router serves what as
  * soon as it matters. --json always carries "router" and "url", and
- * "https_url" for a public service of a loopback rack (its TLS port).
+ * "https_url" for a routed service of a loopback rack (its router's TLS port).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -371,7 +371,10 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		} else {
 			router = internal_router ? "internal" : "public";
 			rack_service_host(r, a->name, sv->name, internal_router, host, sizeof(host));
-			if (r->host && !internal_router)
+			/* Host racks serve both routers' services on :443 (their :80
+			 * redirects there, or serves plain http too with tls.redirect
+			 * false), as Convox's 443:PORT says. */
+			if (r->host)
 				str_copy(port, sizeof(port), "443");
 			else if (r->vpc)
 				str_copy(port, sizeof(port), "80");
@@ -385,8 +388,9 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 				snprintf(url, sizeof(url), "http://%s", host);
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);
-			if (!r->vpc && !internal_router)
-				rack_param(r, "router_tls_port", tls_port, sizeof(tls_port));
+			if (!r->vpc && !r->host)
+				rack_param(r, internal_router ? "router_internal_tls_port" :
+				    "router_tls_port", tls_port, sizeof(tls_port));
 			if (tls_port[0] != '\0')
 				snprintf(https_url, sizeof(https_url), "https://%s:%s", host, tls_port);
 		}

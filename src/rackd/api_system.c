@@ -182,14 +182,16 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			goto out;
 		}
 		if (r->host && (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0 ||
-		    strcmp(key, "router_internal_port") == 0)) {
+		    strcmp(key, "router_internal_port") == 0 ||
+		    strcmp(key, "router_internal_tls_port") == 0)) {
 			api_error(s, 400, "%s is fixed on host racks: the routers listen on :80 and :443 of "
 			    "their addresses", key);
 			goto out;
 		}
-		if (r->vpc && strcmp(key, "router_tls_port") == 0) {
-			api_error(s, 400, "router_tls_port is for loopback racks: VPC racks' routers do "
-			    "not speak TLS yet");
+		if (r->vpc && (strcmp(key, "router_tls_port") == 0 ||
+		    strcmp(key, "router_internal_tls_port") == 0)) {
+			api_error(s, 400, "%s is for loopback racks: VPC racks' routers do not speak "
+			    "TLS yet", key);
 			goto out;
 		}
 		if (r->vpc && (strcmp(key, "router_port") == 0 ||
@@ -200,7 +202,8 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0)
 			port_changed[0] = true;
-		if (strcmp(key, "router_internal_port") == 0)
+		if (strcmp(key, "router_internal_port") == 0 ||
+		    strcmp(key, "router_internal_tls_port") == 0)
 			port_changed[1] = true;
 		if (strcmp(key, "peer_port") == 0 || strcmp(key, "egress_port") == 0)
 			port_changed[ROUTER_PEER] = true;

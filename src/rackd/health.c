@@ -13,7 +13,14 @@
  * Passing and failing processes are probed every health.interval; a process
  * adopted from the last daemon starts in PASSING. DONE probes no more.
  *
- * A probe's states: CONNECTING --writable--> SENT --status line--> done.
+ * A probe's states:
+ *
+ *   CONNECTING --writable, plain--> SENDING --request written--> READING
+ *   CONNECTING --writable, https--> HANDSHAKE --done--> SENDING
+ *   READING --status line--> done
+ *
+ * A process whose port is https (port: https:3000) is probed over TLS
+ * without checking its certificate, which is its own (as Convox does).
  * Any error, a close before the status line, or the probe's timeout fails it.
  * Every probe ends (its timeout bounds it), so a process that never passes
  * always reaches HEALTH_MISSED.
@@ -22,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,19 +38,29 @@
 
 #include "common/log.h"
 #include "common/net.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
+
+enum probe_state { PROBE_CONNECTING, PROBE_HANDSHAKE, PROBE_SENDING, PROBE_READING };
 
 struct probe {
 	struct rack *rack;
 	struct proc *proc;
 	int fd;
-	bool sent;
+	enum probe_state state;
+	struct tls_conn *tls;       /* https processes, from PROBE_HANDSHAKE on */
 	struct ev_timer *timeout;
+	char req[512];
+	size_t req_len, req_off;
 	char buf[64];
 	size_t have;
 };
+
+/* The client context of every https probe: it checks no certificate. Made
+ * at the first https probe and kept for the daemon's life. */
+static struct tls_ctx *insecure_ctx;
 
 static void probe_finish(struct probe *pr, bool ok);
 
@@ -56,38 +74,60 @@ probe_timeout(struct ev_loop *loop, void *arg)
 	probe_finish(pr, false);
 }
 
+/* Waits for what the TLS connection asked for. */
 static void
-probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+probe_wait_tls(struct ev_loop *loop, struct probe *pr)
 {
-	struct probe *pr = arg;
+	ev_mod(loop, pr->fd, tls_conn_events(pr->tls) == POLLOUT ? EV_WRITE : EV_READ);
+}
+
+/* CONNECTING: the connect finished (or failed); starts the handshake or the
+ * request. -1 when it failed. */
+static int
+probe_connected(struct probe *pr, uint32_t events)
+{
 	struct proc *p = pr->proc;
+	char err[256];
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
 
-	if (!pr->sent) {
-		char req[512];
-		int err = 0, n;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err != 0 ||
-		    (events & EV_ERROR)) {
-			probe_finish(pr, false);
-			return;
-		}
-		n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%d\r\n"
-		    "User-Agent: cx-health\r\nConnection: close\r\n\r\n", p->health.path,
-		    p->st.address, p->st.port);
-		if (write(fd, req, (size_t)n) != n) {
-			probe_finish(pr, false);
-			return;
-		}
-		pr->sent = true;
-		ev_mod(loop, fd, EV_READ);
-		return;
+	if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0 ||
+	    (events & EV_ERROR))
+		return -1;
+	pr->req_len = (size_t)snprintf(pr->req, sizeof(pr->req), "GET %s HTTP/1.1\r\n"
+	    "Host: %s:%d\r\nUser-Agent: cx-health\r\nConnection: close\r\n\r\n",
+	    p->health.path, p->st.address, p->st.port);
+	if (pr->req_len >= sizeof(pr->req))
+		return -1;
+	pr->state = PROBE_SENDING;
+	if (!p->health.tls)
+		return 0;
+	if (insecure_ctx == NULL &&
+	    (insecure_ctx = tls_ctx_client_insecure_new(err, sizeof(err))) == NULL) {
+		log_warnx("health checks over TLS: %s", err);
+		return -1;
 	}
-	for (;;) {
-		ssize_t n = read(fd, pr->buf + pr->have, sizeof(pr->buf) - 1 - pr->have);
+	if ((pr->tls = tls_conn_new(insecure_ctx, pr->fd, NULL, err, sizeof(err))) == NULL)
+		return -1;
+	pr->state = PROBE_HANDSHAKE;
+	return 0;
+}
 
-		if (n == -1 && errno == EAGAIN)
-			break;
+/* Reads what the process answered; probe_finish once the status line is in. */
+static void
+probe_read(struct probe *pr)
+{
+	for (;;) {
+		ssize_t n = pr->tls != NULL ?
+		    tls_conn_read(pr->tls, pr->buf + pr->have, sizeof(pr->buf) - 1 - pr->have) :
+		    read(pr->fd, pr->buf + pr->have, sizeof(pr->buf) - 1 - pr->have);
+
+		if ((pr->tls != NULL && n == CX_AGAIN) ||
+		    (pr->tls == NULL && n == -1 && errno == EAGAIN)) {
+			if (pr->tls != NULL)
+				probe_wait_tls(pr->rack->loop, pr);
+			return;
+		}
 		if (n <= 0) {
 			probe_finish(pr, false);
 			return;
@@ -105,8 +145,59 @@ probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 static void
+probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct probe *pr = arg;
+
+	(void)fd;
+	if (pr->state == PROBE_CONNECTING && probe_connected(pr, events) == -1) {
+		probe_finish(pr, false);
+		return;
+	}
+	if (pr->state == PROBE_HANDSHAKE) {
+		int rc = tls_conn_handshake(pr->tls);
+
+		if (rc == CX_AGAIN) {
+			probe_wait_tls(loop, pr);
+			return;
+		}
+		if (rc != CX_OK) {
+			probe_finish(pr, false);
+			return;
+		}
+		pr->state = PROBE_SENDING;
+	}
+	while (pr->state == PROBE_SENDING) {
+		const char *at = pr->req + pr->req_off;
+		size_t left = pr->req_len - pr->req_off;
+		ssize_t n = pr->tls != NULL ? tls_conn_write(pr->tls, at, left) :
+		    write(pr->fd, at, left);
+
+		if (pr->tls != NULL && n == CX_AGAIN) {
+			probe_wait_tls(loop, pr);
+			return;
+		}
+		if (pr->tls == NULL && n == -1 && errno == EAGAIN) {
+			ev_mod(loop, pr->fd, EV_WRITE);
+			return;
+		}
+		if (n <= 0) {
+			probe_finish(pr, false);
+			return;
+		}
+		pr->req_off += (size_t)n;
+		if (pr->req_off == pr->req_len) {
+			pr->state = PROBE_READING;
+			ev_mod(loop, pr->fd, EV_READ);
+		}
+	}
+	probe_read(pr);
+}
+
+static void
 probe_free(struct rack *r, struct probe *pr)
 {
+	tls_conn_free(pr->tls);
 	if (pr->fd != -1) {
 		ev_del(r->loop, pr->fd);
 		close(pr->fd);
@@ -191,6 +282,7 @@ health_start(struct rack *r, struct proc *p, const struct mf_service *s, bool se
 
 	health_cancel(r, p);
 	hc->port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
+	hc->tls = s->port_scheme != NULL && strcmp(s->port_scheme, "https") == 0;
 	str_copy(hc->path, sizeof(hc->path), s->health_path);
 	hc->interval_ms = s->health_interval * 1000;
 	hc->timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;

@@ -1,7 +1,7 @@
 /*
  * health.h — active health checks of app processes: a non-blocking
- * `GET <health.path>` to the process's address; 2xx and 3xx pass. New
- * processes are probed every 200 ms from their start until the first pass;
+ * `GET <health.path>` to the process's address (over TLS, the certificate
+ * unchecked, when its port is https); 2xx and 3xx pass. New processes are probed every 200 ms from their start until the first pass;
  * then every `health.interval`.
  *
  * Health owns when probes run and how failures count; like relayd's checker
@@ -40,6 +40,7 @@ enum health_state { HEALTH_FIRST, HEALTH_PASSING, HEALTH_FAILING, HEALTH_DONE };
 struct health_check {
 	int port;                   /* to probe; 0: a worker, which passes while it runs */
 	char path[256];
+	bool tls;                   /* port: https:N: probed over TLS, the certificate unchecked */
 	int interval_ms, timeout_ms;
 	int64_t first_deadline;     /* ms: its first pass is due by then (grace + timeout) */
 	enum health_state state;

@@ -202,7 +202,7 @@ static int
 ensure_ports(struct rack *r, char *err, size_t errlen)
 {
 	static const char *keys[] = { "router_port", "router_internal_port", "router_tls_port",
-		"peer_port", "egress_port" };
+		"router_internal_tls_port", "peer_port", "egress_port" };
 	char v[16];
 
 	if (r->vpc)

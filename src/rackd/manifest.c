@@ -81,7 +81,9 @@
  *  nodeAffinityLabels, dnsConfig,
  *  securityContext, accessControl,
  *  disableHostUsers, imagePullSecrets
- *  certificate, tls            ignored   TLS belongs to the routers' configuration
+ *  tls.redirect                honoured  default true: on a host rack the plain :80 of
+ *                                        the routers answers 308 to https
+ *  certificate                 ignored   certificates are the rack's (cx certs, cx ssl)
  *  drain                       ignored   load balancer draining; termination.grace applies
  *  init                        ignored   the supervisor reaps; no PID 1 shim is needed
  *  liveness, startupProbe      ignored   Kubernetes restarts on failed probes; the
@@ -1518,6 +1520,30 @@ sk_sticky(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yn
 	return sk_bool(c, k, v, &sv->s->sticky);
 }
 
+/* tls: {redirect: BOOL}, as in Convox. */
+static int
+sk_tls(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
+{
+	struct ypairs ps;
+	size_t i;
+	int rc = 0;
+
+	(void)k;
+	if (map_pairs(c, v, "tls", &ps) < 0)
+		rc = -1;
+	for (i = 0; rc == 0 && i < ps.n; i++) {
+		char b[SHOWN_MAX];
+
+		if (key_is(ps.p[i].k, "redirect"))
+			rc = get_bool(c, ps.p[i].v, "tls.redirect", &sv->s->tls_redirect) < 0 ? -1 : 0;
+		else
+			rc = fail(c, ps.p[i].k, "tls.%s: unknown key; tls takes redirect",
+			    KEYNAME(ps.p[i].k, b));
+	}
+	free(ps.p);
+	return rc;
+}
+
 static int
 sk_labels(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
@@ -1987,7 +2013,7 @@ static const struct key_rule svc_rules[] = {
 	{ "termination", K_HONOUR, sk_termination, NULL },
 	{ "test", K_IGNORE, NULL, NULL },
 	{ "timeout", K_HONOUR, sk_timeout, NULL },
-	{ "tls", K_IGNORE, NULL, NULL },
+	{ "tls", K_HONOUR, sk_tls, NULL },
 	{ "volumeOptions", K_REFUSE_SET, NULL,
 	    "the local provider runs processes without containers and cannot mount volumes" },
 	{ "volumes", K_REFUSE_SET, NULL,
@@ -2040,6 +2066,7 @@ parse_service(struct pctx *c, const struct ynode *k, const struct ynode *v, stru
 	size_t i;
 	int rc = 0;
 
+	s->tls_redirect = true;	/* Convox's default; tls.redirect: false turns it off */
 	s->name = memdup0(k->text, k->len);
 	if (strlen(s->name) != k->len || !name_ok(s->name, MF_MAX_NAME))
 		return fail(c, k, "service name %s: use up to %d lowercase letters, digits and "

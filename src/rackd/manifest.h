@@ -41,7 +41,8 @@ struct mf_service {
 	char *dockerfile;       /* build.manifest, default "Dockerfile" */
 	char *command;          /* NULL when absent; a list is joined shell-quoted */
 	int port;               /* 0: no port (worker) */
-	char *port_scheme;      /* "http" (default) or "https" */
+	char *port_scheme;      /* "http" (default) or "https": the router speaks TLS to it */
+	bool tls_redirect;      /* tls.redirect, default true: a host rack's :80 answers 308 */
 	struct mf_env *env;     /* service environment, as written (after ${} interpolation) */
 	size_t nenv;
 	char *health_path;      /* default "/" */

@@ -30,6 +30,7 @@ static const struct param_def params[] = {
 	    "where the rack's processes reach its TLS peers' internal services (loopback racks)" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port (loopback racks)" },
+	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port (loopback racks)" },
 	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
 	{ "router_tls_port", PARAM_PORT, 0, 0, "public router TLS port (loopback racks)" },
 	{ "public_address", PARAM_ADDR, 0, 0, "host racks: the public router's address (set at install)" },

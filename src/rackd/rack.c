@@ -31,7 +31,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		str_copy(out, outlen, "false");
 	else if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
 		str_copy(out, outlen, r->vpc ? "80" : "");
-	else if (strcmp(key, "router_tls_port") == 0)
+	else if (strcmp(key, "router_tls_port") == 0 ||
+	    strcmp(key, "router_internal_tls_port") == 0)
 		str_copy(out, outlen, r->host ? "443" : "");
 	else if (strcmp(key, "api_port") == 0)
 		str_copy(out, outlen, r->host ? "5443" : "");

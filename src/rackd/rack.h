@@ -84,11 +84,12 @@ struct router_proc {
 	pid_t pid;
 	int pidfd;
 	char listen[64];
-	char listen_tls[64];        /* "" : no TLS listener (VPC racks, the internal router) */
+	char listen_tls[64];        /* "" : no TLS listener (VPC racks, the peer router) */
 	char listen_peer[64];       /* the peer router: its mTLS listener for peers, and */
 	char listen_egress[64];     /* its plain listener for the rack's own processes */
 	char certs_dir[4096];
-	char *cert_hosts;           /* the hosts whose certificates were last synced, or NULL */
+	char *cert_hosts;           /* its hosts whose certificates were last synced, or NULL */
+	char *cert_synced;          /* what certs_sync was given then: these and the other TLS router's */
 	char certs_error[512];      /* why they were not, "" if they were */
 	char routes_path[4096];
 	char pidfile[4096];

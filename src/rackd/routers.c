@@ -94,12 +94,20 @@ internal_allow(struct rack *r, struct buf *b)
 	return 0;
 }
 
-/* One host line and the processes behind it; -1 once b is full. */
+/* One host line and the processes behind it; -1 once b is full. Flags:
+ * redirect when the router's plain listener sends the service's clients to
+ * https (host racks, unless tls.redirect is false), tls-upstream when the
+ * process itself speaks TLS (port: https:N). */
 static int
-add_host(struct app *a, const struct mf_service *s, const char *host, struct buf *b)
+add_host(struct app *a, const struct mf_service *s, const char *host, bool redirect,
+    struct buf *b)
 {
-	if (buf_addf(b, "host %s %s %s %d %s\n", host, a->name, s->name, s->timeout,
-	    s->health_path) == -1)
+	bool tls_up = strcmp(s->port_scheme, "https") == 0;
+
+	redirect = redirect && s->tls_redirect;
+	if (buf_addf(b, "host %s %s %s %d %s%s%s%s%s\n", host, a->name, s->name, s->timeout,
+	    s->health_path, redirect || tls_up ? " " : "", redirect ? "redirect" : "",
+	    redirect && tls_up ? "," : "", tls_up ? "tls-upstream" : "") == -1)
 		return -1;
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (!proc_is_active(a, p) || strcmp(p->st.service, s->name) != 0)
@@ -112,10 +120,12 @@ add_host(struct app *a, const struct mf_service *s, const char *host, struct buf
 	return 0;
 }
 
-/* The host lines of the public or the internal router's services. -1 once
- * b is full, with err naming where. */
+/* The host lines of the public or the internal router's services; redirect:
+ * the router's plain listener redirects to https (see add_host). -1 once b
+ * is full, with err naming where. */
 static int
-service_hosts(struct rack *r, bool internal, struct buf *b, char *err, size_t errlen)
+service_hosts(struct rack *r, bool internal, bool redirect, struct buf *b, char *err,
+    size_t errlen)
 {
 	const char *which = internal ? "internal" : "public";
 
@@ -130,9 +140,9 @@ service_hosts(struct rack *r, bool internal, struct buf *b, char *err, size_t er
 			if (s->port == 0 || s->internal || s->internal_router != internal)
 				continue;
 			rack_service_host(r, a->name, s->name, internal, host, sizeof(host));
-			rc = add_host(a, s, host, b);
+			rc = add_host(a, s, host, redirect, b);
 			for (size_t d = 0; !internal && rc == 0 && d < s->ndomains; d++)
-				rc = add_host(a, s, s->domains[d], b);
+				rc = add_host(a, s, s->domains[d], redirect, b);
 			if (rc == -1) {
 				snprintf(err, errlen, "the %s router's table passes %d bytes at service %s"
 				    " of app %s", which, ROUTERS_SNAPSHOT_MAX, s->name, a->name);
@@ -158,7 +168,9 @@ routers_snapshot(struct rack *r, bool internal, char **out, char *err, size_t er
 		buf_free(&b);
 		return -1;
 	}
-	if (service_hosts(r, internal, &b, err, errlen) == -1) {
+	/* Host racks serve https on :443 of both routers; their :80 sends
+	 * clients there. Loopback and lab racks stay plain http. */
+	if (service_hosts(r, internal, r->host, &b, err, errlen) == -1) {
 		buf_free(&b);
 		return -1;
 	}
@@ -179,7 +191,7 @@ routers_peer_snapshot(struct rack *r, char **out, char *err, size_t errlen)
 	 * serves them at all (internal_router). */
 	if (buf_adds(&b, "cx-routes 1\n") == -1 || peers_snapshot_lines(r, &b) == -1 ||
 	    (rack_param_bool(r, "internal_router") &&
-	    service_hosts(r, true, &b, err, errlen) == -1)) {
+	    service_hosts(r, true, false, &b, err, errlen) == -1)) {
 		if (b.len >= ROUTERS_SNAPSHOT_MAX - 1)
 			snprintf(err, errlen, "the peer router's table passes %d bytes",
 			    ROUTERS_SNAPSHOT_MAX);
@@ -233,19 +245,35 @@ snapshot_hosts(const char *snap)
 
 /* Gives the hosts of snap their certificates (before the router reads the
  * snapshot that names them) when they are not those synced last (or
- * rp->cert_hosts was dropped: a certificate or binding changed). True
- * when files changed, so that the router must reload even if the table did
- * not. A failure is said once and tried again at the next sync. */
+ * rp->cert_hosts was dropped: a certificate or binding changed). Both TLS
+ * routers serve from one directory, which certs_sync prunes of every host
+ * it is not given: it is given the other router's hosts too, and the other
+ * router is told (SIGHUP) when files changed. True when files changed, so
+ * that rp must reload even if its table did not. A failure is said once and
+ * tried again at the next sync. */
 static bool
 sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
 {
-	char *hosts = snapshot_hosts(snap), *save = NULL, why[512];
+	char *own = snapshot_hosts(snap), *hosts = xstrdup(own), *save = NULL, why[512];
 	struct certs_host *hs = NULL;
 	size_t n = 0;
 	bool changed = false;
 	int rc;
 
-	if (rp->cert_hosts != NULL && strcmp(rp->cert_hosts, hosts) == 0) {
+	for (int i = ROUTER_PUBLIC; i <= ROUTER_INTERNAL; i++) {
+		const struct router_proc *o = &r->routers[i];
+
+		if (o != rp && o->wanted && o->listen_tls[0] != '\0' && o->snapshot != NULL) {
+			char *more = snapshot_hosts(o->snapshot), *both = xasprintf("%s%s", hosts, more);
+
+			free(hosts);
+			free(more);
+			hosts = both;
+		}
+	}
+	if (rp->cert_hosts != NULL && rp->cert_synced != NULL &&
+	    strcmp(rp->cert_synced, hosts) == 0) {
+		free(own);
 		free(hosts);
 		return false;
 	}
@@ -266,17 +294,26 @@ sync_certs(struct rack *r, struct router_proc *rp, const char *snap)
 		free(hs);
 		free(copy);
 	}
+	for (int i = ROUTER_PUBLIC; changed && i <= ROUTER_INTERNAL; i++) {
+		const struct router_proc *o = &r->routers[i];
+
+		if (o != rp && o->listen_tls[0] != '\0' && o->pid > 0)
+			kill(o->pid, SIGHUP);
+	}
 	if (rc == -1) {
 		if (strcmp(rp->certs_error, why) != 0)
 			log_warnx("rack %s: router %s: %s; TLS handshakes for it are refused until it "
 			    "works", r->name, rp->name, why);
 		str_copy(rp->certs_error, sizeof(rp->certs_error), why);
+		free(own);
 		free(hosts);
 		return changed;
 	}
 	rp->certs_error[0] = '\0';
 	free(rp->cert_hosts);
-	rp->cert_hosts = hosts;
+	rp->cert_hosts = own;
+	free(rp->cert_synced);
+	rp->cert_synced = hosts;
 	return changed;
 }
 
@@ -360,9 +397,8 @@ listen_addr(struct rack *r, struct router_proc *rp, int which)
 	}
 	rack_param(r, internal ? "router_internal_port" : "router_port", port, sizeof(port));
 	snprintf(rp->listen, sizeof(rp->listen), "127.0.0.1:%s", port);
-	if (internal)
-		return;
-	rack_param(r, "router_tls_port", port, sizeof(port));
+	rack_param(r, internal ? "router_internal_tls_port" : "router_tls_port", port,
+	    sizeof(port));
 	if (port[0] != '\0')
 		snprintf(rp->listen_tls, sizeof(rp->listen_tls), "127.0.0.1:%s", port);
 }
@@ -599,8 +635,10 @@ routers_restart(struct rack *r, int which)
 void
 routers_certs_changed(struct rack *r)
 {
-	free(r->routers[0].cert_hosts);
-	r->routers[0].cert_hosts = NULL;
+	for (int i = ROUTER_PUBLIC; i <= ROUTER_INTERNAL; i++) {
+		free(r->routers[i].cert_hosts);
+		r->routers[i].cert_hosts = NULL;
+	}
 	rack_routes_changed(r);
 }
 
@@ -613,5 +651,7 @@ routers_stop_all(struct rack *r)
 		r->routers[i].snapshot = NULL;
 		free(r->routers[i].cert_hosts);
 		r->routers[i].cert_hosts = NULL;
+		free(r->routers[i].cert_synced);
+		r->routers[i].cert_synced = NULL;
 	}
 }

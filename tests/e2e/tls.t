@@ -90,6 +90,30 @@ out=$(curl -s --max-time 10 --resolve "web.two.dev.localhost:$port:127.0.0.1" \
 	--cacert "$TMP/dev-ca.pem" "https://web.two.dev.localhost:$port/" 2>&1); rc=$?
 is "$rc" 35 "...and its name no longer has a handshake"
 
+# A process that speaks HTTPS itself (port: https:3000, a self-signed
+# certificate of its own): health checks and the router speak TLS to it, and
+# check no certificate. Its deploy settles only if the health checks pass.
+cx apps create tlsapp -r dev >/dev/null
+out=$(cx deploy "$ROOT/tests/e2e/apps/https" -a tlsapp -r dev 2>&1)
+ok $? "deploy an app whose process serves https (its health checks speak TLS)" "$out"
+out=$(cx ps -a tlsapp -r dev)
+like "$out" "secure-[0-9a-f]+ +secure +running" "...its process is running" "$out"
+grep -q "^host secure\.tlsapp\.dev\.localhost tlsapp secure [0-9]* /health tls-upstream$" "$dir/routes.public"
+ok $? "the router's table has tls-upstream for it (and no redirect on a loopback rack)" "$(cat "$dir/routes.public")"
+grep -q "^host open\.tlsapp\.dev\.localhost tlsapp open [0-9]* /health$" "$dir/routes.public"
+ok $? "...and neither flag for the plain service beside it"
+sh="secure.tlsapp.dev.localhost"
+out=$(curl -s --max-time 10 "http://$sh:$plain/")
+like "$out" "^hello over TLSv1\.3 from tlsapp/secure, host $sh:$plain, proto http$" \
+    "through the plain router port, the router spoke TLS 1.3 to the process" "$out"
+out=$(curl -s --max-time 10 --resolve "$sh:$port:127.0.0.1" --cacert "$TMP/dev-ca.pem" "https://$sh:$port/")
+like "$out" "^hello over TLSv1\.3 from tlsapp/secure, host $sh:$port, proto https$" \
+    "...and through the TLS port, verified against cx rack ca at the router" "$out"
+paddr=$(cx ps -a tlsapp -r dev --json | tr '{' '\n' | grep '"service":"secure"' | grep -o '"port":[0-9]*' | cut -d: -f2)
+like "$paddr" '^[0-9]+$' "the process's own port is known ($paddr)"
+exits_with '52|56' "the process itself answers no plain http (so a plain health check could never pass)" \
+    curl -s --max-time 5 "http://127.0.0.1:$paddr/health"
+
 # A daemon restart adopts the router with its TLS listener.
 dpid=$(cat "$dir/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
 cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "the daemon starts again"

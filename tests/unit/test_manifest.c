@@ -87,6 +87,31 @@ must_fail(const char *text, const char *want)
 	assert_string_equal(err, want);
 }
 
+/* A manifest of one service web whose body is yaml (indented under it),
+ * which must load. */
+static struct manifest *
+web_load(const char *yaml)
+{
+	char buf[512], err[ERRLEN];
+	struct manifest *m;
+
+	snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", yaml);
+	m = parse(buf, err);
+	if (m == NULL)
+		fail_msg("%s: %s", yaml, err);
+	return m;
+}
+
+/* The same, which must fail with exactly want. */
+static void
+web_must_fail(const char *yaml, const char *want)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", yaml);
+	must_fail(buf, want);
+}
+
 /* "convox.yml:LINE:COL: something" */
 static bool
 err_well_formed(const char *err)
@@ -397,6 +422,49 @@ test_defaults(void **state)
 	    "convox.yml:5:11: agent.ports: expected PORT, PORT/tcp or PORT/udp");
 }
 
+/* ---------------------------------------------------------------- tls */
+
+static void
+test_tls(void **state)
+{
+	static const struct {
+		const char *yaml;
+		bool redirect;
+	} ok[] = {
+		{ "port: 3000", true },
+		{ "tls:", true },
+		{ "tls:\n      redirect: true", true },
+		{ "tls:\n      redirect: false", false },
+		{ "tls:\n      redirect: no", false },
+		{ "tls: {redirect: \"false\"}", false },
+	};
+	static const struct {
+		const char *yaml, *err;
+	} bad[] = {
+		{ "tls:\n      redirect: sometimes",
+		    "convox.yml:4:17: tls.redirect: expected true or false, found \"sometimes\"" },
+		{ "tls:\n      redirect: [false]",
+		    "convox.yml:4:17: tls.redirect: expected a single value, found a list" },
+		{ "tls: false", "convox.yml:3:10: tls: expected a mapping, found a single value" },
+		{ "tls:\n      redirect: false\n      hsts: true",
+		    "convox.yml:5:7: tls.hsts: unknown key; tls takes redirect" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct manifest *m;
+
+		m = web_load(ok[i].yaml);
+		if (m->services[0].tls_redirect != ok[i].redirect)
+			fail_msg("%s: tls_redirect %d, want %d", ok[i].yaml,
+			    m->services[0].tls_redirect, ok[i].redirect);
+		manifest_free(m);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		web_must_fail(bad[i].yaml, bad[i].err);
+}
+
 /* ---------------------------------------------------------------- port */
 
 static void
@@ -443,25 +511,19 @@ test_ports(void **state)
 		{ "port:\n      port: 3000\n      scheme: udp",
 		    "convox.yml:5:15: port.scheme: scheme \"udp\" is not http or https" },
 	};
-	char buf[512], err[ERRLEN];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct manifest *m;
 
-		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", ok[i].yaml);
-		m = parse(buf, err);
-		if (m == NULL)
-			fail_msg("%s: %s", ok[i].yaml, err);
+		m = web_load(ok[i].yaml);
 		assert_int_equal(m->services[0].port, ok[i].port);
 		assert_string_equal(m->services[0].port_scheme, ok[i].scheme);
 		manifest_free(m);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", bad[i].yaml);
-		must_fail(buf, bad[i].err);
-	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		web_must_fail(bad[i].yaml, bad[i].err);
 	/* extra ports are checked and otherwise ignored */
 	manifest_free(must_load("services:\n  web:\n    port: 3000\n    ports:\n      - 3001\n"
 				"      - 4000/udp\n      - \"5000/tcp\"\n"));
@@ -575,26 +637,20 @@ test_scale(void **state)
 		{ "scale:\n      count:\n        min: 3\n        max: 2",
 		    "convox.yml:5:9: scale.count: the minimum 3 is above the maximum 2" },
 	};
-	char buf[512], err[ERRLEN];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		struct manifest *m;
 
-		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", ok[i].yaml);
-		m = parse(buf, err);
-		if (m == NULL)
-			fail_msg("%s: %s", ok[i].yaml, err);
+		m = web_load(ok[i].yaml);
 		assert_int_equal(m->services[0].scale_count, ok[i].count);
 		assert_int_equal(m->services[0].scale_min, ok[i].min);
 		assert_int_equal(m->services[0].scale_max, ok[i].max);
 		manifest_free(m);
 	}
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		snprintf(buf, sizeof(buf), "services:\n  web:\n    %s\n", bad[i].yaml);
-		must_fail(buf, bad[i].err);
-	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		web_must_fail(bad[i].yaml, bad[i].err);
 }
 
 /* ---------------------------------------------------------------- interpolation */
@@ -1090,7 +1146,7 @@ test_hostile(void **state)
 		    "    test: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
 		    "    init: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
 		    "    drain: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-		    "    tls: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n");
+		    "    liveness: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n");
 		manifest_free(must_load(text));
 		/* where it reads one, lists in lists are refused at once */
 		snprintf(text, sizeof(text),
@@ -1213,6 +1269,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_interpolation),
