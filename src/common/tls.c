@@ -646,6 +646,13 @@ tls_ctx_client_insecure_new(char *err, size_t errlen)
 		return NULL;
 	c->insecure = true;
 	SSL_CTX_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	/* A process's own server may be older than TLS 1.3; the hop stays on the
+	 * rack's private side, and TLS 1.2 is as far down as it goes. */
+	if (SSL_CTX_set_min_proto_version(c->ssl, TLS1_2_VERSION) != 1) {
+		snprintf(err, errlen, "cannot allow TLS 1.2 to processes");
+		tls_ctx_free(c);
+		return NULL;
+	}
 	return c;
 }
 

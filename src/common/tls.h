@@ -105,8 +105,9 @@ struct tls_ctx *tls_ctx_client_new(const char *ca_pem, const struct tls_id *id, 
 
 /* A client context that verifies nothing (TLS 1.3 at least, no client
  * certificate): for processes behind a router that speak TLS with
- * certificates of their own making. tls_conn_new's peer may be NULL; a DNS
- * name given is sent as SNI, not checked. Caller frees. NULL with err. */
+ * certificates of their own making (TLS 1.2 or 1.3: such servers may be
+ * older). tls_conn_new's peer may be NULL; a DNS name given is sent as SNI,
+ * not checked. Caller frees. NULL with err. */
 struct tls_ctx *tls_ctx_client_insecure_new(char *err, size_t errlen);
 
 /*

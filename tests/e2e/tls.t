@@ -109,6 +109,10 @@ like "$out" "^hello over TLSv1\.3 from tlsapp/secure, host $sh:$plain, proto htt
 out=$(curl -s --max-time 10 --resolve "$sh:$port:127.0.0.1" --cacert "$TMP/dev-ca.pem" "https://$sh:$port/")
 like "$out" "^hello over TLSv1\.3 from tlsapp/secure, host $sh:$port, proto https$" \
     "...and through the TLS port, verified against cx rack ca at the router" "$out"
+oh="old.tlsapp.dev.localhost"
+out=$(curl -s --max-time 10 "http://$oh:$plain/")
+like "$out" "^hello over TLSv1\.2 from tlsapp/old, host $oh:$plain, proto http$" \
+    "a process whose server stops at TLS 1.2 passes its health checks and is reached over TLS 1.2" "$out"
 paddr=$(cx ps -a tlsapp -r dev --json | tr '{' '\n' | grep '"service":"secure"' | grep -o '"port":[0-9]*' | cut -d: -f2)
 like "$paddr" '^[0-9]+$' "the process's own port is known ($paddr)"
 exits_with '52|56' "the process itself answers no plain http (so a plain health check could never pass)" \

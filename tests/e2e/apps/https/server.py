@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # An app whose process speaks HTTPS itself (convox.yml `port: https:3000`),
 # with a certificate of its own making, self-signed at start, as apps behind
-# Convox's routers often have. `server.py plain` serves plain HTTP instead.
+# Convox's routers often have; TLS_MAX=1.2 makes it an older server. `server.py plain` serves plain HTTP instead.
 # It answers every path with who it is, the TLS version the caller used, and
 # the Host and X-Forwarded-Proto it was sent; /health with "ok".
 import os
@@ -45,6 +45,8 @@ if not PLAIN:
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if os.environ.get("TLS_MAX") == "1.2":   # an older server: TLS 1.2 at most
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
 print("serving %s on port %s" % ("http" if PLAIN else "https", os.environ["PORT"]), flush=True)
 server.serve_forever()
