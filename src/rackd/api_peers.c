@@ -65,6 +65,7 @@ api_peers_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv *o = jv_object_new();
 
 		jv_set_str(o, "name", list[i].name);
+		jv_set_str(o, "ca", list[i].ca);
 		jv_set_str(o, "endpoint", list[i].endpoint);
 		jv_set_str(o, "internal_domain", list[i].internal_domain);
 		jv_set_int(o, "created", list[i].created);

@@ -89,6 +89,20 @@ exits_with '35|56' "a self-made certificate named p1: the handshake fails" \
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
 # p3 peers with p1 only: not transitive, p2 does not trust it.
 out=$(cx rack peer p1 p3 2>&1); ok $? "cx rack peer p1 p3" "$out"
+# p3 refuses p1 when p1's internal domain lies under p3's domain: p1,
+# given p3 first, is put back as it was.
+out=$(cx rack params set domain_internal=in.p3.localhost -r p1 2>&1); ok $? "p1's domain_internal under p3's domain" "$out"
+out=$(cx rack peer p1 p3 2>&1)
+refused $? "$out" "ERROR: peer p1: internal domain in\.p3\.localhost overlaps this rack's domain p3\.localhost.*\(rack p1 was left as it was\)$" \
+    "peering p1 and p3 again: p3 refuses, and says p1 was left as it was"
+is "$(printf '%s\n' "$out" | wc -l)" 1 "...in one line"
+out=$(cx rack peers -r p1); like "$out" "p1 +p3 +tls" "p1 keeps its valid peering with p3"
+out=$(cx rack unpeer p1 p3 2>&1); ok $? "cx rack unpeer p1 p3" "$out"
+out=$(cx rack peer p1 p3 2>&1)
+refused $? "$out" "overlaps this rack's domain p3\.localhost.*\(rack p1 was left as it was\)$" "a new peering p3 refuses..."
+out=$(cx rack peers -r p1); lacks "$out" "p1 +p2 +tls" "p1 +p3" "...is forgotten again by p1"
+out=$(cx rack params set domain_internal=p1-internal.localhost -r p1 2>&1); ok $? "p1's domain_internal as it was" "$out"
+out=$(cx rack peer p1 p3 2>&1); ok $? "cx rack peer p1 p3 again" "$out"
 exits_with '35|56' "p3's peer certificate (p3 is p1's peer, not p2's): the handshake fails" \
     curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p3/peer.pem" --key "$CX_HOME/racks/p3/peer.key" \
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
@@ -140,9 +154,21 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $H" "http:/
 is "$code" 404 "p1's egress no longer carries p2's names"
 out=$(cx rack unpeer p1 p2 2>&1); refused $? "$out" "rack p1 is not peered with p2" "unpeering twice says they are not peered"
 
-# Uninstalling p3 makes its peers forget it.
+# Uninstalling p3 makes its running peers forget it; one that is not
+# running is named, with what to run once it is.
+dpid=$(cat "$CX_HOME/racks/p2/rackd.pid"); kill "$dpid"; wait_for 10 gone "$dpid"
+ok $? "p2's daemon is stopped"
 out=$(cx rack uninstall p3 2>&1); ok $? "uninstall p3" "$out"
+like "$out" "Uninstalling rack p3\.\.\. OK" "...says OK"
+like "$out" "rack p2 was not told that p3 goes \(it is not running\); to make it forget p3, run: cx rack unpeer p2 p3" \
+    "...and names p2, not running, with the command to run later"
+lacks "$out" "was not told" "rack p1 was not told" "...but not p1, which was told"
 out=$(cx rack peers -r p1); lacks "$out" "RACK +PEER" "p3" "p1 forgot p3"
+cx-rackd --home "$CX_HOME" --rack p2 --daemon; ok $? "p2's daemon starts again"
+out=$(cx rack peers -r p2); like "$out" "p2 +p3 +tls" "p2 still trusts p3 (nobody told it)"
+out=$(cx rack unpeer p2 p3 2>&1)
+is "$out" "Unpeering p2 and p3 over TLS... OK (rack p3 is not known here: only p2 forgot it)" \
+    "the command named: cx rack unpeer p2 p3, p3 being gone"
 out=$(cx rack peers -r p2); lacks "$out" "RACK +PEER" "p3" "p2 forgot p3"
 wait_for 5 sh -c "! test -e '$CX_HOME/racks/p2/router-peer.pid'"; ok $? "p2's peer router stopped with its last peer"
 
