@@ -126,6 +126,22 @@ test_refuses_what_is_not_a_peer(void **state)
 	refused(peer("r2", ca_r2, "127.0.0.1:9", "localhost"), "overlaps this rack's domain");
 }
 
+/* The peer router's lines are r2's alone (at 198.51.100.12:8443). */
+static void
+only_r2_in_snapshot(void)
+{
+	char want[4200], *lines;
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(peers_snapshot_lines(&rack, &b), 0);
+	lines = buf_cstr(&b);
+	snprintf(want, sizeof(want), "peer r2 %s/peers/r2.pem\n"
+	    "egress r2-internal.example.com r2 198.51.100.12 8443\n", rack.dir);
+	assert_string_equal(lines, want);
+	free(lines);
+}
+
 /* Runs sql on the rack's database through a connection of its own. */
 static void
 sql(const char *text)
@@ -178,10 +194,9 @@ test_ca_form_and_store_failure(void **state)
 static void
 test_own_domains_and_duplicates(void **state)
 {
-	char err[1024] = "", *lines, want[4200];
+	char err[1024] = "";
 	struct st_peer p = peer("r2", ca_r2, "198.51.100.12:8443", "r2-internal.example.com");
 	struct st_peer q;
-	struct buf b;
 
 	(void)state;
 	/* The rack's service names (SERVICE.APP.r1.local) are its own too. */
@@ -210,13 +225,7 @@ test_own_domains_and_duplicates(void **state)
 	q = peer("r3", ca_r3, "198.51.100.13:8443", "r2-internal.example.com");
 	q.created = now_unix() + 60;   /* the peer peered first keeps its domain */
 	assert_int_equal(store_peer_put(rack.store, &q), 0);
-	buf_init(&b, 0);
-	assert_int_equal(peers_snapshot_lines(&rack, &b), 0);
-	lines = buf_cstr(&b);
-	snprintf(want, sizeof(want), "peer r2 %s/peers/r2.pem\n"
-	    "egress r2-internal.example.com r2 198.51.100.12 8443\n", rack.dir);
-	assert_string_equal(lines, want);
-	free(lines);
+	only_r2_in_snapshot();
 	assert_int_equal(store_peer_delete(rack.store, "r3"), 0);
 	assert_int_equal(peers_remove(&rack, "r2", err, sizeof(err)), 0);
 }
@@ -282,10 +291,9 @@ test_host_rack_dns(void **state)
 static void
 test_peer_files_identity_and_lines(void **state)
 {
-	char err[1024], path[4200], cn[64], *onfile, *lines;
+	char err[1024], path[4200], cn[64], *onfile;
 	struct st_peer p = peer("r2", ca_r2, "198.51.100.12:8443", "r2-internal.example.com");
 	struct tls_id *id;
-	struct buf b;
 	struct stat sb;
 
 	(void)state;
@@ -318,13 +326,7 @@ test_peer_files_identity_and_lines(void **state)
 	assert_string_equal(cn, "r1");
 	tls_id_free(id);
 
-	buf_init(&b, 0);
-	assert_int_equal(peers_snapshot_lines(&rack, &b), 0);
-	lines = buf_cstr(&b);
-	snprintf(path, sizeof(path), "peer r2 %s/peers/r2.pem\n"
-	    "egress r2-internal.example.com r2 198.51.100.12 8443\n", rack.dir);
-	assert_string_equal(lines, path);
-	free(lines);
+	only_r2_in_snapshot();
 
 	/* A stray CA file goes at the next sync; r2's is written again. */
 	snprintf(path, sizeof(path), "%s/peers/r9.pem", rack.dir);
