@@ -182,10 +182,16 @@ int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
 /* Asks rack `name`'s daemon, if it runs, to follow the lab's peer set
  * (POST /system/reconcile). 0, or -1 after printing (net.c). */
 int cli_reconcile_rack(struct cli *c, const char *name);
+/* `cx rack peer|unpeer A B` over TLS (tlspeer.c): the exit status, after
+ * printing "Peering A and B over TLS... OK" or one error line. */
+int cli_tls_peer_change(struct cli *c, const char *a, const char *b, bool peer);
 /* Before rack `name` goes: each rack it is peered with over TLS that this
- * CLI reaches and that runs forgets it (its open connections close). -1
- * (said) if name's peers cannot be read. Leaves name selected (net.c). */
-int cli_forget_tls_peers(struct cli *c, const char *name);
+ * CLI reaches and that runs forgets it (its open connections close). Each
+ * that is not told (not running, unknown here, or refusing) gets a line in
+ * *untold (malloc'd, NULL if none) with the `cx rack unpeer` to run later:
+ * nothing else tells it. -1 (said) if name's peers cannot be read. Leaves
+ * name selected (tlspeer.c). */
+int cli_forget_tls_peers(struct cli *c, const char *name, char **untold);
 
 /* --- child processes (run.c) --- */
 

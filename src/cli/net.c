@@ -3,7 +3,8 @@
  * `cx net` and `cx net exec`. The lab library (src/lab) owns the lab's
  * state; after a peering changes, each running daemon is asked to
  * reconcile (POST /system/reconcile) so that its internal router's allow
- * list follows the lab.
+ * list follows the lab. Racks that are not two lab racks of this machine
+ * peer over TLS instead (tlspeer.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -55,114 +56,6 @@ cli_reconcile_rack(struct cli *c, const char *name)
 	return r;
 }
 
-/* Points the CLI's API calls at rack `name`. */
-static void use_rack(struct cli *c, const char *name);
-
-int
-cli_forget_tls_peers(struct cli *c, const char *name)
-{
-	jv *peers = NULL;
-
-	use_rack(c, name);
-	if (api_call(c, "GET", "/system/peers", NULL, &peers) == -1)
-		return -1;
-	for (size_t i = 0; i < jv_len(peers); i++) {
-		const char *p = jv_str_or(jv_at(peers, i), "name", "");
-		char *path;
-
-		/* A peer that is not running forgets it when it is told again. */
-		if (!cli_rack_exists(c, p) || api_probe(c, p, 2000, NULL) == -2)
-			continue;
-		api_close(c);
-		use_rack(c, p);
-		path = api_path("/system/peers/%s", name);
-		api_call(c, "DELETE", path, NULL, NULL);
-		free(path);
-	}
-	jv_free(peers);
-	use_rack(c, name);
-	return 0;
-}
-
-static void
-use_rack(struct cli *c, const char *name)
-{
-	api_close(c);
-	str_copy(c->rack, sizeof(c->rack), name);
-}
-
-/* What rack `name` shows a rack it peers with (GET /system/peering), or NULL
- * (said). */
-static jv *
-peering_of(struct cli *c, const char *name)
-{
-	jv *info = NULL;
-
-	use_rack(c, name);
-	if (api_call(c, "GET", "/system/peering", NULL, &info) == -1)
-		return NULL;
-	if (strcmp(jv_str_or(info, "name", ""), name) != 0) {
-		out_error("rack %s calls itself \"%s\" in its peering; re-register it under its own "
-		    "name", name, jv_str_or(info, "name", ""));
-		jv_free(info);
-		return NULL;
-	}
-	return info;
-}
-
-static int
-forget_peer(struct cli *c, const char *on, const char *peer)
-{
-	char *path = api_path("/system/peers/%s", peer);
-	int rc;
-
-	use_rack(c, on);
-	rc = api_call(c, "DELETE", path, NULL, NULL);
-	free(path);
-	return rc;
-}
-
-/*
- * Peering over TLS, for any two racks the CLI reaches (lab racks aside): each
- * rack's API gives its CA, peer endpoint and internal domain, and each is
- * given the other's. Only public material crosses; if the second rack
- * refuses, the first forgets the peering again.
- */
-static int
-tls_peer_change(struct cli *c, const char *a, const char *b, bool peer)
-{
-	jv *ia = NULL, *ib = NULL;
-	int rc = 1;
-
-	out_step("%s %s and %s over TLS", peer ? "Peering" : "Unpeering", a, b);
-	if (!peer) {
-		int ra = forget_peer(c, a, b), rb = forget_peer(c, b, a);
-
-		api_close(c);
-		if (ra == -1 || rb == -1)
-			return 1;
-		out_ok();
-		return 0;
-	}
-	if ((ia = peering_of(c, a)) == NULL || (ib = peering_of(c, b)) == NULL)
-		goto out;
-	use_rack(c, a);
-	if (api_call(c, "POST", "/system/peers", ib, NULL) == -1)
-		goto out;
-	use_rack(c, b);
-	if (api_call(c, "POST", "/system/peers", ia, NULL) == -1) {
-		forget_peer(c, a, b);
-		goto out;
-	}
-	out_ok();
-	rc = 0;
-out:
-	api_close(c);
-	jv_free(ia);
-	jv_free(ib);
-	return rc;
-}
-
 static int
 peer_change(struct cli *c, bool peer)
 {
@@ -177,7 +70,7 @@ peer_change(struct cli *c, bool peer)
 		return out_error("cannot peer rack %s with itself", a);
 	/* Two lab racks of this machine peer by routing, as VPCs do. */
 	if (lab_rack_get(c->home, a, &ia) == -1 || lab_rack_get(c->home, b, &ib) == -1)
-		return tls_peer_change(c, a, b, peer);
+		return cli_tls_peer_change(c, a, b, peer);
 	if (check_vpc_racks(c, a, b) == -1)
 		return 1;
 	if (lab_check_privilege(err, sizeof(err)) == -1)

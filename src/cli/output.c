@@ -11,11 +11,29 @@
 
 #include "common/util.h"
 
+static char *capture;
+static size_t capture_len;
+
+void
+out_capture(char *buf, size_t len)
+{
+	capture = len > 0 ? buf : NULL;
+	capture_len = len;
+	if (capture != NULL)
+		capture[0] = '\0';
+}
+
 int
 out_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (capture != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(capture, capture_len, fmt, ap);
+		va_end(ap);
+		return 1;
+	}
 	fflush(stdout);
 	fputs("ERROR: ", stderr);
 	va_start(ap, fmt);

@@ -16,6 +16,10 @@
 /* Prints "ERROR: <msg>" on stderr. Returns 1, the exit status, so a command
  * can end with `return out_error(...)`. */
 int out_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* While buf is not NULL, out_error writes its message (without "ERROR: ")
+ * into buf instead of printing it, the last one kept: for a caller that
+ * words one line out of several failures. out_capture(NULL, 0) ends it. */
+void out_capture(char *buf, size_t len);
 
 /* "Creating app1... " (flushed), then out_ok() -> "OK", or out_ok_with(id)
  * -> "OK, RNEW". */

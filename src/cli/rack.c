@@ -475,10 +475,10 @@ cmd_rack_start(struct cli *c)
 	return out_error("cannot run %s: %s", rackd, strerror(errno));
 }
 
-int
-cmd_rack_uninstall(struct cli *c)
+/* Uninstalls rack name; *untold: cli_forget_tls_peers's. The exit status. */
+static int
+uninstall(struct cli *c, const char *name, char **untold)
 {
-	const char *name = c->argv[0];
 	struct lab_rack_info info;
 	char dir[PATH_MAX], path[PATH_MAX], err[2048];
 	bool vpc;
@@ -498,8 +498,9 @@ cmd_rack_uninstall(struct cli *c)
 		return out_error("cannot start rack %s to stop its processes: %s", name, err);
 	pid = read_pid(c, name, "rackd.pid");
 	str_copy(c->rack, sizeof(c->rack), name);
-	/* Its TLS peers stop trusting it first, as lab peerings go first. */
-	if (!vpc && cli_forget_tls_peers(c, name) == -1)
+	/* Its TLS peers stop trusting it first, as lab peerings go first; those
+	 * not told now are named at the end, with what to run. */
+	if (!vpc && cli_forget_tls_peers(c, name, untold) == -1)
 		return 1;
 	if (api_call(c, "POST", "/system/uninstall", NULL, NULL) == -1)
 		return 1;
@@ -548,6 +549,18 @@ cmd_rack_uninstall(struct cli *c)
 	}
 	out_ok();
 	return 0;
+}
+
+int
+cmd_rack_uninstall(struct cli *c)
+{
+	char *untold = NULL;
+	int rc = uninstall(c, c->argv[0], &untold);
+
+	if (untold != NULL)
+		fputs(untold, stdout);
+	free(untold);
+	return rc;
 }
 
 int

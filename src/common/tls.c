@@ -468,6 +468,17 @@ tls_id_is_ca(const struct tls_id *id)
 	return X509_check_ca(id->cert) == 1;
 }
 
+bool
+tls_id_self_signed(const struct tls_id *id)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(id->cert);
+	bool ok = X509_check_issued(id->cert, id->cert) == X509_V_OK && pub != NULL &&
+	    X509_verify(id->cert, pub) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
 void
 tls_id_cn(const struct tls_id *id, char *out, size_t outlen)
 {

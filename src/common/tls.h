@@ -77,6 +77,9 @@ void tls_id_free(struct tls_id *id);
 
 /* Whether the certificate is a CA's (basicConstraints CA:TRUE). */
 bool tls_id_is_ca(const struct tls_id *id);
+/* Whether the certificate is a root: issued by its own subject and signed
+ * by its own key. */
+bool tls_id_self_signed(const struct tls_id *id);
 
 /* The certificate's subject CN into out ("" if none). */
 void tls_id_cn(const struct tls_id *id, char *out, size_t outlen);

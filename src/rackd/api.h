@@ -30,6 +30,8 @@ struct api_req {
 };
 
 #define API_MAX_FDS 3
+/* The most a PEM field of a request body may hold (certificates, keys). */
+#define API_PEM_MAX (128 * 1024)
 
 struct api_resp {
 	int status;

@@ -18,8 +18,6 @@
 #include "rackd/routers.h"
 #include "rackd/store.h"
 
-#define PEM_BODY_MAX (128 * 1024)
-
 static jv *
 cert_json(const struct st_cert *c)
 {
@@ -70,10 +68,10 @@ api_certs_import(struct rack *r, struct api_req *q, struct api_resp *s)
 	pub = jv_str_or(body, "pub", NULL);
 	key = jv_str_or(body, "key", NULL);
 	chain = jv_str_or(body, "chain", "");
-	if (pub == NULL || key == NULL || strlen(pub) + strlen(chain) > PEM_BODY_MAX ||
-	    strlen(key) > PEM_BODY_MAX) {
+	if (pub == NULL || key == NULL || strlen(pub) + strlen(chain) > API_PEM_MAX ||
+	    strlen(key) > API_PEM_MAX) {
 		api_error(s, 400, "a certificate import is {\"pub\": PEM, \"key\": PEM[, \"chain\": PEM]}"
-		    " of at most %d bytes each", PEM_BODY_MAX);
+		    " of at most %d bytes each", API_PEM_MAX);
 		goto out;
 	}
 	if (tls_pem_pair_check(pub, key, now_unix(), &info, err, sizeof(err)) == -1) {

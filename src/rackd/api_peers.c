@@ -23,6 +23,10 @@ refuse_lab(struct rack *r, struct api_resp *s)
 	return true;
 }
 
+/* "endpoint" is where the rack's peer listener is reached: its public
+ * address, or 127.0.0.1 on a rack without one ("loopback": true), which only
+ * racks on the same machine reach; `cx rack peer` refuses to give such an
+ * endpoint to a rack elsewhere. */
 void
 api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
@@ -42,6 +46,7 @@ api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(s->json, "ca", r->ca_pem);
 	jv_set_str(s->json, "endpoint", endpoint);
 	jv_set_str(s->json, "internal_domain", domain);
+	jv_set_bool(s->json, "loopback", strncmp(endpoint, "127.", 4) == 0);
 }
 
 void
@@ -60,6 +65,7 @@ api_peers_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv *o = jv_object_new();
 
 		jv_set_str(o, "name", list[i].name);
+		jv_set_str(o, "ca", list[i].ca);
 		jv_set_str(o, "endpoint", list[i].endpoint);
 		jv_set_str(o, "internal_domain", list[i].internal_domain);
 		jv_set_int(o, "created", list[i].created);
@@ -87,6 +93,12 @@ api_peers_add(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	p.ca = (char *)jv_str_or(body, "ca", "");
+	if (strlen(p.ca) > API_PEM_MAX) {
+		api_error(s, 400, "peer %s: its ca is %zu bytes; a rack's CA certificate (PEM) is at "
+		    "most %d", p.name, strlen(p.ca), API_PEM_MAX);
+		jv_free(body);
+		return;
+	}
 	if (peers_add(r, &p, err, sizeof(err)) == -1)
 		api_error(s, 400, "%s", err);
 	else

@@ -22,6 +22,7 @@
 #include "rackd/build.h"
 #include "rackd/discovery.h"
 #include "rackd/params.h"
+#include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
@@ -173,6 +174,11 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			goto out;
 		}
 		if (params_check(key, v, err, sizeof(err)) == -1) {
+			api_error(s, 400, "%s", err);
+			goto out;
+		}
+		/* A peer's names go to that peer: this rack's may not be among them. */
+		if (peers_check_own_domain(r, key, v, err, sizeof(err)) == -1) {
 			api_error(s, 400, "%s", err);
 			goto out;
 		}

@@ -74,48 +74,171 @@ ca_path(struct rack *r, const char *name, char *out, size_t outlen)
 	snprintf(out, outlen, "%s/peers/%s.pem", r->dir, name);
 }
 
-/* A host rack's processes resolve a peer's internal names to the rack's
- * egress listener (their rack DNS); elsewhere nothing resolves them. */
+/* The peer names a host rack's DNS answers, one per line: what dns_sync
+ * set last, so that a name no longer wanted is unset even after a restart. */
+#define DNS_RECORD_MAX (1 << 20)
+
 static void
-dns_set(struct rack *r, const char *domain, bool set)
+dns_record_path(struct rack *r, char *out, size_t outlen)
 {
-	char name[300];
+	snprintf(out, outlen, "%s/peers-dns", r->dir);
+}
+
+/* Whether name is one of the n lines of names (case aside). */
+static bool
+name_in(const char *name, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* The non-empty lines of text (cut in place) into *lines (malloc'd). */
+static size_t
+split_lines(char *text, char ***lines)
+{
+	size_t n = 0, max = 1;
+	char *save = NULL;
+
+	for (const char *c = text; *c != '\0'; c++)
+		max += *c == '\n';
+	*lines = xcalloc(max, sizeof(**lines));
+	for (char *line = strtok_r(text, "\n", &save); line != NULL && n < max;
+	    line = strtok_r(NULL, "\n", &save))
+		(*lines)[n++] = line;
+	return n;
+}
+
+/*
+ * A host rack's processes resolve a peer's internal names (*.DOMAIN) to the
+ * rack's egress listener (their rack DNS); elsewhere nothing resolves them.
+ * Makes the rack DNS answer exactly the store's peers' names: sets each,
+ * unsets those recorded before that are no longer wanted (a peer gone, or
+ * its domain changed), and records what it set. A name that cannot be
+ * unset stays recorded, to be tried again.
+ */
+static void
+dns_sync(struct rack *r)
+{
+	char path[4200], **want, **had = NULL, *text;
+	struct st_peer *list;
+	struct buf rec;
+	size_t n, nwant = 0, nhad = 0;
 
 	if (!r->host)
 		return;
-	snprintf(name, sizeof(name), "*.%s", domain);
-	if ((set ? lab_rack_dns_set(r->home, r->name, name, r->egress_addr) :
-	    lab_rack_dns_unset(r->home, r->name, name)) == -1)
-		log_warn("rack %s: cannot %s the DNS name %s", r->name, set ? "set" : "unset", name);
+	if (store_peer_list(r->store, &list, &n) == -1) {
+		log_warnx("rack %s: cannot read peers for its DNS: %s", r->name,
+		    store_error(r->store));
+		return;
+	}
+	dns_record_path(r, path, sizeof(path));
+	text = read_file(path, DNS_RECORD_MAX, NULL);
+	if (text == NULL && errno != ENOENT)
+		log_warn("rack %s: cannot read %s; names set before are not unset", r->name, path);
+	want = xcalloc(n + 1, sizeof(*want));
+	nhad = text != NULL ? split_lines(text, &had) : 0;
+	buf_init(&rec, DNS_RECORD_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char name[300];
+
+		snprintf(name, sizeof(name), "*.%s", list[i].internal_domain);
+		if (name_in(name, want, nwant))
+			continue;
+		want[nwant++] = xstrdup(name);
+	}
+	for (size_t i = 0; i < nhad; i++) {
+		if (name_in(had[i], want, nwant) || name_in(had[i], had, i))
+			continue;
+		if (lab_rack_dns_unset(r->home, r->name, had[i]) == -1) {
+			log_warn("rack %s: cannot unset the DNS name %s (former peer's)", r->name,
+			    had[i]);
+			buf_addf(&rec, "%s\n", had[i]);
+		}
+	}
+	for (size_t i = 0; i < nwant; i++) {
+		if (lab_rack_dns_set(r->home, r->name, want[i], r->egress_addr) == -1)
+			log_warn("rack %s: cannot set the DNS name %s", r->name, want[i]);
+		buf_addf(&rec, "%s\n", want[i]);
+	}
+	if (write_file_atomic(path, rec.data != NULL ? rec.data : "", rec.len, 0644) == -1)
+		log_warn("rack %s: cannot write %s", r->name, path);
+	for (size_t i = 0; i < nwant; i++)
+		free(want[i]);
+	free(want);
+	free(had);
+	free(text);
+	buf_free(&rec);
+	store_peer_list_free(list, n);
 }
 
+/* Writes p's CA to peers/NAME.pem.new, where no router reads it:
+ * install_ca puts it in place once the store has the peer. */
 static int
 write_ca(struct rack *r, const struct st_peer *p, char *err, size_t errlen)
 {
-	char dir[4200], path[4200];
+	char dir[4200], final[4200], path[4300];
 
 	snprintf(dir, sizeof(dir), "%s/peers", r->dir);
 	if (mkdir_p(dir, 0700) == -1) {
 		snprintf(err, errlen, "cannot make %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	ca_path(r, p->name, path, sizeof(path));
+	ca_path(r, p->name, final, sizeof(final));
+	snprintf(path, sizeof(path), "%s.new", final);
 	if (write_file_atomic(path, p->ca, strlen(p->ca), 0644) == -1) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		unlink(path);
 		return -1;
 	}
 	return 0;
 }
 
-/* The CA must be rack `name`'s own: a CA certificate whose subject is the
- * one ca.c gives a rack's CA. */
+/* Renames what write_ca wrote into place, or (install false) removes it. */
+static int
+install_ca(struct rack *r, const char *name, bool install, char *err, size_t errlen)
+{
+	char tmp[4300], path[4200];
+
+	ca_path(r, name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if (!install || rename(tmp, path) == -1) {
+		if (install)
+			snprintf(err, errlen, "cannot put %s in place: %s", path, strerror(errno));
+		unlink(tmp);
+		return install ? -1 : 0;
+	}
+	return 0;
+}
+
+/* Whether pem holds more than one PEM block (a CA file is one certificate:
+ * the router would read the first and ignore the rest). */
+static bool
+several_pem_blocks(const char *pem)
+{
+	const char *first = strstr(pem, "-----BEGIN ");
+
+	return first != NULL && strstr(first + 1, "-----BEGIN ") != NULL;
+}
+
+/* The CA must look like rack `name`'s own: one certificate, a self-signed
+ * CA (CA:TRUE) whose subject CN is the one ca.c gives a rack's CA. That is
+ * all a rack can check of it: nothing but the operator vouches that it is
+ * that rack's (the CLI read it from that rack's API), and any CA can be
+ * made with that CN. */
 static int
 check_ca(const char *name, const char *pem, char *err, size_t errlen)
 {
 	char why[256], cn[128], want[128];
-	struct tls_id *ca = tls_id_from_pem(pem, NULL, why, sizeof(why));
+	struct tls_id *ca;
 
-	if (ca == NULL) {
+	if (several_pem_blocks(pem)) {
+		snprintf(err, errlen, "peer %s: its CA holds more than one PEM block; give the one "
+		    "certificate that GET /system/peering answers", name);
+		return -1;
+	}
+	if ((ca = tls_id_from_pem(pem, NULL, why, sizeof(why))) == NULL) {
 		snprintf(err, errlen, "peer %s: its CA certificate does not parse (%s); give the PEM "
 		    "that GET /system/peering answers", name, why);
 		return -1;
@@ -125,6 +248,12 @@ check_ca(const char *name, const char *pem, char *err, size_t errlen)
 	if (!tls_id_is_ca(ca) || strcmp(cn, want) != 0) {
 		snprintf(err, errlen, "peer %s: its certificate is %s\"%s\", not the CA of rack %s "
 		    "(\"%s\")", name, tls_id_is_ca(ca) ? "the CA " : "not a CA but ", cn, name, want);
+		tls_id_free(ca);
+		return -1;
+	}
+	if (!tls_id_self_signed(ca)) {
+		snprintf(err, errlen, "peer %s: its CA \"%s\" is not self-signed, as a rack's CA "
+		    "is; give the certificate that GET /system/peering answers", name, cn);
 		tls_id_free(ca);
 		return -1;
 	}
@@ -145,24 +274,36 @@ domains_overlap(const char *a, const char *b)
 	    strcasecmp(longer + ll - ls, shorter) == 0);
 }
 
+/* The names this rack answers: its public and internal domains, and its
+ * services' discovery names (SERVICE.APP.RACK.local, discovery.c). */
+enum { OWN_DOMAINS = 3 };
+static const char *const own_what[OWN_DOMAINS] = { "domain", "domain_internal",
+    "service names" };
+
+static void
+own_domains(struct rack *r, char out[OWN_DOMAINS][256])
+{
+	rack_param(r, "domain", out[0], sizeof(out[0]));
+	rack_param(r, "domain_internal", out[1], sizeof(out[1]));
+	snprintf(out[2], sizeof(out[2]), "%s.local", r->name);
+}
+
 /* A peer's internal domain must take none of this rack's names, nor
  * another peer's: the egress listener and the rack's DNS go by domain. */
 static int
 check_domain(struct rack *r, const struct st_peer *p, char *err, size_t errlen)
 {
-	static const char *own[] = { "domain", "domain_internal" };
+	char own[OWN_DOMAINS][256];
 	struct st_peer *list;
 	size_t n;
 	int rc = 0;
 
-	for (size_t i = 0; i < CX_ARRAY_LEN(own); i++) {
-		char d[256];
-
-		rack_param(r, own[i], d, sizeof(d));
-		if (domains_overlap(p->internal_domain, d)) {
+	own_domains(r, own);
+	for (size_t i = 0; i < OWN_DOMAINS; i++) {
+		if (domains_overlap(p->internal_domain, own[i])) {
 			snprintf(err, errlen, "peer %s: internal domain %s overlaps this rack's %s %s; "
 			    "give one of the racks another domain_internal", p->name, p->internal_domain,
-			    own[i], d);
+			    own_what[i], own[i]);
 			return -1;
 		}
 	}
@@ -184,10 +325,61 @@ check_domain(struct rack *r, const struct st_peer *p, char *err, size_t errlen)
 }
 
 int
+peers_check_own_domain(struct rack *r, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	struct st_peer *list;
+	size_t n;
+	int rc = 0;
+
+	if (strcmp(key, "domain") != 0 && strcmp(key, "domain_internal") != 0)
+		return 0;
+	if (store_peer_list(r->store, &list, &n) == -1) {
+		snprintf(err, errlen, "cannot read peers: %s", store_error(r->store));
+		return -1;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (domains_overlap(value, list[i].internal_domain)) {
+			snprintf(err, errlen, "%s %s overlaps the internal domain %s of peer %s: its "
+			    "names would go to the peer; choose a domain outside %s (or cx rack unpeer "
+			    "%s %s first)", key, value, list[i].internal_domain, list[i].name,
+			    list[i].internal_domain, r->name, list[i].name);
+			rc = -1;
+		}
+	}
+	store_peer_list_free(list, n);
+	return rc;
+}
+
+/* The row the store has for name into *out (*out->ca malloc'd): 1, 0 if
+ * none, -1 if the store cannot be read. */
+static int
+peer_get(struct rack *r, const char *name, struct st_peer *out)
+{
+	struct st_peer *list;
+	size_t n;
+	int found = 0;
+
+	if (store_peer_list(r->store, &list, &n) == -1)
+		return -1;
+	for (size_t i = 0; i < n && !found; i++) {
+		if (strcmp(list[i].name, name) == 0) {
+			*out = list[i];
+			out->ca = xstrdup(list[i].ca);
+			found = 1;
+		}
+	}
+	store_peer_list_free(list, n);
+	return found;
+}
+
+int
 peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 {
 	struct sockaddr_in sin;
+	struct st_peer old;
 	char why[512];
+	int had = 0, rc = -1;
 
 	if (!valid_name(p->name)) {
 		snprintf(err, errlen, "peer name \"%s\" is not a rack name ([a-z][a-z0-9-]{0,29})",
@@ -213,34 +405,45 @@ peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 	if (check_domain(r, p, err, errlen) == -1)
 		return -1;
 	p->created = now_unix();
-	if (peers_identity_ensure(r, err, errlen) == -1 || write_ca(r, p, err, errlen) == -1)
-		return -1;
-	if (store_peer_put(r->store, p) == -1) {
-		snprintf(err, errlen, "cannot record peer %s: %s", p->name, store_error(r->store));
+	if ((had = peer_get(r, p->name, &old)) == -1) {
+		snprintf(err, errlen, "cannot read peers: %s", store_error(r->store));
 		return -1;
 	}
-	dns_set(r, p->internal_domain, true);
+	/* The CA file goes in place only once the store has the peer: a
+	 * router never trusts a CA the store does not hold. */
+	if (peers_identity_ensure(r, err, errlen) == -1 || write_ca(r, p, err, errlen) == -1)
+		goto out;
+	if (store_peer_put(r->store, p) == -1) {
+		snprintf(err, errlen, "cannot record peer %s: %s", p->name, store_error(r->store));
+		install_ca(r, p->name, false, NULL, 0);
+		goto out;
+	}
+	if (install_ca(r, p->name, true, err, errlen) == -1) {
+		/* The store goes back to what it had, which its CA file still is. */
+		if ((had ? store_peer_put(r->store, &old) : store_peer_delete(r->store, p->name)) == -1)
+			log_warnx("rack %s: cannot undo peer %s in the store: %s", r->name, p->name,
+			    store_error(r->store));
+		goto out;
+	}
+	rc = 0;
+	dns_sync(r);
 	log_info("rack %s: peered with rack %s at %s (internal domain %s)", r->name, p->name,
 	    p->endpoint, p->internal_domain);
 	rack_routes_changed(r);
-	return 0;
+out:
+	if (had == 1)
+		free(old.ca);
+	return rc;
 }
 
 int
 peers_remove(struct rack *r, const char *name, char *err, size_t errlen)
 {
 	char path[4200];
-	struct st_peer *list;
-	size_t n;
 	int rc;
 
-	/* Its names stop resolving: the domain is in the row about to go. */
-	if (store_peer_list(r->store, &list, &n) == 0) {
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(list[i].name, name) == 0)
-				dns_set(r, list[i].internal_domain, false);
-		store_peer_list_free(list, n);
-	}
+	/* The store first: its names stop resolving after it no longer has the
+	 * peer, so that a failure leaves no peer half-forgotten. */
 	rc = store_peer_delete(r->store, name);
 	if (rc == -1) {
 		snprintf(err, errlen, "cannot forget peer %s: %s", name, store_error(r->store));
@@ -251,6 +454,7 @@ peers_remove(struct rack *r, const char *name, char *err, size_t errlen)
 	ca_path(r, name, path, sizeof(path));
 	if (unlink(path) == -1 && errno != ENOENT)
 		log_warn("rack %s: cannot remove %s", r->name, path);
+	dns_sync(r);
 	log_info("rack %s: unpeered from rack %s", r->name, name);
 	rack_routes_changed(r);
 	return 0;
@@ -270,19 +474,20 @@ peers_files_sync(struct rack *r, char *err, size_t errlen)
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (write_ca(r, &list[i], err, errlen) == -1) {
+		if (write_ca(r, &list[i], err, errlen) == -1 ||
+		    install_ca(r, list[i].name, true, err, errlen) == -1) {
 			store_peer_list_free(list, n);
 			return -1;
 		}
-		dns_set(r, list[i].internal_domain, true);
 	}
+	dns_sync(r);
 	snprintf(dir, sizeof(dir), "%s/peers", r->dir);
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			size_t len = strlen(de->d_name);
 			bool known = false;
 
-			if (de->d_name[0] == '.')
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
 			for (size_t i = 0; i < n && !known; i++)
 				known = len == strlen(list[i].name) + 4 &&
@@ -325,7 +530,18 @@ peers_snapshot_lines(struct rack *r, struct buf *b)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct st_peer *p = &list[i];
 		char path[4200], ip[64], *colon;
+		bool dup = false;
 
+		/* The router refuses a table with a domain twice, and a refused
+		 * table trusts no peer at all: the later peer is left out. */
+		for (size_t j = 0; j < i && !dup; j++)
+			dup = strcasecmp(list[j].internal_domain, p->internal_domain) == 0;
+		if (dup) {
+			log_warnx("rack %s: peer %s has internal domain %s as another peer has; it is "
+			    "left out of the peer router until one is unpeered", r->name, p->name,
+			    p->internal_domain);
+			continue;
+		}
 		ca_path(r, p->name, path, sizeof(path));
 		str_copy(ip, sizeof(ip), p->endpoint);
 		colon = strrchr(ip, ':');

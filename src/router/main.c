@@ -14,7 +14,9 @@
  * are described in docs/router.md, "Peering".
  *
  *   SIGHUP   reload the snapshot (and certificates); requests in flight
- *            finish on the old table
+ *            finish on the old table. A snapshot refused keeps the old
+ *            table, but a peer router then takes an empty one instead
+ *            (fails closed): the refused one may have removed a peer.
  *   SIGTERM  stop accepting, let requests in flight finish (5 s), exit 0
  */
 #include <errno.h>
@@ -91,6 +93,13 @@ load_peers(struct routes *rt)
 	routes_load_peers(rt, peer_id);
 }
 
+/* Whether this router is a peer router (a peer or egress listener). */
+static bool
+peers_listen(void)
+{
+	return cfg.listen[LK_PEER] != NULL || cfg.listen[LK_EGRESS] != NULL;
+}
+
 static void
 on_hup(struct ev_loop *loop, int signo, void *arg)
 {
@@ -102,9 +111,21 @@ on_hup(struct ev_loop *loop, int signo, void *arg)
 	(void)signo;
 	(void)arg;
 	rt = routes_load(cfg.routes_path, cfg.nworkers, &missing, err, sizeof(err));
-	if (rt == NULL) {
+	if (rt == NULL && !peers_listen()) {
 		log_warnx("reload refused, keeping the current routes: %s", err);
 		M_INC(workers[0].m.reload_errors);
+		return;
+	}
+	if (rt == NULL) {
+		/* The refused table may have been the one that removes a peer:
+		 * keeping the old one would go on trusting it. Fail closed. */
+		log_warnx("reload refused: %s; trusting no peer until a table loads (peer "
+		    "connections closed, every peer's handshake refused, egress 404)", err);
+		M_INC(workers[0].m.reload_errors);
+		rt = routes_empty(cfg.nworkers);
+		load_peers(rt);
+		for (int i = 0; i < cfg.nworkers; i++)
+			worker_post_routes(&workers[i], rt);
 		return;
 	}
 	if (missing)

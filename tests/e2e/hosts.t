@@ -9,7 +9,9 @@
 #   public web service answers over HTTPS verified against `cx rack ca`; a
 #   capture on the underlay during a request through the peering does not
 #   hold the request's path (a plain request's path is seen there, so the
-#   capture works).
+#   capture works). Peered again after r2's internal domain changed, r1's
+#   DNS answers the new names only; a loopback rack on h1 may not peer with
+#   r2 on h2 (r2 could not reach its 127.0.0.1).
 # Needs root; everything it makes is removed on exit, even after a failure.
 . "$(dirname "$0")/lib.sh"
 
@@ -31,6 +33,7 @@ hosts_cleanup() {
 	local h p ns
 	for h in h1 h2 h3; do
 		X "$h" cx rack uninstall "r${h#h}" >/dev/null 2>&1
+		[ "$h" = h1 ] && X h1 cx rack uninstall lo1 >/dev/null 2>&1
 		stop_home "$TMP/$h"
 		p=$(sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$TMP/$h/lab/state" 2>/dev/null)
 		if [ -n "$p" ]; then
@@ -144,10 +147,36 @@ exits_with '35|56' "a certificate named r1 from another CA: the handshake fails"
 body=$(X op curl -s --max-time 5 --cacert "$TMP/ca-r2.pem" --resolve "web.svc.$DOM:443:${ADDR[h2]}" "https://web.svc.$DOM/")
 like "$body" "^hello from svc/web" "r2's public web answers over HTTPS, verified against cx rack ca"
 
-out=$(X op cx rack unpeer r1 r2 2>&1); is "$out" "Unpeering r1 and r2 over TLS... OK" "the operator unpeers r1 and r2"
+# r2's internal domain changes and the operator peers them again: r1's DNS
+# answers the new names and no longer the old ones.
+H1DNS="$TMP/h1/lab/hosts-r1"
+grep -q "^\*\.$IDOM " "$H1DNS"; ok $? "r1's DNS answers *.$IDOM" "$(cat "$H1DNS")"
+out=$(X op cx rack params set domain_internal=peer2.test -r r2 2>&1); ok $? "r2's domain_internal becomes peer2.test" "$out"
+API2=api.svc.peer2.test
+out=$(X op cx rack peer r1 r2 2>&1); is "$out" "Peering r1 and r2 over TLS... OK" "the operator peers r1 and r2 again"
+wait_for 10 X op cx run web -a svc -r r1 -- curl -sf --max-time 2 "http://$API2/health"
+out=$(from r1 "curl -s --max-time 5 http://$API2/headers")
+like "$out" "X-Cx-Peer-Rack: r1" "a process of r1 reaches r2's service by its new name"
+! grep -q "$IDOM" "$H1DNS"; ok $? "r1's DNS no longer has r2's old domain" "$(cat "$H1DNS")"
 out=$(from r1 "curl -sS --max-time 3 http://$API/ 2>&1; echo rc=\$?")
+like "$out" "rc=6" "...and r1's processes no longer resolve the old name"
+
+# A loopback rack on h1 (no public address) and r2 on h2: r2 could not
+# reach 127.0.0.1 of h1, so cx rack peer refuses before either is told.
+out=$(X h1 cx rack install local lo1 2>&1); ok $? "install loopback rack lo1 on h1" "$out"
+out=$(X h1 cx login "${ADDR[h2]}:5443" --password "$(cat "$TMP/h2/racks/r2/password")" 2>&1)
+like "$out" "Pinned certificate SHA256:" "h1's CLI logs in to r2"
+out=$(X h1 cx rack peer lo1 r2 2>&1)
+refused $? "$out" "ERROR: rack lo1's peer endpoint is 127\.0\.0\.1:[0-9]+ \(it has no public_address\), which rack r2 on another machine cannot reach" \
+    "peering h1's loopback rack with r2 on h2 is refused"
+out=$(X op cx rack peers -r r2); lacks "$out" "r2 +r1 +tls" "lo1" "...and r2 was not given lo1"
+out=$(X h1 cx rack uninstall lo1 2>&1); ok $? "uninstall lo1" "$out"
+
+out=$(X op cx rack unpeer r1 r2 2>&1); is "$out" "Unpeering r1 and r2 over TLS... OK" "the operator unpeers r1 and r2"
+out=$(from r1 "curl -sS --max-time 3 http://$API2/ 2>&1; echo rc=\$?")
 like "$out" "rc=6" "after unpeering, r1's processes no longer resolve r2's internal names"
+! grep -q "peer2\.test" "$H1DNS"; ok $? "...r1's DNS has none of them" "$(cat "$H1DNS")"
 out=$(try X op cx services reach api -a svc -r r2 --from r1); refused $? "$out" \
-    "not reached from r1: name: $API does not resolve from r1's side" "after unpeering, reach from r1 fails at the name hop"
+    "not reached from r1: name: $API2 does not resolve from r1's side" "after unpeering, reach from r1 fails at the name hop"
 
 done_testing

@@ -6,7 +6,7 @@
 # tells the upstream who called (X-Cx-Peer-Rack, X-Forwarded-For). A third
 # CA's certificate, a wrong CN, no certificate and plain HTTP are refused;
 # removing the peer line and SIGHUP closes an open connection and refuses
-# new ones. Then host flags (redirect, tls-upstream) and ACME challenges.
+# new ones, and so does a snapshot the router refuses (it fails closed). Then host flags (redirect, tls-upstream) and ACME challenges.
 # TAP (lib.sh); every process is tracked and stopped on exit.
 . "$(dirname "$0")/lib.sh"
 router_bins
@@ -163,6 +163,22 @@ peered_b
 kill -HUP $BPID
 wait_for 5 sh -c "curl -s --max-time 5 -H 'Host: $SVC' $EG/ | grep -qx api"
 ok $? "peered again after SIGHUP: the egress answers"
+
+# A table b's router refuses (an egress domain twice) fails closed: the
+# refused file may be the one that drops a peer, so no peer stays trusted.
+refuse="printf 'cx-routes 1\npeer a $T/a-ca.pem\negress d.test a 127.0.0.1 1\negress d.test a 127.0.0.1 2\n' >'$T/routes.b.tmp' && mv '$T/routes.b.tmp' '$T/routes.b' && kill -HUP $BPID"
+out=$(timeout 20 python3 "$T/keepalive.py" $PB $SVC "$T/b-ca.pem" "$T/a-peer.pem" \
+	"$T/a-peer.key" "$refuse" 2>&1)
+like "$out" "second: HTTP/1.1 200" "a peer's keep-alive connection again" "$out"
+like "$out" "closed after [0-9]{1,4} ms" "...is closed when b refuses a reload (fail closed)" "$out"
+wait_for 5 grep -q 'egress `d.test` listed twice; trusting no peer' "$T/b.log"
+ok $? "...b says the reload was refused and that it trusts no peer" "$(tail -3 "$T/b.log")"
+exits_with '35|56' "...a new handshake from a is refused while no table loads" \
+	"${PC[@]}" --cert "$T/a-peer.pem" --key "$T/a-peer.key" https://b:$PB/
+peered_b
+kill -HUP $BPID
+wait_for 5 sh -c "curl -s --max-time 5 -H 'Host: $SVC' $EG/ | grep -qx api"
+ok $? "a table that loads trusts a again: the egress answers"
 
 # Host flags and ACME challenges on a public router.
 PP=$(free_port); PT=$(free_port); PS=$(free_port)

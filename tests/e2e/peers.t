@@ -25,6 +25,43 @@ out=$(cx rack peers -r p1); like "$out" "p1 +p2 +tls 127\.0\.0\.1:$peer2" "p1 li
 out=$(cx rack peers -r p2); like "$out" "p2 +p1 +tls 127\.0\.0\.1:[0-9]+" "p2 lists p1"
 out=$(cx rack peer p1 p1 2>&1); refused $? "$out" "cannot peer rack p1 with itself" "a rack cannot peer with itself"
 
+# api RACK METHOD PATH [BODY]: the rack's API straight, status last.
+api() {
+	local d="$CX_HOME/racks/$1"
+	curl -s --max-time 5 -u "convox:$(cat "$d/password")" --unix-socket "$d/api.sock" \
+	    -X "$2" ${4:+-H 'Content-Type: application/json' --data-binary "$4"} -w ' %{http_code}' \
+	    "http://rack$3"
+}
+out=$(api p2 GET /system/peering)
+like "$out" '"endpoint":"127\.0\.0\.1:[0-9]+","internal_domain":"[^"]+","loopback":true' \
+    "GET /system/peering says p2's endpoint is loopback (only racks on its machine reach it)"
+# A CA of the right name that is not a root (another CA signed it): refused.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=other root" -days 1 \
+    -addext basicConstraints=critical,CA:TRUE -keyout "$TMP/root.key" -out "$TMP/root.pem" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=cx rack p9 CA" \
+    -keyout "$TMP/p9.key" -out "$TMP/p9.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE\n' >"$TMP/p9.ext"
+openssl x509 -req -in "$TMP/p9.csr" -CA "$TMP/root.pem" -CAkey "$TMP/root.key" -CAcreateserial \
+    -days 1 -extfile "$TMP/p9.ext" -out "$TMP/p9.pem" 2>/dev/null
+pem9=$(sed ':a;N;$!ba;s/\n/\\n/g' "$TMP/p9.pem")
+out=$(api p1 POST /system/peers "{\"name\":\"p9\",\"ca\":\"$pem9\",\"endpoint\":\"127.0.0.1:9\",\"internal_domain\":\"p9.test\"}")
+like "$out" 'peer p9: its CA \\"cx rack p9 CA\\" is not self-signed.* 400$' "a CA named for p9 but signed by another is refused" "$out"
+{ printf '{"name":"p9","endpoint":"127.0.0.1:9","internal_domain":"p9.test","ca":"'
+  head -c 140000 /dev/zero | tr '\0' A; printf '"}'; } >"$TMP/big.json"
+out=$(api p1 POST /system/peers "@$TMP/big.json")
+like "$out" 'peer p9: its ca is 140000 bytes; a rack.s CA certificate \(PEM\) is at most 131072.* 400$' \
+    "a ca of 140000 bytes is refused, saying the limit" "$out"
+out=$(api p1 GET /system/peers); lacks "$out" '"name":"p2"' 'p9' "p1 has p2 as its peer, and no p9"
+# p1 may not take p2's internal names for its own.
+out=$(cx rack params set domain_internal=x.p2-internal.localhost -r p1 2>&1)
+refused $? "$out" "ERROR: domain_internal x\.p2-internal\.localhost overlaps the internal domain p2-internal\.localhost of peer p2" \
+    "p1's domain_internal may not go under p2's internal domain"
+is "$(printf '%s\n' "$out" | wc -l)" 1 "...in one line"
+out=$(cx rack params set domain=localhost -r p1 2>&1)
+refused $? "$out" "ERROR: domain localhost overlaps the internal domain p2-internal\.localhost of peer p2" \
+    "p1's domain may not hold p2's internal domain"
+is "$(param p1 domain_internal):$(param p1 domain)" "p1-internal.localhost:p1.localhost" "...and p1's domains are as they were"
+
 # The peer router starts once the peering is there.
 wait_for 10 test -s "$CX_HOME/racks/p1/router-peer.pid"; ok $? "p1's peer router runs"
 wait_for 10 test -s "$CX_HOME/racks/p2/router-peer.pid"; ok $? "p2's peer router runs"
@@ -52,6 +89,20 @@ exits_with '35|56' "a self-made certificate named p1: the handshake fails" \
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
 # p3 peers with p1 only: not transitive, p2 does not trust it.
 out=$(cx rack peer p1 p3 2>&1); ok $? "cx rack peer p1 p3" "$out"
+# p3 refuses p1 when p1's internal domain lies under p3's domain: p1,
+# given p3 first, is put back as it was.
+out=$(cx rack params set domain_internal=in.p3.localhost -r p1 2>&1); ok $? "p1's domain_internal under p3's domain" "$out"
+out=$(cx rack peer p1 p3 2>&1)
+refused $? "$out" "ERROR: peer p1: internal domain in\.p3\.localhost overlaps this rack's domain p3\.localhost.*\(rack p1 was left as it was\)$" \
+    "peering p1 and p3 again: p3 refuses, and says p1 was left as it was"
+is "$(printf '%s\n' "$out" | wc -l)" 1 "...in one line"
+out=$(cx rack peers -r p1); like "$out" "p1 +p3 +tls" "p1 keeps its valid peering with p3"
+out=$(cx rack unpeer p1 p3 2>&1); ok $? "cx rack unpeer p1 p3" "$out"
+out=$(cx rack peer p1 p3 2>&1)
+refused $? "$out" "overlaps this rack's domain p3\.localhost.*\(rack p1 was left as it was\)$" "a new peering p3 refuses..."
+out=$(cx rack peers -r p1); lacks "$out" "p1 +p2 +tls" "p1 +p3" "...is forgotten again by p1"
+out=$(cx rack params set domain_internal=p1-internal.localhost -r p1 2>&1); ok $? "p1's domain_internal as it was" "$out"
+out=$(cx rack peer p1 p3 2>&1); ok $? "cx rack peer p1 p3 again" "$out"
 exits_with '35|56' "p3's peer certificate (p3 is p1's peer, not p2's): the handshake fails" \
     curl -s --max-time 5 --cacert "$ca2" --cert "$CX_HOME/racks/p3/peer.pem" --key "$CX_HOME/racks/p3/peer.key" \
     --resolve "p2:$peer2:127.0.0.1" -H "Host: $H" "https://p2:$peer2/"
@@ -120,9 +171,21 @@ out=$(cx rack unpeer p1 p2 2>&1); refused $? "$out" "rack p1 is not peered with 
 out=$(cx services reach api -a svc -r p2 --from p1 2>&1); refused $? "$out" \
     "not reached from p1: name: .*rack p1 is not peered with p2 over TLS" "after unpeering, reach from p1 fails at the name hop"
 
-# Uninstalling p3 makes its peers forget it.
+# Uninstalling p3 makes its running peers forget it; one that is not
+# running is named, with what to run once it is.
+dpid=$(cat "$CX_HOME/racks/p2/rackd.pid"); kill "$dpid"; wait_for 10 gone "$dpid"
+ok $? "p2's daemon is stopped"
 out=$(cx rack uninstall p3 2>&1); ok $? "uninstall p3" "$out"
+like "$out" "Uninstalling rack p3\.\.\. OK" "...says OK"
+like "$out" "rack p2 was not told that p3 goes \(it is not running\); to make it forget p3, run: cx rack unpeer p2 p3" \
+    "...and names p2, not running, with the command to run later"
+lacks "$out" "was not told" "rack p1 was not told" "...but not p1, which was told"
 out=$(cx rack peers -r p1); lacks "$out" "RACK +PEER" "p3" "p1 forgot p3"
+cx-rackd --home "$CX_HOME" --rack p2 --daemon; ok $? "p2's daemon starts again"
+out=$(cx rack peers -r p2); like "$out" "p2 +p3 +tls" "p2 still trusts p3 (nobody told it)"
+out=$(cx rack unpeer p2 p3 2>&1)
+is "$out" "Unpeering p2 and p3 over TLS... OK (rack p3 is not known here: only p2 forgot it)" \
+    "the command named: cx rack unpeer p2 p3, p3 being gone"
 out=$(cx rack peers -r p2); lacks "$out" "RACK +PEER" "p3" "p2 forgot p3"
 wait_for 5 sh -c "! test -e '$CX_HOME/racks/p2/router-peer.pid'"; ok $? "p2's peer router stopped with its last peer"
 
