@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,27 +246,43 @@ cmd_env_unset(struct cli *c)
 	return rc;
 }
 
-/* Runs $EDITOR (default vi) on path through the shell, as git does, so
- * EDITOR may carry flags. Its exit status, or -1. */
+/* Runs $EDITOR (default vi) on path as git runs it: the shell reads EDITOR,
+ * so it may carry flags and quotes ("code -w", '"/opt/my ed" -n'). ^C and
+ * ^\ go to the editor, not to us: the temporary file, which holds every
+ * secret of the app, is removed whatever the editor does. Its exit
+ * status, or -1. */
 static int
 run_editor(const char *path)
 {
 	const char *ed = getenv("EDITOR");
-	int status;
+	struct sigaction ign, old_int, old_quit;
+	char *cmd;
+	int status = -1;
 	pid_t pid;
 
 	if (ed == NULL || ed[0] == '\0')
 		ed = "vi";
-	if ((pid = fork()) == -1)
-		return -1;
-	if (pid == 0) {
+	cmd = xasprintf("%s \"$@\"", ed);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	if ((pid = fork()) == 0) {
 		cli_child_defaults();
-		execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", ed, path, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", cmd, "sh", path, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
+	while (pid > 0 && waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	free(cmd);
+	if (pid == -1 || status == -1)
+		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -283,8 +300,13 @@ cmd_env_edit(struct cli *c)
 		return 1;
 	env = jv_get(resp, "env");
 	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		rc = out_error("cannot make a temporary file: %s", strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(path);
+		}
 		jv_free(resp);
-		return out_error("cannot make a temporary file: %s", strerror(errno));
+		return rc;
 	}
 	keys = jv_keys_sorted(env, &nkeys);
 	for (size_t i = 0; i < nkeys; i++)

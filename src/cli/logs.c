@@ -7,8 +7,9 @@
  * As Convox's: logs follow until interrupted (or the app is deleted) unless
  * --no-follow, and start 2 minutes back unless --since says otherwise.
  * The rack serves a log by byte offset (GET .../logs?since=OFFSET, next
- * offset in X-Cx-Offset): the CLI reads from the start and keeps lines whose
- * timestamp is recent enough, then polls every 250 ms. A line is
+ * offset in X-Cx-Offset) and finds where a time starts in it
+ * (?since_time=UNIX, a bisection over the file): the CLI asks for the
+ * cutoff's place, keeps the lines recent enough, then polls every 250 ms. A line is
  * "TIME SOURCE TEXT" (SOURCE service/NAME/PROCESS or system/cx); a line
  * without a timestamp continues the one before it and goes with it.
  */
@@ -159,7 +160,7 @@ show_log(struct cli *c, const char *base, const char *what)
 	bool follow = c->opt[OPT_NO_FOLLOW] == NULL, seen = false;
 	const char *since = c->opt[OPT_SINCE] ? c->opt[OPT_SINCE] : "2m";
 	struct log_filter f = { 0, c->opt[OPT_SERVICE], c->opt[OPT_FILTER], false };
-	int64_t offset = 0, next, d;
+	int64_t offset = -1, next, d;
 	struct sigaction sa;
 	struct buf body;
 	int rc = 0;
@@ -182,11 +183,16 @@ show_log(struct cli *c, const char *base, const char *what)
 	}
 	buf_init(&body, 0);
 	while (!logs_stop) {
-		char *path, off[24];
+		char *path, off[48];
 		long st;
 
-		snprintf(off, sizeof(off), "%lld", (long long)offset);
-		path = xasprintf("%s?since=%s", base, off);
+		/* First from the rack's own look-up of the cutoff's offset, then on
+		 * from where the last answer ended. */
+		if (offset < 0)
+			snprintf(off, sizeof(off), "since_time=%lld", (long long)f.cutoff);
+		else
+			snprintf(off, sizeof(off), "since=%lld", (long long)offset);
+		path = xasprintf("%s?%s", base, off);
 		buf_reset(&body);
 		st = api_text(c, path, &body, &next);
 		free(path);

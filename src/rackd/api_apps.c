@@ -672,6 +672,16 @@ api_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "since must be a byte offset");
 		return;
 	}
+	if (api_query(q, "since_time", since, sizeof(since)) == 0) {
+		char path[4096];
+
+		if (parse_long(since, 0, INT64_MAX, &off) == -1) {
+			api_error(s, 400, "since_time must be a unix time in seconds");
+			return;
+		}
+		applog_path(r, a->name, path, sizeof(path));
+		off = (long)log_offset_at(path, off);
+	}
 	if (applog_read(r, a->name, off, 1 << 20, &s->text, &next) == -1) {
 		api_error(s, 500, "cannot read the log: %s", strerror(errno));
 		return;

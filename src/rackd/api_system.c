@@ -326,6 +326,13 @@ api_system_logs(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
+	if (api_query(q, "since_time", since, sizeof(since)) == 0) {
+		if (parse_long(since, 0, INT64_MAX, &off) == -1) {
+			api_error(s, 400, "since_time must be a unix time in seconds");
+			return;
+		}
+		off = (long)log_offset_at(path, off);
+	}
 	if (log_read(path, off, 1 << 20, &s->text, &next) == -1) {
 		api_error(s, 500, "cannot read %s: %s", path, strerror(errno));
 		return;

@@ -276,3 +276,73 @@ log_read(const char *path, int64_t since, size_t max, struct buf *out, int64_t *
 	*next = start + got;
 	return 0;
 }
+
+
+/* The offset of the first line that starts at or after off; size if none.
+ * A line starts at 0 and after each '\n'. */
+static int64_t
+line_at_or_after(int fd, int64_t size, int64_t off)
+{
+	char b[4096];
+
+	if (off <= 0)
+		return 0;
+	for (off--; off < size;) {
+		ssize_t got = pread(fd, b, sizeof(b), off);
+		char *nl;
+
+		if (got <= 0)
+			return size;
+		if ((nl = memchr(b, '\n', (size_t)got)) != NULL)
+			return off + (nl - b) + 1;
+		off += got;
+	}
+	return size;
+}
+
+/* Does the line at off carry a stamp at or after stamp? Stamps sort as
+ * text ("2026-11-24T23:59:59" before "2026-11-25T00:00:00"). */
+static bool
+line_not_older(int fd, int64_t off, const char *stamp)
+{
+	char b[19];
+
+	return pread(fd, b, sizeof(b), off) == (ssize_t)sizeof(b) && memcmp(b, stamp, 19) >= 0;
+}
+
+int64_t
+log_offset_at(const char *path, int64_t t)
+{
+	char stamp[32];
+	struct stat sb;
+	struct tm tm;
+	time_t tt = (time_t)t;
+	int64_t lo = 0, hi, l;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &sb) == -1 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
+		close(fd);
+		return 0;
+	}
+	/* The lines are in time order (append-only): bisect on line starts.
+	 * The answer is a line start in [lo, hi], hi being the file's end or a
+	 * line not older than t. */
+	hi = sb.st_size;
+	while (hi - lo > 1) {
+		l = line_at_or_after(fd, sb.st_size, lo + (hi - lo) / 2);
+		if (l >= hi)
+			break;      /* [mid, hi) is inside one line: scan [lo, hi) */
+		if (line_not_older(fd, l, stamp))
+			hi = l;
+		else
+			lo = l;
+	}
+	for (l = lo; l < hi; l = line_at_or_after(fd, sb.st_size, l + 1))
+		if (line_not_older(fd, l, stamp))
+			break;
+	close(fd);
+	return l < hi ? l : hi;
+}

@@ -32,5 +32,9 @@ int applog_read(struct rack *r, const char *app, int64_t since, size_t max, stru
     int64_t *next);
 /* The same for any log file (the daemon's own, say). */
 int log_read(const char *path, int64_t since, size_t max, struct buf *out, int64_t *next);
+/* The offset of the first line of a log (lines "TIME ...", in time order)
+ * stamped at or after unix time t: the file's size when none is, 0 when the
+ * file is missing. A bisection: a few reads, whatever the log's size. */
+int64_t log_offset_at(const char *path, int64_t t);
 
 #endif

@@ -107,9 +107,12 @@ fpid=$!
 track $fpid
 sleep 1
 kill -0 $fpid 2>/dev/null; ok $? "logs without --no-follow is still following after 1 s"
+base=$(grep -c 'listening on port' "$TMP/follow")
+like "$base" '^[0-9]+$' "...having printed the last 2 minutes ($base processes started)"
 cx restart -a shop -r dev >/dev/null 2>&1
-wait_for 10 [ "$(grep -c 'listening on port' "$TMP/follow")" -ge 4 ]
-ok $? "...and prints the new processes' lines as they come" "$(cat "$TMP/follow")"
+more() { [ "$(grep -c 'listening on port' "$TMP/follow")" -ge $((base + 2)) ]; }
+wait_for 10 more
+ok $? "...and prints the restarted processes' lines as they come" "$(cat "$TMP/follow")"
 kill $fpid 2>/dev/null
 out=$(cx logs -f --no-follow -a shop -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: --follow and --no-follow contradict each other" "-f with --no-follow"
@@ -155,13 +158,14 @@ refused "$rc" "$out" "^ERROR: no such build: BNOSUCH" "builds info of no build"
 cx env set -p KEEP=1 DROP=2 -a shop -r dev >/dev/null 2>&1
 printf '#!/bin/sh\nsed -i -e "/^DROP=/d" -e "s/^KEEP=1/KEEP=edited/" "$1"\necho NEW=3 >> "$1"\n' > "$TMP/editor"
 chmod +x "$TMP/editor"
-out=$(EDITOR="$TMP/editor" cx env edit -p -a shop -r dev 2>&1); ok $? "env edit" "$out"
+out=$(EDITOR="sh $TMP/editor" cx env edit -p -a shop -r dev 2>&1); ok $? "env edit (EDITOR with words, read by the shell as git does)" "$out"
 like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "env edit -p promotes"
 is "$(cx env -a shop -r dev)" "$(printf 'KEEP=edited\nNEW=3')" "env edit: the saved file is the environment"
 out=$(EDITOR=true cx env edit -a shop -r dev 2>&1); ok $? "env edit saved unchanged"
 is "$out" "No change" "...makes no release"
 out=$(EDITOR=false cx env edit -a shop -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: the editor failed; nothing changed" "an editor that fails changes nothing"
+ls /tmp/cx-env-* >/dev/null 2>&1; is $? 2 "no temporary file of the environment is left behind"
 
 # apps info with Convox's fields; apps cancel stops a deployment under way.
 settled() { cx apps info shop -r dev | grep -Eq "^Status +running"; }
