@@ -320,13 +320,16 @@ api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (j->keeper == 0) {
 		sigset_t none;
 
-		/* Nothing of the daemon's blocked signals; a group of its own. */
+		/* Nothing of the daemon's: not its lock, sockets, store or blocked
+		 * signals (a restart must not find them held); a group of its own. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_IGN);   /* a reset connection is a verdict */
 		setpgid(0, 0);
-		close(pfd[0]);
-		keeper_run(&plan, pfd[1]);
+		if (dup2(pfd[1], 3) == -1)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		keeper_run(&plan, 3);
 	}
 	close(pfd[1]);
 	if (j->keeper == -1) {

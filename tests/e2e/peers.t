@@ -125,6 +125,24 @@ out=$(cx services reach web -a svc -r p2 --from p1 2>&1); refused $? "$out" \
 out=$(cx services reach api -a svc -r p2 --from p3 2>&1); refused $? "$out" \
     "not reached from p3: name: .*rack p3 is not peered with p2 over TLS" "from p3 (not p2's peer): the name hop fails"
 
+# A walk that hangs (p1's egress listener, its peer router, stopped: the
+# router hop waits its 5 s) holds none of p1's daemon's descriptors: the
+# daemon, stopped meanwhile, starts again while the walk's keeper lives on.
+rp1=$(cat "$CX_HOME/racks/p1/router-peer.pid"); dpid=$(cat "$CX_HOME/racks/p1/rackd.pid")
+kill -STOP "$rp1"
+cx services reach api -a svc -r p2 --from p1 >"$TMP/hang.out" 2>&1 &
+rpid=$!; track $rpid
+keeper() { ps -o pid=,pgid=,comm= --ppid "$dpid" | awk '$1 == $2 && $3 == "cx-rackd" { print $1 }'; }
+wait_for 5 sh -c "ps -o pid=,pgid=,comm= --ppid $dpid | awk '\$1 == \$2 && \$3 == \"cx-rackd\"' | grep -q ."
+keeperpid=$(keeper); like "$keeperpid" '^[0-9]+$' "a hanging walk from p1: its keeper runs"
+kill "$dpid"; wait_for 10 gone "$dpid"; ok $? "p1's daemon is stopped during the walk"
+kill -0 "$keeperpid" 2>/dev/null; ok $? "...and the walk's keeper still runs"
+out=$(cx-rackd --home "$CX_HOME" --rack p1 --daemon 2>&1); ok $? "p1's daemon starts again meanwhile" "$out"
+kill -CONT "$rp1"
+wait_for 25 gone "$keeperpid"; ok $? "the keeper ends"
+wait "$rpid"
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); ok $? "reach from p1 again, with the new daemon" "$out"
+
 # An open connection of p1's to p2's peer listener, kept alive; unpeering
 # must close it within 5 s.
 python3 - "$CX_HOME/racks/p1/peer.pem" "$CX_HOME/racks/p1/peer.key" "$ca2" "$peer2" "$H" \
