@@ -332,8 +332,10 @@ plan_fill(struct rack *r, struct api_req *q, struct api_resp *s, struct reach_pl
 		    "/apps/APP/services there gives it", plan->peer);
 		goto out;
 	}
-	if (str_copy(plan->service, sizeof(plan->service), jv_str_or(body, "service", "")) == -1) {
-		api_error(s, 400, "\"service\" is too long");
+	if (str_copy(plan->service, sizeof(plan->service), jv_str_or(body, "service", "")) == -1 ||
+	    !valid_name(plan->service)) {
+		api_error(s, 400, "\"service\" must name the service on %s ([a-z][a-z0-9-]{0,29})",
+		    plan->peer);
 		goto out;
 	}
 	str_copy(plan->rack, sizeof(plan->rack), r->name);
