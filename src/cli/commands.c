@@ -43,7 +43,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_NO_CACHE, 0, "no-cache", NULL,
 	  "build without a cache (the rack keeps none yet: every build is fresh)" },
 	{ OPT_FROM, 0, "from", "WHERE",
-	  "where to try from: internet or a VPC rack's name (default: internet); local for loopback racks" },
+	  "where to try from: internet, a VPC rack's name or a rack peered over TLS (default: "
+	  "internet); local for loopback racks" },
 	{ OPT_MANIFEST, 'm', "manifest", "FILE", "the convox.yml to deploy (default: DIR/convox.yml)" },
 	{ OPT_PASSWORD, 'p', "password", "PASSWORD", "the rack's API password" },
 	{ OPT_CA, 0, "ca", "FILE", "the rack's CA certificate (PEM) to verify it against" },

@@ -50,7 +50,8 @@ struct target {
 	char domain[256];
 	char router[16];          /* "public" or "internal" */
 	int port;                 /* the router's port */
-	char rack[64];
+	char rack[64];            /* the CLI's name for it (HOST:PORT under RACK_URL) */
+	char name[32];            /* its own, as GET /system says */
 	bool vpc;
 	struct lab_rack_info info;
 };
@@ -306,6 +307,7 @@ describe(struct cli *c, struct target *t)
 			str_copy(t->router, sizeof(t->router), jv_str(s, "router"));
 		}
 	}
+	str_copy(t->name, sizeof(t->name), jv_str(sys, "name"));
 	rc = 1;
 	if (t->router[0] == '\0') {
 		hop("service", false, &t0, "no service %s in app %s (cx services -a %s lists them)",
@@ -378,11 +380,13 @@ reach_across(struct cli *c, struct target *t, const char *from)
 		return 1;
 	}
 	api_close(c);
+	/* A is asked now: by its name, never through $RACK_URL (that is B). */
 	str_copy(c->rack, sizeof(c->rack), from);
+	c->rack_url = false;
 	if (cli_require_feature(c, "reach-peer", "reachability across a TLS peering") == -1)
 		return 1;
 	body = jv_object_new();
-	jv_set_str(body, "rack", t->rack);
+	jv_set_str(body, "rack", t->name[0] != '\0' ? t->name : t->rack);
 	jv_set_str(body, "domain", t->domain);
 	jv_set_str(body, "service", t->service);
 	rc = api_call(c, "POST", "/system/reach", body, &res);
@@ -430,6 +434,11 @@ cmd_services_reach(struct cli *c)
 	local = strcmp(where, "local") == 0;
 	internet = strcmp(where, "internet") == 0;
 	/* Any two racks but lab VPC racks of this machine peer over TLS. */
+	if (!local && !internet && strcmp(where, c->rack) != 0 && lab_vpc(c, where) &&
+	    !lab_vpc(c, c->rack))
+		return out_error("rack %s is a lab VPC rack: such racks are not peered over TLS, so it "
+		    "cannot walk to %s; use --from internet, or --from a rack peered with %s over TLS",
+		    where, c->rack, c->rack);
 	if (!local && !internet && strcmp(where, c->rack) != 0 &&
 	    (!lab_vpc(c, where) || !lab_vpc(c, c->rack)))
 		return reach_across(c, &t, where) == 0 ? 0 : 1;

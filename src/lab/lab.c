@@ -1041,6 +1041,32 @@ lab_peers(const char *home, const char *rack, char (**pairs)[2][32], size_t *n)
 	return 0;
 }
 
+int
+lab_proc_ids(const char *home, const char *rack, const char *prefix,
+    char (**ids)[LAB_PROC_ID_MAX + 1], size_t *n)
+{
+	struct lab l;
+	char err[256];
+
+	*ids = NULL;
+	*n = 0;
+	if (lab_open(&l, home, false, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < l.st.nprocs; i++) {
+		struct lab_proc *p = &l.st.procs[i];
+
+		if (strcmp(p->rack, rack) != 0 || strncmp(p->id, prefix, strlen(prefix)) != 0)
+			continue;
+		*ids = xrealloc(*ids, (*n + 1) * sizeof(**ids));
+		str_copy((*ids)[*n], sizeof((*ids)[*n]), p->id);
+		(*n)++;
+	}
+	lab_close(&l);
+	return 0;
+}
+
 /* ---- public API: repair ----------------------------------------------- */
 
 static int

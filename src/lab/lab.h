@@ -103,6 +103,10 @@ int lab_proc_create(const char *home, const char *rack, const char *proc_id, cha
     size_t addrlen, char *err, size_t errlen);
 /* Removes the process namespace and its link. 0 also if there was none. */
 int lab_proc_destroy(const char *home, const char *rack, const char *proc_id);
+/* The ids of rack's process namespaces that start with prefix, into *ids
+ * (caller frees); -1 when the lab cannot be read. */
+int lab_proc_ids(const char *home, const char *rack, const char *prefix,
+    char (**ids)[LAB_PROC_ID_MAX + 1], size_t *n);
 
 /* For a forked child, before exec: join the namespace (setns), take a private
  * mount namespace (unshare CLONE_NEWNS, / made rslave), bind the lab's

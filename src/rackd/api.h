@@ -104,6 +104,9 @@ void api_system_metrics(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s);
 /* api_reach.c */
 void api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s);
+/* At the daemon's start, before the API: removes the reach-* namespaces of
+ * this host rack a former daemon's walks left. */
+void reach_init(struct rack *r);
 /* api_peers.c */
 void api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_peers_list(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -13,6 +13,13 @@
  *   handler --fork--> KEEPER --fork--> WALKER --JSON on the pipe, exit-->
  *   KEEPER --namespace removed, exit--> answer (the pipe's JSON)
  *   timer --kill the group--> answer 504 (the keeper is still reaped)
+ *   KEEPER killed or died on a host rack --fork--> CLEANER (removes
+ *   reach-<keeper pid>, exits) --> the job ends
+ *
+ * The keeper's REACH_WALK_MS counts from its own start (the lab's lock may
+ * be slow to come): it is always killed before the daemon's limit. At most
+ * REACH_MAX walks run at once (429 beyond); a daemon starting on a host
+ * rack removes the reach-* namespaces a former one left (reach_init).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +42,10 @@
 
 #define REACH_GRACE_MS 5000
 #define REACH_OUT_MAX (64 * 1024)
+#define REACH_MAX 4
+#define REACH_PREFIX "reach-"
+
+static int walks;                 /* jobs running, cleaners included */
 
 struct reach_job {
 	struct rack *rack;
@@ -43,6 +54,7 @@ struct reach_job {
 	int pidfd;
 	int out;                      /* the pipe's read end */
 	struct ev_timer *deadline;
+	bool host;                    /* the keeper makes a namespace: reach-<keeper> */
 	char peer[32];
 };
 
@@ -124,8 +136,9 @@ keeper_run(struct reach_plan *plan, int out)
 	pid_t walker;
 	int status = 0, rc = 0;
 
+	end = now_ms() + REACH_WALK_MS;   /* from the keeper's start: the lab may be slow */
 	if (plan->host) {
-		snprintf(plan->proc_id, sizeof(plan->proc_id), "reach-%d", (int)getpid());
+		snprintf(plan->proc_id, sizeof(plan->proc_id), REACH_PREFIX "%d", (int)getpid());
 		if (lab_proc_create(plan->home, plan->rack, plan->proc_id, addr, sizeof(addr), err,
 		    sizeof(err)) == -1) {
 			char what[700];
@@ -147,7 +160,6 @@ keeper_run(struct reach_plan *plan, int out)
 	if (walker == -1) {
 		write_failure(out, "name", "cannot fork the walk");
 	} else {
-		end = now_ms() + REACH_WALK_MS;
 		while (waitpid(walker, &status, WNOHANG) == 0) {
 			if (now_ms() >= end) {
 				kill(walker, SIGKILL);
@@ -188,6 +200,58 @@ job_free(struct reach_job *j)
 	if (j->out != -1)
 		close(j->out);
 	free(j);
+	walks--;
+}
+
+/* The cleaner's exit: the job ends. */
+static void
+on_cleaner_exit(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct reach_job *j = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	waitpid(j->keeper, NULL, 0);
+	job_free(j);
+}
+
+/* A keeper killed or dead before it removed its namespace: a short-lived
+ * child of nothing of the daemon's removes reach-<keeper> (the lab's lock
+ * may be slow to come); the job ends when it exits. 0 when it runs. */
+static int
+cleaner_start(struct reach_job *j)
+{
+	char id[LAB_PROC_ID_MAX + 1];
+	pid_t pid;
+	int pidfd;
+
+	snprintf(id, sizeof(id), REACH_PREFIX "%d", (int)j->keeper);
+	if ((pid = fork()) == -1) {
+		log_warn("rack %s: cannot fork to remove the walk's namespace %s", j->rack->name, id);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		close_range(3, ~0U, 0);
+		_exit(lab_proc_destroy(j->rack->home, j->rack->name, id) == 0 ? 0 : 1);
+	}
+	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) == -1) {
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	ev_del(j->rack->loop, j->pidfd);
+	close(j->pidfd);
+	j->pidfd = pidfd;
+	j->keeper = pid;
+	if (ev_add(j->rack->loop, j->pidfd, EV_READ, on_cleaner_exit, j) == -1) {
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -239,6 +303,10 @@ on_keeper_exit(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		jv_set_str(res, "peer", j->peer);
 		job_answer(j, 200, res, NULL);
 	}
+	/* 0 and 3 are the keeper's own ends, its namespace removed. */
+	if (j->host && !(WIFEXITED(status) && (WEXITSTATUS(status) == 0 ||
+	    WEXITSTATUS(status) == 3)) && cleaner_start(j) == 0)
+		return;
 	job_free(j);
 }
 
@@ -264,8 +332,10 @@ plan_fill(struct rack *r, struct api_req *q, struct api_resp *s, struct reach_pl
 		    "/apps/APP/services there gives it", plan->peer);
 		goto out;
 	}
-	if (str_copy(plan->service, sizeof(plan->service), jv_str_or(body, "service", "")) == -1) {
-		api_error(s, 400, "\"service\" is too long");
+	if (str_copy(plan->service, sizeof(plan->service), jv_str_or(body, "service", "")) == -1 ||
+	    !valid_name(plan->service)) {
+		api_error(s, 400, "\"service\" must name the service on %s ([a-z][a-z0-9-]{0,29})",
+		    plan->peer);
 		goto out;
 	}
 	str_copy(plan->rack, sizeof(plan->rack), r->name);
@@ -307,12 +377,20 @@ api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	if (plan_fill(r, q, s, &plan) == -1)
 		return;
+	if (walks >= REACH_MAX) {
+		api_error(s, 429, "rack %s is walking %d reach walks already, the most it runs at "
+		    "once: try again when one ends (each ends within %d s)", r->name, REACH_MAX,
+		    (REACH_WALK_MS + REACH_GRACE_MS) / 1000);
+		return;
+	}
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		api_error(s, 500, "cannot start the walk: pipe: %s", strerror(errno));
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
+	walks++;
 	j->rack = r;
+	j->host = plan.host;
 	j->pidfd = -1;
 	j->out = pfd[0];
 	str_copy(j->peer, sizeof(j->peer), plan.peer);
@@ -320,13 +398,16 @@ api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (j->keeper == 0) {
 		sigset_t none;
 
-		/* Nothing of the daemon's blocked signals; a group of its own. */
+		/* Nothing of the daemon's: not its lock, sockets, store or blocked
+		 * signals (a restart must not find them held); a group of its own. */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_IGN);   /* a reset connection is a verdict */
 		setpgid(0, 0);
-		close(pfd[0]);
-		keeper_run(&plan, pfd[1]);
+		if (dup2(pfd[1], 3) == -1)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		keeper_run(&plan, 3);
 	}
 	close(pfd[1]);
 	if (j->keeper == -1) {
@@ -349,4 +430,20 @@ api_system_reach(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	j->deadline = ev_timer_add(r->loop, REACH_WALK_MS + REACH_GRACE_MS, on_deadline, j);
 	j->pending = api_defer(q, s);
+}
+
+void
+reach_init(struct rack *r)
+{
+	char (*ids)[LAB_PROC_ID_MAX + 1] = NULL;
+	size_t n = 0;
+
+	if (!r->host || lab_proc_ids(r->home, r->name, REACH_PREFIX, &ids, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		log_info("rack %s: removing %s, a reach walk's namespace a former daemon left",
+		    r->name, ids[i]);
+		lab_proc_destroy(r->home, r->name, ids[i]);
+	}
+	free(ids);
 }

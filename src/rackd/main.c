@@ -416,6 +416,7 @@ main(int argc, char **argv)
 	/* Apps first, so the routers' first snapshot already has their processes. */
 	reconcile_init(r);
 	routers_init(r);
+	reach_init(r);
 	ev_on_turn(r->loop, sync_routes, r);
 	ev_timer_add(r->loop, TICK_MS, tick, r);
 	if (api_listen(r) == -1) {

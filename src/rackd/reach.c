@@ -97,6 +97,22 @@ reach_parse_answer(const char *resp, struct reach_answer *a)
 	}
 }
 
+bool
+reach_router_ok(const struct reach_answer *a, const char *rack, const char *peer, char *why,
+    size_t whylen)
+{
+	if (!a->from_router || strcmp(a->router_rack, peer) == 0)
+		return true;
+	if (strcmp(a->router_rack, rack) == 0)
+		snprintf(why, whylen, "%s's egress answered %d itself, %s's router did not: %s", rack,
+		    a->status, peer, a->line);
+	else
+		snprintf(why, whylen, "an unknown router answered %d (%s%s), neither %s's egress nor "
+		    "%s's peer router: %s", a->status, a->router_rack[0] != '\0' ? "X-Cx-Rack: " :
+		    "no X-Cx-Rack", a->router_rack, rack, peer, a->line);
+	return false;
+}
+
 /* A non-blocking connect bounded by ms: the fd, or -1 with why. */
 static int
 connect_within(const char *addr, int ms, char *why, size_t whylen)
@@ -150,6 +166,19 @@ walk_name(struct walk *w)
 	str_copy(want, sizeof(want), p->egress);
 	if ((colon = strrchr(want, ':')) != NULL)
 		*colon = '\0';
+	/* Whether the name is one A's egress carries comes first: nothing else
+	 * is asked of a resolver. */
+	if (!p->peered) {
+		hop(w, "name", false, "rack %s is not peered with %s over TLS: its egress carries "
+		    "none of %s's names, %s among them (cx rack peer %s %s)", p->rack, p->peer,
+		    p->peer, p->domain, p->rack, p->peer);
+		return -1;
+	}
+	if (!reach_under(p->domain, p->internal_domain)) {
+		hop(w, "name", false, "%s is not under %s's internal domain %s: %s's egress does not "
+		    "carry it", p->domain, p->peer, p->internal_domain, p->rack);
+		return -1;
+	}
 	if (!p->host && reach_under(p->domain, "localhost")) {
 		/* What a loopback rack's processes see (RFC 6761; curl and browsers agree). */
 		str_copy(addr, sizeof(addr), "127.0.0.1");
@@ -163,17 +192,6 @@ walk_name(struct walk *w)
 		    sizeof(addr));
 		freeaddrinfo(res);
 		how = p->host ? "the rack DNS" : "this host's resolver";
-	}
-	if (!p->peered) {
-		hop(w, "name", false, "%s -> %s (%s), but rack %s is not peered with %s over TLS: "
-		    "its egress carries none of %s's names (cx rack peer %s %s)", p->domain, addr, how,
-		    p->rack, p->peer, p->peer, p->rack, p->peer);
-		return -1;
-	}
-	if (!reach_under(p->domain, p->internal_domain)) {
-		hop(w, "name", false, "%s is not under %s's internal domain %s: %s's egress does not "
-		    "carry it", p->domain, p->peer, p->internal_domain, p->rack);
-		return -1;
 	}
 	if (strcmp(addr, want) != 0) {
 		hop(w, "name", false, "%s -> %s (%s), not %s's egress listener %s", p->domain, addr,
@@ -321,7 +339,7 @@ walk_request(struct walk *w, int fd)
 {
 	const struct reach_plan *p = w->p;
 	struct reach_answer a;
-	char req[512], resp[4096];
+	char req[512], resp[4096], why[512];
 
 	hop_start(w);
 	snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: cx-reach\r\n"
@@ -338,9 +356,8 @@ walk_request(struct walk *w, int fd)
 		    ANSWER_MS);
 		return;
 	}
-	if (a.from_router && strcmp(a.router_rack, p->peer) != 0) {
-		hop(w, "router", false, "%s's egress answered %d itself, %s's router did not: %s",
-		    a.router_rack[0] != '\0' ? a.router_rack : p->rack, a.status, p->peer, a.line);
+	if (!reach_router_ok(&a, p->rack, p->peer, why, sizeof(why))) {
+		hop(w, "router", false, "%s", why);
 		return;
 	}
 	hop(w, "router", true, "%s's peer router answered through the peering", p->peer);

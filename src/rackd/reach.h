@@ -45,8 +45,8 @@ struct reach_plan {
 
 /* Walks the hops of plan, blocking (each hop bounded; the whole well under
  * REACH_WALK_MS) and returns {"hops": [...], "reached": bool}: each hop
- * {"hop", "ok", "ms", "detail"} and, for tls, "cn", "issuer", "ca_file",
- * "version", "handshake_ms". A hop after a failed one that cannot be
+ * {"hop", "ok", "us", "detail"} (us: microseconds) and, for tls, "cn", "issuer", "ca_file",
+ * "version", "handshake_us". A hop after a failed one that cannot be
  * tried is left out. Caller frees. For a forked child only: on host racks
  * it changes the calling process's namespaces. */
 #define REACH_WALK_MS 20000
@@ -63,6 +63,12 @@ struct reach_answer {
 	char line[160];
 };
 void reach_parse_answer(const char *resp, struct reach_answer *a);
+
+/* Whether a's answer came through the peering (a process's, or peer's
+ * router's own): false with why when a router answered itself, naming
+ * rack's egress only when X-Cx-Rack names rack, else an unknown router. */
+bool reach_router_ok(const struct reach_answer *a, const char *rack, const char *peer, char *why,
+    size_t whylen);
 
 /* Whether domain is a name under zone (X.zone, any case). */
 bool reach_under(const char *domain, const char *zone);

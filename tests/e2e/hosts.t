@@ -107,7 +107,8 @@ like "$out" "tls +ok +[0-9.]+ ms  r2 at ${ADDR[h2]}:8443: certificate CN \"r2\" 
     "tls: r2's certificate, its CA, the CA file on h1, TLS 1.3"
 like "$out" "process +ok .*HTTP 200 from a process of api on r2" "process: a process of api on r2 answers"
 out=$(try X op cx services reach api -a svc -r r2 --from r3); refused $? "$out" \
-    "not reached from r3: name: $API does not resolve from r3's side" "from r3 (not peered): the name hop fails, and says so"
+    "not reached from r3: name: rack r3 is not peered with r2 over TLS: its egress carries none of r2's names, $API among them" \
+    "from r3 (not peered): the name hop fails, saying so before any name is resolved"
 
 # The capture, on the underlay port of r2's host (a bridge device itself sees
 # only its own traffic): a request through the peering, then a plain one.
@@ -177,6 +178,6 @@ out=$(from r1 "curl -sS --max-time 3 http://$API2/ 2>&1; echo rc=\$?")
 like "$out" "rc=6" "after unpeering, r1's processes no longer resolve r2's internal names"
 ! grep -q "peer2\.test" "$H1DNS"; ok $? "...r1's DNS has none of them" "$(cat "$H1DNS")"
 out=$(try X op cx services reach api -a svc -r r2 --from r1); refused $? "$out" \
-    "not reached from r1: name: $API2 does not resolve from r1's side" "after unpeering, reach from r1 fails at the name hop"
+    "not reached from r1: name: rack r1 is not peered with r2 over TLS" "after unpeering, reach from r1 fails at the name hop"
 
 done_testing

@@ -125,6 +125,33 @@ out=$(cx services reach web -a svc -r p2 --from p1 2>&1); refused $? "$out" \
 out=$(cx services reach api -a svc -r p2 --from p3 2>&1); refused $? "$out" \
     "not reached from p3: name: .*rack p3 is not peered with p2 over TLS" "from p3 (not p2's peer): the name hop fails"
 
+# Walks that hang (p1's egress listener, its peer router, stopped: the
+# router hop waits its 5 s): p1 runs 4 at once and refuses a fifth; they hold
+# none of p1's daemon's descriptors: the daemon, stopped meanwhile, starts
+# again while their keepers live on.
+rp1=$(cat "$CX_HOME/racks/p1/router-peer.pid"); dpid=$(cat "$CX_HOME/racks/p1/rackd.pid")
+kill -STOP "$rp1"
+rpids=
+for i in 1 2 3 4; do
+	cx services reach api -a svc -r p2 --from p1 >"$TMP/hang$i.out" 2>&1 &
+	rpids="$rpids $!"; track $!
+done
+keepers() { ps -o pid=,pgid=,comm= --ppid "$dpid" | awk '$1 == $2 && $3 == "cx-rackd" { print $1 }'; }
+wait_for 5 sh -c "test \$(ps -o pid=,pgid=,comm= --ppid $dpid | awk '\$1 == \$2 && \$3 == \"cx-rackd\"' | wc -l) -eq 4"
+keeperpids=$(keepers | tr '\n' ' ')
+like "$keeperpids" '^([0-9]+ ){4}$' "4 hanging walks from p1: their keepers run"
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); refused $? "$out" \
+    "ERROR: rack p1 is walking 4 reach walks already, the most it runs at once: try again when one ends" \
+    "a fifth walk at once is refused, saying why"
+is "$(printf '%s\n' "$out" | grep -c ERROR)" 1 "...in one ERROR line"
+kill "$dpid"; wait_for 10 gone "$dpid"; ok $? "p1's daemon is stopped during the walks"
+kill -0 $keeperpids 2>/dev/null; ok $? "...and the walks' keepers still run"
+out=$(cx-rackd --home "$CX_HOME" --rack p1 --daemon 2>&1); ok $? "p1's daemon starts again meanwhile" "$out"
+kill -CONT "$rp1"
+for k in $keeperpids; do wait_for 25 gone "$k"; done; ok $? "the keepers end"
+wait $rpids
+out=$(cx services reach api -a svc -r p2 --from p1 2>&1); ok $? "reach from p1 again, with the new daemon" "$out"
+
 # An open connection of p1's to p2's peer listener, kept alive; unpeering
 # must close it within 5 s.
 python3 - "$CX_HOME/racks/p1/peer.pem" "$CX_HOME/racks/p1/peer.key" "$ca2" "$peer2" "$H" \

@@ -84,6 +84,31 @@ test_under(void **state)
 	assert_false(reach_under("anything", ""));
 }
 
+/* Only an answer whose X-Cx-Rack names A blames A's egress. */
+static void
+test_router_blame(void **state)
+{
+	struct reach_answer a;
+	char why[512] = "";
+
+	(void)state;
+	reach_parse_answer("HTTP/1.1 200 OK\r\n\r\nhello\n", &a);
+	assert_true(reach_router_ok(&a, "p1", "p2", why, sizeof(why)));
+	reach_parse_answer("HTTP/1.1 503 x\r\nX-Cx-Router: peer\r\nX-Cx-Rack: p2\r\n\r\nnone\n", &a);
+	assert_true(reach_router_ok(&a, "p1", "p2", why, sizeof(why)));
+	reach_parse_answer("HTTP/1.1 404 x\r\nX-Cx-Router: peer\r\nX-Cx-Rack: p1\r\n\r\nno peer\n", &a);
+	assert_false(reach_router_ok(&a, "p1", "p2", why, sizeof(why)));
+	assert_string_equal(why, "p1's egress answered 404 itself, p2's router did not: no peer");
+	reach_parse_answer("HTTP/1.1 502 x\r\nX-Cx-Router: peer\r\n\r\nbad gateway\n", &a);
+	assert_false(reach_router_ok(&a, "p1", "p2", why, sizeof(why)));
+	assert_string_equal(why, "an unknown router answered 502 (no X-Cx-Rack), neither p1's egress "
+	    "nor p2's peer router: bad gateway");
+	reach_parse_answer("HTTP/1.1 502 x\r\nX-Cx-Router: peer\r\nX-Cx-Rack: p7\r\n\r\nbad\n", &a);
+	assert_false(reach_router_ok(&a, "p1", "p2", why, sizeof(why)));
+	assert_string_equal(why, "an unknown router answered 502 (X-Cx-Rack: p7), neither p1's egress "
+	    "nor p2's peer router: bad");
+}
+
 int
 main(void)
 {
@@ -93,6 +118,7 @@ main(void)
 		cmocka_unit_test(test_body_is_not_head),
 		cmocka_unit_test(test_not_http),
 		cmocka_unit_test(test_under),
+		cmocka_unit_test(test_router_blame),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
