@@ -173,9 +173,7 @@ test_ca_form_and_store_failure(void **state)
 
 	(void)state;
 	/* One certificate: the router would read the first and nothing after. */
-	two = xcalloc(1, 2 * strlen(ca_r2) + 1);
-	strcpy(two, ca_r2);
-	strcat(two, ca_r3);
+	two = xasprintf("%s%s", ca_r2, ca_r3);  /* the two PEMs differ in length */
 	refused(peer("r2", two, "127.0.0.1:9", "r2-internal.localhost"),
 	    "its CA holds more than one PEM block");
 	free(two);
