@@ -431,7 +431,8 @@ pack_tree(struct packer *pk, int dir_fd, int depth)
 		names = xrealloc(names, (n + 1) * sizeof(*names));
 		names[n++] = xstrdup(de->d_name);
 	}
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), name_cmp);   /* an empty directory has no names */
 
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;

@@ -247,6 +247,23 @@ test_pack_tree(void **state)
 	free(s);
 }
 
+/* An empty directory (a git work tree has them: .git/refs/tags) is sent as
+ * itself, and nothing under it is read. */
+static void
+test_empty_directory(void **state)
+{
+	struct tree *t = *state;
+	char path[PATH_MAX + 64], *list;
+
+	put(t, "convox.yml", "services: {}\n", 0644);
+	snprintf(path, sizeof(path), "%s/.git/refs/tags", t->src);
+	assert_int_equal(mkdir_p(path, 0755), 0);
+	assert_int_equal(pack_dir(t->src, t->fd, NULL, t->err, sizeof(t->err)), 0);
+	list = listing(t);
+	assert_string_equal(list, ".git/\n.git/refs/\n.git/refs/tags/\nconvox.yml\n");
+	free(list);
+}
+
 /* convox.yml is always sent: the rack cannot build without it. */
 static void
 test_convox_yml_kept(void **state)
@@ -333,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_ignore_matching),
 		cmocka_unit_test_setup_teardown(test_pack_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_convox_yml_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_special_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_escaping_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_dockerignore_is_an_error, setup,
