@@ -74,6 +74,8 @@ check_build(const char *dir, const char *manifest_text, const char *env, struct 
 	    (void *)env, err, errlen);
 	if (m == NULL)
 		return -1;
+	for (size_t i = 0; i < m->nnotices; i++)
+		buf_addf(warnings, "%s\n", m->notices[i]);
 	for (size_t i = 0; i < m->nservices && rc == 0; i++) {
 		const struct mf_service *sv = &m->services[i];
 		struct dockerfile df;

@@ -311,6 +311,28 @@ fail(struct pctx *c, const struct ynode *n, const char *fmt, ...)
 	return -1;
 }
 
+/* Notes that key k (its path `name`, what it is for `what`) is accepted
+ * and not acted on: "convox.yml:LINE:COL: NAME (WHAT) is not acted on by
+ * local racks", one line per key, in m->notices. */
+static void
+notice(struct pctx *c, const struct ynode *k, const char *name, const char *what)
+{
+	struct manifest *m = c->m;
+
+	char line[512];
+	char **grown;
+
+	if (m == NULL || m->nnotices >= MF_MAX_NOTICES)
+		return;
+	grown = realloc(m->notices, (m->nnotices + 1) * sizeof(*m->notices));
+	if (grown == NULL)
+		oom();
+	m->notices = grown;
+	snprintf(line, sizeof(line), "%s:%d:%d: %s (%s) is not acted on by local racks", c->file,
+	    k->line, k->col, name, what);
+	m->notices[m->nnotices++] = memdup0(line, strlen(line));
+}
+
 /* A printable, bounded copy of s for messages: one line, no control bytes. */
 static const char *
 shown(const char *s, size_t len, char *buf, size_t size)
@@ -1548,8 +1570,12 @@ static int
 sk_labels(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	(void)sv;
-	if (is_null(v) || v->kind == Y_MAP)
+	if (is_null(v))
 		return 0;
+	if (v->kind == Y_MAP) {
+		notice(c, k, "labels", "Kubernetes labels");
+		return 0;
+	}
 	if (v->kind == Y_SEQ)
 		return fail(c, k, "labels: a list of labels is Convox Generation 1 "
 				  "(docker-compose) syntax; convox.yml labels are a mapping");
@@ -1682,8 +1708,11 @@ static int
 sk_ports(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	(void)sv;
-	(void)k;
-	return check_ports(c, v, "ports");
+	if (check_ports(c, v, "ports") < 0)
+		return -1;
+	if (list_len(v) > 0)
+		notice(c, k, "ports", "extra ports the process opens: checked, not published");
+	return 0;
 }
 
 /* resources: [name, name:ENV]: each makes ENV (default NAME_URL) required. */
@@ -1834,8 +1863,11 @@ count_value(struct pctx *c, const struct ynode *n, const char *what, int *min, i
 static int
 sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
-	static const char *const ignored[] = { "cpu", "memory", "gpu", "limit", "targets",
-		"autoscale", "keda", "vpa", "cooldown" };
+	static const char *const ignored[][2] = {
+		{ "cpu", "sizing" }, { "memory", "sizing" }, { "gpu", "sizing" },
+		{ "limit", "sizing" }, { "targets", "autoscaling" }, { "autoscale", "autoscaling" },
+		{ "keda", "autoscaling" }, { "vpa", "autoscaling" }, { "cooldown", "autoscaling" },
+	};
 	struct mf_service *s = sv->s;
 	const struct ynode *countn = NULL, *minn = NULL, *maxn = NULL;
 	struct ypairs ps;
@@ -1863,8 +1895,15 @@ sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 		else if (key_is(pk, "max"))
 			maxn = ps.p[i].v;
 		else {
-			for (j = 0; j < sizeof(ignored) / sizeof(ignored[0]); j++)
-				known = known || key_is(pk, ignored[j]);
+			for (j = 0; !known && j < sizeof(ignored) / sizeof(ignored[0]); j++) {
+				if (key_is(pk, ignored[j][0])) {
+					char name[32];
+
+					snprintf(name, sizeof(name), "scale.%s", ignored[j][0]);
+					notice(c, pk, name, ignored[j][1]);
+					known = true;
+				}
+			}
 			if (!known)
 				rc = fail(c, pk, "scale.%s: unknown key; scale takes count (or min and "
 						 "max), cpu, memory, gpu, limit, targets, autoscale, keda, "
@@ -1960,33 +1999,34 @@ struct key_rule {
 	const char *name;
 	enum key_class class;
 	svc_fn fn;
-	const char *why;            /* K_REFUSE*: the message after "KEY: " */
+	const char *why;            /* K_REFUSE*: the message after "KEY: ";
+	                               K_IGNORE: what the key is for, in its notice */
 };
 
 /* Service keys; the table at the top of the file says why. */
 static const struct key_rule svc_rules[] = {
-	{ "accessControl", K_IGNORE, NULL, NULL },
+	{ "accessControl", K_IGNORE, NULL, "access control" },
 	{ "agent", K_HONOUR, sk_agent, NULL },
-	{ "annotations", K_IGNORE, NULL, NULL },
+	{ "annotations", K_IGNORE, NULL, "Kubernetes annotations" },
 	{ "build", K_HONOUR, sk_build, NULL },
-	{ "certificate", K_IGNORE, NULL, NULL },
+	{ "certificate", K_IGNORE, NULL, "certificates are the rack's: cx certs, cx ssl" },
 	{ "command", K_HONOUR, sk_command, NULL },
 	{ "configMounts", K_REFUSE_SET, NULL,
 	    "the local provider runs processes without containers and cannot mount files" },
 	{ "deployment", K_HONOUR, sk_deployment, NULL },
-	{ "disableHostUsers", K_IGNORE, NULL, NULL },
-	{ "dnsConfig", K_IGNORE, NULL, NULL },
+	{ "disableHostUsers", K_IGNORE, NULL, "Kubernetes user namespaces" },
+	{ "dnsConfig", K_IGNORE, NULL, "Kubernetes DNS settings" },
 	{ "domain", K_HONOUR, sk_domain, NULL },
-	{ "drain", K_IGNORE, NULL, NULL },
+	{ "drain", K_IGNORE, NULL, "load balancer draining; termination.grace applies" },
 	{ "environment", K_HONOUR, sk_environment, NULL },
 	{ "grpcHealthEnabled", K_REFUSE_SET, NULL,
 	    "gRPC health checks need HTTP/2, which the local routers do not speak" },
 	{ "health", K_HONOUR, sk_health, NULL },
 	{ "image", K_REFUSE, NULL,
 	    "needs a registry, which the local provider does not have; use build:" },
-	{ "imagePullSecrets", K_IGNORE, NULL, NULL },
-	{ "ingressAnnotations", K_IGNORE, NULL, NULL },
-	{ "init", K_IGNORE, NULL, NULL },
+	{ "imagePullSecrets", K_IGNORE, NULL, "registry credentials" },
+	{ "ingressAnnotations", K_IGNORE, NULL, "ingress annotations" },
+	{ "init", K_IGNORE, NULL, "a PID 1 shim; the supervisor reaps" },
 	{ "initContainer", K_REFUSE_SET, NULL,
 	    "needs an image, and the local provider has no registry" },
 	{ "internal", K_HONOUR, sk_internal, NULL },
@@ -1995,23 +2035,23 @@ static const struct key_rule svc_rules[] = {
 	{ "lifecycle", K_REFUSE_SET, NULL,
 	    "preStop and postStart hooks are not run by the local provider" },
 	{ "links", K_HONOUR, sk_links, NULL },
-	{ "liveness", K_IGNORE, NULL, NULL },
+	{ "liveness", K_IGNORE, NULL, "Kubernetes liveness probe; health checks still apply" },
 	{ "nlb", K_REFUSE_SET, NULL,
 	    "TCP load balancers on public ports are not provided; the routers serve HTTP" },
-	{ "nodeAffinityLabels", K_IGNORE, NULL, NULL },
-	{ "nodeSelectorLabels", K_IGNORE, NULL, NULL },
+	{ "nodeAffinityLabels", K_IGNORE, NULL, "node scheduling" },
+	{ "nodeSelectorLabels", K_IGNORE, NULL, "node scheduling" },
 	{ "port", K_HONOUR, sk_port, NULL },
 	{ "ports", K_HONOUR, sk_ports, NULL },
 	{ "privileged", K_REFUSE_SET, NULL,
 	    "the local provider never runs app processes with privileges" },
 	{ "resources", K_HONOUR, sk_resources, NULL },
 	{ "scale", K_HONOUR, sk_scale, NULL },
-	{ "securityContext", K_IGNORE, NULL, NULL },
+	{ "securityContext", K_IGNORE, NULL, "Kubernetes security settings; processes run unprivileged" },
 	{ "singleton", K_HONOUR, sk_singleton, NULL },
-	{ "startupProbe", K_IGNORE, NULL, NULL },
+	{ "startupProbe", K_IGNORE, NULL, "Kubernetes startup probe; health checks still apply" },
 	{ "sticky", K_HONOUR, sk_sticky, NULL },
 	{ "termination", K_HONOUR, sk_termination, NULL },
-	{ "test", K_IGNORE, NULL, NULL },
+	{ "test", K_IGNORE, NULL, "convox test" },
 	{ "timeout", K_HONOUR, sk_timeout, NULL },
 	{ "tls", K_HONOUR, sk_tls, NULL },
 	{ "volumeOptions", K_REFUSE_SET, NULL,
@@ -2051,6 +2091,7 @@ rule_check(struct pctx *c, const struct key_rule *r, const struct ynode *k,
 			return fail(c, k, "%s: %s", r->name, r->why);
 		return c->failed ? -1 : 0;
 	case K_IGNORE:
+		notice(c, k, r->name, r->why);
 		return 0;
 	default:
 		return 1;
@@ -2308,21 +2349,21 @@ struct top_rule {
 };
 
 static const struct top_rule top_rules[] = {
-	{ "appSettings", K_IGNORE, NULL, NULL },
+	{ "appSettings", K_IGNORE, NULL, "CloudWatch log retention" },
 	{ "balancers", K_REFUSE_SET, NULL,
 	    "extra TCP load balancers on public ports are not provided; the routers serve "
 	    "HTTP on each service's port" },
-	{ "budget", K_IGNORE, NULL, NULL },
+	{ "budget", K_IGNORE, NULL, "cloud cost caps" },
 	{ "configs", K_REFUSE_SET, NULL,
 	    "the local provider runs processes without containers and cannot mount files" },
 	{ "environment", K_HONOUR, tk_environment, NULL },
-	{ "labels", K_IGNORE, NULL, NULL },
-	{ "params", K_IGNORE, NULL, NULL },
+	{ "labels", K_IGNORE, NULL, "Kubernetes labels" },
+	{ "params", K_IGNORE, NULL, "cloud provider parameters" },
 	{ "resources", K_HONOUR, tk_resources, NULL },
 	{ "services", K_HONOUR, tk_services, NULL },
 	{ "timers", K_HONOUR, tk_timers, NULL },
-	{ "version", K_IGNORE, NULL, NULL },
-	{ "workflows", K_IGNORE, NULL, NULL },
+	{ "version", K_IGNORE, NULL, "a docker-compose leftover" },
+	{ "workflows", K_IGNORE, NULL, "Convox Console CI" },
 };
 
 /* References that need the whole file: links, resources, timers' services. */
@@ -2390,6 +2431,8 @@ parse_top(struct pctx *c)
 				r = &top_rules[j];
 		if (r == NULL) {
 			rc = fail(c, k, "%s: unknown top-level key", KEYNAME(k, b));
+		} else if (r->class == K_IGNORE) {
+			notice(c, k, r->name, r->why);
 		} else if (r->class == K_REFUSE_SET) {
 			if (is_set(c, v))
 				rc = fail(c, k, "%s: %s", r->name, r->why);
@@ -2481,6 +2524,7 @@ manifest_free(struct manifest *m)
 
 	if (m == NULL)
 		return;
+	strv_free(m->notices, m->nnotices);
 	env_free(m->env, m->nenv);
 	for (i = 0; i < m->nservices; i++) {
 		struct mf_service *s = &m->services[i];

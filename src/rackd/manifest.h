@@ -17,6 +17,7 @@
 
 /* Largest convox.yml manifest_parse() accepts. */
 #define MF_MAX_FILE (1024 * 1024)
+#define MF_MAX_NOTICES 64     /* keys named as not acted on, at most */
 
 /*
  * One environment entry, as written: "K=V" has a default (has_value), a bare
@@ -91,6 +92,11 @@ struct manifest {
 	size_t nresources;
 	struct mf_timer *timers;       /* in file order */
 	size_t ntimers;
+	/* Keys accepted and not acted on, one line each, in file order:
+	 * "convox.yml:LINE:COL: scale.targets (autoscaling) is not acted on by
+	 * local racks" (at most MF_MAX_NOTICES). */
+	char **notices;
+	size_t nnotices;
 };
 
 /*

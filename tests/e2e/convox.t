@@ -142,7 +142,10 @@ out=$(cx releases manifest RNOSUCH -a shop -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: no such release: RNOSUCH" "releases manifest of no release"
 # A build whose Dockerfile has a RUN line, which the rack says it does not run.
 printf 'RUN echo never\n' >> "$src/Dockerfile"
-built2=$(cx build "$src" -a shop -r dev --id 2>/dev/null)
+printf '    drain: 10\n' >> "$src/convox.yml"   # accepted, not acted on: named
+built2=$(cx build "$src" -a shop -r dev --id 2>"$TMP/build.err")
+like "$(cat "$TMP/build.err")" "^convox\.yml:[0-9]+:5: drain \(load balancer draining; termination\.grace applies\) is not acted on by local racks$" \
+	"build names a manifest key it accepts and does not act on, with its line and column"
 bid=$(cx builds -a shop -r dev | awk 'NR == 2 { print $1 }')
 out=$(cx builds info "$bid" -a shop -r dev); ok $? "builds info $bid"
 like "$out" "^Id +$bid" "builds info: Id"
@@ -150,6 +153,7 @@ like "$out" "Status +complete" "builds info: Status"
 like "$out" "Release +$built2" "builds info: Release, the one made from it"
 out=$(cx builds logs "$bid" -a shop -r dev); ok $? "builds logs"
 like "$out" "^service web: the local provider does not run the 1 RUN line" "builds logs: what the build said"
+like "$out" "drain \(load balancer draining; termination\.grace applies\) is not acted on" "...the keys it did not act on too"
 like "$out" "Build $bid complete: release R[A-Z0-9]+" "builds logs: its result"
 out=$(cx builds info BNOSUCH -a shop -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: no such build: BNOSUCH" "builds info of no build"

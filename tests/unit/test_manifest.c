@@ -653,6 +653,40 @@ test_scale(void **state)
 		web_must_fail(bad[i].yaml, bad[i].err);
 }
 
+/* ---------------------------------------------------------------- notices */
+
+/* Each key accepted and not acted on is named once, where it stands; keys
+ * acted on are not. */
+static void
+test_notices(void **state)
+{
+	static const char *const want[] = {
+		"convox.yml:1:1: version (a docker-compose leftover) is not acted on by local racks",
+		"convox.yml:5:7: scale.targets (autoscaling) is not acted on by local racks",
+		"convox.yml:7:7: scale.memory (sizing) is not acted on by local racks",
+		"convox.yml:8:5: drain (load balancer draining; termination.grace applies) is not "
+		"acted on by local racks",
+		"convox.yml:9:5: ports (extra ports the process opens: checked, not published) is "
+		"not acted on by local racks",
+		"convox.yml:11:5: labels (Kubernetes labels) is not acted on by local racks",
+		"convox.yml:13:1: budget (cloud cost caps) is not acted on by local racks",
+	};
+	struct manifest *m;
+	size_t i;
+
+	(void)state;
+	m = must_load("version: \"2\"\nservices:\n  web:\n    scale:\n      targets:\n"
+	    "        cpu: 70\n      memory: 256\n    drain: 10\n    ports:\n      - 9000\n"
+	    "    labels:\n      team: a\nbudget:\n  amount: 100\n");
+	assert_int_equal(m->nnotices, sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < m->nnotices; i++)
+		assert_string_equal(m->notices[i], want[i]);
+	manifest_free(m);
+	m = must_load("services:\n  web:\n    port: 3000\n    scale: 2\n    health: /h\n");
+	assert_int_equal(m->nnotices, 0);
+	manifest_free(m);
+}
+
 /* ---------------------------------------------------------------- interpolation */
 
 static void
@@ -1272,6 +1306,7 @@ main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_scale),
+		cmocka_unit_test(test_notices),
 		cmocka_unit_test(test_interpolation),
 		cmocka_unit_test(test_service_env),
 		cmocka_unit_test(test_internal_router),
