@@ -10,8 +10,10 @@
  * between sections (links, resources, timers) are checked once the whole file
  * is read.
  *
- * What the local provider does with each key. Convox ignores keys it does not
- * know; we refuse them: on a local rack a typo, or a feature we cannot
+ * What the local provider does with each key (docs/manifest.md is the users'
+ * page of it; test_manifest checks that it lists every key of the tables
+ * below with their decision). Convox ignores keys it does not know; we
+ * refuse them: on a local rack a typo, or a feature we cannot
  * provide, must fail the deploy rather than silently change what runs.
  *
  *  key                         decision  why
@@ -2453,6 +2455,28 @@ parse_top(struct pctx *c)
 }
 
 /* ---------------------------------------------------------------- API */
+
+static const char *
+class_name(enum key_class k)
+{
+	return k == K_HONOUR ? "acted on" : k == K_IGNORE ? "not acted on" : "refused";
+}
+
+size_t
+manifest_keys(struct mf_key *out, size_t max)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i < sizeof(top_rules) / sizeof(top_rules[0]); i++, n++)
+		if (n < max)
+			out[n] = (struct mf_key){ "", top_rules[i].name,
+			    class_name(top_rules[i].class) };
+	for (i = 0; i < sizeof(svc_rules) / sizeof(svc_rules[0]); i++, n++)
+		if (n < max)
+			out[n] = (struct mf_key){ "services.NAME.", svc_rules[i].name,
+			    class_name(svc_rules[i].class) };
+	return n;
+}
 
 struct manifest *
 manifest_parse(const char *buf, size_t len, const char *filename,

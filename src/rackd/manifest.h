@@ -112,6 +112,16 @@ struct manifest {
 struct manifest *manifest_parse(const char *buf, size_t len, const char *filename,
     const char *(*lookup)(const char *name, void *ctx), void *ctx, char *err, size_t errlen);
 
+/* The keys the parser knows, for documentation and its test: where each
+ * stands ("" top level, "services.NAME."), its name, and "acted on", "not
+ * acted on" or "refused". Fills at most max; returns how many there are. */
+struct mf_key {
+	const char *section;
+	const char *name;
+	const char *decision;
+};
+size_t manifest_keys(struct mf_key *out, size_t max);
+
 /* Frees m and everything in it; NULL is fine. */
 void manifest_free(struct manifest *m);
 

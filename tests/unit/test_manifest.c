@@ -687,6 +687,40 @@ test_notices(void **state)
 	manifest_free(m);
 }
 
+/* docs/manifest.md lists every key the parser knows, in its section, with
+ * the decision the parser takes (a key it reads may still be "not acted
+ * on", as extra ports are: checked, then named). */
+static void
+test_docs_list_every_key(void **state)
+{
+	struct mf_key keys[256];
+	size_t n = manifest_keys(keys, 256), i;
+	size_t len;
+	char *doc = read_file("docs/manifest.md", &len), *services;
+
+	(void)state;
+	assert_true(n > 40 && n <= 256);
+	assert_non_null(doc);
+	services = strstr(doc, "\n## Services");
+	assert_non_null(services);
+	for (i = 0; i < n; i++) {
+		bool top = keys[i].section[0] == '\0';
+		char row[128], *at;
+		const char *from = top ? doc : services;
+
+		snprintf(row, sizeof(row), "\n| `%s` | ", keys[i].name);
+		at = strstr(from, row);
+		if (at == NULL || (top && at > services))
+			fail_msg("docs/manifest.md does not list %s%s", keys[i].section, keys[i].name);
+		at += strlen(row);
+		if (strcmp(keys[i].decision, "acted on") != 0 &&
+		    strncmp(at, keys[i].decision, strlen(keys[i].decision)) != 0)
+			fail_msg("docs/manifest.md says %s%s is %.20s, the parser: %s",
+			    keys[i].section, keys[i].name, at, keys[i].decision);
+	}
+	free(doc);
+}
+
 /* ---------------------------------------------------------------- interpolation */
 
 static void
@@ -1307,6 +1341,7 @@ main(void)
 		cmocka_unit_test(test_health),
 		cmocka_unit_test(test_scale),
 		cmocka_unit_test(test_notices),
+		cmocka_unit_test(test_docs_list_every_key),
 		cmocka_unit_test(test_interpolation),
 		cmocka_unit_test(test_service_env),
 		cmocka_unit_test(test_internal_router),
