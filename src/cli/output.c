@@ -23,6 +23,17 @@ out_capture(char *buf, size_t len)
 		capture[0] = '\0';
 }
 
+void
+out_elapsed(int64_t ms, char *out, size_t outlen)
+{
+	if (ms < 1000)
+		snprintf(out, outlen, "%lldms", (long long)(ms < 0 ? 0 : ms));
+	else if (ms < 60000)
+		snprintf(out, outlen, "%lld.%llds", (long long)(ms / 1000), (long long)(ms % 1000 / 100));
+	else
+		snprintf(out, outlen, "%lldm%llds", (long long)(ms / 60000), (long long)(ms % 60000 / 1000));
+}
+
 int
 out_error(const char *fmt, ...)
 {
@@ -299,6 +310,9 @@ out_list(const struct out_col *cols, size_t ncols, const jv *arr, bool json,
 			if (cols[c].fmt == OUT_AGO || cols[c].fmt == OUT_WHEN) {
 				(cols[c].fmt == OUT_AGO ? out_ago : out_when)(jv_int(row, cols[c].key), now,
 				    bufs[c], sizeof(bufs[c]));
+				cells[c] = bufs[c];
+			} else if (cols[c].fmt == OUT_MS) {
+				out_elapsed(jv_int(row, cols[c].key), bufs[c], sizeof(bufs[c]));
 				cells[c] = bufs[c];
 			} else {
 				cells[c] = jv_str(row, cols[c].key);

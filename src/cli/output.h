@@ -34,6 +34,8 @@ void out_ago(int64_t unix_time, int64_t now, char *out, size_t outlen);
 void out_when(int64_t unix_time, int64_t now, char *out, size_t outlen);
 /* 2026-11-24T23:59:59Z; "" for 0. */
 void out_rfc3339(int64_t unix_time, char *out, size_t outlen);
+/* A duration in ms as "350ms", "4.2s" or "2m5s". */
+void out_elapsed(int64_t ms, char *out, size_t outlen);
 
 /* An aligned table: columns separated by two spaces, the last one not padded. */
 struct table;
@@ -54,6 +56,7 @@ enum out_fmt {
 	OUT_TEXT,       /* the member as text */
 	OUT_AGO,        /* unix seconds shown as "N minutes ago" */
 	OUT_WHEN,       /* unix seconds, past or future: "N months from now" */
+	OUT_MS,         /* a duration in ms: "350ms", "4.2s", "2m5s" */
 };
 
 struct out_col {

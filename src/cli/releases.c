@@ -25,11 +25,14 @@ cmd_releases(struct cli *c)
 int
 cmd_builds(struct cli *c)
 {
+	/* Convox's columns */
 	static const struct out_col cols[] = {
 		{ "ID", "id", OUT_TEXT },
 		{ "STATUS", "status", OUT_TEXT },
 		{ "RELEASE", "release", OUT_TEXT },
-		{ "CREATED", "created", OUT_AGO },
+		{ "STARTED", "started", OUT_AGO },
+		{ "ELAPSED", "elapsed_ms", OUT_MS },
+		{ "DESCRIPTION", "description", OUT_TEXT },
 	};
 
 	return cli_list_app(c, "builds", cols, CX_ARRAY_LEN(cols), NULL);
@@ -170,7 +173,7 @@ get_build(struct cli *c, jv **b)
 int
 cmd_builds_info(struct cli *c)
 {
-	char created[32];
+	char created[32], elapsed[32];
 	jv *b = NULL;
 
 	if (get_build(c, &b) == -1)
@@ -184,10 +187,11 @@ cmd_builds_info(struct cli *c)
 			{ "Release", jv_str(b, "release") },
 			{ "Description", jv_str(b, "description") },
 			{ "Started", created },
-			{ "Elapsed", "0s (the rack builds while it takes the upload)" },
+			{ "Elapsed", elapsed },
 		};
 
-		out_rfc3339(jv_int(b, "created"), created, sizeof(created));
+		out_rfc3339(jv_int(b, "started"), created, sizeof(created));
+		out_elapsed(jv_int(b, "elapsed_ms"), elapsed, sizeof(elapsed));
 		kv_print(kvs, CX_ARRAY_LEN(kvs), stdout);
 	}
 	jv_free(b);

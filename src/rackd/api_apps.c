@@ -201,6 +201,7 @@ api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		 * first release made from it (no older one has its build). */
 		for (size_t i = 0; i < n; i++) {
 			bool older = false;
+			struct st_build bd;
 			jv *b;
 
 			for (size_t k = i + 1; k < n && !older; k++)
@@ -212,6 +213,15 @@ api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			jv_set_str(b, "status", "complete");
 			jv_set_str(b, "release", list[i].id);
 			jv_set_int(b, "created", list[i].created);
+			jv_set_str(b, "description", list[i].description);
+			if (store_build_get(r->store, a->name, list[i].build, &bd) == 0) {
+				jv_set_int(b, "started", bd.created);
+				jv_set_int(b, "elapsed_ms", bd.elapsed_ms);
+				store_build_free(&bd);
+			} else {
+				jv_set_int(b, "started", list[i].created);
+				jv_set_int(b, "elapsed_ms", 0);
+			}
 			jv_push_take(arr, b);
 		}
 		store_release_list_free(list, n);

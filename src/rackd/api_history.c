@@ -52,6 +52,8 @@ api_build_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(j, "id", b.id);
 	jv_set_str(j, "status", "complete");    /* a build is stored once it is made */
 	jv_set_int(j, "created", b.created);
+	jv_set_int(j, "started", b.created);
+	jv_set_int(j, "elapsed_ms", b.elapsed_ms);
 	if (first_release(r, a->name, b.id, &rel) == 0) {
 		jv_set_str(j, "release", rel.id);
 		jv_set_str(j, "description", rel.description);

@@ -36,6 +36,8 @@ struct build_job {
 	char dir[4096];
 	char desc[512];
 	char *env;                 /* the app's env, for ${VAR} in convox.yml */
+	int64_t started;           /* unix seconds: the build's STARTED */
+	int64_t started_ms;        /* monotonic, for its ELAPSED */
 	pid_t pid;
 	int fd;
 	struct buf report;
@@ -188,7 +190,8 @@ job_finish(struct build_job *j)
 	b.dir = j->dir;
 	b.manifest = manifest != NULL ? manifest : "";
 	b.warnings = report + 3;
-	b.created = now_unix();
+	b.created = j->started;
+	b.elapsed_ms = now_ms() - j->started_ms;
 	store_new_id(rel.id, sizeof(rel.id), "R", true);
 	str_copy(rel.app, sizeof(rel.app), j->app);
 	str_copy(rel.build, sizeof(rel.build), j->id);
@@ -261,6 +264,8 @@ build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s
 
 	j = xcalloc(1, sizeof(*j));
 	j->rack = r;
+	j->started = now_unix();
+	j->started_ms = now_ms();
 	buf_init(&j->report, 1 << 16);
 	str_copy(j->app, sizeof(j->app), a->name);
 	store_new_id(j->id, sizeof(j->id), "B", true);

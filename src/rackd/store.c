@@ -58,6 +58,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE cert_bindings (app TEXT NOT NULL REFERENCES apps(name) ON DELETE CASCADE,"
 	"  service TEXT NOT NULL, port INTEGER NOT NULL, cert TEXT NOT NULL REFERENCES certs(id),"
 	"  PRIMARY KEY (app, service, port));",
+	/* 7: how long a build took (ms), for cx builds' ELAPSED */
+	"ALTER TABLE builds ADD COLUMN elapsed_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 const char *
@@ -320,8 +322,8 @@ store_app_set_release(struct store *st, const char *app, const char *release)
 int
 store_build_add(struct store *st, const struct st_build *b)
 {
-	sqlite3_stmt *q = prep(st, "INSERT INTO builds (id, app, dir, manifest, warnings, created)"
-	    " VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *q = prep(st, "INSERT INTO builds (id, app, dir, manifest, warnings, created,"
+	    " elapsed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
@@ -331,14 +333,15 @@ store_build_add(struct store *st, const struct st_build *b)
 	bind_text(q, 4, b->manifest);
 	bind_text(q, 5, b->warnings);
 	sqlite3_bind_int64(q, 6, b->created);
+	sqlite3_bind_int64(q, 7, b->elapsed_ms);
 	return step_done(q);
 }
 
 int
 store_build_get(struct store *st, const char *app, const char *id, struct st_build *out)
 {
-	sqlite3_stmt *q = prep(st, "SELECT id, app, dir, manifest, warnings, created FROM builds"
-	    " WHERE app = ? AND id = ?");
+	sqlite3_stmt *q = prep(st, "SELECT id, app, dir, manifest, warnings, created, elapsed_ms"
+	    " FROM builds WHERE app = ? AND id = ?");
 	int rc = -1;
 
 	if (q == NULL)
@@ -352,6 +355,7 @@ store_build_get(struct store *st, const char *app, const char *id, struct st_bui
 		out->manifest = col_dup(q, 3);
 		out->warnings = col_dup(q, 4);
 		out->created = sqlite3_column_int64(q, 5);
+		out->elapsed_ms = sqlite3_column_int64(q, 6);
 		rc = 0;
 	}
 	sqlite3_finalize(q);

@@ -30,7 +30,8 @@ struct st_build {
 	char *dir;          /* unpacked source */
 	char *manifest;     /* convox.yml text */
 	char *warnings;     /* "\n"-separated, may be "" */
-	int64_t created;
+	int64_t created;    /* unix seconds: when it started */
+	int64_t elapsed_ms; /* how long it took (0: made before this was kept) */
 };
 
 struct st_release {

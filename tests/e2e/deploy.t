@@ -130,7 +130,7 @@ out=$(cx deploy "$ROOT/tests/e2e/apps/noyml" -a app1 -r dev 2>&1); rc=$?
 refused "$rc" "$out" "^ERROR: no convox.yml in " "missing convox.yml is refused"
 
 out=$(cx builds -a app1 -r dev)
-like "$out" "ID +STATUS +RELEASE +CREATED" "builds header"
+like "$out" "ID +STATUS +RELEASE +STARTED +ELAPSED +DESCRIPTION" "builds header: Convox's columns"
 is "$(printf '%s\n' "$out" | grep -c '^B')" 3 "three builds (hello, crash, badutf8): env changes made releases, not builds"
 # Rollback makes a new release from an old one and promotes it.
 first=$(cx releases -a app1 -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\(R[A-Z0-9]*\)".*/\1/p' | tail -1)

@@ -132,7 +132,7 @@ test_store_migrates_v4_certs(void **state)
 	assert_non_null(st);
 	/* Back to version 4 as an older daemon left it: no peers, no certs tables. */
 	assert_int_equal(sqlite3_exec_for_test(path, "DROP TABLE cert_bindings; DROP TABLE certs; DROP TABLE peers;"
-	    " PRAGMA user_version=4;"), 0);
+	    " ALTER TABLE builds DROP COLUMN elapsed_ms; PRAGMA user_version=4;"), 0);
 	store_close(st);
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
@@ -182,6 +182,9 @@ test_store_migrates_v1(void **state)
 	    "CREATE TABLE apps (name TEXT PRIMARY KEY, release TEXT NOT NULL DEFAULT '',"
 	    " created INTEGER NOT NULL);"
 	    "INSERT INTO apps VALUES ('app1', 'R1', 1);"
+	    "CREATE TABLE builds (id TEXT PRIMARY KEY, app TEXT NOT NULL, dir TEXT NOT NULL,"
+	    " manifest TEXT NOT NULL, warnings TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL);"
+	    "INSERT INTO builds VALUES ('B1', 'app1', '/x', 'services: {}', '', 1);"
 	    "CREATE TABLE processes (id TEXT PRIMARY KEY, app TEXT NOT NULL, service TEXT NOT NULL,"
 	    " release TEXT NOT NULL, pid INTEGER NOT NULL, pid_start INTEGER NOT NULL,"
 	    " shim_pid INTEGER NOT NULL, port INTEGER NOT NULL, address TEXT NOT NULL,"
@@ -203,6 +206,14 @@ test_store_migrates_v1(void **state)
 	assert_int_equal(store_app_set_uid_base(st, "app1", 0x70010000u), 0);
 	assert_int_equal(store_app_get(st, "app1", &app), 0);
 	assert_int_equal(app.uid_base, 0x70010000u);
+	/* 7: a build from before durations were kept took "0 ms". */
+	{
+		struct st_build b;
+
+		assert_int_equal(store_build_get(st, "app1", "B1", &b), 0);
+		assert_int_equal(b.elapsed_ms, 0);
+		store_build_free(&b);
+	}
 	assert_int_equal(store_proc_list(st, &ps, &n), 0);
 	assert_int_equal(n, 3);
 	assert_string_equal(ps[0].id, "web-1");
