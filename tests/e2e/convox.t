@@ -154,7 +154,7 @@ like "$out" "Release +$built2" "builds info: Release, the one made from it"
 like "$out" "Elapsed +[0-9.]+m?s" "builds info: Elapsed, how long the build took"
 out=$(cx builds -a shop -r dev)
 like "$out" "^ID +STATUS +RELEASE +STARTED +ELAPSED +DESCRIPTION" "builds: Convox's columns"
-like "$out" "$bid +complete +$built2 +.* ago +[0-9.]+m?s" "builds: a row with its release, start and duration"
+like "$out" "$bid +complete +$built2 +(now|.* ago) +[0-9.]+m?s" "builds: a row with its release, start and duration"
 out=$(cx builds logs "$bid" -a shop -r dev); ok $? "builds logs"
 like "$out" "^service web: the local provider does not run the 1 RUN line" "builds logs: what the build said"
 like "$out" "drain \(load balancer draining; termination\.grace applies\) is not acted on" "...the keys it did not act on too"
