@@ -188,6 +188,20 @@ roff(const char *s)
 	}
 }
 
+/* "--NAME VALUE" of a flag, bold and italic. */
+static void
+man_flag(const struct cli_opt *o)
+{
+	printf("\\fB\\-\\-");
+	roff(o->long_name);
+	printf("\\fR");
+	if (o->value != NULL) {
+		printf(" \\fI");
+		roff(o->value);
+		printf("\\fR");
+	}
+}
+
 int
 cmd_man(struct cli *c)
 {
@@ -218,14 +232,7 @@ cmd_man(struct cli *c)
 		for (size_t k = 0; k < nopts; k++) {
 			if (opts[k].id == OPT_HELP || !cmd_takes(&cmds[i], &opts[k]))
 				continue;
-			printf("\\fB\\-\\-");
-			roff(opts[k].long_name);
-			printf("\\fR");
-			if (opts[k].value != NULL) {
-				printf(" \\fI");
-				roff(opts[k].value);
-				printf("\\fR");
-			}
+			man_flag(&opts[k]);
 			printf(", ");
 		}
 		printf("\\fB\\-\\-help\\fR\n");
@@ -235,14 +242,7 @@ cmd_man(struct cli *c)
 		printf(".TP\n");
 		if (opts[k].short_name != 0)
 			printf("\\fB\\-%c\\fR, ", opts[k].short_name);
-		printf("\\fB\\-\\-");
-		roff(opts[k].long_name);
-		printf("\\fR");
-		if (opts[k].value != NULL) {
-			printf(" \\fI");
-			roff(opts[k].value);
-			printf("\\fR");
-		}
+		man_flag(&opts[k]);
 		printf("\n");
 		roff(opts[k].help);
 		printf("\n");

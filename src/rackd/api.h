@@ -91,6 +91,11 @@ jv *api_json_body(const struct api_req *q, struct api_resp *s);
 
 /* The app named in the path (args[0]), or NULL after a 404. */
 struct app *api_find_app(struct rack *r, struct api_req *q, struct api_resp *s);
+/* Release id of app a into out (free with store_release_free), or -1 after
+ * a 404 naming it. */
+struct st_release;
+int api_find_release(struct rack *r, struct app *a, const char *id, struct api_resp *s,
+    struct st_release *out);
 
 /* Handlers (api_system.c, api_apps.c, api_history.c, ...). */
 typedef void (*api_handler)(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -279,13 +279,8 @@ api_release_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a = api_find_app(r, q, s);
 	struct st_release rel;
 
-	if (a == NULL)
+	if (a == NULL || api_find_release(r, a, q->args[1], s, &rel) == -1)
 		return;
-	if (store_release_get(r->store, a->name, q->args[1], &rel) == -1) {
-		api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", q->args[1],
-		    a->name);
-		return;
-	}
 	s->json = release_json(&rel);
 	store_release_free(&rel);
 }
@@ -457,6 +452,16 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv_push_take(arr, j);
 	}
 	s->json = arr;
+}
+
+int
+api_find_release(struct rack *r, struct app *a, const char *id, struct api_resp *s,
+    struct st_release *out)
+{
+	if (store_release_get(r->store, a->name, id, out) == 0)
+		return 0;
+	api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", id, a->name);
+	return -1;
 }
 
 /* DELETE /apps/APP/processes/ID: as Convox's `ps stop`, the process stops

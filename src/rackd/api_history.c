@@ -78,13 +78,8 @@ api_release_manifest(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct st_release rel;
 	struct st_build b;
 
-	if (a == NULL)
+	if (a == NULL || api_find_release(r, a, q->args[1], s, &rel) == -1)
 		return;
-	if (store_release_get(r->store, a->name, q->args[1], &rel) == -1) {
-		api_error(s, 404, "no such release: %s (cx releases -a %s lists them)", q->args[1],
-		    a->name);
-		return;
-	}
 	if (rel.build[0] == '\0' || store_build_get(r->store, a->name, rel.build, &b) == -1) {
 		api_error(s, 404, "release %s has no build, so no manifest: it only set variables "
 		    "before the app's first deploy", rel.id);
