@@ -38,6 +38,10 @@ CX_LAB_CLEANUP=host_cleanup
 # `ip netns exec` would make: the daemon's namespaces must stay visible).
 H() { nsenter --net="/run/netns/$HOST" "$@"; }
 C() { nsenter --net="/run/netns/$CLI" "$@"; }
+# For what runs in the background: nsenter itself, not a function (whose
+# subshell would be the PID that track records, leaving the program behind).
+NS_H=(nsenter --net="/run/netns/$HOST")
+NS_C=(nsenter --net="/run/netns/$CLI")
 try() { "$@" 2>&1; }
 
 ip netns add "$HOST" && ip netns add "$CLI" &&
@@ -51,13 +55,13 @@ ip netns add "$HOST" && ip netns add "$CLI" &&
 
 # The outside world: a DNS (cx-labdns itself) and a web server, in the client.
 printf 'outside.example.test %s\n' "$CLIENT" >"$TMP/upstream.hosts"
-C cx-labdns --listen "$CLIENT:53" --hosts "$TMP/upstream.hosts" --pidfile "$TMP/upstream.pid" \
+"${NS_C[@]}" cx-labdns --listen "$CLIENT:53" --hosts "$TMP/upstream.hosts" --pidfile "$TMP/upstream.pid" \
     >"$TMP/upstream.log" 2>&1 &
 track $!
-C env PORT=8080 APP=outside SERVICE=www perl "$EXAMPLES/hello/server.pl" >"$TMP/outside.log" 2>&1 &
+"${NS_C[@]}" env PORT=8080 APP=outside SERVICE=www perl "$EXAMPLES/hello/server.pl" >"$TMP/outside.log" 2>&1 &
 track $!
 # Something else of the host's own, which the rack's processes must not reach.
-H env PORT=5443 APP=hostonly SERVICE=api perl "$EXAMPLES/hello/server.pl" >"$TMP/hostonly.log" 2>&1 &
+"${NS_H[@]}" env PORT=5443 APP=hostonly SERVICE=api perl "$EXAMPLES/hello/server.pl" >"$TMP/hostonly.log" 2>&1 &
 track $!
 # The host's resolver, as its /etc/resolv.conf would name it.
 printf 'nameserver %s\n' "$CLIENT" >"$TMP/host-resolv.conf"
@@ -178,10 +182,10 @@ if command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null; th
 	    "certificate": "%s", "privateKey": "%s", "httpPort": 80, "tlsPort": 5001,
 	    "ocspResponderURL": "", "externalAccountBindingRequired": false}}\n' \
 	    "$CLIENT" "$CLIENT" "$TMP/pebble.pem" "$TMP/pebble.key" >"$TMP/pebble.json"
-	C pebble-challtestsrv -defaultIPv4 "$PUB" -defaultIPv6 "" -dns01 "$CLIENT:8053" -http01 "" \
+	"${NS_C[@]}" pebble-challtestsrv -defaultIPv4 "$PUB" -defaultIPv6 "" -dns01 "$CLIENT:8053" -http01 "" \
 	    -https01 "" -tlsalpn01 "" -management "$CLIENT:8055" >"$TMP/challtestsrv.log" 2>&1 &
 	track $!
-	C env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$TMP/pebble.json" \
+	"${NS_C[@]}" env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 pebble -config "$TMP/pebble.json" \
 	    -dnsserver "$CLIENT:8053" >"$TMP/pebble.log" 2>&1 &
 	track $!
 	wait_for 20 H curl -s --cacert "$TMP/pca.pem" "https://$CLIENT:14000/dir"
