@@ -24,9 +24,10 @@
  *                                        becomes "*" and a sixth (year) field is
  *                                        dropped, as Convox v3 does; running them on
  *                                        schedule is rackd's job
- *  resources                   accepted  name and type checked, nothing provisioned: a
- *                                        service that links one requires its URL
- *                                        variable in the app's environment
+ *  resources                   honoured  postgres, mysql, mariadb, redis, memcached run
+ *                                        by the rack (resource.h); type and options
+ *                                        checked there, options a host cannot honour
+ *                                        noticed; efs and volume refused where linked
  *  appSettings                 ignored   AWS CloudWatch log retention
  *  budget                      ignored   cloud cost caps
  *  labels                      ignored   Kubernetes labels
@@ -124,6 +125,7 @@
  * default"; termination.grace: 0 stays 0.
  */
 #include "rackd/manifest.h"
+#include "rackd/resource.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -2196,12 +2198,47 @@ tk_services(struct pctx *c, const struct ynode *k, const struct ynode *v)
 	return rc;
 }
 
+/* resources.NAME.options: each checked by the resource module (resource.h);
+ * one a single host cannot honour is named in a notice. */
+static int
+resource_options(struct pctx *c, const struct mf_resource *r, const struct ynode *v)
+{
+	struct ypairs op;
+	char what[160], b[SHOWN_MAX], note[256], e[512];
+	int rc = 0;
+
+	snprintf(what, sizeof(what), "resources.%s.options", r->name);
+	if (map_pairs(c, v, what, &op) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < op.n; i++) {
+		char *val = NULL;
+
+		snprintf(what, sizeof(what), "resources.%s.options.%s", r->name, KEYNAME(op.p[i].k, b));
+		if (get_str(c, op.p[i].v, what, &val) < 0) {
+			rc = -1;
+			break;
+		}
+		if (val == NULL)
+			continue;       /* empty after interpolation: absent */
+		if (resource_option_check(r->type, KEYNAME(op.p[i].k, b), val, note, sizeof(note), e,
+		    sizeof(e)) == -1)
+			rc = fail(c, op.p[i].k, "resources.%s.%s", r->name, e);
+		else if (note[0] != '\0')
+			notice(c, op.p[i].k, what, note);
+		free(val);
+	}
+	free(op.p);
+	return rc;
+}
+
 static int
 tk_resources(struct pctx *c, const struct ynode *k, const struct ynode *v)
 {
 	struct manifest *m = c->m;
 	struct ypairs ps, rp = { 0 };
+	const struct ynode *optn = NULL;
 	size_t i, j, cap = 0;
+	char e[512];
 	int rc = 0;
 
 	(void)k;
@@ -2229,7 +2266,9 @@ tk_resources(struct pctx *c, const struct ynode *k, const struct ynode *v)
 		for (j = 0; rc == 0 && j < rp.n; j++) {
 			if (key_is(rp.p[j].k, "type"))
 				typen = rp.p[j].v;
-			else if (!key_is(rp.p[j].k, "options"))
+			else if (key_is(rp.p[j].k, "options"))
+				optn = rp.p[j].v;
+			else
 				rc = fail(c, rp.p[j].k, "resources.%s.%s: unknown key; a resource takes "
 							"type and options", r->name, KEYNAME(rp.p[j].k, b));
 		}
@@ -2237,6 +2276,11 @@ tk_resources(struct pctx *c, const struct ynode *k, const struct ynode *v)
 			rc = -1;
 		else if (rc == 0 && r->type == NULL)
 			rc = fail(c, rk, "resources.%s: needs a type", r->name);
+		else if (rc == 0 && resource_type_check(r->type, e, sizeof(e)) == -1)
+			rc = fail(c, typen, "resources.%s.type: %s", r->name, e);
+		if (rc == 0 && !is_null(optn))
+			rc = resource_options(c, r, optn);
+		optn = NULL;
 	}
 	free(rp.p);
 	free(ps.p);

@@ -1,0 +1,28 @@
+/*
+ * resource_fw.h — on a loopback rack every process shares the host's network
+ * namespace, so a resource's port on 127.0.0.1 is walled off from other apps
+ * by nftables: a table of the rack's own (inet cx-res-RACK), whose output
+ * hook rejects a connection to the port unless the socket's owner (meta
+ * skuid) is root (the rack) or an id of the owning app's range.
+ */
+#ifndef CX_RESOURCE_FW_H
+#define CX_RESOURCE_FW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct resource_fw_rule {
+	int port;                   /* on 127.0.0.1 */
+	uint32_t uid_first, uid_last; /* who may connect, besides root */
+};
+
+/* Replaces the rack's table with rules, atomically (one nft -f); no rules
+ * removes the table. 0, or -1 with err (err may be NULL: then it is only
+ * logged). */
+int resource_fw_apply(const char *rack, const struct resource_fw_rule *rules, size_t n,
+    char *err, size_t errlen);
+
+/* The rack's table name into out ("cx-res-NAME"). */
+void resource_fw_table(const char *rack, char *out, size_t outlen);
+
+#endif
