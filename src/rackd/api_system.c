@@ -25,6 +25,7 @@
 #include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
+#include "rackd/resource.h"
 #include "rackd/routers.h"
 
 static void
@@ -281,6 +282,7 @@ uninstall_now(struct rack *r)
 	r->exiting = true;
 	build_cancel(r, NULL);
 	reconcile_stop_all(r, 5000);
+	resource_stop_all(r);
 	/* Every app's ids go back to the host, with whatever still ran as them. */
 	for (struct app *a = r->apps; a != NULL; a = a->next)
 		sandbox_release_ids(r, a->name, a->uid_base);

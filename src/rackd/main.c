@@ -36,6 +36,7 @@
 #include "rackd/rack.h"
 #include "rackd/params.h"
 #include "rackd/reconcile.h"
+#include "rackd/resource.h"
 #include "rackd/routers.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
@@ -83,6 +84,7 @@ tick(struct ev_loop *loop, void *arg)
 	if (r->exiting)
 		return;
 	sup_tick(r);
+	resource_tick(r);
 	reconcile_tick(r);
 	timers_tick(r);
 	acme_tick(r);
@@ -413,7 +415,9 @@ main(int argc, char **argv)
 	r->sup = &sup_processes;
 	sup_set_exit_handler(r, reconcile_proc_exited);
 	health_set_handler(r, reconcile_health_changed);
-	/* Apps first, so the routers' first snapshot already has their processes. */
+	/* Apps first, so the routers' first snapshot already has their processes;
+	 * their resources before them, so that their URLs are known. */
+	resource_init(r);
 	reconcile_init(r);
 	routers_init(r);
 	reach_init(r);

@@ -37,6 +37,7 @@
 #include "rackd/health.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
+#include "rackd/resource.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
 
@@ -222,10 +223,12 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
     const struct mf_service *s, const char *p_id, char *const *app_env, char **df_env, int port,
     const char *home, char *err, size_t errlen)
 {
-	char **menv, **env;
+	char **menv, **env, **renv;
 	size_t n = 0, cap;
 
-	menv = manifest_service_env(m, s, app_env, err, errlen);
+	renv = resource_env(r, a->name, s, app_env);    /* + NAME_URL of its resources */
+	menv = manifest_service_env(m, s, renv, err, errlen);
+	resource_env_free(renv);
 	if (menv == NULL)
 		return NULL;
 	cap = 16;
@@ -601,7 +604,9 @@ app_unlink_free(struct rack *r, struct app *a)
 			break;
 		}
 	}
-	/* Its ids go back while its directory still names their owner. */
+	/* Its resources' servers stop (their data goes with its directory), then
+	 * its ids go back while its directory still names their owner. */
+	resource_app_delete(r, a->name);
 	sandbox_release_ids(r, a->name, a->uid_base);
 	snprintf(dir, sizeof(dir), "%s/apps/%s", r->dir, a->name);
 	remove_tree(dir);
@@ -760,9 +765,11 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	}
 	if (reconcile_load_release(r, a->name, id, &m, dir, sizeof(dir), &env, err, errlen) == -1)
 		return -1;
+	if (resource_app_ensure(r, a->name, a->uid_base, m, err, errlen) == -1)
+		goto fail;
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
-		char **senv;
+		char **senv, **renv;
 
 		if (s->internal_router && !rack_param_bool(r, "internal_router")) {
 			snprintf(err, errlen, "service %s has internalRouter: true; please enable the"
@@ -770,7 +777,9 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 			    s->name, r->name);
 			goto fail;
 		}
-		senv = manifest_service_env(m, s, env, err, errlen);
+		renv = resource_env(r, a->name, s, env);
+		senv = manifest_service_env(m, s, renv, err, errlen);
+		resource_env_free(renv);
 		if (senv == NULL)
 			goto fail;
 		manifest_env_free(senv);

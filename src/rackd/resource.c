@@ -355,6 +355,8 @@ res_provision(struct rack *r, struct res *x, char *err, size_t errlen)
 	int status = 0;
 	pid_t pid;
 
+	if (write_server_files(x, err, errlen) == -1)
+		return -1;
 	cmd = res_kind_provision_cmd(x->kind, srv_seen(x, srvbuf, sizeof(srvbuf)));
 	if (cmd == NULL) {
 		if (write_small(x, "provisioned", "1\n") == -1)
@@ -402,6 +404,27 @@ port_answers(const struct res *x)
 	return true;
 }
 
+/* Whether pid is still the process that started at start (clock ticks), and
+ * not a zombie: an adopted server's parent (the host's init) may be slow to
+ * reap it, or never do it in a container. */
+static bool
+pid_is(pid_t pid, int64_t start)
+{
+	char path[64], *s, *p;
+	size_t len;
+	bool live;
+
+	if (sup_pid_starttime(pid) != start)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((s = read_file(path, 4096, &len)) == NULL)
+		return false;
+	p = strrchr(s, ')');
+	live = p != NULL && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	free(s);
+	return live;
+}
+
 /* Whether its server still runs (reaps it if it is our child). */
 static bool
 res_alive(struct res *x, int *status)
@@ -416,7 +439,7 @@ res_alive(struct res *x, int *status)
 			return false;
 		return true;
 	}
-	return sup_pid_starttime(x->pid) == x->pid_start;
+	return pid_is(x->pid, x->pid_start);
 }
 
 static int
@@ -767,7 +790,7 @@ res_adopt(struct res *x)
 	*sp = '\0';
 	if (parse_int(line, 1, 1 << 30, &pid) == -1 || sscanf(sp + 1, "%lld", &start) != 1)
 		return false;
-	if (sup_pid_starttime(pid) != start)
+	if (!pid_is(pid, start))
 		return false;
 	x->pid = pid;
 	x->pid_start = start;
