@@ -44,6 +44,7 @@ enum cli_opt_id {
 	OPT_ID,
 	OPT_WAIT,
 	OPT_NO_CACHE,
+	OPT_FILE,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -270,5 +271,12 @@ int cmd_scale(struct cli *c);
 int cmd_restart(struct cli *c);
 int cmd_logs(struct cli *c);
 int cmd_run(struct cli *c);
+/* resources.c */
+int cmd_resources(struct cli *c);
+int cmd_resources_info(struct cli *c);
+int cmd_resources_url(struct cli *c);
+int cmd_resources_console(struct cli *c);
+int cmd_resources_export(struct cli *c);
+int cmd_resources_import(struct cli *c);
 
 #endif

@@ -50,6 +50,7 @@ static const struct cli_opt opts[] = {
 	{ OPT_CA, 0, "ca", "FILE", "the rack's CA certificate (PEM) to verify it against" },
 	{ OPT_FINGERPRINT, 0, "fingerprint", "SHA256",
 	  "the SHA-256 fingerprint of the rack's CA (cx rack ca fingerprint prints it)" },
+	{ OPT_FILE, 'f', "file", "FILE", "the file to write (export) or read (import)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -292,6 +293,36 @@ static const struct cli_cmd cmds[] = {
 	  "Runs COMMAND (with /bin/sh -c) in SERVICE's directory with its environment, as\n"
 	  "an unprivileged user, in the rack's network (a VPC address on VPC racks), and\n"
 	  "exits with its status. Without COMMAND, runs the service's own command." },
+
+	{ "resources", "", 0, 0, APP_CMD | O(JSON), 0, cmd_resources,
+	  "list the databases and caches the rack runs for an app",
+	  "Lists NAME TYPE URL STATUS of the app's resources: one server process each\n"
+	  "(postgres, mysql/mariadb, redis, memcached) from the host's Debian packages,\n"
+	  "made on the first deploy that declares it, its data kept under the rack until\n"
+	  "the app is deleted. STATUS is starting, running, restarting (it crashed; the\n"
+	  "rack starts it again with back-off), failed or stopped. The URL carries the\n"
+	  "password: it is what the services listing the resource get as NAME_URL." },
+	{ "resources info", "NAME", 1, 1, APP_CMD | O(JSON), 0, cmd_resources_info,
+	  "show one resource",
+	  "Shows resource NAME: type, status, URL, the server's version, host and port,\n"
+	  "the services that get its URL (and as which variable), restarts, the last\n"
+	  "error and where its data lies on the rack." },
+	{ "resources url", "NAME", 1, 1, APP_CMD, 0, cmd_resources_url, "print a resource's URL",
+	  "Prints the URL of resource NAME, password included." },
+	{ "resources console", "NAME", 1, 1, APP_CMD, 0, cmd_resources_console,
+	  "open the resource's client (psql, mariadb, redis-cli)",
+	  "Runs the client of resource NAME attached to this terminal, as a cx run of a\n"
+	  "service that lists the resource (the rack lets no one else reach it)." },
+	{ "resources export", "NAME", 1, 1, APP_CMD | O(FILE), 0, cmd_resources_export,
+	  "dump a resource's data to a file",
+	  "Writes resource NAME's data to FILE: pg_dump's SQL (postgres), mysqldump's\n"
+	  "(mysql, mariadb) or an RDB file (redis), made by a cx run of a service that\n"
+	  "lists it. A memcached resource is a cache and has none." },
+	{ "resources import", "NAME", 1, 1, APP_CMD | O(FILE), 0, cmd_resources_import,
+	  "load a dump into a resource",
+	  "Feeds FILE (what cx resources export wrote, from this rack or another) to\n"
+	  "resource NAME's client (psql, mariadb). A redis RDB file is not loaded\n"
+	  "through a client: not done by this command yet." },
 
 	{ "completion", "SHELL", 1, 1, 0, 0, cmd_completion,
 	  "print a completion script for bash or zsh",

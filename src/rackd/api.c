@@ -83,6 +83,8 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/releases/:id/rollback", api_release_rollback, false },
 	{ "GET", "/apps/:app/services", api_services_list, false },
 	{ "GET", "/apps/:app/processes", api_processes_list, false },
+	{ "GET", "/apps/:app/resources", api_resources_list, false },
+	{ "GET", "/apps/:app/resources/:name", api_resource_get, false },
 	{ "DELETE", "/apps/:app/processes/:id", api_process_stop, false },
 	{ "GET", "/apps/:app/environment", api_env_get, false },
 	{ "POST", "/apps/:app/environment", api_env_set, false },

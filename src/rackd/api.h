@@ -135,6 +135,9 @@ void api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_services_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s);
+/* api_resources.c */
+void api_resources_list(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_resource_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
