@@ -637,8 +637,6 @@ resource_app_ensure(struct rack *r, const char *app, uint32_t uid_base,
 	bool changed = false;
 	int rc = 0;
 
-	if (geteuid() == 0 && uid_base == 0)
-		FAIL("app %s has no ids of its own, so its resources cannot run", app);
 	for (size_t i = 0; rc == 0 && i < m->nresources; i++) {
 		const struct mf_resource *mr = &m->resources[i];
 		const struct res_kind *k = res_kind_find(mr->type);
@@ -648,6 +646,12 @@ resource_app_ensure(struct rack *r, const char *app, uint32_t uid_base,
 
 		if (k == NULL)
 			continue;       /* a volume: the manifest refuses it where it is used */
+		if (geteuid() == 0 && uid_base == 0) {
+			snprintf(err, errlen, "resource %s: app %s has no ids of its own, so its "
+			    "server cannot run", mr->name, app);
+			rc = -1;
+			break;
+		}
 		if (x != NULL && x->kind != k && strcmp(x->kind->package, k->package) != 0) {
 			snprintf(err, errlen, "resource %s is a %s; its type cannot change to %s (its "
 			    "data is a %s's): give the new one another name", mr->name, x->type,
