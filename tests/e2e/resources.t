@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Resources: an app that declares a postgres and a redis gets them, run by the
+# rack from Debian's servers. examples/resources-demo is deployed, migrated by
+# `cx run`, a row written through its web service; the row survives a crash of
+# the database server, a daemon kill -9 and restart, a redeploy and cx restart;
+# another app's process cannot connect to either server nor read their
+# passwords; export, then import on a second rack, serves the same row; cx apps
+# delete stops the servers and removes their data and rules.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "1..0 # SKIP resources run as ids of the app's own only on a rack run as root"
+	exit 0
+fi
+for b in /usr/lib/postgresql/*/bin/postgres /usr/bin/redis-server /usr/bin/psql /usr/bin/redis-cli; do
+	[ -x "$b" ] || { echo "Bail out! $b is missing: make deps (postgresql, redis-server)"; exit 1; }
+done
+
+# Resource servers run in sessions of their own, outside what lib.sh's
+# cleanup finds by the home's path: stop them by their pid files.
+stop_resources() {
+	local f
+	for f in "$CX_HOME"/racks/*/apps/*/resources/*/pid; do
+		[ -f "$f" ] && kill -9 "$(cut -d' ' -f1 "$f")" 2>/dev/null
+	done
+	for t in dev dev2; do nft delete table inet "cx-res-$t" 2>/dev/null; done
+}
+trap 'stop_resources; cleanup' EXIT
+
+cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+RACK=$CX_HOME/racks/dev
+RES=$RACK/apps/shop/resources
+cx apps create shop -r dev >/dev/null && cx apps create other -r dev >/dev/null
+ok $? "create two apps"
+
+t0=$(date +%s%N)
+out=$(cx deploy "$EXAMPLES/resources-demo" -a shop -r dev 2>&1)
+ok $? "deploy an app with a postgres and a redis resource" "$out"
+echo "# first deploy, provisioning both: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+out=$(cx resources -a shop -r dev)
+like "$out" "cache +redis +redis://:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/0 +running" \
+    "cx resources lists the redis, running, with its URL" "$out"
+like "$out" "database +postgres +postgres://app:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/app +running" \
+    "and the postgres" "$out"
+dburl=$(cx resources url database -a shop -r dev)
+cacheurl=$(cx resources url cache -a shop -r dev)
+dbport=${dburl##*:}; dbport=${dbport%%/*}
+out=$(cx resources info database -a shop -r dev)
+like "$out" "Services +web \(DATABASE_URL\)" "cx resources info names the service that gets its URL" "$out"
+
+# The server runs as an id of the app's own range that its processes do not have.
+base=$(sqlite3 "$RACK/state.db" "SELECT uid_base FROM apps WHERE name = 'shop'")
+pgpid=$(cut -d' ' -f1 "$RES/database/pid")
+is "$(stat -c %u "/proc/$pgpid")" "$((base + 1))" "postgres runs as the app's uid_base + 1"
+is "$(stat -c '%a %u' "$RES/database/password")" "600 0" "its password file is the rack's, 0600"
+is "$(stat -c '%a %u' "$RES/database/srv")" "700 $((base + 1))" "its data is the server's, 0700"
+pw=${dburl#postgres://app:}; pw=${pw%%@*}
+lacks "$(tr '\0' ' ' < "/proc/$pgpid/cmdline")" "^postgres -D" "$pw" "no password on its command line"
+
+out=$(cx run -a shop -r dev web 'psql "$DATABASE_URL" -f migrate.sql' 2>&1)
+ok $? "a migration through cx run" "$out"
+url=$(cx services -a shop -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+port=${url##*:}
+get() { curl -s --max-time 10 -H "Host: web.shop.dev.localhost" "http://127.0.0.1:$port/notes"; }
+out=$(curl -s --max-time 10 -X POST -H "Host: web.shop.dev.localhost" \
+    "http://127.0.0.1:$port/notes?text=kept-$$")
+is "$out" "added; writes: 1" "a row written through the web service (and a count in redis)"
+is "$(get)" "kept-$$
+writes: 1" "and read back"
+
+# Another app, sharing the host's network: refused by the rack's rules, even
+# with the password; and it cannot read the passwords.
+out=$(cx deploy "$ROOT/tests/e2e/apps/abspath" -a other -r dev 2>&1)
+ok $? "deploy another app" "$out"
+out=$(cx run -a other -r dev web "psql '$dburl' -c 'select 1'" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && echo "$out" | grep -q "Connection refused"
+ok $? "another app's process cannot connect to the postgres (refused)" "rc $rc" "$out"
+cpw=${cacheurl#redis://:}; cpw=${cpw%%@*}; cport=${cacheurl##*:}; cport=${cport%%/*}
+ping="REDISCLI_AUTH=$cpw redis-cli -h 127.0.0.1 -p $cport PING"
+out=$(cx run -a other -r dev web "$ping" 2>&1)
+lacks "$out" "Connection refused|Could not connect" "PONG" "nor to the redis (refused)"
+out=$(cx run -a shop -r dev web "$ping" 2>&1)
+like "$out" "PONG" "the owning app's process can (the same command)" "$out"
+out=$(cx run -a other -r dev web "cat '$RES/database/password'" 2>&1)
+rc=$?; [ "$rc" -ne 0 ]; ok $? "another app cannot read the password file" "$out"
+out=$(cx run -a shop -r dev web "cat '$RES/database/password'; ls '$RES/database/srv'" 2>&1)
+rc=$?; [ "$rc" -ne 0 ]; ok $? "nor can the owning app read its server's files (only its URL)" "$out"
+nft list table inet cx-res-dev 2>/dev/null | grep -q "tcp dport $dbport meta skuid != { 0, $base-$((base + 65535)) } reject"
+ok $? "the rule names the app's range for the postgres port"
+
+# A crash: the rack starts the server again, with its data.
+kill -9 "$pgpid"
+wait_for 15 sh -c "cx resources -a shop -r dev | grep -q 'database .* running' && \
+    [ \"\$(cut -d' ' -f1 '$RES/database/pid')\" != $pgpid ]"
+ok $? "postgres killed: the rack starts it again"
+wait_for 10 sh -c "curl -s --max-time 5 -H 'Host: web.shop.dev.localhost' http://127.0.0.1:$port/notes | grep -q kept-$$"
+ok $? "the row is still there after the crash" "$(get)"
+out=$(cx resources info database -a shop -r dev)
+like "$out" "Restarts +1" "cx resources info counts the restart" "$out"
+
+# The daemon killed with SIGKILL: a new one adopts the running servers.
+pgpid=$(cut -d' ' -f1 "$RES/database/pid")
+redispid=$(cut -d' ' -f1 "$RES/cache/pid")
+kill -9 "$(cat "$RACK/rackd.pid")"
+sleep 0.3
+cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon restarted after kill -9"
+is "$(cut -d' ' -f1 "$RES/database/pid") $(cut -d' ' -f1 "$RES/cache/pid")" "$pgpid $redispid" \
+    "it adopted both servers (same pids)"
+wait_for 10 sh -c "cx resources -a shop -r dev | grep -c running | grep -qx 2"
+ok $? "both show running"
+# A crash of an adopted server (no longer the daemon's child) is seen too.
+kill -9 "$redispid"
+wait_for 15 sh -c "[ \"\$(cut -d' ' -f1 '$RES/cache/pid')\" != $redispid ] && \
+    cx resources -a shop -r dev | grep -q 'cache .* running'"
+ok $? "an adopted redis that crashes is started again"
+
+out=$(cx deploy "$EXAMPLES/resources-demo" -a shop -r dev 2>&1)
+ok $? "redeploy" "$out"
+out=$(cx restart -a shop -r dev 2>&1); ok $? "cx restart" "$out"
+url=$(cx services -a shop -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p'); port=${url##*:}
+wait_for 10 sh -c "curl -s --max-time 5 -H 'Host: web.shop.dev.localhost' http://127.0.0.1:$port/notes | grep -q 'writes: 1'"
+is "$(get)" "kept-$$
+writes: 1" "after a crash, a daemon kill -9, a redeploy and a restart: the same row and count"
+is "$(cx resources url database -a shop -r dev)" "$dburl" "the URL did not change"
+
+# Export, then import on a second rack.
+out=$(cx resources export database -a shop -r dev -f "$TMP/db.sql" 2>&1)
+ok $? "cx resources export" "$out"
+grep -q "kept-$$" "$TMP/db.sql"; ok $? "the dump holds the row"
+out=$(cx resources export cache -a shop -r dev -f "$TMP/cache.rdb" 2>&1)
+ok $? "cx resources export of the redis" "$out"
+is "$(head -c 5 "$TMP/cache.rdb")" "REDIS" "gives an RDB file"
+cx rack install local dev2 >/dev/null && cx apps create shop -r dev2 >/dev/null
+out=$(cx deploy "$EXAMPLES/resources-demo" -a shop -r dev2 2>&1)
+ok $? "deploy the app on a second rack" "$out"
+out=$(cx resources import database -a shop -r dev2 -f "$TMP/db.sql" 2>&1)
+ok $? "cx resources import there" "$out"
+url2=$(cx services -a shop -r dev2 --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+out=$(curl -s --max-time 10 -H "Host: web.shop.dev2.localhost" "http://127.0.0.1:${url2##*:}/notes")
+is "$out" "kept-$$
+writes: 0" "the second rack serves the same row"
+
+# Delete: servers stopped after the app's processes, data and rules gone.
+pgpid=$(cut -d' ' -f1 "$RES/database/pid")
+redispid=$(cut -d' ' -f1 "$RES/cache/pid")
+out=$(cx apps delete shop -r dev 2>&1); ok $? "cx apps delete" "$out"
+wait_for 15 sh -c "! kill -0 $pgpid 2>/dev/null && ! kill -0 $redispid 2>/dev/null && [ ! -d '$RES' ]"
+ok $? "its servers stopped and their data is gone"
+nft list table inet cx-res-dev 2>/dev/null | grep -q "dport $dbport"
+[ $? -ne 0 ]; ok $? "and its firewall rule"
+
+cx rack uninstall dev2 >/dev/null; ok $? "uninstall the second rack"
+cx rack uninstall dev >/dev/null; ok $? "uninstall the first"
+nft list table inet cx-res-dev2 >/dev/null 2>&1
+[ $? -ne 0 ]; ok $? "uninstalling removes the rack's rules"
+check_no_leftovers
+done_testing
