@@ -387,11 +387,13 @@ res_provision(struct rack *r, struct res *x, char *err, size_t errlen)
 	return 0;
 }
 
+/* Whether its server answers as a ready one (resource_kind.c's probe). */
 static bool
 port_answers(const struct res *x)
 {
 	struct sockaddr_in sin;
 	char addr[96];
+	bool ready;
 	int fd;
 
 	snprintf(addr, sizeof(addr), "%s:%d", x->host, x->port);
@@ -400,8 +402,9 @@ port_answers(const struct res *x)
 	fd = net_connect_tcp(&sin);
 	if (fd == -1)
 		return false;
+	ready = res_kind_ready(x->kind, fd, 500);
 	close(fd);
-	return true;
+	return ready;
 }
 
 /* Whether pid is still the process that started at start (clock ticks), and

@@ -12,9 +12,11 @@
 #include "rackd/resource_kind.h"
 
 #include <dirent.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,4 +274,49 @@ res_kind_url(const struct res_kind *k, const char *host, int port, const char *p
 		snprintf(out, outlen, "%s://%s:%d", k->scheme, host, port);
 	else
 		snprintf(out, outlen, "%s://app:%s@%s:%d/app", k->scheme, pw, host, port);
+}
+
+/* The first bytes a ready server answers to probe (a TCP accept alone is not
+ * ready: mariadbd and postgres listen before they serve). */
+bool
+res_kind_ready(const struct res_kind *k, int fd, int ms)
+{
+	/* postgres: a StartupMessage (protocol 3.0, user and database app) gets
+	 * 'R' (authenticate) when ready, 'E' ("starting up") before. */
+	static const char pg_startup[] = "\0\0\0\x1f\0\x03\0\0user\0app\0database\0app\0\0";
+	const char *probe = NULL, *want;
+	size_t plen = 0;
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	char got[16];
+	ssize_t n;
+	int soerr = 0;
+	socklen_t slen = sizeof(soerr);
+
+	if (strcmp(k->type, "postgres") == 0) {
+		probe = pg_startup;
+		plen = sizeof(pg_startup) - 1;
+		want = "R";
+	} else if (strcmp(k->scheme, "mysql") == 0) {
+		want = "";          /* its greeting, whatever it says */
+	} else if (strcmp(k->type, "redis") == 0) {
+		probe = "PING\r\n";
+		plen = 6;
+		want = "-NOAUTH";   /* and not -LOADING */
+	} else {
+		probe = "version\r\n";
+		plen = 9;
+		want = "VERSION";
+	}
+	/* The connect first (it may be in progress). */
+	pf.events = POLLOUT;
+	if (poll(&pf, 1, ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == -1 ||
+	    soerr != 0)
+		return false;
+	pf.events = POLLIN;
+	if (probe != NULL && write(fd, probe, plen) != (ssize_t)plen)
+		return false;
+	if (poll(&pf, 1, ms) != 1 || (n = read(fd, got, sizeof(got) - 1)) <= 0)
+		return false;
+	got[n] = '\0';
+	return strncmp(got, want, strlen(want)) == 0;
 }

@@ -56,4 +56,8 @@ char *res_kind_start_cmd(const struct res_kind *k, const char *srv, const char *
 void res_kind_url(const struct res_kind *k, const char *host, int port, const char *pw,
     char *out, size_t outlen);
 
+/* Whether the server on connected socket fd answers its kind's probe as a
+ * ready one within ms (fd is left to the caller to close). */
+bool res_kind_ready(const struct res_kind *k, int fd, int ms);
+
 #endif

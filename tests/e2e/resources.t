@@ -141,6 +141,38 @@ out=$(curl -s --max-time 10 -H "Host: web.shop.dev2.localhost" "http://127.0.0.1
 is "$out" "kept-$$
 writes: 0" "the second rack serves the same row"
 
+# The other kinds: mysql (as DB_URL) and memcached, and what the manifest refuses.
+KINDS=$ROOT/tests/e2e/apps/resources-kinds
+cx apps create kinds -r dev >/dev/null
+out=$(cx deploy "$KINDS" -a kinds -r dev 2>&1)
+ok $? "deploy an app with a mysql and a memcached resource" "$out"
+like "$out" "convox.yml:6:7: resources.db.options.version \(the rack runs the server Debian installed" \
+    "options.version is named as not acted on" "$out"
+like "$out" "convox.yml:7:7: resources.db.options.storage \(a size cap" "and so is storage" "$out"
+out=$(cx resources -a kinds -r dev)
+like "$out" "db +mysql +mysql://app:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/app +running" "the mysql runs" "$out"
+like "$out" "sessions +memcached +memcached://127\.0\.0\.1:[0-9]+ +running" "the memcached runs" "$out"
+out=$(echo "CREATE TABLE t (x text); INSERT INTO t VALUES ('m-$$'); SELECT x FROM t;" |
+    cx resources console db -a kinds -r dev 2>&1)
+like "$out" "m-$$" "cx resources console runs mariadb on it (through DB_URL)" "$out"
+printf '%s' "$out" | grep -q "m-$$" || { tail -5 "$RACK/apps/kinds/resources/db/srv/log"; cx resources info db -a kinds -r dev; nft list table inet cx-res-dev; ss -ltnp | grep mariadb; } | sed 's/^/# /' 
+out=$(cx run -a kinds -r dev worker "python3 $KINDS/mc.py" 2>&1)
+is "$out" "STORED VALUE k 0 2 hi END" "the service reaches its memcached"
+out=$(cx resources export db -a kinds -r dev -f "$TMP/my.sql" 2>&1)
+ok $? "cx resources export of the mysql" "$out"
+grep -q "m-$$" "$TMP/my.sql"; ok $? "mysqldump's file holds the row"
+out=$(cx resources export sessions -a kinds -r dev -f "$TMP/mc" 2>&1)
+refused $? "$out" "^ERROR: a memcached resource has no export \(a cache: nothing to keep\)" \
+    "a memcached has nothing to export"
+mkdir -p "$TMP/bad" && cp "$KINDS/convox.yml" "$TMP/bad/" && sed -i 's/type: memcached/type: memcache/' "$TMP/bad/convox.yml"
+out=$(cx deploy "$TMP/bad" -a kinds -r dev 2>&1)
+like "$out" "convox.yml:9:11: resources.sessions.type: unknown resource type memcache; a local rack runs postgres, mysql, mariadb, redis and memcached" \
+    "an unknown type is refused at its line and column" "$out"
+sed -i 's/type: memcache$/type: memcached/; s/storage: 10/storage: 10\n      replicas: 2/' "$TMP/bad/convox.yml"
+out=$(cx deploy "$TMP/bad" -a kinds -r dev 2>&1)
+like "$out" "convox.yml:8:7: resources.db.options.replicas: unknown option of a mysql resource" \
+    "so is an unknown option" "$out"
+
 # Delete: servers stopped after the app's processes, data and rules gone.
 pgpid=$(cut -d' ' -f1 "$RES/database/pid")
 redispid=$(cut -d' ' -f1 "$RES/cache/pid")
