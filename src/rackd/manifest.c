@@ -2203,13 +2203,15 @@ tk_services(struct pctx *c, const struct ynode *k, const struct ynode *v)
 static int
 resource_options(struct pctx *c, const struct mf_resource *r, const struct ynode *v)
 {
-	struct ypairs op;
+	struct ypairs op = { 0 };
 	char what[160], b[SHOWN_MAX], note[256], e[512];
 	int rc = 0;
 
 	snprintf(what, sizeof(what), "resources.%s.options", r->name);
-	if (map_pairs(c, v, what, &op) < 0)
+	if (map_pairs(c, v, what, &op) < 0) {
+		free(op.p);     /* what it gathered before the failure */
 		return -1;
+	}
 	for (size_t i = 0; rc == 0 && i < op.n; i++) {
 		char *val = NULL;
 
