@@ -321,8 +321,8 @@ static const struct cli_cmd cmds[] = {
 	{ "resources import", "NAME", 1, 1, APP_CMD | O(FILE), 0, cmd_resources_import,
 	  "load a dump into a resource",
 	  "Feeds FILE (what cx resources export wrote, from this rack or another) to\n"
-	  "resource NAME's client (psql, mariadb). A redis RDB file is not loaded\n"
-	  "through a client: not done by this command yet." },
+	  "resource NAME's client (psql, mariadb). A redis resource's data is replaced\n"
+	  "by the RDB file: the rack restarts its server from it." },
 
 	{ "completion", "SHELL", 1, 1, 0, 0, cmd_completion,
 	  "print a completion script for bash or zsh",

@@ -6,7 +6,8 @@
  * redis-cli, pg_dump, mysqldump) as a `cx run` of a service that lists the
  * resource: behind the app's walls, where its URL is in the environment and
  * the resource is reachable (the rack walls it off from everything else),
- * on loopback, VPC and remote racks alike. The password goes from that
+ * on loopback, VPC and remote racks alike. A redis import is the exception:
+ * an RDB file is loaded by the server, so the rack puts it in place. The password goes from that
  * variable into the client's environment (PGPASSWORD, MYSQL_PWD,
  * REDISCLI_AUTH), never onto a command line, which other users can read.
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -158,9 +160,7 @@ run_client(struct cli *c, const char *what)
 	svcs = jv_get(r, "services");
 	if ((cmd = client_for(type, what)) == NULL) {
 		rc = out_error("a %s resource has no %s%s", type, what,
-		    strcmp(type, "redis") == 0 ? " (export gives an RDB file; load one by putting it "
-		    "in place of the resource's dump.rdb)" : strcmp(type, "memcached") == 0 ?
-		    " (a cache: nothing to keep)" : "");
+		    strcmp(type, "memcached") == 0 ? " (a cache: nothing to keep)" : "");
 		jv_free(r);
 		return rc;
 	}
@@ -221,13 +221,49 @@ cmd_resources_export(struct cli *c)
 	return rc;
 }
 
+/* A redis dump is an RDB file, which no client loads: the rack puts it in
+ * place of the resource's data (POST .../import). */
+static int
+import_rdb(struct cli *c, const char *file)
+{
+	struct stat st;
+	char *path;
+	jv *ans = NULL;
+	int fd, rc;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		rc = out_error("cannot open %s: %s", file, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return rc;
+	}
+	out_step("Loading %s into %s", file, c->argv[0]);
+	path = api_path("/apps/%s/resources/%s/import", c->app, c->argv[0]);
+	rc = api_upload(c, path, fd, (uint64_t)st.st_size, &ans);
+	free(path);
+	close(fd);
+	jv_free(ans);
+	if (rc == -1)
+		return 1;
+	out_ok();
+	return 0;
+}
+
 int
 cmd_resources_import(struct cli *c)
 {
 	const char *file = c->opt[OPT_FILE];
+	jv *r = NULL;
+	bool rdb;
 
 	if (file == NULL)
 		return out_error("from where? cx resources import %s -f FILE", c->argv[0]);
+	if (get_resource(c, &r) == -1)
+		return 1;
+	rdb = strcmp(jv_str(r, "type"), "redis") == 0;
+	jv_free(r);
+	if (rdb)
+		return import_rdb(c, file);
 	if (redirect(file, 0) == -1)
 		return 1;
 	return run_client(c, "import");

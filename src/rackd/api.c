@@ -85,6 +85,7 @@ static const struct route routes[] = {
 	{ "GET", "/apps/:app/processes", api_processes_list, false },
 	{ "GET", "/apps/:app/resources", api_resources_list, false },
 	{ "GET", "/apps/:app/resources/:name", api_resource_get, false },
+	{ "POST", "/apps/:app/resources/:name/import", api_resource_import, true },
 	{ "DELETE", "/apps/:app/processes/:id", api_process_stop, false },
 	{ "GET", "/apps/:app/environment", api_env_get, false },
 	{ "POST", "/apps/:app/environment", api_env_set, false },

@@ -138,6 +138,7 @@ void api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s);
 /* api_resources.c */
 void api_resources_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_resource_get(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_resource_import(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -90,3 +90,27 @@ api_resource_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	s->json = info_json(a, &ri);
 }
+
+/* POST /apps/APP/resources/NAME/import with an RDB file as the body (a
+ * redis resource; the others load their dumps through their clients). */
+void
+api_resource_import(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	struct resource_info ri;
+	char err[512];
+
+	if (a == NULL)
+		return;
+	if (resource_get(r, a->name, q->args[1], &ri) == -1) {
+		api_error(s, 404, "no such resource: %s (cx resources -a %s lists them)", q->args[1],
+		    a->name);
+		return;
+	}
+	if (resource_redis_import(r, a->name, q->args[1], q->body_path, err, sizeof(err)) == -1) {
+		api_error(s, 400, "%s", err);
+		return;
+	}
+	s->json = jv_object_new();
+	jv_set_str(s->json, "imported", q->args[1]);
+}

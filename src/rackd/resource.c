@@ -81,6 +81,7 @@ struct res {
 	int restarts;
 	int64_t next_start;         /* ms, RES_RESTARTING */
 	char error[256];
+	bool aof_off;               /* redis: the next start loads dump.rdb (an import) */
 	struct res *next;
 };
 
@@ -445,12 +446,34 @@ res_alive(struct res *x, int *status)
 	return pid_is(x->pid, x->pid_start);
 }
 
+/* redis.conf with appendonly no: with an append-only file on, redis would
+ * start from that (none, after an import) and ignore dump.rdb. */
+static int
+aof_off_conf(const struct res *x, char *err, size_t errlen)
+{
+	char path[4300], *conf, *at;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/srv/redis.conf", x->dir);
+	if ((conf = read_file(path, 1 << 16, &len)) == NULL)
+		FAIL("cannot read %s: %s", path, strerror(errno));
+	if ((at = strstr(conf, "appendonly yes")) != NULL)
+		memcpy(at, "appendonly no ", 14);
+	rc = write_file_atomic(path, conf, len, 0600);
+	free(conf);
+	if (rc == -1 || chown(path, x->uid, x->uid) == -1)
+		FAIL("cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
 static int
 res_start(struct rack *r, struct res *x, char *err, size_t errlen)
 {
 	char srvbuf[4200], *cmd, line[64];
 
-	if (write_server_files(x, err, errlen) == -1)
+	if (write_server_files(x, err, errlen) == -1 || (x->aof_off && aof_off_conf(x, err,
+	    errlen) == -1))
 		return -1;
 	cmd = res_kind_start_cmd(x->kind, srv_seen(x, srvbuf, sizeof(srvbuf)), x->listen, x->port);
 	x->pid = res_spawn(r, x, cmd, err, errlen);
@@ -976,4 +999,117 @@ resource_get(struct rack *r, const char *app, const char *name, struct resource_
 		return -1;
 	res_info(x, out);
 	return 0;
+}
+
+/* Sends AUTH and one command to x's redis; 0 if both answer +OK. */
+static int
+redis_command(const struct res *x, const char *cmd, char *err, size_t errlen)
+{
+	struct sockaddr_in sin;
+	char addr[96], *req, got[256];
+	size_t n = 0;
+	int fd, oks = 0;
+	int64_t until = now_ms() + 5000;
+
+	snprintf(addr, sizeof(addr), "%s:%d", x->host, x->port);
+	if (net_parse_addr(addr, &sin) == -1 || (fd = net_connect_tcp(&sin)) == -1)
+		FAIL("cannot connect to %s", addr);
+	req = xasprintf("AUTH %s\r\n%s\r\n", x->password, cmd);
+	set_nonblock(fd);
+	for (size_t off = 0, len = strlen(req); off < len && now_ms() < until;) {
+		ssize_t w = write(fd, req + off, len - off);
+
+		if (w > 0)
+			off += (size_t)w;
+		else
+			usleep(10000);
+	}
+	free(req);
+	while (oks < 2 && n < sizeof(got) - 1 && now_ms() < until) {
+		ssize_t got_n = read(fd, got + n, sizeof(got) - 1 - n);
+
+		if (got_n == 0)
+			break;
+		if (got_n < 0) {
+			usleep(10000);
+			continue;
+		}
+		n += (size_t)got_n;
+		got[n] = '\0';
+		oks = 0;
+		for (char *p = got; (p = strstr(p, "+OK\r\n")) != NULL; p += 5)
+			oks++;
+	}
+	close(fd);
+	if (oks < 2) {
+		got[n] = '\0';
+		got[strcspn(got, "\r\n")] = '\0';
+		FAIL("redis answered \"%s\" to %s", got, cmd);
+	}
+	return 0;
+}
+
+int
+resource_redis_import(struct rack *r, const char *app, const char *name, const char *path,
+    char *err, size_t errlen)
+{
+	struct res *x = res_find(app, name);
+	char dst[4300], magic[5];
+	int in, out = -1, rc = -1;
+
+	if (x == NULL)
+		FAIL("no such resource: %s", name);
+	if (strcmp(x->type, "redis") != 0)
+		FAIL("resource %s is a %s: its dumps are loaded by its client, not as an RDB file",
+		    name, x->type);
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		FAIL("cannot open the upload: %s", strerror(errno));
+	if (read(in, magic, 5) != 5 || memcmp(magic, "REDIS", 5) != 0) {
+		close(in);
+		FAIL("not an RDB file (it starts with REDIS; cx resources export gives one)");
+	}
+	lseek(in, 0, SEEK_SET);
+	res_stop(x);
+	snprintf(dst, sizeof(dst), "%s/srv/data/appendonlydir", x->dir);
+	remove_tree(dst);
+	snprintf(dst, sizeof(dst), "%s/srv/data/dump.rdb", x->dir);
+	unlink(dst);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out == -1 || (x->uid != 0 && fchown(out, x->uid, x->uid) == -1)) {
+		snprintf(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		char buf[65536];
+		ssize_t n = read(in, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0 || write(out, buf, (size_t)n) != n) {
+			snprintf(err, errlen, "cannot copy the upload to %s: %s", dst, strerror(errno));
+			goto out;
+		}
+	}
+	if (fsync(out) == -1) {
+		snprintf(err, errlen, "fsync %s: %s", dst, strerror(errno));
+		goto out;
+	}
+	x->aof_off = true;
+	if (res_start(r, x, err, errlen) == -1 || res_wait_ready(x, err, errlen) == -1)
+		goto out;
+	/* Its append-only file on again, rewritten from what it loaded. */
+	if (redis_command(x, "CONFIG SET appendonly yes", err, errlen) == -1)
+		goto out;
+	log_info("resource %s/%s: loaded an RDB file", app, name);
+	rc = 0;
+out:
+	x->aof_off = false;
+	if (rc == -1 && x->pid == 0) {
+		x->state = RES_RESTARTING;
+		x->next_start = now_ms() + 1000;
+	}
+	close(in);
+	if (out != -1)
+		close(out);
+	return rc;
 }

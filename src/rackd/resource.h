@@ -106,4 +106,11 @@ size_t resource_each(struct rack *r, const char *app,
 /* The resource name of app into *out. 0, or -1 if there is none. */
 int resource_get(struct rack *r, const char *app, const char *name, struct resource_info *out);
 
+/* A redis resource's data replaced by the RDB file at path: its server
+ * stops, the file takes the place of its data, it starts again from it and
+ * writes its append-only file anew. 0, or -1 with err (not a redis, not an
+ * RDB file; a failed start is retried by the tick). */
+int resource_redis_import(struct rack *r, const char *app, const char *name, const char *path,
+    char *err, size_t errlen);
+
 #endif

@@ -140,6 +140,18 @@ url2=$(cx services -a shop -r dev2 --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p
 out=$(curl -s --max-time 10 -H "Host: web.shop.dev2.localhost" "http://127.0.0.1:${url2##*:}/notes")
 is "$out" "kept-$$
 writes: 0" "the second rack serves the same row"
+out=$(cx resources import cache -a shop -r dev2 -f "$TMP/cache.rdb" 2>&1)
+ok $? "cx resources import of the redis RDB there" "$out"
+out=$(curl -s --max-time 10 -H "Host: web.shop.dev2.localhost" "http://127.0.0.1:${url2##*:}/notes")
+is "$out" "kept-$$
+writes: 1" "and its count too"
+out=$(cx resources import cache -a shop -r dev2 -f "$TMP/db.sql" 2>&1)
+refused $? "$out" "not an RDB file" "a file that is no RDB is refused"
+r2pid=$(cut -d' ' -f1 "$CX_HOME/racks/dev2/apps/shop/resources/cache/pid")
+kill -9 "$r2pid"
+wait_for 15 sh -c "[ \"\$(cut -d' ' -f1 '$CX_HOME/racks/dev2/apps/shop/resources/cache/pid')\" != $r2pid ] && \
+    curl -s --max-time 5 -H 'Host: web.shop.dev2.localhost' http://127.0.0.1:${url2##*:}/notes | grep -q 'writes: 1'"
+ok $? "the imported data is in its append-only file: a crash keeps it"
 
 # The other kinds: mysql (as DB_URL) and memcached, and what the manifest refuses.
 KINDS=$ROOT/tests/e2e/apps/resources-kinds
