@@ -389,8 +389,16 @@ res_provision(struct rack *r, struct res *x, char *err, size_t errlen)
 }
 
 /* Whether its server answers as a ready one (resource_kind.c's probe). */
+static int
+res_connect(struct rack *r, const struct res *x, const struct sockaddr_in *sin)
+{
+	/* On VPC racks it listens in a namespace on the rack's bridge, which the
+	 * host's own network does not reach. */
+	return x->netns_id[0] != '\0' ? rack_connect_in_vpc(r, sin, NULL) : net_connect_tcp(sin);
+}
+
 static bool
-port_answers(const struct res *x)
+port_answers(struct rack *r, const struct res *x)
 {
 	struct sockaddr_in sin;
 	char addr[96];
@@ -400,7 +408,7 @@ port_answers(const struct res *x)
 	snprintf(addr, sizeof(addr), "%s:%d", x->host, x->port);
 	if (net_parse_addr(addr, &sin) == -1)
 		return false;
-	fd = net_connect_tcp(&sin);
+	fd = res_connect(r, x, &sin);
 	if (fd == -1)
 		return false;
 	ready = res_kind_ready(x->kind, fd, 500);
@@ -495,7 +503,7 @@ res_start(struct rack *r, struct res *x, char *err, size_t errlen)
 
 /* After a start: waits until its port answers. */
 static int
-res_wait_ready(struct res *x, char *err, size_t errlen)
+res_wait_ready(struct rack *r, struct res *x, char *err, size_t errlen)
 {
 	int64_t until = now_ms() + READY_MS;
 	char tail[256];
@@ -507,7 +515,7 @@ res_wait_ready(struct res *x, char *err, size_t errlen)
 			log_tail(x, tail, sizeof(tail));
 			FAIL("its server exited at start (%s)", tail[0] != '\0' ? tail : "no output");
 		}
-		if (port_answers(x)) {
+		if (port_answers(r, x)) {
 			x->state = RES_RUNNING;
 			x->error[0] = '\0';
 			return 0;
@@ -705,7 +713,7 @@ resource_app_ensure(struct rack *r, const char *app, uint32_t uid_base,
 			    res_provision(r, x, e, sizeof(e)) == -1)
 				goto failed;
 		}
-		if (res_start(r, x, e, sizeof(e)) == -1 || res_wait_ready(x, e, sizeof(e)) == -1)
+		if (res_start(r, x, e, sizeof(e)) == -1 || res_wait_ready(r, x, e, sizeof(e)) == -1)
 			goto failed;
 		log_info("resource %s/%s: ready in %.1f s", app, mr->name,
 		    (double)(now_ms() - t0) / 1000.0);
@@ -922,7 +930,7 @@ resource_tick(struct rack *r)
 				x->pid = 0;
 				x->state = RES_RESTARTING;
 				x->next_start = now + delay;
-			} else if (x->state == RES_STARTING && port_answers(x)) {
+			} else if (x->state == RES_STARTING && port_answers(r, x)) {
 				x->state = RES_RUNNING;
 			} else if (x->state == RES_STARTING && now - x->started_ms > READY_MS) {
 				log_warnx("resource %s/%s: no answer on %s:%d after %d s; stopping it",
@@ -1003,7 +1011,7 @@ resource_get(struct rack *r, const char *app, const char *name, struct resource_
 
 /* Sends AUTH and one command to x's redis; 0 if both answer +OK. */
 static int
-redis_command(const struct res *x, const char *cmd, char *err, size_t errlen)
+redis_command(struct rack *r, const struct res *x, const char *cmd, char *err, size_t errlen)
 {
 	struct sockaddr_in sin;
 	char addr[96], *req, got[256];
@@ -1012,7 +1020,7 @@ redis_command(const struct res *x, const char *cmd, char *err, size_t errlen)
 	int64_t until = now_ms() + 5000;
 
 	snprintf(addr, sizeof(addr), "%s:%d", x->host, x->port);
-	if (net_parse_addr(addr, &sin) == -1 || (fd = net_connect_tcp(&sin)) == -1)
+	if (net_parse_addr(addr, &sin) == -1 || (fd = res_connect(r, x, &sin)) == -1)
 		FAIL("cannot connect to %s", addr);
 	req = xasprintf("AUTH %s\r\n%s\r\n", x->password, cmd);
 	set_nonblock(fd);
@@ -1095,10 +1103,10 @@ resource_redis_import(struct rack *r, const char *app, const char *name, const c
 		goto out;
 	}
 	x->aof_off = true;
-	if (res_start(r, x, err, errlen) == -1 || res_wait_ready(x, err, errlen) == -1)
+	if (res_start(r, x, err, errlen) == -1 || res_wait_ready(r, x, err, errlen) == -1)
 		goto out;
 	/* Its append-only file on again, rewritten from what it loaded. */
-	if (redis_command(x, "CONFIG SET appendonly yes", err, errlen) == -1)
+	if (redis_command(r, x, "CONFIG SET appendonly yes", err, errlen) == -1)
 		goto out;
 	log_info("resource %s/%s: loaded an RDB file", app, name);
 	rc = 0;

@@ -239,8 +239,12 @@ res_kind_provision_cmd(const struct res_kind *k, const char *srv)
 	if (strcmp(k->type, "postgres") == 0)
 		return xasprintf("initdb -D %s/data -U app --pwfile=%s/pwfile -A scram-sha-256 "
 		    "-E UTF8 --locale=C.UTF-8 --no-instructions && rm -f %s/pwfile && "
+		    /* initdb admits 127.0.0.1 only; on a VPC rack the app's processes
+		     * come from their own addresses (a loopback rack's server listens
+		     * on 127.0.0.1 alone, so there it changes nothing). */
+		    "echo 'host all all 0.0.0.0/0 scram-sha-256' >> %s/data/pg_hba.conf && "
 		    "echo 'CREATE DATABASE app OWNER app' | postgres --single -D %s/data postgres "
-		    ">/dev/null", srv, srv, srv, srv);
+		    ">/dev/null", srv, srv, srv, srv, srv);
 	if (strcmp(k->scheme, "mysql") == 0)
 		return xasprintf("mariadb-install-db --no-defaults --datadir=%s/data "
 		    "--auth-root-authentication-method=socket --skip-test-db >/dev/null", srv);
