@@ -46,6 +46,7 @@
 #include "lab/lab.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
+#include "rackd/store.h"
 #include "rackd/supervisor.h"
 
 #define READY_MS 30000          /* a start must answer on its port within this */
@@ -851,12 +852,17 @@ resource_init(struct rack *r)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		char rpath[4400];
+		struct st_app sa;
+		bool gone;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(rpath, sizeof(rpath), "%s/apps/%s/resources", r->dir, de->d_name);
 		if ((rd = opendir(rpath)) == NULL)
 			continue;
+		/* Its app deleted while no daemon ran: its servers stop (reconcile_init
+		 * removes the directory). */
+		gone = store_app_get(r->store, de->d_name, &sa) == -1;
 		while ((re = readdir(rd)) != NULL) {
 			char dir[4700], flag[8], err[512];
 			struct res *x;
@@ -866,6 +872,12 @@ resource_init(struct rack *r)
 			snprintf(dir, sizeof(dir), "%s/%s", rpath, re->d_name);
 			if ((x = res_load(de->d_name, re->d_name, dir)) == NULL)
 				continue;
+			if (gone) {
+				if (res_adopt(x))
+					res_stop(x);
+				res_free(r, x);
+				continue;
+			}
 			x->next = all;
 			all = x;
 			if (x->state == RES_FAILED || res_adopt(x))

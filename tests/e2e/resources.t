@@ -194,6 +194,16 @@ ok $? "its servers stopped and their data is gone"
 nft list table inet cx-res-dev 2>/dev/null | grep -q "dport $dbport"
 [ $? -ne 0 ]; ok $? "and its firewall rule"
 
+# An app gone from the store while no daemon ran (as the daemon's own start
+# handles its processes): the next daemon stops its servers, not adopts them.
+kpids="$(cut -d' ' -f1 "$RACK/apps/kinds/resources/db/pid") $(cut -d' ' -f1 "$RACK/apps/kinds/resources/sessions/pid")"
+rackpid=$(cat "$RACK/rackd.pid")
+kill "$rackpid"; wait_for 5 gone "$rackpid"
+sqlite3 "$RACK/state.db" "DELETE FROM apps WHERE name = 'kinds'"
+cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "daemon started with app kinds gone from its store"
+wait_for 15 sh -c "for p in $kpids; do kill -0 \$p 2>/dev/null && exit 1; done; [ ! -d '$RACK/apps/kinds' ]"
+ok $? "its mysql and memcached were stopped and their data removed"
+
 cx rack uninstall dev2 >/dev/null; ok $? "uninstall the second rack"
 cx rack uninstall dev >/dev/null; ok $? "uninstall the first"
 nft list table inet cx-res-dev2 >/dev/null 2>&1
