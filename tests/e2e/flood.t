@@ -8,7 +8,9 @@
 #  - with --max-conns 20: a new connection sheds the least recently active
 #    idle one (its socket sees EOF); with none idle (20 requests in flight)
 #    the new one waits until a request ends, and is then served;
-#  - the default cap comes from the descriptor limit.
+#  - the default cap comes from the descriptor limit;
+#  - the rack API (unix socket) sheds its oldest idle connection at
+#    api_max_conns, and out of descriptors pauses and logs as the router.
 # TAP (lib.sh); every process it starts is tracked and stopped by PID.
 . "$(dirname "$0")/lib.sh"
 router_bins
@@ -45,7 +47,8 @@ lines1=$(wc -l <"$T/router.log")
 wait $KPID
 keep=$(cat "$T/keep.out")
 
-is "$hold" "connected 600 refused 0" "600 connections opened against a router of 256 descriptors"
+is "$hold" "connected 600 refused 0
+eof -" "600 connections opened against a router of 256 descriptors"
 ok $(grep -q 'flood: Too many open files' "$T/router.log"; echo $?) "the router ran out of descriptors and says so" "$(tail -3 "$T/router.log")"
 ok $([ $((lines1 - lines0)) -le 5 ]; echo $?) "at most a log line a second during the flood (3 s)" "$((lines1 - lines0)) lines:" "$(tail -5 "$T/router.log")"
 hz=$(getconf CLK_TCK)
@@ -93,5 +96,38 @@ wait_port $PD
 like "$(cat "$T/default.log")" 'connection cap 96\)' "without --max-conns the cap is (256 - 64) / 2"
 out=$("$ROUTER" --name public --rack dev --listen 127.0.0.1:$PD --routes "$T/routes" --max-conns -1 2>&1)
 is "$out" "cx-router: --max-conns must be 0 (no cap) to 1000000, not -1" "a bad --max-conns is refused, saying what is right"
+
+# 16-22: the rack API
+cx rack install local flood >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+dir=$CX_HOME/racks/flood
+dpid=$(cat "$dir/rackd.pid")
+cx rack params set api_max_conns=10 >/dev/null
+"${FLOOD[@]}" hold "$dir/api.sock" 10 3 >"$T/api-hold.out" 2>&1 &
+HPID=$!
+track $HPID
+wait_for 5 grep -q connected "$T/api-hold.out"
+n=0
+for i in 1 2 3; do cx apps >/dev/null 2>&1 && n=$((n + 1)); done
+wait $HPID
+is "$(cat "$T/api-hold.out")" "connected 10 refused 0
+eof 0" "at api_max_conns the API sheds its oldest idle connection for a new one"
+is $n 3 "...and serves the new ones"
+
+cx rack params set api_max_conns=1000000 >/dev/null
+prlimit --pid "$dpid" --nofile=128:128
+lines0=$(wc -l <"$dir/rackd.log")
+cpu0=$(cpu_ticks "$dpid")
+hold=$("${FLOOD[@]}" hold "$dir/api.sock" 300 3 2>&1)
+cpu1=$(cpu_ticks "$dpid")
+lines1=$(wc -l <"$dir/rackd.log")
+# (the unix socket's backlog is short: the kernel refuses what is past it)
+conn=$(echo "$hold" | awk '/^connected/ {print $2}')
+ok $([ "${conn:-0}" -ge 200 ]; echo $?) "more connections than the API's 128 descriptors opened" "$hold"
+ok $(grep -q 'api: flood: Too many open files' "$dir/rackd.log"; echo $?) "the API ran out of descriptors and says so" "$(tail -3 "$dir/rackd.log")"
+ok $([ $((lines1 - lines0)) -le 5 ]; echo $?) "at most a log line a second during the flood (3 s)" "$((lines1 - lines0)) lines:" "$(tail -5 "$dir/rackd.log")"
+ok $([ $((cpu1 - cpu0)) -lt $((hz * 3 / 2)) ]; echo $?) "the daemon does not spin while it cannot accept" "$((cpu1 - cpu0)) ticks of $hz/s in 3 s"
+prlimit --pid "$dpid" --nofile=4096:4096
+ok $(wait_for 5 cx apps; echo $?) "after the flood the API serves again"
+cx rack uninstall flood >/dev/null 2>&1
 
 done_testing

@@ -5,9 +5,11 @@ and bench (bench/flood.sh). Every mode bounds its waits.
   cx-flood.py keep IP:PORT HOST SECONDS READY_FILE
       One keep-alive connection: a GET every 20 ms for SECONDS (the first
       before READY_FILE is written); prints "ok N fail M" and the first error.
-  cx-flood.py hold IP:PORT N SECONDS
-      Opens N idle connections (those the kernel refuses are counted) and
-      holds them SECONDS; prints "connected C refused R".
+  cx-flood.py hold ADDR N SECONDS
+      Opens N idle connections, 2 ms apart (those the kernel refuses are
+      counted), to IP:PORT or a unix socket's path, and holds them SECONDS;
+      prints "connected C refused R" once they are open, then "eof I,J,..."
+      naming those the server closed.
   cx-flood.py shed IP:PORT HOST CAP NEW
       Opens CAP idle connections in order, 10 ms apart, makes a request on
       the first (now the most recently active), then opens NEW more that
@@ -24,6 +26,8 @@ import time
 
 
 def addr(s):
+    if s.startswith("/"):
+        return s
     host, port = s.rsplit(":", 1)
     return host, int(port)
 
@@ -53,6 +57,11 @@ def request(sock, host, timeout=2.0):
 
 
 def connect(a, timeout=2.0):
+    if isinstance(a, str):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(a)
+        return s
     s = socket.create_connection(a, timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
@@ -100,8 +109,11 @@ def hold(a, n, seconds):
             socks.append(connect(a, timeout=1.0))
         except OSError:
             refused += 1
+        time.sleep(0.002)
     print(f"connected {len(socks)} refused {refused}", flush=True)
     time.sleep(seconds)
+    eof = [str(i) for i, s in enumerate(socks) if saw_eof(s)]
+    print(f"eof {','.join(eof) or '-'}")
     for s in socks:
         s.close()
 
