@@ -26,6 +26,18 @@ host $HOST flood web 60 /
 up web-1111 127.0.0.1 $P1
 EOF
 
+# All routers start now: the flood's client sockets take ephemeral ports,
+# which a router started later might want.
+"$ROUTER" --name public --rack dev --listen 127.0.0.1:$PC --routes "$T/routes" \
+	--max-conns 20 >"$T/cap.log" 2>&1 &
+CPID=$!
+track $CPID
+wait_port $PC || echo "# capped router did not start: $(cat "$T/cap.log")"
+prlimit --nofile=256:256 -- "$ROUTER" --name public --rack dev --listen 127.0.0.1:$PD \
+	--routes "$T/routes" >"$T/default.log" 2>&1 &
+track $!
+wait_port $PD
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # 1-7: 256 descriptors, no cap, 600 idle connections for 3 s
@@ -58,12 +70,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Host: $HOST" http
 is "$code" 200 "after the flood a new connection is served"
 ok $(kill -0 $RPID 2>/dev/null; echo $?) "the router is still running"
 
-# 8-11: --max-conns 20 sheds the least recently active idle connection
-"$ROUTER" --name public --rack dev --listen 127.0.0.1:$PC --routes "$T/routes" \
-	--max-conns 20 >"$T/cap.log" 2>&1 &
-CPID=$!
-track $CPID
-wait_port $PC || echo "# capped router did not start: $(cat "$T/cap.log")"
+# 8-13: --max-conns 20 sheds the least recently active idle connection
 # wait_port's probe connection is closed but may not be freed yet
 sleep 0.2
 shed=$("${FLOOD[@]}" shed 127.0.0.1:$PC $HOST 20 5 2>&1)
@@ -89,10 +96,6 @@ m=$(curl -s --max-time 5 -H 'Host: _cx' http://127.0.0.1:$PC/_cx/metrics)
 like "$m" 'cx_router_accept_pauses_cap_total\{[^}]*\} [1-9]' "metrics count the pauses at the cap"
 
 # 14-15: the default cap is half the descriptors left after 64, and bad values are refused
-prlimit --nofile=256:256 -- "$ROUTER" --name public --rack dev --listen 127.0.0.1:$PD \
-	--routes "$T/routes" >"$T/default.log" 2>&1 &
-track $!
-wait_port $PD
 like "$(cat "$T/default.log")" 'connection cap 96\)' "without --max-conns the cap is (256 - 64) / 2"
 out=$("$ROUTER" --name public --rack dev --listen 127.0.0.1:$PD --routes "$T/routes" --max-conns -1 2>&1)
 is "$out" "cx-router: --max-conns must be 0 (no cap) to 1000000, not -1" "a bad --max-conns is refused, saying what is right"

@@ -6,7 +6,7 @@ and bench (bench/flood.sh). Every mode bounds its waits.
       One keep-alive connection: a GET every 20 ms for SECONDS (the first
       before READY_FILE is written); prints "ok N fail M" and the first error.
   cx-flood.py hold ADDR N SECONDS
-      Opens N idle connections, 2 ms apart (those the kernel refuses are
+      Opens N idle connections, FLOOD_GAP_MS (2) apart (those the kernel refuses are
       counted), to IP:PORT or a unix socket's path, and holds them SECONDS;
       prints "connected C refused R" once they are open, then "eof I,J,..."
       naming those the server closed.
@@ -19,10 +19,14 @@ and bench (bench/flood.sh). Every mode bounds its waits.
       CONNS keep-alive connections sending GETs back to back for SECONDS;
       prints "rps R ok N fail M".
 """
+import os
 import select
 import socket
 import sys
 import time
+
+# Seconds between the connects of "hold" (FLOOD_GAP_MS, default 2).
+GAP = float(os.environ.get("FLOOD_GAP_MS", "2")) / 1000
 
 
 def addr(s):
@@ -109,7 +113,7 @@ def hold(a, n, seconds):
             socks.append(connect(a, timeout=1.0))
         except OSError:
             refused += 1
-        time.sleep(0.002)
+        time.sleep(GAP)
     print(f"connected {len(socks)} refused {refused}", flush=True)
     time.sleep(seconds)
     eof = [str(i) for i, s in enumerate(socks) if saw_eof(s)]
