@@ -117,7 +117,8 @@ eof 0" "at api_max_conns the API sheds its oldest idle connection for a new one"
 is $n 3 "...and serves the new ones"
 
 cx rack params set api_max_conns=1000000 >/dev/null
-prlimit --pid "$dpid" --nofile=128:128
+soft=$(prlimit --pid "$dpid" --nofile --output SOFT --noheadings | tr -d ' ')
+prlimit --pid "$dpid" --nofile=128:
 lines0=$(wc -l <"$dir/rackd.log")
 cpu0=$(cpu_ticks "$dpid")
 hold=$("${FLOOD[@]}" hold "$dir/api.sock" 300 3 2>&1)
@@ -129,7 +130,7 @@ ok $([ "${conn:-0}" -ge 200 ]; echo $?) "more connections than the API's 128 des
 ok $(grep -q 'api: flood: Too many open files' "$dir/rackd.log"; echo $?) "the API ran out of descriptors and says so" "$(tail -3 "$dir/rackd.log")"
 ok $([ $((lines1 - lines0)) -le 5 ]; echo $?) "at most a log line a second during the flood (3 s)" "$((lines1 - lines0)) lines:" "$(tail -5 "$dir/rackd.log")"
 ok $([ $((cpu1 - cpu0)) -lt $((hz * 3 / 2)) ]; echo $?) "the daemon does not spin while it cannot accept" "$((cpu1 - cpu0)) ticks of $hz/s in 3 s"
-prlimit --pid "$dpid" --nofile=4096:4096
+prlimit --pid "$dpid" --nofile="$soft":
 ok $(wait_for 5 cx apps; echo $?) "after the flood the API serves again"
 cx rack uninstall flood >/dev/null 2>&1
 
