@@ -47,7 +47,7 @@ flood_log(struct worker *w, int err)
 	if (now < due || !__atomic_compare_exchange_n(&flood_log_next, &due, now + FLOOD_LOG_MS,
 	    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	log_warnx("worker %d: flood: %s; %zu connections open (cap %zu%s); since the last such "
+	log_warnx("worker %d: flood: %s; %zu connections open (cap %zu%s); since its last such "
 	    "line: accepting paused %lu times for want of descriptors and %lu times at the cap, "
 	    "%lu idle connections shed", w->id, err != 0 ? strerror(err) : "at the connection cap",
 	    w->nconns, w->max_conns, w->max_conns == 0 ? ": none" : "", w->paused_fd,
