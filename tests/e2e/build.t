@@ -181,6 +181,9 @@ like "$out" "^about to fail: no such package" "...its output streamed first"
 fbid=$(printf '%s' "$out" | sed -n 's/^ERROR: build \(B[A-Z0-9]*\) failed.*/\1/p')
 out=$(cx builds info "$fbid" -a shop -r bt); ok $? "builds info of the failed build"
 like "$out" "Status +failed" "...Status failed"
+out=$(cx builds -a shop -r bt)
+like "$(printf '%s' "$out" | sed -n 2p)" "^$fbid +failed +(now|.* ago)" "cx builds lists the failed build first, with no release"
+like "$out" "$bid +complete +$rel " "...and the one that made the serving release"
 out=$(cx builds logs "$fbid" -a shop -r bt 2>&1); rc=$?
 refused "$rc" "$out" "ERROR: build $fbid failed: STEP" "builds logs of a failed build ends with its error"
 like "$out" "^about to fail: no such package" "...after what it said"
