@@ -8,6 +8,7 @@
 # --no-cache and a warm rebuild that reuses the cache (faster, "Using cache");
 # a failing RUN step named with its output while the serving release keeps
 # serving; cx builds info|logs; app delete removes the app's images.
+# A rack not run as root has no builder: today's way, said in one line.
 # Processes starting from the images are image-run.t's: here the recorded
 # config and the images themselves are checked with podman.
 . "$(dirname "$0")/lib.sh"
@@ -198,5 +199,22 @@ cx apps delete shop -r bt >/dev/null 2>&1; ok $? "apps delete"
 gone_images() { ! podman image exists "$ref" && ! podman image exists "localhost/cx-bt-shop-cache:$lower"; }
 wait_for 60 gone_images; ok $? "the app's images are removed with it"
 podman image exists docker.io/library/debian:bookworm; ok $? "...not the image the cache service named"
+
+# A rack not run as root has no builder: today's way, said in one line.
+nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
+nsrc="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$nsrc"
+printf 'FROM debian:bookworm\nRUN echo never\nCMD ["perl", "server.pl"]\n' > "$nsrc/Dockerfile"
+chmod -R a+rX "$nsrc"
+as_nobody cx rack install local box >/dev/null 2>&1; ok $? "an unprivileged user's rack"
+as_nobody cx apps create hello -r box >/dev/null 2>&1
+out=$(as_nobody cx deploy "$nsrc" -a hello -r box 2>&1); ok $? "deploy with a Dockerfile there" "$out"
+is "$(printf '%s\n' "$out" | grep -c '^no image builder')" 1 "...says once that it has no builder"
+like "$out" "^no image builder: the rack does not run as root, and its builder \(podman\) needs root's image storage; services run from the host's root filesystem$" \
+	"...and why"
+like "$out" "^service web: the 1 RUN line\(s\) of Dockerfile are not run without the image builder$" \
+	"...and which lines it does not run"
+nurl=$(as_nobody cx services -a hello -r box --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+body=$(curl -s --max-time 5 "$nurl/"); like "$body" "^hello from hello/web" "...and the app serves, today's way"
+as_nobody cx rack uninstall box >/dev/null 2>&1; ok $? "uninstall the user's rack"
 
 done_testing
