@@ -171,6 +171,13 @@ track $bpid
 early() { grep -q "^$token" "$TMP/stream"; }
 wait_for 10 early; ok $? "the RUN step's output is printed while it runs" "$(cat "$TMP/stream")"
 kill -0 $bpid 2>/dev/null; ok $? "...before the build ends"
+rbid=$(cx builds -a shop -r bt | awk '$2 == "running" { print $1; exit }')
+like "$rbid" "^B[A-Z0-9]+$" "cx builds lists the running build"
+like "$(cx builds info "$rbid" -a shop -r bt)" "Status +running" "builds info: Status running"
+out=$(timeout 30 cx builds logs "$rbid" -a shop -r bt 2>&1); rc=$?
+ok $rc "builds logs of a running build follows it to its end" "$out"
+like "$out" "^$token" "...from its start"
+like "$out" "Build $rbid complete: release R[A-Z0-9]+$" "...to its result"
 wait $bpid; ok $? "...which then ends well" "$(cat "$TMP/stream")"
 
 # A failing step: named with its last output line; the serving release serves.
