@@ -83,11 +83,14 @@ struct res {
 	int64_t next_start;         /* ms, RES_RESTARTING */
 	char error[256];
 	bool aof_off;               /* redis: the next start loads dump.rdb (an import) */
+	char *allowed;              /* namespaced: the addresses last let in, "\n"-separated */
 	struct res *next;
 };
 
 /* One rack per daemon: its resources, in no order. */
 static struct res *all;
+
+static void res_allow_sync(struct rack *r, struct res *x, bool force);
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -163,19 +166,21 @@ gen_password(char *out, size_t outlen)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
-/* Where it listens: 127.0.0.1 on loopback racks; its own namespace's
- * address on VPC racks (lab.h). */
+/* Where it listens: its own network namespace's address on racks whose
+ * processes have namespaces (VPC, host, and loopback racks run as root:
+ * lab.h), as one of the app's processes; 127.0.0.1 on an unprivileged
+ * loopback rack. */
 static int
 res_place(struct rack *r, struct res *x, char *err, size_t errlen)
 {
-	if (r->vpc) {
+	if (r->netns) {
 		char addr[64];
 
 		snprintf(x->netns_id, sizeof(x->netns_id), "res-%s-%s", x->app, x->name);
 		if (strlen(x->netns_id) > 40)   /* lab process ids are short */
 			snprintf(x->netns_id, sizeof(x->netns_id), "res-%.16s-%.16s", x->app, x->name);
-		if (lab_proc_create(r->home, r->name, x->netns_id, addr, sizeof(addr), err,
-		    errlen) == -1)
+		if (lab_app_proc_create(r->home, r->name, x->app, x->netns_id, addr, sizeof(addr),
+		    err, errlen) == -1)
 			return -1;
 		str_copy(x->host, sizeof(x->host), addr);
 		str_copy(x->listen, sizeof(x->listen), "0.0.0.0");
@@ -395,7 +400,8 @@ res_connect(struct rack *r, const struct res *x, const struct sockaddr_in *sin)
 {
 	/* On VPC racks it listens in a namespace on the rack's bridge, which the
 	 * host's own network does not reach. */
-	return x->netns_id[0] != '\0' ? rack_connect_in_vpc(r, sin, NULL) : net_connect_tcp(sin);
+	return x->netns_id[0] != '\0' && r->vpc ? rack_connect_in_vpc(r, sin, NULL) :
+	    net_connect_tcp(sin);
 }
 
 static bool
@@ -499,6 +505,7 @@ res_start(struct rack *r, struct res *x, char *err, size_t errlen)
 	write_small(x, "pid", line);
 	log_info("resource %s/%s: started %s (pid %d, %s:%d)", x->app, x->name, x->type,
 	    (int)x->pid, x->host, x->port);
+	res_allow_sync(r, x, true);
 	return 0;
 }
 
@@ -558,6 +565,7 @@ res_free(struct rack *r, struct res *x)
 {
 	if (x->netns_id[0] != '\0')
 		lab_proc_destroy(r->home, r->name, x->netns_id);
+	free(x->allowed);
 	free(x);
 }
 
@@ -620,7 +628,7 @@ res_create(struct rack *r, const char *app, uint32_t uid_base, const struct mf_r
 	}
 	if (res_place(r, x, err, errlen) == -1)
 		goto fail;
-	if (!r->vpc && (x->port = net_free_port()) <= 0) {
+	if (!r->netns && (x->port = net_free_port()) <= 0) {
 		snprintf(err, errlen, "no free port on 127.0.0.1");
 		goto fail;
 	}
@@ -645,6 +653,41 @@ res_create(struct rack *r, const char *app, uint32_t uid_base, const struct mf_r
 fail:
 	res_free(r, x);
 	return NULL;
+}
+
+/* A namespaced server's wall: its app's processes' addresses and the
+ * rack's own (the daemon's probes, from the bridge's gateway), applied when
+ * they changed (or always, with force: a new server). */
+static void
+res_allow_sync(struct rack *r, struct res *x, bool force)
+{
+	struct app *a = rack_app_find(r, x->app);
+	char *addrs[257], err[512];
+	size_t n = 0;
+	struct buf b;
+
+	if (x->netns_id[0] == '\0' || x->pid <= 0)
+		return;
+	buf_init(&b, 0);
+	if (r->gateway_addr[0] != '\0')
+		addrs[n++] = r->gateway_addr;
+	for (struct proc *p = a != NULL ? a->procs : NULL; p != NULL && n < 256; p = p->next)
+		if (p->st.address[0] != '\0' && strcmp(p->st.address, "127.0.0.1") != 0)
+			addrs[n++] = p->st.address;
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s\n", addrs[i]);
+	if (!force && x->allowed != NULL && strcmp(x->allowed, buf_cstr(&b)) == 0) {
+		buf_free(&b);
+		return;
+	}
+	if (resource_fw_allow(x->pid, x->port, addrs, n, err, sizeof(err)) == -1) {
+		log_warnx("resource %s/%s: cannot wall off its port: %s", x->app, x->name, err);
+		buf_free(&b);
+		return;
+	}
+	free(x->allowed);
+	x->allowed = xstrdup(buf_cstr(&b));
+	buf_free(&b);
 }
 
 static void
@@ -749,7 +792,10 @@ resource_env(struct rack *r, const char *app, const struct mf_service *s, char *
 	size_t n = 0, cap = s->nresources + 1;
 	char **env;
 
-	(void)r;
+	/* The process about to start has its address: let it in first. */
+	for (struct res *x = all; r != NULL && x != NULL; x = x->next)
+		if (strcmp(x->app, app) == 0)
+			res_allow_sync(r, x, false);
 	for (char *const *e = app_env; e != NULL && *e != NULL; e++)
 		cap++;
 	env = xcalloc(cap, sizeof(*env));
@@ -880,15 +926,19 @@ resource_init(struct rack *r)
 			}
 			x->next = all;
 			all = x;
-			if (x->state == RES_FAILED || res_adopt(x))
+			if (x->state == RES_FAILED)
 				continue;
+			if (res_adopt(x)) {
+				res_allow_sync(r, x, true);
+				continue;
+			}
 			if (read_small(x, "provisioned", flag, sizeof(flag)) == -1) {
 				/* Cut short: the next promotion provisions it again. */
 				x->state = RES_STOPPED;
 				continue;
 			}
-			if (x->netns_id[0] != '\0' && lab_proc_create(r->home, r->name, x->netns_id,
-			    x->host, sizeof(x->host), err, sizeof(err)) == -1) {
+			if (x->netns_id[0] != '\0' && lab_app_proc_create(r->home, r->name, x->app,
+			    x->netns_id, x->host, sizeof(x->host), err, sizeof(err)) == -1) {
 				x->state = RES_FAILED;
 				str_copy(x->error, sizeof(x->error), err);
 				continue;
@@ -915,6 +965,7 @@ resource_tick(struct rack *r)
 		char err[512];
 		int status;
 
+		res_allow_sync(r, x, false);    /* processes that went */
 		switch (x->state) {
 		case RES_STARTING:
 		case RES_RUNNING:

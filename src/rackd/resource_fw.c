@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,10 @@ resource_fw_table(const char *rack, char *out, size_t outlen)
 	snprintf(out, outlen, "cx-res-%s", rack);
 }
 
-/* Feeds text to `nft -f -`; its stderr's first line into err. */
+/* Feeds text to `nft -f -` (in the network namespace of process ns_pid,
+ * when not 0); its stderr's first line into err. */
 static int
-nft_feed(const char *text, char *err, size_t errlen)
+nft_feed(pid_t ns_pid, const char *text, char *err, size_t errlen)
 {
 	int in[2], out[2], status;
 	char msg[512] = "";
@@ -41,6 +43,16 @@ nft_feed(const char *text, char *err, size_t errlen)
 	}
 	pid = fork();
 	if (pid == 0) {
+		if (ns_pid != 0) {
+			char path[64];
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)ns_pid);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || setns(fd, CLONE_NEWNET) == -1) {
+				dprintf(out[1], "cannot enter %s: %s\n", path, strerror(errno));
+				_exit(127);
+			}
+		}
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
@@ -100,9 +112,31 @@ resource_fw_apply(const char *rack, const struct resource_fw_rule *rules, size_t
 			    rules[i].uid_last);
 		buf_adds(&b, "\t}\n}\n");
 	}
-	rc = nft_feed(buf_cstr(&b), err != NULL ? err : ebuf, err != NULL ? errlen : sizeof(ebuf));
+	rc = nft_feed(0, buf_cstr(&b), err != NULL ? err : ebuf, err != NULL ? errlen : sizeof(ebuf));
 	if (rc == -1 && err == NULL)
 		log_warnx("resources: %s", ebuf);
+	buf_free(&b);
+	return rc;
+}
+
+int
+resource_fw_allow(pid_t server, int port, char *const *addrs, size_t n, char *err, size_t errlen)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 0);
+	buf_adds(&b, "table inet cx-res\ndelete table inet cx-res\n");
+	buf_addf(&b, "table inet cx-res {\n\tchain in {\n\t\ttype filter hook input priority 0; "
+	    "policy accept;\n\t\tiifname \"lo\" accept\n");
+	if (n > 0) {
+		buf_addf(&b, "\t\ttcp dport %d ip saddr { ", port);
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&b, "%s%s", i > 0 ? ", " : "", addrs[i]);
+		buf_adds(&b, " } accept\n");
+	}
+	buf_addf(&b, "\t\ttcp dport %d reject with tcp reset\n\t}\n}\n", port);
+	rc = nft_feed(server, buf_cstr(&b), err, errlen);
 	buf_free(&b);
 	return rc;
 }

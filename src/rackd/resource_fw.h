@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct resource_fw_rule {
 	int port;                   /* on 127.0.0.1 */
@@ -21,6 +22,16 @@ struct resource_fw_rule {
  * logged). */
 int resource_fw_apply(const char *rack, const struct resource_fw_rule *rules, size_t n,
     char *err, size_t errlen);
+
+/*
+ * Where a server has a network namespace of its own (racks whose processes
+ * do): its input is walled instead, inside that namespace (table inet
+ * cx-res): port is accepted from addrs (its app's processes' addresses and the
+ * rack's, dotted quads) alone and reset for anyone else. server is the
+ * server's pid, whose namespace it is. 0, or -1 with err.
+ */
+int resource_fw_allow(pid_t server, int port, char *const *addrs, size_t n, char *err,
+    size_t errlen);
 
 /* The rack's table name into out ("cx-res-NAME"). */
 void resource_fw_table(const char *rack, char *out, size_t outlen);

@@ -38,9 +38,9 @@ out=$(cx deploy "$EXAMPLES/resources-demo" -a shop -r dev 2>&1)
 ok $? "deploy an app with a postgres and a redis resource" "$out"
 echo "# first deploy, provisioning both: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 out=$(cx resources -a shop -r dev)
-like "$out" "cache +redis +redis://:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/0 +running" \
-    "cx resources lists the redis, running, with its URL" "$out"
-like "$out" "database +postgres +postgres://app:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/app +running" \
+like "$out" "cache +redis +redis://:[0-9a-f]{32}@[0-9.]+:6379/0 +running" \
+    "cx resources lists the redis, running, with its URL (its own address)" "$out"
+like "$out" "database +postgres +postgres://app:[0-9a-f]{32}@[0-9.]+:5432/app +running" \
     "and the postgres" "$out"
 dburl=$(cx resources url database -a shop -r dev)
 cacheurl=$(cx resources url cache -a shop -r dev)
@@ -76,8 +76,8 @@ out=$(cx run -a other -r dev web "psql '$dburl' -c 'select 1'" 2>&1)
 rc=$?
 [ "$rc" -ne 0 ] && echo "$out" | grep -q "Connection refused"
 ok $? "another app's process cannot connect to the postgres (refused)" "rc $rc" "$out"
-cpw=${cacheurl#redis://:}; cpw=${cpw%%@*}; cport=${cacheurl##*:}; cport=${cport%%/*}
-ping="REDISCLI_AUTH=$cpw redis-cli -h 127.0.0.1 -p $cport PING"
+cpw=${cacheurl#redis://:}; cpw=${cpw%%@*}; chost=${cacheurl#*@}; chost=${chost%%:*}
+ping="REDISCLI_AUTH=$cpw redis-cli -h $chost -p 6379 PING"
 out=$(cx run -a other -r dev web "$ping" 2>&1)
 lacks "$out" "Connection refused|Could not connect" "PONG" "nor to the redis (refused)"
 out=$(cx run -a shop -r dev web "$ping" 2>&1)
@@ -86,8 +86,15 @@ out=$(cx run -a other -r dev web "cat '$RES/database/password'" 2>&1)
 rc=$?; [ "$rc" -ne 0 ]; ok $? "another app cannot read the password file" "$out"
 out=$(cx run -a shop -r dev web "cat '$RES/database/password'; ls '$RES/database/srv'" 2>&1)
 rc=$?; [ "$rc" -ne 0 ]; ok $? "nor can the owning app read its server's files (only its URL)" "$out"
-nft list table inet cx-res-dev 2>/dev/null | grep -q "tcp dport $dbport meta skuid != { 0, $base-$((base + 65535)) } reject"
-ok $? "the rule names the app's range for the postgres port"
+[ "$(readlink "/proc/$pgpid/ns/net")" != "$(readlink /proc/self/ns/net)" ]
+ok $? "the postgres runs in a network namespace of its own"
+rules=$(nsenter --net="/proc/$pgpid/ns/net" nft list table inet cx-res 2>&1)
+like "$rules" "tcp dport 5432 ip saddr \{ [0-9., ]+ \} accept" "its namespace lets in a set of addresses" "$rules"
+like "$rules" "tcp dport 5432 reject with tcp reset" "and resets the rest" "$rules"
+webaddr=$(cx ps -a shop -r dev --json | sed -n 's/.*"address":"\([0-9.]*\)".*/\1/p' | head -1)
+otheraddr=$(cx ps -a other -r dev --json | sed -n 's/.*"address":"\([0-9.]*\)".*/\1/p' | head -1)
+like "$rules" "[{ ]$webaddr[,} ]" "the set holds the owning app's process ($webaddr)" "$rules"
+lacks "$rules" "accept" "[{ ,]$otheraddr[,} ]" "and not the other app's ($otheraddr)"
 
 # A crash: the rack starts the server again, with its data.
 kill -9 "$pgpid"
@@ -162,8 +169,8 @@ like "$out" "convox.yml:6:7: resources.db.options.version \(the rack runs the se
     "options.version is named as not acted on" "$out"
 like "$out" "convox.yml:7:7: resources.db.options.storage \(a size cap" "and so is storage" "$out"
 out=$(cx resources -a kinds -r dev)
-like "$out" "db +mysql +mysql://app:[0-9a-f]{32}@127\.0\.0\.1:[0-9]+/app +running" "the mysql runs" "$out"
-like "$out" "sessions +memcached +memcached://127\.0\.0\.1:[0-9]+ +running" "the memcached runs" "$out"
+like "$out" "db +mysql +mysql://app:[0-9a-f]{32}@[0-9.]+:3306/app +running" "the mysql runs" "$out"
+like "$out" "sessions +memcached +memcached://[0-9.]+:11211 +running" "the memcached runs" "$out"
 out=$(echo "CREATE TABLE t (x text); INSERT INTO t VALUES ('m-$$'); SELECT x FROM t;" |
     cx resources console db -a kinds -r dev 2>&1)
 like "$out" "m-$$" "cx resources console runs mariadb on it (through DB_URL)" "$out"
@@ -191,8 +198,6 @@ redispid=$(cut -d' ' -f1 "$RES/cache/pid")
 out=$(cx apps delete shop -r dev 2>&1); ok $? "cx apps delete" "$out"
 wait_for 15 sh -c "! kill -0 $pgpid 2>/dev/null && ! kill -0 $redispid 2>/dev/null && [ ! -d '$RES' ]"
 ok $? "its servers stopped and their data is gone"
-nft list table inet cx-res-dev 2>/dev/null | grep -q "dport $dbport"
-[ $? -ne 0 ]; ok $? "and its firewall rule"
 
 # An app gone from the store while no daemon ran (as the daemon's own start
 # handles its processes): the next daemon stops its servers, not adopts them.
@@ -206,7 +211,5 @@ ok $? "its mysql and memcached were stopped and their data removed"
 
 cx rack uninstall dev2 >/dev/null; ok $? "uninstall the second rack"
 cx rack uninstall dev >/dev/null; ok $? "uninstall the first"
-nft list table inet cx-res-dev2 >/dev/null 2>&1
-[ $? -ne 0 ]; ok $? "uninstalling removes the rack's rules"
 check_no_leftovers
 done_testing
