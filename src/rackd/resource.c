@@ -666,7 +666,9 @@ res_allow_sync(struct rack *r, struct res *x, bool force)
 	size_t n = 0;
 	struct buf b;
 
-	if (x->netns_id[0] == '\0' || x->pid <= 0)
+	/* No app yet (the daemon's start, before reconcile_init): the rules the
+	 * namespace kept from the last daemon stand until the tick. */
+	if (x->netns_id[0] == '\0' || x->pid <= 0 || a == NULL)
 		return;
 	buf_init(&b, 0);
 	if (r->gateway_addr[0] != '\0')
@@ -928,10 +930,8 @@ resource_init(struct rack *r)
 			all = x;
 			if (x->state == RES_FAILED)
 				continue;
-			if (res_adopt(x)) {
-				res_allow_sync(r, x, true);
+			if (res_adopt(x))
 				continue;
-			}
 			if (read_small(x, "provisioned", flag, sizeof(flag)) == -1) {
 				/* Cut short: the next promotion provisions it again. */
 				x->state = RES_STOPPED;
