@@ -3,9 +3,11 @@
  * `resources:` (postgres, mysql/mariadb, redis, memcached), run by the rack
  * from Debian's server packages: one server process per resource, its data
  * under the app's directory, a generated password, listening where the app's
- * processes reach it (127.0.0.1 on loopback racks, walled off from other apps
- * by resource_fw.c; its own network namespace on VPC racks). The services
- * that list a resource get its URL (NAME_URL) in their environment.
+ * processes reach it: in a network namespace of its own, as one of the app's
+ * lab processes, where processes have those (VPC, host, and loopback racks run
+ * as root), else on 127.0.0.1; walled off from other apps either way by
+ * resource_fw.c. The services that list a resource get its URL (NAME_URL) in
+ * their environment.
  *
  * State lives in files, not the store: $RACK_DIR/apps/APP/resources/NAME/
  *   type, port, password, pid      the rack's (root, 0600): what it knows

@@ -1,9 +1,10 @@
 /*
- * resource_fw.h — on a loopback rack every process shares the host's network
- * namespace, so a resource's port on 127.0.0.1 is walled off from other apps
- * by nftables: a table of the rack's own (inet cx-res-RACK), whose output
- * hook rejects a connection to the port unless the socket's owner (meta
- * skuid) is root (the rack) or an id of the owning app's range.
+ * resource_fw.h — nftables walls around a resource's port. Where a server has
+ * a network namespace of its own, inside it (resource_fw_allow). Where every
+ * process shares the host's namespace (a loopback rack without lab
+ * namespaces), a table of the rack's own (inet cx-res-RACK), whose output hook
+ * rejects a connection to the port on 127.0.0.1 unless the socket's owner
+ * (meta skuid) is root (the rack) or an id of the owning app's range.
  */
 #ifndef CX_RESOURCE_FW_H
 #define CX_RESOURCE_FW_H
