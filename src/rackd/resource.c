@@ -655,6 +655,20 @@ fail:
 	return NULL;
 }
 
+/* Whether pid has entered a network namespace other than ours: a server
+ * just forked has not yet, and rules written through its pid then would be
+ * the host's. */
+static bool
+in_own_netns(pid_t pid)
+{
+	char path[64];
+	struct stat theirs, ours;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return stat(path, &theirs) == 0 && stat("/proc/self/ns/net", &ours) == 0 &&
+	    (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev);
+}
+
 /* A namespaced server's wall: its app's processes' addresses and the
  * rack's own (the daemon's probes, from the bridge's gateway), applied when
  * they changed (or always, with force: a new server). */
@@ -668,7 +682,7 @@ res_allow_sync(struct rack *r, struct res *x, bool force)
 
 	/* No app yet (the daemon's start, before reconcile_init): the rules the
 	 * namespace kept from the last daemon stand until the tick. */
-	if (x->netns_id[0] == '\0' || x->pid <= 0 || a == NULL)
+	if (x->netns_id[0] == '\0' || x->pid <= 0 || a == NULL || !in_own_netns(x->pid))
 		return;
 	buf_init(&b, 0);
 	if (r->gateway_addr[0] != '\0')

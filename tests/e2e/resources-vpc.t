@@ -72,5 +72,7 @@ cx rack uninstall rv >/dev/null; ok $? "uninstall"
 [ "$(wc -l <"$TMP/ns.ours")" -ge 3 ]; ok $? "the rack made namespaces (its own, its processes', its servers')" "$(cat "$TMP/ns.ours")"
 left=$(netns | comm -12 "$TMP/ns.ours" -)
 is "$left" "" "none of them is left after uninstalling"
+nft list table inet cx-res >/dev/null 2>&1
+[ $? -ne 0 ]; ok $? "nor did it after the restarts, imports and deletes"
 check_no_leftovers
 done_testing

@@ -95,6 +95,8 @@ webaddr=$(cx ps -a shop -r dev --json | sed -n 's/.*"address":"\([0-9.]*\)".*/\1
 otheraddr=$(cx ps -a other -r dev --json | sed -n 's/.*"address":"\([0-9.]*\)".*/\1/p' | head -1)
 like "$rules" "[{ ]$webaddr[,} ]" "the set holds the owning app's process ($webaddr)" "$rules"
 lacks "$rules" "accept" "[{ ,]$otheraddr[,} ]" "and not the other app's ($otheraddr)"
+nft list table inet cx-res >/dev/null 2>&1
+[ $? -ne 0 ]; ok $? "the host's own namespace got no such table (rules go in the server's)"
 
 # A crash: the rack starts the server again, with its data.
 kill -9 "$pgpid"
@@ -211,5 +213,7 @@ ok $? "its mysql and memcached were stopped and their data removed"
 
 cx rack uninstall dev2 >/dev/null; ok $? "uninstall the second rack"
 cx rack uninstall dev >/dev/null; ok $? "uninstall the first"
+nft list table inet cx-res >/dev/null 2>&1
+[ $? -ne 0 ]; ok $? "nor did it after the restarts, imports and deletes"
 check_no_leftovers
 done_testing
