@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -131,6 +132,7 @@ run_podman(char *const argv[], struct run *r, char *err, size_t errlen)
 		if (null == -1 || dup2(null, 0) == -1 || dup2(outp[1], 1) == -1 ||
 		    dup2(r->capture ? errp[1] : outp[1], 2) == -1)
 			_exit(127);
+		close_range(3, ~0U, 0);    /* nothing of the caller's: its pipes, its log */
 		execvp(argv[0], argv);
 		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
@@ -279,12 +281,16 @@ image_build(const struct image_build_opts *o, char *err, size_t errlen)
 	buf_free(&r.out);
 	if (rc == 0)
 		return 0;
-	if (rc > 0 && r.step[0] != '\0' && r.last[0] != '\0')
-		snprintf(err, errlen, "build failed at %s: %s", r.step, r.last);
-	else if (rc > 0 && r.step[0] != '\0')
-		snprintf(err, errlen, "build failed at %s: %s", r.step, run_why(&r));
-	else if (rc > 0)
-		snprintf(err, errlen, "build failed: %s", run_why(&r));
+	if (rc > 0 && r.step[0] != '\0') {
+		/* "STEP 8/9: RUN make" -> "STEP 8/9 (RUN make) failed with exit status 3: LAST" */
+		const char *colon = strchr(r.step, ':'), *st = strstr(r.error, "exit status");
+
+		snprintf(err, errlen, "%.*s (%s) failed%s%s: %s", (int)(colon - r.step), r.step,
+		    colon[1] == ' ' ? colon + 2 : colon + 1, st ? " with " : "", st ? st : "",
+		    r.last[0] ? r.last : run_why(&r));
+	} else if (rc > 0) {
+		snprintf(err, errlen, "the build failed: %s", run_why(&r));
+	}
 	return -1;
 }
 
