@@ -814,6 +814,8 @@ rootfs_enter(const struct rootfs_spec *s, struct rootfs_user *u, char *err, size
 	snprintf(upper, sizeof(upper), "%s/upper", s->proc_dir);
 	snprintf(work, sizeof(work), "%s/work", s->proc_dir);
 	snprintf(root, sizeof(root), "%s/root", s->proc_dir);
+	/* The daemon's umask (077) would make / and the files below ours 0700. */
+	umask(022);
 	if (mkdir_p(upper, 0755) == -1 || mkdir_p(work, 0700) == -1 || mkdir_p(root, 0700) == -1)
 		FAIL("making %s: %s", s->proc_dir, strerror(errno));
 	/* The top of its private layer is /, root's inside. */
