@@ -881,3 +881,138 @@ out:
 	close(userns);
 	return rc;
 }
+
+/* ---- joining a running process (cx exec) -------------------------------- */
+
+/* Its real uid and gid, as the host sees them. */
+static int
+host_ids(pid_t pid, uid_t *uid, gid_t *gid)
+{
+	char path[64], *st, *u, *g;
+	unsigned long vu, vg;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((st = read_file(path, 65536, NULL)) == NULL)
+		return -1;
+	u = strstr(st, "\nUid:");
+	g = strstr(st, "\nGid:");
+	if (u != NULL && g != NULL && sscanf(u, "\nUid: %lu", &vu) == 1 &&
+	    sscanf(g, "\nGid: %lu", &vg) == 1) {
+		*uid = (uid_t)vu;
+		*gid = (gid_t)vg;
+		rc = 0;
+	}
+	free(st);
+	return rc;
+}
+
+static bool
+same_ns(pid_t pid, const char *ns)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
+	snprintf(b, sizeof(b), "/proc/%d/ns/%s", (int)pid, ns);
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino &&
+	    sa.st_dev == sb.st_dev;
+}
+
+int
+rootfs_join_process(pid_t pid, uint32_t uid_base, char *err, size_t errlen)
+{
+	static const char *const kinds[] = { "ipc", "net", "mnt" };
+	static const int flags[] = { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS };
+	char path[64];
+	int fds[3] = { -1, -1, -1 }, userns = -1, rootfd = -1, cwdfd = -1, rc = -1;
+	bool in_userns = !same_ns(pid, "user");
+	struct rootfs_user u = { 0 };
+	uid_t huid;
+	gid_t hgid;
+
+	if (host_ids(pid, &huid, &hgid) == -1)
+		FAIL("process %d is gone", (int)pid);
+	if (huid < uid_base || huid - uid_base >= IDRANGE_SIZE || hgid < uid_base ||
+	    hgid - uid_base >= IDRANGE_SIZE)
+		FAIL("process %d runs as uid %u, outside its app's range: refusing to join it",
+		    (int)pid, (unsigned)huid);
+	for (size_t i = 0; i < CX_ARRAY_LEN(kinds); i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kinds[i]);
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+	if (in_userns && (userns = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	rootfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	cwdfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd == -1 || cwdfd == -1) {
+		snprintf(err, errlen, "process %d's root or directory: %s", (int)pid, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < CX_ARRAY_LEN(kinds); i++) {
+		if (!same_ns(pid, kinds[i]) && setns(fds[i], flags[i]) == -1) {
+			snprintf(err, errlen, "entering process %d's %s namespace: %s", (int)pid,
+			    kinds[i], strerror(errno));
+			goto out;
+		}
+	}
+	if (fchdir(rootfd) == -1 || chroot(".") == -1) {
+		snprintf(err, errlen, "entering process %d's root: %s", (int)pid, strerror(errno));
+		goto out;
+	}
+	for (int fd = 0; fd <= 2; fd++) {
+		struct stat st;
+
+		if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fchown(fd, huid, hgid) == -1) {
+			snprintf(err, errlen, "giving fd %d to uid %u: %s", fd, (unsigned)huid,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	if (in_userns) {
+		/* Its ids as its user namespace has them. */
+		u.uid = huid - uid_base;
+		u.gid = hgid - uid_base;
+		if (setns(userns, CLONE_NEWUSER) == -1) {
+			snprintf(err, errlen, "entering process %d's user namespace: %s", (int)pid,
+			    strerror(errno));
+			goto out;
+		}
+		if (become(&u, err, errlen) == -1)
+			goto out;
+	} else {
+		/* A host process of the app: its uid, no capabilities. */
+		for (int cap = 0; prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0; cap++)
+			;
+		if (setgroups(0, NULL) == -1 || setresgid(hgid, hgid, hgid) == -1 ||
+		    setresuid(huid, huid, huid) == -1) {
+			snprintf(err, errlen, "dropping to uid %u: %s", (unsigned)huid, strerror(errno));
+			goto out;
+		}
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 || fchdir(cwdfd) == -1) {
+		snprintf(err, errlen, "no_new_privs or its directory: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < CX_ARRAY_LEN(fds); i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+	}
+	if (userns != -1)
+		close(userns);
+	if (rootfd != -1)
+		close(rootfd);
+	if (cwdfd != -1)
+		close(cwdfd);
+	return rc;
+}

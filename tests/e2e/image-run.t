@@ -5,7 +5,7 @@
 # uid_base+N, the image sees its own root-owned files as root's); writes to /
 # land in the process's private layer and go with it; the host's / and the
 # rack's directory are out of sight; Convox's argv (ENTRYPOINT + CMD, command:
-# shell-split in place of CMD). On a VPC rack the image's process binds port
+# shell-split in place of CMD); cx exec enters a running process. On a VPC rack the image's process binds port
 # 80 and the router reaches it.
 . "$(dirname "$0")/lib.sh"
 
@@ -96,6 +96,15 @@ wait_for 5 test -f "$rack_dir/apps/img/procs/$writer_id/upper/app/written"
 ok $? "a write to / lands in the process's private layer"
 is "$(try cx run web -a img -r ir -- -e 'print -e "/app/written" ? "shared\n" : "own\n"')" "own" \
     "another process of the image does not see it"
+# cx exec: inside the running process, its layer, user and environment.
+is "$(try cx exec "$writer_id" -a img -r ir -- cat /app/written)" "mine" \
+    "cx exec runs inside the process: it sees that process's own writes"
+is "$(try cx exec "$writer_id" -a img -r ir -- sh -c 'id -un; echo $GREETING; pwd')" \
+    "$(printf 'appuser\nfrom-image-env\n/app')" "...as its user, with its environment, in its directory"
+out=$(try cx exec "$writer_id" -a img -r ir -- sh -c 'exit 3'); rc=$?
+is "$rc" 3 "cx exec exits with the command's status"
+out=$(try cx exec nope-123 -a img -r ir -- true); rc=$?
+refused "$rc" "$out" "ERROR: no such process: nope-123" "cx exec of an unknown process is refused"
 cx scale writer --count 0 -a img -r ir >/dev/null 2>&1
 wait_for 10 sh -c "! test -e '$rack_dir/apps/img/procs/$writer_id'"
 ok $? "the private layer is removed with its process"
