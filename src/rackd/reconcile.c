@@ -1028,6 +1028,37 @@ adopt_procs(struct rack *r)
 
 /* Removes what a daemon that stopped mid-way left on disk: uploads, builds
  * never recorded, the directories of apps deleted while it was down. */
+/* The private layers of app's processes from images that are gone (the
+ * daemon was down when they ended). After adopt_procs. */
+static void
+sweep_procs(struct rack *r, const char *app)
+{
+	struct app *a;
+	char dir[4096], path[4096];
+	struct dirent *e;
+	DIR *d;
+
+	for (a = r->apps; a != NULL && strcmp(a->name, app) != 0; a = a->next)
+		;
+	snprintf(dir, sizeof(dir), "%s/apps/%s/procs", r->dir, app);
+	if (a == NULL || (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct proc *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (p = a->procs; p != NULL && strcmp(p->st.id, e->d_name) != 0; p = p->next)
+			;
+		if (p != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		log_info("removing %s: its process is gone", path);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
 static void
 sweep_disk(struct rack *r)
 {
@@ -1055,6 +1086,7 @@ sweep_disk(struct rack *r)
 			remove_tree(sub);
 			continue;
 		}
+		sweep_procs(r, de->d_name);
 		snprintf(sub, sizeof(sub), "%s/apps/%s/builds", r->dir, de->d_name);
 		if ((bd = opendir(sub)) == NULL)
 			continue;
