@@ -398,8 +398,13 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		r->sup->kill(r, p);
 		goto out;
 	}
-	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
-	    release, (int)p->st.pid, p->st.port);
+	if (from_image)
+		applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d) from"
+		    " image %s, in the rack's own namespaces (no OCI runtime)", p->st.id, release,
+		    (int)p->st.pid, p->st.port, ref);
+	else
+		applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)",
+		    p->st.id, release, (int)p->st.pid, p->st.port);
 	if (p->oneoff)
 		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
 	else

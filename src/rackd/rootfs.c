@@ -9,8 +9,8 @@
  *      a file root owns in the image is uid_base's on the host and root's
  *      inside; the clones become an overlay's lower layers by descriptor, with
  *      the process's own upper and work directories;
- *   3. /proc (hidepid: another uid's processes are invisible), a read-only
- *      /sys, a /dev of its own, /etc/resolv.conf, hosts and hostname, every
+ *   3. /etc/resolv.conf, hosts and hostname, /proc (hidepid: another uid's
+ *      processes are invisible), a read-only /sys, a /dev of its own, every
  *      target resolved inside the new root (openat2 RESOLVE_IN_ROOT), so an
  *      image's symlink cannot point a mount at the host;
  *   4. pivot_root, the old root detached;
@@ -656,7 +656,7 @@ mount_layers(const struct rootfs_spec *s, int userns, const char *upper, const c
 		    n > 0 ? ": " : "", why);
 		goto out;
 	}
-	if ((mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV)) == -1) {
+	if ((mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID)) == -1) {
 		snprintf(err, errlen, "fsmount overlay: %s", strerror(errno));
 		goto out;
 	}
@@ -829,12 +829,14 @@ rootfs_enter(const struct rootfs_spec *s, struct rootfs_user *u, char *err, size
 		snprintf(err, errlen, "%s: %s", root, strerror(errno));
 		goto out;
 	}
-	if (mount_at(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	/* /etc first: its files resolve in the image's own tree, before any
+	 * mount of ours could be what a symlink of the image points into. */
+	if (make_etc(rootfd, s, err, errlen) == -1 ||
+	    mount_at(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	    "hidepid=invisible", err, errlen) == -1 ||
 	    mount_at(rootfd, "/sys", true, "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV |
 	    MS_NOEXEC, NULL, err, errlen) == -1 ||
-	    make_dev(rootfd, s->uid_base, err, errlen) == -1 ||
-	    make_etc(rootfd, s, err, errlen) == -1)
+	    make_dev(rootfd, s->uid_base, err, errlen) == -1)
 		goto out;
 	if (fchdir(rootfd) == -1 || syscall(SYS_pivot_root, ".", ".") == -1) {
 		snprintf(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
