@@ -187,7 +187,7 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 	rack_routes_changed(r);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
-	if (r->vpc)
+	if (r->netns)
 		lab_proc_destroy(r->home, r->name, p->st.id);
 	if (a->uid_base != 0) {
 		char dir[4096];
@@ -360,10 +360,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	str_copy(p->st.release, sizeof(p->st.release), release);
 	p->st.command = cmd;
 	p->st.started = now_unix();
-	if (r->vpc) {
+	if (r->netns) {
 		p->st.port = s->port;
-		if (lab_proc_create(r->home, r->name, p->st.id, p->st.address, sizeof(p->st.address),
-		    err, errlen) == -1)
+		if (lab_app_proc_create(r->home, r->name, a->name, p->st.id, p->st.address,
+		    sizeof(p->st.address), err, errlen) == -1)
 			goto out;
 	} else {
 		str_copy(p->st.address, sizeof(p->st.address), "127.0.0.1");
@@ -374,7 +374,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		}
 	}
 	sb = (struct sandbox){ .uid_base = a->uid_base, .build_dir = build_dir, .workdir = workdir,
-		.home = r->home, .rack = r->name, .proc_id = r->vpc ? p->st.id : NULL,
+		.home = r->home, .rack = r->name, .proc_id = r->netns ? p->st.id : NULL,
 		.name = p->st.id };
 	if (from_image) {
 		rootfs_proc_dir(r->dir, a->name, p->st.id, pdir, sizeof(pdir));
@@ -949,7 +949,7 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 				kill(p->st.pid, SIGKILL);
 			if (p->our_child)
 				waitpid(p->st.pid, NULL, 0);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, p->st.id);
 		}
 	}
@@ -975,7 +975,7 @@ adopt_procs(struct rack *r)
 			/* Its app was deleted while the daemon was down: no grace is owed. */
 			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
 				kill(-ps[i].pid, SIGKILL);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
 			if (store_proc_delete(r->store, ps[i].id) == -1)
 				log_warnx("process %s: cannot remove its record: %s", ps[i].id,

@@ -8,6 +8,7 @@
 # --no-cache and a warm rebuild that reuses the cache (faster, "Using cache");
 # a failing RUN step named with its output while the serving release keeps
 # serving; cx builds info|logs; app delete removes the app's images.
+# A rack not run as root has no builder: today's way, said in one line.
 # Processes starting from the images are image-run.t's: here the recorded
 # config and the images themselves are checked with podman.
 . "$(dirname "$0")/lib.sh"
@@ -31,7 +32,7 @@ fi
 cx_base_image
 # The images this test's builds make go with it, even when it fails midway.
 remove_images() {
-	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep '^localhost/cx-bt-shop-' |
+	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E '^localhost/cx-bt-(shop|cas)-' |
 	    xargs -r podman rmi -f >/dev/null 2>&1
 }
 trap 'remove_images; cleanup' EXIT
@@ -170,7 +171,32 @@ track $bpid
 early() { grep -q "^$token" "$TMP/stream"; }
 wait_for 10 early; ok $? "the RUN step's output is printed while it runs" "$(cat "$TMP/stream")"
 kill -0 $bpid 2>/dev/null; ok $? "...before the build ends"
+rbid=$(cx builds -a shop -r bt | awk '$2 == "running" { print $1; exit }')
+like "$rbid" "^B[A-Z0-9]+$" "cx builds lists the running build"
+like "$(cx builds info "$rbid" -a shop -r bt)" "Status +running" "builds info: Status running"
+out=$(timeout 30 cx builds logs "$rbid" -a shop -r bt 2>&1); rc=$?
+ok $rc "builds logs of a running build follows it to its end" "$out"
+like "$out" "^$token" "...from its start"
+like "$out" "Build $rbid complete: release R[A-Z0-9]+$" "...to its result"
 wait $bpid; ok $? "...which then ends well" "$(cat "$TMP/stream")"
+
+# RUN steps see the host's extra CA certificates (build_host_ca, default true),
+# so https through a proxy only the host trusts verifies; the image keeps none.
+casrc=$TMP/cas
+mkdir -p "$casrc"
+printf 'services:\n  probe:\n    build: .\n    command: sleep 600\n' > "$casrc/convox.yml"
+printf 'FROM debian:bookworm\nRUN echo "cas-%s: $(ls /usr/local/share/ca-certificates 2>/dev/null | tr "\\n" " ")"\n' \
+	"${TMP##*/}" > "$casrc/Dockerfile"
+cx apps create cas -r bt >/dev/null 2>&1
+host_cas=$(ls /usr/local/share/ca-certificates | tr '\n' ' ')
+out=$(cx build "$casrc" -a cas -r bt 2>&1); ok $? "a build of the CA probe" "$out"
+is "$(printf '%s\n' "$out" | sed -n "s/^cas-${TMP##*\/}: //p")" "$host_cas" \
+	"RUN steps see the host's /usr/local/share/ca-certificates ($host_cas)"
+cx rack params set build_host_ca=false -r bt >/dev/null 2>&1; ok $? "rack params set build_host_ca=false"
+out=$(cx build "$casrc" -a cas -r bt --no-cache 2>&1); ok $? "...then a build" "$out"
+like "$out" "^cas-${TMP##*/}: $" "...whose RUN steps see none"
+cx rack params set build_host_ca=true -r bt >/dev/null 2>&1
+cx apps delete cas -r bt >/dev/null 2>&1
 
 # A failing step: named with its last output line; the serving release serves.
 printf 'RUN echo "about to fail: no such package" && exit 7\n' >> "$src/web/Dockerfile.web"
@@ -198,5 +224,22 @@ cx apps delete shop -r bt >/dev/null 2>&1; ok $? "apps delete"
 gone_images() { ! podman image exists "$ref" && ! podman image exists "localhost/cx-bt-shop-cache:$lower"; }
 wait_for 60 gone_images; ok $? "the app's images are removed with it"
 podman image exists docker.io/library/debian:bookworm; ok $? "...not the image the cache service named"
+
+# A rack not run as root has no builder: today's way, said in one line.
+nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
+nsrc="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$nsrc"
+printf 'FROM debian:bookworm\nRUN echo never\nCMD ["perl", "server.pl"]\n' > "$nsrc/Dockerfile"
+chmod -R a+rX "$nsrc"
+as_nobody cx rack install local box >/dev/null 2>&1; ok $? "an unprivileged user's rack"
+as_nobody cx apps create hello -r box >/dev/null 2>&1
+out=$(as_nobody cx deploy "$nsrc" -a hello -r box 2>&1); ok $? "deploy with a Dockerfile there" "$out"
+is "$(printf '%s\n' "$out" | grep -c '^no image builder')" 1 "...says once that it has no builder"
+like "$out" "^no image builder: the rack does not run as root, and its builder \(podman\) needs root's image storage; services run from the host's root filesystem$" \
+	"...and why"
+like "$out" "^service web: the 1 RUN line\(s\) of Dockerfile are not run without the image builder$" \
+	"...and which lines it does not run"
+nurl=$(as_nobody cx services -a hello -r box --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+body=$(curl -s --max-time 5 "$nurl/"); like "$body" "^hello from hello/web" "...and the app serves, today's way"
+as_nobody cx rack uninstall box >/dev/null 2>&1; ok $? "uninstall the user's rack"
 
 done_testing
