@@ -83,6 +83,9 @@ is "$(try cx run web -a img -r ir -- -e 'print scalar(getpwuid($<)), " $<\n"')" 
 is "$(try cx run web -a img -r ir -- -e 'print((stat "/root-file")[4], "\n")')" "0" \
     "a file root owns in the image is root's inside (idmapped layers)"
 
+is "$(try cx run web -a img -r ir -- -MIO::Socket::INET -e 'print IO::Socket::INET->new(LocalPort => 80, Listen => 1) ? "bound\n" : "refused: $!\n"')" \
+    "bound" "its user (an unprivileged uid outside) binds port 80 in its own network namespace"
+
 # Outside: the app's range.
 rack_dir=$CX_HOME/racks/ir
 base=$(stat -c %u "$rack_dir/apps/img/procs/$writer_id/upper")
