@@ -316,7 +316,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
     const struct mf_service *s, const struct oneoff *one, struct proc **out, char *err,
     size_t errlen)
 {
-	char workdir[4096], prefix[48], ref[512], pdir[4096];
+	char workdir[4096], prefix[48], ref[512], pdir[4096], lcache[4096];
 	char **df_env = NULL, **env = NULL, **argv = NULL;
 	char *cmd;
 	struct proc *p;
@@ -380,6 +380,15 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		rootfs_proc_dir(r->dir, a->name, p->st.id, pdir, sizeof(pdir));
 		si = (struct sandbox_image){ .ref = ref, .config = &ic, .argv = argv,
 			.proc_dir = pdir, .address = p->st.address };
+		/* apps/APP/layers/ID: the image's layers, listed once per image id. */
+		if (str_has_prefix(ic.id, "sha256:") && strchr(ic.id, '/') == NULL) {
+			snprintf(lcache, sizeof(lcache), "%s/apps/%s/layers", r->dir, a->name);
+			if (mkdir_p(lcache, 0700) == 0) {
+				snprintf(lcache + strlen(lcache), sizeof(lcache) - strlen(lcache), "/%s",
+				    ic.id + 7);
+				si.layers_cache = lcache;
+			}
+		}
 		sb.image = &si;
 	}
 	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port,

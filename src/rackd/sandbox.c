@@ -182,6 +182,59 @@ open_low_ports(char *err, size_t errlen)
 	return 0;
 }
 
+/* The layers of image id as a previous start listed them in cache (one
+ * directory a line), if every one is still there; NULL otherwise. */
+static char **
+cached_layers(const char *cache)
+{
+	char *text = read_file(cache, 65536, NULL), *save = NULL;
+	char **v = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	if (text == NULL)
+		return NULL;
+	v = xcalloc(1, sizeof(*v));
+	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		if (l[0] != '/' || stat(l, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			rootfs_strv_free(v);
+			free(text);
+			return NULL;
+		}
+		v = xrealloc(v, (n + 2) * sizeof(*v));
+		v[n++] = xstrdup(l);
+		v[n] = NULL;
+	}
+	free(text);
+	if (n == 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* The image's layers: from the cache (an image id's layers never change),
+ * else from the builder (a podman call, a few hundred ms), then cached. */
+static int
+image_layer_dirs(const struct sandbox_image *im, char ***layers, char *err, size_t errlen)
+{
+	struct buf b;
+
+	if (im->layers_cache != NULL && (*layers = cached_layers(im->layers_cache)) != NULL)
+		return 0;
+	if (image_layers(im->ref, layers, err, errlen) == -1)
+		return -1;
+	if (im->layers_cache == NULL)
+		return 0;
+	buf_init(&b, 0);
+	for (size_t i = 0; (*layers)[i] != NULL; i++)
+		buf_addf(&b, "%s\n", (*layers)[i]);
+	if (write_file_atomic(im->layers_cache, b.data, b.len, 0600) == -1)
+		log_warn("cannot cache the layers of %s in %s", im->ref, im->layers_cache);
+	buf_free(&b);
+	return 0;
+}
+
 int
 sandbox_enter_image(const struct sandbox *sb, struct rootfs_user *u, char *err, size_t errlen)
 {
@@ -192,8 +245,7 @@ sandbox_enter_image(const struct sandbox *sb, struct rootfs_user *u, char *err, 
 
 	if (sb->uid_base == 0)
 		FAIL("a process from an image needs a rack run as root (the app's own ids)");
-	/* Read now: the layers of the image as it is in the builder's storage. */
-	if (image_layers(im->ref, &layers, err, errlen) == -1)
+	if (image_layer_dirs(im, &layers, err, errlen) == -1)
 		return -1;
 	rc = enter_namespaces(sb, err, errlen);
 	if (rc == 0 && sb->proc_id != NULL)

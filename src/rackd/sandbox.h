@@ -40,6 +40,7 @@ struct sandbox_image {
 	char *const *argv;                  /* ENTRYPOINT + CMD or command (rootfs_argv) */
 	const char *proc_dir;               /* its private layer (rootfs_proc_dir) */
 	const char *address;                /* its address, for /etc/hosts */
+	const char *layers_cache;           /* file of the image id's layers, or NULL */
 };
 
 struct sandbox {

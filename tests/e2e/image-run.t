@@ -90,6 +90,8 @@ is "$(try cx run web -a img -r ir -- -MIO::Socket::INET -e 'print IO::Socket::IN
 rack_dir=$CX_HOME/racks/ir
 base=$(stat -c %u "$rack_dir/apps/img/procs/$writer_id/upper")
 [ "$base" -ge 65536 ] 2>/dev/null; ok $? "the private layer belongs to the app's first id ($base)"
+like "$(cat "$rack_dir"/apps/img/layers/* 2>&1)" "^/var/lib/containers/storage/overlay/[0-9a-f]+/diff" \
+    "the image's layers are listed once per image id, for the next starts (no podman call)"
 is "$(stat -c %u /proc/$web_pid)" "$((base + 1001))" "the host sees the image's uid 1001 as uid_base+1001"
 is "$(try cx run web -a img -r ir -- -e 'print -e "'"$rack_dir"'" ? "seen\n" : "unseen\n"')" "unseen" \
     "the rack's directory is out of sight"
