@@ -1,7 +1,10 @@
 /*
  * sandbox.h — the walls around an app's processes: the one place that says
  * what a process of an app may see and be. Every app process (a service's,
- * a timer's run, `cx run`) goes through sandbox_enter between fork and exec.
+ * a timer's run, `cx run`) goes through sandbox_enter between fork and exec;
+ * one of a service that has an image goes through sandbox_enter_image
+ * instead, which starts it in its image's root filesystem (rootfs.h,
+ * docs/images.md) and not the host's with the views below.
  *
  * On a rack run as root, a process runs as its app's own unprivileged ids
  * (idrange.h), with no_new_privs and no capabilities, in a private mount
