@@ -167,6 +167,7 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a == NULL)
 		return;
+	build_remove_images(r, a);     /* what its builds made, once its processes go */
 	if (store_app_delete(r->store, a->name) == -1) {
 		api_error(s, 500, "cannot delete app: %s", store_error(r->store));
 		return;

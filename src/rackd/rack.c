@@ -27,6 +27,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "build_max_mb") == 0)
 		str_copy(out, outlen, "512");
+	else if (strcmp(key, "build_host_ca") == 0)
+		str_copy(out, outlen, "true");
 	else if (strcmp(key, "internal_router") == 0)
 		str_copy(out, outlen, "false");
 	else if (strcmp(key, "router_port") == 0 || strcmp(key, "router_internal_port") == 0)
