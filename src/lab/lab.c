@@ -604,6 +604,7 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 		if (strcmp(l.st.procs[i].rack, rack) == 0)
 			lab_del_proc(&l.st, &l.st.procs[i]);
 	}
+	lab_app_resolv_drop(&l, rack, NULL);
 	if (!was_host) {
 		lab_hosts_remove(&l, NULL, lab_rack_public(r));
 		lab_hosts_remove(&l, NULL, lab_rack_private(r));
@@ -774,9 +775,10 @@ proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_
 	return 0;
 }
 
-int
-lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
-    size_t addrlen, char *err, size_t errlen)
+/* lab_proc_create, for app (NULL: a probe's namespace, no app's names). */
+static int
+proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack *r;
@@ -797,10 +799,17 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		goto out;
 	}
+	if (app != NULL && lab_app_resolv_write(&l, r, app, err, errlen) == -1)
+		goto out;
 	if ((p = lab_find_proc(&l.st, rack, proc_id)) != NULL) {
 		lab_ns_proc(&l.st, r, proc_id, pns, sizeof(pns));
 		if (!lab_netns_exists(pns) && proc_build(&l, r, proc_id, p->addr, err, errlen) == -1)
 			goto out;
+		if (strcmp(p->app, app != NULL ? app : "") != 0) {
+			str_copy(p->app, sizeof(p->app), app != NULL ? app : "");
+			if (lab_save(&l, err, errlen) == -1)
+				goto out;
+		}
 		lab_ip4(p->addr, addr_out, addrlen);
 		rc = 0;
 		goto out;
@@ -817,6 +826,7 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 	p = lab_add_proc(&l.st);
 	str_copy(p->rack, sizeof(p->rack), rack);
 	str_copy(p->id, sizeof(p->id), proc_id);
+	str_copy(p->app, sizeof(p->app), app != NULL ? app : "");
 	p->addr = r->net + off;
 	r->next_proc = off + 1;
 	if (lab_save(&l, err, errlen) == -1) {
@@ -829,6 +839,34 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 out:
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
+    size_t addrlen, char *err, size_t errlen)
+{
+	return proc_create(home, rack, NULL, proc_id, addr_out, addrlen, err, errlen);
+}
+
+int
+lab_app_proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen)
+{
+	return proc_create(home, rack, app, proc_id, addr_out, addrlen, err, errlen);
+}
+
+/* Does any process namespace of rack other than except run for app? */
+static bool
+app_has_procs(const struct lab_state *st, const char *rack, const char *app,
+    const struct lab_proc *except)
+{
+	for (size_t i = 0; i < st->nprocs; i++) {
+		const struct lab_proc *q = &st->procs[i];
+
+		if (q != except && strcmp(q->rack, rack) == 0 && strcmp(q->app, app) == 0)
+			return true;
+	}
+	return false;
 }
 
 int
@@ -868,6 +906,8 @@ lab_proc_destroy(const char *home, const char *rack, const char *proc_id)
 		log_warn("removing namespace %s", pns);
 		rc = -1;
 	}
+	if (p->app[0] != '\0' && !app_has_procs(&l.st, rack, p->app, p))
+		lab_app_resolv_drop(&l, rack, p->app);
 	lab_del_proc(&l.st, p);
 	if (lab_save(&l, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -880,12 +920,27 @@ out:
 
 /* ---- public API: entering --------------------------------------------- */
 
+/* The resolv.conf a process of rack r gets: its app's (written if it is
+ * missing), else the rack's DNS's (host racks) or the lab's. */
+static int
+resolv_of(struct lab *l, const struct lab_rack *r, const struct lab_proc *p, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	if (p != NULL && p->app[0] != '\0') {
+		lab_app_resolv_path(l, r->name, p->app, out, outlen);
+		return access(out, R_OK) == 0 ? 0 : lab_app_resolv_write(l, r, p->app, err, errlen);
+	}
+	lab_dns_path(l, r != NULL && r->host ? r->name : NULL, "resolv", out, outlen);
+	return 0;
+}
+
 static int
 enter(const char *home, const char *rack, const char *proc_id, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack *r = NULL;
-	char ns[LAB_NETNS_MAX], resolv[PATH_MAX + 16];
+	struct lab_proc *p = NULL;
+	char ns[LAB_NETNS_MAX], resolv[PATH_MAX + 64];
 	int rc = -1;
 
 	if (lab_open(&l, home, false, err, errlen) == -1)
@@ -898,7 +953,7 @@ enter(const char *home, const char *rack, const char *proc_id, char *err, size_t
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		goto out;
 	}
-	if (proc_id != NULL && lab_find_proc(&l.st, rack, proc_id) == NULL) {
+	if (proc_id != NULL && (p = lab_find_proc(&l.st, rack, proc_id)) == NULL) {
 		LAB_ERR("rack %s has no process namespace %s", rack, proc_id);
 		goto out;
 	}
@@ -912,9 +967,30 @@ enter(const char *home, const char *rack, const char *proc_id, char *err, size_t
 		lab_ns_rack(&l.st, r, ns, sizeof(ns));
 	else
 		lab_ns_internet(&l.st, ns, sizeof(ns));
-	lab_dns_path(&l, r != NULL && r->host ? r->name : NULL, "resolv", resolv, sizeof(resolv));
-	rc = lab_netns_enter(ns, resolv, err, errlen);
+	if (resolv_of(&l, r, p, resolv, sizeof(resolv), err, errlen) == 0)
+		rc = lab_netns_enter(ns, resolv, err, errlen);
 out:
+	lab_close(&l);
+	return rc;
+}
+
+int
+lab_proc_resolv(const char *home, const char *rack, const char *proc_id, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct lab l;
+	struct lab_rack *r;
+	struct lab_proc *p;
+	int rc = -1;
+
+	if (lab_open(&l, home, false, err, errlen) == -1)
+		return -1;
+	if ((r = lab_find_rack(&l.st, rack)) == NULL)
+		LAB_ERR("rack %s is not a VPC rack", rack);
+	else if ((p = lab_find_proc(&l.st, rack, proc_id)) == NULL)
+		LAB_ERR("rack %s has no process namespace %s", rack, proc_id);
+	else
+		rc = resolv_of(&l, r, p, out, outlen, err, errlen);
 	lab_close(&l);
 	return rc;
 }

@@ -101,6 +101,19 @@ int lab_rack_set_whitelist(const char *home, const char *rack, const char *cidrs
  * An existing proc_id keeps its address. */
 int lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
     size_t addrlen, char *err, size_t errlen);
+/* The same for a process of app: the lab records the app, and the process
+ * gets the app's resolv.conf (lab_proc_resolv). */
+int lab_app_proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen);
+/* The path of the file a process namespace's /etc/resolv.conf is (what
+ * lab_enter_proc binds there; an image's root filesystem binds the same):
+ * for an app's process, lab/resolv.d/RACK/APP.conf, naming the rack's DNS
+ * with `search APP.RACK.local RACK-APP.svc.cluster.local` so that a bare
+ * SERVICE resolves to the app's own service; else the lab's (VPC racks) or
+ * the rack DNS's (host racks) resolv.conf. Writes the app's file if it is
+ * missing. -1 with err if rack or proc_id is unknown. No privilege needed. */
+int lab_proc_resolv(const char *home, const char *rack, const char *proc_id, char *out,
+    size_t outlen, char *err, size_t errlen);
 /* Removes the process namespace and its link. 0 also if there was none. */
 int lab_proc_destroy(const char *home, const char *rack, const char *proc_id);
 /* The ids of rack's process namespaces that start with prefix, into *ids
@@ -110,7 +123,8 @@ int lab_proc_ids(const char *home, const char *rack, const char *prefix,
 
 /* For a forked child, before exec: join the namespace (setns), take a private
  * mount namespace (unshare CLONE_NEWNS, / made rslave), bind the lab's
- * resolv.conf (nameserver LAB_DNS_ADDR) over /etc/resolv.conf and mount a
+ * resolv.conf (nameserver LAB_DNS_ADDR; for an app's process its own,
+ * lab_proc_resolv) over /etc/resolv.conf and mount a
  * sysfs for the namespace on /sys, as `ip netns exec` does. Changes only the
  * calling process. lab_enter_rack is for the routers (they listen on the
  * rack's public and private addresses); lab_enter_internet is for

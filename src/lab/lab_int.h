@@ -42,6 +42,7 @@ struct lab_proc {
 	char rack[32];
 	char id[LAB_PROC_ID_MAX + 1];
 	uint32_t addr;          /* host byte order */
+	char app[32];           /* the app it runs for; "" for a probe (cx net exec, reach) */
 };
 
 struct lab_state {
@@ -179,5 +180,15 @@ bool lab_dns_running(struct lab *l, int *pid);
 int lab_dns_start(struct lab *l, char *err, size_t errlen);
 void lab_dns_stop(struct lab *l);
 int lab_write_resolv(struct lab *l, char *err, size_t errlen);
+/* An app's resolv.conf: lab/resolv.d/RACK/APP.conf (app NULL: the
+ * directory of rack's). */
+void lab_app_resolv_path(const struct lab *l, const char *rack, const char *app, char *out,
+    size_t outlen);
+/* Writes app's resolv.conf for rack r (unless it is current): r's DNS, and
+ * search APP.RACK.local RACK-APP.svc.cluster.local. */
+int lab_app_resolv_write(struct lab *l, const struct lab_rack *r, const char *app, char *err,
+    size_t errlen);
+/* Removes app's resolv.conf (app NULL: every one of rack's). */
+void lab_app_resolv_drop(struct lab *l, const char *rack, const char *app);
 
 #endif

@@ -292,8 +292,8 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	p->st.started = now_unix();
 	if (r->vpc) {
 		p->st.port = s->port;
-		if (lab_proc_create(r->home, r->name, p->st.id, p->st.address, sizeof(p->st.address),
-		    err, errlen) == -1)
+		if (lab_app_proc_create(r->home, r->name, a->name, p->st.id, p->st.address,
+		    sizeof(p->st.address), err, errlen) == -1)
 			goto out;
 	} else {
 		str_copy(p->st.address, sizeof(p->st.address), "127.0.0.1");
