@@ -47,11 +47,10 @@ cx apps create shop -r "$RACK" >/dev/null
 t0=$(date +%s%N)
 out=$(cx deploy "$TMP/shop" -a shop -r "$RACK" 2>&1); rc=$?
 first_ms=$(ms_since "$t0")
-ok $rc "deploy examples/shop" "$out"
+ok $rc "deploy examples/shop" "$(printf '%s\n' "$out" | tail -20)"
 echo "# first deploy (apt-get of node, npm and flask unless the layers are cached): $first_ms ms"
 like "$out" "RUN npm ci" "deploy streams the build's output (the npm ci step)"
-like "$out" "added 1 package" "...and npm ci ran, fetching ms from the npm registry"
-like "$out" "python3-flask" "...and the api's apt-get install ran"
+like "$out" "STEP [0-9/]+: RUN apt-get update .*python3-flask" "...and the api's Dockerfile (apt-get install python3-flask)"
 
 out=$(cx services -a shop -r "$RACK")
 like "$out" "web +web\.shop\.$RACK\.cx\.test +80:3000" "web has a public domain, port 3000 behind the router's 80"
@@ -97,7 +96,7 @@ exits_with '7|28' "the internet cannot reach an api process by its address" \
 t0=$(date +%s%N)
 out=$(cx deploy "$TMP/shop" -a shop -r "$RACK" 2>&1); rc=$?
 same_ms=$(ms_since "$t0")
-ok $rc "redeploy with nothing changed" "$out"
+ok $rc "redeploy with nothing changed" "$(printf '%s\n' "$out" | tail -20)"
 like "$out" "Using cache" "...reuses the builder's cache"
 echo "# redeploy, nothing changed: $same_ms ms"
 
@@ -105,7 +104,7 @@ echo "# redeploy, nothing changed: $same_ms ms"
 sed -i 's/welcome to the shop/welcome back to the shop/' "$TMP/shop/web/server.js"
 t0=$(date +%s%N)
 out=$(cx deploy "$TMP/shop" -a shop -r "$RACK" 2>&1); rc=$?
-ok $rc "deploy with one source file changed" "$out"
+ok $rc "deploy with one source file changed" "$(printf '%s\n' "$out" | tail -20)"
 wait_for 20 sh -c "cx net exec internet -- curl -s --max-time 2 $WEB/ | grep -q '^welcome back to the shop'"
 ok $? "...and the router serves the change"
 echo "# one file changed, deploy to first 200 of the change: $(ms_since "$t0") ms"
