@@ -476,13 +476,14 @@ job_finish(struct build_job *j)
 		job_error(j, code, nl + 1);
 		goto out;
 	}
-	if (strncmp(report, "ok\n", 3) != 0 || (images = nl + 1, nl = strchr(images, '\n')) == NULL) {
-		log_warnx("build %s: the builder died (status %d)", j->id, status);
-		job_failed(j, WIFSIGNALED(status) ? "the build's child crashed" :
-		    "the build's child failed");
-		job_error(j, 500, WIFSIGNALED(status) ?
-		    "the build's unpacker crashed; nothing was recorded" :
-		    "the build's unpacker failed; nothing was recorded");
+	images = nl != NULL ? nl + 1 : report;
+	if (strncmp(report, "ok\n", 3) != 0 || (nl = strchr(images, '\n')) == NULL) {
+		const char *why = WIFSIGNALED(status) ? "the build's process crashed; its log says"
+		    " how far it got" : "the build's process failed; its log says how far it got";
+
+		log_warnx("build %s: its process died (status %d)", j->id, status);
+		job_failed(j, why);
+		job_error(j, 500, why);
 		goto out;
 	}
 	*nl = '\0';

@@ -384,6 +384,37 @@ store_build_free(struct st_build *b)
 }
 
 int
+store_build_failed_list(struct store *st, const char *app, struct st_build **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT id, created, elapsed_ms, error FROM builds"
+	    " WHERE app = ? AND status = 'failed' ORDER BY created DESC, rowid DESC");
+	size_t cap = 8;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	*out = xcalloc(cap, sizeof(**out));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct st_build *b;
+
+		if (*n == cap)
+			*out = xrealloc(*out, (cap *= 2) * sizeof(**out));
+		b = &(*out)[(*n)++];
+		memset(b, 0, sizeof(*b));
+		col_copy(q, 0, b->id, sizeof(b->id));
+		str_copy(b->app, sizeof(b->app), app);
+		b->created = sqlite3_column_int64(q, 1);
+		b->elapsed_ms = sqlite3_column_int64(q, 2);
+		b->error = col_dup(q, 3);
+		str_copy(b->status, sizeof(b->status), "failed");
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
 store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
 {
 	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
