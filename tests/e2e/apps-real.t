@@ -61,7 +61,7 @@ wait_for 20 sh -c "cx net exec internet -- curl -s --max-time 2 $WEB/ | grep -q 
 body=$(try cx net exec internet -- curl -s --max-time 3 "$WEB/")
 like "$body" "^welcome to the shop: shop/web \(release R[A-Z0-9]+, node v18\." \
     "web answers from the internet through the public router, with the image's node 18 (the host has $(node --version 2>/dev/null))"
-like "$body" "up [0-9]+m?s$" "...using the ms package npm ci installed"
+like "$body" "up [0-9]+(ms|s|m|h)$" "...using the ms package npm ci installed"
 body=$(try cx net exec internet -- curl -s --max-time 5 "$WEB/products")
 like "$body" '"name": ?"teapot"' "web reaches the internal api by its bare name (http://api:5000)"
 
