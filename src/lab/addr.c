@@ -102,6 +102,7 @@ lab_rack_fill(const struct lab_state *st, const struct lab_rack *r, struct lab_r
 		out->host = true;
 		out->netns[0] = '\0';
 		lab_ip4(r->pub, out->public_addr, sizeof(out->public_addr));
+		out->loopback = r->pub == 0x7f000001u;
 		if (r->priv != 0)
 			lab_ip4(r->priv, out->host_private, sizeof(out->host_private));
 		lab_ip4(lab_rack_egress(r), out->egress_addr, sizeof(out->egress_addr));

@@ -15,10 +15,12 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -394,6 +396,27 @@ peer_remove(struct lab *l, struct lab_peering *p, const char *dying, char *err, 
 
 static int restore_locked(struct lab *l, char *err, size_t errlen);
 
+/* flock(LAB_HOST_NETS_LOCK): held by whoever picks a network for a bridge
+ * in the host's namespace, whatever its $CX_HOME. The descriptor, or -1. */
+static int
+host_nets_lock(char *err, size_t errlen)
+{
+	int fd = open(LAB_HOST_NETS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd == -1) {
+		LAB_ERR("%s: %s", LAB_HOST_NETS_LOCK, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			LAB_ERR("locking %s: %s", LAB_HOST_NETS_LOCK, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 /* Creates a VPC rack (host NULL) or a host rack (host: its public and
  * private addresses, host order, priv 0 for none). */
 static int
@@ -403,7 +426,7 @@ rack_create(const char *home, const char *rack, const char *cidr, const uint32_t
 	struct lab l;
 	struct lab_rack nr = { 0 }, *r;
 	bool inet_created = false;
-	int rc = -1;
+	int rc = -1, hostlock = -1;
 
 	if (lab_check_privilege(err, errlen) == -1)
 		return -1;
@@ -437,11 +460,16 @@ rack_create(const char *home, const char *rack, const char *cidr, const uint32_t
 	}
 	if (host != NULL) {
 		/* The host's own routes are taken too: a bridge on a network the
-		 * host already reaches another way would steal its traffic. */
+		 * host already reaches another way would steal its traffic. Other
+		 * homes' racks pick from the same routes: one picks at a time,
+		 * holding the host-wide lock until its bridge is up. */
 		uint32_t nets[256 + 64];
 		int prefixes[256 + 64];
-		size_t n = lab_host_routes(nets, prefixes, 256);
+		size_t n;
 
+		if ((hostlock = host_nets_lock(err, errlen)) == -1)
+			goto out;
+		n = lab_host_routes(nets, prefixes, 256);
 		for (size_t i = 0; i < l.st.nracks && n < CX_ARRAY_LEN(nets); i++, n++) {
 			nets[n] = l.st.racks[i].net;
 			prefixes[n] = l.st.racks[i].prefix;
@@ -516,6 +544,8 @@ done:
 		lab_rack_fill(&l.st, r, out);
 	rc = 0;
 out:
+	if (hostlock != -1)
+		close(hostlock);
 	lab_close(&l);
 	return rc;
 }
@@ -558,6 +588,13 @@ lab_host_rack_create(const char *home, const char *rack, const char *cidr,
 }
 
 int
+lab_loopback_rack_create(const char *home, const char *rack, struct lab_rack_info *out,
+    char *err, size_t errlen)
+{
+	return lab_host_rack_create(home, rack, NULL, "127.0.0.1", NULL, out, err, errlen);
+}
+
+int
 lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 {
 	struct lab l;
@@ -567,7 +604,7 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 	int rc = -1;
 
 	/* Not a VPC rack is an answer even without privilege. */
-	if (lab_rack_get(home, rack, NULL) == -1) {
+	if (lab_rack_get(home, rack, NULL) == -1 && lab_loopback_rack_get(home, rack, NULL) == -1) {
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		return -1;
 	}
@@ -620,8 +657,16 @@ out:
 	return rc;
 }
 
-int
-lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+static bool
+is_loopback(const struct lab_rack *r)
+{
+	return r->host && r->pub == 0x7f000001u;
+}
+
+/* Fills out for rack if it is in the lab as a loopback rack (loopback) or
+ * as a VPC or host rack (!loopback). */
+static int
+rack_get(const char *home, const char *rack, bool loopback, struct lab_rack_info *out)
 {
 	struct lab l;
 	struct lab_rack *r;
@@ -630,13 +675,25 @@ lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
 
 	if (lab_open(&l, home, false, err, sizeof(err)) == -1)
 		return -1;
-	if ((r = lab_find_rack(&l.st, rack)) != NULL) {
+	if ((r = lab_find_rack(&l.st, rack)) != NULL && is_loopback(r) == loopback) {
 		if (out != NULL)
 			lab_rack_fill(&l.st, r, out);
 		rc = 0;
 	}
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+{
+	return rack_get(home, rack, false, out);
+}
+
+int
+lab_loopback_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+{
+	return rack_get(home, rack, true, out);
 }
 
 int
@@ -653,9 +710,10 @@ lab_racks(const char *home, struct lab_rack_info **out, size_t *n)
 	}
 	if (l.st.nracks > 0) {
 		*out = xcalloc(l.st.nracks, sizeof(**out));
-		for (size_t i = 0; i < l.st.nracks; i++)
-			lab_rack_fill(&l.st, &l.st.racks[i], &(*out)[i]);
-		*n = l.st.nracks;
+		for (size_t i = 0; i < l.st.nracks; i++) {
+			if (!is_loopback(&l.st.racks[i]))
+				lab_rack_fill(&l.st, &l.st.racks[i], &(*out)[(*n)++]);
+		}
 	}
 	lab_close(&l);
 	return 0;

@@ -19,11 +19,12 @@
 
 #define MAX_ADDRS 64
 
-/* A host rack's names go to its own DNS, a VPC rack's to the lab's. */
+/* A host rack's names go to its own DNS (so do those of a loopback rack
+ * whose processes have namespaces), a VPC rack's to the lab's. */
 static int
 dns_set_all(struct rack *r, const char *name, const char *const *addrs, size_t n)
 {
-	if (r->host)
+	if (r->host || !r->vpc)
 		return lab_rack_dns_set_all(r->home, r->name, name, addrs, n);
 	return lab_dns_set_all(r->home, name, addrs, n);
 }
@@ -162,7 +163,7 @@ discovery_sync(struct rack *r)
 {
 	char *want, why[512];
 
-	if (!r->vpc)
+	if (!r->netns)
 		return;
 	if (discovery_records(r, &want, why, sizeof(why)) == -1) {
 		/* Said once, not every tick; the lab DNS keeps what it has. */
@@ -212,7 +213,7 @@ discovery_sync(struct rack *r)
 void
 discovery_clear(struct rack *r)
 {
-	if (!r->vpc || last == NULL)
+	if (!r->netns || last == NULL)
 		return;
 	for (const char *l = last; *l != '\0';) {
 		drop_name(r, l);

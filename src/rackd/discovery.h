@@ -1,6 +1,7 @@
 /*
  * discovery.h — rack-only service names in VPC and host racks, as Convox
- * gives them: every service with a port has SERVICE.APP.RACK.local and
+ * gives them (and in loopback racks run as root, whose processes have
+ * namespaces of their own too): every service with a port has SERVICE.APP.RACK.local and
  * SERVICE.RACK-APP.svc.cluster.local (its Kubernetes name), answering, in
  * the lab DNS (a host rack's own), the addresses of the service's healthy
  * processes, reachable on the port its convox.yml declares from inside the
@@ -17,7 +18,8 @@
 struct rack;
 
 /* Brings the lab DNS in line with the healthy processes of every service
- * with a port; cheap when nothing changed. No-op on loopback racks. */
+ * with a port; cheap when nothing changed. No-op where processes share the
+ * host's network namespace (loopback racks not run as root). */
 void discovery_sync(struct rack *r);
 /* Removes every name this rack registered (uninstall). */
 void discovery_clear(struct rack *r);
