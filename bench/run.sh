@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 status=0
-benches="bench/router.sh bench/deploy.sh bench/tlspeer.sh"
+benches="bench/router.sh bench/flood.sh bench/deploy.sh bench/tlspeer.sh"
 # The peering bench builds VPC racks in network namespaces: root only.
 [ "$(id -u)" -eq 0 ] && benches="$benches bench/peering.sh bench/walls.sh"
 for b in $benches; do

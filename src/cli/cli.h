@@ -90,6 +90,12 @@ struct cli {
 const struct cli_cmd *cli_cmd_table(size_t *n);
 const struct cli_opt *cli_opt_table(size_t *n);
 
+/* Where command `words` differs from Convox's on purpose (differs.c), or
+ * NULL when it does not. */
+const char *cli_convox_differs(const char *words);
+/* The first entry of that list that names no command (a stale one), or NULL. */
+const char *cli_convox_differs_stale(void);
+
 /* Entry point, called by main.c. Returns the exit status. */
 int cli_main(int argc, char **argv);
 

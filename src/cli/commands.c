@@ -540,6 +540,9 @@ print_cmd_help(const struct cli_cmd *cmd)
 
 	usage_line(cmd, line, sizeof(line));
 	printf("Usage: %s\n\n%s\n", line, cmd->help);
+	if (cli_convox_differs(cmd->words) != NULL)
+		printf("\nWhere cx differs from Convox, on purpose:\n%s\n",
+		    cli_convox_differs(cmd->words));
 	for (size_t i = 0; i < CX_ARRAY_LEN(opts); i++) {
 		size_t n;
 

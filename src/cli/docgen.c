@@ -228,6 +228,10 @@ cmd_man(struct cli *c)
 		}
 		printf("\n");
 		roff(cmds[i].help);
+		if (cli_convox_differs(cmds[i].words) != NULL) {
+			printf("\n.br\nWhere cx differs from Convox: ");
+			roff(cli_convox_differs(cmds[i].words));
+		}
 		printf("\n.br\nFlags: ");
 		for (size_t k = 0; k < nopts; k++) {
 			if (opts[k].id == OPT_HELP || !cmd_takes(&cmds[i], &opts[k]))

@@ -13,6 +13,14 @@
  * want the other direction (conn_watch), and may hold decrypted bytes the
  * socket no longer signals: after each answer the connection reads on at
  * once rather than waiting for the socket.
+ *
+ * Floods: the API holds at most api_max_conns connections (param; default a
+ * quarter of the descriptor limit), API_MAX_TLS_CONNS of them HTTPS. At a
+ * cap the least recently active idle connection (between requests, or in
+ * its handshake) is closed to admit a new one; with none idle, or when
+ * accept runs out of descriptors, the listeners are not watched for
+ * ACCEPT_RETRY_MS or until a connection closes. One line a second at most
+ * says so, with counts.
  */
 #include "rackd/api.h"
 
@@ -23,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,8 +46,11 @@
 #define API_MAX_JSON (1024 * 1024)
 #define API_IDLE_MS 120000
 #define API_HANDSHAKE_MS 10000
-/* HTTPS connections at once: past it new ones are closed at accept. */
+/* HTTPS connections at once: past it the oldest idle one is shed, or
+ * with none idle the new one is closed at accept. */
 #define API_MAX_TLS_CONNS 256
+#define ACCEPT_RETRY_MS 100
+#define FLOOD_LOG_MS 1000
 
 struct route {
 	const char *method;
@@ -95,6 +107,7 @@ static const struct route routes[] = {
 
 struct conn {
 	struct rack *rack;
+	struct conn *prev, *next;     /* conns: the most recently active first */
 	int fd;
 	struct buf in;
 	struct buf out;
@@ -132,9 +145,16 @@ struct api_pending {
 
 static char expected_auth[256];
 static size_t tls_conns;
+static struct conn *conns, *conns_tail;
+static size_t nconns;
 static bool accept_paused;
+static struct ev_timer *accept_timer;
+/* Since the last flood line: pauses, connections shed, HTTPS ones refused. */
+static unsigned long flood_paused, flood_shed, flood_refused;
+static int64_t flood_log_next;
 
 static void conn_free(struct conn *c);
+static void accept_resume(struct rack *r);
 static void attach_exit(struct conn *c, jv *json);
 static void attach_free(struct conn *c);
 static void conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg);
@@ -885,6 +905,61 @@ api_attach(struct api_req *q, struct api_resp *s, const int fds[3])
 }
 
 static void
+conns_unlink(struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+conns_push_front(struct conn *c)
+{
+	c->next = conns;
+	if (conns != NULL)
+		conns->prev = c;
+	else
+		conns_tail = c;
+	conns = c;
+}
+
+/* c was active: it goes to the front of conns. */
+static void
+conns_touch(struct conn *c)
+{
+	if (conns != c) {
+		conns_unlink(c);
+		conns_push_front(c);
+	}
+}
+
+/* Waiting on the client alone: between requests with nothing read or left
+ * to write, or in its TLS handshake. */
+static bool
+conn_idle(const struct conn *c)
+{
+	return c->handshaking || (c->pending == NULL && c->attach == NULL && c->in.len == 0 &&
+	    c->out.len == 0 && !c->in_body);
+}
+
+/* The idle connection (an HTTPS one when tls) least recently active, or NULL. */
+static struct conn *
+oldest_idle(bool tls)
+{
+	for (struct conn *c = conns_tail; c != NULL; c = c->prev) {
+		if (conn_idle(c) && (!tls || c->tls != NULL))
+			return c;
+	}
+	return NULL;
+}
+
+static void
 idle_timeout(struct ev_loop *loop, void *arg)
 {
 	struct conn *c = arg;
@@ -899,6 +974,7 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct conn *c = arg;
 
+	conns_touch(c);
 	if (c->attach != NULL) {
 		attach_flush(c);
 		return;
@@ -1057,6 +1133,9 @@ conn_free(struct conn *c)
 		tls_conns--;
 	}
 	close(c->fd);
+	conns_unlink(c);
+	nconns--;
+	accept_resume(c->rack);	/* a descriptor and a place under the cap are free */
 	buf_free(&c->in);
 	buf_free(&c->out);
 	buf_free(&c->body);
@@ -1066,14 +1145,80 @@ conn_free(struct conn *c)
 static void api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg);
 
 static void
-accept_resume(struct ev_loop *loop, void *arg)
+accept_resume(struct rack *r)
 {
-	struct rack *r = arg;
-
+	if (!accept_paused)
+		return;
 	accept_paused = false;
-	ev_add(loop, r->api_fd, EV_READ, api_accept, r);
+	ev_timer_cancel(r->loop, accept_timer);
+	accept_timer = NULL;
+	ev_add(r->loop, r->api_fd, EV_READ, api_accept, r);
 	if (r->api_https_fd != -1)
-		ev_add(loop, r->api_https_fd, EV_READ, api_accept, r);
+		ev_add(r->loop, r->api_https_fd, EV_READ, api_accept, r);
+}
+
+static void
+accept_retry(struct ev_loop *loop, void *arg)
+{
+	(void)loop;
+	accept_timer = NULL;
+	accept_resume(arg);
+}
+
+/* One line a second at most on what a flood made the API do; why says
+ * what happened just now. */
+static void
+flood_log(struct rack *r, const char *why)
+{
+	if (ev_now(r->loop) < flood_log_next)
+		return;
+	flood_log_next = ev_now(r->loop) + FLOOD_LOG_MS;
+	log_warnx("api: flood: %s; %zu connections open (%zu HTTPS); since the last such line: "
+	    "accepting paused %lu times, %lu idle connections shed, %lu HTTPS connections "
+	    "refused", why, nconns, tls_conns, flood_paused, flood_shed, flood_refused);
+	flood_paused = flood_shed = flood_refused = 0;
+}
+
+/* Stops watching the listeners for a while: err is accept's errno, 0 at the cap. */
+static void
+accept_pause(struct rack *r, int err)
+{
+	flood_paused++;
+	flood_log(r, err != 0 ? strerror(err) : "at api_max_conns with no connection idle");
+	if (accept_paused)
+		return;
+	accept_paused = true;
+	ev_del(r->loop, r->api_fd);
+	ev_del(r->loop, r->api_https_fd);
+	accept_timer = ev_timer_add(r->loop, ACCEPT_RETRY_MS, accept_retry, r);
+}
+
+static void
+conn_shed(struct conn *c, const char *why)
+{
+	struct rack *r = c->rack;
+
+	flood_shed++;
+	conn_free(c);
+	flood_log(r, why);
+}
+
+/* api_max_conns, else a quarter of the descriptor limit: the daemon's
+ * other descriptors (processes' pipes, the store, builds) need the rest. */
+static size_t
+max_conns(struct rack *r)
+{
+	struct rlimit rl;
+	char v[32];
+	long n;
+
+	rack_param(r, "api_max_conns", v, sizeof(v));
+	if (v[0] != '\0' && parse_long(v, 1, 1000000, &n) == 0)
+		return (size_t)n;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 4000000)
+		return 1000000;
+	return rl.rlim_cur < 64 ? 16 : (size_t)rl.rlim_cur / 4;
 }
 
 /* An HTTPS connection starts with its handshake, under a deadline of its
@@ -1090,8 +1235,14 @@ accept_tls(struct rack *r, int fd, char *peer, size_t peerlen)
 	if (getpeername(fd, (struct sockaddr *)&sin, &slen) == 0 && sin.sin_family == AF_INET)
 		net_format_addr(&sin, peer, peerlen);
 	if (tls_conns >= API_MAX_TLS_CONNS) {
-		log_warnx("api: %zu HTTPS connections already: %s refused", tls_conns, peer);
-		return NULL;
+		struct conn *old = oldest_idle(true);
+
+		if (old == NULL) {
+			flood_refused++;
+			flood_log(r, "HTTPS connections at their cap, none idle");
+			return NULL;
+		}
+		conn_shed(old, "HTTPS connections at their cap");
 	}
 	if ((t = tls_conn_new(r->api_tls, fd, NULL, err, sizeof(err))) == NULL) {
 		log_warnx("api: %s: %s", peer, err);
@@ -1106,27 +1257,32 @@ api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 {
 	struct rack *r = arg;
 	bool https = lfd == r->api_https_fd;
+	size_t max = max_conns(r);
 
 	(void)events;
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (!accept_paused) {
+		struct conn *shed = NULL, *c;
 		struct tls_conn *t = NULL;
 		char peer[64] = "";
-		struct conn *c;
+		int fd;
 
-		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
-				/* Out of descriptors: pause rather than spin on a ready listener. */
-				log_warn("api: accept");
-				if (!accept_paused) {
-					accept_paused = true;
-					ev_del(loop, r->api_fd);
-					ev_del(loop, r->api_https_fd);
-					ev_timer_add(loop, 100, accept_resume, r);
-				}
-			}
+		if (nconns >= max && (shed = oldest_idle(false)) == NULL) {
+			accept_pause(r, 0);
 			return;
 		}
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			/* Out of descriptors: pause rather than spin on a ready listener. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(r, errno);
+			else if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("api: accept");
+			return;
+		}
+		if (shed != NULL)
+			conn_shed(shed, "at api_max_conns");
 		if (https && (t = accept_tls(r, fd, peer, sizeof(peer))) == NULL) {
 			close(fd);
 			continue;
@@ -1150,6 +1306,8 @@ api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 			free(c);
 			continue;
 		}
+		conns_push_front(c);
+		nconns++;
 		c->idle = ev_timer_add(loop, t != NULL ? API_HANDSHAKE_MS : API_IDLE_MS, idle_timeout,
 		    c);
 	}

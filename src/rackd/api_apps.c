@@ -215,6 +215,14 @@ api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	arr = jv_array_new();
+	{
+		struct build_running run[16];
+		size_t nrun = build_list_running(r, a->name, run, CX_ARRAY_LEN(run));
+
+		for (size_t i = 0; i < nrun; i++)
+			jv_push_take(arr, build_row(run[i].id, "running", "", run[i].started,
+			    run[i].started, (now_unix() - run[i].started) * 1000, run[i].description));
+	}
 	/* Failed builds made no release: they come in by when they started. */
 	store_build_failed_list(r->store, a->name, &failed, &nfailed);
 	if (store_release_list(r->store, a->name, 0, &list, &n) == 0) {

@@ -585,6 +585,23 @@ build_running(struct rack *r, const char *app, const char *id, int64_t *started)
 	return false;
 }
 
+size_t
+build_list_running(struct rack *r, const char *app, struct build_running *out, size_t max)
+{
+	size_t n = 0;
+
+	/* r->builds is newest first: each starts at its head */
+	for (struct build_job *j = r->builds; j != NULL && n < max; j = j->next) {
+		if (strcmp(j->app, app) != 0)
+			continue;
+		str_copy(out[n].id, sizeof(out[n].id), j->id);
+		str_copy(out[n].description, sizeof(out[n].description), j->desc);
+		out[n].started = j->started;
+		n++;
+	}
+	return n;
+}
+
 /* Opens the build's log (the rack's own: not in the build directory, which
  * the app's processes see). -1 with errno. */
 static int

@@ -29,6 +29,13 @@ void build_cancel(struct rack *r, const char *app);
 void build_log_path(struct rack *r, const char *app, const char *id, char *out, size_t outlen);
 /* Whether build id of app is running now (and since when, unix seconds). */
 bool build_running(struct rack *r, const char *app, const char *id, int64_t *started);
+/* app's running builds, newest first, at most max: their count. */
+struct build_running {
+	char id[16];
+	char description[512];
+	int64_t started;
+};
+size_t build_list_running(struct rack *r, const char *app, struct build_running *out, size_t max);
 /* Removes the images app a's builds made, once its processes are gone (in a
  * process of its own: never blocks). Call before the app's builds leave the
  * store. */

@@ -57,6 +57,7 @@
 #include "common/tls.h"
 #include "common/util.h"
 #include "router/balance.h"
+#include "router/listener.h"
 #include "router/metrics.h"
 #include "router/routes.h"
 #include "router/upstream.h"
@@ -177,6 +178,41 @@ host_timeout_ms(const struct conn *c)
 static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg);
 static void conn_run(struct conn *c);
 
+/* w->conns is ordered by activity, the most recent first (worker.h). */
+static void
+conns_push_front(struct worker *w, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	else
+		w->conns_tail = c;
+	w->conns = c;
+}
+
+static void
+conns_unlink(struct worker *w, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		w->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Between requests with no byte of the next one, or still in its TLS
+ * handshake: waiting on the client alone, nothing of it is lost by closing. */
+static bool
+conn_idle(const struct conn *c)
+{
+	return (c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TLS;
+}
+
 void
 conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, int kind)
 {
@@ -224,10 +260,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, int kind)
 		free(c);
 		return;
 	}
-	c->next = w->conns;
-	if (w->conns != NULL)
-		w->conns->prev = c;
-	w->conns = c;
+	conns_push_front(w, c);
 	w->nconns++;
 	M_INC(w->m.active);
 }
@@ -252,12 +285,7 @@ conn_free(struct conn *c)
 		c->tls = NULL;
 	}
 	close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	conns_unlink(w, c);
 	w->nconns--;
 	M_ADD(w->m.active, (uint64_t)-1);
 	buf_free(&c->out);
@@ -267,6 +295,8 @@ conn_free(struct conn *c)
 	free(c);
 	if (w->stopping && w->nconns == 0)
 		ev_stop(w->loop);
+	else
+		listener_resume(w);	/* a descriptor and a place under the cap are free */
 }
 
 /* ---- logging and metrics of one request ---- */
@@ -1985,6 +2015,10 @@ step_limit(struct conn *c)
 static void
 conn_run(struct conn *c)
 {
+	if (c->w->conns != c) {
+		conns_unlink(c->w, c);
+		conns_push_front(c->w, c);
+	}
 	for (int guard = 0; guard < RUN_STEPS_MAX; guard++) {
 		int r;
 
@@ -2138,9 +2172,31 @@ conn_close_idle(struct worker *w)
 
 	for (c = w->conns; c != NULL; c = next) {
 		next = c->next;
-		if ((c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TLS)
+		if (conn_idle(c))
 			conn_free(c);
 	}
+}
+
+struct conn *
+conn_oldest_idle(struct worker *w)
+{
+	for (struct conn *c = w->conns_tail; c != NULL; c = c->prev) {
+		if (conn_idle(c))
+			return c;
+	}
+	return NULL;
+}
+
+void
+conn_shed(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	M_INC(w->m.conns_shed);
+	w->shed++;
+	log_debug("shedding the idle connection from %s (%zu open, the cap)", c->peer_ip,
+	    w->nconns);
+	conn_free(c);
 }
 
 void

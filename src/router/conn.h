@@ -36,5 +36,11 @@ void conn_sweep(struct worker *w, int64_t now);
 void conn_close_idle(struct worker *w);
 /* Shutdown deadline passed: closes everything. */
 void conn_close_all(struct worker *w);
+/* The connection of w idle (between requests, or in its TLS handshake)
+ * whose last activity is the oldest, or NULL when none is idle. */
+struct conn *conn_oldest_idle(struct worker *w);
+/* Closes c, an idle connection, to make room at the cap (counted in the
+ * metrics and in the next flood log line). */
+void conn_shed(struct conn *c);
 
 #endif

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "common/ev.h"
@@ -39,6 +40,8 @@
 #include "router/worker.h"
 
 #define MAX_WORKERS 64
+#define MAX_CONNS 1000000
+#define FD_RESERVE 64	/* listeners, logs, snapshot reads, pooled upstreams beyond the cap */
 
 static struct router_config cfg;
 static struct worker *workers;
@@ -48,6 +51,22 @@ static const char *pidfile;
 /* --peer-cert and --peer-key, read again at each reload. */
 static struct tls_id *peer_id;
 
+/* Without --max-conns: half the descriptors left after FD_RESERVE, as a
+ * connection being proxied holds two (client and upstream), so the cap
+ * comes before EMFILE does. */
+static size_t
+default_max_conns(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 2 * (rlim_t)MAX_CONNS + FD_RESERVE)
+		return MAX_CONNS;
+	if (rl.rlim_cur < FD_RESERVE + 32)
+		return 16;
+	return (size_t)(rl.rlim_cur - FD_RESERVE) / 2;
+}
+
 static void
 usage(void)
 {
@@ -56,7 +75,8 @@ usage(void)
 	    "                 [--listen IP:PORT] [--listen-tls IP:PORT --certs DIR]\n"
 	    "                 [--listen-peer IP:PORT] [--listen-egress IP:PORT]\n"
 	    "                 [--peer-cert FILE --peer-key FILE]\n"
-	    "                 [--workers N] [--access-log FILE] [--pidfile FILE] [--verbose]\n"
+	    "                 [--workers N] [--max-conns N] [--access-log FILE] [--pidfile FILE]\n"
+	    "                 [--verbose]\n"
 	    "       (at least one listener; --listen-peer and --listen-egress need --peer-cert"
 	    " and --peer-key)\n");
 	exit(2);
@@ -173,6 +193,7 @@ main(int argc, char **argv)
 		{ "certs", required_argument, NULL, 'c' },
 		{ "routes", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "max-conns", required_argument, NULL, 'm' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -184,6 +205,7 @@ main(int argc, char **argv)
 	struct routes *rt;
 	char err[512], progname[64], listeners[512] = "";
 	bool verbose = false, missing;
+	long max_conns = -1;
 	int ch;
 
 	cfg.nworkers = 1;
@@ -204,6 +226,13 @@ main(int argc, char **argv)
 		case 'w':
 			if (parse_int(optarg, 1, MAX_WORKERS, &cfg.nworkers) == -1) {
 				fprintf(stderr, "cx-router: --workers must be 1..%d\n", MAX_WORKERS);
+				exit(2);
+			}
+			break;
+		case 'm':
+			if (parse_long(optarg, 0, MAX_CONNS, &max_conns) == -1) {
+				fprintf(stderr, "cx-router: --max-conns must be 0 (no cap) to %d, not %s\n",
+				    MAX_CONNS, optarg);
 				exit(2);
 			}
 			break;
@@ -251,6 +280,7 @@ main(int argc, char **argv)
 		    "--peer-key\n");
 		exit(2);
 	}
+	cfg.max_conns = max_conns >= 0 ? (size_t)max_conns : default_max_conns();
 	snprintf(progname, sizeof(progname), "cx-router[%s]", cfg.name);
 	log_init(progname, verbose);
 	signal(SIGPIPE, SIG_IGN);
@@ -308,8 +338,9 @@ main(int argc, char **argv)
 		if (write_file_atomic(pidfile, pid, (size_t)n, 0644) == -1)
 			fatal("pidfile %s", pidfile);
 	}
-	log_info("listening on %s (rack %s, %d worker%s, %zu hosts, %zu peers)", listeners,
-	    cfg.rack, cfg.nworkers, cfg.nworkers == 1 ? "" : "s", rt->nhosts, rt->npeers);
+	log_info("listening on %s (rack %s, %d worker%s, %zu hosts, %zu peers, connection cap "
+	    "%zu%s)", listeners, cfg.rack, cfg.nworkers, cfg.nworkers == 1 ? "" : "s",
+	    rt->nhosts, rt->npeers, cfg.max_conns, cfg.max_conns == 0 ? ": none" : "");
 	for (int i = 1; i < cfg.nworkers; i++) {
 		int e = pthread_create(&workers[i].thread, NULL, worker_thread, &workers[i]);
 

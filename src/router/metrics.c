@@ -228,6 +228,15 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	counter(out, labels, "cx_router_upstream_tls_errors_total", "counter",
 	    "TLS handshakes with upstreams that failed (e.g. a peer's certificate did not verify).",
 	    SUM(upstream_tls_errors));
+	counter(out, labels, "cx_router_accept_pauses_descriptors_total", "counter",
+	    "Times a worker stopped accepting for a while because descriptors ran out (EMFILE, "
+	    "ENFILE, ENOBUFS, ENOMEM).", SUM(accept_pauses_fd));
+	counter(out, labels, "cx_router_accept_pauses_cap_total", "counter",
+	    "Times a worker stopped accepting for a while at its connection cap, none idle.",
+	    SUM(accept_pauses_cap));
+	counter(out, labels, "cx_router_connections_shed_total", "counter",
+	    "Idle client connections closed, oldest first, to admit new ones at the cap.",
+	    SUM(conns_shed));
 	counter(out, labels, "cx_router_routes_hosts", "gauge",
 	    "Hosts in the current route table.", rt->nhosts);
 	counter(out, labels, "cx_router_workers", "gauge", "Worker threads.", (uint64_t)nworkers);

@@ -196,6 +196,8 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	for (int k = 0; k < LK_COUNT; k++)
 		w->listen_fd[k] = -1;
 	w->notify_fd = -1;
+	/* Each worker takes its share (rounded up) of the router's cap. */
+	w->max_conns = (cfg->max_conns + (size_t)cfg->nworkers - 1) / (size_t)cfg->nworkers;
 	metrics_init(&w->m);
 	accesslog_init(&w->al, cfg->access_fd);
 	w->cur = xcalloc(1, sizeof(*w->cur));

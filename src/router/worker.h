@@ -42,6 +42,7 @@ struct router_config {
 	int nworkers;
 	int access_fd;			/* -1 without --access-log */
 	int stop_grace_ms;		/* in-flight requests may finish this long */
+	size_t max_conns;		/* client connections of the router, 0: no cap */
 };
 
 struct routes;
@@ -63,8 +64,17 @@ struct worker {
 	struct routes *mail_routes;	/* atomic: a new table to adopt */
 	int mail_stop;			/* atomic: begin shutdown */
 	struct wtable *cur, *retired;
-	struct conn *conns;		/* every client connection */
+	/* Every client connection, the most recently active first (conn_run
+	 * moves a connection to the front), so the idle one shed at the cap is
+	 * the one nearest the tail. */
+	struct conn *conns, *conns_tail;
 	size_t nconns;
+	size_t max_conns;		/* this worker's share of cfg->max_conns, 0: none */
+	/* Accepting paused (descriptors ran out, or at max_conns with nothing
+	 * idle to shed) until accept_retry fires or a connection closes. */
+	bool accept_paused;
+	struct ev_timer *accept_retry;
+	unsigned long paused_fd, paused_cap, shed;	/* since the last flood log line */
 	struct upstream_registry ups;
 	struct metrics m;
 	struct host_stats *unknown_stats;

@@ -32,7 +32,7 @@ fi
 cx_base_image
 # The images this test's builds make go with it, even when it fails midway.
 remove_images() {
-	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep '^localhost/cx-bt-shop-' |
+	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E '^localhost/cx-bt-(shop|cas)-' |
 	    xargs -r podman rmi -f >/dev/null 2>&1
 }
 trap 'remove_images; cleanup' EXIT
@@ -171,7 +171,32 @@ track $bpid
 early() { grep -q "^$token" "$TMP/stream"; }
 wait_for 10 early; ok $? "the RUN step's output is printed while it runs" "$(cat "$TMP/stream")"
 kill -0 $bpid 2>/dev/null; ok $? "...before the build ends"
+rbid=$(cx builds -a shop -r bt | awk '$2 == "running" { print $1; exit }')
+like "$rbid" "^B[A-Z0-9]+$" "cx builds lists the running build"
+like "$(cx builds info "$rbid" -a shop -r bt)" "Status +running" "builds info: Status running"
+out=$(timeout 30 cx builds logs "$rbid" -a shop -r bt 2>&1); rc=$?
+ok $rc "builds logs of a running build follows it to its end" "$out"
+like "$out" "^$token" "...from its start"
+like "$out" "Build $rbid complete: release R[A-Z0-9]+$" "...to its result"
 wait $bpid; ok $? "...which then ends well" "$(cat "$TMP/stream")"
+
+# RUN steps see the host's extra CA certificates (build_host_ca, default true),
+# so https through a proxy only the host trusts verifies; the image keeps none.
+casrc=$TMP/cas
+mkdir -p "$casrc"
+printf 'services:\n  probe:\n    build: .\n    command: sleep 600\n' > "$casrc/convox.yml"
+printf 'FROM debian:bookworm\nRUN echo "cas-%s: $(ls /usr/local/share/ca-certificates 2>/dev/null | tr "\\n" " ")"\n' \
+	"${TMP##*/}" > "$casrc/Dockerfile"
+cx apps create cas -r bt >/dev/null 2>&1
+host_cas=$(ls /usr/local/share/ca-certificates | tr '\n' ' ')
+out=$(cx build "$casrc" -a cas -r bt 2>&1); ok $? "a build of the CA probe" "$out"
+is "$(printf '%s\n' "$out" | sed -n "s/^cas-${TMP##*\/}: //p")" "$host_cas" \
+	"RUN steps see the host's /usr/local/share/ca-certificates ($host_cas)"
+cx rack params set build_host_ca=false -r bt >/dev/null 2>&1; ok $? "rack params set build_host_ca=false"
+out=$(cx build "$casrc" -a cas -r bt --no-cache 2>&1); ok $? "...then a build" "$out"
+like "$out" "^cas-${TMP##*/}: $" "...whose RUN steps see none"
+cx rack params set build_host_ca=true -r bt >/dev/null 2>&1
+cx apps delete cas -r bt >/dev/null 2>&1
 
 # A failing step: named with its last output line; the serving release serves.
 printf 'RUN echo "about to fail: no such package" && exit 7\n' >> "$src/web/Dockerfile.web"

@@ -56,6 +56,9 @@ expect_grep "cx deploy --help shows its usage" '^Usage: cx deploy \[DIR\] \[flag
 expect_grep "cx help deploy is the same" '^  -d, --description TEXT' "$CX" help deploy
 expect_grep "help of a subcommand" '^Usage: cx rack params set KEY=VALUE\.\.\. \[flags\]$' \
 	"$CX" rack params set --help
+expect_grep "cx help scale says where cx differs from Convox" \
+	'^Where cx differs from Convox, on purpose:$' "$CX" help scale
+expect_grep "the man page says it too" '^Where cx differs from Convox: Convox also takes' "$CX" man
 expect_grep "-h works after arguments" '^Usage: cx apps create \[APP\]' "$CX" apps create foo -h
 expect_grep "cx version prints the client's version" '^client: cx-' "$CX" version
 

@@ -109,6 +109,11 @@ out=$(raw 'GET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nBad Header: x\r\n\
 ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 400' && echo "$out" | grep -qi '^connection: close'; echo $?) "malformed header -> 400 with Connection: close" "$out"
 out=$(raw 'POST / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n')
 ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 400'; echo $?) "Content-Length with Transfer-Encoding -> 400" "$out"
+# RFC 9112 2.2: a server SHOULD ignore at least one empty line before a request line.
+out=$(raw '\r\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n')
+ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 200'; echo $?) "an empty line before the request line is ignored" "$out"
+out=$(raw 'GET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n')
+ok $([ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 2 ]; echo $?) "an empty line between two pipelined requests is ignored: both answered" "$out"
 
 # 22: WebSocket upgrade tunnel
 out=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PR
