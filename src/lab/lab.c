@@ -657,12 +657,6 @@ out:
 	return rc;
 }
 
-static bool
-is_loopback(const struct lab_rack *r)
-{
-	return r->host && r->pub == 0x7f000001u;
-}
-
 /* Fills out for rack if it is in the lab as a loopback rack (loopback) or
  * as a VPC or host rack (!loopback). */
 static int
@@ -675,7 +669,7 @@ rack_get(const char *home, const char *rack, bool loopback, struct lab_rack_info
 
 	if (lab_open(&l, home, false, err, sizeof(err)) == -1)
 		return -1;
-	if ((r = lab_find_rack(&l.st, rack)) != NULL && is_loopback(r) == loopback) {
+	if ((r = lab_find_rack(&l.st, rack)) != NULL && lab_rack_loopback(r) == loopback) {
 		if (out != NULL)
 			lab_rack_fill(&l.st, r, out);
 		rc = 0;
@@ -711,7 +705,7 @@ lab_racks(const char *home, struct lab_rack_info **out, size_t *n)
 	if (l.st.nracks > 0) {
 		*out = xcalloc(l.st.nracks, sizeof(**out));
 		for (size_t i = 0; i < l.st.nracks; i++) {
-			if (!is_loopback(&l.st.racks[i]))
+			if (!lab_rack_loopback(&l.st.racks[i]))
 				lab_rack_fill(&l.st, &l.st.racks[i], &(*out)[(*n)++]);
 		}
 	}

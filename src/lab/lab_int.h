@@ -106,6 +106,8 @@ uint32_t lab_rack_gateway(const struct lab_rack *r);
 uint32_t lab_rack_private(const struct lab_rack *r);
 uint32_t lab_peer_link(const struct lab_peering *p); /* the /30's network address */
 void lab_rack_fill(const struct lab_state *st, const struct lab_rack *r, struct lab_rack_info *out);
+/* A loopback rack's (lab_loopback_rack_create): a host rack on 127.0.0.1. */
+bool lab_rack_loopback(const struct lab_rack *r);
 /* Checks a VPC CIDR: syntax, RFC 1918, prefix 8..28. */
 int lab_cidr_check(const char *cidr, uint32_t *net, int *prefix, char *err, size_t errlen);
 bool lab_cidr_overlap(uint32_t n1, int p1, uint32_t n2, int p2);
