@@ -113,9 +113,11 @@ ok $? "...and the router serves the change"
 echo "# one file changed, deploy to first 200 of the change: $(ms_since "$t0") ms"
 lacks "$out" "RUN npm ci" "added 1 package" "...without running npm ci again (its layer is cached)"
 
+# The app's images go once its processes are gone (the rack waits for them).
 out=$(cx apps delete shop -r "$RACK" 2>&1); ok $? "delete the app" "$out"
-left=$(podman images --format '{{.Repository}}' | grep -c "^localhost/cx-$RACK-shop-" || true)
-is "$left" 0 "no image of the app is left in podman's storage"
+images_gone() { ! podman images --format '{{.Repository}}' | grep -q "^localhost/cx-$RACK-shop-"; }
+wait_for 30 images_gone
+ok $? "no image of the app is left in podman's storage" "$(podman images | grep "cx-$RACK-shop-")"
 out=$(cx rack uninstall "$RACK" 2>&1); ok $? "uninstall the rack" "$out"
 check_no_leftovers
 [ -n "$PREFIX" ] && left=$(ip netns list | grep -c "^$PREFIX" || true) || left=x
