@@ -115,7 +115,11 @@ lacks "$out" "RUN npm ci" "added 1 package" "...without running npm ci again (it
 
 # The app's images go once its processes are gone (the rack waits for them).
 out=$(cx apps delete shop -r "$RACK" 2>&1); ok $? "delete the app" "$out"
-images_gone() { ! podman images --format '{{.Repository}}' | grep -q "^localhost/cx-$RACK-shop-"; }
+images_gone() {
+	local names
+	names=$(podman images --format '{{.Repository}}' 2>/dev/null) || return 1
+	! printf '%s\n' "$names" | grep -q "^localhost/cx-$RACK-shop-"
+}
 wait_for 30 images_gone
 ok $? "no image of the app is left in podman's storage" "$(podman images | grep "cx-$RACK-shop-")"
 out=$(cx rack uninstall "$RACK" 2>&1); ok $? "uninstall the rack" "$out"
