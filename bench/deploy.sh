@@ -20,11 +20,23 @@ export CX_HOME=$(mktemp -d /tmp/cx-bench.XXXXXX)
 TMP=$CX_HOME
 RUNS=${RUNS:-5}
 COLD_RUNS=${COLD_RUNS:-3}
+# Its own name: the images of its apps are named after it in root's podman storage.
+RACK=bench$$
 SCALE_N=${SCALE_N:-4}
 cleanup() {
-	local p
-	cx rack uninstall bench >/dev/null 2>&1
-	p=$(cat "$CX_HOME/racks/bench/rackd.pid" 2>/dev/null) && kill "$p" 2>/dev/null
+	local p i
+	# Deleting the app removes its images once its processes are gone (an
+	# uninstall of the rack does not).
+	if [ -n "${node:-}" ]; then
+		cx apps delete node -r "$RACK" >/dev/null 2>&1
+		for i in $(seq 1 300); do
+			podman images --format '{{.Repository}}' 2>/dev/null |
+			    grep -q "^localhost/cx-$RACK-node-" || break
+			sleep 0.1
+		done
+	fi
+	cx rack uninstall "$RACK" >/dev/null 2>&1
+	p=$(cat "$CX_HOME/racks/$RACK/rackd.pid" 2>/dev/null) && kill "$p" 2>/dev/null
 	rm -rf "$CX_HOME"
 }
 trap cleanup EXIT
@@ -47,7 +59,7 @@ row() {	# row WHAT TIMES-MS GOAL
 # REL answers 200 (up to 60 s).
 first_200() {
 	local url i
-	url=$(cx services -a "$1" -r bench --json | grep -o '"url":"http://web[^"]*"' | cut -d'"' -f4)
+	url=$(cx services -a "$1" -r "$RACK" --json | grep -o '"url":"http://web[^"]*"' | cut -d'"' -f4)
 	for i in $(seq 1 6000); do
 		curl -sf --max-time 1 "$url/" 2>/dev/null | grep -q "release $2" && return 0
 		sleep 0.01
@@ -60,7 +72,7 @@ deploy_ms() {
 	local dir=$1 app=$2 t0 out rel
 	shift 2
 	t0=$(now)
-	out=$(cx deploy "$dir" -a "$app" -r bench "$@" 2>&1) ||
+	out=$(cx deploy "$dir" -a "$app" -r "$RACK" "$@" 2>&1) ||
 	    { echo "deploy bench: deploy of $app failed: $(printf '%s' "$out" | tail -3)" >&2; return 1; }
 	rel=$(printf '%s' "$out" | sed -n 's/.*Promoting \(R[A-Z0-9]*\)\.\.\..*/\1/p' | tail -1)
 	first_200 "$app" "$rel" || return 1
@@ -70,30 +82,30 @@ deploy_ms() {
 run_true_ms() {
 	local t0
 	t0=$(now)
-	cx run web -a "$1" -r bench -- true >/dev/null 2>&1 || { echo "deploy bench: cx run in $1 failed" >&2; return 1; }
+	cx run web -a "$1" -r "$RACK" -- true >/dev/null 2>&1 || { echo "deploy bench: cx run in $1 failed" >&2; return 1; }
 	echo $(( ($(now) - t0) / 1000 ))
 }
 # running APP: how many of APP's processes cx ps shows running.
-running() { cx ps -a "$1" -r bench 2>/dev/null | grep -c ' running '; }
+running() { cx ps -a "$1" -r "$RACK" 2>/dev/null | grep -c ' running '; }
 # scale_ms APP: ms from `cx scale web --count N` to N running (from 1).
 scale_ms() {
 	local t0 i
 	t0=$(now)
-	cx scale web --count "$SCALE_N" -a "$1" -r bench >/dev/null || return 1
+	cx scale web --count "$SCALE_N" -a "$1" -r "$RACK" >/dev/null || return 1
 	for i in $(seq 1 3000); do
 		[ "$(running "$1")" -ge "$SCALE_N" ] && break
 		sleep 0.01
 	done
 	echo $(( ($(now) - t0) / 1000000 ))
-	cx scale web --count 1 -a "$1" -r bench >/dev/null
+	cx scale web --count 1 -a "$1" -r "$RACK" >/dev/null
 	for i in $(seq 1 3000); do
-		[ "$(running "$1")" -eq 1 ] && ! cx ps -a "$1" -r bench | grep -q ' stopping ' && break
+		[ "$(running "$1")" -eq 1 ] && ! cx ps -a "$1" -r "$RACK" | grep -q ' stopping ' && break
 		sleep 0.01
 	done
 }
 
-cx rack install local bench >/dev/null || { echo "deploy bench: cannot install a rack"; exit 1; }
-cx apps create hello -r bench >/dev/null
+cx rack install local "$RACK" >/dev/null || { echo "deploy bench: cannot install a rack"; exit 1; }
+cx apps create hello -r "$RACK" >/dev/null
 
 times=""
 for i in $(seq 1 "$RUNS"); do
@@ -116,7 +128,7 @@ if [ "${IMAGES:-1}" != 0 ] && [ "$(id -u)" -eq 0 ] && command -v podman >/dev/nu
 	    port: 3000
 	    health: /health
 	EOF
-	cx apps create node -r bench >/dev/null
+	cx apps create node -r "$RACK" >/dev/null
 	times=""
 	for i in $(seq 1 "$COLD_RUNS"); do
 		t=$(deploy_ms "$node" node --no-cache) || exit 1
@@ -156,7 +168,7 @@ row "cx scale 1->$SCALE_N until running, host (perl)" "$sh_" "-"
 svc=""
 for i in $(seq 1 21); do
 	t0=$(now)
-	cx services -a hello -r bench >/dev/null
+	cx services -a hello -r "$RACK" >/dev/null
 	svc="$svc $(( ($(now) - t0) / 1000 ))"
 done
 row "cx services latency (us)" "$svc" "< 20000"
