@@ -275,6 +275,7 @@ int cmd_scale(struct cli *c);
 int cmd_restart(struct cli *c);
 int cmd_logs(struct cli *c);
 int cmd_run(struct cli *c);
+int cmd_exec(struct cli *c);
 /* resources.c */
 int cmd_resources(struct cli *c);
 int cmd_resources_info(struct cli *c);

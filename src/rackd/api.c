@@ -100,6 +100,7 @@ static const struct route routes[] = {
 	{ "GET", "/apps/:app/resources/:name", api_resource_get, false },
 	{ "POST", "/apps/:app/resources/:name/import", api_resource_import, true },
 	{ "DELETE", "/apps/:app/processes/:id", api_process_stop, false },
+	{ "POST", "/apps/:app/processes/:id/exec", api_exec, false },
 	{ "GET", "/apps/:app/environment", api_env_get, false },
 	{ "POST", "/apps/:app/environment", api_env_set, false },
 	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },
