@@ -102,6 +102,11 @@ keeper_run(const char *dir, int report_fd, int *ready_fd)
 	pid_t child;
 	bool stopping = false;
 
+	/* Nothing inherited beyond stdio and the report pipe: a descriptor of
+	 * whoever started us must not live as long as the rack. */
+	if (report_fd > 3)
+		close_range(3, (unsigned)report_fd - 1, 0);
+	close_range(report_fd >= 3 ? (unsigned)report_fd + 1 : 3, ~0U, 0);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

@@ -20,7 +20,7 @@
  * keeper leaves that rack to the other one rather than retrying. */
 #define KEEPER_EXIT_HELD 3
 /* A daemon that ran this long before it died is restarted at once. */
-#define KEEPER_STABLE_MS 10000
+#define KEEPER_STABLE_MS 5000
 #define KEEPER_BACKOFF_FIRST_MS 250
 #define KEEPER_BACKOFF_MAX_MS 30000
 
