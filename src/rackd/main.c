@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/logfile.h"
 #include "common/net.h"
 #include "common/util.h"
 #include "lab/lab.h"
@@ -281,6 +282,9 @@ daemonize(const char *dir, const char *logpath, bool keep, int *ready_fd)
 	dup2(logfd, 2);
 	close(devnull);
 	close(logfd);
+	/* The keeper's lines and the daemon's rotate alike (at the default
+	 * cap until the daemon has read log_max_mb). */
+	log_to_file(logpath, (int64_t)LOGFILE_DEFAULT_MB << 20);
 	if (keep)
 		keeper_run(dir, pfd[1], ready_fd);
 	else
@@ -391,6 +395,10 @@ main(int argc, char **argv)
 	if (r->store == NULL) {
 		report(ready_fd, err);
 		fatalx("%s", err);
+	}
+	if (daemon) {
+		snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
+		log_to_file(path, rack_log_max(r));
 	}
 	{
 		struct lab_rack_info info;

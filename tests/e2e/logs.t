@@ -12,10 +12,9 @@ consecutive() {
 	    END { if (bad) print "gap"; else printf "%d %d %d\n", first, last, c }' "$2"
 }
 
-cx rack install local dev >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
+cx rack install local dev log_max_mb=1 >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
 dir=$CX_HOME/racks/dev
-out=$(cx rack params -r dev); like "$out" "log_max_mb +10" "log_max_mb is 10 (MiB) unless set"
-cx rack params set log_max_mb=1 -r dev >/dev/null; ok $? "log_max_mb=1"
+out=$(cx rack params -r dev); like "$out" "log_max_mb +1" "a rack installed with log_max_mb=1"
 cx apps create chatty -r dev >/dev/null
 cx deploy "$ROOT/tests/e2e/apps/chatty" -a chatty -r dev >/dev/null 2>&1; ok $? "deploy an app that logs on demand"
 url=$(cx services -a chatty -r dev --json | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
@@ -54,6 +53,40 @@ is "$(consecutive two "$TMP/all2")" "1 18000 18000" "logs --since 1h: all of the
 r=$(consecutive one "$TMP/all2")
 like "$r" "^[0-9]+ 15000 [0-9]+$" "...after what is left of the first, the oldest gone first ($r)"
 
+# The rack's routers are started with the same cap.
+like "$(tr '\0' ' ' < "/proc/$(cat "$dir/router-public.pid")/cmdline")" "--log-max-mb 1( |$)" \
+	"the rack starts its routers with --log-max-mb from log_max_mb"
 cx rack uninstall dev >/dev/null
 check_no_leftovers
+
+# A router's access log, written by two workers at once, rotates too: whole
+# lines only, three files at most, none past the cap.
+router_bins
+P1=$(free_port); PR=$(free_port)
+"$TESTSRV" --listen 127.0.0.1:$P1 --name one >"$T/one.log" 2>&1 & track $!
+printf 'cx-routes 1\nhost web.app1.dev.localhost app1 web 60 /\nup web-1111 127.0.0.1 %s\n' "$P1" >"$T/routes"
+wait_port "$P1"
+"$ROUTER" --name public --rack dev --listen 127.0.0.1:$PR --routes "$T/routes" --workers 2 \
+	--access-log "$T/access.log" --log-max-mb 1 --pidfile "$T/router.pid" >"$T/router.log" 2>&1 &
+RPID=$!
+track $RPID
+wait_port "$PR"
+cx-hammer 127.0.0.1:$PR web.app1.dev.localhost 7000 >"$T/h1" 2>&1 &
+h1=$!
+cx-hammer 127.0.0.1:$PR web.app1.dev.localhost 7000 >"$T/h2" 2>&1
+wait "$h1"
+like "$(cat "$T/h1" "$T/h2" | tr '\n' ' ')" "requests 7000 .*errors 0 .*requests 7000 .*errors 0" "14000 requests through a router with two workers"
+sleep 0.3   # the workers flush every 100 ms
+n=$(ls "$T"/access.log* | wc -l)
+is "$n" 3 "the access log rotated: the live file and two rotated ($(cd "$T" && ls access.log* | tr '\n' ' '))"
+big=$(for f in "$T"/access.log*; do s=$(stat -c %s "$f"); [ "$s" -gt 1048576 ] && echo "$f $s"; done)
+is "$big" "" "...none past 1 MiB"
+is "$(cat "$T"/access.log* | grep -cv '^{"time":".*}$')" 0 "...every line whole ($(cat "$T"/access.log* | wc -l) kept)"
+last=$(ls "$T"/access.log.* | sed 's/.*\.//' | sort -n | tail -1)
+written=$((last + $(stat -c %s "$T/access.log.$last") + $(stat -c %s "$T/access.log")))
+avg=$(( $(cat "$T"/access.log* | wc -c) / $(cat "$T"/access.log* | wc -l) ))
+echo "# $written bytes written in all, about $((written / avg)) lines of $avg bytes for 14000 requests"
+[ $((written / avg)) -ge 13900 ] && [ $((written / avg)) -le 14100 ]; ok $? "...the names account for every request's line"
+like "$(cat "$T/router.log")" "listening on 127.0.0.1:$PR" "the router's own log (stderr) goes through the rotating writer"
+kill "$RPID"; wait "$RPID" 2>/dev/null
 done_testing
