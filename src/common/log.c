@@ -20,7 +20,7 @@ static bool log_verbose;
 /* With log_to_file: lines go through a rotating log (threads take turns). */
 static bool log_rotating;
 static struct logfile log_file;
-static int log_file_fd = -1;        /* the live file stdout/stderr were pointed at */
+static unsigned log_file_opens;     /* log_file.opens when stderr was pointed at it */
 static bool log_stdout_too;
 static pthread_mutex_t log_mutex = PTHREAD_MUTEX_INITIALIZER;
 
@@ -35,7 +35,7 @@ log_to_file(const char *path, int64_t max)
 	log_stdout_too = fstat(1, &out) == 0 && fstat(2, &err) == 0 && out.st_ino == err.st_ino &&
 	    out.st_dev == err.st_dev;
 	logfile_init(&log_file, path, max, 0600, -1);
-	log_file_fd = -1;
+	log_file_opens = 0;
 	log_rotating = true;
 	pthread_mutex_unlock(&log_mutex);
 	return 0;
@@ -54,11 +54,11 @@ log_write_rotating(const char *line, size_t n)
 		fputs(line, stderr);
 		return;
 	}
-	if ((fd = logfile_fd(&log_file)) != log_file_fd) {
+	if (log_file.opens != log_file_opens && (fd = logfile_fd(&log_file)) != -1) {
 		dup2(fd, 2);
 		if (log_stdout_too)
 			dup2(fd, 1);
-		log_file_fd = fd;
+		log_file_opens = log_file.opens;
 	}
 	pthread_mutex_unlock(&log_mutex);
 }

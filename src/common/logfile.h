@@ -30,6 +30,7 @@ struct logfile {
 	int fd;                 /* the live file, -1 until the first write */
 	int64_t max;            /* bytes per file; 0: never rotate */
 	mode_t mode;            /* of files it creates */
+	unsigned opens;         /* files opened so far: it changes when a rotation moved lf on */
 };
 
 /* Sets lf up to write path, rotating at max bytes (0: never). fd: a
@@ -38,8 +39,8 @@ void logfile_init(struct logfile *lf, const char *path, int64_t max, mode_t mode
 /* Appends n bytes (whole lines) to the log, rotating first if they would
  * take the live file past the cap. 0, or -1 with errno. */
 int logfile_write(struct logfile *lf, const void *data, size_t n);
-/* The descriptor of the live file lf last wrote (after rotations, a new
- * one), or -1. */
+/* The descriptor of the live file lf last wrote, or -1. After a rotation
+ * it is another file (lf->opens tells), though maybe the same number. */
 int logfile_fd(const struct logfile *lf);
 void logfile_close(struct logfile *lf);
 /* logfile_write once, for a writer that writes rarely (opens, writes, closes). */

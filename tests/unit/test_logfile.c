@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/logfile.h"
 #include "common/util.h"
 #include "rackd/applog.h"
@@ -214,6 +217,41 @@ test_time_across_files(void **state)
 	logfile_close(&lf);
 }
 
+/* log_to_file: a daemon's stderr log rotates, and stderr follows it. */
+static void
+test_log_to_file(void **state)
+{
+	int64_t total;
+	pid_t pid;
+	int status, count;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct stat held, named;
+		int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		if (fd == -1 || dup2(fd, 2) == -1)
+			_exit(2);
+		close(fd);
+		log_init("t", false);
+		log_to_file(path, 400);
+		for (int i = 0; i < 60; i++)
+			log_info("line %05d", i);
+		/* What else writes to stderr lands in the live file. */
+		if (fstat(2, &held) == -1 || stat(path, &named) == -1 || held.st_ino != named.st_ino)
+			_exit(3);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_files(&total, 400), LOGFILE_KEEP);
+	/* Every line kept is there, in order, up to the last. */
+	assert_true(read_all(0, &count) + count == 60);
+}
+
 int
 main(void)
 {
@@ -222,6 +260,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets_survive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_across_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_to_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
