@@ -51,10 +51,20 @@ describe(int status, char *out, size_t outlen)
 		snprintf(out, outlen, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void
+/* Exits, removing keeper.pid if it still names this keeper (a keeper
+ * started since, after a clean stop, has written its own). */
+static _Noreturn void
 keeper_exit(const char *pidpath, int code)
 {
-	unlink(pidpath);
+	char *text = read_file(pidpath, 64, NULL);
+	long pid = 0;
+
+	if (text != NULL) {
+		text[strcspn(text, "\n")] = '\0';
+		if (parse_long(text, 1, INT32_MAX, &pid) == 0 && (pid_t)pid == getpid())
+			unlink(pidpath);
+		free(text);
+	}
 	exit(code);
 }
 
