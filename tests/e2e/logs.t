@@ -56,6 +56,21 @@ like "$r" "^[0-9]+ 15000 [0-9]+$" "...after what is left of the first, the oldes
 # The rack's routers are started with the same cap.
 like "$(tr '\0' ' ' < "/proc/$(cat "$dir/router-public.pid")/cmdline")" "--log-max-mb 1( |$)" \
 	"the rack starts its routers with --log-max-mb from log_max_mb"
+# cx rack logs reads the daemon's log across a rotation: the daemon stopped,
+# its log renamed as the writer renames it (rackd.log.0: the first file),
+# the next daemon writes a new rackd.log after it.
+dpid=$(cat "$dir/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
+mv "$dir/rackd.log" "$dir/rackd.log.0"
+cx-rackd --home "$CX_HOME" --rack dev --daemon; ok $? "the daemon starts again, on a new rackd.log"
+wait_for 5 grep -q 'first reconcile pass done' "$dir/rackd.log"
+had=$(cat "$dir/rackd.log.0" "$dir/rackd.log" | wc -l)
+cx rack logs -r dev --no-follow --since 1h >"$TMP/rack" 2>&1
+got=$(wc -l < "$TMP/rack")
+is "$(grep -c 'rack dev running' "$TMP/rack")" 2 "rack logs --since 1h: both starts, from the rotated file and the live one"
+# The daemon may add a line meanwhile: what it printed is the files' start.
+cat "$dir/rackd.log.0" "$dir/rackd.log" | head -n "$got" >"$TMP/rack.want"
+cmp -s "$TMP/rack" "$TMP/rack.want"; ok $? "...every line of both, in order ($got lines)"
+[ "$got" -ge "$had" ]; ok $? "...none left out ($had were there before)"
 cx rack uninstall dev >/dev/null
 check_no_leftovers
 
