@@ -1,10 +1,14 @@
 #!/bin/sh
 # Install the Debian packages cx needs to build, test, demo and bench.
+# podman is the image builder (docs/builds.md): `podman build
+# --isolation=chroot` as root needs none of its Recommends (buildah, slirp4netns,
+# fuse-overlayfs, uidmap...); mmdebstrap makes the tests' debian:bookworm base.
 # Idempotent. With --if-missing, does nothing when every package is present.
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
-util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev"
+util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
+podman mmdebstrap"
 
 missing=""
 for p in $PKGS; do

@@ -179,6 +179,10 @@ int cli_list_app(struct cli *c, const char *what, const struct out_col *cols, si
 /* Promotes release id of c->app and waits (bounded) until it is active.
  * Prints "Promoting ID... OK". 0, or 1 after printing the release's error. */
 int cli_promote(struct cli *c, const char *id);
+/* Prints build id's log (deploy.c) from its start, following it while the
+ * build runs when follow; *build gets the build as it ended (GET, owned).
+ * 0, or -1 after printing. */
+int cli_follow_build(struct cli *c, const char *id, bool follow, jv **build);
 /* Polls release id of c->app until it is active (bounded), then prints "OK";
  * 0, or 1 after printing why not (the release's error when it failed). */
 int cli_wait_release(struct cli *c, const char *id);

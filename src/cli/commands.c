@@ -41,7 +41,7 @@ static const struct cli_opt opts[] = {
 	{ OPT_ID, 0, "id", NULL, "print only the release's id on stdout (progress goes to stderr)" },
 	{ OPT_WAIT, 0, "wait", NULL, "wait until the release is active (what cx does anyway)" },
 	{ OPT_NO_CACHE, 0, "no-cache", NULL,
-	  "build without a cache (the rack keeps none yet: every build is fresh)" },
+	  "build without the image builder's cache: every Dockerfile step runs again" },
 	{ OPT_FROM, 0, "from", "WHERE",
 	  "where to try from: internet, a VPC rack's name or a rack peered over TLS (default: "
 	  "internet); local for loopback racks" },
@@ -195,8 +195,11 @@ static const struct cli_cmd cmds[] = {
 	  "Packs DIR (default: the current directory) as the rack's build source, leaving\n"
 	  "out what DIR/.dockerignore excludes, makes a build and a release from it and\n"
 	  "promotes the release: new processes start and must pass their health check\n"
-	  "before old ones stop. DIR must hold a convox.yml. The description defaults,\n"
-	  "as Convox's, to \"build SHA SUBJECT\" of DIR's git HEAD. cx always waits for\n"
+	  "before old ones stop. The rack builds each service's Dockerfile into an image\n"
+	  "(podman, docs/builds.md), printing its output as it comes; a failing step\n"
+	  "fails the deploy, and the serving release serves on. DIR must hold a\n"
+	  "convox.yml. The description defaults, as Convox's, to \"build SHA SUBJECT\" of\n"
+	  "DIR's git HEAD. cx always waits for\n"
 	  "the promotion (--wait is accepted for Convox's scripts)." },
 	{ "build", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
 	  O(NO_CACHE), 0, cmd_build, "build DIR into a release without promoting it",
@@ -246,8 +249,8 @@ static const struct cli_cmd cmds[] = {
 	  "Shows build ID: its status, the release made from it, its description and\n"
 	  "when it started. --json adds the manifest and the build's warnings." },
 	{ "builds logs", "ID", 1, 1, APP_CMD, 0, cmd_builds_logs, "print what a build said",
-	  "Prints the output the rack kept of build ID (today: its warnings, such as the\n"
-	  "Dockerfile lines it does not run) and its result." },
+	  "Prints what build ID said (the image builder's output and the build's\n"
+	  "warnings), following it while the build runs, then its result." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
 	  "Shows a release, and why its promotion failed if it did." },
 	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,

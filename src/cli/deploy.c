@@ -1,12 +1,14 @@
 /*
  * deploy.c — `cx deploy [DIR]` and `cx build [DIR]`: pack DIR (pack.c),
- * upload it as a build, print the build's warnings; deploy then promotes its
- * release and waits for it, build stops there.
+ * upload it as a build (?async=1: the rack answers at once with the build's
+ * id), print the build's output as it comes (its log, followed until the
+ * build ends); deploy then promotes its release and waits for it, build
+ * stops there.
  *
  *   Packaging source... OK
  *   Uploading source... OK
  *   Starting build... OK
- *   <warnings, e.g. RUN lines are not run by the local provider>
+ *   <the builder's output and the build's warnings>
  *   Build:   BXXXXXXXX
  *   Release: RXXXXXXXX
  *   Promoting RXXXXXXXX... OK
@@ -24,9 +26,68 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "cli/cli.h"
 #include "cli/output.h"
 #include "cli/pack.h"
+
+#define BUILD_POLL_MS 250
+
+int
+cli_follow_build(struct cli *c, const char *id, bool follow, jv **build)
+{
+	char *logs = api_path("/apps/%s/builds/%s/logs", c->app, id);
+	char *info = api_path("/apps/%s/builds/%s", c->app, id);
+	bool ended = false;
+	int64_t offset = 0, next;
+	struct buf body;
+	int rc = 0;
+
+	*build = NULL;
+	buf_init(&body, 0);
+	for (;;) {
+		char *path = xasprintf("%s?since=%lld", logs, (long long)offset);
+		long st;
+
+		buf_reset(&body);
+		st = api_text(c, path, &body, &next);
+		free(path);
+		if (st == -1 || st == 404) {
+			if (st == 404)
+				out_error("no such build: %s (cx builds -a %s lists them)", id, c->app);
+			rc = -1;
+			break;
+		}
+		fwrite(body.data ? body.data : "", 1, body.len, stdout);
+		fflush(stdout);
+		if (next > offset) {
+			offset = next;
+			continue;           /* more may be there already */
+		}
+		if (ended)
+			break;              /* drained after it ended */
+		jv_free(*build);
+		*build = NULL;
+		if (api_call(c, "GET", info, NULL, build) == -1) {
+			rc = -1;
+			break;
+		}
+		if (strcmp(jv_str(*build, "status"), "running") != 0 || !follow) {
+			ended = true;       /* one more read: what it said last */
+			continue;
+		}
+		nanosleep(&(struct timespec){ 0, BUILD_POLL_MS * 1000000L }, NULL);
+	}
+	buf_free(&body);
+	free(logs);
+	free(info);
+	if (rc == -1) {
+		jv_free(*build);
+		*build = NULL;
+	}
+	return rc;
+}
 
 /* "build SHA SUBJECT" of dir's git HEAD into out, or "" (no git, not a work
  * tree, no commit): git's own errors are not ours to print. */
@@ -119,21 +180,39 @@ make_build(struct cli *c, const char *dir, char *release, size_t releaselen)
 	out_ok();
 
 	out_step("Uploading source");
-	/* --no-cache: the rack keeps no build cache yet; every build is fresh. */
-	url = api_path("/apps/%s/builds?description=%s", c->app, desc);
+	url = api_path("/apps/%s/builds?async=1&description=%s", c->app, desc);
+	if (c->opt[OPT_NO_CACHE] != NULL) {
+		char *u = xasprintf("%s&no_cache=1", url);
+
+		free(url);
+		url = u;
+	}
 	rc = api_upload(c, url, fd, (uint64_t)size, &resp);
 	free(url);
 	close(fd);
 	if (rc == -1)
 		return 1;
 	out_ok();
-	/* The rack builds while it takes the upload: the build is done by now. */
 	out_step("Starting build");
 	out_ok();
-	warnings = jv_get(resp, "warnings");
-	for (size_t i = 0; i < jv_len(warnings); i++)
-		printf("%s\n", jv_string_value(jv_at(warnings, i)));
 	str_copy(build, sizeof(build), jv_str(resp, "id"));
+	if (strcmp(jv_str(resp, "status"), "running") == 0) {
+		/* The builder's output as it comes, then how the build ended. */
+		jv_free(resp);
+		if (cli_follow_build(c, build, true, &resp) == -1)
+			return 1;
+		if (strcmp(jv_str(resp, "status"), "complete") != 0) {
+			rc = out_error("build %s %s: %s", build, jv_str(resp, "status"),
+			    jv_str(resp, "error")[0] ? jv_str(resp, "error") : "no reason given");
+			jv_free(resp);
+			return rc;
+		}
+	} else {
+		/* A rack that answers once the build is made. */
+		warnings = jv_get(resp, "warnings");
+		for (size_t i = 0; i < jv_len(warnings); i++)
+			printf("%s\n", jv_string_value(jv_at(warnings, i)));
+	}
 	str_copy(release, releaselen, jv_str(resp, "release"));
 	jv_free(resp);
 	if (release[0] == '\0')

@@ -202,14 +202,23 @@ int
 cmd_builds_logs(struct cli *c)
 {
 	jv *b = NULL, *warnings;
+	int rc = 0;
 
-	if (get_build(c, &b) == -1)
+	if (cli_select_app(c) == -1)
 		return 1;
-	/* What the build said: today its warnings, one per line. */
+	if (cli_follow_build(c, c->argv[0], true, &b) == -1)
+		return 1;
+	/* A build made before builds kept a log: what it said is its warnings. */
 	warnings = jv_get(b, "warnings");
-	for (size_t i = 0; i < jv_len(warnings); i++)
-		printf("%s\n", jv_string_value(jv_at(warnings, i)));
-	printf("Build %s complete: release %s\n", jv_str(b, "id"), jv_str(b, "release"));
+	if (jv_int(b, "log_bytes") == 0) {
+		for (size_t i = 0; i < jv_len(warnings); i++)
+			printf("%s\n", jv_string_value(jv_at(warnings, i)));
+	}
+	if (strcmp(jv_str(b, "status"), "complete") == 0)
+		printf("Build %s complete: release %s\n", jv_str(b, "id"), jv_str(b, "release"));
+	else
+		rc = out_error("build %s %s: %s", jv_str(b, "id"), jv_str(b, "status"),
+		    jv_str(b, "error"));
 	jv_free(b);
-	return 0;
+	return rc;
 }

@@ -88,6 +88,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/builds", api_builds_create, true },
 	{ "GET", "/apps/:app/builds", api_builds_list, false },
 	{ "GET", "/apps/:app/builds/:id", api_build_get, false },
+	{ "GET", "/apps/:app/builds/:id/logs", api_build_logs, false },
 	{ "GET", "/apps/:app/releases", api_releases_list, false },
 	{ "GET", "/apps/:app/releases/:id", api_release_get, false },
 	{ "GET", "/apps/:app/releases/:id/manifest", api_release_manifest, false },

@@ -167,6 +167,7 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a == NULL)
 		return;
+	build_remove_images(r, a);     /* what its builds made, once its processes go */
 	if (store_app_delete(r->store, a->name) == -1) {
 		api_error(s, 500, "cannot delete app: %s", store_error(r->store));
 		return;
@@ -185,47 +186,76 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 		build_start(r, a, q, s);
 }
 
+/* A row of GET /apps/APP/builds. */
+static jv *
+build_row(const char *id, const char *status, const char *release, int64_t created,
+    int64_t started, int64_t elapsed_ms, const char *desc)
+{
+	jv *b = jv_object_new();
+
+	jv_set_str(b, "id", id);
+	jv_set_str(b, "status", status);
+	jv_set_str(b, "release", release);
+	jv_set_int(b, "created", created);
+	jv_set_str(b, "description", desc);
+	jv_set_int(b, "started", started);
+	jv_set_int(b, "elapsed_ms", elapsed_ms);
+	return b;
+}
+
 void
 api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = api_find_app(r, q, s);
+	struct st_build *failed = NULL;
 	struct st_release *list;
-	size_t n;
+	size_t n, nfailed = 0, f = 0;
 	jv *arr;
 
 	if (a == NULL)
 		return;
 	arr = jv_array_new();
+	{
+		struct build_running run[16];
+		size_t nrun = build_list_running(r, a->name, run, CX_ARRAY_LEN(run));
+
+		for (size_t i = 0; i < nrun; i++)
+			jv_push_take(arr, build_row(run[i].id, "running", "", run[i].started,
+			    run[i].started, (now_unix() - run[i].started) * 1000, run[i].description));
+	}
+	/* Failed builds made no release: they come in by when they started. */
+	store_build_failed_list(r->store, a->name, &failed, &nfailed);
 	if (store_release_list(r->store, a->name, 0, &list, &n) == 0) {
 		/* Newest first, as the releases come; a build appears once, with the
 		 * first release made from it (no older one has its build). */
 		for (size_t i = 0; i < n; i++) {
 			bool older = false;
 			struct st_build bd;
-			jv *b;
+			int64_t started = list[i].created, elapsed = 0;
 
 			for (size_t k = i + 1; k < n && !older; k++)
 				older = strcmp(list[k].build, list[i].build) == 0;
 			if (list[i].build[0] == '\0' || older)
 				continue;
-			b = jv_object_new();
-			jv_set_str(b, "id", list[i].build);
-			jv_set_str(b, "status", "complete");
-			jv_set_str(b, "release", list[i].id);
-			jv_set_int(b, "created", list[i].created);
-			jv_set_str(b, "description", list[i].description);
 			if (store_build_get(r->store, a->name, list[i].build, &bd) == 0) {
-				jv_set_int(b, "started", bd.created);
-				jv_set_int(b, "elapsed_ms", bd.elapsed_ms);
+				started = bd.created;
+				elapsed = bd.elapsed_ms;
 				store_build_free(&bd);
-			} else {
-				jv_set_int(b, "started", list[i].created);
-				jv_set_int(b, "elapsed_ms", 0);
 			}
-			jv_push_take(arr, b);
+			for (; f < nfailed && failed[f].created >= started; f++)
+				jv_push_take(arr, build_row(failed[f].id, "failed", "", failed[f].created,
+				    failed[f].created, failed[f].elapsed_ms, ""));
+			jv_push_take(arr, build_row(list[i].build, "complete", list[i].id,
+			    list[i].created, started, elapsed, list[i].description));
 		}
 		store_release_list_free(list, n);
 	}
+	for (; f < nfailed; f++)
+		jv_push_take(arr, build_row(failed[f].id, "failed", "", failed[f].created,
+		    failed[f].created, failed[f].elapsed_ms, ""));
+	for (size_t i = 0; i < nfailed; i++)
+		store_build_free(&failed[i]);
+	free(failed);
 	s->json = arr;
 }
 

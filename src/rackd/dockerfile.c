@@ -126,7 +126,7 @@ int
 dockerfile_read(const char *path, struct dockerfile *df, char *err, size_t errlen)
 {
 	char *data, *save = NULL, *cmd = NULL, *entry = NULL;
-	size_t nenv = 0, len;
+	size_t nenv = 0, nargs = 0, len;
 	struct buf line;
 
 	memset(df, 0, sizeof(*df));
@@ -183,6 +183,14 @@ dockerfile_read(const char *path, struct dockerfile *df, char *err, size_t errle
 					df->expose = (int)port;
 			} else if (strcasecmp(s, "RUN") == 0) {
 				df->run_lines++;
+			} else if (strcasecmp(s, "ARG") == 0 && nargs < 256) {
+				size_t kn = strcspn(arg, "= \t");
+
+				if (kn > 0) {
+					df->args = xrealloc(df->args, (nargs + 2) * sizeof(*df->args));
+					df->args[nargs++] = xstrndup(arg, kn);
+					df->args[nargs] = NULL;
+				}
 			}
 		}
 		buf_reset(&line);
@@ -209,5 +217,10 @@ dockerfile_free(struct dockerfile *df)
 			free(*e);
 	}
 	free(df->env);
+	if (df->args != NULL) {
+		for (char **a = df->args; *a != NULL; a++)
+			free(*a);
+	}
+	free(df->args);
 	memset(df, 0, sizeof(*df));
 }

@@ -37,6 +37,9 @@ struct image_build_opts {
 	char *const *args;        /* "K=V" build args, NULL-terminated, may be NULL */
 	bool no_cache;
 	int log_fd;               /* the builder's output (stdout and stderr) goes here */
+	const char *ca_dir;       /* host directory of extra CA certificates, seen read-only
+	                           * at the same path by RUN steps (update-ca-certificates
+	                           * adds them to the image's store), or NULL */
 };
 
 /* Whether this host has a builder this daemon can use (podman on PATH, and
@@ -49,6 +52,8 @@ bool image_builder_available(char *why, size_t whylen);
 int image_build(const struct image_build_opts *o, char *err, size_t errlen);
 /* Makes ref present locally (pulls it if missing; output to log_fd). */
 int image_pull(const char *ref, int log_fd, char *err, size_t errlen);
+/* Names the image from also to (podman tag). */
+int image_tag(const char *from, const char *to, char *err, size_t errlen);
 /* Reads ref's configuration into *c (free with image_config_free). */
 int image_inspect(const char *ref, struct image_config *c, char *err, size_t errlen);
 void image_config_free(struct image_config *c);
@@ -57,6 +62,15 @@ void image_config_free(struct image_config *c);
 int image_layers(const char *ref, char ***dirs, char *err, size_t errlen);
 /* Removes the images tagged with prefix (an app deleted). Logs failures. */
 void image_remove_tagged(const char *prefix);
+/* Removes these names (NULL-terminated); an image goes when its last name
+ * does. Logs failures. */
+void image_remove(char *const *refs);
+
+/* What image_inspect and image_layers read, from the text of
+ * `podman image inspect REF` (a JSON array of one image): either of c and
+ * layers may be NULL. For the tests. */
+int image_parse_inspect(const char *text, size_t len, struct image_config *c, char ***layers,
+    char *err, size_t errlen);
 
 /* The config as JSON text (malloc'd) and back, for the store. */
 char *image_config_to_json(const struct image_config *c);

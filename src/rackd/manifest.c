@@ -1274,10 +1274,10 @@ sk_build(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 		else if (key_is(pk, "manifest"))
 			dst = &s->dockerfile;
 		else if (key_is(pk, "args"))
-			rc = is_set(c, pv) ? fail(c, pk, "build.args: build arguments feed RUN and "
-							 "ARG lines, which the local provider does not run") : 0;
+			rc = is_set(c, pv) ? env_list(c, pv, "build.args", &s->build_args,
+			    &s->nbuild_args) : 0;
 		else
-			rc = fail(c, pk, "build.%s: unknown key; build takes path and manifest",
+			rc = fail(c, pk, "build.%s: unknown key; build takes path, manifest and args",
 			    KEYNAME(pk, b));
 		if (dst == NULL)
 			continue;
@@ -1291,6 +1291,23 @@ sk_build(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 	}
 	free(ps.p);
 	return rc;
+}
+
+/* image: the builder pulls it (image.h); it wins over build:, as in Convox. */
+static int
+sk_image(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
+{
+	struct mf_service *s = sv->s;
+	char b[SHOWN_MAX];
+
+	(void)k;
+	if (get_str(c, v, "image", &s->image) < 0)
+		return -1;
+	if (s->image != NULL && (s->image[0] == '\0' || s->image[0] == '-' ||
+	    strpbrk(s->image, " \t\n") != NULL))
+		return fail(c, v, "image: %s is not an image name; write one as REGISTRY/NAME:TAG",
+		    shown(s->image, strlen(s->image), b, sizeof(b)));
+	return 0;
 }
 
 /* Appends arg to b, quoted for sh when it needs it. */
@@ -2024,8 +2041,7 @@ static const struct key_rule svc_rules[] = {
 	{ "grpcHealthEnabled", K_REFUSE_SET, NULL,
 	    "gRPC health checks need HTTP/2, which the local routers do not speak" },
 	{ "health", K_HONOUR, sk_health, NULL },
-	{ "image", K_REFUSE, NULL,
-	    "needs a registry, which the local provider does not have; use build:" },
+	{ "image", K_HONOUR, sk_image, NULL },
 	{ "imagePullSecrets", K_IGNORE, NULL, "registry credentials" },
 	{ "ingressAnnotations", K_IGNORE, NULL, "ingress annotations" },
 	{ "init", K_IGNORE, NULL, "a PID 1 shim; the supervisor reaps" },
@@ -2556,6 +2572,8 @@ manifest_free(struct manifest *m)
 		free(s->name);
 		free(s->build_path);
 		free(s->dockerfile);
+		free(s->image);
+		env_free(s->build_args, s->nbuild_args);
 		free(s->command);
 		free(s->port_scheme);
 		env_free(s->env, s->nenv);

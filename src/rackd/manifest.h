@@ -40,6 +40,9 @@ struct mf_service {
 	char *name;
 	char *build_path;       /* build: "." default, or build.path */
 	char *dockerfile;       /* build.manifest, default "Dockerfile" */
+	struct mf_env *build_args; /* build.args: "K=V" entries, as environment */
+	size_t nbuild_args;
+	char *image;            /* image: what the builder pulls, or NULL */
 	char *command;          /* NULL when absent; a list is joined shell-quoted */
 	int port;               /* 0: no port (worker) */
 	char *port_scheme;      /* "http" (default) or "https": the router speaks TLS to it */

@@ -184,7 +184,7 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 	rack_routes_changed(r);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
-	if (r->vpc)
+	if (r->netns)
 		lab_proc_destroy(r->home, r->name, p->st.id);
 	free(p->st.command);
 	free(p);
@@ -290,10 +290,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	str_copy(p->st.release, sizeof(p->st.release), release);
 	p->st.command = cmd;
 	p->st.started = now_unix();
-	if (r->vpc) {
+	if (r->netns) {
 		p->st.port = s->port;
-		if (lab_proc_create(r->home, r->name, p->st.id, p->st.address, sizeof(p->st.address),
-		    err, errlen) == -1)
+		if (lab_app_proc_create(r->home, r->name, a->name, p->st.id, p->st.address,
+		    sizeof(p->st.address), err, errlen) == -1)
 			goto out;
 	} else {
 		str_copy(p->st.address, sizeof(p->st.address), "127.0.0.1");
@@ -304,7 +304,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		}
 	}
 	sb = (struct sandbox){ .uid_base = a->uid_base, .build_dir = build_dir, .workdir = workdir,
-		.home = r->home, .rack = r->name, .proc_id = r->vpc ? p->st.id : NULL };
+		.home = r->home, .rack = r->name, .proc_id = r->netns ? p->st.id : NULL };
 	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port,
 	    sandbox_home(&sb), err, errlen);
 	if (env == NULL)
@@ -865,7 +865,7 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 				kill(p->st.pid, SIGKILL);
 			if (p->our_child)
 				waitpid(p->st.pid, NULL, 0);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, p->st.id);
 		}
 	}
@@ -891,7 +891,7 @@ adopt_procs(struct rack *r)
 			/* Its app was deleted while the daemon was down: no grace is owed. */
 			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
 				kill(-ps[i].pid, SIGKILL);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
 			if (store_proc_delete(r->store, ps[i].id) == -1)
 				log_warnx("process %s: cannot remove its record: %s", ps[i].id,

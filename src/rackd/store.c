@@ -1,7 +1,7 @@
 /*
  * store.c — SQLite persistence for the rack daemon. See store.h.
  *
- * Schema version 6. A migration is a list of statements applied in one
+ * Schema version 8. A migration is a list of statements applied in one
  * transaction that also bumps PRAGMA user_version.
  */
 #include "rackd/store.h"
@@ -60,6 +60,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (app, service, port));",
 	/* 7: how long a build took (ms), for cx builds' ELAPSED */
 	"ALTER TABLE builds ADD COLUMN elapsed_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 8: the images a build made (JSON, image.h), and builds that failed */
+	"ALTER TABLE builds ADD COLUMN images TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE builds ADD COLUMN status TEXT NOT NULL DEFAULT 'complete';"
+	"ALTER TABLE builds ADD COLUMN error TEXT NOT NULL DEFAULT '';",
 };
 
 const char *
@@ -323,7 +327,7 @@ int
 store_build_add(struct store *st, const struct st_build *b)
 {
 	sqlite3_stmt *q = prep(st, "INSERT INTO builds (id, app, dir, manifest, warnings, created,"
-	    " elapsed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	    " elapsed_ms, images, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 
 	if (q == NULL)
 		return -1;
@@ -334,14 +338,17 @@ store_build_add(struct store *st, const struct st_build *b)
 	bind_text(q, 5, b->warnings);
 	sqlite3_bind_int64(q, 6, b->created);
 	sqlite3_bind_int64(q, 7, b->elapsed_ms);
+	bind_text(q, 8, b->images ? b->images : "");
+	bind_text(q, 9, b->status[0] ? b->status : "complete");
+	bind_text(q, 10, b->error ? b->error : "");
 	return step_done(q);
 }
 
 int
 store_build_get(struct store *st, const char *app, const char *id, struct st_build *out)
 {
-	sqlite3_stmt *q = prep(st, "SELECT id, app, dir, manifest, warnings, created, elapsed_ms"
-	    " FROM builds WHERE app = ? AND id = ?");
+	sqlite3_stmt *q = prep(st, "SELECT id, app, dir, manifest, warnings, created, elapsed_ms,"
+	    " images, status, error FROM builds WHERE app = ? AND id = ?");
 	int rc = -1;
 
 	if (q == NULL)
@@ -356,6 +363,9 @@ store_build_get(struct store *st, const char *app, const char *id, struct st_bui
 		out->warnings = col_dup(q, 4);
 		out->created = sqlite3_column_int64(q, 5);
 		out->elapsed_ms = sqlite3_column_int64(q, 6);
+		out->images = col_dup(q, 7);
+		col_copy(q, 8, out->status, sizeof(out->status));
+		out->error = col_dup(q, 9);
 		rc = 0;
 	}
 	sqlite3_finalize(q);
@@ -368,7 +378,62 @@ store_build_free(struct st_build *b)
 	free(b->dir);
 	free(b->manifest);
 	free(b->warnings);
-	b->dir = b->manifest = b->warnings = NULL;
+	free(b->images);
+	free(b->error);
+	b->dir = b->manifest = b->warnings = b->images = b->error = NULL;
+}
+
+int
+store_build_failed_list(struct store *st, const char *app, struct st_build **out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT id, created, elapsed_ms, error FROM builds"
+	    " WHERE app = ? AND status = 'failed' ORDER BY created DESC, rowid DESC");
+	size_t cap = 8;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	*out = xcalloc(cap, sizeof(**out));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct st_build *b;
+
+		if (*n == cap)
+			*out = xrealloc(*out, (cap *= 2) * sizeof(**out));
+		b = &(*out)[(*n)++];
+		memset(b, 0, sizeof(*b));
+		col_copy(q, 0, b->id, sizeof(b->id));
+		str_copy(b->app, sizeof(b->app), app);
+		b->created = sqlite3_column_int64(q, 1);
+		b->elapsed_ms = sqlite3_column_int64(q, 2);
+		b->error = col_dup(q, 3);
+		str_copy(b->status, sizeof(b->status), "failed");
+	}
+	sqlite3_finalize(q);
+	return 0;
+}
+
+int
+store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
+	size_t cap = 8;
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	*out = xcalloc(cap, sizeof(**out));
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (*n + 1 >= cap)
+			*out = xrealloc(*out, (cap *= 2) * sizeof(**out));
+		(*out)[(*n)++] = col_dup(q, 0);
+	}
+	(*out)[*n] = NULL;
+	sqlite3_finalize(q);
+	return 0;
 }
 
 int

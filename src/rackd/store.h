@@ -32,6 +32,9 @@ struct st_build {
 	char *warnings;     /* "\n"-separated, may be "" */
 	int64_t created;    /* unix seconds: when it started */
 	int64_t elapsed_ms; /* how long it took (0: made before this was kept) */
+	char *images;       /* {"SERVICE": {"ref": R, "config": C}} (image.h); "" or "{}": none */
+	char status[16];    /* "complete" or "failed" ("" when adding: complete) */
+	char *error;        /* why it failed, "" */
 };
 
 struct st_release {
@@ -92,6 +95,12 @@ int store_app_set_release(struct store *st, const char *app, const char *release
 int store_build_add(struct store *st, const struct st_build *b);
 int store_build_get(struct store *st, const char *app, const char *id, struct st_build *out);
 void store_build_free(struct st_build *b);
+/* app's failed builds, newest first: id, created, elapsed_ms, status and
+ * error set. Free each with store_build_free, then the array. */
+int store_build_failed_list(struct store *st, const char *app, struct st_build **out, size_t *n);
+/* The images texts of app's builds that have any, NULL-terminated; the
+ * caller frees each and the array. */
+int store_build_images_list(struct store *st, const char *app, char ***out, size_t *n);
 
 int store_release_add(struct store *st, const struct st_release *r);
 int store_release_get(struct store *st, const char *app, const char *id, struct st_release *out);

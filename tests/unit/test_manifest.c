@@ -915,16 +915,27 @@ test_internal_router(void **state)
 }
 
 static void
-test_image_refused(void **state)
+test_image_and_build_args(void **state)
 {
+	struct manifest *m;
+
 	(void)state;
-	must_fail("services:\n  web:\n    image: nginx\n    port: 80\n",
-	    "convox.yml:3:5: image: needs a registry, which the local provider does not have; "
-	    "use build:");
-	/* even alongside build: */
-	must_fail("services:\n  web:\n    build: .\n    image: nginx\n",
-	    "convox.yml:4:5: image: needs a registry, which the local provider does not have; "
-	    "use build:");
+	m = must_load("services:\n  web:\n    image: nginx:1.25\n    port: 80\n"
+	    "  api:\n    build:\n      path: api\n      manifest: Dockerfile.prod\n"
+	    "      args:\n        - A=1\n        - B\n");
+	assert_string_equal(m->services[0].image, "nginx:1.25");
+	assert_int_equal(m->services[0].nbuild_args, 0);
+	assert_null(m->services[1].image);
+	assert_string_equal(m->services[1].build_path, "api");
+	assert_string_equal(m->services[1].dockerfile, "Dockerfile.prod");
+	assert_int_equal(m->services[1].nbuild_args, 2);
+	assert_string_equal(m->services[1].build_args[0].key, "A");
+	assert_string_equal(m->services[1].build_args[0].value, "1");
+	assert_string_equal(m->services[1].build_args[1].key, "B");
+	assert_false(m->services[1].build_args[1].has_value);
+	manifest_free(m);
+	must_fail("services:\n  web:\n    image: \"-rm\"\n",
+	    "convox.yml:3:12: image: -rm is not an image name; write one as REGISTRY/NAME:TAG");
 }
 
 static void
@@ -968,9 +979,8 @@ test_refusals(void **state)
 	must_fail("services:\n  web:\n    build:\n      path: /p\n\n        q\n",
 	    "convox.yml:4:13: build.path: /p?q is outside the app's source; use a relative path "
 	    "without ..");
-	must_fail("services:\n  web:\n    build:\n      args:\n        - A=1\n",
-	    "convox.yml:4:7: build.args: build arguments feed RUN and ARG lines, which the local "
-	    "provider does not run");
+	must_fail("services:\n  web:\n    build:\n      args: 1\n",
+	    "convox.yml:4:13: build.args: expected a list, found a single value");
 	must_fail("services:\n  web:\n    deployment:\n      maximum: 65\n",
 	    "convox.yml:4:16: deployment.maximum: expected a whole number from 100 to 200, found "
 	    "\"65\"");
@@ -1345,7 +1355,7 @@ main(void)
 		cmocka_unit_test(test_interpolation),
 		cmocka_unit_test(test_service_env),
 		cmocka_unit_test(test_internal_router),
-		cmocka_unit_test(test_image_refused),
+		cmocka_unit_test(test_image_and_build_args),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_timers),
 		cmocka_unit_test(test_domains_and_command),

@@ -115,6 +115,66 @@ test_store_refuses_newer_schema(void **state)
 
 /* 5: a version-4 database gains the certificates and their bindings: a
  * bound certificate cannot be deleted, an app's bindings go with it. */
+/* 8: a version-7 database's builds gain images, status and error: an old
+ * build reads back complete, with no images (today's way). */
+static void
+test_store_migrates_v7_images(void **state)
+{
+	struct st_build b = { .id = "B1", .app = "app1", .dir = "/d", .manifest = "m",
+	    .warnings = "" }, got;
+	char path[128], err[256];
+	struct store *st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/v7.db", tmpdir);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_app_create(st, "app1", 0), 0);
+	str_copy(b.id, sizeof(b.id), "B0");
+	assert_int_equal(store_build_add(st, &b), 0);
+	str_copy(b.id, sizeof(b.id), "B1");
+	store_close(st);
+	assert_int_equal(sqlite3_exec_for_test(path, "ALTER TABLE builds DROP COLUMN images;"
+	    " ALTER TABLE builds DROP COLUMN status; ALTER TABLE builds DROP COLUMN error;"
+	    " PRAGMA user_version=7;"), 0);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_build_get(st, "app1", "B0", &got), 0);
+	assert_string_equal(got.status, "complete");
+	assert_string_equal(got.images, "");
+	assert_string_equal(got.error, "");
+	store_build_free(&got);
+	/* a new build keeps what it made, or why it failed */
+	b.images = "{\"web\":{\"ref\":\"localhost/cx-r-app1-web:b1\"}}";
+	assert_int_equal(store_build_add(st, &b), 0);
+	assert_int_equal(store_build_get(st, "app1", "B1", &got), 0);
+	assert_string_equal(got.images, b.images);
+	assert_string_equal(got.status, "complete");
+	store_build_free(&got);
+	memset(&b, 0, sizeof(b));
+	str_copy(b.id, sizeof(b.id), "B2");
+	str_copy(b.app, sizeof(b.app), "app1");
+	str_copy(b.status, sizeof(b.status), "failed");
+	b.error = "STEP 2/2 (RUN false) failed with exit status 1: no";
+	assert_int_equal(store_build_add(st, &b), 0);
+	assert_int_equal(store_build_get(st, "app1", "B2", &got), 0);
+	assert_string_equal(got.status, "failed");
+	assert_string_equal(got.error, b.error);
+	assert_string_equal(got.images, "");
+	store_build_free(&got);
+	{
+		char **texts;
+		size_t n;
+
+		assert_int_equal(store_build_images_list(st, "app1", &texts, &n), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(texts[0], "{\"web\":{\"ref\":\"localhost/cx-r-app1-web:b1\"}}");
+		free(texts[0]);
+		free(texts);
+	}
+	store_close(st);
+}
+
 static void
 test_store_migrates_v4_certs(void **state)
 {
@@ -132,7 +192,9 @@ test_store_migrates_v4_certs(void **state)
 	assert_non_null(st);
 	/* Back to version 4 as an older daemon left it: no peers, no certs tables. */
 	assert_int_equal(sqlite3_exec_for_test(path, "DROP TABLE cert_bindings; DROP TABLE certs; DROP TABLE peers;"
-	    " ALTER TABLE builds DROP COLUMN elapsed_ms; PRAGMA user_version=4;"), 0);
+	    " ALTER TABLE builds DROP COLUMN elapsed_ms; ALTER TABLE builds DROP COLUMN images;"
+	    " ALTER TABLE builds DROP COLUMN status; ALTER TABLE builds DROP COLUMN error;"
+	    " PRAGMA user_version=4;"), 0);
 	store_close(st);
 	st = store_open(path, err, sizeof(err));
 	assert_non_null(st);
@@ -388,6 +450,7 @@ main(void)
 		cmocka_unit_test(test_store_refuses_newer_schema),
 		cmocka_unit_test(test_store_migrates_v1),
 		cmocka_unit_test(test_store_migrates_v4_certs),
+		cmocka_unit_test(test_store_migrates_v7_images),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_cron),
