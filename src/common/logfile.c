@@ -117,6 +117,7 @@ logfile_init(struct logfile *lf, const char *path, int64_t max, mode_t mode, int
 	lf->max = max > 0 ? max : 0;
 	lf->mode = mode;
 	lf->opens = 0;
+	lf->owner = getpid();
 }
 
 int
@@ -157,11 +158,14 @@ logfile_write(struct logfile *lf, const void *data, size_t n)
 
 	/* Each turn either writes or follows a rotation; a few are plenty. */
 	for (int turn = 0; turn < 16; turn++) {
+		if (lf->fd != -1 && lf->max > 0 && lf->owner != getpid())
+			logfile_close(lf);
 		if (lf->fd == -1) {
 			if ((lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 			    lf->mode)) == -1)
 				return -1;
 			lf->opens++;
+			lf->owner = getpid();
 		}
 		if (lf->max == 0)
 			return write_all(lf->fd, data, n);

@@ -31,6 +31,9 @@ struct logfile {
 	int64_t max;            /* bytes per file; 0: never rotate */
 	mode_t mode;            /* of files it creates */
 	unsigned opens;         /* files opened so far: it changes when a rotation moved lf on */
+	pid_t owner;            /* who opened fd: a forked child opens its own (an flock is
+	                         * shared by the descriptors of one open, so it would not
+	                         * keep parent and child apart) */
 };
 
 /* Sets lf up to write path, rotating at max bytes (0: never). fd: a
