@@ -5,9 +5,11 @@
  * The CLI owns the rack's directory ($CX_HOME/racks/NAME: it exists from
  * install to uninstall) and the VPC (through the lab library); the daemon
  * owns everything inside the directory and every process it starts. So
- * install makes the directory and the VPC, then starts the daemon; uninstall
- * asks the daemon to stop what it started (starting it first if it is down,
- * since only it knows its processes), then removes the VPC and the directory.
+ * install makes the directory and the VPC, then starts the daemon (under its
+ * keeper, which starts it again if it dies: rackd/keeper.c); uninstall
+ * starts the daemon if it is down (only it knows its processes), tells the
+ * keeper to let go, asks the daemon to stop what it started, then removes
+ * the VPC and the directory.
  */
 #include <dirent.h>
 #include <errno.h>
