@@ -5,9 +5,11 @@
  * The CLI owns the rack's directory ($CX_HOME/racks/NAME: it exists from
  * install to uninstall) and the VPC (through the lab library); the daemon
  * owns everything inside the directory and every process it starts. So
- * install makes the directory and the VPC, then starts the daemon; uninstall
- * asks the daemon to stop what it started (starting it first if it is down,
- * since only it knows its processes), then removes the VPC and the directory.
+ * install makes the directory and the VPC, then starts the daemon (under its
+ * keeper, which starts it again if it dies: rackd/keeper.c); uninstall
+ * starts the daemon if it is down (only it knows its processes), tells the
+ * keeper to let go, asks the daemon to stop what it started, then removes
+ * the VPC and the directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -183,6 +185,47 @@ wait_gone(pid_t pid, int64_t timeout_ms)
 		sleep_ms(START_POLL_MS);
 	}
 	return true;
+}
+
+/* The rack's keeper (keeper.pid, checked to be a keeper, not a pid reused),
+ * or -1. */
+static pid_t
+keeper_of(struct cli *c, const char *name)
+{
+	char path[64], *comm;
+	pid_t pid = read_pid(c, name, "keeper.pid");
+	bool keeper;
+
+	if (pid <= 0 || !pid_alive(pid))
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((comm = read_file(path, 64, NULL)) == NULL)
+		return -1;
+	keeper = strcmp(comm, "cx-keeper\n") == 0;
+	free(comm);
+	return keeper ? pid : -1;
+}
+
+/* Tells the rack's keeper to let go of its daemon (SIGUSR1) and waits until
+ * it has, so that nothing starts the daemon again behind an uninstall. */
+static int
+release_keeper(struct cli *c, const char *name, char *err, size_t errlen)
+{
+	pid_t pid = keeper_of(c, name);
+
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, SIGUSR1) == -1 && errno != ESRCH) {
+		snprintf(err, errlen, "cannot signal rack %s's keeper (pid %d): %s", name, (int)pid,
+		    strerror(errno));
+		return -1;
+	}
+	if (!wait_gone(pid, 5000)) {
+		snprintf(err, errlen, "rack %s's keeper (pid %d) did not let go within 5 seconds",
+		    name, (int)pid);
+		return -1;
+	}
+	return 0;
 }
 
 /* After a failed install: stop whatever the daemon started (it records each
@@ -505,6 +548,8 @@ uninstall(struct cli *c, const char *name, char **untold)
 	/* Only the daemon knows which processes are the rack's: start it to stop them. */
 	if (api_probe(c, name, 2000, NULL) == -2 && start_daemon(c, name, err, sizeof(err)) == -1)
 		return out_error("cannot start rack %s to stop its processes: %s", name, err);
+	if (release_keeper(c, name, err, sizeof(err)) == -1)
+		return out_error("%s", err);
 	pid = read_pid(c, name, "rackd.pid");
 	str_copy(c->rack, sizeof(c->rack), name);
 	/* Its TLS peers stop trusting it first, as lab peerings go first; those

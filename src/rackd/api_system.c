@@ -422,6 +422,24 @@ api_system_ca(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "cannot answer the rack's CA certificate");
 }
 
+/* The keeper's pid if this daemon runs under one (its parent, named in
+ * keeper.pid), else 0. */
+static pid_t
+keeper_pid(struct rack *r)
+{
+	char path[4096], *text;
+	long pid = 0;
+
+	snprintf(path, sizeof(path), "%s/keeper.pid", r->dir);
+	if ((text = read_file(path, 64, NULL)) == NULL)
+		return 0;
+	text[strcspn(text, "\n")] = '\0';
+	if (parse_long(text, 1, INT32_MAX, &pid) == -1 || (pid_t)pid != getppid())
+		pid = 0;
+	free(text);
+	return (pid_t)pid;
+}
+
 static void
 push_proc(jv *arr, const char *name, pid_t pid, const char *listen)
 {
@@ -446,6 +464,7 @@ api_system_processes(struct rack *r, struct api_req *q, struct api_resp *s)
 	snprintf(listen, sizeof(listen), "%s/api.sock%s%s", r->dir,
 	    r->api_https_listen[0] ? " https://" : "", r->api_https_listen);
 	push_proc(arr, "rackd", getpid(), listen);
+	push_proc(arr, "keeper", keeper_pid(r), "");
 	for (int i = 0; i < ROUTERS_N; i++) {
 		const struct router_proc *rp = &r->routers[i];
 		char name[32];

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/logfile.h"
 #include "rackd/rack.h"
 
 #define LOG_LINE_MAX 16384
@@ -38,22 +39,12 @@ stamp(char *out, size_t outlen)
 	return strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int
-open_log(struct rack *r, const char *app)
-{
-	char path[4096];
-
-	applog_path(r, app, path, sizeof(path));
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-}
-
 void
 applog_system(struct rack *r, const char *app, const char *fmt, ...)
 {
-	char line[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX], path[4096];
 	size_t n;
 	va_list ap;
-	int fd;
 
 	n = stamp(line, sizeof(line));
 	n += (size_t)snprintf(line + n, sizeof(line) - n, " system/cx ");
@@ -62,34 +53,50 @@ applog_system(struct rack *r, const char *app, const char *fmt, ...)
 	va_end(ap);
 	n = strlen(line);
 	line[n++] = '\n';
-	fd = open_log(r, app);
-	if (fd == -1) {
-		log_warn("app %s: cannot open its log", app);
-		return;
-	}
-	if (write(fd, line, n) == -1)
+	applog_path(r, app, path, sizeof(path));
+	if (logfile_append(path, rack_log_max(r), line, n) == -1)
 		log_warn("app %s: cannot write its log", app);
-	close(fd);
+}
+
+/* Lines the shim has read, stamped, waiting for one write. */
+struct shim_out {
+	struct logfile lf;
+	char data[4 * LOG_LINE_MAX];
+	size_t len;
+};
+
+static void
+shim_flush(struct shim_out *o)
+{
+	if (o->len > 0 && logfile_write(&o->lf, o->data, o->len) == -1)
+		_exit(1);
+	o->len = 0;
 }
 
 static void
-shim_line(int out, const char *source, const char *text, size_t n, char *line, size_t linelen)
+shim_line(struct shim_out *o, const char *source, const char *text, size_t n)
 {
-	size_t k = stamp(line, linelen);
+	char *line;
+	size_t k, room;
 
-	k += (size_t)snprintf(line + k, linelen - k, " %s %.*s\n", source, (int)n, text);
-	if (k >= linelen)
-		k = linelen - 1;
-	if (write(out, line, k) == -1)
-		_exit(1);
+	if (sizeof(o->data) - o->len < LOG_LINE_MAX + 256)
+		shim_flush(o);
+	line = o->data + o->len;
+	room = sizeof(o->data) - o->len;
+	k = stamp(line, room);
+	k += (size_t)snprintf(line + k, room - k, " %s %.*s\n", source,
+	    (int)(n < LOG_LINE_MAX ? n : LOG_LINE_MAX), text);
+	if (k >= room)
+		k = room - 1;
+	o->len += k;
 }
 
-/* The shim's whole life: copy lines until EOF. Runs in a forked child. */
+/* The shim's whole life: copy lines until EOF, each read's lines in one
+ * write (whole lines: a rotation never splits one). Runs in a forked child. */
 static _Noreturn void
-shim_run(int in, int out, const char *source)
+shim_run(int in, struct shim_out *o, const char *source)
 {
 	static char buf[LOG_LINE_MAX];
-	static char line[LOG_LINE_MAX + 256];
 	size_t have = 0;
 
 	for (;;) {
@@ -100,21 +107,23 @@ shim_run(int in, int out, const char *source)
 			continue;
 		if (n <= 0) {
 			if (have > 0)
-				shim_line(out, source, buf, have, line, sizeof(line));
+				shim_line(o, source, buf, have);
+			shim_flush(o);
 			_exit(0);
 		}
 		have += (size_t)n;
 		for (size_t i = 0; i < have; i++) {
 			if (buf[i] != '\n')
 				continue;
-			shim_line(out, source, buf + start, i - start, line, sizeof(line));
+			shim_line(o, source, buf + start, i - start);
 			start = i + 1;
 		}
 		if (start == 0 && have == sizeof(buf)) {
 			/* A line longer than the buffer: emit it in pieces. */
-			shim_line(out, source, buf, have, line, sizeof(line));
+			shim_line(o, source, buf, have);
 			start = have;
 		}
+		shim_flush(o);
 		memmove(buf, buf + start, have - start);
 		have -= start;
 	}
@@ -123,10 +132,14 @@ shim_run(int in, int out, const char *source)
 pid_t
 applog_shim(struct rack *r, const char *app, const char *source, int in)
 {
+	static struct shim_out o;
+	char path[4096];
 	int out, pfd[2];
 	pid_t child, shim = -1;
+	int64_t max = rack_log_max(r);
 
-	out = open_log(r, app);
+	applog_path(r, app, path, sizeof(path));
+	out = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (out == -1)
 		return -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
@@ -157,7 +170,9 @@ applog_shim(struct rack *r, const char *app, const char *source, int in)
 			if (devnull != -1)
 				dup2(devnull, 2);
 			close_range(3, ~0U, 0);
-			shim_run(0, 1, source);
+			/* It rotates the log itself (logfile.c): it outlives the daemon. */
+			logfile_init(&o.lf, path, max, 0600, 1);
+			shim_run(0, &o, source);
 		}
 		if (write(pfd[1], &g, sizeof(g)) == -1)
 			_exit(1);
@@ -172,31 +187,97 @@ applog_shim(struct rack *r, const char *app, const char *source, int in)
 	return shim;
 }
 
+/*
+ * Reading a log across its rotated files (logfile.h): offsets are the log's
+ * as a whole, so the files are read in order as one.
+ */
+
+/* Appends to out the bytes of s from *from, at most max, crossing from one
+ * file to the next (whole lines only if whole_lines); moves *from on past
+ * them. A place no file holds any more (rotated away) reads from the
+ * oldest one still there. -1 if a read fails. */
+static int
+set_read(const struct logset *s, int64_t *from, size_t max, bool whole_lines, struct buf *out)
+{
+	size_t done = 0;
+
+	for (size_t i = 0; i < s->n && done < max; i++) {
+		const struct logpart *p = &s->part[i];
+		int64_t pe = logset_part_end(s, i);
+		size_t want;
+		ssize_t got;
+		char *chunk;
+
+		if (pe <= *from)
+			continue;
+		if (*from < p->start)
+			*from = p->start;
+		want = (size_t)(pe - *from) < max - done ? (size_t)(pe - *from) : max - done;
+		chunk = xmalloc(want + 1);
+		got = pread(p->fd, chunk, want, *from - p->start);
+		if (got < 0) {
+			free(chunk);
+			return -1;
+		}
+		if (whole_lines)
+			while (got > 0 && chunk[got - 1] != '\n')
+				got--;
+		buf_add(out, chunk, (size_t)got);
+		free(chunk);
+		*from += got;
+		done += (size_t)got;
+		if ((size_t)got < want)
+			break;      /* a line not yet whole, or the read came short */
+	}
+	return 0;
+}
+
+/* Where the last `lines` lines of s start, looking back 1 MiB at most. */
+static int64_t
+tail_start(const struct logset *s, int lines)
+{
+	int64_t end = logset_end(s), from = end > (1 << 20) ? end - (1 << 20) : 0, at;
+	struct buf b;
+	int seen = 0;
+
+	buf_init(&b, 0);
+	at = from;
+	if (set_read(s, &at, 1 << 20, false, &b) == -1 || b.len == 0) {
+		buf_free(&b);
+		return end;
+	}
+	from = at - (int64_t)b.len;
+	for (size_t i = b.len - 1; i > 0; i--) {
+		if (b.data[i - 1] == '\n' && ++seen == lines) {
+			buf_free(&b);
+			return from + (int64_t)i;
+		}
+	}
+	buf_free(&b);
+	return from;
+}
+
 void
 applog_tail(struct rack *r, const char *app, const char *source, int n, struct buf *out)
 {
 	char path[4096], **lines;
-	char *data, *save = NULL;
-	struct stat sb;
-	off_t from;
-	ssize_t got;
-	int count = 0, first, fd;
+	char *save = NULL;
+	struct logset s;
+	struct buf data;
+	int64_t from;
+	int count = 0, first;
 
 	/* The last MiB of the log is plenty for a few lines, and bounded. */
 	applog_path(r, app, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &sb) == -1) {
-		if (fd != -1)
-			close(fd);
+	if (logset_open(path, &s) == -1)
 		return;
-	}
-	from = sb.st_size > (1 << 20) ? sb.st_size - (1 << 20) : 0;
-	data = xmalloc((size_t)(sb.st_size - from) + 1);
-	got = pread(fd, data, (size_t)(sb.st_size - from), from);
-	close(fd);
-	data[got > 0 ? got : 0] = '\0';
+	from = logset_end(&s) > (1 << 20) ? logset_end(&s) - (1 << 20) : 0;
+	buf_init(&data, 0);
+	set_read(&s, &from, 1 << 20, false, &data);
+	logset_close(&s);
 	lines = xcalloc((size_t)n, sizeof(*lines));
-	for (char *l = strtok_r(data, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+	for (char *l = strtok_r((char *)buf_cstr(&data), "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
 		if (strstr(l, source) == NULL)
 			continue;
 		lines[count % n] = l;
@@ -208,7 +289,7 @@ applog_tail(struct rack *r, const char *app, const char *source, int n, struct b
 		buf_adds(out, "\n");
 	}
 	free(lines);
-	free(data);
+	buf_free(&data);
 }
 
 int
@@ -224,59 +305,23 @@ applog_read(struct rack *r, const char *app, int64_t since, size_t max, struct b
 int
 log_read(const char *path, int64_t since, size_t max, struct buf *out, int64_t *next)
 {
-	struct stat sb;
-	int fd;
-	int64_t start;
-	char *chunk;
-	ssize_t got;
+	struct logset s;
+	int64_t start = since;
+	int rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
+	if (logset_open(path, &s) == -1)
+		return -1;
+	if (s.n == 0) {
 		*next = 0;
-		return errno == ENOENT ? 0 : -1;
+		return 0;
 	}
-	if (fstat(fd, &sb) == -1) {
-		close(fd);
-		return -1;
-	}
-	start = since;
-	if (since < 0 || since > sb.st_size) {
-		/* Last 100 lines: scan back from the end at most 1 MiB. */
-		int64_t from = sb.st_size > (1 << 20) ? sb.st_size - (1 << 20) : 0;
-		size_t len = (size_t)(sb.st_size - from);
-		int lines = 0;
-
-		chunk = xmalloc(len + 1);
-		got = pread(fd, chunk, len, from);
-		start = from;
-		if (got > 0) {
-			for (ssize_t i = got - 1; i >= 0; i--) {
-				if (chunk[i] == '\n' && i != got - 1 && ++lines == 100) {
-					start = from + i + 1;
-					break;
-				}
-			}
-		}
-		free(chunk);
-	}
-	if ((size_t)(sb.st_size - start) < max)
-		max = (size_t)(sb.st_size - start);
-	chunk = xmalloc(max + 1);
-	got = pread(fd, chunk, max, start);
-	close(fd);
-	if (got < 0) {
-		free(chunk);
-		return -1;
-	}
-	/* Whole lines only. */
-	while (got > 0 && chunk[got - 1] != '\n')
-		got--;
-	buf_add(out, chunk, (size_t)got);
-	free(chunk);
-	*next = start + got;
-	return 0;
+	if (since < 0 || since > logset_end(&s))
+		start = tail_start(&s, 100);
+	rc = set_read(&s, &start, max, true, out);
+	logset_close(&s);
+	*next = start;
+	return rc;
 }
-
 
 /* The offset of the first line that starts at or after off; size if none.
  * A line starts at 0 and after each '\n'. */
@@ -310,29 +355,17 @@ line_not_older(int fd, int64_t off, const char *stamp)
 	return pread(fd, b, sizeof(b), off) == (ssize_t)sizeof(b) && memcmp(b, stamp, 19) >= 0;
 }
 
-int64_t
-log_offset_at(const char *path, int64_t t)
+/* log_offset_at within one file of size bytes. */
+static int64_t
+file_offset_at(int fd, int64_t size, const char *stamp)
 {
-	char stamp[32];
-	struct stat sb;
-	struct tm tm;
-	time_t tt = (time_t)t;
-	int64_t lo = 0, hi, l;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int64_t lo = 0, hi = size, l;
 
-	if (fd == -1)
-		return 0;
-	if (fstat(fd, &sb) == -1 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) != 19) {
-		close(fd);
-		return 0;
-	}
 	/* The lines are in time order (append-only): bisect on line starts.
 	 * The answer is a line start in [lo, hi], hi being the file's end or a
 	 * line not older than t. */
-	hi = sb.st_size;
 	while (hi - lo > 1) {
-		l = line_at_or_after(fd, sb.st_size, lo + (hi - lo) / 2);
+		l = line_at_or_after(fd, size, lo + (hi - lo) / 2);
 		if (l >= hi)
 			break;      /* [mid, hi) is inside one line: scan [lo, hi) */
 		if (line_not_older(fd, l, stamp))
@@ -340,9 +373,38 @@ log_offset_at(const char *path, int64_t t)
 		else
 			lo = l;
 	}
-	for (l = lo; l < hi; l = line_at_or_after(fd, sb.st_size, l + 1))
+	for (l = lo; l < hi; l = line_at_or_after(fd, size, l + 1))
 		if (line_not_older(fd, l, stamp))
 			break;
-	close(fd);
 	return l < hi ? l : hi;
+}
+
+int64_t
+log_offset_at(const char *path, int64_t t)
+{
+	char stamp[32];
+	struct logset s;
+	struct tm tm;
+	time_t tt = (time_t)t;
+	int64_t at;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) != 19)
+		return 0;
+	if (logset_open(path, &s) == -1 || s.n == 0)
+		return 0;
+	/* The files are in time order too: the first that has a line not
+	 * older than t holds the answer. */
+	at = logset_end(&s);
+	for (size_t i = 0; i < s.n; i++) {
+		int64_t size = logset_part_end(&s, i) - s.part[i].start;
+		int64_t off = file_offset_at(s.part[i].fd, size, stamp);
+
+		if (off < size) {
+			at = s.part[i].start + off;
+			break;
+		}
+	}
+	logset_close(&s);
+	return at;
 }

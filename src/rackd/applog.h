@@ -3,7 +3,9 @@
  * ($CX_HOME/racks/RACK/apps/APP/app.log) with lines
  * "2026-11-24T23:59:59Z service/web/web-1a2b3c4d text". Processes write to
  * it through a small shim process, never through the daemon, so their output
- * outlives a daemon crash. The daemon adds "system/cx" lines.
+ * outlives a daemon crash. The daemon adds "system/cx" lines. Each writer
+ * rotates the log by size (log_max_mb, logfile.h): app.log and at most two
+ * rotated app.log.START; every reader here reads across them.
  */
 #ifndef CX_APPLOG_H
 #define CX_APPLOG_H

@@ -1,11 +1,13 @@
 /*
  * cx-rackd — the rack daemon: one per rack, the only writer of its state.
  *
- *   cx-rackd --home DIR --rack NAME [--daemon] [--verbose]
+ *   cx-rackd --home DIR --rack NAME [--daemon] [--no-keeper] [--verbose]
  *
  * With --daemon it detaches (setsid, output to rackd.log) and returns once
  * the API answers, or prints why it could not start. SIGTERM stops the daemon
- * but leaves apps and routers running; the next daemon adopts them.
+ * but leaves apps and routers running; the next daemon adopts them. Unless
+ * --no-keeper (a service manager keeps it instead), the daemon runs under a
+ * keeper (keeper.c) that starts it again after kill -9 or a crash.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/logfile.h"
 #include "common/net.h"
 #include "common/util.h"
 #include "lab/lab.h"
@@ -32,6 +35,7 @@
 #include "rackd/ca.h"
 #include "rackd/discovery.h"
 #include "rackd/health.h"
+#include "rackd/keeper.h"
 #include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/params.h"
@@ -49,7 +53,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: cx-rackd --home DIR --rack NAME [--daemon] [--verbose]\n");
+	fprintf(stderr, "usage: cx-rackd --home DIR --rack NAME [--daemon] [--no-keeper] "
+	    "[--verbose]\n");
 	exit(2);
 }
 
@@ -79,6 +84,7 @@ sync_routes(struct ev_loop *loop, void *arg)
 static void
 tick(struct ev_loop *loop, void *arg)
 {
+	static bool reconciled;
 	struct rack *r = arg;
 
 	if (r->exiting)
@@ -86,6 +92,11 @@ tick(struct ev_loop *loop, void *arg)
 	sup_tick(r);
 	resource_tick(r);
 	reconcile_tick(r);
+	if (!reconciled) {
+		/* What docs/keeper.md measures a restart to. */
+		log_info("rack %s: first reconcile pass done", r->name);
+		reconciled = true;
+	}
 	timers_tick(r);
 	acme_tick(r);
 	if (r->routes_retry && now_ms() >= r->routes_retry_at)
@@ -229,9 +240,10 @@ ensure_ports(struct rack *r, char *err, size_t errlen)
 }
 
 /* Detaches; returns in the daemon with *ready_fd set, exits in the caller
- * once the daemon reports (through the pipe) that it is up or why not. */
+ * once the daemon reports (through the pipe) that it is up or why not. The
+ * detached process becomes the keeper, unless keep is false. */
 static void
-daemonize(const char *logpath, int *ready_fd)
+daemonize(const char *dir, const char *logpath, bool keep, int *ready_fd)
 {
 	int pfd[2], logfd, devnull;
 	char msg[1024];
@@ -272,7 +284,13 @@ daemonize(const char *logpath, int *ready_fd)
 	dup2(logfd, 2);
 	close(devnull);
 	close(logfd);
-	*ready_fd = pfd[1];
+	/* The keeper's lines and the daemon's rotate alike (at the default
+	 * cap until the daemon has read log_max_mb). */
+	log_to_file(logpath, (int64_t)LOGFILE_DEFAULT_MB << 20);
+	if (keep)
+		keeper_run(dir, pfd[1], ready_fd);
+	else
+		*ready_fd = pfd[1];
 }
 
 static void
@@ -291,11 +309,12 @@ main(int argc, char **argv)
 		{ "home", required_argument, NULL, 'H' },
 		{ "rack", required_argument, NULL, 'r' },
 		{ "daemon", no_argument, NULL, 'd' },
+		{ "no-keeper", no_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home = NULL, *name = NULL;
-	bool daemon = false, verbose = false;
+	bool daemon = false, verbose = false, keep = true;
 	char path[PATH_MAX], exe[PATH_MAX], msg[1024], err[512];
 	int ch, lockfd, ready_fd = -1;
 	ssize_t n;
@@ -305,6 +324,7 @@ main(int argc, char **argv)
 		case 'H': home = optarg; break;
 		case 'r': name = optarg; break;
 		case 'd': daemon = true; break;
+		case 'k': keep = false; break;
 		case 'v': verbose = true; break;
 		default: usage();
 		}
@@ -344,7 +364,9 @@ main(int argc, char **argv)
 
 	if (daemon) {
 		snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
-		daemonize(path, &ready_fd);
+		daemonize(r->dir, path, keep, &ready_fd);
+	} else if (keep) {
+		keeper_run(r->dir, -1, &ready_fd);
 	}
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(path, sizeof(path), "%s/rackd.lock", r->dir);
@@ -353,7 +375,8 @@ main(int argc, char **argv)
 		snprintf(msg, sizeof(msg), "rack %s is already running (its daemon holds %s)", name,
 		    path);
 		report(ready_fd, msg);
-		fatalx("%s", msg);
+		log_warnx("%s", msg);
+		exit(KEEPER_EXIT_HELD);
 	}
 	if (ensure_password(r->dir) == -1) {
 		report(ready_fd, "cannot write the rack's password file");
@@ -374,6 +397,10 @@ main(int argc, char **argv)
 	if (r->store == NULL) {
 		report(ready_fd, err);
 		fatalx("%s", err);
+	}
+	if (daemon) {
+		snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
+		log_to_file(path, rack_log_max(r));
 	}
 	{
 		struct lab_rack_info info;

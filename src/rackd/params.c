@@ -28,6 +28,8 @@ static const struct param_def params[] = {
 	{ "internal_router", PARAM_BOOL, 0, 0, "run the internal router on the rack's private address" },
 	{ "internal_router_whitelist", PARAM_CIDR_LIST, 0, 0,
 	    "extra CIDRs allowed to reach the internal router, comma separated" },
+	{ "log_max_mb", PARAM_INT, 1, 10240, "size at which each log (an app's, a router's, the "
+	    "rack's) rotates, in MiB; 3 files of it at most per log (default 10)" },
 	{ "egress_port", PARAM_PORT, 0, 0,
 	    "where the rack's processes reach its TLS peers' internal services (loopback racks)" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },

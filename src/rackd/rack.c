@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/net.h"
+#include "common/logfile.h"
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/params.h"
@@ -27,6 +28,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "build_max_mb") == 0)
 		str_copy(out, outlen, "512");
+	else if (strcmp(key, "log_max_mb") == 0)
+		snprintf(out, outlen, "%d", LOGFILE_DEFAULT_MB);
 	else if (strcmp(key, "build_host_ca") == 0)
 		str_copy(out, outlen, "true");
 	else if (strcmp(key, "internal_router") == 0)
@@ -57,6 +60,18 @@ rack_param_bool(struct rack *r, const char *key)
 
 	rack_param(r, key, v, sizeof(v));
 	return strcmp(v, "true") == 0;
+}
+
+int64_t
+rack_log_max(struct rack *r)
+{
+	char v[16];
+	long mb;
+
+	rack_param(r, "log_max_mb", v, sizeof(v));
+	if (parse_long(v, 1, 10240, &mb) == -1)
+		mb = LOGFILE_DEFAULT_MB;
+	return (int64_t)mb << 20;
 }
 
 struct app *

@@ -156,6 +156,8 @@ struct rack {
 /* Param with its default filled in (defaults depend on the rack). */
 void rack_param(struct rack *r, const char *key, char *out, size_t outlen);
 bool rack_param_bool(struct rack *r, const char *key);
+/* The size at which each of the rack's logs rotates (log_max_mb), in bytes. */
+int64_t rack_log_max(struct rack *r);
 
 /* Says that what the routers or the lab DNS serve may have changed (a
  * process's state, an app's active release, an app gone): the daemon syncs

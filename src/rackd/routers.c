@@ -408,7 +408,7 @@ static void stop_router(struct rack *r, struct router_proc *rp);
 void
 routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 {
-	static char cert[4200], key[4200];
+	static char cert[4200], key[4200], log_mb[16];
 	size_t n = 0;
 
 #define ARG(s) do { if (n + 1 < max) argv[n++] = (char *)(s); } while (0)
@@ -445,6 +445,9 @@ routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 	ARG(rp->routes_path);
 	ARG("--pidfile");
 	ARG(rp->pidfile);
+	rack_param(r, "log_max_mb", log_mb, sizeof(log_mb));
+	ARG("--log-max-mb");
+	ARG(log_mb);
 #undef ARG
 	argv[n] = NULL;
 }

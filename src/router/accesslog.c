@@ -13,9 +13,12 @@
 #define ACCESSLOG_FLUSH (32 * 1024)
 
 void
-accesslog_init(struct accesslog *al, int fd)
+accesslog_init(struct accesslog *al, int fd, const char *path, int64_t max)
 {
 	al->fd = fd;
+	al->rotating = fd != -1 && path != NULL && max > 0;
+	if (al->rotating)
+		logfile_init(&al->lf, path, max, 0644, -1);
 	buf_init(&al->b, 0);
 	al->stamp_sec = -1;
 }
@@ -25,6 +28,8 @@ accesslog_free(struct accesslog *al)
 {
 	accesslog_flush(al);
 	buf_free(&al->b);
+	if (al->rotating)
+		logfile_close(&al->lf);
 }
 
 /* A JSON string; our inputs are header-checked, but escape anything odd. */
@@ -89,6 +94,12 @@ accesslog_flush(struct accesslog *al)
 
 	if (al->fd == -1 || al->b.len == 0)
 		return;
+	if (al->rotating) {
+		if (logfile_write(&al->lf, al->b.data, al->b.len) == -1)
+			log_warn("access log write");
+		buf_reset(&al->b);
+		return;
+	}
 	/* One write per buffer, of whole lines: O_APPEND keeps it together. */
 	while (off < al->b.len) {
 		ssize_t n = write(al->fd, al->b.data + off, al->b.len - off);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/ev.h"
@@ -76,10 +77,28 @@ usage(void)
 	    "                 [--listen-peer IP:PORT] [--listen-egress IP:PORT]\n"
 	    "                 [--peer-cert FILE --peer-key FILE]\n"
 	    "                 [--workers N] [--max-conns N] [--access-log FILE] [--pidfile FILE]\n"
-	    "                 [--verbose]\n"
+	    "                 [--log-max-mb N] [--verbose]\n"
 	    "       (at least one listener; --listen-peer and --listen-egress need --peer-cert"
 	    " and --peer-key)\n");
 	exit(2);
+}
+
+/* With --log-max-mb, the router's own log (its stderr, when that is a
+ * file, as the rack daemon starts it) rotates at max bytes. */
+static void
+rotate_stderr(int64_t max)
+{
+	char path[4096];
+	struct stat sb;
+	ssize_t n;
+
+	if (fstat(2, &sb) == -1 || !S_ISREG(sb.st_mode))
+		return;
+	n = readlink("/proc/self/fd/2", path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return;
+	path[n] = '\0';
+	log_to_file(path, max);
 }
 
 /* Loads rt's certificates, reusing the last table's for unchanged files,
@@ -195,6 +214,7 @@ main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "access-log", required_argument, NULL, 'a' },
+		{ "log-max-mb", required_argument, NULL, 'L' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -205,7 +225,7 @@ main(int argc, char **argv)
 	struct routes *rt;
 	char err[512], progname[64], listeners[512] = "";
 	bool verbose = false, missing;
-	long max_conns = -1;
+	long max_conns = -1, log_mb = 0;
 	int ch;
 
 	cfg.nworkers = 1;
@@ -237,6 +257,13 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'a': access_log = optarg; break;
+		case 'L':
+			if (parse_long(optarg, 1, 10240, &log_mb) == -1) {
+				fprintf(stderr, "cx-router: --log-max-mb must be 1 to 10240 (MiB), not %s\n",
+				    optarg);
+				exit(2);
+			}
+			break;
 		case 'p': pidfile = optarg; break;
 		case 'v': verbose = true; break;
 		default: usage();
@@ -285,7 +312,11 @@ main(int argc, char **argv)
 	log_init(progname, verbose);
 	signal(SIGPIPE, SIG_IGN);
 
+	cfg.log_max = (int64_t)log_mb << 20;
+	if (log_mb > 0)
+		rotate_stderr(cfg.log_max);
 	if (access_log != NULL) {
+		cfg.access_path = access_log;
 		cfg.access_fd = open(access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 		if (cfg.access_fd == -1)
 			fatal("access log %s", access_log);

@@ -199,7 +199,7 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	/* Each worker takes its share (rounded up) of the router's cap. */
 	w->max_conns = (cfg->max_conns + (size_t)cfg->nworkers - 1) / (size_t)cfg->nworkers;
 	metrics_init(&w->m);
-	accesslog_init(&w->al, cfg->access_fd);
+	accesslog_init(&w->al, cfg->access_fd, cfg->access_path, cfg->log_max);
 	w->cur = xcalloc(1, sizeof(*w->cur));
 	w->cur->rt = rt;
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))

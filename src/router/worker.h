@@ -41,6 +41,8 @@ struct router_config {
 	const char *routes_path;
 	int nworkers;
 	int access_fd;			/* -1 without --access-log */
+	const char *access_path;	/* --access-log */
+	int64_t log_max;		/* --log-max-mb in bytes; 0: logs do not rotate */
 	int stop_grace_ms;		/* in-flight requests may finish this long */
 	size_t max_conns;		/* client connections of the router, 0: no cap */
 };

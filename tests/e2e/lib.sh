@@ -195,6 +195,8 @@ stop_home() {
 	local home=$1 pids p d f
 	for d in "$home"/racks/*/; do
 		[ -d "$d" ] || continue
+		# The keeper first (SIGUSR1: it lets go), or it starts the daemon again.
+		[ -f "$d/keeper.pid" ] && kill -USR1 "$(cat "$d/keeper.pid")" 2>/dev/null
 		if [ -f "$d/rackd.pid" ]; then
 			p=$(cat "$d/rackd.pid")
 			kill "$p" 2>/dev/null
