@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "router/transport.h"
+
 #define UPCONN_BUF		(16 * 1024)
 #define UPSTREAM_MAX_IDLE	1024	/* per upstream per worker; no churn at -c256 */
 #define UPSTREAM_IDLE_MS	60000
@@ -28,10 +30,8 @@ struct tls_conn;
 struct tls_ctx;
 
 struct upconn {
-	int fd;
-	struct tls_conn *tls;		/* NULL: plain HTTP */
+	struct xport xp;		/* plain or TLS, to the process */
 	bool tcp_done;			/* TCP connected; connected = and the TLS handshake done */
-	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
 	struct worker *w;
 	struct upstream *up;
 	struct conn *owner;		/* NULL while idle in the pool */
@@ -80,5 +80,8 @@ void upstream_close(struct worker *w, struct upconn *uc);
 void upstream_sweep(struct worker *w, int64_t now);
 /* Closes every idle pooled connection (shutdown). */
 void upstream_close_idle(struct worker *w);
+/* Reads from the process into uc->in (compacting it when full); 1 read,
+ * 0 nothing now (or no room), -1 EOF (uc->eof) or error (uc->err). */
+int upconn_read(struct upconn *uc);
 
 #endif
