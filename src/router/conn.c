@@ -259,42 +259,17 @@ conn_flush_out(struct conn *c)
 int
 conn_read(struct conn *c)
 {
-	size_t space;
-	ssize_t n;
+	ssize_t n = xport_fill(&c->xp, c->in, CONN_BUF, &c->in_off, &c->in_len, &c->rd_ready);
 
-	if (!c->rd_ready)
-		return 0;
-	if (c->in_off == c->in_len) {
-		c->in_off = c->in_len = 0;
-	} else if (c->in_len == CONN_BUF && c->in_off > 0) {
-		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-		c->in_len -= c->in_off;
-		c->in_off = 0;
-	}
-	space = CONN_BUF - c->in_len;
-	if (space == 0)
-		return 0;
-	n = xport_read(&c->xp, c->in + c->in_len, space);
 	if (n > 0) {
-		if (memchr(c->in + c->in_len, '\n', (size_t)n) != NULL)
+		if (memchr(c->in + c->in_len - (size_t)n, '\n', (size_t)n) != NULL)
 			c->parse_pending = true;
-		c->in_len += (size_t)n;
 		c->ex.bytes_in += (uint64_t)n;
-		if ((size_t)n < space)
-			c->rd_ready = false;
 		return 1;
 	}
-	if (n == 0) {
+	if (n == XPORT_EOF)
 		c->rd_eof = true;
-		return -1;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		c->rd_ready = false;
-		return 0;
-	}
-	if (errno == EINTR)
-		return 0;
-	return -1;
+	return n == 0 ? 0 : -1;
 }
 
 /* After a refusal: our FIN is out; read and drop what the client still

@@ -216,6 +216,42 @@ xport_tls(struct xport *x, int fd, struct tls_conn *t, const char *who)
 	*x = (struct xport){ .ops = &xport_tls_ops, .fd = fd, .tls = t, .who = who };
 }
 
+ssize_t
+xport_fill(struct xport *x, char *buf, size_t cap, size_t *off, size_t *len, bool *ready)
+{
+	size_t space;
+	ssize_t n;
+
+	if (!*ready)
+		return 0;
+	if (*off == *len) {
+		*off = *len = 0;
+	} else if (*len == cap && *off > 0) {
+		memmove(buf, buf + *off, *len - *off);
+		*len -= *off;
+		*off = 0;
+	}
+	space = cap - *len;
+	if (space == 0)
+		return 0;
+	n = xport_read(x, buf + *len, space);
+	if (n > 0) {
+		*len += (size_t)n;
+		if ((size_t)n < space)
+			*ready = false;
+		return n;
+	}
+	if (n == 0)
+		return XPORT_EOF;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		*ready = false;
+		return 0;
+	}
+	if (errno == EINTR)
+		return 0;
+	return XPORT_FAILED;
+}
+
 void
 xport_events(struct xport *x, uint32_t events, bool *rd, bool *wr)
 {

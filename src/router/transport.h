@@ -50,6 +50,17 @@ void xport_tls(struct xport *x, int fd, struct tls_conn *t, const char *who);
  * that can move now (a TLS operation blocked on the other direction too). */
 void xport_events(struct xport *x, uint32_t events, bool *rd, bool *wr);
 
+enum { XPORT_EOF = -1, XPORT_FAILED = -2 };
+
+/*
+ * Reads from x into buf (cap bytes; unconsumed ones are buf[*off..*len)),
+ * moving them to the front first when the buffer is full: the count of new
+ * bytes (at buf + *len - count), 0 when nothing can come now (no room, not
+ * *ready, or the socket is drained), XPORT_EOF, or XPORT_FAILED (errno).
+ * Clears *ready when the socket is drained.
+ */
+ssize_t xport_fill(struct xport *x, char *buf, size_t cap, size_t *off, size_t *len, bool *ready);
+
 static inline ssize_t
 xport_read(struct xport *x, char *p, size_t n)
 {

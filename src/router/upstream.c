@@ -291,40 +291,16 @@ upstream_registry_free(struct worker *w)
 int
 upconn_read(struct upconn *uc)
 {
-	size_t space;
-	ssize_t n;
+	ssize_t n = xport_fill(&uc->xp, uc->in, UPCONN_BUF, &uc->off, &uc->len, &uc->rd_ready);
 
-	if (!uc->rd_ready)
-		return 0;
-	if (uc->off == uc->len) {
-		uc->off = uc->len = 0;
-	} else if (uc->len == UPCONN_BUF && uc->off > 0) {
-		memmove(uc->in, uc->in + uc->off, uc->len - uc->off);
-		uc->len -= uc->off;
-		uc->off = 0;
-	}
-	space = UPCONN_BUF - uc->len;
-	if (space == 0)
-		return 0;
-	n = xport_read(&uc->xp, uc->in + uc->len, space);
 	if (n > 0) {
-		uc->len += (size_t)n;
 		uc->parse_pending = true;
-		if ((size_t)n < space)
-			uc->rd_ready = false;
 		return 1;
 	}
-	if (n == 0) {
+	if (n == XPORT_EOF)
 		uc->eof = true;
-		return -1;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		uc->rd_ready = false;
-		return 0;
-	}
-	if (errno == EINTR)
-		return 0;
-	uc->err = true;
-	return -1;
+	else if (n == XPORT_FAILED)
+		uc->err = true;
+	return n == 0 ? 0 : -1;
 }
 
