@@ -82,18 +82,25 @@ wrk_verdict() {
 	ok $(! grep -q 'Socket errors' "$1"; echo $?) "...no socket error (connect, read, write, timeout)" "$(cat "$1")"
 }
 
+# run_swaps SWAP SEEN: SWAPS times, SWAP i then SEEN i within 5 s; says how
+# many swaps were seen (in DONE_SWAPS)
+run_swaps() {
+	local i
+	DONE_SWAPS=0
+	for i in $(seq 1 $SWAPS); do
+		$1 $i || return
+		wait_for 5 $2 $i || return
+		DONE_SWAPS=$i
+	done
+}
+
 # 2-6: 100 route snapshots under load.
+routes_seen() { [ "$(metric cx_router_reloads_total)" -ge $((base + $1)) ]; }
 wrk_load 30 "http://127.0.0.1:$PR/" "$T/wrk-routes.txt"
 sleep 1
 base=$(metric cx_router_reloads_total)
-done_swaps=0
-for i in $(seq 1 $SWAPS); do
-	swap_routes $i || break
-	wait_for 5 sh -c "[ \"\$(curl -s --max-time 5 -H 'Host: _cx' http://127.0.0.1:$PR/_cx/metrics |
-		sed -n 's/^cx_router_reloads_total{[^}]*} //p')\" -ge $((base + i)) ]" || break
-	done_swaps=$i
-done
-is "$done_swaps" $SWAPS "the router loaded $SWAPS route snapshots, one after another, under load"
+run_swaps swap_routes routes_seen
+is "$DONE_SWAPS" $SWAPS "the router loaded $SWAPS route snapshots, one after another, under load"
 ok $(kill -0 $WRK_PID 2>/dev/null; echo $?) "...all while wrk was still running"
 wait $WRK_PID
 wrk_verdict "$T/wrk-routes.txt" "route swaps"
@@ -111,21 +118,20 @@ served() { openssl s_client -connect 127.0.0.1:$PT -servername localhost </dev/n
 fp_a=$(openssl x509 -noout -fingerprint -sha256 -in "$T/cert-a/localhost.pem")
 fp_b=$(openssl x509 -noout -fingerprint -sha256 -in "$T/cert-b/localhost.pem")
 is "$(served)" "$fp_a" "the TLS listener serves the first certificate"
-wrk_load 40 "https://localhost:$PT/" "$T/wrk-certs.txt"
-sleep 1
-done_swaps=0
-for i in $(seq 1 $SWAPS); do
-	if [ $((i % 2)) = 1 ]; then d=$T/cert-b; fp=$fp_b; else d=$T/cert-a; fp=$fp_a; fi
+# swap_cert N: certificate b for odd N, a for even ones, renamed in, SIGHUP
+swap_cert() {
+	local d=$T/cert-a
+	[ $(($1 % 2)) = 1 ] && d=$T/cert-b
 	cp "$d/localhost.key" "$T/certs/.localhost.key.tmp" &&
 		cp "$d/localhost.pem" "$T/certs/.localhost.pem.tmp" &&
 		mv "$T/certs/.localhost.key.tmp" "$T/certs/localhost.key" &&
-		mv "$T/certs/.localhost.pem.tmp" "$T/certs/localhost.pem" && kill -HUP $RPID || break
-	wait_for 5 sh -c "[ \"\$(openssl s_client -connect 127.0.0.1:$PT -servername localhost \
-		</dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null)\" = '$fp' ]" ||
-		break
-	done_swaps=$i
-done
-is "$done_swaps" $SWAPS "$SWAPS certificate swaps, each served before the next, under load"
+		mv "$T/certs/.localhost.pem.tmp" "$T/certs/localhost.pem" && kill -HUP $RPID
+}
+cert_seen() { if [ $(($1 % 2)) = 1 ]; then [ "$(served)" = "$fp_b" ]; else [ "$(served)" = "$fp_a" ]; fi; }
+wrk_load 40 "https://localhost:$PT/" "$T/wrk-certs.txt"
+sleep 1
+run_swaps swap_cert cert_seen
+is "$DONE_SWAPS" $SWAPS "$SWAPS certificate swaps, each served before the next, under load"
 ok $(kill -0 $WRK_PID 2>/dev/null; echo $?) "...all while wrk was still running"
 wait $WRK_PID
 wrk_verdict "$T/wrk-certs.txt" "certificate swaps"
