@@ -67,11 +67,16 @@ metric() { # metric NAME: its value on the metrics page
 	curl -s --max-time 5 -H 'Host: _cx' "http://127.0.0.1:$PR/_cx/metrics" |
 		sed -n "s/^$1{[^}]*} \([0-9][0-9]*\)$/\1/p"
 }
-# wrk_load SECS URL OUT: steady keep-alive load in the background (WRK_PID)
+# wrk_load URL OUT: steady keep-alive load in the background (WRK_PID)
+# until wrk_stop (SIGINT: wrk stops and prints its counts), 5 min at most
 wrk_load() {
-	wrk -t1 -c16 -d"$1"s --timeout 5s -H 'Host: web.app1.dev.localhost' "$2" >"$3" 2>&1 &
+	wrk -t1 -c16 -d300s --timeout 5s -H 'Host: web.app1.dev.localhost' "$1" >"$2" 2>&1 &
 	WRK_PID=$!
 	track $WRK_PID
+}
+wrk_stop() {
+	kill -INT $WRK_PID 2>/dev/null
+	wait $WRK_PID
 }
 # wrk_verdict OUT NAME: the run answered, all 2xx, no socket error
 wrk_verdict() {
@@ -96,13 +101,13 @@ run_swaps() {
 
 # 2-6: 100 route snapshots under load.
 routes_seen() { [ "$(metric cx_router_reloads_total)" -ge $((base + $1)) ]; }
-wrk_load 30 "http://127.0.0.1:$PR/" "$T/wrk-routes.txt"
+wrk_load "http://127.0.0.1:$PR/" "$T/wrk-routes.txt"
 sleep 1
 base=$(metric cx_router_reloads_total)
 run_swaps swap_routes routes_seen
 is "$DONE_SWAPS" $SWAPS "the router loaded $SWAPS route snapshots, one after another, under load"
 ok $(kill -0 $WRK_PID 2>/dev/null; echo $?) "...all while wrk was still running"
-wait $WRK_PID
+wrk_stop
 wrk_verdict "$T/wrk-routes.txt" "route swaps"
 is "$(metric cx_router_reload_errors_total)" 0 "no snapshot was refused"
 
@@ -128,12 +133,12 @@ swap_cert() {
 		mv "$T/certs/.localhost.pem.tmp" "$T/certs/localhost.pem" && kill -HUP $RPID
 }
 cert_seen() { if [ $(($1 % 2)) = 1 ]; then [ "$(served)" = "$fp_b" ]; else [ "$(served)" = "$fp_a" ]; fi; }
-wrk_load 40 "https://localhost:$PT/" "$T/wrk-certs.txt"
+wrk_load "https://localhost:$PT/" "$T/wrk-certs.txt"
 sleep 1
 run_swaps swap_cert cert_seen
 is "$DONE_SWAPS" $SWAPS "$SWAPS certificate swaps, each served before the next, under load"
 ok $(kill -0 $WRK_PID 2>/dev/null; echo $?) "...all while wrk was still running"
-wait $WRK_PID
+wrk_stop
 wrk_verdict "$T/wrk-certs.txt" "certificate swaps"
 out=$(curl -s --max-time 10 --cacert "$T/ca.pem" --resolve "localhost:$PT:127.0.0.1" \
 	"https://localhost:$PT/")
