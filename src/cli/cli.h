@@ -274,5 +274,6 @@ int cmd_scale(struct cli *c);
 int cmd_restart(struct cli *c);
 int cmd_logs(struct cli *c);
 int cmd_run(struct cli *c);
+int cmd_exec(struct cli *c);
 
 #endif

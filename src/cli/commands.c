@@ -295,6 +295,10 @@ static const struct cli_cmd cmds[] = {
 	  "Runs COMMAND (with /bin/sh -c) in SERVICE's directory with its environment, as\n"
 	  "an unprivileged user, in the rack's network (a VPC address on VPC racks), and\n"
 	  "exits with its status. Without COMMAND, runs the service's own command." },
+	{ "exec", "PID COMMAND...", 2, -1, APP_CMD, 1, cmd_exec,
+	  "run a command inside a running process",
+	  "Runs COMMAND (with /bin/sh -c) inside process PID (its ID in cx ps): its root\n"
+	  "filesystem, namespaces, user and environment, and exits with its status." },
 
 	{ "completion", "SHELL", 1, 1, 0, 0, cmd_completion,
 	  "print a completion script for bash or zsh",

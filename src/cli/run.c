@@ -203,7 +203,7 @@ take_frames(struct buf *in, int *exit)
  * never holds up its output.
  */
 static int
-run_remote(struct cli *c)
+run_remote(struct cli *c, const char *path_in)
 {
 	struct client_stream *st;
 	struct buf in, out;
@@ -216,7 +216,7 @@ run_remote(struct cli *c)
 	body = jv_object_new();
 	jv_set_str(body, "command", cmd);
 	free(cmd);
-	path = api_path("/apps/%s/services/%s/run", c->app, c->argv[0]);
+	path = xstrdup(path_in);
 	st = api_stream(c, path, body);
 	free(path);
 	jv_free(body);
@@ -294,19 +294,17 @@ out:
 	return rc;
 }
 
-int
-cmd_run(struct cli *c)
+/* Runs command_line(c) through path (a run or an exec), attached. */
+static int
+run_attached(struct cli *c, const char *path)
 {
-	const char *svc = c->argv[0];
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int theirs[3], sock = -1, rc = 1;
-	char *path, *cmd;
+	char *cmd;
 	jv *body, *ans = NULL;
 
-	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
-		return 1;
 	if (cli_rack_is_remote(c))
-		return run_remote(c);
+		return run_remote(c, path);
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    pipe2(err, O_CLOEXEC) == -1) {
 		out_error("pipe: %s", strerror(errno));
@@ -319,9 +317,7 @@ cmd_run(struct cli *c)
 	theirs[0] = in[0];
 	theirs[1] = out[1];
 	theirs[2] = err[1];
-	path = api_path("/apps/%s/services/%s/run", c->app, svc);
 	sock = api_attach(c, path, body, theirs, 3);
-	free(path);
 	jv_free(body);
 	if (sock == -1)
 		goto out;
@@ -353,5 +349,34 @@ out:
 	if (sock != -1)
 		close(sock);
 	jv_free(ans);
+	return rc;
+}
+
+int
+cmd_run(struct cli *c)
+{
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/services/%s/run", c->app, c->argv[0]);
+	rc = run_attached(c, path);
+	free(path);
+	return rc;
+}
+
+/* cx exec PID COMMAND: the command inside running process PID (cx ps's ID). */
+int
+cmd_exec(struct cli *c)
+{
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1 || cli_select_rack(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/processes/%s/exec", c->app, c->argv[0]);
+	rc = run_attached(c, path);
+	free(path);
 	return rc;
 }

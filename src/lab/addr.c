@@ -102,12 +102,19 @@ lab_rack_fill(const struct lab_state *st, const struct lab_rack *r, struct lab_r
 		out->host = true;
 		out->netns[0] = '\0';
 		lab_ip4(r->pub, out->public_addr, sizeof(out->public_addr));
+		out->loopback = lab_rack_loopback(r);
 		if (r->priv != 0)
 			lab_ip4(r->priv, out->host_private, sizeof(out->host_private));
 		lab_ip4(lab_rack_egress(r), out->egress_addr, sizeof(out->egress_addr));
 		lab_host_bridge(st, r, out->bridge, sizeof(out->bridge));
 		lab_host_table(st, r, out->nft_table, sizeof(out->nft_table));
 	}
+}
+
+bool
+lab_rack_loopback(const struct lab_rack *r)
+{
+	return r->host && r->pub == 0x7f000001u;   /* 127.0.0.1 */
 }
 
 bool

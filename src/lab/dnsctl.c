@@ -264,30 +264,92 @@ lab_dns_unset(const char *home, const char *name)
 	return rc;
 }
 
-/* Writes the resolv.conf naming nameserver for the DNS of rack (NULL: the lab's). */
+/* Writes text to path unless it holds it already (namespaces bind it: a
+ * file rewritten in place would change under them for nothing). */
 static int
-write_resolv(struct lab *l, const char *rack, const char *nameserver, char *err, size_t errlen)
+write_if_changed(const char *path, const char *text, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 16], text[256];
-	char *old;
-	int len;
+	char *old = read_file(path, 4096, NULL);
 
-	len = snprintf(text, sizeof(text),
-	    "# the %s DNS (cx); bind-mounted over /etc/resolv.conf in its namespaces\n"
-	    "nameserver %s\n"
-	    "options timeout:1 attempts:2\n", rack != NULL ? "rack's" : "lab", nameserver);
-	lab_dns_path(l, rack, "resolv", path, sizeof(path));
-	old = read_file(path, 4096, NULL);
 	if (old != NULL && strcmp(old, text) == 0) {
 		free(old);
 		return 0;
 	}
 	free(old);
-	if (write_file_atomic(path, text, (size_t)len, 0644) == -1) {
+	if (write_file_atomic(path, text, strlen(text), 0644) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* Writes the resolv.conf naming nameserver for the DNS of rack (NULL: the lab's). */
+static int
+write_resolv(struct lab *l, const char *rack, const char *nameserver, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 16], text[256];
+
+	snprintf(text, sizeof(text),
+	    "# the %s DNS (cx); bind-mounted over /etc/resolv.conf in its namespaces\n"
+	    "nameserver %s\n"
+	    "options timeout:1 attempts:2\n", rack != NULL ? "rack's" : "lab", nameserver);
+	lab_dns_path(l, rack, "resolv", path, sizeof(path));
+	return write_if_changed(path, text, err, errlen);
+}
+
+void
+lab_app_resolv_path(const struct lab *l, const char *rack, const char *app, char *out,
+    size_t outlen)
+{
+	if (app == NULL)
+		snprintf(out, outlen, "%s/resolv.d/%s", l->dir, rack);
+	else
+		snprintf(out, outlen, "%s/resolv.d/%s/%s.conf", l->dir, rack, app);
+}
+
+int
+lab_app_resolv_write(struct lab *l, const struct lab_rack *r, const char *app, char *err,
+    size_t errlen)
+{
+	char path[PATH_MAX + 64], ns[16], text[512];
+
+	if (!valid_name(app)) {
+		snprintf(err, errlen, "bad app name \"%s\": want [a-z][a-z0-9-]{0,29}", app);
+		return -1;
+	}
+	if (r->host)
+		lab_ip4(lab_rack_gateway(r), ns, sizeof(ns));
+	else
+		str_copy(ns, sizeof(ns), LAB_DNS_ADDR);
+	/* ndots:1 (the default, said aloud): a bare SERVICE goes through the
+	 * search list first, a dotted name is asked as it is first. */
+	snprintf(text, sizeof(text),
+	    "# app %s of rack %s (cx): its services by bare name; bind-mounted over\n"
+	    "# /etc/resolv.conf in its processes' namespaces\n"
+	    "nameserver %s\n"
+	    "search %s.%s.local %s-%s.svc.cluster.local\n"
+	    "options ndots:1 timeout:1 attempts:2\n", app, r->name, ns, app, r->name, r->name, app);
+	lab_app_resolv_path(l, r->name, NULL, path, sizeof(path));
+	if (mkdir_p(path, 0755) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	lab_app_resolv_path(l, r->name, app, path, sizeof(path));
+	return write_if_changed(path, text, err, errlen);
+}
+
+void
+lab_app_resolv_drop(struct lab *l, const char *rack, const char *app)
+{
+	char path[PATH_MAX + 64];
+
+	if (app != NULL) {
+		lab_app_resolv_path(l, rack, app, path, sizeof(path));
+		unlink(path);
+		return;
+	}
+	lab_app_resolv_path(l, rack, NULL, path, sizeof(path));
+	remove_tree(path);
 }
 
 int

@@ -15,10 +15,12 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -394,6 +396,27 @@ peer_remove(struct lab *l, struct lab_peering *p, const char *dying, char *err, 
 
 static int restore_locked(struct lab *l, char *err, size_t errlen);
 
+/* flock(LAB_HOST_NETS_LOCK): held by whoever picks a network for a bridge
+ * in the host's namespace, whatever its $CX_HOME. The descriptor, or -1. */
+static int
+host_nets_lock(char *err, size_t errlen)
+{
+	int fd = open(LAB_HOST_NETS_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd == -1) {
+		LAB_ERR("%s: %s", LAB_HOST_NETS_LOCK, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno != EINTR) {
+			LAB_ERR("locking %s: %s", LAB_HOST_NETS_LOCK, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 /* Creates a VPC rack (host NULL) or a host rack (host: its public and
  * private addresses, host order, priv 0 for none). */
 static int
@@ -403,7 +426,7 @@ rack_create(const char *home, const char *rack, const char *cidr, const uint32_t
 	struct lab l;
 	struct lab_rack nr = { 0 }, *r;
 	bool inet_created = false;
-	int rc = -1;
+	int rc = -1, hostlock = -1;
 
 	if (lab_check_privilege(err, errlen) == -1)
 		return -1;
@@ -437,11 +460,16 @@ rack_create(const char *home, const char *rack, const char *cidr, const uint32_t
 	}
 	if (host != NULL) {
 		/* The host's own routes are taken too: a bridge on a network the
-		 * host already reaches another way would steal its traffic. */
+		 * host already reaches another way would steal its traffic. Other
+		 * homes' racks pick from the same routes: one picks at a time,
+		 * holding the host-wide lock until its bridge is up. */
 		uint32_t nets[256 + 64];
 		int prefixes[256 + 64];
-		size_t n = lab_host_routes(nets, prefixes, 256);
+		size_t n;
 
+		if ((hostlock = host_nets_lock(err, errlen)) == -1)
+			goto out;
+		n = lab_host_routes(nets, prefixes, 256);
 		for (size_t i = 0; i < l.st.nracks && n < CX_ARRAY_LEN(nets); i++, n++) {
 			nets[n] = l.st.racks[i].net;
 			prefixes[n] = l.st.racks[i].prefix;
@@ -516,6 +544,8 @@ done:
 		lab_rack_fill(&l.st, r, out);
 	rc = 0;
 out:
+	if (hostlock != -1)
+		close(hostlock);
 	lab_close(&l);
 	return rc;
 }
@@ -558,6 +588,13 @@ lab_host_rack_create(const char *home, const char *rack, const char *cidr,
 }
 
 int
+lab_loopback_rack_create(const char *home, const char *rack, struct lab_rack_info *out,
+    char *err, size_t errlen)
+{
+	return lab_host_rack_create(home, rack, NULL, "127.0.0.1", NULL, out, err, errlen);
+}
+
+int
 lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 {
 	struct lab l;
@@ -567,7 +604,7 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 	int rc = -1;
 
 	/* Not a VPC rack is an answer even without privilege. */
-	if (lab_rack_get(home, rack, NULL) == -1) {
+	if (lab_rack_get(home, rack, NULL) == -1 && lab_loopback_rack_get(home, rack, NULL) == -1) {
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		return -1;
 	}
@@ -604,6 +641,7 @@ lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen)
 		if (strcmp(l.st.procs[i].rack, rack) == 0)
 			lab_del_proc(&l.st, &l.st.procs[i]);
 	}
+	lab_app_resolv_drop(&l, rack, NULL);
 	if (!was_host) {
 		lab_hosts_remove(&l, NULL, lab_rack_public(r));
 		lab_hosts_remove(&l, NULL, lab_rack_private(r));
@@ -619,8 +657,10 @@ out:
 	return rc;
 }
 
-int
-lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+/* Fills out for rack if it is in the lab as a loopback rack (loopback) or
+ * as a VPC or host rack (!loopback). */
+static int
+rack_get(const char *home, const char *rack, bool loopback, struct lab_rack_info *out)
 {
 	struct lab l;
 	struct lab_rack *r;
@@ -629,13 +669,25 @@ lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
 
 	if (lab_open(&l, home, false, err, sizeof(err)) == -1)
 		return -1;
-	if ((r = lab_find_rack(&l.st, rack)) != NULL) {
+	if ((r = lab_find_rack(&l.st, rack)) != NULL && lab_rack_loopback(r) == loopback) {
 		if (out != NULL)
 			lab_rack_fill(&l.st, r, out);
 		rc = 0;
 	}
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+{
+	return rack_get(home, rack, false, out);
+}
+
+int
+lab_loopback_rack_get(const char *home, const char *rack, struct lab_rack_info *out)
+{
+	return rack_get(home, rack, true, out);
 }
 
 int
@@ -652,9 +704,10 @@ lab_racks(const char *home, struct lab_rack_info **out, size_t *n)
 	}
 	if (l.st.nracks > 0) {
 		*out = xcalloc(l.st.nracks, sizeof(**out));
-		for (size_t i = 0; i < l.st.nracks; i++)
-			lab_rack_fill(&l.st, &l.st.racks[i], &(*out)[i]);
-		*n = l.st.nracks;
+		for (size_t i = 0; i < l.st.nracks; i++) {
+			if (!lab_rack_loopback(&l.st.racks[i]))
+				lab_rack_fill(&l.st, &l.st.racks[i], &(*out)[(*n)++]);
+		}
 	}
 	lab_close(&l);
 	return 0;
@@ -774,9 +827,10 @@ proc_build(struct lab *l, const struct lab_rack *r, const char *proc_id, uint32_
 	return 0;
 }
 
-int
-lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
-    size_t addrlen, char *err, size_t errlen)
+/* lab_proc_create, for app (NULL: a probe's namespace, no app's names). */
+static int
+proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack *r;
@@ -797,10 +851,17 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		goto out;
 	}
+	if (app != NULL && lab_app_resolv_write(&l, r, app, err, errlen) == -1)
+		goto out;
 	if ((p = lab_find_proc(&l.st, rack, proc_id)) != NULL) {
 		lab_ns_proc(&l.st, r, proc_id, pns, sizeof(pns));
 		if (!lab_netns_exists(pns) && proc_build(&l, r, proc_id, p->addr, err, errlen) == -1)
 			goto out;
+		if (strcmp(p->app, app != NULL ? app : "") != 0) {
+			str_copy(p->app, sizeof(p->app), app != NULL ? app : "");
+			if (lab_save(&l, err, errlen) == -1)
+				goto out;
+		}
 		lab_ip4(p->addr, addr_out, addrlen);
 		rc = 0;
 		goto out;
@@ -817,6 +878,7 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 	p = lab_add_proc(&l.st);
 	str_copy(p->rack, sizeof(p->rack), rack);
 	str_copy(p->id, sizeof(p->id), proc_id);
+	str_copy(p->app, sizeof(p->app), app != NULL ? app : "");
 	p->addr = r->net + off;
 	r->next_proc = off + 1;
 	if (lab_save(&l, err, errlen) == -1) {
@@ -829,6 +891,34 @@ lab_proc_create(const char *home, const char *rack, const char *proc_id, char *a
 out:
 	lab_close(&l);
 	return rc;
+}
+
+int
+lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
+    size_t addrlen, char *err, size_t errlen)
+{
+	return proc_create(home, rack, NULL, proc_id, addr_out, addrlen, err, errlen);
+}
+
+int
+lab_app_proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen)
+{
+	return proc_create(home, rack, app, proc_id, addr_out, addrlen, err, errlen);
+}
+
+/* Does any process namespace of rack other than except run for app? */
+static bool
+app_has_procs(const struct lab_state *st, const char *rack, const char *app,
+    const struct lab_proc *except)
+{
+	for (size_t i = 0; i < st->nprocs; i++) {
+		const struct lab_proc *q = &st->procs[i];
+
+		if (q != except && strcmp(q->rack, rack) == 0 && strcmp(q->app, app) == 0)
+			return true;
+	}
+	return false;
 }
 
 int
@@ -868,6 +958,8 @@ lab_proc_destroy(const char *home, const char *rack, const char *proc_id)
 		log_warn("removing namespace %s", pns);
 		rc = -1;
 	}
+	if (p->app[0] != '\0' && !app_has_procs(&l.st, rack, p->app, p))
+		lab_app_resolv_drop(&l, rack, p->app);
 	lab_del_proc(&l.st, p);
 	if (lab_save(&l, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
@@ -880,12 +972,27 @@ out:
 
 /* ---- public API: entering --------------------------------------------- */
 
+/* The resolv.conf a process of rack r gets: its app's (written if it is
+ * missing), else the rack's DNS's (host racks) or the lab's. */
+static int
+resolv_of(struct lab *l, const struct lab_rack *r, const struct lab_proc *p, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	if (p != NULL && p->app[0] != '\0') {
+		lab_app_resolv_path(l, r->name, p->app, out, outlen);
+		return access(out, R_OK) == 0 ? 0 : lab_app_resolv_write(l, r, p->app, err, errlen);
+	}
+	lab_dns_path(l, r != NULL && r->host ? r->name : NULL, "resolv", out, outlen);
+	return 0;
+}
+
 static int
 enter(const char *home, const char *rack, const char *proc_id, char *err, size_t errlen)
 {
 	struct lab l;
 	struct lab_rack *r = NULL;
-	char ns[LAB_NETNS_MAX], resolv[PATH_MAX + 16];
+	struct lab_proc *p = NULL;
+	char ns[LAB_NETNS_MAX], resolv[PATH_MAX + 64];
 	int rc = -1;
 
 	if (lab_open(&l, home, false, err, errlen) == -1)
@@ -898,7 +1005,7 @@ enter(const char *home, const char *rack, const char *proc_id, char *err, size_t
 		LAB_ERR("rack %s is not a VPC rack", rack);
 		goto out;
 	}
-	if (proc_id != NULL && lab_find_proc(&l.st, rack, proc_id) == NULL) {
+	if (proc_id != NULL && (p = lab_find_proc(&l.st, rack, proc_id)) == NULL) {
 		LAB_ERR("rack %s has no process namespace %s", rack, proc_id);
 		goto out;
 	}
@@ -912,9 +1019,30 @@ enter(const char *home, const char *rack, const char *proc_id, char *err, size_t
 		lab_ns_rack(&l.st, r, ns, sizeof(ns));
 	else
 		lab_ns_internet(&l.st, ns, sizeof(ns));
-	lab_dns_path(&l, r != NULL && r->host ? r->name : NULL, "resolv", resolv, sizeof(resolv));
-	rc = lab_netns_enter(ns, resolv, err, errlen);
+	if (resolv_of(&l, r, p, resolv, sizeof(resolv), err, errlen) == 0)
+		rc = lab_netns_enter(ns, resolv, err, errlen);
 out:
+	lab_close(&l);
+	return rc;
+}
+
+int
+lab_proc_resolv(const char *home, const char *rack, const char *proc_id, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	struct lab l;
+	struct lab_rack *r;
+	struct lab_proc *p;
+	int rc = -1;
+
+	if (lab_open(&l, home, false, err, errlen) == -1)
+		return -1;
+	if ((r = lab_find_rack(&l.st, rack)) == NULL)
+		LAB_ERR("rack %s is not a VPC rack", rack);
+	else if ((p = lab_find_proc(&l.st, rack, proc_id)) == NULL)
+		LAB_ERR("rack %s has no process namespace %s", rack, proc_id);
+	else
+		rc = resolv_of(&l, r, p, out, outlen, err, errlen);
 	lab_close(&l);
 	return rc;
 }

@@ -46,6 +46,7 @@ struct lab_rack_info {
 	char egress_addr[16];   /* CIDR .3 on the bridge (host racks): the egress listener's */
 	char bridge[16];        /* the bridge's name in the host namespace ("cx1a2b-b3") */
 	char nft_table[32];     /* table inet NAME in the host namespace ("cx1a2b-h3") */
+	bool loopback;          /* a host rack on 127.0.0.1: a loopback rack's processes' home */
 };
 
 /* 0 if this process is root with CAP_NET_ADMIN and CAP_SYS_ADMIN; else -1 and
@@ -73,6 +74,14 @@ int lab_rack_create(const char *home, const char *rack, const char *cidr, struct
 int lab_host_rack_create(const char *home, const char *rack, const char *cidr,
     const char *public_addr, const char *private_addr, struct lab_rack_info *out, char *err,
     size_t errlen);
+/* A loopback rack run as root: a host rack whose public address is
+ * 127.0.0.1 (no router listens on the bridge; the rack's routers stay on
+ * loopback ports and reach its processes on their own addresses). Its
+ * lab_rack_info says loopback. */
+int lab_loopback_rack_create(const char *home, const char *rack, struct lab_rack_info *out,
+    char *err, size_t errlen);
+/* Held while a network is picked and its bridge made, by every $CX_HOME. */
+#define LAB_HOST_NETS_LOCK "/run/cx-host-nets.lock"
 /* The first /16 of 10.128.0.0/9 that overlaps none of the n networks given;
  * 0 with *out set, -1 if every one is taken. */
 int lab_cidr_pick(const uint32_t *nets, const int *prefixes, size_t n, uint32_t *out);
@@ -85,6 +94,10 @@ int lab_cidr_pick(const uint32_t *nets, const int *prefixes, size_t n, uint32_t 
 int lab_rack_destroy(const char *home, const char *rack, char *err, size_t errlen);
 /* 0 and *out filled if rack is a VPC rack, else -1. No privilege needed. */
 int lab_rack_get(const char *home, const char *rack, struct lab_rack_info *out);
+/* The same for a loopback rack (lab_loopback_rack_create), which the lab
+ * holds for its processes only: lab_rack_get and lab_racks leave it out,
+ * lab_rack_destroy removes it. */
+int lab_loopback_rack_get(const char *home, const char *rack, struct lab_rack_info *out);
 /* Every VPC rack, in creation order; *out is malloc'd (caller frees), NULL when *n is 0. */
 int lab_racks(const char *home, struct lab_rack_info **out, size_t *n);
 /* Sets the CIDRs (comma-separated, "" for none) that may reach the internal
@@ -101,6 +114,19 @@ int lab_rack_set_whitelist(const char *home, const char *rack, const char *cidrs
  * An existing proc_id keeps its address. */
 int lab_proc_create(const char *home, const char *rack, const char *proc_id, char *addr_out,
     size_t addrlen, char *err, size_t errlen);
+/* The same for a process of app: the lab records the app, and the process
+ * gets the app's resolv.conf (lab_proc_resolv). */
+int lab_app_proc_create(const char *home, const char *rack, const char *app, const char *proc_id,
+    char *addr_out, size_t addrlen, char *err, size_t errlen);
+/* The path of the file a process namespace's /etc/resolv.conf is (what
+ * lab_enter_proc binds there; an image's root filesystem binds the same):
+ * for an app's process, lab/resolv.d/RACK/APP.conf, naming the rack's DNS
+ * with `search APP.RACK.local RACK-APP.svc.cluster.local` so that a bare
+ * SERVICE resolves to the app's own service; else the lab's (VPC racks) or
+ * the rack DNS's (host racks) resolv.conf. Writes the app's file if it is
+ * missing. -1 with err if rack or proc_id is unknown. No privilege needed. */
+int lab_proc_resolv(const char *home, const char *rack, const char *proc_id, char *out,
+    size_t outlen, char *err, size_t errlen);
 /* Removes the process namespace and its link. 0 also if there was none. */
 int lab_proc_destroy(const char *home, const char *rack, const char *proc_id);
 /* The ids of rack's process namespaces that start with prefix, into *ids
@@ -110,7 +136,8 @@ int lab_proc_ids(const char *home, const char *rack, const char *prefix,
 
 /* For a forked child, before exec: join the namespace (setns), take a private
  * mount namespace (unshare CLONE_NEWNS, / made rslave), bind the lab's
- * resolv.conf (nameserver LAB_DNS_ADDR) over /etc/resolv.conf and mount a
+ * resolv.conf (nameserver LAB_DNS_ADDR; for an app's process its own,
+ * lab_proc_resolv) over /etc/resolv.conf and mount a
  * sysfs for the namespace on /sys, as `ip netns exec` does. Changes only the
  * calling process. lab_enter_rack is for the routers (they listen on the
  * rack's public and private addresses); lab_enter_internet is for

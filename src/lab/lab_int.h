@@ -42,6 +42,7 @@ struct lab_proc {
 	char rack[32];
 	char id[LAB_PROC_ID_MAX + 1];
 	uint32_t addr;          /* host byte order */
+	char app[32];           /* the app it runs for; "" for a probe (cx net exec, reach) */
 };
 
 struct lab_state {
@@ -105,6 +106,8 @@ uint32_t lab_rack_gateway(const struct lab_rack *r);
 uint32_t lab_rack_private(const struct lab_rack *r);
 uint32_t lab_peer_link(const struct lab_peering *p); /* the /30's network address */
 void lab_rack_fill(const struct lab_state *st, const struct lab_rack *r, struct lab_rack_info *out);
+/* A loopback rack's (lab_loopback_rack_create): a host rack on 127.0.0.1. */
+bool lab_rack_loopback(const struct lab_rack *r);
 /* Checks a VPC CIDR: syntax, RFC 1918, prefix 8..28. */
 int lab_cidr_check(const char *cidr, uint32_t *net, int *prefix, char *err, size_t errlen);
 bool lab_cidr_overlap(uint32_t n1, int p1, uint32_t n2, int p2);
@@ -179,5 +182,15 @@ bool lab_dns_running(struct lab *l, int *pid);
 int lab_dns_start(struct lab *l, char *err, size_t errlen);
 void lab_dns_stop(struct lab *l);
 int lab_write_resolv(struct lab *l, char *err, size_t errlen);
+/* An app's resolv.conf: lab/resolv.d/RACK/APP.conf (app NULL: the
+ * directory of rack's). */
+void lab_app_resolv_path(const struct lab *l, const char *rack, const char *app, char *out,
+    size_t outlen);
+/* Writes app's resolv.conf for rack r (unless it is current): r's DNS, and
+ * search APP.RACK.local RACK-APP.svc.cluster.local. */
+int lab_app_resolv_write(struct lab *l, const struct lab_rack *r, const char *app, char *err,
+    size_t errlen);
+/* Removes app's resolv.conf (app NULL: every one of rack's). */
+void lab_app_resolv_drop(struct lab *l, const char *rack, const char *app);
 
 #endif

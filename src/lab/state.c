@@ -9,7 +9,8 @@
  *                                       a host rack's public and private
  *                                       addresses (PRIV "-" for none)
  *   peer A B ID                         a peering (A took the /30's .1)
- *   proc RACK PROC_ID ADDR              a process namespace and its address
+ *   proc RACK PROC_ID ADDR [APP]        a process namespace, its address and
+ *                                       the app it belongs to (none: a probe's)
  *
  * Writers hold flock(lab/lock) across read-modify-write and replace the file
  * whole (temp + rename), so readers need no lock.
@@ -191,14 +192,17 @@ parse_line(struct lab_state *st, char *line, char *err, size_t errlen)
 		*lab_add_peering(st) = p;
 		return 0;
 	}
-	if (strcmp(f[0], "proc") == 0 && n == 4) {
+	if (strcmp(f[0], "proc") == 0 && (n == 4 || n == 5)) {
 		struct lab_proc p = { 0 };
 		struct in_addr in;
 
-		if (!valid_name(f[1]) || !lab_proc_id_ok(f[2]) || inet_pton(AF_INET, f[3], &in) != 1)
+		if (!valid_name(f[1]) || !lab_proc_id_ok(f[2]) || inet_pton(AF_INET, f[3], &in) != 1 ||
+		    (n == 5 && !valid_name(f[4])))
 			goto bad;
 		str_copy(p.rack, sizeof(p.rack), f[1]);
 		str_copy(p.id, sizeof(p.id), f[2]);
+		if (n == 5)
+			str_copy(p.app, sizeof(p.app), f[4]);
 		p.addr = ntohl(in.s_addr);
 		*lab_add_proc(st) = p;
 		return 0;
@@ -267,7 +271,8 @@ lab_state_format(const struct lab_state *st)
 		buf_addf(&b, "peer %s %s %d\n", st->peers[i].a, st->peers[i].b, st->peers[i].id);
 	for (size_t i = 0; i < st->nprocs; i++) {
 		lab_ip4(st->procs[i].addr, a, sizeof(a));
-		buf_addf(&b, "proc %s %s %s\n", st->procs[i].rack, st->procs[i].id, a);
+		buf_addf(&b, "proc %s %s %s%s%s\n", st->procs[i].rack, st->procs[i].id, a,
+		    st->procs[i].app[0] != '\0' ? " " : "", st->procs[i].app);
 	}
 	return buf_cstr(&b);
 }

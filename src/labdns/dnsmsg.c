@@ -140,3 +140,16 @@ labdns_answer(const struct labdns_hosts *h, const uint8_t *q, size_t qlen, int t
 	}
 	return off;
 }
+
+int
+labdns_query_is_local(const uint8_t *q, size_t qlen)
+{
+	char name[256];
+	size_t n;
+	int printable;
+
+	if (qlen < HDR_LEN || read_qname(q, qlen, name, &printable) == 0)
+		return 0;
+	n = strlen(name);
+	return strcmp(name, "local") == 0 || (n > 6 && strcmp(name + n - 6, ".local") == 0);
+}

@@ -34,4 +34,9 @@ enum {
 size_t labdns_answer(const struct labdns_hosts *h, const uint8_t *q, size_t qlen, int truncated,
     uint8_t *out, size_t outcap);
 
+/* True if query q asks a name under "local." (the rack's own names: a rack
+ * DNS answers them, NXDOMAIN included, and never forwards them upstream,
+ * where .local means multicast DNS). False for a malformed question. */
+int labdns_query_is_local(const uint8_t *q, size_t qlen);
+
 #endif

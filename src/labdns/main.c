@@ -4,7 +4,8 @@
  * SIGHUP. The lab starts it inside the internet namespace, daemonized, with
  * its output in $CX_HOME/lab/dns.log; it writes its pid once it is listening.
  * With --forward RESOLV (a host rack's DNS, on the rack's gateway) the names
- * the table does not know go to the nameservers RESOLV names (forward.h).
+ * the table does not know go to the nameservers RESOLV names (forward.h),
+ * except those under .local: the rack's own, answered NXDOMAIN here.
  *
  *   cx-labdns --listen ADDR:PORT --hosts FILE [--forward RESOLV] [--pidfile FILE] [-v]
  */
@@ -91,8 +92,10 @@ on_query(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		}
 		alen = labdns_answer(&s->hosts, q, (size_t)n > sizeof(q) ? sizeof(q) : (size_t)n,
 		    (size_t)n > sizeof(q), a, sizeof(a));
-		/* Byte 3's low nibble is the rcode: a name we do not know goes upstream. */
-		if (s->fwd != NULL && alen > 3 && (a[3] & 0x0f) == LABDNS_NXDOMAIN) {
+		/* Byte 3's low nibble is the rcode: a name we do not know goes
+		 * upstream, unless it is one of the rack's own (.local). */
+		if (s->fwd != NULL && alen > 3 && (a[3] & 0x0f) == LABDNS_NXDOMAIN &&
+		    !labdns_query_is_local(q, (size_t)n > sizeof(q) ? sizeof(q) : (size_t)n)) {
 			labdns_fwd_query(s->fwd, q, (size_t)n, &from, fromlen);
 			continue;
 		}

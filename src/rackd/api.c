@@ -97,6 +97,7 @@ static const struct route routes[] = {
 	{ "GET", "/apps/:app/services", api_services_list, false },
 	{ "GET", "/apps/:app/processes", api_processes_list, false },
 	{ "DELETE", "/apps/:app/processes/:id", api_process_stop, false },
+	{ "POST", "/apps/:app/processes/:id/exec", api_exec, false },
 	{ "GET", "/apps/:app/environment", api_env_get, false },
 	{ "POST", "/apps/:app/environment", api_env_set, false },
 	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },

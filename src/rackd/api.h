@@ -141,6 +141,7 @@ void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_exec(struct rack *r, struct api_req *q, struct api_resp *s);   /* api_exec.c */
 void api_app_cancel(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_get(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -19,11 +19,12 @@
 
 #define MAX_ADDRS 64
 
-/* A host rack's names go to its own DNS, a VPC rack's to the lab's. */
+/* A host rack's names go to its own DNS (so do those of a loopback rack
+ * whose processes have namespaces), a VPC rack's to the lab's. */
 static int
 dns_set_all(struct rack *r, const char *name, const char *const *addrs, size_t n)
 {
-	if (r->host)
+	if (r->host || !r->vpc)
 		return lab_rack_dns_set_all(r->home, r->name, name, addrs, n);
 	return lab_dns_set_all(r->home, name, addrs, n);
 }
@@ -31,18 +32,27 @@ dns_set_all(struct rack *r, const char *name, const char *const *addrs, size_t n
 static char *last;      /* the records last written, "NAME ADDR ADDR...\n" per name */
 static char last_error[512];    /* why the newest records were not written, "" if they were */
 
-/* One line: the service's name and its healthy processes; -1 once b is full. */
+/* The service's two names, each with its healthy processes (one-off runs
+ * are not the service's listeners); -1 once b is full. */
 static int
 add_service(struct rack *r, struct app *a, const struct mf_service *s, struct buf *b)
 {
-	if (buf_addf(b, "%s.%s.%s.local", s->name, a->name, r->name) == -1)
-		return -1;
-	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (proc_is_active(a, p) && p->state == PROC_RUNNING &&
-		    strcmp(p->st.service, s->name) == 0 && buf_addf(b, " %s", p->st.address) == -1)
+	for (int kube = 0; kube <= 1; kube++) {
+		int rc = kube ? buf_addf(b, "%s.%s-%s.svc.cluster.local", s->name, r->name, a->name)
+			      : buf_addf(b, "%s.%s.%s.local", s->name, a->name, r->name);
+
+		if (rc == -1)
+			return -1;
+		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			if (proc_is_active(a, p) && p->state == PROC_RUNNING && !p->oneoff &&
+			    strcmp(p->st.service, s->name) == 0 &&
+			    buf_addf(b, " %s", p->st.address) == -1)
+				return -1;
+		}
+		if (buf_adds(b, "\n") == -1)
 			return -1;
 	}
-	return buf_adds(b, "\n");
+	return 0;
 }
 
 int
@@ -72,7 +82,7 @@ discovery_records(struct rack *r, char **out, char *err, size_t errlen)
 		for (size_t i = 0; i < a->manifest->nservices; i++) {
 			const struct mf_service *s = &a->manifest->services[i];
 
-			if (!s->internal || s->port == 0)
+			if (s->port == 0)
 				continue;
 			if (add_service(r, a, s, &b) == -1) {
 				snprintf(err, errlen, "the rack-only DNS records pass %d bytes at service"
@@ -153,7 +163,7 @@ discovery_sync(struct rack *r)
 {
 	char *want, why[512];
 
-	if (!r->vpc)
+	if (!r->netns)
 		return;
 	if (discovery_records(r, &want, why, sizeof(why)) == -1) {
 		/* Said once, not every tick; the lab DNS keeps what it has. */
@@ -203,7 +213,7 @@ discovery_sync(struct rack *r)
 void
 discovery_clear(struct rack *r)
 {
-	if (!r->vpc || last == NULL)
+	if (!r->netns || last == NULL)
 		return;
 	for (const char *l = last; *l != '\0';) {
 		drop_name(r, l);

@@ -376,8 +376,16 @@ main(int argc, char **argv)
 	{
 		struct lab_rack_info info;
 
-		if (lab_rack_get(home, name, &info) == 0) {
-			r->vpc = true;
+		if (lab_loopback_rack_get(home, name, &info) == 0) {
+			/* A loopback rack run as root: only its processes live in the
+			 * lab, each in a namespace of its own on the rack's bridge. */
+			r->netns = true;
+			str_copy(r->cidr, sizeof(r->cidr), info.cidr);
+			str_copy(r->gateway_addr, sizeof(r->gateway_addr), info.gateway_addr);
+			if (lab_restore(home, err, sizeof(err)) == -1)
+				log_warnx("lab restore: %s", err);
+		} else if (lab_rack_get(home, name, &info) == 0) {
+			r->vpc = r->netns = true;
 			r->host = info.host;
 			str_copy(r->cidr, sizeof(r->cidr), info.cidr);
 			str_copy(r->public_addr, sizeof(r->public_addr), info.public_addr);

@@ -120,7 +120,9 @@ struct rack {
 	struct store *store;
 	struct ev_loop *loop;
 	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
-	bool vpc;                   /* VPC and host racks: processes in namespaces of their own */
+	bool vpc;                   /* VPC and host racks: lab racks, routers on lab addresses */
+	bool netns;                 /* processes in namespaces of their own: VPC, host racks and
+				     * loopback racks run as root (lab_loopback_rack_create) */
 	bool host;                  /* a host rack (lab.h lab_host_rack_create): routers on real addresses */
 	char cidr[20];
 	char public_addr[16];       /* the public router's address (host racks: public_address) */

@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/jv.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/util.h"
@@ -35,8 +36,10 @@
 #include "rackd/applog.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
+#include "rackd/image.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
+#include "rackd/rootfs.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
 
@@ -184,8 +187,16 @@ proc_free(struct rack *r, struct app *a, struct proc *p)
 	rack_routes_changed(r);
 	if (store_proc_delete(r->store, p->st.id) == -1)
 		log_warnx("process %s: cannot remove its record: %s", p->st.id, store_error(r->store));
-	if (r->vpc)
+	if (r->netns)
 		lab_proc_destroy(r->home, r->name, p->st.id);
+	if (a->uid_base != 0) {
+		char dir[4096];
+
+		/* A process from an image leaves its private layer: it goes with it. */
+		rootfs_proc_dir(r->dir, a->name, p->st.id, dir, sizeof(dir));
+		if (access(dir, F_OK) == 0 && remove_tree(dir) == -1)
+			log_warn("process %s: cannot remove %s", p->st.id, dir);
+	}
 	free(p->st.command);
 	free(p);
 }
@@ -217,6 +228,47 @@ service_command(const char *build_dir, const struct mf_service *s, char *workdir
 	return cmd;
 }
 
+/* The image service runs from, as its release's build recorded it: its ref
+ * into ref and its config into *c (image_config_free). False when the
+ * service runs the host's way (no image, or a record that cannot be read,
+ * which is logged). */
+static bool
+release_image(struct rack *r, const char *app, const char *release, const char *service,
+    char *ref, size_t reflen, struct image_config *c)
+{
+	struct st_release rel;
+	struct st_build b;
+	char perr[256];
+	bool ok = false;
+	jv *j = NULL, *one;
+
+	if (store_release_get(r->store, app, release, &rel) == -1)
+		return false;
+	if (rel.build[0] != '\0' && store_build_get(r->store, app, rel.build, &b) == 0) {
+		if (b.images != NULL && b.images[0] != '\0' &&
+		    (j = jv_parse(b.images, strlen(b.images), perr, sizeof(perr))) == NULL)
+			log_warnx("app %s: build %s: unreadable images record: %s", app, rel.build, perr);
+		one = j != NULL ? jv_get(j, service) : NULL;
+		if (one != NULL && jv_is_object(one) && jv_str(one, "ref") != NULL &&
+		    jv_get(one, "config") != NULL) {
+			char *text = jv_dump(jv_get(one, "config"));
+
+			if (image_config_from_json(text, c, perr, sizeof(perr)) == 0)
+				ok = str_copy(ref, reflen, jv_str(one, "ref")) == 0;
+			else
+				log_warnx("app %s: build %s: service %s: %s", app, rel.build, service, perr);
+			free(text);
+		}
+		jv_free(j);
+		store_build_free(&b);
+	}
+	store_release_free(&rel);
+	return ok;
+}
+
+/* The environment the rack gives: convox.yml's, then its own names. A
+ * process from an image gets these over its image's ENV (rootfs_env, with
+ * its user's HOME); a host process gets a PATH, HOME and LANG first. */
 static char **
 process_env(struct rack *r, struct app *a, const char *release, const struct manifest *m,
     const struct mf_service *s, const char *p_id, char *const *app_env, char **df_env, int port,
@@ -234,9 +286,11 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 	for (char **e = df_env; e != NULL && *e != NULL; e++)
 		cap++;
 	env = xcalloc(cap, sizeof(*env));
-	env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
-	env[n++] = xasprintf("HOME=%s", home);
-	env[n++] = xstrdup("LANG=C.UTF-8");
+	if (home != NULL) {
+		env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+		env[n++] = xasprintf("HOME=%s", home);
+		env[n++] = xstrdup("LANG=C.UTF-8");
+	}
 	for (char **e = df_env; e != NULL && *e != NULL; e++)
 		env[n++] = xstrdup(*e);
 	for (char **e = menv; *e != NULL; e++) {
@@ -262,21 +316,37 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
     const struct mf_service *s, const struct oneoff *one, struct proc **out, char *err,
     size_t errlen)
 {
-	char workdir[4096], prefix[48];
-	char **df_env = NULL, **env = NULL;
+	char workdir[4096], prefix[48], ref[512], pdir[4096], lcache[4096];
+	char **df_env = NULL, **env = NULL, **argv = NULL;
 	char *cmd;
 	struct proc *p;
 	struct sandbox sb;
+	struct sandbox_image si;
+	struct image_config ic = { 0 };
+	bool from_image = a->uid_base != 0 && release_image(r, a->name, release, s->name, ref,
+	    sizeof(ref), &ic);
 	int rc = -1;
 
-	cmd = service_command(build_dir, s, workdir, sizeof(workdir), &df_env, err, errlen);
-	if (cmd == NULL && (one == NULL || one->command == NULL)) {
-		env_free(df_env);
-		return -1;
-	}
-	if (one != NULL && one->command != NULL) {
-		free(cmd);
-		cmd = xstrdup(one->command);
+	if (from_image) {
+		/* Convox's argv: ENTRYPOINT, then the command (shell-split) or CMD. */
+		argv = rootfs_argv(ic.entrypoint, ic.cmd, one != NULL && one->command != NULL ?
+		    one->command : s->command, err, errlen);
+		if (argv == NULL) {
+			image_config_free(&ic);
+			return -1;
+		}
+		cmd = rootfs_join(argv);
+		workdir[0] = '\0';
+	} else {
+		cmd = service_command(build_dir, s, workdir, sizeof(workdir), &df_env, err, errlen);
+		if (cmd == NULL && (one == NULL || one->command == NULL)) {
+			env_free(df_env);
+			return -1;
+		}
+		if (one != NULL && one->command != NULL) {
+			free(cmd);
+			cmd = xstrdup(one->command);
+		}
 	}
 	p = proc_new(a);
 	p->gen = gen;
@@ -290,10 +360,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	str_copy(p->st.release, sizeof(p->st.release), release);
 	p->st.command = cmd;
 	p->st.started = now_unix();
-	if (r->vpc) {
+	if (r->netns) {
 		p->st.port = s->port;
-		if (lab_proc_create(r->home, r->name, p->st.id, p->st.address, sizeof(p->st.address),
-		    err, errlen) == -1)
+		if (lab_app_proc_create(r->home, r->name, a->name, p->st.id, p->st.address,
+		    sizeof(p->st.address), err, errlen) == -1)
 			goto out;
 	} else {
 		str_copy(p->st.address, sizeof(p->st.address), "127.0.0.1");
@@ -304,9 +374,25 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		}
 	}
 	sb = (struct sandbox){ .uid_base = a->uid_base, .build_dir = build_dir, .workdir = workdir,
-		.home = r->home, .rack = r->name, .proc_id = r->vpc ? p->st.id : NULL };
+		.home = r->home, .rack = r->name, .proc_id = r->netns ? p->st.id : NULL,
+		.name = p->st.id };
+	if (from_image) {
+		rootfs_proc_dir(r->dir, a->name, p->st.id, pdir, sizeof(pdir));
+		si = (struct sandbox_image){ .ref = ref, .config = &ic, .argv = argv,
+			.proc_dir = pdir, .address = p->st.address };
+		/* apps/APP/layers/ID: the image's layers, listed once per image id. */
+		if (str_has_prefix(ic.id, "sha256:") && strchr(ic.id, '/') == NULL) {
+			snprintf(lcache, sizeof(lcache), "%s/apps/%s/layers", r->dir, a->name);
+			if (mkdir_p(lcache, 0700) == 0) {
+				snprintf(lcache + strlen(lcache), sizeof(lcache) - strlen(lcache), "/%s",
+				    ic.id + 7);
+				si.layers_cache = lcache;
+			}
+		}
+		sb.image = &si;
+	}
 	env = process_env(r, a, release, m, s, p->st.id, app_env, df_env, p->st.port,
-	    sandbox_home(&sb), err, errlen);
+	    from_image ? NULL : sandbox_home(&sb), err, errlen);
 	if (env == NULL)
 		goto out;
 	p->state = PROC_STARTING;
@@ -321,8 +407,13 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 		r->sup->kill(r, p);
 		goto out;
 	}
-	applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)", p->st.id,
-	    release, (int)p->st.pid, p->st.port);
+	if (from_image)
+		applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d) from"
+		    " image %s, in the rack's own namespaces (no OCI runtime)", p->st.id, release,
+		    (int)p->st.pid, p->st.port, ref);
+	else
+		applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d)",
+		    p->st.id, release, (int)p->st.pid, p->st.port);
 	if (p->oneoff)
 		p->state = PROC_RUNNING;    /* a one-off run has no health to check */
 	else
@@ -335,6 +426,8 @@ out:
 		proc_free(r, a, p);
 	env_free(df_env);
 	env_free(env);
+	rootfs_strv_free(argv);
+	image_config_free(&ic);
 	return rc;
 }
 
@@ -865,7 +958,7 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 				kill(p->st.pid, SIGKILL);
 			if (p->our_child)
 				waitpid(p->st.pid, NULL, 0);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, p->st.id);
 		}
 	}
@@ -891,7 +984,7 @@ adopt_procs(struct rack *r)
 			/* Its app was deleted while the daemon was down: no grace is owed. */
 			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
 				kill(-ps[i].pid, SIGKILL);
-			if (r->vpc)
+			if (r->netns)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
 			if (store_proc_delete(r->store, ps[i].id) == -1)
 				log_warnx("process %s: cannot remove its record: %s", ps[i].id,
@@ -949,6 +1042,37 @@ adopt_procs(struct rack *r)
 
 /* Removes what a daemon that stopped mid-way left on disk: uploads, builds
  * never recorded, the directories of apps deleted while it was down. */
+/* The private layers of app's processes from images that are gone (the
+ * daemon was down when they ended). After adopt_procs. */
+static void
+sweep_procs(struct rack *r, const char *app)
+{
+	struct app *a;
+	char dir[4096], path[4096];
+	struct dirent *e;
+	DIR *d;
+
+	for (a = r->apps; a != NULL && strcmp(a->name, app) != 0; a = a->next)
+		;
+	snprintf(dir, sizeof(dir), "%s/apps/%s/procs", r->dir, app);
+	if (a == NULL || (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		struct proc *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		for (p = a->procs; p != NULL && strcmp(p->st.id, e->d_name) != 0; p = p->next)
+			;
+		if (p != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		log_info("removing %s: its process is gone", path);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
 static void
 sweep_disk(struct rack *r)
 {
@@ -976,6 +1100,7 @@ sweep_disk(struct rack *r)
 			remove_tree(sub);
 			continue;
 		}
+		sweep_procs(r, de->d_name);
 		snprintf(sub, sizeof(sub), "%s/apps/%s/builds", r->dir, de->d_name);
 		if ((bd = opendir(sub)) == NULL)
 			continue;

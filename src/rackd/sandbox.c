@@ -28,7 +28,9 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/idrange.h"
+#include "rackd/image.h"
 #include "rackd/rack.h"
+#include "rackd/rootfs.h"
 
 #define SANDBOX_ROOT "/srv"
 /* Upper bounds: tmpfs takes memory only as it is written. */
@@ -100,6 +102,27 @@ build_view(const struct sandbox *sb, uid_t uid, gid_t gid, char *err, size_t err
 	return 0;
 }
 
+/* Its own namespaces before its root: the lab's network namespace (with
+ * its resolver on /etc/resolv.conf) or a private mount namespace alone. */
+static int
+enter_namespaces(const struct sandbox *sb, char *err, size_t errlen)
+{
+	if (sb->proc_id != NULL) {
+		if (lab_enter_proc(sb->home, sb->rack, sb->proc_id, err, errlen) == -1)
+			return -1;
+	} else {
+		if (unshare(CLONE_NEWNS) == -1)
+			FAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
+		/* Our mounts must not leak back into the host's mount namespace. */
+		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1)
+			FAIL("making / a slave mount: %s", strerror(errno));
+	}
+	/* System V IPC and POSIX message queues of its own. */
+	if (unshare(CLONE_NEWIPC) == -1)
+		FAIL("unshare(CLONE_NEWIPC): %s", strerror(errno));
+	return 0;
+}
+
 int
 sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 {
@@ -108,22 +131,9 @@ sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 	char dir[4096];
 	int dfd;
 
-	if (sb->proc_id != NULL) {
-		/* Its own network namespace, and a private mount namespace with the
-		 * lab's resolver. */
-		if (lab_enter_proc(sb->home, sb->rack, sb->proc_id, err, errlen) == -1)
-			return -1;
-	} else if (sb->uid_base != 0) {
-		if (unshare(CLONE_NEWNS) == -1)
-			FAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
-		/* Our mounts must not leak back into the host's mount namespace. */
-		if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == -1)
-			FAIL("making / a slave mount: %s", strerror(errno));
-	}
+	if ((sb->uid_base != 0 || sb->proc_id != NULL) && enter_namespaces(sb, err, errlen) == -1)
+		return -1;
 	if (sb->uid_base != 0) {
-		/* System V IPC and POSIX message queues of its own. */
-		if (unshare(CLONE_NEWIPC) == -1)
-			FAIL("unshare(CLONE_NEWIPC): %s", strerror(errno));
 		if (build_view(sb, uid, gid, err, errlen) == -1)
 			return -1;
 		for (int fd = 0; fd <= 2; fd++) {
@@ -152,6 +162,102 @@ sandbox_enter(const struct sandbox *sb, char *err, size_t errlen)
 		FAIL("cannot enter %s: %s", dir, strerror(errno));
 	close(dfd);
 	return 0;
+}
+
+/* In a network namespace of its own, the image's root (uid_base outside,
+ * not root of the host) may bind port 80, as in a container. */
+static int
+open_low_ports(char *err, size_t errlen)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
+
+	if (fd == -1 || write(fd, "0\n", 2) != 2) {
+		snprintf(err, errlen, "setting net.ipv4.ip_unprivileged_port_start=0 in its network"
+		    " namespace: %s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The layers of image id as a previous start listed them in cache (one
+ * directory a line), if every one is still there; NULL otherwise. */
+static char **
+cached_layers(const char *cache)
+{
+	char *text = read_file(cache, 65536, NULL), *save = NULL;
+	char **v = NULL;
+	size_t n = 0;
+	struct stat st;
+
+	if (text == NULL)
+		return NULL;
+	v = xcalloc(1, sizeof(*v));
+	for (char *l = strtok_r(text, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
+		if (l[0] != '/' || stat(l, &st) == -1 || !S_ISDIR(st.st_mode)) {
+			rootfs_strv_free(v);
+			free(text);
+			return NULL;
+		}
+		v = xrealloc(v, (n + 2) * sizeof(*v));
+		v[n++] = xstrdup(l);
+		v[n] = NULL;
+	}
+	free(text);
+	if (n == 0) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/* The image's layers: from the cache (an image id's layers never change),
+ * else from the builder (a podman call, a few hundred ms), then cached. */
+static int
+image_layer_dirs(const struct sandbox_image *im, char ***layers, char *err, size_t errlen)
+{
+	struct buf b;
+
+	if (im->layers_cache != NULL && (*layers = cached_layers(im->layers_cache)) != NULL)
+		return 0;
+	if (image_layers(im->ref, layers, err, errlen) == -1)
+		return -1;
+	if (im->layers_cache == NULL)
+		return 0;
+	buf_init(&b, 0);
+	for (size_t i = 0; (*layers)[i] != NULL; i++)
+		buf_addf(&b, "%s\n", (*layers)[i]);
+	if (write_file_atomic(im->layers_cache, b.data, b.len, 0600) == -1)
+		log_warn("cannot cache the layers of %s in %s", im->ref, im->layers_cache);
+	buf_free(&b);
+	return 0;
+}
+
+int
+sandbox_enter_image(const struct sandbox *sb, struct rootfs_user *u, char *err, size_t errlen)
+{
+	const struct sandbox_image *im = sb->image;
+	struct rootfs_spec spec;
+	char **layers = NULL;
+	int rc;
+
+	if (sb->uid_base == 0)
+		FAIL("a process from an image needs a rack run as root (the app's own ids)");
+	if (image_layer_dirs(im, &layers, err, errlen) == -1)
+		return -1;
+	rc = enter_namespaces(sb, err, errlen);
+	if (rc == 0 && sb->proc_id != NULL)
+		rc = open_low_ports(err, errlen);
+	if (rc == 0) {
+		spec = (struct rootfs_spec){ .layers = layers, .proc_dir = im->proc_dir,
+			.uid_base = sb->uid_base, .hostname = sb->name, .address = im->address,
+			.workdir = im->config->workdir, .user = im->config->user };
+		rc = rootfs_enter(&spec, u, err, errlen);
+	}
+	rootfs_strv_free(layers);
+	return rc;
 }
 
 int

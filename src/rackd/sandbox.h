@@ -1,7 +1,10 @@
 /*
  * sandbox.h — the walls around an app's processes: the one place that says
  * what a process of an app may see and be. Every app process (a service's,
- * a timer's run, `cx run`) goes through sandbox_enter between fork and exec.
+ * a timer's run, `cx run`) goes through sandbox_enter between fork and exec;
+ * one of a service that has an image goes through sandbox_enter_image
+ * instead, which starts it in its image's root filesystem (rootfs.h,
+ * docs/images.md) and not the host's with the views below.
  *
  * On a rack run as root, a process runs as its app's own unprivileged ids
  * (idrange.h), with no_new_privs and no capabilities, in a private mount
@@ -32,6 +35,17 @@ struct rack;
 #define SANDBOX_APP_DIR "/srv/app"
 #define SANDBOX_HOME "/srv/home"
 
+/* A process started from its release's image (rootfs.h) instead of the
+ * host's root filesystem. */
+struct sandbox_image {
+	const char *ref;                    /* the image (its layers are read at start) */
+	const struct image_config *config;  /* its ENV, WORKDIR, USER */
+	char *const *argv;                  /* ENTRYPOINT + CMD or command (rootfs_argv) */
+	const char *proc_dir;               /* its private layer (rootfs_proc_dir) */
+	const char *address;                /* its address, for /etc/hosts */
+	const char *layers_cache;           /* file of the image id's layers, or NULL */
+};
+
 struct sandbox {
 	uint32_t uid_base;      /* the app's ids; 0 on an unprivileged rack */
 	const char *build_dir;  /* host path of the release's build */
@@ -39,6 +53,8 @@ struct sandbox {
 	const char *home;       /* lab: $CX_HOME, rack name and process id to enter (VPC racks) */
 	const char *rack;
 	const char *proc_id;    /* NULL: stay in the host's network namespace */
+	const char *name;       /* the process id (its hostname) */
+	const struct sandbox_image *image;  /* NULL: the host's root filesystem */
 };
 
 /* Whether this daemon gives apps ids of their own (it runs as root). */
@@ -54,6 +70,17 @@ const char *sandbox_home(const struct sandbox *sb);
  * as root. 0, or -1 with err (the child then reports it and exits).
  */
 int sandbox_enter(const struct sandbox *sb, char *err, size_t errlen);
+
+/*
+ * The same for a process from an image (sb->image, on a rack run as root):
+ * its network namespace (VPC racks; there ports from 0 up may be bound),
+ * a private mount and IPC namespace, then rootfs_enter: the image's root,
+ * its user inside the app's user namespace, WORKDIR. *u says who it is (its
+ * HOME for the environment). 0, or -1 with err.
+ */
+struct rootfs_user;
+int sandbox_enter_image(const struct sandbox *sb, struct rootfs_user *u, char *err,
+    size_t errlen);
 
 /* Gives app `app` of rack r its id range (keeping `want` when it still
  * holds it): creates the app's directory, which owns the range. *base is 0

@@ -25,6 +25,8 @@
 #include "lab/lab.h"
 #include "rackd/applog.h"
 #include "rackd/rack.h"
+#include "rackd/image.h"
+#include "rackd/rootfs.h"
 #include "rackd/routers.h"
 #include "rackd/sandbox.h"
 
@@ -211,6 +213,18 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		    dup2(err_fd, 2) == -1)
 			child_fail(errp[1], "stdio");
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		if (sb->image != NULL) {
+			struct rootfs_user u;
+			char **ienv;
+
+			/* From its image: its argv, through the image's PATH. */
+			if (sandbox_enter_image(sb, &u, msg, sizeof(msg)) == 0) {
+				ienv = rootfs_env(sb->image->config->env, env, u.home);
+				rootfs_exec(sb->image->argv, ienv, msg, sizeof(msg));
+			}
+			errno = 0;
+			child_fail(errp[1], msg);
+		}
 		if (sandbox_enter(sb, msg, sizeof(msg)) == -1) {
 			errno = 0;
 			child_fail(errp[1], msg);

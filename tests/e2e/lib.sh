@@ -219,9 +219,17 @@ stop_home() {
 
 # Stops everything this test started, by PID, and removes its directories.
 cleanup() {
-	local p
+	local p r
 	for p in $T_PIDS; do kill "$p" 2>/dev/null; done
 	for p in $T_PIDS; do wait "$p" 2>/dev/null; done
+	# Loopback racks run as root keep a bridge, a nftables table and a DNS in
+	# the host's namespace for their processes: uninstalling removes them.
+	if [ -f "$CX_HOME/lab/state" ]; then
+		for r in $(awk '$1 == "rack" && $7 == "host" && $8 == "127.0.0.1" { print $2 }' \
+		    "$CX_HOME/lab/state"); do
+			[ -d "$CX_HOME/racks/$r" ] && cx rack uninstall "$r" >/dev/null 2>&1
+		done
+	fi
 	stop_home "$CX_HOME"
 	if [ -n "$NOBODY" ]; then stop_home "$NOBODY/home"; fi
 	if [ -n "${CX_LAB_CLEANUP:-}" ]; then

@@ -113,10 +113,11 @@ oh="old.tlsapp.dev.localhost"
 out=$(curl -s --max-time 10 "http://$oh:$plain/")
 like "$out" "^hello over TLSv1\.2 from tlsapp/old, host $oh:$plain, proto http$" \
     "a process whose server stops at TLS 1.2 passes its health checks and is reached over TLS 1.2" "$out"
-paddr=$(cx ps -a tlsapp -r dev --json | tr '{' '\n' | grep '"service":"secure"' | grep -o '"port":[0-9]*' | cut -d: -f2)
-like "$paddr" '^[0-9]+$' "the process's own port is known ($paddr)"
+pjs=$(cx ps -a tlsapp -r dev --json | tr '{' '\n' | grep '"service":"secure"')
+paddr=$(printf '%s' "$pjs" | grep -o '"address":"[0-9.]*"' | cut -d'"' -f4):$(printf '%s' "$pjs" | grep -o '"port":[0-9]*' | cut -d: -f2)
+like "$paddr" '^[0-9.]+:[0-9]+$' "the process's own address is known ($paddr)"
 exits_with '52|56' "the process itself answers no plain http (so a plain health check could never pass)" \
-    curl -s --max-time 5 "http://127.0.0.1:$paddr/health"
+    curl -s --max-time 5 "http://$paddr/health"
 
 # A daemon restart adopts the router with its TLS listener.
 dpid=$(cat "$dir/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"

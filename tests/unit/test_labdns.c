@@ -179,6 +179,27 @@ test_nxdomain_nodata_refused(void **state)
 	assert_int_equal(a[11], 0); /* ARCOUNT: nothing echoed */
 }
 
+/* A rack DNS keeps .local names (the rack's own) from its upstreams. */
+static void
+test_local_names(void **state)
+{
+	uint8_t q[600];
+	size_t qlen;
+
+	(void)state;
+	qlen = query(q, "api.shop.dev.local", 1, 1);
+	assert_true(labdns_query_is_local(q, qlen));
+	qlen = query(q, "API.dev-shop.svc.cluster.LOCAL", 1, 1);
+	assert_true(labdns_query_is_local(q, qlen));
+	qlen = query(q, "local", 1, 1);
+	assert_true(labdns_query_is_local(q, qlen));
+	qlen = query(q, "example.localhost", 1, 1);
+	assert_false(labdns_query_is_local(q, qlen));
+	qlen = query(q, "notlocal", 1, 1);
+	assert_false(labdns_query_is_local(q, qlen));
+	assert_false(labdns_query_is_local(q, 5));       /* no question: not ours to keep */
+}
+
 static void
 test_malformed(void **state)
 {
@@ -295,6 +316,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wildcard_and_exact),
 		cmocka_unit_test(test_nxdomain_nodata_refused),
+		cmocka_unit_test(test_local_names),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_fuzzish),
 		cmocka_unit_test(test_hosts_file),

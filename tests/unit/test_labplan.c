@@ -31,7 +31,8 @@ static const char state_text[] =
     "rack c 3 172.16.0.0/28 10 -\n"
     "peer a b 1\n"
     "proc a web-1 10.1.0.10\n"
-    "proc a web-2.x_y 10.1.0.11\n";
+    "proc a web-2.x_y 10.1.0.11\n"
+    "proc b api-3 10.2.0.10 shop\n";
 
 static char *
 must_format(const struct lab_state *st)
@@ -69,10 +70,12 @@ test_state_parse(void **state)
 	assert_string_equal(st.peers[0].a, "a");
 	assert_string_equal(st.peers[0].b, "b");
 	assert_int_equal(st.peers[0].id, 1);
-	assert_int_equal(st.nprocs, 2);
+	assert_int_equal(st.nprocs, 3);
 	assert_string_equal(st.procs[1].rack, "a");
 	assert_string_equal(st.procs[1].id, "web-2.x_y");
 	assert_int_equal(st.procs[1].addr, IP4(10, 1, 0, 11));
+	assert_string_equal(st.procs[1].app, "");      /* a probe's */
+	assert_string_equal(st.procs[2].app, "shop");
 	lab_state_free(&st);
 }
 
@@ -151,6 +154,8 @@ test_state_refuses_malformed_lines(void **state)
 		"proc a web/1 10.1.0.10",
 		"proc a web-1 10.1.0.256",
 		"proc A web-1 10.1.0.10",
+		"proc a web-1 10.1.0.10 Shop",
+		"proc a web-1 10.1.0.10 shop extra",
 	};
 	char err[256], text[300], want[300];
 	struct lab_state st;

@@ -98,9 +98,10 @@ add_procs(const char *service, size_t n, const char *addr)
 /* One line each of web's up records, in the public snapshot: its two hosts. */
 #define UP_LINE "up web-00000000 127.0.0.1 40000\n"
 #define UP_BYTES (2 * (sizeof(UP_LINE) - 1))
-/* One address of db in its DNS record. */
+/* One address of db in its DNS records (it has two names), and one of web. */
 #define DB_ADDR "10.200.200.200"
-#define DB_BYTES (sizeof(DB_ADDR))
+#define DB_BYTES (2 * sizeof(DB_ADDR))
+#define WEB_DNS_BYTES (2 * sizeof("127.0.0.1"))
 
 static void
 test_limit_is_the_routers(void **state)
@@ -129,7 +130,11 @@ test_small_tables(void **state)
 	assert_string_equal(out, "cx-routes 1\nallow 127.0.0.1/32\n");
 	free(out);
 	assert_int_equal(discovery_records(&rack, &out, err, sizeof(err)), 0);
-	assert_string_equal(out, "db.shop.big.local " DB_ADDR " " DB_ADDR "\n");
+	/* Every service with a port, internal or not: both of its names. */
+	assert_string_equal(out, "web.shop.big.local 127.0.0.1 127.0.0.1\n"
+	    "web.big-shop.svc.cluster.local 127.0.0.1 127.0.0.1\n"
+	    "db.shop.big.local " DB_ADDR " " DB_ADDR "\n"
+	    "db.big-shop.svc.cluster.local " DB_ADDR " " DB_ADDR "\n");
 	free(out);
 }
 
@@ -138,7 +143,7 @@ static void
 test_tables_past_the_limit(void **state)
 {
 	size_t web_under = ROUTERS_SNAPSHOT_MAX / UP_BYTES - 100;
-	size_t db_under = DISCOVERY_RECORDS_MAX / DB_BYTES - 100;
+	size_t db_under = (DISCOVERY_RECORDS_MAX - web_under * WEB_DNS_BYTES) / DB_BYTES - 100;
 	char *out = NULL, err[256];
 	size_t nweb = 2, ndb = 2;       /* from test_small_tables */
 
