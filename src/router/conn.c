@@ -7,27 +7,39 @@
  *                 accept (allow list passed)
  *                    │ on the TLS listener:
  *                    │   TLS ── handshake fails (unknown SNI, no TLS 1.3) / 10 s ──► freed
- *                    │    │ handshake done (xport_handshake OK; a peer: still listed)
+ *                    │    │ HANDSHAKE_DONE (xport_handshake OK; a peer: still listed)
  *                    ▼    ▼
- *   ┌────────────► HEAD ── malformed / 408 ───────────────┐
- *   │    next        │ head parsed                         │
- *   │  request       ▼                                     ▼
- *   │        exchange_start ── 404/503/501/metrics ──► LOCAL ── close ──► LINGER ──► freed
- *   │                │ route found                         │   (close)        (drain, EOF or 2 s)
- *   │                ▼                                     │
- *   │            PROXY:  connect ─ refused/timeout ─► next upstream once, else 502/504 ─► LOCAL
- *   │                │   request half:  RQ_HEAD → RQ_BODY → RQ_DONE   (client ─► upstream)
- *   │                │   response half: RS_HEAD → RS_BODY → RS_DONE   (upstream ─► client)
- *   │                │   no answer in TIMEOUT_S ─► 504 ─► LOCAL
- *   │                │   101 to an Upgrade ─► TUNNEL (bytes both ways) ─► freed
- *   │                ▼
- *   └──── keep-alive ┴ both halves done (else closed)     conn_finish()
+ *   ┌────────────► HEAD ── ANSWER_LOCAL: malformed, 408, 404/503/501/metrics ──┐
+ *   │                │ ROUTED: head parsed, route found (exchange_start)        ▼
+ *   │                ▼                                                        LOCAL
+ *   │            PROXY ── ANSWER_LOCAL: 502/504 (connect refused/timeout) ──►  │
+ *   │              │ │ ROUTED: the next upstream once; a pooled one failed     │
+ *   │              │ │         before any answer: a fresh one                  │
+ *   │              │ │ request half:  RQ_HEAD → RQ_BODY → RQ_DONE  (client ─► upstream)
+ *   │              │ │ response half: RS_HEAD → RS_BODY → RS_DONE  (upstream ─► client)
+ *   │              │ └ UPGRADED: 101 to an Upgrade ──► TUNNEL (both ways) ──► freed
+ *   │              ▼                                                           ▼
+ *   └── KEEP_ALIVE ┴─────────── the exchange ended: conn_finish() ─────────────┘
+ *                  │ LINGER: closing with the client's rest unread
+ *                  ▼
+ *               LINGER (drain until EOF or 2 s) ──► freed       else closed: freed
+ *
+ * The arrows, one row of the table each (conn_fsm_next):
+ *   TLS   ─HANDSHAKE_DONE─► HEAD
+ *   HEAD  ─ROUTED─► PROXY        HEAD  ─ANSWER_LOCAL─► LOCAL
+ *   PROXY ─ROUTED─► PROXY        PROXY ─ANSWER_LOCAL─► LOCAL     PROXY ─UPGRADED─► TUNNEL
+ *   PROXY ─KEEP_ALIVE─► HEAD     PROXY ─LINGER─► LINGER
+ *   LOCAL ─KEEP_ALIVE─► HEAD     LOCAL ─LINGER─► LINGER
  *
  *   HEAD, LOCAL, PROXY: exchange.c     TUNNEL: tunnel.c     TLS, LINGER, keep-alive: here
  *
- * The transitions are not a pure function of (state, event): each step
- * does its I/O and decides from what the syscalls said, so they are tested
- * end to end (tests/e2e/router.t, tls.t, flood.t), not as a table.
+ * The names in capitals are the events of enum conn_event: every state
+ * change goes through conn_enter(), which takes the next state from that
+ * table, so the code cannot take an arrow not drawn here (it aborts);
+ * tests/unit/test_conn_fsm.c checks the table against these rows and that
+ * there is no other. Which event happens is decided by
+ * each step from what its syscalls said, and that is tested end to end
+ * (tests/e2e/router.t, tls.t, flood.t, reload.t).
  *
  * Sockets are edge-triggered and registered once for reading and writing;
  * rd_ready/wr_ready remember what the last edge and the last syscall said,
@@ -78,6 +90,63 @@ conn_now(const struct conn *c)
 	return ev_now(c->w->loop);
 }
 
+/* ---- the state machine (the diagram above) ---- */
+
+static const char *const state_names[CS_COUNT] = {
+	[CS_HEAD] = "head", [CS_LOCAL] = "local", [CS_PROXY] = "proxy",
+	[CS_TUNNEL] = "tunnel", [CS_LINGER] = "linger", [CS_TLS] = "tls",
+};
+
+/* next[from][event] - 1: 0 (the default) is no arrow. */
+static const signed char next_state[CS_COUNT][CE_COUNT] = {
+	[CS_TLS] = {
+		[CE_HANDSHAKE_DONE] = CS_HEAD + 1,
+	},
+	[CS_HEAD] = {
+		[CE_ROUTED] = CS_PROXY + 1,
+		[CE_ANSWER_LOCAL] = CS_LOCAL + 1,
+	},
+	[CS_PROXY] = {
+		[CE_ROUTED] = CS_PROXY + 1,
+		[CE_ANSWER_LOCAL] = CS_LOCAL + 1,
+		[CE_UPGRADED] = CS_TUNNEL + 1,
+		[CE_KEEP_ALIVE] = CS_HEAD + 1,
+		[CE_LINGER] = CS_LINGER + 1,
+	},
+	[CS_LOCAL] = {
+		[CE_KEEP_ALIVE] = CS_HEAD + 1,
+		[CE_LINGER] = CS_LINGER + 1,
+	},
+	/* CS_TUNNEL and CS_LINGER end in conn_free() alone. */
+};
+
+int
+conn_fsm_next(enum conn_state from, enum conn_event ev)
+{
+	if ((unsigned)from >= CS_COUNT || (unsigned)ev >= CE_COUNT)
+		return -1;
+	return next_state[from][ev] - 1;
+}
+
+const char *
+conn_state_name(int state)
+{
+	return state >= 0 && state < CS_COUNT ? state_names[state] : "?";
+}
+
+void
+conn_enter(struct conn *c, enum conn_event ev)
+{
+	int to = conn_fsm_next(c->state, ev);
+
+	if (to == -1) {
+		log_warnx("BUG: connection from %s: event %d in state %s has no transition",
+		    c->peer_ip, (int)ev, conn_state_name(c->state));
+		abort();
+	}
+	c->state = (enum conn_state)to;
+}
+
 /* ---- lifecycle ---- */
 
 static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg);
@@ -125,6 +194,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr_in *peer, int kind)
 	char err[512];
 
 	c->w = w;
+	c->ex.conn = c;
 	xport_plain(&c->xp, fd, c->peer_ip);
 	c->kind = kind;
 	c->peer_addr = ntohl(peer->sin_addr.s_addr);
@@ -209,7 +279,7 @@ conn_finish(struct conn *c)
 	if (!keep) {
 		if (c->ex.linger) {
 			xport_shutdown_wr(&c->xp);
-			c->state = CS_LINGER;
+			conn_enter(c, CE_LINGER);
 			c->deadline = conn_now(c) + LINGER_MS;
 			return STEP_MORE;
 		}
@@ -220,7 +290,7 @@ conn_finish(struct conn *c)
 	c->out_off = 0;
 	c->ex.status = 0;
 	c->ex.bytes_in = c->ex.bytes_out = 0;
-	c->state = CS_HEAD;
+	conn_enter(c, CE_KEEP_ALIVE);
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
 	c->parse_pending = c->in_len > c->in_off;
@@ -326,7 +396,7 @@ conn_step_tls(struct conn *c)
 		return peer_admit(c);
 	if (r == CX_OK) {
 		M_INC(w->m.tls_handshakes);
-		c->state = CS_HEAD;
+		conn_enter(c, CE_HANDSHAKE_DONE);
 		c->deadline = conn_now(c) + HEAD_TIMEOUT_MS;
 		return STEP_MORE;
 	}
@@ -380,7 +450,7 @@ peer_admit(struct conn *c)
 		return STEP_FREED;
 	}
 	M_INC(w->m.peer_handshakes);
-	c->state = CS_HEAD;
+	conn_enter(c, CE_HANDSHAKE_DONE);
 	c->deadline = conn_now(c) + HEAD_TIMEOUT_MS;
 	return STEP_MORE;
 }
@@ -423,8 +493,6 @@ conn_peers_recheck(struct worker *w)
 static void
 step_limit(struct conn *c)
 {
-	static const char *const states[] = { "head", "local", "proxy", "tunnel", "linger",
-	    "tls" };
 	static _Thread_local int64_t next_log;
 	static _Thread_local unsigned long quiet;
 	struct worker *w = c->w;
@@ -438,7 +506,7 @@ step_limit(struct conn *c)
 	log_warnx("connection from %s stopped after %d steps without waiting: state %s, rq %d,"
 	    " rs %d, host \"%s\", %zu bytes in, %zu out, rd %d wr %d eof %d (%lu more since"
 	    " the last such line)", c->peer_ip, RUN_STEPS_MAX,
-	    (size_t)c->state < CX_ARRAY_LEN(states) ? states[c->state] : "?", c->ex.rq, c->ex.rs,
+	    conn_state_name(c->state), c->ex.rq, c->ex.rs,
 	    c->ex.hostname, c->in_len - c->in_off, c->out.len - c->out_off, c->rd_ready,
 	    c->wr_ready, c->rd_eof, quiet);
 	quiet = 0;
@@ -495,8 +563,10 @@ conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 void
-conn_upstream_event(struct conn *c, struct upconn *uc, uint32_t events)
+exchange_upstream_event(struct exchange *ex, struct upconn *uc, uint32_t events)
 {
+	struct conn *c = ex->conn;
+
 	xport_events(&uc->xp, events, &uc->rd_ready, &uc->wr_ready);
 	if (events & EV_ERROR)
 		uc->err = !uc->connected || uc->err;

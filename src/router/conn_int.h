@@ -2,7 +2,8 @@
  * conn_int.h — what conn.c (the client connection), exchange.c (one request
  * and its response) and tunnel.c (bytes both ways after 101) share: the two
  * structs, the states, and the few steps each calls in the others. Nothing
- * outside those three files includes it; the rest of the router sees conn.h.
+ * outside those three files includes it (but the unit test of the state
+ * machine, test_conn_fsm.c); the rest of the router sees conn.h.
  *
  * struct conn is the client connection: its transport, readiness, buffers,
  * place in the worker's activity list (the idle LRU), the handshake and the
@@ -41,7 +42,20 @@
  * (touch nothing). */
 enum { STEP_WAIT, STEP_MORE, STEP_FREED };
 /* The connection's states (the diagram is atop conn.c). */
-enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER, CS_TLS };
+enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER, CS_TLS, CS_COUNT };
+/* What moves a connection from one state to another: each state change
+ * goes through conn_enter(), which takes the next state from the table of
+ * conn_fsm_next() (tests/unit/test_conn_fsm.c checks it against the
+ * diagram). Being freed is no state: the conn is gone. */
+enum conn_event {
+	CE_HANDSHAKE_DONE,	/* TLS -> HEAD */
+	CE_ROUTED,		/* HEAD -> PROXY; PROXY -> PROXY: another upstream or a fresh one */
+	CE_ANSWER_LOCAL,	/* HEAD, PROXY -> LOCAL: 404/503/..., a refusal, 502/504 */
+	CE_UPGRADED,		/* PROXY -> TUNNEL: 101 to an Upgrade */
+	CE_KEEP_ALIVE,		/* LOCAL, PROXY -> HEAD: the exchange ended, the next one */
+	CE_LINGER,		/* LOCAL, PROXY -> LINGER: ended with a close, drain the rest */
+	CE_COUNT
+};
 /* The two halves of a proxied exchange (exchange.c). */
 enum { RQ_HEAD, RQ_BODY, RQ_DONE };
 enum { RS_HEAD, RS_BODY, RS_DONE };
@@ -49,6 +63,7 @@ enum { BK_NONE, BK_LENGTH, BK_CHUNKED, BK_CLOSE };
 
 /* One request and its answer (valid from exchange_start to conn_finish). */
 struct exchange {
+	struct conn *conn;		/* the connection it runs on */
 	bool active;			/* a request was read (it gets logged) */
 	struct wtable *wt;
 	const struct route_host *host;
@@ -118,6 +133,15 @@ struct conn {
 };
 
 /* ---- conn.c: the connection ---- */
+
+/* The state ev leads to from state from, or -1 when the diagram has no such
+ * arrow. Pure: the transition table. */
+int conn_fsm_next(enum conn_state from, enum conn_event ev);
+/* The state's name ("head", "tls", ...), "?" for none. */
+const char *conn_state_name(int state);
+/* c takes the transition ev from its state; one the diagram does not draw
+ * is a bug in the router: it is logged and the process aborts. */
+void conn_enter(struct conn *c, enum conn_event ev);
 
 int64_t conn_now(const struct conn *c);
 /* Closes the client, its upstream connection and tables; c is gone. */

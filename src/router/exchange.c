@@ -155,7 +155,7 @@ local_reply_with(struct conn *c, int status, const char *headers, const char *bo
 	if (!c->ex.head_req)
 		buf_add(&c->out, body, blen);
 	c->ex.status = status;
-	c->state = CS_LOCAL;
+	conn_enter(c, CE_ANSWER_LOCAL);
 	c->deadline = conn_now(c) + BODY_TIMEOUT_MS;
 	return STEP_MORE;
 }
@@ -481,7 +481,7 @@ proxy_connect(struct conn *c, struct upstream *u, bool fresh)
 
 	c->ex.upstream = u;
 	c->ex.attempts++;
-	c->state = CS_PROXY;
+	conn_enter(c, CE_ROUTED);
 	c->ex.rq = RQ_HEAD;
 	c->ex.uhead_off = 0;
 	c->ex.rs = RS_HEAD;
@@ -490,7 +490,7 @@ proxy_connect(struct conn *c, struct upstream *u, bool fresh)
 	c->ex.resp_started = false;
 	c->ex.dechunk = false;
 	clock_gettime(CLOCK_MONOTONIC, &c->ex.up_t0);
-	c->ex.uc = upstream_acquire(w, u, c, fresh, &reused, c->ex.host->up_ctx,
+	c->ex.uc = upstream_acquire(w, u, &c->ex, fresh, &reused, c->ex.host->up_ctx,
 	    c->ex.host->peer != NULL ? c->ex.host->peer : c->ex.host->name);
 	if (c->ex.uc == NULL)
 		return connect_failed(c, false);

@@ -14,7 +14,7 @@
 void
 tunnel_begin(struct conn *c)
 {
-	c->state = CS_TUNNEL;
+	conn_enter(c, CE_UPGRADED);
 	c->ex.keep = false;
 	c->ex.tun_ceof = c->ex.tun_ueof = false;
 	c->deadline = conn_now(c) + TUNNEL_TIMEOUT_MS;

@@ -149,7 +149,7 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	if (uc->owner != NULL) {
-		conn_upstream_event(uc->owner, uc, events);
+		exchange_upstream_event(uc->owner, uc, events);
 		return;
 	}
 	/* Idle in the pool: readable means the process closed it or sent
@@ -162,7 +162,7 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 struct upconn *
-upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool fresh,
+upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner, bool fresh,
     bool *reused, struct tls_ctx *ctx, const char *sni)
 {
 	struct upconn *uc;
