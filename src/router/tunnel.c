@@ -20,6 +20,29 @@ tunnel_begin(struct conn *c)
 	c->deadline = conn_now(c) + TUNNEL_TIMEOUT_MS;
 }
 
+/* One direction: writes buf[*off..len) to x while *ready; the count
+ * written (0 when nothing could go), or -1 on a write error. */
+static ssize_t
+tunnel_send(struct xport *x, const char *buf, size_t *off, size_t len, bool *ready)
+{
+	ssize_t n;
+
+	if (*off == len || !*ready)
+		return 0;
+	n = xport_write(x, buf + *off, len - *off);
+	if (n > 0) {
+		*off += (size_t)n;
+		if (*off < len)
+			*ready = false;
+		return n;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		*ready = false;
+	else if (n == -1 && errno != EINTR)
+		return -1;
+	return 0;
+}
+
 int
 tunnel_step(struct conn *c)
 {
@@ -39,20 +62,11 @@ tunnel_step(struct conn *c)
 		}
 	}
 	if (c->out_off == c->out.len) {
-		if (uc->len > uc->off && c->wr_ready) {
-			n = xport_write(&c->xp, uc->in + uc->off, uc->len - uc->off);
-			if (n > 0) {
-				c->ex.bytes_out += (uint64_t)n;
-				uc->off += (size_t)n;
-				progress = true;
-				if (uc->off < uc->len)
-					c->wr_ready = false;
-			} else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				c->wr_ready = false;
-			} else if (n == -1 && errno != EINTR) {
-				goto done;
-			}
-		}
+		n = tunnel_send(&c->xp, uc->in, &uc->off, uc->len, &c->wr_ready);
+		if (n == -1)
+			goto done;
+		c->ex.bytes_out += (uint64_t)n;
+		progress |= n > 0;
 		if (uc->len == uc->off && !c->ex.tun_ueof) {
 			int r = upconn_read(uc);
 
@@ -66,19 +80,10 @@ tunnel_step(struct conn *c)
 		}
 	}
 	/* client -> upstream */
-	if (c->in_len > c->in_off && uc->wr_ready) {
-		n = xport_write(&uc->xp, c->in + c->in_off, c->in_len - c->in_off);
-		if (n > 0) {
-			c->in_off += (size_t)n;
-			progress = true;
-			if (c->in_off < c->in_len)
-				uc->wr_ready = false;
-		} else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			uc->wr_ready = false;
-		} else if (n == -1 && errno != EINTR) {
-			goto done;
-		}
-	}
+	n = tunnel_send(&uc->xp, c->in, &c->in_off, c->in_len, &uc->wr_ready);
+	if (n == -1)
+		goto done;
+	progress |= n > 0;
 	if (c->in_len == c->in_off && !c->ex.tun_ceof) {
 		int r = conn_read(c);
 

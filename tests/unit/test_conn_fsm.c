@@ -130,6 +130,13 @@ test_names(void **state)
 static void
 test_enter(void **state)
 {
+	static const struct {
+		enum conn_event ev;
+		enum conn_state to;
+	} steps[] = {
+		{ CE_HANDSHAKE_DONE, CS_HEAD }, { CE_ROUTED, CS_PROXY }, { CE_ROUTED, CS_PROXY },
+		{ CE_KEEP_ALIVE, CS_HEAD }, { CE_ANSWER_LOCAL, CS_LOCAL }, { CE_LINGER, CS_LINGER },
+	};
 	struct conn c;
 
 	(void)state;
@@ -138,18 +145,10 @@ test_enter(void **state)
 	/* A keep-alive connection over TLS: handshake, a proxied request, a
 	 * local answer, then a lingering close. */
 	c.state = CS_TLS;
-	conn_enter(&c, CE_HANDSHAKE_DONE);
-	assert_int_equal(c.state, CS_HEAD);
-	conn_enter(&c, CE_ROUTED);
-	assert_int_equal(c.state, CS_PROXY);
-	conn_enter(&c, CE_ROUTED);
-	assert_int_equal(c.state, CS_PROXY);
-	conn_enter(&c, CE_KEEP_ALIVE);
-	assert_int_equal(c.state, CS_HEAD);
-	conn_enter(&c, CE_ANSWER_LOCAL);
-	assert_int_equal(c.state, CS_LOCAL);
-	conn_enter(&c, CE_LINGER);
-	assert_int_equal(c.state, CS_LINGER);
+	for (size_t i = 0; i < CX_ARRAY_LEN(steps); i++) {
+		conn_enter(&c, steps[i].ev);
+		assert_int_equal(c.state, steps[i].to);
+	}
 }
 
 /* An arrow not drawn aborts the process (in a child, so the test goes on). */
