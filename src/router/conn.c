@@ -563,7 +563,7 @@ conn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 }
 
 void
-exchange_upstream_event(struct exchange *ex, struct upconn *uc, uint32_t events)
+conn_upstream_event(struct exchange *ex, struct upconn *uc, uint32_t events)
 {
 	struct conn *c = ex->conn;
 

@@ -149,7 +149,7 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	if (uc->owner != NULL) {
-		exchange_upstream_event(uc->owner, uc, events);
+		conn_upstream_event(uc->owner, uc, events);
 		return;
 	}
 	/* Idle in the pool: readable means the process closed it or sent
