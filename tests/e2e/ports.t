@@ -56,7 +56,8 @@ exits_with 7 "a process does not reach the routers on the host's loopback (its o
 nobody_setup || { echo "Bail out! cannot set up the unprivileged user's directory"; exit 1; }
 out=$(as_nobody cx rack install local u 2>&1); ok $? "an unprivileged user installs a loopback rack" "$out"
 as_nobody cx apps create shop -r u >/dev/null 2>&1
-out=$(as_nobody cx deploy "$EXAMPLES/hello" -a shop -r u 2>&1); ok $? "...and deploys to it" "$out"
+usrc="$NOBODY/hello"; cp -r "$EXAMPLES/hello" "$usrc"; chmod -R a+rX "$usrc"   # the user cannot read a checkout under /root
+out=$(as_nobody cx deploy "$usrc" -a shop -r u 2>&1); ok $? "...and deploys to it" "$out"
 js=$(as_nobody cx ps -a shop -r u --json)
 like "$js" '"address":"127\.0\.0\.1"' "its process is on the host's loopback" "$js"
 p=$(printf '%s' "$js" | sed -n 's/.*"port":\([0-9]*\).*/\1/p')
