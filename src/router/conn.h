@@ -1,7 +1,9 @@
 /*
- * conn.h — client connections: the per-connection state machine that reads
- * requests, routes them, proxies them to an upstream and streams the answer
- * back (the diagram is at the top of conn.c).
+ * conn.h — client connections as the rest of the router sees them: made
+ * from an accepted socket, woken by their own and their upstream's events,
+ * swept for deadlines, shed and closed. The state machine is drawn atop
+ * conn.c; each request it serves is an exchange (exchange.c), which owns
+ * the upstream connection (upstream.h).
  */
 #ifndef CX_ROUTER_CONN_H
 #define CX_ROUTER_CONN_H
@@ -12,6 +14,7 @@
 
 struct worker;
 struct conn;
+struct exchange;
 struct upconn;
 struct tls_id;
 
@@ -28,8 +31,9 @@ void conn_peers_recheck(struct worker *w);
  * identity of the host named sni in the worker's current table, else NULL
  * (the handshake is refused). */
 const struct tls_id *conn_tls_pick(void *arg, const char *sni);
-/* Called by the upstream module when the owner's upstream socket has events. */
-void conn_upstream_event(struct conn *c, struct upconn *uc, uint32_t events);
+/* Called by the upstream module when the upstream socket of ex (its owner)
+ * has events: the connection ex runs on takes its steps. */
+void conn_upstream_event(struct exchange *ex, struct upconn *uc, uint32_t events);
 /* Applies expired deadlines (timeouts) to every connection of w. */
 void conn_sweep(struct worker *w, int64_t now);
 /* Shutdown: closes connections that are idle between requests. */

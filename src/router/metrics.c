@@ -125,6 +125,17 @@ counter(struct buf *out, const char *labels, const char *name, const char *type,
 	    name, labels, (unsigned long long)v);
 }
 
+bool
+metrics_endpoint(struct http_slice method, struct http_slice target)
+{
+	const char *q = memchr(target.p, '?', target.n);
+
+	if (q != NULL)
+		target.n = (size_t)(q - target.p);
+	return http_slice_eq(target, "/_cx/metrics") &&
+	    (http_slice_eq(method, "GET") || http_slice_eq(method, "HEAD"));
+}
+
 void
 metrics_render(struct buf *out, struct worker **ws, int nworkers,
     const struct router_config *cfg, const struct routes *rt)

@@ -11,9 +11,11 @@
 #define CX_ROUTER_METRICS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/http1.h"
 #include "common/util.h"
 
 #define METRICS_MAX_CODES 32
@@ -60,6 +62,10 @@ struct host_stats *metrics_host(struct metrics *m, const char *host, const char 
 /* Counts one answered request. Owner only. */
 void metrics_count(struct host_stats *hs, int code, uint64_t bytes_in, uint64_t bytes_out);
 /* Appends the Prometheus text of all workers to out. */
+/* True when a request of method for target (origin-form, any query) asks
+ * for the metrics page: GET or HEAD /_cx/metrics. (Who may ask, Host _cx
+ * from this host, is the exchange's to check.) */
+bool metrics_endpoint(struct http_slice method, struct http_slice target);
 void metrics_render(struct buf *out, struct worker **ws, int nworkers,
     const struct router_config *cfg, const struct routes *rt);
 

@@ -122,12 +122,8 @@ upstream_close(struct worker *w, struct upconn *uc)
 		return;
 	if (uc->owner == NULL)
 		idle_unlink(w, uc);
-	ev_del(w->loop, uc->fd);
-	if (uc->tls != NULL) {
-		tls_conn_close_notify(uc->tls);
-		tls_conn_free(uc->tls);
-	}
-	close(uc->fd);
+	ev_del(w->loop, uc->xp.fd);
+	xport_close(&uc->xp);
 	free(uc->in);
 	free(uc);
 }
@@ -140,9 +136,9 @@ static bool
 tls_idle_ok(struct upconn *uc)
 {
 	char junk[512];
-	ssize_t n = tls_conn_read(uc->tls, junk, sizeof(junk));
+	ssize_t n = tls_conn_read(uc->xp.tls, junk, sizeof(junk));
 
-	return n == CX_AGAIN && tls_conn_events(uc->tls) == POLLIN;
+	return n == CX_AGAIN && tls_conn_events(uc->xp.tls) == POLLIN;
 }
 
 static void
@@ -159,14 +155,14 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	/* Idle in the pool: readable means the process closed it or sent
 	 * something unasked; either way it cannot carry a request. */
 	if ((events & (EPOLLIN | EPOLLRDHUP | EV_ERROR)) &&
-	    (uc->tls == NULL || (events & (EPOLLRDHUP | EV_ERROR)) || !tls_idle_ok(uc)))
+	    (uc->xp.tls == NULL || (events & (EPOLLRDHUP | EV_ERROR)) || !tls_idle_ok(uc)))
 		upstream_close(uc->w, uc);
 	else if (events & EPOLLOUT)
 		uc->wr_ready = true;
 }
 
 struct upconn *
-upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool fresh,
+upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner, bool fresh,
     bool *reused, struct tls_ctx *ctx, const char *sni)
 {
 	struct upconn *uc;
@@ -190,26 +186,29 @@ upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner, bool 
 	if (fd == -1)
 		return NULL;
 	uc = xcalloc(1, sizeof(*uc));
-	uc->fd = fd;
+	xport_plain(&uc->xp, fd, u->name);
 	uc->w = w;
 	uc->up = u;
 	uc->owner = owner;
 	if (u->tls != 0) {
-		uc->tls = ctx != NULL ? tls_conn_new(ctx, fd, sni, err, sizeof(err)) : NULL;
-		if (uc->tls == NULL) {
+		struct tls_conn *t = ctx != NULL ? tls_conn_new(ctx, fd, sni, err, sizeof(err)) :
+		    NULL;
+
+		if (t == NULL) {
 			log_warnx("upstream %s: %s", u->name, ctx != NULL ? err : "no TLS context");
 			close(fd);
 			free(uc);
 			errno = EPROTO;
 			return NULL;
 		}
+		xport_tls(&uc->xp, fd, t, u->name);
 	}
 	uc->in = xmalloc(UPCONN_BUF);
 	if (ev_add(w->loop, fd, EV_READ | EV_WRITE | EPOLLRDHUP | EPOLLET, upconn_event, uc) == -1) {
 		int saved = errno;
 
 		log_warn("epoll add upstream %s", u->name);
-		tls_conn_free(uc->tls);
+		tls_conn_free(uc->xp.tls);
 		close(fd);
 		free(uc->in);
 		free(uc);
@@ -230,11 +229,11 @@ upstream_release(struct worker *w, struct upconn *uc)
 		char c;
 		ssize_t n;
 
-		if (uc->tls != NULL) {
+		if (uc->xp.tls != NULL) {
 			if (tls_idle_ok(uc))
 				uc->rd_ready = false;
 		} else {
-			n = recv(uc->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+			n = recv(uc->xp.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 			if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				uc->rd_ready = false;
 		}
@@ -288,3 +287,20 @@ upstream_registry_free(struct worker *w)
 	free(w->ups.buckets);
 	memset(&w->ups, 0, sizeof(w->ups));
 }
+
+int
+upconn_read(struct upconn *uc)
+{
+	ssize_t n = xport_fill(&uc->xp, uc->in, UPCONN_BUF, &uc->off, &uc->len, &uc->rd_ready);
+
+	if (n > 0) {
+		uc->parse_pending = true;
+		return 1;
+	}
+	if (n == XPORT_EOF)
+		uc->eof = true;
+	else if (n == XPORT_FAILED)
+		uc->err = true;
+	return n == 0 ? 0 : -1;
+}
+

@@ -2,8 +2,8 @@
  * upstream.h — a worker's upstreams (one per process address, kept across
  * route reloads) and their pools of idle keep-alive connections.
  *
- * An upconn belongs either to a client connection (owner set) or to its
- * upstream's idle pool (owner NULL). An idle connection that becomes readable
+ * An upconn belongs either to an exchange (owner set: the request it
+ * carries) or to its upstream's idle pool (owner NULL). An idle connection that becomes readable
  * (the process closed it, or sent junk) is closed at once. Pools are LIFO so
  * that the warmest connections are reused; idle ones are closed after
  * UPSTREAM_IDLE_MS.
@@ -16,25 +16,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "router/transport.h"
+
 #define UPCONN_BUF		(16 * 1024)
 #define UPSTREAM_MAX_IDLE	1024	/* per upstream per worker; no churn at -c256 */
 #define UPSTREAM_IDLE_MS	60000
 #define UPSTREAM_EJECT_MS	5000
 
 struct worker;
-struct conn;
+struct exchange;
 struct route_up;
 struct tls_conn;
 struct tls_ctx;
 
 struct upconn {
-	int fd;
-	struct tls_conn *tls;		/* NULL: plain HTTP */
+	struct xport xp;		/* plain or TLS, to the process */
 	bool tcp_done;			/* TCP connected; connected = and the TLS handshake done */
-	bool tls_rd_on_wr, tls_wr_on_rd;	/* a TLS read waits to write, a write to read */
 	struct worker *w;
 	struct upstream *up;
-	struct conn *owner;		/* NULL while idle in the pool */
+	struct exchange *owner;		/* NULL while idle in the pool */
 	struct upconn *prev, *next;	/* idle list */
 	char *in;			/* UPCONN_BUF bytes from the upstream */
 	size_t off, len;		/* unconsumed bytes are in[off..len) */
@@ -70,7 +70,7 @@ struct upstream *upstream_for(struct worker *w, struct route_up *ru);
  * once TCP is connected. NULL with errno when the connect fails at once
  * (e.g. ECONNREFUSED; EPROTO: no TLS connection could be made).
  */
-struct upconn *upstream_acquire(struct worker *w, struct upstream *u, struct conn *owner,
+struct upconn *upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner,
     bool fresh, bool *reused, struct tls_ctx *ctx, const char *sni);
 /* Gives a connection whose exchange ended cleanly back to its pool. */
 void upstream_release(struct worker *w, struct upconn *uc);
@@ -80,5 +80,8 @@ void upstream_close(struct worker *w, struct upconn *uc);
 void upstream_sweep(struct worker *w, int64_t now);
 /* Closes every idle pooled connection (shutdown). */
 void upstream_close_idle(struct worker *w);
+/* Reads from the process into uc->in (compacting it when full); 1 read,
+ * 0 nothing now (or no room), -1 EOF (uc->eof) or error (uc->err). */
+int upconn_read(struct upconn *uc);
 
 #endif

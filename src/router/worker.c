@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "router/conn.h"
 #include "router/listener.h"
+#include "router/rewrite.h"
 #include "router/routes.h"
 
 #define SWEEP_MS 100
@@ -209,9 +210,8 @@ worker_init(struct worker *w, int id, const struct router_config *cfg, struct ro
 	w->rng[1] = splitmix(&seed);
 	w->unknown_stats = metrics_host(&w->m, "", "", "");
 	for (int k = 0; k < LK_COUNT; k++)
-		snprintf(w->xf_tail[k], sizeof(w->xf_tail[k]),
-		    "\r\nX-Forwarded-Proto: %s\r\nX-Forwarded-Port: %d\r\nX-Request-Id: ",
-		    k == LK_TLS || k == LK_PEER ? "https" : "http", cfg->listen_port[k]);
+		rewrite_forwarded_tail(w->xf_tail[k], sizeof(w->xf_tail[k]),
+		    k == LK_TLS || k == LK_PEER, cfg->listen_port[k]);
 	w->loop = ev_new();
 	if (w->loop == NULL)
 		return -1;
