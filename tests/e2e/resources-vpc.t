@@ -54,7 +54,9 @@ is "$out" "added; writes: 1" "a row written through the router, from the lab's i
 rackpid=$(cat "$CX_HOME/racks/rv/rackd.pid")
 redispid=$(cut -d' ' -f1 "$RES/cache/pid")
 kill -9 "$rackpid"; wait_for 5 gone "$rackpid"
-cx-rackd --home "$CX_HOME" --rack rv --daemon; ok $? "daemon restarted after kill -9"
+# The keeper starts a new daemon by itself.
+wait_for 15 sh -c "p=\$(cat '$CX_HOME/racks/rv/rackd.pid' 2>/dev/null); [ -n \"\$p\" ] && [ \"\$p\" != $rackpid ] && cx apps -r rv >/dev/null 2>&1"
+ok $? "daemon back after kill -9 (its keeper started pid $(cat "$CX_HOME/racks/rv/rackd.pid"))"
 is "$(cut -d' ' -f1 "$RES/database/pid") $(cut -d' ' -f1 "$RES/cache/pid")" "$pgpid $redispid" \
     "it adopted both servers"
 wait_for 10 sh -c "cx resources -a shop -r rv | grep -c running | grep -qx 2"
