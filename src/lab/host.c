@@ -16,6 +16,11 @@
  *           to the bridge only replies: nothing new reaches a process
  *   nat     from the CIDR to anything but the bridge: masquerade
  *
+ * A loopback rack's routers stay on the host's 127.0.0.1, which its
+ * processes cannot reach (theirs is their own): a second table of the rack's
+ * (PREFIX-gN-RACK, lab_loopback_gateway) DNATs .2:80/.2:443 and .3:80 there,
+ * and the input chain above accepts what was DNATed from those.
+ *
  * The chains' policy is accept: the table decides only what touches the
  * bridge and leaves the rest of the host's traffic to the host's own rules.
  */
@@ -48,6 +53,12 @@ void
 lab_host_proc_link(const struct lab_state *st, uint32_t addr, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%sv%08x", st->prefix, addr);
+}
+
+void
+lab_host_gw_table(const struct lab_state *st, const struct lab_rack *r, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s-g%d-%s", st->prefix, r->id, r->name);
 }
 
 uint32_t
@@ -135,11 +146,14 @@ lab_host_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh)
 		     "\t\tiifname \"%s\" ct state invalid drop\n"
 		     "\t\tiifname \"%s\" ip daddr %s meta l4proto { tcp, udp } th dport 53 accept\n"
 		     "\t\tiifname \"%s\" ip daddr { %s, %s, %s%s%s } tcp dport { %s } accept\n"
+		     /* What the gateway table sent on to the routers on 127.0.0.1. */
+		     "\t\tiifname \"%s\" meta l4proto tcp ct status dnat ct original ip daddr { %s, %s }"
+		     " ct original proto-dst { %s } accept\n"
 		     "\t\tiifname \"%s\" drop\n"
 		     /* The bridge's own addresses are the rack's, not the world's. */
 		     "\t\tiifname != \"lo\" ip daddr { %s, %s, %s } drop\n\t}\n",
 	    br, br, br, gw, br, priv, egress, pub, r->priv != 0 ? ", " : "", r->priv != 0 ? hpriv : "",
-	    LAB_ROUTER_PORTS, br, gw, priv, egress);
+	    LAB_ROUTER_PORTS, br, priv, egress, LAB_ROUTER_PORTS, br, gw, priv, egress);
 	buf_addf(&b, "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n"
 		     "\t\tiifname \"%s\" oifname \"%s\" accept\n"
 		     "\t\toifname \"%s\" ct state established,related accept\n"
@@ -151,6 +165,82 @@ lab_host_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh)
 		     "\t\tip saddr %s/%d oifname != \"%s\" masquerade\n\t}\n}\n",
 	    net, r->prefix, br);
 	return buf_cstr(&b);
+}
+
+char *
+lab_host_gw_rules(const struct lab_state *st, const struct lab_rack *r,
+    const struct lab_gateway_ports *ports)
+{
+	char table[64], net[16], priv[16], egress[16];
+	const struct { uint32_t addr; int from; int to; } maps[] = {
+		{ lab_rack_egress(r), 80, ports != NULL ? ports->egress : 0 },
+		{ lab_rack_private(r), 80, ports != NULL ? ports->internal : 0 },
+		{ lab_rack_private(r), 443, ports != NULL ? ports->internal_tls : 0 },
+	};
+	struct buf b;
+
+	lab_host_gw_table(st, r, table, sizeof(table));
+	lab_ip4(r->net, net, sizeof(net));
+	lab_ip4(lab_rack_private(r), priv, sizeof(priv));
+	lab_ip4(lab_rack_egress(r), egress, sizeof(egress));
+	buf_init(&b, 0);
+	/* Creating it first makes the delete succeed when there was none. */
+	buf_addf(&b, "table inet %s {}\ndelete table inet %s\n", table, table);
+	if (ports == NULL)
+		return buf_cstr(&b);
+	/* By source and address, not iifname: bridge netfilter may show the
+	 * port a packet came in by. Only the bridge has route_localnet, so
+	 * nothing DNATed from another interface is delivered. */
+	buf_addf(&b, "table inet %s {\n\tchain prerouting {\n\t\ttype nat hook prerouting priority "
+	    "dstnat; policy accept;\n", table);
+	for (size_t i = 0; i < CX_ARRAY_LEN(maps); i++) {
+		char to[16];
+
+		if (maps[i].to <= 0)
+			continue;
+		lab_ip4(maps[i].addr, to, sizeof(to));
+		buf_addf(&b, "\t\tip saddr %s/%d ip daddr %s tcp dport %d dnat ip to 127.0.0.1:%d\n",
+		    net, r->prefix, to, maps[i].from, maps[i].to);
+	}
+	buf_adds(&b, "\t}\n}\n");
+	return buf_cstr(&b);
+}
+
+int
+lab_loopback_gateway(const char *home, const char *rack, const struct lab_gateway_ports *ports,
+    char *err, size_t errlen)
+{
+	char br[16], path[96], *rules;
+	struct lab_sysctl localnet[] = { { path, ports != NULL ? "1" : "0" }, { NULL, NULL } };
+	struct lab l;
+	struct lab_rack *r;
+	int rc = -1;
+
+	if (lab_check_privilege(err, errlen) == -1)
+		return -1;
+	if (lab_open(&l, home, false, err, errlen) == -1)
+		return -1;
+	if ((r = lab_find_rack(&l.st, rack)) == NULL || !lab_rack_loopback(r)) {
+		snprintf(err, errlen, "rack %s is not a loopback rack run as root: it has no bridge",
+		    rack);
+		goto out;
+	}
+	lab_host_bridge(&l.st, r, br, sizeof(br));
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", br);
+	rules = lab_host_gw_rules(&l.st, r, ports);
+	/* route_localnet before the rules that need it, and off after them. */
+	if (ports != NULL && lab_link_exists(br) && lab_run(NULL, localnet, NULL, NULL, err,
+	    errlen) == -1) {
+		free(rules);
+		goto out;
+	}
+	rc = lab_nft(NULL, rules, err, errlen);
+	free(rules);
+	if (rc == 0 && ports == NULL && lab_link_exists(br))
+		rc = lab_run(NULL, localnet, NULL, NULL, err, errlen);
+out:
+	lab_close(&l);
+	return rc;
 }
 
 static const struct lab_sysctl host_sysctls[] = {
@@ -181,11 +271,13 @@ lab_host_teardown(struct lab *l, const struct lab_rack *r)
 		log_warnx("%s", err);
 	buf_free(&b);
 	{
-		char rules[128];
+		char *gw = lab_host_gw_rules(&l->st, r, NULL);
+		char *rules = xasprintf("table inet %s {}\ndelete table inet %s\n%s", table, table, gw);
 
-		snprintf(rules, sizeof(rules), "table inet %s {}\ndelete table inet %s\n", table, table);
 		if (lab_nft(NULL, rules, err, sizeof(err)) == -1)
 			log_warnx("%s", err);
+		free(rules);
+		free(gw);
 	}
 	for (const char *what = "hosts"; what != NULL; what = strcmp(what, "hosts") == 0 ? "resolv" : NULL) {
 		char path[PATH_MAX + 32];

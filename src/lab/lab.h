@@ -80,6 +80,24 @@ int lab_host_rack_create(const char *home, const char *rack, const char *cidr,
  * lab_rack_info says loopback. */
 int lab_loopback_rack_create(const char *home, const char *rack, struct lab_rack_info *out,
     char *err, size_t errlen);
+/* Where a loopback rack's routers listen on the host's 127.0.0.1 (0: not
+ * at all), which its processes, each in a namespace of its own, cannot
+ * reach there: lab_loopback_gateway maps the bridge's addresses to them. */
+struct lab_gateway_ports {
+	int egress;             /* the peer router's egress listener: bridge .3:80 */
+	int internal;           /* the internal router: bridge .2:80 */
+	int internal_tls;       /* the internal router's TLS: bridge .2:443 */
+};
+/* Makes loopback rack rack's bridge answer for its routers: a table of the
+ * rack's own in the host namespace (inet PREFIX-gN-RACK) whose prerouting
+ * DNATs what the rack's CIDR sends to .3:80, .2:80 and .2:443 to
+ * 127.0.0.1:ports (those given), with route_localnet=1 on the bridge (the
+ * kernel drops a packet from it to 127.0.0.1 otherwise). Replaces what was
+ * there atomically, so it is safe to call again; ports NULL removes the
+ * table (and route_localnet). lab_rack_destroy removes it too. -1 with err
+ * if rack is no loopback rack run as root, or nft fails. */
+int lab_loopback_gateway(const char *home, const char *rack, const struct lab_gateway_ports *ports,
+    char *err, size_t errlen);
 /* Held while a network is picked and its bridge made, by every $CX_HOME. */
 #define LAB_HOST_NETS_LOCK "/run/cx-host-nets.lock"
 /* The first /16 of 10.128.0.0/9 that overlaps none of the n networks given;

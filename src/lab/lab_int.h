@@ -157,9 +157,16 @@ uint32_t lab_rack_egress(const struct lab_rack *r);   /* CIDR .3 */
 bool lab_link_exists(const char *ifname);
 /* The host rack's table as one nft ruleset (fresh: none to replace). Malloc'd. */
 char *lab_host_rules(const struct lab_state *st, const struct lab_rack *r, bool fresh);
+/* A loopback rack's gateway table (lab_loopback_gateway), "PREFIX-gN-RACK". */
+void lab_host_gw_table(const struct lab_state *st, const struct lab_rack *r, char *out,
+    size_t outlen);
+/* Its ruleset: the table replaced by one with ports's DNAT rules, or only
+ * removed (ports NULL). Malloc'd. */
+char *lab_host_gw_rules(const struct lab_state *st, const struct lab_rack *r,
+    const struct lab_gateway_ports *ports);
 /* Creates the bridge, its addresses, the table and the rack's DNS. */
 int lab_host_build(struct lab *l, const struct lab_rack *r, char *err, size_t errlen);
-/* Removes the process links, the bridge, the table and the DNS. Best effort. */
+/* Removes the process links, the bridge, the tables and the DNS. Best effort. */
 void lab_host_teardown(struct lab *l, const struct lab_rack *r);
 /* The networks routed in the caller's namespace (from /proc/net/route, the
  * default route left out) into nets/prefixes; returns how many, at most max. */

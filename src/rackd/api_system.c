@@ -152,7 +152,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	const char **given = NULL;
 	char **keys = NULL, **vals = NULL, err[512];
 	size_t ngiven, n = 0;
-	bool port_changed[ROUTERS_N] = { false }, whitelist_changed = false;
+	bool restart[ROUTERS_N] = { false }, whitelist_changed = false;
 	char old_api_port[16] = "";
 	const char *api_port = NULL;
 
@@ -208,12 +208,16 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			goto out;
 		}
 		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0)
-			port_changed[0] = true;
+			restart[0] = true;
 		if (strcmp(key, "router_internal_port") == 0 ||
 		    strcmp(key, "router_internal_tls_port") == 0)
-			port_changed[1] = true;
+			restart[1] = true;
 		if (strcmp(key, "peer_port") == 0 || strcmp(key, "egress_port") == 0)
-			port_changed[ROUTER_PEER] = true;
+			restart[ROUTER_PEER] = true;
+		/* A new cap reaches a router only through its command line. */
+		if (strcmp(key, "router_max_conns") == 0)
+			for (int j = 0; j < ROUTERS_N; j++)
+				restart[j] = true;
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
 		if (strcmp(key, "api_port") == 0)
@@ -261,10 +265,12 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 		log_info("param %s=%s", keys[i], vals[i]);
 	for (int i = 0; i < ROUTERS_N; i++) {
 		r->routers[i].next_start = 0;
-		/* A router on a new port: stop it; the restart listens on the new one. */
-		if (port_changed[i] && r->routers[i].pid > 0)
+		/* A router on a new port or cap: stop it; the restart takes the new one. */
+		if (restart[i] && r->routers[i].pid > 0)
 			routers_restart(r, i);
 	}
+	if (restart[ROUTER_INTERNAL] || restart[ROUTER_PEER])
+		routers_gateway_sync(r, false);
 	routers_sync(r);
 	for (int i = 0; i < ROUTERS_N; i++)
 		wait_router_ready(r, &r->routers[i]);
@@ -288,6 +294,7 @@ uninstall_now(struct rack *r)
 		sandbox_release_ids(r, a->name, a->uid_base);
 	discovery_clear(r);
 	routers_stop_all(r);
+	routers_gateway_sync(r, true);
 	ev_stop(r->loop);
 }
 

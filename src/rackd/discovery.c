@@ -62,15 +62,22 @@ discovery_records(struct rack *r, char **out, char *err, size_t errlen)
 
 	*out = NULL;
 	buf_init(&b, DISCOVERY_RECORDS_MAX);
-	if (r->host) {
+	if (r->host || (!r->vpc && r->private_addr[0] != '\0')) {
 		char domain[256], internal[256];
+		int rc = 0;
 
 		/* Processes of a host rack resolve the rack's own domains through
-		 * its DNS: the public router's address, the internal router's. */
+		 * its DNS: the public router's address, the internal router's. A
+		 * loopback rack run as root has only the latter: the bridge's .2,
+		 * which the lab maps to its internal router on 127.0.0.1 (its
+		 * public router has no address on the bridge). */
 		rack_param(r, "domain", domain, sizeof(domain));
 		rack_param(r, "domain_internal", internal, sizeof(internal));
-		if (buf_addf(&b, "*.%s %s\n*.%s %s\n", domain, r->public_addr, internal,
-		    r->private_addr) == -1) {
+		if (r->host)
+			rc = buf_addf(&b, "*.%s %s\n", domain, r->public_addr);
+		if (rc == 0)
+			rc = buf_addf(&b, "*.%s %s\n", internal, r->private_addr);
+		if (rc == -1) {
 			snprintf(err, errlen, "the rack's domains do not fit the DNS records");
 			buf_free(&b);
 			return -1;

@@ -411,6 +411,10 @@ main(int argc, char **argv)
 			r->netns = true;
 			str_copy(r->cidr, sizeof(r->cidr), info.cidr);
 			str_copy(r->gateway_addr, sizeof(r->gateway_addr), info.gateway_addr);
+			/* Where its processes reach its routers on 127.0.0.1, through
+			 * the bridge (routers_gateway_sync). */
+			str_copy(r->private_addr, sizeof(r->private_addr), info.private_addr);
+			str_copy(r->egress_addr, sizeof(r->egress_addr), info.egress_addr);
 			if (lab_restore(home, err, sizeof(err)) == -1)
 				log_warnx("lab restore: %s", err);
 		} else if (lab_rack_get(home, name, &info) == 0) {

@@ -31,10 +31,12 @@ static const struct param_def params[] = {
 	{ "log_max_mb", PARAM_INT, 1, 10240, "size at which each log (an app's, a router's, the "
 	    "rack's) rotates, in MiB; 3 files of it at most per log (default 10)" },
 	{ "egress_port", PARAM_PORT, 0, 0,
-	    "where the rack's processes reach its TLS peers' internal services (loopback racks)" },
+	    "loopback racks: the egress listener's port on 127.0.0.1, where the rack reaches its "
+	    "TLS peers' internal services; processes in namespaces of their own (racks run as "
+	    "root) reach it as port 80 of the bridge's .3, where peers' names resolve" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },
-	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port (loopback racks)" },
-	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port (loopback racks)" },
+	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 80 of the bridge's .2)" },
+	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 443 of the bridge's .2)" },
 	{ "router_max_conns", PARAM_INT, 1, 1000000, "client connections of each router at once; at it the oldest idle one is closed for a new one (unset: half the router's descriptor limit less 64)" },
 	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
 	{ "router_tls_port", PARAM_PORT, 0, 0, "public router TLS port (loopback racks)" },

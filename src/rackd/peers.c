@@ -111,8 +111,11 @@ split_lines(char *text, char ***lines)
 }
 
 /*
- * A host rack's processes resolve a peer's internal names (*.DOMAIN) to the
- * rack's egress listener (their rack DNS); elsewhere nothing resolves them.
+ * The processes of a host rack, and of a loopback rack run as root (each in
+ * a namespace of its own), resolve a peer's internal names (*.DOMAIN) to the
+ * rack's egress listener on the bridge's .3 (their rack DNS; a loopback
+ * rack's lab maps .3:80 to egress_port on 127.0.0.1). Elsewhere nothing
+ * resolves them: the processes share the host's 127.0.0.1 and egress_port.
  * Makes the rack DNS answer exactly the store's peers' names: sets each,
  * unsets those recorded before that are no longer wanted (a peer gone, or
  * its domain changed), and records what it set. A name that cannot be
@@ -126,8 +129,8 @@ dns_sync(struct rack *r)
 	struct buf rec;
 	size_t n, nwant = 0, nhad = 0;
 
-	if (!r->host)
-		return;
+	if (r->egress_addr[0] == '\0')
+		return;     /* no rack DNS of its own (VPC racks peer by routing) */
 	if (store_peer_list(r->store, &list, &n) == -1) {
 		log_warnx("rack %s: cannot read peers for its DNS: %s", r->name,
 		    store_error(r->store));

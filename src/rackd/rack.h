@@ -126,9 +126,11 @@ struct rack {
 	bool host;                  /* a host rack (lab.h lab_host_rack_create): routers on real addresses */
 	char cidr[20];
 	char public_addr[16];       /* the public router's address (host racks: public_address) */
-	char private_addr[16];      /* the internal router's (host racks: private_address, else bridge .2) */
+	char private_addr[16];      /* the internal router's (host racks: private_address, else bridge
+				     * .2; loopback racks run as root: bridge .2, DNATed to it) */
 	char gateway_addr[16];      /* VPC and host racks: the processes' gateway (host racks: their DNS) */
-	char egress_addr[16];       /* host racks: where the processes reach TLS peers (bridge .3) */
+	char egress_addr[16];       /* host racks and loopback racks run as root: where the
+				     * processes reach TLS peers (bridge .3) */
 	struct app *apps;
 	struct router_proc routers[ROUTERS_N]; /* [0] public, [1] internal, [2] peer (peers.h) */
 	bool exiting;

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "lab/lab.h"
 #include "rackd/acme.h"
 #include "rackd/certs.h"
 #include "rackd/manifest.h"
@@ -69,8 +70,11 @@ internal_allow(struct rack *r, struct buf *b)
 	if (r->vpc) {
 		if (buf_addf(b, "allow %s\n", r->cidr) == -1 || rack_peer_cidrs(r, b) == -1)
 			return -1;
-	} else if (buf_adds(b, "allow 127.0.0.1/32\n") == -1) {
-		/* A loopback rack's "VPC" is this host's own address. */
+	} else if (buf_adds(b, "allow 127.0.0.1/32\n") == -1 ||
+	    (r->netns && buf_addf(b, "allow %s\n", r->cidr) == -1)) {
+		/* A loopback rack's "VPC" is this host's own address, and its
+		 * processes' bridge when they have namespaces of their own (they
+		 * come in by the bridge's .2, routers_gateway_sync). */
 		return -1;
 	}
 	if (r->host) {
@@ -405,10 +409,24 @@ listen_addr(struct rack *r, struct router_proc *rp, int which)
 
 static void stop_router(struct rack *r, struct router_proc *rp);
 
+/* Param router_max_conns as given ("" unset: the router's default). */
+static void
+max_conns(struct rack *r, char *out, size_t outlen)
+{
+	long n;
+
+	rack_param(r, "router_max_conns", out, outlen);
+	if (out[0] != '\0' && parse_long(out, 1, 1000000, &n) == -1) {
+		log_warnx("rack %s: router_max_conns \"%s\" is not a number from 1 to 1000000; the "
+		    "routers keep their default cap", r->name, out);
+		out[0] = '\0';
+	}
+}
+
 void
 routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 {
-	static char cert[4200], key[4200], log_mb[16];
+	static char cert[4200], key[4200], log_mb[16], conns[16];
 	size_t n = 0;
 
 #define ARG(s) do { if (n + 1 < max) argv[n++] = (char *)(s); } while (0)
@@ -448,16 +466,22 @@ routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 	rack_param(r, "log_max_mb", log_mb, sizeof(log_mb));
 	ARG("--log-max-mb");
 	ARG(log_mb);
+	max_conns(r, conns, sizeof(conns));
+	if (conns[0] != '\0') {
+		ARG("--max-conns");
+		ARG(conns);
+	}
 #undef ARG
 	argv[n] = NULL;
 }
 
 /* Whether the router pid was started with rp's listen addresses (one left
- * by an older daemon may lack the TLS listener). */
+ * by an older daemon may lack the TLS listener) and the connection cap of
+ * router_max_conns. */
 static bool
-listens_as_wanted(const struct router_proc *rp, long pid)
+listens_as_wanted(struct rack *r, const struct router_proc *rp, long pid)
 {
-	char path[64], want[192];
+	char path[64], want[192], conns[16];
 	size_t len = 0;
 	char *cmd;
 	bool ok;
@@ -478,6 +502,14 @@ listens_as_wanted(const struct router_proc *rp, long pid)
 		ok = memmem(cmd, len, want, (size_t)n) != NULL;
 	} else {
 		ok = memmem(cmd, len, "--listen-tls", 13) == NULL;
+	}
+	max_conns(r, conns, sizeof(conns));
+	if (conns[0] != '\0') {
+		int n = snprintf(want, sizeof(want), "--max-conns%c%s%c", 0, conns, 0);
+
+		ok = ok && memmem(cmd, len, want, (size_t)n) != NULL;
+	} else {
+		ok = ok && memmem(cmd, len, "--max-conns", 12) == NULL;
 	}
 	free(cmd);
 	return ok;
@@ -503,15 +535,40 @@ adopt(struct rack *r, struct router_proc *rp)
 				rp->pid = 0;
 			else
 				log_info("adopted router %s (pid %ld)", rp->name, pid);
-			if (rp->pid > 0 && !listens_as_wanted(rp, pid)) {
-				log_info("router %s does not listen on %s%s as wanted; restarting it",
-				    rp->name, rp->listen, rp->listen_tls[0] ? " and TLS" : "");
+			if (rp->pid > 0 && !listens_as_wanted(r, rp, pid)) {
+				log_info("router %s does not listen on %s%s (or with the connection cap) "
+				    "as wanted; restarting it", rp->name, rp->listen,
+				    rp->listen_tls[0] ? " and TLS" : "");
 				stop_router(r, rp);
 			}
 		}
 		free(c);
 	}
 	free(data);
+}
+
+void
+routers_gateway_sync(struct rack *r, bool remove)
+{
+	static const char *const keys[] = { "egress_port", "router_internal_port",
+		"router_internal_tls_port" };
+	struct lab_gateway_ports ports = { 0, 0, 0 };
+	int *slot[] = { &ports.egress, &ports.internal, &ports.internal_tls };
+	char err[512];
+
+	if (!r->netns || r->vpc)
+		return;     /* not a loopback rack run as root */
+	for (size_t i = 0; i < CX_ARRAY_LEN(keys); i++) {
+		char v[16];
+		long port;
+
+		rack_param(r, keys[i], v, sizeof(v));
+		if (parse_long(v, 1, 65535, &port) == 0)
+			*slot[i] = (int)port;
+	}
+	if (lab_loopback_gateway(r->home, r->name, remove ? NULL : &ports, err, sizeof(err)) == -1)
+		log_warnx("rack %s: %s; its processes %s", r->name, err,
+		    remove ? "keep their way to 127.0.0.1 ports" : "may not reach its routers");
 }
 
 void
@@ -532,6 +589,7 @@ routers_init(struct rack *r)
 		rp->snapshot = read_file(rp->routes_path, 1 << 20, NULL);
 		adopt(r, rp);
 	}
+	routers_gateway_sync(r, false);
 	routers_sync(r);
 }
 

@@ -28,6 +28,13 @@ void routers_restart(struct rack *r, int which);
 /* A certificate or an endpoint's binding changed: the public router's
  * certificates are synced again at the end of this loop turn. */
 void routers_certs_changed(struct rack *r);
+/* A loopback rack run as root: its processes (each in a network namespace
+ * of its own on the rack's bridge) reach the internal router on the bridge's
+ * .2 (:80, :443) and the egress listener on its .3 (:80), which the lab maps
+ * to the ports they listen on at 127.0.0.1 (lab_loopback_gateway), as the
+ * params say now; again after a port changed. remove: the mapping goes
+ * (uninstall). Other racks: nothing. A failure is logged. */
+void routers_gateway_sync(struct rack *r, bool remove);
 /* Stops both routers (uninstall). */
 void routers_stop_all(struct rack *r);
 

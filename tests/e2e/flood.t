@@ -9,6 +9,8 @@
 #    idle one (its socket sees EOF); with none idle (20 requests in flight)
 #    the new one waits until a request ends, and is then served;
 #  - the default cap comes from the descriptor limit;
+#  - a rack's routers take their cap from param router_max_conns: set, the
+#    public router restarts with it and sheds its oldest idle connection at it;
 #  - the rack API (unix socket) sheds its oldest idle connection at
 #    api_max_conns, and out of descriptors pauses and logs as the router.
 # TAP (lib.sh); every process it starts is tracked and stopped by PID.
@@ -104,6 +106,24 @@ is "$out" "cx-router: --max-conns must be 0 (no cap) to 1000000, not -1" "a bad 
 cx rack install local flood >/dev/null || { echo "Bail out! cannot install a rack"; exit 1; }
 dir=$CX_HOME/racks/flood
 dpid=$(cat "$dir/rackd.pid")
+
+# The rack's public router, capped by router_max_conns: 8 idle connections
+# against a cap of 5 shed the 3 oldest.
+rport=$(cx rack params --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
+rpid0=$(cat "$dir/router-public.pid")
+lacks "$(tr '\0' ' ' <"/proc/$rpid0/cmdline")" "cx-router --name public" "--max-conns" "without router_max_conns the rack's router runs with its default cap"
+out=$(cx rack params set router_max_conns=5 2>&1); ok $? "set router_max_conns=5" "$out"
+rpid=$(cat "$dir/router-public.pid")
+ok $([ "$rpid" != "$rpid0" ]; echo $?) "the public router was restarted for the new cap ($rpid0 -> $rpid)"
+like "$(tr '\0' ' ' <"/proc/$rpid/cmdline")" "cx-router --name public .*--max-conns 5( |$)" "...with --max-conns 5"
+like "$rport" '^[0-9]+$' "the rack's router port is known ($rport)"
+wait_port "$rport"; sleep 0.2     # (the probe's connection freed first)
+hold=$("${FLOOD[@]}" hold "127.0.0.1:$rport" 8 1 2>&1)
+is "$hold" "connected 8 refused 0
+eof 0,1,2" "at router_max_conns the rack's router sheds its oldest idle connection for each new one"
+out=$(cx rack params set router_max_conns=0 2>&1)
+refused $? "$out" "router_max_conns must be a whole number from 1 to 1000000, not \"0\"" "router_max_conns=0 is refused, saying what is right"
+
 cx rack params set api_max_conns=10 >/dev/null
 "${FLOOD[@]}" hold "$dir/api.sock" 10 3 >"$T/api-hold.out" 2>&1 &
 HPID=$!

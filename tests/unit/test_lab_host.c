@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "lab/lab_int.h"
 #include "labdns/forward.h"
 
@@ -109,6 +110,8 @@ test_host_rules(void **state)
 	/* DNS on the gateway only; router ports on the router addresses only. */
 	assert_non_null(strstr(rules, "iifname \"cx1234-b2\" ip daddr 10.128.0.1 meta l4proto { tcp, udp } th dport 53 accept"));
 	assert_non_null(strstr(rules, "iifname \"cx1234-b2\" ip daddr { 10.128.0.2, 10.128.0.3, 198.51.100.1 } tcp dport { 80, 443 } accept"));
+	/* What the gateway table DNATed from .2/.3's router ports, before the drop. */
+	assert_non_null(strstr(rules, "iifname \"cx1234-b2\" meta l4proto tcp ct status dnat ct original ip daddr { 10.128.0.2, 10.128.0.3 } ct original proto-dst { 80, 443 } accept\n\t\tiifname \"cx1234-b2\" drop"));
 	assert_non_null(strstr(rules, "iifname \"cx1234-b2\" drop"));
 	assert_non_null(strstr(rules, "oifname \"cx1234-b2\" drop"));
 	assert_non_null(strstr(rules, "ip saddr 10.128.0.0/16 oifname != \"cx1234-b2\" masquerade"));
@@ -122,6 +125,39 @@ test_host_rules(void **state)
 	lab_host_proc_link(&st, IP4(10, 255, 255, 254), link, sizeof(link));
 	assert_string_equal(link, "cx1234v0afffffe");
 	assert_int_equal(strlen(link), 15);
+}
+
+/* A loopback rack's gateway table: the bridge's .3:80 and .2:80/443 to the
+ * routers' ports on 127.0.0.1, from the rack's CIDR; a port 0 maps nothing;
+ * no ports: the table only goes. */
+static void
+test_gateway_rules(void **state)
+{
+	struct lab_state st = { .prefix = "cx1234" };
+	struct lab_rack r = { .name = "lo1", .id = 3, .net = IP4(10, 130, 0, 0), .prefix = 16,
+		.host = true, .pub = IP4(127, 0, 0, 1) };
+	struct lab_gateway_ports ports = { .egress = 4001, .internal = 4002, .internal_tls = 4003 };
+	char table[64], *rules;
+
+	(void)state;
+	lab_host_gw_table(&st, &r, table, sizeof(table));
+	assert_string_equal(table, "cx1234-g3-lo1");
+	rules = lab_host_gw_rules(&st, &r, &ports);
+	assert_true(str_has_prefix(rules, "table inet cx1234-g3-lo1 {}\ndelete table inet cx1234-g3-lo1\n"
+	    "table inet cx1234-g3-lo1 {\n"));
+	assert_non_null(strstr(rules, "type nat hook prerouting priority dstnat; policy accept;"));
+	assert_non_null(strstr(rules, "ip saddr 10.130.0.0/16 ip daddr 10.130.0.3 tcp dport 80 dnat ip to 127.0.0.1:4001\n"));
+	assert_non_null(strstr(rules, "ip saddr 10.130.0.0/16 ip daddr 10.130.0.2 tcp dport 80 dnat ip to 127.0.0.1:4002\n"));
+	assert_non_null(strstr(rules, "ip saddr 10.130.0.0/16 ip daddr 10.130.0.2 tcp dport 443 dnat ip to 127.0.0.1:4003\n"));
+	free(rules);
+	ports.internal_tls = 0;
+	rules = lab_host_gw_rules(&st, &r, &ports);
+	assert_null(strstr(rules, "dport 443"));
+	assert_non_null(strstr(rules, "dnat ip to 127.0.0.1:4002"));
+	free(rules);
+	rules = lab_host_gw_rules(&st, &r, NULL);
+	assert_string_equal(rules, "table inet cx1234-g3-lo1 {}\ndelete table inet cx1234-g3-lo1\n");
+	free(rules);
 }
 
 static void
@@ -176,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_cidr_pick_none_left),
 		cmocka_unit_test(test_state_host_line),
 		cmocka_unit_test(test_host_rules),
+		cmocka_unit_test(test_gateway_rules),
 		cmocka_unit_test(test_resolv_parse),
 		cmocka_unit_test(test_servfail),
 	};

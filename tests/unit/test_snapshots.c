@@ -5,6 +5,7 @@
  * would pass its limit must be refused whole, never cut short.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -138,6 +139,58 @@ test_small_tables(void **state)
 	free(out);
 }
 
+/* A loopback rack run as root: its processes come in by the bridge (.2,
+ * DNATed to the internal router), so the internal router admits the rack's
+ * CIDR and the rack DNS answers the internal domain with .2. */
+static void
+test_loopback_netns(void **state)
+{
+	char *out, err[256];
+
+	(void)state;
+	rack.netns = true;
+	str_copy(rack.cidr, sizeof(rack.cidr), "10.130.0.0/16");
+	str_copy(rack.private_addr, sizeof(rack.private_addr), "10.130.0.2");
+	assert_int_equal(routers_snapshot(&rack, true, &out, err, sizeof(err)), 0);
+	assert_string_equal(out, "cx-routes 1\nallow 127.0.0.1/32\nallow 10.130.0.0/16\n");
+	free(out);
+	assert_int_equal(discovery_records(&rack, &out, err, sizeof(err)), 0);
+	assert_true(str_has_prefix(out, "*.big-internal.localhost 10.130.0.2\n"
+	    "web.shop.big.local "));
+	assert_null(strstr(out, "*.big.localhost"));    /* no public router on the bridge */
+	free(out);
+	rack.netns = false;
+	rack.cidr[0] = rack.private_addr[0] = '\0';
+}
+
+/* Whether argv has flag followed by value (value NULL: flag is absent). */
+static bool
+has_arg(char **argv, const char *flag, const char *value)
+{
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		if (strcmp(argv[i], flag) == 0)
+			return value != NULL && argv[i + 1] != NULL && strcmp(argv[i + 1], value) == 0;
+	}
+	return value == NULL;
+}
+
+/* Param router_max_conns becomes each router's --max-conns. */
+static void
+test_router_max_conns(void **state)
+{
+	char *argv[64], *key = (char *)"router_max_conns", *val = (char *)"7";
+	struct router_proc *rp = &rack.routers[ROUTER_PUBLIC];
+
+	(void)state;
+	rp->name = "public";
+	routers_argv(&rack, rp, argv, 64);
+	assert_true(has_arg(argv, "--max-conns", NULL));
+	assert_int_equal(store_params_set(rack.store, &key, &val, 1), 0);
+	routers_argv(&rack, rp, argv, 64);
+	assert_true(has_arg(argv, "--max-conns", "7"));
+	assert_true(has_arg(argv, "--name", "public"));
+}
+
 /* Just under the limit, the whole table; past it, none, and a reason. */
 static void
 test_tables_past_the_limit(void **state)
@@ -184,6 +237,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limit_is_the_routers),
 		cmocka_unit_test(test_small_tables),
+		cmocka_unit_test(test_loopback_netns),
+		cmocka_unit_test(test_router_max_conns),
 		cmocka_unit_test(test_tables_past_the_limit),
 	};
 
