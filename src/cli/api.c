@@ -412,8 +412,8 @@ api_close(struct cli *c)
 	c->client = NULL;
 }
 
-static void
-sleep_ms(long ms)
+void
+cli_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -449,7 +449,7 @@ cli_wait_release(struct cli *c, const char *id)
 			    st[0] ? st : "not active", PROMOTE_TIMEOUT_MS / 60000, c->app);
 		} else {
 			jv_free(rel);
-			sleep_ms(PROMOTE_POLL_MS);
+			cli_sleep_ms(PROMOTE_POLL_MS);
 			continue;
 		}
 		jv_free(rel);
@@ -500,7 +500,7 @@ cli_wait_app_running(struct cli *c, int64_t timeout_ms)
 			    (long long)(timeout_ms / 1000), c->app);
 		} else {
 			jv_free(app);
-			sleep_ms(100);
+			cli_sleep_ms(100);
 			continue;
 		}
 		jv_free(app);

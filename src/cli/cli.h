@@ -189,6 +189,8 @@ int cli_follow_build(struct cli *c, const char *id, bool follow, jv **build);
 int cli_wait_release(struct cli *c, const char *id);
 /* Waits until the app's status is "running" (bounded); 0 or 1 after printing. */
 int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
+/* Sleeps ms milliseconds (polling loops). */
+void cli_sleep_ms(long ms);
 
 /* Asks rack `name`'s daemon, if it runs, to follow the lab's peer set
  * (POST /system/reconcile). 0, or -1 after printing (net.c). */
@@ -261,6 +263,7 @@ int cmd_completion(struct cli *c);
 int cmd_apps_cancel(struct cli *c);
 int cmd_man(struct cli *c);
 int cmd_services(struct cli *c);
+int cmd_services_restart(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);
 int cmd_builds(struct cli *c);

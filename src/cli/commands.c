@@ -226,6 +226,12 @@ static const struct cli_cmd cmds[] = {
 	  "whether the rack admitted A's certificate), router and process (a request\n"
 	  "through A's egress, answered by one of SERVICE's processes). Only\n"
 	  "internalRouter services are reached across a peering." },
+	{ "services restart", "SERVICE", 1, 1, APP_CMD, 0, cmd_services_restart,
+	  "restart every process of a service",
+	  "Replaces each process of SERVICE with a new one, rolling, as a deploy does:\n"
+	  "the new ones must pass their health check before the old ones stop (after a\n"
+	  "short drain, with their termination grace). Prints Restarting SERVICE... OK\n"
+	  "once the old ones are stopping; refused while a deploy is under way." },
 	{ "ps", "", 0, 0, APP_CMD | O(JSON) | O(SERVICE) | O(RELEASE), 0, cmd_ps,
 	  "list an app's processes",
 	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND (only SERVICE's with -s, only\n"
@@ -281,8 +287,11 @@ static const struct cli_cmd cmds[] = {
 	  "app has a build)." },
 	{ "scale", "[SERVICE]", 0, 1, APP_CMD | O(COUNT) | O(JSON), 0, cmd_scale,
 	  "show or change process counts",
-	  "Without --count lists SERVICE DESIRED RUNNING. With SERVICE --count N runs N\n"
-	  "processes of SERVICE and waits until the app is running again." },
+	  "Without --count lists SERVICE DESIRED RUNNING CPU MEMORY, as Convox: CPU and\n"
+	  "MEMORY are each process's scale.cpu (1000 = one core) and scale.memory (MB)\n"
+	  "from convox.yml, Convox's 250 and 512 when unset. --json prints\n"
+	  "[{\"service\",\"desired\",\"running\",\"cpu\",\"memory\"}]. With SERVICE --count N\n"
+	  "runs N processes of SERVICE and waits until the app is running again." },
 	{ "restart", "", 0, 0, APP_CMD, 0, cmd_restart, "restart every process of an app",
 	  "Replaces every process with a new one, rolling: new ones must pass their\n"
 	  "health check before old ones stop." },

@@ -24,8 +24,9 @@ static const struct {
 	  "Convox hands any param to terraform; cx refuses an unknown param, a value out\n"
 	  "of range or a param set at install only, naming it, and changes nothing." },
 	{ "scale",
-	  "Convox also takes --cpu and --memory and shows CPU MEMORY columns; cx runs\n"
-	  "processes without per-process limits yet, so it shows and takes neither." },
+	  "Convox also takes --cpu and --memory; cx runs processes without per-process\n"
+	  "limits yet, so it takes neither, and its CPU and MEMORY columns show what\n"
+	  "convox.yml declares, not a reservation the rack holds." },
 	{ "run",
 	  "Convox runs COMMAND in a new container of the service's image; cx runs it as\n"
 	  "a new process of the service, inside the same walls as its other processes." },

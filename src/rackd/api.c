@@ -106,6 +106,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },
 	{ "POST", "/apps/:app/services/:svc/run", api_run, false },
 	{ "POST", "/apps/:app/restart", api_restart, false },
+	{ "POST", "/apps/:app/services/:svc/restart", api_service_restart, false },
 	{ "GET", "/apps/:app/logs", api_logs, false },
 };
 

@@ -143,6 +143,7 @@ void api_env_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_service_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_exec(struct rack *r, struct api_req *q, struct api_resp *s);   /* api_exec.c */

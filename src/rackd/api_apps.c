@@ -438,6 +438,8 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		if (https_url[0] != '\0')
 			jv_set_str(j, "https_url", https_url);
 		jv_set_int(j, "count", reconcile_desired(r, a, sv->name, sv->scale_count));
+		jv_set_int(j, "cpu", sv->scale_cpu);
+		jv_set_int(j, "memory", sv->scale_memory);
 		jv_push_take(arr, j);
 	}
 	s->json = arr;
@@ -700,6 +702,30 @@ api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	s->status = 202;
 	s->json = promoting_json(a->active);
+}
+
+/* POST /apps/APP/services/SVC/restart: that service's processes are
+ * replaced, rolling; the answer names the ones that go. */
+void
+api_service_restart(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[512];
+	int status = 400;
+	jv *ids;
+
+	if (a == NULL)
+		return;
+	ids = jv_array_new();
+	if (reconcile_restart_service(r, a, q->args[1], ids, &status, err, sizeof(err)) == -1) {
+		jv_free(ids);
+		api_error(s, status, "%s", err);
+		return;
+	}
+	s->status = 202;
+	s->json = jv_object_new();
+	jv_set_str(s->json, "service", q->args[1]);
+	jv_set_take(s->json, "replacing", ids);
 }
 
 void

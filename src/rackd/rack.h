@@ -44,6 +44,11 @@ struct proc {
 	void (*on_exit)(struct proc *p);  /* told when it exits (cx run waits for it) */
 	void *on_exit_arg;
 	bool routed;                /* in the last route snapshot */
+	/* cx services restart: a new process takes its place; it stops at
+	 * replace_at (ms), set once enough new ones serve. Not persisted: a
+	 * daemon restart ends the restart (scale stops what is then too many). */
+	bool replaced;
+	int64_t replace_at;
 	struct proc *next;
 };
 
