@@ -357,6 +357,25 @@ api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out)
 	return rc;
 }
 
+int
+api_download(struct cli *c, const char *path, int fd)
+{
+	struct client_req req = { .method = "GET", .path = path, .body_fd = -1,
+		.timeout_ms = 30 * 60 * 1000, .download = true, .download_fd = fd };
+	struct client_resp resp;
+	int rc = -1;
+
+	buf_init(&resp.body, 0);
+	if (send_req(c, &req, &resp, 0) != -1) {
+		rc = 0;
+		if (resp.json)
+			rc = out_error("rack %s sent JSON where an archive was due: %.200s", c->rack,
+			    buf_cstr(&resp.body));
+	}
+	buf_free(&resp.body);
+	return rc == 0 ? 0 : -1;
+}
+
 long
 api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset)
 {

@@ -146,6 +146,8 @@ struct client_stream;
 struct client_stream *api_stream(struct cli *c, const char *path, const jv *body);
 /* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
 int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
+/* GET path, its 2xx body (not JSON) written to fd: 0, or -1 after an error line. */
+int api_download(struct cli *c, const char *path, int fd);
 /* DELETE path (taken: freed) under the step line "STEP... OK": 0, or 1
  * after printing. */
 int api_delete_step(struct cli *c, char *path, const char *step);
@@ -261,6 +263,8 @@ int cmd_builds_logs(struct cli *c);
 int cmd_env_edit(struct cli *c);
 int cmd_completion(struct cli *c);
 int cmd_apps_cancel(struct cli *c);
+int cmd_apps_export(struct cli *c);
+int cmd_apps_import(struct cli *c);
 int cmd_man(struct cli *c);
 int cmd_services(struct cli *c);
 int cmd_services_restart(struct cli *c);

@@ -190,6 +190,22 @@ static const struct cli_cmd cmds[] = {
 	{ "apps cancel", "[APP]", 0, 1, APP_CMD, 0, cmd_apps_cancel, "cancel a deployment under way",
 	  "Stops the promotion in progress: its new processes stop, its release is marked\n"
 	  "failed (cancelled), and the release that served before serves on." },
+	{ "apps export", "[APP]", 0, 1, APP_CMD | O(FILE), 0, cmd_apps_export,
+	  "write an app, its releases and builds to one archive",
+	  "Writes FILE (-f, required; 0600): a gzipped tar of app.json (the app's\n"
+	  "releases, each with its manifest, description and env, in plain text: the\n"
+	  "archive holds the app's secrets; its builds' image names; its scale) and\n"
+	  "builds/BID.tgz, the source each build ran from. Images are named, not\n"
+	  "carried. cx apps import makes the same app on another rack." },
+	{ "apps import", "[APP]", 0, 1, APP_CMD | O(FILE), 0, cmd_apps_import,
+	  "make an app from what cx apps export wrote",
+	  "Creates APP (it must not exist) from FILE (-f, required): its builds,\n"
+	  "releases (same ids) and scale, then promotes the release that was active\n"
+	  "where it came from (else the newest with a build), as a deploy does. The\n"
+	  "archive goes through the checks a deploy's source does (no absolute paths,\n"
+	  "no .., no links out, no devices, build_max_mb, at most 1024 entries), and a\n"
+	  "build with an image needs that image on this host; anything refused leaves\n"
+	  "nothing behind. Refused when a release or build id is taken on the rack." },
 
 	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
 	  O(NO_CACHE), 0, cmd_deploy, "build DIR and promote it",

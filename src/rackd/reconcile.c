@@ -884,6 +884,25 @@ reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base)
 	return a;
 }
 
+struct app *
+reconcile_app_create(struct rack *r, const char *name, char *err, size_t errlen)
+{
+	char why[512];
+	uint32_t base;
+
+	/* Its ids first: the row then records them, or the range goes back. */
+	if (sandbox_claim_ids(r, name, 0, &base, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot create app %s: %s", name, why);
+		return NULL;
+	}
+	if (store_app_create(r->store, name, base) == -1) {
+		snprintf(err, errlen, "cannot create app %s: %s", name, store_error(r->store));
+		sandbox_release_ids(r, name, base);
+		return NULL;
+	}
+	return reconcile_app_add(r, name, base);
+}
+
 /* An app keeps its ids across daemon restarts; one from before ids (or whose
  * range the host lost) gets one now. Without ids it starts no process. */
 static uint32_t

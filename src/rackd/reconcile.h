@@ -60,6 +60,9 @@ int reconcile_load_release(struct rack *r, const char *app, const char *id, stru
 const char *reconcile_app_status(struct rack *r, struct app *a);
 /* New in-memory app (after store_app_create), running as uid_base (sandbox.h). */
 struct app *reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base);
+/* Creates app name: its ids (sandbox.h), its row in the store, its
+ * in-memory app. NULL with err (the name is the caller's to check). */
+struct app *reconcile_app_create(struct rack *r, const char *name, char *err, size_t errlen);
 /* Stops every process of a; the app is freed once they are gone. */
 void reconcile_app_delete(struct rack *r, struct app *a);
 /* Stops every process of every app, waiting at most grace_ms (uninstall). */
