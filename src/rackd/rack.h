@@ -175,6 +175,9 @@ char *rack_latest_env(struct rack *r, const char *app);
 /* Whether p belongs to the app's active release, or to the one being promoted. */
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
+/* Whether the routers and the rack's DNS send p requests: a running process
+ * of the active release, not a one-off, not draining (cx services restart). */
+bool proc_serves(const struct app *a, const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks).
  * -1 if b refused one (full): the lines before it stay in b. */
 struct buf;
