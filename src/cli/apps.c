@@ -180,8 +180,6 @@ cmd_apps_import(struct cli *c)
 		return 1;
 	if (file == NULL)
 		return out_error("from where? cx apps import %s -f FILE", c->app);
-	if (cli_select_rack(c) == -1)
-		return 1;
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
 		rc = out_error("cannot read %s: %s", file, strerror(errno));
 		if (fd != -1)
@@ -191,6 +189,10 @@ cmd_apps_import(struct cli *c)
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return out_error("cannot read %s: not a file (give what cx apps export wrote)", file);
+	}
+	if (cli_select_rack(c) == -1) {
+		close(fd);
+		return 1;
 	}
 	out_step("Importing app %s", c->app);
 	path = api_path("/apps/%s/import", c->app);
