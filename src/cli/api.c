@@ -357,6 +357,25 @@ api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out)
 	return rc;
 }
 
+int
+api_download(struct cli *c, const char *path, int fd)
+{
+	struct client_req req = { .method = "GET", .path = path, .body_fd = -1,
+		.timeout_ms = 30 * 60 * 1000, .download = true, .download_fd = fd };
+	struct client_resp resp;
+	int rc = -1;
+
+	buf_init(&resp.body, 0);
+	if (send_req(c, &req, &resp, 0) != -1) {
+		rc = 0;
+		if (resp.json)
+			rc = out_error("rack %s sent JSON where an archive was due: %.200s", c->rack,
+			    buf_cstr(&resp.body));
+	}
+	buf_free(&resp.body);
+	return rc == 0 ? 0 : -1;
+}
+
 long
 api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset)
 {
@@ -412,8 +431,8 @@ api_close(struct cli *c)
 	c->client = NULL;
 }
 
-static void
-sleep_ms(long ms)
+void
+cli_sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -449,7 +468,7 @@ cli_wait_release(struct cli *c, const char *id)
 			    st[0] ? st : "not active", PROMOTE_TIMEOUT_MS / 60000, c->app);
 		} else {
 			jv_free(rel);
-			sleep_ms(PROMOTE_POLL_MS);
+			cli_sleep_ms(PROMOTE_POLL_MS);
 			continue;
 		}
 		jv_free(rel);
@@ -500,7 +519,7 @@ cli_wait_app_running(struct cli *c, int64_t timeout_ms)
 			    (long long)(timeout_ms / 1000), c->app);
 		} else {
 			jv_free(app);
-			sleep_ms(100);
+			cli_sleep_ms(100);
 			continue;
 		}
 		jv_free(app);

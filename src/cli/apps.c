@@ -1,8 +1,18 @@
 /*
- * apps.c — `cx apps`, `cx apps create|delete|info`.
+ * apps.c — `cx apps`, `cx apps create|delete|info|cancel|export|import`.
+ *
+ * An export is written next to FILE and renamed onto it once whole, so a
+ * failed export leaves no half archive; it is 0600, as it holds the app's
+ * env. An import uploads the archive, then promotes the release the rack
+ * names, as a deploy does.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/output.h"
@@ -116,4 +126,85 @@ cmd_apps_cancel(struct cli *c)
 		return 1;
 	out_ok();
 	return 0;
+}
+
+int
+cmd_apps_export(struct cli *c)
+{
+	const char *file = c->opt[OPT_FILE];
+	char tmp[4096], *path;
+	int fd, rc;
+
+	if (app_from_arg(c) == -1)
+		return 1;
+	if (file == NULL)
+		return out_error("where to? cx apps export %s -f FILE", c->app);
+	if (cli_select_rack(c) == -1)
+		return 1;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file) >= sizeof(tmp))
+		return out_error("file name too long: %s", file);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		return out_error("cannot write %s: %s", file, strerror(errno));
+	out_step("Exporting app %s", c->app);
+	path = api_path("/apps/%s/export", c->app);
+	rc = api_download(c, path, fd);
+	free(path);
+	if (rc == 0 && (fsync(fd) == -1 || close(fd) == -1)) {
+		rc = out_error("cannot write %s: %s", file, strerror(errno));
+		fd = -1;
+	} else if (rc == 0) {
+		fd = -1;
+		if (rename(tmp, file) == -1)
+			rc = out_error("cannot write %s: %s", file, strerror(errno));
+	}
+	if (fd != -1)
+		close(fd);
+	if (rc != 0) {
+		unlink(tmp);
+		return 1;
+	}
+	out_ok();
+	return 0;
+}
+
+int
+cmd_apps_import(struct cli *c)
+{
+	const char *file = c->opt[OPT_FILE];
+	char *path, id[32];
+	struct stat st;
+	jv *ans = NULL;
+	int fd, rc;
+
+	if (app_from_arg(c) == -1)
+		return 1;
+	if (file == NULL)
+		return out_error("from where? cx apps import %s -f FILE", c->app);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		rc = out_error("cannot read %s: %s", file, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return out_error("cannot read %s: not a file (give what cx apps export wrote)", file);
+	}
+	if (cli_select_rack(c) == -1) {
+		close(fd);
+		return 1;
+	}
+	out_step("Importing app %s", c->app);
+	path = api_path("/apps/%s/import", c->app);
+	rc = api_upload(c, path, fd, (uint64_t)st.st_size, &ans);
+	free(path);
+	close(fd);
+	if (rc == -1)
+		return 1;
+	str_copy(id, sizeof(id), jv_str(ans, "release"));
+	jv_free(ans);
+	out_ok();
+	if (id[0] == '\0')
+		return 0;     /* nothing to serve: no release has a build */
+	return cli_promote(c, id);
 }

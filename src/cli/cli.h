@@ -146,6 +146,8 @@ struct client_stream;
 struct client_stream *api_stream(struct cli *c, const char *path, const jv *body);
 /* Same, uploading len bytes of fd as application/gzip, with a long timeout. */
 int api_upload(struct cli *c, const char *path, int fd, uint64_t len, jv **out);
+/* GET path, its 2xx body (not JSON) written to fd: 0, or -1 after an error line. */
+int api_download(struct cli *c, const char *path, int fd);
 /* DELETE path (taken: freed) under the step line "STEP... OK": 0, or 1
  * after printing. */
 int api_delete_step(struct cli *c, char *path, const char *step);
@@ -189,6 +191,8 @@ int cli_follow_build(struct cli *c, const char *id, bool follow, jv **build);
 int cli_wait_release(struct cli *c, const char *id);
 /* Waits until the app's status is "running" (bounded); 0 or 1 after printing. */
 int cli_wait_app_running(struct cli *c, int64_t timeout_ms);
+/* Sleeps ms milliseconds (polling loops). */
+void cli_sleep_ms(long ms);
 
 /* Asks rack `name`'s daemon, if it runs, to follow the lab's peer set
  * (POST /system/reconcile). 0, or -1 after printing (net.c). */
@@ -259,8 +263,11 @@ int cmd_builds_logs(struct cli *c);
 int cmd_env_edit(struct cli *c);
 int cmd_completion(struct cli *c);
 int cmd_apps_cancel(struct cli *c);
+int cmd_apps_export(struct cli *c);
+int cmd_apps_import(struct cli *c);
 int cmd_man(struct cli *c);
 int cmd_services(struct cli *c);
+int cmd_services_restart(struct cli *c);
 int cmd_ps(struct cli *c);
 int cmd_releases(struct cli *c);
 int cmd_builds(struct cli *c);

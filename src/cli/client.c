@@ -121,11 +121,38 @@ client_free(struct client *c)
 	free(c);
 }
 
+/* Where a body goes: resp->body, or for a download's 2xx answer that is
+ * not JSON, the download's descriptor. */
+struct sink {
+	struct client_resp *resp;
+	CURL *h;
+	int fd;                 /* -1: no download */
+	int err;                /* errno of a failed write to fd */
+};
+
 static size_t
 on_body(char *data, size_t size, size_t n, void *arg)
 {
-	struct client_resp *resp = arg;
+	struct sink *sk = arg;
+	struct client_resp *resp = sk->resp;
+	long code = 0;
 
+	if (sk->fd >= 0 && !resp->json &&
+	    curl_easy_getinfo(sk->h, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
+	    code >= 200 && code < 300) {
+		for (size_t off = 0; off < size * n;) {
+			ssize_t w = write(sk->fd, data + off, size * n - off);
+
+			if (w == -1 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				sk->err = w == 0 ? EIO : errno;
+				return 0;
+			}
+			off += (size_t)w;
+		}
+		return size * n;
+	}
 	if (buf_add(&resp->body, data, size * n) == -1)
 		return 0;       /* too large: curl aborts with CURLE_WRITE_ERROR */
 	return size * n;
@@ -224,6 +251,7 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 	    xasprintf("http://localhost%s", req->path);
 	struct curl_slist *hdrs = NULL;
 	struct upload up = { .fd = req->body_fd, .err = 0 };
+	struct sink sink = { .resp = resp, .h = c->curl, .fd = req->download ? req->download_fd : -1 };
 	enum client_result rc = CLIENT_OK;
 	CURL *h = c->curl;
 	CURLcode cr;
@@ -251,7 +279,7 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 30000L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "cx");
@@ -308,7 +336,9 @@ client_do(struct client *c, const struct client_req *req, struct client_resp *re
 		goto out;
 	}
 	if (cr != CURLE_OK) {
-		if (cr == CURLE_WRITE_ERROR)
+		if (cr == CURLE_WRITE_ERROR && sink.err != 0)
+			snprintf(err, errlen, "cannot write what the rack sent: %s", strerror(sink.err));
+		else if (cr == CURLE_WRITE_ERROR)
 			snprintf(err, errlen, "response too large (over %u MB)", CLIENT_MAX_BODY >> 20);
 		else if (cr == CURLE_ABORTED_BY_CALLBACK || up.err != 0)
 			snprintf(err, errlen, "cannot read the upload: %s", strerror(up.err));

@@ -32,6 +32,8 @@ struct client_req {
 	int body_fd;                /* streamed from this fd (from offset 0) when >= 0 */
 	uint64_t body_fd_len;
 	long timeout_ms;            /* whole request; 0 = 30 s */
+	bool download;              /* a 2xx answer that is not JSON is written to */
+	int download_fd;            /* download_fd, not kept in the response's body */
 };
 
 struct client_resp {

@@ -190,6 +190,22 @@ static const struct cli_cmd cmds[] = {
 	{ "apps cancel", "[APP]", 0, 1, APP_CMD, 0, cmd_apps_cancel, "cancel a deployment under way",
 	  "Stops the promotion in progress: its new processes stop, its release is marked\n"
 	  "failed (cancelled), and the release that served before serves on." },
+	{ "apps export", "[APP]", 0, 1, APP_CMD | O(FILE), 0, cmd_apps_export,
+	  "write an app, its releases and builds to one archive",
+	  "Writes FILE (-f, required; 0600): a gzipped tar of app.json (the app's\n"
+	  "releases, each with its manifest, description and env, in plain text: the\n"
+	  "archive holds the app's secrets; its builds' image names; its scale) and\n"
+	  "builds/BID.tgz, the source each build ran from. Images are named, not\n"
+	  "carried. cx apps import makes the same app on another rack." },
+	{ "apps import", "[APP]", 0, 1, APP_CMD | O(FILE), 0, cmd_apps_import,
+	  "make an app from what cx apps export wrote",
+	  "Creates APP (it must not exist) from FILE (-f, required): its builds,\n"
+	  "releases (same ids) and scale, then promotes the release that was active\n"
+	  "where it came from (else the newest with a build), as a deploy does. The\n"
+	  "archive goes through the checks a deploy's source does (no absolute paths,\n"
+	  "no .., no links out, no devices, build_max_mb, at most 1024 entries), and a\n"
+	  "build with an image needs that image on this host; anything refused leaves\n"
+	  "nothing behind. Refused when a release or build id is taken on the rack." },
 
 	{ "deploy", "[DIR]", 0, 1, APP_CMD | O(DESCRIPTION) | O(MANIFEST) | O(ID) | O(WAIT) |
 	  O(NO_CACHE), 0, cmd_deploy, "build DIR and promote it",
@@ -226,6 +242,12 @@ static const struct cli_cmd cmds[] = {
 	  "whether the rack admitted A's certificate), router and process (a request\n"
 	  "through A's egress, answered by one of SERVICE's processes). Only\n"
 	  "internalRouter services are reached across a peering." },
+	{ "services restart", "SERVICE", 1, 1, APP_CMD, 0, cmd_services_restart,
+	  "restart every process of a service",
+	  "Replaces each process of SERVICE with a new one, rolling, as a deploy does:\n"
+	  "the new ones must pass their health check before the old ones stop (after a\n"
+	  "short drain, with their termination grace). Prints Restarting SERVICE... OK\n"
+	  "once the old ones are stopping; refused while a deploy is under way." },
 	{ "ps", "", 0, 0, APP_CMD | O(JSON) | O(SERVICE) | O(RELEASE), 0, cmd_ps,
 	  "list an app's processes",
 	  "Lists ID SERVICE STATUS RELEASE STARTED COMMAND (only SERVICE's with -s, only\n"
@@ -281,8 +303,11 @@ static const struct cli_cmd cmds[] = {
 	  "app has a build)." },
 	{ "scale", "[SERVICE]", 0, 1, APP_CMD | O(COUNT) | O(JSON), 0, cmd_scale,
 	  "show or change process counts",
-	  "Without --count lists SERVICE DESIRED RUNNING. With SERVICE --count N runs N\n"
-	  "processes of SERVICE and waits until the app is running again." },
+	  "Without --count lists SERVICE DESIRED RUNNING CPU MEMORY, as Convox: CPU and\n"
+	  "MEMORY are each process's scale.cpu (1000 = one core) and scale.memory (MB)\n"
+	  "from convox.yml, Convox's 250 and 512 when unset. --json prints\n"
+	  "[{\"service\",\"desired\",\"running\",\"cpu\",\"memory\"}]. With SERVICE --count N\n"
+	  "runs N processes of SERVICE and waits until the app is running again." },
 	{ "restart", "", 0, 0, APP_CMD, 0, cmd_restart, "restart every process of an app",
 	  "Replaces every process with a new one, rolling: new ones must pass their\n"
 	  "health check before old ones stop." },

@@ -30,7 +30,7 @@
 
 #include "cli/cli.h"
 #include "cli/output.h"
-#include "cli/pack.h"
+#include "common/pack.h"
 
 #define BUILD_POLL_MS 250
 

@@ -24,8 +24,14 @@ static const struct {
 	  "Convox hands any param to terraform; cx refuses an unknown param, a value out\n"
 	  "of range or a param set at install only, naming it, and changes nothing." },
 	{ "scale",
-	  "Convox also takes --cpu and --memory and shows CPU MEMORY columns; cx runs\n"
-	  "processes without per-process limits yet, so it shows and takes neither." },
+	  "Convox also takes --cpu and --memory; cx runs processes without per-process\n"
+	  "limits yet, so it takes neither, and its CPU and MEMORY columns show what\n"
+	  "convox.yml declares, not a reservation the rack holds." },
+	{ "apps import",
+	  "Convox's archive carries the build's images; cx's names them, so the host must\n"
+	  "have them (racks of one host share them). cx keeps the release and build ids,\n"
+	  "so an archive cannot go back onto the rack it came from while its app is\n"
+	  "there, and it checks the archive as it checks a deploy's source." },
 	{ "run",
 	  "Convox runs COMMAND in a new container of the service's image; cx runs it as\n"
 	  "a new process of the service, inside the same walls as its other processes." },

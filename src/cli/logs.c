@@ -144,14 +144,6 @@ print_lines(const char *text, size_t len, struct log_filter *f)
 	fflush(stdout);
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* Prints (and with -f follows) the log served at base ("/apps/APP/logs" or
  * "/system/logs"); `what` names it in errors. */
 static int
@@ -220,7 +212,7 @@ show_log(struct cli *c, const char *base, const char *what)
 		}
 		if (!follow)
 			break;
-		sleep_ms(FOLLOW_POLL_MS);
+		cli_sleep_ms(FOLLOW_POLL_MS);
 	}
 	buf_free(&body);
 	return rc;

@@ -37,14 +37,6 @@
 #define START_POLL_MS 20
 #define STOP_TIMEOUT_MS 60000       /* until the daemon has stopped everything */
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* cx-rackd: $CX_RACKD, else next to this executable. -1 with err set. */
 static int
 find_rackd(char *out, size_t outlen, char *err, size_t errlen)
@@ -146,7 +138,7 @@ start_daemon(struct cli *c, const char *name, char *err, size_t errlen)
 			return 0;
 		if (now_ms() > deadline)
 			break;
-		sleep_ms(START_POLL_MS);
+		cli_sleep_ms(START_POLL_MS);
 	}
 	snprintf(err, errlen, "rack %s did not answer within %d seconds (see %s/racks/%s/rackd.log)",
 	    name, START_TIMEOUT_MS / 1000, c->home, name);
@@ -182,7 +174,7 @@ wait_gone(pid_t pid, int64_t timeout_ms)
 			return true;
 		if (now_ms() > deadline)
 			return false;
-		sleep_ms(START_POLL_MS);
+		cli_sleep_ms(START_POLL_MS);
 	}
 	return true;
 }
@@ -570,7 +562,7 @@ uninstall(struct cli *c, const char *name, char **untold)
 			if (now_ms() > deadline)
 				return out_error("rack %s's daemon did not stop within %d seconds", name,
 				    STOP_TIMEOUT_MS / 1000);
-			sleep_ms(START_POLL_MS);
+			cli_sleep_ms(START_POLL_MS);
 		}
 	}
 	if (in_lab) {

@@ -14,7 +14,7 @@
 static int
 scale_list(struct cli *c)
 {
-	const char *headers[] = { "SERVICE", "DESIRED", "RUNNING" };
+	const char *headers[] = { "SERVICE", "DESIRED", "RUNNING", "CPU", "MEMORY" };
 	const char *filter = c->argc > 0 ? c->argv[0] : NULL;
 	jv *svcs = NULL, *procs = NULL, *out;
 	char *path;
@@ -49,6 +49,8 @@ scale_list(struct cli *c)
 		jv_set_str(o, "service", name);
 		jv_set_int(o, "desired", jv_int(s, "count"));
 		jv_set_int(o, "running", running);
+		jv_set_int(o, "cpu", jv_int(s, "cpu"));
+		jv_set_int(o, "memory", jv_int(s, "memory"));
 		jv_push_take(out, o);
 	}
 	if (filter != NULL && !found) {
@@ -59,18 +61,19 @@ scale_list(struct cli *c)
 	if (c->json) {
 		jv_print(out, stdout);
 	} else {
-		struct table *t = table_new(3, headers);
+		struct table *t = table_new(CX_ARRAY_LEN(headers), headers);
 
 		for (size_t i = 0; i < jv_len(out); i++) {
+			static const char *const nums[] = { "desired", "running", "cpu", "memory" };
 			const jv *o = jv_at(out, i);
-			char desired[24], running[24];
-			const char *row[3];
+			char cell[CX_ARRAY_LEN(nums)][24];
+			const char *row[CX_ARRAY_LEN(headers)];
 
-			snprintf(desired, sizeof(desired), "%lld", (long long)jv_int(o, "desired"));
-			snprintf(running, sizeof(running), "%lld", (long long)jv_int(o, "running"));
 			row[0] = jv_str(o, "service");
-			row[1] = desired;
-			row[2] = running;
+			for (size_t k = 0; k < CX_ARRAY_LEN(nums); k++) {
+				snprintf(cell[k], sizeof(cell[k]), "%lld", (long long)jv_int(o, nums[k]));
+				row[k + 1] = cell[k];
+			}
 			table_add(t, row);
 		}
 		table_print(t, stdout);
@@ -146,11 +149,7 @@ wait_restart(struct cli *c)
 			    c->app);
 			break;
 		}
-		{
-			struct timespec ts = { 0, 50 * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
+		cli_sleep_ms(50);
 	}
 	free(path);
 	return rc;

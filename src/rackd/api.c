@@ -85,6 +85,8 @@ static const struct route routes[] = {
 	{ "GET", "/apps/:app", api_app_get, false },
 	{ "DELETE", "/apps/:app", api_app_delete, false },
 	{ "POST", "/apps/:app/cancel", api_app_cancel, false },
+	{ "GET", "/apps/:app/export", api_app_export, false },
+	{ "POST", "/apps/:app/import", api_app_import, true },
 	{ "POST", "/apps/:app/builds", api_builds_create, true },
 	{ "GET", "/apps/:app/builds", api_builds_list, false },
 	{ "GET", "/apps/:app/builds/:id", api_build_get, false },
@@ -106,6 +108,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/services/:svc/scale", api_scale, false },
 	{ "POST", "/apps/:app/services/:svc/run", api_run, false },
 	{ "POST", "/apps/:app/restart", api_restart, false },
+	{ "POST", "/apps/:app/services/:svc/restart", api_service_restart, false },
 	{ "GET", "/apps/:app/logs", api_logs, false },
 };
 
@@ -139,6 +142,8 @@ struct conn {
 	bool handshaking;
 	short tls_want;               /* POLLIN/POLLOUT a TLS call waits for, 0 none */
 	char peer[64];                /* "IP:PORT" of an HTTPS client, for the log */
+	int file_fd;                  /* a body streamed from a file (api_finish_file), -1 */
+	int64_t file_left;            /* its bytes not yet in out */
 };
 
 struct api_pending {
@@ -582,6 +587,38 @@ reset_request(struct conn *c)
 	c->route = NULL;
 	c->in_body = false;
 	close_fds(c);
+	if (c->file_fd != -1) {
+		close(c->file_fd);
+		c->file_fd = -1;
+	}
+	c->file_left = 0;
+}
+
+/* Refills out from the body file: 1 when bytes were added, 0 when it is
+ * done (or there is none), -1 when it cannot be read (the answer is cut:
+ * the client sees fewer bytes than Content-Length said). */
+static int
+file_refill(struct conn *c)
+{
+	ssize_t n;
+	size_t want;
+
+	if (c->file_fd == -1 || c->file_left == 0)
+		return 0;
+	want = c->file_left < 262144 ? (size_t)c->file_left : 262144;
+	if (buf_reserve(&c->out, want) == -1)
+		return -1;
+	do
+		n = read(c->file_fd, c->out.data + c->out.len, want);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		log_warnx("api: the body file of an answer ended %lld bytes early",
+		    (long long)c->file_left);
+		return -1;
+	}
+	c->out.len += (size_t)n;
+	c->file_left -= n;
+	return 1;
 }
 
 /* TLS results as read(2)/write(2) give them: CX_AGAIN becomes -1 with
@@ -1003,21 +1040,32 @@ conn_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	ev_timer_cancel(loop, c->idle);
 	c->idle = NULL;
 	if (c->out.len > 0) {
-		while (c->out_off < c->out.len) {
-			ssize_t n = conn_send(c, c->out.data + c->out_off, c->out.len - c->out_off);
+		for (;;) {
+			int more;
 
-			if (n == -1 && errno == EAGAIN) {
-				conn_watch(c, true);
-				goto wait;
+			while (c->out_off < c->out.len) {
+				ssize_t n = conn_send(c, c->out.data + c->out_off,
+				    c->out.len - c->out_off);
+
+				if (n == -1 && errno == EAGAIN) {
+					conn_watch(c, true);
+					goto wait;
+				}
+				if (n <= 0) {
+					conn_free(c);
+					return;
+				}
+				c->out_off += (size_t)n;
 			}
-			if (n <= 0) {
+			buf_reset(&c->out);
+			c->out_off = 0;
+			if ((more = file_refill(c)) == 0)
+				break;
+			if (more == -1) {
 				conn_free(c);
 				return;
 			}
-			c->out_off += (size_t)n;
 		}
-		buf_reset(&c->out);
-		c->out_off = 0;
 		reset_request(c);
 		if (c->after != NULL) {
 			void (*after)(struct rack *) = c->after;
@@ -1110,6 +1158,27 @@ api_finish(struct api_pending *p, int status, jv *json)
 	} else {
 		jv_free(json);
 	}
+	free(p);
+}
+
+void
+api_finish_file(struct api_pending *p, const char *ctype, int fd, int64_t len)
+{
+	struct conn *c = p->conn;
+
+	if (c == NULL || c->attach != NULL) {
+		close(fd);
+		free(p);
+		return;
+	}
+	c->pending = NULL;
+	buf_addf(&c->out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %lld\r\n%s\r\n",
+	    ctype, (long long)len, c->close_after ? "Connection: close\r\n" : "");
+	c->file_fd = fd;
+	c->file_left = len;
+	c->after = NULL;
+	c->tls_want = 0;
+	ev_mod(c->rack->loop, c->fd, EV_WRITE);
 	free(p);
 }
 
@@ -1295,6 +1364,7 @@ api_accept(struct ev_loop *loop, int lfd, uint32_t events, void *arg)
 		c->rack = r;
 		c->fd = fd;
 		c->spool_fd = -1;
+		c->file_fd = -1;
 		c->tls = t;
 		c->handshaking = t != NULL;
 		str_copy(c->peer, sizeof(c->peer), peer);

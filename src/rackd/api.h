@@ -82,6 +82,10 @@ void api_pending_on_gone(struct api_pending *p, void (*gone)(void *arg), void *a
 struct api_pending *api_attach(struct api_req *q, struct api_resp *s, const int fds[3]);
 /* Sends the deferred answer (json is taken; NULL answers {}) and frees p. */
 void api_finish(struct api_pending *p, int status, jv *json);
+/* Answers 200 with the len bytes of fd (from its offset) as the body, of
+ * Content-Type ctype, streamed as the client takes them; fd is taken (and
+ * closed when sent, or when the client went away). Frees p. */
+void api_finish_file(struct api_pending *p, const char *ctype, int fd, int64_t len);
 /* api_finish with the body {"error": msg}. */
 void api_finish_error(struct api_pending *p, int status, const char *msg);
 
@@ -127,6 +131,8 @@ void api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_app_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_app_export(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_app_import(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s);
@@ -143,6 +149,7 @@ void api_env_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_env_set(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_scale(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_restart(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_service_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_exec(struct rack *r, struct api_req *q, struct api_resp *s);   /* api_exec.c */

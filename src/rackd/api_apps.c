@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
+#include "rackd/appexport.h"
 #include "rackd/build.h"
 #include "rackd/dockerfile.h"
 #include "rackd/manifest.h"
@@ -81,26 +82,44 @@ api_apps_list(struct rack *r, struct api_req *q, struct api_resp *s)
 	s->json = arr;
 }
 
-/* Its ids first: the row then records them, or the range goes back. */
 static void
 app_create(struct rack *r, const char *name, struct api_resp *s)
 {
-	char err[512];
-	uint32_t base;
-	struct app *a;
+	char err[768];
+	struct app *a = reconcile_app_create(r, name, err, sizeof(err));
 
-	if (sandbox_claim_ids(r, name, 0, &base, err, sizeof(err)) == -1) {
-		api_error(s, 500, "cannot create app %s: %s", name, err);
+	if (a == NULL) {
+		api_error(s, 500, "%s", err);
 		return;
 	}
-	if (store_app_create(r->store, name, base) == -1) {
-		api_error(s, 500, "cannot create app: %s", store_error(r->store));
-		sandbox_release_ids(r, name, base);
-		return;
-	}
-	a = reconcile_app_add(r, name, base);
 	s->status = 201;
 	s->json = app_json(r, a);
+}
+
+/* 0 when name may be given to a new app; -1 after a 400 or 409. */
+static int
+check_new_app(struct rack *r, const char *name, struct api_resp *s)
+{
+	if (!valid_name(name)) {
+		api_error(s, 400, "invalid app name \"%s\": use 1-30 of a-z, 0-9 and -, starting with a"
+		    " letter", name);
+		return -1;
+	}
+	if (rack_app_find(r, name) != NULL) {
+		api_error(s, 409, "app %s already exists", name);
+		return -1;
+	}
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		if (strcmp(a->name, name) == 0) {
+			api_error(s, 409, "app %s is still being deleted; try again in a moment", name);
+			return -1;
+		}
+	}
+	if (appexport_importing(name)) {
+		api_error(s, 409, "app %s is being imported", name);
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -108,28 +127,31 @@ api_apps_create(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	jv *body = api_json_body(q, s);
 	const char *name;
-	struct app *a;
 
 	if (body == NULL)
 		return;
 	name = jv_str_or(body, "name", "");
-	if (!valid_name(name)) {
-		api_error(s, 400, "invalid app name \"%s\": use 1-30 of a-z, 0-9 and -, starting with a"
-		    " letter", name);
-	} else if (rack_app_find(r, name) != NULL) {
-		api_error(s, 409, "app %s already exists", name);
-	} else {
-		for (a = r->apps; a != NULL; a = a->next) {
-			if (strcmp(a->name, name) == 0)
-				break;
-		}
-		if (a != NULL) {
-			api_error(s, 409, "app %s is still being deleted; try again in a moment", name);
-		} else {
-			app_create(r, name, s);
-		}
-	}
+	if (check_new_app(r, name, s) == 0)
+		app_create(r, name, s);
 	jv_free(body);
+}
+
+/* GET /apps/APP/export: the app as one archive (appexport.h). */
+void
+api_app_export(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+
+	if (a != NULL)
+		appexport_export(r, a, q, s);
+}
+
+/* POST /apps/APP/import: an export made into app APP, which must not exist. */
+void
+api_app_import(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	if (check_new_app(r, q->args[0], s) == 0)
+		appexport_import(r, q->args[0], q, s);
 }
 
 void
@@ -438,6 +460,8 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		if (https_url[0] != '\0')
 			jv_set_str(j, "https_url", https_url);
 		jv_set_int(j, "count", reconcile_desired(r, a, sv->name, sv->scale_count));
+		jv_set_int(j, "cpu", sv->scale_cpu);
+		jv_set_int(j, "memory", sv->scale_memory);
 		jv_push_take(arr, j);
 	}
 	s->json = arr;
@@ -700,6 +724,30 @@ api_restart(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	s->status = 202;
 	s->json = promoting_json(a->active);
+}
+
+/* POST /apps/APP/services/SVC/restart: that service's processes are
+ * replaced, rolling; the answer names the ones that go. */
+void
+api_service_restart(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[512];
+	int status = 400;
+	jv *ids;
+
+	if (a == NULL)
+		return;
+	ids = jv_array_new();
+	if (reconcile_restart_service(r, a, q->args[1], ids, &status, err, sizeof(err)) == -1) {
+		jv_free(ids);
+		api_error(s, status, "%s", err);
+		return;
+	}
+	s->status = 202;
+	s->json = jv_object_new();
+	jv_set_str(s->json, "service", q->args[1]);
+	jv_set_take(s->json, "replacing", ids);
 }
 
 void

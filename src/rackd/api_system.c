@@ -16,6 +16,7 @@
 #include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
+#include "rackd/appexport.h"
 #include "rackd/api_tls.h"
 #include "rackd/sandbox.h"
 #include "rackd/applog.h"
@@ -287,6 +288,7 @@ uninstall_now(struct rack *r)
 	log_info("uninstalling: stopping every process");
 	r->exiting = true;
 	build_cancel(r, NULL);
+	appexport_cancel_all(r);
 	reconcile_stop_all(r, 5000);
 	resource_stop_all(r);
 	/* Every app's ids go back to the host, with whatever still ran as them. */

@@ -61,8 +61,8 @@ struct build_job {
 	struct buf report;
 };
 
-static const char *
-lookup_env_text(const char *name, void *ctx)
+const char *
+build_env_lookup(const char *name, void *ctx)
 {
 	static char value[4096];
 	const char *text = ctx;
@@ -125,13 +125,10 @@ warn(const struct build_ctx *b, const char *fmt, ...)
 	say(b, "%s", line);
 }
 
-/* localhost/cx-RACK-APP-SERVICE:BUILDID, lowercase (image names are). */
 static void
 image_ref(const struct build_ctx *b, const char *service, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "localhost/cx-%s-%s-%s:%s", b->rack, b->app, service, b->id);
-	for (char *p = out; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
+	image_build_ref(b->rack, b->app, service, b->id, out, outlen);
 }
 
 /* Sets name=value in the NULL-terminated "K=V" list *v (n entries), replacing one. */
@@ -192,7 +189,7 @@ build_args(const struct build_ctx *b, const struct mf_service *sv, char *const *
 		kv_set(&pool, &npool, own[i][0], strlen(own[i][0]), own[i][1]);
 	for (size_t i = 0; i < sv->nbuild_args; i++) {
 		const struct mf_env *e = &sv->build_args[i];
-		const char *v = e->has_value ? e->value : lookup_env_text(e->key, (void *)b->env);
+		const char *v = e->has_value ? e->value : build_env_lookup(e->key, (void *)b->env);
 
 		if (v != NULL)
 			kv_set(&pool, &npool, e->key, strlen(e->key), v);
@@ -380,7 +377,7 @@ child_run(struct build_ctx *b, const char *upload, uint64_t max_bytes, int fd)
 		    "no convox.yml at the top of the source; add one (see examples/)");
 		goto fail;
 	}
-	m = manifest_parse(manifest, strlen(manifest), "convox.yml", lookup_env_text,
+	m = manifest_parse(manifest, strlen(manifest), "convox.yml", build_env_lookup,
 	    (void *)b->env, err, sizeof(err));
 	free(manifest);
 	if (m == NULL)

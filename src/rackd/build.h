@@ -19,6 +19,9 @@ struct app;
 struct api_req;
 struct api_resp;
 
+/* manifest_parse's lookup over ctx, an env as "K=V\n" lines: name's value
+ * (in a static buffer, valid until the next call), or NULL. */
+const char *build_env_lookup(const char *name, void *ctx);
 /* Handles POST /apps/APP/builds for app a: answers at once on an early error,
  * else defers the answer until the child is done. */
 void build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s);

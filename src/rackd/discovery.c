@@ -44,8 +44,7 @@ add_service(struct rack *r, struct app *a, const struct mf_service *s, struct bu
 		if (rc == -1)
 			return -1;
 		for (struct proc *p = a->procs; p != NULL; p = p->next) {
-			if (proc_is_active(a, p) && p->state == PROC_RUNNING && !p->oneoff &&
-			    strcmp(p->st.service, s->name) == 0 &&
+			if (proc_serves(a, p) && strcmp(p->st.service, s->name) == 0 &&
 			    buf_addf(b, " %s", p->st.address) == -1)
 				return -1;
 		}

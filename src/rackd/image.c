@@ -7,6 +7,7 @@
  */
 #include "rackd/image.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -325,6 +326,15 @@ image_pull(const char *ref, int log_fd, char *err, size_t errlen)
 	if (rc == -1)
 		return -1;
 	return podman_simple(pull, log_fd, err, errlen);
+}
+
+void
+image_build_ref(const char *rack, const char *app, const char *service, const char *build,
+    char *out, size_t outlen)
+{
+	snprintf(out, outlen, "localhost/cx-%s-%s-%s:%s", rack, app, service, build);
+	for (char *p = out; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
 }
 
 int

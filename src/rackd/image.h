@@ -52,6 +52,10 @@ bool image_builder_available(char *why, size_t whylen);
 int image_build(const struct image_build_opts *o, char *err, size_t errlen);
 /* Makes ref present locally (pulls it if missing; output to log_fd). */
 int image_pull(const char *ref, int log_fd, char *err, size_t errlen);
+/* The name a build gives service's image: localhost/cx-RACK-APP-SERVICE:BUILD,
+ * lower-case (image names are). */
+void image_build_ref(const char *rack, const char *app, const char *service, const char *build,
+    char *out, size_t outlen);
 /* Names the image from also to (podman tag). */
 int image_tag(const char *from, const char *to, char *err, size_t errlen);
 /* Reads ref's configuration into *c (free with image_config_free). */

@@ -31,6 +31,7 @@
 #include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
+#include "rackd/appexport.h"
 #include "rackd/build.h"
 #include "rackd/ca.h"
 #include "rackd/discovery.h"
@@ -497,6 +498,7 @@ main(int argc, char **argv)
 	sync_routes(r->loop, r);
 	api_https_close(r);
 	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
+	appexport_cancel_all(r);    /* nor an export or import under way */
 	acme_stop(r);               /* an order in flight is tried again by the next daemon */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);
 	unlink(path);

@@ -61,7 +61,8 @@
  *                                        max}} or {min, max}; a local rack runs the
  *                                        minimum
  *  scale.cpu, memory, gpu,     ignored   sizing and autoscaling: processes run on the
- *  limit, targets, autoscale,            host the rack has
+ *  limit, targets, autoscale,            host the rack has (cpu and memory are kept,
+ *                                        default 250/512, for cx scale to show)
  *  keda, vpa, cooldown
  *  termination.grace           honoured  default 30
  *  timeout                     honoured  default 60
@@ -1923,6 +1924,11 @@ sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 					snprintf(name, sizeof(name), "scale.%s", ignored[j][0]);
 					notice(c, pk, name, ignored[j][1]);
 					known = true;
+					/* Not acted on, but kept: cx scale shows them, as Convox's. */
+					if (j == 0)
+						rc = get_int(c, ps.p[i].v, name, 0, 1 << 20, &s->scale_cpu) < 0 ? -1 : 0;
+					else if (j == 1)
+						rc = get_int(c, ps.p[i].v, name, 0, 1 << 24, &s->scale_memory) < 0 ? -1 : 0;
 				}
 			}
 			if (!known)
@@ -2208,6 +2214,8 @@ tk_services(struct pctx *c, const struct ynode *k, const struct ynode *v)
 		s = &m->services[m->nservices++];
 		/* termination.grace: absent means 30, an explicit 0 stays 0 */
 		s->termination_grace = 30;
+		s->scale_cpu = 250;      /* Convox's defaults */
+		s->scale_memory = 512;
 		rc = parse_service(c, ps.p[i].k, ps.p[i].v, s);
 	}
 	free(ps.p);

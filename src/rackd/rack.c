@@ -106,6 +106,13 @@ proc_is_active(const struct app *a, const struct proc *p)
 }
 
 bool
+proc_serves(const struct app *a, const struct proc *p)
+{
+	return proc_is_active(a, p) && p->state == PROC_RUNNING && !p->oneoff &&
+	    !(p->replaced && p->replace_at != 0);
+}
+
+bool
 proc_is_promoting(const struct app *a, const struct proc *p)
 {
 	return a->promoting[0] != '\0' && p->gen == a->promoting_gen;

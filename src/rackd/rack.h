@@ -44,6 +44,11 @@ struct proc {
 	void (*on_exit)(struct proc *p);  /* told when it exits (cx run waits for it) */
 	void *on_exit_arg;
 	bool routed;                /* in the last route snapshot */
+	/* cx services restart: a new process takes its place; it stops at
+	 * replace_at (ms), set once enough new ones serve. Not persisted: a
+	 * daemon restart ends the restart (scale stops what is then too many). */
+	bool replaced;
+	int64_t replace_at;
 	struct proc *next;
 };
 
@@ -172,6 +177,9 @@ char *rack_latest_env(struct rack *r, const char *app);
 /* Whether p belongs to the app's active release, or to the one being promoted. */
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
+/* Whether the routers and the rack's DNS send p requests: a running process
+ * of the active release, not a one-off, not draining (cx services restart). */
+bool proc_serves(const struct app *a, const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks).
  * -1 if b refused one (full): the lines before it stay in b. */
 struct buf;

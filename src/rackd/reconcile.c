@@ -580,7 +580,7 @@ count_procs(struct app *a, unsigned gen, const char *service, bool running_only)
 	int n = 0;
 
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (p->gen != gen || strcmp(p->st.service, service) != 0)
+		if (p->gen != gen || strcmp(p->st.service, service) != 0 || p->replaced)
 			continue;
 		if (running_only ? p->state == PROC_RUNNING :
 		    (p->state != PROC_STOPPING && p->state != PROC_EXITED))
@@ -633,6 +633,9 @@ reconcile_promotion(struct rack *r, struct app *a)
 		activate(r, a);
 }
 
+static void retire_replaced(struct rack *r, struct app *a, const char *service, int want,
+    int64_t now);
+
 static void
 reconcile_active(struct rack *r, struct app *a)
 {
@@ -678,12 +681,72 @@ reconcile_active(struct rack *r, struct app *a)
 		}
 		for (struct proc *p = a->procs; p != NULL && have > want; p = p->next) {
 			if (proc_is_active(a, p) && strcmp(p->st.service, s->name) == 0 &&
-			    p->state != PROC_STOPPING && p->state != PROC_EXITED) {
+			    !p->replaced && p->state != PROC_STOPPING && p->state != PROC_EXITED) {
 				stop_proc(r, a, p);
 				have--;
 			}
 		}
+		retire_replaced(r, a, s->name, want, now);
 	}
+}
+
+/* The processes of service that cx services restart replaces stop once
+ * `want` new ones serve: after a drain, so the routers take the new ones
+ * first and no request finds a process gone. */
+static void
+retire_replaced(struct rack *r, struct app *a, const char *service, int want, int64_t now)
+{
+	if (count_procs(a, a->active_gen, service, true) < want)
+		return;
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (!p->replaced || strcmp(p->st.service, service) != 0 ||
+		    p->state == PROC_STOPPING || p->state == PROC_EXITED)
+			continue;
+		if (p->replace_at == 0) {
+			p->replace_at = now + DRAIN_MS;
+			rack_routes_changed(r);
+		} else if (now >= p->replace_at) {
+			stop_proc(r, a, p);
+		}
+	}
+}
+
+int
+reconcile_restart_service(struct rack *r, struct app *a, const char *service, jv *ids,
+    int *status, char *err, size_t errlen)
+{
+	size_t n = 0;
+
+	if (a->manifest == NULL || a->active[0] == '\0') {
+		*status = 400;
+		snprintf(err, errlen, "app %s has no release to restart; deploy first", a->name);
+		return -1;
+	}
+	if (manifest_service(a->manifest, service) == NULL) {
+		*status = 404;
+		snprintf(err, errlen, "no such service: %s (cx services -a %s lists them)", service,
+		    a->name);
+		return -1;
+	}
+	if (a->promoting[0] != '\0') {
+		*status = 409;
+		snprintf(err, errlen, "app %s is promoting release %s; restart once it is done (or cx"
+		    " apps cancel -a %s)", a->name, a->promoting, a->name);
+		return -1;
+	}
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (!proc_is_active(a, p) || p->oneoff || p->replaced ||
+		    strcmp(p->st.service, service) != 0 ||
+		    p->state == PROC_STOPPING || p->state == PROC_EXITED)
+			continue;
+		p->replaced = true;
+		p->replace_at = 0;
+		jv_push_str(ids, p->st.id);
+		n++;
+	}
+	applog_system(r, a->name, "Restarting %s: %zu process(es) to replace", service, n);
+	reconcile_app(r, a);
+	return 0;
 }
 
 static void
@@ -819,6 +882,25 @@ reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base)
 	if (mkdir_p(dir, 0700) == -1)
 		log_warn("app %s: cannot create %s", name, dir);
 	return a;
+}
+
+struct app *
+reconcile_app_create(struct rack *r, const char *name, char *err, size_t errlen)
+{
+	char why[512];
+	uint32_t base;
+
+	/* Its ids first: the row then records them, or the range goes back. */
+	if (sandbox_claim_ids(r, name, 0, &base, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot create app %s: %s", name, why);
+		return NULL;
+	}
+	if (store_app_create(r->store, name, base) == -1) {
+		snprintf(err, errlen, "cannot create app %s: %s", name, store_error(r->store));
+		sandbox_release_ids(r, name, base);
+		return NULL;
+	}
+	return reconcile_app_add(r, name, base);
 }
 
 /* An app keeps its ids across daemon restarts; one from before ids (or whose

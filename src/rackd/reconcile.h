@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/jv.h"
 #include "rackd/health.h"
 
 struct rack;
@@ -43,6 +44,14 @@ int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, 
  * stop, the release is marked failed ("cancelled"), the active one serves
  * on. -1 with err when nothing is being promoted. */
 int reconcile_cancel(struct rack *r, struct app *a, char *err, size_t errlen);
+/* Replaces every process of service `service` of a's active release,
+ * rolling (`cx services restart`): new ones start, and once the service's
+ * count of them pass their health check the old ones get a short drain,
+ * then stop with their grace. The ids of the processes being replaced go
+ * into ids (an array it appends strings to). -1 with err and a status
+ * (404 unknown service, 400 no release, 409 a promotion under way). */
+int reconcile_restart_service(struct rack *r, struct app *a, const char *service, jv *ids,
+    int *status, char *err, size_t errlen);
 /* Loads what a release runs: its manifest (parsed with the release's env),
  * build directory and env. -1 with err. */
 int reconcile_load_release(struct rack *r, const char *app, const char *id, struct manifest **m,
@@ -51,6 +60,9 @@ int reconcile_load_release(struct rack *r, const char *app, const char *id, stru
 const char *reconcile_app_status(struct rack *r, struct app *a);
 /* New in-memory app (after store_app_create), running as uid_base (sandbox.h). */
 struct app *reconcile_app_add(struct rack *r, const char *name, uint32_t uid_base);
+/* Creates app name: its ids (sandbox.h), its row in the store, its
+ * in-memory app. NULL with err (the name is the caller's to check). */
+struct app *reconcile_app_create(struct rack *r, const char *name, char *err, size_t errlen);
 /* Stops every process of a; the app is freed once they are gone. */
 void reconcile_app_delete(struct rack *r, struct app *a);
 /* Stops every process of every app, waiting at most grace_ms (uninstall). */

@@ -114,9 +114,7 @@ add_host(struct app *a, const struct mf_service *s, const char *host, bool redir
 	    redirect && tls_up ? "," : "", tls_up ? "tls-upstream" : "") == -1)
 		return -1;
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
-		if (!proc_is_active(a, p) || strcmp(p->st.service, s->name) != 0)
-			continue;
-		if (p->state != PROC_RUNNING)
+		if (!proc_serves(a, p) || strcmp(p->st.service, s->name) != 0)
 			continue;
 		if (buf_addf(b, "up %s %s %d\n", p->st.id, p->st.address, p->st.port) == -1)
 			return -1;

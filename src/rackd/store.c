@@ -554,6 +554,46 @@ store_build_release_add(struct store *st, const struct st_build *b, const struct
 }
 
 int
+store_id_owner(struct store *st, const char *id, char *app, size_t applen)
+{
+	sqlite3_stmt *q = prep(st, "SELECT app FROM builds WHERE id = ?1"
+	    " UNION ALL SELECT app FROM releases WHERE id = ?1 LIMIT 1");
+	int rc = -1;
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, id);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		col_copy(q, 0, app, applen);
+		rc = 0;
+	}
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int
+store_app_import(struct store *st, const char *app, const struct st_build *b, size_t nb,
+    const struct st_release *r, size_t nr, char *const *scale_services, const int *scale_counts,
+    size_t nscale)
+{
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		return -1;
+	for (size_t i = 0; i < nb; i++)
+		if (store_build_add(st, &b[i]) == -1)
+			goto fail;
+	for (size_t i = 0; i < nr; i++)
+		if (store_release_add(st, &r[i]) == -1)
+			goto fail;
+	for (size_t i = 0; i < nscale; i++)
+		if (store_scale_set(st, app, scale_services[i], scale_counts[i]) == -1)
+			goto fail;
+	return exec_sql(st, "COMMIT");
+fail:
+	exec_sql(st, "ROLLBACK");
+	return -1;
+}
+
+int
 store_release_activate(struct store *st, const char *app, const char *id)
 {
 	sqlite3_stmt *q;

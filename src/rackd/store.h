@@ -111,6 +111,15 @@ int store_release_set_status(struct store *st, const char *app, const char *id, 
 int store_release_fail_promoting(struct store *st, const char *error);
 /* Records a build and its release in one transaction. */
 int store_build_release_add(struct store *st, const struct st_build *b, const struct st_release *r);
+/* The app whose build or release has this id (ids are the rack's, not an
+ * app's): 0 found, -1 none. */
+int store_id_owner(struct store *st, const char *id, char *app, size_t applen);
+/* Records an imported app's builds, releases (oldest first: they keep that
+ * order) and app's scale overrides (service names and counts) in one
+ * transaction. The app row must exist; every row names it. */
+int store_app_import(struct store *st, const char *app, const struct st_build *b, size_t nb,
+    const struct st_release *r, size_t nr, char *const *scale_services, const int *scale_counts,
+    size_t nscale);
 /* Marks `id` active, the previously active one replaced, and points the app at it, atomically. */
 int store_release_activate(struct store *st, const char *app, const char *id);
 void store_release_free(struct st_release *r);

@@ -200,6 +200,14 @@ expect_err "invalid count" \
 	'ERROR: invalid count "many": give a whole number from 0 to 100' "$CX" scale web --count many -a app1
 expect_err "scale --count needs a service" \
 	'ERROR: which service? usage: cx scale SERVICE --count N' "$CX" scale --count 2 -a app1
+expect_err "services restart needs a service" \
+	'ERROR: missing arguments; usage: cx services restart SERVICE [flags]' "$CX" services restart -a app1
+expect_err "apps export needs a file" \
+	'ERROR: where to? cx apps export app1 -f FILE' "$CX" apps export app1
+expect_err "apps import needs a file" \
+	'ERROR: from where? cx apps import app1 -f FILE' "$CX" apps import -a app1
+expect_err "apps import of a file that is not there" \
+	"ERROR: cannot read $T/none.tgz: No such file or directory" "$CX" apps import app1 -f "$T/none.tgz"
 expect_err "invalid --since" \
 	'ERROR: invalid duration "10x": use a number and a unit, like 30s, 10m, 2h or 1d' \
 	"$CX" logs --since 10x -a app1

@@ -355,6 +355,8 @@ test_defaults(void **state)
 	assert_int_equal(s->scale_count, 1);
 	assert_int_equal(s->scale_min, 1);
 	assert_int_equal(s->scale_max, 1);
+	assert_int_equal(s->scale_cpu, 250);      /* Convox's defaults, for cx scale */
+	assert_int_equal(s->scale_memory, 512);
 	assert_false(s->internal);
 	assert_false(s->internal_router);
 	assert_int_equal(s->ndomains, 0);
@@ -410,6 +412,17 @@ test_defaults(void **state)
 	assert_int_equal(s->deploy_min, 0);
 	assert_int_equal(s->deploy_max, 200);
 	manifest_free(m);
+
+	/* scale.cpu and scale.memory: kept (and noticed: not acted on) */
+	m = must_load("services:\n  web:\n    scale:\n      count: 2\n      cpu: 500\n"
+		      "      memory: 1024\n");
+	assert_int_equal(m->services[0].scale_count, 2);
+	assert_int_equal(m->services[0].scale_cpu, 500);
+	assert_int_equal(m->services[0].scale_memory, 1024);
+	assert_int_equal(m->nnotices, 2);
+	manifest_free(m);
+	must_fail("services:\n  web:\n    scale:\n      memory: lots\n",
+	    "convox.yml:4:15: scale.memory: expected a whole number from 0 to 16777216, found \"lots\"");
 
 	/* Generation 2 agents: {enabled, ports} */
 	m = must_load("services:\n  dd:\n    agent:\n      ports:\n        - 8125/udp\n"

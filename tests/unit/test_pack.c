@@ -21,7 +21,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "cli/pack.h"
+#include "common/pack.h"
 #include "common/util.h"
 #include "rackd/unpack.h"
 

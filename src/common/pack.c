@@ -7,7 +7,7 @@
  * components, even none, or anything at all at the end of a pattern; a
  * single star matches within one component and `?` one character but '/'.
  */
-#include "cli/pack.h"
+#include "common/pack.h"
 
 #include <archive.h>
 #include <archive_entry.h>

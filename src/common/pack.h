@@ -1,6 +1,8 @@
 /*
  * pack.h — packs an app's source directory into a gzipped tar for
- * `cx deploy`, leaving out what the directory's .dockerignore excludes.
+ * `cx deploy`, leaving out what the directory's .dockerignore excludes; the
+ * rack packs build directories with it for `cx apps export`. The one place
+ * that writes archives (libarchive); rackd/unpack.c is the one that reads.
  *
  * .dockerignore is read the way docker reads it: one pattern per line,
  * blank lines and lines starting with '#' ignored, surrounding spaces
