@@ -1084,8 +1084,9 @@ adopt_procs(struct rack *r)
 		struct proc *p;
 
 		if (a == NULL) {
-			/* Its app was deleted while the daemon was down: no grace is owed. */
-			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
+			/* Its app was deleted while the daemon was down: no grace is owed.
+			 * (pid 0: a start recorded but never forked.) */
+			if (ps[i].pid > 0 && sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
 				kill(-ps[i].pid, SIGKILL);
 			if (r->netns)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
