@@ -479,7 +479,7 @@ cli_wait_release(struct cli *c, const char *id)
 }
 
 int
-cli_promote(struct cli *c, const char *id)
+cli_promote(struct cli *c, const char *id, bool discard)
 {
 	char *path;
 	int rc;
@@ -487,7 +487,8 @@ cli_promote(struct cli *c, const char *id)
 	if (cli_select_app(c) == -1)
 		return 1;
 	out_step("Promoting %s", id);
-	path = api_path("/apps/%s/releases/%s/promote", c->app, id);
+	path = api_path(discard ? "/apps/%s/releases/%s/promote?discard=1" :
+	    "/apps/%s/releases/%s/promote", c->app, id);
 	rc = api_call(c, "POST", path, NULL, NULL);
 	free(path);
 	if (rc == -1)

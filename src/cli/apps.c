@@ -206,5 +206,5 @@ cmd_apps_import(struct cli *c)
 	out_ok();
 	if (id[0] == '\0')
 		return 0;     /* nothing to serve: no release has a build */
-	return cli_promote(c, id);
+	return cli_promote(c, id, false);
 }

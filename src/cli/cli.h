@@ -180,8 +180,10 @@ int cli_list_app(struct cli *c, const char *what, const struct out_col *cols, si
     const char *const *extra);
 
 /* Promotes release id of c->app and waits (bounded) until it is active.
- * Prints "Promoting ID... OK". 0, or 1 after printing the release's error. */
-int cli_promote(struct cli *c, const char *id);
+ * Prints "Promoting ID... OK". 0, or 1 after printing the release's error.
+ * discard: id was made for this promotion alone (deploy, rollback); if the
+ * rack refuses it because another promotion runs, it removes the release. */
+int cli_promote(struct cli *c, const char *id, bool discard);
 /* Prints build id's log (deploy.c) from its start, following it while the
  * build runs when follow; *build gets the build as it ended (GET, owned).
  * 0, or -1 after printing. */

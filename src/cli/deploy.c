@@ -237,7 +237,7 @@ build_and_maybe_promote(struct cli *c, bool promote)
 	}
 	rc = make_build(c, dir, release, sizeof(release));
 	if (rc == 0 && promote)
-		rc = cli_promote(c, release);
+		rc = cli_promote(c, release, true);
 	if (out != -1) {
 		fflush(stdout);
 		dup2(out, STDOUT_FILENO);

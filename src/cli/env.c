@@ -123,7 +123,7 @@ change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t 
 	printf("Release: %s\n", release);
 	if (c->opt[OPT_PROMOTE] == NULL)
 		return 0;
-	return cli_promote(c, release);
+	return cli_promote(c, release, false);
 }
 
 /* The KEY=VALUE lines of stdin (blank lines and # comments skipped), as

@@ -96,7 +96,7 @@ cmd_releases_promote(struct cli *c)
 		str_copy(id, sizeof(id), jv_str(jv_at(rels, 0), "id"));
 		jv_free(rels);
 	}
-	return cli_promote(c, id);
+	return cli_promote(c, id, false);
 }
 
 int
@@ -119,7 +119,7 @@ cmd_releases_rollback(struct cli *c)
 	if (id[0] == '\0')
 		return out_error("the rack did not say which release it made");
 	out_ok_with(id);
-	return cli_promote(c, id);
+	return cli_promote(c, id, true);
 }
 
 /* The error of a 404 text answer: the rack's own words, else what. */

@@ -4,10 +4,12 @@
 #include "common/net.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,6 +64,94 @@ net_listen_tcp(const char *addr, bool reuseport, int backlog)
 		return -1;
 	}
 	return fd;
+}
+
+int
+net_port_check(const char *addr)
+{
+	int fd = net_listen_tcp(addr, false, 1);
+
+	if (fd == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* The inode of a socket listening on TCP port in /proc/net/tcp or tcp6, 0 if none. */
+static unsigned long
+listen_inode(int port)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	unsigned long inode = 0;
+
+	for (size_t t = 0; t < CX_ARRAY_LEN(tables) && inode == 0; t++) {
+		char *data = read_file(tables[t], 1 << 24, NULL), *save = NULL;
+
+		if (data == NULL)
+			continue;
+		/* "sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode" */
+		for (char *l = strtok_r(data, "\n", &save); l != NULL && inode == 0;
+		    l = strtok_r(NULL, "\n", &save)) {
+			char local[64], st[8];
+			unsigned int lport;
+			unsigned long ino;
+			char *colon;
+
+			if (sscanf(l, " %*s %63s %*s %7s %*s %*s %*s %*s %*s %lu", local, st, &ino) != 3 ||
+			    strcmp(st, "0A") != 0 || (colon = strrchr(local, ':')) == NULL ||
+			    sscanf(colon + 1, "%x", &lport) != 1)
+				continue;
+			if ((int)lport == port)
+				inode = ino;
+		}
+		free(data);
+	}
+	return inode;
+}
+
+void
+net_port_holder(int port, char *out, size_t outlen)
+{
+	unsigned long inode = listen_inode(port);
+	char want[64], path[300], link[64];
+	struct dirent *p, *f;
+	DIR *procs, *fds;
+
+	out[0] = '\0';
+	if (inode == 0 || (procs = opendir("/proc")) == NULL)
+		return;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (out[0] == '\0' && (p = readdir(procs)) != NULL) {
+		long pid;
+
+		if (parse_long(p->d_name, 1, INT32_MAX, &pid) == -1)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+		if ((fds = opendir(path)) == NULL)
+			continue;
+		while ((f = readdir(fds)) != NULL) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%ld/fd/%s", pid, f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				char *comm;
+
+				snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+				comm = read_file(path, 64, NULL);
+				if (comm != NULL)
+					comm[strcspn(comm, "\n")] = '\0';
+				snprintf(out, outlen, "pid %ld (%s)", pid, comm != NULL ? comm : "?");
+				free(comm);
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(procs);
 }
 
 int

@@ -17,6 +17,13 @@ size_t net_read_within(int fd, char *buf, size_t size, int ms);
 int net_parse_addr(const char *s, struct sockaddr_in *sin);
 /* Listens on TCP addr ("127.0.0.1:8080"); reuseport adds SO_REUSEPORT. -1 with errno. */
 int net_listen_tcp(const char *addr, bool reuseport, int backlog);
+/* Whether TCP addr can be listened on now by a socket that shares its port
+ * with no one (no SO_REUSEPORT): 0, or -1 with errno (EADDRINUSE: something
+ * listens there). */
+int net_port_check(const char *addr);
+/* What listens on TCP port (any address), as "pid 1234 (perl)", into out;
+ * "" when it cannot tell (nothing listens, or not this user's to see). */
+void net_port_holder(int port, char *out, size_t outlen);
 /* Listens on a unix socket path (removing a stale one first), mode applied with chmod. */
 int net_listen_unix(const char *path, int mode);
 /* Starts a non-blocking connect; returns the fd (connection may be in progress). */

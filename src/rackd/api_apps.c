@@ -337,14 +337,33 @@ api_release_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	store_release_free(&rel);
 }
 
+/* POST .../promote?discard=1: the release was made for this promotion
+ * alone (cx deploy, cx releases rollback). Refused because another
+ * promotion runs, it is removed, never promoted: no later env change can
+ * fork it and ship its build. */
 void
 api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s)
 {
 	struct app *a = api_find_app(r, q, s);
-	char err[1024];
+	char err[1024], discard[8] = "";
 
 	if (a == NULL)
 		return;
+	if (a->promoting[0] != '\0' && strcmp(a->promoting, q->args[1]) != 0 &&
+	    api_query(q, "discard", discard, sizeof(discard)) == 0 && strcmp(discard, "1") == 0) {
+		int rc = store_release_discard(r->store, a->name, q->args[1]);
+
+		if (rc == -1)
+			log_warnx("app %s: cannot discard release %s: %s", a->name, q->args[1],
+			    store_error(r->store));
+		else if (rc == 0)
+			applog_system(r, a->name, "Discarded release %s: release %s was being promoted",
+			    q->args[1], a->promoting);
+		api_error(s, 409, "release %s of %s is being promoted; wait for it to finish and try"
+		    " again%s%s%s", a->promoting, a->name, rc == 0 ? " (release " : "",
+		    rc == 0 ? q->args[1] : "", rc == 0 ? ", made for this promotion, is discarded)" : "");
+		return;
+	}
 	if (reconcile_promote(r, a, q->args[1], err, sizeof(err)) == -1) {
 		api_error(s, strncmp(err, "no such release", 15) == 0 ? 404 : 400, "%s", err);
 		return;

@@ -124,26 +124,119 @@ api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_take(s->json, "params", params);
 }
 
-/* Waits (bounded) until a router that was just started has bound its port:
- * it writes its pidfile once listening. */
-static void
-wait_router_ready(struct rack *r, struct router_proc *rp)
+/* Waits (at most 3 s) until router rp, just started, listens: it writes
+ * its pidfile once it does. True then, or when it is not wanted; false if
+ * it did not start, exited first (its pidfd is readable) or never wrote it. */
+static bool
+router_came_up(struct router_proc *rp)
 {
+	if (!rp->wanted)
+		return true;
 	for (int i = 0; i < 150 && rp->pid > 0; i++) {
 		char *pid = read_file(rp->pidfile, 32, NULL);
+		struct pollfd pfd = { .fd = rp->pidfd, .events = POLLIN };
 		long v;
 
 		if (pid != NULL) {
 			pid[strcspn(pid, "\n")] = '\0';
 			if (parse_long(pid, 1, 1 << 22, &v) == 0 && v == rp->pid) {
 				free(pid);
-				return;
+				return true;
 			}
 			free(pid);
 		}
+		if (rp->pidfd != -1 && poll(&pfd, 1, 0) == 1)
+			return false;   /* exited: the loop reaps it (router_exited) */
 		usleep(20000);
 	}
-	(void)r;
+	return false;
+}
+
+/* The routers' port params and the router that listens on each. */
+static const struct {
+	const char *key;
+	int router;
+} router_ports[] = {
+	{ "router_port", ROUTER_PUBLIC }, { "router_tls_port", ROUTER_PUBLIC },
+	{ "router_internal_port", ROUTER_INTERNAL }, { "router_internal_tls_port", ROUTER_INTERNAL },
+	{ "peer_port", ROUTER_PEER }, { "egress_port", ROUTER_PEER },
+};
+
+/* Which router listens on param key, -1 for a param that is no router's port. */
+static int
+router_of_port(const char *key)
+{
+	for (size_t i = 0; i < CX_ARRAY_LEN(router_ports); i++) {
+		if (strcmp(router_ports[i].key, key) == 0)
+			return router_ports[i].router;
+	}
+	return -1;
+}
+
+/* A router port param's new value v is free: no other port param has it
+ * (as set now or in params), and nothing listens on it. -1 with err naming
+ * the port and what holds it. VPC racks' routers listen in the rack's own
+ * namespace, where the daemon cannot look: not checked there. */
+static int
+check_router_port(struct rack *r, jv *params, const char *key, const char *v, char *err,
+    size_t errlen)
+{
+	char cur[16], addr[64], holder[128];
+	long port;
+
+	rack_param(r, key, cur, sizeof(cur));
+	if (strcmp(cur, v) == 0 || (r->vpc && !r->host) || parse_long(v, 1, 65535, &port) == -1)
+		return 0;       /* unchanged: its own router holds it */
+	for (size_t i = 0; i < CX_ARRAY_LEN(router_ports); i++) {
+		const char *k = router_ports[i].key, *other = jv_str_or(params, k, NULL);
+		char set[16];
+
+		if (strcmp(k, key) == 0)
+			continue;
+		if (other == NULL) {
+			rack_param(r, k, set, sizeof(set));
+			other = set;
+		}
+		if (strcmp(other, v) == 0) {
+			snprintf(err, errlen, "%s=%s: port %s is %s's already; choose another", key, v, v,
+			    k);
+			return -1;
+		}
+	}
+	snprintf(addr, sizeof(addr), "%s:%s", strcmp(key, "peer_port") == 0 &&
+	    r->public_addr[0] != '\0' ? r->public_addr : "127.0.0.1", v);
+	if (net_port_check(addr) == 0)
+		return 0;
+	if (errno != EADDRINUSE) {
+		snprintf(err, errlen, "%s=%s: cannot listen on %s: %s", key, v, addr, strerror(errno));
+		return -1;
+	}
+	net_port_holder((int)port, holder, sizeof(holder));
+	snprintf(err, errlen, "%s=%s: port %s is in use%s%s; choose a free one", key, v, v,
+	    holder[0] != '\0' ? " by " : "", holder);
+	return -1;
+}
+
+/* The last line of router rp's log, without its time stamp, into out. */
+static void
+router_last_words(struct rack *r, struct router_proc *rp, char *out, size_t outlen)
+{
+	char path[4096], *data, *line, *end;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/router-%s.log", r->dir, rp->name);
+	str_copy(out, outlen, "it exited");
+	if ((data = read_file(path, 64 << 20, &len)) == NULL)
+		return;
+	while (len > 0 && data[len - 1] == '\n')
+		data[--len] = '\0';
+	line = strrchr(data, '\n');
+	line = line != NULL ? line + 1 : data;
+	if ((end = strchr(line, ' ')) != NULL && str_has_prefix(end + 1, "cx-router"))
+		line = end + 1;
+	if (line[0] != '\0')
+		str_copy(out, outlen, line);
+	free(data);
 }
 
 void
@@ -153,8 +246,9 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	const char **given = NULL;
 	char **keys = NULL, **vals = NULL, err[512];
 	size_t ngiven, n = 0;
-	bool restart[ROUTERS_N] = { false }, whitelist_changed = false;
-	char old_api_port[16] = "";
+	bool restart[ROUTERS_N] = { false }, port_changed[ROUTERS_N] = { false };
+	bool whitelist_changed = false;
+	char old_api_port[16] = "", (*olds)[16] = NULL;
 	const char *api_port = NULL;
 
 	if (body == NULL)
@@ -167,6 +261,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	keys = xcalloc(ngiven, sizeof(*keys));
 	vals = xcalloc(ngiven, sizeof(*vals));
+	olds = xcalloc(ngiven, sizeof(*olds));
 	for (size_t i = 0; i < ngiven; i++) {
 		const char *key = given[i];
 		const char *v = jv_str_or(params, key, NULL);
@@ -208,17 +303,21 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			    key);
 			goto out;
 		}
-		if (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0)
-			restart[0] = true;
-		if (strcmp(key, "router_internal_port") == 0 ||
-		    strcmp(key, "router_internal_tls_port") == 0)
-			restart[1] = true;
-		if (strcmp(key, "peer_port") == 0 || strcmp(key, "egress_port") == 0)
-			restart[ROUTER_PEER] = true;
+		/* A port is checked free before it is stored: a router that
+		 * cannot listen on it would leave its traffic nowhere. */
+		if (router_of_port(key) >= 0) {
+			if (check_router_port(r, params, key, v, err, sizeof(err)) == -1) {
+				api_error(s, 409, "%s", err);
+				goto out;
+			}
+			port_changed[router_of_port(key)] = true;
+			restart[router_of_port(key)] = true;
+		}
 		/* A new cap reaches a router only through its command line. */
 		if (strcmp(key, "router_max_conns") == 0)
 			for (int j = 0; j < ROUTERS_N; j++)
 				restart[j] = true;
+		rack_param(r, key, olds[n], sizeof(olds[n]));
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
 		if (strcmp(key, "api_port") == 0)
@@ -273,12 +372,48 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (restart[ROUTER_INTERNAL] || restart[ROUTER_PEER])
 		routers_gateway_sync(r, false);
 	routers_sync(r);
-	for (int i = 0; i < ROUTERS_N; i++)
-		wait_router_ready(r, &r->routers[i]);
+	for (int i = 0; i < ROUTERS_N; i++) {
+		struct router_proc *rp = &r->routers[i];
+		char why[512], listen[160], back[512] = "";
+		char *bk[CX_ARRAY_LEN(router_ports)], *bv[CX_ARRAY_LEN(router_ports)];
+		size_t nb = 0;
+
+		if (router_came_up(rp) || !port_changed[i])
+			continue;
+		/* It cannot listen there after all (taken since the check): its
+		 * ports go back to what it last listened on, so traffic flows. */
+		router_last_words(r, rp, why, sizeof(why));
+		snprintf(listen, sizeof(listen), "%s%s%s", rp->listen[0] ? rp->listen : rp->listen_peer,
+		    rp->listen_tls[0] ? " and " : "", rp->listen_tls);
+		for (size_t k = 0; k < n; k++) {
+			if (router_of_port(keys[k]) != i || strcmp(olds[k], vals[k]) == 0)
+				continue;
+			bk[nb] = keys[k];
+			bv[nb] = olds[k];
+			snprintf(back + strlen(back), sizeof(back) - strlen(back), "%s%s=%s",
+			    nb > 0 ? ", " : "", keys[k], olds[k]);
+			nb++;
+		}
+		if (store_params_set(r->store, bk, bv, nb) == -1) {
+			api_error(s, 500, "router %s cannot listen on %s (%s), and its previous ports "
+			    "cannot be stored again: %s", rp->name, listen, why, store_error(r->store));
+			goto out;
+		}
+		log_warnx("router %s cannot listen on %s (%s); back to %s", rp->name, listen, why,
+		    back);
+		routers_restart(r, i);
+		router_came_up(rp);
+		if (i == ROUTER_INTERNAL || i == ROUTER_PEER)
+			routers_gateway_sync(r, false);
+		api_error(s, 409, "router %s cannot listen on %s (%s); back to %s", rp->name, listen,
+		    why, back);
+		goto out;
+	}
 out:
 	free(given);
 	free(keys);
 	free(vals);
+	free(olds);
 	jv_free(body);
 }
 

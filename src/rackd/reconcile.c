@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,6 +86,18 @@ env_lookup(const char *name, void *ctx)
 			return *e + n + 1;
 	}
 	return NULL;
+}
+
+void
+reconcile_mark(const struct rack *r, char *out, size_t outlen)
+{
+	uint64_t h = 14695981039346656037ULL;   /* FNV-1a */
+
+	for (const unsigned char *c = (const unsigned char *)r->dir; *c != '\0'; c++) {
+		h ^= *c;
+		h *= 1099511628211ULL;
+	}
+	snprintf(out, outlen, "%016llx", (unsigned long long)h);
 }
 
 int
@@ -275,7 +288,7 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
     const struct mf_service *s, const char *p_id, char *const *app_env, char **df_env, int port,
     const char *home, char *err, size_t errlen)
 {
-	char **menv, **env, **renv;
+	char **menv, **env, **renv, mark[32];
 	size_t n = 0, cap;
 
 	renv = resource_env(r, a->name, s, app_env);    /* + NAME_URL of its resources */
@@ -305,6 +318,8 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 	env[n++] = xasprintf("RACK=%s", r->name);
 	env[n++] = xasprintf("RELEASE=%s", release);
 	env[n++] = xasprintf("HOSTNAME=%s", p_id);
+	reconcile_mark(r, mark, sizeof(mark));
+	env[n++] = xasprintf(RECONCILE_MARK_VAR "=%s/%s", mark, p_id);
 	if (port > 0)
 		env[n++] = xasprintf("PORT=%d", port);
 	env[n] = NULL;
@@ -363,6 +378,14 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	str_copy(p->st.release, sizeof(p->st.release), release);
 	p->st.command = cmd;
 	p->st.started = now_unix();
+	p->st.promoting = gen != a->active_gen;
+	/* Recorded before anything of it exists (pid 0: starting), so that a
+	 * daemon that dies from here on leaves a record that the next one
+	 * cleans up after (adopt_procs), namespace and layer included. */
+	if (store_proc_put(r->store, &p->st) == -1) {
+		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
+		goto out;
+	}
 	if (r->netns) {
 		p->st.port = s->port;
 		if (lab_app_proc_create(r->home, r->name, a->name, p->st.id, p->st.address,
@@ -399,17 +422,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	if (env == NULL)
 		goto out;
 	p->state = PROC_STARTING;
-	p->st.promoting = gen != a->active_gen;
+	/* The supervisor records its pid before it runs. */
 	if (r->sup->spawn_app(r, p, &sb, cmd, env, one != NULL ? one->stdio : NULL, err,
 	    errlen) == -1)
 		goto out;
-	if (store_proc_put(r->store, &p->st) == -1) {
-		/* Unrecorded, a restarted daemon would neither adopt nor stop it. */
-		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
-		log_warnx("app %s: %s; stopping it", a->name, err);
-		r->sup->kill(r, p);
-		goto out;
-	}
 	if (from_image)
 		applog_system(r, a->name, "Started process %s for release %s (pid %d, port %d) from"
 		    " image %s, in the rack's own namespaces (no OCI runtime)", p->st.id, release,
@@ -1012,6 +1028,83 @@ reconcile_app_delete(struct rack *r, struct app *a)
 	reconcile_app(r, a);
 }
 
+static bool
+proc_known(struct rack *r, const char *id)
+{
+	for (struct app *a = r->apps; a != NULL; a = a->next) {
+		for (struct proc *p = a->procs; p != NULL; p = p->next) {
+			if (strcmp(p->st.id, id) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The process id that pid's environment names with the rack's mark (want:
+ * "CX_RACK_PROCESS=MARK/") into id; false when it bears no such mark. */
+static bool
+proc_marked(pid_t pid, const char *want, char *id, size_t idlen)
+{
+	char path[64], *data;
+	size_t len, wl = strlen(want);
+	bool found = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if ((data = read_file(path, 1 << 20, &len)) == NULL)
+		return false;
+	for (size_t off = 0; off < len && !found; off += strlen(data + off) + 1) {
+		if (strncmp(data + off, want, wl) == 0)
+			found = str_copy(id, idlen, data + off + wl) == 0 && id[0] != '\0';
+	}
+	free(data);
+	return found;
+}
+
+/* Stops every process on the host that bears the rack's mark (see
+ * process_env) and that the rack does not hold (all: every one, recorded or
+ * not): what a daemon started and lost the record of. Through a pidfd, so a
+ * pid reused since its environment was read is not signalled. */
+static void
+sweep_marked(struct rack *r, bool all)
+{
+	char mark[32], want[64], id[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	reconcile_mark(r, mark, sizeof(mark));
+	snprintf(want, sizeof(want), RECONCILE_MARK_VAR "=%s/", mark);
+	if ((d = opendir("/proc")) == NULL) {
+		log_warn("cannot look for the rack's unrecorded processes: /proc");
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		long pid;
+		int fd;
+
+		if (parse_long(e->d_name, 2, INT32_MAX, &pid) == -1 || (pid_t)pid == getpid())
+			continue;
+		if ((fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) == -1)
+			continue;
+		if (proc_marked((pid_t)pid, want, id, sizeof(id)) && (all || !proc_known(r, id))) {
+			/* It leads its session (and group) if it is the process the
+			 * rack started: all it started goes with it. */
+			if (getpgid((pid_t)pid) == (pid_t)pid &&
+			    syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) == 0)
+				kill(-(pid_t)pid, SIGKILL);
+			if (syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) == 0) {
+				log_warnx("process %s (pid %ld) of this rack had no record: stopped it",
+				    id, pid);
+				n++;
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (n > 0)
+		log_info("stopped %d process%s that the rack had no record of", n, n == 1 ? "" : "es");
+}
+
 void
 reconcile_stop_all(struct rack *r, int grace_ms)
 {
@@ -1056,6 +1149,7 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 	for (size_t i = 0; i < r->nkills; i++)
 		kill(-r->kills[i].pgid, SIGKILL);
 	r->nkills = 0;
+	sweep_marked(r, true);      /* the rack goes: recorded or not, all it started goes */
 }
 
 static void
@@ -1072,8 +1166,9 @@ adopt_procs(struct rack *r)
 		struct proc *p;
 
 		if (a == NULL) {
-			/* Its app was deleted while the daemon was down: no grace is owed. */
-			if (sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
+			/* Its app was deleted while the daemon was down: no grace is owed.
+			 * (pid 0: a start recorded but never forked.) */
+			if (ps[i].pid > 0 && sup_pid_starttime(ps[i].pid) == ps[i].pid_start)
 				kill(-ps[i].pid, SIGKILL);
 			if (r->netns)
 				lab_proc_destroy(r->home, r->name, ps[i].id);
@@ -1243,6 +1338,7 @@ reconcile_init(struct rack *r)
 		log_warnx("cannot record the interrupted promotions as failed: %s",
 		    store_error(r->store));
 	adopt_procs(r);
+	sweep_marked(r, false);
 	rack_routes_changed(r);
 	sweep_disk(r);
 }

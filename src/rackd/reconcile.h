@@ -24,8 +24,16 @@ struct proc;
 struct manifest;
 struct mf_service;
 
+/* Every process the rack starts bears its mark in its environment:
+ * CX_RACK_PROCESS=MARK/ID, MARK a hash of the rack's directory (so no other
+ * rack on the host shares it), ID the process's. Its children inherit it. */
+#define RECONCILE_MARK_VAR "CX_RACK_PROCESS"
+/* The rack's MARK (16 hex digits) into out. */
+void reconcile_mark(const struct rack *r, char *out, size_t outlen);
+
 /* Loads apps from the store and adopts processes a previous daemon left
- * running (r->sup and both handlers set first). */
+ * running (r->sup and both handlers set first); records without a live
+ * process are removed, and marked processes without a record stopped. */
 void reconcile_init(struct rack *r);
 /* One pass over one app. */
 void reconcile_app(struct rack *r, struct app *a);
@@ -65,7 +73,8 @@ struct app *reconcile_app_add(struct rack *r, const char *name, uint32_t uid_bas
 struct app *reconcile_app_create(struct rack *r, const char *name, char *err, size_t errlen);
 /* Stops every process of a; the app is freed once they are gone. */
 void reconcile_app_delete(struct rack *r, struct app *a);
-/* Stops every process of every app, waiting at most grace_ms (uninstall). */
+/* Stops every process of every app, waiting at most grace_ms, then
+ * whatever else bears the rack's mark (uninstall). */
 void reconcile_stop_all(struct rack *r, int grace_ms);
 /* Starts a one-off process of service s of a's active release running
  * command (NULL: the service's own), with id PREFIX-XXXXXXXX: a timer's run,

@@ -530,6 +530,22 @@ store_release_set_status(struct store *st, const char *app, const char *id, cons
 }
 
 int
+store_release_discard(struct store *st, const char *app, const char *id)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM releases WHERE app = ? AND id = ? AND"
+	    " status = 'created' AND id NOT IN (SELECT release FROM apps WHERE name = ?)");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, id);
+	bind_text(q, 3, app);
+	if (step_done(q) == -1)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+}
+
+int
 store_release_fail_promoting(struct store *st, const char *error)
 {
 	sqlite3_stmt *q = prep(st, "UPDATE releases SET status = 'failed', error = ?"

@@ -107,6 +107,10 @@ int store_release_get(struct store *st, const char *app, const char *id, struct 
 /* Newest first; at most limit (0 = all). */
 int store_release_list(struct store *st, const char *app, size_t limit, struct st_release **out, size_t *n);
 int store_release_set_status(struct store *st, const char *app, const char *id, const char *status, const char *error);
+/* Removes release id of app if it was never promoted (status "created")
+ * and is not the app's active one. 0 removed, 1 not (another status, or
+ * no such release), -1 error. */
+int store_release_discard(struct store *st, const char *app, const char *id);
 /* Marks every release still "promoting" as failed with error (daemon start). */
 int store_release_fail_promoting(struct store *st, const char *error);
 /* Records a build and its release in one transaction. */

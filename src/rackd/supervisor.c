@@ -6,6 +6,10 @@
  * does not take them down). Their stdout and stderr go into a pipe read by a
  * detached log shim (applog.c). After a daemon restart, processes recorded in
  * the store are adopted: watched by pidfd, not reaped by us.
+ *
+ * No process runs unrecorded: a forked child waits on a pipe until the
+ * daemon has written its pid to the store, and exits unrun if the pipe
+ * closes first (the daemon died in between).
  */
 #include "rackd/supervisor.h"
 
@@ -154,7 +158,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 {
 	char source[128], msg[512];
 	char shell_line[8192];
-	int out[2] = { -1, -1 }, errp[2];
+	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 };
 	pid_t pid;
 	ssize_t n;
 
@@ -185,6 +189,10 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 			goto fail;
 		}
 	}
+	if (pipe2(gop, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
 	pid = fork();
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -193,11 +201,20 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	if (pid == 0) {
 		int devnull = -1, in_fd, out_fd, err_fd;
 		sigset_t none;
+		char go = 0;
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);   /* an ignored signal would survive the exec */
 		setsid();
+		/* Nothing runs before the daemon has recorded us: without its word
+		 * (it died before writing it), exit unrun. */
+		close(gop[1]);
+		while ((n = read(gop[0], &go, 1)) == -1 && errno == EINTR)
+			;
+		if (n != 1 || go != 'g')
+			_exit(127);
+		close(gop[0]);
 		if (stdio == NULL) {
 			devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			in_fd = devnull;
@@ -235,18 +252,36 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	if (out[1] != -1)
 		close(out[1]);
 	close(errp[1]);
+	close(gop[0]);
+	p->st.pid = pid;
+	p->our_child = true;
+	/* Its start time is set at the fork: the record can name it now. */
+	p->st.pid_start = sup_pid_starttime(pid);
+	if (store_proc_put(r->store, &p->st) == -1) {
+		snprintf(err, errlen, "cannot record process %s: %s", p->st.id, store_error(r->store));
+		close(gop[1]);      /* it exits unrun */
+		close(errp[0]);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	n = write(gop[1], "g", 1);
+	close(gop[1]);
+	if (n != 1) {
+		snprintf(err, errlen, "cannot start %s: %s", p->st.id, strerror(errno));
+		close(errp[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
 	/* The error pipe closes on exec: an empty read means the command started. */
 	n = read(errp[0], msg, sizeof(msg) - 1);
 	close(errp[0]);
-	p->st.pid = pid;
-	p->our_child = true;
 	if (n > 0) {
 		msg[n] = '\0';
 		snprintf(err, errlen, "cannot start %s: %s", p->st.id, msg);
 		waitpid(pid, NULL, 0);
 		return -1;
 	}
-	p->st.pid_start = sup_pid_starttime(pid);
 	if (watch(r, p) == -1) {
 		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
 		kill(-pid, SIGKILL);
@@ -258,6 +293,8 @@ fail:
 	for (int i = 0; i < 2; i++) {
 		if (out[i] != -1)
 			close(out[i]);
+		if (gop[i] != -1)
+			close(gop[i]);
 	}
 	close(errp[0]);
 	close(errp[1]);
@@ -274,15 +311,6 @@ sup_stop(struct rack *r, struct proc *p, int grace_s)
 }
 
 static void
-sup_kill(struct rack *r, struct proc *p)
-{
-	(void)r;
-	kill(-p->st.pid, SIGKILL);
-	if (p->our_child && waitpid(p->st.pid, NULL, 0) == -1)
-		log_warn("process %s (pid %d): cannot reap it", p->st.id, (int)p->st.pid);
-}
-
-static void
 sup_forget(struct rack *r, struct proc *p)
 {
 	if (p->pidfd == -1)
@@ -296,7 +324,6 @@ const struct sup_ops sup_processes = {
 	.spawn_app = sup_spawn_app,
 	.adopt = sup_adopt,
 	.stop = sup_stop,
-	.kill = sup_kill,
 	.forget = sup_forget,
 };
 

@@ -27,8 +27,10 @@ struct sup_ops {
 	 * that sb describes (sandbox.h), and watches it: its exit reaches the
 	 * exit handler. stdio NULL: stdin is /dev/null and output goes to the
 	 * app's log; else stdio[0..2] become its stdin, stdout and stderr (the
-	 * caller keeps its descriptors). Sets p->st.pid, p->pidfd. 0, or -1 with
-	 * err and nothing left running. */
+	 * caller keeps its descriptors). Sets p->st.pid, p->pidfd, and records
+	 * p in the store (store_proc_put) before its command can run: a daemon
+	 * that dies before the record leaves the child to exit unrun. 0, or -1
+	 * with err and nothing left running. */
 	int (*spawn_app)(struct rack *r, struct proc *p, const struct sandbox *sb,
 	    const char *command, char *const *env, const int *stdio, char *err, size_t errlen);
 	/* Watches an adopted process (not our child) for its exit. -1 if it is gone. */
@@ -36,8 +38,6 @@ struct sup_ops {
 	/* SIGTERM to p's process group now, SIGKILL after grace_s (see
 	 * sup_tick). The caller has marked p PROC_STOPPING. */
 	void (*stop)(struct rack *r, struct proc *p, int grace_s);
-	/* SIGKILL to p's group now, and reaps it (a start that cannot be recorded). */
-	void (*kill)(struct rack *r, struct proc *p);
 	/* Stops watching p (before p is freed); its exit is reported no more. */
 	void (*forget)(struct rack *r, struct proc *p);
 };

@@ -189,6 +189,88 @@ is "$(sort -u "$TMP/codes" | tr '\n' ' ')" "200 " "every request answered 200 wh
 wait_for 5 ps_running 2 -a app1 -r dev; ok $? "new daemon adopted both processes"
 kill -0 "$pid" 2>/dev/null; ok $? "the same process still runs (pid $pid)"
 
+# A deploy refused because another one is being promoted makes no release:
+# the next env change forks the newest release that was made, never the
+# refused deploy's build.
+mkdir -p "$TMP/slow" && cp "$EXAMPLES/hello/server.pl" "$TMP/slow/"
+cat > "$TMP/slow/convox.yml" <<'EOF'
+services:
+  web:
+    build: .
+    command: sleep 3; exec perl server.pl
+    port: 3000
+    health:
+      path: /health
+      grace: 20
+EOF
+cx apps create busy -r dev >/dev/null
+cx deploy "$EXAMPLES/hello" -a busy -r dev >/dev/null 2>&1; ok $? "deploy a second app"
+( cx deploy "$TMP/slow" -a busy -r dev > "$TMP/slow.out" 2>&1; echo $? > "$TMP/slow.rc" ) &
+track $!
+wait_for 20 sh -c "cx releases -a busy -r dev | grep -q ' promoting '"; ok $? "...then a slow deploy of it is being promoted"
+slow_rel=$(cx releases -a busy -r dev | awk '$2 == "promoting" { print $1 }')
+out=$(cx deploy "$EXAMPLES/hello" -a busy -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: release $slow_rel of busy is being promoted; wait for it to finish and try again \(release R[A-Z0-9]+, made for this promotion, is discarded\)$" \
+    "a deploy meanwhile is refused, saying its release is discarded"
+refused_rel=$(printf '%s\n' "$out" | sed -n 's/^Release: *//p')
+refused_build=$(printf '%s\n' "$out" | sed -n 's/^Build: *//p')
+lacks "$(cx releases -a busy -r dev)" "^$slow_rel " "^$refused_rel " "...and cx releases does not list it ($refused_rel)"
+wait_for 20 test -s "$TMP/slow.rc"; is "$(cat "$TMP/slow.rc" 2>/dev/null)" 0 "the deploy under way finishes"
+out=$(cx env set FOO=1 -a busy -r dev 2>&1); ok $? "env set after it"
+new_rel=$(printf '%s\n' "$out" | sed -n 's/^Release: *//p')
+build_of() { cx releases -a busy -r dev --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .build'; }
+slow_build=$(build_of "$slow_rel")
+lacks "$(build_of "$new_rel")" "^$slow_build\$" "^$refused_build\$" \
+    "...forks the newest release made (build $slow_build), not the refused deploy's ($refused_build)"
+cx apps delete busy -r dev >/dev/null 2>&1
+
+# A router port another program listens on is refused before it is stored,
+# in one line naming what holds it; the router serves on where it was.
+params_of() { cx rack params -r dev | awk -v k="$1" '$1 == k { print $2 }'; }
+old_port=$(params_of router_port)
+listen_on() {
+	python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(60)' "$1" &
+	holder=$!
+	track $holder
+	wait_for 5 python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])))' "$1"
+}
+taken=$(free_port)
+listen_on "$taken"
+out=$(cx rack params set router_port=$taken -r dev 2>&1); rc=$?
+refused "$rc" "$out" "^Updating parameters\.\.\. ERROR: router_port=$taken: port $taken is in use by pid $holder \(python3\); choose a free one$" \
+    "a router port in use is refused in one line, naming what holds it"
+is "$(params_of router_port)" "$old_port" "...and router_port stays $old_port"
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...where the router serves on"
+tls_port=$(params_of router_tls_port)
+out=$(cx rack params set router_port=$tls_port -r dev 2>&1); rc=$?
+refused "$rc" "$out" "ERROR: router_port=$tls_port: port $tls_port is router_tls_port's already; choose another$" \
+    "the port of another of the rack's routers is refused too"
+kill "$holder"; wait "$holder" 2>/dev/null
+
+# A port taken between the check and the router's start (here while the old
+# router, stopped with SIGSTOP, holds up its replacement for 2 s): the
+# router cannot listen, and its port goes back to the one it last listened
+# on, with the router's own words, instead of the router crash-looping.
+dir=$CX_HOME/racks/dev
+rpid=$(cat "$dir/router-public.pid")
+next=$(free_port)
+kill -STOP "$rpid"
+( cx rack params set router_port=$next -r dev > "$TMP/params.out" 2>&1; echo $? > "$TMP/params.rc" ) &
+track $!
+wait_for 5 grep -q "param router_port=$next" "$dir/rackd.log"
+listen_on "$next"
+wait_for 15 test -s "$TMP/params.rc"
+refused "$(cat "$TMP/params.rc" 2>/dev/null)" "$(cat "$TMP/params.out" 2>/dev/null)" \
+    "ERROR: router public cannot listen on 127\.0\.0\.1:$next .*Address already in use.*; back to router_port=$old_port$" \
+    "a router that cannot listen on its new port is refused with its reason"
+is "$(params_of router_port)" "$old_port" "...router_port is back to $old_port"
+wait_for 5 gone "$rpid"; ok $? "...the old router went (pid $rpid)"
+rpid=$(cat "$dir/router-public.pid")
+body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and a new one serves on $old_port (pid $rpid)"
+sleep 1.5
+is "$(cat "$dir/router-public.pid")" "$rpid" "...without restarting (no crash loop)"
+kill "$holder"; wait "$holder" 2>/dev/null
+
 # A rack that lacks a feature (an older version) is named, with what to do.
 dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"
 CX_RACKD_WITHOUT=internal_router cx-rackd --home "$CX_HOME" --rack dev --daemon

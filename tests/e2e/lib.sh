@@ -210,7 +210,7 @@ stop_home() {
 			[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 		done
 		if [ -f "$d/state.db" ] && command -v sqlite3 >/dev/null; then
-			pids=$(sqlite3 "$d/state.db" "SELECT pid FROM processes; SELECT shim_pid FROM processes;" 2>/dev/null)
+			pids=$(sqlite3 "$d/state.db" "SELECT pid FROM processes WHERE pid > 0; SELECT shim_pid FROM processes WHERE shim_pid > 0;" 2>/dev/null)
 			for p in $pids; do kill -9 -- "-$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
 		fi
 	done

@@ -33,19 +33,48 @@
 
 /* What the fake supervisor was asked to do. */
 static struct {
-	int spawned, stopped, killed;
+	int spawned, stopped;
 	pid_t next_pid;
 } fake;
+
+/* The record of process id in the store, or -1 pid when it has none. */
+static pid_t
+recorded_pid(struct rack *r, const char *id)
+{
+	struct st_proc *ps;
+	size_t n;
+	pid_t pid = -1;
+
+	assert_int_equal(store_proc_list(r->store, &ps, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(ps[i].id, id) == 0)
+			pid = ps[i].pid;
+	}
+	store_proc_list_free(ps, n);
+	return pid;
+}
 
 static int
 fake_spawn(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
     char *const *env, const int *stdio, char *err, size_t errlen)
 {
-	(void)r, (void)sb, (void)command, (void)env, (void)stdio, (void)err, (void)errlen;
+	bool marked = false;
+
+	(void)sb, (void)command, (void)stdio, (void)err, (void)errlen;
+	/* The reconciler records a process before it asks for it (pid 0: starting). */
+	assert_int_equal(recorded_pid(r, p->st.id), 0);
+	/* ...and marks its environment, so a daemon's start can find it on the host. */
+	for (char *const *e = env; *e != NULL; e++) {
+		if (strncmp(*e, "CX_RACK_PROCESS=", 16) == 0 && strstr(*e, p->st.id) != NULL)
+			marked = true;
+	}
+	assert_true(marked);
 	fake.spawned++;
 	p->st.pid = ++fake.next_pid;    /* never signalled: the fake sends nothing */
 	p->our_child = true;
 	p->pidfd = 1000 + (int)p->st.pid;  /* "alive"; only the fake's forget touches it */
+	/* As the real one: recorded with its pid before it runs. */
+	assert_int_equal(store_proc_put(r->store, &p->st), 0);
 	return 0;
 }
 
@@ -65,13 +94,6 @@ fake_stop(struct rack *r, struct proc *p, int grace_s)
 }
 
 static void
-fake_kill(struct rack *r, struct proc *p)
-{
-	(void)r, (void)p;
-	fake.killed++;
-}
-
-static void
 fake_forget(struct rack *r, struct proc *p)
 {
 	(void)r;
@@ -82,7 +104,6 @@ static const struct sup_ops fake_sup = {
 	.spawn_app = fake_spawn,
 	.adopt = fake_adopt,
 	.stop = fake_stop,
-	.kill = fake_kill,
 	.forget = fake_forget,
 };
 

@@ -3,6 +3,7 @@
  * real SQLite file (migrations, atomic activation, reopen), the param table,
  * Dockerfile reading, cron schedules, and util's parsers.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/net.h"
 #include "common/util.h"
 #include "rackd/cron.h"
 #include "rackd/dockerfile.h"
@@ -81,6 +83,16 @@ test_store_roundtrip(void **state)
 	assert_int_equal(store_scale_get(st, "app1", "web"), -1);
 	assert_int_equal(store_scale_set(st, "app1", "web", 3), 0);
 	assert_int_equal(store_scale_get(st, "app1", "web"), 3);
+	/* Only a release never promoted, and not the active one, is discarded. */
+	str_copy(rel.id, sizeof(rel.id), "R3");
+	assert_int_equal(store_release_add(st, &rel), 0);
+	assert_int_equal(store_release_discard(st, "app1", "R2"), 1);     /* active */
+	assert_int_equal(store_release_discard(st, "app1", "R1"), 1);     /* replaced */
+	assert_int_equal(store_release_discard(st, "app1", "R9"), 1);     /* none */
+	assert_int_equal(store_release_discard(st, "app1", "R3"), 0);
+	assert_int_equal(store_release_get(st, "app1", "R3", &got), -1);
+	assert_int_equal(store_release_get(st, "app1", "R2", &got), 0);
+	store_release_free(&got);
 	/* Deleting the app cascades its releases. */
 	assert_int_equal(store_app_delete(st, "app1"), 0);
 	assert_int_equal(store_release_get(st, "app1", "R2", &got), -1);
@@ -407,6 +419,34 @@ test_cron(void **state)
 	assert_int_equal(cron_parse("5-1 * * * *", &c, err, sizeof(err)), -1);
 }
 
+/* A port something listens on (SO_REUSEPORT or not) fails the check, and
+ * its holder is named; once closed, it passes. */
+static void
+test_port_check(void **state)
+{
+	char addr[32], holder[128], want[64];
+	int port = net_free_port(), fd;
+
+	(void)state;
+	assert_true(port > 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+	assert_int_equal(net_port_check(addr), 0);
+	for (int reuseport = 0; reuseport < 2; reuseport++) {
+		fd = net_listen_tcp(addr, reuseport == 1, 8);
+		assert_true(fd >= 0);
+		errno = 0;
+		assert_int_equal(net_port_check(addr), -1);
+		assert_int_equal(errno, EADDRINUSE);
+		net_port_holder(port, holder, sizeof(holder));
+		snprintf(want, sizeof(want), "pid %d (", (int)getpid());
+		assert_true(str_has_prefix(holder, want));
+		close(fd);
+	}
+	assert_int_equal(net_port_check(addr), 0);
+	net_port_holder(port, holder, sizeof(holder));
+	assert_string_equal(holder, "");
+}
+
 static void
 test_util_parsers(void **state)
 {
@@ -454,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_cron),
+		cmocka_unit_test(test_port_check),
 		cmocka_unit_test(test_util_parsers),
 	};
 
