@@ -1025,23 +1025,12 @@ static void
 job_read(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct job *j = arg;
-	char chunk[4096], *report, *nl;
+	char *report, *nl;
 	int status = 0;
-	ssize_t n;
 
 	(void)events;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n > 0) {
-			buf_add(&j->report, chunk, (size_t)n);   /* bounded; the rest is dropped */
-			continue;
-		}
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno == EINTR)
-			continue;
-		break;
-	}
+	if (buf_fill_fd(&j->report, fd) == 1)
+		return;
 	ev_del(loop, fd);
 	close(fd);
 	j->fd = -1;
