@@ -593,13 +593,8 @@ k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err,
 	jv *docs = jv_array_new();
 	char ns[80];
 
+	/* Rack and app names are 30 characters at most: a namespace fits 63. */
 	k8s_namespace(o->rack, o->app, ns, sizeof(ns));
-	if (strlen(ns) > 63) {
-		snprintf(err, errlen, "namespace %s is over 63 characters: shorten the rack's or the "
-		    "app's name", ns);
-		jv_free(docs);
-		return NULL;
-	}
 	jv_push_take(docs, object("v1", "Namespace", ns, NULL, labels(o, NULL, NULL)));
 	if (render_resources(m, o, ns, docs, err, errlen) == -1 ||
 	    render_services(m, o, ns, docs, err, errlen) == -1) {

@@ -44,8 +44,9 @@ struct k8s_render_opts {
 	size_t nenv;
 };
 
-/* The objects, as a jv array (owned), or NULL with one line in err (a name
- * Kubernetes cannot take, a required variable missing). */
+/* The objects, as a jv array (owned), or NULL with one line in err (a
+ * required variable the app does not set, a resource type with no
+ * Kubernetes form). */
 jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err,
     size_t errlen);
 
