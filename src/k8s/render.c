@@ -103,7 +103,9 @@ strv(const char *a, const char *b, const char *c)
 	return arr;
 }
 
-/* A Secret of stringData "K=V" entries. */
+/* A Secret of "K=V" entries, in data (base64) rather than stringData: the
+ * server keeps no stringData, so applying it again would change the object
+ * every time. */
 static jv *
 secret(const struct k8s_render_opts *o, const char *ns, const char *name, const char *what,
     const char *owner, char *const *kv)
@@ -113,15 +115,23 @@ secret(const struct k8s_render_opts *o, const char *ns, const char *name, const 
 	jv_set_str(s, "type", "Opaque");
 	for (size_t i = 0; kv != NULL && kv[i] != NULL; i++) {
 		const char *eq = strchr(kv[i], '=');
-		char *k;
+		size_t vlen;
+		char *k, *b64;
 
 		if (eq == NULL)
 			continue;
+		vlen = strlen(eq + 1);
 		k = xstrndup(kv[i], (size_t)(eq - kv[i]));
-		jv_set_str(data, k, eq + 1);
+		b64 = xmalloc(4 * ((vlen + 2) / 3) + 1);
+		base64_encode((const unsigned char *)eq + 1, vlen, b64);
+		jv_set_str(data, k, b64);
+		free(b64);
 		free(k);
 	}
-	jv_set_take(s, "stringData", data);
+	if (kv != NULL && kv[0] != NULL)
+		jv_set_take(s, "data", data);  /* an empty map is stored as none */
+	else
+		jv_free(data);
 	return s;
 }
 
@@ -256,6 +266,7 @@ resource_statefulset(const struct k8s_render_opts *o, const char *ns,
 	jv *ss = object("apps/v1", "StatefulSet", res->name, ns, labels(o, "cx.resource", res->name));
 	jv *spec = jv_object_new(), *sel = jv_object_new(), *tpl = jv_object_new();
 	jv *tmd = jv_object_new(), *pod = jv_object_new(), *cs = jv_array_new(), *c = jv_object_new();
+	jv *env;
 
 	jv_set_str(spec, "serviceName", res->name);
 	jv_set_int(spec, "replicas", 1);
@@ -268,7 +279,11 @@ resource_statefulset(const struct k8s_render_opts *o, const char *ns,
 	if (strcmp(k->type, "redis") == 0)
 		jv_set_take(c, "args", strv("--requirepass", "$(REDIS_PASSWORD)", NULL));
 	jv_set_take(c, "ports", container_port("main", k->port));
-	jv_set_take(c, "env", resource_env(k, creds));
+	env = resource_env(k, creds);
+	if (jv_len(env) > 0)            /* an empty list is stored as none: a change each apply */
+		jv_set_take(c, "env", env);
+	else
+		jv_free(env);
 	if (k->data_dir != NULL) {
 		jv *mounts = jv_array_new(), *mnt = jv_object_new();
 
@@ -285,13 +300,23 @@ resource_statefulset(const struct k8s_render_opts *o, const char *ns,
 		jv *claims = jv_array_new(), *pvc = jv_object_new(), *pmd = jv_object_new();
 		jv *pspec = jv_object_new(), *res_ = jv_object_new(), *req = jv_object_new();
 
+		jv *st = jv_object_new();
+
+		/* The list is atomic to server-side apply: written as the server
+		 * stores it (its defaults included), or each apply replaces it. */
+		jv_set_str(pvc, "apiVersion", "v1");
+		jv_set_str(pvc, "kind", "PersistentVolumeClaim");
 		jv_set_str(pmd, "name", "data");
+		jv_set_null(pmd, "creationTimestamp");
 		jv_set_take(pvc, "metadata", pmd);
 		jv_set_take(pspec, "accessModes", strv("ReadWriteOnce", NULL, NULL));
 		jv_set_str(req, "storage", "10Gi");
 		jv_set_take(res_, "requests", req);
 		jv_set_take(pspec, "resources", res_);
+		jv_set_str(pspec, "volumeMode", "Filesystem");
 		jv_set_take(pvc, "spec", pspec);
+		jv_set_str(st, "phase", "Pending");
+		jv_set_take(pvc, "status", st);
 		jv_push_take(claims, pvc);
 		jv_set_take(spec, "volumeClaimTemplates", claims);
 	}

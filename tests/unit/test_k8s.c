@@ -100,6 +100,33 @@ find(const jv *docs, const char *kind, const char *name)
 	return NULL;
 }
 
+/* Member key of a Secret's data, decoded from base64 (a ring of buffers). */
+static const char *
+secret_value(const jv *secret, const char *key)
+{
+	static char ring[4][1024];
+	static int next;
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const char *in = jv_str(jv_get(secret, "data"), key);
+	char *out = ring[next++ % 4];
+	size_t n = 0;
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (; *in != '\0' && *in != '=' && n + 1 < sizeof(ring[0]); in++) {
+		const char *p = strchr(abc, *in);
+
+		assert_non_null(p);
+		acc = (acc << 6) | (unsigned)(p - abc);
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[n++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
 static const jv *
 container0(const jv *pod_spec)
 {
@@ -173,17 +200,21 @@ test_objects(void **state)
 	    "rollingUpdate"), "maxUnavailable"), "50%");
 
 	/* the env: defaults, the app's values, resource URLs */
-	sec = jv_get(find(docs, "Secret", "web-env"), "stringData");
-	assert_string_equal(jv_str(sec, "GREETING"), "hi");
-	assert_string_equal(jv_str(sec, "SECRET"), "s3");
-	assert_true(strncmp(jv_str(sec, "DATABASE_URL"), "postgres://app:", 15) == 0);
-	assert_non_null(strstr(jv_str(sec, "DATABASE_URL"),
+	sec = find(docs, "Secret", "web-env");
+	assert_null(jv_get(sec, "stringData"));
+	assert_string_equal(jv_str(jv_get(sec, "data"), "GREETING"), "aGk=");
+	assert_string_equal(secret_value(sec, "GREETING"), "hi");
+	assert_string_equal(secret_value(sec, "SECRET"), "s3");
+	assert_true(strncmp(secret_value(sec, "DATABASE_URL"), "postgres://app:", 15) == 0);
+	assert_non_null(strstr(secret_value(sec, "DATABASE_URL"),
 	    "@database.prod-shop.svc.cluster.local:5432/app"));
-	assert_string_equal(jv_str(sec, "SESSIONS_URL"),
+	assert_string_equal(secret_value(sec, "SESSIONS_URL"),
 	    "memcached://sessions.prod-shop.svc.cluster.local:11211");
 	/* ...and the same password as the resource's own Secret */
-	assert_non_null(strstr(jv_str(sec, "DATABASE_URL"), jv_str(jv_get(find(docs, "Secret",
-	    "database-credentials"), "stringData"), "password")));
+	assert_int_equal(strlen(secret_value(find(docs, "Secret", "database-credentials"),
+	    "password")), 32);
+	assert_non_null(strstr(secret_value(sec, "DATABASE_URL"),
+	    secret_value(find(docs, "Secret", "database-credentials"), "password")));
 
 	ing = find(docs, "Ingress", "web");
 	assert_string_equal(jv_str(jv_get(ing, "spec"), "ingressClassName"), "cx");
@@ -247,9 +278,8 @@ test_stable_and_versions(void **state)
 	assert_string_equal(jv_str(find(d3, "CronJob", "cleanup"), "apiVersion"), "batch/v1beta1");
 	c = k8s_yaml_stream(d4);
 	assert_string_not_equal(a, c);
-	assert_string_not_equal(jv_str(jv_get(find(d1, "Secret", "database-credentials"),
-	    "stringData"), "password"), jv_str(jv_get(find(d4, "Secret", "database-credentials"),
-	    "stringData"), "password"));
+	assert_string_not_equal(secret_value(find(d1, "Secret", "database-credentials"),
+	    "password"), secret_value(find(d4, "Secret", "database-credentials"), "password"));
 	free(a);
 	free(b);
 	free(c);
