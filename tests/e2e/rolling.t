@@ -2,7 +2,8 @@
 # rolling.t — rolling promotion under steady load: wrk (-t1 -c8) through the
 # rack's loopback router at an app of two processes, one wrk run per event
 # (started a second before it, stopped with SIGINT a second after the rack
-# has settled), for: a deploy, an env change, scale 2->3->1, kill -9 of an
+# has settled), for: a deploy at deployment 50/100 (batches of one), one at
+# the default 50/200, an env change, scale 2->3->1, kill -9 of an
 # app process, a release whose health check never passes (rolled back with
 # its reason and last log lines, the old release serving), a rollback, and
 # kill -9 of the daemon (its keeper brings it back). After each, wrk must
@@ -54,7 +55,22 @@ settled() { # settled N: N running, none stopping nor starting
 	    ! printf '%s\n' "$out" | grep -qE ' (stopping|starting|unhealthy) '
 }
 
-# 1. A deploy: a new build, promoted by batches (50/200).
+# 1. A deploy at deployment 50/100: at most 2 of the count of 2 run at once,
+# so an old one leaves (drains, stops) before each new one starts, and one
+# always serves. The app logs "listening" when it starts and "drained" as it
+# goes: their running sum is how many ran at once.
+cp -r "$APP" "$TMP/app-50-100"
+sed -i 's/^    port: 3000$/&\n    deployment:\n      minimum: 50\n      maximum: 100/' "$TMP/app-50-100/convox.yml"
+load_start deploy-50-100
+out=$(cx deploy "$TMP/app-50-100" -a roll -r dev 2>&1); ok $? "deploy at 50/100 under load" "$out"
+wait_for 20 settled 2; ok $? "...two processes again"
+load_stop deploy-50-100
+logs=$(cx logs -a roll -r dev --no-follow --since 1h)
+peak=$(printf '%s\n' "$logs" | awk '/ listening on /{n++; if (n > m) m = n} / drained$/{n--} END{print m + 0}')
+is "$peak" 2 "...never more than 2 processes at once"
+is "$(printf '%s\n' "$logs" | grep -c ' listening on ')" 4 "...two old, two new"
+
+# 2. A deploy at the default 50/200: the new ones start at once, beside the old.
 old=$(pids)
 load_start deploy
 out=$(cx deploy "$APP" -a roll -r dev 2>&1); ok $? "deploy under load" "$out"
@@ -64,14 +80,14 @@ new=$(pids)
 ok $([ -n "$new" ] && [ -z "$(comm -12 <(echo $old | tr ' ' '\n' | sort) <(echo $new | tr ' ' '\n' | sort))" ]; echo $?) "...new processes replaced the old ones" "old: $old" "new: $new"
 like "$(cx logs -a roll -r dev --no-follow --since 1h)" "drained" "...and the old ones finished in their grace"
 
-# 2. An env change: a new release of the same build.
+# 3. An env change: a new release of the same build.
 load_start env
 out=$(cx env set GREETING=howdy --promote -a roll -r dev 2>&1); ok $? "env set under load" "$out"
 wait_for 20 settled 2; ok $? "...two processes again"
 load_stop env
 like "$(curl -s --max-time 5 -H "Host: $host" "http://127.0.0.1:$port/")" "^howdy from" "...the new env serves"
 
-# 3. Scale 2 -> 3 -> 1: a scale-down drains before it stops.
+# 4. Scale 2 -> 3 -> 1: a scale-down drains before it stops.
 load_start scale-up
 cx scale web --count 3 -a roll -r dev >/dev/null 2>&1; ok $? "scale to 3 under load"
 wait_for 20 settled 3; ok $? "...three run"
@@ -83,7 +99,7 @@ load_stop scale-down
 cx scale web --count 2 -a roll -r dev >/dev/null 2>&1
 wait_for 20 settled 2; ok $? "back to 2"
 
-# 4. kill -9 of an app process: the router sends its requests to the other;
+# 5. kill -9 of an app process: the router sends its requests to the other;
 # the rack replaces it. Time from the kill to the replacement serving.
 victim=$(pids | awk '{print $1}')
 load_start kill-process
@@ -95,7 +111,7 @@ t1=$(date +%s%N)
 load_stop kill-process
 note "kill -9 of a process to its replacement serving: $(( (t1 - t0) / 1000000 )) ms"
 
-# 5. A release whose health check never passes: rolled back with its reason
+# 6. A release whose health check never passes: rolled back with its reason
 # and last log lines; the old release keeps serving throughout.
 load_start unhealthy
 before=$(pids)
@@ -108,7 +124,7 @@ load_stop unhealthy
 is "$(pids)" "$before" "...the same ones as before"
 like "$(curl -s --max-time 5 -H "Host: $host" "http://127.0.0.1:$port/")" "^howdy from" "...and the old release answers"
 
-# 6. A rollback to the first release.
+# 7. A rollback to the first release.
 first=$(cx releases -a roll -r dev --json | tr '{' '\n' | sed -n 's/.*"id":"\(R[A-Z0-9]*\)".*/\1/p' | tail -1)
 load_start rollback
 out=$(cx releases rollback "$first" -a roll -r dev 2>&1); ok $? "rollback to $first under load" "$out"
@@ -116,7 +132,7 @@ wait_for 20 settled 2; ok $? "...two processes again"
 load_stop rollback
 like "$(curl -s --max-time 5 -H "Host: $host" "http://127.0.0.1:$port/")" "^hello from" "...the first release's env serves again"
 
-# 7. kill -9 of the daemon: the keeper brings it back, it adopts the
+# 8. kill -9 of the daemon: the keeper brings it back, it adopts the
 # processes, nothing is lost.
 before=$(pids)
 dpid=$(cat "$dir/rackd.pid")
