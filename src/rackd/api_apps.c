@@ -514,8 +514,9 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv_set_str(j, "id", p->st.id);
 		jv_set_str(j, "service", p->st.service);
 		/* A replaced release's process drains, then stops: say so already. */
-		jv_set_str(j, "status", !proc_is_active(a, p) && !proc_is_promoting(a, p) &&
-		    !p->oneoff && p->state != PROC_EXITED ? "stopping" : state_name(p->state));
+		jv_set_str(j, "status", ((!proc_is_active(a, p) && !proc_is_promoting(a, p) &&
+		    !p->oneoff) || proc_draining(p)) && p->state != PROC_EXITED ? "stopping" :
+		    state_name(p->state));
 		jv_set_str(j, "release", p->st.release);
 		jv_set_int(j, "started", p->st.started);
 		jv_set_str(j, "command", p->st.command);

@@ -110,8 +110,14 @@ proc_is_active(const struct app *a, const struct proc *p)
 bool
 proc_serves(const struct app *a, const struct proc *p)
 {
-	return proc_is_active(a, p) && p->state == PROC_RUNNING && !p->oneoff &&
-	    !(p->replaced && p->replace_at != 0);
+	return (proc_is_active(a, p) || proc_is_promoting(a, p)) && p->state == PROC_RUNNING &&
+	    !p->oneoff && !proc_draining(p);
+}
+
+bool
+proc_draining(const struct proc *p)
+{
+	return p->replaced && p->replace_at != 0;
 }
 
 bool

@@ -178,8 +178,12 @@ char *rack_latest_env(struct rack *r, const char *app);
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
 /* Whether the routers and the rack's DNS send p requests: a running process
- * of the active release, not a one-off, not draining (cx services restart). */
+ * of the active release or of the one being promoted (it passed its health
+ * check), not a one-off, not draining. */
 bool proc_serves(const struct app *a, const struct proc *p);
+/* Whether p is out of the routes, waiting to be stopped: retired by a
+ * rolling promotion, a scale-down or cx services restart (replace_at set). */
+bool proc_draining(const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks).
  * -1 if b refused one (full): the lines before it stay in b. */
 struct buf;

@@ -1,21 +1,30 @@
 /*
  * reconcile.c — see reconcile.h.
  *
- * An app's promotion:
+ * An app's promotion, rolling (each service's batches: rollout.c):
  *
- *   idle/active --promote R--> PROMOTING: start R's processes (scale counts)
- *      PROMOTING --all R processes passed health--> ACTIVE(R): routes switch
- *            to R, the previous release's processes get SIGTERM after a
- *            short drain
+ *   idle/active --promote R--> PROMOTING: R's processes start in batches,
+ *            at most deployment.maximum % of each service's count running at
+ *            once (old and new, draining and stopping ones included)
+ *      PROMOTING --an R process passes its health check--> it is routed,
+ *            beside the old release's; an old one per new serving one is
+ *            RETIRED; when a batch waits for room, old ones are RETIRED while
+ *            at least deployment.minimum % keep serving
+ *      RETIRED: out of the routes at once, SIGTERM (and its termination
+ *            grace) after a drain, so the routers have let it go first
+ *      PROMOTING --every service has its count of R processes serving-->
+ *            ACTIVE(R): the previous release's last processes drain, stop
  *      PROMOTING --an R process exits or misses its first-pass deadline-->
- *            FAILED: R's processes stop, the release records why (with the
- *            process's last log lines), the previous release keeps serving
+ *            FAILED: R's processes stop, retired old ones not yet stopped
+ *            are routed again, the active release is brought back to its
+ *            count; the release records why (with the process's last log
+ *            lines)
  *      PROMOTING --cancel (cx apps cancel)--> FAILED the same way, "cancelled"
  *
  * Outside a promotion the reconciler keeps the active release at its scale:
  * it replaces processes that exit (with back-off) or stay unhealthy, starts
- * or stops processes after `cx scale`, and stops processes of any other
- * release.
+ * or retires processes after `cx scale`, and stops processes of any other
+ * release. During one, the promotion alone starts and retires.
  */
 #include "rackd/reconcile.h"
 
@@ -41,6 +50,7 @@
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/resource.h"
+#include "rackd/rollout.h"
 #include "rackd/rootfs.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
@@ -527,8 +537,15 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (proc_is_promoting(a, p))
 			stop_proc(r, a, p);
+		else if (proc_is_active(a, p) && proc_draining(p) && p->state != PROC_STOPPING &&
+		    p->state != PROC_EXITED) {
+			/* Retired for the promotion, not stopped yet: it serves again. */
+			p->replaced = false;
+			p->replace_at = 0;
+		}
 	}
 	clear_promotion(a);
+	rack_routes_changed(r);
 }
 
 int
@@ -605,6 +622,77 @@ count_procs(struct app *a, unsigned gen, const char *service, bool running_only)
 	return n;
 }
 
+/* Takes p out of the routes; stop_drained stops it after DRAIN_MS, once
+ * the routers have let it go. */
+static void
+drain_proc(struct rack *r, struct app *a, struct proc *p, int64_t now, const char *why)
+{
+	p->replaced = true;
+	p->replace_at = now + DRAIN_MS;
+	applog_system(r, a->name, "Draining process %s (%s)", p->st.id, why);
+	rack_routes_changed(r);
+}
+
+/* Stops the processes whose drain is over. */
+static void
+stop_drained(struct rack *r, struct app *a, int64_t now)
+{
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (proc_draining(p) && now >= p->replace_at && p->state != PROC_STOPPING &&
+		    p->state != PROC_EXITED)
+			stop_proc(r, a, p);
+	}
+}
+
+/* Service s's processes, old and new, as rollout_plan counts them. Every
+ * process not of the promotion is old (a previous release's still
+ * stopping too: it still runs); only the active release's may be retired. */
+static struct rollout_count
+rollout_count_of(struct rack *r, struct app *a, const struct mf_service *s)
+{
+	struct rollout_count c = { .want = reconcile_desired(r, a, s->name, s->scale_count) };
+
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		bool gone = p->state == PROC_EXITED, stopping = p->state == PROC_STOPPING;
+
+		if (p->oneoff || gone || strcmp(p->st.service, s->name) != 0)
+			continue;
+		if (proc_is_promoting(a, p)) {
+			if (!stopping) {
+				c.new_alive++;
+				c.new_serving += p->state == PROC_RUNNING;
+			}
+			continue;
+		}
+		c.old_alive++;
+		if (proc_is_active(a, p) && !stopping && !proc_draining(p)) {
+			c.old_live++;
+			c.old_serving += proc_serves(a, p);
+		}
+	}
+	return c;
+}
+
+/* Retires n live processes of the active release's service, those that
+ * do not serve first. */
+static void
+retire_old(struct rack *r, struct app *a, const char *service, int n, int64_t now)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "release %s takes its place", a->promoting);
+	for (int pass = 0; pass < 2 && n > 0; pass++) {
+		for (struct proc *p = a->procs; p != NULL && n > 0; p = p->next) {
+			if (!proc_is_active(a, p) || p->oneoff || strcmp(p->st.service, service) != 0 ||
+			    p->state == PROC_STOPPING || p->state == PROC_EXITED || proc_draining(p) ||
+			    (pass == 0 && proc_serves(a, p)))
+				continue;
+			drain_proc(r, a, p, now, why);
+			n--;
+		}
+	}
+}
+
 static void
 reconcile_promotion(struct rack *r, struct app *a)
 {
@@ -632,17 +720,20 @@ reconcile_promotion(struct rack *r, struct app *a)
 	}
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
-		int want = reconcile_desired(r, a, s->name, s->scale_count);
-		int have = count_procs(a, a->promoting_gen, s->name, false);
+		struct rollout_count c = rollout_count_of(r, a, s);
+		struct rollout_step step;
 
-		for (; have < want; have++) {
+		rollout_plan(&c, s->deploy_min, s->deploy_max, &step);
+		for (int k = 0; k < step.start; k++) {
 			if (spawn_proc(r, a, a->promoting, a->promoting_gen, m, a->p_build_dir, a->p_env,
 			    s, NULL, NULL, err, sizeof(err)) == -1) {
 				fail_promotion(r, a, NULL, err);
 				return;
 			}
 		}
-		if (count_procs(a, a->promoting_gen, s->name, true) < want)
+		if (step.retire > 0)
+			retire_old(r, a, s->name, step.retire, now);
+		if (!rollout_ready(&c))
 			ready = false;
 	}
 	if (ready)
@@ -679,7 +770,8 @@ reconcile_active(struct rack *r, struct app *a)
 		    now_unix() - p->st.started > 30)
 			a->restarts = 0;
 	}
-	if (m == NULL || now < a->next_restart)
+	/* A promotion starts and retires on its own (reconcile_promotion). */
+	if (m == NULL || now < a->next_restart || a->promoting[0] != '\0')
 		return;
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
@@ -698,7 +790,7 @@ reconcile_active(struct rack *r, struct app *a)
 		for (struct proc *p = a->procs; p != NULL && have > want; p = p->next) {
 			if (proc_is_active(a, p) && strcmp(p->st.service, s->name) == 0 &&
 			    !p->replaced && p->state != PROC_STOPPING && p->state != PROC_EXITED) {
-				stop_proc(r, a, p);
+				drain_proc(r, a, p, now, "scaled down");
 				have--;
 			}
 		}
@@ -721,8 +813,6 @@ retire_replaced(struct rack *r, struct app *a, const char *service, int want, in
 		if (p->replace_at == 0) {
 			p->replace_at = now + DRAIN_MS;
 			rack_routes_changed(r);
-		} else if (now >= p->replace_at) {
-			stop_proc(r, a, p);
 		}
 	}
 }
@@ -811,6 +901,7 @@ reconcile_app(struct rack *r, struct app *a)
 	if (a->promoting[0] != '\0')
 		reconcile_promotion(r, a);
 	reconcile_active(r, a);
+	stop_drained(r, a, now_ms());
 }
 
 void

@@ -45,6 +45,10 @@ is() {	# is GOT WANT NAME
 	fi
 }
 
+note() {	# note TEXT...: a TAP comment, for numbers a run reports
+	printf '# %s\n' "$*"
+}
+
 like() {	# like GOT REGEX NAME
 	if printf '%s' "$1" | grep -Eq -- "$2"; then
 		ok 0 "$3"
