@@ -40,6 +40,7 @@
 #include "common/net.h"
 #include "common/tls.h"
 #include "rackd/api_tls.h"
+#include "rackd/disk.h"
 #include "rackd/rack.h"
 
 #define API_MAX_HEAD (64 * 1024)
@@ -443,6 +444,15 @@ start_request(struct conn *c)
 			respond_error(c, 413, msg);
 			return;
 		}
+		{
+			char msg[4400];
+
+			/* A deploy on a full disk would fail half-way: it is refused whole. */
+			if (disk_check(c->rack, msg, sizeof(msg)) == -1) {
+				respond_error(c, 507, msg);
+				return;
+			}
+		}
 		snprintf(c->spool_path, sizeof(c->spool_path), "%s/tmp/upload-XXXXXX", c->rack->dir);
 		c->spool_fd = mkstemp(c->spool_path);
 		if (c->spool_fd == -1) {
@@ -510,7 +520,11 @@ process_input(struct conn *c)
 			return;
 	}
 	if (take_body(c) == -1) {
-		respond_error(c, 500, "cannot store the upload");
+		char msg[4400] = "cannot store the upload";
+
+		if (errno == ENOSPC)
+			disk_full_message(c->rack, msg, sizeof(msg));
+		respond_error(c, errno == ENOSPC ? 507 : 500, msg);
 		return;
 	}
 	if (c->body_left == 0) {

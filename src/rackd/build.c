@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
+#include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/image.h"
 #include "rackd/manifest.h"
@@ -456,7 +457,7 @@ job_finish(struct build_job *j)
 	struct rack *r = j->rack;
 	struct st_build b = { 0 };
 	struct st_release rel = { 0 };
-	char path[4096], *report, *nl, *images, *warnings, *manifest = NULL;
+	char path[4096], *report, *nl, *images, *warnings, *manifest = NULL, *latest = NULL;
 	int status = 0, code;
 	jv *done, *warr;
 
@@ -501,7 +502,10 @@ job_finish(struct build_job *j)
 	str_copy(rel.id, sizeof(rel.id), j->release);
 	str_copy(rel.app, sizeof(rel.app), j->app);
 	str_copy(rel.build, sizeof(rel.build), j->id);
-	rel.env = j->env;
+	/* The environment as it is now, not as the build began: an env change
+	 * made during the build is not lost by the release that follows it. */
+	latest = rack_latest_env(r, j->app);
+	rel.env = latest;
 	str_copy(rel.status, sizeof(rel.status), "created");
 	rel.description = j->desc;
 	rel.error = "";
@@ -514,8 +518,11 @@ job_finish(struct build_job *j)
 	if (manifest == NULL || store_build_release_add(r->store, &b, &rel) == -1) {
 		char why[512];
 
-		snprintf(why, sizeof(why), "cannot record build %s: %s", j->id, manifest == NULL ?
-		    "its convox.yml cannot be read" : store_error(r->store));
+		if (manifest == NULL)
+			snprintf(why, sizeof(why), "cannot record build %s: its convox.yml cannot be "
+			    "read", j->id);
+		else
+			disk_store_error(r, "cannot record the build", why, sizeof(why));
 		log_warnx("app %s: %s", j->app, why);
 		job_failed(j, why);
 		job_error(j, 500, why);
@@ -537,6 +544,7 @@ job_finish(struct build_job *j)
 	j->pending = NULL;
 out:
 	free(manifest);
+	free(latest);
 	job_free(j);
 }
 

@@ -74,6 +74,7 @@ struct app {
 	char p_build_dir[4096];
 	char **p_env;
 	int64_t p_deadline;         /* ms: the whole promotion must be done by then */
+	char queued[16];            /* an env change's release, promoted when this one ends */
 	struct proc *procs;
 	int64_t drain_at;           /* ms: old release's processes stop after this */
 	int restarts;               /* crash restarts, for back-off */

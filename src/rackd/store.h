@@ -79,6 +79,12 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 /* The last SQLite error, for log lines. */
 const char *store_error(struct store *st);
+/* fn(arg) is called when a write fails because the disk is full; it returns
+ * 0 when it freed room (the write is then tried again, once), -1 when it
+ * had none to free. */
+void store_set_full_handler(struct store *st, int (*fn)(void *), void *arg);
+/* Whether the last write failed because the disk is full. */
+bool store_full(struct store *st);
 
 /* Params: 0 found, -1 absent. */
 int store_param_get(struct store *st, const char *key, char *out, size_t outlen);
@@ -102,6 +108,14 @@ int store_build_failed_list(struct store *st, const char *app, struct st_build *
  * caller frees each and the array. */
 int store_build_images_list(struct store *st, const char *app, char ***out, size_t *n);
 
+/* The ids of app's complete builds that none of its newest keep releases,
+ * its active one, the one being promoted (promoting, may be "") nor any
+ * release marked promoting uses, oldest first, NULL-terminated; the caller
+ * frees each and the array. */
+int store_build_prunable(struct store *st, const char *app, int keep, const char *promoting,
+    char ***out, size_t *n);
+int store_build_delete(struct store *st, const char *app, const char *id);
+
 int store_release_add(struct store *st, const struct st_release *r);
 int store_release_get(struct store *st, const char *app, const char *id, struct st_release *out);
 /* Newest first; at most limit (0 = all). */
@@ -111,8 +125,9 @@ int store_release_set_status(struct store *st, const char *app, const char *id, 
  * and is not the app's active one. 0 removed, 1 not (another status, or
  * no such release), -1 error. */
 int store_release_discard(struct store *st, const char *app, const char *id);
-/* Marks every release still "promoting" as failed with error (daemon start). */
-int store_release_fail_promoting(struct store *st, const char *error);
+/* Marks every release of app (every app's when NULL) still "promoting" as
+ * failed with error (daemon start). */
+int store_release_fail_promoting(struct store *st, const char *app, const char *error);
 /* Records a build and its release in one transaction. */
 int store_build_release_add(struct store *st, const struct st_build *b, const struct st_release *r);
 /* The app whose build or release has this id (ids are the rack's, not an
