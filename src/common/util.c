@@ -665,6 +665,14 @@ dir_name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void
+str_list_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
 char **
 dir_names(const char *dir, bool (*keep)(const char *name, void *arg), void *arg, size_t *n)
 {

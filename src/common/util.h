@@ -103,6 +103,8 @@ int remove_tree(const char *path);
  * read or nothing is kept. */
 char **dir_names(const char *dir, bool (*keep)(const char *name, void *arg), void *arg,
     size_t *n);
+/* Frees each string of the NULL-terminated array v, then v (NULL: nothing). */
+void str_list_free(char **v);
 
 int set_nonblock(int fd);
 int set_cloexec(int fd);

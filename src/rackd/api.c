@@ -90,6 +90,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/import", api_app_import, true },
 	{ "POST", "/apps/:app/builds", api_builds_create, true },
 	{ "GET", "/apps/:app/builds", api_builds_list, false },
+	{ "POST", "/apps/:app/builds/prune", api_builds_prune, false },
 	{ "GET", "/apps/:app/builds/:id", api_build_get, false },
 	{ "GET", "/apps/:app/builds/:id/logs", api_build_logs, false },
 	{ "GET", "/apps/:app/releases", api_releases_list, false },

@@ -18,6 +18,7 @@
 #include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/manifest.h"
+#include "rackd/prune.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/sandbox.h"
@@ -210,6 +211,26 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a != NULL)
 		build_start(r, a, q, s);
+}
+
+void
+api_builds_prune(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[4600];
+	jv *done;
+
+	if (a == NULL)
+		return;
+	done = jv_array_new();
+	if (prune_builds(r, a, done, err, sizeof(err)) == -1) {
+		jv_free(done);
+		api_error(s, 500, "%s", err);
+		return;
+	}
+	s->json = jv_object_new();
+	jv_set_take(s->json, "removed", done);
+	jv_set_int(s->json, "keep", prune_keep(r));
 }
 
 /* A row of GET /apps/APP/builds. */

@@ -148,14 +148,6 @@ kv_set(char ***v, size_t *n, const char *name, size_t nlen, const char *value)
 	(*v)[*n] = NULL;
 }
 
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * The build args of service sv's Dockerfile, as Convox gives them: of the
  * app's env, Convox's own (APP, BUILD, RACK, RELEASE, SERVICE and their
@@ -205,7 +197,7 @@ build_args(const struct build_ctx *b, const struct mf_service *sv, char *const *
 			}
 		}
 	}
-	strv_free(pool);
+	str_list_free(pool);
 	return out;
 }
 
@@ -332,7 +324,7 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 			if (image_tag(first, ref, err, errlen) == -1 ||
 			    record_image(b, sv, ref, err, errlen) == -1)
 				rc = -1;
-			strv_free(args);
+			str_list_free(args);
 			continue;
 		}
 		snprintf(context, sizeof(context), "%s/%s", b->dir, sv->build_path);
@@ -347,7 +339,7 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 			    record_image(b, sv, ref, err, errlen) == -1)
 				rc = -1;
 		}
-		strv_free(args);
+		str_list_free(args);
 	}
 	for (size_t i = 0; i < m->nservices; i++)
 		free(keys[i]);
@@ -758,5 +750,5 @@ build_remove_images(struct rack *r, struct app *a)
 		if (p->st.pid > 0)
 			pids[npids++] = p->st.pid;
 	image_remove_later(refs, pids, npids);
-	strv_free(refs);
+	str_list_free(refs);
 }

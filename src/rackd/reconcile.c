@@ -40,6 +40,7 @@
 #include "rackd/health.h"
 #include "rackd/image.h"
 #include "rackd/manifest.h"
+#include "rackd/prune.h"
 #include "rackd/rack.h"
 #include "rackd/resource.h"
 #include "rackd/rootfs.h"
@@ -574,6 +575,12 @@ activate(struct rack *r, struct app *a)
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
 	rack_routes_changed(r);
+	{
+		char err[4600];
+
+		if (prune_builds(r, a, NULL, err, sizeof(err)) == -1)
+			log_warnx("app %s: after promoting: %s", a->name, err);
+	}
 }
 
 static void

@@ -457,17 +457,12 @@ store_build_failed_list(struct store *st, const char *app, struct st_build **out
 	return 0;
 }
 
-int
-store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
+/* The first column of q's rows as a NULL-terminated array (finalizes q). */
+static int
+rows_strv(sqlite3_stmt *q, char ***out, size_t *n)
 {
-	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
 	size_t cap = 8;
 
-	*out = NULL;
-	*n = 0;
-	if (q == NULL)
-		return -1;
-	bind_text(q, 1, app);
 	*out = xcalloc(cap, sizeof(**out));
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (*n + 1 >= cap)
@@ -480,15 +475,30 @@ store_build_images_list(struct store *st, const char *app, char ***out, size_t *
 }
 
 int
+store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	return rows_strv(q, out, n);
+}
+
+int
 store_build_prunable(struct store *st, const char *app, int keep, const char *promoting,
     char ***out, size_t *n)
 {
-	sqlite3_stmt *q = prep(st, "SELECT id FROM builds WHERE app = ?1 AND status = 'complete'"
-	    " AND id NOT IN (SELECT build FROM releases WHERE app = ?1 ORDER BY seq DESC LIMIT ?2)"
+	sqlite3_stmt *q = prep(st, "SELECT id FROM builds b WHERE app = ?1"
+	    " AND ((status = 'complete' AND id NOT IN"
+	    "     (SELECT build FROM releases WHERE app = ?1 ORDER BY seq DESC LIMIT ?2))"
+	    "   OR (status = 'failed' AND"
+	    "     (SELECT COUNT(*) FROM releases WHERE app = ?1 AND created > b.created) >= ?2))"
 	    " AND id NOT IN (SELECT build FROM releases WHERE app = ?1 AND (id = ?3"
 	    "   OR id IN (SELECT release FROM apps WHERE name = ?1) OR status = 'promoting'))"
-	    " ORDER BY created");
-	size_t cap = 8;
+	    " ORDER BY created, id");
 
 	*out = NULL;
 	*n = 0;
@@ -497,27 +507,47 @@ store_build_prunable(struct store *st, const char *app, int keep, const char *pr
 	bind_text(q, 1, app);
 	sqlite3_bind_int(q, 2, keep);
 	bind_text(q, 3, promoting);
-	*out = xcalloc(cap, sizeof(**out));
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (*n + 1 >= cap)
-			*out = xrealloc(*out, (cap *= 2) * sizeof(**out));
-		(*out)[(*n)++] = col_dup(q, 0);
-	}
-	(*out)[*n] = NULL;
-	sqlite3_finalize(q);
-	return 0;
+	return rows_strv(q, out, n);
 }
 
 int
-store_build_delete(struct store *st, const char *app, const char *id)
+store_build_prune(struct store *st, const char *app, const char *id, char ***releases, size_t *n)
 {
-	sqlite3_stmt *q = prep(st, "DELETE FROM builds WHERE app = ? AND id = ?");
+	static const char *const used = "FROM releases WHERE app = ?1 AND build = ?2";
+	static const char *const sql[] = {
+		"DELETE %s AND id NOT IN (SELECT release FROM apps WHERE name = ?1)",
+		"DELETE FROM builds WHERE app = ?1 AND id = ?2 AND NOT EXISTS (SELECT 1 %s)",
+	};
+	sqlite3_stmt *q;
+	char text[256];
 
-	if (q == NULL)
+	*releases = NULL;
+	*n = 0;
+	snprintf(text, sizeof(text), "SELECT id %s ORDER BY seq", used);
+	if ((q = prep(st, text)) == NULL)
 		return -1;
 	bind_text(q, 1, app);
 	bind_text(q, 2, id);
-	return step_done(st, q);
+	rows_strv(q, releases, n);
+	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
+		goto fail;
+	for (size_t i = 0; i < CX_ARRAY_LEN(sql); i++) {
+		snprintf(text, sizeof(text), sql[i], used);
+		if ((q = prep(st, text)) == NULL)
+			goto fail;
+		bind_text(q, 1, app);
+		bind_text(q, 2, id);
+		if (step_done(st, q) == -1)
+			goto fail;
+	}
+	if (sqlite3_changes(st->db) == 1 && exec_sql(st, "COMMIT") == 0)
+		return 0;
+fail:
+	exec_sql(st, "ROLLBACK");
+	str_list_free(*releases);
+	*releases = NULL;
+	*n = 0;
+	return -1;
 }
 
 int

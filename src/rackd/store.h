@@ -108,13 +108,20 @@ int store_build_failed_list(struct store *st, const char *app, struct st_build *
  * caller frees each and the array. */
 int store_build_images_list(struct store *st, const char *app, char ***out, size_t *n);
 
-/* The ids of app's complete builds that none of its newest keep releases,
- * its active one, the one being promoted (promoting, may be "") nor any
- * release marked promoting uses, oldest first, NULL-terminated; the caller
- * frees each and the array. */
+/* The ids of app's builds that may go (builds_prune), oldest first,
+ * NULL-terminated (the caller frees each and the array): complete builds
+ * none of its newest keep releases uses, and failed ones made before its
+ * newest keep releases; never one that its active release, the release
+ * being promoted (promoting, may be "") or a release marked promoting
+ * uses. */
 int store_build_prunable(struct store *st, const char *app, int keep, const char *promoting,
     char ***out, size_t *n);
-int store_build_delete(struct store *st, const char *app, const char *id);
+/* Removes build id of app and the releases made from it, in one
+ * transaction; *releases (NULL-terminated, *n long; str_list_free) names those.
+ * -1 when the app's active release uses it (nothing removed), no such build,
+ * or the store failed. */
+int store_build_prune(struct store *st, const char *app, const char *id, char ***releases,
+    size_t *n);
 
 int store_release_add(struct store *st, const struct st_release *r);
 int store_release_get(struct store *st, const char *app, const char *id, struct st_release *out);
