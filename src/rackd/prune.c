@@ -2,7 +2,7 @@
  * prune.c — removes builds beyond an app's last build_retention releases
  * (prune.h): the store's rows first (so a full disk that refuses them leaves
  * everything as it was), then the source directory, then the images once
- * the app's processes no longer run from them.
+ * nothing runs from them (image_remove_later).
  */
 #include "rackd/prune.h"
 
@@ -72,8 +72,7 @@ int
 prune_builds(struct rack *r, struct app *a, jv *done, char *err, size_t errlen)
 {
 	char **ids = NULL, **refs = NULL;
-	size_t n = 0, nrefs = 0, npids = 0;
-	pid_t pids[256];
+	size_t n = 0, nrefs = 0;
 	int rc = 0;
 
 	if (store_build_prunable(r->store, a->name, prune_keep(r), a->promoting, &ids, &n) == -1) {
@@ -112,12 +111,9 @@ prune_builds(struct rack *r, struct app *a, jv *done, char *err, size_t errlen)
 		store_build_free(&b);
 	}
 	str_list_free(ids);
-	if (nrefs > 0) {
-		for (struct proc *p = a->procs; p != NULL && npids < CX_ARRAY_LEN(pids); p = p->next)
-			if (p->st.pid > 0)
-				pids[npids++] = p->st.pid;
-		image_remove_later(refs, pids, npids);
-	}
+	/* No process runs from these builds (build_held): nothing to wait for. */
+	if (nrefs > 0)
+		image_remove_later(refs, NULL, 0);
 	str_list_free(refs);
 	return rc;
 }
