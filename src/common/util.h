@@ -114,5 +114,9 @@ void base64_encode(const unsigned char *in, size_t n, char *out);
 
 /* True while a process with this pid exists (kill(pid, 0)). */
 bool pid_alive(pid_t pid);
+/* The process that holds an flock (or a whole-file POSIX lock) on the file
+ * at path, as /proc/locks names it; 0 when none does, -1 when path or
+ * /proc/locks cannot be read. */
+pid_t lock_holder(const char *path);
 
 #endif

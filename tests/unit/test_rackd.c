@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -440,6 +442,49 @@ test_store_build_prune(void **state)
 	store_close(st);
 }
 
+/* lock_holder names the process holding a file's flock (what rack
+ * uninstall finds the daemon by), not a waiter, and 0 once it let go. */
+static void
+test_lock_holder(void **state)
+{
+	char path[128];
+	int fd, go[2], ready[2];
+	pid_t child;
+	char c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/rackd.lock", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(lock_holder(path), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int lfd = open(path, O_RDWR | O_CLOEXEC);
+
+		if (lfd == -1 || flock(lfd, LOCK_EX) == -1)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(lock_holder(path), child);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);   /* held indeed */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(lock_holder(path), 0);
+	snprintf(path, sizeof(path), "%s/no-such-file", tmpdir);
+	assert_int_equal(lock_holder(path), -1);
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(ready[i]);
+	}
+}
+
 static void
 test_params(void **state)
 {
@@ -631,6 +676,7 @@ main(void)
 		cmocka_unit_test(test_store_migrates_v4_certs),
 		cmocka_unit_test(test_store_migrates_v7_images),
 		cmocka_unit_test(test_store_build_prune),
+		cmocka_unit_test(test_lock_holder),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_cron),
