@@ -154,6 +154,7 @@ int
 logfile_write(struct logfile *lf, const void *data, size_t n)
 {
 	struct stat held, named;
+	bool made_room = false;
 	int rc, saved;
 
 	/* Each turn either writes or follows a rotation; a few are plenty. */
@@ -191,6 +192,15 @@ logfile_write(struct logfile *lf, const void *data, size_t n)
 		}
 		rc = write_all(lf->fd, data, n);
 		saved = errno;
+		if (rc == -1 && saved == ENOSPC && !made_room && held.st_size > 0) {
+			/* A full disk: take back what part of the lines went in and
+			 * rotate early, which removes the oldest file (once). */
+			made_room = true;
+			if (ftruncate(lf->fd, held.st_size) == 0 && rotate(lf->path) == 0) {
+				logfile_close(lf);
+				continue;
+			}
+		}
 		flock(lf->fd, LOCK_UN);
 		errno = saved;
 		return rc;

@@ -39,6 +39,25 @@ disk_reserve_free(const char *dir)
 	return 0;
 }
 
+/* Overwrites the file at path where it lies, with no new file: the block
+ * it has holds a short text (a pid) even when the disk has none to give. */
+static int
+overwrite_in_place(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	struct stat st;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
+	    fsync(fd) == 0)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
 int
 disk_write_file(const char *dir, const char *path, const char *text)
 {
@@ -46,6 +65,13 @@ disk_write_file(const char *dir, const char *path, const char *text)
 
 	if (rc == -1 && errno == ENOSPC && disk_reserve_free(dir) == 0)
 		rc = write_file_atomic(path, text, strlen(text), 0600);
+	if (rc == -1 && errno == ENOSPC) {
+		if (overwrite_in_place(path, text) == 0) {
+			log_warnx("the disk is full: wrote %s over its old text", path);
+			return 0;
+		}
+		errno = ENOSPC;
+	}
 	return rc;
 }
 

@@ -29,7 +29,9 @@ void disk_full_message(struct rack *r, char *err, size_t errlen);
  * room): 0 when there was one to free. */
 int disk_reserve_free(const char *dir);
 /* write_file_atomic (mode 0600) of text at path, tried once more after the
- * reserve of the rack in dir is freed when the disk is full. 0 or -1. */
+ * reserve of the rack in dir is freed when the disk is full, and then (a
+ * pid file a dead daemon left) written over the file that is there. 0 or
+ * -1 with errno. */
 int disk_write_file(const char *dir, const char *path, const char *text);
 /* err: "what: why" after a store write failed; on a full disk why is
  * disk_full_message's line. */
