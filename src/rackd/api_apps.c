@@ -192,16 +192,19 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	build_remove_images(r, a);     /* what its builds made, once its processes go */
+	disk_freeing(r, true);
 	if (store_app_delete(r->store, a->name) == -1) {
 		char err[4600];
 
 		disk_store_error(r, "cannot delete the app", err, sizeof(err));
+		disk_freeing(r, false);
 		api_error(s, 500, "%s", err);
 		return;
 	}
 	log_info("deleting app %s", a->name);
 	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
+	disk_freeing(r, false);
 }
 
 void
@@ -219,11 +222,15 @@ api_builds_prune(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a = api_find_app(r, q, s);
 	char err[4600];
 	jv *done;
+	int rc;
 
 	if (a == NULL)
 		return;
 	done = jv_array_new();
-	if (prune_builds(r, a, done, err, sizeof(err)) == -1) {
+	disk_freeing(r, true);
+	rc = prune_builds(r, a, done, err, sizeof(err));
+	disk_freeing(r, false);
+	if (rc == -1) {
 		jv_free(done);
 		api_error(s, 500, "%s", err);
 		return;

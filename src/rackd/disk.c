@@ -63,14 +63,14 @@ disk_write_file(const char *dir, const char *path, const char *text)
 {
 	int rc = write_file_atomic(path, text, strlen(text), 0600);
 
-	if (rc == -1 && errno == ENOSPC && disk_reserve_free(dir) == 0)
-		rc = write_file_atomic(path, text, strlen(text), 0600);
 	if (rc == -1 && errno == ENOSPC) {
 		if (overwrite_in_place(path, text) == 0) {
 			log_warnx("the disk is full: wrote %s over its old text", path);
 			return 0;
 		}
 		errno = ENOSPC;
+		if (disk_reserve_free(dir) == 0)
+			rc = write_file_atomic(path, text, strlen(text), 0600);
 	}
 	return rc;
 }
@@ -113,8 +113,9 @@ fill_zeros(int fd)
 	return fsync(fd);
 }
 
-/* Makes the reserve when it is missing and leaves the deploy minimum
- * free besides: 0 when it is there afterwards. */
+/* Makes the reserve when it is missing and fits with a MiB to spare (it
+ * comes before anything else that wants room): 0 when it is there
+ * afterwards. */
 static int
 reserve_make(struct rack *r)
 {
@@ -125,7 +126,7 @@ reserve_make(struct rack *r)
 	if (reserve_present(r))
 		return 0;
 	avail = disk_free_bytes(r->dir);
-	if (avail >= 0 && avail < DISK_RESERVE_BYTES + DISK_MIN_FREE_BYTES)
+	if (avail >= 0 && avail < DISK_RESERVE_BYTES + ((int64_t)1 << 20))
 		return -1;
 	reserve_path(r, path, sizeof(path));
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
@@ -144,13 +145,22 @@ reserve_make(struct rack *r)
 	return 0;
 }
 
-/* The store's handler: the reserve goes, once, so the write can be done. */
+/* The store's handler: the reserve goes, once, so that a write that frees
+ * space can be done. */
 static int
 on_full(void *arg)
 {
 	struct rack *r = arg;
 
-	return disk_reserve_free(r->dir);
+	return r->disk_freeing ? disk_reserve_free(r->dir) : -1;
+}
+
+void
+disk_freeing(struct rack *r, bool on)
+{
+	r->disk_freeing = on;
+	if (!on)
+		reserve_make(r);
 }
 
 void

@@ -1,13 +1,14 @@
 /*
  * disk.h — the rack on a full disk. A reserve file under the rack's dir
- * holds some room back; the store frees it when a write finds the disk full,
- * so that what frees space (apps delete, builds prune) can still be
- * recorded. While the disk is full, or the reserve could not be made again,
+ * holds some room back; the store frees it when a write of what frees space
+ * (apps delete, builds prune: disk_freeing) finds the disk full, so that it
+ * can still be recorded; other writes leave it alone and fail. While the disk is full, or the reserve could not be made again,
  * new deploys are refused with one line saying so and what to do.
  */
 #ifndef CX_DISK_H
 #define CX_DISK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,9 @@ struct rack;
 /* Makes the reserve (if there is room) and hands the store the handler that
  * frees it. */
 void disk_init(struct rack *r);
+/* Whether the store's writes from now on free space (and so may spend the
+ * reserve). Turned off, the reserve is made again if there is room. */
+void disk_freeing(struct rack *r, bool on);
 /* 0 when there is room for a deploy (the reserve is made again first if it
  * was spent and now fits); -1 with err the one line to show, when not. */
 int disk_check(struct rack *r, char *err, size_t errlen);
@@ -29,9 +33,9 @@ void disk_full_message(struct rack *r, char *err, size_t errlen);
  * room): 0 when there was one to free. */
 int disk_reserve_free(const char *dir);
 /* write_file_atomic (mode 0600) of text at path, tried once more after the
- * reserve of the rack in dir is freed when the disk is full, and then (a
- * pid file a dead daemon left) written over the file that is there. 0 or
- * -1 with errno. */
+ * file there (a pid file a dead daemon left) is written over in place, and
+ * then once more after the reserve of the rack in dir is freed. 0 or -1
+ * with errno. */
 int disk_write_file(const char *dir, const char *path, const char *text);
 /* err: "what: why" after a store write failed; on a full disk why is
  * disk_full_message's line. */

@@ -84,10 +84,21 @@ prune_builds(struct rack *r, struct app *a, jv *done, char *err, size_t errlen)
 		struct st_build b;
 		char **rels = NULL;
 		size_t nrels = 0;
+		bool sourced;
+		int pruned;
 
 		if (build_held(r, a, ids[i]) || store_build_get(r->store, a->name, ids[i], &b) == -1)
 			continue;
-		if (store_build_prune(r->store, a->name, ids[i], &rels, &nrels) == -1) {
+		sourced = true;
+		pruned = store_build_prune(r->store, a->name, ids[i], &rels, &nrels);
+		if (pruned == -1 && store_full(r->store)) {
+			/* No room even to record it: its source (which no kept
+			 * release uses) goes first, then once more. */
+			remove_source(r, &b);
+			sourced = false;
+			pruned = store_build_prune(r->store, a->name, ids[i], &rels, &nrels);
+		}
+		if (pruned == -1) {
 			disk_store_error(r, "cannot remove a build", err, errlen);
 			store_build_free(&b);
 			rc = -1;
@@ -95,7 +106,8 @@ prune_builds(struct rack *r, struct app *a, jv *done, char *err, size_t errlen)
 		}
 		log_info("app %s: removed build %s and %zu release(s) made from it", a->name, b.id,
 		    nrels);
-		remove_source(r, &b);
+		if (sourced)
+			remove_source(r, &b);
 		if (b.images != NULL && b.images[0] != '\0')
 			image_refs_of(b.images, &refs, &nrefs);
 		if (done != NULL) {

@@ -20,6 +20,7 @@ struct store {
 	int (*on_full)(void *);  /* frees room when a write finds the disk full */
 	void *on_full_arg;
 	bool full;               /* the last write failed for want of room */
+	bool freed;              /* ...and the handler freed some since tx_run began */
 };
 
 static const char *const migrations[] = {
@@ -81,7 +82,11 @@ static bool
 full_retry(struct store *st, int rc)
 {
 	st->full = (rc & 0xff) == SQLITE_FULL;
-	return st->full && st->on_full != NULL && st->on_full(st->on_full_arg) == 0;
+	if (st->full && st->on_full != NULL && st->on_full(st->on_full_arg) == 0)
+		st->freed = true;
+	else
+		return false;
+	return true;
 }
 
 /* A write that fails for want of room is tried again once the handler has
@@ -206,6 +211,29 @@ step_done(struct store *st, sqlite3_stmt *q)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Runs body (the statements of one write transaction) between BEGIN
+ * IMMEDIATE and COMMIT, rolled back on failure; run once more when it failed
+ * for want of room that the handler then freed. */
+static int
+tx_run(struct store *st, int (*body)(struct store *, const void *), const void *arg)
+{
+	for (int turn = 0; turn < 2; turn++) {
+		bool full;
+
+		st->freed = false;
+		if (exec_sql(st, "BEGIN IMMEDIATE") == 0 && body(st, arg) == 0 &&
+		    exec_sql(st, "COMMIT") == 0)
+			return 0;
+		full = st->full;
+		if (!sqlite3_get_autocommit(st->db))
+			exec_sql(st, "ROLLBACK");
+		st->full = full;
+		if (!st->freed)
+			break;
+	}
+	return -1;
+}
+
 static char *
 col_dup(sqlite3_stmt *q, int i)
 {
@@ -286,25 +314,23 @@ store_app_set_uid_base(struct store *st, const char *name, uint32_t uid_base)
 	return step_done(st, q);
 }
 
+static int
+app_delete_body(struct store *st, const void *name)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM apps WHERE name = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, name);
+	return step_done(st, q);
+}
+
 int
 store_app_delete(struct store *st, const char *name)
 {
-	sqlite3_stmt *q;
-
 	/* Process rows stay until each process is gone, so that a daemon that
 	 * dies meanwhile still finds (and stops) them. */
-	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
-		return -1;
-	q = prep(st, "DELETE FROM apps WHERE name = ?");
-	if (q == NULL)
-		goto fail;
-	bind_text(q, 1, name);
-	if (step_done(st, q) == -1)
-		goto fail;
-	return exec_sql(st, "COMMIT");
-fail:
-	exec_sql(st, "ROLLBACK");
-	return -1;
+	return tx_run(st, app_delete_body, name);
 }
 
 static void
@@ -510,40 +536,50 @@ store_build_prunable(struct store *st, const char *app, int keep, const char *pr
 	return rows_strv(q, out, n);
 }
 
+/* The app and build of store_build_prune's transaction. */
+struct build_key {
+	const char *app, *id;
+};
+
+static int
+build_prune_body(struct store *st, const void *arg)
+{
+	static const char *const sql[] = {
+		"DELETE FROM releases WHERE app = ?1 AND build = ?2"
+		"  AND id NOT IN (SELECT release FROM apps WHERE name = ?1)",
+		"DELETE FROM builds WHERE app = ?1 AND id = ?2"
+		"  AND NOT EXISTS (SELECT 1 FROM releases WHERE app = ?1 AND build = ?2)",
+	};
+	const struct build_key *k = arg;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(sql); i++) {
+		sqlite3_stmt *q = prep(st, sql[i]);
+
+		if (q == NULL)
+			return -1;
+		bind_text(q, 1, k->app);
+		bind_text(q, 2, k->id);
+		if (step_done(st, q) == -1)
+			return -1;
+	}
+	return sqlite3_changes(st->db) == 1 ? 0 : -1;
+}
+
 int
 store_build_prune(struct store *st, const char *app, const char *id, char ***releases, size_t *n)
 {
-	static const char *const used = "FROM releases WHERE app = ?1 AND build = ?2";
-	static const char *const sql[] = {
-		"DELETE %s AND id NOT IN (SELECT release FROM apps WHERE name = ?1)",
-		"DELETE FROM builds WHERE app = ?1 AND id = ?2 AND NOT EXISTS (SELECT 1 %s)",
-	};
-	sqlite3_stmt *q;
-	char text[256];
+	struct build_key k = { app, id };
+	sqlite3_stmt *q = prep(st, "SELECT id FROM releases WHERE app = ? AND build = ? ORDER BY seq");
 
 	*releases = NULL;
 	*n = 0;
-	snprintf(text, sizeof(text), "SELECT id %s ORDER BY seq", used);
-	if ((q = prep(st, text)) == NULL)
+	if (q == NULL)
 		return -1;
 	bind_text(q, 1, app);
 	bind_text(q, 2, id);
 	rows_strv(q, releases, n);
-	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
-		goto fail;
-	for (size_t i = 0; i < CX_ARRAY_LEN(sql); i++) {
-		snprintf(text, sizeof(text), sql[i], used);
-		if ((q = prep(st, text)) == NULL)
-			goto fail;
-		bind_text(q, 1, app);
-		bind_text(q, 2, id);
-		if (step_done(st, q) == -1)
-			goto fail;
-	}
-	if (sqlite3_changes(st->db) == 1 && exec_sql(st, "COMMIT") == 0)
+	if (tx_run(st, build_prune_body, &k) == 0)
 		return 0;
-fail:
-	exec_sql(st, "ROLLBACK");
 	str_list_free(*releases);
 	*releases = NULL;
 	*n = 0;
