@@ -274,6 +274,24 @@ api_call(struct cli *c, const char *method, const char *path, const jv *body, jv
 }
 
 int
+api_post_text(struct cli *c, const char *path, const jv *body, struct buf *out)
+{
+	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,
+		.content_type = "application/json" };
+	struct client_resp resp;
+	char *text = jv_dump(body);
+	long st;
+
+	req.body = text;
+	req.body_len = strlen(text);
+	resp.body = *out;
+	st = send_req(c, &req, &resp, 0);
+	*out = resp.body;
+	free(text);
+	return st == -1 ? -1 : 0;
+}
+
+int
 api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size_t nfds)
 {
 	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,

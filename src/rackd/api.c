@@ -75,6 +75,7 @@ static const struct route routes[] = {
 	{ "POST", "/system/peers", api_peers_add, false },
 	{ "DELETE", "/system/peers/:name", api_peers_delete, false },
 	{ "POST", "/system/reach", api_system_reach, false },
+	{ "POST", "/render", api_render, false },
 	{ "GET", "/certificates", api_certs_list, false },
 	{ "POST", "/certificates", api_certs_import, false },
 	{ "POST", "/certificates/generate", api_certs_generate, false },

@@ -161,6 +161,7 @@ void api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_release_manifest(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_render(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_processes(struct rack *r, struct api_req *q, struct api_resp *s);
 
 #endif

@@ -36,6 +36,7 @@ static const struct param_def params[] = {
 	    "TLS peers' internal services; processes in namespaces of their own (racks run as "
 	    "root) reach it as port 80 of the bridge's .3, where peers' names resolve" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },
+	{ "registry", PARAM_REGISTRY, 0, 0, "Kubernetes racks: where builds' images are pushed, HOST[:PORT][/PATH] (rendered as REGISTRY/RACK-APP:SERVICE.BUILD)" },
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 80 of the bridge's .2)" },
 	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 443 of the bridge's .2)" },
 	{ "router_max_conns", PARAM_INT, 1, 1000000, "client connections of each router at once; at it the oldest idle one is closed for a new one (unset: half the router's descriptor limit less 64)" },
@@ -205,6 +206,32 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 			return -1;
 		}
 		return 0;
+	case PARAM_REGISTRY: {
+		/* HOST[:PORT][/PATH]: a domain, a port, lower-case path parts. */
+		char host[256];
+		const char *slash = strchr(value, '/'), *colon;
+		size_t hl = slash != NULL ? (size_t)(slash - value) : strlen(value);
+		bool ok = hl > 0 && hl < sizeof(host);
+
+		if (ok) {
+			memcpy(host, value, hl);
+			host[hl] = '\0';
+			if ((colon = strchr(host, ':')) != NULL) {
+				ok = parse_long(colon + 1, 1, 65535, &l) == 0;
+				host[colon - host] = '\0';
+			}
+			ok = ok && valid_domain(host);
+		}
+		for (const char *q = slash; ok && q != NULL && *q != '\0'; q++)
+			ok = islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
+			    strchr("/._-", *q) != NULL;
+		if (!ok || (slash != NULL && (slash[1] == '\0' || strstr(slash, "//") != NULL))) {
+			snprintf(err, errlen, "%s must be a registry like registry.example.com:5000/team, "
+			    "not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	}
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

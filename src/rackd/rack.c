@@ -23,7 +23,9 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 {
 	if (store_param_get(r->store, key, out, outlen) == 0)
 		return;
-	if (strcmp(key, "domain") == 0)
+	if (strcmp(key, "registry") == 0)
+		snprintf(out, outlen, "registry.%s.cx.test", r->name);
+	else if (strcmp(key, "domain") == 0)
 		snprintf(out, outlen, "%s.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "domain_internal") == 0)
 		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
