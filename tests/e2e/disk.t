@@ -145,7 +145,17 @@ out=$(cx deploy "$src" -a app1 -r $rack 2>&1); ok $? "space freed, the next depl
 is "$(get app1)" 200 "...and app1 answers"
 
 grep -E "disk|full|promot" "$dir/rackd.log" | sed 's/^/# rackd.log: /' | tail -20
-out=$(cx rack uninstall $rack 2>&1); ok $? "rack uninstall" "$out"
+
+# Uninstall on a full disk, with rackd.pid naming a process that is gone:
+# the daemon is found by the lock it holds.
+true & dead=$!
+wait $dead
+echo "$dead" > "$dir/rackd.pid"
+daemon=$(lock_pid)
+fill
+out=$(cx rack uninstall $rack 2>&1); ok $? "rack uninstall on the full disk, rackd.pid naming a dead pid ($dead)" "$out"
+gone "$daemon"; ok $? "...stopped the daemon that held the lock (pid $daemon)"
 [ ! -d "$dir" ]; ok $? "...removed the rack's state"
+unfill
 check_no_leftovers
 done_testing
