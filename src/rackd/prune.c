@@ -99,7 +99,10 @@ prune_builds(struct rack *r, struct app *a, jv *done, char *err, size_t errlen)
 			pruned = store_build_prune(r->store, a->name, ids[i], &rels, &nrels);
 		}
 		if (pruned == -1) {
-			disk_store_error(r, "cannot remove a build", err, errlen);
+			char what[64];
+
+			snprintf(what, sizeof(what), "cannot remove build %s", b.id);
+			disk_store_error(r, what, err, errlen);
 			store_build_free(&b);
 			rc = -1;
 			break;
