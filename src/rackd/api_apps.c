@@ -192,19 +192,19 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	build_remove_images(r, a);     /* what its builds made, once its processes go */
-	disk_freeing(r, true);
+	disk_vital(r, true);
 	if (store_app_delete(r->store, a->name) == -1) {
 		char err[4600];
 
 		disk_store_error(r, "cannot delete the app", err, sizeof(err));
-		disk_freeing(r, false);
+		disk_vital(r, false);
 		api_error(s, 500, "%s", err);
 		return;
 	}
 	log_info("deleting app %s", a->name);
 	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
-	disk_freeing(r, false);
+	disk_vital(r, false);
 }
 
 void
@@ -227,9 +227,9 @@ api_builds_prune(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	done = jv_array_new();
-	disk_freeing(r, true);
+	disk_vital(r, true);
 	rc = prune_builds(r, a, done, err, sizeof(err));
-	disk_freeing(r, false);
+	disk_vital(r, false);
 	if (rc == -1) {
 		jv_free(done);
 		api_error(s, 500, "%s", err);

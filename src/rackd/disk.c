@@ -145,20 +145,20 @@ reserve_make(struct rack *r)
 	return 0;
 }
 
-/* The store's handler: the reserve goes, once, so that a write that frees
- * space can be done. */
+/* The store's handler: the reserve goes, once, so that a vital write can
+ * be done. */
 static int
 on_full(void *arg)
 {
 	struct rack *r = arg;
 
-	return r->disk_freeing ? disk_reserve_free(r->dir) : -1;
+	return r->disk_vital ? disk_reserve_free(r->dir) : -1;
 }
 
 void
-disk_freeing(struct rack *r, bool on)
+disk_vital(struct rack *r, bool on)
 {
-	r->disk_freeing = on;
+	r->disk_vital = on;
 	if (!on)
 		reserve_make(r);
 }

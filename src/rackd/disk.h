@@ -1,9 +1,11 @@
 /*
  * disk.h — the rack on a full disk. A reserve file under the rack's dir
- * holds some room back; the store frees it when a write of what frees space
- * (apps delete, builds prune: disk_freeing) finds the disk full, so that it
- * can still be recorded; other writes leave it alone and fail. While the disk is full, or the reserve could not be made again,
- * new deploys are refused with one line saying so and what to do.
+ * holds some room back; the store frees it when a vital write finds the
+ * disk full (disk_vital: one that frees space, apps delete and builds prune,
+ * or marks the promotions a dead daemon left as failed), so that it can
+ * still be recorded; other writes leave it alone and fail. While the disk
+ * is full, or the reserve could not be made again, new deploys are refused
+ * with one line saying so and what to do.
  */
 #ifndef CX_DISK_H
 #define CX_DISK_H
@@ -21,9 +23,9 @@ struct rack;
 /* Makes the reserve (if there is room) and hands the store the handler that
  * frees it. */
 void disk_init(struct rack *r);
-/* Whether the store's writes from now on free space (and so may spend the
- * reserve). Turned off, the reserve is made again if there is room. */
-void disk_freeing(struct rack *r, bool on);
+/* Whether the store's writes from now on are vital ones (and so may spend
+ * the reserve). Turned off, the reserve is made again if there is room. */
+void disk_vital(struct rack *r, bool on);
 /* 0 when there is room for a deploy (the reserve is made again first if it
  * was spent and now fits); -1 with err the one line to show, when not. */
 int disk_check(struct rack *r, char *err, size_t errlen);

@@ -124,7 +124,7 @@ struct rack {
 	char dir[4096];             /* $CX_HOME/racks/NAME */
 	char bin_dir[4096];         /* where cx-router lives */
 	struct store *store;
-	bool disk_freeing;          /* a write that frees space may spend the reserve (disk.h) */
+	bool disk_vital;            /* the store's writes may spend the reserve (disk.h) */
 	struct ev_loop *loop;
 	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
 	bool vpc;                   /* VPC and host racks: lab racks, routers on lab addresses */

@@ -895,12 +895,14 @@ fail_interrupted(struct rack *r)
 	    "release again";
 	int rc = 0;
 
+	disk_vital(r, true);
 	/* Later, an app's own promotion under way is left alone. */
 	if (!interrupted_left)
 		rc = store_release_fail_promoting(r->store, NULL, why);
 	for (struct app *a = r->apps; interrupted_left && a != NULL; a = a->next)
 		if (a->promoting[0] == '\0' && store_release_fail_promoting(r->store, a->name, why) == -1)
 			rc = -1;
+	disk_vital(r, false);
 	if (rc == 0) {
 		if (interrupted_left)
 			log_info("recorded the promotions the last daemon left as failed");
