@@ -460,7 +460,7 @@ cli_sleep_ms(long ms)
 int
 cli_wait_release(struct cli *c, const char *id)
 {
-	char *path = api_path("/apps/%s/releases/%s", c->app, id);
+	char *path = api_path("/apps/%s/releases/%s", c->app, id), next[32];
 	int64_t deadline = now_ms() + PROMOTE_TIMEOUT_MS;
 	int rc = 1;
 
@@ -478,6 +478,18 @@ cli_wait_release(struct cli *c, const char *id)
 			const char *e = jv_str(rel, "error");
 
 			out_error("%s", e[0] ? e : "the promotion failed; see cx logs");
+		} else if (strcmp(st, "replaced") == 0 && jv_str(rel, "error")[0] == 'R' &&
+		    strlen(jv_str(rel, "error")) < sizeof(next)) {
+			/* An env change that waited, replaced by a newer one that has it
+			 * too (the rack promotes changes in order): that one is awaited. */
+			str_copy(next, sizeof(next), jv_str(rel, "error"));
+			printf("(release %s waited for the promotion under way; %s, made after it with "
+			    "its change, goes instead)\n", id, next);
+			id = next;
+			free(path);
+			path = api_path("/apps/%s/releases/%s", c->app, id);
+			jv_free(rel);
+			continue;
 		} else if (strcmp(st, "replaced") == 0) {
 			out_error("release %s was replaced by a newer promotion before it became "
 			    "active", id);

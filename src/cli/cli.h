@@ -267,6 +267,7 @@ int cmd_rack_render(struct cli *c);
 int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);
 int cmd_builds_logs(struct cli *c);
+int cmd_builds_prune(struct cli *c);
 int cmd_env_edit(struct cli *c);
 int cmd_completion(struct cli *c);
 int cmd_apps_cancel(struct cli *c);

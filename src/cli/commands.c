@@ -287,6 +287,12 @@ static const struct cli_cmd cmds[] = {
 	{ "builds logs", "ID", 1, 1, APP_CMD, 0, cmd_builds_logs, "print what a build said",
 	  "Prints what build ID said (the image builder's output and the build's\n"
 	  "warnings), following it while the build runs, then its result." },
+	{ "builds prune", "", 0, 0, APP_CMD | O(JSON), 0, cmd_builds_prune,
+	  "remove builds older than the last releases",
+	  "Removes the app's builds that none of its last build_retention releases\n"
+	  "(default 10), its active one nor one being promoted uses: their sources,\n"
+	  "images and the releases made from them. Prints each build removed. The rack\n"
+	  "does the same after each promotion." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
 	  "Shows a release, and why its promotion failed if it did." },
 	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,

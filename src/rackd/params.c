@@ -22,6 +22,7 @@ static const struct param_def params[] = {
 	{ "api_max_conns", PARAM_INT, 1, 1000000, "API connections at once; at it the oldest idle one is closed for a new one (unset: a quarter of the daemon's descriptor limit)" },
 	{ "api_port", PARAM_PORT, 0, 0, "the API's HTTPS port: on public_address (host racks, default 5443), on 127.0.0.1 (other racks; unset: the unix socket alone)" },
 	{ "build_host_ca", PARAM_BOOL, 0, 0, "RUN steps of builds see the host's extra CA certificates (/usr/local/share/ca-certificates, which update-ca-certificates adds to the image's store); default true" },
+	{ "build_retention", PARAM_INT, 1, 1000, "builds kept per app: those its last N releases use (and its active one's); older ones are removed after each promotion and by cx builds prune (default 10)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/params.h"
+#include "rackd/prune.h"
 
 void
 rack_param(struct rack *r, const char *key, char *out, size_t outlen)
@@ -30,6 +31,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "build_max_mb") == 0)
 		str_copy(out, outlen, "512");
+	else if (strcmp(key, "build_retention") == 0)
+		snprintf(out, outlen, "%d", PRUNE_DEFAULT_KEEP);
 	else if (strcmp(key, "log_max_mb") == 0)
 		snprintf(out, outlen, "%d", LOGFILE_DEFAULT_MB);
 	else if (strcmp(key, "build_host_ca") == 0)

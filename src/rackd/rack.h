@@ -74,6 +74,7 @@ struct app {
 	char p_build_dir[4096];
 	char **p_env;
 	int64_t p_deadline;         /* ms: the whole promotion must be done by then */
+	char queued[16];            /* an env change's release, promoted when this one ends */
 	struct proc *procs;
 	int64_t drain_at;           /* ms: old release's processes stop after this */
 	int restarts;               /* crash restarts, for back-off */
@@ -123,6 +124,7 @@ struct rack {
 	char dir[4096];             /* $CX_HOME/racks/NAME */
 	char bin_dir[4096];         /* where cx-router lives */
 	struct store *store;
+	bool disk_vital;            /* the store's writes may spend the reserve (disk.h) */
 	struct ev_loop *loop;
 	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
 	bool vpc;                   /* VPC and host racks: lab racks, routers on lab addresses */

@@ -44,10 +44,12 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
+#include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/image.h"
 #include "rackd/manifest.h"
+#include "rackd/prune.h"
 #include "rackd/rack.h"
 #include "rackd/resource.h"
 #include "rackd/rollout.h"
@@ -590,6 +592,12 @@ activate(struct rack *r, struct app *a)
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
 	rack_routes_changed(r);
+	{
+		char err[4600];
+
+		if (prune_builds(r, a, NULL, err, sizeof(err)) == -1)
+			log_warnx("app %s: after promoting: %s", a->name, err);
+	}
 }
 
 static void
@@ -965,11 +973,85 @@ reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev)
 	reconcile_app(r, a);
 }
 
+/* Whether releases a dead daemon left "promoting" are still to be marked
+ * failed (the store could not be written when this daemon started). */
+static bool interrupted_left;
+
+/* A promotion does not survive the daemon: say so instead of "promoting"
+ * forever. Tried at start and then each tick until the store takes it. */
+static void
+fail_interrupted(struct rack *r)
+{
+	static const char why[] = "the rack's daemon restarted during the promotion; promote the "
+	    "release again";
+	int rc = 0;
+
+	disk_vital(r, true);
+	/* Later, an app's own promotion under way is left alone. */
+	if (!interrupted_left)
+		rc = store_release_fail_promoting(r->store, NULL, why);
+	for (struct app *a = r->apps; interrupted_left && a != NULL; a = a->next)
+		if (a->promoting[0] == '\0' && store_release_fail_promoting(r->store, a->name, why) == -1)
+			rc = -1;
+	disk_vital(r, false);
+	if (rc == 0) {
+		if (interrupted_left)
+			log_info("recorded the promotions the last daemon left as failed");
+		interrupted_left = false;
+		return;
+	}
+	if (!interrupted_left)
+		log_warnx("cannot record the interrupted promotions as failed (tried again each "
+		    "second): %s", store_error(r->store));
+	interrupted_left = true;
+}
+
+int
+reconcile_promote_next(struct rack *r, struct app *a, const char *id, bool *queued, char *err,
+    size_t errlen)
+{
+	*queued = a->promoting[0] != '\0';
+	if (!*queued)
+		return reconcile_promote(r, a, id, err, errlen);
+	if (a->queued[0] != '\0') {
+		/* The newer release has its changes too: it goes in its place. */
+		if (store_release_set_status(r->store, a->name, a->queued, "replaced", id) == -1)
+			log_warnx("app %s: cannot record release %s as replaced: %s", a->name,
+			    a->queued, store_error(r->store));
+		applog_system(r, a->name, "Release %s replaces %s, which waited for the promotion "
+		    "of %s", id, a->queued, a->promoting);
+	}
+	str_copy(a->queued, sizeof(a->queued), id);
+	return 0;
+}
+
+/* The release that waited for a promotion to end is promoted now. */
+static void
+promote_queued(struct rack *r, struct app *a)
+{
+	char id[sizeof(a->queued)], err[1024];
+
+	if (a->queued[0] == '\0' || a->promoting[0] != '\0' || a->deleting)
+		return;
+	str_copy(id, sizeof(id), a->queued);
+	a->queued[0] = '\0';
+	if (reconcile_promote(r, a, id, err, sizeof(err)) == -1) {
+		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
+		applog_system(r, a->name, "Promotion of %s failed: %s", id, err);
+		if (store_release_set_status(r->store, a->name, id, "failed", err) == -1)
+			log_warnx("app %s: cannot record release %s as failed: %s", a->name, id,
+			    store_error(r->store));
+	}
+}
+
 void
 reconcile_tick(struct rack *r)
 {
+	if (interrupted_left)
+		fail_interrupted(r);
 	for (struct app *a = r->apps, *next; a != NULL; a = next) {
 		next = a->next;
+		promote_queued(r, a);
 		reconcile_app(r, a);
 	}
 }
@@ -1066,6 +1148,14 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 			goto fail;
 		manifest_env_free(senv);
 	}
+	/* Recorded first: a promotion the store does not know of would leave
+	 * the release "created" while it serves, or stuck after a restart. */
+	if (strcmp(id, a->active) != 0 &&
+	    store_release_set_status(r->store, a->name, id, "promoting", "") == -1) {
+		disk_store_error(r, "cannot record the promotion", err, errlen);
+		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
+		goto fail;
+	}
 	str_copy(a->promoting, sizeof(a->promoting), id);
 	a->promoting_gen = ++a->gen_counter;
 	a->p_deadline = now_ms() + 10 * 60 * 1000;
@@ -1074,10 +1164,6 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
 	free(a->restart_error);
 	a->restart_error = NULL;
-	if (strcmp(id, a->active) != 0 &&
-	    store_release_set_status(r->store, a->name, id, "promoting", "") == -1)
-		log_warnx("app %s: cannot record release %s as promoting: %s", a->name, id,
-			    store_error(r->store));
 	applog_system(r, a->name, "Promoting release %s", id);
 	reconcile_app(r, a);
 	return 0;
@@ -1423,11 +1509,7 @@ reconcile_init(struct rack *r)
 		}
 		free(apps);
 	}
-	/* A promotion does not survive the daemon: say so instead of "promoting" forever. */
-	if (store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
-	    "promote the release again") == -1)
-		log_warnx("cannot record the interrupted promotions as failed: %s",
-		    store_error(r->store));
+	fail_interrupted(r);
 	adopt_procs(r);
 	sweep_marked(r, false);
 	rack_routes_changed(r);
