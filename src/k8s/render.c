@@ -503,7 +503,10 @@ workload(const struct k8s_render_opts *o, const char *ns, const struct mf_servic
 	 * that may run at once (Convox's 50/200). */
 	jv_set_str(strat, "type", "RollingUpdate");
 	snprintf(v, sizeof(v), "%d%%", 100 - s->deploy_min);
-	jv_set_str(ru, "maxUnavailable", v);
+	if (s->agent && s->deploy_min >= 100)
+		jv_set_int(ru, "maxUnavailable", 1);    /* a DaemonSet must let one go */
+	else
+		jv_set_str(ru, "maxUnavailable", v);
 	if (!s->agent && s->deploy_min >= 100 && s->deploy_max <= 100) {
 		jv_set_int(ru, "maxSurge", 1);  /* both 0 cannot roll: one more at a time */
 	} else if (!s->agent) {

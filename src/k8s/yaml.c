@@ -20,10 +20,9 @@ static const char *const special[] = {
 bool
 k8s_yaml_plain_ok(const char *s)
 {
-	bool digits_only = true;
-
-	if (s[0] == '\0' || !(((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') || s[0] == '/' ||
-	    (s[0] >= '0' && s[0] <= '9')))
+	/* A letter or '/' first: a leading digit or sign may read as a number
+	 * (8080, 1e3, 0x1f, 0b101, 0o17, 1_000, 12:30) to one reader or another. */
+	if (!(((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') || s[0] == '/'))
 		return false;
 	for (size_t i = 0; i < CX_ARRAY_LEN(special); i++)
 		if (strcmp(s, special[i]) == 0)
@@ -34,12 +33,8 @@ k8s_yaml_plain_ok(const char *s)
 		if (!((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !(c >= '0' && c <= '9') &&
 		    c != '-' && c != '.' && c != '_' && c != '/')
 			return false;
-		if (!(c >= '0' && c <= '9') && c != '.' && c != '-' && c != '_')
-			digits_only = false;
 	}
-	/* 8080, 1.5, 1e3, 0x1f, 1_000: numbers to a reader. */
-	return !digits_only && !(s[0] >= '0' && s[0] <= '9' && strpbrk(s, "eExX") != NULL &&
-	    strspn(s, "0123456789eExXabcdefABCDEF.-_") == strlen(s));
+	return true;
 }
 
 static void

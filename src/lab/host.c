@@ -206,6 +206,17 @@ lab_host_gw_rules(const struct lab_state *st, const struct lab_rack *r,
 	return buf_cstr(&b);
 }
 
+/* Whether the rack's gateway table is in the host's nftables. */
+static bool
+gw_table_live(const struct lab_state *st, const struct lab_rack *r)
+{
+	char table[64], nerr[256];
+	char *list[] = { "nft", "list", "table", "inet", table, NULL };
+
+	lab_host_gw_table(st, r, table, sizeof(table));
+	return lab_run(NULL, NULL, list, NULL, nerr, sizeof(nerr)) == 0;
+}
+
 int
 lab_loopback_gateway(const char *home, const char *rack, const struct lab_gateway_ports *ports,
     char *err, size_t errlen)
@@ -236,8 +247,9 @@ lab_loopback_gateway(const char *home, const char *rack, const struct lab_gatewa
 	}
 	rc = lab_nft(NULL, rules, err, errlen);
 	free(rules);
-	if (rc == -1 && ports != NULL && lab_link_exists(br)) {
-		/* No rules: route_localnet back off, as without a gateway. */
+	if (rc == -1 && ports != NULL && lab_link_exists(br) && !gw_table_live(&l.st, r)) {
+		/* No table (nft -f is one transaction: a failed one leaves the old
+		 * table, which still needs it): route_localnet back off. */
 		char e2[256];
 
 		localnet[0].value = "0";
@@ -302,12 +314,10 @@ static int
 gateway_localnet_again(const struct lab_state *st, const struct lab_rack *r, const char *br,
     char *err, size_t errlen)
 {
-	char table[64], path[96], nerr[256];
-	char *list[] = { "nft", "list", "table", "inet", table, NULL };
+	char path[96];
 	struct lab_sysctl localnet[] = { { path, "1" }, { NULL, NULL } };
 
-	lab_host_gw_table(st, r, table, sizeof(table));
-	if (lab_run(NULL, NULL, list, NULL, nerr, sizeof(nerr)) == -1)
+	if (!gw_table_live(st, r))
 		return 0;       /* no gateway: route_localnet stays off */
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", br);
 	return lab_run(NULL, localnet, NULL, NULL, err, errlen);

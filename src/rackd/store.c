@@ -196,13 +196,17 @@ bind_text(sqlite3_stmt *q, int i, const char *s)
 static int
 step_done(struct store *st, sqlite3_stmt *q)
 {
+	bool alone;
 	int rc;
 
 	if (q == NULL)
 		return -1;
+	/* Read before the step: on SQLITE_FULL SQLite may roll a transaction
+	 * back itself, and a statement of it run again alone would commit. */
+	alone = sqlite3_get_autocommit(st->db) != 0;
 	rc = sqlite3_step(q);
 	/* Inside a transaction the room is freed too, for the caller's next try. */
-	if (rc != SQLITE_DONE && full_retry(st, rc) && sqlite3_get_autocommit(st->db)) {
+	if (rc != SQLITE_DONE && full_retry(st, rc) && alone) {
 		sqlite3_reset(q);
 		rc = sqlite3_step(q);
 	}

@@ -470,7 +470,9 @@ static int
 connect_failed(struct conn *c, bool timeout)
 {
 	struct worker *w = c->w;
-	struct retry_case rc = { .connect_failed = true, .tried_other = c->ex.attempts >= 2 };
+	struct retry_case rc = { .connect_failed = true, .tried_other = c->ex.attempts >= 2,
+		.retried_fresh = c->ex.retried, .has_body = c->ex.rq_body != BK_NONE,
+		.safe_method = c->ex.head_req || strcmp(c->ex.method, "GET") == 0 };
 	int step;
 
 	M_INC(w->m.upstream_connect_errors);

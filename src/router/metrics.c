@@ -203,7 +203,8 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	counter(out, labels, "cx_router_upstream_reuses_total", "counter",
 	    "Requests sent on a pooled keep-alive upstream connection.", SUM(upstream_reuses));
 	counter(out, labels, "cx_router_upstream_retries_total", "counter",
-	    "Requests retried after a pooled connection turned out closed.",
+	    "Requests sent again: on a new connection after a pooled one turned out closed, "
+	    "or to another upstream after one failed without answering.",
 	    SUM(upstream_retries));
 	counter(out, labels, "cx_router_upstream_timeouts_total", "counter",
 	    "Upstreams that did not answer within the host's timeout (504).",

@@ -30,9 +30,12 @@ enum retry_kind {
  * Never once an answer began. A request that never reached its upstream
  * goes to another one, once. A pooled connection that failed (the process
  * closed it as it was reused) is tried once more on a new connection to the
- * same upstream, unless body bytes left. A body-less GET or HEAD that got no
- * answer (the process died with it) goes to another upstream, once; any
- * other request is not sent twice.
+ * same upstream, unless body bytes left: a process that closes an idle
+ * connection did not read what came on it. If that new connection cannot
+ * even be made, the process may have died with the request read, so only a
+ * body-less GET or HEAD goes on to another upstream. A body-less GET or HEAD
+ * that got no answer (the process died with it) goes to another upstream,
+ * once; any other request is not sent to a second process.
  */
 enum retry_kind retry_decide(const struct retry_case *rc);
 

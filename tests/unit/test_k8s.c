@@ -55,6 +55,8 @@ static const char manifest_text[] =
     "  agent:\n"
     "    agent: true\n"
     "    command: run-agent\n"
+    "    deployment:\n"
+    "      minimum: 100\n"
     "timers:\n"
     "  cleanup:\n"
     "    schedule: \"0 3 * * *\"\n"
@@ -140,11 +142,10 @@ test_plain_scalars(void **state)
 	assert_true(k8s_yaml_plain_ok("web"));
 	assert_true(k8s_yaml_plain_ok("apps/v1"));
 	assert_true(k8s_yaml_plain_ok("/health"));
-	assert_true(k8s_yaml_plain_ok("10Gi"));
 	assert_true(k8s_yaml_plain_ok("cx.rack"));
 	/* what a reader takes for something else, or cannot read plain */
 	const char *quoted[] = { "", "true", "no", "on", "n", "Y", "null", "~", "8080", "1.20", "1e3",
-		"0x1f", "2026-12-03", "-c", "a: b", "a b", "#x", "*x", "&x", "50%", "x:y", "\"q\"" };
+		"0x1f", "0b1010", "0o17", "1_000", "10Gi", "2026-12-03", "-c", "a: b", "a b", "#x", "*x", "&x", "50%", "x:y", "\"q\"" };
 	for (size_t i = 0; i < sizeof(quoted) / sizeof(quoted[0]); i++)
 		if (k8s_yaml_plain_ok(quoted[i]))
 			fail_msg("\"%s\" was left plain", quoted[i]);
@@ -243,6 +244,9 @@ test_objects(void **state)
 	assert_non_null(ds);
 	assert_null(find(docs, "Deployment", "agent"));
 	assert_null(jv_get(jv_get(ds, "spec"), "replicas"));
+	/* minimum 100: a DaemonSet still lets one pod go at a time */
+	assert_int_equal(jv_int(jv_get(jv_get(jv_get(ds, "spec"), "updateStrategy"),
+	    "rollingUpdate"), "maxUnavailable"), 1);
 
 	cj = find(docs, "CronJob", "cleanup");
 	assert_string_equal(jv_str(cj, "apiVersion"), "batch/v1");

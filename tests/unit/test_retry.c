@@ -44,6 +44,14 @@ test_stale_pooled(void **state)
 	    .body_sent = true }), RETRY_NO);
 	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .retried_fresh = true,
 	    .has_body = true }), RETRY_NO);
+	/* ...but if that new connection is refused, the process may have died
+	 * with the POST read: it is not sent to another one (a GET is). */
+	assert_int_equal(retry_decide(&(struct retry_case){ .connect_failed = true,
+	    .retried_fresh = true, .has_body = true }), RETRY_NO);
+	assert_int_equal(retry_decide(&(struct retry_case){ .connect_failed = true,
+	    .retried_fresh = true }), RETRY_NO);
+	assert_int_equal(retry_decide(&(struct retry_case){ .connect_failed = true,
+	    .retried_fresh = true, .safe_method = true }), RETRY_OTHER);
 	/* A GET whose new connection failed too goes to another upstream. */
 	assert_int_equal(retry_decide(&(struct retry_case){ .reused = false,
 	    .retried_fresh = true, .safe_method = true }), RETRY_OTHER);
