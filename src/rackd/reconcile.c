@@ -1022,7 +1022,36 @@ reconcile_promote_next(struct rack *r, struct app *a, const char *id, bool *queu
 		    "of %s", id, a->queued, a->promoting);
 	}
 	str_copy(a->queued, sizeof(a->queued), id);
+	/* Recorded, so that a daemon started again promotes it still. */
+	if (store_release_set_status(r->store, a->name, id, "queued", "") == -1)
+		log_warnx("app %s: cannot record release %s as queued: %s", a->name, id,
+		    store_error(r->store));
 	return 0;
+}
+
+/* The release an env change queued behind a promotion the last daemon did
+ * not finish: queued again (the newest such), promoted on the next tick. */
+static void
+requeue(struct rack *r, struct app *a)
+{
+	struct st_release *list;
+	size_t n;
+
+	if (store_release_list(r->store, a->name, 20, &list, &n) == -1)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(list[i].status, "queued") != 0)
+			continue;
+		if (a->queued[0] == '\0') {
+			str_copy(a->queued, sizeof(a->queued), list[i].id);
+			log_info("app %s: release %s waits to be promoted again", a->name, list[i].id);
+		} else if (store_release_set_status(r->store, a->name, list[i].id, "replaced",
+		    a->queued) == -1) {
+			log_warnx("app %s: cannot record release %s as replaced: %s", a->name,
+			    list[i].id, store_error(r->store));
+		}
+	}
+	store_release_list_free(list, n);
 }
 
 /* The release that waited for a promotion to end is promoted now. */
@@ -1510,6 +1539,8 @@ reconcile_init(struct rack *r)
 		free(apps);
 	}
 	fail_interrupted(r);
+	for (struct app *a = r->apps; a != NULL; a = a->next)
+		requeue(r, a);
 	adopt_procs(r);
 	sweep_marked(r, false);
 	rack_routes_changed(r);
