@@ -106,7 +106,9 @@ fuzz:
 test:
 	@sh scripts/deps.sh --if-missing
 	$(MAKE) SAN=1 all unit
-	CX_BIN=$(CURDIR)/build-asan/bin prove --timer tests/e2e/
+	rm -rf build-asan/tap
+	CX_BIN=$(CURDIR)/build-asan/bin PERL_TEST_HARNESS_DUMP_TAP=$(CURDIR)/build-asan/tap \
+	  prove --timer tests/e2e/ || { sh scripts/tap-failed.sh build-asan/tap; exit 1; }
 	$(MAKE) fuzz
 
 asan:

@@ -133,6 +133,23 @@ buf_add(struct buf *b, const void *p, size_t n)
 }
 
 int
+buf_fill_fd(struct buf *b, int fd)
+{
+	char chunk[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n > 0)
+			buf_add(b, chunk, (size_t)n);   /* bounded; the rest is dropped */
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else
+			return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+	}
+}
+
+int
 buf_adds(struct buf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));

@@ -45,6 +45,10 @@ int buf_adds(struct buf *b, const char *s);
 void buf_consume(struct buf *b, size_t n);
 /* Makes sure at least n bytes are writable after len; -1 past max. */
 int buf_reserve(struct buf *b, size_t n);
+/* Reads the non-blocking fd into b until it would block (returns 1: more
+ * may come) or ends (0: end of file or an error other than EINTR). A read
+ * that would pass b->max is dropped whole, so the writer never stalls. */
+int buf_fill_fd(struct buf *b, int fd);
 /* NUL-terminates (not counted in len) and returns data. */
 char *buf_cstr(struct buf *b);
 void buf_reset(struct buf *b);

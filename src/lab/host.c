@@ -236,6 +236,14 @@ lab_loopback_gateway(const char *home, const char *rack, const struct lab_gatewa
 	}
 	rc = lab_nft(NULL, rules, err, errlen);
 	free(rules);
+	if (rc == -1 && ports != NULL && lab_link_exists(br)) {
+		/* No rules: route_localnet back off, as without a gateway. */
+		char e2[256];
+
+		localnet[0].value = "0";
+		if (lab_run(NULL, localnet, NULL, NULL, e2, sizeof(e2)) == -1)
+			log_warnx("%s", e2);
+	}
 	if (rc == 0 && ports == NULL && lab_link_exists(br))
 		rc = lab_run(NULL, localnet, NULL, NULL, err, errlen);
 out:
@@ -287,6 +295,24 @@ lab_host_teardown(struct lab *l, const struct lab_rack *r)
 	}
 }
 
+/* A loopback rack's bridge built anew while its gateway table lives on (the
+ * bridge was lost, the table is not tied to it): route_localnet on again,
+ * which the DNAT to 127.0.0.1 needs and a new bridge lacks. */
+static int
+gateway_localnet_again(const struct lab_state *st, const struct lab_rack *r, const char *br,
+    char *err, size_t errlen)
+{
+	char table[64], path[96], nerr[256];
+	char *list[] = { "nft", "list", "table", "inet", table, NULL };
+	struct lab_sysctl localnet[] = { { path, "1" }, { NULL, NULL } };
+
+	lab_host_gw_table(st, r, table, sizeof(table));
+	if (lab_run(NULL, NULL, list, NULL, nerr, sizeof(nerr)) == -1)
+		return 0;       /* no gateway: route_localnet stays off */
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", br);
+	return lab_run(NULL, localnet, NULL, NULL, err, errlen);
+}
+
 int
 lab_host_build(struct lab *l, const struct lab_rack *r, char *err, size_t errlen)
 {
@@ -324,6 +350,8 @@ lab_host_build(struct lab *l, const struct lab_rack *r, char *err, size_t errlen
 	free(rules);
 	if (rc == 0)
 		rc = lab_rack_dns_start(l, r, err, errlen);
+	if (rc == 0 && lab_rack_loopback(r))
+		rc = gateway_localnet_again(&l->st, r, br, err, errlen);
 	if (rc == -1)
 		lab_host_teardown(l, r);
 	return rc;

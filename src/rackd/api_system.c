@@ -239,6 +239,80 @@ router_last_words(struct rack *r, struct router_proc *rp, char *out, size_t outl
 	free(data);
 }
 
+/* After params_put restarted the routers in restart[]: each must be up.
+ * One whose port changed and that cannot listen there (taken since the
+ * check) gets its previous ports back, stored and listened on again, so
+ * traffic flows; one that did not come back for another reason is named.
+ * Every router is looked at; the answer (409 for a port given back, 500
+ * otherwise) names each failure and the params that did take effect. */
+static void
+routers_check_restarted(struct rack *r, struct api_resp *s, const bool *restart,
+    const bool *port_changed, char **keys, char **vals, char (*olds)[16], size_t n)
+{
+	struct buf msg;
+	bool *back_k = xcalloc(n + 1, sizeof(*back_k));
+	int code = 0;
+
+	buf_init(&msg, 8192);
+	for (int i = 0; i < ROUTERS_N; i++) {
+		struct router_proc *rp = &r->routers[i];
+		char why[512], listen[160], back[512] = "";
+		char *bk[CX_ARRAY_LEN(router_ports)], *bv[CX_ARRAY_LEN(router_ports)];
+		size_t nb = 0;
+
+		if (!restart[i] || router_came_up(rp))
+			continue;
+		router_last_words(r, rp, why, sizeof(why));
+		snprintf(listen, sizeof(listen), "%s%s%s", rp->listen[0] ? rp->listen : rp->listen_peer,
+		    rp->listen_tls[0] ? " and " : "", rp->listen_tls);
+		buf_addf(&msg, "%s", msg.len > 0 ? "; " : "");
+		if (!port_changed[i]) {
+			log_warnx("router %s did not come back (%s)", rp->name, why);
+			buf_addf(&msg, "router %s did not come back (%s)", rp->name, why);
+			code = code != 0 ? code : 500;
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (router_of_port(keys[k]) != i || strcmp(olds[k], vals[k]) == 0)
+				continue;
+			bk[nb] = keys[k];
+			bv[nb] = olds[k];
+			back_k[k] = true;
+			snprintf(back + strlen(back), sizeof(back) - strlen(back), "%s%s=%s",
+			    nb > 0 ? ", " : "", keys[k], olds[k]);
+			nb++;
+		}
+		if (store_params_set(r->store, bk, bv, nb) == -1) {
+			buf_addf(&msg, "router %s cannot listen on %s (%s), and its previous ports "
+			    "cannot be stored again: %s", rp->name, listen, why, store_error(r->store));
+			code = 500;
+			continue;
+		}
+		log_warnx("router %s cannot listen on %s (%s); back to %s", rp->name, listen, why,
+		    back);
+		buf_addf(&msg, "router %s cannot listen on %s (%s); back to %s", rp->name, listen,
+		    why, back);
+		code = code != 0 ? code : 409;
+		routers_restart(r, i);
+		router_came_up(rp);
+		if (i == ROUTER_INTERNAL || i == ROUTER_PEER)
+			routers_gateway_sync(r, false);
+	}
+	if (code != 0) {
+		const char *sep = "; set: ";
+
+		for (size_t k = 0; k < n; k++) {
+			if (back_k[k])
+				continue;
+			buf_addf(&msg, "%s%s=%s", sep, keys[k], vals[k]);
+			sep = ", ";
+		}
+		api_error(s, code, "%s", buf_cstr(&msg));
+	}
+	buf_free(&msg);
+	free(back_k);
+}
+
 void
 api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 {
@@ -265,6 +339,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	for (size_t i = 0; i < ngiven; i++) {
 		const char *key = given[i];
 		const char *v = jv_str_or(params, key, NULL);
+		bool changed;
 
 		if (v == NULL) {
 			api_error(s, 400, "param %s: value must be a string", key);
@@ -303,9 +378,11 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			    key);
 			goto out;
 		}
+		rack_param(r, key, olds[n], sizeof(olds[n]));
+		changed = strcmp(olds[n], v) != 0;
 		/* A port is checked free before it is stored: a router that
 		 * cannot listen on it would leave its traffic nowhere. */
-		if (router_of_port(key) >= 0) {
+		if (router_of_port(key) >= 0 && changed) {
 			if (check_router_port(r, params, key, v, err, sizeof(err)) == -1) {
 				api_error(s, 409, "%s", err);
 				goto out;
@@ -314,10 +391,9 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			restart[router_of_port(key)] = true;
 		}
 		/* A new cap reaches a router only through its command line. */
-		if (strcmp(key, "router_max_conns") == 0)
+		if (strcmp(key, "router_max_conns") == 0 && changed)
 			for (int j = 0; j < ROUTERS_N; j++)
 				restart[j] = true;
-		rack_param(r, key, olds[n], sizeof(olds[n]));
 		if (strcmp(key, "internal_router_whitelist") == 0)
 			whitelist_changed = true;
 		if (strcmp(key, "api_port") == 0)
@@ -372,43 +448,7 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (restart[ROUTER_INTERNAL] || restart[ROUTER_PEER])
 		routers_gateway_sync(r, false);
 	routers_sync(r);
-	for (int i = 0; i < ROUTERS_N; i++) {
-		struct router_proc *rp = &r->routers[i];
-		char why[512], listen[160], back[512] = "";
-		char *bk[CX_ARRAY_LEN(router_ports)], *bv[CX_ARRAY_LEN(router_ports)];
-		size_t nb = 0;
-
-		if (router_came_up(rp) || !port_changed[i])
-			continue;
-		/* It cannot listen there after all (taken since the check): its
-		 * ports go back to what it last listened on, so traffic flows. */
-		router_last_words(r, rp, why, sizeof(why));
-		snprintf(listen, sizeof(listen), "%s%s%s", rp->listen[0] ? rp->listen : rp->listen_peer,
-		    rp->listen_tls[0] ? " and " : "", rp->listen_tls);
-		for (size_t k = 0; k < n; k++) {
-			if (router_of_port(keys[k]) != i || strcmp(olds[k], vals[k]) == 0)
-				continue;
-			bk[nb] = keys[k];
-			bv[nb] = olds[k];
-			snprintf(back + strlen(back), sizeof(back) - strlen(back), "%s%s=%s",
-			    nb > 0 ? ", " : "", keys[k], olds[k]);
-			nb++;
-		}
-		if (store_params_set(r->store, bk, bv, nb) == -1) {
-			api_error(s, 500, "router %s cannot listen on %s (%s), and its previous ports "
-			    "cannot be stored again: %s", rp->name, listen, why, store_error(r->store));
-			goto out;
-		}
-		log_warnx("router %s cannot listen on %s (%s); back to %s", rp->name, listen, why,
-		    back);
-		routers_restart(r, i);
-		router_came_up(rp);
-		if (i == ROUTER_INTERNAL || i == ROUTER_PEER)
-			routers_gateway_sync(r, false);
-		api_error(s, 409, "router %s cannot listen on %s (%s); back to %s", rp->name, listen,
-		    why, back);
-		goto out;
-	}
+	routers_check_restarted(r, s, restart, port_changed, keys, vals, olds, n);
 out:
 	free(given);
 	free(keys);

@@ -43,6 +43,9 @@
 
 #define MAX_RELEASES 10000
 #define REPORT_MAX (16u << 20)
+/* The sources an import carries unpack to at most this many times the
+ * rack's build_max_mb, all builds together. */
+#define IMPORT_SOURCES_FACTOR 4
 
 /* ---- app.json ---- */
 
@@ -498,6 +501,11 @@ child_exit(const char *text)
 
 static _Noreturn void
 child_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The names an import's child gave images so far (NULL-terminated), taken
+ * away again when it fails. */
+static char **child_tags;
+static size_t nchild_tags;
+
 static _Noreturn void
 child_fail(int code, const char *fmt, ...)
 {
@@ -508,6 +516,7 @@ child_fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	image_remove(child_tags);
 	child_exit(line);
 }
 
@@ -546,6 +555,36 @@ env_of_build(const struct appexport_meta *m, const char *id)
 	return "";
 }
 
+/* Gives the image build id's service runs (one, from the archive's images)
+ * this rack's name for it, after checking that the service is the build's
+ * and that the name is new: a crafted archive must not rename an image that
+ * something here runs. Sets one's "ref" to the new name. */
+static void
+import_tag(struct job *j, const char *id, const struct manifest *mf, const char *service,
+    jv *one)
+{
+	char ref[512], err[1024];
+	int rc;
+
+	if (manifest_service(mf, service) == NULL)
+		child_fail(400, "build %s: its images name service %.64s, which its convox.yml does"
+		    " not have", id, service);
+	image_build_ref(j->rack->name, j->app, service, id, ref, sizeof(ref));
+	if ((rc = image_exists(ref, err, sizeof(err))) == -1)
+		child_fail(500, "build %s: %s", id, err);
+	if (rc == 1)
+		child_fail(409, "build %s: image %s is here already (was the archive imported"
+		    " here?): delete the app that runs it first", id, ref);
+	if (image_tag(jv_str(one, "ref"), ref, err, sizeof(err)) == -1)
+		child_fail(400, "build %s: service %s runs image %s, not on this host (an export"
+		    " names images, it does not carry them): %s", id, service, jv_str(one, "ref"),
+		    err);
+	child_tags = xrealloc(child_tags, (nchild_tags + 2) * sizeof(*child_tags));
+	child_tags[nchild_tags++] = xstrdup(ref);
+	child_tags[nchild_tags] = NULL;
+	jv_set_str(one, "ref", ref);
+}
+
 /* The import's child: the archive unpacked to STAGING/archive and checked,
  * each build's source unpacked to STAGING/src/BID, each image named anew
  * for this rack; says "ok\n" and {"BID": images} (the images' new text). */
@@ -554,6 +593,9 @@ import_child(struct job *j)
 {
 	struct unpack_limits lim = { .max_bytes = j->max_bytes,
 		.max_entries = APPEXPORT_MAX_ENTRIES };
+	/* One budget for all the sources the archive carries, so that a small
+	 * archive of many builds cannot unpack to many times the cap. */
+	struct unpack_limits srclim = { .max_bytes = j->max_bytes * IMPORT_SOURCES_FACTOR };
 	char dir[4096], src[4096], path[4096], err[1024];
 	struct appexport_meta *m;
 	struct stat st;
@@ -587,7 +629,6 @@ import_child(struct job *j)
 
 		if (mf == NULL)
 			child_fail(400, "build %s: %s", b->id, err);
-		manifest_free(mf);
 		snprintf(path, sizeof(path), "%s/builds/%s.tgz", dir, b->id);
 		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
 			child_fail(400, "the archive has no builds/%s.tgz, the source of build %s", b->id,
@@ -596,24 +637,19 @@ import_child(struct job *j)
 		snprintf(src, sizeof(src), "%s/src/%s", j->staging, b->id);
 		if (mkdir_p(src, 0700) == -1 || chmod(src, 0755) == -1)
 			child_fail(500, "cannot create %s: %s", src, strerror(errno));
-		if (unpack_tgz(path, src, j->max_bytes, err, sizeof(err)) == -1)
-			child_fail(400, "build %s: %s", b->id, err);
-		if (b->images[0] == '\0')
+		if (unpack_tgz_limits(path, src, &srclim, err, sizeof(err)) == -1)
+			child_fail(400, "build %s: %s (the sources together: %llu MiB at most)", b->id,
+			    err, (unsigned long long)(srclim.max_bytes >> 20));
+		if (b->images[0] == '\0') {
+			manifest_free(mf);
 			continue;
+		}
 		im = jv_parse(b->images, strlen(b->images), perr, sizeof(perr));
 		keys = jv_keys(im, &nk);
-		for (size_t k = 0; k < nk; k++) {
-			jv *one = jv_get(im, keys[k]);
-			char ref[512];
-
-			image_build_ref(j->rack->name, j->app, keys[k], b->id, ref, sizeof(ref));
-			if (image_tag(jv_str(one, "ref"), ref, err, sizeof(err)) == -1)
-				child_fail(400, "build %s: service %s runs image %s, not on this host (an"
-				    " export names images, it does not carry them): %s", b->id, keys[k],
-				    jv_str(one, "ref"), err);
-			jv_set_str(one, "ref", ref);
-		}
+		for (size_t k = 0; k < nk; k++)
+			import_tag(j, b->id, mf, keys[k], jv_get(im, keys[k]));
 		free(keys);
+		manifest_free(mf);
 		jv_set_take(images, b->id, im);
 	}
 	appexport_meta_free(m);
@@ -824,6 +860,28 @@ import_ids_free(struct rack *r, const struct appexport_meta *m, char *err, size_
 	return 0;
 }
 
+/* Takes away the names the import's child gave images ({"BID": images}),
+ * when the import is not recorded after all. */
+static void
+import_untag(const jv *images)
+{
+	char **refs = NULL;
+	size_t nk, nrefs = 0;
+	const char **keys = jv_keys(images, &nk);
+
+	for (size_t k = 0; keys != NULL && k < nk; k++) {
+		char *text = jv_dump(jv_get(images, keys[k]));
+
+		image_refs_of(text, &refs, &nrefs);
+		free(text);
+	}
+	free(keys);
+	image_remove_later(refs, NULL, 0);
+	for (size_t i = 0; i < nrefs; i++)
+		free(refs[i]);
+	free(refs);
+}
+
 /* Records what the child checked and unpacked: the app, its sources moved
  * into place, its builds, releases and scale. Undoes the app on failure. */
 static void
@@ -909,13 +967,16 @@ import_done(struct job *j, const char *images_text)
 	jv_set_int(ok, "releases", (int64_t)m->nreleases);
 	jv_set_int(ok, "builds", (int64_t)m->nbuilds);
 	api_finish(j->pending, 201, ok);
-	goto out;
+	goto done;
 undo:
 	log_warnx("import of app %s: %s", j->app, err);
 	store_app_delete(r->store, a->name);
 	reconcile_app_delete(r, a);
 	api_finish_error(j->pending, 500, err);
 out:
+	if (images != NULL)
+		import_untag(images);
+done:
 	j->pending = NULL;
 	free(text);
 	jv_free(images);
@@ -964,23 +1025,12 @@ static void
 job_read(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct job *j = arg;
-	char chunk[4096], *report, *nl;
+	char *report, *nl;
 	int status = 0;
-	ssize_t n;
 
 	(void)events;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n > 0) {
-			buf_add(&j->report, chunk, (size_t)n);   /* bounded; the rest is dropped */
-			continue;
-		}
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == -1 && errno == EINTR)
-			continue;
-		break;
-	}
+	if (buf_fill_fd(&j->report, fd) == 1)
+		return;
 	ev_del(loop, fd);
 	close(fd);
 	j->fd = -1;

@@ -544,20 +544,10 @@ static void
 job_read(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct build_job *j = arg;
-	char chunk[4096];
-	ssize_t n;
 
 	(void)events;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n > 0) {
-			buf_add(&j->report, chunk, (size_t)n);   /* bounded; the rest is dropped */
-			continue;
-		}
-		if (n == -1 && errno == EAGAIN)
-			return;
-		break;
-	}
+	if (buf_fill_fd(&j->report, fd) == 1)
+		return;
 	ev_del(loop, fd);
 	close(fd);
 	job_finish(j);
@@ -743,60 +733,22 @@ build_cancel(struct rack *r, const char *app)
 void
 build_remove_images(struct rack *r, struct app *a)
 {
-	char **texts = NULL, **refs;
+	char **texts = NULL, **refs = NULL;
 	size_t n = 0, nrefs = 0, npids = 0;
-	pid_t pid, pids[256];
+	pid_t pids[256];
 
 	if (store_build_images_list(r->store, a->name, &texts, &n) == -1 || n == 0) {
 		free(texts);
 		return;
 	}
-	refs = xcalloc(1, sizeof(*refs));
 	for (size_t i = 0; i < n; i++) {
-		char perr[128];
-		jv *j = jv_parse(texts[i], strlen(texts[i]), perr, sizeof(perr));
-		size_t nk;
-		const char **keys = jv_keys(j, &nk);
-
-		for (size_t k = 0; keys != NULL && k < nk; k++) {
-			const char *ref = jv_str_or(jv_get(j, keys[k]), "ref", "");
-
-			if (ref[0] == '\0')
-				continue;
-			refs = xrealloc(refs, (nrefs + 2) * sizeof(*refs));
-			refs[nrefs++] = xstrdup(ref);
-			refs[nrefs] = NULL;
-		}
-		free(keys);
-		jv_free(j);
+		image_refs_of(texts[i], &refs, &nrefs);
 		free(texts[i]);
 	}
 	free(texts);
 	for (struct proc *p = a->procs; p != NULL && npids < CX_ARRAY_LEN(pids); p = p->next)
 		if (p->st.pid > 0)
 			pids[npids++] = p->st.pid;
-	/* Twice forked, so nobody waits on it: it waits (two minutes at most)
-	 * until the app's processes, which may still run from these images'
-	 * layers, are gone, then removes the names. */
-	if ((pid = fork()) == 0) {
-		if (fork() == 0) {
-			setsid();
-			close_range(3, ~0U, 0);
-			for (int t = 0; t < 1200; t++) {
-				size_t alive = 0;
-
-				for (size_t i = 0; i < npids; i++)
-					alive += pid_alive(pids[i]);
-				if (alive == 0)
-					break;
-				usleep(100000);
-			}
-			image_remove(refs);
-			_exit(0);
-		}
-		_exit(0);
-	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	image_remove_later(refs, pids, npids);
 	strv_free(refs);
 }

@@ -311,20 +311,27 @@ podman_simple(char *const argv[], int log_fd, char *err, size_t errlen)
 }
 
 int
-image_pull(const char *ref, int log_fd, char *err, size_t errlen)
+image_exists(const char *ref, char *err, size_t errlen)
 {
 	char *exists[] = { PODMAN, "image", "exists", (char *)ref, NULL };
-	char *pull[] = { PODMAN, "pull", (char *)ref, NULL };
 	struct run r;
 	int rc;
 
 	run_init(&r, -1, false);
 	rc = run_podman(exists, &r, err, errlen);
+	if (rc > 1)
+		snprintf(err, errlen, "podman image exists %s: %s", ref, run_why(&r));
 	buf_free(&r.out);
-	if (rc == 0)
+	return rc == 0 ? 1 : rc == 1 ? 0 : -1;
+}
+
+int
+image_pull(const char *ref, int log_fd, char *err, size_t errlen)
+{
+	char *pull[] = { PODMAN, "pull", (char *)ref, NULL };
+	/* When podman cannot even say, its pull says why. */
+	if (image_exists(ref, err, errlen) == 1)
 		return 0;
-	if (rc == -1)
-		return -1;
 	return podman_simple(pull, log_fd, err, errlen);
 }
 
@@ -332,7 +339,9 @@ void
 image_build_ref(const char *rack, const char *app, const char *service, const char *build,
     char *out, size_t outlen)
 {
-	snprintf(out, outlen, "localhost/cx-%s-%s-%s:%s", rack, app, service, build);
+	/* '/' apart: names hold '-', so app a's service b-web and app a-b's
+	 * service web must not meet in one name. */
+	snprintf(out, outlen, "localhost/cx-%s/%s/%s:%s", rack, app, service, build);
 	for (char *p = out; *p != '\0'; p++)
 		*p = (char)tolower((unsigned char)*p);
 }
@@ -532,6 +541,59 @@ image_remove(char *const *refs)
 		if (podman_simple(argv, -1, err, sizeof(err)) == -1)
 			log_warnx("cannot remove image %s: %s", refs[i], err);
 	}
+}
+
+void
+image_refs_of(const char *images_text, char ***refs, size_t *nrefs)
+{
+	char perr[128];
+	jv *j = jv_parse(images_text, strlen(images_text), perr, sizeof(perr));
+	size_t nk;
+	const char **keys = jv_keys(j, &nk);
+
+	for (size_t k = 0; keys != NULL && k < nk; k++) {
+		const char *ref = jv_str_or(jv_get(j, keys[k]), "ref", "");
+
+		if (ref[0] == '\0')
+			continue;
+		*refs = xrealloc(*refs, (*nrefs + 2) * sizeof(**refs));
+		(*refs)[(*nrefs)++] = xstrdup(ref);
+		(*refs)[*nrefs] = NULL;
+	}
+	free(keys);
+	jv_free(j);
+}
+
+void
+image_remove_later(char *const *refs, const pid_t *pids, size_t npids)
+{
+	pid_t pid;
+
+	if (refs == NULL || refs[0] == NULL)
+		return;
+	/* Twice forked, so nobody waits on it: it waits (two minutes at most)
+	 * until the processes, which may still run from these images' layers,
+	 * are gone, then removes the names. */
+	if ((pid = fork()) == 0) {
+		if (fork() == 0) {
+			setsid();
+			close_range(3, ~0U, 0);
+			for (int t = 0; t < 1200; t++) {
+				size_t alive = 0;
+
+				for (size_t i = 0; i < npids; i++)
+					alive += pid_alive(pids[i]);
+				if (alive == 0)
+					break;
+				usleep(100000);
+			}
+			image_remove(refs);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
 }
 
 void

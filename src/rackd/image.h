@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* What the image says about how to start it (OCI image config). Arrays are
  * NULL-terminated and malloc'd, like every string; NULL when the image has
@@ -50,9 +51,11 @@ bool image_builder_available(char *why, size_t whylen);
 /* Builds an image. 0, or -1 with err naming the failing step and the
  * builder's last output line. */
 int image_build(const struct image_build_opts *o, char *err, size_t errlen);
+/* 1 when ref is present locally, 0 when not, -1 with err when podman fails. */
+int image_exists(const char *ref, char *err, size_t errlen);
 /* Makes ref present locally (pulls it if missing; output to log_fd). */
 int image_pull(const char *ref, int log_fd, char *err, size_t errlen);
-/* The name a build gives service's image: localhost/cx-RACK-APP-SERVICE:BUILD,
+/* The name a build gives service's image: localhost/cx-RACK/APP/SERVICE:BUILD,
  * lower-case (image names are). */
 void image_build_ref(const char *rack, const char *app, const char *service, const char *build,
     char *out, size_t outlen);
@@ -69,6 +72,12 @@ void image_remove_tagged(const char *prefix);
 /* Removes these names (NULL-terminated); an image goes when its last name
  * does. Logs failures. */
 void image_remove(char *const *refs);
+/* The same in a detached process that first waits (two minutes at most)
+ * until pids are gone: what still runs from the images keeps its layers. */
+void image_remove_later(char *const *refs, const pid_t *pids, size_t npids);
+/* Appends the names in a build's images text ({"SERVICE": {"ref": NAME}})
+ * to *refs (NULL-terminated, *nrefs long; each entry and the array malloc'd). */
+void image_refs_of(const char *images_text, char ***refs, size_t *nrefs);
 
 /* What image_inspect and image_layers read, from the text of
  * `podman image inspect REF` (a JSON array of one image): either of c and

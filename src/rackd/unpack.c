@@ -490,7 +490,7 @@ extract_entry(struct unpacker *u, struct archive_entry *e)
 }
 
 int
-unpack_tgz_limits(const char *tgz_path, const char *dest_dir, const struct unpack_limits *limits,
+unpack_tgz_limits(const char *tgz_path, const char *dest_dir, struct unpack_limits *limits,
     char *err, size_t errlen)
 {
 	struct unpacker u = {
@@ -500,6 +500,8 @@ unpack_tgz_limits(const char *tgz_path, const char *dest_dir, const struct unpac
 		.errlen = errlen,
 		.max_bytes = limits ? limits->max_bytes : 0,
 		.max_entries = limits && limits->max_entries ? limits->max_entries : UNPACK_MAX_ENTRIES,
+		.total = limits ? limits->used_bytes : 0,
+		.entries = limits ? limits->used_entries : 0,
 	};
 	struct archive_entry *e;
 	int fd = -1, rc = -1, r;
@@ -545,6 +547,10 @@ unpack_tgz_limits(const char *tgz_path, const char *dest_dir, const struct unpac
 	}
 	rc = 0;
 out:
+	if (limits != NULL) {
+		limits->used_bytes = u.total;
+		limits->used_entries = u.entries;
+	}
 	if (u.a != NULL)
 		archive_read_free(u.a);
 	if (fd != -1)

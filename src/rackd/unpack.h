@@ -21,6 +21,9 @@
 struct unpack_limits {
 	uint64_t max_bytes;     /* total uncompressed file data; 0 = no cap */
 	uint64_t max_entries;   /* 0 = UNPACK_MAX_ENTRIES */
+	/* In and out: what earlier unpacks under the same limits used, so that
+	 * several archives share one budget. Start at 0. */
+	uint64_t used_bytes, used_entries;
 };
 
 /*
@@ -45,8 +48,8 @@ struct unpack_limits {
 int unpack_tgz(const char *tgz_path, const char *dest_dir, uint64_t max_bytes, char *err,
     size_t errlen);
 
-/* Same with explicit limits. */
+/* Same with explicit limits, whose used_ counts it adds to (also on failure). */
 int unpack_tgz_limits(const char *tgz_path, const char *dest_dir,
-    const struct unpack_limits *limits, char *err, size_t errlen);
+    struct unpack_limits *limits, char *err, size_t errlen);
 
 #endif

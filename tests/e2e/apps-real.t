@@ -28,7 +28,7 @@ lab_cleanup() {
 	fi
 	# The app's images (an uninstall removes them; belt and braces).
 	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
-	    grep "^localhost/cx-$RACK-" | xargs -r podman rmi -f >/dev/null 2>&1
+	    grep "^localhost/cx-$RACK/" | xargs -r podman rmi -f >/dev/null 2>&1
 }
 CX_LAB_CLEANUP=lab_cleanup
 
@@ -118,7 +118,7 @@ out=$(cx apps delete shop -r "$RACK" 2>&1); ok $? "delete the app" "$out"
 images_gone() {
 	local names
 	names=$(podman images --format '{{.Repository}}' 2>/dev/null) || return 1
-	! printf '%s\n' "$names" | grep -q "^localhost/cx-$RACK-shop-"
+	! printf '%s\n' "$names" | grep -q "^localhost/cx-$RACK/shop/"
 }
 wait_for 30 images_gone
 ok $? "no image of the app is left in podman's storage" "$(podman images | grep "cx-$RACK-shop-")"

@@ -32,7 +32,7 @@ fi
 cx_base_image
 # The images this test's builds make go with it, even when it fails midway.
 remove_images() {
-	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E '^localhost/cx-bt-(shop|cas)-' |
+	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | grep -E '^localhost/cx-bt/(shop|cas)/' |
 	    xargs -r podman rmi -f >/dev/null 2>&1
 }
 trap 'remove_images; cleanup' EXIT
@@ -100,7 +100,7 @@ like "$out" "Starting build\.\.\. OK" "deploy: Starting build... OK"
 like "$out" "Building: web" "deploy prints the builder's output: Building: PATH"
 like "$out" "STEP [0-9]+/[0-9]+: RUN sleep 2" "...its steps"
 like "$out" "Pulling: docker.io/library/debian:bookworm" "...the image: service's pull"
-like "$out" "Tagging: localhost/cx-bt-shop-worker:b[a-z0-9]+ as localhost/cx-bt-shop-clock:" \
+like "$out" "Tagging: localhost/cx-bt/shop/worker:b[a-z0-9]+ as localhost/cx-bt/shop/clock:" \
 	"two services with one Dockerfile, path and args build once"
 lacks "$out" "STEP" "Using cache" "--no-cache is passed through: no step from the cache"
 like "$out" "Build: +B[A-Z0-9]+" "deploy: Build: BXXXX"
@@ -109,7 +109,7 @@ like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "deploy: Promoting"
 bid=$(printf '%s' "$out" | sed -n 's/^Build: *\(B[A-Z0-9]*\)$/\1/p')
 rel=$(printf '%s' "$out" | sed -n 's/^Release: *\(R[A-Z0-9]*\)$/\1/p')
 lower=$(printf '%s' "$bid" | tr 'A-Z' 'a-z')
-ref=localhost/cx-bt-shop-web:$lower
+ref=localhost/cx-bt/shop/web:$lower
 
 # What the build recorded: each service's image and its config.
 db=$CX_HOME/racks/bt/state.db
@@ -118,13 +118,13 @@ like "$images" "\"web\":\{\"ref\":\"$ref\",\"config\":\{\"Id\":\"sha256:[0-9a-f]
 like "$images" "\"Env\":\[[^]]*\"MODE=image\",\"GREETING_AT_RUN=yes\"\]" "...its ENV"
 like "$images" "\"Entrypoint\":\[\"/usr/bin/env\"\],\"Cmd\":\[\"perl\",\"server.pl\"\]" "...ENTRYPOINT and CMD"
 like "$images" "\"WorkingDir\":\"/app\",\"User\":\"1000:1000\",\"Expose\":3000" "...WORKDIR, USER and EXPOSE"
-like "$images" "\"clock\":\{\"ref\":\"localhost/cx-bt-shop-clock:$lower\",\"config\":\{[^}]*\"Cmd\":\[\"sleep\",\"600\"\]" \
+like "$images" "\"clock\":\{\"ref\":\"localhost/cx-bt/shop/clock:$lower\",\"config\":\{[^}]*\"Cmd\":\[\"sleep\",\"600\"\]" \
 	"clock has its own name for the image it shares with worker, and runs its CMD (no command:)"
-like "$images" "\"cache\":\{\"ref\":\"localhost/cx-bt-shop-cache:$lower\"" "the image: service is tagged as the app's"
-wid=$(podman image inspect --format '{{.Id}}' "localhost/cx-bt-shop-worker:$lower" 2>&1)
-is "$(podman image inspect --format '{{.Id}}' "localhost/cx-bt-shop-clock:$lower" 2>&1)" "$wid" \
+like "$images" "\"cache\":\{\"ref\":\"localhost/cx-bt/shop/cache:$lower\"" "the image: service is tagged as the app's"
+wid=$(podman image inspect --format '{{.Id}}' "localhost/cx-bt/shop/worker:$lower" 2>&1)
+is "$(podman image inspect --format '{{.Id}}' "localhost/cx-bt/shop/clock:$lower" 2>&1)" "$wid" \
 	"...the same image as worker's"
-is "$(podman image inspect --format '{{.Id}}' "localhost/cx-bt-shop-cache:$lower" 2>&1)" \
+is "$(podman image inspect --format '{{.Id}}' "localhost/cx-bt/shop/cache:$lower" 2>&1)" \
 	"$(podman image inspect --format '{{.Id}}' docker.io/library/debian:bookworm 2>&1)" \
 	"cache runs the image it names"
 
@@ -221,7 +221,7 @@ refused "$rc" "$out" "^ERROR: no such build: BNOSUCH" "builds logs of no build"
 
 # Deleting the app removes its images, once its processes are gone.
 cx apps delete shop -r bt >/dev/null 2>&1; ok $? "apps delete"
-gone_images() { ! podman image exists "$ref" && ! podman image exists "localhost/cx-bt-shop-cache:$lower"; }
+gone_images() { ! podman image exists "$ref" && ! podman image exists "localhost/cx-bt/shop/cache:$lower"; }
 wait_for 60 gone_images; ok $? "the app's images are removed with it"
 podman image exists docker.io/library/debian:bookworm; ok $? "...not the image the cache service named"
 

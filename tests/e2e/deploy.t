@@ -255,21 +255,27 @@ dir=$CX_HOME/racks/dev
 rpid=$(cat "$dir/router-public.pid")
 next=$(free_port)
 kill -STOP "$rpid"
-( cx rack params set router_port=$next -r dev > "$TMP/params.out" 2>&1; echo $? > "$TMP/params.rc" ) &
+( cx rack params set router_port=$next build_max_mb=700 -r dev > "$TMP/params.out" 2>&1; echo $? > "$TMP/params.rc" ) &
 track $!
 wait_for 5 grep -q "param router_port=$next" "$dir/rackd.log"
 listen_on "$next"
 wait_for 15 test -s "$TMP/params.rc"
 refused "$(cat "$TMP/params.rc" 2>/dev/null)" "$(cat "$TMP/params.out" 2>/dev/null)" \
-    "ERROR: router public cannot listen on 127\.0\.0\.1:$next .*Address already in use.*; back to router_port=$old_port$" \
-    "a router that cannot listen on its new port is refused with its reason"
+    "ERROR: router public cannot listen on 127\.0\.0\.1:$next .*Address already in use.*; back to router_port=$old_port; set: build_max_mb=700$" \
+    "a router that cannot listen on its new port is refused with its reason and what did take"
 is "$(params_of router_port)" "$old_port" "...router_port is back to $old_port"
+is "$(params_of build_max_mb)" 700 "...and the other param given is set, as the answer says"
 wait_for 5 gone "$rpid"; ok $? "...the old router went (pid $rpid)"
 rpid=$(cat "$dir/router-public.pid")
 body=$(curl -s --max-time 5 "$url/"); like "$body" "^hello from" "...and a new one serves on $old_port (pid $rpid)"
 sleep 1.5
 is "$(cat "$dir/router-public.pid")" "$rpid" "...without restarting (no crash loop)"
 kill "$holder"; wait "$holder" 2>/dev/null
+# A param set to the value it has changes nothing: no router restarts.
+out=$(cx rack params set router_port=$old_port -r dev 2>&1)
+ok $? "router_port set to the value it has" "$out"
+sleep 0.5
+is "$(cat "$dir/router-public.pid")" "$rpid" "...and the router keeps running (pid $rpid)"
 
 # A rack that lacks a feature (an older version) is named, with what to do.
 dpid=$(cat "$CX_HOME/racks/dev/rackd.pid"); kill "$dpid"; wait_for 5 gone "$dpid"

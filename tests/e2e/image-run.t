@@ -26,7 +26,7 @@ fi
 cx_base_image
 remove_images() {
 	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
-	    grep -E '^localhost/cx-(ir|iv)-img-' | xargs -r podman rmi -f >/dev/null 2>&1
+	    grep -E '^localhost/cx-(ir|iv)/img/' | xargs -r podman rmi -f >/dev/null 2>&1
 }
 lab_cleanup() { cx rack uninstall iv >/dev/null 2>&1; }
 CX_LAB_CLEANUP=lab_cleanup
@@ -69,7 +69,7 @@ writer_id=$(printf '%s' "$out" | jq -r '.[] | select(.service=="writer") | .id')
 writer_pid=$(printf '%s' "$out" | jq -r '.[] | select(.service=="writer") | .id as $i | .pid')
 like "$(tr '\0' ' ' < /proc/$web_pid/cmdline)" "^perl server.pl" \
     "web runs ENTRYPOINT + CMD, and cx ps's pid is that process's host PID"
-like "$(cx logs -a img -r ir --no-follow)" "Started process web-[a-z0-9]+ .* from image localhost/cx-ir-img-web:[a-z0-9]+, in the rack's own namespaces" \
+like "$(cx logs -a img -r ir --no-follow)" "Started process web-[a-z0-9]+ .* from image localhost/cx-ir/img/web:[a-z0-9]+, in the rack's own namespaces" \
     "the app's log says each process starts from its image, and how"
 like "$(cx ps -a img -r ir)" "perl -e open" "writer's command: replaces CMD after the ENTRYPOINT"
 

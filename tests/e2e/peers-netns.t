@@ -95,6 +95,15 @@ is "$after" "$before" "after the restart the table is as it was"
 is "$(nft list tables | grep -c " $GW_TABLE$")" 1 "...and there is one"
 body=$(call "http://$PEERED/"); like "$body" "rack nb\)" "nb's service still answers na's process" "$body"
 
+# na's bridge lost while its daemon runs: the lab builds it again (here
+# when another rack is installed) with route_localnet on, since the gateway
+# table that needs it lives on.
+ip link del "$BR"; ok $? "na's bridge $BR is deleted"
+out=$(cx rack install local nc 2>&1); ok $? "install rack nc: the lab is restored first" "$out"
+is "$(cat "/proc/sys/net/ipv4/conf/$BR/route_localnet" 2>&1)" 1 "na's bridge is back, with route_localnet on"
+is "$(nft list table inet "$GW_TABLE")" "$after" "...and its gateway table as it was"
+out=$(cx rack uninstall nc 2>&1); ok $? "uninstall nc" "$out"
+
 # Uninstalling takes the table with the rack.
 out=$(cx rack uninstall na 2>&1); ok $? "uninstall na" "$out"
 out=$(nft list tables); lacks "$out" "table inet $prefix-" "table inet $GW_TABLE$" "na's gateway table went with it (nb's tables stay)"

@@ -179,7 +179,7 @@ out=$(echo "CREATE TABLE t (x text); INSERT INTO t VALUES ('m-$$'); SELECT x FRO
     cx resources console db -a kinds -r dev 2>&1)
 like "$out" "m-$$" "cx resources console runs mariadb on it (through DB_URL)" "$out"
 printf '%s' "$out" | grep -q "m-$$" || { tail -5 "$RACK/apps/kinds/resources/db/srv/log"; cx resources info db -a kinds -r dev; nft list table inet cx-res-dev; ss -ltnp | grep mariadb; } | sed 's/^/# /' 
-out=$(cx run -a kinds -r dev worker "python3 $KINDS/mc.py" 2>&1)
+out=$(cx run -a kinds -r dev worker "python3 mc.py" 2>&1)
 is "$out" "STORED VALUE k 0 2 hi END" "the service reaches its memcached"
 out=$(cx resources export db -a kinds -r dev -f "$TMP/my.sql" 2>&1)
 ok $? "cx resources export of the mysql" "$out"

@@ -44,7 +44,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	corpus="$OUT/corpus-$name"
 	mkdir -p "$corpus"
 	case $name in
-	fuzz_manifest) deps="src/rackd/manifest.c"; libs="-lyaml"; seeds=$MSEEDS; maxlen=16384 ;;
+	fuzz_manifest) deps="src/rackd/manifest.c src/rackd/resource_kind.c src/common/util.c"; libs="-lyaml"; seeds=$MSEEDS; maxlen=16384 ;;
 	*) deps="src/common/http1.c src/common/util.c"; libs=""; seeds=$SEEDS; maxlen=4096 ;;
 	esac
 	$CC -g -O1 -std=c17 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \

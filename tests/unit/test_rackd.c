@@ -4,6 +4,7 @@
  * Dockerfile reading, cron schedules, and util's parsers.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -447,6 +448,31 @@ test_port_check(void **state)
 	assert_string_equal(holder, "");
 }
 
+/* buf_fill_fd drains a non-blocking pipe: 1 while the writer may send
+ * more, 0 at its end; a read past the maximum is dropped, not kept. */
+static void
+test_buf_fill_fd(void **state)
+{
+	struct buf b;
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	buf_init(&b, 8);
+	assert_int_equal(buf_fill_fd(&b, p[0]), 1);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(write(p[1], "hello", 5), 5);
+	assert_int_equal(buf_fill_fd(&b, p[0]), 1);
+	assert_string_equal(buf_cstr(&b), "hello");
+	assert_int_equal(write(p[1], "world", 5), 5);
+	assert_int_equal(buf_fill_fd(&b, p[0]), 1);
+	assert_string_equal(buf_cstr(&b), "hello");
+	close(p[1]);
+	assert_int_equal(buf_fill_fd(&b, p[0]), 0);
+	close(p[0]);
+	buf_free(&b);
+}
+
 static void
 test_util_parsers(void **state)
 {
@@ -496,6 +522,7 @@ main(void)
 		cmocka_unit_test(test_cron),
 		cmocka_unit_test(test_port_check),
 		cmocka_unit_test(test_util_parsers),
+		cmocka_unit_test(test_buf_fill_fd),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -516,6 +516,33 @@ test_too_many_entries(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Limits shared by several unpacks count what all of them wrote: the second
+ * archive stops where the first left the budget, not at a fresh cap. */
+static void
+test_shared_budget(void **state)
+{
+	struct box *b = *state;
+	struct unpack_limits lim = { .max_bytes = 1u << 20 };
+	const struct ent one[] = { { ZEROS, "a", NULL, 0, 700u << 10 } };
+	const struct ent two[] = { { ZEROS, "b", NULL, 0, 200u << 10 },
+		{ ZEROS, "c", NULL, 0, 200u << 10 } };
+	char path[PATH_MAX + 16];
+
+	write_tgz(b->tgz, one, 1);
+	assert_int_equal(unpack_tgz_limits(b->tgz, b->dest, &lim, b->err, sizeof(b->err)), 0);
+	assert_int_equal(lim.used_bytes, 700u << 10);
+	assert_int_equal(lim.used_entries, 1);
+	write_tgz(b->tgz, two, 2);
+	assert_int_equal(unpack_tgz_limits(b->tgz, b->dest, &lim, b->err, sizeof(b->err)), -1);
+	assert_string_equal(b->err, "archive too large: c takes it past 1 MB uncompressed (rack"
+	    " param build_max_mb)");
+	snprintf(path, sizeof(path), "%s/b", b->dest);
+	assert_int_equal(access(path, F_OK), 0);
+	/* each alone fits the cap */
+	remove_tree(b->dest);
+	assert_int_equal(unpack_tgz(b->tgz, b->dest, 1u << 20, b->err, sizeof(b->err)), 0);
+}
+
 static void
 test_replacements(void **state)
 {
@@ -583,6 +610,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cap_total, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_gzip_of_zeros, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_many_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replacements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_an_archive, setup, teardown),
 	};
