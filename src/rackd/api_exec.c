@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "rackd/api.h"
 #include "rackd/rack.h"
+#include "rackd/supervisor.h"
 #include "rackd/rootfs.h"
 
 #define ENVIRON_MAX (1 << 20)
@@ -230,7 +231,8 @@ api_exec(struct rack *r, struct api_req *q, struct api_resp *s)
 		theirs[2] = er[1];
 		fds = theirs;
 	}
-	if (exec_start(r, p->st.pid, a->uid_base, command, fds, &x, err, sizeof(err)) == -1) {
+	/* Into the app's own process (its environment, its namespaces). */
+	if (exec_start(r, sup_app_pid(p), a->uid_base, command, fds, &x, err, sizeof(err)) == -1) {
 		api_error(s, 400, "cannot exec in %s: %s", p->st.id, err);
 		goto out;
 	}
