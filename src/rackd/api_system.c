@@ -470,6 +470,7 @@ uninstall_now(struct rack *r)
 	build_cancel(r, NULL);
 	appexport_cancel_all(r);
 	reconcile_stop_all(r, 5000);
+	cgroup_remove_all(r);
 	resource_stop_all(r);
 	/* Every app's ids go back to the host, with whatever still ran as them. */
 	for (struct app *a = r->apps; a != NULL; a = a->next)
