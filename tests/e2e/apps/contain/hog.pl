@@ -6,7 +6,7 @@ $| = 1;
 my @hold;
 for my $i (1 .. 256) {
 	push @hold, "x" x (16 << 20);
-	print "holding ", 16 * $i, " MB\n" if $i % 8 == 0;
+	print "holding ", 16 * $i, " MB\n";
 	select(undef, undef, undef, 0.02);
 }
 print "still alive with 4 GB\n";

@@ -10,8 +10,9 @@ $| = 1;
 my $pid = fork;
 die "fork: $!" unless defined $pid;
 if ($pid == 0) {
-	POSIX::setsid() or die "setsid: $!";
-	print "child $$ in session ", POSIX::getsid(0), "\n";
+	my $sid = POSIX::setsid();
+	die "setsid: $!" unless defined $sid && $sid > 0;
+	print "child $$ in session $sid\n";
 	sleep 1 while 1;
 }
 print "parent $$ forked $pid\n";
