@@ -98,9 +98,9 @@ denied "the attacker cannot read the daemon's environment" "/proc/$rpid/environ"
 denied "the attacker cannot see the victim's files through /proc" "/proc/$vpid/root/srv/app/server.py" \
     "cat /proc/$vpid/root/srv/app/server.py" "Permission denied"
 denied "the attacker cannot signal the victim's process" "/proc/$vpid/status" \
-    "kill -TERM $vpid" "Operation not permitted"
+    "kill -TERM $vpid" "Operation not permitted|No such process"
 denied "the attacker cannot signal the daemon" "/proc/$rpid/status" \
-    "kill -TERM $rpid" "Operation not permitted"
+    "kill -TERM $rpid" "Operation not permitted|No such process"
 kill -0 "$vpid" 2>/dev/null && kill -0 "$rpid" 2>/dev/null; ok $? "...and both still run"
 run "grep ' /srv/app ' /proc/self/mountinfo"
 like "$out" ' /srv/app ro,' "its build is mounted read-only at /srv/app"
