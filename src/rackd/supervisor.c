@@ -181,12 +181,26 @@ simple_command(const char *command)
 	return strpbrk(command, ";&|<>()$`\n*?[]{}~#=") == NULL;
 }
 
-/* A child like fork's, but PID 1 of a new PID namespace: -1 with errno,
- * 0 in the child. */
+/*
+ * fork(), the child PID 1 of a new PID namespace: *contained says whether
+ * it is (not without the privilege, on a rack not run as root). The daemon
+ * unshares a namespace for its next child alone, forks (glibc's fork, safe
+ * with the daemon's other threads), and goes back to its own for the
+ * children after it.
+ */
 static pid_t
-fork_newpid(void)
+fork_newpid(bool *contained)
 {
-	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+	static int own_ns = -2;
+	pid_t pid;
+
+	if (own_ns == -2)
+		own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	*contained = own_ns != -1 && unshare(CLONE_NEWPID) == 0;
+	pid = fork();
+	if (pid != 0 && *contained && setns(own_ns, CLONE_NEWPID) == -1)
+		fatal("cannot go back to the daemon's own PID namespace");
+	return pid;
 }
 
 /* In the child, its walls entered, just before it execs the app: when
@@ -245,7 +259,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 }, initfd = -1;
 	int cgfds[CGROUP_MAX_DIRS];
 	size_t ncg = 0;
-	bool contained = true;
+	bool contained;
 	pid_t pid;
 	ssize_t n;
 
@@ -295,11 +309,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	/* PID 1 of a namespace of its own: what the app starts cannot leave it,
 	 * setsid or not, and ends with it. Without the privilege (a rack not run
 	 * as root), a session of its own. */
-	pid = fork_newpid();
-	if (pid == -1 && (errno == EPERM || errno == EINVAL)) {
-		contained = false;
-		pid = fork();
-	}
+	pid = fork_newpid(&contained);
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
