@@ -98,6 +98,8 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 	char msg[512];
 	ssize_t n;
 	pid_t pid;
+	int pidns;
+	bool in_ns;
 	char **env = environ_of(target);
 
 	if (pipe2(errp, O_CLOEXEC) == -1) {
@@ -105,7 +107,13 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 		rootfs_strv_free(env);
 		return -1;
 	}
-	pid = fork();
+	/* Into the process's PID namespace too: it sees the same /proc, and it
+	 * stops with the process. */
+	snprintf(msg, sizeof(msg), "/proc/%d/ns/pid", (int)target);
+	pidns = open(msg, O_RDONLY | O_CLOEXEC);
+	pid = sup_fork_pidns(pidns, &in_ns);
+	if (pidns != -1)
+		close(pidns);
 	if (pid == 0) {
 		sigset_t none;
 		char *argv[] = { "sh", "-c", (char *)command, NULL };

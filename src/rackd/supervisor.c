@@ -181,24 +181,21 @@ simple_command(const char *command)
 	return strpbrk(command, ";&|<>()$`\n*?[]{}~#=") == NULL;
 }
 
-/*
- * fork(), the child PID 1 of a new PID namespace: *contained says whether
- * it is (not without the privilege, on a rack not run as root). The daemon
- * unshares a namespace for its next child alone, forks (glibc's fork, safe
- * with the daemon's other threads), and goes back to its own for the
- * children after it.
- */
-static pid_t
-fork_newpid(bool *contained)
+pid_t
+sup_fork_pidns(int ns, bool *entered)
 {
 	static int own_ns = -2;
 	pid_t pid;
 
+	/* The daemon moves its next child alone (unshare or setns change the
+	 * namespace of the children made after them, not its own), forks with
+	 * glibc's fork (safe with the daemon's other threads), and goes back to
+	 * its own namespace for the children after it. */
 	if (own_ns == -2)
 		own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	*contained = own_ns != -1 && unshare(CLONE_NEWPID) == 0;
+	*entered = own_ns != -1 && (ns == -1 ? unshare(CLONE_NEWPID) : setns(ns, CLONE_NEWPID)) == 0;
 	pid = fork();
-	if (pid != 0 && *contained && setns(own_ns, CLONE_NEWPID) == -1)
+	if (pid != 0 && *entered && setns(own_ns, CLONE_NEWPID) == -1)
 		fatal("cannot go back to the daemon's own PID namespace");
 	return pid;
 }
@@ -309,7 +306,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	/* PID 1 of a namespace of its own: what the app starts cannot leave it,
 	 * setsid or not, and ends with it. Without the privilege (a rack not run
 	 * as root), a session of its own. */
-	pid = fork_newpid(&contained);
+	pid = sup_fork_pidns(-1, &contained);
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;

@@ -12,6 +12,7 @@
 #ifndef CX_SUPERVISOR_H
 #define CX_SUPERVISOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -58,6 +59,10 @@ void sup_tick(struct rack *r);
 /* Starts a router process (cx-router) for rp and sets rp->pid; the caller
  * watches it. 0 or -1. */
 int sup_spawn_router(struct rack *r, struct router_proc *rp);
+/* fork(), the child in PID namespace ns (a descriptor of one), or PID 1 of
+ * a new one (ns -1): *entered says whether it is (not without the
+ * privilege: a plain fork then). As fork: -1 with errno, 0 in the child. */
+pid_t sup_fork_pidns(int ns, bool *entered);
 /* The host pid of p's app's own process (the first child of its cx-init;
  * st.pid itself when not contained or when the app is gone). */
 pid_t sup_app_pid(const struct proc *p);
