@@ -48,6 +48,8 @@ like "$cmd" '^perl tree\.pl' "cx ps --json's pid is the app's own process (its c
 ppid=$(awk '{ print $4 }' "/proc/$tpid/stat")
 is "$(cat "/proc/$ppid/comm" 2>/dev/null)" "cx-init" "...whose parent is cx-init"
 is "$(tr '\0' '\n' < "/proc/$ppid/environ" | wc -l)" 0 "cx-init carries none of the app's environment"
+out=$(cx exec "$tid" -a tree -r dev -- sh -c 'cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l' 2>&1)
+like "$out" '^cx-init' "cx exec runs in the process's PID namespace (its /proc/1 is cx-init)" "$out"
 nspid=$(awk '/^NSpid:/ { print $NF }' "/proc/$tpid/status")
 is "$nspid" 2 "the app's process is pid 2 of a PID namespace of its own"
 wait_for 10 sh -c "cx logs --no-follow -s tree -a tree -r dev | grep -q 'child .* in session'"
@@ -155,6 +157,22 @@ ok $? "...the bomb's forks fail"
 out=$(cx apps delete bomb -r dev 2>&1); ok $? "apps delete bomb" "$out"
 wait_for 15 sh -c "[ ! -d '$pids_dir/$bid' ]"
 ok $? "...its processes and its group are gone" "$(cat "$pids_dir/$bid/pids.current" 2>&1)"
+
+# A process that ends while no daemon watches: the next daemon removes its
+# groups.
+wid=$(cx ps -a calm -r dev --json | jq -r '.[0].id')
+wpid=$(cx ps -a calm -r dev --json | jq -r '.[0].pid')
+winit=$(awk '{ print $4 }' "/proc/$wpid/stat")
+ok $([ -d "$pids_dir/$wid" ]; echo $?) "the calm process has its group"
+kill -USR1 "$(cat "$RACK/keeper.pid")"
+wait_for 5 test ! -e "$RACK/keeper.pid"; ok $? "the keeper lets go of the daemon"
+dpid=$(cat "$RACK/rackd.pid")
+kill -9 "$dpid"; wait_for 5 gone "$dpid"; ok $? "kill -9 the daemon"
+kill -9 "$winit"; wait_for 5 gone "$wpid"; ok $? "...then the calm process's cx-init: its app goes with it"
+cx-rackd --home "$CX_HOME" --rack dev --daemon --no-keeper; ok $? "the daemon starts again"
+wait_for 10 sh -c "[ ! -d '$pids_dir/$wid' ] && [ ! -d '$mem_dir/$wid' ]"
+ok $? "...and removes the groups of the process that ended while it was down"
+wait_for 20 serves; ok $? "...and the calm app serves again"
 
 out=$(cx rack uninstall dev 2>&1); ok $? "uninstall" "$out"
 left=$(for d in $groups; do [ -e "$d" ] && echo "$d"; done)
