@@ -69,6 +69,13 @@ done
 is "$(cat "$mem_dir/$tid/memory.limit_in_bytes" 2>/dev/null || cat "$mem_dir/$tid/memory.max")" \
     $((512 << 20)) "its memory limit is scale.memory's default, 512 MB"
 is "$(cat "$pids_dir/$tid/pids.max")" 512 "its pids.max is process_pids_max's default, 512"
+cpu_dir=$(awk '$1 == "cpu" || $1 == "-" { print $2 }' "$RACK/cgroups")
+if [ "$mode" = v1 ]; then
+	is "$(cat "$cpu_dir/$tid/cpu.shares") $(cat "$cpu_dir/$tid/cpu.cfs_quota_us")" "256 -1" \
+	    "its cpu share is scale.cpu's default (250 of 1000 a core: 256 shares of 1024), no cap"
+else
+	is "$(cat "$cpu_dir/$tid/cpu.max")" "max 100000" "scale.cpu unwritten: no cpu cap"
+fi
 
 # Scaled to 0: the process and its setsid child go.
 out=$(cx scale tree --count 0 -a tree -r dev 2>&1); ok $? "scale tree to 0" "$out"
@@ -111,13 +118,20 @@ ok $? "...nor any process's group" "$(for d in $groups; do find "$d" -mindepth 1
 # Another app that serves while the next ones misbehave.
 web=$TMP/web
 cp -r "$ROOT/tests/e2e/apps/contain" "$web"
-printf 'services:\n  web:\n    build: .\n    command: perl server.pl\n    port: 3000\n    health: /health\n' \
+printf 'services:\n  web:\n    build: .\n    command: perl server.pl\n    port: 3000\n    health: /health\n    scale:\n      cpu: 500\n' \
     > "$web/convox.yml"
 cx apps create calm -r dev >/dev/null
 out=$(cx deploy "$web" -a calm -r dev 2>&1); ok $? "deploy a calm app" "$out"
 port=$(cx rack params -r dev --json | jq -r .router_port)
 serves() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H 'Host: web.calm.dev.localhost' "http://127.0.0.1:$port/")" = 200 ]; }
 wait_for 20 serves; ok $? "...which serves through the router"
+cid=$(cx ps -a calm -r dev --json | jq -r '.[0].id')
+if [ "$mode" = v1 ]; then
+	is "$(cat "$cpu_dir/$cid/cpu.shares") $(cat "$cpu_dir/$cid/cpu.cfs_quota_us") $(cat "$cpu_dir/$cid/cpu.cfs_period_us")" \
+	    "512 50000 100000" "scale.cpu 500 written: 512 shares and a cap of half a core"
+else
+	is "$(cat "$cpu_dir/$cid/cpu.max")" "50000 100000" "scale.cpu 500 written: a cap of half a core"
+fi
 
 # Over its scale.memory: killed by the kernel, and its log says so.
 hog=$TMP/hog
