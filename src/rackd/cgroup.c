@@ -315,12 +315,12 @@ set_limits(const char *dir, const char *ctrl, const struct cgroup_limits *l, cha
 		}
 	}
 	if (v2 || strcmp(ctrl, "cpu") == 0) {
-		int shares = l->cpu < 2 ? 2 : l->cpu;
+		long long shares = l->cpu < 2 ? 2 : l->cpu > 262144 ? 262144 : l->cpu;
 
 		if (v2)     /* weight 1..10000 for shares 2..262144, as systemd maps them */
-			snprintf(v, sizeof(v), "%d", 1 + (int)(((long long)(shares > 262144 ? 262144 : shares) - 2) * 9999 / 262142));
+			snprintf(v, sizeof(v), "%lld", 1 + (shares - 2) * 9999 / 262142);
 		else
-			snprintf(v, sizeof(v), "%d", shares);
+			snprintf(v, sizeof(v), "%lld", shares);
 		if (write_str(dir, v2 ? "cpu.weight" : "cpu.shares", v) == -1)
 			goto fail;
 		if (l->cpu_cap && quota > 0) {
