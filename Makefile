@@ -71,9 +71,11 @@ $(BIN)/cx-labdns: $(BUILD)/obj/labdns/main.o $(BUILD)/liblabdns.a $(BUILD)/libco
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/cx-init: $(BUILD)/obj/init/main.o
+# cx-init runs inside every app process's root, an image's too (which may
+# have no libc, or another): static, and never with the sanitizers' runtime.
+$(BIN)/cx-init: src/init/main.c
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -static -o $@ $<
 
 $(BIN)/%: tests/tools/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
