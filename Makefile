@@ -3,7 +3,7 @@
 # Layout: each src/<dir> is a module group; every .c except main.c goes into a
 # static library build/lib<dir>.a, so unit tests link any module alone.
 #   bin/cx         src/cli    (+ lab, common)
-#   bin/cx-rackd   src/rackd  (+ lab, common)
+#   bin/cx-rackd   src/rackd  (+ k8s, lab, common)
 #   bin/cx-router  src/router (+ common)
 #   bin/cx-labdns  src/labdns (+ common)
 #   bin/cx-init    src/init   (alone: the init of each app process's PID namespace)
@@ -26,7 +26,7 @@ BUILD   := build
 BIN     := bin
 endif
 
-GROUPS   := common lab rackd router cli labdns
+GROUPS   := common lab rackd k8s router cli labdns
 lib_srcs  = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
 lib_objs  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 LIBS     := $(foreach g,$(GROUPS),$(BUILD)/lib$(g).a)
@@ -61,9 +61,10 @@ $(foreach g,$(GROUPS),$(eval $(call lib_rule,$(g))))
 $(BIN)/cx: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BIN)/cx-rackd: $(BUILD)/obj/rackd/main.o $(BUILD)/librackd.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
+# rackd and k8s call each other (the API renders; the renderer reads manifests).
+$(BIN)/cx-rackd: $(BUILD)/obj/rackd/main.o $(BUILD)/librackd.a $(BUILD)/libk8s.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
 $(BIN)/cx-router: $(BUILD)/obj/router/main.o $(BUILD)/librouter.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -84,9 +85,9 @@ $(BIN)/%: tests/tools/%.c $(BUILD)/libcommon.a
 # Unit tests link every library; the linker pulls only what each test uses.
 $(BUILD)/tests/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< \
-	  $(BUILD)/librackd.a $(BUILD)/librouter.a $(BUILD)/libcli.a $(BUILD)/liblab.a \
-	  $(BUILD)/liblabdns.a $(BUILD)/libcommon.a $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $< -Wl,--start-group \
+	  $(BUILD)/librackd.a $(BUILD)/libk8s.a $(BUILD)/librouter.a $(BUILD)/libcli.a $(BUILD)/liblab.a \
+	  $(BUILD)/liblabdns.a $(BUILD)/libcommon.a -Wl,--end-group $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # test_lab starts the real lab DNS.
 $(BUILD)/tests/test_lab: $(BIN)/cx-labdns

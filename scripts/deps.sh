@@ -8,10 +8,15 @@ set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
 util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
-podman mmdebstrap postgresql redis-server memcached mariadb-server"
+podman mmdebstrap postgresql redis-server memcached mariadb-server
+etcd-server golang-go rsync jq python3-yaml"
 # The servers an app's resources: run as (postgresql, redis-server, memcached, mariadb-server)
 # are started by the rack, one process per resource; Debian's own instances must not run.
-SERVICES="postgresql redis-server memcached mariadb mysql"
+SERVICES="postgresql redis-server memcached mariadb mysql etcd"
+# The Kubernetes API server the tests apply rendered objects to, built from
+# Debian's source package and cached (scripts/kube-apiserver.sh); etcd-server
+# and golang-go above are what it runs on and is built with.
+KUBE="sh $(dirname "$0")/kube-apiserver.sh --if-missing"
 
 missing=""
 for p in $PKGS; do
@@ -19,7 +24,7 @@ for p in $PKGS; do
 		missing="$missing $p"
 done
 if [ "${1:-}" = "--if-missing" ] && [ -z "$missing" ]; then
-	exit 0
+	exec $KUBE
 fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -60,7 +65,7 @@ done
 # Check: none of Debian's servers is left running (the rack's own run as
 # children of cx-rackd, which is not running during make deps).
 left=""
-for p in postgres redis-server memcached mariadbd mysqld; do
+for p in postgres redis-server memcached mariadbd mysqld etcd; do
 	for pid in $(pgrep -x "$p" 2>/dev/null || true); do
 		ppid=$(ps -o ppid= -p "$pid" | tr -d ' ')
 		pcomm=$(ps -o comm= -p "$ppid" 2>/dev/null || true)
@@ -71,4 +76,5 @@ if [ -n "$left" ]; then
 	echo "deps: Debian's own servers are running:$left; stop them (systemctl disable --now postgresql redis-server memcached mariadb)" >&2
 	exit 1
 fi
+$KUBE
 echo "deps: ok"

@@ -274,6 +274,24 @@ api_call(struct cli *c, const char *method, const char *path, const jv *body, jv
 }
 
 int
+api_post_text(struct cli *c, const char *path, const jv *body, struct buf *out)
+{
+	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,
+		.content_type = "application/json" };
+	struct client_resp resp;
+	char *text = jv_dump(body);
+	long st;
+
+	req.body = text;
+	req.body_len = strlen(text);
+	resp.body = *out;
+	st = send_req(c, &req, &resp, 0);
+	*out = resp.body;
+	free(text);
+	return st == -1 ? -1 : 0;
+}
+
+int
 api_attach(struct cli *c, const char *path, const jv *body, const int *fds, size_t nfds)
 {
 	struct client_req req = { .method = "POST", .path = path, .body_fd = -1,
@@ -442,7 +460,7 @@ cli_sleep_ms(long ms)
 int
 cli_wait_release(struct cli *c, const char *id)
 {
-	char *path = api_path("/apps/%s/releases/%s", c->app, id);
+	char *path = api_path("/apps/%s/releases/%s", c->app, id), next[32];
 	int64_t deadline = now_ms() + PROMOTE_TIMEOUT_MS;
 	int rc = 1;
 
@@ -460,6 +478,18 @@ cli_wait_release(struct cli *c, const char *id)
 			const char *e = jv_str(rel, "error");
 
 			out_error("%s", e[0] ? e : "the promotion failed; see cx logs");
+		} else if (strcmp(st, "replaced") == 0 && jv_str(rel, "error")[0] == 'R' &&
+		    strlen(jv_str(rel, "error")) < sizeof(next)) {
+			/* An env change that waited, replaced by a newer one that has it
+			 * too (the rack promotes changes in order): that one is awaited. */
+			str_copy(next, sizeof(next), jv_str(rel, "error"));
+			printf("(release %s waited for the promotion under way; %s, made after it with "
+			    "its change, goes instead)\n", id, next);
+			id = next;
+			free(path);
+			path = api_path("/apps/%s/releases/%s", c->app, id);
+			jv_free(rel);
+			continue;
 		} else if (strcmp(st, "replaced") == 0) {
 			out_error("release %s was replaced by a newer promotion before it became "
 			    "active", id);

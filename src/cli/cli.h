@@ -45,6 +45,7 @@ enum cli_opt_id {
 	OPT_WAIT,
 	OPT_NO_CACHE,
 	OPT_FILE,
+	OPT_KUBE_VERSION,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -157,6 +158,9 @@ int api_delete_step(struct cli *c, char *path, const char *step);
  * a missing app means); -1 after printing for anything else.
  */
 long api_text(struct cli *c, const char *path, struct buf *body, int64_t *offset);
+/* POSTs the JSON body to path; a 2xx answer's text is left in *out (a
+ * buf_init'ed buffer). 0, or -1 after printing the error. */
+int api_post_text(struct cli *c, const char *path, const jv *body, struct buf *out);
 /* GET /system of rack `name` without printing anything: 0 if it answers
  * (and *out, if not NULL, gets the JSON), -2 if not running, -1 otherwise. */
 int api_probe(struct cli *c, const char *name, long timeout_ms, jv **out);
@@ -259,9 +263,11 @@ int cmd_build(struct cli *c);
 int cmd_ps_info(struct cli *c);
 int cmd_ps_stop(struct cli *c);
 int cmd_rack_ps(struct cli *c);
+int cmd_rack_render(struct cli *c);
 int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);
 int cmd_builds_logs(struct cli *c);
+int cmd_builds_prune(struct cli *c);
 int cmd_env_edit(struct cli *c);
 int cmd_completion(struct cli *c);
 int cmd_apps_cancel(struct cli *c);

@@ -51,6 +51,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_FINGERPRINT, 0, "fingerprint", "SHA256",
 	  "the SHA-256 fingerprint of the rack's CA (cx rack ca fingerprint prints it)" },
 	{ OPT_FILE, 'f', "file", "FILE", "the file to write (export) or read (import)" },
+	{ OPT_KUBE_VERSION, 0, "kube-version", "1.N",
+	  "the Kubernetes version to render for (default: the newest; 1.20 gets batch/v1beta1 CronJobs)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -111,6 +113,17 @@ static const struct cli_cmd cmds[] = {
 	{ "rack ps", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack_ps, "list the rack's own processes",
 	  "Lists NAME PID STATUS LISTEN of the rack's own processes: its daemon, each\n"
 	  "router it runs (public, internal, peer) and the DNS its processes ask." },
+	{ "rack render", "", 0, 0, APP_CMD | O(MANIFEST) | O(KUBE_VERSION), 0, cmd_rack_render,
+	  "print an app's Kubernetes objects (YAML)",
+	  "Prints the Kubernetes objects a Kubernetes rack would apply for the app: a\n"
+	  "Namespace RACK-APP; per service a Secret SERVICE-env, a Deployment (DaemonSet\n"
+	  "for agent: true), a ClusterIP Service and an Ingress of class cx (cx-internal\n"
+	  "for internalRouter: true; none for internal: true); per timer a CronJob; per\n"
+	  "resource a Secret NAME-credentials, a Service and a StatefulSet with a volume.\n"
+	  "Works offline (no Kubernetes server is asked) and for an app not created yet:\n"
+	  "--manifest FILE (default: the active release's convox.yml). Only YAML goes to\n"
+	  "stdout. Images are REGISTRY/RACK-APP:SERVICE.BUILD (rack param registry).\n"
+	  "Example: cx rack render -a shop --manifest convox.yml | kubectl apply -f -" },
 	{ "rack metrics", "", 0, 0, O(RACK), 0, cmd_rack_metrics,
 	  "print the routers' metrics (Prometheus text)",
 	  "Prints the counters of the rack's running routers in Prometheus text format:\n"
@@ -274,6 +287,12 @@ static const struct cli_cmd cmds[] = {
 	{ "builds logs", "ID", 1, 1, APP_CMD, 0, cmd_builds_logs, "print what a build said",
 	  "Prints what build ID said (the image builder's output and the build's\n"
 	  "warnings), following it while the build runs, then its result." },
+	{ "builds prune", "", 0, 0, APP_CMD | O(JSON), 0, cmd_builds_prune,
+	  "remove builds older than the last releases",
+	  "Removes the app's builds that none of its last build_retention releases\n"
+	  "(default 10), its active one nor one being promoted uses: their sources,\n"
+	  "images and the releases made from them. Prints each build removed. The rack\n"
+	  "does the same after each promotion." },
 	{ "releases info", "ID", 1, 1, APP_CMD | O(JSON), 0, cmd_releases_info, "show a release",
 	  "Shows a release, and why its promotion failed if it did." },
 	{ "releases promote", "[ID]", 0, 1, APP_CMD, 0, cmd_releases_promote,

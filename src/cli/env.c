@@ -95,7 +95,7 @@ static int
 change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t n)
 {
 	struct buf list;
-	char *path, release[64];
+	char *path, release[64], promotion[16];
 	jv *resp = NULL;
 	int rc;
 
@@ -110,6 +110,10 @@ change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t 
 	}
 	out_step("%s %s", verb, buf_cstr(&list));
 	buf_free(&list);
+	/* With --promote the rack makes and promotes the release at once (or
+	 * after the promotion under way): concurrent changes then all serve. */
+	if (c->opt[OPT_PROMOTE] != NULL)
+		jv_set_bool(body, "promote", true);
 	path = api_path("/apps/%s/environment", c->app);
 	rc = api_call(c, "POST", path, body, &resp);
 	free(path);
@@ -117,13 +121,18 @@ change_env(struct cli *c, const char *verb, jv *body, const char **keys, size_t 
 		return 1;
 	out_ok();
 	str_copy(release, sizeof(release), jv_str(resp, "release"));
+	str_copy(promotion, sizeof(promotion), jv_str(resp, "promotion"));
 	jv_free(resp);
 	if (release[0] == '\0')
 		return 0;       /* no build yet: the variables wait for the first deploy */
 	printf("Release: %s\n", release);
 	if (c->opt[OPT_PROMOTE] == NULL)
 		return 0;
-	return cli_promote(c, release, false);
+	if (promotion[0] == '\0')
+		return cli_promote(c, release, false);   /* a rack from before */
+	out_step("Promoting %s%s", release, strcmp(promotion, "queued") == 0 ?
+	    " (after the promotion under way)" : "");
+	return cli_wait_release(c, release);
 }
 
 /* The KEY=VALUE lines of stdin (blank lines and # comments skipped), as

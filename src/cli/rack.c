@@ -513,9 +513,13 @@ cmd_rack_start(struct cli *c)
 		return out_error("no such rack: %s (cx racks lists them)", name);
 	if (find_rackd(rackd, sizeof(rackd), err, sizeof(err)) == -1)
 		return out_error("%s", err);
-	if (api_probe(c, name, 1000, NULL) == 0)
-		return out_error("rack %s is already running; stop its daemon first (kill the pid in "
-		    "%s/racks/%s/rackd.pid) or use it as it is", name, c->home, name);
+	if (api_probe(c, name, 1000, NULL) == 0) {
+		char lock[PATH_MAX];
+
+		cli_rack_path(c, name, "rackd.lock", lock, sizeof(lock));
+		return out_error("rack %s is already running; stop its daemon first (pid %d, which "
+		    "holds %s) or use it as it is", name, (int)lock_holder(lock), lock);
+	}
 	api_close(c);
 	fflush(stdout);
 	execl(rackd, "cx-rackd", "--home", c->home, "--rack", name, (char *)NULL);
@@ -548,7 +552,10 @@ uninstall(struct cli *c, const char *name, char **untold)
 		return out_error("cannot start rack %s to stop its processes: %s", name, err);
 	if (release_keeper(c, name, err, sizeof(err)) == -1)
 		return out_error("%s", err);
-	pid = read_pid(c, name, "rackd.pid");
+	/* The daemon is the process that holds the rack's lock: its pid file may
+	 * name a dead one (a full disk kept a new daemon from writing it). */
+	cli_rack_path(c, name, "rackd.lock", path, sizeof(path));
+	pid = lock_holder(path);
 	str_copy(c->rack, sizeof(c->rack), name);
 	/* Its TLS peers stop trusting it first, as lab peerings go first; those
 	 * not told now are named at the end, with what to run. */
@@ -561,7 +568,7 @@ uninstall(struct cli *c, const char *name, char **untold)
 		return out_error("rack %s's daemon (pid %d) did not stop within %d seconds", name,
 		    (int)pid, STOP_TIMEOUT_MS / 1000);
 	if (pid <= 0) {
-		/* No pid file: wait for the API to go away instead. */
+		/* No lock holder known: wait for the API to go away instead. */
 		int64_t deadline = now_ms() + STOP_TIMEOUT_MS;
 
 		while (api_probe(c, name, 1000, NULL) != -2) {
@@ -585,6 +592,10 @@ uninstall(struct cli *c, const char *name, char **untold)
 			cli_reconcile_rack(c, strcmp(pairs[i][0], name) == 0 ? pairs[i][1] : pairs[i][0]);
 		free(pairs);
 	}
+	/* Never remove the directory under a daemon that still runs. */
+	if ((pid = lock_holder(path)) > 0)
+		return out_error("rack %s's daemon (pid %d) still holds %s; its directory stays", name,
+		    (int)pid, path);
 	cli_rack_path(c, name, "", dir, sizeof(dir));
 	if (remove_tree(dir) == -1)
 		return out_error("cannot remove %s: %s", dir, strerror(errno));

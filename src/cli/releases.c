@@ -1,5 +1,6 @@
 /*
- * releases.c — `cx releases`, `cx releases info|promote|rollback`, `cx builds`.
+ * releases.c — `cx releases`, `cx releases info|promote|rollback`, `cx builds`,
+ * `cx builds prune`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,4 +222,39 @@ cmd_builds_logs(struct cli *c)
 		    jv_str(b, "error"));
 	jv_free(b);
 	return rc;
+}
+
+int
+cmd_builds_prune(struct cli *c)
+{
+	jv *resp = NULL, *removed;
+	char *path;
+	int rc;
+
+	if (cli_select_app(c) == -1)
+		return 1;
+	path = api_path("/apps/%s/builds/prune", c->app);
+	rc = api_call(c, "POST", path, NULL, &resp);
+	free(path);
+	if (rc == -1)
+		return 1;
+	if (c->json) {
+		jv_print(resp, stdout);
+		jv_free(resp);
+		return 0;
+	}
+	removed = jv_get(resp, "removed");
+	for (size_t i = 0; i < jv_len(removed); i++) {
+		const jv *b = jv_at(removed, i), *rels = jv_get(b, "releases");
+
+		printf("Removed build %s", jv_str(b, "build"));
+		for (size_t k = 0; k < jv_len(rels); k++)
+			printf("%s%s", k == 0 ? " and release " : ", ", jv_string_value(jv_at(rels, k)));
+		printf("\n");
+	}
+	if (jv_len(removed) == 0)
+		printf("Nothing to remove: app %s has no build beyond those its last %lld releases"
+		    " use (build_retention)\n", c->app, (long long)jv_int(resp, "keep"));
+	jv_free(resp);
+	return 0;
 }

@@ -248,6 +248,12 @@ jv_set_bool(jv *obj, const char *key, bool val)
 }
 
 void
+jv_set_null(jv *obj, const char *key)
+{
+	set_new(obj, key, json_null());
+}
+
+void
 jv_copy_member(jv *dst, const char *to, const jv *obj, const char *from)
 {
 	json_t *v = J(jv_get(obj, from));

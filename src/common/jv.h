@@ -87,6 +87,8 @@ jv *jv_array_new(void);
 void jv_set_str(jv *obj, const char *key, const char *val);
 void jv_set_int(jv *obj, const char *key, int64_t val);
 void jv_set_bool(jv *obj, const char *key, bool val);
+/* Member key of obj becomes null. */
+void jv_set_null(jv *obj, const char *key);
 /* Takes ownership of val (freed if obj is not an object). */
 void jv_set_take(jv *obj, const char *key, jv *val);
 /* Copies obj's member `from` into dst as `to` (nothing if missing). */

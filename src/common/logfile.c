@@ -109,6 +109,24 @@ rotate(const char *path)
 	return 0;
 }
 
+/* Removes the oldest rotated file: -1 when there is none. */
+static int
+drop_oldest(const char *path)
+{
+	char rp[4200];
+	int64_t *starts;
+	size_t n;
+	int rc = -1;
+
+	starts = list_rotated(path, &n);
+	if (n > 0) {
+		rotated_path(path, starts[0], rp, sizeof(rp));
+		rc = unlink(rp);
+	}
+	free(starts);
+	return rc;
+}
+
 void
 logfile_init(struct logfile *lf, const char *path, int64_t max, mode_t mode, int fd)
 {
@@ -154,6 +172,7 @@ int
 logfile_write(struct logfile *lf, const void *data, size_t n)
 {
 	struct stat held, named;
+	bool made_room = false;
 	int rc, saved;
 
 	/* Each turn either writes or follows a rotation; a few are plenty. */
@@ -191,6 +210,17 @@ logfile_write(struct logfile *lf, const void *data, size_t n)
 		}
 		rc = write_all(lf->fd, data, n);
 		saved = errno;
+		if (rc == -1 && saved == ENOSPC && !made_room) {
+			/* A full disk: take back what part of the lines went in and
+			 * rotate early, which removes the oldest file, or (the live
+			 * file empty) remove it (once a write). */
+			made_room = true;
+			if (ftruncate(lf->fd, held.st_size) == 0 &&
+			    (held.st_size > 0 ? rotate(lf->path) : drop_oldest(lf->path)) == 0) {
+				logfile_close(lf);
+				continue;
+			}
+		}
 		flock(lf->fd, LOCK_UN);
 		errno = saved;
 		return rc;

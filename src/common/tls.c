@@ -19,6 +19,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -500,6 +501,24 @@ tls_id_fingerprint(const struct tls_id *id, char out[TLS_FINGERPRINT_SIZE])
 		return;
 	for (unsigned int i = 0; i < n; i++)
 		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < n ? ":" : "");
+}
+
+void
+tls_hmac_hex(const char *key, const char *msg, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	size_t i;
+
+	if (outlen == 0)
+		return;
+	out[0] = '\0';
+	if (HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, strlen(msg), md,
+	    &n) == NULL)
+		return;
+	for (i = 0; i < n && 2 * i + 2 < outlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[2 * i] = '\0';
 }
 
 /* A store of every certificate in pem (at least one); NULL with err. */

@@ -92,6 +92,10 @@ char *tls_id_cert_pem(const struct tls_id *id, size_t *len);
 /* The SHA-256 fingerprint of the certificate (its DER), upper-case hex with
  * colons, as `openssl x509 -noout -fingerprint -sha256` prints it. */
 void tls_id_fingerprint(const struct tls_id *id, char out[TLS_FINGERPRINT_SIZE]);
+/* HMAC-SHA256 of msg keyed with key, in lower-case hex, cut to outlen - 1
+ * characters (64 at most): a secret derived from another, the same every
+ * time (a Kubernetes rack's resource passwords). */
+void tls_hmac_hex(const char *key, const char *msg, char *out, size_t outlen);
 
 /* A server context: TLS 1.3 at least, presenting id (which must hold its
  * key). With client_ca_pem (one or more PEM certificates) it requires a

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -629,6 +630,34 @@ set_cloexec(int fd)
 	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
+pid_t
+lock_holder(const char *path)
+{
+	char line[256], want[96];
+	struct stat st;
+	pid_t holder = 0;
+	FILE *f;
+
+	if (stat(path, &st) == -1 || (f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	/* "1: FLOCK  ADVISORY  WRITE 4242 00:2f:1234 0 EOF"; "1: -> ..." lines
+	 * are processes waiting for it. The device is MAJOR:MINOR in hex. */
+	snprintf(want, sizeof(want), "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+	    (unsigned long long)st.st_ino);
+	while (holder == 0 && fgets(line, sizeof(line), f) != NULL) {
+		char kind[16], mode[16], rw[16], id[96];
+		long pid;
+
+		if (strstr(line, "->") != NULL ||
+		    sscanf(line, "%*s %15s %15s %15s %ld %95s", kind, mode, rw, &pid, id) != 5)
+			continue;
+		if (strcmp(id, want) == 0 && pid > 0)
+			holder = (pid_t)pid;
+	}
+	fclose(f);
+	return holder;
+}
+
 bool
 pid_alive(pid_t pid)
 {
@@ -663,6 +692,14 @@ static int
 dir_name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void
+str_list_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
 }
 
 char **

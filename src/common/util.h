@@ -103,6 +103,8 @@ int remove_tree(const char *path);
  * read or nothing is kept. */
 char **dir_names(const char *dir, bool (*keep)(const char *name, void *arg), void *arg,
     size_t *n);
+/* Frees each string of the NULL-terminated array v, then v (NULL: nothing). */
+void str_list_free(char **v);
 
 int set_nonblock(int fd);
 int set_cloexec(int fd);
@@ -112,5 +114,9 @@ void base64_encode(const unsigned char *in, size_t n, char *out);
 
 /* True while a process with this pid exists (kill(pid, 0)). */
 bool pid_alive(pid_t pid);
+/* The process that holds an flock (or a whole-file POSIX lock) on the file
+ * at path, as /proc/locks names it; 0 when none does, -1 when path or
+ * /proc/locks cannot be read. */
+pid_t lock_holder(const char *path);
 
 #endif

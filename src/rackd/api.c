@@ -40,6 +40,7 @@
 #include "common/net.h"
 #include "common/tls.h"
 #include "rackd/api_tls.h"
+#include "rackd/disk.h"
 #include "rackd/rack.h"
 
 #define API_MAX_HEAD (64 * 1024)
@@ -74,6 +75,7 @@ static const struct route routes[] = {
 	{ "POST", "/system/peers", api_peers_add, false },
 	{ "DELETE", "/system/peers/:name", api_peers_delete, false },
 	{ "POST", "/system/reach", api_system_reach, false },
+	{ "POST", "/render", api_render, false },
 	{ "GET", "/certificates", api_certs_list, false },
 	{ "POST", "/certificates", api_certs_import, false },
 	{ "POST", "/certificates/generate", api_certs_generate, false },
@@ -89,6 +91,7 @@ static const struct route routes[] = {
 	{ "POST", "/apps/:app/import", api_app_import, true },
 	{ "POST", "/apps/:app/builds", api_builds_create, true },
 	{ "GET", "/apps/:app/builds", api_builds_list, false },
+	{ "POST", "/apps/:app/builds/prune", api_builds_prune, false },
 	{ "GET", "/apps/:app/builds/:id", api_build_get, false },
 	{ "GET", "/apps/:app/builds/:id/logs", api_build_logs, false },
 	{ "GET", "/apps/:app/releases", api_releases_list, false },
@@ -443,6 +446,15 @@ start_request(struct conn *c)
 			respond_error(c, 413, msg);
 			return;
 		}
+		{
+			char msg[4400];
+
+			/* A deploy on a full disk would fail half-way: it is refused whole. */
+			if (disk_check(c->rack, msg, sizeof(msg)) == -1) {
+				respond_error(c, 507, msg);
+				return;
+			}
+		}
 		snprintf(c->spool_path, sizeof(c->spool_path), "%s/tmp/upload-XXXXXX", c->rack->dir);
 		c->spool_fd = mkstemp(c->spool_path);
 		if (c->spool_fd == -1) {
@@ -510,7 +522,11 @@ process_input(struct conn *c)
 			return;
 	}
 	if (take_body(c) == -1) {
-		respond_error(c, 500, "cannot store the upload");
+		char msg[4400] = "cannot store the upload";
+
+		if (errno == ENOSPC)
+			disk_full_message(c->rack, msg, sizeof(msg));
+		respond_error(c, errno == ENOSPC ? 507 : 500, msg);
 		return;
 	}
 	if (c->body_left == 0) {

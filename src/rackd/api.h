@@ -135,6 +135,9 @@ void api_app_export(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_app_import(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_builds_list(struct rack *r, struct api_req *q, struct api_resp *s);
+/* POST /apps/APP/builds/prune: 200 {"removed": [{"build","releases"}], "keep": N}
+ * (prune.h); 500 with one line when the store refused. */
+void api_builds_prune(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_releases_list(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_release_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_release_promote(struct rack *r, struct api_req *q, struct api_resp *s);
@@ -158,6 +161,7 @@ void api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_get(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_release_manifest(struct rack *r, struct api_req *q, struct api_resp *s);
+void api_render(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_system_processes(struct rack *r, struct api_req *q, struct api_resp *s);
 
 #endif

@@ -15,8 +15,10 @@
 #include "rackd/applog.h"
 #include "rackd/appexport.h"
 #include "rackd/build.h"
+#include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/manifest.h"
+#include "rackd/prune.h"
 #include "rackd/rack.h"
 #include "rackd/supervisor.h"
 #include "rackd/reconcile.h"
@@ -191,13 +193,19 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	build_remove_images(r, a);     /* what its builds made, once its processes go */
+	disk_vital(r, true);
 	if (store_app_delete(r->store, a->name) == -1) {
-		api_error(s, 500, "cannot delete app: %s", store_error(r->store));
+		char err[4600];
+
+		disk_store_error(r, "cannot delete the app", err, sizeof(err));
+		disk_vital(r, false);
+		api_error(s, 500, "%s", err);
 		return;
 	}
 	log_info("deleting app %s", a->name);
 	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
+	disk_vital(r, false);
 }
 
 void
@@ -207,6 +215,30 @@ api_builds_create(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (a != NULL)
 		build_start(r, a, q, s);
+}
+
+void
+api_builds_prune(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[4600];
+	jv *done;
+	int rc;
+
+	if (a == NULL)
+		return;
+	done = jv_array_new();
+	disk_vital(r, true);
+	rc = prune_builds(r, a, done, err, sizeof(err));
+	disk_vital(r, false);
+	if (rc == -1) {
+		jv_free(done);
+		api_error(s, 500, "%s", err);
+		return;
+	}
+	s->json = jv_object_new();
+	jv_set_take(s->json, "removed", done);
+	jv_set_int(s->json, "keep", prune_keep(r));
 }
 
 /* A row of GET /apps/APP/builds. */
@@ -409,9 +441,12 @@ api_release_rollback(struct rack *r, struct api_req *q, struct api_resp *s)
 		return;
 	}
 	snprintf(desc, sizeof(desc), "rollback to %s", old.id);
-	if (new_release(r, a, old.build, old.env, desc, id, sizeof(id)) == -1)
-		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
-	else {
+	if (new_release(r, a, old.build, old.env, desc, id, sizeof(id)) == -1) {
+		char err[4600];
+
+		disk_store_error(r, "cannot record the release", err, sizeof(err));
+		api_error(s, 500, "%s", err);
+	} else {
 		s->status = 201;
 		s->json = jv_object_new();
 		jv_set_str(s->json, "id", id);
@@ -515,8 +550,9 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv_set_str(j, "id", p->st.id);
 		jv_set_str(j, "service", p->st.service);
 		/* A replaced release's process drains, then stops: say so already. */
-		jv_set_str(j, "status", !proc_is_active(a, p) && !proc_is_promoting(a, p) &&
-		    !p->oneoff && p->state != PROC_EXITED ? "stopping" : state_name(p->state));
+		jv_set_str(j, "status", ((!proc_is_active(a, p) && !proc_is_promoting(a, p) &&
+		    !p->oneoff) || proc_draining(p)) && p->state != PROC_EXITED ? "stopping" :
+		    state_name(p->state));
 		jv_set_str(j, "release", p->st.release);
 		jv_set_int(j, "started", p->st.started);
 		jv_set_str(j, "command", p->st.command);
@@ -618,7 +654,8 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv *body, *set, *unset, *env, *replace;
 	const char **keys = NULL;
 	size_t nkeys, n = 0;
-	char **lines, id[16] = "", build[16] = "";
+	char **lines, id[16] = "", build[16] = "", err[4600];
+	bool promote, queued = false;
 	struct buf out;
 	struct st_release *list;
 	size_t nl;
@@ -640,11 +677,14 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 		}
 	}
 	replace = jv_get(body, "replace");
-	if (replace != NULL && !jv_is_bool(replace)) {
-		api_error(s, 400, "replace takes true or false");
+	if ((replace != NULL && !jv_is_bool(replace)) ||
+	    (jv_get(body, "promote") != NULL && !jv_is_bool(jv_get(body, "promote")))) {
+		api_error(s, 400, "%s takes true or false", replace != NULL && !jv_is_bool(replace) ?
+		    "replace" : "promote");
 		jv_free(body);
 		return;
 	}
+	promote = jv_bool(body, "promote");
 	/* replace: the variables given are the whole environment. */
 	env = jv_bool(body, "replace") ? jv_object_new() : latest_env(r, a->name);
 	keys = jv_keys(set, &nkeys);
@@ -682,13 +722,22 @@ api_env_set(struct rack *r, struct api_req *q, struct api_resp *s)
 			str_copy(build, sizeof(build), list[0].build);
 		store_release_list_free(list, nl);
 	}
-	if (new_release(r, a, build, buf_cstr(&out), "env change", id, sizeof(id)) == -1)
-		api_error(s, 500, "cannot record the release: %s", store_error(r->store));
-	else {
+	if (new_release(r, a, build, buf_cstr(&out), "env change", id, sizeof(id)) == -1) {
+		disk_store_error(r, "cannot record the release", err, sizeof(err));
+		api_error(s, 500, "%s", err);
+	} else if (promote && build[0] != '\0' &&
+	    reconcile_promote_next(r, a, id, &queued, err, sizeof(err)) == -1) {
+		/* Made and promoted in one turn of the loop, so concurrent changes
+		 * promote in the order they were made: the newest, which holds
+		 * them all, is what serves at the end. */
+		api_error(s, 400, "release %s is made but cannot be promoted: %s", id, err);
+	} else {
 		s->status = 201;
 		s->json = jv_object_new();
 		jv_set_str(s->json, "release", id);
 		jv_set_bool(s->json, "build", build[0] != '\0');
+		if (promote && build[0] != '\0')
+			jv_set_str(s->json, "promotion", queued ? "queued" : "started");
 	}
 	buf_free(&out);
 out:
@@ -718,7 +767,10 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (!jv_is_int(jv_get(body, "count")) || count < 0 || count > 100) {
 		api_error(s, 400, "count must be a whole number from 0 to 100");
 	} else if (store_scale_set(r->store, a->name, q->args[1], (int)count) == -1) {
-		api_error(s, 500, "cannot store scale: %s", store_error(r->store));
+		char err[4600];
+
+		disk_store_error(r, "cannot store the scale", err, sizeof(err));
+		api_error(s, 500, "%s", err);
 	} else {
 		applog_system(r, a->name, "Scaling %s to %d", q->args[1], (int)count);
 		reconcile_app(r, a);   /* what it changes reaches the routers this loop turn */

@@ -63,13 +63,34 @@ struct shim_out {
 	struct logfile lf;
 	char data[4 * LOG_LINE_MAX];
 	size_t len;
+	size_t lost;            /* lines the log could not take since it last did */
+	int lost_errno;         /* why */
 };
 
+/* Writes the lines read. A log that cannot take them (a full disk) loses
+ * them, never the process its output: a shim that left would kill it with
+ * SIGPIPE. What was lost is said in the log once it takes lines again. */
 static void
 shim_flush(struct shim_out *o)
 {
-	if (o->len > 0 && logfile_write(&o->lf, o->data, o->len) == -1)
-		_exit(1);
+	if (o->len == 0)
+		return;
+	if (o->lost > 0) {
+		char note[256];
+		size_t n = stamp(note, sizeof(note));
+
+		n += (size_t)snprintf(note + n, sizeof(note) - n, " system/cx %zu lines of this "
+		    "process were lost: its log could not be written (%s)\n", o->lost,
+		    strerror(o->lost_errno));
+		if (n < sizeof(note) && logfile_write(&o->lf, note, n) == 0)
+			o->lost = 0;
+	}
+	if (o->lost > 0 || logfile_write(&o->lf, o->data, o->len) == -1) {
+		if (o->lost == 0)
+			o->lost_errno = errno;
+		for (size_t i = 0; i < o->len; i++)
+			o->lost += o->data[i] == '\n';
+	}
 	o->len = 0;
 }
 

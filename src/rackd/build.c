@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
+#include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/image.h"
 #include "rackd/manifest.h"
@@ -147,14 +148,6 @@ kv_set(char ***v, size_t *n, const char *name, size_t nlen, const char *value)
 	(*v)[*n] = NULL;
 }
 
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * The build args of service sv's Dockerfile, as Convox gives them: of the
  * app's env, Convox's own (APP, BUILD, RACK, RELEASE, SERVICE and their
@@ -204,7 +197,7 @@ build_args(const struct build_ctx *b, const struct mf_service *sv, char *const *
 			}
 		}
 	}
-	strv_free(pool);
+	str_list_free(pool);
 	return out;
 }
 
@@ -331,7 +324,7 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 			if (image_tag(first, ref, err, errlen) == -1 ||
 			    record_image(b, sv, ref, err, errlen) == -1)
 				rc = -1;
-			strv_free(args);
+			str_list_free(args);
 			continue;
 		}
 		snprintf(context, sizeof(context), "%s/%s", b->dir, sv->build_path);
@@ -346,7 +339,7 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 			    record_image(b, sv, ref, err, errlen) == -1)
 				rc = -1;
 		}
-		strv_free(args);
+		str_list_free(args);
 	}
 	for (size_t i = 0; i < m->nservices; i++)
 		free(keys[i]);
@@ -456,7 +449,7 @@ job_finish(struct build_job *j)
 	struct rack *r = j->rack;
 	struct st_build b = { 0 };
 	struct st_release rel = { 0 };
-	char path[4096], *report, *nl, *images, *warnings, *manifest = NULL;
+	char path[4096], *report, *nl, *images, *warnings, *manifest = NULL, *latest = NULL;
 	int status = 0, code;
 	jv *done, *warr;
 
@@ -501,7 +494,10 @@ job_finish(struct build_job *j)
 	str_copy(rel.id, sizeof(rel.id), j->release);
 	str_copy(rel.app, sizeof(rel.app), j->app);
 	str_copy(rel.build, sizeof(rel.build), j->id);
-	rel.env = j->env;
+	/* The environment as it is now, not as the build began: an env change
+	 * made during the build is not lost by the release that follows it. */
+	latest = rack_latest_env(r, j->app);
+	rel.env = latest;
 	str_copy(rel.status, sizeof(rel.status), "created");
 	rel.description = j->desc;
 	rel.error = "";
@@ -514,8 +510,11 @@ job_finish(struct build_job *j)
 	if (manifest == NULL || store_build_release_add(r->store, &b, &rel) == -1) {
 		char why[512];
 
-		snprintf(why, sizeof(why), "cannot record build %s: %s", j->id, manifest == NULL ?
-		    "its convox.yml cannot be read" : store_error(r->store));
+		if (manifest == NULL)
+			snprintf(why, sizeof(why), "cannot record build %s: its convox.yml cannot be "
+			    "read", j->id);
+		else
+			disk_store_error(r, "cannot record the build", why, sizeof(why));
 		log_warnx("app %s: %s", j->app, why);
 		job_failed(j, why);
 		job_error(j, 500, why);
@@ -537,6 +536,7 @@ job_finish(struct build_job *j)
 	j->pending = NULL;
 out:
 	free(manifest);
+	free(latest);
 	job_free(j);
 }
 
@@ -750,5 +750,5 @@ build_remove_images(struct rack *r, struct app *a)
 		if (p->st.pid > 0)
 			pids[npids++] = p->st.pid;
 	image_remove_later(refs, pids, npids);
-	strv_free(refs);
+	str_list_free(refs);
 }

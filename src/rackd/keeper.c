@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rackd/disk.h"
 
 int64_t
 keeper_backoff_ms(int failures)
@@ -140,9 +141,24 @@ keeper_run(const char *dir, int report_fd, int *ready_fd)
 	prctl(PR_SET_NAME, "cx-keeper");
 	snprintf(pidpath, sizeof(pidpath), "%s/keeper.pid", dir);
 	snprintf(line, sizeof(line), "%d\n", (int)getpid());
-	if (write_file_atomic(pidpath, line, strlen(line), 0600) == -1)
-		log_warn("keeper: cannot write %s", pidpath);
 	close(pfd[1]);
+	if (disk_write_file(dir, pidpath, line) == -1) {
+		/* Unnamed, the keeper could not be told to let go (cx rack
+		 * uninstall): no start rather than one nothing can stop. */
+		char msg[4200];
+
+		snprintf(msg, sizeof(msg), "cannot write %s: %s", pidpath, strerror(errno));
+		log_warnx("keeper: %s", msg);
+		kill(child, SIGTERM);
+		waitpid(child, NULL, 0);
+		close(pfd[0]);
+		if (report_fd != -1) {
+			if (write(report_fd, msg, strlen(msg)) == -1)
+				log_warn("keeper: cannot report start-up");
+			close(report_fd);
+		}
+		exit(1);
+	}
 	started = now_ms();
 	if (!first_report(pfd[0], report_fd)) {
 		/* A start that never worked is the user's to see, not to retry. */

@@ -36,6 +36,7 @@
 #include "rackd/ca.h"
 #include "rackd/discovery.h"
 #include "rackd/health.h"
+#include "rackd/disk.h"
 #include "rackd/keeper.h"
 #include "rackd/peers.h"
 #include "rackd/rack.h"
@@ -400,6 +401,7 @@ main(int argc, char **argv)
 		report(ready_fd, err);
 		fatalx("%s", err);
 	}
+	disk_init(r);
 	if (daemon) {
 		snprintf(path, sizeof(path), "%s/rackd.log", r->dir);
 		log_to_file(path, rack_log_max(r));
@@ -487,8 +489,12 @@ main(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/rackd.pid", r->dir);
 	snprintf(msg, sizeof(msg), "%d\n", (int)getpid());
-	if (write_file_atomic(path, msg, strlen(msg), 0600) == -1)
-		log_warn("cannot write %s", path);
+	if (disk_write_file(r->dir, path, msg) == -1) {
+		/* Without it cx rack uninstall and the lab cannot name the daemon. */
+		snprintf(msg, sizeof(msg), "cannot write %s: %s", path, strerror(errno));
+		report(ready_fd, msg);
+		fatalx("%s", msg);
+	}
 	log_info("rack %s running (%s%s%s)", name, r->host ? "host, public " : "",
 	    r->host ? r->public_addr : "", r->host ? "" : r->vpc ? r->cidr : "loopback");
 	report(ready_fd, "ok");

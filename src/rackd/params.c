@@ -22,6 +22,7 @@ static const struct param_def params[] = {
 	{ "api_max_conns", PARAM_INT, 1, 1000000, "API connections at once; at it the oldest idle one is closed for a new one (unset: a quarter of the daemon's descriptor limit)" },
 	{ "api_port", PARAM_PORT, 0, 0, "the API's HTTPS port: on public_address (host racks, default 5443), on 127.0.0.1 (other racks; unset: the unix socket alone)" },
 	{ "build_host_ca", PARAM_BOOL, 0, 0, "RUN steps of builds see the host's extra CA certificates (/usr/local/share/ca-certificates, which update-ca-certificates adds to the image's store); default true" },
+	{ "build_retention", PARAM_INT, 1, 1000, "builds kept per app: those its last N releases use (and its active one's); older ones are removed after each promotion and by cx builds prune (default 10)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },
@@ -38,6 +39,7 @@ static const struct param_def params[] = {
 	    "TLS peers' internal services; processes in namespaces of their own (racks run as "
 	    "root) reach it as port 80 of the bridge's .3, where peers' names resolve" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },
+	{ "registry", PARAM_REGISTRY, 0, 0, "Kubernetes racks: where builds' images are pushed, HOST[:PORT][/PATH] (rendered as REGISTRY/RACK-APP:SERVICE.BUILD)" },
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 80 of the bridge's .2)" },
 	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 443 of the bridge's .2)" },
 	{ "router_max_conns", PARAM_INT, 1, 1000000, "client connections of each router at once; at it the oldest idle one is closed for a new one (unset: half the router's descriptor limit less 64)" },
@@ -207,6 +209,32 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 			return -1;
 		}
 		return 0;
+	case PARAM_REGISTRY: {
+		/* HOST[:PORT][/PATH]: a domain, a port, lower-case path parts. */
+		char host[256];
+		const char *slash = strchr(value, '/'), *colon;
+		size_t hl = slash != NULL ? (size_t)(slash - value) : strlen(value);
+		bool ok = hl > 0 && hl < sizeof(host);
+
+		if (ok) {
+			memcpy(host, value, hl);
+			host[hl] = '\0';
+			if ((colon = strchr(host, ':')) != NULL) {
+				ok = parse_long(colon + 1, 1, 65535, &l) == 0;
+				host[colon - host] = '\0';
+			}
+			ok = ok && valid_domain(host);
+		}
+		for (const char *q = slash; ok && q != NULL && *q != '\0'; q++)
+			ok = islower((unsigned char)*q) || isdigit((unsigned char)*q) ||
+			    strchr("/._-", *q) != NULL;
+		if (!ok || (slash != NULL && (slash[1] == '\0' || strstr(slash, "//") != NULL))) {
+			snprintf(err, errlen, "%s must be a registry like registry.example.com:5000/team, "
+			    "not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	}
 	case PARAM_DOMAIN:
 		if (!valid_domain(value)) {
 			snprintf(err, errlen, "%s must be a lower-case domain name like apps.example.test,"

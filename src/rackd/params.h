@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 enum param_type { PARAM_BOOL, PARAM_INT, PARAM_PORT, PARAM_CIDR_LIST, PARAM_DOMAIN, PARAM_GROUP,
-	PARAM_ADDR, PARAM_URL, PARAM_FILE };
+	PARAM_ADDR, PARAM_URL, PARAM_FILE, PARAM_REGISTRY };
 
 struct param_def {
 	const char *name;

@@ -16,18 +16,23 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/params.h"
+#include "rackd/prune.h"
 
 void
 rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 {
 	if (store_param_get(r->store, key, out, outlen) == 0)
 		return;
-	if (strcmp(key, "domain") == 0)
+	if (strcmp(key, "registry") == 0)
+		snprintf(out, outlen, "registry.%s.cx.test", r->name);
+	else if (strcmp(key, "domain") == 0)
 		snprintf(out, outlen, "%s.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "domain_internal") == 0)
 		snprintf(out, outlen, "%s-internal.%s", r->name, r->vpc ? "cx.test" : "localhost");
 	else if (strcmp(key, "build_max_mb") == 0)
 		str_copy(out, outlen, "512");
+	else if (strcmp(key, "build_retention") == 0)
+		snprintf(out, outlen, "%d", PRUNE_DEFAULT_KEEP);
 	else if (strcmp(key, "log_max_mb") == 0)
 		snprintf(out, outlen, "%d", LOGFILE_DEFAULT_MB);
 	else if (strcmp(key, "process_pids_max") == 0)
@@ -110,8 +115,14 @@ proc_is_active(const struct app *a, const struct proc *p)
 bool
 proc_serves(const struct app *a, const struct proc *p)
 {
-	return proc_is_active(a, p) && p->state == PROC_RUNNING && !p->oneoff &&
-	    !(p->replaced && p->replace_at != 0);
+	return (proc_is_active(a, p) || proc_is_promoting(a, p)) && p->state == PROC_RUNNING &&
+	    !p->oneoff && !proc_draining(p);
+}
+
+bool
+proc_draining(const struct proc *p)
+{
+	return p->replaced && p->replace_at != 0;
 }
 
 bool

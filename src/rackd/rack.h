@@ -77,6 +77,7 @@ struct app {
 	char p_build_dir[4096];
 	char **p_env;
 	int64_t p_deadline;         /* ms: the whole promotion must be done by then */
+	char queued[16];            /* an env change's release, promoted when this one ends */
 	struct proc *procs;
 	int64_t drain_at;           /* ms: old release's processes stop after this */
 	int restarts;               /* crash restarts, for back-off */
@@ -126,6 +127,7 @@ struct rack {
 	char dir[4096];             /* $CX_HOME/racks/NAME */
 	char bin_dir[4096];         /* where cx-router lives */
 	struct store *store;
+	bool disk_vital;            /* the store's writes may spend the reserve (disk.h) */
 	struct ev_loop *loop;
 	char *ca_pem;               /* the rack's CA certificate (ca.h), PEM; owned */
 	bool vpc;                   /* VPC and host racks: lab racks, routers on lab addresses */
@@ -182,8 +184,12 @@ char *rack_latest_env(struct rack *r, const char *app);
 bool proc_is_active(const struct app *a, const struct proc *p);
 bool proc_is_promoting(const struct app *a, const struct proc *p);
 /* Whether the routers and the rack's DNS send p requests: a running process
- * of the active release, not a one-off, not draining (cx services restart). */
+ * of the active release or of the one being promoted (it passed its health
+ * check), not a one-off, not draining. */
 bool proc_serves(const struct app *a, const struct proc *p);
+/* Whether p is out of the routes, waiting to be stopped: retired by a
+ * rolling promotion, a scale-down or cx services restart (replace_at set). */
+bool proc_draining(const struct proc *p);
 /* Appends "allow CIDR" lines for every rack peered with r (VPC racks).
  * -1 if b refused one (full): the lines before it stay in b. */
 struct buf;

@@ -1,21 +1,30 @@
 /*
  * reconcile.c — see reconcile.h.
  *
- * An app's promotion:
+ * An app's promotion, rolling (each service's batches: rollout.c):
  *
- *   idle/active --promote R--> PROMOTING: start R's processes (scale counts)
- *      PROMOTING --all R processes passed health--> ACTIVE(R): routes switch
- *            to R, the previous release's processes get SIGTERM after a
- *            short drain
+ *   idle/active --promote R--> PROMOTING: R's processes start in batches,
+ *            at most deployment.maximum % of each service's count running at
+ *            once (old and new, draining and stopping ones included)
+ *      PROMOTING --an R process passes its health check--> it is routed,
+ *            beside the old release's; an old one per new serving one is
+ *            RETIRED; when a batch waits for room, old ones are RETIRED while
+ *            at least deployment.minimum % keep serving
+ *      RETIRED: out of the routes at once, SIGTERM (and its termination
+ *            grace) after a drain, so the routers have let it go first
+ *      PROMOTING --every service has its count of R processes serving-->
+ *            ACTIVE(R): the previous release's last processes drain, stop
  *      PROMOTING --an R process exits or misses its first-pass deadline-->
- *            FAILED: R's processes stop, the release records why (with the
- *            process's last log lines), the previous release keeps serving
+ *            FAILED: R's processes stop, retired old ones not yet stopped
+ *            are routed again, the active release is brought back to its
+ *            count; the release records why (with the process's last log
+ *            lines)
  *      PROMOTING --cancel (cx apps cancel)--> FAILED the same way, "cancelled"
  *
  * Outside a promotion the reconciler keeps the active release at its scale:
  * it replaces processes that exit (with back-off) or stay unhealthy, starts
- * or stops processes after `cx scale`, and stops processes of any other
- * release.
+ * or retires processes after `cx scale`, and stops processes of any other
+ * release. During one, the promotion alone starts and retires.
  */
 #include "rackd/reconcile.h"
 
@@ -36,12 +45,15 @@
 #include "lab/lab.h"
 #include "rackd/applog.h"
 #include "rackd/cgroup.h"
+#include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/image.h"
 #include "rackd/manifest.h"
+#include "rackd/prune.h"
 #include "rackd/rack.h"
 #include "rackd/resource.h"
+#include "rackd/rollout.h"
 #include "rackd/rootfs.h"
 #include "rackd/sandbox.h"
 #include "rackd/supervisor.h"
@@ -546,8 +558,15 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (proc_is_promoting(a, p))
 			stop_proc(r, a, p);
+		else if (proc_is_active(a, p) && proc_draining(p) && p->state != PROC_STOPPING &&
+		    p->state != PROC_EXITED) {
+			/* Retired for the promotion, not stopped yet: it serves again. */
+			p->replaced = false;
+			p->replace_at = 0;
+		}
 	}
 	clear_promotion(a);
+	rack_routes_changed(r);
 }
 
 int
@@ -592,6 +611,12 @@ activate(struct rack *r, struct app *a)
 	a->restarts = 0;
 	a->drain_at = now_ms() + DRAIN_MS;
 	rack_routes_changed(r);
+	{
+		char err[4600];
+
+		if (prune_builds(r, a, NULL, err, sizeof(err)) == -1)
+			log_warnx("app %s: after promoting: %s", a->name, err);
+	}
 }
 
 static void
@@ -629,6 +654,77 @@ count_procs(struct app *a, unsigned gen, const char *service, bool running_only)
 	return n;
 }
 
+/* Takes p out of the routes; stop_drained stops it after DRAIN_MS, once
+ * the routers have let it go. */
+static void
+drain_proc(struct rack *r, struct app *a, struct proc *p, int64_t now, const char *why)
+{
+	p->replaced = true;
+	p->replace_at = now + DRAIN_MS;
+	applog_system(r, a->name, "Draining process %s (%s)", p->st.id, why);
+	rack_routes_changed(r);
+}
+
+/* Stops the processes whose drain is over. */
+static void
+stop_drained(struct rack *r, struct app *a, int64_t now)
+{
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		if (proc_draining(p) && now >= p->replace_at && p->state != PROC_STOPPING &&
+		    p->state != PROC_EXITED)
+			stop_proc(r, a, p);
+	}
+}
+
+/* Service s's processes, old and new, as rollout_plan counts them. Every
+ * process not of the promotion is old (a previous release's still
+ * stopping too: it still runs); only the active release's may be retired. */
+static struct rollout_count
+rollout_count_of(struct rack *r, struct app *a, const struct mf_service *s)
+{
+	struct rollout_count c = { .want = reconcile_desired(r, a, s->name, s->scale_count) };
+
+	for (struct proc *p = a->procs; p != NULL; p = p->next) {
+		bool gone = p->state == PROC_EXITED, stopping = p->state == PROC_STOPPING;
+
+		if (p->oneoff || gone || strcmp(p->st.service, s->name) != 0)
+			continue;
+		if (proc_is_promoting(a, p)) {
+			if (!stopping) {
+				c.new_alive++;
+				c.new_serving += p->state == PROC_RUNNING;
+			}
+			continue;
+		}
+		c.old_alive++;
+		if (proc_is_active(a, p) && !stopping && !proc_draining(p)) {
+			c.old_live++;
+			c.old_serving += proc_serves(a, p);
+		}
+	}
+	return c;
+}
+
+/* Retires n live processes of the active release's service, those that
+ * do not serve first. */
+static void
+retire_old(struct rack *r, struct app *a, const char *service, int n, int64_t now)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "release %s takes its place", a->promoting);
+	for (int pass = 0; pass < 2 && n > 0; pass++) {
+		for (struct proc *p = a->procs; p != NULL && n > 0; p = p->next) {
+			if (!proc_is_active(a, p) || p->oneoff || strcmp(p->st.service, service) != 0 ||
+			    p->state == PROC_STOPPING || p->state == PROC_EXITED || proc_draining(p) ||
+			    (pass == 0 && proc_serves(a, p)))
+				continue;
+			drain_proc(r, a, p, now, why);
+			n--;
+		}
+	}
+}
+
 static void
 reconcile_promotion(struct rack *r, struct app *a)
 {
@@ -656,17 +752,20 @@ reconcile_promotion(struct rack *r, struct app *a)
 	}
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
-		int want = reconcile_desired(r, a, s->name, s->scale_count);
-		int have = count_procs(a, a->promoting_gen, s->name, false);
+		struct rollout_count c = rollout_count_of(r, a, s);
+		struct rollout_step step;
 
-		for (; have < want; have++) {
+		rollout_plan(&c, s->deploy_min, s->deploy_max, &step);
+		for (int k = 0; k < step.start; k++) {
 			if (spawn_proc(r, a, a->promoting, a->promoting_gen, m, a->p_build_dir, a->p_env,
 			    s, NULL, NULL, err, sizeof(err)) == -1) {
 				fail_promotion(r, a, NULL, err);
 				return;
 			}
 		}
-		if (count_procs(a, a->promoting_gen, s->name, true) < want)
+		if (step.retire > 0)
+			retire_old(r, a, s->name, step.retire, now);
+		if (!rollout_ready(&c))
 			ready = false;
 	}
 	if (ready)
@@ -703,7 +802,8 @@ reconcile_active(struct rack *r, struct app *a)
 		    now_unix() - p->st.started > 30)
 			a->restarts = 0;
 	}
-	if (m == NULL || now < a->next_restart)
+	/* A promotion starts and retires on its own (reconcile_promotion). */
+	if (m == NULL || now < a->next_restart || a->promoting[0] != '\0')
 		return;
 	for (size_t i = 0; i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
@@ -722,7 +822,7 @@ reconcile_active(struct rack *r, struct app *a)
 		for (struct proc *p = a->procs; p != NULL && have > want; p = p->next) {
 			if (proc_is_active(a, p) && strcmp(p->st.service, s->name) == 0 &&
 			    !p->replaced && p->state != PROC_STOPPING && p->state != PROC_EXITED) {
-				stop_proc(r, a, p);
+				drain_proc(r, a, p, now, "scaled down");
 				have--;
 			}
 		}
@@ -745,8 +845,6 @@ retire_replaced(struct rack *r, struct app *a, const char *service, int want, in
 		if (p->replace_at == 0) {
 			p->replace_at = now + DRAIN_MS;
 			rack_routes_changed(r);
-		} else if (now >= p->replace_at) {
-			stop_proc(r, a, p);
 		}
 	}
 }
@@ -835,6 +933,7 @@ reconcile_app(struct rack *r, struct app *a)
 	if (a->promoting[0] != '\0')
 		reconcile_promotion(r, a);
 	reconcile_active(r, a);
+	stop_drained(r, a, now_ms());
 }
 
 void
@@ -898,11 +997,85 @@ reconcile_health_changed(struct rack *r, struct proc *p, enum health_event ev)
 	reconcile_app(r, a);
 }
 
+/* Whether releases a dead daemon left "promoting" are still to be marked
+ * failed (the store could not be written when this daemon started). */
+static bool interrupted_left;
+
+/* A promotion does not survive the daemon: say so instead of "promoting"
+ * forever. Tried at start and then each tick until the store takes it. */
+static void
+fail_interrupted(struct rack *r)
+{
+	static const char why[] = "the rack's daemon restarted during the promotion; promote the "
+	    "release again";
+	int rc = 0;
+
+	disk_vital(r, true);
+	/* Later, an app's own promotion under way is left alone. */
+	if (!interrupted_left)
+		rc = store_release_fail_promoting(r->store, NULL, why);
+	for (struct app *a = r->apps; interrupted_left && a != NULL; a = a->next)
+		if (a->promoting[0] == '\0' && store_release_fail_promoting(r->store, a->name, why) == -1)
+			rc = -1;
+	disk_vital(r, false);
+	if (rc == 0) {
+		if (interrupted_left)
+			log_info("recorded the promotions the last daemon left as failed");
+		interrupted_left = false;
+		return;
+	}
+	if (!interrupted_left)
+		log_warnx("cannot record the interrupted promotions as failed (tried again each "
+		    "second): %s", store_error(r->store));
+	interrupted_left = true;
+}
+
+int
+reconcile_promote_next(struct rack *r, struct app *a, const char *id, bool *queued, char *err,
+    size_t errlen)
+{
+	*queued = a->promoting[0] != '\0';
+	if (!*queued)
+		return reconcile_promote(r, a, id, err, errlen);
+	if (a->queued[0] != '\0') {
+		/* The newer release has its changes too: it goes in its place. */
+		if (store_release_set_status(r->store, a->name, a->queued, "replaced", id) == -1)
+			log_warnx("app %s: cannot record release %s as replaced: %s", a->name,
+			    a->queued, store_error(r->store));
+		applog_system(r, a->name, "Release %s replaces %s, which waited for the promotion "
+		    "of %s", id, a->queued, a->promoting);
+	}
+	str_copy(a->queued, sizeof(a->queued), id);
+	return 0;
+}
+
+/* The release that waited for a promotion to end is promoted now. */
+static void
+promote_queued(struct rack *r, struct app *a)
+{
+	char id[sizeof(a->queued)], err[1024];
+
+	if (a->queued[0] == '\0' || a->promoting[0] != '\0' || a->deleting)
+		return;
+	str_copy(id, sizeof(id), a->queued);
+	a->queued[0] = '\0';
+	if (reconcile_promote(r, a, id, err, sizeof(err)) == -1) {
+		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
+		applog_system(r, a->name, "Promotion of %s failed: %s", id, err);
+		if (store_release_set_status(r->store, a->name, id, "failed", err) == -1)
+			log_warnx("app %s: cannot record release %s as failed: %s", a->name, id,
+			    store_error(r->store));
+	}
+}
+
 void
 reconcile_tick(struct rack *r)
 {
+	if (interrupted_left)
+		fail_interrupted(r);
 	for (struct app *a = r->apps, *next; a != NULL; a = next) {
 		next = a->next;
+		promote_queued(r, a);
 		reconcile_app(r, a);
 	}
 }
@@ -999,6 +1172,14 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 			goto fail;
 		manifest_env_free(senv);
 	}
+	/* Recorded first: a promotion the store does not know of would leave
+	 * the release "created" while it serves, or stuck after a restart. */
+	if (strcmp(id, a->active) != 0 &&
+	    store_release_set_status(r->store, a->name, id, "promoting", "") == -1) {
+		disk_store_error(r, "cannot record the promotion", err, errlen);
+		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
+		goto fail;
+	}
 	str_copy(a->promoting, sizeof(a->promoting), id);
 	a->promoting_gen = ++a->gen_counter;
 	a->p_deadline = now_ms() + 10 * 60 * 1000;
@@ -1007,10 +1188,6 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
 	free(a->restart_error);
 	a->restart_error = NULL;
-	if (strcmp(id, a->active) != 0 &&
-	    store_release_set_status(r->store, a->name, id, "promoting", "") == -1)
-		log_warnx("app %s: cannot record release %s as promoting: %s", a->name, id,
-			    store_error(r->store));
 	applog_system(r, a->name, "Promoting release %s", id);
 	reconcile_app(r, a);
 	return 0;
@@ -1355,11 +1532,7 @@ reconcile_init(struct rack *r)
 		}
 		free(apps);
 	}
-	/* A promotion does not survive the daemon: say so instead of "promoting" forever. */
-	if (store_release_fail_promoting(r->store, "the rack's daemon restarted during the promotion; "
-	    "promote the release again") == -1)
-		log_warnx("cannot record the interrupted promotions as failed: %s",
-		    store_error(r->store));
+	fail_interrupted(r);
 	adopt_procs(r);
 	/* The groups of processes that ended while no daemon watched. */
 	cgroup_sweep(r, proc_known);

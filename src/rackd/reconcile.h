@@ -48,6 +48,12 @@ void reconcile_health_changed(struct rack *r, struct proc *p, enum health_event 
 /* Begins promoting release `id` of app a. -1 with err when it cannot start
  * (unknown release, no build, required env missing, internal router off). */
 int reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen);
+/* An env change's promotion: begins now when none runs, else release id
+ * waits for the one under way to end (*queued true), taking the place of
+ * an older one waiting (marked replaced: id, newer, has its changes too).
+ * So concurrent changes are promoted in the order they were made. */
+int reconcile_promote_next(struct rack *r, struct app *a, const char *id, bool *queued, char *err,
+    size_t errlen);
 /* Cancels the promotion under way (`cx apps cancel`): its new processes
  * stop, the release is marked failed ("cancelled"), the active one serves
  * on. -1 with err when nothing is being promoted. */

@@ -17,6 +17,10 @@
 
 struct store {
 	sqlite3 *db;
+	int (*on_full)(void *);  /* frees room when a write finds the disk full */
+	void *on_full_arg;
+	bool full;               /* the last write failed for want of room */
+	bool freed;              /* ...and the handler freed some since tx_run began */
 };
 
 static const char *const migrations[] = {
@@ -72,10 +76,48 @@ store_error(struct store *st)
 	return sqlite3_errmsg(st->db);
 }
 
+/* Whether rc says the disk is full; then the handler may free room, once
+ * per failure: true when it did and the write may be tried again. */
+static bool
+full_retry(struct store *st, int rc)
+{
+	st->full = (rc & 0xff) == SQLITE_FULL;
+	if (st->full && st->on_full != NULL && st->on_full(st->on_full_arg) == 0)
+		st->freed = true;
+	else
+		return false;
+	return true;
+}
+
+/* A write that fails for want of room is tried again once the handler has
+ * freed some: a statement on its own (autocommit) and a COMMIT, which
+ * leaves its transaction open when it fails so, can both be. */
 static int
 exec_sql(struct store *st, const char *sql)
 {
-	return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK && full_retry(st, rc) &&
+	    (strcmp(sql, "COMMIT") != 0 || !sqlite3_get_autocommit(st->db)))
+		rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		st->full = false;
+	else
+		st->full = (rc & 0xff) == SQLITE_FULL;
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+void
+store_set_full_handler(struct store *st, int (*fn)(void *), void *arg)
+{
+	st->on_full = fn;
+	st->on_full_arg = arg;
+}
+
+bool
+store_full(struct store *st)
+{
+	return st->full;
 }
 
 struct store *
@@ -152,15 +194,44 @@ bind_text(sqlite3_stmt *q, int i, const char *s)
 
 /* Runs a prepared write statement to completion and finalizes it. */
 static int
-step_done(sqlite3_stmt *q)
+step_done(struct store *st, sqlite3_stmt *q)
 {
 	int rc;
 
 	if (q == NULL)
 		return -1;
 	rc = sqlite3_step(q);
+	/* Inside a transaction the room is freed too, for the caller's next try. */
+	if (rc != SQLITE_DONE && full_retry(st, rc) && sqlite3_get_autocommit(st->db)) {
+		sqlite3_reset(q);
+		rc = sqlite3_step(q);
+	}
+	st->full = (rc & 0xff) == SQLITE_FULL;
 	sqlite3_finalize(q);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs body (the statements of one write transaction) between BEGIN
+ * IMMEDIATE and COMMIT, rolled back on failure; run once more when it failed
+ * for want of room that the handler then freed. */
+static int
+tx_run(struct store *st, int (*body)(struct store *, const void *), const void *arg)
+{
+	for (int turn = 0; turn < 2; turn++) {
+		bool full;
+
+		st->freed = false;
+		if (exec_sql(st, "BEGIN IMMEDIATE") == 0 && body(st, arg) == 0 &&
+		    exec_sql(st, "COMMIT") == 0)
+			return 0;
+		full = st->full;
+		if (!sqlite3_get_autocommit(st->db))
+			exec_sql(st, "ROLLBACK");
+		st->full = full;
+		if (!st->freed)
+			break;
+	}
+	return -1;
 }
 
 static char *
@@ -209,7 +280,7 @@ store_params_set(struct store *st, char *const *keys, char *const *values, size_
 			goto fail;
 		bind_text(q, 1, keys[i]);
 		bind_text(q, 2, values[i]);
-		if (step_done(q) == -1)
+		if (step_done(st, q) == -1)
 			goto fail;
 	}
 	return exec_sql(st, "COMMIT");
@@ -228,7 +299,7 @@ store_app_create(struct store *st, const char *name, uint32_t uid_base)
 	bind_text(q, 1, name);
 	sqlite3_bind_int64(q, 2, now_unix());
 	sqlite3_bind_int64(q, 3, uid_base);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -240,28 +311,26 @@ store_app_set_uid_base(struct store *st, const char *name, uint32_t uid_base)
 		return -1;
 	sqlite3_bind_int64(q, 1, uid_base);
 	bind_text(q, 2, name);
-	return step_done(q);
+	return step_done(st, q);
+}
+
+static int
+app_delete_body(struct store *st, const void *name)
+{
+	sqlite3_stmt *q = prep(st, "DELETE FROM apps WHERE name = ?");
+
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, name);
+	return step_done(st, q);
 }
 
 int
 store_app_delete(struct store *st, const char *name)
 {
-	sqlite3_stmt *q;
-
 	/* Process rows stay until each process is gone, so that a daemon that
 	 * dies meanwhile still finds (and stops) them. */
-	if (exec_sql(st, "BEGIN IMMEDIATE") == -1)
-		return -1;
-	q = prep(st, "DELETE FROM apps WHERE name = ?");
-	if (q == NULL)
-		goto fail;
-	bind_text(q, 1, name);
-	if (step_done(q) == -1)
-		goto fail;
-	return exec_sql(st, "COMMIT");
-fail:
-	exec_sql(st, "ROLLBACK");
-	return -1;
+	return tx_run(st, app_delete_body, name);
 }
 
 static void
@@ -320,7 +389,7 @@ store_app_set_release(struct store *st, const char *app, const char *release)
 		return -1;
 	bind_text(q, 1, release);
 	bind_text(q, 2, app);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -341,7 +410,7 @@ store_build_add(struct store *st, const struct st_build *b)
 	bind_text(q, 8, b->images ? b->images : "");
 	bind_text(q, 9, b->status[0] ? b->status : "complete");
 	bind_text(q, 10, b->error ? b->error : "");
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -414,17 +483,12 @@ store_build_failed_list(struct store *st, const char *app, struct st_build **out
 	return 0;
 }
 
-int
-store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
+/* The first column of q's rows as a NULL-terminated array (finalizes q). */
+static int
+rows_strv(sqlite3_stmt *q, char ***out, size_t *n)
 {
-	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
 	size_t cap = 8;
 
-	*out = NULL;
-	*n = 0;
-	if (q == NULL)
-		return -1;
-	bind_text(q, 1, app);
 	*out = xcalloc(cap, sizeof(**out));
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (*n + 1 >= cap)
@@ -434,6 +498,92 @@ store_build_images_list(struct store *st, const char *app, char ***out, size_t *
 	(*out)[*n] = NULL;
 	sqlite3_finalize(q);
 	return 0;
+}
+
+int
+store_build_images_list(struct store *st, const char *app, char ***out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT images FROM builds WHERE app = ? AND images <> ''");
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	return rows_strv(q, out, n);
+}
+
+int
+store_build_prunable(struct store *st, const char *app, int keep, const char *promoting,
+    char ***out, size_t *n)
+{
+	sqlite3_stmt *q = prep(st, "SELECT id FROM builds b WHERE app = ?1"
+	    " AND ((status = 'complete' AND id NOT IN"
+	    "     (SELECT build FROM releases WHERE app = ?1 ORDER BY seq DESC LIMIT ?2))"
+	    "   OR (status = 'failed' AND"
+	    "     (SELECT COUNT(*) FROM releases WHERE app = ?1 AND created > b.created) >= ?2))"
+	    " AND id NOT IN (SELECT build FROM releases WHERE app = ?1 AND (id = ?3"
+	    "   OR id IN (SELECT release FROM apps WHERE name = ?1) OR status = 'promoting'))"
+	    " ORDER BY created, id");
+
+	*out = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	sqlite3_bind_int(q, 2, keep);
+	bind_text(q, 3, promoting);
+	return rows_strv(q, out, n);
+}
+
+/* The app and build of store_build_prune's transaction. */
+struct build_key {
+	const char *app, *id;
+};
+
+static int
+build_prune_body(struct store *st, const void *arg)
+{
+	static const char *const sql[] = {
+		"DELETE FROM releases WHERE app = ?1 AND build = ?2"
+		"  AND id NOT IN (SELECT release FROM apps WHERE name = ?1)",
+		"DELETE FROM builds WHERE app = ?1 AND id = ?2"
+		"  AND NOT EXISTS (SELECT 1 FROM releases WHERE app = ?1 AND build = ?2)",
+	};
+	const struct build_key *k = arg;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(sql); i++) {
+		sqlite3_stmt *q = prep(st, sql[i]);
+
+		if (q == NULL)
+			return -1;
+		bind_text(q, 1, k->app);
+		bind_text(q, 2, k->id);
+		if (step_done(st, q) == -1)
+			return -1;
+	}
+	return sqlite3_changes(st->db) == 1 ? 0 : -1;
+}
+
+int
+store_build_prune(struct store *st, const char *app, const char *id, char ***releases, size_t *n)
+{
+	struct build_key k = { app, id };
+	sqlite3_stmt *q = prep(st, "SELECT id FROM releases WHERE app = ? AND build = ? ORDER BY seq");
+
+	*releases = NULL;
+	*n = 0;
+	if (q == NULL)
+		return -1;
+	bind_text(q, 1, app);
+	bind_text(q, 2, id);
+	rows_strv(q, releases, n);
+	if (tx_run(st, build_prune_body, &k) == 0)
+		return 0;
+	str_list_free(*releases);
+	*releases = NULL;
+	*n = 0;
+	return -1;
 }
 
 int
@@ -453,7 +603,7 @@ store_release_add(struct store *st, const struct st_release *r)
 	bind_text(q, 6, r->description);
 	bind_text(q, 7, r->error);
 	sqlite3_bind_int64(q, 8, r->created);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 #define RELEASE_COLS "id, app, build, env, status, description, error, created"
@@ -526,7 +676,7 @@ store_release_set_status(struct store *st, const char *app, const char *id, cons
 	bind_text(q, 2, error);
 	bind_text(q, 3, app);
 	bind_text(q, 4, id);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -540,21 +690,24 @@ store_release_discard(struct store *st, const char *app, const char *id)
 	bind_text(q, 1, app);
 	bind_text(q, 2, id);
 	bind_text(q, 3, app);
-	if (step_done(q) == -1)
+	if (step_done(st, q) == -1)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
 
 int
-store_release_fail_promoting(struct store *st, const char *error)
+store_release_fail_promoting(struct store *st, const char *app, const char *error)
 {
 	sqlite3_stmt *q = prep(st, "UPDATE releases SET status = 'failed', error = ?"
-	    " WHERE status = 'promoting' AND id NOT IN (SELECT release FROM apps)");
+	    " WHERE status = 'promoting' AND id NOT IN (SELECT release FROM apps)"
+	    " AND (?2 IS NULL OR app = ?2)");
 
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, error);
-	return step_done(q);
+	if (app != NULL)
+		bind_text(q, 2, app);
+	return step_done(st, q);
 }
 
 int
@@ -620,14 +773,14 @@ store_release_activate(struct store *st, const char *app, const char *id)
 	if (q == NULL)
 		goto fail;
 	bind_text(q, 1, app);
-	if (step_done(q) == -1)
+	if (step_done(st, q) == -1)
 		goto fail;
 	q = prep(st, "UPDATE releases SET status = 'active', error = '' WHERE app = ? AND id = ?");
 	if (q == NULL)
 		goto fail;
 	bind_text(q, 1, app);
 	bind_text(q, 2, id);
-	if (step_done(q) == -1)
+	if (step_done(st, q) == -1)
 		goto fail;
 	if (store_app_set_release(st, app, id) == -1)
 		goto fail;
@@ -681,7 +834,7 @@ store_scale_set(struct store *st, const char *app, const char *service, int coun
 	bind_text(q, 1, app);
 	bind_text(q, 2, service);
 	sqlite3_bind_int(q, 3, count);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -707,7 +860,7 @@ store_proc_put(struct store *st, const struct st_proc *p)
 	sqlite3_bind_int(q, 12, p->promoting);
 	sqlite3_bind_int(q, 13, p->stopping);
 	bind_text(q, 14, p->oneoff);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -718,7 +871,7 @@ store_proc_delete(struct store *st, const char *id)
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, id);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -781,7 +934,7 @@ store_peer_put(struct store *st, const struct st_peer *p)
 	bind_text(q, 3, p->endpoint);
 	bind_text(q, 4, p->internal_domain);
 	sqlite3_bind_int64(q, 5, p->created);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -792,7 +945,7 @@ store_peer_delete(struct store *st, const char *name)
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, name);
-	if (step_done(q) == -1)
+	if (step_done(st, q) == -1)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
@@ -890,7 +1043,7 @@ store_cert_put(struct store *st, const struct st_cert *c)
 	bind_text(q, 5, c->cert_path);
 	bind_text(q, 6, c->key_path);
 	sqlite3_bind_int64(q, 7, c->created);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int
@@ -939,7 +1092,7 @@ store_cert_delete(struct store *st, const char *id)
 	if (q == NULL)
 		return -1;
 	bind_text(q, 1, id);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 void
@@ -971,7 +1124,7 @@ store_binding_set(struct store *st, const struct st_binding *b)
 	bind_text(q, 2, b->service);
 	sqlite3_bind_int(q, 3, b->port);
 	bind_text(q, 4, b->cert);
-	return step_done(q);
+	return step_done(st, q);
 }
 
 int

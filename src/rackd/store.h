@@ -79,6 +79,12 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 /* The last SQLite error, for log lines. */
 const char *store_error(struct store *st);
+/* fn(arg) is called when a write fails because the disk is full; it returns
+ * 0 when it freed room (the write is then tried again, once), -1 when it
+ * had none to free. */
+void store_set_full_handler(struct store *st, int (*fn)(void *), void *arg);
+/* Whether the last write failed because the disk is full. */
+bool store_full(struct store *st);
 
 /* Params: 0 found, -1 absent. */
 int store_param_get(struct store *st, const char *key, char *out, size_t outlen);
@@ -102,6 +108,21 @@ int store_build_failed_list(struct store *st, const char *app, struct st_build *
  * caller frees each and the array. */
 int store_build_images_list(struct store *st, const char *app, char ***out, size_t *n);
 
+/* The ids of app's builds that may go (builds_prune), oldest first,
+ * NULL-terminated (the caller frees each and the array): complete builds
+ * none of its newest keep releases uses, and failed ones made before its
+ * newest keep releases; never one that its active release, the release
+ * being promoted (promoting, may be "") or a release marked promoting
+ * uses. */
+int store_build_prunable(struct store *st, const char *app, int keep, const char *promoting,
+    char ***out, size_t *n);
+/* Removes build id of app and the releases made from it, in one
+ * transaction; *releases (NULL-terminated, *n long; str_list_free) names those.
+ * -1 when the app's active release uses it (nothing removed), no such build,
+ * or the store failed. */
+int store_build_prune(struct store *st, const char *app, const char *id, char ***releases,
+    size_t *n);
+
 int store_release_add(struct store *st, const struct st_release *r);
 int store_release_get(struct store *st, const char *app, const char *id, struct st_release *out);
 /* Newest first; at most limit (0 = all). */
@@ -111,8 +132,9 @@ int store_release_set_status(struct store *st, const char *app, const char *id, 
  * and is not the app's active one. 0 removed, 1 not (another status, or
  * no such release), -1 error. */
 int store_release_discard(struct store *st, const char *app, const char *id);
-/* Marks every release still "promoting" as failed with error (daemon start). */
-int store_release_fail_promoting(struct store *st, const char *error);
+/* Marks every release of app (every app's when NULL) still "promoting" as
+ * failed with error (daemon start). */
+int store_release_fail_promoting(struct store *st, const char *app, const char *error);
 /* Records a build and its release in one transaction. */
 int store_build_release_add(struct store *st, const struct st_build *b, const struct st_release *r);
 /* The app whose build or release has this id (ids are the rack's, not an

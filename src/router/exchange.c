@@ -9,7 +9,9 @@
  *   PROXY:  connect ─ refused/timeout ─► next upstream once, else 502/504 ─► LOCAL
  *           request half:  RQ_HEAD → RQ_BODY → RQ_DONE   (client ─► upstream)
  *           response half: RS_HEAD → RS_BODY → RS_DONE   (upstream ─► client)
- *           a pooled upstream that fails before any answer: one retry on a new one
+ *           an upstream that fails before any answer: sent again where retry.c
+ *           allows (a new connection for a stale pooled one, another upstream
+ *           for a body-less GET/HEAD), else 502
  *           101 to an Upgrade ─► tunnel_begin (tunnel.c)
  *           both halves done ─► conn_finish (keep-alive or close)
  *
@@ -36,6 +38,7 @@
 #include "router/balance.h"
 #include "router/conn_int.h"
 #include "router/metrics.h"
+#include "router/retry.h"
 #include "router/rewrite.h"
 #include "router/routes.h"
 #include "router/upstream.h"
@@ -446,13 +449,29 @@ proxy_fail(struct conn *c, int status, const char *why)
 	return local_reply(c, status, body, false);
 }
 
+/* Sends the request again to another upstream of its host than the one
+ * that failed; -1 if there is none. */
+static int
+retry_other(struct conn *c, int *step)
+{
+	struct upstream *next;
+	size_t idx;
+
+	next = balance_pick(c->w, c->ex.host, c->ex.upstream, conn_now(c), &idx);
+	if (next == NULL)
+		return -1;
+	c->ex.up_idx = idx;
+	*step = proxy_connect(c, next, false);
+	return 0;
+}
+
 /* The connect to c->ex.upstream failed: eject it, try one other, else 502/504. */
 static int
 connect_failed(struct conn *c, bool timeout)
 {
 	struct worker *w = c->w;
-	struct upstream *next;
-	size_t idx;
+	struct retry_case rc = { .connect_failed = true, .tried_other = c->ex.attempts >= 2 };
+	int step;
 
 	M_INC(w->m.upstream_connect_errors);
 	balance_eject(c->ex.upstream, conn_now(c));
@@ -460,13 +479,8 @@ connect_failed(struct conn *c, bool timeout)
 		upstream_close(w, c->ex.uc);
 		c->ex.uc = NULL;
 	}
-	if (c->ex.attempts < 2) {
-		next = balance_pick(w, c->ex.host, c->ex.upstream, conn_now(c), &idx);
-		if (next != NULL) {
-			c->ex.up_idx = idx;
-			return proxy_connect(c, next, false);
-		}
-	}
+	if (retry_decide(&rc) == RETRY_OTHER && retry_other(c, &step) == 0)
+		return step;
 	c->ex.rs = RS_HEAD;
 	c->ex.resp_started = false;
 	return proxy_fail(c, timeout ? 504 : 502, timeout ? "upstream connect timed out:" :
@@ -502,23 +516,40 @@ proxy_connect(struct conn *c, struct upstream *u, bool fresh)
 	return STEP_MORE;
 }
 
-/* A pooled connection failed before any answer: retry once on a new one. */
+/* The upstream failed c's request (closed, reset, refused the write):
+ * sent again where retry_decide allows, else 502. */
 static int
 upstream_failed(struct conn *c, const char *why)
 {
 	struct worker *w = c->w;
+	struct retry_case rc = {
+		.reused = c->ex.uc->reused,
+		.answered = c->ex.rs != RS_HEAD || c->ex.resp_started || c->ex.uc->len > 0,
+		.has_body = c->ex.rq_body != BK_NONE,
+		.body_sent = c->ex.rq_sent_body,
+		.safe_method = c->ex.head_req || strcmp(c->ex.method, "GET") == 0,
+		.retried_fresh = c->ex.retried,
+		.tried_other = c->ex.attempts >= 2,
+	};
+	enum retry_kind kind = retry_decide(&rc);
+	int step;
 
-	if (c->ex.uc->reused && !c->ex.retried && c->ex.rs == RS_HEAD && c->ex.uc->len == 0 &&
-	    !c->ex.rq_sent_body) {
-		M_INC(w->m.upstream_retries);
-		c->ex.retried = true;
+	if (kind != RETRY_NO) {
 		upstream_close(w, c->ex.uc);
 		c->ex.uc = NULL;
-		c->ex.attempts--;
 		c->ex.rq_ready = 0;
 		c->ex.rq_end = false;
 		http1_chunked_init(&c->ex.rq_ck);
+	}
+	if (kind == RETRY_FRESH_SAME) {
+		M_INC(w->m.upstream_retries);
+		c->ex.retried = true;
+		c->ex.attempts--;
 		return proxy_connect(c, c->ex.upstream, true);
+	}
+	if (kind == RETRY_OTHER && retry_other(c, &step) == 0) {
+		M_INC(w->m.upstream_retries);
+		return step;
 	}
 	M_INC(w->m.upstream_errors);
 	return proxy_fail(c, 502, why);

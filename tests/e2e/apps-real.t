@@ -24,7 +24,7 @@ RACK=real$$
 lab_cleanup() {
 	cx rack uninstall "$RACK" >/dev/null 2>&1
 	if [ -n "${PREFIX:-}" ]; then
-		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX"); do ip netns del "$ns"; done
+		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-"); do ip netns del "$ns"; done
 	fi
 	# The app's images (an uninstall removes them; belt and braces).
 	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
@@ -41,7 +41,7 @@ cx_base_image
 cp -r "$EXAMPLES/shop" "$TMP/shop"
 out=$(cx rack install local "$RACK" --vpc 10.61.0.0/16 2>&1)
 ok $? "install VPC rack $RACK (10.61.0.0/16)" "$out"
-PREFIX=$(ip netns list | awk '{print $1}' | grep -o '^cx[0-9a-f]*' | head -1)
+PREFIX=$(lab_prefix)
 cx apps create shop -r "$RACK" >/dev/null
 
 t0=$(date +%s%N)
@@ -121,10 +121,10 @@ images_gone() {
 	! printf '%s\n' "$names" | grep -q "^localhost/cx-$RACK/shop/"
 }
 wait_for 30 images_gone
-ok $? "no image of the app is left in podman's storage" "$(podman images | grep "cx-$RACK-shop-")"
+ok $? "no image of the app is left in podman's storage" "$(podman images | grep "cx-$RACK/shop/")"
 out=$(cx rack uninstall "$RACK" 2>&1); ok $? "uninstall the rack" "$out"
 check_no_leftovers
-[ -n "$PREFIX" ] && left=$(ip netns list | grep -c "^$PREFIX" || true) || left=x
-is "$left" 0 "no namespace of this lab is left"
+left=$(ip netns list | awk '{print $1}' | grep "^$PREFIX-" | tr '\n' ' ')
+is "${PREFIX:-no prefix}:$left" "$PREFIX:" "no namespace of this lab ($PREFIX) is left"
 
 done_testing

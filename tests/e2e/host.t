@@ -85,7 +85,7 @@ refused "$rc" "$out" "^ERROR: public_address 203\.0\.113\.9 is not an address of
 
 out=$(H cx rack install local h1 public_address=$PUB private_address=$PRIV internal_router=true 2>&1)
 ok $? "install host rack h1 (public $PUB, private $PRIV)" "$out"
-PREFIX=$(sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$CX_HOME/lab/state")
+PREFIX=$(lab_prefix)
 like "$PREFIX" '^cx[0-9a-f]{4}$' "the lab prefix is known ($PREFIX)"
 out=$(cx rack -r h1)
 like "$out" "PublicAddress +$PUB" "cx rack shows the public address"

@@ -45,6 +45,10 @@ is() {	# is GOT WANT NAME
 	fi
 }
 
+note() {	# note TEXT...: a TAP comment, for numbers a run reports
+	printf '# %s\n' "$*"
+}
+
 like() {	# like GOT REGEX NAME
 	if printf '%s' "$1" | grep -Eq -- "$2"; then
 		ok 0 "$3"
@@ -258,6 +262,11 @@ trap 'exit 1' INT TERM
 
 # After uninstalling: no process may still run from a directory of this test's
 # home, nor with a build of it mounted (app processes see theirs at /srv/app).
+# This home's lab prefix (cxNNNN), from the lab's state: never guessed from
+# `ip netns list`, where other labs on the machine (other homes, tests run
+# at the same time) show too. Empty before the lab exists.
+lab_prefix() { sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$CX_HOME/lab/state" 2>/dev/null; }
+
 check_no_leftovers() {
 	local left mounted
 	left=$(for d in /proc/[0-9]*; do readlink "$d/cwd" 2>/dev/null; done | grep -c "^$CX_HOME/" || true)

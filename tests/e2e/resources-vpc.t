@@ -21,7 +21,7 @@ lab_cleanup() {
 	stop_resources
 	cx rack uninstall rv >/dev/null 2>&1
 	if [ -n "${PREFIX:-}" ]; then
-		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX"); do ip netns del "$ns"; done
+		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-"); do ip netns del "$ns"; done
 	fi
 }
 CX_LAB_CLEANUP=lab_cleanup
@@ -30,7 +30,7 @@ netns() { ip netns list | awk '{print $1}' | sort; }
 netns >"$TMP/ns.before"
 out=$(cx rack install local rv --vpc 10.213.0.0/16 2>&1)
 ok $? "install a VPC rack" "$out" || { echo "Bail out! no VPC rack"; exit 1; }
-PREFIX=$(ip netns list | awk '{print $1}' | grep -o '^cx[0-9a-f]*' | head -1)
+PREFIX=$(lab_prefix)
 RES=$CX_HOME/racks/rv/apps/shop/resources
 cx apps create shop -r rv >/dev/null
 out=$(cx deploy "$EXAMPLES/resources-demo" -a shop -r rv 2>&1)

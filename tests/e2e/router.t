@@ -133,6 +133,24 @@ sleep 0.3
 line=$(grep '"service":"solo"' "$T/access.log" | grep '"request_id":"my-id-42"' | head -1)
 ok $(echo "$line" | grep -q '"rack":"dev","router":"public","app":"app1","service":"solo","process":"solo-3333"' && echo "$line" | grep -q '"status":200' && echo "$line" | grep -q '"duration_ms":' && echo "$line" | grep -q '"upstream_ms":'; echo $?) "access log: JSON line with rack, router, app, service, process, status, durations" "$line"
 
+# 24a-d: retries. A process that resets a request it got, without an answer
+# (as one killed with it does): a body-less GET goes to the other process;
+# a POST is not sent twice; a GET that both reset gets a 502, not a loop.
+codes=""
+for i in 1 2 3 4 5 6; do
+	codes="$codes $("${C[@]}" -H 'Host: web.app1.dev.localhost' -w ':%{http_code}' "$URL/drop?on=one" | tr -d '\n')"
+done
+is "$codes" " two:200 two:200 two:200 two:200 two:200 two:200" "a GET reset by one process is answered by the other"
+codes=""
+for i in 1 2 3 4 5 6; do
+	codes="$codes $("${C[@]}" -X POST -H 'Host: web.app1.dev.localhost' -o /dev/null -w '%{http_code}' "$URL/drop?on=one")"
+done
+ok $(echo "$codes" | grep -q 502 && ! echo "$codes" | grep -qvE '^( (200|502))+$'; echo $?) "a POST reset by one process gets a 502, never a second try elsewhere" "got:$codes"
+code=$("${C[@]}" -o /dev/null -w '%{http_code}' -H 'Host: web.app1.dev.localhost' "$URL/drop?on=one&on=two")
+is "$code" 502 "a GET that every process resets: 502 after one retry, no loop"
+m=$("${C[@]}" -H 'Host: _cx' $URL/_cx/metrics)
+ok $(echo "$m" | grep -qE '^cx_router_upstream_retries_total\{.*\} [1-9]'; echo $?) "metrics count the retries" "$(echo "$m" | grep -E 'retries|upstream_errors')"
+
 # 25-26: SIGHUP reload switches routes
 routes "$T/routes" <<EOF
 cx-routes 1

@@ -17,7 +17,7 @@ lab_cleanup() {
 	for r in a b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
 	# Belt and braces: nothing named with this lab's prefix may survive.
 	if [ -n "${PREFIX:-}" ]; then
-		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX"); do ip netns del "$ns"; done
+		for ns in $(ip netns list | awk '{print $1}' | grep "^$PREFIX-"); do ip netns del "$ns"; done
 	fi
 }
 CX_LAB_CLEANUP=lab_cleanup
@@ -40,7 +40,7 @@ for spec in a:10.1.0.0/16 b:10.2.0.0/16 c:10.3.0.0/16; do
 	out=$(cx rack install local "${spec%%:*}" --vpc "${spec#*:}" 2>&1); ok $? "install VPC rack ${spec%%:*} (${spec#*:})"
 done
 echo "# three VPC racks in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
-PREFIX=$(ls "$CX_HOME/lab" >/dev/null 2>&1 && ip netns list | awk '{print $1}' | grep -o '^cx[0-9a-f]*' | head -1)
+PREFIX=$(lab_prefix)
 out=$(cx rack install local d --vpc 10.2.128.0/17 2>&1); rc=$?
 refused "$rc" "$out" "ERROR: .*overlaps" "an overlapping CIDR is refused"
 
@@ -161,7 +161,7 @@ lacks "$out" "^RACK" "10\.1\.0\.0" "b has no peering with a any more"
 lacks "$(cat "$CX_HOME/racks/b/routes.internal")" "^cx-routes 1" "10\.1\.0\.0/16" "b's allow list dropped a's CIDR"
 for r in b c; do cx rack uninstall "$r" >/dev/null 2>&1; done
 check_no_leftovers
-left=$(ip netns list | grep -c "^$PREFIX" || true)
-is "$left" 0 "no namespace of this lab is left"
+left=$(ip netns list | awk '{print $1}' | grep "^$PREFIX-" | tr '\n' ' ')
+is "${PREFIX:-no prefix}:$left" "$PREFIX:" "no namespace of this lab ($PREFIX) is left"
 
 done_testing

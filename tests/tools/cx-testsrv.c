@@ -15,6 +15,9 @@
  *   GET  /eof?bytes=N    N bytes delimited by closing the connection (no length)
  *   GET  /ws             with Upgrade: 101, then echoes every byte back
  *   POST /reject         413 at once, without reading the body; then drains and closes
+ *   ANY  /drop?on=NAME   the server named NAME (on= may repeat) reads the request and
+ *                        resets the connection without answering, as a process killed
+ *                        with it would; any other answers "NAME\n"
  * Every answer carries X-Server: NAME and X-Conn: the connection's serial
  * number (1, 2, ...), so a test can tell whether a connection was reused.
  */
@@ -113,6 +116,21 @@ path_is(struct http_slice target, const char *path)
 
 	return target.n >= n && memcmp(target.p, path, n) == 0 &&
 	    (target.n == n || target.p[n] == '?');
+}
+
+/* Whether target's query names this server with on=NAME. */
+static bool
+dropped_here(struct http_slice target)
+{
+	char want[128];
+	int n = snprintf(want, sizeof(want), "on=%s", name);
+
+	for (size_t i = 0; n > 0 && i + (size_t)n <= target.n; i++) {
+		if (memcmp(target.p + i, want, (size_t)n) == 0 &&
+		    (i + (size_t)n == target.n || target.p[i + (size_t)n] == '&'))
+			return true;
+	}
+	return false;
 }
 
 /* Writes a response head, and body (if not NULL) in the same write. */
@@ -294,6 +312,11 @@ serve(struct client *c, struct http_request *req)
 		long code = query_num(t, "code");
 
 		r = head(c, code >= 200 && code <= 999 ? (int)code : 200, "", 0, !keep);
+	} else if (path_is(t, "/drop") && dropped_here(t)) {
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		return 0;
 	} else if (path_is(t, "/close")) {
 		text = xasprintf("%s\n", name);
 		answer(c, 200, text, true);

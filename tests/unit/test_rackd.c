@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -330,6 +332,159 @@ test_store_migrates_v1(void **state)
 	store_close(st);
 }
 
+/* Adds build id of app a (status complete or failed) made at created, and
+ * (when rel is not NULL) release rel from it made just after. */
+static void
+add_build(struct store *st, const char *id, const char *status, int64_t created, const char *rel)
+{
+	struct st_build b = { .dir = "/d", .manifest = "", .warnings = "", .images = "",
+	    .error = "", .created = created };
+	struct st_release r = { .env = "", .description = "", .error = "", .created = created };
+
+	str_copy(b.id, sizeof(b.id), id);
+	str_copy(b.app, sizeof(b.app), "a");
+	str_copy(b.status, sizeof(b.status), status);
+	assert_int_equal(store_build_add(st, &b), 0);
+	if (rel == NULL)
+		return;
+	str_copy(r.id, sizeof(r.id), rel);
+	str_copy(r.app, sizeof(r.app), "a");
+	str_copy(r.build, sizeof(r.build), id);
+	str_copy(r.status, sizeof(r.status), "replaced");
+	assert_int_equal(store_release_add(st, &r), 0);
+}
+
+/* Joins a NULL-terminated list with spaces into out, then frees it. */
+static const char *
+joined(char **v, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%s", i ? " " : "", v[i]);
+	str_list_free(v);
+	return out;
+}
+
+/* Which builds may go: not one the newest keep releases, the active release,
+ * the one being promoted or one marked promoting uses; failed builds once
+ * keep releases came after them. Pruning takes the releases made from a
+ * build and refuses the active release's build. */
+static void
+test_store_build_prune(void **state)
+{
+	char path[128], err[256], text[256], **v;
+	struct st_release rel = { .env = "A=1\n", .description = "env", .error = "" }, got;
+	struct st_build bd;
+	struct store *st;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/prune.db", tmpdir);
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_app_create(st, "a", 0), 0);
+	add_build(st, "F0", "failed", 5, NULL);
+	add_build(st, "B1", "complete", 10, "R1");
+	add_build(st, "B2", "complete", 20, "R2");
+	add_build(st, "B3", "complete", 30, "R3");
+	add_build(st, "B4", "complete", 40, "R4");
+	add_build(st, "B5", "complete", 50, "R5");
+	add_build(st, "F6", "failed", 55, NULL);
+	/* An env change forks R5: a second release of B5, the newest. */
+	str_copy(rel.id, sizeof(rel.id), "R6");
+	str_copy(rel.app, sizeof(rel.app), "a");
+	str_copy(rel.build, sizeof(rel.build), "B5");
+	str_copy(rel.status, sizeof(rel.status), "created");
+	rel.created = 60;
+	assert_int_equal(store_release_add(st, &rel), 0);
+	/* A rollback: R2 is active. */
+	assert_int_equal(store_release_activate(st, "a", "R2"), 0);
+
+	/* keep 2: R6 and R5 hold B5; R2 (active) holds B2. */
+	assert_int_equal(store_build_prunable(st, "a", 2, "", &v, &n), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(joined(v, text, sizeof(text)), "F0 B1 B3 B4");
+	/* The release being promoted, and one a dead daemon left promoting. */
+	assert_int_equal(store_release_set_status(st, "a", "R4", "promoting", ""), 0);
+	assert_int_equal(store_build_prunable(st, "a", 2, "R3", &v, &n), 0);
+	assert_string_equal(joined(v, text, sizeof(text)), "F0 B1");
+	/* keep 10 holds every complete build; F0 has fewer than 10 after it. */
+	assert_int_equal(store_build_prunable(st, "a", 10, "", &v, &n), 0);
+	assert_int_equal(n, 0);
+	joined(v, text, sizeof(text));
+	/* keep 1: R6 holds B5 by count (R2 and R4 hold theirs as before); F6
+	 * has one release after it, which is enough now. */
+	assert_int_equal(store_build_prunable(st, "a", 1, "", &v, &n), 0);
+	assert_string_equal(joined(v, text, sizeof(text)), "F0 B1 B3 F6");
+
+	/* Pruning B1 takes R1 with it. */
+	assert_int_equal(store_build_prune(st, "a", "B1", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(joined(v, text, sizeof(text)), "R1");
+	assert_int_equal(store_build_get(st, "a", "B1", &bd), -1);
+	assert_int_equal(store_release_get(st, "a", "R1", &got), -1);
+	/* The active release's build is refused, and nothing goes. */
+	assert_int_equal(store_build_prune(st, "a", "B2", &v, &n), -1);
+	assert_null(v);
+	assert_int_equal(store_build_get(st, "a", "B2", &bd), 0);
+	store_build_free(&bd);
+	assert_int_equal(store_release_get(st, "a", "R2", &got), 0);
+	store_release_free(&got);
+	/* No such build. */
+	assert_int_equal(store_build_prune(st, "a", "B9", &v, &n), -1);
+	store_close(st);
+	/* What was pruned stays pruned across a reopen. */
+	st = store_open(path, err, sizeof(err));
+	assert_non_null(st);
+	assert_int_equal(store_build_get(st, "a", "B1", &bd), -1);
+	assert_int_equal(store_build_get(st, "a", "B3", &bd), 0);
+	store_build_free(&bd);
+	store_close(st);
+}
+
+/* lock_holder names the process holding a file's flock (what rack
+ * uninstall finds the daemon by), not a waiter, and 0 once it let go. */
+static void
+test_lock_holder(void **state)
+{
+	char path[128];
+	int fd, go[2], ready[2];
+	pid_t child;
+	char c;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/rackd.lock", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(lock_holder(path), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int lfd = open(path, O_RDWR | O_CLOEXEC);
+
+		if (lfd == -1 || flock(lfd, LOCK_EX) == -1)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		(void)!read(go[0], &c, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(lock_holder(path), child);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), -1);   /* held indeed */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+	assert_int_equal(lock_holder(path), 0);
+	snprintf(path, sizeof(path), "%s/no-such-file", tmpdir);
+	assert_int_equal(lock_holder(path), -1);
+	close(fd);
+	for (int i = 0; i < 2; i++) {
+		close(go[i]);
+		close(ready[i]);
+	}
+}
+
 static void
 test_params(void **state)
 {
@@ -345,6 +500,9 @@ test_params(void **state)
 	assert_string_equal(err, "unknown param \"zzzzzz\"; cx rack params lists them");
 	assert_int_equal(params_check("router_port", "70000", err, sizeof(err)), -1);
 	assert_int_equal(params_check("build_max_mb", "0", err, sizeof(err)), -1);
+	assert_int_equal(params_check("build_retention", "3", err, sizeof(err)), 0);
+	assert_int_equal(params_check("build_retention", "0", err, sizeof(err)), -1);
+	assert_string_equal(err, "build_retention must be a whole number from 1 to 1000, not \"0\"");
 	assert_int_equal(params_check("internal_router_whitelist", "10.5.0.0/16,192.168.1.0/24", err,
 	    sizeof(err)), 0);
 	assert_int_equal(params_check("internal_router_whitelist", "10.5.0.1/16", err, sizeof(err)),
@@ -517,6 +675,8 @@ main(void)
 		cmocka_unit_test(test_store_migrates_v1),
 		cmocka_unit_test(test_store_migrates_v4_certs),
 		cmocka_unit_test(test_store_migrates_v7_images),
+		cmocka_unit_test(test_store_build_prune),
+		cmocka_unit_test(test_lock_holder),
 		cmocka_unit_test(test_params),
 		cmocka_unit_test(test_dockerfile),
 		cmocka_unit_test(test_cron),

@@ -1,0 +1,633 @@
+/*
+ * render.c — convox.yml to Kubernetes objects (see render.h). Each object is
+ * built as a jv value in the key order `kubectl get -o yaml` shows, so the
+ * YAML reads as people expect. Nothing here talks to a server.
+ */
+#include "k8s/render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/tls.h"
+#include "common/util.h"
+
+#define MANAGER "cx"
+
+/* What a resource type runs as on Kubernetes: its image, port, where its
+ * data lives, and how its URL is made. */
+struct kind {
+	const char *type;
+	const char *image;
+	int port;
+	const char *data_dir;   /* NULL: no volume (memcached) */
+	const char *scheme;     /* URL scheme */
+};
+
+static const struct kind kinds[] = {
+	{ "postgres", "postgres:15", 5432, "/var/lib/postgresql/data", "postgres" },
+	{ "mysql", "mysql:8.0", 3306, "/var/lib/mysql", "mysql" },
+	{ "mariadb", "mariadb:10.11", 3306, "/var/lib/mysql", "mysql" },
+	{ "redis", "redis:7", 6379, "/data", "redis" },
+	{ "memcached", "memcached:1.6", 11211, NULL, "memcached" },
+};
+
+static const struct kind *
+kind_of(const char *type)
+{
+	for (size_t i = 0; i < CX_ARRAY_LEN(kinds); i++)
+		if (strcmp(kinds[i].type, type) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+void
+k8s_namespace(const char *rack, const char *app, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s-%s", rack, app);
+}
+
+/* ---- small builders ---- */
+
+static jv *
+labels(const struct k8s_render_opts *o, const char *what, const char *name)
+{
+	jv *l = jv_object_new();
+
+	jv_set_str(l, "app.kubernetes.io/managed-by", MANAGER);
+	jv_set_str(l, "cx.rack", o->rack);
+	jv_set_str(l, "cx.app", o->app);
+	if (what != NULL)
+		jv_set_str(l, what, name);
+	return l;
+}
+
+/* {apiVersion, kind, metadata: {name, namespace, labels}}; ns NULL for a
+ * cluster-wide object. */
+static jv *
+object(const char *api, const char *kind, const char *name, const char *ns, jv *lab)
+{
+	jv *o = jv_object_new(), *md = jv_object_new();
+
+	jv_set_str(o, "apiVersion", api);
+	jv_set_str(o, "kind", kind);
+	jv_set_str(md, "name", name);
+	if (ns != NULL)
+		jv_set_str(md, "namespace", ns);
+	jv_set_take(md, "labels", lab);
+	jv_set_take(o, "metadata", md);
+	return o;
+}
+
+/* The selector's labels of what `what: name` names. */
+static jv *
+selector(const struct k8s_render_opts *o, const char *what, const char *name)
+{
+	jv *l = jv_object_new();
+
+	jv_set_str(l, "cx.app", o->app);
+	jv_set_str(l, what, name);
+	return l;
+}
+
+static jv *
+strv(const char *a, const char *b, const char *c)
+{
+	jv *arr = jv_array_new();
+
+	jv_push_str(arr, a);
+	if (b != NULL)
+		jv_push_str(arr, b);
+	if (c != NULL)
+		jv_push_str(arr, c);
+	return arr;
+}
+
+/* A Secret of "K=V" entries, in data (base64) rather than stringData: the
+ * server keeps no stringData, so applying it again would change the object
+ * every time. */
+static jv *
+secret(const struct k8s_render_opts *o, const char *ns, const char *name, const char *what,
+    const char *owner, char *const *kv)
+{
+	jv *s = object("v1", "Secret", name, ns, labels(o, what, owner)), *data = jv_object_new();
+
+	jv_set_str(s, "type", "Opaque");
+	for (size_t i = 0; kv != NULL && kv[i] != NULL; i++) {
+		const char *eq = strchr(kv[i], '=');
+		size_t vlen;
+		char *k, *b64;
+
+		if (eq == NULL)
+			continue;
+		vlen = strlen(eq + 1);
+		k = xstrndup(kv[i], (size_t)(eq - kv[i]));
+		b64 = xmalloc(4 * ((vlen + 2) / 3) + 1);
+		base64_encode((const unsigned char *)eq + 1, vlen, b64);
+		jv_set_str(data, k, b64);
+		free(b64);
+		free(k);
+	}
+	if (kv != NULL && kv[0] != NULL)
+		jv_set_take(s, "data", data);  /* an empty map is stored as none */
+	else
+		jv_free(data);
+	return s;
+}
+
+static jv *
+service_port(const char *name, int port, int target)
+{
+	jv *p = jv_object_new();
+
+	jv_set_str(p, "name", name);
+	jv_set_str(p, "protocol", "TCP");
+	jv_set_int(p, "port", port);
+	jv_set_int(p, "targetPort", target);
+	return p;
+}
+
+/* A ClusterIP Service NAME in front of the pods selected by what: name. */
+static jv *
+cluster_service(const struct k8s_render_opts *o, const char *ns, const char *what,
+    const char *name, const char *port_name, int port)
+{
+	jv *s = object("v1", "Service", name, ns, labels(o, what, name)), *spec = jv_object_new();
+	jv *ports = jv_array_new();
+
+	jv_set_str(spec, "type", "ClusterIP");
+	jv_set_take(spec, "selector", selector(o, what, name));
+	jv_push_take(ports, service_port(port_name, port, port));
+	jv_set_take(spec, "ports", ports);
+	jv_set_take(s, "spec", spec);
+	return s;
+}
+
+/* ---- resources ---- */
+
+/* The resource's password: stable for a rack, app and name (the rack's
+ * seed keyed), so that applying twice changes nothing. */
+static void
+resource_password(const struct k8s_render_opts *o, const char *name, char *out, size_t outlen)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "k8s-resource/%s/%s/%s", o->rack, o->app, name);
+	tls_hmac_hex(o->seed, msg, out, outlen < 33 ? outlen : 33);
+}
+
+static void
+resource_url(const struct k8s_render_opts *o, const struct mf_resource *res, const struct kind *k,
+    char *out, size_t outlen)
+{
+	char pw[64], ns[80];
+
+	k8s_namespace(o->rack, o->app, ns, sizeof(ns));
+	resource_password(o, res->name, pw, sizeof(pw));
+	if (strcmp(k->type, "memcached") == 0)
+		snprintf(out, outlen, "memcached://%s.%s.svc.cluster.local:%d", res->name, ns, k->port);
+	else if (strcmp(k->type, "redis") == 0)
+		snprintf(out, outlen, "redis://:%s@%s.%s.svc.cluster.local:%d/0", pw, res->name, ns,
+		    k->port);
+	else
+		snprintf(out, outlen, "%s://app:%s@%s.%s.svc.cluster.local:%d/app", k->scheme, pw,
+		    res->name, ns, k->port);
+}
+
+static jv *
+env_from_secret(const char *var, const char *secret_name, const char *key)
+{
+	jv *e = jv_object_new(), *from = jv_object_new(), *ref = jv_object_new();
+
+	jv_set_str(e, "name", var);
+	jv_set_str(ref, "name", secret_name);
+	jv_set_str(ref, "key", key);
+	jv_set_take(from, "secretKeyRef", ref);
+	jv_set_take(e, "valueFrom", from);
+	return e;
+}
+
+static jv *
+env_value(const char *var, const char *value)
+{
+	jv *e = jv_object_new();
+
+	jv_set_str(e, "name", var);
+	jv_set_str(e, "value", value);
+	return e;
+}
+
+/* The container's environment for a server of kind k, its password read
+ * from the credentials Secret. */
+static jv *
+resource_env(const struct kind *k, const char *creds)
+{
+	jv *env = jv_array_new();
+
+	if (strcmp(k->type, "postgres") == 0) {
+		jv_push_take(env, env_value("POSTGRES_USER", "app"));
+		jv_push_take(env, env_value("POSTGRES_DB", "app"));
+		jv_push_take(env, env_from_secret("POSTGRES_PASSWORD", creds, "password"));
+		jv_push_take(env, env_value("PGDATA", "/var/lib/postgresql/data/pgdata"));
+	} else if (strcmp(k->type, "mysql") == 0 || strcmp(k->type, "mariadb") == 0) {
+		const char *p = strcmp(k->type, "mysql") == 0 ? "MYSQL" : "MARIADB";
+		char v[32];
+
+		snprintf(v, sizeof(v), "%s_USER", p);
+		jv_push_take(env, env_value(v, "app"));
+		snprintf(v, sizeof(v), "%s_DATABASE", p);
+		jv_push_take(env, env_value(v, "app"));
+		snprintf(v, sizeof(v), "%s_PASSWORD", p);
+		jv_push_take(env, env_from_secret(v, creds, "password"));
+		snprintf(v, sizeof(v), "%s_RANDOM_ROOT_PASSWORD", p);
+		jv_push_take(env, env_value(v, "yes"));
+	} else if (strcmp(k->type, "redis") == 0) {
+		jv_push_take(env, env_from_secret("REDIS_PASSWORD", creds, "password"));
+	}
+	return env;
+}
+
+static jv *
+container_port(const char *name, int port)
+{
+	jv *ports = jv_array_new(), *p = jv_object_new();
+
+	jv_set_str(p, "name", name);
+	jv_set_int(p, "containerPort", port);
+	jv_set_str(p, "protocol", "TCP");
+	jv_push_take(ports, p);
+	return ports;
+}
+
+static jv *
+resource_statefulset(const struct k8s_render_opts *o, const char *ns,
+    const struct mf_resource *res, const struct kind *k, const char *creds)
+{
+	jv *ss = object("apps/v1", "StatefulSet", res->name, ns, labels(o, "cx.resource", res->name));
+	jv *spec = jv_object_new(), *sel = jv_object_new(), *tpl = jv_object_new();
+	jv *tmd = jv_object_new(), *pod = jv_object_new(), *cs = jv_array_new(), *c = jv_object_new();
+	jv *env;
+
+	jv_set_str(spec, "serviceName", res->name);
+	jv_set_int(spec, "replicas", 1);
+	jv_set_take(sel, "matchLabels", selector(o, "cx.resource", res->name));
+	jv_set_take(spec, "selector", sel);
+	jv_set_take(tmd, "labels", labels(o, "cx.resource", res->name));
+	jv_set_take(tpl, "metadata", tmd);
+	jv_set_str(c, "name", k->type);
+	jv_set_str(c, "image", k->image);
+	if (strcmp(k->type, "redis") == 0)
+		jv_set_take(c, "args", strv("--requirepass", "$(REDIS_PASSWORD)", NULL));
+	jv_set_take(c, "ports", container_port("main", k->port));
+	env = resource_env(k, creds);
+	if (jv_len(env) > 0)            /* an empty list is stored as none: a change each apply */
+		jv_set_take(c, "env", env);
+	else
+		jv_free(env);
+	if (k->data_dir != NULL) {
+		jv *mounts = jv_array_new(), *mnt = jv_object_new();
+
+		jv_set_str(mnt, "name", "data");
+		jv_set_str(mnt, "mountPath", k->data_dir);
+		jv_push_take(mounts, mnt);
+		jv_set_take(c, "volumeMounts", mounts);
+	}
+	jv_push_take(cs, c);
+	jv_set_take(pod, "containers", cs);
+	jv_set_take(tpl, "spec", pod);
+	jv_set_take(spec, "template", tpl);
+	if (k->data_dir != NULL) {
+		jv *claims = jv_array_new(), *pvc = jv_object_new(), *pmd = jv_object_new();
+		jv *pspec = jv_object_new(), *res_ = jv_object_new(), *req = jv_object_new();
+
+		jv *st = jv_object_new();
+
+		/* The list is atomic to server-side apply: written as the server
+		 * stores it (its defaults included), or each apply replaces it. */
+		jv_set_str(pvc, "apiVersion", "v1");
+		jv_set_str(pvc, "kind", "PersistentVolumeClaim");
+		jv_set_str(pmd, "name", "data");
+		jv_set_null(pmd, "creationTimestamp");
+		jv_set_take(pvc, "metadata", pmd);
+		jv_set_take(pspec, "accessModes", strv("ReadWriteOnce", NULL, NULL));
+		jv_set_str(req, "storage", "10Gi");
+		jv_set_take(res_, "requests", req);
+		jv_set_take(pspec, "resources", res_);
+		jv_set_str(pspec, "volumeMode", "Filesystem");
+		jv_set_take(pvc, "spec", pspec);
+		jv_set_str(st, "phase", "Pending");
+		jv_set_take(pvc, "status", st);
+		jv_push_take(claims, pvc);
+		jv_set_take(spec, "volumeClaimTemplates", claims);
+	}
+	jv_set_take(ss, "spec", spec);
+	return ss;
+}
+
+static int
+render_resources(const struct manifest *m, const struct k8s_render_opts *o, const char *ns,
+    jv *docs, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < m->nresources; i++) {
+		const struct mf_resource *res = &m->resources[i];
+		const struct kind *k = kind_of(res->type);
+		char creds[96], pw[64], url[512], kv_pw[80], kv_url[600];
+		char *kv[3] = { kv_pw, kv_url, NULL };
+
+		if (k == NULL) {
+			snprintf(err, errlen, "resource %s: type %s has no Kubernetes form (postgres, "
+			    "mysql, mariadb, redis or memcached)", res->name, res->type);
+			return -1;
+		}
+		snprintf(creds, sizeof(creds), "%s-credentials", res->name);
+		resource_password(o, res->name, pw, sizeof(pw));
+		resource_url(o, res, k, url, sizeof(url));
+		snprintf(kv_pw, sizeof(kv_pw), "password=%s", pw);
+		snprintf(kv_url, sizeof(kv_url), "url=%s", url);
+		jv_push_take(docs, secret(o, ns, creds, "cx.resource", res->name, kv));
+		jv_push_take(docs, cluster_service(o, ns, "cx.resource", res->name, "main", k->port));
+		jv_push_take(docs, resource_statefulset(o, ns, res, k, creds));
+	}
+	return 0;
+}
+
+/* ---- services ---- */
+
+static void
+image_of(const struct k8s_render_opts *o, const struct mf_service *s, char *out, size_t outlen)
+{
+	char tag[64];
+
+	if (s->image != NULL) {
+		str_copy(out, outlen, s->image);
+		return;
+	}
+	snprintf(tag, sizeof(tag), "%s.%s", s->name, o->build != NULL ? o->build : "latest");
+	for (char *p = tag; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	snprintf(out, outlen, "%s/%s-%s:%s", o->registry, o->rack, o->app, tag);
+}
+
+/* The app's environment plus each resource's URL the app does not set,
+ * NULL-terminated; *nadded strings after the first o->nenv are malloc'd. */
+static char **
+env_with_resources(const struct manifest *m, const struct k8s_render_opts *o, size_t *nadded)
+{
+	char **env = xcalloc(o->nenv + 1, sizeof(*env));
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->nenv; i++)
+		env[n++] = o->env[i];
+	*nadded = 0;
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct mf_service *s = &m->services[i];
+
+		for (size_t r = 0; r < s->nresources; r++) {
+			const struct mf_resource *res = NULL;
+			size_t vlen = strlen(s->resources[r].env);
+			bool have = false;
+			char url[512];
+
+			for (size_t k = 0; k < m->nresources; k++)
+				if (strcmp(m->resources[k].name, s->resources[r].name) == 0)
+					res = &m->resources[k];
+			for (size_t k = 0; k < n; k++)
+				have |= strncmp(env[k], s->resources[r].env, vlen) == 0 &&
+				    env[k][vlen] == '=';
+			if (res == NULL || have || kind_of(res->type) == NULL)
+				continue;
+			resource_url(o, res, kind_of(res->type), url, sizeof(url));
+			env = xrealloc(env, (n + 2) * sizeof(*env));
+			env[n++] = xasprintf("%s=%s", s->resources[r].env, url);
+			env[n] = NULL;
+			(*nadded)++;
+		}
+	}
+	env[n] = NULL;
+	return env;
+}
+
+static jv *
+probe(const struct mf_service *s)
+{
+	jv *p = jv_object_new(), *get = jv_object_new();
+
+	jv_set_str(get, "path", s->health_path != NULL ? s->health_path : "/");
+	jv_set_str(get, "port", "main");
+	jv_set_str(get, "scheme", s->port_scheme != NULL && strcmp(s->port_scheme, "https") == 0 ?
+	    "HTTPS" : "HTTP");
+	jv_set_take(p, "httpGet", get);
+	jv_set_int(p, "initialDelaySeconds", s->health_grace);
+	jv_set_int(p, "periodSeconds", s->health_interval > 0 ? s->health_interval : 5);
+	jv_set_int(p, "timeoutSeconds", s->health_timeout > 0 ? s->health_timeout : 1);
+	jv_set_int(p, "failureThreshold", 3);
+	return p;
+}
+
+static jv *
+resources_of(const struct mf_service *s)
+{
+	jv *r = jv_object_new(), *req = jv_object_new(), *lim = jv_object_new();
+	char v[32];
+
+	/* scale.cpu counts 1024 per core, as Convox's; Kubernetes 1000m. */
+	snprintf(v, sizeof(v), "%dm", s->scale_cpu * 1000 / 1024 > 0 ? s->scale_cpu * 1000 / 1024 : 1);
+	jv_set_str(req, "cpu", v);
+	snprintf(v, sizeof(v), "%dMi", s->scale_memory);
+	jv_set_str(req, "memory", v);
+	jv_set_str(lim, "memory", v);
+	jv_set_take(r, "requests", req);
+	jv_set_take(r, "limits", lim);
+	return r;
+}
+
+/* The pod template of service s: its container from the image, command,
+ * environment (from the service's Secret), port, readiness and limits. */
+static jv *
+pod_template(const struct k8s_render_opts *o, const struct mf_service *s, const char *command,
+    bool job)
+{
+	jv *tpl = jv_object_new(), *md = jv_object_new(), *spec = jv_object_new();
+	jv *cs = jv_array_new(), *c = jv_object_new(), *from = jv_array_new(), *ref = jv_object_new();
+	jv *sec = jv_object_new();
+	char image[512], env_secret[96];
+
+	jv_set_take(md, "labels", labels(o, "cx.service", s->name));
+	if (o->release != NULL) {
+		jv *ann = jv_object_new();
+
+		jv_set_str(ann, "cx.release", o->release);
+		jv_set_take(md, "annotations", ann);
+	}
+	jv_set_take(tpl, "metadata", md);
+	image_of(o, s, image, sizeof(image));
+	jv_set_str(c, "name", s->name);
+	jv_set_str(c, "image", image);
+	if (command != NULL)
+		jv_set_take(c, "command", strv("/bin/sh", "-c", command));
+	snprintf(env_secret, sizeof(env_secret), "%s-env", s->name);
+	jv_set_str(sec, "name", env_secret);
+	jv_set_take(ref, "secretRef", sec);
+	jv_push_take(from, ref);
+	jv_set_take(c, "envFrom", from);
+	if (s->port > 0 && !job) {
+		jv_set_take(c, "ports", container_port("main", s->port));
+		if (!s->health_disabled)
+			jv_set_take(c, "readinessProbe", probe(s));
+	}
+	jv_set_take(c, "resources", resources_of(s));
+	jv_push_take(cs, c);
+	jv_set_take(spec, "containers", cs);
+	if (job)
+		jv_set_str(spec, "restartPolicy", "Never");
+	jv_set_int(spec, "terminationGracePeriodSeconds", s->termination_grace);
+	jv_set_take(tpl, "spec", spec);
+	return tpl;
+}
+
+static jv *
+workload(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
+{
+	jv *d = object("apps/v1", s->agent ? "DaemonSet" : "Deployment", s->name, ns,
+	    labels(o, "cx.service", s->name));
+	jv *spec = jv_object_new(), *sel = jv_object_new(), *strat = jv_object_new();
+	jv *ru = jv_object_new();
+	char v[16];
+
+	if (!s->agent)
+		jv_set_int(spec, "replicas", s->scale_count);
+	jv_set_take(sel, "matchLabels", selector(o, "cx.service", s->name));
+	jv_set_take(spec, "selector", sel);
+	/* deployment.minimum: the share that keeps serving; maximum: the share
+	 * that may run at once (Convox's 50/200). */
+	jv_set_str(strat, "type", "RollingUpdate");
+	snprintf(v, sizeof(v), "%d%%", 100 - s->deploy_min);
+	jv_set_str(ru, "maxUnavailable", v);
+	if (!s->agent && s->deploy_min >= 100 && s->deploy_max <= 100) {
+		jv_set_int(ru, "maxSurge", 1);  /* both 0 cannot roll: one more at a time */
+	} else if (!s->agent) {
+		snprintf(v, sizeof(v), "%d%%", s->deploy_max - 100);
+		jv_set_str(ru, "maxSurge", v);
+	}
+	jv_set_take(strat, "rollingUpdate", ru);
+	jv_set_take(spec, s->agent ? "updateStrategy" : "strategy", strat);
+	jv_set_take(spec, "template", pod_template(o, s, s->command, false));
+	jv_set_take(d, "spec", spec);
+	return d;
+}
+
+static jv *
+ingress(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
+{
+	jv *in = object("networking.k8s.io/v1", "Ingress", s->name, ns,
+	    labels(o, "cx.service", s->name));
+	jv *spec = jv_object_new(), *rules = jv_array_new();
+	char host[256];
+	size_t nhosts = s->ndomains > 0 ? s->ndomains + 1 : 1;
+
+	jv_set_str(spec, "ingressClassName", s->internal_router ? "cx-internal" : "cx");
+	for (size_t h = 0; h < nhosts; h++) {
+		jv *rule = jv_object_new(), *http = jv_object_new(), *paths = jv_array_new();
+		jv *p = jv_object_new(), *be = jv_object_new(), *svc = jv_object_new();
+		jv *port = jv_object_new();
+
+		if (h == 0)
+			snprintf(host, sizeof(host), "%s.%s.%s", s->name, o->app, s->internal_router ?
+			    o->domain_internal : o->domain);
+		else
+			str_copy(host, sizeof(host), s->domains[h - 1]);
+		jv_set_str(rule, "host", host);
+		jv_set_str(p, "path", "/");
+		jv_set_str(p, "pathType", "Prefix");
+		jv_set_str(svc, "name", s->name);
+		jv_set_int(port, "number", s->port);
+		jv_set_take(svc, "port", port);
+		jv_set_take(be, "service", svc);
+		jv_set_take(p, "backend", be);
+		jv_push_take(paths, p);
+		jv_set_take(http, "paths", paths);
+		jv_set_take(rule, "http", http);
+		jv_push_take(rules, rule);
+	}
+	jv_set_take(spec, "rules", rules);
+	jv_set_take(in, "spec", spec);
+	return in;
+}
+
+static int
+render_services(const struct manifest *m, const struct k8s_render_opts *o, const char *ns,
+    jv *docs, char *err, size_t errlen)
+{
+	size_t nadded;
+	char **app_env = env_with_resources(m, o, &nadded);
+	int rc = 0;
+
+	for (size_t i = 0; i < m->nservices && rc == 0; i++) {
+		const struct mf_service *s = &m->services[i];
+		char name[96], e2[512];
+		char **env = manifest_service_env(m, s, app_env, e2, sizeof(e2));
+
+		if (env == NULL) {
+			snprintf(err, errlen, "service %s: %s (cx env set KEY=VALUE -a %s)", s->name, e2,
+			    o->app);
+			rc = -1;
+			break;
+		}
+		snprintf(name, sizeof(name), "%s-env", s->name);
+		jv_push_take(docs, secret(o, ns, name, "cx.service", s->name, env));
+		manifest_env_free(env);
+		jv_push_take(docs, workload(o, ns, s));
+		if (s->port > 0)
+			jv_push_take(docs, cluster_service(o, ns, "cx.service", s->name, "main", s->port));
+		if (s->port > 0 && !s->internal)
+			jv_push_take(docs, ingress(o, ns, s));
+	}
+	for (size_t i = o->nenv; i < o->nenv + nadded; i++)
+		free(app_env[i]);
+	free(app_env);
+	return rc;
+}
+
+/* ---- timers ---- */
+
+static jv *
+cronjob(const struct k8s_render_opts *o, const char *ns, const struct manifest *m,
+    const struct mf_timer *t)
+{
+	jv *cj = object(o->kube_minor != 0 && o->kube_minor < 21 ? "batch/v1beta1" : "batch/v1",
+	    "CronJob", t->name, ns, labels(o, "cx.timer", t->name));
+	jv *spec = jv_object_new(), *jt = jv_object_new(), *js = jv_object_new();
+	const struct mf_service *s = manifest_service(m, t->service);
+	const char *cc = t->concurrency != NULL ? t->concurrency : "allow";
+
+	jv_set_str(spec, "schedule", t->schedule);
+	jv_set_str(spec, "concurrencyPolicy", strcmp(cc, "forbid") == 0 ? "Forbid" :
+	    strcmp(cc, "replace") == 0 ? "Replace" : "Allow");
+	jv_set_int(js, "backoffLimit", 0);
+	jv_set_take(js, "template", pod_template(o, s, t->command, true));
+	jv_set_take(jt, "spec", js);
+	jv_set_take(spec, "jobTemplate", jt);
+	jv_set_take(cj, "spec", spec);
+	return cj;
+}
+
+jv *
+k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err, size_t errlen)
+{
+	jv *docs = jv_array_new();
+	char ns[80];
+
+	/* Rack and app names are 30 characters at most: a namespace fits 63. */
+	k8s_namespace(o->rack, o->app, ns, sizeof(ns));
+	jv_push_take(docs, object("v1", "Namespace", ns, NULL, labels(o, NULL, NULL)));
+	if (render_resources(m, o, ns, docs, err, errlen) == -1 ||
+	    render_services(m, o, ns, docs, err, errlen) == -1) {
+		jv_free(docs);
+		return NULL;
+	}
+	for (size_t i = 0; i < m->ntimers; i++)
+		if (manifest_service(m, m->timers[i].service) != NULL)
+			jv_push_take(docs, cronjob(o, ns, m, &m->timers[i]));
+	return docs;
+}

@@ -1,0 +1,56 @@
+/*
+ * render.h — an app's convox.yml as the Kubernetes objects a Kubernetes rack
+ * applies (issue 14), made offline: a pure function of the manifest and the
+ * options below, the same objects for the same input (so a second
+ * server-side apply changes nothing).
+ *
+ * Per app, in this order:
+ *   Namespace RACK-APP;
+ *   per resource: Secret NAME-credentials (its generated password, stable:
+ *     derived from the rack's seed), Service NAME, StatefulSet NAME with a
+ *     PersistentVolumeClaim (memcached: none);
+ *   per service: Secret SERVICE-env (the app's environment as the service
+ *     sees it, resource URLs included), Deployment SERVICE (DaemonSet for
+ *     `agent: true`) with rolling update from deployment.minimum/maximum,
+ *     readiness from health, requests/limits from scale, termination.grace;
+ *     a ClusterIP Service SERVICE when it has a port (so Convox's
+ *     SERVICE.RACK-APP.svc.cluster.local works); an Ingress SERVICE of class
+ *     cx (public) or cx-internal (internalRouter: true), none for
+ *     internal: true;
+ *   per timer: CronJob TIMER (batch/v1 from Kubernetes 1.21, batch/v1beta1
+ *     before).
+ * Every object carries the labels app.kubernetes.io/managed-by: cx,
+ * cx.rack, cx.app (and cx.service / cx.resource / cx.timer).
+ */
+#ifndef CX_K8S_RENDER_H
+#define CX_K8S_RENDER_H
+
+#include <stddef.h>
+
+#include "common/jv.h"
+#include "rackd/manifest.h"
+
+struct k8s_render_opts {
+	const char *rack;           /* the rack's name */
+	const char *app;            /* the app's name (need not exist yet) */
+	const char *registry;       /* where builds' images are: REGISTRY/RACK-APP:SERVICE.BUILD */
+	const char *build;          /* the release's build id, or NULL: tag SERVICE.latest */
+	const char *release;        /* the release's id (a label), or NULL */
+	const char *domain;         /* the rack's domain: public hosts SERVICE.APP.DOMAIN */
+	const char *domain_internal; /* its internal domain: internalRouter hosts */
+	int kube_minor;             /* the server's 1.MINOR (e.g. 20); 0: the newest known */
+	const char *seed;           /* the rack's secret seed for resource passwords */
+	char *const *env;           /* the app's environment, "K=V" each */
+	size_t nenv;
+};
+
+/* The objects, as a jv array (owned), or NULL with one line in err (a
+ * required variable the app does not set, a resource type with no
+ * Kubernetes form). */
+jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err,
+    size_t errlen);
+
+/* The name of the namespace of app o->app on rack o->rack: RACK-APP. */
+void k8s_namespace(const char *rack, const char *app, char *out, size_t outlen);
+
+#endif
