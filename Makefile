@@ -6,6 +6,7 @@
 #   bin/cx-rackd   src/rackd  (+ k8s, lab, common)
 #   bin/cx-router  src/router (+ common)
 #   bin/cx-labdns  src/labdns (+ common)
+#   bin/cx-init    src/init   (alone: the init of each app process's PID namespace)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -30,7 +31,7 @@ lib_srcs  = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
 lib_objs  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 LIBS     := $(foreach g,$(GROUPS),$(BUILD)/lib$(g).a)
 
-PROGRAMS := $(BIN)/cx $(BIN)/cx-rackd $(BIN)/cx-router $(BIN)/cx-labdns
+PROGRAMS := $(BIN)/cx $(BIN)/cx-rackd $(BIN)/cx-router $(BIN)/cx-labdns $(BIN)/cx-init
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -70,6 +71,12 @@ $(BIN)/cx-router: $(BUILD)/obj/router/main.o $(BUILD)/librouter.a $(BUILD)/libco
 $(BIN)/cx-labdns: $(BUILD)/obj/labdns/main.o $(BUILD)/liblabdns.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# cx-init runs inside every app process's root, an image's too (which may
+# have no libc, or another): static, and never with the sanitizers' runtime.
+$(BIN)/cx-init: src/init/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 -g $(WARN) -static -o $@ $<
 
 $(BIN)/%: tests/tools/%.c $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -325,8 +325,8 @@ cmd_rack(struct cli *c)
 	if (c->json) {
 		jv_print(sys, stdout);
 	} else {
-		struct kv kvs[14];
-		char api[128];
+		struct kv kvs[16];
+		char api[128], cgroups[320];
 		struct buf features, warnings;
 		jv *f = jv_get(sys, "features"), *w = jv_get(sys, "warnings");
 		size_t n = 0;
@@ -347,6 +347,12 @@ cmd_rack(struct cli *c)
 			kvs[n++] = (struct kv){ "Features", buf_cstr(&features) };
 		if (jv_str(sys, "vpc")[0] != '\0')
 			kvs[n++] = (struct kv){ "VPC", jv_str(sys, "vpc") };
+		if (jv_str(sys, "cgroups")[0] != '\0') {
+			snprintf(cgroups, sizeof(cgroups), "%s%s%s%s", jv_str(sys, "cgroups"),
+			    jv_str(sys, "cgroups_why")[0] ? " (" : "", jv_str(sys, "cgroups_why"),
+			    jv_str(sys, "cgroups_why")[0] ? ")" : "");
+			kvs[n++] = (struct kv){ "Cgroups", cgroups };
+		}
 		if (jv_str(sys, "public_address")[0] != '\0')
 			kvs[n++] = (struct kv){ "PublicAddress", jv_str(sys, "public_address") };
 		if (jv_str(sys, "private_address")[0] != '\0')

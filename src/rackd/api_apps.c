@@ -20,6 +20,7 @@
 #include "rackd/manifest.h"
 #include "rackd/prune.h"
 #include "rackd/rack.h"
+#include "rackd/supervisor.h"
 #include "rackd/reconcile.h"
 #include "rackd/sandbox.h"
 
@@ -555,7 +556,8 @@ api_processes_list(struct rack *r, struct api_req *q, struct api_resp *s)
 		jv_set_str(j, "release", p->st.release);
 		jv_set_int(j, "started", p->st.started);
 		jv_set_str(j, "command", p->st.command);
-		jv_set_int(j, "pid", p->st.pid);
+		/* The app's own process, not the cx-init in front of it. */
+		jv_set_int(j, "pid", sup_app_pid(p));
 		jv_set_int(j, "port", p->st.port);
 		jv_set_str(j, "address", p->st.address);
 		jv_push_take(arr, j);

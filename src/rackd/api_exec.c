@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "rackd/api.h"
 #include "rackd/rack.h"
+#include "rackd/supervisor.h"
 #include "rackd/rootfs.h"
 
 #define ENVIRON_MAX (1 << 20)
@@ -97,6 +98,8 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 	char msg[512];
 	ssize_t n;
 	pid_t pid;
+	int pidns;
+	bool in_ns;
 	char **env = environ_of(target);
 
 	if (pipe2(errp, O_CLOEXEC) == -1) {
@@ -104,7 +107,13 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 		rootfs_strv_free(env);
 		return -1;
 	}
-	pid = fork();
+	/* Into the process's PID namespace too: it sees the same /proc, and it
+	 * stops with the process. */
+	snprintf(msg, sizeof(msg), "/proc/%d/ns/pid", (int)target);
+	pidns = open(msg, O_RDONLY | O_CLOEXEC);
+	pid = sup_fork_pidns(pidns, &in_ns);
+	if (pidns != -1)
+		close(pidns);
 	if (pid == 0) {
 		sigset_t none;
 		char *argv[] = { "sh", "-c", (char *)command, NULL };
@@ -230,7 +239,8 @@ api_exec(struct rack *r, struct api_req *q, struct api_resp *s)
 		theirs[2] = er[1];
 		fds = theirs;
 	}
-	if (exec_start(r, p->st.pid, a->uid_base, command, fds, &x, err, sizeof(err)) == -1) {
+	/* Into the app's own process (its environment, its namespaces). */
+	if (exec_start(r, sup_app_pid(p), a->uid_base, command, fds, &x, err, sizeof(err)) == -1) {
 		api_error(s, 400, "cannot exec in %s: %s", p->st.id, err);
 		goto out;
 	}

@@ -25,6 +25,7 @@
 #include "rackd/params.h"
 #include "rackd/peers.h"
 #include "rackd/rack.h"
+#include "rackd/cgroup.h"
 #include "rackd/reconcile.h"
 #include "rackd/resource.h"
 #include "rackd/routers.h"
@@ -89,6 +90,10 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_take(sys, "features", features);
 	jv_set_str(sys, "vpc", r->vpc ? r->cidr : "");
 	jv_set_str(sys, "kind", r->host ? "host" : r->vpc ? "vpc" : "loopback");
+	/* What enforces scale.memory, scale.cpu and process_pids_max (cgroup.h). */
+	jv_set_str(sys, "cgroups", cgroup_mode_name(&r->cg));
+	if (r->cg.mode == CGROUP_NONE)
+		jv_set_str(sys, "cgroups_why", r->cg.why);
 	if (r->host) {
 		char priv[16];
 
@@ -465,6 +470,7 @@ uninstall_now(struct rack *r)
 	build_cancel(r, NULL);
 	appexport_cancel_all(r);
 	reconcile_stop_all(r, 5000);
+	cgroup_remove_all(r);
 	resource_stop_all(r);
 	/* Every app's ids go back to the host, with whatever still ran as them. */
 	for (struct app *a = r->apps; a != NULL; a = a->next)

@@ -40,6 +40,7 @@
 #include "rackd/keeper.h"
 #include "rackd/peers.h"
 #include "rackd/rack.h"
+#include "rackd/cgroup.h"
 #include "rackd/params.h"
 #include "rackd/reconcile.h"
 #include "rackd/resource.h"
@@ -459,6 +460,7 @@ main(int argc, char **argv)
 	health_set_handler(r, reconcile_health_changed);
 	/* Apps first, so the routers' first snapshot already has their processes;
 	 * their resources before them, so that their URLs are known. */
+	cgroup_setup(r);
 	resource_init(r);
 	reconcile_init(r);
 	routers_init(r);

@@ -60,10 +60,13 @@
  *  scale                       honoured  N, "MIN-MAX", {count: N | "MIN-MAX" | {min,
  *                                        max}} or {min, max}; a local rack runs the
  *                                        minimum
- *  scale.cpu, memory, gpu,     ignored   sizing and autoscaling: processes run on the
- *  limit, targets, autoscale,            host the rack has (cpu and memory are kept,
- *                                        default 250/512, for cx scale to show)
- *  keda, vpa, cooldown
+ *  scale.cpu                   honoured  1000 = a core, default 250: the process's
+ *                                        cpu share (cgroup); written, a hard cap too
+ *  scale.memory                honoured  MB, default 512: the kernel kills a process
+ *                                        over it (cgroup)
+ *  scale.gpu, limit, targets,  ignored   sizing and autoscaling: processes run on the
+ *  autoscale, keda, vpa,                 host the rack has
+ *  cooldown
  *  termination.grace           honoured  default 30
  *  timeout                     honoured  default 60
  *  deployment                  honoured  minimum 0-100, maximum 100-200, default 50/200
@@ -1886,7 +1889,7 @@ static int
 sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	static const char *const ignored[][2] = {
-		{ "cpu", "sizing" }, { "memory", "sizing" }, { "gpu", "sizing" },
+		{ "gpu", "sizing" },
 		{ "limit", "sizing" }, { "targets", "autoscaling" }, { "autoscale", "autoscaling" },
 		{ "keda", "autoscaling" }, { "vpa", "autoscaling" }, { "cooldown", "autoscaling" },
 	};
@@ -1912,6 +1915,11 @@ sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 
 		if (key_is(pk, "count"))
 			countn = ps.p[i].v;
+		else if (key_is(pk, "cpu")) {
+			rc = get_int(c, ps.p[i].v, "scale.cpu", 0, 1 << 20, &s->scale_cpu) < 0 ? -1 : 0;
+			s->scale_cpu_set = true;
+		} else if (key_is(pk, "memory"))
+			rc = get_int(c, ps.p[i].v, "scale.memory", 0, 1 << 24, &s->scale_memory) < 0 ? -1 : 0;
 		else if (key_is(pk, "min"))
 			minn = ps.p[i].v;
 		else if (key_is(pk, "max"))
@@ -1924,11 +1932,6 @@ sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 					snprintf(name, sizeof(name), "scale.%s", ignored[j][0]);
 					notice(c, pk, name, ignored[j][1]);
 					known = true;
-					/* Not acted on, but kept: cx scale shows them, as Convox's. */
-					if (j == 0)
-						rc = get_int(c, ps.p[i].v, name, 0, 1 << 20, &s->scale_cpu) < 0 ? -1 : 0;
-					else if (j == 1)
-						rc = get_int(c, ps.p[i].v, name, 0, 1 << 24, &s->scale_memory) < 0 ? -1 : 0;
 				}
 			}
 			if (!known)

@@ -54,8 +54,11 @@ struct mf_service {
 	bool health_disabled;
 	int scale_count;        /* default 1; scale: N, scale.count: N, "1-3"/min-max -> min */
 	int scale_min, scale_max;
-	int scale_cpu;          /* scale.cpu (1000 = a core), default 250: shown, not enforced */
-	int scale_memory;       /* scale.memory (MB), default 512: shown, not enforced */
+	int scale_cpu;          /* scale.cpu (1000 = a core, as Convox counts), default 250: the
+				 * process's cpu share; a hard cap too when written (cgroup.h) */
+	bool scale_cpu_set;     /* scale.cpu was written */
+	int scale_memory;       /* scale.memory (MB), default 512: the kernel kills a process
+				 * over it (cgroup.h) */
 	bool internal, internal_router;
 	char **domains;         /* lower-cased; domain: string (comma separated) or list */
 	size_t ndomains;

@@ -31,6 +31,9 @@ static const struct param_def params[] = {
 	    "extra CIDRs allowed to reach the internal router, comma separated" },
 	{ "log_max_mb", PARAM_INT, 1, 10240, "size at which each log (an app's, a router's, the "
 	    "rack's) rotates, in MiB; 3 files of it at most per log (default 10)" },
+	{ "process_pids_max", PARAM_INT, 16, 4194304, "tasks (processes and threads) each app "
+	    "process may have at once, all it starts counted: its control group's pids.max "
+	    "(default 512; see `cx rack` for whether the rack's cgroups enforce it)" },
 	{ "egress_port", PARAM_PORT, 0, 0,
 	    "loopback racks: the egress listener's port on 127.0.0.1, where the rack reaches its "
 	    "TLS peers' internal services; processes in namespaces of their own (racks run as "

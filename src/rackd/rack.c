@@ -35,6 +35,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		snprintf(out, outlen, "%d", PRUNE_DEFAULT_KEEP);
 	else if (strcmp(key, "log_max_mb") == 0)
 		snprintf(out, outlen, "%d", LOGFILE_DEFAULT_MB);
+	else if (strcmp(key, "process_pids_max") == 0)
+		snprintf(out, outlen, "%d", CGROUP_PIDS_DEFAULT);
 	else if (strcmp(key, "build_host_ca") == 0)
 		str_copy(out, outlen, "true");
 	else if (strcmp(key, "internal_router") == 0)

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/ev.h"
+#include "rackd/cgroup.h"
 #include "rackd/health.h"
 #include "rackd/store.h"
 
@@ -35,6 +36,8 @@ struct proc {
 	enum proc_state state;
 	int pidfd;                  /* -1 once exited */
 	bool our_child;             /* false for processes adopted after a daemon restart */
+	bool contained;             /* st.pid is cx-init, PID 1 of the process's PID namespace */
+	int oom_mb;                 /* its group's memory limit, when the kernel killed it over it */
 	int exit_status;            /* waitpid status, -1 unknown */
 	int64_t exited_at;          /* ms, when its exit was noticed */
 	int64_t kill_at;            /* ms: SIGKILL if still alive (STOPPING) */
@@ -160,6 +163,7 @@ struct rack {
 	int64_t routes_retry_at;    /* ms: with routes_retry, not before then */
 	bool routes_retry;          /* the last routers_sync left a router down or a table unwritten */
 	struct acme *acme;          /* the ACME client (acme.h), NULL until acme_directory is set */
+	struct cgroup_rack cg;      /* the rack's control groups (cgroup.h) */
 };
 
 /* Param with its default filled in (defaults depend on the rack). */

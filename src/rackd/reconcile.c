@@ -44,6 +44,7 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
+#include "rackd/cgroup.h"
 #include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
@@ -339,6 +340,22 @@ process_env(struct rack *r, struct app *a, const char *release, const struct man
 	return env;
 }
 
+/* The limits of a process of service s: scale.memory, scale.cpu (1000 a
+ * core, as Convox counts; cgroup shares count 1024) and process_pids_max. */
+static struct cgroup_limits
+proc_limits(struct rack *r, const struct mf_service *s)
+{
+	char v[32];
+	long pids;
+
+	rack_param(r, "process_pids_max", v, sizeof(v));
+	if (parse_long(v, 16, 4194304, &pids) == -1)
+		pids = CGROUP_PIDS_DEFAULT;
+	return (struct cgroup_limits){ .memory_mb = s->scale_memory,
+		.cpu = (int)((long long)s->scale_cpu * 1024 / 1000), .cpu_cap = s->scale_cpu_set,
+		.pids_max = (int)pids };
+}
+
 /* Starts one process of service s of release `release`. */
 static int
 spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
@@ -353,6 +370,7 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 	struct sandbox sb;
 	struct sandbox_image si;
 	struct image_config ic = { 0 };
+	struct cgroup_limits limits;
 	bool from_image = a->uid_base != 0 && release_image(r, a->name, release, s->name, ref,
 	    sizeof(ref), &ic);
 	int rc = -1;
@@ -411,9 +429,10 @@ spawn_proc(struct rack *r, struct app *a, const char *release, unsigned gen,
 			goto out;
 		}
 	}
+	limits = proc_limits(r, s);
 	sb = (struct sandbox){ .uid_base = a->uid_base, .build_dir = build_dir, .workdir = workdir,
 		.home = r->home, .rack = r->name, .proc_id = r->netns ? p->st.id : NULL,
-		.name = p->st.id };
+		.name = p->st.id, .limits = &limits };
 	if (from_image) {
 		rootfs_proc_dir(r->dir, a->name, p->st.id, pdir, sizeof(pdir));
 		si = (struct sandbox_image){ .ref = ref, .config = &ic, .argv = argv,
@@ -603,7 +622,12 @@ activate(struct rack *r, struct app *a)
 static void
 describe_exit(struct proc *p, char *out, size_t outlen)
 {
-	if (p->exit_status == -1)
+	if (p->oom_mb > 0)
+		snprintf(out, outlen, "process %s was killed by the kernel: out of memory (its "
+		    "scale.memory, %d MB)", p->st.id, p->oom_mb);
+	else if (p->oom_mb == -1)
+		snprintf(out, outlen, "process %s was killed by the kernel: out of memory", p->st.id);
+	else if (p->exit_status == -1)
 		snprintf(out, outlen, "process %s exited", p->st.id);
 	else if (WIFEXITED(p->exit_status))
 		snprintf(out, outlen, "process %s exited with status %d", p->st.id,
@@ -1320,10 +1344,9 @@ reconcile_stop_all(struct rack *r, int grace_ms)
 	for (struct app *a = r->apps; a != NULL; a = a->next) {
 		for (struct proc *p = a->procs; p != NULL; p = p->next) {
 			health_cancel(r, p);
-			if (p->pidfd != -1) {
-				kill(-p->st.pid, SIGTERM);
+			/* Contained: cx-init passes it on to its whole namespace. */
+			if (p->pidfd != -1 && (p->contained || kill(-p->st.pid, SIGTERM) == -1))
 				kill(p->st.pid, SIGTERM);
-			}
 		}
 	}
 	while (alive && now_ms() < until) {
@@ -1542,6 +1565,8 @@ reconcile_init(struct rack *r)
 	for (struct app *a = r->apps; a != NULL; a = a->next)
 		requeue(r, a);
 	adopt_procs(r);
+	/* The groups of processes that ended while no daemon watched. */
+	cgroup_sweep(r, proc_known);
 	sweep_marked(r, false);
 	rack_routes_changed(r);
 	sweep_disk(r);

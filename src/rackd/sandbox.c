@@ -120,6 +120,12 @@ enter_namespaces(const struct sandbox *sb, char *err, size_t errlen)
 	/* System V IPC and POSIX message queues of its own. */
 	if (unshare(CLONE_NEWIPC) == -1)
 		FAIL("unshare(CLONE_NEWIPC): %s", strerror(errno));
+	/* PID 1 of a PID namespace of its own (supervisor.c): a /proc of that
+	 * namespace, where its pids mean what its processes (and the user
+	 * namespace's helper, rootfs.c) take them to. */
+	if (getpid() == 1 && mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    NULL) == -1)
+		FAIL("mounting its PID namespace's /proc: %s", strerror(errno));
 	return 0;
 }
 

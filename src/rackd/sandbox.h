@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 struct rack;
+struct cgroup_limits;
 
 #define SANDBOX_APP_DIR "/srv/app"
 #define SANDBOX_HOME "/srv/home"
@@ -55,6 +56,7 @@ struct sandbox {
 	const char *proc_id;    /* NULL: stay in the host's network namespace */
 	const char *name;       /* the process id (its hostname) */
 	const struct sandbox_image *image;  /* NULL: the host's root filesystem */
+	const struct cgroup_limits *limits; /* its control group's (cgroup.h); NULL: none */
 };
 
 /* Whether this daemon gives apps ids of their own (it runs as root). */

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include "common/util.h"
 #include "lab/lab.h"
 #include "rackd/applog.h"
+#include "rackd/cgroup.h"
 #include "rackd/rack.h"
 #include "rackd/image.h"
 #include "rackd/rootfs.h"
@@ -79,7 +81,18 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	p->pidfd = -1;
 	if (p->our_child && waitpid(p->st.pid, &status, WNOHANG) <= 0)
 		status = -1;
+	/* cx-init exits 128+S for an app killed by signal S: say so. */
+	if (p->contained && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
+	    WEXITSTATUS(status) < 128 + 65)
+		status = WEXITSTATUS(status) - 128;
 	p->exit_status = status;
+	/* Whether its memory got it killed, before its groups go. */
+	p->oom_mb = 0;
+	if (!cgroup_proc_oom(r, p->st.id, &p->oom_mb))
+		p->oom_mb = 0;
+	else if (p->oom_mb == 0)
+		p->oom_mb = -1;
+	cgroup_proc_remove(r, p->st.id);
 	/* As when a container's first process ends: whatever it left running in
 	 * its session goes too, so no orphan outlives its process. A process being
 	 * stopped may have left children that are still in their grace: they get
@@ -118,6 +131,21 @@ watch(struct rack *r, struct proc *p)
 	return 0;
 }
 
+/* Whether pid runs cx-init (a process adopted after a restart). */
+static bool
+runs_init(pid_t pid)
+{
+	char path[64], *comm;
+	bool yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((comm = read_file(path, 64, NULL)) == NULL)
+		return false;
+	yes = strcmp(comm, "cx-init\n") == 0;
+	free(comm);
+	return yes;
+}
+
 static int
 sup_adopt(struct rack *r, struct proc *p)
 {
@@ -126,6 +154,7 @@ sup_adopt(struct rack *r, struct proc *p)
 	if (start == -1 || start != p->st.pid_start)
 		return -1;
 	p->our_child = false;
+	p->contained = runs_init(p->st.pid);
 	return watch(r, p);
 }
 
@@ -152,13 +181,82 @@ simple_command(const char *command)
 	return strpbrk(command, ";&|<>()$`\n*?[]{}~#=") == NULL;
 }
 
+pid_t
+sup_fork_pidns(int ns, bool *entered)
+{
+	static int own_ns = -2;
+	pid_t pid;
+
+	/* The daemon moves its next child alone (unshare or setns change the
+	 * namespace of the children made after them, not its own), forks with
+	 * glibc's fork (safe with the daemon's other threads), and goes back to
+	 * its own namespace for the children after it. */
+	if (own_ns == -2)
+		own_ns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	*entered = own_ns != -1 && (ns == -1 ? unshare(CLONE_NEWPID) : setns(ns, CLONE_NEWPID)) == 0;
+	pid = fork();
+	if (pid != 0 && *entered && setns(own_ns, CLONE_NEWPID) == -1)
+		fatal("cannot go back to the daemon's own PID namespace");
+	return pid;
+}
+
+/* In the child, its walls entered, just before it execs the app: when
+ * contained (it is PID 1 of its namespace), forks the app's own process,
+ * which returns, and becomes cx-init (initfd) with no environment; else
+ * returns at once. */
+static void
+split_init(bool contained, int initfd, int errfd)
+{
+	char arg[16];
+	char *argv[] = { "cx-init", arg, NULL };
+	char *envp[] = { NULL };
+	sigset_t none;
+	pid_t app;
+
+	if (!contained)
+		return;
+	if ((app = fork()) == -1)
+		child_fail(errfd, "fork");
+	if (app == 0) {
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		return;
+	}
+	/* Still with every signal blocked: cx-init takes what came meanwhile. */
+	snprintf(arg, sizeof(arg), "%d", (int)app);
+	syscall(SYS_execveat, initfd, "", argv, envp, AT_EMPTY_PATH);
+	kill(app, SIGKILL);
+	child_fail(errfd, "exec cx-init");
+}
+
+pid_t
+sup_app_pid(const struct proc *p)
+{
+	char path[96], *data;
+	long v = 0;
+
+	if (!p->contained || p->st.pid <= 0)
+		return p->st.pid;
+	/* cx-init's first child is the app's process: it forked it first, and
+	 * leaves when it goes. */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p->st.pid, (int)p->st.pid);
+	if ((data = read_file(path, 4096, NULL)) != NULL) {
+		v = strtol(data, NULL, 10);
+		free(data);
+	}
+	return v > 0 ? (pid_t)v : p->st.pid;
+}
+
 static int
 sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const char *command,
     char *const *env, const int *stdio, char *err, size_t errlen)
 {
 	char source[128], msg[512];
-	char shell_line[8192];
-	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 };
+	char shell_line[8192], initpath[4200];
+	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 }, initfd = -1;
+	int cgfds[CGROUP_MAX_DIRS];
+	size_t ncg = 0;
+	bool contained;
 	pid_t pid;
 	ssize_t n;
 
@@ -169,11 +267,23 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		snprintf(err, errlen, "the command of %s is longer than 8 KiB", p->st.id);
 		return -1;
 	}
+	/* By descriptor: an image's process no longer sees the host's files
+	 * when it execs it. */
+	snprintf(initpath, sizeof(initpath), "%s/cx-init", r->bin_dir);
+	if ((initfd = open(initpath, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s (it is built and installed with cx-rackd)", initpath,
+		    strerror(errno));
+		return -1;
+	}
 	if (pipe2(errp, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		close(initfd);
 		return -1;
 	}
 	p->st.shim_pid = 0;
+	if (sb->limits != NULL && cgroup_proc_create(r, p->st.id, sb->limits, cgfds, &ncg, err,
+	    errlen) == -1)
+		goto fail;
 	if (stdio == NULL) {
 		/* Output goes to the app's log through a shim that outlives us. */
 		if (pipe2(out, O_CLOEXEC) == -1) {
@@ -193,18 +303,26 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	pid = fork();
+	/* PID 1 of a namespace of its own: what the app starts cannot leave it,
+	 * setsid or not, and ends with it. Without the privilege (a rack not run
+	 * as root), a session of its own. */
+	pid = sup_fork_pidns(-1, &contained);
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
 		int devnull = -1, in_fd, out_fd, err_fd;
-		sigset_t none;
+		sigset_t mask;
 		char go = 0;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* cx-init takes its signals with every one blocked; the app's
+		 * process unblocks them (split_init). */
+		if (contained)
+			sigfillset(&mask);
+		else
+			sigemptyset(&mask);
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 		signal(SIGPIPE, SIG_DFL);   /* an ignored signal would survive the exec */
 		setsid();
 		/* Nothing runs before the daemon has recorded us: without its word
@@ -215,6 +333,9 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		if (n != 1 || go != 'g')
 			_exit(127);
 		close(gop[0]);
+		/* Into its control groups before it starts anything. */
+		if (cgroup_join(cgfds, ncg) == -1)
+			child_fail(errp[1], "joining its control groups");
 		if (stdio == NULL) {
 			devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			in_fd = devnull;
@@ -237,6 +358,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 			/* From its image: its argv, through the image's PATH. */
 			if (sandbox_enter_image(sb, &u, msg, sizeof(msg)) == 0) {
 				ienv = rootfs_env(sb->image->config->env, env, u.home);
+				split_init(contained, initfd, errp[1]);
 				rootfs_exec(sb->image->argv, ienv, msg, sizeof(msg));
 			}
 			errno = 0;
@@ -246,6 +368,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 			errno = 0;
 			child_fail(errp[1], msg);
 		}
+		split_init(contained, initfd, errp[1]);
 		execle("/bin/sh", "sh", "-c", shell_line, (char *)NULL, env);
 		child_fail(errp[1], "exec /bin/sh");
 	}
@@ -253,8 +376,12 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		close(out[1]);
 	close(errp[1]);
 	close(gop[0]);
+	close(initfd);
+	for (size_t i = 0; i < ncg; i++)
+		close(cgfds[i]);
 	p->st.pid = pid;
 	p->our_child = true;
+	p->contained = contained;
 	/* Its start time is set at the fork: the record can name it now. */
 	p->st.pid_start = sup_pid_starttime(pid);
 	if (store_proc_put(r->store, &p->st) == -1) {
@@ -262,6 +389,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		close(gop[1]);      /* it exits unrun */
 		close(errp[0]);
 		waitpid(pid, NULL, 0);
+		cgroup_proc_remove(r, p->st.id);
 		return -1;
 	}
 	n = write(gop[1], "g", 1);
@@ -271,21 +399,27 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		close(errp[0]);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		cgroup_proc_remove(r, p->st.id);
 		return -1;
 	}
-	/* The error pipe closes on exec: an empty read means the command started. */
+	/* The error pipe closes on exec (cx-init's and the app's): an empty
+	 * read means the command started. */
 	n = read(errp[0], msg, sizeof(msg) - 1);
 	close(errp[0]);
 	if (n > 0) {
 		msg[n] = '\0';
 		snprintf(err, errlen, "cannot start %s: %s", p->st.id, msg);
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		cgroup_proc_remove(r, p->st.id);
 		return -1;
 	}
 	if (watch(r, p) == -1) {
 		snprintf(err, errlen, "pidfd_open: %s", strerror(errno));
 		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		cgroup_proc_remove(r, p->st.id);
 		return -1;
 	}
 	return 0;
@@ -296,8 +430,13 @@ fail:
 		if (gop[i] != -1)
 			close(gop[i]);
 	}
+	for (size_t i = 0; i < ncg; i++)
+		close(cgfds[i]);
+	if (ncg > 0)
+		cgroup_proc_remove(r, p->st.id);
 	close(errp[0]);
 	close(errp[1]);
+	close(initfd);
 	return -1;
 }
 
@@ -306,7 +445,11 @@ sup_stop(struct rack *r, struct proc *p, int grace_s)
 {
 	(void)r;
 	p->kill_at = now_ms() + (int64_t)grace_s * 1000;
-	if (p->pidfd != -1 && kill(-p->st.pid, SIGTERM) == -1 && errno == ESRCH)
+	if (p->pidfd == -1)
+		return;
+	/* Contained: to cx-init only, which passes it on to every process of
+	 * the namespace. Else to its process group. */
+	if (p->contained || kill(-p->st.pid, SIGTERM) == -1)
 		kill(p->st.pid, SIGTERM);
 }
 

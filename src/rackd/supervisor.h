@@ -1,7 +1,8 @@
 /*
  * supervisor.h — starting, watching and stopping the rack's processes: app
- * processes (each in its own session, output through a log shim) and the
- * routers. Exits are noticed through pidfds on the loop and handed to
+ * processes (each PID 1 of a PID namespace of its own, cx-init, which runs
+ * the app's own process and reaps what it leaves; in a control group of its
+ * own, cgroup.h; output through a log shim) and the routers. Exits are noticed through pidfds on the loop and handed to
  * whoever registered for them (sup_set_exit_handler): the supervisor calls
  * no module above it.
  *
@@ -11,6 +12,7 @@
 #ifndef CX_SUPERVISOR_H
 #define CX_SUPERVISOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,8 +37,10 @@ struct sup_ops {
 	    const char *command, char *const *env, const int *stdio, char *err, size_t errlen);
 	/* Watches an adopted process (not our child) for its exit. -1 if it is gone. */
 	int (*adopt)(struct rack *r, struct proc *p);
-	/* SIGTERM to p's process group now, SIGKILL after grace_s (see
-	 * sup_tick). The caller has marked p PROC_STOPPING. */
+	/* SIGTERM to p's cx-init now (which passes it to every process of its
+	 * namespace; to p's process group for a process not contained), SIGKILL
+	 * after grace_s (see sup_tick), which ends the namespace. The caller has
+	 * marked p PROC_STOPPING. */
 	void (*stop)(struct rack *r, struct proc *p, int grace_s);
 	/* Stops watching p (before p is freed); its exit is reported no more. */
 	void (*forget)(struct rack *r, struct proc *p);
@@ -55,6 +59,13 @@ void sup_tick(struct rack *r);
 /* Starts a router process (cx-router) for rp and sets rp->pid; the caller
  * watches it. 0 or -1. */
 int sup_spawn_router(struct rack *r, struct router_proc *rp);
+/* fork(), the child in PID namespace ns (a descriptor of one), or PID 1 of
+ * a new one (ns -1): *entered says whether it is (not without the
+ * privilege: a plain fork then). As fork: -1 with errno, 0 in the child. */
+pid_t sup_fork_pidns(int ns, bool *entered);
+/* The host pid of p's app's own process (the first child of its cx-init;
+ * st.pid itself when not contained or when the app is gone). */
+pid_t sup_app_pid(const struct proc *p);
 /* Process start time from /proc/PID/stat (clock ticks since boot), -1 if gone. */
 int64_t sup_pid_starttime(pid_t pid);
 

@@ -53,16 +53,20 @@ pid=$(cx ps -a app1 -r $rack --json | jq -r '.[0].pid')
 mark=$(tr '\0' '\n' < "/proc/$pid/environ" | sed -n 's|^CX_RACK_PROCESS=\([0-9a-f]*\)/.*|\1|p')
 like "$mark" '^[0-9a-f]{16}$' "processes bear the rack's mark in their environment"
 
-# "ID PID" of each process on the host that bears the rack's mark and leads
-# its process group (the process the rack started; its children share its
-# mark), and "ID" of every marked process, leader or not.
+# "ID PID" of each process on the host that bears the rack's mark and is the
+# first child of its namespace's cx-init (the app's own process, the one the
+# rack started; its children share its mark), and "ID" of every marked
+# process, first or not.
 host_leaders() {
-	local f pid id
+	local f pid id ppid
 	grep -aHoz "^CX_RACK_PROCESS=$mark/[^[:cntrl:]]*" /proc/[0-9]*/environ 2>/dev/null |
 	    tr '\0' '\n' | while IFS= read -r f; do
 		pid=${f#/proc/}; pid=${pid%%/*}
 		id=${f##*/}
-		[ "$(awk '{ print $5 }' "/proc/$pid/stat" 2>/dev/null)" = "$pid" ] && echo "$id $pid"
+		ppid=$(awk '{ print $4 }' "/proc/$pid/stat" 2>/dev/null)
+		[ -n "$ppid" ] && [ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = cx-init ] &&
+		    [ "$(awk '/^NSpid:/ { print $NF }' "/proc/$pid/status" 2>/dev/null)" = 2 ] &&
+		    echo "$id $pid"
 	done | sort
 }
 host_ids() {
@@ -85,7 +89,12 @@ kill -9 "$dpid"; wait_for 5 gone "$dpid"
 lost=$(sqlite3 "$dir/state.db" "SELECT id FROM processes WHERE service = 'worker' LIMIT 1")
 lost_pid=$(sqlite3 "$dir/state.db" "SELECT pid FROM processes WHERE id = '$lost'")
 lost_kids=$(pgrep -g "$lost_pid" | grep -vx "$lost_pid" | tr '\n' ' ')
-kept=$(sqlite3 "$dir/state.db" "SELECT pid FROM processes WHERE id <> '$lost'" | sort | tr '\n' ' ')
+# The store holds each process's cx-init; the app's own process (what cx ps
+# shows, and what bears the mark) is its first child.
+app_of() { awk '{ print $1 }' "/proc/$1/task/$1/children" 2>/dev/null; }
+lost_app=$(app_of "$lost_pid")
+kept=$(for p in $(sqlite3 "$dir/state.db" "SELECT pid FROM processes WHERE id <> '$lost'"); do
+	app_of "$p"; done | sort | tr '\n' ' ')
 sqlite3 "$dir/state.db" "DELETE FROM processes WHERE id = '$lost'"
 # ...and a record of a start the daemon died in (pid 0, nothing forked yet).
 sqlite3 "$dir/state.db" "INSERT INTO processes (id, app, service, release, pid, pid_start,
@@ -95,7 +104,7 @@ start_daemon; ok $? "the daemon starts again"
 wait_for 5 gone "$lost_pid"; ok $? "a process whose record was lost is stopped (pid $lost_pid, $lost)"
 left=0; for k in $lost_kids; do gone "$k" || left=$((left + 1)); done
 is "$left" 0 "...with what it started (pids $lost_kids)"
-like "$(grep -a "process $lost (pid $lost_pid) of this rack had no record" "$dir/rackd.log")" "stopped it" \
+like "$(grep -a "process $lost (pid $lost_app) of this rack had no record" "$dir/rackd.log")" "stopped it" \
     "...and the rack's log says so"
 is "$(sqlite3 "$dir/state.db" "SELECT count(*) FROM processes WHERE id = 'web-deadbeef' OR pid = 0")" 0 \
     "a record of a start that never ran is removed"

@@ -221,6 +221,19 @@ stop_home() {
 	# Anything else still running from this home (the lab DNS, strays).
 	pids=$(pgrep -f -- "$home" 2>/dev/null)
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
+	# The racks' control groups (cgroup.h: RACK_DIR/cgroups lists them), once
+	# their processes are gone.
+	for f in "$home"/racks/*/cgroups; do
+		[ -f "$f" ] || continue
+		for d in $(awk 'NR > 1 { print $2 }' "$f"); do
+			case $d in /sys/fs/cgroup/*/cx-*) ;; *) continue ;; esac
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				find "$d" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
+				rmdir "$d" 2>/dev/null && break
+				sleep 0.1
+			done
+		done
+	done
 }
 
 # Stops everything this test started, by PID, and removes its directories.

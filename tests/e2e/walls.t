@@ -92,16 +92,21 @@ denied "the attacker cannot read the victim's log" "$RACK/apps/victim/app.log" \
 env_of_victim=$(tr '\0' '\n' < "/proc/$vpid/environ")
 like "$env_of_victim" "^SECRET=victim-secret-$$\$" "the victim's environment holds its secret (read as root)"
 denied "the attacker cannot read the victim's environment" "/proc/$vpid/environ" \
-    "cat /proc/$vpid/environ" "/proc/$vpid/environ: Permission denied"
+    "cat /proc/$vpid/environ" "/proc/$vpid/environ: (Permission denied|No such file or directory)"
 denied "the attacker cannot read the daemon's environment" "/proc/$rpid/environ" \
-    "cat /proc/$rpid/environ" "/proc/$rpid/environ: Permission denied"
+    "cat /proc/$rpid/environ" "/proc/$rpid/environ: (Permission denied|No such file or directory)"
 denied "the attacker cannot see the victim's files through /proc" "/proc/$vpid/root/srv/app/server.py" \
-    "cat /proc/$vpid/root/srv/app/server.py" "Permission denied"
+    "cat /proc/$vpid/root/srv/app/server.py" "Permission denied|No such file or directory"
 denied "the attacker cannot signal the victim's process" "/proc/$vpid/status" \
-    "kill -TERM $vpid" "Operation not permitted"
+    "kill -TERM $vpid" "Operation not permitted|No such process"
 denied "the attacker cannot signal the daemon" "/proc/$rpid/status" \
-    "kill -TERM $rpid" "Operation not permitted"
+    "kill -TERM $rpid" "Operation not permitted|No such process"
 kill -0 "$vpid" 2>/dev/null && kill -0 "$rpid" 2>/dev/null; ok $? "...and both still run"
+# Its own PID namespace: its /proc lists its cx-init, itself and what it
+# started, not the host's processes.
+run 'ls -d /proc/[0-9]* | wc -l'
+ok $([ "$rc" -eq 0 ] && [ "$out" -ge 2 ] && [ "$out" -le 6 ]; echo $?) \
+    "the attacker's /proc shows its own PID namespace alone ($out processes)"
 run "grep ' /srv/app ' /proc/self/mountinfo"
 like "$out" ' /srv/app ro,' "its build is mounted read-only at /srv/app"
 

@@ -413,13 +413,19 @@ test_defaults(void **state)
 	assert_int_equal(s->deploy_max, 200);
 	manifest_free(m);
 
-	/* scale.cpu and scale.memory: kept (and noticed: not acted on) */
+	/* scale.cpu and scale.memory: acted on (cgroup.h), so not noticed; cpu
+	 * written is a cap too */
 	m = must_load("services:\n  web:\n    scale:\n      count: 2\n      cpu: 500\n"
 		      "      memory: 1024\n");
 	assert_int_equal(m->services[0].scale_count, 2);
 	assert_int_equal(m->services[0].scale_cpu, 500);
 	assert_int_equal(m->services[0].scale_memory, 1024);
-	assert_int_equal(m->nnotices, 2);
+	assert_true(m->services[0].scale_cpu_set);
+	assert_int_equal(m->nnotices, 0);
+	manifest_free(m);
+	m = must_load("services:\n  web:\n    scale:\n      memory: 256\n");
+	assert_int_equal(m->services[0].scale_cpu, 250);
+	assert_false(m->services[0].scale_cpu_set);
 	manifest_free(m);
 	must_fail("services:\n  web:\n    scale:\n      memory: lots\n",
 	    "convox.yml:4:15: scale.memory: expected a whole number from 0 to 16777216, found \"lots\"");
@@ -676,7 +682,6 @@ test_notices(void **state)
 	static const char *const want[] = {
 		"convox.yml:1:1: version (a docker-compose leftover) is not acted on by local racks",
 		"convox.yml:5:7: scale.targets (autoscaling) is not acted on by local racks",
-		"convox.yml:7:7: scale.memory (sizing) is not acted on by local racks",
 		"convox.yml:8:5: drain (load balancer draining; termination.grace applies) is not "
 		"acted on by local racks",
 		"convox.yml:9:5: ports (extra ports the process opens: checked, not published) is "

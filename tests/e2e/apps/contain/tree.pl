@@ -1,0 +1,19 @@
+# A process that leaves a child behind in a session of its own (setsid), as
+# a daemonising program does; with IGNORE_TERM both ignore SIGTERM. Each
+# says who it is on its output (the app's log).
+use strict;
+use warnings;
+use POSIX ();
+
+$SIG{TERM} = 'IGNORE' if $ENV{IGNORE_TERM};
+$| = 1;
+my $pid = fork;
+die "fork: $!" unless defined $pid;
+if ($pid == 0) {
+	my $sid = POSIX::setsid();
+	die "setsid: $!" unless defined $sid && $sid > 0;
+	print "child $$ in session $sid\n";
+	sleep 1 while 1;
+}
+print "parent $$ forked $pid\n";
+sleep 1 while 1;
