@@ -431,8 +431,8 @@ resources_of(const struct mf_service *s)
 	jv *r = jv_object_new(), *req = jv_object_new(), *lim = jv_object_new();
 	char v[32];
 
-	/* scale.cpu counts 1024 per core, as Convox's; Kubernetes 1000m. */
-	snprintf(v, sizeof(v), "%dm", s->scale_cpu * 1000 / 1024 > 0 ? s->scale_cpu * 1000 / 1024 : 1);
+	/* scale.cpu counts 1000 per core, as Convox's docs do: millicores. */
+	snprintf(v, sizeof(v), "%dm", s->scale_cpu > 0 ? s->scale_cpu : 1);
 	jv_set_str(req, "cpu", v);
 	snprintf(v, sizeof(v), "%dMi", s->scale_memory);
 	jv_set_str(req, "memory", v);

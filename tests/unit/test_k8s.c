@@ -192,7 +192,7 @@ test_objects(void **state)
 	assert_string_equal(jv_str(container0(pod), "image"),
 	    "registry.example.test:5000/team/prod-shop:web.babc123");
 	assert_string_equal(jv_str(jv_get(jv_get(container0(pod), "resources"), "requests"), "cpu"),
-	    "500m");
+	    "512m");
 	assert_string_equal(jv_str(jv_get(jv_get(container0(pod), "resources"), "limits"),
 	    "memory"), "256Mi");
 	assert_string_equal(jv_str(jv_get(jv_get(container0(pod), "readinessProbe"), "httpGet"),
