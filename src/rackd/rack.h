@@ -52,6 +52,8 @@ struct proc {
 	 * daemon restart ends the restart (scale stops what is then too many). */
 	bool replaced;
 	int64_t replace_at;
+	bool retired;               /* replaced by the promotion under way (not by a
+	                             * scale-down or a restart): a failed one routes it again */
 	struct proc *next;
 };
 

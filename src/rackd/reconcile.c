@@ -558,11 +558,13 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (proc_is_promoting(a, p))
 			stop_proc(r, a, p);
-		else if (proc_is_active(a, p) && proc_draining(p) && p->state != PROC_STOPPING &&
-		    p->state != PROC_EXITED) {
-			/* Retired for the promotion, not stopped yet: it serves again. */
+		else if (proc_is_active(a, p) && p->retired && proc_draining(p) &&
+		    p->state != PROC_STOPPING && p->state != PROC_EXITED) {
+			/* Retired for the promotion, not stopped yet: it serves again
+			 * (one drained for a scale-down or a restart stays drained). */
 			p->replaced = false;
 			p->replace_at = 0;
+			p->retired = false;
 		}
 	}
 	clear_promotion(a);
@@ -720,6 +722,7 @@ retire_old(struct rack *r, struct app *a, const char *service, int n, int64_t no
 			    (pass == 0 && proc_serves(a, p)))
 				continue;
 			drain_proc(r, a, p, now, why);
+			p->retired = true;
 			n--;
 		}
 	}
