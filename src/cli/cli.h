@@ -46,6 +46,7 @@ enum cli_opt_id {
 	OPT_NO_CACHE,
 	OPT_FILE,
 	OPT_KUBE_VERSION,
+	OPT_CLOUD,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -264,6 +265,7 @@ int cmd_ps_info(struct cli *c);
 int cmd_ps_stop(struct cli *c);
 int cmd_rack_ps(struct cli *c);
 int cmd_rack_render(struct cli *c);
+int cmd_rack_render_system(struct cli *c);
 int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);
 int cmd_builds_logs(struct cli *c);

@@ -53,6 +53,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_FILE, 'f', "file", "FILE", "the file to write (export) or read (import)" },
 	{ OPT_KUBE_VERSION, 0, "kube-version", "1.N",
 	  "the Kubernetes version to render for (default: the newest; 1.20 gets batch/v1beta1 CronJobs)" },
+	{ OPT_CLOUD, 0, "cloud", "CLOUD",
+	  "aws, gcp, azure, do or generic: which internal load balancer annotation (default generic)" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -124,6 +126,17 @@ static const struct cli_cmd cmds[] = {
 	  "--manifest FILE (default: the active release's convox.yml). Only YAML goes to\n"
 	  "stdout. Images are REGISTRY/RACK-APP:SERVICE.BUILD (rack param registry).\n"
 	  "Example: cx rack render -a shop --manifest convox.yml | kubectl apply -f -" },
+	{ "rack render system", "", 0, 0, O(RACK) | O(CLOUD), 0, cmd_rack_render_system,
+	  "print the rack's own Kubernetes objects (YAML)",
+	  "Prints what a Kubernetes rack installs for itself, in Namespace RACK-system:\n"
+	  "IngressClasses cx and cx-internal, the routers' ServiceAccount and\n"
+	  "ClusterRole, Deployments router and router-internal (cx-router from the rack's\n"
+	  "registry), and LoadBalancer Services router, router-internal and peer (the TLS\n"
+	  "peering endpoint). --cloud picks the internal load balancer's annotation:\n"
+	  "aws (aws-load-balancer-scheme: internal), gcp (load-balancer-type: Internal),\n"
+	  "azure (azure-load-balancer-internal), do (do-loadbalancer-network: INTERNAL);\n"
+	  "generic has none, so router-internal is as public as the cluster's LBs are.\n"
+	  "Example: cx rack render system --cloud gcp | kubectl apply -f -" },
 	{ "rack metrics", "", 0, 0, O(RACK), 0, cmd_rack_metrics,
 	  "print the routers' metrics (Prometheus text)",
 	  "Prints the counters of the rack's running routers in Prometheus text format:\n"

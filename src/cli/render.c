@@ -52,3 +52,26 @@ done:
 	jv_free(body);
 	return rc;
 }
+
+int
+cmd_rack_render_system(struct cli *c)
+{
+	const char *cloud = c->opt[OPT_CLOUD] != NULL ? c->opt[OPT_CLOUD] : "generic";
+	jv *body = jv_object_new();
+	struct buf out;
+	int rc = 1;
+
+	buf_init(&out, 0);
+	jv_set_bool(body, "system", true);
+	jv_set_str(body, "cloud", cloud);
+	if (api_post_text(c, "/render", body, &out) == 0) {
+		fwrite(out.data != NULL ? out.data : "", 1, out.len, stdout);
+		rc = fflush(stdout) == 0 ? 0 : 1;
+		if (rc == 0 && strcmp(cloud, "generic") == 0)
+			fprintf(stderr, "cx: cloud generic: router-internal has no internal load "
+			    "balancer annotation; give --cloud aws|gcp|azure|do for one\n");
+	}
+	buf_free(&out);
+	jv_free(body);
+	return rc;
+}

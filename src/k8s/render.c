@@ -634,3 +634,189 @@ k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err,
 			jv_push_take(docs, cronjob(o, ns, m, &m->timers[i]));
 	return docs;
 }
+
+/* ---- the rack's own objects ---- */
+
+/* Each cloud's annotation that makes a LoadBalancer Service internal. */
+static const struct {
+	const char *cloud, *key, *value;
+} internal_lb[] = {
+	{ "aws", "service.beta.kubernetes.io/aws-load-balancer-scheme", "internal" },
+	{ "gcp", "networking.gke.io/load-balancer-type", "Internal" },
+	{ "azure", "service.beta.kubernetes.io/azure-load-balancer-internal", "true" },
+	{ "do", "service.beta.kubernetes.io/do-loadbalancer-network", "INTERNAL" },
+	{ "generic", NULL, NULL },
+};
+
+static jv *
+rack_labels(const struct k8s_render_opts *o, const char *component)
+{
+	jv *l = jv_object_new();
+
+	jv_set_str(l, "app.kubernetes.io/managed-by", MANAGER);
+	jv_set_str(l, "cx.rack", o->rack);
+	if (component != NULL)
+		jv_set_str(l, "cx.component", component);
+	return l;
+}
+
+static jv *
+ingress_class(const struct k8s_render_opts *o, const char *name)
+{
+	jv *ic = object("networking.k8s.io/v1", "IngressClass", name, NULL, rack_labels(o, NULL));
+	jv *spec = jv_object_new();
+
+	jv_set_str(spec, "controller", "cx.dev/router");
+	jv_set_take(ic, "spec", spec);
+	return ic;
+}
+
+static jv *
+rbac_rule(const char *group, const char *r1, const char *r2)
+{
+	jv *rule = jv_object_new();
+
+	jv_set_take(rule, "apiGroups", strv(group, NULL, NULL));
+	jv_set_take(rule, "resources", strv(r1, r2, NULL));
+	jv_set_take(rule, "verbs", strv("get", "list", "watch"));
+	return rule;
+}
+
+static void
+router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
+{
+	char name[96];
+	jv *role, *rules = jv_array_new(), *bind, *ref = jv_object_new(), *subj = jv_array_new();
+	jv *sa = jv_object_new();
+
+	jv_push_take(docs, object("v1", "ServiceAccount", "router", ns, rack_labels(o, "router")));
+	snprintf(name, sizeof(name), "cx-%s-router", o->rack);
+	role = object("rbac.authorization.k8s.io/v1", "ClusterRole", name, NULL,
+	    rack_labels(o, "router"));
+	jv_push_take(rules, rbac_rule("networking.k8s.io", "ingresses", "ingressclasses"));
+	jv_push_take(rules, rbac_rule("", "services", "endpoints"));
+	jv_set_take(role, "rules", rules);
+	jv_push_take(docs, role);
+	bind = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name, NULL,
+	    rack_labels(o, "router"));
+	jv_set_str(ref, "apiGroup", "rbac.authorization.k8s.io");
+	jv_set_str(ref, "kind", "ClusterRole");
+	jv_set_str(ref, "name", name);
+	jv_set_take(bind, "roleRef", ref);
+	jv_set_str(sa, "kind", "ServiceAccount");
+	jv_set_str(sa, "name", "router");
+	jv_set_str(sa, "namespace", ns);
+	jv_push_take(subj, sa);
+	jv_set_take(bind, "subjects", subj);
+	jv_push_take(docs, bind);
+}
+
+/* A router Deployment: cx-router from the rack's registry, two replicas. */
+static jv *
+router_deployment(const struct k8s_render_opts *o, const char *ns, const char *name,
+    const char *role)
+{
+	jv *d = object("apps/v1", "Deployment", name, ns, rack_labels(o, name));
+	jv *spec = jv_object_new(), *sel = jv_object_new(), *ml = jv_object_new();
+	jv *tpl = jv_object_new(), *md = jv_object_new(), *pod = jv_object_new();
+	jv *cs = jv_array_new(), *c = jv_object_new(), *ports = jv_array_new();
+	char image[512], arg[64];
+	const char *const names[] = { "http", "https" };
+	const int nums[] = { 80, 443 };
+
+	jv_set_int(spec, "replicas", 2);
+	jv_set_str(ml, "cx.rack", o->rack);
+	jv_set_str(ml, "cx.component", name);
+	jv_set_take(sel, "matchLabels", ml);
+	jv_set_take(spec, "selector", sel);
+	jv_set_take(md, "labels", rack_labels(o, name));
+	jv_set_take(tpl, "metadata", md);
+	jv_set_str(pod, "serviceAccountName", "router");
+	snprintf(image, sizeof(image), "%s/cx-router:%s", o->registry, o->release != NULL ?
+	    o->release : "latest");
+	jv_set_str(c, "name", "router");
+	jv_set_str(c, "image", image);
+	snprintf(arg, sizeof(arg), "--ingress-class=%s", role);
+	jv_set_take(c, "args", strv("--name", name, arg));
+	for (size_t i = 0; i < 2; i++) {
+		jv *p = jv_object_new();
+
+		jv_set_str(p, "name", names[i]);
+		jv_set_int(p, "containerPort", nums[i]);
+		jv_set_str(p, "protocol", "TCP");
+		jv_push_take(ports, p);
+	}
+	jv_set_take(c, "ports", ports);
+	jv_push_take(cs, c);
+	jv_set_take(pod, "containers", cs);
+	jv_set_take(tpl, "spec", pod);
+	jv_set_take(spec, "template", tpl);
+	jv_set_take(d, "spec", spec);
+	return d;
+}
+
+/* A LoadBalancer Service in front of component's pods; annotation key (or
+ * NULL) makes it internal. */
+static jv *
+load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
+    const char *component, const char *key, const char *value, const int *ports, size_t n)
+{
+	jv *s = object("v1", "Service", name, ns, rack_labels(o, name));
+	jv *spec = jv_object_new(), *sel = jv_object_new(), *pl = jv_array_new();
+
+	if (key != NULL) {
+		jv *ann = jv_object_new();
+
+		jv_set_str(ann, key, value);
+		jv_set_take(jv_get(s, "metadata"), "annotations", ann);
+	}
+	jv_set_str(spec, "type", "LoadBalancer");
+	jv_set_str(sel, "cx.rack", o->rack);
+	jv_set_str(sel, "cx.component", component);
+	jv_set_take(spec, "selector", sel);
+	for (size_t i = 0; i < n; i++) {
+		char pname[16];
+
+		snprintf(pname, sizeof(pname), "p%d", ports[i]);
+		jv_push_take(pl, service_port(pname, ports[i], ports[i]));
+	}
+	jv_set_take(spec, "ports", pl);
+	jv_set_take(s, "spec", spec);
+	return s;
+}
+
+jv *
+k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err, size_t errlen)
+{
+	static const int web[] = { 80, 443 }, peer[] = { 8443 };
+	const char *key = NULL, *value = NULL;
+	bool known = false;
+	char ns[64];
+	jv *docs;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(internal_lb); i++) {
+		if (strcmp(internal_lb[i].cloud, cloud) == 0) {
+			key = internal_lb[i].key;
+			value = internal_lb[i].value;
+			known = true;
+		}
+	}
+	if (!known) {
+		snprintf(err, errlen, "cloud %.32s is not one of aws, gcp, azure, do or generic", cloud);
+		return NULL;
+	}
+	snprintf(ns, sizeof(ns), "%s-system", o->rack);
+	docs = jv_array_new();
+	jv_push_take(docs, object("v1", "Namespace", ns, NULL, rack_labels(o, NULL)));
+	jv_push_take(docs, ingress_class(o, "cx"));
+	jv_push_take(docs, ingress_class(o, "cx-internal"));
+	router_rbac(o, ns, docs);
+	jv_push_take(docs, router_deployment(o, ns, "router", "cx"));
+	jv_push_take(docs, router_deployment(o, ns, "router-internal", "cx-internal"));
+	jv_push_take(docs, load_balancer(o, ns, "router", "router", NULL, NULL, web, 2));
+	jv_push_take(docs, load_balancer(o, ns, "router-internal", "router-internal", key, value,
+	    web, 2));
+	/* The peering endpoint: other racks reach it over TLS, wherever they are. */
+	jv_push_take(docs, load_balancer(o, ns, "peer", "router-internal", NULL, NULL, peer, 1));
+	return docs;
+}

@@ -50,6 +50,20 @@ struct k8s_render_opts {
 jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *err,
     size_t errlen);
 
+/*
+ * The rack's own objects on a cluster (a Kubernetes rack's install): in
+ * Namespace RACK-system, the routers as the ingress data plane — IngressClass
+ * cx and cx-internal, a ServiceAccount with the ClusterRole to read what
+ * they route, Deployments router and router-internal — and three
+ * LoadBalancer Services: router (public), router-internal (with the cloud's
+ * internal load-balancer annotation) and peer (the TLS peering endpoint, as
+ * `cx rack peer` reaches it). cloud: aws, gcp, azure, do or generic (no
+ * annotation: say so to the user). Uses o->rack, o->registry, o->kube_minor.
+ * NULL with err for an unknown cloud.
+ */
+jv *k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err,
+    size_t errlen);
+
 /* The name of the namespace of app o->app on rack o->rack: RACK-APP. */
 void k8s_namespace(const char *rack, const char *app, char *out, size_t outlen);
 

@@ -8,7 +8,11 @@
  * domain and domain_internal name images and hosts; resource passwords come
  * from a seed of the rack's (RACK_DIR/k8s.seed, made once), so the same
  * input renders the same objects.
+ * POST /render {"system": true, "cloud": C}: the rack's own objects on a
+ * cluster (routers, their LoadBalancer Services, the peering endpoint).
  */
+/* The router image's tag: this build's version, "cx-0.2.0" as "0.2.0". */
+#define CX_VERSION_TAG (CX_VERSION + 3)
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/version.h"
 #include "k8s/render.h"
 #include "k8s/yaml.h"
 #include "rackd/api.h"
@@ -79,6 +84,37 @@ env_lines(const char *text, size_t *n)
 	return v;
 }
 
+/* Answers docs as YAML text, or err. */
+static void
+answer_yaml(struct api_resp *s, jv *docs)
+{
+	char *yaml = k8s_yaml_stream(docs);
+
+	s->is_text = true;
+	if (buf_adds(&s->text, yaml) == -1)
+		api_error(s, 500, "cannot answer the objects");
+	free(yaml);
+}
+
+/* {"system": true, "cloud": C}: the rack's own objects (k8s_render_rack). */
+static void
+render_system(struct rack *r, const jv *body, struct api_resp *s)
+{
+	char registry[256], err[256];
+	struct k8s_render_opts o = { .rack = r->name, .registry = registry,
+		.release = CX_VERSION_TAG };
+	jv *docs;
+
+	rack_param(r, "registry", registry, sizeof(registry));
+	if ((docs = k8s_render_rack(&o, jv_str_or(body, "cloud", "generic"), err,
+	    sizeof(err))) == NULL) {
+		api_error(s, 400, "%s", err);
+		return;
+	}
+	answer_yaml(s, docs);
+	jv_free(docs);
+}
+
 void
 api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 {
@@ -87,7 +123,7 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a;
 	struct st_build b = { 0 };
 	bool have_build = false;
-	char *text = NULL, *env_text = NULL, **env = NULL, *yaml;
+	char *text = NULL, *env_text = NULL, **env = NULL;
 	char err[1024], seed[80], registry[256], domain[256], domain_internal[256];
 	struct manifest *m = NULL;
 	struct k8s_render_opts o = { 0 };
@@ -96,6 +132,11 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 
 	if (body == NULL)
 		return;
+	if (jv_bool(body, "system")) {
+		render_system(r, body, s);
+		jv_free(body);
+		return;
+	}
 	app = jv_str_or(body, "app", "");
 	given = jv_str_or(body, "manifest", NULL);
 	kv = jv_str_or(body, "kube_version", "");
@@ -148,11 +189,7 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
-	yaml = k8s_yaml_stream(docs);
-	s->is_text = true;
-	if (buf_adds(&s->text, yaml) == -1)
-		api_error(s, 500, "cannot answer the objects");
-	free(yaml);
+	answer_yaml(s, docs);
 out:
 	for (size_t i = 0; env != NULL && i < nenv; i++)
 		free(env[i]);

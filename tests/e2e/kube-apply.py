@@ -10,7 +10,9 @@ import yaml
 
 PLURAL = {"Namespace": "namespaces", "Secret": "secrets", "Service": "services",
           "Deployment": "deployments", "DaemonSet": "daemonsets",
-          "StatefulSet": "statefulsets", "Ingress": "ingresses", "CronJob": "cronjobs"}
+          "StatefulSet": "statefulsets", "Ingress": "ingresses", "CronJob": "cronjobs",
+          "IngressClass": "ingressclasses", "ServiceAccount": "serviceaccounts",
+          "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}
 
 def path(o):
     api, kind, md = o["apiVersion"], o["kind"], o["metadata"]

@@ -7,7 +7,9 @@
 # worker, an agent, a timer; postgres, redis and memcached resources) passes
 # a server-side dry run, is then applied, and a second apply of the same
 # render changes nothing (every resourceVersion stays). An object the server
-# must refuse is refused (so the verdicts are the server's). No scheduler or
+# must refuse is refused (so the verdicts are the server's). The rack's own
+# objects (cx rack render system: routers, LoadBalancer Services with each
+# cloud's internal annotation, the peering endpoint) are applied too. No scheduler or
 # kubelet runs: nothing here starts a pod (docs/kubernetes.md).
 . "$(dirname "$0")/lib.sh"
 
@@ -96,6 +98,32 @@ sed 's/pathType: Prefix/pathType: Sometimes/' "$K/shop.yaml" >"$K/bad.yaml"
 out=$($APPLY "$URL" "$TOKEN" dry <"$K/bad.yaml" 2>&1); rc=$?
 is "$rc" 1 "an Ingress with a pathType Kubernetes lacks is refused"
 like "$out" "^Ingress web rejected: .*pathType" "...by the server, naming pathType" 
+
+# The rack's own objects: routers, their LoadBalancer Services (the
+# internal one with each cloud's annotation) and the peering endpoint.
+sys=$(cx rack render system --cloud aws -r kube 2>"$K/sys.err"); rc=$?
+ok $rc "cx rack render system --cloud aws" "$(cat "$K/sys.err")"
+printf '%s\n' "$sys" >"$K/sys.yaml"
+kinds=$(grep '^kind: ' "$K/sys.yaml" | sort | uniq -c | awk '{ printf "%s %s, ", $3, $1 }')
+is "$kinds" "ClusterRole 1, ClusterRoleBinding 1, Deployment 2, IngressClass 2, Namespace 1, Service 3, ServiceAccount 1, " \
+    "...IngressClasses cx and cx-internal, the routers, their account and role, three Services"
+out=$($APPLY "$URL" "$TOKEN" apply <"$K/sys.yaml" 2>&1); ok $? "the API server takes every one of them" "$out"
+again=$(cx rack render system --cloud aws -r kube 2>/dev/null | $APPLY "$URL" "$TOKEN" apply 2>&1)
+is "$(diff <(printf '%s\n' "$out") <(printf '%s\n' "$again") | grep '^[<>]')" "" "...and a second apply changes none"
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kube-system/services/router-internal")
+like "$stored" '"service\.beta\.kubernetes\.io/aws-load-balancer-scheme": "internal"' "router-internal is an internal load balancer on AWS"
+like "$stored" '"type": "LoadBalancer"' "...of type LoadBalancer"
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kube-system/services/peer")
+like "$stored" '"port": 8443' "the peering endpoint is a LoadBalancer Service on 8443"
+for pair in "gcp networking\.gke\.io/load-balancer-type: Internal" \
+    "azure service\.beta\.kubernetes\.io/azure-load-balancer-internal: \"true\"" \
+    "do service\.beta\.kubernetes\.io/do-loadbalancer-network: INTERNAL"; do
+	like "$(cx rack render system --cloud "${pair%% *}" -r kube 2>&1)" "${pair#* }" "--cloud ${pair%% *}: the internal router's annotation"
+done
+out=$(cx rack render system -r kube 2>&1 >/dev/null)
+like "$out" "cloud generic: router-internal has no internal load balancer annotation" "--cloud generic says, on stderr, that nothing makes it internal"
+out=$(cx rack render system --cloud mars -r kube 2>&1); rc=$?
+refused $rc "$out" "^ERROR: cloud mars is not one of aws, gcp, azure, do or generic$" "an unknown cloud is refused in one line"
 
 out=$(cx rack render -a shop -r kube 2>&1); rc=$?
 refused $rc "$out" "^ERROR: app shop has no active release with a convox\.yml: give one \(cx rack render --manifest FILE\)$" \
