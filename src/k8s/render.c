@@ -486,6 +486,43 @@ pod_template(const struct k8s_render_opts *o, const struct mf_service *s, const 
 	return tpl;
 }
 
+/* scale.count as a range (min-max): a HorizontalPodAutoscaler's. */
+static bool
+autoscaled(const struct mf_service *s)
+{
+	return !s->agent && s->scale_max > s->scale_min;
+}
+
+/* The autoscaler of service s: scale.count's range, on CPU at 70% of the
+ * request (scale.targets is not read yet). autoscaling/v2 from 1.23,
+ * v2beta2 before. */
+static jv *
+autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
+{
+	jv *h = object(o->kube_minor != 0 && o->kube_minor < 23 ? "autoscaling/v2beta2" :
+	    "autoscaling/v2", "HorizontalPodAutoscaler", s->name, ns,
+	    labels(o, "cx.service", s->name));
+	jv *spec = jv_object_new(), *ref = jv_object_new(), *metrics = jv_array_new();
+	jv *m = jv_object_new(), *res = jv_object_new(), *target = jv_object_new();
+
+	jv_set_str(ref, "apiVersion", "apps/v1");
+	jv_set_str(ref, "kind", "Deployment");
+	jv_set_str(ref, "name", s->name);
+	jv_set_take(spec, "scaleTargetRef", ref);
+	jv_set_int(spec, "minReplicas", s->scale_min > 0 ? s->scale_min : 1);
+	jv_set_int(spec, "maxReplicas", s->scale_max);
+	jv_set_str(m, "type", "Resource");
+	jv_set_str(res, "name", "cpu");
+	jv_set_str(target, "type", "Utilization");
+	jv_set_int(target, "averageUtilization", 70);
+	jv_set_take(res, "target", target);
+	jv_set_take(m, "resource", res);
+	jv_push_take(metrics, m);
+	jv_set_take(spec, "metrics", metrics);
+	jv_set_take(h, "spec", spec);
+	return h;
+}
+
 static jv *
 workload(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
 {
@@ -495,7 +532,9 @@ workload(const struct k8s_render_opts *o, const char *ns, const struct mf_servic
 	jv *ru = jv_object_new();
 	char v[16];
 
-	if (!s->agent)
+	/* With a range the autoscaler owns replicas: setting them too would
+	 * undo its work at each apply. */
+	if (!s->agent && !autoscaled(s))
 		jv_set_int(spec, "replicas", s->scale_count);
 	jv_set_take(sel, "matchLabels", selector(o, "cx.service", s->name));
 	jv_set_take(spec, "selector", sel);
@@ -581,6 +620,8 @@ render_services(const struct manifest *m, const struct k8s_render_opts *o, const
 		jv_push_take(docs, secret(o, ns, name, "cx.service", s->name, env));
 		manifest_env_free(env);
 		jv_push_take(docs, workload(o, ns, s));
+		if (autoscaled(s))
+			jv_push_take(docs, autoscaler(o, ns, s));
 		if (s->port > 0)
 			jv_push_take(docs, cluster_service(o, ns, "cx.service", s->name, "main", s->port));
 		if (s->port > 0 && !s->internal)

@@ -12,7 +12,8 @@ PLURAL = {"Namespace": "namespaces", "Secret": "secrets", "Service": "services",
           "Deployment": "deployments", "DaemonSet": "daemonsets",
           "StatefulSet": "statefulsets", "Ingress": "ingresses", "CronJob": "cronjobs",
           "IngressClass": "ingressclasses", "ServiceAccount": "serviceaccounts",
-          "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}
+          "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+          "HorizontalPodAutoscaler": "horizontalpodautoscalers"}
 
 def path(o):
     api, kind, md = o["apiVersion"], o["kind"], o["metadata"]

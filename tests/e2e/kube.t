@@ -63,8 +63,8 @@ ok $rc "cx rack render of an app not created yet" "$(cat "$K/render.err")"
 printf '%s\n' "$yaml" >"$K/shop.yaml"
 is "$(cat "$K/render.err")" "" "...prints nothing but the YAML (stderr is empty)"
 kinds=$(grep '^kind: ' "$K/shop.yaml" | sort | uniq -c | awk '{ printf "%s %s, ", $3, $1 }')
-is "$kinds" "CronJob 1, DaemonSet 1, Deployment 4, Ingress 2, Namespace 1, Secret 8, Service 6, StatefulSet 3, " \
-    "the objects: per service a Secret and a workload, Services for ports, Ingresses for routed ones, a CronJob, three resources"
+is "$kinds" "CronJob 1, DaemonSet 1, Deployment 4, HorizontalPodAutoscaler 1, Ingress 2, Namespace 1, Secret 8, Service 6, StatefulSet 3, " \
+    "the objects: per service a Secret and a workload, Services for ports, Ingresses for routed ones, an autoscaler for a count range, a CronJob, three resources"
 note "rendered objects: $(grep -c '^kind: ' "$K/shop.yaml")"
 
 # The Namespace first (a dry run of what lives in it needs it there).
@@ -82,6 +82,8 @@ ok $rc "every object is applied (server-side apply, field manager cx)" "$first"
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/networking.k8s.io/v1/namespaces/kube-shop/ingresses/api")
 like "$stored" '"ingressClassName": "cx-internal"' "the stored Ingress of the internalRouter service has class cx-internal"
 [ -n "$stored" ] || { kill -0 "$api_pid" 2>/dev/null && echo "# the API server runs" || echo "# the API server is gone"; grep -B3 -A12 -m1 "^fatal" "$K/apiserver.log" | sed 's/^/# /'; }
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/autoscaling/v2beta2/namespaces/kube-shop/horizontalpodautoscalers/api")
+like "$(printf '%s' "$stored" | tr -d ' \n')" '"minReplicas":2,"maxReplicas":5' "the api service's count 2-5 is its autoscaler's range"
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/apps/v1/namespaces/kube-shop/deployments/web")
 like "$stored" '"image": "registry\.example\.test:5000/team/kube-shop:web\.latest"' "...the web Deployment names its image in the rack's registry"
 like "$stored" '"manager": "cx"' "...and cx is its field manager"

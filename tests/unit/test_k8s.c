@@ -309,6 +309,31 @@ test_refusals(void **state)
 	manifest_free(m);
 }
 
+/* A count range is an autoscaler's, whose apiVersion follows the server;
+ * the Deployment then leaves replicas to it. */
+static void
+test_autoscaler(void **state)
+{
+	struct manifest *m = parse("services:\n  web:\n    port: 3000\n    scale:\n      count: 2-6\n");
+	struct k8s_render_opts o = opts(0), old = opts(20);
+	char err[256];
+	jv *d = k8s_render(m, &o, err, sizeof(err)), *d20 = k8s_render(m, &old, err, sizeof(err));
+	const jv *h = find(d, "HorizontalPodAutoscaler", "web");
+
+	(void)state;
+	assert_non_null(h);
+	assert_string_equal(jv_str(h, "apiVersion"), "autoscaling/v2");
+	assert_int_equal(jv_int(jv_get(h, "spec"), "minReplicas"), 2);
+	assert_int_equal(jv_int(jv_get(h, "spec"), "maxReplicas"), 6);
+	assert_string_equal(jv_str(jv_get(jv_get(h, "spec"), "scaleTargetRef"), "name"), "web");
+	assert_null(jv_get(jv_get(find(d, "Deployment", "web"), "spec"), "replicas"));
+	assert_string_equal(jv_str(find(d20, "HorizontalPodAutoscaler", "web"), "apiVersion"),
+	    "autoscaling/v2beta2");
+	jv_free(d);
+	jv_free(d20);
+	manifest_free(m);
+}
+
 int
 main(void)
 {
@@ -318,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_objects),
 		cmocka_unit_test(test_stable_and_versions),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_autoscaler),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
