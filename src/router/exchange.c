@@ -529,6 +529,7 @@ upstream_failed(struct conn *c, const char *why)
 		.answered = c->ex.rs != RS_HEAD || c->ex.resp_started || c->ex.uc->len > 0,
 		.has_body = c->ex.rq_body != BK_NONE,
 		.body_sent = c->ex.rq_sent_body,
+		.head_sent = c->ex.rq != RQ_HEAD,
 		.safe_method = c->ex.head_req || strcmp(c->ex.method, "GET") == 0,
 		.retried_fresh = c->ex.retried,
 		.tried_other = c->ex.attempts >= 2,

@@ -15,6 +15,7 @@ struct retry_case {
 	bool answered;		/* some byte of an answer came back */
 	bool has_body;		/* the request carries a body (length or chunked) */
 	bool body_sent;		/* some of that body left the router */
+	bool head_sent;		/* all of the request's head left the router */
 	bool safe_method;	/* GET or HEAD */
 	bool retried_fresh;	/* already sent again on a new connection */
 	bool tried_other;	/* already sent to a second upstream */
@@ -30,10 +31,11 @@ enum retry_kind {
  * Never once an answer began. A request that never reached its upstream
  * goes to another one, once. A pooled connection that failed (the process
  * closed it as it was reused) is tried once more on a new connection to the
- * same upstream, unless body bytes left: a process that closes an idle
- * connection did not read what came on it. If that new connection cannot
- * even be made, the process may have died with the request read, so only a
- * body-less GET or HEAD goes on to another upstream. A body-less GET or HEAD
+ * same upstream: a body-less GET or HEAD always, any other request only if
+ * not all of its head left (else the process may have read it, acted, and
+ * died: a worker of a server whose master lives on would get it twice). If
+ * that new connection cannot even be made, only a body-less GET or HEAD
+ * goes on to another upstream. A body-less GET or HEAD
  * that got no answer (the process died with it) goes to another upstream,
  * once; any other request is not sent to a second process.
  */

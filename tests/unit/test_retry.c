@@ -37,9 +37,16 @@ test_stale_pooled(void **state)
 {
 	(void)state;
 	/* A pooled connection the process had closed: a new one to it, once;
-	 * a POST too, as long as none of its body left. */
+	 * a POST too, as long as not all of its head left (a write refused). */
 	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .has_body = true }),
 	    RETRY_FRESH_SAME);
+	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .safe_method = true,
+	    .head_sent = true }), RETRY_FRESH_SAME);
+	/* ...but a POST whose whole head went may have been read and done. */
+	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .head_sent = true }),
+	    RETRY_NO);
+	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .has_body = true,
+	    .head_sent = true }), RETRY_NO);
 	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .has_body = true,
 	    .body_sent = true }), RETRY_NO);
 	assert_int_equal(retry_decide(&(struct retry_case){ .reused = true, .retried_fresh = true,
