@@ -156,6 +156,9 @@ void api_service_restart(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_logs(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_run(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_exec(struct rack *r, struct api_req *q, struct api_resp *s);   /* api_exec.c */
+/* Kills and reaps every `cx exec` command running (the rack is stopping: a
+ * contained process's namespace cannot end while one of them is unreaped). */
+void api_exec_stop_all(struct rack *r);
 void api_app_cancel(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_process_stop(struct rack *r, struct api_req *q, struct api_resp *s);
 void api_build_get(struct rack *r, struct api_req *q, struct api_resp *s);

@@ -33,7 +33,40 @@ struct exec_run {
 	struct api_pending *pending;
 	pid_t pid;
 	int pidfd;
+	struct exec_run *next;
 };
+
+/* The commands running, for api_exec_stop_all. */
+static struct exec_run *runs;
+
+static void
+runs_remove(struct exec_run *x)
+{
+	for (struct exec_run **pp = &runs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			return;
+		}
+	}
+}
+
+void
+api_exec_stop_all(struct rack *r)
+{
+	while (runs != NULL) {
+		struct exec_run *x = runs;
+
+		runs = x->next;
+		kill(-x->pid, SIGKILL);
+		kill(x->pid, SIGKILL);
+		waitpid(x->pid, NULL, 0);
+		ev_del(r->loop, x->pidfd);
+		close(x->pidfd);
+		if (x->pending != NULL)
+			api_finish_error(x->pending, 503, "the rack is stopping");
+		free(x);
+	}
+}
 
 /* The environment of pid (its /proc/PID/environ), NULL-terminated. */
 static char **
@@ -75,6 +108,7 @@ exec_done(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		api_finish(x->pending, 200, j);
 	else
 		jv_free(j);
+	runs_remove(x);
 	free(x);
 }
 
@@ -110,7 +144,14 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 	/* Into the process's PID namespace too: it sees the same /proc, and it
 	 * stops with the process. */
 	snprintf(msg, sizeof(msg), "/proc/%d/ns/pid", (int)target);
-	pidns = open(msg, O_RDONLY | O_CLOEXEC);
+	if ((pidns = open(msg, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* Gone (or no descriptor left): never a namespace of its own. */
+		snprintf(err, errlen, "cannot enter the process's namespaces: %s", strerror(errno));
+		close(errp[0]);
+		close(errp[1]);
+		rootfs_strv_free(env);
+		return -1;
+	}
 	pid = sup_fork_pidns(pidns, &in_ns);
 	if (pidns != -1)
 		close(pidns);
@@ -162,6 +203,8 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 		return -1;
 	}
 	set_cloexec((*out)->pidfd);
+	(*out)->next = runs;
+	runs = *out;
 	return 0;
 }
 

@@ -468,6 +468,7 @@ uninstall_now(struct rack *r)
 	log_info("uninstalling: stopping every process");
 	r->exiting = true;
 	build_cancel(r, NULL);
+	api_exec_stop_all(r);
 	appexport_cancel_all(r);
 	reconcile_stop_all(r, 5000);
 	cgroup_remove_all(r);

@@ -1069,7 +1069,12 @@ requeue(struct rack *r, struct app *a)
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(list[i].status, "queued") != 0)
 			continue;
-		if (a->queued[0] == '\0') {
+		if (strcmp(list[i].id, a->active) == 0) {
+			/* It is what serves: nothing waits. */
+			if (store_release_set_status(r->store, a->name, list[i].id, "active", "") == -1)
+				log_warnx("app %s: cannot record release %s as active: %s", a->name,
+				    list[i].id, store_error(r->store));
+		} else if (a->queued[0] == '\0') {
 			str_copy(a->queued, sizeof(a->queued), list[i].id);
 			log_info("app %s: release %s waits to be promoted again", a->name, list[i].id);
 		} else if (store_release_set_status(r->store, a->name, list[i].id, "replaced",
@@ -1091,10 +1096,17 @@ promote_queued(struct rack *r, struct app *a)
 		return;
 	str_copy(id, sizeof(id), a->queued);
 	a->queued[0] = '\0';
+	/* The active release again (a rollback queued while a promotion failed
+	 * back to it): it restarts, and its record says active, not queued. */
+	if (strcmp(id, a->active) == 0 &&
+	    store_release_set_status(r->store, a->name, id, "active", "") == -1)
+		log_warnx("app %s: cannot record release %s as active: %s", a->name, id,
+		    store_error(r->store));
 	if (reconcile_promote(r, a, id, err, sizeof(err)) == -1) {
 		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
 		applog_system(r, a->name, "Promotion of %s failed: %s", id, err);
-		if (store_release_set_status(r->store, a->name, id, "failed", err) == -1)
+		if (strcmp(id, a->active) != 0 &&
+		    store_release_set_status(r->store, a->name, id, "failed", err) == -1)
 			log_warnx("app %s: cannot record release %s as failed: %s", a->name, id,
 			    store_error(r->store));
 	}

@@ -86,9 +86,12 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	    WEXITSTATUS(status) < 128 + 65)
 		status = WEXITSTATUS(status) - 128;
 	p->exit_status = status;
-	/* Whether its memory got it killed, before its groups go. */
+	/* Whether its memory got it killed, before its groups go: only what
+	 * ended by SIGKILL (or unseen: adopted) can be, whatever else of its
+	 * group the kernel killed before. */
 	p->oom_mb = 0;
-	if (!cgroup_proc_oom(r, p->st.id, &p->oom_mb))
+	if ((status != -1 && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) ||
+	    !cgroup_proc_oom(r, p->st.id, &p->oom_mb))
 		p->oom_mb = 0;
 	else if (p->oom_mb == 0)
 		p->oom_mb = -1;
@@ -97,7 +100,10 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	 * its session goes too, so no orphan outlives its process. A process being
 	 * stopped may have left children that are still in their grace: they get
 	 * it, then SIGKILL (sup_tick). */
-	if (p->state == PROC_STOPPING && p->kill_at > now_ms()) {
+	if (p->contained) {
+		/* Its namespace ended with cx-init: nothing is left, and the pid
+		 * (a group id no more) may soon be another's. */
+	} else if (p->state == PROC_STOPPING && p->kill_at > now_ms()) {
 		r->kills = xrealloc(r->kills, (r->nkills + 1) * sizeof(*r->kills));
 		r->kills[r->nkills++] = (struct group_kill){ p->st.pid, p->kill_at };
 	} else {

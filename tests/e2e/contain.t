@@ -188,7 +188,17 @@ wait_for 10 sh -c "[ ! -d '$pids_dir/$wid' ] && [ ! -d '$mem_dir/$wid' ]"
 ok $? "...and removes the groups of the process that ended while it was down"
 wait_for 20 serves; ok $? "...and the calm app serves again"
 
-out=$(cx rack uninstall dev 2>&1); ok $? "uninstall" "$out"
+# A cx exec still running when the rack goes: uninstall ends it (the
+# process's namespace cannot end while the daemon's exec child is unreaped).
+cid=$(cx ps -a calm -r dev --json | jq -r '.[0].id')
+timeout 60 cx exec "$cid" -a calm -r dev -- sleep 300 >/dev/null 2>&1 &
+xpid=$!
+track $xpid
+wait_for 10 sh -c "pgrep -f '^sleep 300$' >/dev/null"; ok $? "a cx exec runs in the calm process (sleep 300)"
+t0=$(date +%s)
+out=$(timeout 60 cx rack uninstall dev 2>&1); rc=$?
+ok $rc "uninstall, with the cx exec running, ends (in $(( $(date +%s) - t0 )) s)" "$out"
+wait_for 10 gone "$xpid"; ok $? "...and the cx exec client is answered and exits"
 left=$(for d in $groups; do [ -e "$d" ] && echo "$d"; done)
 is "$left" "" "uninstall removes the rack's groups"
 check_no_leftovers
