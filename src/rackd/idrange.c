@@ -85,8 +85,8 @@ live_ranges(bool *live)
 	closedir(d);
 }
 
-static bool
-range_live(uint32_t base)
+bool
+idrange_in_use(uint32_t base)
 {
 	bool *live = xcalloc(IDRANGE_COUNT, sizeof(*live));
 	bool is;
@@ -261,7 +261,7 @@ idrange_release(const char *dir, const char *owner, uint32_t base, char *err, si
 	if (ledger_open(&l, dir, err, errlen) == -1)
 		return -1;
 	h = holder(&l, base);
-	if (h != NULL && strcmp(h->owner, owner) == 0 && !range_live(base)) {
+	if (h != NULL && strcmp(h->owner, owner) == 0 && !idrange_in_use(base)) {
 		free(h->owner);
 		*h = l.e[--l.n];
 		rc = ledger_write(&l, err, errlen);

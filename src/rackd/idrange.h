@@ -11,6 +11,7 @@
 #ifndef CX_IDRANGE_H
 #define CX_IDRANGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +36,9 @@ int idrange_claim(const char *dir, const char *owner, uint32_t want, uint32_t *b
  * once they are gone and owner's directory too). 0, or -1 with err. */
 int idrange_release(const char *dir, const char *owner, uint32_t base, char *err,
     size_t errlen);
+
+/* Whether a process of this machine runs as an id of the range at base
+ * (such a range stays held after its owner goes). */
+bool idrange_in_use(uint32_t base);
 
 #endif

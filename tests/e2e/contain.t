@@ -25,7 +25,7 @@ mem_dir=$(awk '$1 == "memory" || $1 == "-" { print $2 }' "$RACK/cgroups")
 pids_dir=$(awk '$1 == "pids" || $1 == "-" { print $2 }' "$RACK/cgroups")
 
 app=$TMP/tree
-cp -r "$ROOT/tests/e2e/apps/contain" "$app"
+cp -r "$ROOT/tests/e2e/apps/contain" "$app" && cp "$EXAMPLES/hello/server.pl" "$app/"
 cx apps create tree -r dev >/dev/null
 out=$(cx deploy "$app" -a tree -r dev 2>&1)
 ok $? "deploy an app whose processes leave setsid children behind" "$out"
@@ -117,7 +117,7 @@ ok $? "...nor any process's group" "$(for d in $groups; do find "$d" -mindepth 1
 
 # Another app that serves while the next ones misbehave.
 web=$TMP/web
-cp -r "$ROOT/tests/e2e/apps/contain" "$web"
+cp -r "$ROOT/tests/e2e/apps/contain" "$web" && cp "$EXAMPLES/hello/server.pl" "$web/"
 printf 'services:\n  web:\n    build: .\n    command: perl server.pl\n    port: 3000\n    health: /health\n    scale:\n      cpu: 500\n' \
     > "$web/convox.yml"
 cx apps create calm -r dev >/dev/null
@@ -135,7 +135,7 @@ fi
 
 # Over its scale.memory: killed by the kernel, and its log says so.
 hog=$TMP/hog
-cp -r "$ROOT/tests/e2e/apps/contain" "$hog"
+cp -r "$ROOT/tests/e2e/apps/contain" "$hog" && cp "$EXAMPLES/hello/server.pl" "$hog/"
 printf 'services:\n  hog:\n    build: .\n    command: perl hog.pl\n    scale:\n      memory: 64\n' \
     > "$hog/convox.yml"
 cx apps create hog -r dev >/dev/null
@@ -154,7 +154,7 @@ out=$(cx rack params set process_pids_max=3 -r dev 2>&1); rc=$?
 ok $([ $rc -ne 0 ]; echo $?) "process_pids_max=3 is refused" "$out"
 like "$out" 'process_pids_max' "...naming the param"
 bomb=$TMP/bomb
-cp -r "$ROOT/tests/e2e/apps/contain" "$bomb"
+cp -r "$ROOT/tests/e2e/apps/contain" "$bomb" && cp "$EXAMPLES/hello/server.pl" "$bomb/"
 printf 'services:\n  bomb:\n    build: .\n    command: timeout 20 perl bomb.pl\n' > "$bomb/convox.yml"
 cx apps create bomb -r dev >/dev/null
 out=$(cx deploy "$bomb" -a bomb -r dev 2>&1); ok $? "deploy a fork bomb (timeout 20)" "$out"

@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,35 +40,6 @@ teardown(void **state)
 	return remove_tree(dir);
 }
 
-/* Whether a process of this machine runs as an id of the range at base:
- * racks of other homes (other tests, helpers) run apps in the same ranges,
- * and such a range stays held even when its owner is gone. */
-static bool
-machine_uses(uint32_t base)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	bool used = false;
-
-	while (d != NULL && !used && (de = readdir(d)) != NULL) {
-		char path[300], *text, *u;
-		unsigned long uid;
-
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
-		if ((text = read_file(path, 8192, NULL)) == NULL)
-			continue;
-		u = strstr(text, "\nUid:");
-		used = u != NULL && sscanf(u + 5, "%lu", &uid) == 1 && uid >= base &&
-		    uid < (unsigned long)base + IDRANGE_SIZE;
-		free(text);
-	}
-	if (d != NULL)
-		closedir(d);
-	return used;
-}
-
 static void
 test_claims(void **state)
 {
@@ -99,8 +68,9 @@ test_claims(void **state)
 	text = read_file(ledger, 4096, NULL);
 	assert_non_null(text);
 	assert_non_null(strstr(text, app_a));
-	/* b's entry goes, unless some process here still runs in its range */
-	if (machine_uses(b))
+	/* b's entry goes, unless some process here still runs in its range:
+	 * racks of other homes (other tests) run apps in the same ranges */
+	if (idrange_in_use(b))
 		assert_non_null(strstr(text, app_b));
 	else
 		assert_null(strstr(text, app_b));
