@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "rackd/api.h"
+#include "rackd/cgroup.h"
 #include "rackd/rack.h"
 #include "rackd/supervisor.h"
 #include "rackd/rootfs.h"
@@ -125,14 +126,16 @@ exec_client_gone(void *arg)
 
 /* Forks the command into process target; 0 with *x, or -1 with err. */
 static int
-exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, const int fds[3],
+exec_start(struct rack *r, pid_t target, uint32_t base, const char *id, const char *command,
+    const int fds[3],
     struct exec_run **out, char *err, size_t errlen)
 {
 	int errp[2];
 	char msg[512];
 	ssize_t n;
 	pid_t pid;
-	int pidns;
+	int pidns, cg[CGROUP_MAX_DIRS];
+	size_t ncg = 0;
 	bool in_ns;
 	char **env = environ_of(target);
 
@@ -152,9 +155,21 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *command, con
 		rootfs_strv_free(env);
 		return -1;
 	}
-	pid = sup_fork_pidns(pidns, &in_ns);
-	if (pidns != -1)
+	/* Its groups too: what runs in the process counts in its limits. */
+	if (cgroup_proc_open(r, id, cg, &ncg, msg, sizeof(msg)) == -1) {
+		snprintf(err, errlen, "cannot enter the process's groups: %s", msg);
 		close(pidns);
+		close(errp[0]);
+		close(errp[1]);
+		rootfs_strv_free(env);
+		return -1;
+	}
+	pid = sup_fork_pidns(pidns, &in_ns);
+	close(pidns);
+	if (pid == 0 && cgroup_join(cg, ncg) == -1)
+		_exit(127);
+	for (size_t i = 0; i < ncg; i++)
+		close(cg[i]);
 	if (pid == 0) {
 		sigset_t none;
 		char *argv[] = { "sh", "-c", (char *)command, NULL };
@@ -283,7 +298,8 @@ api_exec(struct rack *r, struct api_req *q, struct api_resp *s)
 		fds = theirs;
 	}
 	/* Into the app's own process (its environment, its namespaces). */
-	if (exec_start(r, sup_app_pid(p), a->uid_base, command, fds, &x, err, sizeof(err)) == -1) {
+	if (exec_start(r, sup_app_pid(p), a->uid_base, p->st.id, command, fds, &x, err,
+	    sizeof(err)) == -1) {
 		api_error(s, 400, "cannot exec in %s: %s", p->st.id, err);
 		goto out;
 	}

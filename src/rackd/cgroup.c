@@ -379,6 +379,33 @@ fail:
 }
 
 int
+cgroup_proc_open(struct rack *r, const char *id, int *fds, size_t *nfds, char *err,
+    size_t errlen)
+{
+	const struct cgroup_rack *cg = &r->cg;
+	char dir[4200];
+
+	*nfds = 0;
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		proc_dir(cg, i, id, dir, sizeof(dir));
+		snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/cgroup.procs");
+		if ((fds[i] = open(dir, O_WRONLY | O_CLOEXEC)) == -1) {
+			int e = errno;
+
+			for (size_t j = 0; j < i; j++)
+				close(fds[j]);
+			*nfds = 0;
+			if (e == ENOENT && i == 0)
+				return 0;       /* started before it had groups: none to join */
+			snprintf(err, errlen, "%s: %s", dir, strerror(e));
+			return -1;
+		}
+		*nfds = i + 1;
+	}
+	return 0;
+}
+
+int
 cgroup_join(const int *fds, size_t nfds)
 {
 	for (size_t i = 0; i < nfds; i++) {

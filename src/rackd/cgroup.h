@@ -60,6 +60,12 @@ const char *cgroup_mode_name(const struct cgroup_rack *cg);
  */
 int cgroup_proc_create(struct rack *r, const char *id, const struct cgroup_limits *l,
     int *fds, size_t *nfds, char *err, size_t errlen);
+/* Opens, close-on-exec, the files that take a process into the existing
+ * groups of process id (for `cx exec`: a command in a process counts in
+ * its limits). With CGROUP_NONE, or no group for id (a process started
+ * before groups were made): 0 and *nfds 0. 0, or -1 with err. */
+int cgroup_proc_open(struct rack *r, const char *id, int *fds, size_t *nfds, char *err,
+    size_t errlen);
 /* In a forked child: moves the caller into the groups of fds. 0 or -1. */
 int cgroup_join(const int *fds, size_t nfds);
 /* Whether the kernel killed a process of id's group for its memory, and

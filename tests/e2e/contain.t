@@ -50,6 +50,8 @@ is "$(cat "/proc/$ppid/comm" 2>/dev/null)" "cx-init" "...whose parent is cx-init
 is "$(tr '\0' '\n' < "/proc/$ppid/environ" | wc -l)" 0 "cx-init carries none of the app's environment"
 out=$(cx exec "$tid" -a tree -r dev -- sh -c 'cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l' 2>&1)
 like "$out" '^cx-init' "cx exec runs in the process's PID namespace (its /proc/1 is cx-init)" "$out"
+out=$(cx exec "$tid" -a tree -r dev -- cat /proc/self/cgroup 2>&1)
+like "$out" "pids:.*/$tid\$" "...and in the process's own groups: its limits hold there too" "$out"
 nspid=$(awk '/^NSpid:/ { print $NF }' "/proc/$tpid/status")
 is "$nspid" 2 "the app's process is pid 2 of a PID namespace of its own"
 wait_for 10 sh -c "cx logs --no-follow -s tree -a tree -r dev | grep -q 'child .* in session'"
