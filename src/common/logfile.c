@@ -211,12 +211,14 @@ logfile_write(struct logfile *lf, const void *data, size_t n)
 		rc = write_all(lf->fd, data, n);
 		saved = errno;
 		if (rc == -1 && saved == ENOSPC && !made_room) {
-			/* A full disk: take back what part of the lines went in and
-			 * rotate early, which removes the oldest file, or (the live
-			 * file empty) remove it (once a write). */
+			/* A full disk: take back what part of the lines went in, then
+			 * remove the oldest rotated file (room, with the live file as
+			 * it was), or with none, rotate early (once a write). Rotating
+			 * alone frees nothing while fewer than the kept files exist. */
 			made_room = true;
 			if (ftruncate(lf->fd, held.st_size) == 0 &&
-			    (held.st_size > 0 ? rotate(lf->path) : drop_oldest(lf->path)) == 0) {
+			    (drop_oldest(lf->path) == 0 || (held.st_size > 0 &&
+			    rotate(lf->path) == 0))) {
 				logfile_close(lf);
 				continue;
 			}
