@@ -109,6 +109,9 @@ void str_list_free(char **v);
 int set_nonblock(int fd);
 int set_cloexec(int fd);
 
+/* nbytes random bytes from the kernel as lower-case hex into out (2 * nbytes
+ * + 1 bytes): passwords, seeds. 0, or -1 (nothing random to be had). */
+int random_hex(char *out, size_t nbytes);
 /* Standard base64 with padding; out must hold 4 * ((n + 2) / 3) + 1 bytes. */
 void base64_encode(const unsigned char *in, size_t n, char *out);
 

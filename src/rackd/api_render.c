@@ -35,8 +35,6 @@ static int
 render_seed(struct rack *r, char *out, size_t outlen, char *err, size_t errlen)
 {
 	char path[4200], *text;
-	unsigned char raw[32];
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/k8s.seed", r->dir);
 	if ((text = read_file(path, 256, NULL)) != NULL) {
@@ -46,16 +44,10 @@ render_seed(struct rack *r, char *out, size_t outlen, char *err, size_t errlen)
 		if (strlen(out) == 64)
 			return 0;
 	}
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
-		snprintf(err, errlen, "cannot read /dev/urandom for the rack's render seed");
-		if (fd != -1)
-			close(fd);
+	if (outlen < 65 || random_hex(out, 32) == -1) {
+		snprintf(err, errlen, "cannot make the rack's render seed: no random bytes");
 		return -1;
 	}
-	close(fd);
-	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < outlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 	if (write_file_atomic(path, out, strlen(out), 0600) == -1) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		return -1;

@@ -111,22 +111,13 @@ static int
 ensure_password(const char *dir)
 {
 	char path[PATH_MAX], hex[33];
-	unsigned char rnd[16];
 	struct stat sb;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s/password", dir);
 	if (stat(path, &sb) == 0)
 		return 0;
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || read(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd)) {
-		if (fd != -1)
-			close(fd);
+	if (random_hex(hex, 16) == -1)
 		return -1;
-	}
-	close(fd);
-	for (size_t i = 0; i < sizeof(rnd); i++)
-		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
 	return write_file_atomic(path, hex, 32, 0600);
 }
 

@@ -156,14 +156,8 @@ res_find(const char *app, const char *name)
 static void
 gen_password(char *out, size_t outlen)
 {
-	unsigned char raw[16];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-	if (fd == -1 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
-		fatal("cannot read /dev/urandom");
-	close(fd);
-	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < outlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	if (outlen < 33 || random_hex(out, 16) == -1)
+		fatal("cannot make a password: no random bytes");
 }
 
 /* Where it listens: its own network namespace's address on racks whose
