@@ -58,7 +58,7 @@ $(BUILD)/lib$(1).a: $(call lib_objs,$(1))
 endef
 $(foreach g,$(GROUPS),$(eval $(call lib_rule,$(g))))
 
-$(BIN)/cx: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
+$(BIN)/cx: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(BUILD)/libk8s.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # rackd and k8s call each other (the API renders; the renderer reads manifests).

@@ -47,6 +47,7 @@ enum cli_opt_id {
 	OPT_FILE,
 	OPT_KUBE_VERSION,
 	OPT_CLOUD,
+	OPT_DRY_RUN,
 	OPT_MAX
 };
 #define O(x) (1u << OPT_##x)
@@ -265,6 +266,13 @@ int cmd_ps_info(struct cli *c);
 int cmd_ps_stop(struct cli *c);
 int cmd_rack_ps(struct cli *c);
 int cmd_rack_render(struct cli *c);
+int cmd_rack_apply(struct cli *c);
+/* kube.c: a kubeconfig that reaches a cluster (parsed, not asked): 0, or 1
+ * after saying what is wrong with it. */
+int kube_check_config(const char *path);
+/* kube.c: the rack c->rack's own objects to its cluster (dry_run: printed
+ * as YAML, no server asked). 0, or 1 after saying why. */
+int kube_install_objects(struct cli *c, bool dry_run);
 int cmd_rack_render_system(struct cli *c);
 int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);

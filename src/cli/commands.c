@@ -55,6 +55,9 @@ static const struct cli_opt opts[] = {
 	  "the Kubernetes version to render for (default: the newest; 1.20 gets batch/v1beta1 CronJobs)" },
 	{ OPT_CLOUD, 0, "cloud", "CLOUD",
 	  "aws, gcp, azure, do or generic: which internal load balancer annotation (default generic)" },
+	{ OPT_DRY_RUN, 0, "dry-run", NULL,
+	  "Kubernetes racks: print (install) or have the API server check (apply) the objects, "
+	  "storing none" },
 	{ OPT_HELP, 'h', "help", NULL, "show this help" },
 };
 
@@ -82,7 +85,8 @@ static const struct cli_cmd cmds[] = {
 	{ "rack", "", 0, 0, O(RACK) | O(JSON), 0, cmd_rack, "show the selected rack",
 	  "Shows Name, Provider, Router, RouterInternal (while param internal_router is\n"
 	  "true), Status and Version of the rack." },
-	{ "rack install", "local NAME [KEY=VALUE...]", 2, 34, O(VPC), 0, cmd_rack_install,
+	{ "rack install", "local|kubernetes NAME [KEY=VALUE...]", 2, 34, O(VPC) | O(DRY_RUN), 0,
+	  cmd_rack_install,
 	  "install a rack",
 	  "Installs a rack named NAME (lower-case letters, digits and dashes, starting\n"
 	  "with a letter, at most 30 characters) and starts its daemon in the background.\n"
@@ -94,7 +98,12 @@ static const struct cli_cmd cmds[] = {
 	  "private_address=IP when given (else only the rack's processes reach it), and\n"
 	  "each process gets its own network namespace on a bridge of the host, its\n"
 	  "network --vpc CIDR (default: a free /16 in 10.128.0.0/9). public_address and\n"
-	  "private_address are set at install only." },
+	  "private_address are set at install only.\n"
+	  "cx rack install kubernetes NAME kubeconfig=FILE [cloud=aws|gcp|azure|do|generic]\n"
+	  "installs a Kubernetes rack: its daemon (state and API) runs here, as a local\n"
+	  "rack's does; it keeps a copy of FILE and applies its own objects (see cx rack\n"
+	  "render system) to the cluster FILE's current context reaches, by server-side\n"
+	  "apply with field manager cx-NAME. --dry-run asks no server and prints them." },
 	{ "rack uninstall", "NAME", 1, 1, 0, 0, cmd_rack_uninstall, "remove a rack",
 	  "Stops every process and router of the rack, removes its peerings and its\n"
 	  "network (VPC racks), then its state under $CX_HOME/racks/NAME." },
@@ -126,6 +135,15 @@ static const struct cli_cmd cmds[] = {
 	  "--manifest FILE (default: the active release's convox.yml). Only YAML goes to\n"
 	  "stdout. Images are REGISTRY/RACK-APP:SERVICE.BUILD (rack param registry).\n"
 	  "Example: cx rack render -a shop --manifest convox.yml | kubectl apply -f -" },
+	{ "rack apply", "", 0, 0, O(RACK) | O(APP) | O(MANIFEST) | O(DRY_RUN), 0, cmd_rack_apply,
+	  "apply the rack's own objects, or an app's, to its Kubernetes cluster",
+	  "Applies what cx rack render system (no -a) or cx rack render -a APP prints to\n"
+	  "the cluster of a Kubernetes rack (its param kubeconfig), rendered for the\n"
+	  "server's version: server-side apply, field manager cx-RACK, one line per\n"
+	  "object (KIND NAME applied RESOURCEVERSION). --dry-run has the server check\n"
+	  "each object and store none. It stops at the first object the server refuses,\n"
+	  "with the server's reason.\n"
+	  "Example: cx rack apply -a shop --manifest convox.yml" },
 	{ "rack render system", "", 0, 0, O(RACK) | O(CLOUD), 0, cmd_rack_render_system,
 	  "print the rack's own Kubernetes objects (YAML)",
 	  "Prints what a Kubernetes rack installs for itself, in Namespace RACK-system:\n"

@@ -397,16 +397,21 @@ int
 cmd_rack_install(struct cli *c)
 {
 	const char *provider = c->argv[0], *name = c->argv[1], *cidr = c->opt[OPT_VPC];
-	const char *pub = NULL, *priv = NULL;
+	const char *pub = NULL, *priv = NULL, *kubeconfig = NULL;
 	char dir[PATH_MAX], path[PATH_MAX + 32], err[2048];
-	bool vpc_made = false;
+	bool vpc_made = false, kube;
 	struct buf params;
 	uint32_t net;
 	int prefix;
 
-	if (strcmp(provider, "local") != 0)
+	if (strcmp(provider, "local") != 0 && strcmp(provider, "kubernetes") != 0)
 		return out_error("unknown provider \"%s\": cx installs local racks (cx rack install "
-		    "local NAME)", provider);
+		    "local NAME) and Kubernetes racks (cx rack install kubernetes NAME "
+		    "kubeconfig=FILE)", provider);
+	kube = strcmp(provider, "kubernetes") == 0;
+	if (c->opt[OPT_DRY_RUN] != NULL && !kube)
+		return out_error("--dry-run is for Kubernetes racks (cx rack install kubernetes NAME "
+		    "kubeconfig=FILE --dry-run)");
 	if (cli_check_name("rack", name) == -1 || cli_home(c) == -1)
 		return 1;
 	for (int i = 2; i < c->argc; i++) {
@@ -419,7 +424,20 @@ cmd_rack_install(struct cli *c)
 			pub = eq + 1;
 		if (str_has_prefix(c->argv[i], "private_address="))
 			priv = eq + 1;
+		if (str_has_prefix(c->argv[i], "kubeconfig="))
+			kubeconfig = eq + 1;
 	}
+	if (kube && (kubeconfig == NULL || kubeconfig[0] == '\0'))
+		return out_error("a Kubernetes rack needs its cluster: give kubeconfig=FILE (like "
+		    "kubeconfig=$HOME/.kube/config)");
+	if (!kube && kubeconfig != NULL)
+		return out_error("kubeconfig is for Kubernetes racks: cx rack install kubernetes %s "
+		    "kubeconfig=FILE", name);
+	if (kube && (pub != NULL || cidr != NULL))
+		return out_error("a Kubernetes rack's network is its cluster's: %s is for local racks",
+		    pub != NULL ? "public_address" : "--vpc");
+	if (kube && kube_check_config(kubeconfig) != 0)
+		return 1;
 	if (priv != NULL && pub == NULL)
 		return out_error("private_address is for host racks: give public_address too");
 	if (pub != NULL) {
@@ -461,7 +479,25 @@ cmd_rack_install(struct cli *c)
 	/* The daemon checks and stores them at its first start. */
 	buf_init(&params, 0);
 	for (int i = 2; i < c->argc; i++)
-		buf_addf(&params, "%s\n", c->argv[i]);
+		if (!str_has_prefix(c->argv[i], "kubeconfig="))
+			buf_addf(&params, "%s\n", c->argv[i]);
+	if (kube) {
+		/* The rack keeps its own copy: the user's file may change or go. */
+		size_t klen;
+		char *ktext = read_file(kubeconfig, 1u << 20, &klen);
+
+		snprintf(path, sizeof(path), "%s/kubeconfig", dir);
+		if (ktext == NULL || write_file_atomic(path, ktext, klen, 0600) == -1) {
+			snprintf(err, sizeof(err), "cannot copy %s to %s: %s", kubeconfig, path,
+			    strerror(errno));
+			free(ktext);
+			buf_free(&params);
+			goto fail;
+		}
+		explicit_bzero(ktext, klen);
+		free(ktext);
+		buf_addf(&params, "kubeconfig=%s\n", path);
+	}
 	snprintf(path, sizeof(path), "%s/install.params", dir);
 	if (params.len > 0 && write_file_atomic(path, params.data, params.len, 0600) == -1) {
 		snprintf(err, sizeof(err), "%s: %s", path, strerror(errno));
@@ -477,7 +513,7 @@ cmd_rack_install(struct cli *c)
 		if (lab_rack_create(c->home, name, cidr, NULL, err, sizeof(err)) == -1)
 			goto fail;
 		vpc_made = true;
-	} else if (lab_check_privilege(err, sizeof(err)) == 0) {
+	} else if (!kube && lab_check_privilege(err, sizeof(err)) == 0) {
 		/* Run as root, a loopback rack gives each process a network
 		 * namespace of its own, where it listens on its manifest's port. */
 		if (lab_loopback_rack_create(c->home, name, NULL, err, sizeof(err)) == -1)
@@ -487,6 +523,16 @@ cmd_rack_install(struct cli *c)
 	if (start_daemon(c, name, err, sizeof(err)) == -1)
 		goto fail;
 	out_ok();
+	if (kube) {
+		c->opt[OPT_RACK] = name;
+		str_copy(c->rack, sizeof(c->rack), name);
+		if (c->opt[OPT_DRY_RUN] == NULL)
+			out_step("Applying the rack's own objects to %s", kubeconfig);
+		if (kube_install_objects(c, c->opt[OPT_DRY_RUN] != NULL) != 0)
+			return out_error("rack %s is installed, but its objects are not all on the "
+			    "cluster: cx rack apply -r %s tries again, cx rack uninstall %s removes "
+			    "the rack", name, name, name);
+	}
 	return 0;
 fail:
 	/* Undo what this install made, then say why it failed. */

@@ -297,6 +297,12 @@ jv_push_take(jv *arr, jv *val)
 		json_decref(J(val));
 }
 
+jv *
+jv_string_new(const char *s)
+{
+	return V(string_new(s));
+}
+
 void
 jv_push_str(jv *arr, const char *s)
 {

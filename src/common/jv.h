@@ -77,6 +77,8 @@ const char **jv_keys_sorted(const jv *obj, size_t *n);
 /* Empty containers, owned. */
 jv *jv_object_new(void);
 jv *jv_array_new(void);
+/* A string, owned (as jv_set_str stores it). */
+jv *jv_string_new(const char *s);
 
 /*
  * Setters: member key of obj becomes val, replacing one of the same name

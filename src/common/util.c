@@ -702,6 +702,57 @@ base64_encode(const unsigned char *in, size_t n, char *out)
 	out[o] = '\0';
 }
 
+/* The value of base64 character ch, or -1. */
+static int
+base64_value(int ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+unsigned char *
+base64_decode(const char *in, size_t n, size_t *outlen)
+{
+	unsigned char *out = xmalloc(n / 4 * 3 + 3);
+	unsigned v = 0;
+	size_t o = 0, bits = 0, pad = 0, seen = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d;
+
+		if (in[i] == ' ' || in[i] == '\n' || in[i] == '\r' || in[i] == '\t')
+			continue;
+		if (in[i] == '=') {
+			pad++;
+			seen++;
+			continue;
+		}
+		if (pad > 0 || (d = base64_value((unsigned char)in[i])) == -1)
+			goto bad;
+		seen++;
+		v = (v << 6) | (unsigned)d;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(v >> bits);
+			v &= (1u << bits) - 1;
+		}
+	}
+	if (seen % 4 != 0 || pad > 2)
+		goto bad;
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
 static int
 dir_name_cmp(const void *a, const void *b)
 {

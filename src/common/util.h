@@ -114,6 +114,9 @@ int set_cloexec(int fd);
 int random_hex(char *out, size_t nbytes);
 /* Standard base64 with padding; out must hold 4 * ((n + 2) / 3) + 1 bytes. */
 void base64_encode(const unsigned char *in, size_t n, char *out);
+/* Standard base64 (padded, whitespace skipped) decoded: malloc'd, NUL-terminated,
+ * *outlen bytes; NULL for text that is not base64. */
+unsigned char *base64_decode(const char *in, size_t n, size_t *outlen);
 
 /* True while a process with this pid exists (kill(pid, 0)). */
 bool pid_alive(pid_t pid);

@@ -10,6 +10,7 @@
  * input renders the same objects.
  * POST /render {"system": true, "cloud": C}: the rack's own objects on a
  * cluster (routers, their LoadBalancer Services, the peering endpoint).
+ * Either with "format": "json": the objects as a JSON array instead.
  */
 /* The router image's tag: this build's version, "cx-0.2.0" as "0.2.0". */
 #define CX_VERSION_TAG (CX_VERSION + 3)
@@ -76,11 +77,18 @@ env_lines(const char *text, size_t *n)
 	return v;
 }
 
-/* Answers docs as YAML text, or err. */
+/* Answers docs as YAML text, or as a JSON array when the body asked for
+ * "format": "json" (what cx rack apply sends on, object by object). */
 static void
-answer_yaml(struct api_resp *s, jv *docs)
+answer_docs(struct api_resp *s, const jv *body, jv *docs)
 {
-	char *yaml = k8s_yaml_stream(docs);
+	char *yaml;
+
+	if (strcmp(jv_str(body, "format"), "json") == 0) {
+		s->json = jv_copy(docs);
+		return;
+	}
+	yaml = k8s_yaml_stream(docs);
 
 	s->is_text = true;
 	if (buf_adds(&s->text, yaml) == -1)
@@ -103,7 +111,7 @@ render_system(struct rack *r, const jv *body, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		return;
 	}
-	answer_yaml(s, docs);
+	answer_docs(s, body, docs);
 	jv_free(docs);
 }
 
@@ -181,7 +189,7 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
-	answer_yaml(s, docs);
+	answer_docs(s, body, docs);
 out:
 	for (size_t i = 0; env != NULL && i < nenv; i++)
 		free(env[i]);

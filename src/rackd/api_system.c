@@ -82,7 +82,12 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	}
 	sys = jv_object_new();
 	jv_set_str(sys, "name", r->name);
-	jv_set_str(sys, "provider", "local");
+	{
+		char kubeconfig[1024];
+
+		rack_param(r, "kubeconfig", kubeconfig, sizeof(kubeconfig));
+		jv_set_str(sys, "provider", kubeconfig[0] != '\0' ? "kubernetes" : "local");
+	}
 	jv_set_str(sys, "router", router);
 	jv_set_str(sys, "router_internal", internal);
 	jv_set_str(sys, "status", r->exiting ? "uninstalling" : "running");

@@ -24,11 +24,13 @@ static const struct param_def params[] = {
 	{ "build_host_ca", PARAM_BOOL, 0, 0, "RUN steps of builds see the host's extra CA certificates (/usr/local/share/ca-certificates, which update-ca-certificates adds to the image's store); default true" },
 	{ "build_retention", PARAM_INT, 1, 1000, "builds kept per app: those its last N releases use (and its active one's); older ones are removed after each promotion and by cx builds prune (default 10)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
+	{ "cloud", PARAM_CLOUD, 0, 0, "Kubernetes racks: aws, gcp, azure, do or generic, which cloud's internal load balancer annotation router-internal carries (default generic: none)" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },
 	{ "internal_router", PARAM_BOOL, 0, 0, "run the internal router on the rack's private address" },
 	{ "internal_router_whitelist", PARAM_CIDR_LIST, 0, 0,
 	    "extra CIDRs allowed to reach the internal router, comma separated" },
+	{ "kubeconfig", PARAM_FILE, 0, 0, "Kubernetes racks: the rack's copy of the kubeconfig that reaches its cluster (set at install; \"\": not a Kubernetes rack)" },
 	{ "log_max_mb", PARAM_INT, 1, 10240, "size at which each log (an app's, a router's, the "
 	    "rack's) rotates, in MiB; 3 files of it at most per log (default 10)" },
 	{ "process_pids_max", PARAM_INT, 16, 4194304, "tasks (processes and threads) each app "
@@ -206,6 +208,15 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		    access(value, R_OK) == -1)) {
 			snprintf(err, errlen, "%s must be the absolute path of a readable file (or \"\"),"
 			    " not \"%s\"", name, value);
+			return -1;
+		}
+		return 0;
+	case PARAM_CLOUD:
+		if (value[0] != '\0' && strcmp(value, "aws") != 0 && strcmp(value, "gcp") != 0 &&
+		    strcmp(value, "azure") != 0 && strcmp(value, "do") != 0 &&
+		    strcmp(value, "generic") != 0) {
+			snprintf(err, errlen, "%s must be aws, gcp, azure, do or generic, not \"%s\"",
+			    name, value);
 			return -1;
 		}
 		return 0;

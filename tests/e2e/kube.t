@@ -86,7 +86,7 @@ stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/auto
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"minReplicas":2,"maxReplicas":5' "the api service's count 2-5 is its autoscaler's range"
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/apps/v1/namespaces/kube-shop/deployments/web")
 like "$stored" '"image": "registry\.example\.test:5000/team/kube-shop:web\.latest"' "...the web Deployment names its image in the rack's registry"
-like "$stored" '"manager": "cx"' "...and cx is its field manager"
+like "$stored" '"manager": "cx"' "...and cx is its field manager (the test's applier)"
 
 yaml2=$(cx rack render -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" --kube-version 1.20 -r kube 2>&1)
 is "$yaml2" "$yaml" "a second render is the same text"
@@ -134,5 +134,83 @@ out=$(cx rack render -a shop --kube-version 2 --manifest "$ROOT/tests/e2e/apps/k
 refused $rc "$out" "^ERROR: kube_version must be like 1\.29, not \"2\"$" "a kube version that is no version is refused"
 
 out=$(cx rack uninstall kube 2>&1); ok $? "uninstall the rack" "$out"
+
+# A Kubernetes rack: its daemon runs here; cx itself applies (libcurl,
+# server-side apply, field manager cx-RACK), verifying the server against
+# the kubeconfig's CA. kubeconfig KEY writes one with the given user lines.
+b64() { base64 -w0 <"$1"; }
+kubeconfig() {
+	printf 'apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority-data: %s\ncontexts:\n- name: test\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user:\n%s\n' "$1" "$2" "$3"
+}
+CA=$(b64 "$K/certs/apiserver.crt")
+kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
+dead=$(free_port)
+kubeconfig "https://127.0.0.1:$dead" "$CA" "    token: $TOKEN" >"$K/kubeconfig-dead"
+
+out=$(cx rack install kubernetes kdry kubeconfig="$K/kubeconfig-dead" cloud=do --dry-run 2>"$K/dry.err"); rc=$?
+ok $rc "cx rack install kubernetes --dry-run with a kubeconfig whose server is down" "$(cat "$K/dry.err")"
+is "$(printf '%s\n' "$out" | grep '^kind: ' | sort | uniq -c | awk '{ printf "%s %s, ", $3, $1 }')" \
+    "ClusterRole 1, ClusterRoleBinding 1, Deployment 2, IngressClass 2, Namespace 1, Service 3, ServiceAccount 1, " \
+    "...prints the rack's own objects on stdout"
+like "$out" "do-loadbalancer-network: INTERNAL" "...for its cloud (do)"
+like "$(cx rack -r kdry 2>&1)" "Provider +kubernetes" "...and records the rack: cx rack says Provider kubernetes"
+out=$(cx rack apply -r kdry 2>&1); rc=$?
+refused $rc "$out" "^ERROR: https://127\.0\.0\.1:$dead/version: .*(refused|connect)" \
+    "...its server was never needed: cx rack apply, which asks it, cannot connect"
+out=$(cx rack uninstall kdry 2>&1); ok $? "uninstall the dry-run rack" "$out"
+
+t0=$(date +%s%N)
+out=$(cx rack install kubernetes k8s kubeconfig="$K/kubeconfig" cloud=gcp registry=registry.example.test:5000/team 2>&1); rc=$?
+note "install with apply took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+ok $rc "cx rack install kubernetes k8s kubeconfig=FILE cloud=gcp" "$out"
+is "$(printf '%s\n' "$out" | grep -c ' applied [0-9]')" 11 "...applies each of the rack's 11 objects, with its resourceVersion"
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/k8s-system/services/router-internal")
+like "$stored" '"networking\.gke\.io/load-balancer-type": "Internal"' "...router-internal on the cluster carries GKE's internal annotation"
+like "$stored" '"manager": "cx-k8s"' "...applied with the rack's field manager cx-k8s"
+out=$(cx rack apply -r k8s 2>&1); ok $? "cx rack apply again" "$out"
+first_sys=$(printf '%s\n' "$out" | grep ' applied ')
+is "$(diff <(printf '%s\n' "$out" | grep ' applied ') <(cx rack apply -r k8s 2>&1 | grep ' applied ') | grep '^[<>]')" "" \
+    "...and once more: no object changes (same resourceVersions)"
+
+out=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" --dry-run -r k8s 2>&1 >/dev/null); rc=$?
+refused $rc "$out" "^ERROR: Secret database-credentials: the API server refused it \(404\): namespaces \"k8s-shop\" not found$" \
+    "an app's dry run before its Namespace exists is refused by the server, naming the namespace"
+t0=$(date +%s%N)
+first=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" -r k8s 2>&1); rc=$?
+note "cx rack apply of the app took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+ok $rc "cx rack apply -a shop: every object applied" "$first"
+is "$(printf '%s\n' "$first" | grep -c ' applied [0-9]')" 27 "...all 27 of them, each with its resourceVersion"
+out=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" --dry-run -r k8s 2>&1); rc=$?
+ok $rc "...a server-side dry run of the same passes" "$out"
+is "$(printf '%s\n' "$out" | grep -c ' checked')" 27 "...one verdict per object"
+second=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" -r k8s 2>&1)
+is "$(diff <(printf '%s\n' "$first") <(printf '%s\n' "$second") | grep '^[<>]')" "" "a second apply changes nothing"
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/batch/v1beta1/namespaces/k8s-shop/cronjobs")
+like "$stored" '"kind": "CronJobList"' "...rendered for the server's own version (1.20: batch/v1beta1 CronJobs)"
+like "$stored" '"name": "[a-z]' "...which holds the timer's CronJob"
+
+# What a bad credential or kubeconfig gets: one line naming it.
+kubeconfig "$URL" "$CA" "    token: wrong$TOKEN" >"$K/kc-badtoken"
+cx rack params set kubeconfig="$K/kc-badtoken" -r k8s >/dev/null 2>&1
+out=$(cx rack apply -r k8s 2>&1); rc=$?
+refused $rc "$out" "^ERROR: $URL/version answered 401.*not a Kubernetes API server that lets this kubeconfig in$" "a wrong token: the server's 401, in one line"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/other.key" -out "$K/other.crt" -days 1 -subj /CN=other 2>/dev/null
+kubeconfig "$URL" "$(b64 "$K/other.crt")" "    token: $TOKEN" >"$K/kc-otherca"
+cx rack params set kubeconfig="$K/kc-otherca" -r k8s >/dev/null 2>&1
+out=$(cx rack apply -r k8s 2>&1); rc=$?
+refused $rc "$out" "^ERROR: $URL/version: .*(certificate|SSL)" "a server its kubeconfig's CA did not sign is refused (TLS verification)"
+kubeconfig "$URL" "$CA" "    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}" >"$K/kc-exec"
+out=$(cx rack install kubernetes kx kubeconfig="$K/kc-exec" 2>&1); rc=$?
+refused $rc "$out" "^ERROR: kubeconfig .*kc-exec: user u gets its credential from a exec plugin, which cx does not run: give a token or a client certificate$" \
+    "an exec plugin credential is refused at install, by name"
+printf 'clusters: [\n' >"$K/kc-broken"
+out=$(cx rack install kubernetes kx kubeconfig="$K/kc-broken" 2>&1); rc=$?
+refused $rc "$out" "^ERROR: kubeconfig .*kc-broken is not a kubeconfig: line [0-9]+ column [0-9]+: " "a kubeconfig that is not YAML: line and column"
+out=$(cx rack install kubernetes kx 2>&1); rc=$?
+refused $rc "$out" "^ERROR: a Kubernetes rack needs its cluster: give kubeconfig=FILE" "no kubeconfig: says what to give"
+like "$(cx racks 2>&1)" "k8s" "...and none of them made a rack"
+is "$(cx racks 2>&1 | grep -c '^kx ')" 0 "...(no rack kx)"
+
+out=$(cx rack uninstall k8s 2>&1); ok $? "uninstall the Kubernetes rack" "$out"
 check_no_leftovers
 done_testing

@@ -1,0 +1,108 @@
+/*
+ * httpc.c — see httpc.h.
+ */
+#include "common/httpc.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static pthread_once_t httpc_once = PTHREAD_ONCE_INIT;
+
+static void
+httpc_global(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t
+httpc_sink(char *p, size_t sz, size_t n, void *arg)
+{
+	struct buf *b = arg;
+
+	return buf_add(b, p, sz * n) == 0 ? sz * n : 0;   /* 0: over max, curl stops */
+}
+
+/* The TLS material as blobs libcurl copies. */
+static void
+httpc_set_tls(CURL *h, const struct httpc_tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (t->ca_pem != NULL) {
+		struct curl_blob ca = { .data = (void *)t->ca_pem, .len = t->ca_len,
+			.flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+	}
+	if (t->cert_pem != NULL && t->key_pem != NULL) {
+		struct curl_blob cert = { .data = (void *)t->cert_pem, .len = t->cert_len,
+			.flags = CURL_BLOB_COPY };
+		struct curl_blob key = { .data = (void *)t->key_pem, .len = t->key_len,
+			.flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+	}
+}
+
+int
+httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, size_t errlen)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
+	CURLcode cr;
+	CURL *h;
+
+	buf_init(body, q->max_resp > 0 ? q->max_resp : 8u << 20);
+	*code = 0;
+	pthread_once(&httpc_once, httpc_global);
+	if ((h = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "cannot initialize libcurl");
+		return -1;
+	}
+	for (size_t i = 0; i < q->nheaders; i++) {
+		struct curl_slist *n = curl_slist_append(hdrs, q->headers[i]);
+
+		if (n == NULL) {
+			curl_slist_free_all(hdrs);
+			curl_easy_cleanup(h);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		hdrs = n;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, q->url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 20000L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_sink);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	if (q->body != NULL) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+	}
+	httpc_set_tls(h, q->tls);
+	cr = curl_easy_perform(h);
+	if (cr == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+	else
+		snprintf(err, errlen, "%s: %s", q->url, cr == CURLE_WRITE_ERROR ?
+		    "the answer is too large" : errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return cr == CURLE_OK ? 0 : -1;
+}

@@ -1,0 +1,135 @@
+/*
+ * apply.c — see apply.h.
+ */
+#include "k8s/apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/httpc.h"
+#include "common/util.h"
+#include "k8s/yaml.h"
+
+/* Each kind cx renders and its resource (the path's plural). */
+static const struct { const char *kind, *plural; } kinds[] = {
+	{ "Namespace", "namespaces" }, { "Secret", "secrets" }, { "Service", "services" },
+	{ "Deployment", "deployments" }, { "DaemonSet", "daemonsets" },
+	{ "StatefulSet", "statefulsets" }, { "Ingress", "ingresses" },
+	{ "CronJob", "cronjobs" }, { "IngressClass", "ingressclasses" },
+	{ "ServiceAccount", "serviceaccounts" }, { "ClusterRole", "clusterroles" },
+	{ "ClusterRoleBinding", "clusterrolebindings" },
+	{ "HorizontalPodAutoscaler", "horizontalpodautoscalers" },
+};
+
+int
+k8s_object_path(const jv *obj, char *out, size_t outlen)
+{
+	const char *api = jv_str(obj, "apiVersion"), *kind = jv_str(obj, "kind");
+	const jv *md = jv_get(obj, "metadata");
+	const char *ns = jv_str(md, "namespace"), *plural = NULL;
+	int n;
+
+	for (size_t i = 0; i < CX_ARRAY_LEN(kinds) && plural == NULL; i++)
+		if (strcmp(kinds[i].kind, kind) == 0)
+			plural = kinds[i].plural;
+	if (plural == NULL || api[0] == '\0' || jv_str(md, "name")[0] == '\0')
+		return -1;
+	n = snprintf(out, outlen, "%s%s%s%s/%s/%s", strcmp(api, "v1") == 0 ? "/api/" : "/apis/",
+	    api, ns[0] != '\0' ? "/namespaces/" : "", ns, plural, jv_str(md, "name"));
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* One request to the server: *code and the answer's JSON (or NULL). */
+static int
+k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
+    const char *ctype, const char *body, long *code, jv **answer, char *err, size_t errlen)
+{
+	char url[2200], auth[4200], ct[128];
+	const char *hdrs[3];
+	size_t nh = 0;
+	struct buf resp;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s%s", kc->server, path);
+	hdrs[nh++] = "Accept: application/json";
+	if (kc->token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", kc->token);
+		hdrs[nh++] = auth;
+	}
+	if (ctype != NULL) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+		hdrs[nh++] = ct;
+	}
+	struct httpc_req q = { .method = method, .url = url, .headers = hdrs, .nheaders = nh,
+		.body = body, .body_len = body != NULL ? strlen(body) : 0, .tls = &kc->tls };
+
+	rc = httpc_do(&q, code, &resp, err, errlen);
+	explicit_bzero(auth, sizeof(auth));
+	*answer = rc == 0 ? jv_parse(resp.data != NULL ? resp.data : "", resp.len, NULL, 0) : NULL;
+	buf_free(&resp);
+	return rc;
+}
+
+int
+k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen)
+{
+	long code, m;
+	jv *v;
+	char digits[16];
+
+	if (k8s_call(kc, "GET", "/version", NULL, NULL, &code, &v, err, errlen) == -1)
+		return -1;
+	str_copy(digits, sizeof(digits), jv_str(v, "minor"));
+	digits[strspn(digits, "0123456789")] = '\0';
+	if (code != 200 || strcmp(jv_str(v, "major"), "1") != 0 ||
+	    parse_long(digits, 0, 999, &m) == -1) {
+		snprintf(err, errlen, "%s/version answered %ld%s%s: not a Kubernetes API server that "
+		    "lets this kubeconfig in", kc->server, code, jv_str(v, "message")[0] ? ": " : "",
+		    jv_str(v, "message"));
+		jv_free(v);
+		return -1;
+	}
+	*minor = (int)m;
+	jv_free(v);
+	return 0;
+}
+
+int
+k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool dry_run,
+    char *rv, size_t rvlen, char *err, size_t errlen)
+{
+	char path[1200], query[1600];
+	jv *one = jv_array_new(), *answer = NULL;
+	char *yaml;
+	long code;
+	int rc = -1;
+
+	rv[0] = '\0';
+	if (k8s_object_path(obj, path, sizeof(path)) == -1) {
+		snprintf(err, errlen, "%s %s: not a kind cx applies", jv_str(obj, "kind"),
+		    jv_str(jv_get(obj, "metadata"), "name"));
+		jv_free(one);
+		return -1;
+	}
+	snprintf(query, sizeof(query), "%s?fieldManager=%s&force=true%s", path, manager,
+	    dry_run ? "&dryRun=All" : "");
+	jv_push_take(one, jv_copy(obj));
+	yaml = k8s_yaml_stream(one);
+	if (k8s_call(kc, "PATCH", query, "application/apply-patch+yaml", yaml, &code, &answer,
+	    err, errlen) == 0) {
+		if (code == 200 || code == 201) {
+			str_copy(rv, rvlen, jv_str(jv_get(answer, "metadata"), "resourceVersion"));
+			rc = 0;
+		} else {
+			const char *msg = jv_str(answer, "message");
+
+			snprintf(err, errlen, "the API server refused it (%ld): %.900s", code,
+			    msg[0] != '\0' ? msg : "no message");
+		}
+	}
+	jv_free(answer);
+	jv_free(one);
+	free(yaml);
+	return rc;
+}

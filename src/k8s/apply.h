@@ -1,0 +1,32 @@
+/*
+ * apply.h — Kubernetes objects to an API server by server-side apply
+ * (PATCH, application/apply-patch+yaml, force: the rack's field manager
+ * owns every field it sets), through httpc (libcurl); no kubectl. Each
+ * object goes as the YAML cx renders (k8s_yaml_stream), so the server's
+ * own reader judges what cx writes.
+ */
+#ifndef CX_K8S_APPLY_H
+#define CX_K8S_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/jv.h"
+#include "k8s/kubeconfig.h"
+
+/* The server's minor version (GET /version: "minor": "20", or "20+"). -1
+ * with err (unreachable, refused, not a Kubernetes API server). */
+int k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen);
+
+/* The object's resource path, /api/v1/namespaces/NS/secrets/NAME and the
+ * like, into out; -1 for a kind cx does not render. */
+int k8s_object_path(const jv *obj, char *out, size_t outlen);
+
+/* Applies obj with field manager `manager` (dry_run: the server checks and
+ * stores nothing). 0 with the stored resourceVersion in rv (empty on a dry
+ * run of a new object), or -1 with err: the server's own message when it
+ * refused, or why it could not be asked. */
+int k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool dry_run,
+    char *rv, size_t rvlen, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * kubeconfig.h — the part of a kubeconfig file (the one kubectl reads) that
+ * reaches one API server: the current context's cluster (server, its CA,
+ * insecure-skip-tls-verify) and user (a bearer token, or a client
+ * certificate and key), each given inline (*-data, base64) or as a file
+ * (relative to the kubeconfig's directory). exec and auth-provider plugins
+ * are refused by name: cx runs no program to get a credential.
+ */
+#ifndef CX_K8S_KUBECONFIG_H
+#define CX_K8S_KUBECONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/httpc.h"
+#include "common/jv.h"
+
+struct kubeconfig {
+	char context[256];      /* the context used */
+	char server[1024];      /* https://HOST[:PORT], no trailing '/' */
+	char *token;            /* or NULL */
+	char *ca, *cert, *key;  /* PEM, or NULL */
+	size_t ca_len, cert_len, key_len;
+	bool insecure;
+	struct httpc_tls tls;   /* the above, for httpc_do */
+};
+
+/* Reads the kubeconfig at path (context: NULL for its current-context). 0,
+ * or -1 with one line in err naming what is wrong and where; kc is left
+ * for kubeconfig_free either way. */
+int kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc, char *err,
+    size_t errlen);
+
+/* Parses text as YAML (or JSON, which is YAML) into jv: mappings, sequences,
+ * every scalar a string. NULL with err (line and column) for text that is
+ * not YAML, an alias, or nesting past 64. Exposed for the tests. */
+jv *kubeconfig_yaml_read(const char *text, size_t len, char *err, size_t errlen);
+
+void kubeconfig_free(struct kubeconfig *kc);
+
+#endif
