@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # route-swap.t — snapshot and certificate swaps pushed by the rack daemon
-# lose no request. A loopback rack serves examples/hello (convox-internal.yml:
-# api on the internal router, web on the public one). Under wrk load through
-# the internal router, `cx rack params set internal_router_whitelist=...` is
-# run 100 times, alternating two values: each makes the daemon rebuild the
+# lose no request, on kept-alive connections and on new ones. A loopback
+# rack serves examples/hello (convox-internal.yml: api on the internal
+# router, web on the public one). Under wrk load through the internal
+# router, `cx rack params set internal_router_whitelist=...` is run 100 times, alternating two values: each makes the daemon rebuild the
 # internal router's snapshot, rename it in and SIGHUP the router, and each is
 # seen loaded (the router's cx_router_reloads_total) before the next. Then,
 # under wrk HTTPS load on the public router's TLS port, `cx ssl update
 # web:443` alternates two generated certificates 24 times, each seen served
-# (openssl s_client) before the next. wrk must count requests and report no
+# (openssl s_client) before the next. Two wrk runs load each phase, one on
+# kept-alive connections, one with "Connection: close" (a new connection, and
+# TLS handshake, for every request). Each must count requests and report no
 # non-2xx answer and no socket error; the numbers print as TAP comments.
 # wrk sends the URL's host as SNI and *.localhost does not resolve here, so
 # the HTTPS wrk runs in a mount namespace of its own with an /etc/hosts
@@ -42,19 +44,23 @@ metric() {
 	curl -s --max-time 5 -H 'Host: _cx' "http://127.0.0.1:$1/_cx/metrics" |
 		sed -n "s/^$2{[^}]*} \([0-9][0-9]*\)$/\1/p"
 }
-# load_start NAME URL HOST: wrk (-t1 -c16) in the background, 120 s at most,
-# until load_stop; HOST is sent as the Host header.
+# load_start NAME URL HOST [HEADER]: wrk (-t1 -c16) in the background, 120 s
+# at most, until load_stop NAME; HOST is sent as the Host header, HEADER
+# too if given (Connection: close: a new connection, and handshake, for
+# every request).
+declare -A WRK_PID
 load_start() {
-	timeout 150 "$WRK" -t1 -c16 -d120s --timeout 5s -H "Host: $3" "$2" >"$TMP/wrk-$1" 2>&1 &
-	WRK_PID=$!
-	track "$WRK_PID"
-	sleep 1
+	timeout 150 "$WRK" -t1 -c16 -d120s --timeout 5s -H "Host: $3" ${4:+-H "$4"} "$2" \
+		>"$TMP/wrk-$1" 2>&1 &
+	WRK_PID[$1]=$!
+	track "${WRK_PID[$1]}"
 }
+running() { for n in "$@"; do kill -0 "${WRK_PID[$n]}" 2>/dev/null || return; done; }
 # load_stop NAME: stops wrk (SIGINT: it prints its counts); checks them.
 load_stop() {
 	local f=$TMP/wrk-$1 reqs non2xx sock
-	kill -INT "$WRK_PID" 2>/dev/null
-	wait "$WRK_PID" 2>/dev/null
+	kill -INT "${WRK_PID[$1]}" 2>/dev/null
+	wait "${WRK_PID[$1]}" 2>/dev/null
 	reqs=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$f")
 	non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$f")
 	sock=$(sed -n 's/^ *Socket errors: *\(.*\)$/\1/p' "$f")
@@ -80,14 +86,17 @@ swap_routes() { cx rack params set internal_router_whitelist=10.77.$(($1 % 2)).0
 routes_seen() { [ "$(metric "$iport" cx_router_reloads_total)" -ge $((base + $1)) ]; }
 ipid=$(cat "$dir/router-internal.pid")
 load_start routes "http://127.0.0.1:$iport/" "$AH"
+load_start routes-close "http://127.0.0.1:$iport/" "$AH" "Connection: close"
+sleep 1
 base=$(metric "$iport" cx_router_reloads_total)
 like "$base" '^[0-9]+$' "the internal router counts its reloads ($base so far)"
 t0=$(date +%s%N)
 run_swaps $SWAPS swap_routes routes_seen
 t1=$(date +%s%N)
 is "$DONE_SWAPS" $SWAPS "the daemon pushed $SWAPS snapshots, each loaded before the next, under load"
-ok $(kill -0 "$WRK_PID" 2>/dev/null; echo $?) "...all while wrk was still running"
+ok $(running routes routes-close; echo $?) "...all while both wrk runs were still going"
 load_stop routes
+load_stop routes-close
 after=$(metric "$iport" cx_router_reloads_total)
 note "route swaps: reloads $base -> $after in $(( (t1 - t0) / 1000000 )) ms"
 is "$((after - base))" $SWAPS "...the router's reload counter advanced by exactly $SWAPS"
@@ -123,10 +132,13 @@ chmod +x "$WRK"
 tpid=$(cat "$dir/router-public.pid" 2>/dev/null)
 tbase=$(metric "$(param router_port)" cx_router_reloads_total)
 load_start certs "https://$WH:$tport/" "$WH"
+load_start certs-close "https://$WH:$tport/" "$WH" "Connection: close"
+sleep 1
 run_swaps $CERT_SWAPS swap_cert cert_seen
 is "$DONE_SWAPS" $CERT_SWAPS "$CERT_SWAPS certificate swaps by cx ssl update, each served before the next, under load"
-ok $(kill -0 "$WRK_PID" 2>/dev/null; echo $?) "...all while wrk was still running"
+ok $(running certs certs-close; echo $?) "...all while both wrk runs were still going"
 load_stop certs
+load_stop certs-close
 tafter=$(metric "$(param router_port)" cx_router_reloads_total)
 note "certificate swaps: public router reloads $tbase -> $tafter"
 ok $([ $((tafter - tbase)) -ge $CERT_SWAPS ]; echo $?) "...the public router reloaded at least $CERT_SWAPS times" "$tbase -> $tafter"
