@@ -3,7 +3,8 @@
 # lose no request, on kept-alive connections and on new ones. A loopback
 # rack serves examples/hello (convox-internal.yml: api on the internal
 # router, web on the public one). Under wrk load through the internal
-# router, `cx rack params set internal_router_whitelist=...` is run 100 times, alternating two values: each makes the daemon rebuild the
+# router, `cx rack params set internal_router_whitelist=...` is run 100
+# times, alternating two values: each makes the daemon rebuild the
 # internal router's snapshot, rename it in and SIGHUP the router, and each is
 # seen loaded (the router's cx_router_reloads_total) before the next. Then,
 # under wrk HTTPS load on the public router's TLS port, `cx ssl update
