@@ -493,9 +493,25 @@ autoscaled(const struct mf_service *s)
 	return !s->agent && s->scale_max > s->scale_min;
 }
 
-/* The autoscaler of service s: scale.count's range, on CPU at 70% of the
- * request (scale.targets is not read yet). autoscaling/v2 from 1.23,
- * v2beta2 before. */
+/* One metric of an autoscaler: resource name at percent of the request. */
+static jv *
+utilization(const char *name, int percent)
+{
+	jv *m = jv_object_new(), *res = jv_object_new(), *target = jv_object_new();
+
+	jv_set_str(m, "type", "Resource");
+	jv_set_str(res, "name", name);
+	jv_set_str(target, "type", "Utilization");
+	jv_set_int(target, "averageUtilization", percent);
+	jv_set_take(res, "target", target);
+	jv_set_take(m, "resource", res);
+	return m;
+}
+
+/* The autoscaler of service s: scale.count's range, on scale.targets (cpu,
+ * memory: percent of the request), CPU at 70% when it names none; memory
+ * first.
+ * autoscaling/v2 from 1.23, v2beta2 before. */
 static jv *
 autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
 {
@@ -503,7 +519,6 @@ autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_serv
 	    "autoscaling/v2", "HorizontalPodAutoscaler", s->name, ns,
 	    labels(o, "cx.service", s->name));
 	jv *spec = jv_object_new(), *ref = jv_object_new(), *metrics = jv_array_new();
-	jv *m = jv_object_new(), *res = jv_object_new(), *target = jv_object_new();
 
 	jv_set_str(ref, "apiVersion", "apps/v1");
 	jv_set_str(ref, "kind", "Deployment");
@@ -511,13 +526,13 @@ autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_serv
 	jv_set_take(spec, "scaleTargetRef", ref);
 	jv_set_int(spec, "minReplicas", s->scale_min > 0 ? s->scale_min : 1);
 	jv_set_int(spec, "maxReplicas", s->scale_max);
-	jv_set_str(m, "type", "Resource");
-	jv_set_str(res, "name", "cpu");
-	jv_set_str(target, "type", "Utilization");
-	jv_set_int(target, "averageUtilization", 70);
-	jv_set_take(res, "target", target);
-	jv_set_take(m, "resource", res);
-	jv_push_take(metrics, m);
+	/* Memory first: a server that stores autoscaling/v1 (1.20) keeps the
+	 * others in an annotation and puts CPU back last, so any other order
+	 * would change the object at every apply. */
+	if (s->target_memory > 0)
+		jv_push_take(metrics, utilization("memory", s->target_memory));
+	if (s->target_cpu > 0 || s->target_memory == 0)
+		jv_push_take(metrics, utilization("cpu", s->target_cpu > 0 ? s->target_cpu : 70));
 	jv_set_take(spec, "metrics", metrics);
 	jv_set_take(h, "spec", spec);
 	return h;

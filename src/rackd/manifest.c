@@ -1885,12 +1885,47 @@ count_value(struct pctx *c, const struct ynode *n, const char *what, int *min, i
 	return 1;
 }
 
+/* scale.targets: {cpu: PERCENT, memory: PERCENT}, each 1-1000. 0 or -1. */
+static int
+scale_targets(struct pctx *c, struct mf_service *s, const struct ynode *v)
+{
+	struct ypairs ps;
+	char b[SHOWN_MAX];
+	int rc = 0;
+
+	if (is_null(v))
+		return 0;
+	if (v->kind != Y_MAP)
+		return fail(c, v, "scale.targets must be a map like {cpu: 70, memory: 80} (percent "
+				  "of the request)");
+	if (map_pairs(c, v, "scale.targets", &ps) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < ps.n; i++) {
+		const struct ynode *pk = ps.p[i].k;
+
+		if (key_is(pk, "cpu"))
+			rc = get_int(c, ps.p[i].v, "scale.targets.cpu", 1, 1000, &s->target_cpu);
+		else if (key_is(pk, "memory"))
+			rc = get_int(c, ps.p[i].v, "scale.targets.memory", 1, 1000,
+			    &s->target_memory);
+		else if (key_is(pk, "requests") || key_is(pk, "custom") || key_is(pk, "external"))
+			;       /* Convox's metrics-server and KEDA targets: not rendered yet */
+		else
+			rc = fail(c, pk, "scale.targets.%s: unknown key; targets takes cpu and memory "
+					 "(percent of the request), requests, custom and external",
+			    KEYNAME(pk, b));
+		rc = rc < 0 ? -1 : 0;
+	}
+	free(ps.p);
+	return rc;
+}
+
 static int
 sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	static const char *const ignored[][2] = {
 		{ "gpu", "sizing" },
-		{ "limit", "sizing" }, { "targets", "autoscaling" }, { "autoscale", "autoscaling" },
+		{ "limit", "sizing" }, { "autoscale", "autoscaling" },
 		{ "keda", "autoscaling" }, { "vpa", "autoscaling" }, { "cooldown", "autoscaling" },
 	};
 	struct mf_service *s = sv->s;
@@ -1920,7 +1955,12 @@ sk_scale(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 			s->scale_cpu_set = true;
 		} else if (key_is(pk, "memory"))
 			rc = get_int(c, ps.p[i].v, "scale.memory", 0, 1 << 24, &s->scale_memory) < 0 ? -1 : 0;
-		else if (key_is(pk, "min"))
+		else if (key_is(pk, "targets")) {
+			/* Read for Kubernetes racks' autoscalers; a local rack does
+			 * not autoscale, and says so. */
+			notice(c, pk, "scale.targets", "autoscaling");
+			rc = scale_targets(c, s, ps.p[i].v);
+		} else if (key_is(pk, "min"))
 			minn = ps.p[i].v;
 		else if (key_is(pk, "max"))
 			maxn = ps.p[i].v;

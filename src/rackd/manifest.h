@@ -57,6 +57,9 @@ struct mf_service {
 	int scale_cpu;          /* scale.cpu (1000 = a core, as Convox counts), default 250: the
 				 * process's cpu share; a hard cap too when written (cgroup.h) */
 	bool scale_cpu_set;     /* scale.cpu was written */
+	int target_cpu;         /* scale.targets.cpu: the autoscaler's average CPU, % of the
+				 * request (0: not written) */
+	int target_memory;      /* scale.targets.memory, likewise (0: not written) */
 	int scale_memory;       /* scale.memory (MB), default 512: the kernel kills a process
 				 * over it (cgroup.h) */
 	bool internal, internal_router;

@@ -84,6 +84,8 @@ like "$stored" '"ingressClassName": "cx-internal"' "the stored Ingress of the in
 [ -n "$stored" ] || { kill -0 "$api_pid" 2>/dev/null && echo "# the API server runs" || echo "# the API server is gone"; grep -B3 -A12 -m1 "^fatal" "$K/apiserver.log" | sed 's/^/# /'; }
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/autoscaling/v2beta2/namespaces/kube-shop/horizontalpodautoscalers/api")
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"minReplicas":2,"maxReplicas":5' "the api service's count 2-5 is its autoscaler's range"
+like "$(printf '%s' "$stored" | tr -d ' \n')" '"name":"memory","target":\{"type":"Utilization","averageUtilization":80\}.*"name":"cpu","target":\{"type":"Utilization","averageUtilization":60\}' \
+    "...on its scale.targets: CPU at 60% and memory at 80% of the request"
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/apps/v1/namespaces/kube-shop/deployments/web")
 like "$stored" '"image": "registry\.example\.test:5000/team/kube-shop:web\.latest"' "...the web Deployment names its image in the rack's registry"
 like "$stored" '"manager": "cx"' "...and cx is its field manager (the test's applier)"

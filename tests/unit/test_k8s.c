@@ -332,6 +332,30 @@ test_autoscaler(void **state)
 	jv_free(d);
 	jv_free(d20);
 	manifest_free(m);
+
+	/* scale.targets: each named metric, memory first (see autoscaler()). */
+	m = parse("services:\n  web:\n    port: 3000\n    scale:\n      count: 1-3\n"
+	    "      targets:\n        memory: 85\n");
+	d = k8s_render(m, &o, err, sizeof(err));
+	h = find(d, "HorizontalPodAutoscaler", "web");
+	assert_int_equal(jv_len(jv_get(jv_get(h, "spec"), "metrics")), 1);
+	assert_string_equal(jv_str(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
+	    "resource"), "name"), "memory");
+	assert_int_equal(jv_int(jv_get(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
+	    "resource"), "target"), "averageUtilization"), 85);
+	jv_free(d);
+	manifest_free(m);
+	m = parse("services:\n  web:\n    port: 3000\n    scale:\n      count: 1-3\n"
+	    "      targets: {cpu: 50, memory: 90}\n");
+	d = k8s_render(m, &o, err, sizeof(err));
+	h = find(d, "HorizontalPodAutoscaler", "web");
+	assert_int_equal(jv_len(jv_get(jv_get(h, "spec"), "metrics")), 2);
+	assert_string_equal(jv_str(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
+	    "resource"), "name"), "memory");
+	assert_int_equal(jv_int(jv_get(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 1),
+	    "resource"), "target"), "averageUtilization"), 50);
+	jv_free(d);
+	manifest_free(m);
 }
 
 int

@@ -653,6 +653,13 @@ test_scale(void **state)
 		{ "scale:\n      replicas: 2",
 		    "convox.yml:4:7: scale.replicas: unknown key; scale takes count (or min and max), "
 		    "cpu, memory, gpu, limit, targets, autoscale, keda, vpa and cooldown" },
+		{ "scale:\n      targets:\n        rps: 5",
+		    "convox.yml:5:9: scale.targets.rps: unknown key; targets takes cpu and memory "
+		    "(percent of the request), requests, custom and external" },
+		{ "scale:\n      targets:\n        cpu: 0", "convox.yml:5:14: scale.targets.cpu: expected "
+		    "a whole number from 1 to 1000, found \"0\"" },
+		{ "scale:\n      targets: 70", "convox.yml:4:16: scale.targets must be a map like "
+		    "{cpu: 70, memory: 80} (percent of the request)" },
 		{ "scale:\n      count:\n        min: 3\n        max: 2",
 		    "convox.yml:5:9: scale.count: the minimum 3 is above the maximum 2" },
 	};
