@@ -273,6 +273,11 @@ int kube_check_config(const char *path);
 /* kube.c: the rack c->rack's own objects to its cluster (dry_run: printed
  * as YAML, no server asked). 0, or 1 after saying why. */
 int kube_install_objects(struct cli *c, bool dry_run);
+/* kube.c: uninstalling Kubernetes rack c->rack (its daemon up) removes what
+ * it applied from its cluster; each removal, or a warning that the cluster
+ * was not reached, is added to said. 0 (also for a rack of no cluster), -1
+ * when the daemon did not answer. */
+int kube_uninstall_objects(struct cli *c, struct buf *said);
 int cmd_rack_render_system(struct cli *c);
 int cmd_releases_manifest(struct cli *c);
 int cmd_builds_info(struct cli *c);

@@ -204,3 +204,25 @@ out:
 	kubeconfig_free(&kc);
 	return rc;
 }
+
+int
+kube_uninstall_objects(struct cli *c, struct buf *said)
+{
+	struct kubeconfig kc;
+	char err[1600];
+	jv *params = kube_params(c);
+	int rc = 0;
+
+	if (params == NULL || jv_str(params, "kubeconfig")[0] == '\0') {
+		jv_free(params);
+		return params == NULL ? -1 : 0;
+	}
+	/* A cluster that is gone must not keep the rack: say what stays. */
+	if (kubeconfig_load(jv_str(params, "kubeconfig"), NULL, &kc, err, sizeof(err)) == -1 ||
+	    k8s_delete_rack(&kc, c->rack, said, err, sizeof(err)) == -1)
+		buf_addf(said, "WARNING: %s; what rack %s applied stays on the cluster (its objects "
+		    "are labelled cx.rack=%s)\n", err, c->rack, c->rack);
+	kubeconfig_free(&kc);
+	jv_free(params);
+	return rc;
+}

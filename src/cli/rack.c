@@ -572,9 +572,10 @@ cmd_rack_start(struct cli *c)
 	return out_error("cannot run %s: %s", rackd, strerror(errno));
 }
 
-/* Uninstalls rack name; *untold: cli_forget_tls_peers's. The exit status. */
+/* Uninstalls rack name; *untold: cli_forget_tls_peers's; said: what a
+ * Kubernetes rack removed from its cluster. The exit status. */
 static int
-uninstall(struct cli *c, const char *name, char **untold)
+uninstall(struct cli *c, const char *name, char **untold, struct buf *said)
 {
 	struct lab_rack_info info;
 	char dir[PATH_MAX], path[PATH_MAX], err[2048];
@@ -606,6 +607,8 @@ uninstall(struct cli *c, const char *name, char **untold)
 	/* Its TLS peers stop trusting it first, as lab peerings go first; those
 	 * not told now are named at the end, with what to run. */
 	if (!vpc && cli_forget_tls_peers(c, name, untold) == -1)
+		return 1;
+	if (kube_uninstall_objects(c, said) == -1)
 		return 1;
 	if (api_call(c, "POST", "/system/uninstall", NULL, NULL) == -1)
 		return 1;
@@ -664,11 +667,16 @@ int
 cmd_rack_uninstall(struct cli *c)
 {
 	char *untold = NULL;
-	int rc = uninstall(c, c->argv[0], &untold);
+	struct buf said;
+	int rc;
 
+	buf_init(&said, 0);
+	rc = uninstall(c, c->argv[0], &untold, &said);
+	fwrite(said.data != NULL ? said.data : "", 1, said.len, stdout);
 	if (untold != NULL)
 		fputs(untold, stdout);
 	free(untold);
+	buf_free(&said);
 	return rc;
 }
 

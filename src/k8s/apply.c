@@ -71,6 +71,9 @@ k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
 	return rc;
 }
 
+static int k8s_refused(long code, const jv *answer, const char *what, char *err,
+    size_t errlen);
+
 int
 k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen)
 {
@@ -122,14 +125,80 @@ k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool 
 			str_copy(rv, rvlen, jv_str(jv_get(answer, "metadata"), "resourceVersion"));
 			rc = 0;
 		} else {
-			const char *msg = jv_str(answer, "message");
-
-			snprintf(err, errlen, "the API server refused it (%ld): %.900s", code,
-			    msg[0] != '\0' ? msg : "no message");
+			k8s_refused(code, answer, NULL, err, errlen);
 		}
 	}
 	jv_free(answer);
 	jv_free(one);
 	free(yaml);
 	return rc;
+}
+
+/* An answer other than the codes wanted, as err (what: the request, or NULL). */
+static int
+k8s_refused(long code, const jv *answer, const char *what, char *err, size_t errlen)
+{
+	const char *msg = jv_str(answer, "message");
+
+	snprintf(err, errlen, "%s%sthe API server refused it (%ld): %.900s", what != NULL ? what :
+	    "", what != NULL ? ": " : "", code, msg[0] != '\0' ? msg : "no message");
+	return -1;
+}
+
+/* Deletes every object of the list at path (a collection, with the rack's
+ * label selector) one by one, writing each to out. */
+static int
+k8s_delete_listed(const struct kubeconfig *kc, const char *path, const char *kind,
+    const char *selector, struct buf *out, char *err, size_t errlen)
+{
+	char url[1400];
+	jv *list = NULL;
+	long code;
+	int rc = 0;
+
+	snprintf(url, sizeof(url), "%s?labelSelector=%s", path, selector);
+	if (k8s_call(kc, "GET", url, NULL, NULL, &code, &list, err, errlen) == -1)
+		return -1;
+	if (code != 200) {
+		rc = k8s_refused(code, list, url, err, errlen);
+		jv_free(list);
+		return rc;
+	}
+	for (size_t i = 0; rc == 0 && i < jv_len(jv_get(list, "items")); i++) {
+		const char *name = jv_str(jv_get(jv_at(jv_get(list, "items"), i), "metadata"),
+		    "name");
+		jv *answer = NULL;
+
+		snprintf(url, sizeof(url), "%s/%s", path, name);
+		if (k8s_call(kc, "DELETE", url, NULL, NULL, &code, &answer, err, errlen) == -1)
+			rc = -1;
+		else if (code != 200 && code != 202 && code != 404)
+			rc = k8s_refused(code, answer, url, err, errlen);
+		else
+			buf_addf(out, "%s %s deleted\n", kind, name);
+		jv_free(answer);
+	}
+	jv_free(list);
+	return rc;
+}
+
+int
+k8s_delete_rack(const struct kubeconfig *kc, const char *rack, struct buf *out, char *err,
+    size_t errlen)
+{
+	static const struct { const char *path, *kind; } lists[] = {
+		{ "/api/v1/namespaces", "Namespace" },
+		{ "/apis/networking.k8s.io/v1/ingressclasses", "IngressClass" },
+		{ "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding" },
+		{ "/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole" },
+	};
+	char selector[128];
+
+	/* A rack's name is a DNS label: nothing in it needs escaping. */
+	snprintf(selector, sizeof(selector), "cx.rack%%3D%s", rack);
+	for (size_t i = 0; i < CX_ARRAY_LEN(lists); i++)
+		if (k8s_delete_listed(kc, lists[i].path, lists[i].kind, selector, out, err,
+		    errlen) == -1)
+			return -1;
+	return 0;
 }

@@ -29,4 +29,12 @@ int k8s_object_path(const jv *obj, char *out, size_t outlen);
 int k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool dry_run,
     char *rv, size_t rvlen, char *err, size_t errlen);
 
+/* Removes what rack applied to the cluster: every Namespace labelled
+ * cx.rack=RACK (what is in them goes with them) and the cluster-wide objects
+ * so labelled (IngressClasses, ClusterRoles, ClusterRoleBindings). Each
+ * removal is written to out as "KIND NAME deleted". 0, or -1 with err (the
+ * server unreachable or refusing). */
+int k8s_delete_rack(const struct kubeconfig *kc, const char *rack, struct buf *out, char *err,
+    size_t errlen);
+
 #endif

@@ -213,6 +213,16 @@ refused $rc "$out" "^ERROR: a Kubernetes rack needs its cluster: give kubeconfig
 like "$(cx racks 2>&1)" "k8s" "...and none of them made a rack"
 is "$(cx racks 2>&1 | grep -c '^kx ')" 0 "...(no rack kx)"
 
+cx rack params set kubeconfig="$K/kubeconfig" -r k8s >/dev/null 2>&1
 out=$(cx rack uninstall k8s 2>&1); ok $? "uninstall the Kubernetes rack" "$out"
+is "$(printf '%s\n' "$out" | grep ' deleted$' | sort | tr '\n' ,)" \
+    "ClusterRole cx-k8s-router deleted,ClusterRoleBinding cx-k8s-router deleted,IngressClass cx deleted,IngressClass cx-internal deleted,Namespace k8s-shop deleted,Namespace k8s-system deleted," \
+    "...removes what it applied from the cluster: its Namespaces (with what is in them) and its cluster-wide objects"
+stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/k8s-shop")
+like "$(printf '%s' "$stored" | tr -d ' \n')" '"phase":"Terminating"' "...the app's Namespace is being deleted (no controller runs here to finish it)"
+is "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/rbac.authorization.k8s.io/v1/clusterroles/cx-k8s-router")" 404 \
+    "...its ClusterRole is gone"
+is "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kube-shop")" 200 \
+    "...and another rack's (kube, applied by the test) is left alone"
 check_no_leftovers
 done_testing
