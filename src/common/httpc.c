@@ -7,13 +7,22 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static pthread_once_t httpc_once = PTHREAD_ONCE_INIT;
+static int httpc_ready = -1;
 
 static void
 httpc_global(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	httpc_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+int
+httpc_init(void)
+{
+	pthread_once(&httpc_once, httpc_global);
+	return httpc_ready;
 }
 
 static size_t
@@ -22,6 +31,45 @@ httpc_sink(char *p, size_t sz, size_t n, void *arg)
 	struct buf *b = arg;
 
 	return buf_add(b, p, sz * n) == 0 ? sz * n : 0;   /* 0: over max, curl stops */
+}
+
+/* Keeps the value of header line p when q asked for its name. */
+static size_t
+httpc_on_header(char *p, size_t sz, size_t n, void *arg)
+{
+	const struct httpc_req *q = arg;
+	size_t len = sz * n;
+
+	for (size_t i = 0; i < q->nkeep; i++) {
+		const struct httpc_header *h = &q->keep[i];
+		size_t k = strlen(h->name), vn;
+		const char *v;
+
+		if (len <= k + 1 || strncasecmp(p, h->name, k) != 0 || p[k] != ':')
+			continue;
+		v = p + k + 1;
+		vn = len - k - 1;
+		while (vn > 0 && (*v == ' ' || *v == '\t')) {
+			v++;
+			vn--;
+		}
+		while (vn > 0 && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
+			vn--;
+		if (vn < h->outlen) {
+			memcpy(h->out, v, vn);
+			h->out[vn] = '\0';
+		}
+	}
+	return len;
+}
+
+static int
+httpc_on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	const struct httpc_req *q = arg;
+
+	(void)dt; (void)dn; (void)ut; (void)un;
+	return q->cancelled(q->cancel_arg) ? 1 : 0;
 }
 
 /* The TLS material as blobs libcurl copies. */
@@ -64,8 +112,7 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 
 	buf_init(body, q->max_resp > 0 ? q->max_resp : 8u << 20);
 	*code = 0;
-	pthread_once(&httpc_once, httpc_global);
-	if ((h = curl_easy_init()) == NULL) {
+	if (httpc_init() == -1 || (h = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "cannot initialize libcurl");
 		return -1;
 	}
@@ -81,12 +128,30 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 		hdrs = n;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, q->url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+	if (strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0 &&
+	    strcmp(q->method, "POST") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->connect_timeout_ms > 0 ?
+	    q->connect_timeout_ms : 5000L);
+	if (q->user_agent != NULL)
+		curl_easy_setopt(h, CURLOPT_USERAGENT, q->user_agent);
+	if (q->ca_file != NULL)
+		curl_easy_setopt(h, CURLOPT_CAINFO, q->ca_file);
+	if (strcmp(q->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (q->nkeep > 0) {
+		curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, httpc_on_header);
+		curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)q);
+	}
+	if (q->cancelled != NULL) {
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, httpc_on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)q);
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 20000L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_sink);
@@ -101,7 +166,8 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
 	else
 		snprintf(err, errlen, "%s: %s", q->url, cr == CURLE_WRITE_ERROR ?
-		    "the answer is too large" : errbuf[0] ? errbuf : curl_easy_strerror(cr));
+		    "the answer is too large" : cr == CURLE_ABORTED_BY_CALLBACK ? "cancelled" :
+		    errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return cr == CURLE_OK ? 0 : -1;

@@ -3,7 +3,9 @@
  * API server): libcurl behind a small struct, with the TLS material given
  * as PEM in memory (a kubeconfig's *-data fields), so nothing secret is
  * written to a file to hand it over. Blocking; every request is bounded by
- * its timeout and its answer by max_resp.
+ * its timeout and its answer by max_resp. The rack's ACME client and the
+ * CLI's Kubernetes apply use it; the CLI's own client to its rack
+ * (cli/client.c: a unix socket, streamed uploads) keeps its own handle.
  */
 #ifndef CX_COMMON_HTTPC_H
 #define CX_COMMON_HTTPC_H
@@ -23,22 +25,41 @@ struct httpc_tls {
 	bool insecure;          /* no check of the server's certificate (the user asked) */
 };
 
+/* A response header to keep: its value (trimmed) into out, or left as it
+ * was when absent or longer than outlen. */
+struct httpc_header {
+	const char *name;
+	char *out;
+	size_t outlen;
+};
+
 struct httpc_req {
-	const char *method;     /* GET, PATCH, ... */
+	const char *method;     /* GET, HEAD (no body read), POST, PATCH, ... */
 	const char *url;
 	const char *const *headers; /* "Name: value" each */
 	size_t nheaders;
 	const char *body;       /* or NULL */
 	size_t body_len;
 	const struct httpc_tls *tls;
+	const char *ca_file;    /* CA certificates (PEM file) instead of tls->ca_pem, or NULL */
+	const char *user_agent; /* or NULL: none */
 	long timeout_ms;        /* the whole exchange; 0: 20 s */
+	long connect_timeout_ms; /* 0: 5 s */
 	size_t max_resp;        /* the answer's largest body; 0: 8 MiB */
+	const struct httpc_header *keep; /* response headers to keep */
+	size_t nkeep;
+	bool (*cancelled)(void *arg); /* polled while it runs: true ends it, or NULL */
+	void *cancel_arg;
 };
+
+/* Readies libcurl once; call it before starting threads that use httpc
+ * (its global set-up is not thread-safe everywhere). 0 or -1. */
+int httpc_init(void);
 
 /* One request: *code and body (initialised here, freed by the caller, also
  * on failure) hold the server's answer, whatever its status. -1 with err
  * when no answer came (cannot connect, a certificate that does not verify,
- * a timeout, an answer over max_resp). */
+ * a timeout, an answer over max_resp, cancelled). */
 int httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, size_t errlen);
 
 #endif

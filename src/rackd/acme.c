@@ -1,5 +1,5 @@
 /*
- * acme.c — see acme.h. libcurl is used here alone in the daemon.
+ * acme.c — see acme.h. Its HTTPS goes through common/httpc.c (libcurl).
  *
  * The worker's run, one order per domain (RFC 8555 section 7):
  *
@@ -25,17 +25,16 @@
  */
 #include "rackd/acme.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/httpc.h"
 #include "common/jv.h"
 #include "common/log.h"
 #include "common/tls_acme.h"
@@ -101,7 +100,6 @@ struct acme {
 /* The worker's connection and account. */
 struct worker {
 	struct acme *a;
-	CURL *curl;
 	struct tls_acme_key *key;
 	char thumb[48];
 	char kid[1024];
@@ -118,53 +116,10 @@ struct http_resp {
 
 /* ---- HTTP (worker) ---- */
 
-static size_t
-on_body(char *p, size_t sz, size_t n, void *arg)
+static bool
+stopping(void *arg)
 {
-	struct http_resp *rs = arg;
-
-	return buf_add(&rs->body, p, sz * n) == 0 ? sz * n : 0;
-}
-
-/* Copies the value of header line p into out when it is `name`. */
-static void
-header_value(const char *p, size_t n, const char *name, char *out, size_t outlen)
-{
-	size_t k = strlen(name);
-
-	if (n <= k + 1 || strncasecmp(p, name, k) != 0 || p[k] != ':')
-		return;
-	p += k + 1;
-	n -= k + 1;
-	while (n > 0 && (*p == ' ' || *p == '\t')) {
-		p++;
-		n--;
-	}
-	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '))
-		n--;
-	if (n >= outlen)
-		return;     /* longer than any we use: kept empty, which fails later */
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
-static size_t
-on_header(char *p, size_t sz, size_t n, void *arg)
-{
-	struct http_resp *rs = arg;
-
-	header_value(p, sz * n, "Location", rs->location, sizeof(rs->location));
-	header_value(p, sz * n, "Replay-Nonce", rs->nonce, sizeof(rs->nonce));
-	return sz * n;
-}
-
-static int
-on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct acme *a = arg;
-
-	(void)dt; (void)dn; (void)ut; (void)un;
-	return atomic_load(&a->stop) ? 1 : 0;
+	return atomic_load(&((struct acme *)arg)->stop);
 }
 
 /* One request: method "GET", "HEAD" or "POST" (body: a JWS). -1 with err
@@ -173,48 +128,35 @@ static int
 http_do(struct worker *w, const char *method, const char *url, const char *body,
     const char *host, struct http_resp *rs, char *err, size_t errlen)
 {
-	struct curl_slist *hdrs = NULL;
-	char hosthdr[300];
-	CURLcode cc;
+	char hosthdr[300], why[1200];
+	const char *hdrs[2];
+	size_t nh = 0;
+	struct httpc_header keep[] = {
+		{ "Location", rs->location, sizeof(rs->location) },
+		{ "Replay-Nonce", rs->nonce, sizeof(rs->nonce) },
+	};
+	struct httpc_req q = { .method = method, .url = url, .headers = hdrs, .body = body,
+		.body_len = body != NULL ? strlen(body) : 0,
+		.ca_file = w->a->ca_file[0] != '\0' ? w->a->ca_file : NULL,
+		.user_agent = "cx-rackd acme", .timeout_ms = 30000, .connect_timeout_ms = 10000,
+		.max_resp = HTTP_BODY_MAX, .keep = keep, .nkeep = CX_ARRAY_LEN(keep),
+		.cancelled = stopping, .cancel_arg = w->a };
 
-	memset(rs, 0, sizeof(*rs));
-	buf_init(&rs->body, HTTP_BODY_MAX);
-	curl_easy_reset(w->curl);
-	curl_easy_setopt(w->curl, CURLOPT_URL, url);
-	curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(w->curl, CURLOPT_USERAGENT, "cx-rackd acme");
-	curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (w->a->ca_file[0] != '\0')
-		curl_easy_setopt(w->curl, CURLOPT_CAINFO, w->a->ca_file);
-	curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, rs);
-	curl_easy_setopt(w->curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(w->curl, CURLOPT_HEADERDATA, rs);
-	curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w->a);
-	curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
-	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(w->curl, CURLOPT_NOBODY, 1L);
-	} else if (body != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/jose+json");
-		curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
-	}
+	rs->location[0] = rs->nonce[0] = '\0';
+	rs->status = 0;
+	if (body != NULL)
+		hdrs[nh++] = "Content-Type: application/jose+json";
 	if (host != NULL) {
 		snprintf(hosthdr, sizeof(hosthdr), "Host: %s", host);
-		hdrs = curl_slist_append(hdrs, hosthdr);
+		hdrs[nh++] = hosthdr;
 	}
-	curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(w->curl);
-	curl_slist_free_all(hdrs);
-	if (cc != CURLE_OK) {
-		snprintf(err, errlen, "cannot reach %s: %s", url, atomic_load(&w->a->stop) ?
-		    "the daemon is stopping" : curl_easy_strerror(cc));
+	q.nheaders = nh;
+	if (httpc_do(&q, &rs->status, &rs->body, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "cannot reach %s", atomic_load(&w->a->stop) ?
+		    "the ACME server: the daemon is stopping" : why);
 		buf_free(&rs->body);
 		return -1;
 	}
-	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &rs->status);
 	if (rs->nonce[0] != '\0')
 		str_copy(w->nonce, sizeof(w->nonce), rs->nonce);
 	return 0;
@@ -643,13 +585,7 @@ worker_main(void *arg)
 	uint64_t one = 1;
 	int setup;
 
-	w.curl = curl_easy_init();
-	if (w.curl == NULL) {
-		snprintf(err, sizeof(err), "cannot make an HTTP client");
-		setup = -1;
-	} else {
-		setup = directory(&w, err, sizeof(err)) == -1 ? -1 : account(&w, err, sizeof(err));
-	}
+	setup = directory(&w, err, sizeof(err)) == -1 ? -1 : account(&w, err, sizeof(err));
 	for (size_t i = 0; i < a->ndomains && !atomic_load(&a->stop); i++) {
 		struct acme_result *res = xcalloc(1, sizeof(*res));
 
@@ -662,8 +598,6 @@ worker_main(void *arg)
 		add_result(a, res);
 	}
 	tls_acme_key_free(w.key);
-	if (w.curl != NULL)
-		curl_easy_cleanup(w.curl);
 	pthread_mutex_lock(&a->mu);
 	a->done = true;
 	pthread_mutex_unlock(&a->mu);
@@ -800,17 +734,12 @@ on_wake(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 static struct acme *
 acme_get(struct rack *r)
 {
-	static bool curl_ready;
 	struct acme *a;
 
 	if (r->acme != NULL)
 		return r->acme;
-	if (!curl_ready) {
-		/* Before any thread: curl_global_init is not thread-safe everywhere. */
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-			return NULL;
-		curl_ready = true;
-	}
+	if (httpc_init() == -1)      /* before the worker thread starts */
+		return NULL;
 	a = xcalloc(1, sizeof(*a));
 	a->rack = r;
 	a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
