@@ -270,6 +270,9 @@ int cmd_rack_apply(struct cli *c);
 /* kube.c: a kubeconfig that reaches a cluster (parsed, not asked): 0, or 1
  * after saying what is wrong with it. */
 int kube_check_config(const char *path);
+/* kube.c: the kubeconfig at from, its context's credentials inline, written
+ * to to (0600). 0, or 1 after saying why. */
+int kube_copy_config(const char *from, const char *to);
 /* kube.c: the rack c->rack's own objects to its cluster (dry_run: printed
  * as YAML, no server asked). 0, or 1 after saying why. */
 int kube_install_objects(struct cli *c, bool dry_run);

@@ -12,6 +12,7 @@
  * field manager cx-RACK (k8s/apply.c: libcurl, no kubectl).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,19 +93,25 @@ kube_apply_all(struct cli *c, const struct kubeconfig *kc, const jv *docs, bool 
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-/* The rack's kubeconfig (its param kubeconfig), loaded; -1 after saying why. */
+/* The rack's own copy of its kubeconfig (RACK_DIR/kubeconfig, which install
+ * writes: never a path the daemon names), loaded; -1 after saying why. */
 static int
 kube_config(struct cli *c, const jv *params, struct kubeconfig *kc)
 {
-	char err[1600];
-	const char *path = jv_str(params, "kubeconfig");
+	char err[1600], path[PATH_MAX];
 
 	memset(kc, 0, sizeof(*kc));
-	if (path[0] == '\0') {
+	if (jv_str(params, "kubeconfig")[0] == '\0') {
 		out_error("rack %s is not a Kubernetes rack (cx rack install kubernetes NAME "
 		    "kubeconfig=FILE makes one)", c->rack);
 		return -1;
 	}
+	if (cli_rack_is_remote(c)) {
+		out_error("rack %s is remote: cx applies to a Kubernetes rack's cluster from the "
+		    "machine where it was installed", c->rack);
+		return -1;
+	}
+	cli_rack_path(c, c->rack, "kubeconfig", path, sizeof(path));
 	if (kubeconfig_load(path, NULL, kc, err, sizeof(err)) == -1) {
 		kubeconfig_free(kc);
 		out_error("%s", err);
@@ -120,6 +127,19 @@ kube_check_config(const char *path)
 	char err[1600];
 	int rc = kubeconfig_load(path, NULL, &kc, err, sizeof(err));
 
+	kubeconfig_free(&kc);
+	return rc == 0 ? 0 : out_error("%s", err);
+}
+
+int
+kube_copy_config(const char *from, const char *to)
+{
+	struct kubeconfig kc;
+	char err[1600];
+	int rc = kubeconfig_load(from, NULL, &kc, err, sizeof(err));
+
+	if (rc == 0)
+		rc = kubeconfig_write(&kc, to, err, sizeof(err));
 	kubeconfig_free(&kc);
 	return rc == 0 ? 0 : out_error("%s", err);
 }
@@ -209,7 +229,7 @@ int
 kube_uninstall_objects(struct cli *c, struct buf *said)
 {
 	struct kubeconfig kc;
-	char err[1600];
+	char err[1600], path[PATH_MAX];
 	jv *params = kube_params(c);
 	int rc = 0;
 
@@ -218,7 +238,8 @@ kube_uninstall_objects(struct cli *c, struct buf *said)
 		return params == NULL ? -1 : 0;
 	}
 	/* A cluster that is gone must not keep the rack: say what stays. */
-	if (kubeconfig_load(jv_str(params, "kubeconfig"), NULL, &kc, err, sizeof(err)) == -1 ||
+	cli_rack_path(c, c->rack, "kubeconfig", path, sizeof(path));
+	if (kubeconfig_load(path, NULL, &kc, err, sizeof(err)) == -1 ||
 	    k8s_delete_rack(&kc, c->rack, said, err, sizeof(err)) == -1)
 		buf_addf(said, "WARNING: %s; what rack %s applied stays on the cluster (its objects "
 		    "are labelled cx.rack=%s)\n", err, c->rack, c->rack);

@@ -482,20 +482,14 @@ cmd_rack_install(struct cli *c)
 		if (!str_has_prefix(c->argv[i], "kubeconfig="))
 			buf_addf(&params, "%s\n", c->argv[i]);
 	if (kube) {
-		/* The rack keeps its own copy: the user's file may change or go. */
-		size_t klen;
-		char *ktext = read_file(kubeconfig, 1u << 20, &klen);
-
+		/* The rack keeps its own copy, credentials inline: the user's file
+		 * (and files it names) may change or go. */
 		snprintf(path, sizeof(path), "%s/kubeconfig", dir);
-		if (ktext == NULL || write_file_atomic(path, ktext, klen, 0600) == -1) {
-			snprintf(err, sizeof(err), "cannot copy %s to %s: %s", kubeconfig, path,
-			    strerror(errno));
-			free(ktext);
+		if (kube_copy_config(kubeconfig, path) != 0) {
+			snprintf(err, sizeof(err), "the kubeconfig was not copied into the rack");
 			buf_free(&params);
 			goto fail;
 		}
-		explicit_bzero(ktext, klen);
-		free(ktext);
 		buf_addf(&params, "kubeconfig=%s\n", path);
 	}
 	snprintf(path, sizeof(path), "%s/install.params", dir);

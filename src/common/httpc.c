@@ -72,12 +72,13 @@ httpc_on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
 	return q->cancelled(q->cancel_arg) ? 1 : 0;
 }
 
-/* The TLS material as blobs libcurl copies. */
-static void
-httpc_set_tls(CURL *h, const struct httpc_tls *t)
+/* The TLS material as blobs libcurl copies. -1 with err when this libcurl
+ * cannot take one (a build without blob support). */
+static int
+httpc_set_tls(CURL *h, const struct httpc_tls *t, char *err, size_t errlen)
 {
 	if (t == NULL)
-		return;
+		return 0;
 	if (t->insecure) {
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -86,7 +87,10 @@ httpc_set_tls(CURL *h, const struct httpc_tls *t)
 		struct curl_blob ca = { .data = (void *)t->ca_pem, .len = t->ca_len,
 			.flags = CURL_BLOB_COPY };
 
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+		if (curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca) != CURLE_OK) {
+			snprintf(err, errlen, "this libcurl cannot take a CA certificate from memory");
+			return -1;
+		}
 		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	}
 	if (t->cert_pem != NULL && t->key_pem != NULL) {
@@ -96,10 +100,15 @@ httpc_set_tls(CURL *h, const struct httpc_tls *t)
 			.flags = CURL_BLOB_COPY };
 
 		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+		if (curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert) != CURLE_OK ||
+		    curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key) != CURLE_OK) {
+			snprintf(err, errlen, "this libcurl cannot take a client certificate from "
+			    "memory");
+			return -1;
+		}
 	}
+	return 0;
 }
 
 int
@@ -160,7 +169,11 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
 	}
-	httpc_set_tls(h, q->tls);
+	if (httpc_set_tls(h, q->tls, err, errlen) == -1) {
+		curl_slist_free_all(hdrs);
+		curl_easy_cleanup(h);
+		return -1;
+	}
 	cr = curl_easy_perform(h);
 	if (cr == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
@@ -168,6 +181,9 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 		snprintf(err, errlen, "%s: %s", q->url, cr == CURLE_WRITE_ERROR ?
 		    "the answer is too large" : cr == CURLE_ABORTED_BY_CALLBACK ? "cancelled" :
 		    errbuf[0] ? errbuf : curl_easy_strerror(cr));
+	/* The headers may carry a bearer token: gone from memory with them. */
+	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);
 	return cr == CURLE_OK ? 0 : -1;

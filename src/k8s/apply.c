@@ -22,6 +22,17 @@ static const struct { const char *kind, *plural; } kinds[] = {
 	{ "HorizontalPodAutoscaler", "horizontalpodautoscalers" },
 };
 
+/* Whether s is a path part of 1-253 characters from allowed, no "..": a
+ * Kubernetes name (DNS-1123) or API version, nothing that moves a URL. */
+static bool
+k8s_path_safe(const char *s, const char *allowed)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= 253 && strspn(s, allowed) == n && strstr(s, "..") == NULL &&
+	    s[0] != '.';
+}
+
 int
 k8s_object_path(const jv *obj, char *out, size_t outlen)
 {
@@ -33,7 +44,9 @@ k8s_object_path(const jv *obj, char *out, size_t outlen)
 	for (size_t i = 0; i < CX_ARRAY_LEN(kinds) && plural == NULL; i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
 			plural = kinds[i].plural;
-	if (plural == NULL || api[0] == '\0' || jv_str(md, "name")[0] == '\0')
+	if (plural == NULL || !k8s_path_safe(api, "abcdefghijklmnopqrstuvwxyz0123456789./") ||
+	    !k8s_path_safe(jv_str(md, "name"), "abcdefghijklmnopqrstuvwxyz0123456789.-") ||
+	    (ns[0] != '\0' && !k8s_path_safe(ns, "abcdefghijklmnopqrstuvwxyz0123456789-")))
 		return -1;
 	n = snprintf(out, outlen, "%s%s%s%s/%s/%s", strcmp(api, "v1") == 0 ? "/api/" : "/apis/",
 	    api, ns[0] != '\0' ? "/namespaces/" : "", ns, plural, jv_str(md, "name"));
@@ -45,16 +58,23 @@ static int
 k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
     const char *ctype, const char *body, long *code, jv **answer, char *err, size_t errlen)
 {
-	char url[2200], auth[4200], ct[128];
+	char url[4200], auth[8300], ct[128];
 	const char *hdrs[3];
 	size_t nh = 0;
 	struct buf resp;
 	int rc;
 
-	snprintf(url, sizeof(url), "%s%s", kc->server, path);
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", kc->server, path) >= sizeof(url)) {
+		snprintf(err, errlen, "%s%.100s...: the URL is too long", kc->server, path);
+		return -1;
+	}
 	hdrs[nh++] = "Accept: application/json";
 	if (kc->token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", kc->token);
+		if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", kc->token) >=
+		    sizeof(auth)) {
+			snprintf(err, errlen, "the kubeconfig's token is over 8 KiB");
+			return -1;
+		}
 		hdrs[nh++] = auth;
 	}
 	if (ctype != NULL) {
@@ -102,7 +122,7 @@ int
 k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool dry_run,
     char *rv, size_t rvlen, char *err, size_t errlen)
 {
-	char path[1200], query[1600];
+	char path[1200], query[1600], mgr[128];
 	jv *one = jv_array_new(), *answer = NULL;
 	char *yaml;
 	long code;
@@ -110,12 +130,19 @@ k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool 
 
 	rv[0] = '\0';
 	if (k8s_object_path(obj, path, sizeof(path)) == -1) {
-		snprintf(err, errlen, "%s %s: not a kind cx applies", jv_str(obj, "kind"),
-		    jv_str(jv_get(obj, "metadata"), "name"));
+		snprintf(err, errlen, "%.60s %.80s: not a kind, version or name cx applies",
+		    jv_str(obj, "kind"), jv_str(jv_get(obj, "metadata"), "name"));
 		jv_free(one);
 		return -1;
 	}
-	snprintf(query, sizeof(query), "%s?fieldManager=%s&force=true%s", path, manager,
+	/* The manager is the rack's name with a prefix: a DNS label already. */
+	str_copy(mgr, sizeof(mgr), manager);
+	if (!k8s_path_safe(mgr, "abcdefghijklmnopqrstuvwxyz0123456789-")) {
+		snprintf(err, errlen, "field manager \"%.60s\" is not a name", manager);
+		jv_free(one);
+		return -1;
+	}
+	snprintf(query, sizeof(query), "%s?fieldManager=%s&force=true%s", path, mgr,
 	    dry_run ? "&dryRun=All" : "");
 	jv_push_take(one, jv_copy(obj));
 	yaml = k8s_yaml_stream(one);

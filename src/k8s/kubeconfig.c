@@ -14,6 +14,7 @@
 #include <yaml.h>
 
 #include "common/util.h"
+#include "k8s/yaml.h"
 
 #define KC_MAX_FILE (1u << 20)
 #define KC_MAX_DEPTH 64
@@ -232,6 +233,8 @@ kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc, ch
 		goto out;
 	}
 	if (strncmp(jv_str(cluster, "server"), "https://", 8) != 0 ||
+	    strchr("/:@", jv_str(cluster, "server")[8]) != NULL ||
+	    strchr(jv_str(cluster, "server"), '@') != NULL ||
 	    strlen(jv_str(cluster, "server")) >= sizeof(kc->server) ||
 	    strpbrk(jv_str(cluster, "server"), " \"\r\n?#") != NULL) {
 		snprintf(err, errlen, "kubeconfig %s: cluster %s's server must be an https:// URL, "
@@ -254,6 +257,11 @@ kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc, ch
 	    sizeof(why)) == -1 ||
 	    kc_material(user, "client-key", dir, &kc->key, &kc->key_len, why, sizeof(why)) == -1) {
 		snprintf(err, errlen, "kubeconfig %s: %s", path, why);
+		goto out;
+	}
+	if (kc->insecure && kc->ca != NULL) {
+		snprintf(err, errlen, "kubeconfig %s: cluster %s has both a certificate authority "
+		    "and insecure-skip-tls-verify: drop one", path, jv_str(ctx, "cluster"));
 		goto out;
 	}
 	if ((kc->cert == NULL) != (kc->key == NULL)) {
@@ -297,4 +305,72 @@ kubeconfig_free(struct kubeconfig *kc)
 	free(kc->cert);
 	free(kc->key);
 	memset(kc, 0, sizeof(*kc));
+}
+
+/* obj's key becomes n bytes of p as base64 (nothing when p is NULL). */
+static void
+kc_set_data(jv *obj, const char *key, const char *p, size_t n)
+{
+	char *b64;
+
+	if (p == NULL)
+		return;
+	b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+	base64_encode((const unsigned char *)p, n, b64);
+	jv_set_str(obj, key, b64);
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+}
+
+int
+kubeconfig_write(const struct kubeconfig *kc, const char *path, char *err, size_t errlen)
+{
+	jv *docs = jv_array_new(), *cfg = jv_object_new(), *list, *item, *inner;
+	char *text;
+	int rc = 0;
+
+	jv_set_str(cfg, "apiVersion", "v1");
+	jv_set_str(cfg, "kind", "Config");
+	jv_set_str(cfg, "current-context", kc->context);
+	list = jv_array_new();
+	item = jv_object_new();
+	inner = jv_object_new();
+	jv_set_str(inner, "server", kc->server);
+	kc_set_data(inner, "certificate-authority-data", kc->ca, kc->ca_len);
+	if (kc->insecure)
+		jv_set_str(inner, "insecure-skip-tls-verify", "true");
+	jv_set_str(item, "name", kc->context);
+	jv_set_take(item, "cluster", inner);
+	jv_push_take(list, item);
+	jv_set_take(cfg, "clusters", list);
+	list = jv_array_new();
+	item = jv_object_new();
+	inner = jv_object_new();
+	jv_set_str(inner, "cluster", kc->context);
+	jv_set_str(inner, "user", kc->context);
+	jv_set_str(item, "name", kc->context);
+	jv_set_take(item, "context", inner);
+	jv_push_take(list, item);
+	jv_set_take(cfg, "contexts", list);
+	list = jv_array_new();
+	item = jv_object_new();
+	inner = jv_object_new();
+	if (kc->token != NULL)
+		jv_set_str(inner, "token", kc->token);
+	kc_set_data(inner, "client-certificate-data", kc->cert, kc->cert_len);
+	kc_set_data(inner, "client-key-data", kc->key, kc->key_len);
+	jv_set_str(item, "name", kc->context);
+	jv_set_take(item, "user", inner);
+	jv_push_take(list, item);
+	jv_set_take(cfg, "users", list);
+	jv_push_take(docs, cfg);
+	text = k8s_yaml_stream(docs);
+	if (write_file_atomic(path, text, strlen(text), 0600) == -1) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	explicit_bzero(text, strlen(text));
+	free(text);
+	jv_free(docs);
+	return rc;
 }

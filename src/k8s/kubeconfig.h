@@ -36,6 +36,11 @@ int kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc
  * not YAML, an alias, or nesting past 64. Exposed for the tests. */
 jv *kubeconfig_yaml_read(const char *text, size_t len, char *err, size_t errlen);
 
+/* Writes kc as a kubeconfig of its own at path (0600): one context, its
+ * CA, certificate and key inline (*-data), so the copy needs no file next
+ * to the original. 0, or -1 with err. */
+int kubeconfig_write(const struct kubeconfig *kc, const char *path, char *err, size_t errlen);
+
 void kubeconfig_free(struct kubeconfig *kc);
 
 #endif

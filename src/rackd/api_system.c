@@ -365,8 +365,9 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			goto out;
 		}
 		if (params_install_only(key)) {
-			api_error(s, 400, "%s is set at install (cx rack install local NAME %s=...); "
-			    "reinstall the rack to change it", key, key);
+			api_error(s, 400, "%s is set at install (cx rack install %s NAME %s=...); "
+			    "reinstall the rack to change it", key, strcmp(key, "kubeconfig") == 0 ?
+			    "kubernetes" : "local", key);
 			goto out;
 		}
 		if (r->host && (strcmp(key, "router_port") == 0 || strcmp(key, "router_tls_port") == 0 ||
@@ -400,8 +401,10 @@ api_params_put(struct rack *r, struct api_req *q, struct api_resp *s)
 			port_changed[router_of_port(key)] = true;
 			restart[router_of_port(key)] = true;
 		}
-		/* A new cap reaches a router only through its command line. */
-		if (strcmp(key, "router_max_conns") == 0 && changed)
+		/* A new cap or worker count reaches a router only through its
+		 * command line. */
+		if ((strcmp(key, "router_max_conns") == 0 || strcmp(key, "router_workers") == 0) &&
+		    changed)
 			for (int j = 0; j < ROUTERS_N; j++)
 				restart[j] = true;
 		if (strcmp(key, "internal_router_whitelist") == 0)

@@ -1898,8 +1898,10 @@ scale_targets(struct pctx *c, struct mf_service *s, const struct ynode *v)
 	if (v->kind != Y_MAP)
 		return fail(c, v, "scale.targets must be a map like {cpu: 70, memory: 80} (percent "
 				  "of the request)");
-	if (map_pairs(c, v, "scale.targets", &ps) < 0)
+	if (map_pairs(c, v, "scale.targets", &ps) < 0) {
+		free(ps.p);
 		return -1;
+	}
 	for (size_t i = 0; rc == 0 && i < ps.n; i++) {
 		const struct ynode *pk = ps.p[i].k;
 

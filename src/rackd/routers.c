@@ -407,24 +407,32 @@ listen_addr(struct rack *r, struct router_proc *rp, int which)
 
 static void stop_router(struct rack *r, struct router_proc *rp);
 
-/* Param router_max_conns as given ("" unset: the router's default). */
+/* Int param name as given ("" unset: the router's default), one that is
+ * not from min to max read as unset. */
 static void
-max_conns(struct rack *r, char *out, size_t outlen)
+router_int_param(struct rack *r, const char *name, long min, long max, char *out,
+    size_t outlen)
 {
 	long n;
 
-	rack_param(r, "router_max_conns", out, outlen);
-	if (out[0] != '\0' && parse_long(out, 1, 1000000, &n) == -1) {
-		log_warnx("rack %s: router_max_conns \"%s\" is not a number from 1 to 1000000; the "
-		    "routers keep their default cap", r->name, out);
+	rack_param(r, name, out, outlen);
+	if (out[0] != '\0' && parse_long(out, min, max, &n) == -1) {
+		log_warnx("rack %s: %s \"%s\" is not a number from %ld to %ld; the routers keep "
+		    "their default", r->name, name, out, min, max);
 		out[0] = '\0';
 	}
 }
 
+/* The router command-line flags that params give: flag, param, range. */
+static const struct { const char *flag, *param; long min, max; } param_flags[] = {
+	{ "--max-conns", "router_max_conns", 1, 1000000 },
+	{ "--workers", "router_workers", 1, 64 },
+};
+
 void
 routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 {
-	static char cert[4200], key[4200], log_mb[16], conns[16];
+	static char cert[4200], key[4200], log_mb[16], flags[CX_ARRAY_LEN(param_flags)][16];
 	size_t n = 0;
 
 #define ARG(s) do { if (n + 1 < max) argv[n++] = (char *)(s); } while (0)
@@ -464,22 +472,25 @@ routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 	rack_param(r, "log_max_mb", log_mb, sizeof(log_mb));
 	ARG("--log-max-mb");
 	ARG(log_mb);
-	max_conns(r, conns, sizeof(conns));
-	if (conns[0] != '\0') {
-		ARG("--max-conns");
-		ARG(conns);
+	for (size_t i = 0; i < CX_ARRAY_LEN(param_flags); i++) {
+		router_int_param(r, param_flags[i].param, param_flags[i].min, param_flags[i].max,
+		    flags[i], sizeof(flags[i]));
+		if (flags[i][0] != '\0') {
+			ARG(param_flags[i].flag);
+			ARG(flags[i]);
+		}
 	}
 #undef ARG
 	argv[n] = NULL;
 }
 
 /* Whether the router pid was started with rp's listen addresses (one left
- * by an older daemon may lack the TLS listener) and the connection cap of
- * router_max_conns. */
+ * by an older daemon may lack the TLS listener) and the flags of params
+ * router_max_conns and router_workers. */
 static bool
 listens_as_wanted(struct rack *r, const struct router_proc *rp, long pid)
 {
-	char path[64], want[192], conns[16];
+	char path[64], want[192], val[16];
 	size_t len = 0;
 	char *cmd;
 	bool ok;
@@ -501,13 +512,17 @@ listens_as_wanted(struct rack *r, const struct router_proc *rp, long pid)
 	} else {
 		ok = memmem(cmd, len, "--listen-tls", 13) == NULL;
 	}
-	max_conns(r, conns, sizeof(conns));
-	if (conns[0] != '\0') {
-		int n = snprintf(want, sizeof(want), "--max-conns%c%s%c", 0, conns, 0);
+	for (size_t i = 0; i < CX_ARRAY_LEN(param_flags); i++) {
+		router_int_param(r, param_flags[i].param, param_flags[i].min, param_flags[i].max,
+		    val, sizeof(val));
+		if (val[0] != '\0') {
+			int n = snprintf(want, sizeof(want), "%s%c%s%c", param_flags[i].flag, 0, val, 0);
 
-		ok = ok && memmem(cmd, len, want, (size_t)n) != NULL;
-	} else {
-		ok = ok && memmem(cmd, len, "--max-conns", 12) == NULL;
+			ok = ok && memmem(cmd, len, want, (size_t)n) != NULL;
+		} else {
+			ok = ok && memmem(cmd, len, param_flags[i].flag,
+			    strlen(param_flags[i].flag) + 1) == NULL;
+		}
 	}
 	free(cmd);
 	return ok;

@@ -161,18 +161,28 @@ refused $rc "$out" "^ERROR: https://127\.0\.0\.1:$dead/version: .*(refused|conne
     "...its server was never needed: cx rack apply, which asks it, cannot connect"
 out=$(cx rack uninstall kdry 2>&1); ok $? "uninstall the dry-run rack" "$out"
 
+# The rack's kubeconfig names its CA by a path relative to itself; the
+# rack's copy carries it inline, so the file may go after install.
+mkdir -p "$K/user"
+cp "$K/certs/apiserver.crt" "$K/user/ca.crt"
+kubeconfig "$URL" "$CA" "    token: $TOKEN" | sed 's/certificate-authority-data: .*/certificate-authority: ca.crt/' >"$K/user/config"
 t0=$(date +%s%N)
-out=$(cx rack install kubernetes k8s kubeconfig="$K/kubeconfig" cloud=gcp registry=registry.example.test:5000/team 2>&1); rc=$?
+out=$(cx rack install kubernetes k8s kubeconfig="$K/user/config" cloud=gcp registry=registry.example.test:5000/team 2>&1); rc=$?
 note "install with apply took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 ok $rc "cx rack install kubernetes k8s kubeconfig=FILE cloud=gcp" "$out"
 is "$(printf '%s\n' "$out" | grep -c ' applied [0-9]')" 11 "...applies each of the rack's 11 objects, with its resourceVersion"
 stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/k8s-system/services/router-internal")
 like "$stored" '"networking\.gke\.io/load-balancer-type": "Internal"' "...router-internal on the cluster carries GKE's internal annotation"
 like "$stored" '"manager": "cx-k8s"' "...applied with the rack's field manager cx-k8s"
-out=$(cx rack apply -r k8s 2>&1); ok $? "cx rack apply again" "$out"
-first_sys=$(printf '%s\n' "$out" | grep ' applied ')
+rm -r "$K/user"
+out=$(cx rack apply -r k8s 2>&1); ok $? "cx rack apply again, the user's kubeconfig and its CA file gone" "$out"
+is "$(stat -c %a "$CX_HOME/racks/k8s/kubeconfig")" 600 "...the rack's own copy is 0600"
+like "$(cat "$CX_HOME/racks/k8s/kubeconfig")" "certificate-authority-data: " "...and holds the CA inline"
 is "$(diff <(printf '%s\n' "$out" | grep ' applied ') <(cx rack apply -r k8s 2>&1 | grep ' applied ') | grep '^[<>]')" "" \
     "...and once more: no object changes (same resourceVersions)"
+out=$(cx rack params set kubeconfig="$K/kubeconfig" -r k8s 2>&1); rc=$?
+refused $rc "$out" "ERROR: kubeconfig is set at install \(cx rack install kubernetes NAME kubeconfig=\.\.\.\); reinstall the rack to change it$" \
+    "the kubeconfig param is set at install only"
 
 out=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" --dry-run -r k8s 2>&1 >/dev/null); rc=$?
 refused $rc "$out" "^ERROR: Secret database-credentials: the API server refused it \(404\): namespaces \"k8s-shop\" not found$" \
@@ -192,13 +202,11 @@ like "$stored" '"kind": "CronJobList"' "...rendered for the server's own version
 like "$stored" '"name": "[a-z]' "...which holds the timer's CronJob"
 
 # What a bad credential or kubeconfig gets: one line naming it.
-kubeconfig "$URL" "$CA" "    token: wrong$TOKEN" >"$K/kc-badtoken"
-cx rack params set kubeconfig="$K/kc-badtoken" -r k8s >/dev/null 2>&1
+kubeconfig "$URL" "$CA" "    token: wrong$TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version answered 401.*not a Kubernetes API server that lets this kubeconfig in$" "a wrong token: the server's 401, in one line"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/other.key" -out "$K/other.crt" -days 1 -subj /CN=other 2>/dev/null
-kubeconfig "$URL" "$(b64 "$K/other.crt")" "    token: $TOKEN" >"$K/kc-otherca"
-cx rack params set kubeconfig="$K/kc-otherca" -r k8s >/dev/null 2>&1
+kubeconfig "$URL" "$(b64 "$K/other.crt")" "    token: $TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version: .*(certificate|SSL)" "a server its kubeconfig's CA did not sign is refused (TLS verification)"
 kubeconfig "$URL" "$CA" "    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}" >"$K/kc-exec"
@@ -213,7 +221,7 @@ refused $rc "$out" "^ERROR: a Kubernetes rack needs its cluster: give kubeconfig
 like "$(cx racks 2>&1)" "k8s" "...and none of them made a rack"
 is "$(cx racks 2>&1 | grep -c '^kx ')" 0 "...(no rack kx)"
 
-cx rack params set kubeconfig="$K/kubeconfig" -r k8s >/dev/null 2>&1
+cp "$K/kubeconfig" "$CX_HOME/racks/k8s/kubeconfig"
 out=$(cx rack uninstall k8s 2>&1); ok $? "uninstall the Kubernetes rack" "$out"
 is "$(printf '%s\n' "$out" | grep ' deleted$' | sort | tr '\n' ,)" \
     "ClusterRole cx-k8s-router deleted,ClusterRoleBinding cx-k8s-router deleted,IngressClass cx deleted,IngressClass cx-internal deleted,Namespace k8s-shop deleted,Namespace k8s-system deleted," \

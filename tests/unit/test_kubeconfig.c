@@ -241,6 +241,14 @@ test_paths(void **state)
 		  "/apis/rbac.authorization.k8s.io/v1/clusterroles/cx" },
 		{ "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\"}}", NULL },
 		{ "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{}}", NULL },
+		/* Nothing that moves the URL: names, namespaces, versions checked. */
+		{ "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"..\","
+		  "\"namespace\":\"a\"}}", NULL },
+		{ "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"a?b=c\"}}", NULL },
+		{ "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"s\","
+		  "\"namespace\":\"a/b\"}}", NULL },
+		{ "{\"apiVersion\":\"apps/../v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"}}",
+		  NULL },
 	};
 	char out[256];
 
@@ -257,6 +265,50 @@ test_paths(void **state)
 		}
 		jv_free(o);
 	}
+}
+
+/* The rack's copy: credentials inline, read back the same. */
+static void
+test_write(void **state)
+{
+	struct kubeconfig kc, back;
+	char err[600], path[256], text[2048];
+
+	(void)state;
+	put("client.crt", "CERT-PEM");
+	snprintf(text, sizeof(text), "%s%s", config_head,
+	    "users:\n- name: tok\n  user: {token: abc}\n"
+	    "- name: certs\n  user:\n    client-certificate: client.crt\n"
+	    "    client-key-data: S0VZLVBFTQ==\n    token: t0k\n");
+	put("orig", text);
+	assert_int_equal(load("orig", &kc, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/copy", dir);
+	assert_int_equal(kubeconfig_write(&kc, path, err, sizeof(err)), 0);
+	snprintf(text, sizeof(text), "%s/client.crt", dir);
+	assert_int_equal(unlink(text), 0);       /* the copy needs no file beside it */
+	assert_int_equal(load("copy", &back, err, sizeof(err)), 0);
+	assert_string_equal(back.server, kc.server);
+	assert_string_equal(back.context, "two");
+	assert_string_equal(back.ca, "CA-PEM");
+	assert_string_equal(back.cert, "CERT-PEM");
+	assert_string_equal(back.key, "KEY-PEM");
+	assert_string_equal(back.token, "t0k");
+	assert_false(back.insecure);
+	kubeconfig_free(&back);
+	kubeconfig_free(&kc);
+	/* insecure-skip-tls-verify with a CA: kubectl refuses it, so does cx. */
+	put("bad", "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+	    "clusters: [{name: c, cluster: {server: 'https://h', insecure-skip-tls-verify: true, "
+	    "certificate-authority-data: Q0E=}}]\nusers: [{name: u, user: {token: t}}]\n");
+	assert_int_equal(load("bad", &kc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "both a certificate authority and insecure-skip-tls-verify"));
+	kubeconfig_free(&kc);
+	put("bad", "current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+	    "clusters: [{name: c, cluster: {server: 'https:///'}}]\nusers: [{name: u, user: "
+	    "{token: t}}]\n");
+	assert_int_equal(load("bad", &kc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "server must be an https:// URL"));
+	kubeconfig_free(&kc);
 }
 
 static int
@@ -283,6 +335,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_write),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
