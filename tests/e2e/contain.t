@@ -135,6 +135,19 @@ else
 	is "$(cat "$cpu_dir/$cid/cpu.max")" "50000 100000" "scale.cpu 500 written: a cap of half a core"
 fi
 
+# An app's own exit code above 128 is an exit, not a signal (cx-init passes
+# the app's own status on); a death by a signal is still one.
+out=$(timeout 60 cx run web -a calm -r dev -- sh -c 'exit 130' 2>&1); rc=$?
+is "$rc" 130 "cx run of \`exit 130\` exits 130" "$out"
+wait_for 10 sh -c "cx logs --no-follow -a calm -r dev | grep -q 'exited with status 130'"
+ok $? "...and the rack says it exited with status 130" "$(cx logs --no-follow -a calm -r dev 2>&1 | tail -4)"
+lacks "$(cx logs --no-follow -a calm -r dev 2>&1)" 'exited with status 130' 'killed by signal 2' \
+    "...not that it was killed by signal 2"
+out=$(timeout 60 cx run web -a calm -r dev -- sh -c 'kill -9 0' 2>&1); rc=$?
+is "$rc" 137 "cx run of a shell that SIGKILLs its process group (itself) exits 128+9" "$out"
+wait_for 10 sh -c "cx logs --no-follow -a calm -r dev | grep -q 'was killed by signal 9'"
+ok $? "...and the rack says it was killed by signal 9" "$(cx logs --no-follow -a calm -r dev 2>&1 | tail -4)"
+
 # Over its scale.memory: killed by the kernel, and its log says so.
 hog=$TMP/hog
 cp -r "$ROOT/tests/e2e/apps/contain" "$hog" && cp "$EXAMPLES/hello/server.pl" "$hog/"
