@@ -29,7 +29,7 @@ cp -r "$ROOT/tests/e2e/apps/contain" "$app" && cp "$EXAMPLES/hello/server.pl" "$
 cx apps create tree -r dev >/dev/null
 out=$(cx deploy "$app" -a tree -r dev 2>&1)
 ok $? "deploy an app whose processes leave setsid children behind" "$out"
-wait_for 20 ps_settled 3 -a tree -r dev; ok $? "...its three processes run"
+wait_for 20 ps_settled 4 -a tree -r dev; ok $? "...its four processes run"
 
 # pid_of SERVICE: the pid cx ps --json gives its process.
 pid_of() { cx ps -a tree -r dev --json | jq -r ".[] | select(.service == \"$1\") | .pid"; }
@@ -102,6 +102,20 @@ wait_for 15 sh -c "[ -z \"\$(grep -laz '^CX_RACK_PROCESS=[0-9a-f]*/$sid\$' /proc
 ok $? "...then it and its child are gone, SIGTERM ignored or not" "left: $(marked "$sid")"
 el=$(( $(date +%s) - start ))
 ok $([ "$el" -le 8 ]; echo $?) "...within its grace and a little ($el s)"
+
+# One whose own process leaves when stopped, its child staying for its grace
+# (3 s): cx ps's pid is still the app's process, not the orphan.
+opid=$(pid_of orphaning)
+oid=$(id_of orphaning)
+wait_for 10 sh -c "[ \$(grep -laz '^CX_RACK_PROCESS=[0-9a-f]*/$oid\$' /proc/[0-9]*/environ 2>/dev/null | wc -l) = 2 ]"
+ok $? "the orphaning process runs with its setsid child"
+out=$(cx scale orphaning --count 0 -a tree -r dev 2>&1); ok $? "scale orphaning to 0" "$out"
+wait_for 5 gone "$opid"; ok $? "...its own process ($opid) leaves at once"
+ok $([ -n "$(marked "$oid")" ]; echo $?) "...its child still runs (it ignores SIGTERM)"
+got=$(pid_of orphaning)
+is "$got" "$opid" "...and cx ps's pid is the app's process, not the child it left"
+wait_for 15 sh -c "[ -z \"\$(grep -laz '^CX_RACK_PROCESS=[0-9a-f]*/$oid\$' /proc/[0-9]*/environ 2>/dev/null)\" ]"
+ok $? "...then the child goes too" "left: $(marked "$oid")"
 
 # apps delete: nothing of the app is left.
 out=$(cx scale tree --count 1 -a tree -r dev 2>&1) && wait_for 20 ps_settled 2 -a tree -r dev
