@@ -8,8 +8,12 @@
  * Its leaving ends the namespace: the kernel kills whatever the app left
  * running, in a session of its own or not.
  *
- *   cx-init PID     PID: the app's pid in the namespace (the rack forks it
- *                   before it execs this), already running
+ *   cx-init PID [FD]  PID: the app's pid in the namespace (the rack forks it
+ *                     before it execs this), already running
+ *                     FD: the rack's socket; just before leaving, the app's
+ *                     wait status goes there as one datagram "status N", so
+ *                     that the rack tells "exit 130" from a death by SIGINT
+ *                     (an exit code cannot, and PID 1 cannot kill itself)
  *
  * It starts with every signal blocked (so none sent before it is ready is
  * lost) and takes them with sigwaitinfo. A stop (SIGTERM, SIGINT, SIGQUIT,
@@ -27,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +45,17 @@ status_code(int st)
 	return 1;
 }
 
+/* Sends the app's wait status st to the rack on fd, as "status N". */
+static void
+report_status(int fd, int st)
+{
+	char msg[32];
+	int n = snprintf(msg, sizeof(msg), "status %d", st);
+
+	if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL) == -1)
+		perror("cx-init: cannot tell the rack the app's status");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -47,12 +63,14 @@ main(int argc, char **argv)
 		SIGWINCH, SIGALRM, SIGCONT };
 	sigset_t set;
 	char *end;
-	long app;
+	long app, statfd = -1;
 	int app_status = 0, devnull;
 	bool app_done = false, stopping = false;
 
-	if (argc != 2 || (app = strtol(argv[1], &end, 10)) <= 1 || *end != '\0') {
-		fprintf(stderr, "cx-init: usage: cx-init PID (the app's pid in this namespace)\n");
+	if (argc < 2 || argc > 3 || (app = strtol(argv[1], &end, 10)) <= 1 || *end != '\0' ||
+	    (argc == 3 && ((statfd = strtol(argv[2], &end, 10)) < 3 || *end != '\0'))) {
+		fprintf(stderr, "cx-init: usage: cx-init PID [FD] (the app's pid in this namespace; "
+		    "the descriptor, 3 or more, its status goes to)\n");
 		return 127;
 	}
 	/* Every signal stays blocked: they are taken below, one at a time. */
@@ -82,8 +100,11 @@ main(int argc, char **argv)
 		}
 		/* The app is gone: leave now (the kernel ends the rest), or, when
 		 * stopping, once the rest has ended too. */
-		if (app_done && (!stopping || (w == -1 && errno == ECHILD)))
+		if (app_done && (!stopping || (w == -1 && errno == ECHILD))) {
+			if (statfd != -1)
+				report_status((int)statfd, app_status);
 			return status_code(app_status);
+		}
 		if (sigwaitinfo(&set, &si) == -1 || si.si_signo == SIGCHLD)
 			continue;
 		if (si.si_signo == SIGTERM || si.si_signo == SIGINT || si.si_signo == SIGQUIT ||

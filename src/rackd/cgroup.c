@@ -184,7 +184,24 @@ write_list(struct rack *r, const struct cgroup_rack *cg)
 		log_warnx("cannot write %s: %s", path, strerror(errno));
 }
 
-/* The rack's group below the daemon's own in the hierarchy mounted at mnt. */
+int
+cgroup_v2_base(const char *own, char *out, size_t outlen)
+{
+	size_t n = strlen(own), leaf = strlen("/" CGROUP_V2_LEAF);
+
+	if (n >= leaf && strcmp(own + n - leaf, "/" CGROUP_V2_LEAF) == 0)
+		n -= leaf;
+	if (n == 0)
+		return str_copy(out, outlen, "/") < 0 ? -1 : 0;
+	if (n >= outlen)
+		return -1;
+	memmove(out, own, n);   /* out may be own */
+	out[n] = '\0';
+	return 0;
+}
+
+/* The rack's group below the daemon's own in the hierarchy mounted at mnt
+ * (for v2, below the group whose leaf the daemon is in: cgroup_v2_base). */
 static int
 make_rack_dir(struct rack *r, const char *ctrl, char *out, size_t outlen, char *why,
     size_t whylen)
@@ -195,7 +212,8 @@ make_rack_dir(struct rack *r, const char *ctrl, char *out, size_t outlen, char *
 		snprintf(why, whylen, "no %s%s hierarchy is mounted", ctrl, ctrl[0] ? "" : "cgroup2");
 		return -1;
 	}
-	if (own_group(ctrl, own, sizeof(own)) == -1) {
+	if (own_group(ctrl, own, sizeof(own)) == -1 ||
+	    (ctrl[0] == '\0' && cgroup_v2_base(own, own, sizeof(own)) == -1)) {
 		snprintf(why, whylen, "/proc/self/cgroup names no %s group", ctrl[0] ? ctrl : "cgroup2");
 		return -1;
 	}
@@ -207,6 +225,28 @@ make_rack_dir(struct rack *r, const char *ctrl, char *out, size_t outlen, char *
 	}
 	if (mkdir(out, 0755) == -1 && errno != EEXIST) {
 		snprintf(why, whylen, "mkdir %s: %s", out, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A group other than the top one gives controllers below only if it holds
+ * no process of its own: unless at the top or there already, the daemon
+ * moves itself into parent's CGROUP_V2_LEAF (parent: its group's dir). */
+static int
+enter_v2_leaf(const char *parent, char *why, size_t whylen)
+{
+	char own[4096], base[4096], leaf[4200], pid[32];
+
+	if (own_group("", own, sizeof(own)) == -1 || strcmp(own, "/") == 0 ||
+	    cgroup_v2_base(own, base, sizeof(base)) == -1 || strcmp(base, own) != 0)
+		return 0;
+	snprintf(leaf, sizeof(leaf), "%s/%s", parent, CGROUP_V2_LEAF);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if ((mkdir(leaf, 0755) == -1 && errno != EEXIST) ||
+	    write_str(leaf, "cgroup.procs", pid) == -1) {
+		snprintf(why, whylen, "cannot move the daemon into %s (its group must hold no "
+		    "process to give controllers below): %s", leaf, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -229,6 +269,10 @@ setup_v2(struct rack *r, struct cgroup_rack *cg, char *why, size_t whylen)
 	ok = ctl != NULL && strstr(ctl, "memory") != NULL && strstr(ctl, "cpu") != NULL &&
 	    strstr(ctl, "pids") != NULL;
 	free(ctl);
+	if (ok && enter_v2_leaf(parent, why, whylen) == -1) {
+		rmdir(dir);
+		return -1;
+	}
 	if (!ok || write_str(parent, "cgroup.subtree_control", "+memory +cpu +pids") == -1 ||
 	    write_str(dir, "cgroup.subtree_control", "+memory +cpu +pids") == -1) {
 		snprintf(why, whylen, "cgroup v2 at %s does not give memory, cpu and pids", parent);

@@ -23,6 +23,9 @@
 struct rack;
 
 #define CGROUP_MAX_DIRS 3
+/* cgroup v2 gives controllers to groups below only a group with no process
+ * of its own: the daemon moves itself into this leaf of its group first. */
+#define CGROUP_V2_LEAF "cx-rackd-leaf"
 #define CGROUP_PIDS_DEFAULT 512
 
 enum cgroup_mode { CGROUP_NONE, CGROUP_V1, CGROUP_V2 };
@@ -78,5 +81,11 @@ void cgroup_proc_remove(struct rack *r, const char *id);
 void cgroup_sweep(struct rack *r, bool (*keep)(struct rack *r, const char *id));
 /* Removes every group of the rack's, and the list (uninstall). */
 void cgroup_remove_all(struct rack *r);
+
+/* The group, in cgroup v2's hierarchy, whose children the rack's groups are,
+ * for a daemon in group own (from /proc/self/cgroup): own, or its parent when
+ * own is CGROUP_V2_LEAF (a daemon that moved itself there before), "/" at the
+ * top. Into out (outlen); 0, or -1 if it does not fit. */
+int cgroup_v2_base(const char *own, char *out, size_t outlen);
 
 #endif

@@ -37,6 +37,8 @@ struct proc {
 	int pidfd;                  /* -1 once exited */
 	bool our_child;             /* false for processes adopted after a daemon restart */
 	bool contained;             /* st.pid is cx-init, PID 1 of the process's PID namespace */
+	int statfd;                 /* contained: our end of cx-init's status socket, else -1 */
+	pid_t app_pid;              /* contained: the app's own process (host pid), 0 unknown */
 	int oom_mb;                 /* its group's memory limit, when the kernel killed it over it */
 	int exit_status;            /* waitpid status, -1 unknown */
 	int64_t exited_at;          /* ms, when its exit was noticed */

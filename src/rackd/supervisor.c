@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,49 @@ sup_pid_starttime(pid_t pid)
 	return v;
 }
 
+/* Takes what p's cx-init sent on p->statfd so far: the app's pid (a
+ * datagram "p" from the app's process, its credentials attached by the
+ * kernel in our namespace) and, when it leaves, "status N", the app's own
+ * wait status, into *status (when status is not NULL). */
+static void
+init_read(struct proc *p, int *status)
+{
+	char buf[64], cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (p->statfd == -1)
+		return;
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		if ((n = recvmsg(p->statfd, &mh, MSG_DONTWAIT)) <= 0)
+			return;
+		buf[n] = '\0';
+		if (strcmp(buf, "p") == 0) {
+			for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+				struct ucred uc;
+
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+					memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+					p->app_pid = uc.pid;
+				}
+			}
+		} else if (status != NULL && strncmp(buf, "status ", 7) == 0) {
+			char *end;
+			long v = strtol(buf + 7, &end, 10);
+
+			if (*end == '\0' && end != buf + 7 && v >= 0 && v <= 0xffff)
+				*status = (int)v;
+		}
+	}
+}
+
 static void
 proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -81,10 +125,16 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	p->pidfd = -1;
 	if (p->our_child && waitpid(p->st.pid, &status, WNOHANG) <= 0)
 		status = -1;
-	/* cx-init exits 128+S for an app killed by signal S: say so. */
-	if (p->contained && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) > 128 &&
-	    WEXITSTATUS(status) < 128 + 65)
-		status = WEXITSTATUS(status) - 128;
+	/* Contained, cx-init's own status says nothing sure of the app's (it
+	 * exits 128+S for an app killed by S, and 130 for "exit 130"): the app's
+	 * own, when cx-init sent it, does. Without it (cx-init itself was
+	 * killed), cx-init's. */
+	if (status != -1)
+		init_read(p, &status);
+	if (p->statfd != -1) {
+		close(p->statfd);
+		p->statfd = -1;
+	}
 	p->exit_status = status;
 	/* Whether its memory got it killed, before its groups go: only what
 	 * ended by SIGKILL (or unseen: adopted) can be, whatever else of its
@@ -208,13 +258,14 @@ sup_fork_pidns(int ns, bool *entered)
 
 /* In the child, its walls entered, just before it execs the app: when
  * contained (it is PID 1 of its namespace), forks the app's own process,
- * which returns, and becomes cx-init (initfd) with no environment; else
- * returns at once. */
+ * which tells the daemon its pid on statfd and returns, and becomes cx-init
+ * (initfd) with no environment, its status going to statfd; else returns at
+ * once. */
 static void
-split_init(bool contained, int initfd, int errfd)
+split_init(bool contained, int initfd, int statfd, int errfd)
 {
-	char arg[16];
-	char *argv[] = { "cx-init", arg, NULL };
+	char arg[16], fdarg[16];
+	char *argv[] = { "cx-init", arg, fdarg, NULL };
 	char *envp[] = { NULL };
 	sigset_t none;
 	pid_t app;
@@ -224,12 +275,19 @@ split_init(bool contained, int initfd, int errfd)
 	if ((app = fork()) == -1)
 		child_fail(errfd, "fork");
 	if (app == 0) {
+		/* Its credentials go with it: the daemon reads its pid in its own
+		 * namespace. The socket closes on the exec. */
+		if (send(statfd, "p", 1, MSG_NOSIGNAL) == -1)
+			child_fail(errfd, "telling the daemon the app's pid");
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		return;
 	}
 	/* Still with every signal blocked: cx-init takes what came meanwhile. */
 	snprintf(arg, sizeof(arg), "%d", (int)app);
+	snprintf(fdarg, sizeof(fdarg), "%d", statfd);
+	if (fcntl(statfd, F_SETFD, 0) == -1)
+		child_fail(errfd, "the status socket");
 	syscall(SYS_execveat, initfd, "", argv, envp, AT_EMPTY_PATH);
 	kill(app, SIGKILL);
 	child_fail(errfd, "exec cx-init");
@@ -243,6 +301,10 @@ sup_app_pid(const struct proc *p)
 
 	if (!p->contained || p->st.pid <= 0)
 		return p->st.pid;
+	/* Told at its start (init_read); a process adopted after a daemon
+	 * restart was not. */
+	if (p->app_pid > 0)
+		return p->app_pid;
 	/* cx-init's first child is the app's process: it forked it first, and
 	 * leaves when it goes. */
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)p->st.pid, (int)p->st.pid);
@@ -259,7 +321,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 {
 	char source[128], msg[512];
 	char shell_line[8192], initpath[4200];
-	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 }, initfd = -1;
+	int out[2] = { -1, -1 }, errp[2], gop[2] = { -1, -1 }, sfd[2] = { -1, -1 }, initfd = -1;
 	int cgfds[CGROUP_MAX_DIRS];
 	size_t ncg = 0;
 	bool contained;
@@ -307,6 +369,12 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	}
 	if (pipe2(gop, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	/* cx-init's word to us: the app's pid, then its status (init_read). */
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sfd) == -1 ||
+	    setsockopt(sfd[0], SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) == -1) {
+		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
 	/* PID 1 of a namespace of its own: what the app starts cannot leave it,
@@ -364,7 +432,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 			/* From its image: its argv, through the image's PATH. */
 			if (sandbox_enter_image(sb, &u, msg, sizeof(msg)) == 0) {
 				ienv = rootfs_env(sb->image->config->env, env, u.home);
-				split_init(contained, initfd, errp[1]);
+				split_init(contained, initfd, sfd[1], errp[1]);
 				rootfs_exec(sb->image->argv, ienv, msg, sizeof(msg));
 			}
 			errno = 0;
@@ -374,7 +442,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 			errno = 0;
 			child_fail(errp[1], msg);
 		}
-		split_init(contained, initfd, errp[1]);
+		split_init(contained, initfd, sfd[1], errp[1]);
 		execle("/bin/sh", "sh", "-c", shell_line, (char *)NULL, env);
 		child_fail(errp[1], "exec /bin/sh");
 	}
@@ -382,12 +450,20 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 		close(out[1]);
 	close(errp[1]);
 	close(gop[0]);
+	close(sfd[1]);
 	close(initfd);
 	for (size_t i = 0; i < ncg; i++)
 		close(cgfds[i]);
 	p->st.pid = pid;
 	p->our_child = true;
 	p->contained = contained;
+	p->app_pid = 0;
+	if (contained) {
+		p->statfd = sfd[0];
+	} else {
+		close(sfd[0]);
+		p->statfd = -1;
+	}
 	/* Its start time is set at the fork: the record can name it now. */
 	p->st.pid_start = sup_pid_starttime(pid);
 	if (store_proc_put(r->store, &p->st) == -1) {
@@ -412,6 +488,8 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	 * read means the command started. */
 	n = read(errp[0], msg, sizeof(msg) - 1);
 	close(errp[0]);
+	/* The app's process told its pid before its exec closed the pipe. */
+	init_read(p, NULL);
 	if (n > 0) {
 		msg[n] = '\0';
 		snprintf(err, errlen, "cannot start %s: %s", p->st.id, msg);
@@ -435,6 +513,8 @@ fail:
 			close(out[i]);
 		if (gop[i] != -1)
 			close(gop[i]);
+		if (sfd[i] != -1)
+			close(sfd[i]);
 	}
 	for (size_t i = 0; i < ncg; i++)
 		close(cgfds[i]);
@@ -462,6 +542,10 @@ sup_stop(struct rack *r, struct proc *p, int grace_s)
 static void
 sup_forget(struct rack *r, struct proc *p)
 {
+	if (p->statfd != -1) {
+		close(p->statfd);
+		p->statfd = -1;
+	}
 	if (p->pidfd == -1)
 		return;
 	ev_del(r->loop, p->pidfd);

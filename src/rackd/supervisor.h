@@ -63,8 +63,9 @@ int sup_spawn_router(struct rack *r, struct router_proc *rp);
  * a new one (ns -1): *entered says whether it is (not without the
  * privilege: a plain fork then). As fork: -1 with errno, 0 in the child. */
 pid_t sup_fork_pidns(int ns, bool *entered);
-/* The host pid of p's app's own process (the first child of its cx-init;
- * st.pid itself when not contained or when the app is gone). */
+/* The host pid of p's app's own process: told by it at its start, even
+ * once it is gone; for one adopted after a daemon restart, the first child
+ * of its cx-init; st.pid itself when not contained or unknown. */
 pid_t sup_app_pid(const struct proc *p);
 /* Process start time from /proc/PID/stat (clock ticks since boot), -1 if gone. */
 int64_t sup_pid_starttime(pid_t pid);

@@ -29,7 +29,7 @@ cp -r "$ROOT/tests/e2e/apps/contain" "$app" && cp "$EXAMPLES/hello/server.pl" "$
 cx apps create tree -r dev >/dev/null
 out=$(cx deploy "$app" -a tree -r dev 2>&1)
 ok $? "deploy an app whose processes leave setsid children behind" "$out"
-wait_for 20 ps_settled 3 -a tree -r dev; ok $? "...its three processes run"
+wait_for 20 ps_settled 4 -a tree -r dev; ok $? "...its four processes run"
 
 # pid_of SERVICE: the pid cx ps --json gives its process.
 pid_of() { cx ps -a tree -r dev --json | jq -r ".[] | select(.service == \"$1\") | .pid"; }
@@ -103,6 +103,20 @@ ok $? "...then it and its child are gone, SIGTERM ignored or not" "left: $(marke
 el=$(( $(date +%s) - start ))
 ok $([ "$el" -le 8 ]; echo $?) "...within its grace and a little ($el s)"
 
+# One whose own process leaves when stopped, its child staying for its grace
+# (3 s): cx ps's pid is still the app's process, not the orphan.
+opid=$(pid_of orphaning)
+oid=$(id_of orphaning)
+wait_for 10 sh -c "[ \$(grep -laz '^CX_RACK_PROCESS=[0-9a-f]*/$oid\$' /proc/[0-9]*/environ 2>/dev/null | wc -l) = 2 ]"
+ok $? "the orphaning process runs with its setsid child"
+out=$(cx scale orphaning --count 0 -a tree -r dev 2>&1); ok $? "scale orphaning to 0" "$out"
+wait_for 5 gone "$opid"; ok $? "...its own process ($opid) leaves at once"
+ok $([ -n "$(marked "$oid")" ]; echo $?) "...its child still runs (it ignores SIGTERM)"
+got=$(pid_of orphaning)
+is "$got" "$opid" "...and cx ps's pid is the app's process, not the child it left"
+wait_for 15 sh -c "[ -z \"\$(grep -laz '^CX_RACK_PROCESS=[0-9a-f]*/$oid\$' /proc/[0-9]*/environ 2>/dev/null)\" ]"
+ok $? "...then the child goes too" "left: $(marked "$oid")"
+
 # apps delete: nothing of the app is left.
 out=$(cx scale tree --count 1 -a tree -r dev 2>&1) && wait_for 20 ps_settled 2 -a tree -r dev
 ok $? "scale tree back to 1" "$out"
@@ -134,6 +148,19 @@ if [ "$mode" = v1 ]; then
 else
 	is "$(cat "$cpu_dir/$cid/cpu.max")" "50000 100000" "scale.cpu 500 written: a cap of half a core"
 fi
+
+# An app's own exit code above 128 is an exit, not a signal (cx-init passes
+# the app's own status on); a death by a signal is still one.
+out=$(timeout 60 cx run web -a calm -r dev -- sh -c 'exit 130' 2>&1); rc=$?
+is "$rc" 130 "cx run of \`exit 130\` exits 130" "$out"
+wait_for 10 sh -c "cx logs --no-follow -a calm -r dev | grep -q 'exited with status 130'"
+ok $? "...and the rack says it exited with status 130" "$(cx logs --no-follow -a calm -r dev 2>&1 | tail -4)"
+lacks "$(cx logs --no-follow -a calm -r dev 2>&1)" 'exited with status 130' 'killed by signal 2' \
+    "...not that it was killed by signal 2"
+out=$(timeout 60 cx run web -a calm -r dev -- sh -c 'kill -9 0' 2>&1); rc=$?
+is "$rc" 137 "cx run of a shell that SIGKILLs its process group (itself) exits 128+9" "$out"
+wait_for 10 sh -c "cx logs --no-follow -a calm -r dev | grep -q 'was killed by signal 9'"
+ok $? "...and the rack says it was killed by signal 9" "$(cx logs --no-follow -a calm -r dev 2>&1 | tail -4)"
 
 # Over its scale.memory: killed by the kernel, and its log says so.
 hog=$TMP/hog

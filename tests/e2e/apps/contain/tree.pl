@@ -1,5 +1,6 @@
 # A process that leaves a child behind in a session of its own (setsid), as
-# a daemonising program does; with IGNORE_TERM both ignore SIGTERM. Each
+# a daemonising program does; with IGNORE_TERM both ignore SIGTERM, with
+# CHILD_IGNORES_TERM only the child (the app's process leaves it behind). Each
 # says who it is on its output (the app's log).
 use strict;
 use warnings;
@@ -10,6 +11,7 @@ $| = 1;
 my $pid = fork;
 die "fork: $!" unless defined $pid;
 if ($pid == 0) {
+	$SIG{TERM} = 'IGNORE' if $ENV{CHILD_IGNORES_TERM};
 	my $sid = POSIX::setsid();
 	die "setsid: $!" unless defined $sid && $sid > 0;
 	print "child $$ in session $sid\n";
