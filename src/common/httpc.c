@@ -142,7 +142,8 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	if (!q->env_proxy)
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, q->connect_timeout_ms > 0 ?
 	    q->connect_timeout_ms : 5000L);

@@ -43,6 +43,8 @@ struct httpc_req {
 	const struct httpc_tls *tls;
 	const char *ca_file;    /* CA certificates (PEM file) instead of tls->ca_pem, or NULL */
 	const char *user_agent; /* or NULL: none */
+	bool env_proxy;         /* go through the environment's https_proxy (no_proxy heeded);
+				 * false: straight to the server */
 	long timeout_ms;        /* the whole exchange; 0: 20 s */
 	long connect_timeout_ms; /* 0: 5 s */
 	size_t max_resp;        /* the answer's largest body; 0: 8 MiB */

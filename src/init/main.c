@@ -52,7 +52,8 @@ report_status(int fd, int st)
 	char msg[32];
 	int n = snprintf(msg, sizeof(msg), "status %d", st);
 
-	if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL) == -1)
+	/* Refused: a daemon that restarted since, which adopted us unseen. */
+	if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL) == -1 && errno != ECONNREFUSED)
 		perror("cx-init: cannot tell the rack the app's status");
 }
 
@@ -96,15 +97,16 @@ main(int argc, char **argv)
 			if (w == (pid_t)app) {
 				app_done = true;
 				app_status = st;
+				/* Told at once: a child that holds the stop past
+				 * the grace gets us killed, the app's status kept. */
+				if (statfd != -1)
+					report_status((int)statfd, app_status);
 			}
 		}
 		/* The app is gone: leave now (the kernel ends the rest), or, when
 		 * stopping, once the rest has ended too. */
-		if (app_done && (!stopping || (w == -1 && errno == ECHILD))) {
-			if (statfd != -1)
-				report_status((int)statfd, app_status);
+		if (app_done && (!stopping || (w == -1 && errno == ECHILD)))
 			return status_code(app_status);
-		}
 		if (sigwaitinfo(&set, &si) == -1 || si.si_signo == SIGCHLD)
 			continue;
 		if (si.si_signo == SIGTERM || si.si_signo == SIGINT || si.si_signo == SIGQUIT ||

@@ -138,7 +138,7 @@ http_do(struct worker *w, const char *method, const char *url, const char *body,
 	struct httpc_req q = { .method = method, .url = url, .headers = hdrs, .body = body,
 		.body_len = body != NULL ? strlen(body) : 0,
 		.ca_file = w->a->ca_file[0] != '\0' ? w->a->ca_file : NULL,
-		.user_agent = "cx-rackd acme", .timeout_ms = 30000, .connect_timeout_ms = 10000,
+		.user_agent = "cx-rackd acme", .env_proxy = true, .timeout_ms = 30000, .connect_timeout_ms = 10000,
 		.max_resp = HTTP_BODY_MAX, .keep = keep, .nkeep = CX_ARRAY_LEN(keep),
 		.cancelled = stopping, .cancel_arg = w->a };
 

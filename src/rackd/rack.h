@@ -39,6 +39,7 @@ struct proc {
 	bool contained;             /* st.pid is cx-init, PID 1 of the process's PID namespace */
 	int statfd;                 /* contained: our end of cx-init's status socket, else -1 */
 	pid_t app_pid;              /* contained: the app's own process (host pid), 0 unknown */
+	int app_status;             /* contained: the app's wait status as cx-init told it, -1 not yet */
 	int oom_mb;                 /* its group's memory limit, when the kernel killed it over it */
 	int exit_status;            /* waitpid status, -1 unknown */
 	int64_t exited_at;          /* ms, when its exit was noticed */

@@ -193,6 +193,7 @@ proc_new(struct app *a)
 	p->app = a;
 	p->pidfd = -1;
 	p->statfd = -1;
+	p->app_status = -1;
 	p->exit_status = -1;
 	p->next = a->procs;
 	a->procs = p;

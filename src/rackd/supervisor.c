@@ -70,11 +70,13 @@ sup_pid_starttime(pid_t pid)
 }
 
 /* Takes what p's cx-init sent on p->statfd so far: the app's pid (a
- * datagram "p" from the app's process, its credentials attached by the
- * kernel in our namespace) and, when it leaves, "status N", the app's own
- * wait status, into *status (when status is not NULL). */
+ * datagram "p" from the app's process at its start, its credentials
+ * attached by the kernel in our namespace) into p->app_pid, and "status N"
+ * (from cx-init itself, as soon as it reaped the app), the app's own wait
+ * status, into p->app_status. Whatever else comes, or from another sender,
+ * is dropped. */
 static void
-init_read(struct proc *p, int *status)
+init_read(struct proc *p)
 {
 	char buf[64], cbuf[CMSG_SPACE(sizeof(struct ucred))];
 	struct iovec iov = { buf, sizeof(buf) - 1 };
@@ -85,6 +87,8 @@ init_read(struct proc *p, int *status)
 	if (p->statfd == -1)
 		return;
 	for (;;) {
+		pid_t from = 0;
+
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = &iov;
 		mh.msg_iovlen = 1;
@@ -93,21 +97,22 @@ init_read(struct proc *p, int *status)
 		if ((n = recvmsg(p->statfd, &mh, MSG_DONTWAIT)) <= 0)
 			return;
 		buf[n] = '\0';
-		if (strcmp(buf, "p") == 0) {
-			for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-				struct ucred uc;
+		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
+			struct ucred uc;
 
-				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-					memcpy(&uc, CMSG_DATA(c), sizeof(uc));
-					p->app_pid = uc.pid;
-				}
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+				memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+				from = uc.pid;
 			}
-		} else if (status != NULL && strncmp(buf, "status ", 7) == 0) {
+		}
+		if (strcmp(buf, "p") == 0 && p->app_pid == 0 && from > 0) {
+			p->app_pid = from;
+		} else if (strncmp(buf, "status ", 7) == 0 && from == p->st.pid) {
 			char *end;
 			long v = strtol(buf + 7, &end, 10);
 
 			if (*end == '\0' && end != buf + 7 && v >= 0 && v <= 0xffff)
-				*status = (int)v;
+				p->app_status = (int)v;
 		}
 	}
 }
@@ -129,8 +134,9 @@ proc_exited(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	 * exits 128+S for an app killed by S, and 130 for "exit 130"): the app's
 	 * own, when cx-init sent it, does. Without it (cx-init itself was
 	 * killed), cx-init's. */
-	if (status != -1)
-		init_read(p, &status);
+	init_read(p);
+	if (status != -1 && p->app_status != -1)
+		status = p->app_status;
 	if (p->statfd != -1) {
 		close(p->statfd);
 		p->statfd = -1;
@@ -458,6 +464,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	p->our_child = true;
 	p->contained = contained;
 	p->app_pid = 0;
+	p->app_status = -1;
 	if (contained) {
 		p->statfd = sfd[0];
 	} else {
@@ -489,7 +496,7 @@ sup_spawn_app(struct rack *r, struct proc *p, const struct sandbox *sb, const ch
 	n = read(errp[0], msg, sizeof(msg) - 1);
 	close(errp[0]);
 	/* The app's process told its pid before its exec closed the pipe. */
-	init_read(p, NULL);
+	init_read(p);
 	if (n > 0) {
 		msg[n] = '\0';
 		snprintf(err, errlen, "cannot start %s: %s", p->st.id, msg);
