@@ -163,7 +163,7 @@ expect_err "invalid rack name" \
 	'ERROR: invalid rack name "Bad_Name": use lower-case letters, digits and dashes, starting with a letter, at most 30 characters' \
 	"$CX" rack install local Bad_Name
 expect_err "unknown provider" \
-	'ERROR: unknown provider "aws": cx installs local racks (cx rack install local NAME)' \
+	'ERROR: unknown provider "aws": cx installs local racks (cx rack install local NAME) and Kubernetes racks (cx rack install kubernetes NAME kubeconfig=FILE)' \
 	"$CX" rack install aws x
 expect_err "invalid CIDR" \
 	'ERROR: invalid CIDR "10.1.0.1/16": give a network and a prefix length with the host bits zero, like 10.1.0.0/16' \
