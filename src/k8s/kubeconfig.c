@@ -322,47 +322,42 @@ kc_set_data(jv *obj, const char *key, const char *p, size_t n)
 	free(b64);
 }
 
+/* cfg's list key becomes [{name: name, inner_key: inner}] (inner taken). */
+static void
+kc_set_one(jv *cfg, const char *key, const char *name, const char *inner_key, jv *inner)
+{
+	jv *list = jv_array_new(), *item = jv_object_new();
+
+	jv_set_str(item, "name", name);
+	jv_set_take(item, inner_key, inner);
+	jv_push_take(list, item);
+	jv_set_take(cfg, key, list);
+}
+
 int
 kubeconfig_write(const struct kubeconfig *kc, const char *path, char *err, size_t errlen)
 {
-	jv *docs = jv_array_new(), *cfg = jv_object_new(), *list, *item, *inner;
+	jv *docs = jv_array_new(), *cfg = jv_object_new(), *cluster = jv_object_new();
+	jv *ctx = jv_object_new(), *user = jv_object_new();
 	char *text;
 	int rc = 0;
 
 	jv_set_str(cfg, "apiVersion", "v1");
 	jv_set_str(cfg, "kind", "Config");
 	jv_set_str(cfg, "current-context", kc->context);
-	list = jv_array_new();
-	item = jv_object_new();
-	inner = jv_object_new();
-	jv_set_str(inner, "server", kc->server);
-	kc_set_data(inner, "certificate-authority-data", kc->ca, kc->ca_len);
+	jv_set_str(cluster, "server", kc->server);
+	kc_set_data(cluster, "certificate-authority-data", kc->ca, kc->ca_len);
 	if (kc->insecure)
-		jv_set_str(inner, "insecure-skip-tls-verify", "true");
-	jv_set_str(item, "name", kc->context);
-	jv_set_take(item, "cluster", inner);
-	jv_push_take(list, item);
-	jv_set_take(cfg, "clusters", list);
-	list = jv_array_new();
-	item = jv_object_new();
-	inner = jv_object_new();
-	jv_set_str(inner, "cluster", kc->context);
-	jv_set_str(inner, "user", kc->context);
-	jv_set_str(item, "name", kc->context);
-	jv_set_take(item, "context", inner);
-	jv_push_take(list, item);
-	jv_set_take(cfg, "contexts", list);
-	list = jv_array_new();
-	item = jv_object_new();
-	inner = jv_object_new();
+		jv_set_str(cluster, "insecure-skip-tls-verify", "true");
+	kc_set_one(cfg, "clusters", kc->context, "cluster", cluster);
+	jv_set_str(ctx, "cluster", kc->context);
+	jv_set_str(ctx, "user", kc->context);
+	kc_set_one(cfg, "contexts", kc->context, "context", ctx);
 	if (kc->token != NULL)
-		jv_set_str(inner, "token", kc->token);
-	kc_set_data(inner, "client-certificate-data", kc->cert, kc->cert_len);
-	kc_set_data(inner, "client-key-data", kc->key, kc->key_len);
-	jv_set_str(item, "name", kc->context);
-	jv_set_take(item, "user", inner);
-	jv_push_take(list, item);
-	jv_set_take(cfg, "users", list);
+		jv_set_str(user, "token", kc->token);
+	kc_set_data(user, "client-certificate-data", kc->cert, kc->cert_len);
+	kc_set_data(user, "client-key-data", kc->key, kc->key_len);
+	kc_set_one(cfg, "users", kc->context, "user", user);
 	jv_push_take(docs, cfg);
 	text = k8s_yaml_stream(docs);
 	if (write_file_atomic(path, text, strlen(text), 0600) == -1) {

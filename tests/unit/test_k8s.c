@@ -311,6 +311,13 @@ test_refusals(void **state)
 
 /* A count range is an autoscaler's, whose apiVersion follows the server;
  * the Deployment then leaves replicas to it. */
+/* Metric i of autoscaler h: its resource {name, target}. */
+static const jv *
+metric(const jv *h, size_t i)
+{
+	return jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), i), "resource");
+}
+
 static void
 test_autoscaler(void **state)
 {
@@ -339,10 +346,8 @@ test_autoscaler(void **state)
 	d = k8s_render(m, &o, err, sizeof(err));
 	h = find(d, "HorizontalPodAutoscaler", "web");
 	assert_int_equal(jv_len(jv_get(jv_get(h, "spec"), "metrics")), 1);
-	assert_string_equal(jv_str(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
-	    "resource"), "name"), "memory");
-	assert_int_equal(jv_int(jv_get(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
-	    "resource"), "target"), "averageUtilization"), 85);
+	assert_string_equal(jv_str(metric(h, 0), "name"), "memory");
+	assert_int_equal(jv_int(jv_get(metric(h, 0), "target"), "averageUtilization"), 85);
 	jv_free(d);
 	manifest_free(m);
 	m = parse("services:\n  web:\n    port: 3000\n    scale:\n      count: 1-3\n"
@@ -350,10 +355,8 @@ test_autoscaler(void **state)
 	d = k8s_render(m, &o, err, sizeof(err));
 	h = find(d, "HorizontalPodAutoscaler", "web");
 	assert_int_equal(jv_len(jv_get(jv_get(h, "spec"), "metrics")), 2);
-	assert_string_equal(jv_str(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 0),
-	    "resource"), "name"), "memory");
-	assert_int_equal(jv_int(jv_get(jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), 1),
-	    "resource"), "target"), "averageUtilization"), 50);
+	assert_string_equal(jv_str(metric(h, 0), "name"), "memory");
+	assert_int_equal(jv_int(jv_get(metric(h, 1), "target"), "averageUtilization"), 50);
 	jv_free(d);
 	manifest_free(m);
 }
