@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
@@ -678,6 +679,12 @@ pid_alive(pid_t pid)
 	if (pid <= 0)
 		return false;
 	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+bool
+pidfd_alive(int pidfd)
+{
+	return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM;
 }
 
 void

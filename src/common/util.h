@@ -120,6 +120,8 @@ unsigned char *base64_decode(const char *in, size_t n, size_t *outlen);
 
 /* True while a process with this pid exists (kill(pid, 0)). */
 bool pid_alive(pid_t pid);
+/* True while the process pidfd refers to has not been reaped. */
+bool pidfd_alive(int pidfd);
 /* The process that holds an flock (or a whole-file POSIX lock) on the file
  * at path, as /proc/locks names it; 0 when none does, -1 when path or
  * /proc/locks cannot be read. */

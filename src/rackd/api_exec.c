@@ -124,9 +124,10 @@ exec_client_gone(void *arg)
 	kill(-x->pid, SIGKILL);
 }
 
-/* Forks the command into process target; 0 with *x, or -1 with err. */
+/* Forks the command into process target (held by pidfd target_fd); 0 with
+ * *x, or -1 with err. */
 static int
-exec_start(struct rack *r, pid_t target, uint32_t base, const char *id, const char *command,
+exec_start(struct rack *r, pid_t target, int target_fd, uint32_t base, const char *id, const char *command,
     const int fds[3],
     struct exec_run **out, char *err, size_t errlen)
 {
@@ -158,6 +159,16 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *id, const ch
 	/* Its groups too: what runs in the process counts in its limits. */
 	if (cgroup_proc_open(r, id, cg, &ncg, msg, sizeof(msg)) == -1) {
 		snprintf(err, errlen, "cannot enter the process's groups: %s", msg);
+		ncg = 0;
+	} else if (!pidfd_alive(target_fd)) {
+		/* What was opened by its pid is its own only if it lives on. */
+		snprintf(err, errlen, "process %d has exited", (int)target);
+	} else {
+		err[0] = '\0';
+	}
+	if (err[0] != '\0') {
+		for (size_t i = 0; i < ncg; i++)
+			close(cg[i]);
 		close(pidns);
 		close(errp[0]);
 		close(errp[1]);
@@ -181,7 +192,7 @@ exec_start(struct rack *r, pid_t target, uint32_t base, const char *id, const ch
 		if (dup2(fds[0], 0) == -1 || dup2(fds[1], 1) == -1 || dup2(fds[2], 2) == -1)
 			_exit(127);
 		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-		if (rootfs_join_process(target, base, msg, sizeof(msg)) == 0) {
+		if (rootfs_join_process(target, target_fd, base, msg, sizeof(msg)) == 0) {
 			execve("/bin/sh", argv, env);
 			snprintf(msg, sizeof(msg), "exec /bin/sh in the process: %s", strerror(errno));
 		}
@@ -250,6 +261,8 @@ api_exec(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct exec_run *x;
 	struct proc *p;
 	char err[1024];
+	pid_t target;
+	int target_fd, rc;
 	jv *body;
 
 	if (a == NULL)
@@ -298,8 +311,14 @@ api_exec(struct rack *r, struct api_req *q, struct api_resp *s)
 		fds = theirs;
 	}
 	/* Into the app's own process (its environment, its namespaces). */
-	if (exec_start(r, sup_app_pid(p), a->uid_base, p->st.id, command, fds, &x, err,
-	    sizeof(err)) == -1) {
+	if ((target_fd = sup_app_pidfd(p, &target, err, sizeof(err))) == -1) {
+		api_error(s, 409, "cannot exec in %s: %s", p->st.id, err);
+		goto out;
+	}
+	rc = exec_start(r, target, target_fd, a->uid_base, p->st.id, command, fds, &x, err,
+	    sizeof(err));
+	close(target_fd);
+	if (rc == -1) {
 		api_error(s, 400, "cannot exec in %s: %s", p->st.id, err);
 		goto out;
 	}

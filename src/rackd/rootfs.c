@@ -922,7 +922,7 @@ same_ns(pid_t pid, const char *ns)
 }
 
 int
-rootfs_join_process(pid_t pid, uint32_t uid_base, char *err, size_t errlen)
+rootfs_join_process(pid_t pid, int pidfd, uint32_t uid_base, char *err, size_t errlen)
 {
 	static const char *const kinds[] = { "ipc", "net", "mnt" };
 	static const int flags[] = { CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS };
@@ -957,6 +957,10 @@ rootfs_join_process(pid_t pid, uint32_t uid_base, char *err, size_t errlen)
 	cwdfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd == -1 || cwdfd == -1) {
 		snprintf(err, errlen, "process %d's root or directory: %s", (int)pid, strerror(errno));
+		goto out;
+	}
+	if (!pidfd_alive(pidfd)) {
+		snprintf(err, errlen, "process %d has exited", (int)pid);
 		goto out;
 	}
 	for (size_t i = 0; i < CX_ARRAY_LEN(kinds); i++) {

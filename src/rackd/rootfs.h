@@ -92,9 +92,11 @@ int rootfs_exec(char *const *argv, char *const *env, char *err, size_t errlen);
  * ids start at uid_base — its IPC, network and mount namespaces, its root and
  * directory, its user namespace (a process from an image) and its ids there,
  * with the same capabilities rootfs_enter gives; no_new_privs. Refuses a
- * process outside the app's range. 0, or -1 with err.
+ * process outside the app's range, and one that pidfd (a pidfd of pid)
+ * shows was reaped before all was opened: its pid may name another now.
+ * 0, or -1 with err.
  */
-int rootfs_join_process(pid_t pid, uint32_t uid_base, char *err, size_t errlen);
+int rootfs_join_process(pid_t pid, int pidfd, uint32_t uid_base, char *err, size_t errlen);
 
 /* Where process proc_id of app keeps its private layer on the host. */
 void rootfs_proc_dir(const char *rack_dir, const char *app, const char *proc_id, char *out,

@@ -43,8 +43,9 @@ pidfd_open_(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
-int64_t
-sup_pid_starttime(pid_t pid)
+/* Field n (n > 2) of /proc/pid/stat as a number, -1 if gone. */
+static long long
+stat_field(pid_t pid, int n)
 {
 	char path[64], *data, *p;
 	long long v = -1;
@@ -53,12 +54,12 @@ sup_pid_starttime(pid_t pid)
 	data = read_file(path, 4096, NULL);
 	if (data == NULL)
 		return -1;
-	/* Field 22; skip past the command name, which may hold spaces. */
+	/* Skip past the command name (field 2), which may hold spaces. */
 	p = strrchr(data, ')');
 	if (p != NULL) {
 		int field = 2;
 
-		for (; *p != '\0' && field < 22; p++) {
+		for (; *p != '\0' && field < n; p++) {
 			if (*p == ' ')
 				field++;
 		}
@@ -67,6 +68,12 @@ sup_pid_starttime(pid_t pid)
 	}
 	free(data);
 	return v;
+}
+
+int64_t
+sup_pid_starttime(pid_t pid)
+{
+	return stat_field(pid, 22);
 }
 
 /* Takes what p's cx-init sent on p->statfd so far: the app's pid (a
@@ -319,6 +326,33 @@ sup_app_pid(const struct proc *p)
 		free(data);
 	}
 	return v > 0 ? (pid_t)v : p->st.pid;
+}
+
+int
+sup_app_pidfd(const struct proc *p, pid_t *pidp, char *err, size_t errlen)
+{
+	pid_t pid = sup_app_pid(p);
+	bool same;
+	int fd;
+
+	if (p->st.pid <= 0 || (p->contained && p->app_status != -1) ||
+	    (fd = pidfd_open_(pid)) == -1) {
+		snprintf(err, errlen, "its process has exited");
+		return -1;
+	}
+	/* The pid names the process the descriptor holds only while that one
+	 * lives: what /proc says of the pid is proved by its being alive after. */
+	if (pid != p->st.pid)
+		same = stat_field(pid, 4) == (long long)p->st.pid;  /* a child of its cx-init */
+	else
+		same = sup_pid_starttime(pid) == p->st.pid_start;
+	if (!same || !pidfd_alive(fd)) {
+		close(fd);
+		snprintf(err, errlen, "its process %d has exited", (int)pid);
+		return -1;
+	}
+	*pidp = pid;
+	return fd;
 }
 
 static int

@@ -67,6 +67,11 @@ pid_t sup_fork_pidns(int ns, bool *entered);
  * once it is gone; for one adopted after a daemon restart, the first child
  * of its cx-init; st.pid itself when not contained or unknown. */
 pid_t sup_app_pid(const struct proc *p);
+/* A pidfd (the caller's to close) of p's app's own process, its pid in
+ * *pid: proved to be that process, not one that took a freed pid (a child
+ * of p's cx-init, or st.pid with its recorded start time). -1 with err once
+ * the app has exited. */
+int sup_app_pidfd(const struct proc *p, pid_t *pid, char *err, size_t errlen);
 /* Process start time from /proc/PID/stat (clock ticks since boot), -1 if gone. */
 int64_t sup_pid_starttime(pid_t pid);
 

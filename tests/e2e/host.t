@@ -130,8 +130,11 @@ is "$(redirected "$W" "$PUB" "/a/b?c=d&e")" "308 https://$W/a/b?c=d&e" "...keepi
 ca="$TMP/ca.pem"
 cx rack ca -r h1 >"$ca"
 CAPEM=$(cat "$ca")
-body=$(C curl -s --max-time 5 --cacert "$ca" --resolve "$W:443:$PUB" "https://$W/")
-like "$body" "^hello from svc/web" "https on $PUB:443 verifies against cx rack ca"
+body=$(C curl -sS --max-time 5 --cacert "$ca" --resolve "$W:443:$PUB" "https://$W/" 2>&1)
+printf '%s' "$body" | grep -Eq "^hello from svc/web"
+ok $? "https on $PUB:443 verifies against cx rack ca" "got: $body" \
+    "$(ls "$CX_HOME/racks/h1/certs" 2>&1 | tr '\n' ' ')" \
+    "$(tail -8 "$CX_HOME/racks/h1/router-public.log" 2>&1)"
 code=$(C curl -s -o /dev/null -w '%{http_code}' --max-time 3 --resolve "$A:80:$PUB" "http://$A/")
 is "$code" 404 "api is not served on the public address (the public router says 404)"
 out=$(C curl -sS --max-time 3 --cacert "$ca" --resolve "$A:443:$PUB" "https://$A/" 2>&1); rc=$?
