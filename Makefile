@@ -6,6 +6,7 @@
 #   bin/cx-rackd   src/rackd  (+ k8s, lab, common)
 #   bin/cx-router  src/router (+ common)
 #   bin/cx-labdns  src/labdns (+ common)
+#   bin/cx-ingress src/ingress (+ k8s, common: the router's Kubernetes controller)
 #   bin/cx-init    src/init   (alone: the init of each app process's PID namespace)
 
 CC      ?= cc
@@ -31,7 +32,8 @@ lib_srcs  = $(filter-out src/$(1)/main.c,$(wildcard src/$(1)/*.c))
 lib_objs  = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 LIBS     := $(foreach g,$(GROUPS),$(BUILD)/lib$(g).a)
 
-PROGRAMS := $(BIN)/cx $(BIN)/cx-rackd $(BIN)/cx-router $(BIN)/cx-labdns $(BIN)/cx-init
+PROGRAMS := $(BIN)/cx $(BIN)/cx-rackd $(BIN)/cx-router $(BIN)/cx-labdns $(BIN)/cx-init \
+            $(BIN)/cx-ingress
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -69,6 +71,9 @@ $(BIN)/cx-router: $(BUILD)/obj/router/main.o $(BUILD)/librouter.a $(BUILD)/libco
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BIN)/cx-labdns: $(BUILD)/obj/labdns/main.o $(BUILD)/liblabdns.a $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN)/cx-ingress: $(BUILD)/obj/ingress/main.o $(BUILD)/libk8s.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

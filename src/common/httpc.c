@@ -25,12 +25,35 @@ httpc_init(void)
 	return httpc_ready;
 }
 
+/* Where the body goes: whole into body, or line by line to q->on_line. */
+struct httpc_sink {
+	const struct httpc_req *q;
+	struct buf *body;
+	bool stopped;		/* on_line said to end */
+};
+
 static size_t
 httpc_sink(char *p, size_t sz, size_t n, void *arg)
 {
-	struct buf *b = arg;
+	struct httpc_sink *k = arg;
+	size_t start = 0;
+	char *nl;
 
-	return buf_add(b, p, sz * n) == 0 ? sz * n : 0;   /* 0: over max, curl stops */
+	if (buf_add(k->body, p, sz * n) == -1)
+		return 0;	/* over max (a line, in a stream): curl stops */
+	if (k->q->on_line == NULL)
+		return sz * n;
+	while ((nl = memchr(k->body->data + start, '\n', k->body->len - start)) != NULL) {
+		size_t len = (size_t)(nl - (k->body->data + start));
+
+		if (!k->q->on_line(k->body->data + start, len, k->q->line_arg)) {
+			k->stopped = true;
+			return 0;
+		}
+		start += len + 1;
+	}
+	buf_consume(k->body, start);
+	return sz * n;
 }
 
 /* Keeps the value of header line p when q asked for its name. */
@@ -116,6 +139,7 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
+	struct httpc_sink sink = { .q = q, .body = body };
 	CURLcode cr;
 	CURL *h;
 
@@ -165,7 +189,7 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, q->timeout_ms > 0 ? q->timeout_ms : 20000L);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, httpc_sink);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
 	if (q->body != NULL) {
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
@@ -179,8 +203,9 @@ httpc_do(const struct httpc_req *q, long *code, struct buf *body, char *err, siz
 	if (cr == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
 	else
-		snprintf(err, errlen, "%s: %s", q->url, cr == CURLE_WRITE_ERROR ?
-		    "the answer is too large" : cr == CURLE_ABORTED_BY_CALLBACK ? "cancelled" :
+		snprintf(err, errlen, "%s: %s", q->url, sink.stopped ? "stopped" :
+		    cr == CURLE_WRITE_ERROR ? (q->on_line != NULL ? "a line of the answer is too "
+		    "large" : "the answer is too large") : cr == CURLE_ABORTED_BY_CALLBACK ? "cancelled" :
 		    errbuf[0] ? errbuf : curl_easy_strerror(cr));
 	/* The headers may carry a bearer token: gone from memory with them. */
 	for (struct curl_slist *l = hdrs; l != NULL; l = l->next)

@@ -52,6 +52,12 @@ struct httpc_req {
 	size_t nkeep;
 	bool (*cancelled)(void *arg); /* polled while it runs: true ends it, or NULL */
 	void *cancel_arg;
+	/* A stream of lines (a Kubernetes watch): each line of the body, its
+	 * '\n' cut off, as it comes; the body keeps only an unfinished line
+	 * (max_resp bounds a line, not the stream). false ends the request
+	 * (httpc_do then fails with "stopped"). NULL: the body is kept whole. */
+	bool (*on_line)(const char *line, size_t len, void *arg);
+	void *line_arg;
 };
 
 /* Readies libcurl once; call it before starting threads that use httpc

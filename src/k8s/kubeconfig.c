@@ -293,6 +293,43 @@ out:
 	return rc;
 }
 
+int
+kubeconfig_in_cluster(const char *dir, struct kubeconfig *kc, char *err, size_t errlen)
+{
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	char path[PATH_MAX];
+	size_t n;
+
+	memset(kc, 0, sizeof(*kc));
+	str_copy(kc->context, sizeof(kc->context), "in-cluster");
+	if (host == NULL || host[0] == '\0' || strpbrk(host, "/@?# ") != NULL) {
+		snprintf(err, errlen, "KUBERNETES_SERVICE_HOST is not set: not in a pod (give "
+		    "--kubeconfig FILE outside a cluster)");
+		return -1;
+	}
+	snprintf(kc->server, sizeof(kc->server), strchr(host, ':') != NULL ? "https://[%s]:%s" :
+	    "https://%s:%s", host, port != NULL && port[0] != '\0' ? port : "443");
+	snprintf(path, sizeof(path), "%s/token", dir);
+	if ((kc->token = read_file(path, KC_MAX_FILE, &n)) == NULL) {
+		snprintf(err, errlen, "%s: %s (the pod's service account token)", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (n > 0 && (kc->token[n - 1] == '\n' || kc->token[n - 1] == '\r'))
+		kc->token[--n] = '\0';
+	if (n == 0 || strpbrk(kc->token, "\r\n") != NULL) {
+		snprintf(err, errlen, "%s: not one line of token", path);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	if ((kc->ca = read_file(path, KC_MAX_FILE, &kc->ca_len)) == NULL) {
+		snprintf(err, errlen, "%s: %s (the cluster's CA)", path, strerror(errno));
+		return -1;
+	}
+	kc->tls = (struct httpc_tls){ .ca_pem = kc->ca, .ca_len = kc->ca_len };
+	return 0;
+}
+
 void
 kubeconfig_free(struct kubeconfig *kc)
 {

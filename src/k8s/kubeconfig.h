@@ -41,6 +41,12 @@ jv *kubeconfig_yaml_read(const char *text, size_t len, char *err, size_t errlen)
  * to the original. 0, or -1 with err. */
 int kubeconfig_write(const struct kubeconfig *kc, const char *path, char *err, size_t errlen);
 
+/* The API server of the pod this runs in: KUBERNETES_SERVICE_HOST and
+ * _PORT, and the service account's token and ca.crt in dir (Kubernetes
+ * mounts them at /var/run/secrets/kubernetes.io/serviceaccount). 0, or -1
+ * with err; kc is left for kubeconfig_free either way. */
+int kubeconfig_in_cluster(const char *dir, struct kubeconfig *kc, char *err, size_t errlen);
+
 void kubeconfig_free(struct kubeconfig *kc);
 
 #endif

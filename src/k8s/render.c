@@ -767,7 +767,11 @@ router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
 	jv_push_take(docs, bind);
 }
 
-/* A router Deployment: cx-router from the rack's registry, two replicas. */
+/* A router Deployment: two replicas of cx-ingress (the controller: it
+ * watches the Ingresses of its class with the pod's service account) in
+ * front of cx-router, from the rack's registry; the snapshot lives in an
+ * emptyDir. Plain HTTP on 80 for now: TLS from the Ingresses' Secrets is
+ * not read yet (docs/kubernetes.md). */
 static jv *
 router_deployment(const struct k8s_render_opts *o, const char *ns, const char *name,
     const char *role)
@@ -776,9 +780,14 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	jv *spec = jv_object_new(), *sel = jv_object_new(), *ml = jv_object_new();
 	jv *tpl = jv_object_new(), *md = jv_object_new(), *pod = jv_object_new();
 	jv *cs = jv_array_new(), *c = jv_object_new(), *ports = jv_array_new();
-	char image[512], arg[64];
+	jv *cmd = jv_array_new(), *vols = jv_array_new(), *vol = jv_object_new();
+	jv *mounts = jv_array_new(), *mount = jv_object_new();
+	char image[512];
 	const char *const names[] = { "http", "https" };
 	const int nums[] = { 80, 443 };
+	const char *const argv[] = { "cx-ingress", "--in-cluster", "--class", role, "--routes",
+		"/run/cx/routes", "--", "cx-router", "--name", strcmp(role, "cx") == 0 ? "public" :
+		"internal", "--rack", o->rack, "--routes", "/run/cx/routes", "--listen", "0.0.0.0:80" };
 
 	jv_set_int(spec, "replicas", 2);
 	jv_set_str(ml, "cx.rack", o->rack);
@@ -792,8 +801,13 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	    o->release : "latest");
 	jv_set_str(c, "name", "router");
 	jv_set_str(c, "image", image);
-	snprintf(arg, sizeof(arg), "--ingress-class=%s", role);
-	jv_set_take(c, "args", strv("--name", name, arg));
+	for (size_t i = 0; i < CX_ARRAY_LEN(argv); i++)
+		jv_push_str(cmd, argv[i]);
+	jv_set_take(c, "command", cmd);
+	jv_set_str(mount, "name", "routes");
+	jv_set_str(mount, "mountPath", "/run/cx");
+	jv_push_take(mounts, mount);
+	jv_set_take(c, "volumeMounts", mounts);
 	for (size_t i = 0; i < 2; i++) {
 		jv *p = jv_object_new();
 
@@ -805,6 +819,10 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	jv_set_take(c, "ports", ports);
 	jv_push_take(cs, c);
 	jv_set_take(pod, "containers", cs);
+	jv_set_str(vol, "name", "routes");
+	jv_set_take(vol, "emptyDir", jv_object_new());
+	jv_push_take(vols, vol);
+	jv_set_take(pod, "volumes", vols);
 	jv_set_take(tpl, "spec", pod);
 	jv_set_take(spec, "template", tpl);
 	jv_set_take(d, "spec", spec);

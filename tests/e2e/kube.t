@@ -17,38 +17,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "Bail out! kube.t needs root (make deps builds the API server)"
 	exit 1
 fi
-APISERVER=$(sh "$ROOT/scripts/kube-apiserver.sh") || { echo "Bail out! no kube-apiserver (scripts/kube-apiserver.sh)"; exit 1; }
-command -v etcd >/dev/null || { echo "Bail out! no etcd (make deps: etcd-server)"; exit 1; }
+. "$(dirname "$0")/lib-kube.sh"
 APPLY="/usr/bin/python3 $ROOT/tests/e2e/kube-apply.py"
-K=$TMP/kube
-mkdir -p "$K"
-
-# etcd, then the API server, each on ports of their own.
-ec=$(free_port); ep=$(free_port); as=$(free_port)
-etcd --name cx-test --data-dir "$K/etcd" --listen-client-urls "http://127.0.0.1:$ec" \
-    --advertise-client-urls "http://127.0.0.1:$ec" --listen-peer-urls "http://127.0.0.1:$ep" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ep" \
-    --initial-cluster "cx-test=http://127.0.0.1:$ep" >"$K/etcd.log" 2>&1 &
-track $!
-etcd_pid=$!
-TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s,admin,admin,system:masters\n' "$TOKEN" >"$K/tokens.csv"
-openssl genrsa -out "$K/sa.key" 2048 2>/dev/null
-wait_for 20 curl -s "http://127.0.0.1:$ec/health"; ok $? "etcd answers on 127.0.0.1:$ec (pid $etcd_pid)" "$(tail -5 "$K/etcd.log")"
-t0=$(date +%s%N)
-"$APISERVER" --etcd-servers "http://127.0.0.1:$ec" --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 --secure-port "$as" --cert-dir "$K/certs" \
-    --token-auth-file "$K/tokens.csv" --authorization-mode AlwaysAllow \
-    --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$K/sa.key" \
-    --service-account-signing-key-file "$K/sa.key" --service-cluster-ip-range 10.96.0.0/16 \
-    >"$K/apiserver.log" 2>&1 &
-track $!
-api_pid=$!
-URL=https://127.0.0.1:$as
-ready() { [ "$(curl -sk --max-time 2 -H "Authorization: Bearer $TOKEN" "$URL/readyz")" = ok ]; }
-wait_for 90 ready; ok $? "kube-apiserver is ready on $URL (pid $api_pid)" "$(tail -5 "$K/apiserver.log")"
-note() { echo "# $*"; }
-note "API server ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+kube_start
 version=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/version")
 like "$version" '"gitVersion": "v1\.20\.' "it is Kubernetes 1.20"
 code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$URL/api/v1/namespaces")
@@ -140,11 +111,6 @@ out=$(cx rack uninstall kube 2>&1); ok $? "uninstall the rack" "$out"
 # A Kubernetes rack: its daemon runs here; cx itself applies (libcurl,
 # server-side apply, field manager cx-RACK), verifying the server against
 # the kubeconfig's CA. kubeconfig KEY writes one with the given user lines.
-b64() { base64 -w0 <"$1"; }
-kubeconfig() {
-	printf 'apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority-data: %s\ncontexts:\n- name: test\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user:\n%s\n' "$1" "$2" "$3"
-}
-CA=$(b64 "$K/certs/apiserver.crt")
 kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
 dead=$(free_port)
 kubeconfig "https://127.0.0.1:$dead" "$CA" "    token: $TOKEN" >"$K/kubeconfig-dead"
@@ -206,7 +172,7 @@ kubeconfig "$URL" "$CA" "    token: wrong$TOKEN" >"$CX_HOME/racks/k8s/kubeconfig
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version answered 401.*not a Kubernetes API server that lets this kubeconfig in$" "a wrong token: the server's 401, in one line"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/other.key" -out "$K/other.crt" -days 1 -subj /CN=other 2>/dev/null
-kubeconfig "$URL" "$(b64 "$K/other.crt")" "    token: $TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
+kubeconfig "$URL" "$(base64 -w0 <"$K/other.crt")" "    token: $TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version: .*(certificate|SSL)" "a server its kubeconfig's CA did not sign is refused (TLS verification)"
 kubeconfig "$URL" "$CA" "    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}" >"$K/kc-exec"

@@ -1,0 +1,31 @@
+/*
+ * ingress.h — what a cx router serves on a Kubernetes cluster: its route
+ * snapshot (docs/routes.md) made from the cluster's Ingresses of one class,
+ * the Services they name and those Services' Endpoints. Pure: objects in,
+ * snapshot text out, with a line for each thing left out (the controller,
+ * src/ingress/main.c, logs them). Everything read from the cluster is
+ * checked before it goes into a line of the snapshot: a name with a space
+ * or a newline could otherwise write a line of its own.
+ */
+#ifndef CX_K8S_INGRESS_H
+#define CX_K8S_INGRESS_H
+
+#include "common/jv.h"
+#include "common/util.h"
+
+/*
+ * The snapshot of ingress class klass into out: a host line per rule host
+ * of each Ingress of the class (spec.ingressClassName, or the older
+ * kubernetes.io/ingress.class annotation), its up lines the ready IPv4
+ * addresses of the backend Service's Endpoints on the Service port's target.
+ * ingresses, services and endpoints are objects keyed "NAMESPACE/NAME". A
+ * host two Ingresses claim goes to the older (creationTimestamp, then name).
+ * cx routes by host: a path other than "/" is left out, said in warnings
+ * (one line each, "\n"-ended), as is a rule with no host, a backend whose
+ * Service or port is missing, and a value not safe in a snapshot line.
+ * 0, or -1 when out would pass max bytes.
+ */
+int k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,
+    const char *klass, struct buf *out, struct buf *warnings);
+
+#endif

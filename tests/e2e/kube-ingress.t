@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# kube-ingress.t — cx's router as a Kubernetes ingress controller
+# (cx-ingress), against a real kube-apiserver (lib-kube.sh): it serves the
+# hosts of the Ingresses of its class from the Endpoints of the Services
+# they name, follows changes as the watch streams them (an Endpoints
+# change, a new Ingress, a deleted one), leaves out what it cannot serve
+# with a log line, ignores other classes, keeps serving while the API
+# server is away, and takes its router down with it. No kubelet or
+# endpoints controller runs here: the test writes the Endpoints itself, as
+# that controller would, for pods played by servers in a network namespace
+# of the test's own (the API server refuses loopback endpoint addresses).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-kube.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "Bail out! kube-ingress.t needs root (a network namespace, the API server)"
+	exit 1
+fi
+router_bins
+ING=$BIN/cx-ingress
+[ -x "$ING" ] || { echo "Bail out! no $ING (make all)"; exit 1; }
+NS=cxing$$
+cleanup_ns() { ip netns del "$NS" 2>/dev/null; }
+trap 'cleanup; cleanup_ns' EXIT
+kube_start
+
+# The pods: two servers on addresses of a namespace of the test's.
+ip netns add "$NS" && ip -n "$NS" link set lo up && ip -n "$NS" addr add 10.244.0.1/32 dev lo &&
+    ip -n "$NS" addr add 10.244.0.10/32 dev lo && ip -n "$NS" addr add 10.244.0.11/32 dev lo
+ok $? "a network namespace $NS holds the router's address 10.244.0.1 and the pods' .10 and .11"
+IN() { ip netns exec "$NS" "$@"; }
+IN "$TESTSRV" --listen 10.244.0.10:3000 --name one >"$T/one.log" 2>&1 & track $!
+IN "$TESTSRV" --listen 10.244.0.11:3000 --name two >"$T/two.log" 2>&1 & track $!
+
+J=application/json
+MP=application/merge-patch+json
+out=$(kube_call POST /api/v1/namespaces $J '{"metadata":{"name":"r1-shop"}}')
+like "$out" '"name": "r1-shop"' "Namespace r1-shop"
+out=$(kube_call POST /api/v1/namespaces/r1-shop/services $J \
+    '{"metadata":{"name":"web"},"spec":{"selector":{"cx.service":"web"},"ports":[{"name":"http","port":80,"targetPort":3000}]}}')
+like "$out" '"clusterIP"' "Service web (port http 80 -> 3000)"
+endpoints() {	# endpoints IP...: web's ready addresses, as the endpoints controller writes them
+	local a="" ip
+	for ip in "$@"; do a="$a${a:+,}{\"ip\":\"$ip\",\"targetRef\":{\"kind\":\"Pod\",\"name\":\"web-${ip##*.}\"}}"; done
+	printf '{"metadata":{"name":"web"},"subsets":[{"addresses":[%s],"ports":[{"name":"http","port":3000}]}]}' "$a"
+}
+out=$(kube_call POST /api/v1/namespaces/r1-shop/endpoints $J "$(endpoints 10.244.0.10)")
+like "$out" '"ip": "10.244.0.10"' "Endpoints web: pod web-10 at 10.244.0.10:3000"
+ingress() {	# ingress NAME CLASS HOST [PATH]
+	printf '{"metadata":{"name":"%s","labels":{"cx.app":"shop","cx.service":"web"}},"spec":{"ingressClassName":"%s","rules":[{"host":"%s","http":{"paths":[{"path":"%s","pathType":"Prefix","backend":{"service":{"name":"web","port":{"number":80}}}}]}}]}}' \
+	    "$1" "$2" "$3" "${4:-/}"
+}
+kube_ingress() { kube_call POST /apis/networking.k8s.io/v1/namespaces/r1-shop/ingresses $J "$(ingress "$@")"; }
+like "$(kube_ingress web cx web.shop.test)" '"ingressClassName": "cx"' "Ingress web, class cx, host web.shop.test"
+like "$(kube_ingress other other other.shop.test)" '"ingressClassName": "other"' "Ingress other, class other, host other.shop.test"
+like "$(kube_ingress api cx api.shop.test /api)" '"path": "/api"' "Ingress api, class cx, only a path /api"
+
+kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
+RP=8080
+t0=$(date +%s%N)
+"$ING" --class cx --routes "$T/routes" --kubeconfig "$K/kubeconfig" -- \
+    ip netns exec "$NS" "$ROUTER" --name public --rack r1 --routes "$T/routes" \
+    --listen 10.244.0.1:$RP >"$T/ingress.log" 2>&1 &
+ing_pid=$!
+track $ing_pid
+get() { IN curl -s --max-time 3 -H "Host: $1" "http://10.244.0.1:$RP${2:-/}"; }
+code() { IN curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $1" "http://10.244.0.1:$RP/"; }
+answers() { [ "$(get "$1")" = "$2" ]; }
+wait_for 20 answers web.shop.test one
+ok $? "cx-ingress (pid $ing_pid) starts the router, which serves web.shop.test from pod web-10" \
+    "$(tail -20 "$T/ingress.log")" "$(cat "$T/routes" 2>&1)"
+note "from start to the first routed answer: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+router_pid=$(pgrep -P "$ing_pid")
+like "$router_pid" '^[0-9]+$' "the router is cx-ingress's child (pid $router_pid)"
+is "$(cat "$T/routes")" "cx-routes 1
+host web.shop.test shop web 60 /
+up web-10 10.244.0.10 3000" "the snapshot: the cx Ingress's host, its app and service labels, the pod's address and target port"
+is "$(code other.shop.test)" 404 "an Ingress of another class is not served (the router says 404)"
+is "$(code api.shop.test)" 404 "...nor a host whose only path is not \"/\""
+like "$(cat "$T/ingress.log")" 'ingress r1-shop/api host api\.shop\.test: path /api left out \(cx routes by host: "/" only\)' \
+    "...which the log says, naming the Ingress and the path"
+
+# Endpoints move: the watch brings the change within a bound.
+t0=$(date +%s%N)
+out=$(kube_call PATCH /api/v1/namespaces/r1-shop/endpoints/web $MP "$(endpoints 10.244.0.11)")
+like "$out" '"ip": "10.244.0.11"' "web's pod moves to 10.244.0.11"
+wait_for 10 answers web.shop.test two
+ok $? "...and the router follows it" "$(tail -5 "$T/ingress.log")" "$(cat "$T/routes")"
+note "an Endpoints change reached the router in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+kube_call PATCH /api/v1/namespaces/r1-shop/endpoints/web $MP "$(endpoints 10.244.0.10 10.244.0.11)" >/dev/null
+wait_for 10 grep -q "^up web-10 " "$T/routes"
+seen=$(for _ in 1 2 3 4 5 6; do get web.shop.test; done | sort | uniq -c | awk '{ printf "%s %s, ", $2, $1 }')
+is "$seen" "one 3, two 3, " "with two ready pods, the router balances across both"
+
+# A new Ingress, then a deleted one.
+like "$(kube_ingress shop2 cx www.shop.test)" '"www.shop.test"' "a new Ingress www.shop.test"
+wait_for 10 answers www.shop.test one || wait_for 10 answers www.shop.test two
+ok $? "...is served within a bound" "$(cat "$T/routes")"
+out=$(kube_call DELETE /apis/networking.k8s.io/v1/namespaces/r1-shop/ingresses/shop2)
+like "$out" '"status": "Success"|"name": "shop2"' "Ingress www.shop.test deleted"
+c404() { [ "$(code www.shop.test)" = 404 ]; }
+wait_for 10 c404
+ok $? "...and the router says 404 for it again" "$(cat "$T/routes")"
+is "$(kill -0 "$router_pid" 2>&1 && echo same)" same "the router was told (SIGHUP), never restarted (pid $router_pid)"
+
+# The API server dies (SIGKILL): the router serves on with the last table.
+kill -KILL "$api_pid"; wait "$api_pid" 2>/dev/null
+is "$(get web.shop.test | grep -cE '^(one|two)$')" 1 "with the API server stopped, web.shop.test is still served"
+sleep 2
+is "$(kill -0 "$ing_pid" 2>&1 && echo running)" running "...and cx-ingress runs on, watching for it to come back"
+like "$(cat "$T/ingress.log")" "watch /api/v1/(endpoints|services)|watch /apis/networking" "...saying its watches broke"
+
+# SIGTERM: the controller and its router go, by their pids.
+kill -TERM "$ing_pid"
+wait "$ing_pid"; rc=$?
+is "$rc" 0 "cx-ingress stops on SIGTERM with status 0"
+gone "$router_pid"; ok $? "...and its router is gone (pid $router_pid)"
+
+# Refusals, each one line.
+out=$("$ING" --class cx --routes "$T/r2" -- true 2>&1); rc=$?
+is "$rc" 2 "cx-ingress with neither --kubeconfig nor --in-cluster is refused"
+like "$out" "^usage: cx-ingress --class NAME" "...with its usage"
+out=$(env -u KUBERNETES_SERVICE_HOST "$ING" --class cx --routes "$T/r2" --in-cluster -- true 2>&1); rc=$?
+is "$rc:$out" "2:cx-ingress: KUBERNETES_SERVICE_HOST is not set: not in a pod (give --kubeconfig FILE outside a cluster)" \
+    "--in-cluster outside a pod says what is missing"
+done_testing

@@ -1,0 +1,281 @@
+/*
+ * test_ingress.c — the route snapshot cx-ingress makes from Ingresses,
+ * Services and Endpoints (k8s_ingress_snapshot), case by case, and the
+ * watch's events applied to what it holds (k8s_watch_event). The objects
+ * are JSON as the API server sends them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/jv.h"
+#include "common/util.h"
+#include "k8s/ingress.h"
+#include "k8s/watch.h"
+
+static jv *
+parse(const char *text)
+{
+	char err[256];
+	jv *v = jv_parse(text, strlen(text), err, sizeof(err));
+
+	if (v == NULL)
+		fail_msg("bad test JSON: %s: %s", err, text);
+	return v;
+}
+
+/* An Ingress NS/NAME of class klass (NULL: none), created at ts, host's "/"
+ * going to service svc port (a number, or "name:X"). */
+static char *
+ingress(const char *ns, const char *name, const char *klass, const char *ts, const char *host,
+    const char *svc, const char *port)
+{
+	char portjs[128];
+
+	if (strncmp(port, "name:", 5) == 0)
+		snprintf(portjs, sizeof(portjs), "{\"name\":\"%s\"}", port + 5);
+	else
+		snprintf(portjs, sizeof(portjs), "{\"number\":%s}", port);
+	return xasprintf("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\","
+	    "\"creationTimestamp\":\"%s\"},\"spec\":{%s%s%s\"rules\":[{\"host\":\"%s\","
+	    "\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":"
+	    "{\"service\":{\"name\":\"%s\",\"port\":%s}}}]}}]}}", name, ns, ts,
+	    klass != NULL ? "\"ingressClassName\":\"" : "", klass != NULL ? klass : "",
+	    klass != NULL ? "\"," : "", host, svc, portjs);
+}
+
+static const char services[] =
+    "{\"shop/web\":{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\"},\"spec\":{\"ports\":"
+    "[{\"name\":\"http\",\"port\":80,\"targetPort\":3000},{\"name\":\"admin\",\"port\":81}]}},"
+    "\"shop/one\":{\"metadata\":{\"name\":\"one\",\"namespace\":\"shop\"},\"spec\":{\"ports\":"
+    "[{\"port\":8080}]}}}";
+static const char endpoints[] =
+    "{\"shop/web\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.5\",\"targetRef\":{\"name\":"
+    "\"web-a\"}},{\"ip\":\"10.0.0.6\",\"targetRef\":{\"name\":\"bad name\"}},{\"ip\":\"fd00::7\"}],"
+    "\"notReadyAddresses\":[{\"ip\":\"10.0.0.9\"}],"
+    "\"ports\":[{\"name\":\"http\",\"port\":3000},{\"name\":\"admin\",\"port\":9000}]}]},"
+    "\"shop/one\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.1.1\"}],\"ports\":[{\"port\":8080}]}]}}";
+
+/* The snapshot of class cx for ingresses (a JSON object text). */
+static int
+snapshot(const char *ingresses, struct buf *out, struct buf *warn, size_t max)
+{
+	jv *i = parse(ingresses), *s = parse(services), *e = parse(endpoints);
+	int rc;
+
+	buf_init(out, max);
+	buf_init(warn, 0);
+	rc = k8s_ingress_snapshot(i, s, e, "cx", out, warn);
+	buf_adds(out, "");
+	buf_adds(warn, "");
+	jv_free(i);
+	jv_free(s);
+	jv_free(e);
+	return rc;
+}
+
+static char *
+one(const char *key, char *obj)
+{
+	char *s = xasprintf("{\"%s\":%s}", key, obj);
+
+	free(obj);
+	return s;
+}
+
+static void
+serves_ready_ipv4_addresses(void **state)
+{
+	char *in = one("shop/web", ingress("shop", "web", "cx", "2026-01-01T00:00:00Z",
+	    "Web.Shop.Test", "web", "80"));
+	struct buf out, warn;
+
+	(void)state;
+	assert_int_equal(snapshot(in, &out, &warn, 0), 0);
+	/* Lower-cased; the pod's name, or IP-PORT for one that is not a word;
+	 * no IPv6, no address not ready. */
+	assert_string_equal(out.data, "cx-routes 1\n"
+	    "host web.shop.test shop web 60 /\n"
+	    "up web-a 10.0.0.5 3000\n"
+	    "up 10.0.0.6-3000 10.0.0.6 3000\n");
+	assert_non_null(strstr(warn.data, "address fd00::7 left out: the router dials IPv4"));
+	buf_free(&out);
+	buf_free(&warn);
+	free(in);
+}
+
+static void
+ports_by_name_and_unnamed(void **state)
+{
+	char *a = ingress("shop", "a", "cx", "2026-01-01T00:00:00Z", "admin.test", "web",
+	    "name:admin");
+	char *b = ingress("shop", "b", "cx", "2026-01-01T00:00:00Z", "one.test", "one", "8080");
+	char *c = ingress("shop", "c", "cx", "2026-01-01T00:00:00Z", "nope.test", "web", "99");
+	char *d = ingress("shop", "d", "cx", "2026-01-01T00:00:00Z", "gone.test", "gone", "80");
+	char *in = xasprintf("{\"shop/a\":%s,\"shop/b\":%s,\"shop/c\":%s,\"shop/d\":%s}", a, b, c,
+	    d);
+	struct buf out, warn;
+
+	(void)state;
+	assert_int_equal(snapshot(in, &out, &warn, 0), 0);
+	assert_string_equal(out.data, "cx-routes 1\n"
+	    "host admin.test shop web 60 /\nup web-a 10.0.0.5 9000\nup 10.0.0.6-9000 10.0.0.6 9000\n"
+	    "host one.test shop one 60 /\nup 10.0.1.1-8080 10.0.1.1 8080\n");
+	assert_non_null(strstr(warn.data, "ingress shop/c host nope.test: service shop/web has no "
+	    "such port"));
+	assert_non_null(strstr(warn.data, "ingress shop/d host gone.test: service shop/gone does "
+	    "not exist"));
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(c); free(d); free(in);
+}
+
+static void
+class_and_age(void **state)
+{
+	/* Another class and no class are not ours; the annotation is. The
+	 * older of two Ingresses keeps a host, whatever the key order. */
+	char *a = ingress("shop", "new", "cx", "2026-02-01T00:00:00Z", "x.test", "one", "8080");
+	char *b = ingress("shop", "old", "cx", "2026-01-01T00:00:00Z", "x.test", "web", "80");
+	char *c = ingress("shop", "other", "nginx", "2026-01-01T00:00:00Z", "o.test", "web", "80");
+	char *d = ingress("shop", "none", NULL, "2026-01-01T00:00:00Z", "n.test", "web", "80");
+	char *e = xasprintf("{\"metadata\":{\"name\":\"ann\",\"namespace\":\"shop\",\"annotations\":"
+	    "{\"kubernetes.io/ingress.class\":\"cx\"}},\"spec\":{\"rules\":[{\"host\":\"a.test\","
+	    "\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":\"one\","
+	    "\"port\":{\"number\":8080}}}}]}}]}}");
+	char *in = xasprintf("{\"shop/new\":%s,\"shop/old\":%s,\"shop/other\":%s,\"shop/none\":%s,"
+	    "\"shop/ann\":%s}", a, b, c, d, e);
+	struct buf out, warn;
+
+	(void)state;
+	assert_int_equal(snapshot(in, &out, &warn, 0), 0);
+	assert_string_equal(out.data, "cx-routes 1\n"
+	    "host a.test shop one 60 /\nup 10.0.1.1-8080 10.0.1.1 8080\n"
+	    "host x.test shop web 60 /\nup web-a 10.0.0.5 3000\nup 10.0.0.6-3000 10.0.0.6 3000\n");
+	assert_non_null(strstr(warn.data, "ingress shop/new host x.test: left out, ingress shop/old "
+	    "has it"));
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(c); free(d); free(e); free(in);
+}
+
+static void
+nothing_unsafe_reaches_a_line(void **state)
+{
+	/* A value that would write a line of its own never reaches the
+	 * snapshot: a host with a newline or a space, a label with a space;
+	 * a bad timeout falls back to 60; a good one is kept. */
+	char *a = ingress("shop", "a", "cx", "2026-01-01T00:00:00Z",
+	    "h.test\\nallow 0.0.0.0/0", "web", "80");
+	char *b = ingress("shop", "b", "cx", "2026-01-01T00:00:00Z", "two words", "web", "80");
+	char *c = xasprintf("{\"metadata\":{\"name\":\"c\",\"namespace\":\"shop\",\"labels\":"
+	    "{\"cx.app\":\"a b\"}},\"spec\":{\"ingressClassName\":\"cx\",\"rules\":[{\"host\":"
+	    "\"c.test\",\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":"
+	    "\"one\",\"port\":{\"number\":8080}}}}]}}]}}");
+	char *d = xasprintf("{\"metadata\":{\"name\":\"d\",\"namespace\":\"shop\",\"annotations\":"
+	    "{\"cx.dev/timeout\":\"120\"}},\"spec\":{\"ingressClassName\":\"cx\",\"rules\":[{\"host\":"
+	    "\"d.test\",\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":"
+	    "\"one\",\"port\":{\"number\":8080}}}},{\"path\":\"/api\",\"backend\":{}}]}},"
+	    "{\"http\":{}}]}}");
+	char *e = xasprintf("{\"metadata\":{\"name\":\"e\",\"namespace\":\"shop\",\"annotations\":"
+	    "{\"cx.dev/timeout\":\"9x\"}},\"spec\":{\"ingressClassName\":\"cx\",\"rules\":[{\"host\":"
+	    "\"e.test\",\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":"
+	    "\"one\",\"port\":{\"number\":8080}}}}]}}]}}");
+	char *in = xasprintf("{\"shop/a\":%s,\"shop/b\":%s,\"shop/c\":%s,\"shop/d\":%s,"
+	    "\"shop/e\":%s}", a, b, c, d, e);
+	struct buf out, warn;
+
+	(void)state;
+	assert_int_equal(snapshot(in, &out, &warn, 0), 0);
+	assert_string_equal(out.data, "cx-routes 1\n"
+	    "host d.test shop one 120 /\nup 10.0.1.1-8080 10.0.1.1 8080\n"
+	    "host e.test shop one 60 /\nup 10.0.1.1-8080 10.0.1.1 8080\n");
+	/* Said on one line: what is not printable shows as '?'. */
+	assert_non_null(strstr(warn.data, "ingress shop/a: host \"h.test?allow 0.0.0.0/0\" left "
+	    "out"));
+	assert_non_null(strstr(warn.data, "ingress shop/b: host \"two words\" left out"));
+	assert_non_null(strstr(warn.data, "ingress shop/c host c.test: its cx.app or cx.service "
+	    "label is not one word"));
+	assert_non_null(strstr(warn.data, "ingress shop/d host d.test: path /api left out"));
+	assert_non_null(strstr(warn.data, "ingress shop/d: a rule without a host left out"));
+	assert_non_null(strstr(warn.data, "annotation cx.dev/timeout \"9x\" is not 1 to 3600"));
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(c); free(d); free(e); free(in);
+}
+
+static void
+too_large_is_refused(void **state)
+{
+	char *in = one("shop/web", ingress("shop", "web", "cx", "2026-01-01T00:00:00Z",
+	    "web.shop.test", "web", "80"));
+	struct buf out, warn;
+
+	(void)state;
+	assert_int_equal(snapshot(in, &out, &warn, 40), -1);
+	buf_free(&out);
+	buf_free(&warn);
+	free(in);
+}
+
+static void
+watch_events(void **state)
+{
+	jv *items = jv_object_new();
+	char rv[64] = "1";
+	static const char add[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"namespace\":\"n\",\"resourceVersion\":\"5\"},\"spec\":{\"v\":1}}}";
+	static const char mod[] = "{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"namespace\":\"n\",\"resourceVersion\":\"6\"},\"spec\":{\"v\":2}}}";
+	static const char bm[] = "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":"
+	    "{\"resourceVersion\":\"9\"}}}";
+	static const char del[] = "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\","
+	    "\"namespace\":\"n\",\"resourceVersion\":\"10\"}}}";
+	static const char gone[] = "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+	    "\"message\":\"too old resource version\"}}";
+
+	(void)state;
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), add, strlen(add)), 1);
+	assert_string_equal(rv, "5");
+	assert_int_equal(jv_int(jv_get(jv_get(items, "n/a"), "spec"), "v"), 1);
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), mod, strlen(mod)), 1);
+	assert_int_equal(jv_int(jv_get(jv_get(items, "n/a"), "spec"), "v"), 2);
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), bm, strlen(bm)), 0);
+	assert_string_equal(rv, "9");
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), del, strlen(del)), 1);
+	assert_null(jv_get(items, "n/a"));
+	assert_string_equal(rv, "10");
+	/* Deleting what is not there changes nothing. */
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), del, strlen(del)), 0);
+	/* 410 Gone, and a line that is no event: list again. */
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), gone, strlen(gone)), -1);
+	assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), "{\"type\":", 8), -1);
+	{
+		static const char noname[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{}}}";
+
+		assert_int_equal(k8s_watch_event(items, rv, sizeof(rv), noname, strlen(noname)), -1);
+	}
+	assert_string_equal(rv, "10");
+	jv_free(items);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(serves_ready_ipv4_addresses),
+		cmocka_unit_test(ports_by_name_and_unnamed),
+		cmocka_unit_test(class_and_age),
+		cmocka_unit_test(nothing_unsafe_reaches_a_line),
+		cmocka_unit_test(too_large_is_refused),
+		cmocka_unit_test(watch_events),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
