@@ -13,7 +13,13 @@
  *
  *   cx-ingress --class cx --routes /run/cx/routes.public
  *       (--kubeconfig FILE [--context NAME] | --in-cluster)
- *       [--start-wait S] [--verbose] -- cx-router --routes /run/cx/routes.public ...
+ *       [--certs DIR] [--start-wait S] [--verbose]
+ *       -- cx-router --routes /run/cx/routes.public [--listen-tls IP:443 --certs DIR] ...
+ *
+ * With --certs it also watches the cluster's kubernetes.io/tls Secrets and
+ * writes the certificate of each host an Ingress lists in spec.tls to
+ * DIR/HOST.pem and DIR/HOST.key (0600), before the snapshot that names it;
+ * such hosts get flag redirect (docs/kubernetes.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,9 +42,18 @@
 #define SNAPSHOT_MAX	(1u << 20)	/* the router's ROUTES_MAX_FILE */
 #define SETTLE_MS	50		/* events that come together make one snapshot */
 
-enum { W_INGRESSES, W_SERVICES, W_ENDPOINTS, W_COUNT };
+enum { W_INGRESSES, W_SERVICES, W_ENDPOINTS, W_SECRETS, W_COUNT };
 static const char *const paths[W_COUNT] = {
 	"/apis/networking.k8s.io/v1/ingresses", "/api/v1/services", "/api/v1/endpoints",
+	/* Only certificates: the apps' other Secrets are none of the router's. */
+	"/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Ftls",
+};
+
+/* What one pass writes, and what it wrote last. */
+struct state {
+	const char *klass, *routes, *certs_dir;	/* certs_dir NULL: no TLS, no Secrets */
+	struct buf last, last_warn;
+	char *last_hosts;			/* the certificate hosts written last, "\n"-ended */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
@@ -60,52 +75,128 @@ usage(void)
 {
 	fprintf(stderr, "usage: cx-ingress --class NAME --routes FILE (--kubeconfig FILE "
 	    "[--context NAME] | --in-cluster)\n"
-	    "                  [--start-wait SECONDS] [--verbose] -- ROUTER-COMMAND [ARG...]\n");
+	    "                  [--certs DIR] [--start-wait SECONDS] [--verbose] -- "
+	    "ROUTER-COMMAND [ARG...]\n");
 	exit(2);
 }
 
-/* Makes the snapshot of what the watches hold: 1 when it differs from last
- * (which then holds it), 0 when not or not all listed yet, -1 too large. */
-static int
-make_snapshot(struct k8s_watch *w, const char *klass, struct buf *last, struct buf *last_warn)
+/* Writes DIR/HOST.key then DIR/HOST.pem (each by rename: the router sees
+ * a new file) when they differ from what is there. True when written. */
+static bool
+write_cert(const char *dir, const struct k8s_ingress_cert *c)
 {
-	jv *v[W_COUNT];
-	struct buf text, warn;
-	int rc = 0;
+	char path[4400], *have;
+	size_t len;
+	bool changed = false;
+	const struct { const char *ext, *data; size_t n; } f[2] = {
+		{ "key", c->key, c->key_len }, { "pem", c->cert, c->cert_len },
+	};
 
-	for (int i = 0; i < W_COUNT; i++)
-		v[i] = k8s_watch_copy(&w[i]);
-	if (v[0] == NULL || v[1] == NULL || v[2] == NULL)
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, c->host, f[i].ext);
+		have = read_file(path, 1u << 20, &len);
+		if (have == NULL || len != f[i].n || memcmp(have, f[i].data, len) != 0) {
+			if (write_file_atomic(path, f[i].data, f[i].n, 0600) == -1)
+				log_warn("cannot write %s", path);
+			changed = true;
+		}
+		if (have != NULL)
+			explicit_bzero(have, len);
+		free(have);
+	}
+	return changed;
+}
+
+/* Removes the files of hosts written last that are not in now. */
+static bool
+remove_stale(const char *dir, const char *last, const char *now)
+{
+	char *copy = xstrdup(last != NULL ? last : ""), *save = NULL, path[4400], want[300];
+	bool changed = false;
+
+	for (char *h = strtok_r(copy, "\n", &save); h != NULL; h = strtok_r(NULL, "\n", &save)) {
+		snprintf(want, sizeof(want), "\n%s\n", h);
+		if (strstr(now, want) != NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s.pem", dir, h);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s.key", dir, h);
+		unlink(path);
+		changed = true;
+	}
+	free(copy);
+	return changed;
+}
+
+/* Makes the snapshot of what the watches hold and writes what changed: the
+ * certificates first, then the snapshot that names their hosts. True when
+ * the router must reload; false when nothing changed, not everything is
+ * listed yet, or the snapshot is too large (the last one stays). */
+static bool
+make_snapshot(struct k8s_watch *w, struct state *st)
+{
+	jv *v[W_COUNT] = { NULL };
+	struct buf text, warn;
+	struct k8s_ingress_cert *certs = NULL;
+	size_t ncerts = 0;
+	bool reload = false;
+
+	for (int i = 0; i < W_COUNT; i++) {
+		if (i != W_SECRETS || st->certs_dir != NULL)
+			v[i] = k8s_watch_copy(&w[i]);
+	}
+	if (v[0] == NULL || v[1] == NULL || v[2] == NULL || (st->certs_dir != NULL &&
+	    v[W_SECRETS] == NULL))
 		goto out;
 	buf_init(&text, SNAPSHOT_MAX);
 	buf_init(&warn, 64u << 10);
-	if (k8s_ingress_snapshot(v[0], v[1], v[2], klass, &text, &warn) == -1) {
-		log_warnx("the routes of class %s pass %u bytes: keeping the last table", klass,
+	if (k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], st->klass, &text, &warn, &certs,
+	    &ncerts) == -1) {
+		log_warnx("the routes of class %s pass %u bytes: keeping the last table", st->klass,
 		    SNAPSHOT_MAX);
-		rc = -1;
-	} else if (last->len != text.len || (text.len > 0 && memcmp(last->data, text.data,
-	    text.len) != 0)) {
-		buf_free(last);
-		*last = text;
-		buf_init(&text, 0);
-		rc = 1;
+	} else {
+		if (st->certs_dir != NULL) {
+			struct buf hosts;
+
+			buf_init(&hosts, 0);
+			buf_adds(&hosts, "\n");
+			for (size_t i = 0; i < ncerts; i++) {
+				reload |= write_cert(st->certs_dir, &certs[i]);
+				buf_addf(&hosts, "%s\n", certs[i].host);
+			}
+			reload |= remove_stale(st->certs_dir, st->last_hosts, hosts.data);
+			free(st->last_hosts);
+			st->last_hosts = xstrdup(hosts.data);
+			buf_free(&hosts);
+		}
+		if (st->last.len != text.len || memcmp(st->last.data, text.data, text.len) != 0) {
+			if (write_file_atomic(st->routes, text.data, text.len, 0644) == -1) {
+				log_warn("cannot write %s (again at the next change)", st->routes);
+			} else {
+				buf_free(&st->last);
+				st->last = text;
+				buf_init(&text, 0);
+				reload = true;
+			}
+		}
 	}
 	/* What is left out is said once, when it changes. */
-	if (warn.len != last_warn->len || (warn.len > 0 && memcmp(warn.data, last_warn->data,
-	    warn.len) != 0)) {
+	if (warn.len != st->last_warn.len || (warn.len > 0 && memcmp(warn.data,
+	    st->last_warn.data, warn.len) != 0)) {
 		for (char *l = warn.data, *nl; l != NULL && (nl = memchr(l, '\n',
 		    warn.len - (size_t)(l - warn.data))) != NULL; l = nl + 1)
 			log_warnx("%.*s", (int)(nl - l), l);
-		buf_free(last_warn);
-		*last_warn = warn;
+		buf_free(&st->last_warn);
+		st->last_warn = warn;
 		buf_init(&warn, 0);
 	}
 	buf_free(&text);
 	buf_free(&warn);
+	k8s_ingress_certs_free(certs, ncerts);
 out:
 	for (int i = 0; i < W_COUNT; i++)
 		jv_free(v[i]);
-	return rc;
+	return reload;
 }
 
 static pid_t
@@ -147,6 +238,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "class", required_argument, NULL, 'c' },
 		{ "routes", required_argument, NULL, 'r' },
+		{ "certs", required_argument, NULL, 'C' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
 		{ "in-cluster", no_argument, NULL, 'i' },
@@ -154,12 +246,12 @@ main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *klass = NULL, *routes = NULL, *kubeconfig = NULL, *context = NULL;
+	const char *kubeconfig = NULL, *context = NULL;
+	struct state st = { NULL };
 	bool in_cluster = false, verbose = false;
 	long start_wait = 10;
 	struct kubeconfig kc;
 	struct k8s_watch w[W_COUNT];
-	struct buf last, last_warn;
 	int ev[2], c, status = 0, rc = 1;
 	int64_t start_by, settle_at = -1;
 	pid_t router = -1;
@@ -169,8 +261,9 @@ main(int argc, char **argv)
 		char *end;
 
 		switch (c) {
-		case 'c': klass = optarg; break;
-		case 'r': routes = optarg; break;
+		case 'c': st.klass = optarg; break;
+		case 'r': st.routes = optarg; break;
+		case 'C': st.certs_dir = optarg; break;
 		case 'k': kubeconfig = optarg; break;
 		case 'x': context = optarg; break;
 		case 'i': in_cluster = true; break;
@@ -186,7 +279,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (klass == NULL || routes == NULL || optind >= argc || (kubeconfig == NULL) == !in_cluster)
+	if (st.klass == NULL || st.routes == NULL || optind >= argc || (kubeconfig == NULL) == !in_cluster)
 		usage();
 	log_init("cx-ingress", verbose);
 	if ((in_cluster ? kubeconfig_in_cluster(SA_DIR, &kc, err, sizeof(err)) :
@@ -208,14 +301,17 @@ main(int argc, char **argv)
 		sigaction(SIGCHLD, &sa, NULL);
 		signal(SIGPIPE, SIG_IGN);
 	}
+	if (st.certs_dir != NULL && mkdir_p(st.certs_dir, 0700) == -1)
+		fatal("cannot make %s", st.certs_dir);
 	for (int i = 0; i < W_COUNT; i++) {
-		if (k8s_watch_start(&w[i], &kc, paths[i], ev[1], err, sizeof(err)) == -1)
+		if ((i != W_SECRETS || st.certs_dir != NULL) &&
+		    k8s_watch_start(&w[i], &kc, paths[i], ev[1], err, sizeof(err)) == -1)
 			fatalx("%s", err);
 	}
-	log_info("class %s: watching %s's Ingresses, Services and Endpoints; routes to %s", klass,
-	    kc.server, routes);
-	buf_init(&last, SNAPSHOT_MAX);
-	buf_init(&last_warn, 0);
+	log_info("class %s: watching %s's Ingresses, Services, Endpoints%s; routes to %s",
+	    st.klass, kc.server, st.certs_dir != NULL ? " and TLS Secrets" : "", st.routes);
+	buf_init(&st.last, SNAPSHOT_MAX);
+	buf_init(&st.last_warn, 0);
 	start_by = now_ms() + start_wait * 1000;
 	for (;;) {
 		struct pollfd pf[2] = { { ev[0], POLLIN, 0 }, { sigpipe_fds[0], POLLIN, 0 } };
@@ -264,31 +360,28 @@ main(int argc, char **argv)
 		}
 		now = now_ms();
 		if (settle_at >= 0 && now >= settle_at) {
-			int made = make_snapshot(w, klass, &last, &last_warn);
-
 			settle_at = -1;
-			if (made == 1 && write_file_atomic(routes, last.data, last.len, 0644) == -1) {
-				log_warn("cannot write %s (again at the next change)", routes);
-				buf_free(&last);
-				buf_init(&last, SNAPSHOT_MAX);
-			} else if (made == 1) {
-				log_info("routes: %zu hosts", hosts_of(&last));
+			if (make_snapshot(w, &st)) {
+				log_info("routes: %zu hosts", hosts_of(&st.last));
 				if (router > 0)
 					kill(router, SIGHUP);
 			}
 		}
-		if (router == -1 && (last.len > 0 || now >= start_by)) {
-			if (last.len == 0)
+		if (router == -1 && (st.last.len > 0 || now >= start_by)) {
+			if (st.last.len == 0)
 				log_warnx("no routes from the API server after %ld s: the router "
 				    "starts with none", start_wait);
 			if ((router = start_router(argv + optind)) == -1)
 				break;
 		}
 	}
-	for (int i = 0; i < W_COUNT; i++)
-		k8s_watch_stop(&w[i]);
-	buf_free(&last);
-	buf_free(&last_warn);
+	for (int i = 0; i < W_COUNT; i++) {
+		if (i != W_SECRETS || st.certs_dir != NULL)
+			k8s_watch_stop(&w[i]);
+	}
+	buf_free(&st.last);
+	buf_free(&st.last_warn);
+	free(st.last_hosts);
 	kubeconfig_free(&kc);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_TIMEOUT_S 60
 
@@ -19,6 +20,9 @@
 struct snap {
 	struct buf *out, *warnings;
 	jv *seen;		/* host -> the Ingress that has it */
+	const jv *secrets;
+	struct k8s_ingress_cert *certs;
+	size_t ncerts;
 	bool full;		/* out ran past its maximum */
 };
 
@@ -170,6 +174,66 @@ up_lines(struct snap *c, const jv *ep, const char *pname, const char *where)
 	return n;
 }
 
+/* The PEM of Secret member name (base64 in data), owned, or NULL. */
+static char *
+secret_pem(const jv *sec, const char *name, size_t *len)
+{
+	const char *b64 = jv_str_or(jv_get(sec, "data"), name, NULL);
+	unsigned char *pem;
+
+	if (b64 == NULL || (pem = base64_decode(b64, strlen(b64), len)) == NULL)
+		return NULL;
+	if (*len == 0 || strstr((char *)pem, "-----BEGIN ") == NULL) {
+		free(pem);
+		return NULL;
+	}
+	return (char *)pem;
+}
+
+/* Whether ing lists host in its spec.tls; if so, its certificate goes in
+ * c->certs (true), or a warning says why it cannot (false). */
+static bool
+tls_cert(struct snap *c, const jv *ing, const char *ns, const char *key, const char *host)
+{
+	const jv *tls = jv_get(jv_get(ing, "spec"), "tls");
+
+	for (size_t i = 0; i < jv_len(tls); i++) {
+		const jv *t = jv_at(tls, i), *hosts = jv_get(t, "hosts"), *sec;
+		const char *sname = jv_str_or(t, "secretName", "");
+		struct k8s_ingress_cert cert = { .cert = NULL };
+		char skey[600];
+		bool listed = false;
+
+		for (size_t k = 0; k < jv_len(hosts); k++)
+			listed |= strcasecmp(jv_string_value(jv_at(hosts, k)) != NULL ?
+			    jv_string_value(jv_at(hosts, k)) : "", host) == 0;
+		if (!listed)
+			continue;
+		snprintf(skey, sizeof(skey), "%s/%s", ns, sname);
+		sec = jv_get(c->secrets, skey);
+		if (sec == NULL || strcmp(jv_str_or(sec, "type", ""), "kubernetes.io/tls") != 0) {
+			buf_addf(c->warnings, "ingress %s host %s: TLS secret %s %s: served over plain "
+			    "HTTP only\n", key, host, skey, sec == NULL ? "does not exist" :
+			    "is not of type kubernetes.io/tls");
+			return false;
+		}
+		cert.cert = secret_pem(sec, "tls.crt", &cert.cert_len);
+		cert.key = secret_pem(sec, "tls.key", &cert.key_len);
+		if (cert.cert == NULL || cert.key == NULL) {
+			buf_addf(c->warnings, "ingress %s host %s: TLS secret %s has no PEM tls.crt and "
+			    "tls.key: served over plain HTTP only\n", key, host, skey);
+			free(cert.cert);
+			free(cert.key);
+			return false;
+		}
+		str_copy(cert.host, sizeof(cert.host), host);
+		c->certs = xrealloc(c->certs, (c->ncerts + 1) * sizeof(*c->certs));
+		c->certs[c->ncerts++] = cert;
+		return true;
+	}
+	return false;
+}
+
 /* The host line of one rule and its up lines. */
 static void
 rule_lines(struct snap *c, const jv *ing, const char *ns, const char *key, const jv *rule,
@@ -181,6 +245,7 @@ rule_lines(struct snap *c, const jv *ing, const char *ns, const char *key, const
 	const char *h = jv_str_or(rule, "host", NULL), *sname, *app, *service, *t;
 	char host[256], where[600], skey[600], tshown[17], pshown[65];
 	long timeout = DEFAULT_TIMEOUT_S;
+	bool redirect;
 
 	if (h == NULL) {
 		buf_addf(warnings, "ingress %s: a rule without a host left out (cx routes by host)\n",
@@ -237,20 +302,36 @@ rule_lines(struct snap *c, const jv *ing, const char *ns, const char *key, const
 		return;
 	}
 	jv_set_str(c->seen, host, key);
-	put(c, "host %s %s %s %ld /\n", host, app, service, timeout);
+	redirect = tls_cert(c, ing, ns, key, host) && strcmp(jv_str_or(jv_get(md, "annotations"),
+	    "cx.dev/ssl-redirect", "true"), "false") != 0;
+	put(c, "host %s %s %s %ld /%s\n", host, app, service, timeout, redirect ? " redirect" : "");
 	if (up_lines(c, jv_get(endpoints, skey), jv_str_or(sp, "name", ""), where) == 0)
 		buf_addf(warnings, "%s: service %s has no ready address (503 until it has)\n",
 		    where, skey);
 }
 
+void
+k8s_ingress_certs_free(struct k8s_ingress_cert *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].key != NULL)
+			explicit_bzero(c[i].key, c[i].key_len);
+		free(c[i].key);
+		free(c[i].cert);
+	}
+	free(c);
+}
+
 int
 k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,
-    const char *klass, struct buf *out, struct buf *warnings)
+    const jv *secrets, const char *klass, struct buf *out, struct buf *warnings,
+    struct k8s_ingress_cert **certs, size_t *ncerts)
 {
 	size_t n = 0, m = 0;
 	const char **keys = jv_keys(ingresses, &n);
 	struct aged *order = xcalloc(n + 1, sizeof(*order));
-	struct snap c = { .out = out, .warnings = warnings, .seen = jv_object_new() };
+	struct snap c = { .out = out, .warnings = warnings, .seen = jv_object_new(),
+		.secrets = secrets };
 
 	for (size_t i = 0; i < n; i++) {
 		const jv *ing = jv_get(ingresses, keys[i]);
@@ -272,5 +353,7 @@ k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoint
 	jv_free(c.seen);
 	free(order);
 	free(keys);
+	*certs = c.certs;
+	*ncerts = c.ncerts;
 	return c.full ? -1 : 0;
 }

@@ -13,19 +13,33 @@
 #include "common/jv.h"
 #include "common/util.h"
 
+/* A certificate and key (PEM, owned) to serve for host over TLS. */
+struct k8s_ingress_cert {
+	char host[256];
+	char *cert, *key;
+	size_t cert_len, key_len;
+};
+
 /*
  * The snapshot of ingress class klass into out: a host line per rule host
  * of each Ingress of the class (spec.ingressClassName, or the older
  * kubernetes.io/ingress.class annotation), its up lines the ready IPv4
  * addresses of the backend Service's Endpoints on the Service port's target.
- * ingresses, services and endpoints are objects keyed "NAMESPACE/NAME". A
- * host two Ingresses claim goes to the older (creationTimestamp, then name).
- * cx routes by host: a path other than "/" is left out, said in warnings
- * (one line each, "\n"-ended), as is a rule with no host, a backend whose
- * Service or port is missing, and a value not safe in a snapshot line.
- * 0, or -1 when out would pass max bytes.
+ * ingresses, services, endpoints and secrets (kubernetes.io/tls ones; NULL:
+ * none) are objects keyed "NAMESPACE/NAME". A host two Ingresses claim goes
+ * to the older (creationTimestamp, then name). A host an Ingress lists in
+ * spec.tls gets the certificate of the Secret named there in *certs (*ncerts
+ * of them, k8s_ingress_certs_free) and flag redirect (plain HTTP answers 308
+ * to https), unless annotation cx.dev/ssl-redirect is "false". cx routes by
+ * host: a path other than "/" is left out, said in warnings (one line each,
+ * "\n"-ended), as is a rule with no host, a backend whose Service or port
+ * is missing, a TLS Secret that is missing or not a certificate and key,
+ * and a value not safe in a snapshot line. 0, or -1 when out would pass
+ * its maximum.
  */
 int k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,
-    const char *klass, struct buf *out, struct buf *warnings);
+    const jv *secrets, const char *klass, struct buf *out, struct buf *warnings,
+    struct k8s_ingress_cert **certs, size_t *ncerts);
+void k8s_ingress_certs_free(struct k8s_ingress_cert *c, size_t n);
 
 #endif

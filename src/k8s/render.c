@@ -751,6 +751,7 @@ router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
 	    rack_labels(o, "router"));
 	jv_push_take(rules, rbac_rule("networking.k8s.io", "ingresses", "ingressclasses"));
 	jv_push_take(rules, rbac_rule("", "services", "endpoints"));
+	jv_push_take(rules, rbac_rule("", "secrets", NULL));	/* cx-ingress asks for kubernetes.io/tls ones */
 	jv_set_take(role, "rules", rules);
 	jv_push_take(docs, role);
 	bind = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name, NULL,
@@ -769,9 +770,9 @@ router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
 
 /* A router Deployment: two replicas of cx-ingress (the controller: it
  * watches the Ingresses of its class with the pod's service account) in
- * front of cx-router, from the rack's registry; the snapshot lives in an
- * emptyDir. Plain HTTP on 80 for now: TLS from the Ingresses' Secrets is
- * not read yet (docs/kubernetes.md). */
+ * front of cx-router, from the rack's registry, serving 80 and, with the
+ * certificates of the Ingresses' TLS Secrets, 443; the snapshot and the
+ * certificates live in an emptyDir. */
 static jv *
 router_deployment(const struct k8s_render_opts *o, const char *ns, const char *name,
     const char *role)
@@ -786,8 +787,10 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	const char *const names[] = { "http", "https" };
 	const int nums[] = { 80, 443 };
 	const char *const argv[] = { "cx-ingress", "--in-cluster", "--class", role, "--routes",
-		"/run/cx/routes", "--", "cx-router", "--name", strcmp(role, "cx") == 0 ? "public" :
-		"internal", "--rack", o->rack, "--routes", "/run/cx/routes", "--listen", "0.0.0.0:80" };
+		"/run/cx/routes", "--certs", "/run/cx/certs", "--", "cx-router", "--name",
+		strcmp(role, "cx") == 0 ? "public" : "internal", "--rack", o->rack, "--routes",
+		"/run/cx/routes", "--listen", "0.0.0.0:80", "--listen-tls", "0.0.0.0:443", "--certs",
+		"/run/cx/certs" };
 
 	jv_set_int(spec, "replicas", 2);
 	jv_set_str(ml, "cx.rack", o->rack);

@@ -93,7 +93,8 @@ get(struct k8s_watch *w, const char *query, long timeout_ms,
 	const char *hdrs[2] = { "Accept: application/json", auth };
 	int rc;
 
-	snprintf(url, sizeof(url), "%s%s?%s", w->kc->server, w->path, query);
+	snprintf(url, sizeof(url), "%s%s%c%s", w->kc->server, w->path,
+	    strchr(w->path, '?') != NULL ? '&' : '?', query);
 	if (w->kc->token != NULL)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->kc->token);
 	struct httpc_req q = { .method = "GET", .url = url, .headers = hdrs,

@@ -25,7 +25,8 @@
 
 struct k8s_watch {
 	const struct kubeconfig *kc;	/* not owned; outlives the watch */
-	char path[256];			/* the collection: /apis/networking.k8s.io/v1/ingresses */
+	char path[256];			/* the collection: /apis/networking.k8s.io/v1/ingresses,
+					 * maybe with a query (?fieldSelector=...) */
 	int notify_fd;			/* a byte is written to it at each change */
 	pthread_t thread;
 	pthread_mutex_t mu;		/* guards what follows */

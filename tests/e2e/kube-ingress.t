@@ -2,8 +2,10 @@
 # kube-ingress.t — cx's router as a Kubernetes ingress controller
 # (cx-ingress), against a real kube-apiserver (lib-kube.sh): it serves the
 # hosts of the Ingresses of its class from the Endpoints of the Services
-# they name, follows changes as the watch streams them (an Endpoints
-# change, a new Ingress, a deleted one), leaves out what it cannot serve
+# they name, over TLS with the certificates of the Secrets they name in
+# spec.tls (plain http redirected), follows changes as the watch streams
+# them (an Endpoints change, a new certificate, a new Ingress, a deleted
+# one), leaves out what it cannot serve
 # with a log line, ignores other classes, keeps serving while the API
 # server is away, and takes its router down with it. No kubelet or
 # endpoints controller runs here: the test writes the Endpoints itself, as
@@ -58,9 +60,9 @@ like "$(kube_ingress api cx api.shop.test /api)" '"path": "/api"' "Ingress api, 
 kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
 RP=8080
 t0=$(date +%s%N)
-"$ING" --class cx --routes "$T/routes" --kubeconfig "$K/kubeconfig" -- \
+"$ING" --class cx --routes "$T/routes" --certs "$T/certs" --kubeconfig "$K/kubeconfig" -- \
     ip netns exec "$NS" "$ROUTER" --name public --rack r1 --routes "$T/routes" \
-    --listen 10.244.0.1:$RP >"$T/ingress.log" 2>&1 &
+    --listen 10.244.0.1:$RP --listen-tls 10.244.0.1:8443 --certs "$T/certs" >"$T/ingress.log" 2>&1 &
 ing_pid=$!
 track $ing_pid
 get() { IN curl -s --max-time 3 -H "Host: $1" "http://10.244.0.1:$RP${2:-/}"; }
@@ -91,6 +93,49 @@ kube_call PATCH /api/v1/namespaces/r1-shop/endpoints/web $MP "$(endpoints 10.244
 wait_for 10 grep -q "^up web-10 " "$T/routes"
 seen=$(for _ in 1 2 3 4 5 6; do get web.shop.test; done | sort | uniq -c | awk '{ printf "%s %s, ", $2, $1 }')
 is "$seen" "one 3, two 3, " "with two ready pods, the router balances across both"
+
+# TLS: a kubernetes.io/tls Secret the Ingress names in spec.tls.
+cert() {	# cert NAME: a self-signed certificate for web.shop.test, and its Secret's JSON
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.crt" -days 1 \
+	    -subj /CN=web.shop.test -addext subjectAltName=DNS:web.shop.test 2>/dev/null
+	printf '{"metadata":{"name":"web-tls"},"type":"kubernetes.io/tls","data":{"tls.crt":"%s","tls.key":"%s"}}' \
+	    "$(base64 -w0 <"$T/$1.crt")" "$(base64 -w0 <"$T/$1.key")"
+}
+served_fp() { IN openssl s_client -connect 10.244.0.1:8443 -servername web.shop.test </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256 2>/dev/null; }
+fp() { openssl x509 -in "$T/$1.crt" -noout -fingerprint -sha256; }
+out=$(kube_call POST /api/v1/namespaces/r1-shop/secrets $J "$(cert c1)")
+like "$out" '"type": "kubernetes.io/tls"' "Secret web-tls, a certificate for web.shop.test"
+out=$(kube_call PATCH /apis/networking.k8s.io/v1/namespaces/r1-shop/ingresses/web $MP \
+    '{"spec":{"tls":[{"hosts":["web.shop.test"],"secretName":"web-tls"}]}}')
+like "$out" '"secretName": "web-tls"' "Ingress web names it in spec.tls"
+https() { IN curl -s --max-time 3 --cacert "$T/$1.crt" --resolve web.shop.test:8443:10.244.0.1 https://web.shop.test:8443/; }
+tls_answers() { https "$1" | grep -qE '^(one|two)$'; }
+wait_for 10 tls_answers c1
+ok $? "https://web.shop.test is served with it, verified against the certificate" \
+    "$(tail -5 "$T/ingress.log")" "$(ls -l "$T/certs" 2>&1)"
+is "$(stat -c %a "$T/certs/web.shop.test.key" 2>&1)" 600 "...its key written 0600"
+out=$(IN curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 3 -H "Host: web.shop.test" "http://10.244.0.1:$RP/a?b")
+is "$out" "308 https://web.shop.test:8443/a?b" "plain http to a TLS host is redirected to https"
+c2=$(cert c2)
+t0=$(date +%s%N)
+out=$(kube_call PUT /api/v1/namespaces/r1-shop/secrets/web-tls $J "$c2")
+like "$out" '"name": "web-tls"' "the Secret gets a new certificate"
+new_fp() { [ "$(served_fp)" = "$(fp c2)" ]; }
+wait_for 10 new_fp
+ok $? "...which the router serves from then on" "$(served_fp)" "$(fp c2)"
+note "a certificate change reached the router in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+tls_answers c2; ok $? "...verified against the new one"
+out=$(kube_call PATCH /apis/networking.k8s.io/v1/namespaces/r1-shop/ingresses/web $MP '{"spec":{"tls":null}}')
+lacks "$out" '"name": "web"' '"secretName"' "Ingress web drops spec.tls"
+no_cert() { [ ! -e "$T/certs/web.shop.test.pem" ] && [ ! -e "$T/certs/web.shop.test.key" ]; }
+wait_for 10 no_cert
+ok $? "...and its certificate files are removed" "$(ls -l "$T/certs")"
+plain() { [ "$(code web.shop.test)" = 200 ]; }
+wait_for 10 plain
+ok $? "...plain http serves it again, not redirected"
+out=$(IN curl -sS --max-time 3 --cacert "$T/c2.crt" --resolve web.shop.test:8443:10.244.0.1 https://web.shop.test:8443/ 2>&1); rc=$?
+like "$rc: $out" "^35: .*unrecognized name" "...and a TLS handshake for it is refused (unrecognized name)"
 
 # A new Ingress, then a deleted one.
 like "$(kube_ingress shop2 cx www.shop.test)" '"www.shop.test"' "a new Ingress www.shop.test"

@@ -62,22 +62,36 @@ static const char endpoints[] =
     "\"ports\":[{\"name\":\"http\",\"port\":3000},{\"name\":\"admin\",\"port\":9000}]}]},"
     "\"shop/one\":{\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.1.1\"}],\"ports\":[{\"port\":8080}]}]}}";
 
-/* The snapshot of class cx for ingresses (a JSON object text). */
+static struct k8s_ingress_cert *certs;
+static size_t ncerts;
+
+/* The snapshot of class cx for ingresses and secrets (JSON object texts;
+ * secrets may be NULL); the certificates in certs. */
 static int
-snapshot(const char *ingresses, struct buf *out, struct buf *warn, size_t max)
+snapshot_tls(const char *ingresses, const char *secrets, struct buf *out, struct buf *warn,
+    size_t max)
 {
 	jv *i = parse(ingresses), *s = parse(services), *e = parse(endpoints);
+	jv *t = secrets != NULL ? parse(secrets) : NULL;
 	int rc;
 
 	buf_init(out, max);
 	buf_init(warn, 0);
-	rc = k8s_ingress_snapshot(i, s, e, "cx", out, warn);
+	k8s_ingress_certs_free(certs, ncerts);
+	rc = k8s_ingress_snapshot(i, s, e, t, "cx", out, warn, &certs, &ncerts);
 	buf_adds(out, "");
 	buf_adds(warn, "");
 	jv_free(i);
 	jv_free(s);
 	jv_free(e);
+	jv_free(t);
 	return rc;
+}
+
+static int
+snapshot(const char *ingresses, struct buf *out, struct buf *warn, size_t max)
+{
+	return snapshot_tls(ingresses, NULL, out, warn, max);
 }
 
 static char *
@@ -210,6 +224,64 @@ nothing_unsafe_reaches_a_line(void **state)
 	free(a); free(b); free(c); free(d); free(e); free(in);
 }
 
+/* An Ingress of class cx for host h (to service one), with spec.tls for
+ * it naming secret sec, and annotations ann (JSON members, or ""). */
+static char *
+tls_ingress(const char *name, const char *h, const char *sec, const char *ann)
+{
+	return xasprintf("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"shop\","
+	    "\"annotations\":{%s}},\"spec\":{\"ingressClassName\":\"cx\",\"tls\":[{\"hosts\":"
+	    "[\"%s\"],\"secretName\":\"%s\"}],\"rules\":[{\"host\":\"%s\",\"http\":{\"paths\":"
+	    "[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":\"one\",\"port\":{\"number\":"
+	    "8080}}}}]}}]}}", name, ann, h, sec, h);
+}
+
+static void
+tls_from_secrets(void **state)
+{
+	/* "-----BEGIN CERTIFICATE-----\nA\n" and "-----BEGIN KEY-----\nB\n". */
+	static const char secrets[] = "{\"shop/good\":{\"type\":\"kubernetes.io/tls\",\"data\":"
+	    "{\"tls.crt\":\"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkEK\","
+	    "\"tls.key\":\"LS0tLS1CRUdJTiBLRVktLS0tLQpCCg==\"}},"
+	    "\"shop/opaque\":{\"type\":\"Opaque\",\"data\":{}},"
+	    "\"shop/empty\":{\"type\":\"kubernetes.io/tls\",\"data\":{\"tls.crt\":\"eA==\"}}}";
+	char *a = tls_ingress("a", "a.test", "good", "");
+	char *b = tls_ingress("b", "b.test", "good", "\"cx.dev/ssl-redirect\":\"false\"");
+	char *c = tls_ingress("c", "c.test", "missing", "");
+	char *d = tls_ingress("d", "d.test", "opaque", "");
+	char *e = tls_ingress("e", "e.test", "empty", "");
+	char *in = xasprintf("{\"shop/a\":%s,\"shop/b\":%s,\"shop/c\":%s,\"shop/d\":%s,"
+	    "\"shop/e\":%s}", a, b, c, d, e);
+	struct buf out, warn;
+	const char *up = "up 10.0.1.1-8080 10.0.1.1 8080\n";
+	char *want;
+
+	(void)state;
+	assert_int_equal(snapshot_tls(in, secrets, &out, &warn, 0), 0);
+	want = xasprintf("cx-routes 1\nhost a.test shop one 60 / redirect\n%shost b.test shop one "
+	    "60 /\n%shost c.test shop one 60 /\n%shost d.test shop one 60 /\n%shost e.test shop "
+	    "one 60 /\n%s", up, up, up, up, up);
+	assert_string_equal(out.data, want);
+	assert_int_equal(ncerts, 2);
+	assert_string_equal(certs[0].host, "a.test");
+	assert_string_equal(certs[1].host, "b.test");
+	assert_int_equal(certs[0].cert_len, 30);
+	assert_memory_equal(certs[0].cert, "-----BEGIN CERTIFICATE-----\nA\n", 30);
+	assert_memory_equal(certs[0].key, "-----BEGIN KEY-----\nB\n", 22);
+	assert_non_null(strstr(warn.data, "ingress shop/c host c.test: TLS secret shop/missing does "
+	    "not exist: served over plain HTTP only"));
+	assert_non_null(strstr(warn.data, "ingress shop/d host d.test: TLS secret shop/opaque is "
+	    "not of type kubernetes.io/tls"));
+	assert_non_null(strstr(warn.data, "ingress shop/e host e.test: TLS secret shop/empty has no "
+	    "PEM tls.crt and tls.key"));
+	k8s_ingress_certs_free(certs, ncerts);
+	certs = NULL;
+	ncerts = 0;
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(c); free(d); free(e); free(in); free(want);
+}
+
 static void
 too_large_is_refused(void **state)
 {
@@ -273,9 +345,13 @@ main(void)
 		cmocka_unit_test(ports_by_name_and_unnamed),
 		cmocka_unit_test(class_and_age),
 		cmocka_unit_test(nothing_unsafe_reaches_a_line),
+		cmocka_unit_test(tls_from_secrets),
 		cmocka_unit_test(too_large_is_refused),
 		cmocka_unit_test(watch_events),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+	k8s_ingress_certs_free(certs, ncerts);
+	return rc;
 }
