@@ -184,6 +184,40 @@ kc_material(const jv *obj, const char *key, const char *dir, char **out, size_t 
 	return 0;
 }
 
+/* The one line of token in file path, owned, or NULL with err. */
+static char *
+token_read(const char *path, char *err, size_t errlen)
+{
+	size_t n;
+	char *t = read_file(path, KC_MAX_FILE, &n);
+
+	if (t == NULL) {
+		snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r'))
+		t[--n] = '\0';
+	if (n == 0 || strpbrk(t, "\r\n") != NULL) {
+		explicit_bzero(t, n);
+		free(t);
+		snprintf(err, errlen, "token file %s: not one line of token", path);
+		return NULL;
+	}
+	return t;
+}
+
+char *
+kubeconfig_token(const struct kubeconfig *kc, char *err, size_t errlen)
+{
+	if (kc->token_path[0] != '\0')
+		return token_read(kc->token_path, err, errlen);
+	if (kc->token == NULL) {
+		snprintf(err, errlen, "the kubeconfig has no token");
+		return NULL;
+	}
+	return xstrdup(kc->token);
+}
+
 int
 kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc, char *err,
     size_t errlen)
@@ -270,8 +304,19 @@ kubeconfig_load(const char *path, const char *context, struct kubeconfig *kc, ch
 		    kc->cert != NULL ? "key" : "certificate");
 		goto out;
 	}
-	if (jv_str(user, "token")[0] != '\0')
+	if (jv_str(user, "token")[0] != '\0') {
 		kc->token = xstrdup(jv_str(user, "token"));
+	} else if (jv_str(user, "tokenFile")[0] != '\0') {
+		const char *tf = jv_str(user, "tokenFile");
+
+		if ((size_t)snprintf(kc->token_path, sizeof(kc->token_path), "%s%s%s",
+		    tf[0] == '/' ? "" : dir, tf[0] == '/' ? "" : "/", tf) >= sizeof(kc->token_path) ||
+		    (kc->token = token_read(kc->token_path, why, sizeof(why))) == NULL) {
+			snprintf(err, errlen, "kubeconfig %s: user %s: %s", path, jv_str(ctx, "user"),
+			    kc->token_path[0] != '\0' ? why : "tokenFile is too long");
+			goto out;
+		}
+	}
 	if (kc->token != NULL && strpbrk(kc->token, "\r\n") != NULL) {
 		snprintf(err, errlen, "kubeconfig %s: user %s's token holds a line break", path,
 		    jv_str(ctx, "user"));
@@ -298,7 +343,6 @@ kubeconfig_in_cluster(const char *dir, struct kubeconfig *kc, char *err, size_t 
 {
 	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
 	char path[PATH_MAX];
-	size_t n;
 
 	memset(kc, 0, sizeof(*kc));
 	str_copy(kc->context, sizeof(kc->context), "in-cluster");
@@ -309,16 +353,10 @@ kubeconfig_in_cluster(const char *dir, struct kubeconfig *kc, char *err, size_t 
 	}
 	snprintf(kc->server, sizeof(kc->server), strchr(host, ':') != NULL ? "https://[%s]:%s" :
 	    "https://%s:%s", host, port != NULL && port[0] != '\0' ? port : "443");
-	snprintf(path, sizeof(path), "%s/token", dir);
-	if ((kc->token = read_file(path, KC_MAX_FILE, &n)) == NULL) {
-		snprintf(err, errlen, "%s: %s (the pod's service account token)", path,
-		    strerror(errno));
-		return -1;
-	}
-	while (n > 0 && (kc->token[n - 1] == '\n' || kc->token[n - 1] == '\r'))
-		kc->token[--n] = '\0';
-	if (n == 0 || strpbrk(kc->token, "\r\n") != NULL) {
-		snprintf(err, errlen, "%s: not one line of token", path);
+	snprintf(kc->token_path, sizeof(kc->token_path), "%s/token", dir);
+	if ((kc->token = token_read(kc->token_path, err, errlen)) == NULL) {
+		str_copy(path, sizeof(path), err);
+		snprintf(err, errlen, "%s (the pod's service account token)", path);
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/ca.crt", dir);

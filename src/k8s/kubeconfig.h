@@ -1,8 +1,9 @@
 /*
  * kubeconfig.h — the part of a kubeconfig file (the one kubectl reads) that
  * reaches one API server: the current context's cluster (server, its CA,
- * insecure-skip-tls-verify) and user (a bearer token, or a client
- * certificate and key), each given inline (*-data, base64) or as a file
+ * insecure-skip-tls-verify) and user (a bearer token, inline or in
+ * tokenFile, or a client certificate and key), each given inline (*-data,
+ * base64) or as a file
  * (relative to the kubeconfig's directory). exec and auth-provider plugins
  * are refused by name: cx runs no program to get a credential.
  */
@@ -19,6 +20,8 @@ struct kubeconfig {
 	char context[256];      /* the context used */
 	char server[1024];      /* https://HOST[:PORT], no trailing '/' */
 	char *token;            /* or NULL */
+	char token_path[4096];  /* where the token was read ("" inline): read again by
+				 * kubeconfig_token, as the file rotates */
 	char *ca, *cert, *key;  /* PEM, or NULL */
 	size_t ca_len, cert_len, key_len;
 	bool insecure;
@@ -46,6 +49,12 @@ int kubeconfig_write(const struct kubeconfig *kc, const char *path, char *err, s
  * mounts them at /var/run/secrets/kubernetes.io/serviceaccount). 0, or -1
  * with err; kc is left for kubeconfig_free either way. */
 int kubeconfig_in_cluster(const char *dir, struct kubeconfig *kc, char *err, size_t errlen);
+
+/* The token of kc as it is now (owned by the caller; zero it, free it):
+ * token_path read again when kc has one (a rotated service account token,
+ * a kubeconfig's tokenFile), else a copy of kc->token; NULL with err when
+ * there is none or the file cannot be read. */
+char *kubeconfig_token(const struct kubeconfig *kc, char *err, size_t errlen);
 
 void kubeconfig_free(struct kubeconfig *kc);
 

@@ -91,12 +91,19 @@ get(struct k8s_watch *w, const char *query, long timeout_ms,
 {
 	char url[2048], auth[8300];
 	const char *hdrs[2] = { "Accept: application/json", auth };
+	char *token = NULL;
 	int rc;
 
 	snprintf(url, sizeof(url), "%s%s%c%s", w->kc->server, w->path,
 	    strchr(w->path, '?') != NULL ? '&' : '?', query);
-	if (w->kc->token != NULL)
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", w->kc->token);
+	/* Read again at each request: a service account token rotates. */
+	if (w->kc->token != NULL && (token = kubeconfig_token(w->kc, err, errlen)) == NULL)
+		return -1;
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		explicit_bzero(token, strlen(token));
+		free(token);
+	}
 	struct httpc_req q = { .method = "GET", .url = url, .headers = hdrs,
 		.nheaders = w->kc->token != NULL ? 2 : 1, .tls = &w->kc->tls,
 		.timeout_ms = timeout_ms, .max_resp = on_line != NULL ? LINE_MAX_B : LIST_MAX,

@@ -148,6 +148,26 @@ wait_for 10 c404
 ok $? "...and the router says 404 for it again" "$(cat "$T/routes")"
 is "$(kill -0 "$router_pid" 2>&1 && echo same)" same "the router was told (SIGHUP), never restarted (pid $router_pid)"
 
+# A token file is read again at each request, as a service account's
+# rotates: a second controller, for class other, starts with a wrong one.
+printf 'wrong%s\n' "$TOKEN" >"$K/token"
+kubeconfig "$URL" "$CA" "    tokenFile: token" >"$K/kubeconfig-tf"
+"$ING" --class other --routes "$T/routes-other" --start-wait 0 --kubeconfig "$K/kubeconfig-tf" -- \
+    ip netns exec "$NS" "$ROUTER" --name internal --rack r1 --routes "$T/routes-other" \
+    --listen 10.244.0.1:8081 >"$T/ingress-other.log" 2>&1 &
+other_pid=$!
+track $other_pid
+refused401() { grep -q "answered 401" "$T/ingress-other.log"; }
+wait_for 10 refused401
+ok $? "a controller with a wrong token in its token file is refused (401), and says so" "$(tail -3 "$T/ingress-other.log")"
+printf '%s\n' "$TOKEN" >"$K/token.new" && mv "$K/token.new" "$K/token"
+other_ok() { [ "$(IN curl -s --max-time 3 -H "Host: other.shop.test" http://10.244.0.1:8081/)" = two ] ||
+    [ "$(IN curl -s --max-time 3 -H "Host: other.shop.test" http://10.244.0.1:8081/)" = one ]; }
+wait_for 20 other_ok
+ok $? "...and once the file holds the right one, it serves class other's Ingress without a restart" \
+    "$(tail -5 "$T/ingress-other.log")"
+kill -TERM "$other_pid"; wait "$other_pid" 2>/dev/null
+
 # The API server dies (SIGKILL): the router serves on with the last table.
 kill -KILL "$api_pid"; wait "$api_pid" 2>/dev/null
 is "$(get web.shop.test | grep -cE '^(one|two)$')" 1 "with the API server stopped, web.shop.test is still served"

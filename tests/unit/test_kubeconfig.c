@@ -268,6 +268,38 @@ test_paths(void **state)
 }
 
 /* The rack's copy: credentials inline, read back the same. */
+/* tokenFile: read relative to the kubeconfig, and again at each
+ * kubeconfig_token (it rotates); a missing one is refused by name. */
+static void
+test_token_file(void **state)
+{
+	struct kubeconfig kc;
+	char err[600], text[2048], *t;
+
+	(void)state;
+	put("token", "first\n");
+	snprintf(text, sizeof(text), "%s%s", config_head,
+	    "users:\n- name: certs\n  user: {tokenFile: token}\n");
+	put("tf", text);
+	assert_int_equal(load("tf", &kc, err, sizeof(err)), 0);
+	assert_string_equal(kc.token, "first");
+	put("token", "second\n");
+	t = kubeconfig_token(&kc, err, sizeof(err));
+	assert_non_null(t);
+	assert_string_equal(t, "second");
+	free(t);
+	put("token", "two\nlines\n");
+	assert_null(kubeconfig_token(&kc, err, sizeof(err)));
+	assert_non_null(strstr(err, "not one line of token"));
+	kubeconfig_free(&kc);
+	snprintf(text, sizeof(text), "%s%s", config_head,
+	    "users:\n- name: certs\n  user: {tokenFile: /nonexistent/token}\n");
+	put("tf", text);
+	assert_int_equal(load("tf", &kc, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "user certs: token file /nonexistent/token: No such file"));
+	kubeconfig_free(&kc);
+}
+
 static void
 test_write(void **state)
 {
@@ -335,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_token_file),
 		cmocka_unit_test(test_write),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
