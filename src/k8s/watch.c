@@ -49,7 +49,8 @@ k8s_watch_event(jv *items, char *rv, size_t rvlen, const char *line, size_t len)
 	obj = jv_get(ev, "object");
 	if (strcmp(type, "ERROR") == 0 || !jv_is_object(obj))
 		goto out;
-	str_copy(rv, rvlen, jv_str_or(jv_get(obj, "metadata"), "resourceVersion", rv));
+	if (jv_str_or(jv_get(obj, "metadata"), "resourceVersion", NULL) != NULL)
+		str_copy(rv, rvlen, jv_str_or(jv_get(obj, "metadata"), "resourceVersion", ""));
 	if (strcmp(type, "BOOKMARK") == 0) {
 		rc = 0;
 	} else if (!item_key(obj, key, sizeof(key))) {
