@@ -13,10 +13,11 @@
  *
  *   cx-ingress --class cx --routes /run/cx/routes.public
  *       (--kubeconfig FILE [--context NAME] | --in-cluster)
- *       [--certs DIR] [--start-wait S] [--verbose]
+ *       [--rack NAME] [--certs DIR] [--start-wait S] [--verbose]
  *       -- cx-router --routes /run/cx/routes.public [--listen-tls IP:443 --certs DIR] ...
  *
- * With --certs it also watches the cluster's kubernetes.io/tls Secrets and
+ * With --rack only Ingresses labelled cx.rack=NAME are served: racks that
+ * share a cluster share the class names. With --certs it also watches the cluster's kubernetes.io/tls Secrets and
  * writes the certificate of each host an Ingress lists in spec.tls to
  * DIR/HOST.pem and DIR/HOST.key (0600), before the snapshot that names it;
  * such hosts get flag redirect (docs/kubernetes.md).
@@ -51,7 +52,8 @@ static const char *const paths[W_COUNT] = {
 
 /* What one pass writes, and what it wrote last. */
 struct state {
-	const char *klass, *routes, *certs_dir;	/* certs_dir NULL: no TLS, no Secrets */
+	struct k8s_ingress_scope scope;		/* the class, and the rack or NULL */
+	const char *routes, *certs_dir;		/* certs_dir NULL: no TLS, no Secrets */
 	struct buf last, last_warn;
 	char *last_hosts;			/* the certificate hosts written last, "\n"-ended */
 };
@@ -75,7 +77,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: cx-ingress --class NAME --routes FILE (--kubeconfig FILE "
 	    "[--context NAME] | --in-cluster)\n"
-	    "                  [--certs DIR] [--start-wait SECONDS] [--verbose] -- "
+	    "                  [--rack NAME] [--certs DIR] [--start-wait SECONDS] [--verbose] -- "
 	    "ROUTER-COMMAND [ARG...]\n");
 	exit(2);
 }
@@ -150,9 +152,9 @@ make_snapshot(struct k8s_watch *w, struct state *st)
 		goto out;
 	buf_init(&text, SNAPSHOT_MAX);
 	buf_init(&warn, 64u << 10);
-	if (k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], st->klass, &text, &warn, &certs,
+	if (k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], &st->scope, &text, &warn, &certs,
 	    &ncerts) == -1) {
-		log_warnx("the routes of class %s pass %u bytes: keeping the last table", st->klass,
+		log_warnx("the routes of class %s pass %u bytes: keeping the last table", st->scope.klass,
 		    SNAPSHOT_MAX);
 	} else {
 		if (st->certs_dir != NULL) {
@@ -205,10 +207,14 @@ start_router(char **argv)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		sigset_t none;
+		sigset_t hup;
 
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* SIGHUP stays blocked across exec: one sent before the router
+		 * takes it (cx-router reads it from a signalfd) waits instead of
+		 * killing it, its default. */
+		sigemptyset(&hup);
+		sigaddset(&hup, SIGHUP);
+		sigprocmask(SIG_SETMASK, &hup, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "cx-ingress: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -238,6 +244,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "class", required_argument, NULL, 'c' },
 		{ "routes", required_argument, NULL, 'r' },
+		{ "rack", required_argument, NULL, 'R' },
 		{ "certs", required_argument, NULL, 'C' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
@@ -261,7 +268,8 @@ main(int argc, char **argv)
 		char *end;
 
 		switch (c) {
-		case 'c': st.klass = optarg; break;
+		case 'c': st.scope.klass = optarg; break;
+		case 'R': st.scope.rack = optarg; break;
 		case 'r': st.routes = optarg; break;
 		case 'C': st.certs_dir = optarg; break;
 		case 'k': kubeconfig = optarg; break;
@@ -279,7 +287,7 @@ main(int argc, char **argv)
 		default: usage();
 		}
 	}
-	if (st.klass == NULL || st.routes == NULL || optind >= argc || (kubeconfig == NULL) == !in_cluster)
+	if (st.scope.klass == NULL || st.routes == NULL || optind >= argc || (kubeconfig == NULL) == !in_cluster)
 		usage();
 	log_init("cx-ingress", verbose);
 	if ((in_cluster ? kubeconfig_in_cluster(SA_DIR, &kc, err, sizeof(err)) :
@@ -308,8 +316,9 @@ main(int argc, char **argv)
 		    k8s_watch_start(&w[i], &kc, paths[i], ev[1], err, sizeof(err)) == -1)
 			fatalx("%s", err);
 	}
-	log_info("class %s: watching %s's Ingresses, Services, Endpoints%s; routes to %s",
-	    st.klass, kc.server, st.certs_dir != NULL ? " and TLS Secrets" : "", st.routes);
+	log_info("class %s%s%s: watching %s's Ingresses, Services, Endpoints%s; routes to %s",
+	    st.scope.klass, st.scope.rack != NULL ? ", rack " : "", st.scope.rack != NULL ?
+	    st.scope.rack : "", kc.server, st.certs_dir != NULL ? " and TLS Secrets" : "", st.routes);
 	buf_init(&st.last, SNAPSHOT_MAX);
 	buf_init(&st.last_warn, 0);
 	start_by = now_ms() + start_wait * 1000;

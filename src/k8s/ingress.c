@@ -90,10 +90,14 @@ host_ok(const char *h, char *out, size_t outlen)
 }
 
 static bool
-of_class(const jv *ing, const char *klass)
+in_scope(const jv *ing, const struct k8s_ingress_scope *scope)
 {
 	const char *c = jv_str_or(jv_get(ing, "spec"), "ingressClassName", NULL);
+	const char *klass = scope->klass;
 
+	if (scope->rack != NULL && strcmp(jv_str_or(jv_get(jv_get(ing, "metadata"), "labels"),
+	    "cx.rack", ""), scope->rack) != 0)
+		return false;
 	if (c != NULL)
 		return strcmp(c, klass) == 0;
 	c = jv_str_or(jv_get(jv_get(ing, "metadata"), "annotations"),
@@ -324,7 +328,8 @@ k8s_ingress_certs_free(struct k8s_ingress_cert *c, size_t n)
 
 int
 k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,
-    const jv *secrets, const char *klass, struct buf *out, struct buf *warnings,
+    const jv *secrets, const struct k8s_ingress_scope *scope, struct buf *out,
+    struct buf *warnings,
     struct k8s_ingress_cert **certs, size_t *ncerts)
 {
 	size_t n = 0, m = 0;
@@ -336,7 +341,7 @@ k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoint
 	for (size_t i = 0; i < n; i++) {
 		const jv *ing = jv_get(ingresses, keys[i]);
 
-		if (of_class(ing, klass))
+		if (in_scope(ing, scope))
 			order[m++] = (struct aged){ keys[i],
 			    jv_str_or(jv_get(ing, "metadata"), "creationTimestamp", "") };
 	}

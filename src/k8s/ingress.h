@@ -20,10 +20,17 @@ struct k8s_ingress_cert {
 	size_t cert_len, key_len;
 };
 
+/* Which Ingresses a router serves: those of class klass and, when rack is
+ * not NULL, labelled cx.rack=RACK (two racks on one cluster share the class
+ * names; each serves its own apps). */
+struct k8s_ingress_scope {
+	const char *klass, *rack;
+};
+
 /*
- * The snapshot of ingress class klass into out: a host line per rule host
+ * The snapshot of scope's Ingresses into out: a host line per rule host
  * of each Ingress of the class (spec.ingressClassName, or the older
- * kubernetes.io/ingress.class annotation), its up lines the ready IPv4
+ * kubernetes.io/ingress.class annotation) and rack, its up lines the ready IPv4
  * addresses of the backend Service's Endpoints on the Service port's target.
  * ingresses, services, endpoints and secrets (kubernetes.io/tls ones; NULL:
  * none) are objects keyed "NAMESPACE/NAME". A host two Ingresses claim goes
@@ -38,7 +45,7 @@ struct k8s_ingress_cert {
  * its maximum.
  */
 int k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,
-    const jv *secrets, const char *klass, struct buf *out, struct buf *warnings,
+    const jv *secrets, const struct k8s_ingress_scope *scope, struct buf *out, struct buf *warnings,
     struct k8s_ingress_cert **certs, size_t *ncerts);
 void k8s_ingress_certs_free(struct k8s_ingress_cert *c, size_t n);
 

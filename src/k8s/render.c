@@ -786,7 +786,8 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	char image[512];
 	const char *const names[] = { "http", "https" };
 	const int nums[] = { 80, 443 };
-	const char *const argv[] = { "cx-ingress", "--in-cluster", "--class", role, "--routes",
+	const char *const argv[] = { "cx-ingress", "--in-cluster", "--class", role, "--rack",
+		o->rack, "--routes",
 		"/run/cx/routes", "--certs", "/run/cx/certs", "--", "cx-router", "--name",
 		strcmp(role, "cx") == 0 ? "public" : "internal", "--rack", o->rack, "--routes",
 		"/run/cx/routes", "--listen", "0.0.0.0:80", "--listen-tls", "0.0.0.0:443", "--certs",

@@ -64,6 +64,7 @@ static const char endpoints[] =
 
 static struct k8s_ingress_cert *certs;
 static size_t ncerts;
+static struct k8s_ingress_scope scope = { "cx", NULL };
 
 /* The snapshot of class cx for ingresses and secrets (JSON object texts;
  * secrets may be NULL); the certificates in certs. */
@@ -78,7 +79,7 @@ snapshot_tls(const char *ingresses, const char *secrets, struct buf *out, struct
 	buf_init(out, max);
 	buf_init(warn, 0);
 	k8s_ingress_certs_free(certs, ncerts);
-	rc = k8s_ingress_snapshot(i, s, e, t, "cx", out, warn, &certs, &ncerts);
+	rc = k8s_ingress_snapshot(i, s, e, t, &scope, out, warn, &certs, &ncerts);
 	buf_adds(out, "");
 	buf_adds(warn, "");
 	jv_free(i);
@@ -283,6 +284,30 @@ tls_from_secrets(void **state)
 }
 
 static void
+only_the_racks_own(void **state)
+{
+	/* With a rack, only Ingresses labelled cx.rack=RACK: another rack's
+	 * of the same class on the cluster is not served. */
+	char *a = xasprintf("{\"metadata\":{\"name\":\"a\",\"namespace\":\"shop\",\"labels\":"
+	    "{\"cx.rack\":\"r1\"}},\"spec\":{\"ingressClassName\":\"cx\",\"rules\":[{\"host\":"
+	    "\"a.test\",\"http\":{\"paths\":[{\"path\":\"/\",\"backend\":{\"service\":{\"name\":"
+	    "\"one\",\"port\":{\"number\":8080}}}}]}}]}}");
+	char *b = ingress("shop", "b", "cx", "2026-01-01T00:00:00Z", "b.test", "one", "8080");
+	char *in = xasprintf("{\"shop/a\":%s,\"shop/b\":%s}", a, b);
+	struct buf out, warn;
+
+	(void)state;
+	scope.rack = "r1";
+	assert_int_equal(snapshot(in, &out, &warn, 0), 0);
+	scope.rack = NULL;
+	assert_string_equal(out.data, "cx-routes 1\nhost a.test shop one 60 /\n"
+	    "up 10.0.1.1-8080 10.0.1.1 8080\n");
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(in);
+}
+
+static void
 too_large_is_refused(void **state)
 {
 	char *in = one("shop/web", ingress("shop", "web", "cx", "2026-01-01T00:00:00Z",
@@ -346,6 +371,7 @@ main(void)
 		cmocka_unit_test(class_and_age),
 		cmocka_unit_test(nothing_unsafe_reaches_a_line),
 		cmocka_unit_test(tls_from_secrets),
+		cmocka_unit_test(only_the_racks_own),
 		cmocka_unit_test(too_large_is_refused),
 		cmocka_unit_test(watch_events),
 	};
