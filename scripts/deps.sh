@@ -7,7 +7,7 @@
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
-util-linux psmisc sqlite3 openssl perl python3 wrk nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
+util-linux psmisc sqlite3 openssl perl python3 wrk libnghttp2-dev nghttp2-client python3-h2 nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
 podman mmdebstrap postgresql redis-server memcached mariadb-server
 etcd-server golang-go rsync jq python3-yaml"
 # The servers an app's resources: run as (postgresql, redis-server, memcached, mariadb-server)

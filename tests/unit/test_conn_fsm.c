@@ -31,6 +31,8 @@ struct arrow {
 /* The rows drawn atop conn.c, in its order. */
 static const struct arrow arrows[] = {
 	{ CS_TLS, CE_HANDSHAKE_DONE, CS_HEAD },
+	{ CS_TLS, CE_H2, CS_H2 },
+	{ CS_HEAD, CE_H2, CS_H2 },
 	{ CS_HEAD, CE_ROUTED, CS_PROXY },
 	{ CS_HEAD, CE_ANSWER_LOCAL, CS_LOCAL },
 	{ CS_PROXY, CE_ROUTED, CS_PROXY },
@@ -87,6 +89,7 @@ test_no_other_arrow(void **state)
 	for (int e = 0; e < CE_COUNT; e++) {
 		assert_int_equal(conn_fsm_next(CS_TUNNEL, (enum conn_event)e), -1);
 		assert_int_equal(conn_fsm_next(CS_LINGER, (enum conn_event)e), -1);
+		assert_int_equal(conn_fsm_next(CS_H2, (enum conn_event)e), -1);
 	}
 	assert_int_equal(conn_fsm_next(CS_COUNT, CE_ROUTED), -1);
 	assert_int_equal(conn_fsm_next(CS_HEAD, CE_COUNT), -1);
@@ -118,6 +121,7 @@ test_names(void **state)
 	static const char *const names[CS_COUNT] = {
 		[CS_HEAD] = "head", [CS_LOCAL] = "local", [CS_PROXY] = "proxy",
 		[CS_TUNNEL] = "tunnel", [CS_LINGER] = "linger", [CS_TLS] = "tls",
+		[CS_H2] = "h2",
 	};
 
 	(void)state;
