@@ -8,7 +8,8 @@
  *                    │ on the TLS listener:
  *                    │   TLS ── handshake fails (unknown SNI, no TLS 1.3) / 10 s ──► freed
  *                    │    │ └─ H2: ALPN chose h2 ──► H2 (h2.c: each stream an HTTP/1.1
- *                    │    │                          request upstream) ──► freed
+ *                    │    │                          request upstream) ──► freed, or
+ *                    │    │                          LINGER: GOAWAY for a broken limit
  *                    │    │ HANDSHAKE_DONE (xport_handshake OK; a peer: still listed)
  *                    ▼    ▼
  *   ┌────────────► HEAD ── ANSWER_LOCAL: malformed, 408, 404/503/501/metrics ──┐
@@ -30,6 +31,7 @@
  *
  * The arrows, one row of the table each (conn_fsm_next):
  *   TLS   ─HANDSHAKE_DONE─► HEAD   TLS   ─H2─► H2         HEAD  ─H2─► H2
+ *   H2    ─LINGER─► LINGER
  *   HEAD  ─ROUTED─► PROXY        HEAD  ─ANSWER_LOCAL─► LOCAL
  *   PROXY ─ROUTED─► PROXY        PROXY ─ANSWER_LOCAL─► LOCAL     PROXY ─UPGRADED─► TUNNEL
  *   PROXY ─KEEP_ALIVE─► HEAD     PROXY ─LINGER─► LINGER
@@ -114,6 +116,9 @@ static const signed char next_state[CS_COUNT][CE_COUNT] = {
 		[CE_ANSWER_LOCAL] = CS_LOCAL + 1,
 		[CE_H2] = CS_H2 + 1,
 	},
+	[CS_H2] = {
+		[CE_LINGER] = CS_LINGER + 1,
+	},
 	[CS_PROXY] = {
 		[CE_ROUTED] = CS_PROXY + 1,
 		[CE_ANSWER_LOCAL] = CS_LOCAL + 1,
@@ -125,7 +130,7 @@ static const signed char next_state[CS_COUNT][CE_COUNT] = {
 		[CE_KEEP_ALIVE] = CS_HEAD + 1,
 		[CE_LINGER] = CS_LINGER + 1,
 	},
-	/* CS_TUNNEL, CS_LINGER and CS_H2 end in conn_free() alone. */
+	/* CS_TUNNEL and CS_LINGER end in conn_free() alone. */
 };
 
 int
@@ -417,6 +422,15 @@ void
 conn_kick(struct conn *c)
 {
 	conn_run(c);
+}
+
+int
+conn_linger(struct conn *c)
+{
+	xport_shutdown_wr(&c->xp);
+	conn_enter(c, CE_LINGER);
+	c->deadline = conn_now(c) + LINGER_MS;
+	return STEP_MORE;
 }
 
 /* ---- the handshake (TLS; a plain client has none) ---- */

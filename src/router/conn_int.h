@@ -53,7 +53,7 @@ enum conn_event {
 	CE_ANSWER_LOCAL,	/* HEAD, PROXY -> LOCAL: 404/503/..., a refusal, 502/504 */
 	CE_UPGRADED,		/* PROXY -> TUNNEL: 101 to an Upgrade */
 	CE_KEEP_ALIVE,		/* LOCAL, PROXY -> HEAD: the exchange ended, the next one */
-	CE_LINGER,		/* LOCAL, PROXY -> LINGER: ended with a close, drain the rest */
+	CE_LINGER,		/* LOCAL, PROXY, H2 -> LINGER: ended with a close, drain the rest */
 	CE_H2,			/* TLS -> H2: ALPN chose h2; HEAD -> H2: the HTTP/2 preface (h2c) */
 	CE_COUNT
 };
@@ -155,6 +155,9 @@ int conn_finish(struct conn *c);
 int conn_read(struct conn *c);
 /* Runs c's steps now (an event of something it waits on: h2.c's upstreams). */
 void conn_kick(struct conn *c);
+/* Our last bytes are out: FIN, then drop what the client still sends for
+ * LINGER_MS (so that they are not lost to a reset); STEP_MORE. */
+int conn_linger(struct conn *c);
 /* Writes out[out_off..] to the client. STEP_MORE when all is written,
  * STEP_WAIT, -1 on error. */
 int conn_flush_out(struct conn *c);

@@ -1332,8 +1332,14 @@ h2_recv(struct h2 *h)
 	    c->in_len - c->in_off);
 	c->in_off = c->in_len = 0;
 	if (n < 0) {
+		/* A flood or a broken limit nghttp2 found: what it queued (a
+		 * bounded lot) goes out with our GOAWAY, then the close. */
 		log_debug("HTTP/2 client %s: %s", c->peer_ip, nghttp2_strerror((int)n));
-		return -1;
+		if (h->calm)
+			return -1;
+		h->calm = true;
+		if (nghttp2_session_terminate_session(h->s, NGHTTP2_ENHANCE_YOUR_CALM) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1435,6 +1441,11 @@ h2_step(struct conn *c)
 	if ((!nghttp2_session_want_read(h->s) || c->rd_eof || h->calm ||
 	    (h->draining && h->nstreams == 0)) &&
 	    !nghttp2_session_want_write(h->s) && h->pend_len == 0) {
+		if (h->calm && !c->rd_eof) {
+			/* The GOAWAY must reach a client still sending. */
+			h2_free(c);
+			return conn_linger(c);
+		}
 		conn_free(c);
 		return STEP_FREED;
 	}
