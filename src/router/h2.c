@@ -99,32 +99,59 @@ req_fail(struct h2_req *r, const char *why)
 	return -1;
 }
 
-/* A pseudo-header into its place: fixed ones into small arrays. */
+/* A token (RFC 9110 5.6.2): what a method is made of. */
+static bool
+is_token(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch <= ' ' || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch) != NULL)
+			return false;
+	}
+	return n > 0;
+}
+
+/* Visible ASCII, no space: what a request target may hold. */
+static bool
+is_visible(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* A pseudo-header into its place: fixed ones into small arrays. Each value
+ * goes into the request line or Host, so each is checked for what may
+ * stand there (nothing may end the line or add a field). */
 static int
 req_pseudo(struct h2_req *r, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	if (r->regular_seen)
 		return req_fail(r, "pseudo-header after a regular field");
 	if (name_is(name, nlen, ":method")) {
-		if (r->has_method || vlen == 0 || vlen >= sizeof(r->method))
+		if (r->has_method || vlen >= sizeof(r->method) || !is_token(value, vlen))
 			return req_fail(r, "bad or repeated :method");
 		memcpy(r->method, value, vlen);
 		r->method[vlen] = '\0';
 		r->has_method = true;
 	} else if (name_is(name, nlen, ":scheme")) {
-		if (r->has_scheme || vlen == 0 || vlen >= sizeof(r->scheme))
+		if (r->has_scheme || vlen == 0 || vlen >= sizeof(r->scheme) ||
+		    !is_token(value, vlen))
 			return req_fail(r, "bad or repeated :scheme");
 		memcpy(r->scheme, value, vlen);
 		r->scheme[vlen] = '\0';
 		r->has_scheme = true;
 	} else if (name_is(name, nlen, ":authority")) {
-		if (r->has_authority)
-			return req_fail(r, "repeated :authority");
+		if (r->has_authority || !rewrite_valid_authority((struct http_slice){ value, vlen }))
+			return req_fail(r, "bad or repeated :authority");
 		buf_add(&r->authority, value, vlen);
 		r->has_authority = true;
 	} else if (name_is(name, nlen, ":path")) {
-		if (r->has_path || vlen == 0)
-			return req_fail(r, "empty or repeated :path");
+		if (r->has_path || vlen == 0 || !is_visible(value, vlen))
+			return req_fail(r, "bad, empty or repeated :path");
 		buf_add(&r->path, value, vlen);
 		r->has_path = true;
 	} else {
@@ -169,8 +196,8 @@ h2_req_add(struct h2_req *r, const char *name, size_t nlen, const char *value, s
 		return 0;
 	}
 	if (name_is(name, nlen, "host")) {
-		if (r->has_host)
-			return req_fail(r, "repeated host");
+		if (r->has_host || !rewrite_valid_authority((struct http_slice){ value, vlen }))
+			return req_fail(r, "bad or repeated host");
 		r->has_host = true;
 		if (r->has_authority)
 			return 0;	/* :authority wins (RFC 9113 8.3.1) */
@@ -1125,6 +1152,7 @@ on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST ||
 	    h->calm)
 		return 0;
+	M_INC(h->c->w->m.h2_streams);
 	st = xcalloc(1, sizeof(*st));
 	st->h2 = h;
 	st->id = frame->hd.stream_id;
@@ -1220,6 +1248,18 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	return 0;
 }
 
+/* A GOAWAY for an error, ours or nghttp2's (its reset rate limit): counted. */
+static int
+on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
+{
+	struct h2 *h = arg;
+
+	(void)s;
+	if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+		M_INC(h->c->w->m.h2_goaways);
+	return 0;
+}
+
 static int
 on_stream_close(nghttp2_session *s, int32_t id, uint32_t code, void *arg)
 {
@@ -1270,6 +1310,7 @@ h2_begin(struct conn *c)
 			nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
 			nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 			nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+			nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
 			nghttp2_option_set_no_auto_window_update(o, 1);
 			nghttp2_option_set_max_outbound_ack(o, H2_MAX_OUTBOUND_ACK);
 			nghttp2_option_set_max_settings(o, H2_MAX_SETTINGS);
@@ -1294,6 +1335,7 @@ h2_begin(struct conn *c)
 		return -1;
 	}
 	c->h2 = h;
+	M_INC(c->w->m.h2_conns);
 	h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
 	c->deadline = h->io_deadline;
 	return 0;

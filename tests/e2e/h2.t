@@ -88,6 +88,10 @@ is "$code" 503 "a host without processes over HTTP/2: 503"
 code=$("${C[@]}" --http2-prior-knowledge -o /dev/null -w '%{http_code}' -H 'Host: dead.app1.dev.localhost' $URL/)
 is "$code" 502 "a refused upstream over HTTP/2: 502"
 
+out=$("${C[@]}" --http2-prior-knowledge -H 'Host: nope.example.test' --data-binary @"$T/up.bin" \
+	-w ' %{http_code}' $URL/echo | tr -d '\n')
+is "$out" 'no route for host "nope.example.test" 404' "a 404 before a 3 MB upload ended: answered, the rest dropped"
+
 # 12-13: many streams on few connections, over TLS and h2c
 out=$(timeout 30 h2load -n 2000 -c 4 -m 50 --connect-to=127.0.0.1:$PT "$TURL/" 2>&1)
 ok $(echo "$out" | grep -q 'status codes: 2000 2xx' && echo "$out" | grep -q 'Application protocol: h2'; echo $?) \
@@ -116,6 +120,10 @@ done
 out=$(timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S few-resets 2>&1)
 like "$out" '^served ' "control: 150 resets (under the limit), then a request on the same connection: served"
 rss1=$(rss)
+m=$("${C[@]}" -H 'Host: _cx' $URL/_cx/metrics)
+ok $(echo "$m" | grep -qE '^cx_router_http2_goaways_total\{.*\} ([6-9]|[1-9][0-9]+)$' &&
+	echo "$m" | grep -qE '^cx_router_http2_connections_total\{.*\} [1-9]'; echo $?) \
+	"metrics count HTTP/2 connections, and the six GOAWAYs" "$(echo "$m" | grep http2)"
 note "router RSS: $rss0 kB before the hostile peers, $rss1 kB after"
 ok $([ $((rss1 - rss0)) -lt 20000 ]; echo $?) "the router's RSS grew by less than 20 MB" "$rss0 -> $rss1 kB"
 out=$("${TC[@]}" --http2 -w ' %{http_version}' $TURL/ | tr -d '\n')

@@ -159,13 +159,24 @@ test_refused_fields(void **state)
 	refused("Accept", "*/*", "upper-case field name");
 	refused("x-a", "1\r\nx-injected: 2", "CR, LF or NUL in a field value");
 	/* Pseudo-headers: known ones, once each, before every regular field. */
-	refused(":path", "/again", "empty or repeated :path");
+	refused(":path", "/again", "bad, empty or repeated :path");
+	refused(":authority", "other.test", "bad or repeated :authority");
 	refused(":protocol", "websocket", "unknown pseudo-header");
 	get(&r, "/", "web.test");
 	assert_int_equal(add(&r, "accept", "*/*"), 0);
 	assert_int_equal(add(&r, ":authority", "late.test"), -1);
 	assert_string_equal(r.error, "pseudo-header after a regular field");
 	h2_req_free(&r);
+	/* What goes into the request line or Host cannot break it. */
+	h2_req_init(&r);
+	assert_int_equal(add(&r, ":method", "GET / HTTP/1.1"), -1);
+	assert_string_equal(r.error, "bad or repeated :method");
+	assert_int_equal(add(&r, ":path", "/a b"), -1);
+	assert_string_equal(r.error, "bad, empty or repeated :path");
+	assert_int_equal(add(&r, ":authority", "a.test/x"), -1);
+	assert_string_equal(r.error, "bad or repeated :authority");
+	h2_req_free(&r);
+	refused("host", "a b", "bad or repeated host");
 	/* The list is capped as SETTINGS_MAX_HEADER_LIST_SIZE says. */
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
