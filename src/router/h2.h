@@ -10,9 +10,9 @@
  * HTTP/1.1 one, sent upstream as HTTP/1.1 over the keep-alive pool, its
  * answer sent back on the stream under HTTP/2 flow control.
  *
- * The pure part (h2_req_*, h2_response_fields) turns an HTTP/2 header
- * list into an HTTP/1.1 request head and an HTTP/1.1 response head into an
- * HTTP/2 field list; tests/unit/test_h2.c checks it.
+ * The pure part (h2_preface, h2_req_*, h2_response_fields: h2conv.c) turns
+ * an HTTP/2 header list into an HTTP/1.1 request head and an HTTP/1.1
+ * response head into an HTTP/2 field list; tests/unit/test_h2.c checks it.
  */
 #ifndef CX_ROUTER_H2_H
 #define CX_ROUTER_H2_H
