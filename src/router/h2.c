@@ -1282,8 +1282,13 @@ h2_timeout(struct conn *c)
 		}
 	}
 	if (now >= h->io_deadline) {
-		conn_free(c);
-		return STEP_FREED;
+		/* Idle, or the client has not taken our bytes for that long;
+		 * streams still waiting on their upstreams have their own deadlines. */
+		if (h->nstreams == 0 || h->pend_len > 0) {
+			conn_free(c);
+			return STEP_FREED;
+		}
+		h->io_deadline = now + IDLE_TIMEOUT_MS;
 	}
 	return STEP_MORE;
 }
