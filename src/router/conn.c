@@ -393,6 +393,7 @@ conn_begin_h2(struct conn *c)
 		return STEP_FREED;
 	}
 	conn_enter(c, CE_H2);
+	c->rd_ready = true;	/* OpenSSL may hold bytes read with the handshake */
 	return STEP_MORE;
 }
 
