@@ -146,7 +146,15 @@ ok $([ $((rss1 - rss0)) -lt 30000 ]; echo $?) "the router's RSS grew by less tha
 out=$("${TC[@]}" --http2 -w ' %{http_version}' $TURL/ | tr -d '\n')
 is "$out" "one 2" "the router still serves HTTP/2 after the hostile peers"
 
+# SIGTERM with a stream in flight: it is answered (GOAWAY NO_ERROR first), then the router stops.
+"${C[@]}" --http2-prior-knowledge -H "Host: $S" -w ' %{http_code} %{http_version}' "$URL/slow?ms=1500" \
+	>"$T/inflight.out" 2>&1 &
+CURL=$!
+track $CURL
+sleep 0.3
 kill -TERM $RPID
+wait $CURL
+is "$(tr -d '\n' <"$T/inflight.out")" "one 200 2" "SIGTERM: the HTTP/2 stream in flight is answered"
 wait_for 10 gone $RPID
-ok $? "the router stops on SIGTERM"
+ok $? "...and the router stops"
 done_testing
