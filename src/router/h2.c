@@ -196,11 +196,29 @@ stream_release_upstream(struct h2_stream *st)
 	}
 }
 
+/* The request body buffered for the upstream will not go there: dropped,
+ * and its window given back (to the connection alone once the stream is
+ * closed), or the client's connection window would shrink for good. */
+static void
+stream_drop_body(struct h2_stream *st, bool closed)
+{
+	if (st->rq_unconsumed > 0) {
+		if (closed)
+			nghttp2_session_consume_connection(st->h2->s, st->rq_unconsumed);
+		else
+			nghttp2_session_consume(st->h2->s, st->id, st->rq_unconsumed);
+		st->rq_unconsumed = 0;
+	}
+	buf_reset(&st->rq);
+	st->rq_off = 0;
+}
+
 static void
 stream_free(struct h2_stream *st)
 {
 	struct h2 *h = st->h2;
 
+	stream_drop_body(st, true);
 	stream_account(st);
 	stream_release_upstream(st);
 	worker_table_release(h->c->w, st->wt);
@@ -312,6 +330,7 @@ stream_local(struct h2_stream *st, int status, const char *headers, const char *
 		buf_add(&st->rsb, body, blen);
 	st->rs_eof = true;
 	st->phase = SP_ANSWERED;	/* a request body still coming is dropped */
+	stream_drop_body(st, false);
 	stream_submit(st, &resp, st->rsb.len > 0);
 	buf_free(&head);
 }
@@ -458,6 +477,7 @@ stream_fail(struct h2_stream *st, int status, const char *why)
 		    NGHTTP2_INTERNAL_ERROR);
 		stream_release_upstream(st);
 		st->phase = SP_ANSWERED;
+		stream_drop_body(st, false);
 		return 0;
 	}
 	snprintf(body, sizeof(body), "%s%s%s\n", why, st->upstream ? " " : "",
@@ -637,8 +657,7 @@ stream_pump_request(struct h2_stream *st)
 			if (st->rs != RS_HEAD) {
 				/* It answered and stopped reading: drop the rest. */
 				st->up_reusable = false;
-				buf_reset(&st->rq);
-				st->rq_off = 0;
+				stream_drop_body(st, false);
 				return true;
 			}
 			stream_upstream_failed(st, "upstream write failed:");
@@ -689,6 +708,8 @@ stream_response_end(struct h2_stream *st)
 		upstream_release(st->h2->c->w, uc);
 	else
 		upstream_close(st->h2->c->w, uc);
+	if (!rq_done)
+		stream_drop_body(st, false);	/* what still comes is dropped too */
 	stream_resume(st);
 }
 

@@ -104,6 +104,12 @@ out=$("${C[@]}" --http2-prior-knowledge -H 'Host: nope.example.test' --data-bina
 	-w ' %{http_code}' $URL/echo | tr -d '\n')
 is "$out" 'no route for host "nope.example.test" 404' "a 404 before a 3 MB upload ended: answered, the rest dropped"
 
+head -c 200000 "$T/up.bin" >"$T/200k.bin"
+out=$(timeout 10 h2load -n 100 -c 1 -m 1 -d "$T/200k.bin" -H ':authority: nope.example.test' "$URL/" 2>&1)
+ok $(echo "$out" | grep -q 'status codes: 0 2xx, 0 3xx, 100 4xx'; echo $?) \
+	"100 uploads of 200 KB answered 404, one after the other on one connection: each body goes through (the dropped bytes' window is given back)" \
+	"$(echo "$out" | grep -E 'requests:|status codes')"
+
 # Retries as for HTTP/1.1: a GET that a process resets goes to the other
 # one; a POST is not sent twice (502 when it met the process that reset it).
 codes=""
