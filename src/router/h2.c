@@ -1076,9 +1076,8 @@ h2_begin(struct conn *c)
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 	};
 
-	/* Made once per process (the first connection of any worker: each
-	 * worker's first h2_begin is not concurrent with another's only
-	 * through this flag, so it is done under a once). */
+	/* The callbacks and options are the same for every session: made once,
+	 * by the first worker to need them (under the lock: workers are threads). */
 	if (__atomic_load_n(&opt, __ATOMIC_ACQUIRE) == NULL) {
 		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -1236,6 +1235,12 @@ h2_step(struct conn *c)
 	}
 	for (struct h2_stream *st = h->streams, *next; st != NULL; st = next) {
 		next = st->next;
+		if (st->phase == SP_READY && !routes_allowed(c->w->cur->rt, c->peer_addr)) {
+			/* The allow list changed under this connection (as exchange.c). */
+			M_INC(c->w->m.denied);
+			conn_free(c);
+			return STEP_FREED;
+		}
 		if (stream_pump(st))
 			progress = true;
 	}
