@@ -12,9 +12,12 @@ prints one line:
   open              neither happened within 10 s (the limit did not hold)
 Attacks: rapid-reset, settings-flood, ping-flood, continuation-flood,
 big-headers, hpack-bomb; slow-reader opens 100 streams of large answers,
-reads nothing for 3 s and prints "stalled"; few-resets is the control: resets under the
+reads nothing for 3 s and prints "stalled"; garbage opens 200 connections,
+each sending 40 random frames (random types, flags, streams, payloads, now
+and then a valid header block) and prints "done"; few-resets is the control: resets under the
 limit, then a request on the same connection.
 """
+import random
 import socket
 import struct
 import sys
@@ -111,7 +114,7 @@ def attack(sock, name, authority):
                               bytes([0x80 | 62]) * 2000)
         send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     else:
-        raise SystemExit("unknown attack %r: want rapid-reset, few-resets, slow-reader,"
+        raise SystemExit("unknown attack %r: want rapid-reset, few-resets, slow-reader, garbage,"
                          " settings-flood, ping-flood, continuation-flood, big-headers or"
                          " hpack-bomb" % name)
 
@@ -146,10 +149,39 @@ def watch(sock, t0):
     return "open"
 
 
+def garbage(port, authority):
+    rnd = random.Random(9113)
+    for _ in range(200):
+        frames = []
+        for _ in range(40):
+            sid = rnd.choice([0, 1, 3, 5, rnd.randrange(1 << 31)])
+            if rnd.random() < 0.3:
+                frames.append(frame(HEADERS, rnd.choice([4, 5, 0, 0x24, 0x2d]), sid,
+                                    request_block(authority)))
+            else:
+                payload = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 4, 5, 8, 9, 30])))
+                frames.append(frame(rnd.randrange(11), rnd.randrange(256), sid, payload))
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(PREFACE + frame(SETTINGS, 0, 0) + b"".join(frames))
+            sock.settimeout(0.05)
+            try:
+                sock.recv(65536)
+            except OSError:
+                pass
+            sock.close()
+        except OSError:
+            pass
+    print("done")
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit("usage: h2-hostile.py PORT AUTHORITY ATTACK")
     port, authority, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    if name == "garbage":
+        garbage(port, authority)
+        return
     t0 = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(PREFACE + frame(SETTINGS, 0, 0))

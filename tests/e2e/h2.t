@@ -159,6 +159,8 @@ note "router RSS with 100 streams of 50 MB answers unread: $rss_slow kB"
 ok $([ "$(cat "$T/slow-reader.out")" = stalled ] && [ $((rss_slow - rss0)) -lt 30000 ]; echo $?) \
 	"a client that reads nothing of 100 large answers: the router's RSS grew by less than 30 MB" \
 	"$rss0 -> $rss_slow kB" "$(cat "$T/slow-reader.out")"
+out=$(timeout 30 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S garbage 2>&1)
+ok $([ "$out" = done ] && kill -0 $RPID; echo $?) "200 connections of random frames: the router lives on (an ASan build reports any memory error)" "$out"
 out=$(timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S few-resets 2>&1)
 like "$out" '^served ' "control: 150 resets (under the limit), then a request on the same connection: served"
 rss1=$(rss)
