@@ -106,7 +106,10 @@ req_pseudo(struct h2_req *r, const char *name, size_t nlen, const char *value, s
 		buf_add(&r->authority, value, vlen);
 		r->has_authority = true;
 	} else if (name_is(name, nlen, ":path")) {
-		if (r->has_path || vlen == 0 || !is_visible(value, vlen))
+		/* Origin form or "*" (RFC 9113 8.3.1): never an absolute form,
+		 * whose authority could route elsewhere than :authority. */
+		if (r->has_path || vlen == 0 || !is_visible(value, vlen) ||
+		    (value[0] != '/' && !(vlen == 1 && value[0] == '*')))
 			return req_fail(r, "bad, empty or repeated :path");
 		buf_add(&r->path, value, vlen);
 		r->has_path = true;

@@ -173,6 +173,9 @@ test_refused_fields(void **state)
 	assert_string_equal(r.error, "bad or repeated :method");
 	assert_int_equal(add(&r, ":path", "/a b"), -1);
 	assert_string_equal(r.error, "bad, empty or repeated :path");
+	assert_int_equal(add(&r, ":path", "http://elsewhere.test/"), -1);
+	assert_string_equal(r.error, "bad, empty or repeated :path");
+	assert_int_equal(add(&r, ":path", "*"), 0);
 	assert_int_equal(add(&r, ":authority", "a.test/x"), -1);
 	assert_string_equal(r.error, "bad or repeated :authority");
 	h2_req_free(&r);
