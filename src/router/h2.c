@@ -113,7 +113,8 @@ struct h2 {
 	size_t block_bytes;		/* of the header block being received */
 	bool calm;			/* a limit was broken: GOAWAY queued, nothing more read */
 	bool draining;			/* shutting down: GOAWAY(NO_ERROR) queued */
-	int64_t io_deadline;
+	int64_t io_deadline;		/* 60 s after the last byte either way */
+	int64_t idle_since;		/* when the last stream closed (or the start) */
 };
 
 static int stream_connect(struct h2_stream *st, struct upstream *u, bool fresh);
@@ -228,7 +229,8 @@ stream_free(struct h2_stream *st)
 		h->streams = st->next;
 	if (st->next != NULL)
 		st->next->prev = st->prev;
-	h->nstreams--;
+	if (--h->nstreams == 0)
+		h->idle_since = h2_now(h);
 	h2_req_free(&st->req);
 	buf_free(&st->uhead);
 	buf_free(&st->rq);
@@ -1121,7 +1123,8 @@ h2_begin(struct conn *c)
 	}
 	c->h2 = h;
 	M_INC(c->w->m.h2_conns);
-	h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
+	h->idle_since = conn_now(c);
+	h->io_deadline = h->idle_since + IDLE_TIMEOUT_MS;
 	c->deadline = h->io_deadline;
 	return 0;
 }
@@ -1213,6 +1216,11 @@ static void
 h2_set_deadline(struct h2 *h)
 {
 	int64_t d = h->io_deadline;
+
+	/* With no stream open, only a new stream keeps the connection: PINGs
+	 * and SETTINGS do not. */
+	if (h->nstreams == 0 && h->idle_since + IDLE_TIMEOUT_MS < d)
+		d = h->idle_since + IDLE_TIMEOUT_MS;
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
 		if (st->deadline != 0 && st->deadline < d)
@@ -1307,9 +1315,13 @@ h2_timeout(struct conn *c)
 			stream_release_upstream(st);
 		}
 	}
+	if (h->nstreams == 0 && now >= h->idle_since + IDLE_TIMEOUT_MS) {
+		conn_free(c);	/* no stream for that long */
+		return STEP_FREED;
+	}
 	if (now >= h->io_deadline) {
-		/* Idle, or the client has not taken our bytes for that long;
-		 * streams still waiting on their upstreams have their own deadlines. */
+		/* The client has not taken our bytes for that long; streams that
+		 * wait on their upstreams have their own deadlines. */
 		if (h->nstreams == 0 || h->pend_len > 0) {
 			conn_free(c);
 			return STEP_FREED;
