@@ -116,6 +116,10 @@ struct h2 {
 	bool draining;			/* shutting down: GOAWAY(NO_ERROR) queued */
 	int64_t io_deadline;		/* 60 s after the last byte either way */
 	int64_t idle_since;		/* when the last stream closed (or the start) */
+	/* Streams we reset (a client can make us: "MadeYouReset"): a bucket
+	 * of H2_RESET_BURST, refilled by H2_RESET_RATE a second. */
+	double our_resets;
+	int64_t our_resets_at;
 };
 
 static int stream_connect(struct h2_stream *st, struct upstream *u, bool fresh);
@@ -877,7 +881,7 @@ stream_pump(struct h2_stream *st)
 {
 	bool progress = false;
 
-	if (st->phase == SP_READY) {
+	if (st->phase == SP_READY && !st->bad) {
 		stream_route(st);
 		progress = true;
 	}
@@ -1044,15 +1048,43 @@ on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 	return 0;
 }
 
-/* A GOAWAY for an error, ours or nghttp2's (its reset rate limit): counted. */
+/* A GOAWAY for an error, ours or nghttp2's (its reset rate limit):
+ * counted. A RST_STREAM of ours takes a token: the frames a client sends to
+ * make us reset its streams cost as much as resetting them itself. */
 static int
 on_frame_send(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 {
 	struct h2 *h = arg;
+	int64_t now;
 
 	(void)s;
 	if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
 		M_INC(h->c->w->m.h2_goaways);
+	if (frame->hd.type != NGHTTP2_RST_STREAM || h->calm)
+		return 0;
+	now = h2_now(h);
+	h->our_resets += (double)(now - h->our_resets_at) * H2_RESET_RATE / 1000.0;
+	if (h->our_resets > H2_RESET_BURST)
+		h->our_resets = H2_RESET_BURST;
+	h->our_resets_at = now;
+	if (h->our_resets < 1)
+		h2_calm(h, "too many streams reset for errors");
+	else
+		h->our_resets -= 1;
+	return 0;
+}
+
+/* nghttp2 found a stream error in a frame (it will reset the stream): a
+ * stream not routed yet is not. */
+static int
+on_invalid_frame(nghttp2_session *s, const nghttp2_frame *frame, int error, void *arg)
+{
+	struct h2_stream *st = stream_of(s, frame->hd.stream_id);
+
+	(void)error;
+	(void)arg;
+	if (st != NULL)
+		st->bad = true;
 	return 0;
 }
 
@@ -1106,6 +1138,8 @@ h2_begin(struct conn *c)
 			nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
 			nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
 			nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+			nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs,
+			    on_invalid_frame);
 			nghttp2_option_set_no_auto_window_update(o, 1);
 			nghttp2_option_set_max_outbound_ack(o, H2_MAX_OUTBOUND_ACK);
 			nghttp2_option_set_max_settings(o, H2_MAX_SETTINGS);
@@ -1132,6 +1166,8 @@ h2_begin(struct conn *c)
 	c->h2 = h;
 	M_INC(c->w->m.h2_conns);
 	h->idle_since = conn_now(c);
+	h->our_resets = H2_RESET_BURST;
+	h->our_resets_at = h->idle_since;
 	h->io_deadline = h->idle_since + IDLE_TIMEOUT_MS;
 	c->deadline = h->io_deadline;
 	return 0;

