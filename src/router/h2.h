@@ -33,7 +33,7 @@ struct conn;
 #define H2_MAX_CONTINUATIONS	8		/* CONTINUATION frames after one HEADERS */
 #define H2_MAX_OUTBOUND_ACK	100		/* SETTINGS/PING acks queued, unsent */
 #define H2_MAX_SETTINGS		32		/* entries in one SETTINGS frame */
-#define H2_RESET_BURST		200		/* RST_STREAMs from the client: bucket */
+#define H2_RESET_BURST		200		/* RST_STREAMs from the client, and ours: buckets */
 #define H2_RESET_RATE		50		/* ... refilled per second */
 #define H2_STREAM_WINDOW	65535		/* SETTINGS_INITIAL_WINDOW_SIZE: body in */
 #define H2_CONN_WINDOW		(1 << 20)	/* the connection's receive window */
