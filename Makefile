@@ -14,8 +14,8 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wno-format-truncation -Werror
 CPPFLAGS += -std=c17 -D_GNU_SOURCE -Isrc
-PKGS    := yaml-0.1 sqlite3 jansson libcurl libarchive libssl libcrypto
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lsqlite3 -ljansson -lcurl -larchive -lssl -lcrypto) -lpthread
+PKGS    := yaml-0.1 sqlite3 jansson libcurl libarchive libssl libcrypto libnghttp2
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lyaml -lsqlite3 -ljansson -lcurl -larchive -lssl -lcrypto -lnghttp2) -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

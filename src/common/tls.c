@@ -45,6 +45,9 @@ struct tls_ctx {
 	X509 **peer_cas;
 	char **peer_names;
 	size_t npeers;
+	/* tls_ctx_set_alpn's: the protocols in wire form, ours first */
+	unsigned char alpn[64];
+	unsigned alpn_len;
 };
 
 struct tls_conn {
@@ -650,6 +653,46 @@ refuse:
 	return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+/* ALPN (RFC 7301): the first of the server's protocols that the client
+ * offers; none in common is no ALPN at all (the handshake goes on). */
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+    unsigned int inlen, void *arg)
+{
+	struct tls_ctx *c = arg;
+	unsigned char *sel = NULL;
+
+	(void)ssl;
+	if (SSL_select_next_proto(&sel, outlen, c->alpn, c->alpn_len, in, inlen) !=
+	    OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+int
+tls_ctx_set_alpn(struct tls_ctx *ctx, const char *const *protos, size_t n, char *err,
+    size_t errlen)
+{
+	unsigned len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(protos[i]);
+
+		if (l == 0 || l > 255 || len + 1 + l > sizeof(ctx->alpn)) {
+			snprintf(err, errlen, "ALPN protocol \"%s\": want 1-255 bytes, %zu in all",
+			    protos[i], sizeof(ctx->alpn));
+			return -1;
+		}
+		ctx->alpn[len++] = (unsigned char)l;
+		memcpy(ctx->alpn + len, protos[i], l);
+		len += (unsigned)l;
+	}
+	ctx->alpn_len = len;
+	SSL_CTX_set_alpn_select_cb(ctx->ssl, alpn_select, ctx);
+	return 0;
+}
+
 struct tls_ctx *
 tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen)
 {
@@ -889,6 +932,20 @@ const char *
 tls_conn_sni(const struct tls_conn *c)
 {
 	return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+const char *
+tls_conn_alpn(const struct tls_conn *c, char *out, size_t outlen)
+{
+	const unsigned char *p = NULL;
+	unsigned int n = 0;
+
+	SSL_get0_alpn_selected(c->ssl, &p, &n);
+	if (p == NULL || n == 0 || n >= outlen)
+		return NULL;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return out;
 }
 
 void

@@ -147,6 +147,12 @@ typedef const struct tls_id *(*tls_sni_fn)(void *arg, const char *sni);
 struct tls_ctx *tls_ctx_sni_new(tls_sni_fn pick, char *err, size_t errlen);
 
 void tls_ctx_free(struct tls_ctx *ctx);
+/* A server context offers protos[0..n) by ALPN (RFC 7301), in that order
+ * of preference: a client offering one of them gets the first it shares;
+ * one offering none (or no ALPN) gets no ALPN answer and goes on. -1 with
+ * err when a name is empty, longer than 255 bytes, or all exceed 64. */
+int tls_ctx_set_alpn(struct tls_ctx *ctx, const char *const *protos, size_t n, char *err,
+    size_t errlen);
 
 /* A connection over fd (not owned: tls_conn_free leaves it open). For a
  * client context, peer is the name the server's certificate must carry (a
@@ -164,6 +170,9 @@ const char *tls_conn_peer_name(const struct tls_conn *c);
 
 /* The name the client asked for (SNI, as sent), or NULL. Owned by c. */
 const char *tls_conn_sni(const struct tls_conn *c);
+/* After the handshake: the protocol ALPN agreed on, copied into out
+ * (NUL-terminated), or NULL when none was (or it does not fit). */
+const char *tls_conn_alpn(const struct tls_conn *c, char *out, size_t outlen);
 
 /* Sends our close_notify once, without blocking (if the socket cannot take
  * it now it is not sent: the peer then sees the TCP close alone). Reading

@@ -2092,7 +2092,7 @@ static const struct key_rule svc_rules[] = {
 	{ "drain", K_IGNORE, NULL, "load balancer draining; termination.grace applies" },
 	{ "environment", K_HONOUR, sk_environment, NULL },
 	{ "grpcHealthEnabled", K_REFUSE_SET, NULL,
-	    "gRPC health checks need HTTP/2, which the local routers do not speak" },
+	    "gRPC health checks need HTTP/2 to the processes, which the local routers do not speak" },
 	{ "health", K_HONOUR, sk_health, NULL },
 	{ "image", K_HONOUR, sk_image, NULL },
 	{ "imagePullSecrets", K_IGNORE, NULL, "registry credentials" },

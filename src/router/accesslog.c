@@ -72,6 +72,8 @@ accesslog_add(struct accesslog *al, const struct access_entry *e)
 	add_str(&al->b, "host", e->host);
 	add_str(&al->b, "method", e->method);
 	add_str(&al->b, "path", e->path);
+	if (e->proto != NULL)
+		add_str(&al->b, "proto", e->proto);
 	buf_addf(&al->b, ",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	    "\"duration_ms\":%.3f", e->status, (unsigned long long)e->bytes_in,
 	    (unsigned long long)e->bytes_out, e->duration_ms);

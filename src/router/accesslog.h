@@ -24,6 +24,7 @@ struct accesslog {
 struct access_entry {
 	const char *rack, *router, *app, *service, *process, *host;
 	const char *method, *path, *client, *upstream, *request_id;
+	const char *proto;		/* "HTTP/1.1", "HTTP/2"...; NULL: not logged */
 	int status;
 	uint64_t bytes_in, bytes_out;
 	double duration_ms, upstream_ms;	/* upstream_ms < 0: no upstream */

@@ -7,9 +7,14 @@
  *                 accept (allow list passed)
  *                    │ on the TLS listener:
  *                    │   TLS ── handshake fails (unknown SNI, no TLS 1.3) / 10 s ──► freed
+ *                    │    │ └─ H2: ALPN chose h2 ──► H2 (h2.c: each stream an HTTP/1.1
+ *                    │    │                          request upstream) ──► freed, or
+ *                    │    │                          LINGER: GOAWAY for a broken limit
  *                    │    │ HANDSHAKE_DONE (xport_handshake OK; a peer: still listed)
  *                    ▼    ▼
  *   ┌────────────► HEAD ── ANSWER_LOCAL: malformed, 408, 404/503/501/metrics ──┐
+ *   │                │ └─ H2: the plain port's client sent the HTTP/2           │
+ *   │                │        preface (h2c, prior knowledge) ──► H2             │
  *   │                │ ROUTED: head parsed, route found (exchange_start)        ▼
  *   │                ▼                                                        LOCAL
  *   │            PROXY ── ANSWER_LOCAL: 502/504 (connect refused/timeout) ──►  │
@@ -25,13 +30,15 @@
  *               LINGER (drain until EOF or 2 s) ──► freed       else closed: freed
  *
  * The arrows, one row of the table each (conn_fsm_next):
- *   TLS   ─HANDSHAKE_DONE─► HEAD
+ *   TLS   ─HANDSHAKE_DONE─► HEAD   TLS   ─H2─► H2         HEAD  ─H2─► H2
+ *   H2    ─LINGER─► LINGER
  *   HEAD  ─ROUTED─► PROXY        HEAD  ─ANSWER_LOCAL─► LOCAL
  *   PROXY ─ROUTED─► PROXY        PROXY ─ANSWER_LOCAL─► LOCAL     PROXY ─UPGRADED─► TUNNEL
  *   PROXY ─KEEP_ALIVE─► HEAD     PROXY ─LINGER─► LINGER
  *   LOCAL ─KEEP_ALIVE─► HEAD     LOCAL ─LINGER─► LINGER
  *
- *   HEAD, LOCAL, PROXY: exchange.c     TUNNEL: tunnel.c     TLS, LINGER, keep-alive: here
+ *   HEAD, LOCAL, PROXY: exchange.c     TUNNEL: tunnel.c     H2: h2.c
+ *   TLS, LINGER, keep-alive, the preface check in HEAD: here
  *
  * The names in capitals are the events of enum conn_event: every state
  * change goes through conn_enter(), which takes the next state from that
@@ -71,6 +78,7 @@
 #include "common/tls.h"
 #include "common/util.h"
 #include "router/conn_int.h"
+#include "router/h2.h"
 #include "router/listener.h"
 #include "router/metrics.h"
 #include "router/routes.h"
@@ -94,17 +102,22 @@ conn_now(const struct conn *c)
 
 static const char *const state_names[CS_COUNT] = {
 	[CS_HEAD] = "head", [CS_LOCAL] = "local", [CS_PROXY] = "proxy",
-	[CS_TUNNEL] = "tunnel", [CS_LINGER] = "linger", [CS_TLS] = "tls",
+	[CS_TUNNEL] = "tunnel", [CS_LINGER] = "linger", [CS_TLS] = "tls", [CS_H2] = "h2",
 };
 
 /* next[from][event] - 1: 0 (the default) is no arrow. */
 static const signed char next_state[CS_COUNT][CE_COUNT] = {
 	[CS_TLS] = {
 		[CE_HANDSHAKE_DONE] = CS_HEAD + 1,
+		[CE_H2] = CS_H2 + 1,
 	},
 	[CS_HEAD] = {
 		[CE_ROUTED] = CS_PROXY + 1,
 		[CE_ANSWER_LOCAL] = CS_LOCAL + 1,
+		[CE_H2] = CS_H2 + 1,
+	},
+	[CS_H2] = {
+		[CE_LINGER] = CS_LINGER + 1,
 	},
 	[CS_PROXY] = {
 		[CE_ROUTED] = CS_PROXY + 1,
@@ -184,7 +197,8 @@ conns_unlink(struct worker *w, struct conn *c)
 static bool
 conn_idle(const struct conn *c)
 {
-	return (c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TLS;
+	return (c->state == CS_HEAD && c->in_len == c->in_off) || c->state == CS_TLS ||
+	    (c->state == CS_H2 && h2_idle(c));
 }
 
 void
@@ -247,6 +261,7 @@ conn_free(struct conn *c)
 {
 	struct worker *w = c->w;
 
+	h2_free(c);
 	exchange_release(c);
 	worker_table_release(w, c->hs_wt);
 	c->hs_wt = NULL;
@@ -366,6 +381,59 @@ conn_step_linger(struct conn *c)
 	return STEP_WAIT;
 }
 
+/* ---- HTTP/2 (h2.c serves it) ---- */
+
+/* ALPN said h2, or the client's first bytes are the HTTP/2 preface. */
+static int
+conn_begin_h2(struct conn *c)
+{
+	if (h2_begin(c) == -1) {
+		log_warnx("HTTP/2 client %s: no session could be made", c->peer_ip);
+		conn_free(c);
+		return STEP_FREED;
+	}
+	conn_enter(c, CE_H2);
+	c->rd_ready = true;	/* OpenSSL may hold bytes read with the handshake */
+	return STEP_MORE;
+}
+
+/* CS_HEAD on the plain listener: a connection that opens with the preface
+ * is h2c (prior knowledge); one that has sent part of it waits for the rest. */
+static int
+conn_step_head(struct conn *c)
+{
+	int pf;
+
+	if (c->kind != LK_PLAIN || c->in_len == c->in_off)
+		return exchange_step_head(c);
+	pf = h2_preface(c->in + c->in_off, c->in_len - c->in_off);
+	if (pf == 1)
+		return conn_begin_h2(c);
+	if (pf == -1)
+		return exchange_step_head(c);
+	pf = conn_read(c);
+	if (pf == -1) {
+		conn_free(c);
+		return STEP_FREED;
+	}
+	return pf == 1 ? STEP_MORE : STEP_WAIT;
+}
+
+void
+conn_kick(struct conn *c)
+{
+	conn_run(c);
+}
+
+int
+conn_linger(struct conn *c)
+{
+	xport_shutdown_wr(&c->xp);
+	conn_enter(c, CE_LINGER);
+	c->deadline = conn_now(c) + LINGER_MS;
+	return STEP_MORE;
+}
+
 /* ---- the handshake (TLS; a plain client has none) ---- */
 
 const struct tls_id *
@@ -395,7 +463,12 @@ conn_step_tls(struct conn *c)
 	if (r == CX_OK && c->kind == LK_PEER)
 		return peer_admit(c);
 	if (r == CX_OK) {
+		char proto[8];
+
 		M_INC(w->m.tls_handshakes);
+		if (tls_conn_alpn(c->xp.tls, proto, sizeof(proto)) != NULL &&
+		    strcmp(proto, "h2") == 0)
+			return conn_begin_h2(c);
 		conn_enter(c, CE_HANDSHAKE_DONE);
 		c->deadline = conn_now(c) + HEAD_TIMEOUT_MS;
 		return STEP_MORE;
@@ -524,7 +597,10 @@ conn_run(struct conn *c)
 
 		switch (c->state) {
 		case CS_HEAD:
-			r = exchange_step_head(c);
+			r = conn_step_head(c);
+			break;
+		case CS_H2:
+			r = h2_step(c);
 			break;
 		case CS_LOCAL:
 			r = exchange_step_local(c);
@@ -600,6 +676,10 @@ conn_timeout(struct conn *c)
 		return;
 	case CS_PROXY:
 		if (exchange_timeout(c) != STEP_FREED)
+			conn_run(c);
+		return;
+	case CS_H2:
+		if (h2_timeout(c) != STEP_FREED)
 			conn_run(c);
 		return;
 	default:

@@ -1,15 +1,15 @@
 /*
  * conn_int.h — what conn.c (the client connection), exchange.c (one request
- * and its response) and tunnel.c (bytes both ways after 101) share: the two
- * structs, the states, and the few steps each calls in the others. Nothing
- * outside those three files includes it (but the unit test of the state
+ * and its response), tunnel.c (bytes both ways after 101) and h2.c (HTTP/2)
+ * share: the two structs, the states, and the few steps each calls in the
+ * others. Nothing outside those four files includes it (but the unit test of the state
  * machine, test_conn_fsm.c); the rest of the router sees conn.h.
  *
  * struct conn is the client connection: its transport, readiness, buffers,
  * place in the worker's activity list (the idle LRU), the handshake and the
  * peer it proved. struct exchange is the request it serves now (HTTP/1.1
  * serves one at a time, so it is embedded: no allocation per request); an
- * HTTP/2 connection would hold one per stream.
+ * HTTP/2 connection holds h2.c's small struct h2_stream per stream instead.
  */
 #ifndef CX_ROUTER_CONN_INT_H
 #define CX_ROUTER_CONN_INT_H
@@ -42,7 +42,7 @@
  * (touch nothing). */
 enum { STEP_WAIT, STEP_MORE, STEP_FREED };
 /* The connection's states (the diagram is atop conn.c). */
-enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER, CS_TLS, CS_COUNT };
+enum conn_state { CS_HEAD, CS_LOCAL, CS_PROXY, CS_TUNNEL, CS_LINGER, CS_TLS, CS_H2, CS_COUNT };
 /* What moves a connection from one state to another: each state change
  * goes through conn_enter(), which takes the next state from the table of
  * conn_fsm_next() (tests/unit/test_conn_fsm.c checks it against the
@@ -53,7 +53,8 @@ enum conn_event {
 	CE_ANSWER_LOCAL,	/* HEAD, PROXY -> LOCAL: 404/503/..., a refusal, 502/504 */
 	CE_UPGRADED,		/* PROXY -> TUNNEL: 101 to an Upgrade */
 	CE_KEEP_ALIVE,		/* LOCAL, PROXY -> HEAD: the exchange ended, the next one */
-	CE_LINGER,		/* LOCAL, PROXY -> LINGER: ended with a close, drain the rest */
+	CE_LINGER,		/* LOCAL, PROXY, H2 -> LINGER: ended with a close, drain the rest */
+	CE_H2,			/* TLS -> H2: ALPN chose h2; HEAD -> H2: the HTTP/2 preface (h2c) */
 	CE_COUNT
 };
 /* The two halves of a proxied exchange (exchange.c). */
@@ -130,6 +131,7 @@ struct conn {
 	size_t out_off;
 
 	struct exchange ex;
+	struct h2 *h2;			/* CS_H2: the session and its streams (h2.c) */
 };
 
 /* ---- conn.c: the connection ---- */
@@ -151,6 +153,11 @@ void conn_free(struct conn *c);
 int conn_finish(struct conn *c);
 /* Reads from the client into in[]; 1 read, 0 nothing now, -1 EOF/error. */
 int conn_read(struct conn *c);
+/* Runs c's steps now (an event of something it waits on: h2.c's upstreams). */
+void conn_kick(struct conn *c);
+/* Our last bytes are out: FIN, then drop what the client still sends for
+ * LINGER_MS (so that they are not lost to a reset); STEP_MORE. */
+int conn_linger(struct conn *c);
 /* Writes out[out_off..] to the client. STEP_MORE when all is written,
  * STEP_WAIT, -1 on error. */
 int conn_flush_out(struct conn *c);

@@ -88,6 +88,7 @@ exchange_done(struct conn *c)
 			.client = c->peer_ip,
 			.upstream = c->ex.upstream ? c->ex.upstream->name : "",
 			.request_id = c->ex.reqid,
+			.proto = c->ex.minor == 0 ? "HTTP/1.0" : "HTTP/1.1",
 			.status = c->ex.status,
 			.bytes_in = c->ex.bytes_in,
 			.bytes_out = c->ex.bytes_out,

@@ -331,6 +331,12 @@ main(int argc, char **argv)
 		if (cfg.tls == NULL)
 			fatalx("%s", err);
 		tls_ctx_send_chains(cfg.tls);
+		{
+			static const char *const alpn[] = { "h2", "http/1.1" };
+
+			if (tls_ctx_set_alpn(cfg.tls, alpn, 2, err, sizeof(err)) == -1)
+				fatalx("%s", err);
+		}
 		keep_certs(rt);
 	}
 	if (cfg.peer_cert != NULL) {

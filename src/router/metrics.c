@@ -249,6 +249,14 @@ metrics_render(struct buf *out, struct worker **ws, int nworkers,
 	counter(out, labels, "cx_router_connections_shed_total", "counter",
 	    "Idle client connections closed, oldest first, to admit new ones at the cap.",
 	    SUM(conns_shed));
+	counter(out, labels, "cx_router_http2_connections_total", "counter",
+	    "Client connections served as HTTP/2 (ALPN h2, or h2c with prior knowledge).",
+	    SUM(h2_conns));
+	counter(out, labels, "cx_router_http2_streams_total", "counter",
+	    "HTTP/2 request streams the clients opened.", SUM(h2_streams));
+	counter(out, labels, "cx_router_http2_goaways_total", "counter",
+	    "HTTP/2 connections sent GOAWAY and closed for breaking a limit (floods, rapid "
+	    "reset, oversized header blocks).", SUM(h2_goaways));
 	counter(out, labels, "cx_router_routes_hosts", "gauge",
 	    "Hosts in the current route table.", rt->nhosts);
 	counter(out, labels, "cx_router_workers", "gauge", "Worker threads.", (uint64_t)nworkers);

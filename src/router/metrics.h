@@ -48,6 +48,7 @@ struct metrics {
 	uint64_t peer_handshakes, peer_handshake_errors, peer_revoked;
 	uint64_t upstream_tls_handshakes, upstream_tls_errors;
 	uint64_t accept_pauses_fd, accept_pauses_cap, conns_shed;
+	uint64_t h2_conns, h2_streams, h2_goaways;
 };
 
 struct worker;

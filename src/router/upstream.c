@@ -149,7 +149,7 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	(void)loop;
 	(void)fd;
 	if (uc->owner != NULL) {
-		conn_upstream_event(uc->owner, uc, events);
+		uc->on_event(uc->owner, uc, events);
 		return;
 	}
 	/* Idle in the pool: readable means the process closed it or sent
@@ -161,9 +161,22 @@ upconn_event(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 		uc->wr_ready = true;
 }
 
+static void
+exchange_event(void *owner, struct upconn *uc, uint32_t events)
+{
+	conn_upstream_event(owner, uc, events);
+}
+
 struct upconn *
 upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner, bool fresh,
     bool *reused, struct tls_ctx *ctx, const char *sni)
+{
+	return upstream_acquire_for(w, u, owner, exchange_event, fresh, reused, ctx, sni);
+}
+
+struct upconn *
+upstream_acquire_for(struct worker *w, struct upstream *u, void *owner, upconn_event_fn on_event,
+    bool fresh, bool *reused, struct tls_ctx *ctx, const char *sni)
 {
 	struct upconn *uc;
 	char err[512];
@@ -174,6 +187,7 @@ upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner, b
 		uc = u->idle_head;
 		idle_unlink(w, uc);
 		uc->owner = owner;
+		uc->on_event = on_event;
 		uc->reused = true;
 		uc->off = uc->len = 0;
 		uc->parse_pending = false;
@@ -190,6 +204,7 @@ upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner, b
 	uc->w = w;
 	uc->up = u;
 	uc->owner = owner;
+	uc->on_event = on_event;
 	if (u->tls != 0) {
 		struct tls_conn *t = ctx != NULL ? tls_conn_new(ctx, fd, sni, err, sizeof(err)) :
 		    NULL;

@@ -29,12 +29,17 @@ struct route_up;
 struct tls_conn;
 struct tls_ctx;
 
+struct upconn;
+/* An owned connection's socket had events (owner: what upstream_acquire_for got). */
+typedef void (*upconn_event_fn)(void *owner, struct upconn *uc, uint32_t events);
+
 struct upconn {
 	struct xport xp;		/* plain or TLS, to the process */
 	bool tcp_done;			/* TCP connected; connected = and the TLS handshake done */
 	struct worker *w;
 	struct upstream *up;
-	struct exchange *owner;		/* NULL while idle in the pool */
+	void *owner;			/* NULL while idle in the pool */
+	upconn_event_fn on_event;	/* the owner's */
 	struct upconn *prev, *next;	/* idle list */
 	char *in;			/* UPCONN_BUF bytes from the upstream */
 	size_t off, len;		/* unconsumed bytes are in[off..len) */
@@ -72,6 +77,10 @@ struct upstream *upstream_for(struct worker *w, struct route_up *ru);
  */
 struct upconn *upstream_acquire(struct worker *w, struct upstream *u, struct exchange *owner,
     bool fresh, bool *reused, struct tls_ctx *ctx, const char *sni);
+/* The same for any owner, whose on_event gets the connection's events (an
+ * HTTP/2 stream: h2.c). */
+struct upconn *upstream_acquire_for(struct worker *w, struct upstream *u, void *owner,
+    upconn_event_fn on_event, bool fresh, bool *reused, struct tls_ctx *ctx, const char *sni);
 /* Gives a connection whose exchange ended cleanly back to its pool. */
 void upstream_release(struct worker *w, struct upconn *uc);
 /* Closes and frees a connection (owned or idle). */

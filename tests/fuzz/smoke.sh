@@ -4,7 +4,8 @@
 # llhttp vectors ($CX_HTTP_VECTORS, default tests/data/llhttp), the manifest
 # parser from the convox.yml corpus ($CX_CORPUS, default
 # tests/data/convox-yml-corpus); see tests/data/README.md. Exits non-zero on
-# missing seed data, a build failure or a crash. FUZZ_SECONDS sets the run
+# missing seed data, a build failure or a crash. The HTTP/2 conversion
+# (fuzz_h2) starts from the small corpus kept in tests/fuzz/h2-seeds. FUZZ_SECONDS sets the run
 # time per target.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -45,6 +46,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	mkdir -p "$corpus"
 	case $name in
 	fuzz_manifest) deps="src/rackd/manifest.c src/rackd/resource_kind.c src/common/util.c"; libs="-lyaml"; seeds=$MSEEDS; maxlen=16384 ;;
+	fuzz_h2) deps="src/router/h2conv.c src/router/rewrite.c src/common/http1.c src/common/util.c"; libs=""; seeds=tests/fuzz/h2-seeds; maxlen=8192 ;;
 	*) deps="src/common/http1.c src/common/util.c"; libs=""; seeds=$SEEDS; maxlen=4096 ;;
 	esac
 	$CC -g -O1 -std=c17 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \

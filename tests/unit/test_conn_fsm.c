@@ -31,6 +31,9 @@ struct arrow {
 /* The rows drawn atop conn.c, in its order. */
 static const struct arrow arrows[] = {
 	{ CS_TLS, CE_HANDSHAKE_DONE, CS_HEAD },
+	{ CS_TLS, CE_H2, CS_H2 },
+	{ CS_HEAD, CE_H2, CS_H2 },
+	{ CS_H2, CE_LINGER, CS_LINGER },
 	{ CS_HEAD, CE_ROUTED, CS_PROXY },
 	{ CS_HEAD, CE_ANSWER_LOCAL, CS_LOCAL },
 	{ CS_PROXY, CE_ROUTED, CS_PROXY },
@@ -118,6 +121,7 @@ test_names(void **state)
 	static const char *const names[CS_COUNT] = {
 		[CS_HEAD] = "head", [CS_LOCAL] = "local", [CS_PROXY] = "proxy",
 		[CS_TUNNEL] = "tunnel", [CS_LINGER] = "linger", [CS_TLS] = "tls",
+		[CS_H2] = "h2",
 	};
 
 	(void)state;

