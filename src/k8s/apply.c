@@ -172,6 +172,51 @@ k8s_refused(long code, const jv *answer, const char *what, char *err, size_t err
 	return -1;
 }
 
+int
+k8s_delete_object(const struct kubeconfig *kc, const char *path, char *err, size_t errlen)
+{
+	jv *answer = NULL;
+	long code;
+	int rc = 0;
+
+	if (k8s_call(kc, "DELETE", path, NULL, NULL, &code, &answer, err, errlen) == -1)
+		rc = -1;
+	else if (code != 200 && code != 202 && code != 404)
+		rc = k8s_refused(code, answer, path, err, errlen);
+	jv_free(answer);
+	return rc;
+}
+
+int
+k8s_apply_checked(const struct kubeconfig *kc, const jv *docs, const char *manager,
+    struct buf *out, char *err, size_t errlen)
+{
+	char rv[64], why[1200];
+
+	/* Pass 0 applies the Namespaces, pass 1 checks the rest (dry run),
+	 * pass 2 applies them: what the server refuses changes nothing. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < jv_len(docs); i++) {
+			const jv *o = jv_at(docs, i);
+			const char *kind = jv_str(o, "kind");
+			bool ns = strcmp(kind, "Namespace") == 0;
+
+			if ((pass == 0) != ns)
+				continue;
+			if (k8s_apply(kc, o, manager, pass == 1, rv, sizeof(rv), why, sizeof(why)) ==
+			    -1) {
+				snprintf(err, errlen, "%s %s: %s", kind,
+				    jv_str(jv_get(o, "metadata"), "name"), why);
+				return -1;
+			}
+			if (pass != 1)
+				buf_addf(out, "%s %s %s\n", kind, jv_str(jv_get(o, "metadata"), "name"),
+				    rv);
+		}
+	}
+	return 0;
+}
+
 /* Deletes every object of the list at path (a collection, with the rack's
  * label selector) one by one, writing each to out. */
 static int
@@ -194,16 +239,10 @@ k8s_delete_listed(const struct kubeconfig *kc, const char *path, const char *kin
 	for (size_t i = 0; rc == 0 && i < jv_len(jv_get(list, "items")); i++) {
 		const char *name = jv_str(jv_get(jv_at(jv_get(list, "items"), i), "metadata"),
 		    "name");
-		jv *answer = NULL;
 
 		snprintf(url, sizeof(url), "%s/%s", path, name);
-		if (k8s_call(kc, "DELETE", url, NULL, NULL, &code, &answer, err, errlen) == -1)
-			rc = -1;
-		else if (code != 200 && code != 202 && code != 404)
-			rc = k8s_refused(code, answer, url, err, errlen);
-		else
+		if ((rc = k8s_delete_object(kc, url, err, errlen)) == 0)
 			buf_addf(out, "%s %s deleted\n", kind, name);
-		jv_free(answer);
 	}
 	jv_free(list);
 	return rc;

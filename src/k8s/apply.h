@@ -29,6 +29,19 @@ int k8s_object_path(const jv *obj, char *out, size_t outlen);
 int k8s_apply(const struct kubeconfig *kc, const jv *obj, const char *manager, bool dry_run,
     char *rv, size_t rvlen, char *err, size_t errlen);
 
+/* Applies docs (an app's objects) so that a refusal changes as little as
+ * can be: the Namespaces first, then every other object checked by the
+ * server (dryRun=All), then each applied. A line "KIND NAME
+ * RESOURCEVERSION" per object applied goes to out. 0, or -1 with err
+ * naming the first object refused and the server's message. */
+int k8s_apply_checked(const struct kubeconfig *kc, const jv *docs, const char *manager,
+    struct buf *out, char *err, size_t errlen);
+
+/* DELETE path (an object's, as k8s_object_path gives it): 0 when deleted,
+ * being deleted or already gone (404); -1 with err (the server's message,
+ * or why it could not be asked). */
+int k8s_delete_object(const struct kubeconfig *kc, const char *path, char *err, size_t errlen);
+
 /* Removes what rack applied to the cluster: every Namespace labelled
  * cx.rack=RACK (what is in them goes with them) and the cluster-wide objects
  * so labelled (IngressClasses, ClusterRoles, ClusterRoleBindings). Each

@@ -353,8 +353,8 @@ render_resources(const struct manifest *m, const struct k8s_render_opts *o, cons
 
 /* ---- services ---- */
 
-static void
-image_of(const struct k8s_render_opts *o, const struct mf_service *s, char *out, size_t outlen)
+void
+k8s_image(const struct k8s_render_opts *o, const struct mf_service *s, char *out, size_t outlen)
 {
 	char tag[64];
 
@@ -461,7 +461,7 @@ pod_template(const struct k8s_render_opts *o, const struct mf_service *s, const 
 		jv_set_take(md, "annotations", ann);
 	}
 	jv_set_take(tpl, "metadata", md);
-	image_of(o, s, image, sizeof(image));
+	k8s_image(o, s, image, sizeof(image));
 	jv_set_str(c, "name", s->name);
 	jv_set_str(c, "image", image);
 	if (command != NULL)

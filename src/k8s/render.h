@@ -64,6 +64,12 @@ jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *
 jv *k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err,
     size_t errlen);
 
+/* The image service s runs: its image: as given, else its build's as a
+ * Kubernetes rack pushes it, REGISTRY/RACK-APP:SERVICE.BUILD (lower-case;
+ * SERVICE.latest without o->build). Uses o->registry, rack, app, build. */
+void k8s_image(const struct k8s_render_opts *o, const struct mf_service *s, char *out,
+    size_t outlen);
+
 /* The name of the namespace of app o->app on rack o->rack: RACK-APP. */
 void k8s_namespace(const char *rack, const char *app, char *out, size_t outlen);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "rackd/kdeploy.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/appexport.h"
@@ -185,27 +186,63 @@ api_app_cancel(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(s->json, "cancelled", id);
 }
 
-void
-api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
+/* Deletes app a from the rack: its images, its row, its builds, its
+ * processes. 0, or -1 with err (the store refused). */
+static int
+app_delete_here(struct rack *r, struct app *a, char *err, size_t errlen)
 {
-	struct app *a = api_find_app(r, q, s);
-
-	if (a == NULL)
-		return;
 	build_remove_images(r, a);     /* what its builds made, once its processes go */
 	disk_vital(r, true);
 	if (store_app_delete(r->store, a->name) == -1) {
-		char err[4600];
-
-		disk_store_error(r, "cannot delete the app", err, sizeof(err));
+		disk_store_error(r, "cannot delete the app", err, errlen);
 		disk_vital(r, false);
-		api_error(s, 500, "%s", err);
-		return;
+		return -1;
 	}
 	log_info("deleting app %s", a->name);
 	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
 	disk_vital(r, false);
+	return 0;
+}
+
+/* A Kubernetes rack's app: its Namespace is gone from the cluster (or is
+ * going), so the app goes here too; or the cluster said why not, and the
+ * app stays, to be deleted again. */
+static void
+kube_app_deleted(struct rack *r, const char *app, struct api_pending *p, const char *error)
+{
+	struct app *a = rack_app_find(r, app);
+	char err[4600];
+
+	if (error != NULL) {
+		snprintf(err, sizeof(err), "cannot delete app %s's Namespace %s-%s on the cluster: "
+		    "%s; the app stays (cx apps delete %s again once the cluster answers)", app,
+		    r->name, app, error, app);
+		api_finish_error(p, 502, err);
+	} else if (a != NULL && !a->deleting && app_delete_here(r, a, err, sizeof(err)) == -1) {
+		api_finish_error(p, 500, err);
+	} else {
+		api_finish(p, 200, NULL);
+	}
+}
+
+void
+api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[4600];
+
+	if (a == NULL)
+		return;
+	if (r->kube) {
+		struct api_pending *p = api_defer(q, s);
+
+		if (kdeploy_delete_app(r, a->name, p, kube_app_deleted, err, sizeof(err)) == -1)
+			api_finish_error(p, 500, err);
+		return;
+	}
+	if (app_delete_here(r, a, err, sizeof(err)) == -1)
+		api_error(s, 500, "%s", err);
 }
 
 void

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# kube-deploy.t — `cx deploy` on a Kubernetes rack: the build's image is
+# pushed to the rack's registry (Debian's docker-registry on 127.0.0.1, over
+# plain http: registry_insecure=true) as REGISTRY/RACK-APP:SERVICE.BUILD,
+# and the release's objects are applied to the cluster (a real
+# kube-apiserver 1.20.2 over etcd: lib-kube.sh) by server-side apply from
+# the rack's daemon; the release is active once the apply is. A second
+# deploy applies its own build's tag; an object the server refuses fails
+# the deploy with the server's message and leaves the old Deployment as it
+# was; an unreachable server fails it too. No local process runs for the
+# rack's apps. `cx apps delete` deletes the app's Namespace (Terminating:
+# no controller manager runs here to finish it). A rack without a registry
+# refuses a build, naming the param, and an image:-only app needs none.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-kube.sh"
+
+if ! command -v podman >/dev/null || ! command -v docker-registry >/dev/null; then
+	echo "Bail out! kube-deploy.t needs podman and docker-registry (make deps)"
+	exit 1
+fi
+. "$(dirname "$0")/lib-image.sh"
+cx_base_image
+remove_images() {
+	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
+	    grep -E '^localhost/cx-kd/' | xargs -r podman rmi -f >/dev/null 2>&1
+}
+trap 'remove_images; cleanup' EXIT
+kube_start
+
+# The registry: a config of its own, storage in TMP, 127.0.0.1 only.
+rp=$(free_port)
+mkdir -p "$TMP/registry/data"
+cat >"$TMP/registry/config.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $TMP/registry/data
+http:
+  addr: 127.0.0.1:$rp
+EOF
+docker-registry serve "$TMP/registry/config.yml" >"$TMP/registry/log" 2>&1 &
+track $!
+REG=http://127.0.0.1:$rp
+wait_for 20 curl -sf --max-time 2 "$REG/v2/"; ok $? "docker-registry answers on 127.0.0.1:$rp (pid $!)" "$(tail -5 "$TMP/registry/log")"
+
+kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
+out=$(cx rack install kubernetes kd kubeconfig="$K/kubeconfig" 2>&1); ok $? "cx rack install kubernetes kd (no registry yet)" "$out"
+
+src=$TMP/web
+mkdir -p "$src"
+cp "$EXAMPLES/hello/server.pl" "$src/server.pl"
+printf 'FROM debian:bookworm\nCOPY server.pl /app/server.pl\nWORKDIR /app\nCMD ["perl", "server.pl"]\n' >"$src/Dockerfile"
+manifest() { printf 'environment:\n  - GREETING=%s\nservices:\n  web:\n    build: .\n    port: 3000\n    health: /health\n' "$1" >"$src/convox.yml"; }
+manifest hello
+cx apps create web -r kd >/dev/null 2>&1
+out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: build B[A-Z0-9]+ failed: rack kd is a Kubernetes rack with no registry to push service web's image to: set one with cx rack params set registry=HOST:PORT/PATH -r kd$" \
+    "a build on a Kubernetes rack with no registry is refused, naming the param"
+
+# An image:-only app builds nothing and needs no registry.
+img=$TMP/img
+mkdir -p "$img"
+printf 'services:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n' >"$img/convox.yml"
+cx apps create img -r kd >/dev/null 2>&1
+out=$(cx deploy "$img" -a img -r kd 2>&1); ok $? "an image:-only app deploys without a registry" "$out"
+like "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/web)" '"image": "registry\.example\.test/hello:1"' \
+    "...its Deployment runs the image it names"
+
+out=$(cx rack params set registry=127.0.0.1:$rp/cx registry_insecure=true -r kd 2>&1); ok $? "set the rack's registry (plain http: registry_insecure=true)" "$out"
+t0=$(date +%s%N)
+out=$(cx deploy "$src" -a web -r kd 2>&1); ok $? "cx deploy of an app with a Dockerfile build" "$out"
+note "first deploy (build, push, apply) took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+like "$out" "Promoting R[A-Z0-9]+\.\.\. OK" "...its release is promoted"
+b1=$(cx releases -a web -r kd --json | jq -r '.[0].build' | tr 'A-Z' 'a-z')
+tag1="web.$b1"
+like "$out" "Pushing: 127\.0\.0\.1:$rp/cx/kd-web:$tag1" "...the build says it pushes REGISTRY/RACK-APP:SERVICE.BUILD"
+note "$(printf '%s\n' "$out" | grep -o 'Pushed: .* in [0-9]* ms')"
+note "$(cx logs -a web -r kd --no-follow 2>&1 | grep -o 'Applied release .*' | tail -1)"
+like "$(curl -s --max-time 5 "$REG/v2/cx/kd-web/tags/list")" "\"$tag1\"" "the registry lists the tag"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$REG/v2/cx/kd-web/manifests/$tag1")
+is "$code" 200 "...and holds its manifest"
+dep=$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)
+like "$dep" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:$tag1\"" "the cluster's Deployment web runs that tag"
+like "$dep" '"manager": "cx-kd"' "...applied with the rack's field manager cx-kd"
+for o in api/v1/namespaces/kd-web/services/web api/v1/namespaces/kd-web/secrets/web-env \
+    apis/networking.k8s.io/v1/namespaces/kd-web/ingresses/web; do
+	like "$(kube_get "/$o")" '"name": "web"|"name": "web-env"' "the cluster holds ${o#*namespaces/kd-web/}"
+done
+like "$(cx releases -a web -r kd 2>&1 | sed -n 2p)" " active " "cx releases: the release is active"
+is "$(cx ps -a web -r kd 2>&1 | tail -n +2)" "" "cx ps shows no local process"
+is "$(sqlite3 "$CX_HOME/racks/kd/state.db" 'SELECT COUNT(*) FROM processes')" 0 "...the rack records none"
+is "$(pgrep -fc 'perl server.pl')" 0 "...and none runs on this host"
+
+# A second deploy: a new build, its own tag.
+echo "# changed" >>"$src/server.pl"
+t0=$(date +%s%N)
+out=$(cx deploy "$src" -a web -r kd 2>&1); ok $? "a second deploy" "$out"
+note "second deploy took $(( ($(date +%s%N) - t0) / 1000000 )) ms: $(printf '%s\n' "$out" | grep -o 'Pushed: .* in [0-9]* ms')"
+b2=$(cx releases -a web -r kd --json | jq -r '.[0].build' | tr 'A-Z' 'a-z')
+tag2="web.$b2"
+isnt_same() { [ "$1" != "$2" ]; }
+isnt_same "$b1" "$b2"; ok $? "...made a new build ($b2)"
+like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:$tag2\"" \
+    "...and the Deployment runs its tag now"
+like "$(curl -s --max-time 5 "$REG/v2/cx/kd-web/tags/list")" "\"$tag1\".*\"$tag2\"|\"$tag2\".*\"$tag1\"" "...the registry has both tags"
+
+# Someone made the app's Secret immutable: the server refuses a change to
+# it, and nothing of the release is applied (the Deployment keeps tag2).
+code=$(curl -sk -o "$K/patch.out" -w '%{http_code}' --max-time 5 -X PATCH -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/merge-patch+json' -d '{"immutable": true}' "$URL/api/v1/namespaces/kd-web/secrets/web-env")
+is "$code" 200 "make the Secret web-env immutable (as another manager)" "$(cat "$K/patch.out")"
+manifest changed
+out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: release R[A-Z0-9]+ was not applied to the cluster: Secret web-env: the API server refused it \(422\): .*immutable" \
+    "a deploy with an object the server refuses fails with the server's message"
+r3=$(cx releases -a web -r kd --json | jq -r '.[0].id')
+like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Status +failed" "...its release is failed"
+like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Error +release $r3 was not applied to the cluster: Secret web-env: .*immutable" "...with the server's message"
+like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:$tag2\"" \
+    "...and the Deployment still runs the second build's tag"
+like "$(cx releases -a web -r kd --json | jq -r '.[] | select(.status == "active") | .build' | tr 'A-Z' 'a-z')" "^$b2$" \
+    "...whose release stays active"
+
+t0=$(date +%s%N)
+out=$(cx apps delete web -r kd 2>&1); ok $? "cx apps delete web" "$out"
+note "apps delete took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+like "$(kube_get /api/v1/namespaces/kd-web | tr -d ' \n')" '"phase":"Terminating"' \
+    "...its Namespace kd-web is being deleted (no controller runs here to finish it)"
+lacks "$(cx apps -r kd 2>&1)" "img" "^web " "...and the app is gone from the rack"
+
+# The server gone: a deploy fails, saying it cannot reach it.
+kill "$api_pid"
+wait "$api_pid" 2>/dev/null
+printf 'services:\n  web:\n    image: registry.example.test/hello:2\n    port: 80\n' >"$img/convox.yml"
+out=$(cx deploy "$img" -a img -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: release R[A-Z0-9]+ was not applied to the cluster: $URL/version: .*(refused|connect)" \
+    "a deploy to an API server that is down fails, saying so"
+like "$(cx releases -a img -r kd --json | jq -r '.[] | select(.status == "active") | .id')" "^R" "...and the app's earlier release stays active"
+out=$(cx apps delete img -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: cannot delete app img's Namespace kd-img on the cluster: .*; the app stays \(cx apps delete img again once the cluster answers\)$" \
+    "cx apps delete with the server down fails, and keeps the app"
+like "$(cx apps -r kd 2>&1)" "img" "...which is still there"
+out=$(cx rack uninstall kd 2>&1); ok $? "uninstall the rack (its cluster gone: it warns)" "$out"
+check_no_leftovers
+done_testing
