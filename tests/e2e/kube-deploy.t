@@ -52,8 +52,11 @@ src=$TMP/web
 mkdir -p "$src"
 cp "$EXAMPLES/hello/server.pl" "$src/server.pl"
 printf 'FROM debian:bookworm\nCOPY server.pl /app/server.pl\nWORKDIR /app\nCMD ["perl", "server.pl"]\n' >"$src/Dockerfile"
-manifest() { printf 'environment:\n  - GREETING=%s\nservices:\n  web:\n    build: .\n    port: 3000\n    health: /health\n' "$1" >"$src/convox.yml"; }
-manifest hello
+manifest() {	# manifest ENV...: the app's convox.yml, declaring each K=DEFAULT
+	{ echo 'environment:'; for e in "$@"; do echo "  - $e"; done
+	  printf 'services:\n  web:\n    build: .\n    port: 3000\n    health: /health\n'; } >"$src/convox.yml"
+}
+manifest GREETING=hello
 cx apps create web -r kd >/dev/null 2>&1
 out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
 refused $rc "$out" "ERROR: build B[A-Z0-9]+ failed: rack kd is a Kubernetes rack with no registry to push service web's image to: set one with cx rack params set registry=HOST:PORT/PATH -r kd$" \
@@ -93,6 +96,14 @@ like "$(cx releases -a web -r kd 2>&1 | sed -n 2p)" " active " "cx releases: the
 is "$(cx ps -a web -r kd 2>&1 | tail -n +2)" "" "cx ps shows no local process"
 is "$(sqlite3 "$CX_HOME/racks/kd/state.db" 'SELECT COUNT(*) FROM processes')" 0 "...the rack records none"
 is "$(pgrep -fc 'perl server.pl')" 0 "...and none runs on this host"
+out=$(cx run -a web -r kd web echo hi 2>&1); rc=$?
+refused $rc "$out" "ERROR: app web runs on rack kd's Kubernetes cluster, not here: use kubectl -n kd-web there$" \
+    "cx run refuses: the app runs on the cluster"
+
+# cx env set promotes its release the same way: the Secret holds the change.
+out=$(cx env set -p GREETING=bonjour -a web -r kd 2>&1); ok $? "cx env set -p GREETING=bonjour (promoted)" "$out"
+like "$(kube_get /api/v1/namespaces/kd-web/secrets/web-env | jq -r '.data.GREETING' | base64 -d)" "^bonjour$" \
+    "...the cluster's Secret web-env has it"
 
 # A second deploy: a new build, its own tag.
 echo "# changed" >>"$src/server.pl"
@@ -108,14 +119,16 @@ like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \
 like "$(curl -s --max-time 5 "$REG/v2/cx/kd-web/tags/list")" "\"$tag1\".*\"$tag2\"|\"$tag2\".*\"$tag1\"" "...the registry has both tags"
 
 # Someone made the app's Secret immutable: the server refuses a change to
-# it, and nothing of the release is applied (the Deployment keeps tag2).
+# it (a variable the convox.yml adds), and nothing of the release is
+# applied (the Deployment keeps tag2).
 code=$(curl -sk -o "$K/patch.out" -w '%{http_code}' --max-time 5 -X PATCH -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/merge-patch+json' -d '{"immutable": true}' "$URL/api/v1/namespaces/kd-web/secrets/web-env")
 is "$code" 200 "make the Secret web-env immutable (as another manager)" "$(cat "$K/patch.out")"
-manifest changed
+manifest GREETING=hello SIZE=large
 out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
 refused $rc "$out" "ERROR: release R[A-Z0-9]+ was not applied to the cluster: Secret web-env: the API server refused it \(422\): .*immutable" \
     "a deploy with an object the server refuses fails with the server's message"
+note "$(printf '%s\n' "$out" | grep ERROR)"
 r3=$(cx releases -a web -r kd --json | jq -r '.[0].id')
 like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Status +failed" "...its release is failed"
 like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Error +release $r3 was not applied to the cluster: Secret web-env: .*immutable" "...with the server's message"
