@@ -538,6 +538,16 @@ autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_serv
 	return h;
 }
 
+/* The replicas of service s: cx scale's count, else scale.count. */
+static int
+count_of(const struct k8s_render_opts *o, const struct mf_service *s)
+{
+	for (size_t i = 0; i < o->ncounts; i++)
+		if (strcmp(o->counts[i].service, s->name) == 0)
+			return o->counts[i].count;
+	return s->scale_count;
+}
+
 static jv *
 workload(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
 {
@@ -550,7 +560,7 @@ workload(const struct k8s_render_opts *o, const char *ns, const struct mf_servic
 	/* With a range the autoscaler owns replicas: setting them too would
 	 * undo its work at each apply. */
 	if (!s->agent && !autoscaled(s))
-		jv_set_int(spec, "replicas", s->scale_count);
+		jv_set_int(spec, "replicas", count_of(o, s));
 	jv_set_take(sel, "matchLabels", selector(o, "cx.service", s->name));
 	jv_set_take(spec, "selector", sel);
 	/* deployment.minimum: the share that keeps serving; maximum: the share

@@ -30,6 +30,12 @@
 #include "common/jv.h"
 #include "rackd/manifest.h"
 
+/* A service's count as `cx scale` set it. */
+struct k8s_count {
+	const char *service;
+	int count;
+};
+
 struct k8s_render_opts {
 	const char *rack;           /* the rack's name */
 	const char *app;            /* the app's name (need not exist yet) */
@@ -42,6 +48,8 @@ struct k8s_render_opts {
 	const char *seed;           /* the rack's secret seed for resource passwords */
 	char *const *env;           /* the app's environment, "K=V" each */
 	size_t nenv;
+	const struct k8s_count *counts; /* cx scale's counts, over scale.count (may be NULL) */
+	size_t ncounts;
 };
 
 /* The objects, as a jv array (owned), or NULL with one line in err (a

@@ -235,8 +235,12 @@ api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
 	if (a == NULL)
 		return;
 	if (r->kube) {
-		struct api_pending *p = api_defer(q, s);
+		struct api_pending *p;
 
+		/* An apply under way would race the Namespace's deletion. */
+		if (a->promoting[0] != '\0')
+			reconcile_cancel(r, a, err, sizeof(err));
+		p = api_defer(q, s);
 		if (kdeploy_delete_app(r, a->name, p, kube_app_deleted, err, sizeof(err)) == -1)
 			api_finish_error(p, 500, err);
 		return;
@@ -803,13 +807,23 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 	count = jv_int(body, "count");
 	if (!jv_is_int(jv_get(body, "count")) || count < 0 || count > 100) {
 		api_error(s, 400, "count must be a whole number from 0 to 100");
+	} else if (r->kube && a->promoting[0] != '\0') {
+		/* Its apply rendered the counts it began with. */
+		api_error(s, 409, "app %s is deploying release %s to the cluster; scale once it is "
+		    "done (or cx apps cancel -a %s)", a->name, a->promoting, a->name);
 	} else if (store_scale_set(r->store, a->name, q->args[1], (int)count) == -1) {
 		char err[4600];
 
 		disk_store_error(r, "cannot store the scale", err, sizeof(err));
 		api_error(s, 500, "%s", err);
 	} else {
+		char err[1024];
+
 		applog_system(r, a->name, "Scaling %s to %d", q->args[1], (int)count);
+		/* On a cluster: the active release applied again, with the count. */
+		if (r->kube && a->active[0] != '\0' &&
+		    reconcile_promote(r, a, a->active, err, sizeof(err)) == -1)
+			api_error(s, 500, "the count is kept, but not applied to the cluster: %s", err);
 		reconcile_app(r, a);   /* what it changes reaches the routers this loop turn */
 	}
 	jv_free(body);

@@ -128,7 +128,7 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
-	if (kdeploy_input_load(r, env_text, &in, err, sizeof(err)) == -1) {
+	if (kdeploy_input_load(r, app, m, env_text, &in, err, sizeof(err)) == -1) {
 		api_error(s, 500, "%s", err);
 		goto out;
 	}

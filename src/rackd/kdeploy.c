@@ -31,6 +31,7 @@
 #include "rackd/applog.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
+#include "rackd/store.h"
 
 #define REPORT_MAX (1 << 20)
 
@@ -81,10 +82,17 @@ render_seed(struct rack *r, char *out, size_t outlen, char *err, size_t errlen)
 }
 
 int
-kdeploy_input_load(struct rack *r, const char *env_text, struct kdeploy_input *in, char *err,
-    size_t errlen)
+kdeploy_input_load(struct rack *r, const char *app, const struct manifest *m,
+    const char *env_text, struct kdeploy_input *in, char *err, size_t errlen)
 {
 	memset(in, 0, sizeof(*in));
+	in->counts = xcalloc(m->nservices + 1, sizeof(*in->counts));
+	for (size_t i = 0; i < m->nservices; i++) {
+		int n = store_scale_get(r->store, app, m->services[i].name);
+
+		if (n >= 0)
+			in->counts[in->ncounts++] = (struct k8s_count){ m->services[i].name, n };
+	}
 	in->env = xcalloc(1, sizeof(*in->env));
 	for (const char *l = env_text; l != NULL && *l != '\0';) {
 		const char *end = strchr(l, '\n');
@@ -111,6 +119,9 @@ kdeploy_input_free(struct kdeploy_input *in)
 	free(in->env);
 	in->env = NULL;
 	in->nenv = 0;
+	free(in->counts);
+	in->counts = NULL;
+	in->ncounts = 0;
 }
 
 struct k8s_render_opts
@@ -120,7 +131,7 @@ kdeploy_opts(const struct rack *r, const struct kdeploy_input *in, const char *a
 	return (struct k8s_render_opts){ .rack = r->name, .app = app, .registry = in->registry,
 		.build = build, .release = release, .domain = in->domain,
 		.domain_internal = in->domain_internal, .seed = in->seed, .env = in->env,
-		.nenv = in->nenv };
+		.nenv = in->nenv, .counts = in->counts, .ncounts = in->ncounts };
 }
 
 /* ---- the child ---- */
@@ -345,7 +356,7 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 	buf_init(&text, 0);
 	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
 		buf_addf(&text, "%s\n", env[i]);
-	rc = kdeploy_input_load(r, buf_cstr(&text), &in, err, errlen);
+	rc = kdeploy_input_load(r, a->name, m, buf_cstr(&text), &in, err, errlen);
 	buf_free(&text);
 	if (rc == -1) {
 		kdeploy_input_free(&in);

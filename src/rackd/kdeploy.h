@@ -33,16 +33,20 @@ bool kdeploy_rack(const struct rack *r);
 
 /* What an app's objects are rendered from besides its manifest: the rack's
  * params (registry, domain, domain_internal), its render seed
- * (RACK_DIR/k8s.seed, made on first use) and an environment. */
+ * (RACK_DIR/k8s.seed, made on first use), an environment, and the counts
+ * `cx scale` set for the app's services. */
 struct kdeploy_input {
 	char registry[256], domain[256], domain_internal[256], seed[80];
 	char **env;                 /* "K=V" each, malloc'd */
 	size_t nenv;
+	struct k8s_count *counts;   /* malloc'd; the names are m's */
+	size_t ncounts;
 };
-/* Fills in from the rack and env_text ("K=V\n" lines). 0, or -1 with err
- * (the seed cannot be made); free with kdeploy_input_free either way. */
-int kdeploy_input_load(struct rack *r, const char *env_text, struct kdeploy_input *in, char *err,
-    size_t errlen);
+/* Fills in from the rack, app's scale (for the services of m) and
+ * env_text ("K=V\n" lines). 0, or -1 with err (the seed cannot be made);
+ * free with kdeploy_input_free either way. */
+int kdeploy_input_load(struct rack *r, const char *app, const struct manifest *m,
+    const char *env_text, struct kdeploy_input *in, char *err, size_t errlen);
 void kdeploy_input_free(struct kdeploy_input *in);
 /* The render options of app's release (build, NULL: none) from in. */
 struct k8s_render_opts kdeploy_opts(const struct rack *r, const struct kdeploy_input *in,

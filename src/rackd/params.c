@@ -230,6 +230,11 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		size_t hl = slash != NULL ? (size_t)(slash - value) : strlen(value);
 		bool ok = hl > 0 && hl < sizeof(host);
 
+		if (strstr(value, "://") != NULL) {
+			snprintf(err, errlen, "%s is HOST[:PORT][/PATH], with no scheme (a registry over "
+			    "plain http: set registry_insecure=true too), not \"%s\"", name, value);
+			return -1;
+		}
 		if (ok) {
 			memcpy(host, value, hl);
 			host[hl] = '\0';

@@ -71,6 +71,9 @@ out=$(cx deploy "$img" -a img -r kd 2>&1); ok $? "an image:-only app deploys wit
 like "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/web)" '"image": "registry\.example\.test/hello:1"' \
     "...its Deployment runs the image it names"
 
+out=$(cx rack params set registry=http://127.0.0.1:$rp/cx -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: registry is HOST\[:PORT\]\[/PATH\], with no scheme \(a registry over plain http: set registry_insecure=true too\), not \"http://127\.0\.0\.1:$rp/cx\"$" \
+    "a registry given with a scheme is refused, naming registry_insecure"
 out=$(cx rack params set registry=127.0.0.1:$rp/cx registry_insecure=true -r kd 2>&1); ok $? "set the rack's registry (plain http: registry_insecure=true)" "$out"
 t0=$(date +%s%N)
 out=$(cx deploy "$src" -a web -r kd 2>&1); ok $? "cx deploy of an app with a Dockerfile build" "$out"
@@ -104,6 +107,10 @@ refused $rc "$out" "ERROR: app web runs on rack kd's Kubernetes cluster, not her
 out=$(cx env set -p GREETING=bonjour -a web -r kd 2>&1); ok $? "cx env set -p GREETING=bonjour (promoted)" "$out"
 like "$(kube_get /api/v1/namespaces/kd-web/secrets/web-env | jq -r '.data.GREETING' | base64 -d)" "^bonjour$" \
     "...the cluster's Secret web-env has it"
+# cx scale applies the active release again, with the count.
+out=$(cx scale web --count 3 -a web -r kd 2>&1); ok $? "cx scale web --count 3" "$out"
+wait_for 10 sh -c "curl -sk --max-time 2 -H 'Authorization: Bearer $TOKEN' $URL/apis/apps/v1/namespaces/kd-web/deployments/web | grep -q '\"replicas\": 3'"
+ok $? "...the Deployment has 3 replicas"
 
 # A second deploy: a new build, its own tag.
 echo "# changed" >>"$src/server.pl"
