@@ -305,9 +305,17 @@ job_start(struct rack *r, struct kdeploy_job *j, kjob_fn fn, void *arg, char *er
 	j->rack = r;
 	buf_init(&j->report, REPORT_MAX);
 	snprintf(kubeconfig, sizeof(kubeconfig), "%s/kubeconfig", r->dir);
-	if (pipe2(pfd, O_CLOEXEC) == -1 || (j->pid = fork()) == -1) {
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "cannot start the process that talks to the cluster: %s",
 		    strerror(errno));
+		buf_free(&j->report);
+		return -1;
+	}
+	if ((j->pid = fork()) == -1) {
+		snprintf(err, errlen, "cannot start the process that talks to the cluster: %s",
+		    strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
 		buf_free(&j->report);
 		return -1;
 	}
