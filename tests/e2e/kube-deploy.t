@@ -98,7 +98,14 @@ done
 like "$(cx releases -a web -r kd 2>&1 | sed -n 2p)" " active " "cx releases: the release is active"
 is "$(cx ps -a web -r kd 2>&1 | tail -n +2)" "" "cx ps shows no local process"
 is "$(sqlite3 "$CX_HOME/racks/kd/state.db" 'SELECT COUNT(*) FROM processes')" 0 "...the rack records none"
-is "$(pgrep -fc 'perl server.pl')" 0 "...and none runs on this host"
+# Every process a rack starts bears its mark (reconcile.h: FNV-1a of the
+# rack's directory) in CX_RACK_PROCESS; none on this host bears kd's.
+mark=$(python3 -c 'import sys
+h = 14695981039346656037
+for c in sys.argv[1].encode():
+    h = ((h ^ c) * 1099511628211) % 2**64
+print("%016x" % h)' "$CX_HOME/racks/kd")
+is "$(grep -lsa "CX_RACK_PROCESS=$mark/" /proc/[0-9]*/environ | wc -l)" 0 "...and none with the rack's mark ($mark) runs on this host"
 out=$(cx run -a web -r kd web echo hi 2>&1); rc=$?
 refused $rc "$out" "ERROR: app web runs on rack kd's Kubernetes cluster, not here: use kubectl -n kd-web there$" \
     "cx run refuses: the app runs on the cluster"
