@@ -519,7 +519,13 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			host[0] = '\0';
 		} else if (sv->internal) {
 			router = "none";
-			snprintf(host, sizeof(host), "%s.%s.%s.local", sv->name, a->name, r->name);
+			/* On a cluster: its Service's name in the cluster's DNS. */
+			if (r->kube)
+				snprintf(host, sizeof(host), "%s.%s-%s.svc.cluster.local", sv->name,
+				    r->name, a->name);
+			else
+				snprintf(host, sizeof(host), "%s.%s.%s.local", sv->name, a->name,
+				    r->name);
 			snprintf(ports, sizeof(ports), "%d", sv->port);
 		} else {
 			router = internal_router ? "internal" : "public";
@@ -529,7 +535,7 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			 * false), as Convox's 443:PORT says. */
 			if (r->host)
 				str_copy(port, sizeof(port), "443");
-			else if (r->vpc)
+			else if (r->vpc || r->kube)     /* kube: the cluster's ingress, not ours */
 				str_copy(port, sizeof(port), "80");
 			else
 				rack_param(r, internal_router ? "router_internal_port" : "router_port", port,
@@ -541,7 +547,7 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 				snprintf(url, sizeof(url), "http://%s", host);
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);
-			if (!r->vpc && !r->host)
+			if (!r->vpc && !r->host && !r->kube)
 				rack_param(r, internal_router ? "router_internal_tls_port" :
 				    "router_tls_port", tls_port, sizeof(tls_port));
 			if (tls_port[0] != '\0')

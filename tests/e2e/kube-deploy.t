@@ -96,6 +96,8 @@ for o in api/v1/namespaces/kd-web/services/web api/v1/namespaces/kd-web/secrets/
 	like "$(kube_get "/$o")" '"name": "web"|"name": "web-env"' "the cluster holds ${o#*namespaces/kd-web/}"
 done
 like "$(cx releases -a web -r kd 2>&1 | sed -n 2p)" " active " "cx releases: the release is active"
+like "$(cx services -a web -r kd 2>&1 | sed -n 2p)" "^web +web\.web\.kd\.localhost +80:3000$" \
+    "cx services: the Ingress's host, on the cluster's port 80 (not the local router's)"
 is "$(cx ps -a web -r kd 2>&1 | tail -n +2)" "" "cx ps shows no local process"
 is "$(sqlite3 "$CX_HOME/racks/kd/state.db" 'SELECT COUNT(*) FROM processes')" 0 "...the rack records none"
 # Every process a rack starts bears its mark (reconcile.h: FNV-1a of the
