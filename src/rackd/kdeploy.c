@@ -374,12 +374,21 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 	{
 		struct apply_arg arg = { .m = m, .o = kdeploy_opts(r, &in, a->name, release, build),
 			.manager = manager };
+		/* Rendered here first (for the newest version: only apiVersions
+		 * differ), so that what the release lacks (a required variable)
+		 * refuses the promotion at once, nothing started. */
+		jv *docs = k8s_render(m, &arg.o, err, errlen);
 
-		j = xcalloc(1, sizeof(*j));
-		j->kind = KJOB_APPLY;
-		str_copy(j->app, sizeof(j->app), a->name);
-		str_copy(j->release, sizeof(j->release), release);
-		rc = job_start(r, j, apply_run, &arg, err, errlen);
+		j = NULL;
+		rc = docs != NULL ? 0 : -1;
+		jv_free(docs);
+		if (rc == 0) {
+			j = xcalloc(1, sizeof(*j));
+			j->kind = KJOB_APPLY;
+			str_copy(j->app, sizeof(j->app), a->name);
+			str_copy(j->release, sizeof(j->release), release);
+			rc = job_start(r, j, apply_run, &arg, err, errlen);
+		}
 	}
 	kdeploy_input_free(&in);
 	if (rc == -1) {

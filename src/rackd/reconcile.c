@@ -1239,11 +1239,13 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	/* A Kubernetes rack's resources and routers are the cluster's objects. */
 	if (!r->kube && resource_app_ensure(r, a->name, a->uid_base, m, err, errlen) == -1)
 		goto fail;
-	for (size_t i = 0; i < m->nservices; i++) {
+	/* A Kubernetes rack's render checks its env (with the cluster's
+	 * resource URLs) before the apply starts: kdeploy_apply. */
+	for (size_t i = 0; !r->kube && i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
 		char **senv, **renv;
 
-		if (s->internal_router && !r->kube && !rack_param_bool(r, "internal_router")) {
+		if (s->internal_router && !rack_param_bool(r, "internal_router")) {
 			snprintf(err, errlen, "service %s has internalRouter: true; please enable the"
 			    " rack's internal router first: cx rack params set internal_router=true -r %s",
 			    s->name, r->name);

@@ -62,14 +62,20 @@ out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
 refused $rc "$out" "ERROR: build B[A-Z0-9]+ failed: rack kd is a Kubernetes rack with no registry to push service web's image to: set one with cx rack params set registry=HOST:PORT/PATH -r kd$" \
     "a build on a Kubernetes rack with no registry is refused, naming the param"
 
-# An image:-only app builds nothing and needs no registry.
+# An image:-only app builds nothing and needs no registry. Its resource is
+# the cluster's (a StatefulSet), not a server of this host's.
 img=$TMP/img
 mkdir -p "$img"
-printf 'services:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n' >"$img/convox.yml"
+printf 'resources:\n  database:\n    type: postgres\nservices:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n    resources:\n      - database\n' >"$img/convox.yml"
 cx apps create img -r kd >/dev/null 2>&1
 out=$(cx deploy "$img" -a img -r kd 2>&1); ok $? "an image:-only app deploys without a registry" "$out"
 like "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/web)" '"image": "registry\.example\.test/hello:1"' \
     "...its Deployment runs the image it names"
+like "$(kube_get /apis/apps/v1/namespaces/kd-img/statefulsets/database)" '"image": "postgres:15"' \
+    "...its postgres resource is a StatefulSet on the cluster"
+like "$(kube_get /api/v1/namespaces/kd-img/secrets/web-env | jq -r '.data.DATABASE_URL' | base64 -d)" \
+    "^postgres://.*@database\.kd-img\.svc\.cluster\.local:5432/" "...whose URL the service's Secret holds"
+[ ! -e "$CX_HOME/racks/kd/apps/img/resources" ]; ok $? "...and no resource server was made here"
 
 out=$(cx rack params set registry=http://127.0.0.1:$rp/cx -r kd 2>&1); rc=$?
 refused $rc "$out" "ERROR: registry is HOST\[:PORT\]\[/PATH\], with no scheme \(a registry over plain http: set registry_insecure=true too\), not \"http://127\.0\.0\.1:$rp/cx\"$" \
@@ -159,6 +165,11 @@ note "apps delete took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 like "$(kube_get /api/v1/namespaces/kd-web | tr -d ' \n')" '"phase":"Terminating"' \
     "...its Namespace kd-web is being deleted (no controller runs here to finish it)"
 lacks "$(cx apps -r kd 2>&1)" "img" "^web " "...and the app is gone from the rack"
+
+# A variable the release needs and lacks refuses the promotion at once.
+printf 'environment:\n  - TOKEN\nservices:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n' >"$img/convox.yml"
+out=$(cx deploy "$img" -a img -r kd 2>&1); rc=$?
+refused $rc "$out" "Promoting R[A-Z0-9]+\.\.\. ERROR: .*TOKEN" "a release without a required variable is refused, naming it"
 
 # The server gone: a deploy fails, saying it cannot reach it.
 kill "$api_pid"
