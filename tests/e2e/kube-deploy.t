@@ -113,7 +113,8 @@ h = 14695981039346656037
 for c in sys.argv[1].encode():
     h = ((h ^ c) * 1099511628211) % 2**64
 print("%016x" % h)' "$CX_HOME/racks/kd")
-is "$(grep -lsa "CX_RACK_PROCESS=$mark/" /proc/[0-9]*/environ | wc -l)" 0 "...and none with the rack's mark ($mark) runs on this host"
+marked() { grep -lsa "CX_RACK_PROCESS=$mark/" /proc/[0-9]*/environ | wc -l; }
+is "$(marked)" 0 "...and none with the rack's mark ($mark) runs on this host"
 out=$(cx run -a web -r kd web echo hi 2>&1); rc=$?
 refused $rc "$out" "ERROR: app web runs on rack kd's Kubernetes cluster, not here: use kubectl -n kd-web there$" \
     "cx run refuses: the app runs on the cluster"
@@ -139,6 +140,15 @@ isnt_same "$b1" "$b2"; ok $? "...made a new build ($b2)"
 like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:$tag2\"" \
     "...and the Deployment runs its tag now"
 like "$(curl -s --max-time 5 "$REG/v2/cx/kd-web/tags/list")" "\"$tag1\".*\"$tag2\"|\"$tag2\".*\"$tag1\"" "...the registry has both tags"
+
+# A daemon started again starts nothing of the app here either.
+pid=$(cat "$CX_HOME/racks/kd/rackd.pid")
+kill "$pid"
+wait_for 10 gone "$pid"; ok $? "stop the rack's daemon (pid $pid)"
+cx-rackd --home "$CX_HOME" --rack kd --daemon; ok $? "...and start it again"
+like "$(cx apps -r kd 2>&1)" "^web +running " "...the app is running (on the cluster)"
+sleep 0.5    # a few of the daemon's ticks, when a local rack would start its processes
+is "$(marked)" 0 "...and still no process of the rack runs on this host"
 
 # Someone made the app's Secret immutable: the server refuses a change to
 # it (a variable the convox.yml adds), and nothing of the release is
