@@ -78,6 +78,15 @@ jv *k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *er
 void k8s_image(const struct k8s_render_opts *o, const struct mf_service *s, char *out,
     size_t outlen);
 
+/* The kinds of an app's objects in its Namespace on Kubernetes 1.minor (0:
+ * the newest), each with its apiVersion there: what a deploy prunes (the
+ * objects of these kinds a release no longer renders). At most max into
+ * out; their count. */
+struct k8s_kind {
+	const char *api, *kind;
+};
+size_t k8s_app_kinds(int minor, struct k8s_kind *out, size_t max);
+
 /* The name of the namespace of app o->app on rack o->rack: RACK-APP. */
 void k8s_namespace(const char *rack, const char *app, char *out, size_t outlen);
 

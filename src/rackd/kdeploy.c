@@ -5,8 +5,10 @@
  * memory (the manifest, the render options, the rack's kubeconfig path); it
  * asks the API server through httpc (libcurl) and writes one report on a
  * pipe, then exits: a first line "ok MS" (how long it took), then a line
- * per object applied ("KIND NAME RESOURCEVERSION"); or "error", then one
- * line saying why. The loop reads the pipe without blocking and, at its
+ * per object applied ("KIND NAME RESOURCEVERSION"), per object deleted
+ * because the release no longer renders it ("KIND NAME deleted"), and a
+ * "warning: ..." line when that deletion failed; or "error", then one line
+ * saying why. The loop reads the pipe without blocking and, at its
  * end, reaps the child and acts on the report. A child that dies without
  * a report counts as an error. The child touches neither the store nor
  * the loop: it only reads what was copied into it.
@@ -158,6 +160,24 @@ apply_run(const struct kubeconfig *kc, void *arg, struct buf *out, char *err, si
 	if ((docs = k8s_render(a->m, &a->o, err, errlen)) == NULL)
 		return -1;
 	rc = k8s_apply_checked(kc, docs, a->manager, out, err, errlen);
+	if (rc == 0) {
+		struct k8s_kind kinds[16];
+		size_t n = k8s_app_kinds(a->o.kube_minor, kinds, CX_ARRAY_LEN(kinds));
+		char ns[80], selector[256], why[1200];
+
+		/* Applied: what the release no longer has goes. A failure here
+		 * leaves the release applied, and says what stays. */
+		k8s_namespace(a->o.rack, a->o.app, ns, sizeof(ns));
+		snprintf(selector, sizeof(selector), "app.kubernetes.io%%2Fmanaged-by%%3Dcx%%2C"
+		    "cx.rack%%3D%s%%2Ccx.app%%3D%s", a->o.rack, a->o.app);
+		if (k8s_prune(kc, docs, ns, selector, kinds, n, out, why, sizeof(why)) == -1) {
+			for (char *p = why; *p != '\0'; p++)
+				if (*p == '\n')
+					*p = ' ';
+			buf_addf(out, "warning: what the release no longer has is not all deleted: "
+			    "%s\n", why);
+		}
+	}
 	jv_free(docs);
 	return rc;
 }
@@ -239,8 +259,18 @@ apply_done(struct kdeploy_job *j, const char *ms, char *lines, const char *error
 		return;
 	}
 	for (char *save = NULL, *l = strtok_r(lines, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save), n++)
-		applog_system(r, j->app, "Applied %s", l);
+	    l = strtok_r(NULL, "\n", &save)) {
+		utf8_sanitize(l);
+		if (str_has_prefix(l, "warning: "))
+			applog_system(r, j->app, "Warning: %s", l + 9);
+		else if (strlen(l) > 8 && strcmp(l + strlen(l) - 8, " deleted") == 0)
+			applog_system(r, j->app, "Deleted %.*s: release %s no longer has it",
+			    (int)(strlen(l) - 8), l, j->release);
+		else {
+			applog_system(r, j->app, "Applied %s", l);
+			n++;
+		}
+	}
 	applog_system(r, j->app, "Applied release %s to the cluster: %zu objects in %s ms",
 	    j->release, n, ms);
 	log_info("app %s: release %s applied to the cluster (%zu objects, %s ms)", j->app,

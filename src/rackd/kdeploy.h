@@ -8,7 +8,8 @@
  * reconciler starts no local process for such a rack's apps.
  *
  *   promote R --kdeploy_apply--> APPLYING (the child: GET /version, render
- *             for it, apply the Namespace, dry-run the rest, apply the rest)
+ *             for it, apply the Namespace, dry-run the rest, apply the rest,
+ *             then delete the app's objects R no longer renders)
  *   APPLYING --the child says ok--> reconcile_applied(NULL): R active
  *   APPLYING --the child says why, or dies--> reconcile_applied(why): R
  *             failed, the previous release stays active

@@ -66,7 +66,11 @@ refused $rc "$out" "ERROR: build B[A-Z0-9]+ failed: rack kd is a Kubernetes rack
 # the cluster's (a StatefulSet), not a server of this host's.
 img=$TMP/img
 mkdir -p "$img"
-printf 'resources:\n  database:\n    type: postgres\nservices:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n    resources:\n      - database\n' >"$img/convox.yml"
+imgyml() {	# imgyml EXTRA: the image:-only app's convox.yml, with EXTRA services
+	printf 'resources:\n  database:\n    type: postgres\nservices:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n    resources:\n      - database\n%b' "$1" >"$img/convox.yml"
+}
+imgyml '  worker:\n    image: registry.example.test/worker:1\n'
+
 cx apps create img -r kd >/dev/null 2>&1
 out=$(cx deploy "$img" -a img -r kd 2>&1); ok $? "an image:-only app deploys without a registry" "$out"
 like "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/web)" '"image": "registry\.example\.test/hello:1"' \
@@ -76,6 +80,17 @@ like "$(kube_get /apis/apps/v1/namespaces/kd-img/statefulsets/database)" '"image
 like "$(kube_get /api/v1/namespaces/kd-img/secrets/web-env | jq -r '.data.DATABASE_URL' | base64 -d)" \
     "^postgres://.*@database\.kd-img\.svc\.cluster\.local:5432/" "...whose URL the service's Secret holds"
 [ ! -e "$CX_HOME/racks/kd/apps/img/resources" ]; ok $? "...and no resource server was made here"
+like "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/worker)" '"image": "registry\.example\.test/worker:1"' \
+    "...its worker is a Deployment too"
+# A release without the worker: its objects go from the cluster, the rest stay.
+imgyml ''
+out=$(cx deploy "$img" -a img -r kd 2>&1); ok $? "deploy the app again without its worker" "$out"
+is "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/apps/v1/namespaces/kd-img/deployments/worker")" 404 \
+    "...the worker's Deployment is deleted"
+is "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kd-img/secrets/worker-env")" 404 \
+    "...and its Secret"
+like "$(kube_get /apis/apps/v1/namespaces/kd-img/statefulsets/database)" '"name": "database"' "...the resource's StatefulSet stays"
+like "$(cx logs -a img -r kd --no-follow 2>&1)" "Deleted Deployment worker: release R[A-Z0-9]+ no longer has it" "...and cx logs says what went"
 
 out=$(cx rack params set registry=http://127.0.0.1:$rp/cx -r kd 2>&1); rc=$?
 refused $rc "$out" "ERROR: registry is HOST\[:PORT\]\[/PATH\], with no scheme \(a registry over plain http: set registry_insecure=true too\), not \"http://127\.0\.0\.1:$rp/cx\"$" \
