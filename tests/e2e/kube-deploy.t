@@ -5,12 +5,14 @@
 # and the release's objects are applied to the cluster (a real
 # kube-apiserver 1.20.2 over etcd: lib-kube.sh) by server-side apply from
 # the rack's daemon; the release is active once the apply is. A second
-# deploy applies its own build's tag; an object the server refuses fails
+# deploy applies its own build's tag; `cx env set -p` and `cx scale` apply
+# too; what a release drops is deleted; an object the server refuses fails
 # the deploy with the server's message and leaves the old Deployment as it
 # was; an unreachable server fails it too. No local process runs for the
-# rack's apps. `cx apps delete` deletes the app's Namespace (Terminating:
-# no controller manager runs here to finish it). A rack without a registry
-# refuses a build, naming the param, and an image:-only app needs none.
+# rack's apps, not even after the daemon starts again. `cx apps delete`
+# deletes the app's Namespace (Terminating: no controller manager runs here
+# to finish it). A rack without a registry refuses a build, naming the
+# param, and an image:-only app needs none (its resource is a StatefulSet).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-kube.sh"
 
