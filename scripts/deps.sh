@@ -11,13 +11,15 @@ PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libss
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
 util-linux psmisc sqlite3 openssl perl python3 wrk libnghttp2-dev nghttp2-client nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
 podman mmdebstrap postgresql redis-server memcached mariadb-server
-etcd-server golang-go rsync jq python3-yaml"
+etcd-server golang-go rsync jq python3-yaml docker-registry"
 # The servers an app's resources: run as (postgresql, redis-server, memcached, mariadb-server)
 # are started by the rack, one process per resource; Debian's own instances must not run.
-SERVICES="postgresql redis-server memcached mariadb mysql etcd"
+SERVICES="postgresql redis-server memcached mariadb mysql etcd docker-registry"
 # The Kubernetes API server the tests apply rendered objects to, built from
 # Debian's source package and cached (scripts/kube-apiserver.sh); etcd-server
-# and golang-go above are what it runs on and is built with.
+# and golang-go above are what it runs on and is built with. docker-registry
+# is the registry kube-deploy.t pushes builds to, run from a config of the
+# test's own (Debian's instance must not run).
 KUBE="sh $(dirname "$0")/kube-apiserver.sh --if-missing"
 
 missing=""

@@ -9,6 +9,7 @@
 
 #include "common/httpc.h"
 #include "common/util.h"
+#include "k8s/render.h"
 #include "k8s/yaml.h"
 
 /* Each kind cx renders and its resource (the path's plural). */
@@ -34,23 +35,36 @@ k8s_path_safe(const char *s, const char *allowed)
 }
 
 int
-k8s_object_path(const jv *obj, char *out, size_t outlen)
+k8s_collection_path(const char *api, const char *kind, const char *ns, char *out,
+    size_t outlen)
 {
-	const char *api = jv_str(obj, "apiVersion"), *kind = jv_str(obj, "kind");
-	const jv *md = jv_get(obj, "metadata");
-	const char *ns = jv_str(md, "namespace"), *plural = NULL;
+	const char *plural = NULL;
 	int n;
 
 	for (size_t i = 0; i < CX_ARRAY_LEN(kinds) && plural == NULL; i++)
 		if (strcmp(kinds[i].kind, kind) == 0)
 			plural = kinds[i].plural;
 	if (plural == NULL || !k8s_path_safe(api, "abcdefghijklmnopqrstuvwxyz0123456789./") ||
-	    !k8s_path_safe(jv_str(md, "name"), "abcdefghijklmnopqrstuvwxyz0123456789.-") ||
 	    (ns[0] != '\0' && !k8s_path_safe(ns, "abcdefghijklmnopqrstuvwxyz0123456789-")))
 		return -1;
-	n = snprintf(out, outlen, "%s%s%s%s/%s/%s", strcmp(api, "v1") == 0 ? "/api/" : "/apis/",
-	    api, ns[0] != '\0' ? "/namespaces/" : "", ns, plural, jv_str(md, "name"));
+	n = snprintf(out, outlen, "%s%s%s%s/%s", strcmp(api, "v1") == 0 ? "/api/" : "/apis/",
+	    api, ns[0] != '\0' ? "/namespaces/" : "", ns, plural);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int
+k8s_object_path(const jv *obj, char *out, size_t outlen)
+{
+	const jv *md = jv_get(obj, "metadata");
+	const char *name = jv_str(md, "name");
+	size_t n;
+
+	if (k8s_collection_path(jv_str(obj, "apiVersion"), jv_str(obj, "kind"),
+	    jv_str(md, "namespace"), out, outlen) == -1 ||
+	    !k8s_path_safe(name, "abcdefghijklmnopqrstuvwxyz0123456789.-"))
+		return -1;
+	n = strlen(out);
+	return (size_t)snprintf(out + n, outlen - n, "/%s", name) < outlen - n ? 0 : -1;
 }
 
 /* One request to the server: *code and the answer's JSON (or NULL). */
@@ -172,60 +186,124 @@ k8s_refused(long code, const jv *answer, const char *what, char *err, size_t err
 	return -1;
 }
 
-/* Deletes every object of the list at path (a collection, with the rack's
- * label selector) one by one, writing each to out. */
-static int
-k8s_delete_listed(const struct kubeconfig *kc, const char *path, const char *kind,
-    const char *selector, struct buf *out, char *err, size_t errlen)
+int
+k8s_delete_object(const struct kubeconfig *kc, const char *path, char *err, size_t errlen)
 {
-	char url[1400];
-	jv *list = NULL;
+	jv *answer = NULL;
 	long code;
 	int rc = 0;
 
-	snprintf(url, sizeof(url), "%s?labelSelector=%s", path, selector);
-	if (k8s_call(kc, "GET", url, NULL, NULL, &code, &list, err, errlen) == -1)
-		return -1;
-	if (code != 200) {
-		rc = k8s_refused(code, list, url, err, errlen);
-		jv_free(list);
-		return rc;
-	}
-	for (size_t i = 0; rc == 0 && i < jv_len(jv_get(list, "items")); i++) {
-		const char *name = jv_str(jv_get(jv_at(jv_get(list, "items"), i), "metadata"),
-		    "name");
-		jv *answer = NULL;
-
-		snprintf(url, sizeof(url), "%s/%s", path, name);
-		if (k8s_call(kc, "DELETE", url, NULL, NULL, &code, &answer, err, errlen) == -1)
-			rc = -1;
-		else if (code != 200 && code != 202 && code != 404)
-			rc = k8s_refused(code, answer, url, err, errlen);
-		else
-			buf_addf(out, "%s %s deleted\n", kind, name);
-		jv_free(answer);
-	}
-	jv_free(list);
+	if (k8s_call(kc, "DELETE", path, NULL, NULL, &code, &answer, err, errlen) == -1)
+		rc = -1;
+	else if (code != 200 && code != 202 && code != 404)
+		rc = k8s_refused(code, answer, path, err, errlen);
+	jv_free(answer);
 	return rc;
+}
+
+int
+k8s_apply_checked(const struct kubeconfig *kc, const jv *docs, const char *manager,
+    struct buf *out, char *err, size_t errlen)
+{
+	char rv[64], why[1200];
+
+	/* Pass 0 applies the Namespaces, pass 1 checks the rest (dry run),
+	 * pass 2 applies them: what the server refuses changes nothing. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < jv_len(docs); i++) {
+			const jv *o = jv_at(docs, i);
+			const char *kind = jv_str(o, "kind");
+			bool ns = strcmp(kind, "Namespace") == 0;
+
+			if ((pass == 0) != ns)
+				continue;
+			if (k8s_apply(kc, o, manager, pass == 1, rv, sizeof(rv), why, sizeof(why)) ==
+			    -1) {
+				snprintf(err, errlen, "%s %s: %s", kind,
+				    jv_str(jv_get(o, "metadata"), "name"), why);
+				return -1;
+			}
+			if (pass != 1)
+				buf_addf(out, "%s %s %s\n", kind, jv_str(jv_get(o, "metadata"), "name"),
+				    rv);
+		}
+	}
+	return 0;
+}
+
+/* Whether docs hold an object of kind named name. */
+static bool
+k8s_rendered(const jv *docs, const char *kind, const char *name)
+{
+	for (size_t i = 0; i < jv_len(docs); i++) {
+		const jv *o = jv_at(docs, i);
+
+		if (strcmp(jv_str(o, "kind"), kind) == 0 &&
+		    strcmp(jv_str(jv_get(o, "metadata"), "name"), name) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+k8s_prune(const struct kubeconfig *kc, const jv *docs, const char *ns, const char *selector,
+    const struct k8s_kind *want, size_t nkinds, struct buf *out, char *err, size_t errlen)
+{
+	char path[1400], url[1800];
+
+	for (size_t k = 0; k < nkinds; k++) {
+		jv *list = NULL;
+		long code;
+
+		if (k8s_collection_path(want[k].api, want[k].kind, ns, path, sizeof(path)) == -1) {
+			snprintf(err, errlen, "%s %s: not a kind cx prunes", want[k].api,
+			    want[k].kind);
+			return -1;
+		}
+		snprintf(url, sizeof(url), "%s?labelSelector=%s", path, selector);
+		if (k8s_call(kc, "GET", url, NULL, NULL, &code, &list, err, errlen) == -1)
+			return -1;
+		if (code != 200) {
+			k8s_refused(code, list, url, err, errlen);
+			jv_free(list);
+			return -1;
+		}
+		for (size_t i = 0; i < jv_len(jv_get(list, "items")); i++) {
+			const char *name = jv_str(jv_get(jv_at(jv_get(list, "items"), i), "metadata"),
+			    "name");
+
+			if (k8s_rendered(docs, want[k].kind, name) ||
+			    !k8s_path_safe(name, "abcdefghijklmnopqrstuvwxyz0123456789.-"))
+				continue;
+			snprintf(url, sizeof(url), "%s/%s", path, name);
+			if (k8s_delete_object(kc, url, err, errlen) == -1) {
+				jv_free(list);
+				return -1;
+			}
+			buf_addf(out, "%s %s deleted\n", want[k].kind, name);
+		}
+		jv_free(list);
+	}
+	return 0;
 }
 
 int
 k8s_delete_rack(const struct kubeconfig *kc, const char *rack, struct buf *out, char *err,
     size_t errlen)
 {
-	static const struct { const char *path, *kind; } lists[] = {
-		{ "/api/v1/namespaces", "Namespace" },
-		{ "/apis/networking.k8s.io/v1/ingressclasses", "IngressClass" },
-		{ "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", "ClusterRoleBinding" },
-		{ "/apis/rbac.authorization.k8s.io/v1/clusterroles", "ClusterRole" },
+	static const struct k8s_kind lists[] = {
+		{ "v1", "Namespace" }, { "networking.k8s.io/v1", "IngressClass" },
+		{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding" },
+		{ "rbac.authorization.k8s.io/v1", "ClusterRole" },
 	};
 	char selector[128];
+	jv *none = jv_array_new();
+	int rc;
 
-	/* A rack's name is a DNS label: nothing in it needs escaping. */
+	/* A rack's name is a DNS label: nothing in it needs escaping. Every
+	 * object so labelled goes: a prune against no objects. */
 	snprintf(selector, sizeof(selector), "cx.rack%%3D%s", rack);
-	for (size_t i = 0; i < CX_ARRAY_LEN(lists); i++)
-		if (k8s_delete_listed(kc, lists[i].path, lists[i].kind, selector, out, err,
-		    errlen) == -1)
-			return -1;
-	return 0;
+	rc = k8s_prune(kc, none, "", selector, lists, CX_ARRAY_LEN(lists), out, err, errlen);
+	jv_free(none);
+	return rc;
 }

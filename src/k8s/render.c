@@ -47,6 +47,35 @@ k8s_namespace(const char *rack, const char *app, char *out, size_t outlen)
 	snprintf(out, outlen, "%s-%s", rack, app);
 }
 
+/* The apiVersions that change with the server's 1.minor (0: the newest). */
+static const char *
+hpa_api(int minor)
+{
+	return minor != 0 && minor < 23 ? "autoscaling/v2beta2" : "autoscaling/v2";
+}
+
+static const char *
+cronjob_api(int minor)
+{
+	return minor != 0 && minor < 21 ? "batch/v1beta1" : "batch/v1";
+}
+
+size_t
+k8s_app_kinds(int minor, struct k8s_kind *out, size_t max)
+{
+	const struct k8s_kind all[] = {
+		{ "v1", "Secret" }, { "v1", "Service" }, { "apps/v1", "Deployment" },
+		{ "apps/v1", "DaemonSet" }, { "apps/v1", "StatefulSet" },
+		{ "networking.k8s.io/v1", "Ingress" }, { cronjob_api(minor), "CronJob" },
+		{ hpa_api(minor), "HorizontalPodAutoscaler" },
+	};
+	size_t n = 0;
+
+	for (; n < CX_ARRAY_LEN(all) && n < max; n++)
+		out[n] = all[n];
+	return n;
+}
+
 /* ---- small builders ---- */
 
 static jv *
@@ -353,8 +382,8 @@ render_resources(const struct manifest *m, const struct k8s_render_opts *o, cons
 
 /* ---- services ---- */
 
-static void
-image_of(const struct k8s_render_opts *o, const struct mf_service *s, char *out, size_t outlen)
+void
+k8s_image(const struct k8s_render_opts *o, const struct mf_service *s, char *out, size_t outlen)
 {
 	char tag[64];
 
@@ -461,7 +490,7 @@ pod_template(const struct k8s_render_opts *o, const struct mf_service *s, const 
 		jv_set_take(md, "annotations", ann);
 	}
 	jv_set_take(tpl, "metadata", md);
-	image_of(o, s, image, sizeof(image));
+	k8s_image(o, s, image, sizeof(image));
 	jv_set_str(c, "name", s->name);
 	jv_set_str(c, "image", image);
 	if (command != NULL)
@@ -515,8 +544,7 @@ utilization(const char *name, int percent)
 static jv *
 autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
 {
-	jv *h = object(o->kube_minor != 0 && o->kube_minor < 23 ? "autoscaling/v2beta2" :
-	    "autoscaling/v2", "HorizontalPodAutoscaler", s->name, ns,
+	jv *h = object(hpa_api(o->kube_minor), "HorizontalPodAutoscaler", s->name, ns,
 	    labels(o, "cx.service", s->name));
 	jv *spec = jv_object_new(), *ref = jv_object_new(), *metrics = jv_array_new();
 
@@ -538,6 +566,16 @@ autoscaler(const struct k8s_render_opts *o, const char *ns, const struct mf_serv
 	return h;
 }
 
+/* The replicas of service s: cx scale's count, else scale.count. */
+static int
+count_of(const struct k8s_render_opts *o, const struct mf_service *s)
+{
+	for (size_t i = 0; i < o->ncounts; i++)
+		if (strcmp(o->counts[i].service, s->name) == 0)
+			return o->counts[i].count;
+	return s->scale_count;
+}
+
 static jv *
 workload(const struct k8s_render_opts *o, const char *ns, const struct mf_service *s)
 {
@@ -550,7 +588,7 @@ workload(const struct k8s_render_opts *o, const char *ns, const struct mf_servic
 	/* With a range the autoscaler owns replicas: setting them too would
 	 * undo its work at each apply. */
 	if (!s->agent && !autoscaled(s))
-		jv_set_int(spec, "replicas", s->scale_count);
+		jv_set_int(spec, "replicas", count_of(o, s));
 	jv_set_take(sel, "matchLabels", selector(o, "cx.service", s->name));
 	jv_set_take(spec, "selector", sel);
 	/* deployment.minimum: the share that keeps serving; maximum: the share
@@ -654,8 +692,8 @@ static jv *
 cronjob(const struct k8s_render_opts *o, const char *ns, const struct manifest *m,
     const struct mf_timer *t)
 {
-	jv *cj = object(o->kube_minor != 0 && o->kube_minor < 21 ? "batch/v1beta1" : "batch/v1",
-	    "CronJob", t->name, ns, labels(o, "cx.timer", t->name));
+	jv *cj = object(cronjob_api(o->kube_minor), "CronJob", t->name, ns,
+	    labels(o, "cx.timer", t->name));
 	jv *spec = jv_object_new(), *jt = jv_object_new(), *js = jv_object_new();
 	const struct mf_service *s = manifest_service(m, t->service);
 	const char *cc = t->concurrency != NULL ? t->concurrency : "allow";

@@ -30,6 +30,12 @@
 #include "common/jv.h"
 #include "rackd/manifest.h"
 
+/* A service's count as `cx scale` set it. */
+struct k8s_count {
+	const char *service;
+	int count;
+};
+
 struct k8s_render_opts {
 	const char *rack;           /* the rack's name */
 	const char *app;            /* the app's name (need not exist yet) */
@@ -42,6 +48,8 @@ struct k8s_render_opts {
 	const char *seed;           /* the rack's secret seed for resource passwords */
 	char *const *env;           /* the app's environment, "K=V" each */
 	size_t nenv;
+	const struct k8s_count *counts; /* cx scale's counts, over scale.count (may be NULL) */
+	size_t ncounts;
 };
 
 /* The objects, as a jv array (owned), or NULL with one line in err (a
@@ -63,6 +71,21 @@ jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *
  */
 jv *k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err,
     size_t errlen);
+
+/* The image service s runs: its image: as given, else its build's as a
+ * Kubernetes rack pushes it, REGISTRY/RACK-APP:SERVICE.BUILD (lower-case;
+ * SERVICE.latest without o->build). Uses o->registry, rack, app, build. */
+void k8s_image(const struct k8s_render_opts *o, const struct mf_service *s, char *out,
+    size_t outlen);
+
+/* The kinds of an app's objects in its Namespace on Kubernetes 1.minor (0:
+ * the newest), each with its apiVersion there: what a deploy prunes (the
+ * objects of these kinds a release no longer renders). At most max into
+ * out; their count. */
+struct k8s_kind {
+	const char *api, *kind;
+};
+size_t k8s_app_kinds(int minor, struct k8s_kind *out, size_t max);
 
 /* The name of the namespace of app o->app on rack o->rack: RACK-APP. */
 void k8s_namespace(const char *rack, const char *app, char *out, size_t outlen);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "rackd/kdeploy.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/appexport.h"
@@ -185,27 +186,67 @@ api_app_cancel(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(s->json, "cancelled", id);
 }
 
-void
-api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
+/* Deletes app a from the rack: its images, its row, its builds, its
+ * processes. 0, or -1 with err (the store refused). */
+static int
+app_delete_here(struct rack *r, struct app *a, char *err, size_t errlen)
 {
-	struct app *a = api_find_app(r, q, s);
-
-	if (a == NULL)
-		return;
 	build_remove_images(r, a);     /* what its builds made, once its processes go */
 	disk_vital(r, true);
 	if (store_app_delete(r->store, a->name) == -1) {
-		char err[4600];
-
-		disk_store_error(r, "cannot delete the app", err, sizeof(err));
+		disk_store_error(r, "cannot delete the app", err, errlen);
 		disk_vital(r, false);
-		api_error(s, 500, "%s", err);
-		return;
+		return -1;
 	}
 	log_info("deleting app %s", a->name);
 	build_cancel(r, a->name);
 	reconcile_app_delete(r, a);
 	disk_vital(r, false);
+	return 0;
+}
+
+/* A Kubernetes rack's app: its Namespace is gone from the cluster (or is
+ * going), so the app goes here too; or the cluster said why not, and the
+ * app stays, to be deleted again. */
+static void
+kube_app_deleted(struct rack *r, const char *app, struct api_pending *p, const char *error)
+{
+	struct app *a = rack_app_find(r, app);
+	char err[4600];
+
+	if (error != NULL) {
+		snprintf(err, sizeof(err), "cannot delete app %s's Namespace %s-%s on the cluster: "
+		    "%s; the app stays (cx apps delete %s again once the cluster answers)", app,
+		    r->name, app, error, app);
+		api_finish_error(p, 502, err);
+	} else if (a != NULL && !a->deleting && app_delete_here(r, a, err, sizeof(err)) == -1) {
+		api_finish_error(p, 500, err);
+	} else {
+		api_finish(p, 200, NULL);
+	}
+}
+
+void
+api_app_delete(struct rack *r, struct api_req *q, struct api_resp *s)
+{
+	struct app *a = api_find_app(r, q, s);
+	char err[4600];
+
+	if (a == NULL)
+		return;
+	if (r->kube) {
+		struct api_pending *p;
+
+		/* An apply under way would race the Namespace's deletion. */
+		if (a->promoting[0] != '\0')
+			reconcile_cancel(r, a, err, sizeof(err));
+		p = api_defer(q, s);
+		if (kdeploy_delete_app(r, a->name, p, kube_app_deleted, err, sizeof(err)) == -1)
+			api_finish_error(p, 500, err);
+		return;
+	}
+	if (app_delete_here(r, a, err, sizeof(err)) == -1)
+		api_error(s, 500, "%s", err);
 }
 
 void
@@ -478,7 +519,13 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			host[0] = '\0';
 		} else if (sv->internal) {
 			router = "none";
-			snprintf(host, sizeof(host), "%s.%s.%s.local", sv->name, a->name, r->name);
+			/* On a cluster: its Service's name in the cluster's DNS. */
+			if (r->kube)
+				snprintf(host, sizeof(host), "%s.%s-%s.svc.cluster.local", sv->name,
+				    r->name, a->name);
+			else
+				snprintf(host, sizeof(host), "%s.%s.%s.local", sv->name, a->name,
+				    r->name);
 			snprintf(ports, sizeof(ports), "%d", sv->port);
 		} else {
 			router = internal_router ? "internal" : "public";
@@ -488,7 +535,7 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 			 * false), as Convox's 443:PORT says. */
 			if (r->host)
 				str_copy(port, sizeof(port), "443");
-			else if (r->vpc)
+			else if (r->vpc || r->kube)     /* kube: the cluster's ingress, not ours */
 				str_copy(port, sizeof(port), "80");
 			else
 				rack_param(r, internal_router ? "router_internal_port" : "router_port", port,
@@ -500,7 +547,7 @@ api_services_list(struct rack *r, struct api_req *q, struct api_resp *s)
 				snprintf(url, sizeof(url), "http://%s", host);
 			else
 				snprintf(url, sizeof(url), "http://%s:%s", host, port);
-			if (!r->vpc && !r->host)
+			if (!r->vpc && !r->host && !r->kube)
 				rack_param(r, internal_router ? "router_internal_tls_port" :
 				    "router_tls_port", tls_port, sizeof(tls_port));
 			if (tls_port[0] != '\0')
@@ -766,13 +813,23 @@ api_scale(struct rack *r, struct api_req *q, struct api_resp *s)
 	count = jv_int(body, "count");
 	if (!jv_is_int(jv_get(body, "count")) || count < 0 || count > 100) {
 		api_error(s, 400, "count must be a whole number from 0 to 100");
+	} else if (r->kube && a->promoting[0] != '\0') {
+		/* Its apply rendered the counts it began with. */
+		api_error(s, 409, "app %s is deploying release %s to the cluster; scale once it is "
+		    "done (or cx apps cancel -a %s)", a->name, a->promoting, a->name);
 	} else if (store_scale_set(r->store, a->name, q->args[1], (int)count) == -1) {
 		char err[4600];
 
 		disk_store_error(r, "cannot store the scale", err, sizeof(err));
 		api_error(s, 500, "%s", err);
 	} else {
+		char err[1024];
+
 		applog_system(r, a->name, "Scaling %s to %d", q->args[1], (int)count);
+		/* On a cluster: the active release applied again, with the count. */
+		if (r->kube && a->active[0] != '\0' &&
+		    reconcile_promote(r, a, a->active, err, sizeof(err)) == -1)
+			api_error(s, 500, "the count is kept, but not applied to the cluster: %s", err);
 		reconcile_app(r, a);   /* what it changes reaches the routers this loop turn */
 	}
 	jv_free(body);

@@ -7,7 +7,7 @@
  * render the active release's own convox.yml. The rack's params registry,
  * domain and domain_internal name images and hosts; resource passwords come
  * from a seed of the rack's (RACK_DIR/k8s.seed, made once), so the same
- * input renders the same objects.
+ * input renders the same objects (kdeploy.h: a deploy renders the same way).
  * POST /render {"system": true, "cloud": C}: the rack's own objects on a
  * cluster (routers, their LoadBalancer Services, the peering endpoint).
  * Either with "format": "json": the objects as a JSON array instead.
@@ -27,55 +27,10 @@
 #include "k8s/yaml.h"
 #include "rackd/api.h"
 #include "rackd/build.h"
+#include "rackd/kdeploy.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/store.h"
-
-/* The rack's render seed, made on first use: 64 hex characters. -1 with err. */
-static int
-render_seed(struct rack *r, char *out, size_t outlen, char *err, size_t errlen)
-{
-	char path[4200], *text;
-
-	snprintf(path, sizeof(path), "%s/k8s.seed", r->dir);
-	if ((text = read_file(path, 256, NULL)) != NULL) {
-		text[strcspn(text, "\n")] = '\0';
-		str_copy(out, outlen, text);
-		free(text);
-		if (strlen(out) == 64)
-			return 0;
-	}
-	if (outlen < 65 || random_hex(out, 32) == -1) {
-		snprintf(err, errlen, "cannot make the rack's render seed: no random bytes");
-		return -1;
-	}
-	if (write_file_atomic(path, out, strlen(out), 0600) == -1) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* "K=V\n" lines as a NULL-terminated array of malloc'd "K=V" (*n of them). */
-static char **
-env_lines(const char *text, size_t *n)
-{
-	char **v = xcalloc(1, sizeof(*v));
-
-	*n = 0;
-	for (const char *l = text; l != NULL && *l != '\0';) {
-		const char *end = strchr(l, '\n');
-		size_t len = end != NULL ? (size_t)(end - l) : strlen(l);
-
-		if (len > 0 && memchr(l, '=', len) != NULL) {
-			v = xrealloc(v, (*n + 2) * sizeof(*v));
-			v[(*n)++] = xstrndup(l, len);
-			v[*n] = NULL;
-		}
-		l = end != NULL ? end + 1 : NULL;
-	}
-	return v;
-}
 
 /* Answers docs as YAML text, or as a JSON array when the body asked for
  * "format": "json" (what cx rack apply sends on, object by object). */
@@ -123,11 +78,11 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 	struct app *a;
 	struct st_build b = { 0 };
 	bool have_build = false;
-	char *text = NULL, *env_text = NULL, **env = NULL;
-	char err[1024], seed[80], registry[256], domain[256], domain_internal[256];
+	char *text = NULL, *env_text = NULL;
+	char err[1024];
 	struct manifest *m = NULL;
-	struct k8s_render_opts o = { 0 };
-	size_t nenv = 0;
+	struct kdeploy_input in = { 0 };
+	struct k8s_render_opts o;
 	long minor = 0;
 
 	if (body == NULL)
@@ -173,27 +128,20 @@ api_render(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
-	if (render_seed(r, seed, sizeof(seed), err, sizeof(err)) == -1) {
+	if (kdeploy_input_load(r, app, m, env_text, &in, err, sizeof(err)) == -1) {
 		api_error(s, 500, "%s", err);
 		goto out;
 	}
-	env = env_lines(env_text, &nenv);
-	rack_param(r, "registry", registry, sizeof(registry));
-	rack_param(r, "domain", domain, sizeof(domain));
-	rack_param(r, "domain_internal", domain_internal, sizeof(domain_internal));
-	o = (struct k8s_render_opts){ .rack = r->name, .app = app, .registry = registry,
-		.build = have_build ? b.id : NULL, .release = a != NULL && a->active[0] ?
-		a->active : NULL, .domain = domain, .domain_internal = domain_internal,
-		.kube_minor = (int)minor, .seed = seed, .env = env, .nenv = nenv };
+	o = kdeploy_opts(r, &in, app, a != NULL && a->active[0] ? a->active : NULL,
+	    have_build ? b.id : NULL);
+	o.kube_minor = (int)minor;
 	if ((docs = k8s_render(m, &o, err, sizeof(err))) == NULL) {
 		api_error(s, 400, "%s", err);
 		goto out;
 	}
 	answer_docs(s, body, docs);
 out:
-	for (size_t i = 0; env != NULL && i < nenv; i++)
-		free(env[i]);
-	free(env);
+	kdeploy_input_free(&in);
 	if (have_build)
 		store_build_free(&b);
 	manifest_free(m);

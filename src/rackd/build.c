@@ -32,11 +32,13 @@
 
 #include "common/jv.h"
 #include "common/log.h"
+#include "k8s/render.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/disk.h"
 #include "rackd/dockerfile.h"
 #include "rackd/image.h"
+#include "rackd/kdeploy.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/unpack.h"
@@ -91,6 +93,9 @@ struct build_ctx {
 	char why[256];             /* ...and if not, why */
 	bool no_cache;
 	const char *ca_dir;        /* HOST_CA_DIR, or NULL */
+	bool kube;                 /* a Kubernetes rack's: images pushed to registry */
+	char registry[256];        /* its param registry as set ("" unset) */
+	bool registry_insecure;    /* ...and registry_insecure */
 	int log_fd;
 	struct buf *warnings;
 	jv *images;                /* {"SERVICE": {"ref", "config"}} */
@@ -271,6 +276,11 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 		size_t same;
 
 		image_ref(b, sv->name, ref, sizeof(ref));
+		if (sv->image != NULL && b->kube) {
+			/* The cluster's nodes pull it, not this host. */
+			say(b, "Image: %s (the cluster pulls it)", sv->image);
+			continue;
+		}
 		if (sv->image != NULL) {
 			if (!b->builder) {
 				snprintf(err, errlen, "service %s runs image %s, which needs the image "
@@ -286,6 +296,17 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 			continue;
 		}
 		if ((has_df = service_dockerfile(b, sv, &df, path, sizeof(path), err, errlen)) == -1) {
+			rc = -1;
+			break;
+		}
+		if (b->kube && (has_df == 0 || !b->builder)) {
+			if (has_df == 0)
+				snprintf(err, errlen, "service %s has no Dockerfile in %s: a Kubernetes rack "
+				    "runs images, so give it one (or image:)", sv->name, sv->build_path);
+			else
+				snprintf(err, errlen, "service %s: a Kubernetes rack builds its Dockerfile "
+				    "with the image builder: %s", sv->name, b->why);
+			dockerfile_free(&df);
 			rc = -1;
 			break;
 		}
@@ -347,6 +368,49 @@ build_services(struct build_ctx *b, const struct manifest *m, char *err, size_t 
 	return rc;
 }
 
+/* A Kubernetes rack's build: whether it has a registry for what it builds
+ * (image: services need none). 0, or -1 with err naming the param. */
+static int
+check_registry(const struct build_ctx *b, const struct manifest *m, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < m->nservices; i++) {
+		if (m->services[i].image == NULL && b->registry[0] == '\0') {
+			snprintf(err, errlen, "rack %s is a Kubernetes rack with no registry to push "
+			    "service %s's image to: set one with cx rack params set "
+			    "registry=HOST:PORT/PATH -r %s", b->rack, m->services[i].name, b->rack);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A Kubernetes rack's build: each built image pushed to the registry as
+ * the cluster will pull it (k8s_image: REGISTRY/RACK-APP:SERVICE.BUILD).
+ * 0, or -1 with err. */
+static int
+push_services(struct build_ctx *b, const struct manifest *m, char *err, size_t errlen)
+{
+	struct k8s_render_opts o = { .rack = b->rack, .app = b->app, .registry = b->registry,
+		.build = b->id };
+
+	for (size_t i = 0; i < m->nservices; i++) {
+		const struct mf_service *sv = &m->services[i];
+		char ref[512], dest[512];
+		int64_t t0 = now_ms();
+
+		if (sv->image != NULL)
+			continue;
+		image_ref(b, sv->name, ref, sizeof(ref));
+		k8s_image(&o, sv, dest, sizeof(dest));
+		say(b, "Pushing: %s%s", dest, b->registry_insecure ? " (registry_insecure: no TLS "
+		    "verification)" : "");
+		if (image_push(ref, dest, !b->registry_insecure, b->log_fd, err, errlen) == -1)
+			return -1;
+		say(b, "Pushed: %s in %lld ms", dest, (long long)(now_ms() - t0));
+	}
+	return 0;
+}
+
 /* The child's whole life: unpack, check, build, report on fd, exit. */
 static _Noreturn void
 child_run(struct build_ctx *b, const char *upload, uint64_t max_bytes, int fd)
@@ -377,7 +441,9 @@ child_run(struct build_ctx *b, const char *upload, uint64_t max_bytes, int fd)
 		goto fail;
 	for (size_t i = 0; i < m->nnotices; i++)
 		warn(b, "%s", m->notices[i]);
-	if (build_services(b, m, err, sizeof(err)) == -1)
+	if ((b->kube && check_registry(b, m, err, sizeof(err)) == -1) ||
+	    build_services(b, m, err, sizeof(err)) == -1 ||
+	    (b->kube && push_services(b, m, err, sizeof(err)) == -1))
 		goto fail;
 	images = jv_dump(b->images);
 	buf_adds(&out, "ok\n");
@@ -644,6 +710,12 @@ build_start(struct rack *r, struct app *a, struct api_req *q, struct api_resp *s
 	ctx.id = j->id;
 	ctx.release = j->release;
 	ctx.builder = image_builder_available(ctx.why, sizeof(ctx.why));
+	ctx.kube = kdeploy_rack(r);
+	/* The one the user set: registry's default (registry.RACK.cx.test) names
+	 * images in a render, but no deploy pushes to a registry nobody made. */
+	if (store_param_get(r->store, "registry", ctx.registry, sizeof(ctx.registry)) == -1)
+		ctx.registry[0] = '\0';
+	ctx.registry_insecure = rack_param_bool(r, "registry_insecure");
 	rack_param(r, "build_host_ca", flag, sizeof(flag));
 	if (strcmp(flag, "false") != 0 && stat(HOST_CA_DIR, &st) == 0 && S_ISDIR(st.st_mode))
 		ctx.ca_dir = HOST_CA_DIR;

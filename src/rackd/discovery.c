@@ -82,7 +82,8 @@ discovery_records(struct rack *r, char **out, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	for (struct app *a = r->apps; a != NULL; a = a->next) {
+	/* A Kubernetes rack's services resolve in its cluster's DNS. */
+	for (struct app *a = r->apps; a != NULL && !r->kube; a = a->next) {
 		if (a->manifest == NULL || a->deleting)
 			continue;
 		for (size_t i = 0; i < a->manifest->nservices; i++) {

@@ -335,6 +335,20 @@ image_pull(const char *ref, int log_fd, char *err, size_t errlen)
 	return podman_simple(pull, log_fd, err, errlen);
 }
 
+int
+image_push(const char *ref, const char *dest, bool tls_verify, int log_fd, char *err,
+    size_t errlen)
+{
+	char *to = xasprintf("docker://%s", dest);
+	/* The flags after the names, so that an error names the image. */
+	char *argv[] = { PODMAN, "push", (char *)ref, to,
+	    tls_verify ? "--tls-verify=true" : "--tls-verify=false", NULL };
+	int rc = podman_simple(argv, log_fd, err, errlen);
+
+	free(to);
+	return rc;
+}
+
 void
 image_build_ref(const char *rack, const char *app, const char *service, const char *build,
     char *out, size_t outlen)

@@ -55,6 +55,13 @@ int image_build(const struct image_build_opts *o, char *err, size_t errlen);
 int image_exists(const char *ref, char *err, size_t errlen);
 /* Makes ref present locally (pulls it if missing; output to log_fd). */
 int image_pull(const char *ref, int log_fd, char *err, size_t errlen);
+/* Pushes local image ref to a registry as dest (HOST[:PORT]/PATH:TAG), with
+ * the registry credentials of the daemon's user (podman login). tls_verify
+ * false: plain http, or https without checking the certificate (a registry
+ * on loopback, a lab's). Output to log_fd. 0, or -1 with err naming ref
+ * and podman's last line. */
+int image_push(const char *ref, const char *dest, bool tls_verify, int log_fd, char *err,
+    size_t errlen);
 /* The name a build gives service's image: localhost/cx-RACK/APP/SERVICE:BUILD,
  * lower-case (image names are). */
 void image_build_ref(const char *rack, const char *app, const char *service, const char *build,

@@ -28,6 +28,7 @@
 #include "common/net.h"
 #include "common/util.h"
 #include "lab/lab.h"
+#include "rackd/kdeploy.h"
 #include "rackd/acme.h"
 #include "rackd/access.h"
 #include "rackd/api.h"
@@ -432,6 +433,13 @@ main(int argc, char **argv)
 		report(ready_fd, err);
 		fatalx("%s", err);
 	}
+	{
+		char kubeconfig[16];
+
+		/* Set at install only: what the rack is does not change. */
+		rack_param(r, "kubeconfig", kubeconfig, sizeof(kubeconfig));
+		r->kube = kubeconfig[0] != '\0';
+	}
 	if (ensure_ports(r, err, sizeof(err)) == -1) {
 		report(ready_fd, err);
 		fatalx("%s", err);
@@ -497,6 +505,7 @@ main(int argc, char **argv)
 	sync_routes(r->loop, r);
 	api_https_close(r);
 	build_cancel(r, NULL);      /* an unfinished build is not recorded: drop it */
+	kdeploy_cancel(r, NULL);    /* an apply under way: the next daemon marks it failed */
 	appexport_cancel_all(r);    /* nor an export or import under way */
 	acme_stop(r);               /* an order in flight is tried again by the next daemon */
 	snprintf(path, sizeof(path), "%s/api.sock", r->dir);

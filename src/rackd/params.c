@@ -42,6 +42,7 @@ static const struct param_def params[] = {
 	    "root) reach it as port 80 of the bridge's .3, where peers' names resolve" },
 	{ "peer_port", PARAM_PORT, 0, 0, "where TLS peers reach this rack's internal services" },
 	{ "registry", PARAM_REGISTRY, 0, 0, "Kubernetes racks: where builds' images are pushed, HOST[:PORT][/PATH] (rendered as REGISTRY/RACK-APP:SERVICE.BUILD)" },
+	{ "registry_insecure", PARAM_BOOL, 0, 0, "Kubernetes racks: push builds' images to registry over plain http, or https without checking its certificate (a registry on loopback; default false)" },
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 80 of the bridge's .2)" },
 	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 443 of the bridge's .2)" },
 	{ "router_max_conns", PARAM_INT, 1, 1000000, "client connections of each router at once; at it the oldest idle one is closed for a new one (unset: half the router's descriptor limit less 64)" },
@@ -229,6 +230,11 @@ params_check(const char *name, const char *value, char *err, size_t errlen)
 		size_t hl = slash != NULL ? (size_t)(slash - value) : strlen(value);
 		bool ok = hl > 0 && hl < sizeof(host);
 
+		if (strstr(value, "://") != NULL) {
+			snprintf(err, errlen, "%s is HOST[:PORT][/PATH], with no scheme (a registry over "
+			    "plain http: set registry_insecure=true too), not \"%s\"", name, value);
+			return -1;
+		}
 		if (ok) {
 			memcpy(host, value, hl);
 			host[hl] = '\0';

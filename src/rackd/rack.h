@@ -121,6 +121,7 @@ struct group_kill {
 };
 
 struct build_job;
+struct kdeploy_job;
 struct sup_ops;
 struct tls_ctx;
 
@@ -139,6 +140,8 @@ struct rack {
 	bool netns;                 /* processes in namespaces of their own: VPC, host racks and
 				     * loopback racks run as root (lab_loopback_rack_create) */
 	bool host;                  /* a host rack (lab.h lab_host_rack_create): routers on real addresses */
+	bool kube;                  /* a Kubernetes rack (param kubeconfig, set at install): its
+				     * apps run on the cluster (kdeploy.h), never here */
 	char cidr[20];
 	char public_addr[16];       /* the public router's address (host racks: public_address) */
 	char private_addr[16];      /* the internal router's (host racks: private_address, else bridge
@@ -157,6 +160,7 @@ struct rack {
 	struct group_kill *kills;
 	size_t nkills;
 	struct build_job *builds;   /* builds being unpacked (build.c) */
+	struct kdeploy_job *kjobs;  /* applies and deletions on the cluster (kdeploy.c) */
 	const struct sup_ops *sup;  /* starts and stops app processes (supervisor.h) */
 	/* Told when an app process exits (sup_set_exit_handler). */
 	void (*proc_exited)(struct rack *r, struct proc *p);

@@ -21,6 +21,11 @@
  *            lines)
  *      PROMOTING --cancel (cx apps cancel)--> FAILED the same way, "cancelled"
  *
+ * On a Kubernetes rack (kdeploy.h) no process starts here: PROMOTING is
+ * the apply of R's objects to the cluster, and its end (reconcile_applied)
+ * makes R ACTIVE or FAILED (the server's message), the previous release
+ * staying active on the cluster.
+ *
  * Outside a promotion the reconciler keeps the active release at its scale:
  * it replaces processes that exit (with back-off) or stay unhealthy, starts
  * or retires processes after `cx scale`, and stops processes of any other
@@ -49,6 +54,7 @@
 #include "rackd/dockerfile.h"
 #include "rackd/health.h"
 #include "rackd/image.h"
+#include "rackd/kdeploy.h"
 #include "rackd/manifest.h"
 #include "rackd/prune.h"
 #include "rackd/rack.h"
@@ -169,6 +175,11 @@ reconcile_spawn_oneoff(struct rack *r, struct app *a, const struct mf_service *s
 {
 	struct oneoff one = { prefix, command, stdio };
 
+	if (r->kube) {
+		snprintf(err, errlen, "app %s runs on rack %s's Kubernetes cluster, not here: use "
+		    "kubectl -n %s-%s there", a->name, r->name, r->name, a->name);
+		return -1;
+	}
 	if (a->manifest == NULL || a->deleting) {
 		snprintf(err, errlen, "app %s has no active release", a->name);
 		return -1;
@@ -543,6 +554,7 @@ fail_promotion(struct rack *r, struct app *a, struct proc *culprit, const char *
 		applog_tail(r, a->name, source, 10, &msg);
 	}
 	utf8_sanitize(buf_cstr(&msg));   /* a process's output may be any bytes */
+	kdeploy_cancel(r, a->name);     /* an apply under way: nobody waits for it now */
 	log_warnx("app %s: promotion of %s failed: %s", a->name, a->promoting, why);
 	applog_system(r, a->name, "Promotion of %s failed: %s", a->promoting, why);
 	if (strcmp(a->promoting, a->active) == 0) {
@@ -935,6 +947,13 @@ reconcile_app(struct rack *r, struct app *a)
 			app_unlink_free(r, a);
 		return;
 	}
+	if (r->kube) {
+		/* Its processes run on the cluster: here only the apply's deadline. */
+		if (a->promoting[0] != '\0' && now_ms() > a->p_deadline)
+			fail_promotion(r, a, NULL, "the apply to the cluster did not finish within 10 "
+			    "minutes");
+		return;
+	}
 	if (a->promoting[0] != '\0')
 		reconcile_promotion(r, a);
 	reconcile_active(r, a);
@@ -1186,6 +1205,24 @@ app_ids(struct rack *r, const struct st_app *app)
 	return base;
 }
 
+/* A Kubernetes rack's promotion: release id's objects applied to the
+ * cluster (kdeploy.h), from its build. -1 with err (nothing started). */
+static int
+kube_apply(struct rack *r, struct app *a, const char *id, const struct manifest *m,
+    char *const *env, char *err, size_t errlen)
+{
+	struct st_release rel;
+	char build[sizeof(rel.build)];
+
+	if (store_release_get(r->store, a->name, id, &rel) == -1) {
+		snprintf(err, errlen, "no such release: %s (cx releases -a %s lists them)", id, a->name);
+		return -1;
+	}
+	str_copy(build, sizeof(build), rel.build);
+	store_release_free(&rel);
+	return kdeploy_apply(r, a, id, build, m, env, err, errlen);
+}
+
 int
 reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size_t errlen)
 {
@@ -1199,9 +1236,12 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	}
 	if (reconcile_load_release(r, a->name, id, &m, dir, sizeof(dir), &env, err, errlen) == -1)
 		return -1;
-	if (resource_app_ensure(r, a->name, a->uid_base, m, err, errlen) == -1)
+	/* A Kubernetes rack's resources and routers are the cluster's objects. */
+	if (!r->kube && resource_app_ensure(r, a->name, a->uid_base, m, err, errlen) == -1)
 		goto fail;
-	for (size_t i = 0; i < m->nservices; i++) {
+	/* A Kubernetes rack's render checks its env (with the cluster's
+	 * resource URLs) before the apply starts: kdeploy_apply. */
+	for (size_t i = 0; !r->kube && i < m->nservices; i++) {
 		const struct mf_service *s = &m->services[i];
 		char **senv, **renv;
 
@@ -1226,6 +1266,13 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 		log_warnx("app %s: release %s not promoted: %s", a->name, id, err);
 		goto fail;
 	}
+	if (r->kube && kube_apply(r, a, id, m, env, err, errlen) == -1) {
+		if (strcmp(id, a->active) != 0 &&
+		    store_release_set_status(r->store, a->name, id, "failed", err) == -1)
+			log_warnx("app %s: cannot record release %s as failed: %s", a->name, id,
+			    store_error(r->store));
+		goto fail;
+	}
 	str_copy(a->promoting, sizeof(a->promoting), id);
 	a->promoting_gen = ++a->gen_counter;
 	a->p_deadline = now_ms() + 10 * 60 * 1000;
@@ -1243,6 +1290,24 @@ fail:
 	return -1;
 }
 
+void
+reconcile_applied(struct rack *r, const char *app, const char *release, const char *error)
+{
+	struct app *a = rack_app_find(r, app);
+
+	if (a == NULL || a->deleting || strcmp(a->promoting, release) != 0)
+		return;     /* cancelled, or replaced: nobody waits for this word */
+	if (error != NULL) {
+		char why[2200];
+
+		snprintf(why, sizeof(why), "release %s was not applied to the cluster: %s", release,
+		    error);
+		fail_promotion(r, a, NULL, why);
+	} else {
+		activate(r, a);
+	}
+}
+
 const char *
 reconcile_app_status(struct rack *r, struct app *a)
 {
@@ -1252,6 +1317,8 @@ reconcile_app_status(struct rack *r, struct app *a)
 		return "updating";
 	if (a->active[0] == '\0')
 		return "idle";
+	if (r->kube)
+		return "running";   /* as far as the rack knows: the cluster runs it */
 	for (size_t i = 0; a->manifest != NULL && i < a->manifest->nservices; i++) {
 		const struct mf_service *s = &a->manifest->services[i];
 
@@ -1269,6 +1336,7 @@ reconcile_app_status(struct rack *r, struct app *a)
 void
 reconcile_app_delete(struct rack *r, struct app *a)
 {
+	kdeploy_cancel(r, a->name);
 	a->deleting = true;
 	clear_promotion(a);
 	rack_routes_changed(r);

@@ -70,6 +70,11 @@ int reconcile_restart_service(struct rack *r, struct app *a, const char *service
  * build directory and env. -1 with err. */
 int reconcile_load_release(struct rack *r, const char *app, const char *id, struct manifest **m,
     char *dir, size_t dirlen, char ***env, char *err, size_t errlen);
+/* A Kubernetes rack's apply of app's release ended (kdeploy.h): error NULL
+ * makes it active, else it fails with error (the server's message) and the
+ * active release stays. A word on a promotion no longer under way is
+ * dropped. */
+void reconcile_applied(struct rack *r, const char *app, const char *release, const char *error);
 /* "running", "updating", "failed" (last promotion failed, old one serving) or "idle". */
 const char *reconcile_app_status(struct rack *r, struct app *a);
 /* New in-memory app (after store_app_create), running as uid_base (sandbox.h). */

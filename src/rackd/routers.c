@@ -131,7 +131,8 @@ service_hosts(struct rack *r, bool internal, bool redirect, struct buf *b, char 
 {
 	const char *which = internal ? "internal" : "public";
 
-	for (struct app *a = r->apps; a != NULL; a = a->next) {
+	/* A Kubernetes rack's services are routed by its cluster's Ingresses. */
+	for (struct app *a = r->apps; a != NULL && !r->kube; a = a->next) {
 		if (a->manifest == NULL || a->deleting)
 			continue;
 		for (size_t i = 0; i < a->manifest->nservices; i++) {

@@ -67,7 +67,8 @@ timers_tick(struct rack *r)
 	}
 	last_minute = minute;
 	gmtime_r(&now, &tm);
-	for (struct app *a = r->apps; a != NULL; a = a->next) {
+	for (struct app *a = r->apps; a != NULL && !r->kube; a = a->next) {
+		/* A Kubernetes rack's timers are CronJobs on its cluster. */
 		if (a->manifest == NULL || a->deleting)
 			continue;
 		for (size_t i = 0; i < a->manifest->ntimers; i++) {

@@ -12,15 +12,10 @@
 # cloud's internal annotation, the peering endpoint) are applied too. No scheduler or
 # kubelet runs: nothing here starts a pod (docs/kubernetes.md).
 . "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" != 0 ]; then
-	echo "Bail out! kube.t needs root (make deps builds the API server)"
-	exit 1
-fi
 . "$(dirname "$0")/lib-kube.sh"
 APPLY="/usr/bin/python3 $ROOT/tests/e2e/kube-apply.py"
 kube_start
-version=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/version")
+version=$(kube_get /version)
 like "$version" '"gitVersion": "v1\.20\.' "it is Kubernetes 1.20"
 code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 "$URL/api/v1/namespaces")
 is "$code" 401 "...and it refuses a client without the token"
@@ -50,14 +45,14 @@ t0=$(date +%s%N)
 first=$($APPLY "$URL" "$TOKEN" apply <"$K/shop.yaml" 2>&1); rc=$?
 note "apply of $(grep -c '^kind: ' "$K/shop.yaml") objects took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 ok $rc "every object is applied (server-side apply, field manager cx)" "$first"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/networking.k8s.io/v1/namespaces/kube-shop/ingresses/api")
+stored=$(kube_get "/apis/networking.k8s.io/v1/namespaces/kube-shop/ingresses/api")
 like "$stored" '"ingressClassName": "cx-internal"' "the stored Ingress of the internalRouter service has class cx-internal"
 [ -n "$stored" ] || { kill -0 "$api_pid" 2>/dev/null && echo "# the API server runs" || echo "# the API server is gone"; grep -B3 -A12 -m1 "^fatal" "$K/apiserver.log" | sed 's/^/# /'; }
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/autoscaling/v2beta2/namespaces/kube-shop/horizontalpodautoscalers/api")
+stored=$(kube_get "/apis/autoscaling/v2beta2/namespaces/kube-shop/horizontalpodautoscalers/api")
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"minReplicas":2,"maxReplicas":5' "the api service's count 2-5 is its autoscaler's range"
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"name":"memory","target":\{"type":"Utilization","averageUtilization":80\}.*"name":"cpu","target":\{"type":"Utilization","averageUtilization":60\}' \
     "...on its scale.targets: CPU at 60% and memory at 80% of the request"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/apps/v1/namespaces/kube-shop/deployments/web")
+stored=$(kube_get "/apis/apps/v1/namespaces/kube-shop/deployments/web")
 like "$stored" '"image": "registry\.example\.test:5000/team/kube-shop:web\.latest"' "...the web Deployment names its image in the rack's registry"
 like "$stored" '"manager": "cx"' "...and cx is its field manager (the test's applier)"
 
@@ -85,10 +80,10 @@ is "$kinds" "ClusterRole 1, ClusterRoleBinding 1, Deployment 2, IngressClass 2, 
 out=$($APPLY "$URL" "$TOKEN" apply <"$K/sys.yaml" 2>&1); ok $? "the API server takes every one of them" "$out"
 again=$(cx rack render system --cloud aws -r kube 2>/dev/null | $APPLY "$URL" "$TOKEN" apply 2>&1)
 is "$(diff <(printf '%s\n' "$out") <(printf '%s\n' "$again") | grep '^[<>]')" "" "...and a second apply changes none"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kube-system/services/router-internal")
+stored=$(kube_get "/api/v1/namespaces/kube-system/services/router-internal")
 like "$stored" '"service\.beta\.kubernetes\.io/aws-load-balancer-scheme": "internal"' "router-internal is an internal load balancer on AWS"
 like "$stored" '"type": "LoadBalancer"' "...of type LoadBalancer"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/kube-system/services/peer")
+stored=$(kube_get "/api/v1/namespaces/kube-system/services/peer")
 like "$stored" '"port": 8443' "the peering endpoint is a LoadBalancer Service on 8443"
 for pair in "gcp networking\.gke\.io/load-balancer-type: Internal" \
     "azure service\.beta\.kubernetes\.io/azure-load-balancer-internal: \"true\"" \
@@ -110,7 +105,8 @@ out=$(cx rack uninstall kube 2>&1); ok $? "uninstall the rack" "$out"
 
 # A Kubernetes rack: its daemon runs here; cx itself applies (libcurl,
 # server-side apply, field manager cx-RACK), verifying the server against
-# the kubeconfig's CA. kubeconfig KEY writes one with the given user lines.
+# the kubeconfig's CA. kubeconfig (lib-kube.sh) writes one with the given
+# user lines.
 kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
 dead=$(free_port)
 kubeconfig "https://127.0.0.1:$dead" "$CA" "    token: $TOKEN" >"$K/kubeconfig-dead"
@@ -137,7 +133,7 @@ out=$(cx rack install kubernetes k8s kubeconfig="$K/user/config" cloud=gcp regis
 note "install with apply took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 ok $rc "cx rack install kubernetes k8s kubeconfig=FILE cloud=gcp" "$out"
 is "$(printf '%s\n' "$out" | grep -c ' applied [0-9]')" 11 "...applies each of the rack's 11 objects, with its resourceVersion"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/k8s-system/services/router-internal")
+stored=$(kube_get "/api/v1/namespaces/k8s-system/services/router-internal")
 like "$stored" '"networking\.gke\.io/load-balancer-type": "Internal"' "...router-internal on the cluster carries GKE's internal annotation"
 like "$stored" '"manager": "cx-k8s"' "...applied with the rack's field manager cx-k8s"
 rm -r "$K/user"
@@ -163,7 +159,7 @@ ok $rc "...a server-side dry run of the same passes" "$out"
 is "$(printf '%s\n' "$out" | grep -c ' checked')" 27 "...one verdict per object"
 second=$(cx rack apply -a shop --manifest "$ROOT/tests/e2e/apps/kube/convox.yml" -r k8s 2>&1)
 is "$(diff <(printf '%s\n' "$first") <(printf '%s\n' "$second") | grep '^[<>]')" "" "a second apply changes nothing"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/batch/v1beta1/namespaces/k8s-shop/cronjobs")
+stored=$(kube_get "/apis/batch/v1beta1/namespaces/k8s-shop/cronjobs")
 like "$stored" '"kind": "CronJobList"' "...rendered for the server's own version (1.20: batch/v1beta1 CronJobs)"
 like "$stored" '"name": "[a-z]' "...which holds the timer's CronJob"
 
@@ -172,7 +168,7 @@ kubeconfig "$URL" "$CA" "    token: wrong$TOKEN" >"$CX_HOME/racks/k8s/kubeconfig
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version answered 401.*not a Kubernetes API server that lets this kubeconfig in$" "a wrong token: the server's 401, in one line"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$K/other.key" -out "$K/other.crt" -days 1 -subj /CN=other 2>/dev/null
-kubeconfig "$URL" "$(base64 -w0 <"$K/other.crt")" "    token: $TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
+kubeconfig "$URL" "$(b64 "$K/other.crt")" "    token: $TOKEN" >"$CX_HOME/racks/k8s/kubeconfig"
 out=$(cx rack apply -r k8s 2>&1); rc=$?
 refused $rc "$out" "^ERROR: $URL/version: .*(certificate|SSL)" "a server its kubeconfig's CA did not sign is refused (TLS verification)"
 kubeconfig "$URL" "$CA" "    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}" >"$K/kc-exec"
@@ -192,7 +188,7 @@ out=$(cx rack uninstall k8s 2>&1); ok $? "uninstall the Kubernetes rack" "$out"
 is "$(printf '%s\n' "$out" | grep ' deleted$' | sort | tr '\n' ,)" \
     "ClusterRole cx-k8s-router deleted,ClusterRoleBinding cx-k8s-router deleted,IngressClass cx deleted,IngressClass cx-internal deleted,Namespace k8s-shop deleted,Namespace k8s-system deleted," \
     "...removes what it applied from the cluster: its Namespaces (with what is in them) and its cluster-wide objects"
-stored=$(curl -sk --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/api/v1/namespaces/k8s-shop")
+stored=$(kube_get "/api/v1/namespaces/k8s-shop")
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"phase":"Terminating"' "...the app's Namespace is being deleted (no controller runs here to finish it)"
 is "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $TOKEN" "$URL/apis/rbac.authorization.k8s.io/v1/clusterroles/cx-k8s-router")" 404 \
     "...its ClusterRole is gone"

@@ -23,6 +23,7 @@
 #include "common/ev.h"
 #include "common/util.h"
 #include "rackd/health.h"
+#include "rackd/kdeploy.h"
 #include "rackd/rack.h"
 #include "rackd/reconcile.h"
 #include "rackd/routers.h"
@@ -182,6 +183,7 @@ teardown(void **state)
 	struct rack *r = &rack;
 
 	(void)state;
+	kdeploy_cancel(r, NULL);
 	/* Delete the app; each process it stops exits; the app goes with the last. */
 	if (r->apps != NULL)
 		reconcile_app_delete(r, r->apps);
@@ -437,6 +439,120 @@ test_failed_restart_leaves_release_active(void **state)
 	assert_int_equal(fake.spawned, 4);
 }
 
+/*
+ * A Kubernetes rack (kdeploy.h's machine): a promotion starts no process
+ * but a child that applies; its word makes the release active or failed.
+ * The rack's kubeconfig names a server on a loopback port nothing listens
+ * on, so a child that asks is refused at once.
+ */
+static void
+make_kube(struct rack *r)
+{
+	char path[4200];
+	static const char kc[] = "apiVersion: v1\nkind: Config\ncurrent-context: t\n"
+	    "clusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n"
+	    "contexts:\n- name: t\n  context: {cluster: c, user: u}\n"
+	    "users:\n- name: u\n  user:\n    token: unit\n";
+
+	snprintf(path, sizeof(path), "%s/kubeconfig", r->dir);
+	assert_int_equal(write_file_atomic(path, kc, strlen(kc), 0600), 0);
+	r->kube = true;
+}
+
+static void
+poll_job(struct ev_loop *loop, void *arg)
+{
+	if (!kdeploy_applying(arg, "app1"))
+		ev_stop(loop);
+	else
+		ev_timer_add(loop, 20, poll_job, arg);
+}
+
+static void
+give_up(struct ev_loop *loop, void *arg)
+{
+	(void)arg;
+	ev_stop(loop);
+}
+
+/* Runs the loop until app1's apply has reported (10 s at most). */
+static void
+run_until_applied(struct rack *r)
+{
+	struct ev_timer *guard = ev_timer_add(r->loop, 10000, give_up, NULL);
+
+	ev_timer_add(r->loop, 20, poll_job, r);
+	ev_run(r->loop);
+	ev_timer_cancel(r->loop, guard);
+	assert_false(kdeploy_applying(r, "app1"));
+}
+
+static void
+test_kube_unreachable_fails_it(void **state)
+{
+	struct app *a = rack.apps;
+	char err[256];
+
+	(void)state;
+	make_kube(&rack);
+	assert_int_equal(reconcile_promote(&rack, a, "R1", err, sizeof(err)), 0);
+	assert_int_equal(fake.spawned, 0);          /* no process here */
+	assert_string_equal(a->promoting, "R1");
+	assert_true(kdeploy_applying(&rack, "app1"));
+	assert_release("R1", "promoting", NULL);
+	run_until_applied(&rack);
+	assert_release("R1", "failed", "release R1 was not applied to the cluster: "
+	    "https://127.0.0.1:1/version: ");
+	assert_string_equal(a->promoting, "");
+	assert_string_equal(a->active, "");
+	assert_int_equal(fake.spawned, 0);
+}
+
+static void
+test_kube_applied_activates_and_late_words_drop(void **state)
+{
+	struct app *a = rack.apps;
+	char err[256];
+
+	(void)state;
+	make_kube(&rack);
+	assert_int_equal(reconcile_promote(&rack, a, "R1", err, sizeof(err)), 0);
+	/* The child's "ok", as job_finish passes it on. */
+	reconcile_applied(&rack, "app1", "R1", NULL);
+	assert_string_equal(a->active, "R1");
+	assert_string_equal(a->promoting, "");
+	assert_release("R1", "active", NULL);
+	assert_string_equal(reconcile_app_status(&rack, a), "running");
+	/* A word for a promotion no longer under way changes nothing: the
+	 * child still running reports that it could not connect. */
+	reconcile_applied(&rack, "app1", "R2", "late");
+	assert_release("R2", "created", NULL);
+	run_until_applied(&rack);
+	assert_string_equal(a->active, "R1");
+	assert_release("R1", "active", NULL);
+	assert_int_equal(fake.spawned, 0);
+}
+
+static void
+test_kube_cancel_and_deadline_fail_it(void **state)
+{
+	struct app *a = rack.apps;
+	char err[256];
+
+	(void)state;
+	make_kube(&rack);
+	assert_int_equal(reconcile_promote(&rack, a, "R1", err, sizeof(err)), 0);
+	assert_int_equal(reconcile_cancel(&rack, a, err, sizeof(err)), 0);
+	assert_false(kdeploy_applying(&rack, "app1"));   /* the child is killed */
+	assert_release("R1", "failed", "cancelled");
+	assert_int_equal(reconcile_promote(&rack, a, "R2", err, sizeof(err)), 0);
+	a->p_deadline = now_ms() - 1;
+	reconcile_app(&rack, a);
+	assert_false(kdeploy_applying(&rack, "app1"));
+	assert_release("R2", "failed", "did not finish within 10 minutes");
+	assert_string_equal(a->active, "");
+}
+
 int
 main(void)
 {
@@ -448,6 +564,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_first_pass_deadline_missed_fails_it, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_failed_restart_leaves_release_active, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_kube_unreachable_fails_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_applied_activates_and_late_words_drop,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kube_cancel_and_deadline_fail_it, setup,
 		    teardown),
 	};
 
