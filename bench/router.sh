@@ -280,13 +280,14 @@ median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else print v[
 col() { [ -f "$1" ] && awk -v k=$2 '{print $k}' "$1" | median || echo 0; }
 
 # idle NAME MODE: RSS of NAME before and after IDLE_N idle keep-alive client
-# connections (one request answered on each), then they are closed.
+# connections (one request answered on each, by tests/tools/cx-flood.py),
+# then they are closed.
 idle() {
 	local name=$1 mode=$2 before after held ipid ca=()
 	[ "$mode" = https ] && ca=("$T/ca.pem")
 	before=$(rss $name)
-	timeout 600 python3 bench/idle.py ${PORT[$name.$mode]} "$(host_of $mode)" $IDLE_N "${ca[@]}" \
-		>"$T/idle.out" 2>&1 &
+	timeout 600 python3 tests/tools/cx-flood.py idle 127.0.0.1:${PORT[$name.$mode]} \
+		"$(host_of $mode)" $IDLE_N 300 "${ca[@]}" >"$T/idle.out" 2>&1 &
 	ipid=$!
 	for _ in $(seq 1 1200); do
 		grep -q '^held' "$T/idle.out" 2>/dev/null && break
