@@ -69,10 +69,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 TAKEN=" "
+# Below the ephemeral range, where no outgoing connection holds a port.
+EPH_LOW=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() { # sets FREE to a port nothing listens on, none given before
 	local p
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (EPH_LOW - 10000)))
 		case $TAKEN in *" $p "*) continue;; esac
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then FREE=$p; TAKEN+="$p "; return; fi
 	done
@@ -83,7 +85,8 @@ wait_port() {
 		(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
 		sleep 0.05
 	done
-	echo "bench: nothing listens on $1" >&2; exit 1
+	echo "bench: nothing listens on $1; logs: $(tail -n 3 "$T"/*.log "$T"/*/error.log 2>/dev/null)" >&2
+	exit 1
 }
 
 free_port; U1=$FREE; free_port; U2=$FREE; free_port; US=$FREE
@@ -322,10 +325,13 @@ syscalls() {
 	kill -INT $spid; wait $spid 2>/dev/null
 	awk -v r="$reqs" -v n=$name -v h=$how '
 		$NF == "total" { tot = $4 }
-		NF >= 5 && $1 ~ /^[0-9.]+$/ && $NF != "total" { c[$NF] = $4 }
+		NF >= 5 && $1 ~ /^[0-9.]+$/ && $NF != "total" { c[$NF] = $4; e[$NF] = NF == 6 ? $5 : 0 }
 		END { if (r == 0) { print "  " n ": no requests"; exit }
 			printf "  %-8s %-3s %6.2f syscalls per request (%d requests):", n, h, tot / r, r
-			for (k in c) if (c[k] / r >= 0.05) printf " %s %.2f", k, c[k] / r
+			for (k in c) if (c[k] / r >= 0.05) {
+				printf " %s %.2f", k, c[k] / r
+				if (e[k] / r >= 0.01) printf " (%.2f failed)", e[k] / r
+			}
 			printf "\n" }' "$T/strace.out"
 }
 
