@@ -47,13 +47,16 @@ done
 [ -x "$BIN/cx-hammer" ] || { echo "bench: $BIN/cx-hammer missing (make all)" >&2; exit 1; }
 # 10000 idle connections need more descriptors than the usual 1024: the soft
 # limit goes to the hard one (20000 here: without CAP_SYS_RESOURCE it cannot
-# go past it), which the proxies and the client inherit. Each proxy may hold
-# MAXCONN client connections: nginx worker_connections (which counts upstream
-# ones too) 2 x MAXCONN, HAProxy maxconn, cx-router --max-conns.
+# go past it), which the proxies and the client inherit. cx-router may hold
+# MAXCONN client connections (--max-conns), nginx as many descriptors as the
+# limit (worker_connections, upstream ones included), HAProxy HA_MAXCONN.
 ulimit -n "$(ulimit -Hn)" || { echo "bench: cannot raise the descriptor limit" >&2; exit 1; }
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((IDLE_N + 200)) ] ||
 	{ echo "bench: $IDLE_N idle connections need more than $(ulimit -n) descriptors" >&2; exit 1; }
 MAXCONN=$((IDLE_N + 100))
+# HAProxy keeps two descriptors per connection (maxsock = 2 maxconn + 15) and
+# will not start past the limit: at 20000 it holds 9990 connections at most.
+HA_MAXCONN=$(( ($(ulimit -n) - 20) / 2 < MAXCONN ? ($(ulimit -n) - 20) / 2 : MAXCONN ))
 
 T=$(mktemp -d /tmp/cx-bench-router.XXXXXX)
 PIDS=()
@@ -146,7 +149,7 @@ worker_processes 1;
 worker_rlimit_nofile $(ulimit -n);
 pid $T/ng.pid;
 error_log $T/ng/error.log warn;
-events { worker_connections $((2 * MAXCONN)); }
+events { worker_connections $(ulimit -n); }
 http {
     access_log off;
     keepalive_requests 1000000;
@@ -178,12 +181,12 @@ taskset -c $PROXY_CPU nginx -c "$T/ng/nginx.conf" -p "$T/ng" || exit 1
 cat >"$T/haproxy.cfg" <<EOF
 global
     nbthread 1
-    maxconn $MAXCONN
+    maxconn $HA_MAXCONN
     ulimit-n $(ulimit -n)
     pidfile $T/ha.pid
 defaults
     mode http
-    maxconn $MAXCONN
+    maxconn $HA_MAXCONN
     timeout connect 5s
     timeout client 300s
     timeout server 60s
@@ -286,11 +289,12 @@ col() { [ -f "$1" ] && awk -v k=$2 '{print $k}' "$1" | median || echo 0; }
 # connections (one request answered on each, by tests/tools/cx-flood.py),
 # then they are closed.
 idle() {
-	local name=$1 mode=$2 before after held ipid ca=()
+	local name=$1 mode=$2 before after held ipid ca=() n=$IDLE_N
 	[ "$mode" = https ] && ca=("$T/ca.pem")
+	[ $name = haproxy ] && [ $n -gt $((HA_MAXCONN - 10)) ] && n=$((HA_MAXCONN - 10))
 	before=$(rss $name)
 	timeout 600 python3 tests/tools/cx-flood.py idle 127.0.0.1:${PORT[$name.$mode]} \
-		"$(host_of $mode)" $IDLE_N 300 "${ca[@]}" >"$T/idle.out" 2>&1 &
+		"$(host_of $mode)" $n 300 "${ca[@]}" >"$T/idle.out" 2>&1 &
 	ipid=$!
 	for _ in $(seq 1 1200); do
 		grep -q '^held' "$T/idle.out" 2>/dev/null && break
