@@ -53,7 +53,7 @@ done
 ulimit -n "$(ulimit -Hn)" || { echo "bench: cannot raise the descriptor limit" >&2; exit 1; }
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((IDLE_N + 200)) ] ||
 	{ echo "bench: $IDLE_N idle connections need more than $(ulimit -n) descriptors" >&2; exit 1; }
-MAXCONN=$((IDLE_N + 100))
+MAXCONN=$((IDLE_N + 100 > 4000 ? IDLE_N + 100 : 4000))	# 4000: HAProxy's cap before
 # HAProxy keeps two descriptors per connection (maxsock = 2 maxconn + 15) and
 # will not start past the limit: at 20000 it holds 9990 connections at most.
 HA_MAXCONN=$(( ($(ulimit -n) - 20) / 2 < MAXCONN ? ($(ulimit -n) - 20) / 2 : MAXCONN ))
