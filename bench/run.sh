@@ -11,8 +11,4 @@ for b in $benches; do
 	echo "=== $b"
 	bash "$b" || status=1
 done
-# HTTPS keep-alive through the public router against nginx and HAProxy with
-# the same certificate and TLS 1.3 suite.
-echo "=== BENCH_TLS=1 bench/router.sh"
-BENCH_TLS=1 bash bench/router.sh || status=1
 exit $status

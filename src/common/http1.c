@@ -421,9 +421,21 @@ http1_parse_request(const char *buf, size_t len, size_t max_head, struct http_re
 	if (len > max_head)
 		len = max_head;
 
-	/* Empty lines before the request line. */
-	while (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')
-		p += 2;
+	/* Empty lines before the request line (RFC 9112 section 2.2): CRLF or
+	 * a bare LF, a few of them; more is not a client's slip but a flood. */
+	for (int empty = 0;; empty++) {
+		size_t eol;
+
+		if (p < len && buf[p] == '\n')
+			eol = p + 1;
+		else if (p + 1 < len && buf[p] == '\r' && buf[p + 1] == '\n')
+			eol = p + 2;
+		else
+			break;
+		if (empty == HTTP_MAX_EMPTY_LINES)
+			return req_fail(req, 400, "too many empty lines before the request line");
+		p = eol;
+	}
 	line = p;
 	if (p == len || (buf[p] == '\r' && p + 1 == len))
 		return req_again(req, len, max_head, true, line);

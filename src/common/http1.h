@@ -9,7 +9,8 @@
  * (the head parsers rescan from the start; heads are small).
  *
  * Strict means (RFC 9112 with the choices a proxy should make):
- *   - lines end in CRLF; a bare LF or a bare CR is refused (400);
+ *   - lines end in CRLF; a bare LF (but for the empty lines below) or a
+ *     bare CR is refused (400);
  *   - obs-fold (a header line starting with SP/HTAB) is refused (400);
  *   - at most one Content-Length (a duplicate is refused even when equal),
  *     digits only (400; a value past 2^63 is 413);
@@ -24,8 +25,9 @@
  *   - sizes: the head must complete within max_head bytes (431), the request
  *     line within HTTP_MAX_REQUEST_LINE (414), each header line within
  *     HTTP_MAX_HEADER_LINE (431), at most HTTP_MAX_HEADERS headers (431).
- * Empty lines (CRLF only) before a request line are skipped, as RFC 9112
- * section 2.2 allows, and counted in head_len.
+ * Up to HTTP_MAX_EMPTY_LINES empty lines (CRLF, or a bare LF: the only
+ * place a bare LF is taken) before a request line are skipped, as RFC 9112
+ * section 2.2 asks of a server, and counted in head_len; one more is 400.
  */
 #ifndef CX_HTTP1_H
 #define CX_HTTP1_H
@@ -46,6 +48,7 @@ struct http_header {
 #define HTTP_MAX_HEADERS	100
 #define HTTP_MAX_REQUEST_LINE	8192
 #define HTTP_MAX_HEADER_LINE	8192
+#define HTTP_MAX_EMPTY_LINES	4	/* skipped before a request line */
 
 struct http_request {
 	struct http_slice method, target;

@@ -568,9 +568,10 @@ ctx_new(bool client, const struct tls_id *id, const char *ca_pem, char *err, siz
 	}
 	/* Callers keep unsent bytes in buffers that move and grow (tls.h);
 	 * reading ahead takes what the socket holds in one read(2), not a
-	 * record header and then its body. */
+	 * record header and then its body. A connection with nothing pending
+	 * gives its record buffers back (about 34 KiB), so an idle one is small. */
 	SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_read_ahead(c->ssl, 1);
 	if (id != NULL) {
 		if (id->key == NULL) {

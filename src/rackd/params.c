@@ -46,7 +46,7 @@ static const struct param_def params[] = {
 	{ "router_internal_port", PARAM_PORT, 0, 0, "internal router port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 80 of the bridge's .2)" },
 	{ "router_internal_tls_port", PARAM_PORT, 0, 0, "internal router TLS port on 127.0.0.1 (loopback racks; processes in namespaces of their own reach it as port 443 of the bridge's .2)" },
 	{ "router_max_conns", PARAM_INT, 1, 1000000, "client connections of each router at once; at it the oldest idle one is closed for a new one (unset: half the router's descriptor limit less 64)" },
-	{ "router_workers", PARAM_INT, 1, 64, "threads of each router, each with listening sockets of its own (SO_REUSEPORT); changing it restarts the routers (unset: 1)" },
+	{ "router_workers", PARAM_INT, 1, 64, "threads of each router, each with listening sockets of its own (SO_REUSEPORT); changing it restarts the routers (unset: one per online core)" },
 	{ "router_port", PARAM_PORT, 0, 0, "public router port (loopback racks)" },
 	{ "router_tls_port", PARAM_PORT, 0, 0, "public router TLS port (loopback racks)" },
 	{ "public_address", PARAM_ADDR, 0, 0, "host racks: the public router's address (set at install)" },

@@ -424,11 +424,36 @@ router_int_param(struct rack *r, const char *name, long min, long max, char *out
 	}
 }
 
-/* The router command-line flags that params give: flag, param, range. */
-static const struct { const char *flag, *param; long min, max; } param_flags[] = {
-	{ "--max-conns", "router_max_conns", 1, 1000000 },
-	{ "--workers", "router_workers", 1, 64 },
+/* router_workers unset: one per online core (each has its own SO_REUSEPORT
+ * listener), at most 64. */
+static long
+workers_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : n;
+}
+
+/* The router command-line flags that params give: flag, param, range, and
+ * the value when the param is unset (NULL: no flag, the router's default). */
+static const struct {
+	const char *flag, *param;
+	long min, max;
+	long (*unset)(void);
+} param_flags[] = {
+	{ "--max-conns", "router_max_conns", 1, 1000000, NULL },
+	{ "--workers", "router_workers", 1, 64, workers_default },
 };
+
+/* The value of param_flags[i]'s flag for r's routers, "" for none. */
+static void
+router_flag(struct rack *r, size_t i, char *out, size_t outlen)
+{
+	router_int_param(r, param_flags[i].param, param_flags[i].min, param_flags[i].max, out,
+	    outlen);
+	if (out[0] == '\0' && param_flags[i].unset != NULL)
+		snprintf(out, outlen, "%ld", param_flags[i].unset());
+}
 
 void
 routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
@@ -474,8 +499,7 @@ routers_argv(struct rack *r, struct router_proc *rp, char **argv, size_t max)
 	ARG("--log-max-mb");
 	ARG(log_mb);
 	for (size_t i = 0; i < CX_ARRAY_LEN(param_flags); i++) {
-		router_int_param(r, param_flags[i].param, param_flags[i].min, param_flags[i].max,
-		    flags[i], sizeof(flags[i]));
+		router_flag(r, i, flags[i], sizeof(flags[i]));
 		if (flags[i][0] != '\0') {
 			ARG(param_flags[i].flag);
 			ARG(flags[i]);
@@ -514,8 +538,7 @@ listens_as_wanted(struct rack *r, const struct router_proc *rp, long pid)
 		ok = memmem(cmd, len, "--listen-tls", 13) == NULL;
 	}
 	for (size_t i = 0; i < CX_ARRAY_LEN(param_flags); i++) {
-		router_int_param(r, param_flags[i].param, param_flags[i].min, param_flags[i].max,
-		    val, sizeof(val));
+		router_flag(r, i, val, sizeof(val));
 		if (val[0] != '\0') {
 			int n = snprintf(want, sizeof(want), "%s%c%s%c", param_flags[i].flag, 0, val, 0);
 

@@ -38,7 +38,8 @@ void conn_upstream_event(struct exchange *ex, struct upconn *uc, uint32_t events
 void conn_sweep(struct worker *w, int64_t now);
 /* Shutdown: closes connections that are idle between requests. */
 void conn_close_idle(struct worker *w);
-/* Shutdown deadline passed: closes everything. */
+/* Shutdown deadline passed, or the worker ends: closes everything and frees
+ * the spare input buffers. */
 void conn_close_all(struct worker *w);
 /* The connection of w idle (between requests, or in its TLS handshake)
  * whose last activity is the oldest, or NULL when none is idle. */

@@ -57,6 +57,8 @@ struct wtable {
 	struct wtable *next;	/* retired list */
 };
 
+#define WORKER_SPARE_BUFS	64
+
 struct worker {
 	int id;
 	const struct router_config *cfg;
@@ -77,6 +79,10 @@ struct worker {
 	bool accept_paused;
 	struct ev_timer *accept_retry;
 	unsigned long paused_fd, paused_cap, shed;	/* since the last flood log line */
+	/* Input buffers given back by connections gone idle between requests,
+	 * for the next one that reads (conn.c): an idle connection holds none. */
+	char *spare_in[WORKER_SPARE_BUFS];
+	size_t nspare_in;
 	struct upstream_registry ups;
 	struct metrics m;
 	struct host_stats *unknown_stats;

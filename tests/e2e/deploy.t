@@ -113,15 +113,20 @@ out=$(cx rack logs -r dev --no-follow)
 like "$out" "cx-rackd info: rack dev running" "cx rack logs prints the daemon's log"
 out=$(cx rack metrics -r dev)
 like "$out" 'cx_router_requests_total\{rack="dev",router="public",host="web\.app1\.dev\.localhost",app="app1",service="web",code="200"\} [1-9]' "cx rack metrics counts the requests by host and status"
-like "$out" 'cx_router_workers\{rack="dev",router="public"\} 1$' "...from a router of one worker by default"
+# router_workers unset: one worker per online core (at most 64).
+ncpu=$(nproc); [ "$ncpu" -gt 64 ] && ncpu=64
+like "$out" "cx_router_workers\\{rack=\"dev\",router=\"public\"\\} $ncpu\$" "...from a router of one worker per core ($ncpu) by default"
+rdir=$CX_HOME/racks/dev
+like "$(tr '\0' ' ' <"/proc/$(cat "$rdir/router-public.pid")/cmdline")" "cx-router --name public .*--workers $ncpu( |$)" "...which the rack asks with --workers $ncpu"
 
 # router_workers: the routers restart with that many threads, and serve.
-rdir=$CX_HOME/racks/dev
+nw=$((ncpu % 64 + 1))	# not the default
 rpid0=$(cat "$rdir/router-public.pid")
-out=$(cx rack params set router_workers=2 -r dev 2>&1); ok $? "set router_workers=2" "$out"
+out=$(cx rack params set router_workers=$nw -r dev 2>&1); ok $? "set router_workers=$nw" "$out"
 rpid=$(cat "$rdir/router-public.pid")
-like "$(tr '\0' ' ' <"/proc/$rpid/cmdline")" "cx-router --name public .*--workers 2( |$)" "...the public router restarted ($rpid0 -> $rpid) with --workers 2"
-like "$(cx rack metrics -r dev)" 'cx_router_workers\{rack="dev",router="public"\} 2' "...and says it runs 2 workers"
+ok $([ "$rpid" != "$rpid0" ]; echo $?) "...the public router restarted" "$rpid0 -> $rpid"
+like "$(tr '\0' ' ' <"/proc/$rpid/cmdline")" "cx-router --name public .*--workers $nw( |$)" "...with --workers $nw"
+like "$(cx rack metrics -r dev)" "cx_router_workers\\{rack=\"dev\",router=\"public\"\\} $nw\$" "...and says it runs $nw workers"
 n=0
 for i in 1 2 3 4 5 6; do [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url/")" = 200 ] && n=$((n + 1)); done
 is "$n" 6 "...and serves the app (6 of 6)"

@@ -110,6 +110,8 @@ dpid=$(cat "$dir/rackd.pid")
 # The rack's public router, capped by router_max_conns: 8 idle connections
 # against a cap of 5 shed the 3 oldest.
 rport=$(cx rack params --json | sed -n 's/.*"router_port":"\([0-9]*\)".*/\1/p')
+# One worker (unset, it is one per core): the cap and the shed order are then one LRU's.
+out=$(cx rack params set router_workers=1 2>&1); ok $? "router_workers=1" "$out"
 rpid0=$(cat "$dir/router-public.pid")
 lacks "$(tr '\0' ' ' <"/proc/$rpid0/cmdline")" "cx-router --name public" "--max-conns" "without router_max_conns the rack's router runs with its default cap"
 out=$(cx rack params set router_max_conns=5 2>&1); ok $? "set router_max_conns=5" "$out"

@@ -115,6 +115,19 @@ ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 200'; echo $?) "an empty line be
 out=$(raw 'GET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n')
 ok $([ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 2 ]; echo $?) "an empty line between two pipelined requests is ignored: both answered" "$out"
 
+out=$(raw '\n\r\n\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n')
+ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 200'; echo $?) "bare-LF and CRLF empty lines (3) before the request line are ignored" "$out"
+out=$(raw '\r\n\r\n\n\r\n\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n')
+ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 400' && echo "$out" | grep -q 'too many empty lines before the request line'; echo $?) "five empty lines before a request line -> 400 saying so" "$out"
+# Between two kept-alive requests, each in its own segment: the first is
+# answered, then an empty line comes alone, then the second request.
+out=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PR
+printf 'GET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\n\r\n' >&3; sleep 0.2
+printf '\r\n' >&3; sleep 0.2
+printf '\nGET / HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: close\r\n\r\n' >&3
+cat <&3" 2>/dev/null)
+ok $([ "$(echo "$out" | grep -c '^HTTP/1.1 200')" = 2 ]; echo $?) "empty lines sent alone between two kept-alive requests are ignored: both answered" "$out"
+
 # 22: WebSocket upgrade tunnel
 out=$(timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PR
 printf 'GET /ws HTTP/1.1\r\nHost: solo.app1.dev.localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' >&3

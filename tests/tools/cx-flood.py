@@ -18,10 +18,16 @@ and bench (bench/flood.sh). Every mode bounds its waits.
   cx-flood.py rate IP:PORT HOST CONNS SECONDS
       CONNS keep-alive connections sending GETs back to back for SECONDS;
       prints "rps R ok N fail M".
+  cx-flood.py idle IP:PORT HOST N SECONDS [CAFILE]
+      Opens N keep-alive connections one after another (over TLS with SNI
+      HOST when CAFILE is given), makes one request on each, prints "held H
+      failed F" and the last error, then holds them SECONDS. Used by
+      bench/router.sh to weigh an idle connection in the proxy's memory.
 """
 import os
 import select
 import socket
+import ssl
 import sys
 import time
 
@@ -164,6 +170,24 @@ def rate(a, host, conns, seconds):
     print(f"rps {ok / elapsed:.0f} ok {ok} fail {fail}")
 
 
+def idle(a, host, n, seconds, cafile):
+    ctx = ssl.create_default_context(cafile=cafile) if cafile else None
+    held, failed, why = [], 0, ""
+    for _ in range(n):
+        try:
+            s = connect(a, timeout=5.0)
+            if ctx is not None:
+                s = ctx.wrap_socket(s, server_hostname=host)
+            if not request(s, host, timeout=5.0):
+                raise ConnectionError("not a 200")
+            held.append(s)
+        except (OSError, ConnectionError, ValueError) as e:
+            failed += 1
+            why = str(e)
+    print(f"held {len(held)} failed {failed} {why}", flush=True)
+    time.sleep(seconds)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -176,6 +200,9 @@ def main(argv):
         shed(addr(rest[0]), rest[1], int(rest[2]), int(rest[3]))
     elif mode == "rate" and len(rest) == 4:
         rate(addr(rest[0]), rest[1], int(rest[2]), float(rest[3]))
+    elif mode == "idle" and len(rest) in (4, 5):
+        idle(addr(rest[0]), rest[1], int(rest[2]), float(rest[3]),
+             rest[4] if len(rest) == 5 else None)
     else:
         sys.exit(__doc__)
 

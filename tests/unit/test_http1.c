@@ -88,6 +88,54 @@ test_incremental(void **state)
 	assert_int_equal(req.content_length, 5);
 }
 
+/* RFC 9112 section 2.2: empty lines before a request line, CRLF or bare LF,
+ * at most HTTP_MAX_EMPTY_LINES; on a connection's first request and between
+ * kept-alive ones alike. */
+static void
+test_empty_lines(void **state)
+{
+	const char *two = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n\r\n\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
+	char many[64] = "";
+	struct http_request req;
+	size_t off;
+	static const char *const ok[] = {
+		"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+		"\r\n\n\r\n\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < CX_ARRAY_LEN(ok); i++) {
+		assert_int_equal(parse(ok[i], &req), CX_OK);
+		assert_int_equal(req.head_len, strlen(ok[i]));
+		assert_true(http_slice_eq(req.method, "GET"));
+		assert_ptr_equal(req.method.p, strchr(ok[i], 'G'));
+	}
+	/* Waiting for more while within the bound. */
+	assert_int_equal(status_of("\r"), -2);
+	assert_int_equal(status_of("\r\n"), -2);
+	assert_int_equal(status_of("\n\n\r\n\r"), -2);
+	assert_int_equal(status_of("\r\n\r\n\r\n\r\n"), -2);
+	/* One past the bound is refused at once, the request line unseen. */
+	for (int i = 0; i <= HTTP_MAX_EMPTY_LINES; i++)
+		strcat(many, i % 2 ? "\n" : "\r\n");
+	assert_int_equal(parse(many, &req), CX_ERR);
+	assert_int_equal(req.status, 400);
+	assert_string_equal(req.error, "too many empty lines before the request line");
+	strcat(many, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(status_of(many), 400);
+	/* A bare CR is not an empty line. */
+	assert_int_equal(status_of("\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+	assert_int_equal(status_of("\r\rGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+	/* Between two requests of one connection. */
+	assert_int_equal(parse(two, &req), CX_OK);
+	assert_memory_equal(req.target.p, "/1", 2);
+	off = req.head_len;
+	assert_int_equal(http1_parse_request(two + off, strlen(two) - off, 16384, &req), CX_OK);
+	assert_memory_equal(req.target.p, "/2", 2);
+	assert_int_equal(off + req.head_len, strlen(two));
+}
+
 static void
 test_keep_alive(void **state)
 {
@@ -560,6 +608,7 @@ main(void)
 		cmocka_unit_test(test_simple_get),
 		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_empty_lines),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_response),
