@@ -148,9 +148,8 @@ kube_router_image(struct cli *c, const jv *params, bool always)
 	    (has = image_registry_has(repo, CX_VERSION_TAG, tls_verify, err, sizeof(err))) == -1 ||
 	    ((always || has == 0) && build_and_push(ref, tls_verify, err, sizeof(err)) == -1)) {
 		fflush(stdout);
-		fprintf(stderr, "WARNING: the router image %s is not in the registry: %s; the "
-		    "routers' pods start once it is (cx rack apply -r %s tries again)\n", ref, err,
-		    c->rack);
+		fprintf(stderr, "WARNING: router image %s: %s; the routers' pods start once it is "
+		    "in the registry (cx rack apply -r %s tries again)\n", ref, err, c->rack);
 		return -1;
 	}
 	if (!always && has == 1)

@@ -22,6 +22,9 @@ if ! command -v podman >/dev/null || ! command -v docker-registry >/dev/null; th
 fi
 . "$(dirname "$0")/lib-image.sh"
 cx_base_image
+# The router image cx builds, localhost/cx-router:VERSION, stays (as
+# lib-image.sh's base does): its apt-get layer makes the next run's build
+# take 0.3 s instead of 7 to 12. The registry's name for it goes.
 remove_images() {
 	podman images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null |
 	    grep -E '^localhost/cx-kd/|^127\.0\.0\.1:[0-9]+/cx/cx-router:' | xargs -r podman rmi -f >/dev/null 2>&1
@@ -105,7 +108,7 @@ refused $rc "$out" "ERROR: registry is HOST\[:PORT\]\[/PATH\], with no scheme \(
 dead=$(free_port)
 out=$(cx rack params set registry=127.0.0.1:$dead/cx registry_insecure=true -r kd 2>&1); ok $? "set a registry where nothing listens" "$out"
 out=$(cx rack apply -r kd 2>&1); ok $? "cx rack apply -r kd applies the rack's objects" "$out"
-like "$out" "^WARNING: the router image 127\.0\.0\.1:$dead/cx/cx-router:${VER//./\\.} is not in the registry: cannot list the tags of 127\.0\.0\.1:$dead/cx/cx-router: .*connection refused.*; the routers' pods start once it is \(cx rack apply -r kd tries again\)$" \
+like "$out" "^WARNING: router image 127\.0\.0\.1:$dead/cx/cx-router:${VER//./\\.}: cannot list the tags of 127\.0\.0\.1:$dead/cx/cx-router: .*connection refused.*; the routers' pods start once it is in the registry \(cx rack apply -r kd tries again\)$" \
     "...and warns that it cannot reach the registry for the router image"
 lacks "$out" "Deployment router applied" "Building the router image" "...without building it"
 out=$(cx rack params set registry=127.0.0.1:$rp/cx registry_insecure=true -r kd 2>&1); ok $? "set the rack's registry (plain http: registry_insecure=true)" "$out"
@@ -135,6 +138,11 @@ podman image unmount "$RIMG" >/dev/null 2>&1
 out=$(cx rack apply -r kd 2>&1); ok $? "cx rack apply -r kd again" "$out"
 like "$out" "^Router image ${RIMG//./\\.}: in the registry$" "...finds the router image in the registry"
 lacks "$out" "Deployment router applied" "Building the router image" "...and builds nothing"
+# Without podman (not on PATH), apply says so in one line, and applies.
+out=$(PATH=$BIN cx rack apply -r kd 2>&1); ok $? "cx rack apply -r kd without podman on PATH" "$out"
+like "$out" "^WARNING: router image ${RIMG//./\\.}: no image builder: install podman \(make deps\); the routers' pods start once it is in the registry \(cx rack apply -r kd tries again\)$" \
+    "...warns that podman is missing"
+like "$out" "Deployment router applied" "...and applies the rack's objects"
 t0=$(date +%s%N)
 out=$(cx deploy "$src" -a web -r kd 2>&1); ok $? "cx deploy of an app with a Dockerfile build" "$out"
 note "first deploy (build, push, apply) took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
