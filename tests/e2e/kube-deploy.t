@@ -138,6 +138,14 @@ podman image unmount "$RIMG" >/dev/null 2>&1
 out=$(cx rack apply -r kd 2>&1); ok $? "cx rack apply -r kd again" "$out"
 like "$out" "^Router image ${RIMG//./\\.}: in the registry$" "...finds the router image in the registry"
 lacks "$out" "Deployment router applied" "Building the router image" "...and builds nothing"
+# An install with a registry builds and pushes it, though the tag is there.
+out=$(cx rack install kubernetes kr kubeconfig="$K/kubeconfig" registry=127.0.0.1:$rp/cx registry_insecure=true 2>&1)
+ok $? "cx rack install kubernetes kr registry=127.0.0.1:$rp/cx" "$out"
+like "$out" "^Pushing ${RIMG//./\\.}\.\.\. OK \([0-9]+ ms\)$" "...builds and pushes the router image"
+note "router image at install: $(printf '%s\n' "$out" | grep -E '^(Building|Pushing)' | tr '\n' ' ')"
+like "$(kube_get /apis/apps/v1/namespaces/kr-system/deployments/router-internal)" "\"image\": \"${RIMG//./\\.}\"" \
+    "...which its router-internal Deployment names"
+out=$(cx rack uninstall kr 2>&1); ok $? "uninstall rack kr" "$out"
 # Without podman (not on PATH), apply says so in one line, and applies.
 out=$(PATH=$BIN cx rack apply -r kd 2>&1); ok $? "cx rack apply -r kd without podman on PATH" "$out"
 like "$out" "^WARNING: router image ${RIMG//./\\.}: no image builder: install podman \(make deps\); the routers' pods start once it is in the registry \(cx rack apply -r kd tries again\)$" \
