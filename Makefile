@@ -60,22 +60,35 @@ $(BUILD)/lib$(1).a: $(call lib_objs,$(1))
 endef
 $(foreach g,$(GROUPS),$(eval $(call lib_rule,$(g))))
 
-$(BIN)/cx: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(BUILD)/libk8s.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
+# The router image's Dockerfile, built into cx (cli/routerimage.c) as a C string.
+$(BUILD)/gen/router_dockerfile.h: images/router/Dockerfile
+	@mkdir -p $(dir $@)
+	@{ echo '/* Made by make from images/router/Dockerfile. */'; \
+	  echo 'static const char router_dockerfile[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/	"/' -e 's/$$/\\n"/' $<; echo ';'; } >$@
+$(BUILD)/obj/cli/routerimage.o: $(BUILD)/gen/router_dockerfile.h
+$(BUILD)/obj/cli/routerimage.o: CPPFLAGS += -I$(BUILD)/gen
+
+# cx builds the router image with rackd/image.c (podman), which needs only common.
+$(BIN)/cx: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(BUILD)/librackd.a $(BUILD)/libk8s.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # rackd and k8s call each other (the API renders; the renderer reads manifests).
 $(BIN)/cx-rackd: $(BUILD)/obj/rackd/main.o $(BUILD)/librackd.a $(BUILD)/libk8s.a $(BUILD)/liblab.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(LDLIBS)
+# The router image (images/router/Dockerfile) installs only what these two
+# link: --as-needed keeps the libraries they do not use out of their NEEDED.
+AS_NEEDED := -Wl,--as-needed
 $(BIN)/cx-router: $(BUILD)/obj/router/main.o $(BUILD)/librouter.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
 $(BIN)/cx-labdns: $(BUILD)/obj/labdns/main.o $(BUILD)/liblabdns.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BIN)/cx-ingress: $(BUILD)/obj/ingress/main.o $(BUILD)/libk8s.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS)
 
 # cx-init runs inside every app process's root, an image's too (which may
 # have no libc, or another): static, and never with the sanitizers' runtime.

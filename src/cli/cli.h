@@ -276,6 +276,20 @@ int kube_copy_config(const char *from, const char *to);
 /* kube.c: the rack c->rack's own objects to its cluster (dry_run: printed
  * as YAML, no server asked). 0, or 1 after saying why. */
 int kube_install_objects(struct cli *c, bool dry_run);
+/* routerimage.c: makes the rack's router image REGISTRY/cx-router:VERSION
+ * (images/router/Dockerfile, with this cx's cx-router and cx-ingress) and
+ * pushes it to the rack's registry (params: its GET /system/params), when
+ * the registry lacks that tag, or always with always. It says what it did
+ * on stdout. What stops it (no registry set, podman missing, the registry
+ * unreachable, the build or push refused) is one WARNING line on stderr
+ * naming it: the rack's objects are applied all the same, and their
+ * router pods start once the image is there. Returns 0 when the image is
+ * in the registry, -1 after the warning. */
+int kube_router_image(struct cli *c, const jv *params, bool always);
+/* rack.c: the path of cx-rackd, $CX_RACKD, else next to this executable;
+ * the rack's other programs (cx-router, cx-ingress) are beside it. -1 with
+ * err set. */
+int cli_find_rackd(char *out, size_t outlen, char *err, size_t errlen);
 /* kube.c: uninstalling Kubernetes rack c->rack (its daemon up) removes what
  * it applied from its cluster; each removal, or a warning that the cluster
  * was not reached, is added to said. 0 (also for a rack of no cluster), -1

@@ -7,6 +7,8 @@
  *     the cluster, or with --dry-run prints them and asks no server;
  *   cx rack apply [-a APP [--manifest FILE]] [--dry-run]
  *     applies the rack's own objects, or an app's, to the rack's cluster.
+ * Before the rack's own objects, install builds and pushes the routers'
+ * image (routerimage.c), and apply does when the registry lacks it.
  * The daemon renders (POST /render, as JSON); the CLI, where the user's
  * kubeconfig is, applies each object by server-side apply with the rack's
  * field manager cx-RACK (k8s/apply.c: libcurl, no kubectl).
@@ -24,15 +26,24 @@
 #include "k8s/yaml.h"
 #include "rackd/manifest.h"
 
-/* The rack's params (GET /system/params), or NULL after saying why. */
+/* The rack's params (GET /system/params), or NULL after saying why. Its
+ * registry is "" unless the user set one: the default (registry.RACK.cx.test)
+ * names images in a render, but nobody made that registry to push to. */
 static jv *
 kube_params(struct cli *c)
 {
 	jv *resp = NULL, *params;
+	const jv *set;
+	bool registry_set = false;
 
 	if (api_call(c, "GET", "/system/params", NULL, &resp) == -1)
 		return NULL;
 	params = jv_copy(jv_get(resp, "params"));
+	set = jv_get(resp, "set");
+	for (size_t i = 0; i < jv_len(set); i++)
+		registry_set = registry_set || strcmp(jv_string_value(jv_at(set, i)), "registry") == 0;
+	if (!registry_set && jv_is_array(set))
+		jv_set_str(params, "registry", "");
 	jv_free(resp);
 	return params;
 }
@@ -163,6 +174,8 @@ kube_install_objects(struct cli *c, bool dry_run)
 		jv_free(params);
 		return out_error("%s", err);
 	}
+	if (!dry_run)
+		kube_router_image(c, params, true);    /* what stops it is a warning */
 	docs = kube_render(c, params, NULL, NULL, minor);
 	jv_free(params);
 	if (docs == NULL) {
@@ -214,6 +227,8 @@ cmd_rack_apply(struct cli *c)
 		out_error("%s", err);
 		goto out;
 	}
+	if (c->opt[OPT_APP] == NULL && !dry_run)
+		kube_router_image(c, params, false);
 	docs = kube_render(c, params, c->opt[OPT_APP] != NULL ? c->app : NULL, text, minor);
 	if (docs != NULL)
 		rc = kube_apply_all(c, &kc, docs, dry_run);

@@ -37,9 +37,8 @@
 #define START_POLL_MS 20
 #define STOP_TIMEOUT_MS 60000       /* until the daemon has stopped everything */
 
-/* cx-rackd: $CX_RACKD, else next to this executable. -1 with err set. */
-static int
-find_rackd(char *out, size_t outlen, char *err, size_t errlen)
+int
+cli_find_rackd(char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *env = getenv("CX_RACKD");
 	char exe[PATH_MAX];
@@ -79,7 +78,7 @@ start_daemon(struct cli *c, const char *name, char *err, size_t errlen)
 	int64_t deadline;
 	pid_t pid;
 
-	if (find_rackd(rackd, sizeof(rackd), err, errlen) == -1)
+	if (cli_find_rackd(rackd, sizeof(rackd), err, errlen) == -1)
 		return -1;
 	if (pipe2(pfd, O_CLOEXEC) == -1) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
@@ -521,7 +520,7 @@ cmd_rack_install(struct cli *c)
 		c->opt[OPT_RACK] = name;
 		str_copy(c->rack, sizeof(c->rack), name);
 		if (c->opt[OPT_DRY_RUN] == NULL)
-			out_step("Applying the rack's own objects to %s", kubeconfig);
+			printf("Applying the rack's own objects to %s:\n", kubeconfig);
 		if (kube_install_objects(c, c->opt[OPT_DRY_RUN] != NULL) != 0)
 			return out_error("rack %s is installed, but its objects are not all on the "
 			    "cluster: cx rack apply -r %s tries again, cx rack uninstall %s removes "
@@ -551,7 +550,7 @@ cmd_rack_start(struct cli *c)
 		return 1;
 	if (!cli_rack_exists(c, name))
 		return out_error("no such rack: %s (cx racks lists them)", name);
-	if (find_rackd(rackd, sizeof(rackd), err, sizeof(err)) == -1)
+	if (cli_find_rackd(rackd, sizeof(rackd), err, sizeof(err)) == -1)
 		return out_error("%s", err);
 	if (api_probe(c, name, 1000, NULL) == 0) {
 		char lock[PATH_MAX];

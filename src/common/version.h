@@ -6,6 +6,8 @@
 #define CX_VERSION_H
 
 #define CX_VERSION "cx-0.2.0"
+/* The router image's tag, REGISTRY/cx-router:TAG: this version, "cx-0.2.0" as "0.2.0". */
+#define CX_VERSION_TAG (CX_VERSION + 3)
 
 static const char *const cx_features[] = {
 	"apps", "deploy", "internal_router", "vpc", "peering", "reach", "reach-peer", "run", "certs", NULL,

@@ -12,8 +12,6 @@
  * cluster (routers, their LoadBalancer Services, the peering endpoint).
  * Either with "format": "json": the objects as a JSON array instead.
  */
-/* The router image's tag: this build's version, "cx-0.2.0" as "0.2.0". */
-#define CX_VERSION_TAG (CX_VERSION + 3)
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

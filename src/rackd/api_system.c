@@ -118,7 +118,7 @@ api_system_get(struct rack *r, struct api_req *q, struct api_resp *s)
 void
 api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	jv *params = jv_object_new();
+	jv *params = jv_object_new(), *set = jv_array_new();
 	const struct param_def *defs;
 	size_t n;
 
@@ -129,9 +129,13 @@ api_params_get(struct rack *r, struct api_req *q, struct api_resp *s)
 
 		rack_param(r, defs[i].name, v, sizeof(v));
 		jv_set_str(params, defs[i].name, v);
+		/* "set": the ones the user set, apart from the defaults. */
+		if (store_param_get(r->store, defs[i].name, v, sizeof(v)) == 0)
+			jv_push_str(set, defs[i].name);
 	}
 	s->json = jv_object_new();
 	jv_set_take(s->json, "params", params);
+	jv_set_take(s->json, "set", set);
 }
 
 /* Waits (at most 3 s) until router rp, just started, listens: it writes

@@ -349,6 +349,41 @@ image_push(const char *ref, const char *dest, bool tls_verify, int log_fd, char 
 	return rc;
 }
 
+int
+image_registry_has(const char *repo, const char *tag, bool tls_verify, char *err,
+    size_t errlen)
+{
+	char *argv[] = { PODMAN, "search", "--list-tags", "--limit", "100000",
+	    tls_verify ? "--tls-verify=true" : "--tls-verify=false", (char *)repo, NULL };
+	const char *why;
+	struct run r;
+	int rc, has = 0;
+
+	run_init(&r, -1, true);
+	rc = run_podman(argv, &r, err, errlen);
+	/* "Error: 1 error occurred:" then "* getting repository tags: ...": the reason
+	 * is the last line. */
+	why = r.last[0] ? r.last : run_why(&r);
+	why += strspn(why, "\t* ");
+	if (rc > 0 && strstr(why, "404 (Not Found)") != NULL) {
+		rc = 0;    /* no such repository: no tag either */
+	} else if (rc > 0) {
+		snprintf(err, errlen, "cannot list the tags of %s: %s", repo, why);
+	} else if (rc == 0) {
+		/* A table: "NAME TAG" then one "REPO TAG" line a tag. */
+		char *save = NULL, *line = strtok_r(buf_cstr(&r.out), "\n", &save);
+
+		while (line != NULL && (line = strtok_r(NULL, "\n", &save)) != NULL) {
+			char *sp = strrchr(line, ' ');
+
+			if (sp != NULL && strcmp(sp + 1, tag) == 0)
+				has = 1;
+		}
+	}
+	buf_free(&r.out);
+	return rc == 0 ? has : -1;
+}
+
 void
 image_build_ref(const char *rack, const char *app, const char *service, const char *build,
     char *out, size_t outlen)

@@ -62,6 +62,13 @@ int image_pull(const char *ref, int log_fd, char *err, size_t errlen);
  * and podman's last line. */
 int image_push(const char *ref, const char *dest, bool tls_verify, int log_fd, char *err,
     size_t errlen);
+/* Whether the registry's repository repo (HOST[:PORT]/PATH, no tag) lists
+ * tag (podman search --list-tags, with the credentials of podman login):
+ * 1 yes, 0 no (a repository the registry does not have counts as no), -1
+ * with err naming repo and podman's reason when the registry cannot say
+ * (unreachable, refused, podman missing). tls_verify as for image_push. */
+int image_registry_has(const char *repo, const char *tag, bool tls_verify, char *err,
+    size_t errlen);
 /* The name a build gives service's image: localhost/cx-RACK/APP/SERVICE:BUILD,
  * lower-case (image names are). */
 void image_build_ref(const char *rack, const char *app, const char *service, const char *build,
