@@ -856,6 +856,12 @@ stream_pump_response(struct h2_stream *st)
 			continue;
 		}
 		if (r == -1) {
+			if (st->rs == RS_BODY && st->rs_body == BK_CHUNKED && uc->eof &&
+			    uc->len > uc->off &&
+			    st->rsb.len - st->rsb_off + UPCONN_BUF > H2_STREAM_BUF)
+				break;	/* the upstream closed after its last bytes, which
+					 * wait in uc->in for room in rsb (stream_take_body
+					 * parses with UPCONN_BUF free): no truncation yet */
 			if (st->rs == RS_BODY && st->rs_body == BK_CLOSE && uc->eof) {
 				stream_take_body(st);
 				if (st->uc != NULL && uc->off == uc->len)

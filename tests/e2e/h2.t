@@ -141,6 +141,11 @@ ok $(grep '"path":"/headers?q=1"' "$T/access.log" | grep -q '"proto":"HTTP/2","s
 	grep -q '"proto":"HTTP/1.1","status":200' "$T/access.log"; echo $?) \
 	"the access log says the protocol: HTTP/2, HTTP/1.1" "$(tail -2 "$T/access.log")"
 
+# A chunked answer whose upstream closes after it, held by a small stream
+# window: the router keeps its tail until the client takes it.
+out=$(timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S close-tail 2>&1)
+is "$out" "got 70000" "an upstream that closes after a chunked answer the client reads slowly: all of it, no reset"
+
 # 15-23: hostile peers. Each gets a GOAWAY within 5 s; the RSS stays bounded.
 rss() { awk '/^VmRSS/ { print $2 }' /proc/$RPID/status; }
 rss0=$(rss)
