@@ -1370,9 +1370,15 @@ h2_timeout(struct conn *c)
 		return STEP_FREED;
 	}
 	if (now >= h->io_deadline) {
-		/* The client has not taken our bytes for that long; streams that
-		 * wait on their upstreams have their own deadlines. */
-		if (h->nstreams == 0 || h->pend_len > 0) {
+		/* Not a byte either way for that long. Streams that wait on
+		 * their upstreams have their own deadlines; streams that wait on
+		 * the client alone (the rest of a header block or of a body, a
+		 * window to send in) keep the connection no longer. */
+		bool upstream_wait = false;
+
+		for (struct h2_stream *st = h->streams; st != NULL; st = st->next)
+			upstream_wait |= st->uc != NULL;
+		if (!upstream_wait || h->pend_len > 0) {
 			conn_free(c);
 			return STEP_FREED;
 		}

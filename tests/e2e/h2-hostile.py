@@ -235,12 +235,38 @@ def close_tail(port, authority):
     return "open after %d bytes" % got
 
 
+def silent(port, authority):
+    """A request whose body never comes, then not a byte: the connection
+    must close once it has been silent for the router's idle timeout."""
+    t0 = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0) +
+                 frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
+                       literal(":scheme", "http") + literal(":path", "/") +
+                       literal(":authority", authority)))
+    deadline = t0 + 80
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except OSError:
+            data = b""
+        if not data:
+            return "closed %d" % ((time.monotonic() - t0) * 1000)
+    return "open"
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit("usage: h2-hostile.py PORT AUTHORITY ATTACK")
     port, authority, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     if name == "garbage":
         garbage(port, authority)
+        return
+    if name == "silent":
+        print(silent(port, authority))
         return
     if name == "close-tail":
         print(close_tail(port, authority))
