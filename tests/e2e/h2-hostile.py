@@ -137,10 +137,10 @@ def attack(sock, name, authority):
                          " hpack-bomb or trailer-bomb" % name)
 
 
-def watch(sock, t0):
-    """Frames from the server until a GOAWAY, the close, or 10 s."""
+def watch(sock, t0, seconds=10):
+    """Frames from the server until a GOAWAY, the close, or seconds pass."""
     buf = b""
-    deadline = t0 + 10
+    deadline = t0 + seconds
     while time.monotonic() < deadline:
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
@@ -244,18 +244,7 @@ def silent(port, authority):
                  frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
                        literal(":scheme", "http") + literal(":path", "/") +
                        literal(":authority", authority)))
-    deadline = t0 + 80
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            break
-        except OSError:
-            data = b""
-        if not data:
-            return "closed %d" % ((time.monotonic() - t0) * 1000)
-    return "open"
+    return watch(sock, t0, 80)
 
 
 def main():
