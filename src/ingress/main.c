@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,22 +205,40 @@ out:
 static pid_t
 start_router(char **argv)
 {
-	pid_t pid = fork();
+	sigset_t all, old;
+	pid_t pid;
 
+	/* No signal is taken between the fork and the exec by our handler,
+	 * which would write to our signal pipe (a SIGTERM for the router
+	 * read as one for us). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
 	if (pid == 0) {
 		sigset_t hup;
+		char msg[512];
+		int n;
 
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		/* SIGHUP stays blocked across exec: one sent before the router
 		 * takes it (cx-router reads it from a signalfd) waits instead of
 		 * killing it, its default. */
 		sigemptyset(&hup);
 		sigaddset(&hup, SIGHUP);
 		sigprocmask(SIG_SETMASK, &hup, NULL);
-		signal(SIGPIPE, SIG_DFL);
 		execvp(argv[0], argv);
-		fprintf(stderr, "cx-ingress: cannot run %s: %s\n", argv[0], strerror(errno));
+		/* write(2), not stdio: a watch thread may have held stderr's
+		 * lock at the fork, and this child has no such thread to free it. */
+		n = snprintf(msg, sizeof(msg), "cx-ingress: cannot run %s: %s\n", argv[0],
+		    strerror(errno));
+		if (n > 0 && write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+			_exit(127);
 		_exit(127);
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid == -1)
 		log_warn("fork");
 	else

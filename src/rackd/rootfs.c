@@ -921,6 +921,18 @@ same_ns(pid_t pid, const char *ns)
 	    sa.st_dev == sb.st_dev;
 }
 
+/* Whether the namespace fd holds (opened from a process's ns/NS) is ours. */
+static bool
+same_ns_fd(int fd, const char *ns)
+{
+	char a[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/self/ns/%s", ns);
+	return stat(a, &sa) == 0 && fstat(fd, &sb) == 0 && sa.st_ino == sb.st_ino &&
+	    sa.st_dev == sb.st_dev;
+}
+
 int
 rootfs_join_process(pid_t pid, int pidfd, uint32_t uid_base, char *err, size_t errlen)
 {
@@ -963,8 +975,11 @@ rootfs_join_process(pid_t pid, int pidfd, uint32_t uid_base, char *err, size_t e
 		snprintf(err, errlen, "process %d has exited", (int)pid);
 		goto out;
 	}
+	/* The namespaces compared are those opened (proved the process's by
+	 * its pidfd above), never the pid's again: a pid reused since could
+	 * be a host process's, and its namespaces ours. */
 	for (size_t i = 0; i < CX_ARRAY_LEN(kinds); i++) {
-		if (!same_ns(pid, kinds[i]) && setns(fds[i], flags[i]) == -1) {
+		if (!same_ns_fd(fds[i], kinds[i]) && setns(fds[i], flags[i]) == -1) {
 			snprintf(err, errlen, "entering process %d's %s namespace: %s", (int)pid,
 			    kinds[i], strerror(errno));
 			goto out;

@@ -856,6 +856,12 @@ stream_pump_response(struct h2_stream *st)
 			continue;
 		}
 		if (r == -1) {
+			if (st->rs == RS_BODY && st->rs_body == BK_CHUNKED && uc->eof &&
+			    uc->len > uc->off &&
+			    st->rsb.len - st->rsb_off + UPCONN_BUF > H2_STREAM_BUF)
+				break;	/* the upstream closed after its last bytes, which
+					 * wait in uc->in for room in rsb (stream_take_body
+					 * parses with UPCONN_BUF free): no truncation yet */
 			if (st->rs == RS_BODY && st->rs_body == BK_CLOSE && uc->eof) {
 				stream_take_body(st);
 				if (st->uc != NULL && uc->off == uc->len)
@@ -1364,9 +1370,15 @@ h2_timeout(struct conn *c)
 		return STEP_FREED;
 	}
 	if (now >= h->io_deadline) {
-		/* The client has not taken our bytes for that long; streams that
-		 * wait on their upstreams have their own deadlines. */
-		if (h->nstreams == 0 || h->pend_len > 0) {
+		/* Not a byte either way for that long. Streams that wait on
+		 * their upstreams have their own deadlines; streams that wait on
+		 * the client alone (the rest of a header block or of a body, a
+		 * window to send in) keep the connection no longer. */
+		bool upstream_wait = false;
+
+		for (struct h2_stream *st = h->streams; st != NULL; st = st->next)
+			upstream_wait |= st->uc != NULL;
+		if (!upstream_wait || h->pend_len > 0) {
 			conn_free(c);
 			return STEP_FREED;
 		}

@@ -97,7 +97,7 @@ struct h2_field {
 
 /*
  * The fields of resp (parsed from an HTTP/1.1 head) for an HTTP/2 answer,
- * in order, without the hop-by-hop ones (rewrite_drop_response_header) nor
+ * in order, without the hop-by-hop ones (rewrite_drop_response_field) nor
  * any HTTP/2 forbids (Transfer-Encoding, Upgrade, TE...): names lower-cased
  * into names (cap bytes), values pointing into resp's head. At most max;
  * the count.

@@ -221,18 +221,13 @@ size_t
 h2_response_fields(const struct http_response *resp, struct h2_field *out, size_t max,
     char *names, size_t cap)
 {
-	struct http_slice tokens = { "", 0 };
 	size_t n = 0, used = 0;
 
-	for (size_t i = 0; i < resp->nheaders; i++) {
-		if (http_slice_eq(resp->headers[i].name, "connection"))
-			tokens = resp->headers[i].value;
-	}
 	for (size_t i = 0; i < resp->nheaders && n < max; i++) {
 		const struct http_header *h = &resp->headers[i];
 		char *lname = names + used;
 
-		if (rewrite_drop_response_header(h->name, true, tokens) ||
+		if (rewrite_drop_response_field(resp, h->name, true) ||
 		    h2_forbidden_response_field(h->name) || used + h->name.n > cap)
 			continue;
 		for (size_t k = 0; k < h->name.n; k++) {

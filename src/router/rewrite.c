@@ -95,6 +95,20 @@ rewrite_drop_response_header(struct http_slice name, bool dechunk, struct http_s
 }
 
 bool
+rewrite_drop_response_field(const struct http_response *resp, struct http_slice name,
+    bool dechunk)
+{
+	if (rewrite_drop_response_header(name, dechunk, (struct http_slice){ "", 0 }))
+		return true;
+	for (size_t i = 0; i < resp->nheaders; i++) {
+		if (resp->headers[i].name.n == 10 && http_slice_eq(resp->headers[i].name,
+		    "connection") && rewrite_connection_names(resp->headers[i].value, name))
+			return true;
+	}
+	return false;
+}
+
+bool
 rewrite_valid_authority(struct http_slice a)
 {
 	for (size_t i = 0; i < a.n; i++) {
@@ -249,18 +263,12 @@ void
 rewrite_response_head(struct buf *b, const struct http_response *resp, const char *raw,
     bool dechunk, bool keep, int minor)
 {
-	struct http_slice tokens = { "", 0 };
-
-	for (size_t i = 0; i < resp->nheaders; i++) {
-		if (resp->headers[i].name.n == 10 && http_slice_eq(resp->headers[i].name, "connection"))
-			tokens = resp->headers[i].value;
-	}
 	/* Status line as the upstream wrote it, with our version. */
 	buf_add(b, "HTTP/1.1 ", 9);
 	buf_add(b, raw + 9, (size_t)(resp->reason.p + resp->reason.n - (raw + 9)));
 	buf_add(b, "\r\n", 2);
 	for (size_t i = 0; i < resp->nheaders; i++) {
-		if (!rewrite_drop_response_header(resp->headers[i].name, dechunk, tokens))
+		if (!rewrite_drop_response_field(resp, resp->headers[i].name, dechunk))
 			copy_line(b, &resp->headers[i]);
 	}
 	connection_line(b, keep, minor);

@@ -32,6 +32,10 @@ bool rewrite_connection_names(struct http_slice tokens, struct http_slice name);
 /* True for a response header not passed to the client; dechunk: the body is
  * decoded for an HTTP/1.0 client, so Transfer-Encoding goes too. */
 bool rewrite_drop_response_header(struct http_slice name, bool dechunk, struct http_slice tokens);
+/* The same for field name of resp, with the tokens of each of its
+ * Connection fields (a response may have more than one). */
+bool rewrite_drop_response_field(const struct http_response *resp, struct http_slice name,
+    bool dechunk);
 /* An X-Request-Id worth keeping: 1-64 visible ASCII bytes, no quote or backslash. */
 bool rewrite_valid_request_id(struct http_slice v);
 /* uri-host [":" port] characters only. */

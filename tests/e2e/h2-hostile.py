@@ -137,10 +137,10 @@ def attack(sock, name, authority):
                          " hpack-bomb or trailer-bomb" % name)
 
 
-def watch(sock, t0):
-    """Frames from the server until a GOAWAY, the close, or 10 s."""
+def watch(sock, t0, seconds=10):
+    """Frames from the server until a GOAWAY, the close, or seconds pass."""
     buf = b""
-    deadline = t0 + 10
+    deadline = t0 + seconds
     while time.monotonic() < deadline:
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
@@ -193,12 +193,72 @@ def garbage(port, authority):
     print("done")
 
 
+def close_tail(port, authority):
+    """A chunked answer whose upstream closes after its last chunk, to a
+    client whose stream window (10000) holds most of it in the router: once
+    the window opens, all 70000 bytes and END_STREAM, never a reset."""
+    WINDOW_UPDATE = 8
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 10000)) +
+                 frame(HEADERS, END_STREAM | END_HEADERS, 1,
+                       literal(":method", "GET") + literal(":scheme", "http") +
+                       literal(":path", "/big?bytes=70000&close=1") +
+                       literal(":authority", authority)))
+    time.sleep(1)  # the upstream has written it all and closed
+    sock.sendall(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 1 << 20)) +
+                 frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1 << 20)))
+    buf, got, deadline = b"", 0, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            return "closed after %d bytes" % got
+        buf += data
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[0:3], "big")
+            if len(buf) < 9 + length:
+                break
+            ftype, flags, payload = buf[3], buf[4], buf[9:9 + length]
+            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+            buf = buf[9 + length:]
+            if sid != 1:
+                continue
+            if ftype == RST_STREAM:
+                return "reset %d after %d bytes" % (struct.unpack(">I", payload)[0], got)
+            if ftype == DATA:
+                got += length
+                if flags & END_STREAM:
+                    return "got %d" % got
+    return "open after %d bytes" % got
+
+
+def silent(port, authority):
+    """A request whose body never comes, then not a byte: the connection
+    must close once it has been silent for the router's idle timeout."""
+    t0 = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0) +
+                 frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
+                       literal(":scheme", "http") + literal(":path", "/") +
+                       literal(":authority", authority)))
+    return watch(sock, t0, 80)
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit("usage: h2-hostile.py PORT AUTHORITY ATTACK")
     port, authority, name = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     if name == "garbage":
         garbage(port, authority)
+        return
+    if name == "silent":
+        print(silent(port, authority))
+        return
+    if name == "close-tail":
+        print(close_tail(port, authority))
         return
     t0 = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -52,6 +52,12 @@ RPID=$!
 track $RPID
 wait_port $PT || echo "# router did not start: $(cat "$T/router.log")"
 
+# A client that opens a stream and then sends nothing (checked at the end:
+# the router's idle timeout is 60 s, the rest of this file runs meanwhile).
+timeout 90 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR nowhere.localhost silent >"$T/silent.out" 2>&1 &
+SILENT=$!
+track $SILENT
+
 TC=(curl -s --max-time 10 --cacert "$T/ca.pem" --resolve "$S:$PT:127.0.0.1")
 TURL=https://$S:$PT
 C=(curl -s --max-time 10)
@@ -141,6 +147,11 @@ ok $(grep '"path":"/headers?q=1"' "$T/access.log" | grep -q '"proto":"HTTP/2","s
 	grep -q '"proto":"HTTP/1.1","status":200' "$T/access.log"; echo $?) \
 	"the access log says the protocol: HTTP/2, HTTP/1.1" "$(tail -2 "$T/access.log")"
 
+# A chunked answer whose upstream closes after it, held by a small stream
+# window: the router keeps its tail until the client takes it.
+out=$(timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S close-tail 2>&1)
+is "$out" "got 70000" "an upstream that closes after a chunked answer the client reads slowly: all of it, no reset"
+
 # 15-23: hostile peers. Each gets a GOAWAY within 5 s; the RSS stays bounded.
 rss() { awk '/^VmRSS/ { print $2 }' /proc/$RPID/status; }
 rss0=$(rss)
@@ -173,6 +184,10 @@ note "router RSS: $rss0 kB before the hostile peers, $rss1 kB after"
 ok $([ $((rss1 - rss0)) -lt 30000 ]; echo $?) "the router's RSS grew by less than 30 MB" "$rss0 -> $rss1 kB"
 out=$("${TC[@]}" --http2 -w ' %{http_version}' $TURL/ | tr -d '\n')
 is "$out" "one 2" "the router still serves HTTP/2 after the hostile peers"
+
+wait $SILENT
+like "$(cat "$T/silent.out")" '^closed ([6-7][0-9]{4})$' \
+	"a stream whose client went silent (no body, no byte) does not keep the connection past the idle timeout"
 
 # SIGTERM with a stream in flight: it is answered (GOAWAY NO_ERROR first), then the router stops.
 "${C[@]}" --http2-prior-knowledge -H "Host: $S" -w ' %{http_code} %{http_version}' "$URL/slow?ms=1500" \

@@ -7,7 +7,8 @@
  *   GET  /               "NAME\n"
  *   GET  /headers        the request line and headers as received, one per line
  *   GET  /slow?ms=N      answers after N ms
- *   GET  /big?bytes=N    N bytes (a repeating pattern), chunked, in 16 KiB chunks
+ *   GET  /big?bytes=N    N bytes (a repeating pattern), chunked, in 16 KiB chunks;
+ *                        with &close=1 the connection closes after the last chunk
  *   POST /echo           the request body back (CL in, CL out; chunked in, chunked out),
  *                        streamed as it arrives
  *   GET  /status?code=N  an empty answer with status N
@@ -293,6 +294,8 @@ serve(struct client *c, struct http_request *req)
 		static const char pat[] = "0123456789abcdefghijklmnopqrstuvwxyz\n";
 		char chunk[16384 + 32];
 
+		if (query_num(t, "close") == 1)
+			keep = false;
 		if (head(c, 200, "Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n",
 		    -1, !keep) == -1)
 			return 0;

@@ -213,6 +213,8 @@ test_response_fields(void **state)
 	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
 	    "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
 	    "Transfer-Encoding: chunked\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n";
+	static const char two[] = "HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: secret\r\n"
+	    "X-Two: also\r\nConnection: keep-alive, x-two\r\nContent-Type: text/plain\r\n\r\n";
 	struct http_response resp;
 	struct h2_field f[8];
 	char names[256];
@@ -232,6 +234,11 @@ test_response_fields(void **state)
 	/* Room for the names is respected: a field that does not fit is left out. */
 	n = h2_response_fields(&resp, f, 8, names, 12);
 	assert_int_equal(n, 1);
+	/* Each Connection field names hop-by-hop ones, not only the last. */
+	assert_int_equal(http1_parse_response(two, sizeof(two) - 1, 0, &resp), CX_OK);
+	n = h2_response_fields(&resp, f, 8, names, sizeof(names));
+	assert_int_equal(n, 1);
+	assert_memory_equal(f[0].name, "content-type", 12);
 }
 
 int
