@@ -31,8 +31,17 @@ ip netns add "$NS" && ip -n "$NS" link set lo up && ip -n "$NS" addr add 10.244.
     ip -n "$NS" addr add 10.244.0.10/32 dev lo && ip -n "$NS" addr add 10.244.0.11/32 dev lo
 ok $? "a network namespace $NS holds the router's address 10.244.0.1 and the pods' .10 and .11"
 IN() { ip netns exec "$NS" "$@"; }
-IN "$TESTSRV" --listen 10.244.0.10:3000 --name one >"$T/one.log" 2>&1 & track $!
-IN "$TESTSRV" --listen 10.244.0.11:3000 --name two >"$T/two.log" 2>&1 & track $!
+# Started by ip netns exec itself (not a shell function in the background,
+# whose $! would be a subshell): ip execs the server, so $! is its pid.
+ip netns exec "$NS" "$TESTSRV" --listen 10.244.0.10:3000 --name one >"$T/one.log" 2>&1 &
+srv1=$!
+track $srv1
+ip netns exec "$NS" "$TESTSRV" --listen 10.244.0.11:3000 --name two >"$T/two.log" 2>&1 &
+srv2=$!
+track $srv2
+srv_is() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "cx-testsrv --listen"; }
+wait_for 5 srv_is $srv2
+ok $? "the pods' servers run as the pids the test stops ($srv1, $srv2)" "$(tr '\0' ' ' <"/proc/$srv1/cmdline" 2>&1)"
 
 J=application/json
 MP=application/merge-patch+json
