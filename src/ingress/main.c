@@ -22,6 +22,8 @@
  * DIR/HOST.pem and DIR/HOST.key (0600), before the snapshot that names it;
  * such hosts get flag redirect (docs/kubernetes.md).
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -129,6 +131,38 @@ remove_stale(const char *dir, const char *last, const char *now)
 	}
 	free(copy);
 	return changed;
+}
+
+/* The hosts whose HOST.pem or HOST.key is in dir now, "\n"-separated as
+ * remove_stale reads them: what an earlier run left, pruned at the first
+ * snapshot unless a host is still served. */
+static char *
+certs_on_disk(const char *dir)
+{
+	struct buf b;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	char *r;
+
+	buf_init(&b, 0);
+	buf_adds(&b, "\n");
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		bool host = n > 4 && n - 4 <= 253 && e->d_name[0] != '.';
+
+		for (size_t i = 0; host && i < n - 4; i++)
+			host = isalnum((unsigned char)e->d_name[i]) || e->d_name[i] == '-' ||
+			    e->d_name[i] == '.';
+		if (host && (strcmp(e->d_name + n - 4, ".pem") == 0 ||
+		    strcmp(e->d_name + n - 4, ".key") == 0))
+			buf_addf(&b, "%.*s\n", (int)(n - 4), e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	r = xstrdup(buf_cstr(&b));
+	buf_free(&b);
+	return r;
 }
 
 /* Makes the snapshot of what the watches hold and writes what changed: the
@@ -330,6 +364,8 @@ main(int argc, char **argv)
 	}
 	if (st.certs_dir != NULL && mkdir_p(st.certs_dir, 0700) == -1)
 		fatal("cannot make %s", st.certs_dir);
+	if (st.certs_dir != NULL)
+		st.last_hosts = certs_on_disk(st.certs_dir);
 	for (int i = 0; i < W_COUNT; i++) {
 		if ((i != W_SECRETS || st.certs_dir != NULL) &&
 		    k8s_watch_start(&w[i], &kc, paths[i], ev[1], err, sizeof(err)) == -1)

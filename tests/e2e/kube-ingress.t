@@ -68,6 +68,8 @@ like "$(kube_ingress api cx api.shop.test /api)" '"path": "/api"' "Ingress api, 
 like "$(kube_ingress r2 cx r2.shop.test / r2)" '"cx.rack": "r2"' "Ingress r2, class cx, of another rack (label cx.rack r2)"
 
 kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
+# What an earlier run left in the certificates' directory: pruned.
+mkdir -p "$T/certs" && echo stale >"$T/certs/old.shop.test.pem" && echo stale >"$T/certs/old.shop.test.key"
 RP=8080
 t0=$(date +%s%N)
 "$ING" --class cx --rack r1 --routes "$T/routes" --certs "$T/certs" --kubeconfig "$K/kubeconfig" -- \
@@ -82,6 +84,9 @@ wait_for 20 answers web.shop.test one
 ok $? "cx-ingress (pid $ing_pid) starts the router, which serves web.shop.test from pod web-10" \
     "$(tail -20 "$T/ingress.log")" "$(cat "$T/routes" 2>&1)"
 note "from start to the first routed answer: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+stale_gone() { [ ! -e "$T/certs/old.shop.test.pem" ] && [ ! -e "$T/certs/old.shop.test.key" ]; }
+wait_for 5 stale_gone
+ok $? "the certificate files an earlier run left for a host no Ingress lists are removed" "$(ls -l "$T/certs")"
 router_pid=$(pgrep -P "$ing_pid")
 like "$router_pid" '^[0-9]+$' "the router is cx-ingress's child (pid $router_pid)"
 is "$(cat "$T/routes")" "cx-routes 1
