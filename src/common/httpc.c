@@ -29,6 +29,7 @@ httpc_init(void)
 struct httpc_sink {
 	const struct httpc_req *q;
 	struct buf *body;
+	size_t scanned;		/* body bytes known to hold no '\n' (an unfinished line) */
 	bool stopped;		/* on_line said to end */
 };
 
@@ -43,7 +44,8 @@ httpc_sink(char *p, size_t sz, size_t n, void *arg)
 		return 0;	/* over max (a line, in a stream): curl stops */
 	if (k->q->on_line == NULL)
 		return sz * n;
-	while ((nl = memchr(k->body->data + start, '\n', k->body->len - start)) != NULL) {
+	/* Only the new bytes are searched: a long event comes in many pieces. */
+	while ((nl = memchr(k->body->data + k->scanned, '\n', k->body->len - k->scanned)) != NULL) {
 		size_t len = (size_t)(nl - (k->body->data + start));
 
 		if (!k->q->on_line(k->body->data + start, len, k->q->line_arg)) {
@@ -51,8 +53,10 @@ httpc_sink(char *p, size_t sz, size_t n, void *arg)
 			return 0;
 		}
 		start += len + 1;
+		k->scanned = start;
 	}
 	buf_consume(k->body, start);
+	k->scanned = k->body->len;
 	return sz * n;
 }
 
