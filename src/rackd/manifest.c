@@ -53,10 +53,12 @@
  *                                        timeout = interval - 1 (at least 1)
  *  health.port                 refused   checks go to the process's one PORT
  *  internal, internalRouter    honoured  both true is an error, as in Convox
- *  port                        honoured  3000, "3000", http:3000, https:3000 or
- *                                        {port, scheme}
- *  port scheme grpc,           refused   gRPC needs HTTP/2, which the routers do not
- *  grpcHealthEnabled: true               speak
+ *  port                        honoured  3000, "3000", http:3000, https:3000,
+ *                                        grpc:3000 or {port, scheme}; grpc: the routers
+ *                                        speak HTTP/2 (h2c) to the process, end to end
+ *  grpcHealthEnabled           honoured  default false: health checks call
+ *                                        grpc.health.v1.Health/Check (h2c) instead of
+ *                                        GET health.path; only SERVING passes
  *  scale                       honoured  N, "MIN-MAX", {count: N | "MIN-MAX" | {min,
  *                                        max}} or {min, max}; a local rack runs the
  *                                        minimum
@@ -1556,6 +1558,12 @@ sk_internal_router(struct pctx *c, struct svc *sv, const struct ynode *k, const 
 }
 
 static int
+sk_grpc_health(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
+{
+	return sk_bool(c, k, v, &sv->s->grpc_health);
+}
+
+static int
 sk_singleton(struct pctx *c, struct svc *sv, const struct ynode *k, const struct ynode *v)
 {
 	return sk_bool(c, k, v, &sv->s->singleton);
@@ -1630,7 +1638,7 @@ sk_links(struct pctx *c, struct svc *sv, const struct ynode *k, const struct yno
 	return 0;
 }
 
-/* Sets *scheme from text t (http or https, any case); grpc and others are refused. */
+/* Sets *scheme from text t (http, https or grpc, any case); others are refused. */
 static int
 set_scheme(struct pctx *c, const struct ynode *n, const char *what, const char *t, size_t len,
     char **scheme)
@@ -1640,13 +1648,8 @@ set_scheme(struct pctx *c, const struct ynode *n, const char *what, const char *
 
 	for (i = 0; i < len; i++)
 		sch[i] = (char)tolower((unsigned char)sch[i]);
-	if (strcmp(sch, "grpc") == 0) {
-		free(sch);
-		return fail(c, n, "%s: scheme grpc needs HTTP/2, which the local routers do not "
-				  "speak; use http or https", what);
-	}
-	if (strcmp(sch, "http") != 0 && strcmp(sch, "https") != 0) {
-		fail(c, n, "%s: scheme \"%s\" is not http or https", what,
+	if (strcmp(sch, "http") != 0 && strcmp(sch, "https") != 0 && strcmp(sch, "grpc") != 0) {
+		fail(c, n, "%s: scheme \"%s\" is not http, https or grpc", what,
 		    shown(sch, len, b, sizeof(b)));
 		free(sch);
 		return -1;
@@ -1656,7 +1659,7 @@ set_scheme(struct pctx *c, const struct ynode *n, const char *what, const char *
 	return 0;
 }
 
-/* "3000", "http:3000" or "https:3000" into *port and *scheme. */
+/* "3000", "http:3000", "https:3000" or "grpc:3000" into *port and *scheme. */
 static int
 port_text(struct pctx *c, const struct ynode *n, const char *what, const char *t, int *port,
     char **scheme)
@@ -1668,7 +1671,8 @@ port_text(struct pctx *c, const struct ynode *n, const char *what, const char *t
 	if (colon && set_scheme(c, n, what, t, (size_t)(colon - t), scheme) < 0)
 		return -1;
 	if (parse_dec(num, &v) < 0 || v < 1 || v > 65535)
-		return fail(c, n, "%s: expected a port from 1 to 65535, http:PORT or https:PORT, "
+		return fail(c, n, "%s: expected a port from 1 to 65535, http:PORT, https:PORT or "
+				  "grpc:PORT, "
 				  "found \"%s\"", what, shown(t, strlen(t), b, sizeof(b)));
 	*port = (int)v;
 	return 0;
@@ -2091,8 +2095,7 @@ static const struct key_rule svc_rules[] = {
 	{ "domain", K_HONOUR, sk_domain, NULL },
 	{ "drain", K_IGNORE, NULL, "load balancer draining; termination.grace applies" },
 	{ "environment", K_HONOUR, sk_environment, NULL },
-	{ "grpcHealthEnabled", K_REFUSE_SET, NULL,
-	    "gRPC health checks need HTTP/2 to the processes, which the local routers do not speak" },
+	{ "grpcHealthEnabled", K_HONOUR, sk_grpc_health, NULL },
 	{ "health", K_HONOUR, sk_health, NULL },
 	{ "image", K_HONOUR, sk_image, NULL },
 	{ "imagePullSecrets", K_IGNORE, NULL, "registry credentials" },

@@ -45,7 +45,9 @@ struct mf_service {
 	char *image;            /* image: what the builder pulls, or NULL */
 	char *command;          /* NULL when absent; a list is joined shell-quoted */
 	int port;               /* 0: no port (worker) */
-	char *port_scheme;      /* "http" (default) or "https": the router speaks TLS to it */
+	char *port_scheme;      /* "http" (default), "https": the router speaks TLS to it,
+				 * or "grpc": HTTP/2 (h2c) */
+	bool grpc_health;       /* grpcHealthEnabled: probes call grpc.health.v1.Health/Check */
 	bool tls_redirect;      /* tls.redirect, default true: a host rack's :80 answers 308 */
 	struct mf_env *env;     /* service environment, as written (after ${} interpolation) */
 	size_t nenv;

@@ -101,17 +101,24 @@ internal_allow(struct rack *r, struct buf *b)
 /* One host line and the processes behind it; -1 once b is full. Flags:
  * redirect when the router's plain listener sends the service's clients to
  * https (host racks, unless tls.redirect is false), tls-upstream when the
- * process itself speaks TLS (port: https:N). */
+ * process itself speaks TLS (port: https:N), grpc when it speaks gRPC
+ * (port: grpc:N): HTTP/2 to it, end to end. */
 static int
 add_host(struct app *a, const struct mf_service *s, const char *host, bool redirect,
     struct buf *b)
 {
-	bool tls_up = strcmp(s->port_scheme, "https") == 0;
+	const char *flags[3];
+	size_t n = 0;
 
-	redirect = redirect && s->tls_redirect;
-	if (buf_addf(b, "host %s %s %s %d %s%s%s%s%s\n", host, a->name, s->name, s->timeout,
-	    s->health_path, redirect || tls_up ? " " : "", redirect ? "redirect" : "",
-	    redirect && tls_up ? "," : "", tls_up ? "tls-upstream" : "") == -1)
+	if (redirect && s->tls_redirect)
+		flags[n++] = "redirect";
+	if (strcmp(s->port_scheme, "https") == 0)
+		flags[n++] = "tls-upstream";
+	if (strcmp(s->port_scheme, "grpc") == 0)
+		flags[n++] = "grpc";
+	if (buf_addf(b, "host %s %s %s %d %s%s%s%s%s%s%s\n", host, a->name, s->name, s->timeout,
+	    s->health_path, n > 0 ? " " : "", n > 0 ? flags[0] : "", n > 1 ? "," : "",
+	    n > 1 ? flags[1] : "", n > 2 ? "," : "", n > 2 ? flags[2] : "") == -1)
 		return -1;
 	for (struct proc *p = a->procs; p != NULL; p = p->next) {
 		if (!proc_serves(a, p) || strcmp(p->st.service, s->name) != 0)

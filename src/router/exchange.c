@@ -337,6 +337,13 @@ exchange_start(struct conn *c)
 		return local_reply(c, 404, body, false);
 	}
 	c->ex.host = h;
+	if (h->grpc) {
+		/* gRPC is HTTP/2 framing, trailers included: an HTTP/1.1 request
+		 * cannot carry it (h2.c forwards HTTP/2 streams to it). */
+		snprintf(body, sizeof(body), "host \"%s\" serves gRPC, which needs HTTP/2: use h2c "
+		    "(prior knowledge) on this port or TLS with ALPN h2\n", c->ex.hostname);
+		return local_reply(c, 505, body, false);
+	}
 	if (h->redirect && c->kind == LK_PLAIN)
 		return redirect_https(c, target);
 	if (h->up_tls != ROUTE_PLAIN && h->up_ctx == NULL) {

@@ -25,6 +25,7 @@
  * into HTTP/2 fields (h2_response_fields).
  */
 #include "router/h2.h"
+#include "router/h2up.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -102,6 +103,16 @@ struct h2_stream {
 	struct timespec t0, up_t0;
 	double up_ms;
 	int64_t deadline;
+
+	/* A gRPC route's stream goes upstream as HTTP/2 (h2up.c): what came
+	 * back waits here for grpc_pump (h2up's callbacks only record). */
+	bool grpc;
+	struct h2up_stream *ups;
+	struct buf g_head, g_trail;	/* name\0value\0 pairs of the head and the trailers */
+	size_t g_nhead, g_ntrail;
+	int g_status;			/* the head's :status, 0 until it came */
+	int g_end;			/* enum h2up_end + 1, 0 while it runs */
+	char g_why[160];
 };
 
 struct h2 {
@@ -123,6 +134,10 @@ struct h2 {
 };
 
 static int stream_connect(struct h2_stream *st, struct upstream *u, bool fresh);
+static void grpc_begin(struct h2_stream *st);
+static void grpc_trailers(struct h2_stream *st, uint32_t *flags);
+static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *out, size_t len,
+    uint32_t *flags, nghttp2_data_source *src, void *arg);
 
 static int64_t
 h2_now(const struct h2 *h)
@@ -200,6 +215,10 @@ stream_release_upstream(struct h2_stream *st)
 		upstream_close(st->h2->c->w, st->uc);
 		st->uc = NULL;
 	}
+	if (st->ups != NULL) {
+		h2up_release(st->ups);
+		st->ups = NULL;
+	}
 }
 
 /* The request body buffered for the upstream will not go there: dropped,
@@ -240,11 +259,53 @@ stream_free(struct h2_stream *st)
 	buf_free(&st->uhead);
 	buf_free(&st->rq);
 	buf_free(&st->rsb);
+	buf_free(&st->g_head);
+	buf_free(&st->g_trail);
 	free(st->path);
 	free(st);
 }
 
 /* ---- answers on a stream ---- */
+
+/* nv[0..max) from the name\0value\0 pairs of b; the count. */
+static size_t
+pairs_nv(const struct buf *b, size_t n, nghttp2_nv *nv, size_t max)
+{
+	const char *p = b->data;
+	size_t i;
+
+	for (i = 0; i < n && i < max; i++) {
+		size_t nl = strlen(p), vl = strlen(p + nl + 1);
+
+		nv[i] = (nghttp2_nv){ (uint8_t *)p, (uint8_t *)p + nl + 1, nl, vl,
+			NGHTTP2_NV_FLAG_NONE };
+		p += nl + vl + 2;
+	}
+	return i;
+}
+
+static void
+pairs_add(struct buf *b, size_t *n, const char *name, size_t nl, const char *value, size_t vl)
+{
+	buf_add(b, name, nl);
+	buf_add(b, "", 1);
+	buf_add(b, value, vl);
+	buf_add(b, "", 1);
+	(*n)++;
+}
+
+/* The body is out: the trailers end the stream instead of the last DATA
+ * (called from nghttp2's data callback, as its API asks). */
+static void
+grpc_trailers(struct h2_stream *st, uint32_t *flags)
+{
+	nghttp2_nv nv[H2_FIELDS_MAX];
+	size_t n = pairs_nv(&st->g_trail, st->g_ntrail, nv, H2_FIELDS_MAX);
+
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (nghttp2_submit_trailer(st->h2->s, st->id, nv, n) == 0)
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+}
 
 static ssize_t
 body_read(nghttp2_session *s, int32_t id, uint8_t *out, size_t len, uint32_t *flags,
@@ -265,10 +326,14 @@ body_read(nghttp2_session *s, int32_t id, uint8_t *out, size_t len, uint32_t *fl
 	memcpy(out, st->rsb.data + st->rsb_off, len);
 	st->rsb_off += len;
 	st->bytes_out += len;
+	if (st->ups != NULL)
+		h2up_consumed(st->ups, len);	/* the upstream may send as much again */
 	if (st->rsb_off == st->rsb.len) {
 		buf_reset(&st->rsb);
 		st->rsb_off = 0;
-		if (st->rs_eof)
+		if (st->rs_eof && st->g_ntrail > 0)
+			grpc_trailers(st, flags);
+		else if (st->rs_eof)
 			*flags |= NGHTTP2_DATA_FLAG_EOF;
 	}
 	return (ssize_t)len;
@@ -340,6 +405,48 @@ stream_local(struct h2_stream *st, int status, const char *headers, const char *
 	stream_drop_body(st, false);
 	stream_submit(st, &resp, st->rsb.len > 0);
 	buf_free(&head);
+}
+
+/* A gRPC stream the upstream failed: grpc-status 14 (UNAVAILABLE) with
+ * why, as trailers after what was sent, or as the whole answer (a
+ * "trailers-only" one) when nothing was. A client's gRPC library reports a
+ * reset as INTERNAL or CANCELLED; UNAVAILABLE is the status its retry
+ * policy knows to retry. Logged as 502. */
+static void
+grpc_unavailable(struct h2_stream *st, const char *why)
+{
+	char msg[200];
+	size_t ml = 0;
+
+	stream_release_upstream(st);
+	/* grpc-message is percent-encoded: keep printable ASCII but '%'. */
+	for (const char *p = why; *p != '\0' && ml + 1 < sizeof(msg); p++)
+		msg[ml++] = *p >= 0x20 && *p < 0x7f && *p != '%' ? *p : '?';
+	msg[ml] = '\0';
+	buf_reset(&st->g_trail);
+	st->g_ntrail = 0;
+	pairs_add(&st->g_trail, &st->g_ntrail, "grpc-status", 11, "14", 2);
+	pairs_add(&st->g_trail, &st->g_ntrail, "grpc-message", 12, msg, ml);
+	st->rs_eof = true;
+	st->phase = SP_ANSWERED;
+	stream_drop_body(st, false);
+	if (!st->submitted) {
+		nghttp2_nv nv[4];
+		size_t n = 2;
+
+		nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)"200", 7, 3,
+			NGHTTP2_NV_FLAG_NONE };
+		nv[1] = (nghttp2_nv){ (uint8_t *)"content-type", (uint8_t *)"application/grpc", 12,
+			16, NGHTTP2_NV_FLAG_NONE };
+		n += pairs_nv(&st->g_trail, st->g_ntrail, nv + 2, 2);
+		st->submitted = true;
+		st->g_ntrail = 0;
+		if (nghttp2_submit_response(st->h2->s, st->id, nv, n, NULL) != 0)
+			nghttp2_submit_rst_stream(st->h2->s, NGHTTP2_FLAG_NONE, st->id,
+			    NGHTTP2_INTERNAL_ERROR);
+	}
+	st->status = 502;
+	stream_resume(st);
 }
 
 /* ---- routing a stream ---- */
@@ -458,6 +565,8 @@ stream_route(struct h2_stream *st)
 		.xf_tail = w->xf_tail[c->kind],
 		.reqid = st->reqid,
 	});
+	if (host->grpc)
+		grpc_begin(st);
 	{
 		size_t idx;
 		struct upstream *u = balance_pick(w, host, NULL, conn_now(c), &idx);
@@ -479,6 +588,13 @@ stream_fail(struct h2_stream *st, int status, const char *why)
 {
 	char body[256];
 
+	if (st->grpc) {
+		snprintf(body, sizeof(body), "%s%s%s", why, st->upstream ? " " : "",
+		    st->upstream ? st->upstream->name : "");
+		grpc_unavailable(st, body);
+		(void)status;
+		return 0;
+	}
 	if (st->submitted) {
 		nghttp2_submit_rst_stream(st->h2->s, NGHTTP2_FLAG_NONE, st->id,
 		    NGHTTP2_INTERNAL_ERROR);
@@ -522,6 +638,202 @@ stream_connect_failed(struct h2_stream *st, bool timeout)
 	    "upstream refused the connection:");
 }
 
+/* ---- a gRPC stream's upstream (HTTP/2, h2up.c) ---- */
+
+static void
+grpc_on_headers(void *owner, int status, const struct h2_field *f, size_t n, bool trailers)
+{
+	struct h2_stream *st = owner;
+	struct buf *b = trailers ? &st->g_trail : &st->g_head;
+	size_t *cnt = trailers ? &st->g_ntrail : &st->g_nhead;
+
+	buf_reset(b);
+	*cnt = 0;
+	for (size_t i = 0; i < n; i++)
+		pairs_add(b, cnt, f[i].name, f[i].namelen, f[i].value, f[i].valuelen);
+	if (!trailers)
+		st->g_status = status;
+	st->deadline = h2_now(st->h2) + stream_timeout_ms(st);
+}
+
+static void
+grpc_on_data(void *owner, const char *p, size_t n)
+{
+	struct h2_stream *st = owner;
+
+	buf_add(&st->rsb, p, n);	/* bounded by the window we gave the upstream */
+	st->deadline = h2_now(st->h2) + stream_timeout_ms(st);
+	if (st->submitted)
+		stream_resume(st);
+}
+
+/* The request body for the upstream: what the client sent, its window given
+ * back as it leaves. */
+static size_t
+grpc_on_body(void *owner, char *out, size_t max, bool *eof)
+{
+	struct h2_stream *st = owner;
+	size_t n = st->rq.len - st->rq_off;
+
+	if (n > max)
+		n = max;
+	memcpy(out, st->rq.data + st->rq_off, n);
+	st->rq_off += n;
+	if (st->rq_off == st->rq.len) {
+		buf_reset(&st->rq);
+		st->rq_off = 0;
+	}
+	if (n > 0) {
+		st->rq_sent_body = true;
+		if (n > st->rq_unconsumed)
+			n = st->rq_unconsumed;	/* cannot be: DATA bytes are all counted */
+		nghttp2_session_consume(st->h2->s, st->id, n);
+		st->rq_unconsumed -= n;
+	}
+	*eof = st->rq_end && st->rq.len == 0;
+	return n;
+}
+
+static void
+grpc_on_ended(void *owner, enum h2up_end how, const char *why)
+{
+	struct h2_stream *st = owner;
+
+	st->g_end = (int)how + 1;
+	str_copy(st->g_why, sizeof(st->g_why), why != NULL ? why : "");
+}
+
+static void
+grpc_on_kick(void *owner)
+{
+	struct h2_stream *st = owner;
+
+	conn_kick(st->h2->c);
+}
+
+static const struct h2up_owner grpc_owner = {
+	.headers = grpc_on_headers,
+	.data = grpc_on_data,
+	.body = grpc_on_body,
+	.ended = grpc_on_ended,
+	.kick = grpc_on_kick,
+};
+
+static void
+rq_dechunk_add(void *arg, const char *p, size_t n)
+{
+	buf_add(arg, p, n);
+}
+
+/* The stream's route is gRPC: its body goes upstream as DATA, so the chunks
+ * on_data framed it in before the route was known are undone. */
+static void
+grpc_begin(struct h2_stream *st)
+{
+	st->grpc = true;
+	buf_init(&st->g_head, 0);
+	buf_init(&st->g_trail, 0);
+	if (st->rq_chunked) {
+		struct http_chunked ck;
+		struct buf raw;
+		size_t used;
+
+		buf_init(&raw, 0);
+		http1_chunked_init(&ck);
+		if (st->rq.len > st->rq_off)
+			http1_chunked_parse(&ck, st->rq.data + st->rq_off, st->rq.len - st->rq_off,
+			    &used, rq_dechunk_add, &raw);
+		buf_free(&st->rq);
+		st->rq = raw;
+		st->rq_off = 0;
+		st->rq_chunked = false;
+	}
+}
+
+/* Opens the stream on an HTTP/2 connection to u (pooled), from the head
+ * rewritten for the upstream (X-Forwarded-For, X-Request-Id...). */
+static int
+grpc_connect(struct h2_stream *st, struct upstream *u)
+{
+	struct worker *w = st->h2->c->w;
+	struct http_request *rq = xmalloc(sizeof(*rq));
+	struct h2_field f[H2_FIELDS_MAX];
+	char names[MAX_HEAD], authority[ROUTES_MAX_HOST + 8], path[LOG_PATH_MAX * 8],
+	    method[24];
+	size_t n;
+	int rc = 0;
+
+	st->upstream = u;
+	st->attempts++;
+	clock_gettime(CLOCK_MONOTONIC, &st->up_t0);
+	if (http1_parse_request(st->uhead.data, st->uhead.len, 2 * MAX_HEAD, rq) != CX_OK ||
+	    rq->target.n >= sizeof(path)) {
+		free(rq);
+		return stream_fail(st, 502, "the request cannot go upstream as HTTP/2:");
+	}
+	n = h2_request_fields(rq, f, H2_FIELDS_MAX, names, sizeof(names));
+	snprintf(authority, sizeof(authority), "%.*s", (int)rq->host.n, rq->host.p);
+	snprintf(path, sizeof(path), "%.*s", (int)rq->target.n, rq->target.p);
+	snprintf(method, sizeof(method), "%.*s", (int)rq->method.n, rq->method.p);
+	st->ups = h2up_open(w, u, &(struct h2up_request){ .method = method, .scheme = "http",
+		.authority = authority, .path = path, .fields = f, .nfields = n,
+		.body = st->has_body }, &grpc_owner, st);
+	free(rq);
+	if (st->ups == NULL)
+		return stream_connect_failed(st, false);
+	st->deadline = h2_now(st->h2) + (h2up_reused(st->ups) ? stream_timeout_ms(st) :
+	    CONNECT_TIMEOUT_MS);
+	return rc;
+}
+
+/* What the upstream sent since the last step goes to the client. */
+static bool
+grpc_pump(struct h2_stream *st)
+{
+	bool progress = false;
+	int end = st->g_end;
+
+	if (st->g_status != 0 && !st->submitted) {
+		nghttp2_nv nv[H2_FIELDS_MAX + 1];
+		char status[8];
+		/* A "trailers-only" answer: the head ends the stream. */
+		bool body = !(end == H2UP_DONE + 1 && st->rsb.len == 0 && st->g_ntrail == 0);
+		size_t n;
+
+		snprintf(status, sizeof(status), "%d", st->g_status);
+		nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, strlen(status),
+			NGHTTP2_NV_FLAG_NONE };
+		n = pairs_nv(&st->g_head, st->g_nhead, nv + 1, H2_FIELDS_MAX);
+		st->up_ms = ms_since(&st->up_t0);
+		st->status = st->g_status;
+		st->submitted = true;
+		nghttp2_data_provider dp = { .source.ptr = st, .read_callback = body_read };
+		if (nghttp2_submit_response(st->h2->s, st->id, nv, n + 1, body ? &dp : NULL) != 0)
+			nghttp2_submit_rst_stream(st->h2->s, NGHTTP2_FLAG_NONE, st->id,
+			    NGHTTP2_INTERNAL_ERROR);
+		progress = true;
+	}
+	if (end != 0) {
+		st->g_end = 0;
+		progress = true;
+		if (end == H2UP_DONE + 1 && st->submitted) {
+			st->rs_eof = true;
+			st->rs = RS_DONE;
+			stream_resume(st);
+		} else if (end == H2UP_CONNECT_FAILED + 1) {
+			stream_release_upstream(st);
+			stream_connect_failed(st, false);
+		} else {
+			M_INC(st->h2->c->w->m.upstream_errors);
+			grpc_unavailable(st, end == H2UP_DONE + 1 ?
+			    "upstream ended the stream without an answer" : st->g_why);
+		}
+	}
+	if (st->ups != NULL)
+		h2up_resume(st->ups);	/* more body, window updates: out */
+	return progress;
+}
+
 static int
 stream_connect(struct h2_stream *st, struct upstream *u, bool fresh)
 {
@@ -530,6 +842,8 @@ stream_connect(struct h2_stream *st, struct upstream *u, bool fresh)
 	bool reused;
 	int tmo = stream_timeout_ms(st);
 
+	if (st->grpc)
+		return grpc_connect(st, u);
 	st->upstream = u;
 	st->attempts++;
 	st->uhead_off = 0;
@@ -891,6 +1205,8 @@ stream_pump(struct h2_stream *st)
 		stream_route(st);
 		progress = true;
 	}
+	if (st->grpc && grpc_pump(st))
+		progress = true;
 	if (st->uc == NULL)
 		return progress;
 	if (!st->uc->connected) {
@@ -1357,7 +1673,7 @@ h2_timeout(struct conn *c)
 		st->deadline = 0;
 		if (st->uc != NULL && !st->uc->connected) {
 			stream_connect_failed(st, true);
-		} else if (st->uc != NULL && !st->submitted) {
+		} else if ((st->uc != NULL || st->ups != NULL) && !st->submitted) {
 			M_INC(w->m.upstream_timeouts);
 			stream_fail(st, 504, "upstream did not answer in time:");
 		} else if (!st->rs_eof || st->rsb.len > st->rsb_off) {
@@ -1377,7 +1693,7 @@ h2_timeout(struct conn *c)
 		bool upstream_wait = false;
 
 		for (struct h2_stream *st = h->streams; st != NULL; st = st->next)
-			upstream_wait |= st->uc != NULL;
+			upstream_wait |= st->uc != NULL || st->ups != NULL;
 		if (!upstream_wait || h->pend_len > 0) {
 			conn_free(c);
 			return STEP_FREED;

@@ -104,5 +104,14 @@ struct h2_field {
  */
 size_t h2_response_fields(const struct http_response *resp, struct h2_field *out, size_t max,
     char *names, size_t cap);
+/*
+ * The fields of req (an HTTP/1.1 head, as rewritten for the upstream) for
+ * an HTTP/2 request to a gRPC upstream: lower-cased into names (cap bytes),
+ * values pointing into req's head, without Host (it is :authority) nor the
+ * fields HTTP/2 forbids, and "te: trailers" last (gRPC servers require it).
+ * At most max; the count.
+ */
+size_t h2_request_fields(const struct http_request *req, struct h2_field *out, size_t max,
+    char *names, size_t cap);
 
 #endif

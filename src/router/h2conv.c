@@ -217,6 +217,27 @@ h2_forbidden_response_field(struct http_slice name)
 	    http_slice_eq(name, "keep-alive") || http_slice_eq(name, "proxy-connection");
 }
 
+/* One field for out: its name lower-cased into names[*used..cap). False
+ * when names is full. */
+static bool
+h2_field_lower(const struct http_header *h, struct h2_field *out, char *names, size_t *used,
+    size_t cap)
+{
+	char *lname = names + *used;
+
+	if (*used + h->name.n > cap)
+		return false;
+	for (size_t k = 0; k < h->name.n; k++) {
+		char ch = h->name.p[k];
+
+		lname[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+	}
+	*used += h->name.n;
+	*out = (struct h2_field){ .name = lname, .namelen = h->name.n, .value = h->value.p,
+		.valuelen = h->value.n };
+	return true;
+}
+
 size_t
 h2_response_fields(const struct http_response *resp, struct h2_field *out, size_t max,
     char *names, size_t cap)
@@ -225,19 +246,32 @@ h2_response_fields(const struct http_response *resp, struct h2_field *out, size_
 
 	for (size_t i = 0; i < resp->nheaders && n < max; i++) {
 		const struct http_header *h = &resp->headers[i];
-		char *lname = names + used;
 
 		if (rewrite_drop_response_field(resp, h->name, true) ||
-		    h2_forbidden_response_field(h->name) || used + h->name.n > cap)
+		    h2_forbidden_response_field(h->name))
 			continue;
-		for (size_t k = 0; k < h->name.n; k++) {
-			char ch = h->name.p[k];
-
-			lname[k] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-		}
-		used += h->name.n;
-		out[n++] = (struct h2_field){ .name = lname, .namelen = h->name.n,
-			.value = h->value.p, .valuelen = h->value.n };
+		if (h2_field_lower(h, &out[n], names, &used, cap))
+			n++;
 	}
+	return n;
+}
+
+size_t
+h2_request_fields(const struct http_request *req, struct h2_field *out, size_t max, char *names,
+    size_t cap)
+{
+	size_t n = 0, used = 0;
+
+	for (size_t i = 0; i < req->nheaders && n + 1 < max; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		if (http_slice_eq(h->name, "host") || h2_forbidden_response_field(h->name))
+			continue;
+		if (h2_field_lower(h, &out[n], names, &used, cap))
+			n++;
+	}
+	if (n < max)
+		out[n++] = (struct h2_field){ .name = "te", .namelen = 2, .value = "trailers",
+			.valuelen = 8 };
 	return n;
 }

@@ -368,6 +368,8 @@ parse_host_flags(char *flags, struct route_host *h)
 			h->redirect = true;
 		else if (strcmp(f, "tls-upstream") == 0)
 			h->up_tls = ROUTE_TLS_ANY;
+		else if (strcmp(f, "grpc") == 0)
+			h->grpc = true;
 		else
 			return -1;
 	}
@@ -531,7 +533,7 @@ routes_load(const char *path, int nworkers, bool *missing, char *err, size_t err
 			cur->wstats = xcalloc((size_t)nworkers, sizeof(*cur->wstats));
 			if (nf == 7 && parse_host_flags(f[6], cur) == -1) {
 				set_err(err, errlen, path, lineno, "unknown host flag in `%s` (known: "
-				    "redirect, tls-upstream)", f[6]);
+				    "redirect, tls-upstream, grpc)", f[6]);
 				goto fail;
 			}
 		} else if (strcmp(f[0], "peer") == 0) {

@@ -59,6 +59,7 @@ struct route_host {
 	struct tls_id *tls;		/* its certificate and key (routes_load_certs), or NULL */
 	struct stat tls_st[2];		/* of the .pem and .key files tls came from */
 	bool redirect;			/* flag redirect: the plain listener answers 308 to https */
+	bool grpc;			/* flag grpc: HTTP/2 to its processes (h2c), end to end */
 	enum route_tls up_tls;		/* how its processes are spoken to */
 	char *peer;			/* an egress host (name = DOMAIN): the peer's name */
 	/* The client context of up_tls (the table's, routes_load_peers), or

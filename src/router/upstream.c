@@ -18,6 +18,7 @@
 #include "common/tls.h"
 #include "common/util.h"
 #include "router/conn.h"
+#include "router/h2up.h"
 #include "router/routes.h"
 #include "router/worker.h"
 
@@ -277,6 +278,7 @@ upstream_sweep(struct worker *w, int64_t now)
 	for (struct upstream *u = w->ups.all; u != NULL; u = u->next_all) {
 		while (u->idle_tail != NULL && now - u->idle_tail->idle_since > UPSTREAM_IDLE_MS)
 			upstream_close(w, u->idle_tail);
+		h2up_sweep(w, u, now, false);
 	}
 }
 
@@ -286,6 +288,7 @@ upstream_close_idle(struct worker *w)
 	for (struct upstream *u = w->ups.all; u != NULL; u = u->next_all) {
 		while (u->idle_tail != NULL)
 			upstream_close(w, u->idle_tail);
+		h2up_sweep(w, u, 0, true);
 	}
 }
 

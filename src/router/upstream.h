@@ -28,6 +28,7 @@ struct exchange;
 struct route_up;
 struct tls_conn;
 struct tls_ctx;
+struct h2up;
 
 struct upconn;
 /* An owned connection's socket had events (owner: what upstream_acquire_for got). */
@@ -54,6 +55,7 @@ struct upstream {
 	char name[24];			/* "A.B.C.D:PORT" */
 	struct upconn *idle_head, *idle_tail;
 	size_t nidle;
+	struct h2up *h2s;		/* HTTP/2 sessions to it (gRPC routes: h2up.c) */
 	int64_t eject_until;		/* passive ejection after a failed connect */
 	struct upstream *hnext, *next_all;
 };

@@ -499,6 +499,8 @@ test_ports(void **state)
 		{ "port: http:8080", 8080, "http" },
 		{ "port: https:3000", 3000, "https" },
 		{ "port: HTTPS:443", 443, "https" },
+		{ "port: grpc:50051", 50051, "grpc" },
+		{ "port:\n      port: 5000\n      scheme: GRPC", 5000, "grpc" },
 		{ "port: 1", 1, "http" },
 		{ "port: 65535", 65535, "http" },
 		{ "port:\n      port: 443\n      scheme: http", 443, "http" },
@@ -510,25 +512,23 @@ test_ports(void **state)
 	static const struct {
 		const char *yaml, *err;
 	} bad[] = {
-		{ "port: 0", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT or "
-			     "https:PORT, found \"0\"" },
+		{ "port: 0", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT, "
+			     "https:PORT or grpc:PORT, found \"0\"" },
 		{ "port: 65536", "convox.yml:3:11: port: expected a port from 1 to 65535, "
-				 "http:PORT or https:PORT, found \"65536\"" },
-		{ "port: -80", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT or "
-			       "https:PORT, found \"-80\"" },
+				 "http:PORT, https:PORT or grpc:PORT, found \"65536\"" },
+		{ "port: -80", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT, "
+			       "https:PORT or grpc:PORT, found \"-80\"" },
 		{ "port: 3000.5", "convox.yml:3:11: port: expected a port from 1 to 65535, "
-				  "http:PORT or https:PORT, found \"3000.5\"" },
-		{ "port: web", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT or "
-			       "https:PORT, found \"web\"" },
-		{ "port: grpc:50051", "convox.yml:3:11: port: scheme grpc needs HTTP/2, which the "
-				      "local routers do not speak; use http or https" },
-		{ "port: tcp:5432", "convox.yml:3:11: port: scheme \"tcp\" is not http or https" },
+				  "http:PORT, https:PORT or grpc:PORT, found \"3000.5\"" },
+		{ "port: web", "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT, "
+			       "https:PORT or grpc:PORT, found \"web\"" },
+		{ "port: tcp:5432", "convox.yml:3:11: port: scheme \"tcp\" is not http, https or grpc" },
 		{ "port: [3000]", "convox.yml:3:11: port: expected a single value, found a list" },
 		{ "port:\n      scheme: https", "convox.yml:4:7: port: needs port.port" },
 		{ "port:\n      port: 3000\n      protocol: tcp",
 		    "convox.yml:5:7: port.protocol: unknown key; port takes port and scheme" },
 		{ "port:\n      port: 3000\n      scheme: udp",
-		    "convox.yml:5:15: port.scheme: scheme \"udp\" is not http or https" },
+		    "convox.yml:5:15: port.scheme: scheme \"udp\" is not http, https or grpc" },
 	};
 	size_t i;
 
@@ -808,7 +808,7 @@ test_interpolation(void **state)
 	m = parse_with("services:\n  web:\n    build: .\n    port: ${BAD}\n", env, err);
 	assert_null(m);
 	assert_string_equal(err, "convox.yml:4:11: port: expected a port from 1 to 65535, "
-				 "http:PORT or https:PORT, found \"four\"");
+				 "http:PORT, https:PORT or grpc:PORT, found \"four\"");
 
 	/* keys are never interpolated */
 	m = parse_with("services:\n  ${HOST}:\n    build: .\n", env, err);
@@ -972,6 +972,14 @@ test_refusals(void **state)
 	    "cannot mount volumes");
 	manifest_free(must_load("services:\n  web:\n    volumes: []\n    privileged: false\n"
 				"    grpcHealthEnabled: false\n"));
+	{
+		struct manifest *m = must_load("services:\n  web:\n    port: grpc:50051\n"
+					       "    grpcHealthEnabled: true\n");
+
+		assert_true(m->services[0].grpc_health);
+		assert_string_equal(m->services[0].port_scheme, "grpc");
+		manifest_free(m);
+	}
 	must_fail("services:\n  web:\n    privileged: true\n",
 	    "convox.yml:3:5: privileged: the local provider never runs app processes with "
 	    "privileges");
@@ -1131,8 +1139,8 @@ test_merge_keys(void **state)
 
 	/* an error inside merged content points where that content is written */
 	must_fail("services:\n  a: &a\n    port: 99999\n  b:\n    <<: *a\n",
-	    "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT or https:PORT, "
-	    "found \"99999\"");
+	    "convox.yml:3:11: port: expected a port from 1 to 65535, http:PORT, https:PORT or "
+	    "grpc:PORT, found \"99999\"");
 	must_fail("services:\n  a:\n    <<: [1, 2]\n", "convox.yml:3:10: a: <<: merges mappings only");
 }
 
