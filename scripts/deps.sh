@@ -4,14 +4,15 @@
 # --isolation=chroot` as root needs none of its Recommends (buildah, slirp4netns,
 # fuse-overlayfs, uidmap...); mmdebstrap makes the tests' debian:bookworm base.
 # libnghttp2-dev is the router's HTTP/2 (src/router/h2.c); nghttp2-client brings
-# h2load and nghttp for tests/e2e/h2.t.
+# h2load and nghttp for tests/e2e/h2.t; python3-grpcio is the real gRPC server and client
+# of tests/e2e/grpc.t (tests/tools/cx-grpc.py).
 # Idempotent. With --if-missing, does nothing when every package is present.
 set -eu
 PKGS="build-essential pkg-config libyaml-dev libsqlite3-dev libjansson-dev libssl-dev
 libcurl4-openssl-dev libarchive-dev libcmocka-dev curl iproute2 nftables procps
 util-linux psmisc sqlite3 openssl perl python3 wrk libnghttp2-dev nghttp2-client nginx haproxy hyperfine pebble tcpdump zsh groff-base clang libclang-rt-14-dev
 podman mmdebstrap postgresql redis-server memcached mariadb-server
-etcd-server golang-go rsync jq python3-yaml docker-registry"
+etcd-server golang-go rsync jq python3-yaml python3-grpcio docker-registry"
 # The servers an app's resources: run as (postgresql, redis-server, memcached, mariadb-server)
 # are started by the rack, one process per resource; Debian's own instances must not run.
 SERVICES="postgresql redis-server memcached mariadb mysql etcd docker-registry"

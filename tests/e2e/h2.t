@@ -16,15 +16,8 @@ for tool in openssl h2load; do
 	fi
 done
 
-mkdir -p "$T/certs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" \
-	-out "$T/ca.pem" -days 2 -subj "/CN=test CA" 2>/dev/null
 S=solo.app1.dev.localhost
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$S" \
-	-keyout "$T/certs/$S.key" -out "$T/$S.csr" 2>/dev/null
-printf 'subjectAltName=DNS:%s\n' "$S" >"$T/$S.ext"
-openssl x509 -req -in "$T/$S.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
-	-days 1 -extfile "$T/$S.ext" -out "$T/certs/$S.pem" 2>/dev/null
+host_cert $S
 
 P1=$(free_port); P2=$(free_port); PDEAD=$(free_port); PR=$(free_port); PT=$(free_port)
 "$TESTSRV" --listen 127.0.0.1:$P1 --name one >"$T/one.log" 2>&1 & track $!

@@ -177,6 +177,20 @@ router_bins() {
 	fi
 }
 
+# host_cert HOST: a test CA ($T/ca.pem, made at the first call) and a
+# certificate it signed for HOST in $T/certs/HOST.pem and .key, as the
+# router's --certs directory holds them.
+host_cert() {
+	mkdir -p "$T/certs"
+	[ -f "$T/ca.pem" ] || openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$T/ca.key" -out "$T/ca.pem" -days 2 -subj "/CN=test CA" 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" \
+		-keyout "$T/certs/$1.key" -out "$T/$1.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:%s\n' "$1" >"$T/$1.ext"
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+		-days 1 -extfile "$T/$1.ext" -out "$T/certs/$1.pem" 2>/dev/null
+}
+
 # A port nothing listens on right now.
 free_port() {
 	local p
