@@ -17,10 +17,15 @@
  *
  *   CONNECTING --writable, plain--> SENDING --request written--> READING
  *   CONNECTING --writable, https--> HANDSHAKE --done--> SENDING
+ *   CONNECTING --writable, grpcHealthEnabled--> GRPC
  *   READING --status line--> done
+ *   GRPC --HTTP/2 both ways until the check's stream closes--> done
  *
  * A process whose port is https (port: https:3000) is probed over TLS
- * without checking its certificate, which is its own (as Convox does).
+ * without checking its certificate, which is its own (as Convox does). A
+ * service with grpcHealthEnabled is probed with grpc.health.v1.Health/Check
+ * over h2c (common/grpccheck.c: libnghttp2 stays out of this file), which
+ * passes only on grpc-status 0 and SERVING.
  * Any error, a close before the status line, or the probe's timeout fails it.
  * Every probe ends (its timeout bounds it), so a process that never passes
  * always reaches HEALTH_MISSED.
@@ -36,6 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/grpccheck.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "common/tls.h"
@@ -43,7 +49,7 @@
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 
-enum probe_state { PROBE_CONNECTING, PROBE_HANDSHAKE, PROBE_SENDING, PROBE_READING };
+enum probe_state { PROBE_CONNECTING, PROBE_HANDSHAKE, PROBE_SENDING, PROBE_READING, PROBE_GRPC };
 
 struct probe {
 	struct rack *rack;
@@ -51,6 +57,7 @@ struct probe {
 	int fd;
 	enum probe_state state;
 	struct tls_conn *tls;       /* https processes, from PROBE_HANDSHAKE on */
+	struct grpc_check *grpc;    /* PROBE_GRPC */
 	struct ev_timer *timeout;
 	char req[512];
 	size_t req_len, req_off;
@@ -94,6 +101,15 @@ probe_connected(struct probe *pr, uint32_t events)
 	if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1 || soerr != 0 ||
 	    (events & EV_ERROR))
 		return -1;
+	if (p->health.grpc) {
+		char authority[64];
+
+		snprintf(authority, sizeof(authority), "%s:%d", p->st.address, p->st.port);
+		if ((pr->grpc = grpc_check_new(authority)) == NULL)
+			return -1;
+		pr->state = PROBE_GRPC;
+		return 0;
+	}
 	pr->req_len = (size_t)snprintf(pr->req, sizeof(pr->req), "GET %s HTTP/1.1\r\n"
 	    "Host: %s:%d\r\nUser-Agent: cx-health\r\nConnection: close\r\n\r\n",
 	    p->health.path, p->st.address, p->st.port);
@@ -144,6 +160,51 @@ probe_read(struct probe *pr)
 	}
 }
 
+/* GRPC: writes what the check has to say, reads what the process
+ * answers, until the check has its result. */
+static void
+probe_grpc(struct ev_loop *loop, struct probe *pr)
+{
+	for (;;) {
+		const uint8_t *out;
+		size_t len = grpc_check_output(pr->grpc, &out);
+		uint8_t in[4096];
+		ssize_t n;
+		int r;
+
+		if (len > 0) {
+			n = write(pr->fd, out, len);
+			if (n == -1 && errno == EAGAIN) {
+				ev_mod(loop, pr->fd, EV_WRITE);
+				return;
+			}
+			if (n <= 0) {
+				probe_finish(pr, false);
+				return;
+			}
+			grpc_check_sent(pr->grpc, (size_t)n);
+			continue;
+		}
+		n = read(pr->fd, in, sizeof(in));
+		if (n == -1 && errno == EAGAIN) {
+			ev_mod(loop, pr->fd, EV_READ);
+			return;
+		}
+		if (n <= 0) {
+			probe_finish(pr, false);
+			return;
+		}
+		r = grpc_check_input(pr->grpc, in, (size_t)n);
+		if (r != GRPC_CHECK_PENDING) {
+			if (r == GRPC_CHECK_FAIL)
+				log_debug("process %s: gRPC health check: %s", pr->proc->st.id,
+				    grpc_check_why(pr->grpc));
+			probe_finish(pr, r == GRPC_CHECK_PASS);
+			return;
+		}
+	}
+}
+
 static void
 probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
@@ -152,6 +213,10 @@ probe_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 	(void)fd;
 	if (pr->state == PROBE_CONNECTING && probe_connected(pr, events) == -1) {
 		probe_finish(pr, false);
+		return;
+	}
+	if (pr->state == PROBE_GRPC) {
+		probe_grpc(loop, pr);
 		return;
 	}
 	if (pr->state == PROBE_HANDSHAKE) {
@@ -198,6 +263,7 @@ static void
 probe_free(struct rack *r, struct probe *pr)
 {
 	tls_conn_free(pr->tls);
+	grpc_check_free(pr->grpc);
 	if (pr->fd != -1) {
 		ev_del(r->loop, pr->fd);
 		close(pr->fd);
@@ -283,6 +349,7 @@ health_start(struct rack *r, struct proc *p, const struct mf_service *s, bool se
 	health_cancel(r, p);
 	hc->port = s->port > 0 && !s->health_disabled ? p->st.port : 0;
 	hc->tls = s->port_scheme != NULL && strcmp(s->port_scheme, "https") == 0;
+	hc->grpc = s->grpc_health;
 	str_copy(hc->path, sizeof(hc->path), s->health_path);
 	hc->interval_ms = s->health_interval * 1000;
 	hc->timeout_ms = (s->health_timeout > 0 ? s->health_timeout : 1) * 1000;

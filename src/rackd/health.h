@@ -1,7 +1,9 @@
 /*
  * health.h — active health checks of app processes: a non-blocking
  * `GET <health.path>` to the process's address (over TLS, the certificate
- * unchecked, when its port is https); 2xx and 3xx pass. New processes are probed every 200 ms from their start until the first pass;
+ * unchecked, when its port is https); 2xx and 3xx pass. With
+ * grpcHealthEnabled, grpc.health.v1.Health/Check over h2c instead: only
+ * grpc-status 0 with SERVING passes. New processes are probed every 200 ms from their start until the first pass;
  * then every `health.interval`.
  *
  * Health owns when probes run and how failures count; like relayd's checker
@@ -41,6 +43,7 @@ struct health_check {
 	int port;                   /* to probe; 0: a worker, which passes while it runs */
 	char path[256];
 	bool tls;                   /* port: https:N: probed over TLS, the certificate unchecked */
+	bool grpc;                  /* grpcHealthEnabled: grpc.health.v1.Health/Check over h2c */
 	int interval_ms, timeout_ms;
 	int64_t first_deadline;     /* ms: its first pass is due by then (grace + timeout) */
 	enum health_state state;
