@@ -4,15 +4,17 @@
 Generic handlers with raw-bytes serializers, so no .proto and no protoc:
 
   serve [--port N] [--name NAME] [--health-file F] [--max-streams N]
-      listens on 127.0.0.1:N (default $PORT) with
+      listens on 127.0.0.1:N (or 0.0.0.0:$PORT) with
         cx.test.Echo/Echo     unary: answers "NAME:" + the request
         cx.test.Echo/Stream   server streaming: the request is "COUNT SIZE DELAY_MS";
                               COUNT messages of SIZE bytes, DELAY_MS apart
         cx.test.Echo/Missing  fails with NOT_FOUND, "no such thing: " + the request
         grpc.health.v1.Health/Check  SERVING (08 01), or NOT_SERVING (08 02) while
-                              the file F exists
-  call ADDR AUTHORITY [--tls CA] [--n N] [--method M] [--data D]
+                              the file F exists, or after SIGUSR1 (SIGUSR2: SERVING)
+      NAME defaults to $HOSTNAME (a rack's process id), else "p$PORT".
+  call ADDR AUTHORITY [--tls CA] [--n N] [--each] [--method M] [--data D]
       N unary calls (default 1); prints "OK <reply>" or "ERR <CODE> <details>" for the last
+      (for each with --each)
   stream ADDR AUTHORITY COUNT SIZE DELAY_MS [--read-delay S] [--tls CA]
       reads the stream, sleeping S seconds after each message; prints "GOT n bytes" then
       "OK" or "ERR <CODE> <details>"
@@ -23,6 +25,7 @@ Generic handlers with raw-bytes serializers, so no .proto and no protoc:
 """
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
@@ -34,7 +37,11 @@ RAW = dict(request_deserializer=None, response_serializer=None)
 
 
 def serve(a):
-    name = a.name.encode()
+    port = a.port or int(os.environ["PORT"])
+    name = (a.name or os.environ.get("HOSTNAME") or "p%d" % port).encode()
+    serving = [True]
+    signal.signal(signal.SIGUSR1, lambda *_: serving.__setitem__(0, False))
+    signal.signal(signal.SIGUSR2, lambda *_: serving.__setitem__(0, True))
 
     def echo(req, ctx):
         return name + b":" + req
@@ -50,7 +57,7 @@ def serve(a):
         ctx.abort(grpc.StatusCode.NOT_FOUND, "no such thing: " + req.decode())
 
     def check(req, ctx):
-        if a.health_file and os.path.exists(a.health_file):
+        if not serving[0] or (a.health_file and os.path.exists(a.health_file)):
             return b"\x08\x02"
         return b"\x08\x01"
 
@@ -67,8 +74,9 @@ def serve(a):
         opts.append(("grpc.max_concurrent_streams", a.max_streams))
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=200), options=opts)
     server.add_generic_rpc_handlers((echo_h, health_h))
-    port = a.port or int(os.environ["PORT"])
-    server.add_insecure_port("127.0.0.1:%d" % port)
+    # 127.0.0.1 for --port (a test's own server); every address for $PORT (an
+    # app process, which may have an address of its own)
+    server.add_insecure_port("%s:%d" % ("127.0.0.1" if a.port else "0.0.0.0", port))
     server.start()
     print("serving on %d" % port, flush=True)
     server.wait_for_termination()
@@ -97,7 +105,10 @@ def call(a):
             out = "OK " + f(a.data.encode(), timeout=10).decode()
         except grpc.RpcError as e:
             out = err(e)
-    print(out)
+        if a.each:
+            print(out)
+    if not a.each:
+        print(out)
 
 
 def stream(a):
@@ -160,7 +171,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--port", type=int, default=0)
-    s.add_argument("--name", default="grpc")
+    s.add_argument("--name")
     s.add_argument("--health-file")
     s.add_argument("--max-streams", type=int, default=0)
     for cmd in ("call", "stream", "bench", "hold"):
@@ -170,6 +181,7 @@ def main():
         c.add_argument("--tls")
         if cmd == "call":
             c.add_argument("--n", type=int, default=1)
+            c.add_argument("--each", action="store_true", help="print every call's outcome")
             c.add_argument("--method", default="/cx.test.Echo/Echo")
             c.add_argument("--data", default="hello")
         elif cmd == "stream":
