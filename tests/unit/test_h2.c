@@ -241,6 +241,36 @@ test_response_fields(void **state)
 	assert_memory_equal(f[0].name, "content-type", 12);
 }
 
+/* A gRPC request's head, rewritten for the upstream, as HTTP/2 fields. */
+static void
+test_request_fields(void **state)
+{
+	static const char head[] = "POST /cx.test.Echo/Echo HTTP/1.1\r\nHost: g.app.localhost\r\n"
+	    "Content-Type: application/grpc\r\nTE: trailers\r\nTransfer-Encoding: chunked\r\n"
+	    "X-Forwarded-For: 127.0.0.1\r\nGrpc-Timeout: 5S\r\nConnection: close\r\n\r\n";
+	struct http_request req;
+	struct h2_field f[8];
+	char names[256];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(http1_parse_request(head, sizeof(head) - 1, 0, &req), CX_OK);
+	n = h2_request_fields(&req, f, 8, names, sizeof(names));
+	assert_int_equal(n, 4);
+	assert_memory_equal(f[0].name, "content-type", 12);
+	assert_memory_equal(f[0].value, "application/grpc", 16);
+	assert_memory_equal(f[1].name, "x-forwarded-for", 15);
+	assert_memory_equal(f[2].name, "grpc-timeout", 12);
+	assert_memory_equal(f[2].value, "5S", 2);
+	assert_int_equal(f[3].namelen, 2);
+	assert_memory_equal(f[3].name, "te", 2);
+	assert_memory_equal(f[3].value, "trailers", 8);
+	/* "te: trailers" has its slot even when the others fill the rest. */
+	n = h2_request_fields(&req, f, 2, names, sizeof(names));
+	assert_int_equal(n, 2);
+	assert_memory_equal(f[1].name, "te", 2);
+}
+
 int
 main(void)
 {
@@ -251,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_refused_fields),
 		cmocka_unit_test(test_incomplete_request),
 		cmocka_unit_test(test_response_fields),
+		cmocka_unit_test(test_request_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
