@@ -164,29 +164,33 @@ secret(const struct k8s_render_opts *o, const char *ns, const char *name, const 
 	return s;
 }
 
+/* A Service port; app_protocol (appProtocol, GA since Kubernetes 1.20) or NULL. */
 static jv *
-service_port(const char *name, int port, int target)
+service_port(const char *name, int port, int target, const char *app_protocol)
 {
 	jv *p = jv_object_new();
 
 	jv_set_str(p, "name", name);
 	jv_set_str(p, "protocol", "TCP");
+	if (app_protocol != NULL)
+		jv_set_str(p, "appProtocol", app_protocol);
 	jv_set_int(p, "port", port);
 	jv_set_int(p, "targetPort", target);
 	return p;
 }
 
-/* A ClusterIP Service NAME in front of the pods selected by what: name. */
+/* A ClusterIP Service NAME in front of the pods selected by what: name;
+ * app_protocol as service_port's. */
 static jv *
 cluster_service(const struct k8s_render_opts *o, const char *ns, const char *what,
-    const char *name, const char *port_name, int port)
+    const char *name, const char *port_name, int port, const char *app_protocol)
 {
 	jv *s = object("v1", "Service", name, ns, labels(o, what, name)), *spec = jv_object_new();
 	jv *ports = jv_array_new();
 
 	jv_set_str(spec, "type", "ClusterIP");
 	jv_set_take(spec, "selector", selector(o, what, name));
-	jv_push_take(ports, service_port(port_name, port, port));
+	jv_push_take(ports, service_port(port_name, port, port, app_protocol));
 	jv_set_take(spec, "ports", ports);
 	jv_set_take(s, "spec", spec);
 	return s;
@@ -374,7 +378,8 @@ render_resources(const struct manifest *m, const struct k8s_render_opts *o, cons
 		snprintf(kv_pw, sizeof(kv_pw), "password=%s", pw);
 		snprintf(kv_url, sizeof(kv_url), "url=%s", url);
 		jv_push_take(docs, secret(o, ns, creds, "cx.resource", res->name, kv));
-		jv_push_take(docs, cluster_service(o, ns, "cx.resource", res->name, "main", k->port));
+		jv_push_take(docs, cluster_service(o, ns, "cx.resource", res->name, "main", k->port,
+		    NULL));
 		jv_push_take(docs, resource_statefulset(o, ns, res, k, creds));
 	}
 	return 0;
@@ -437,16 +442,29 @@ env_with_resources(const struct manifest *m, const struct k8s_render_opts *o, si
 	return env;
 }
 
+static bool
+is_grpc(const struct mf_service *s)
+{
+	return s->port_scheme != NULL && strcmp(s->port_scheme, "grpc") == 0;
+}
+
+/* The readiness probe: GET health.path, or for a gRPC port a TCP connect
+ * (a gRPC server refuses HTTP/1.1, and probes of kind grpc came only with
+ * Kubernetes 1.24). */
 static jv *
 probe(const struct mf_service *s)
 {
 	jv *p = jv_object_new(), *get = jv_object_new();
 
-	jv_set_str(get, "path", s->health_path != NULL ? s->health_path : "/");
 	jv_set_str(get, "port", "main");
-	jv_set_str(get, "scheme", s->port_scheme != NULL && strcmp(s->port_scheme, "https") == 0 ?
-	    "HTTPS" : "HTTP");
-	jv_set_take(p, "httpGet", get);
+	if (is_grpc(s)) {
+		jv_set_take(p, "tcpSocket", get);
+	} else {
+		jv_set_str(get, "path", s->health_path != NULL ? s->health_path : "/");
+		jv_set_str(get, "scheme", s->port_scheme != NULL &&
+		    strcmp(s->port_scheme, "https") == 0 ? "HTTPS" : "HTTP");
+		jv_set_take(p, "httpGet", get);
+	}
 	jv_set_int(p, "initialDelaySeconds", s->health_grace);
 	jv_set_int(p, "periodSeconds", s->health_interval > 0 ? s->health_interval : 5);
 	jv_set_int(p, "timeoutSeconds", s->health_timeout > 0 ? s->health_timeout : 1);
@@ -676,7 +694,8 @@ render_services(const struct manifest *m, const struct k8s_render_opts *o, const
 		if (autoscaled(s))
 			jv_push_take(docs, autoscaler(o, ns, s));
 		if (s->port > 0)
-			jv_push_take(docs, cluster_service(o, ns, "cx.service", s->name, "main", s->port));
+			jv_push_take(docs, cluster_service(o, ns, "cx.service", s->name, "main", s->port,
+			    is_grpc(s) ? "grpc" : NULL));
 		if (s->port > 0 && !s->internal)
 			jv_push_take(docs, ingress(o, ns, s));
 	}
@@ -894,7 +913,7 @@ load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
 		char pname[16];
 
 		snprintf(pname, sizeof(pname), "p%d", ports[i]);
-		jv_push_take(pl, service_port(pname, ports[i], ports[i]));
+		jv_push_take(pl, service_port(pname, ports[i], ports[i], NULL));
 	}
 	jv_set_take(spec, "ports", pl);
 	jv_set_take(s, "spec", spec);

@@ -52,6 +52,8 @@ stored=$(kube_get "/apis/autoscaling/v2beta2/namespaces/kube-shop/horizontalpoda
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"minReplicas":2,"maxReplicas":5' "the api service's count 2-5 is its autoscaler's range"
 like "$(printf '%s' "$stored" | tr -d ' \n')" '"name":"memory","target":\{"type":"Utilization","averageUtilization":80\}.*"name":"cpu","target":\{"type":"Utilization","averageUtilization":60\}' \
     "...on its scale.targets: CPU at 60% and memory at 80% of the request"
+stored=$(kube_get "/api/v1/namespaces/kube-shop/services/hidden")
+like "$stored" '"appProtocol": "grpc"' "the Service of a port grpc:9000 is stored with appProtocol grpc (Kubernetes 1.20)"
 stored=$(kube_get "/apis/apps/v1/namespaces/kube-shop/deployments/web")
 like "$stored" '"image": "registry\.example\.test:5000/team/kube-shop:web\.latest"' "...the web Deployment names its image in the rack's registry"
 like "$stored" '"manager": "cx"' "...and cx is its field manager (the test's applier)"

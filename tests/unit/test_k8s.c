@@ -50,7 +50,8 @@ static const char manifest_text[] =
     "      minimum: 100\n"
     "      maximum: 100\n"
     "  hidden:\n"
-    "    port: 9000\n"
+    "    port: grpc:9000\n"
+    "    grpcHealthEnabled: true\n"
     "    internal: true\n"
     "  agent:\n"
     "    agent: true\n"
@@ -234,6 +235,15 @@ test_objects(void **state)
 	/* internal: a Service, no Ingress; a worker: neither */
 	assert_non_null(find(docs, "Service", "hidden"));
 	assert_null(find(docs, "Ingress", "hidden"));
+	/* a gRPC port: appProtocol grpc, and a TCP readiness probe (no HTTP GET) */
+	assert_string_equal(jv_str(jv_at(jv_get(jv_get(find(docs, "Service", "hidden"), "spec"),
+	    "ports"), 0), "appProtocol"), "grpc");
+	pod = jv_get(jv_get(jv_get(find(docs, "Deployment", "hidden"), "spec"), "template"), "spec");
+	assert_non_null(jv_get(jv_get(container0(pod), "readinessProbe"), "tcpSocket"));
+	assert_null(jv_get(jv_get(container0(pod), "readinessProbe"), "httpGet"));
+	assert_non_null(find(docs, "Service", "web"));
+	assert_null(jv_get(jv_at(jv_get(jv_get(find(docs, "Service", "web"), "spec"), "ports"), 0),
+	    "appProtocol"));
 	assert_null(find(docs, "Service", "worker"));
 	wk = find(docs, "Deployment", "worker");
 	assert_string_equal(jv_str(jv_get(jv_get(jv_get(wk, "spec"), "strategy"), "rollingUpdate"),
