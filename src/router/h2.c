@@ -830,7 +830,7 @@ grpc_pump(struct h2_stream *st)
 		}
 	}
 	if (st->ups != NULL)
-		h2up_resume(st->ups);	/* more body, window updates: out */
+		h2up_resume(st->ups);	/* more body: h2_step flushes it */
 	return progress;
 }
 
@@ -1617,6 +1617,10 @@ h2_step(struct conn *c)
 		}
 		if (stream_pump(st))
 			progress = true;
+	}
+	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
+		if (st->ups != NULL)
+			h2up_flush(st->ups);	/* the gRPC streams' upstream bytes, batched */
 	}
 	/* Read only once what we had to say went out. */
 	if (h->pend_len == 0 && nghttp2_session_want_read(h->s) && !h->calm) {

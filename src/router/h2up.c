@@ -33,6 +33,7 @@
 #include "router/worker.h"
 
 #define H2UP_FIELDS_MAX	128
+#define H2UP_OUT	(16 * 1024)
 
 struct h2up {
 	struct worker *w;
@@ -42,8 +43,10 @@ struct h2up {
 	nghttp2_session *s;
 	struct h2up_stream *streams;	/* every stream not released */
 	size_t nopen;			/* of them, open on the wire */
-	const uint8_t *pend;		/* mem_send's bytes not yet written */
+	const uint8_t *pend;		/* mem_send's bytes not yet in out */
 	size_t pend_len;
+	uint8_t out[H2UP_OUT];		/* frames gathered for one write */
+	size_t out_off, out_len;
 	bool connected, dead, pooled, used;
 	int64_t idle_since;
 };
@@ -112,7 +115,9 @@ sess_free(struct h2up *h)
 	free(h);
 }
 
-/* Writes what the session has to say: -1 when the connection failed. */
+/* Writes what the session has to say, its frames gathered into one write
+ * of up to H2UP_OUT bytes (mem_send gives a frame at a time): -1 when the
+ * connection failed. */
 static int
 sess_flush(struct h2up *h)
 {
@@ -123,24 +128,34 @@ sess_flush(struct h2up *h)
 	for (;;) {
 		ssize_t n;
 
-		if (h->pend_len == 0) {
+		while (h->out_len < H2UP_OUT) {
 			const uint8_t *data;
+			size_t take;
 
-			n = nghttp2_session_mem_send(h->s, &data);
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				return 0;
-			h->pend = data;
-			h->pend_len = (size_t)n;
+			if (h->pend_len == 0) {
+				n = nghttp2_session_mem_send(h->s, &data);
+				if (n < 0)
+					return -1;
+				if (n == 0)
+					break;
+				h->pend = data;
+				h->pend_len = (size_t)n;
+			}
+			take = h->pend_len < H2UP_OUT - h->out_len ? h->pend_len :
+			    H2UP_OUT - h->out_len;
+			memcpy(h->out + h->out_len, h->pend, take);
+			h->out_len += take;
+			h->pend += take;
+			h->pend_len -= take;
 		}
-		if (!uc->wr_ready)
+		if (h->out_len == h->out_off || !uc->wr_ready)
 			return 0;
-		n = xport_write(&uc->xp, (const char *)h->pend, h->pend_len);
+		n = xport_write(&uc->xp, (const char *)h->out + h->out_off, h->out_len - h->out_off);
 		if (n > 0) {
-			h->pend += n;
-			h->pend_len -= (size_t)n;
-			if (h->pend_len > 0)
+			h->out_off += (size_t)n;
+			if (h->out_off == h->out_len)
+				h->out_off = h->out_len = 0;
+			else
 				uc->wr_ready = false;
 		} else if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			uc->wr_ready = false;
@@ -209,7 +224,7 @@ sess_run(struct h2up *h)
 			break;
 	}
 	if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s) &&
-	    h->pend_len == 0) {
+	    h->pend_len == 0 && h->out_len == 0) {
 		snprintf(why, sizeof(why), "upstream %s ended the connection", h->up->name);
 		sess_die(h, H2UP_FAILED, why);
 	}
@@ -566,8 +581,7 @@ h2up_open(struct worker *w, struct upstream *u, const struct h2up_request *req,
 	if (h->streams != NULL)
 		h->streams->prev = us;
 	h->streams = us;
-	sess_flush(h);
-	return us;
+	return us;	/* written at the owner's h2up_flush, with the other streams' */
 }
 
 bool
@@ -587,7 +601,13 @@ h2up_resume(struct h2up_stream *us)
 		us->deferred = false;
 		nghttp2_session_resume_data(h->s, us->id);
 	}
-	sess_flush(h);
+}
+
+void
+h2up_flush(struct h2up_stream *us)
+{
+	if (us->h != NULL && !us->h->dead)
+		sess_flush(us->h);
 }
 
 void

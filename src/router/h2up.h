@@ -77,6 +77,10 @@ struct h2up_stream *h2up_open(struct worker *w, struct upstream *u, const struct
     const struct h2up_owner *ops, void *owner);
 /* More request body (or its end) is ready: h2up asks owner->body again. */
 void h2up_resume(struct h2up_stream *us);
+/* Writes what us's connection has queued (opened streams, body, window
+ * updates): called once a step for each stream, so that the streams of
+ * one connection go out in one write. */
+void h2up_flush(struct h2up_stream *us);
 /* The owner's client took n body bytes: the upstream's window grows by n. */
 void h2up_consumed(struct h2up_stream *us, size_t n);
 /* The owner is done with the stream (its client stream closed): an open
