@@ -137,11 +137,21 @@ kpeers_endpoint(struct rack *r, char *out, size_t outlen, char *err, size_t errl
 		return -1;
 	}
 	lb = jv_at(jv_get(jv_get(jv_get(svc, "status"), "loadBalancer"), "ingress"), 0);
-	addr = jv_str(lb, "ip")[0] != '\0' ? jv_str(lb, "ip") : jv_str(lb, "hostname");
+	addr = jv_str(lb, "ip");
 	ports = jv_at(jv_get(jv_get(svc, "spec"), "ports"), 0);
 	port = jv_int(ports, "port");
-	if (addr[0] == '\0' || strspn(addr, "abcdefghijklmnopqrstuvwxyz0123456789.-") !=
-	    strlen(addr) || port < 1 || port > 65535) {
+	/* A peer's egress dials IPv4:PORT (its router's egress lines): a
+	 * load balancer known by name alone (AWS's) cannot be given yet. */
+	if (addr[0] == '\0' && jv_str(lb, "hostname")[0] != '\0') {
+		snprintf(err, errlen, "rack %s's LoadBalancer Service %s-system/peer is known by the "
+		    "hostname %.200s alone, and peers reach an IPv4 address: give it a load balancer "
+		    "with an IP address (docs/kubernetes.md, Peering)", r->name, r->name,
+		    jv_str(lb, "hostname"));
+		jv_free(svc);
+		return -1;
+	}
+	if (addr[0] == '\0' || strspn(addr, "0123456789.") != strlen(addr) || port < 1 ||
+	    port > 65535) {
 		snprintf(err, errlen, "rack %s's peer endpoint is not known yet: the cloud has given "
 		    "its LoadBalancer Service %s-system/peer no address (status.loadBalancer.ingress "
 		    "is empty); peer once it has one (kubectl -n %s-system get service peer)",

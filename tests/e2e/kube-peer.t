@@ -62,8 +62,15 @@ refused $rc "$out" "ERROR: rack kb's peer endpoint is not known yet: the cloud h
 is "$(printf '%s\n' "$out" | grep -c ERROR)" 1 "...in one ERROR line"
 lacks "$(cx rack peers -r a --json 2>&1)" '^\[' 'kb' "...and rack a is left unpeered"
 
-# The cloud's load balancer: Service peer's status names the pod's address.
+# The cloud's load balancer: a hostname alone (as AWS's) is refused, as
+# peers dial IPv4; then Service peer's status names the pod's address.
 MP=application/merge-patch+json J=application/json
+out=$(kube_call PATCH /api/v1/namespaces/kb-system/services/peer/status $MP \
+    '{"status":{"loadBalancer":{"ingress":[{"hostname":"lb-1.elb.example"}]}}}')
+like "$out" '"hostname": "lb-1\.elb\.example"' "the load balancer controller (the test) gives Service peer a hostname"
+out=$(cx rack peer a kb 2>&1); rc=$?
+refused $rc "$out" "ERROR: rack kb's LoadBalancer Service kb-system/peer is known by the hostname lb-1\.elb\.example alone, and peers reach an IPv4 address" \
+    "...which cx rack peer refuses, naming it"
 out=$(kube_call PATCH /api/v1/namespaces/kb-system/services/peer/status $MP \
     "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$PODIP\"}]}}}")
 like "$out" "\"ip\": \"$PODIP\"" "the load balancer controller (the test) gives Service peer $PODIP"
@@ -111,6 +118,7 @@ ok $? "a's egress listener reaches kb's internal service through kb's peer liste
 note "from cx rack peer to the first answer through the peering: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 like "$(through /headers)" "X-Cx-Peer-Rack: a" "kb's router names the calling rack a from its certificate"
 like "$(cat "$T/routes")" "peer a $T/peer/peers/a\.pem" "the router's table trusts a's CA from the ConfigMap"
+like "$(cat "$T/routes")" "egress a-internal\.localhost a 127\.0\.0\.1 [0-9]+" "...and its egress listener carries a's names to a's endpoint"
 
 # Straight to kb's peer listener: another CA's certificate is refused.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=a" -days 1 \
