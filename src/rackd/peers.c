@@ -377,6 +377,22 @@ peer_get(struct rack *r, const char *name, struct st_peer *out)
 	return found;
 }
 
+/* Puts peer name's CA file back as old has it, or (old NULL) removes it. */
+static void
+restore_ca(struct rack *r, const char *name, const struct st_peer *old)
+{
+	char path[4200], why[512];
+
+	if (old != NULL && (write_ca(r, old, why, sizeof(why)) == -1 ||
+	    install_ca(r, name, true, why, sizeof(why)) == -1))
+		log_warnx("rack %s: cannot put peer %s's CA file back: %s", r->name, name, why);
+	if (old == NULL) {
+		ca_path(r, name, path, sizeof(path));
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("rack %s: cannot remove %s", r->name, path);
+	}
+}
+
 /* Gives a Kubernetes rack's cluster its peering as the store has it now
  * (kpeers.h). -1 with err naming peer `name`'s change. */
 static int
@@ -447,8 +463,10 @@ peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 		if ((had ? store_peer_put(r->store, &old) : store_peer_delete(r->store, p->name)) == -1)
 			log_warnx("rack %s: cannot undo peer %s in the store: %s", r->name, p->name,
 			    store_error(r->store));
-		if (r->kube && !had)
-			install_ca(r, p->name, false, NULL, 0);
+		/* The CA file too, if it went in place (a Kubernetes rack's cluster
+		 * refused): the old peer's CA again, or none. */
+		if (r->kube)
+			restore_ca(r, p->name, had ? &old : NULL);
 		goto out;
 	}
 	rc = 0;

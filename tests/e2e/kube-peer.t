@@ -147,6 +147,18 @@ wait_for 10 a_refused
 ok $? "...and kb's peer listener refuses a's certificate at the handshake" "$(tail -5 "$T/ingress.log")" "$(cat "$T/routes")"
 [ ! -e "$T/peer/peers/a.pem" ]; ok $? "...its CA file is gone from the pod's peer directory"
 
+# kb's cluster refuses the peering (its ConfigMap made immutable, as
+# another manager could): cx rack peer fails with the server's reason, and
+# both racks are left unpeered.
+out=$(kube_call PATCH /api/v1/namespaces/kb-system/configmaps/peers $MP '{"immutable":true}')
+like "$out" '"immutable": true' "ConfigMap kb-system/peers is made immutable"
+out=$(cx rack peer a kb 2>&1); rc=$?
+refused $rc "$out" "ERROR: peer a: rack kb cannot give its cluster the peering: ConfigMap kb-system/peers: .*immutable.*\(rack a was left as it was\)$" \
+    "cx rack peer fails when kb's cluster refuses the ConfigMap, quoting the server"
+lacks "$(cx rack peers -r kb --json 2>&1)" '^\[' '"name":"a"' "...kb's store is as it was (no peer a)"
+lacks "$(cx rack peers -r a --json 2>&1)" '^\[' '"name":"kb"' "...and so is a's (it forgot kb again)"
+[ ! -e "$CX_HOME/racks/kb/peers/a.pem" ]; ok $? "...and kb keeps no CA file of a's"
+
 kill -TERM "$ing"; wait "$ing" 2>/dev/null
 out=$(cx rack uninstall kb 2>&1); ok $? "uninstall kb" "$out"
 out=$(cx rack uninstall a 2>&1); ok $? "uninstall a" "$out"
