@@ -10,7 +10,9 @@
 # and the endpoints controller by writing Endpoints. a's egress listener
 # carries a request for kb's internal service to kb's peer listener; kb
 # names the caller; another CA's certificate is refused; unpeering takes a's
-# CA out of the ConfigMap and a's way in with it.
+# CA out of the ConfigMap and a's way in with it. Two Kubernetes racks (kb,
+# kc) peer alike, kb's egress listener reaching kc's internal service; a
+# ConfigMap the cluster refuses fails the peering, both racks left as they were.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-kube.sh"
 
@@ -146,6 +148,52 @@ a_refused() { curl -s --max-time 3 --cacert "$CX_HOME/racks/kb/ca.pem" --cert "$
 wait_for 10 a_refused
 ok $? "...and kb's peer listener refuses a's certificate at the handshake" "$(tail -5 "$T/ingress.log")" "$(cat "$T/routes")"
 [ ! -e "$T/peer/peers/a.pem" ]; ok $? "...its CA file is gone from the pod's peer directory"
+
+# Two Kubernetes racks: kc's router pod shares the namespace, its load
+# balancer at 10.244.0.20; kb's pods reach kc's internal service through
+# kb's egress listener (Service egress's target), kc naming kb.
+out=$(cx rack install kubernetes kc kubeconfig="$K/kubeconfig" 2>&1); ok $? "install a second Kubernetes rack kc" "$out"
+ip -n "$NS" addr add 10.244.0.20/32 dev lo
+kube_call PATCH /api/v1/namespaces/kc-system/services/peer/status $MP \
+    '{"status":{"loadBalancer":{"ingress":[{"ip":"10.244.0.20"}]}}}' >/dev/null
+HC=web.shop.kc-internal.localhost
+kube_call POST /api/v1/namespaces $J '{"metadata":{"name":"kc-shop"}}' >/dev/null
+kube_call POST /api/v1/namespaces/kc-shop/services $J \
+    '{"metadata":{"name":"web"},"spec":{"ports":[{"name":"http","port":80,"targetPort":3000}]}}' >/dev/null
+kube_call POST /api/v1/namespaces/kc-shop/endpoints $J \
+    '{"metadata":{"name":"web"},"subsets":[{"addresses":[{"ip":"10.244.0.10"}],"ports":[{"name":"http","port":3000}]}]}' >/dev/null
+out=$(kube_call POST /apis/networking.k8s.io/v1/namespaces/kc-shop/ingresses $J \
+    "{\"metadata\":{\"name\":\"web\",\"labels\":{\"cx.rack\":\"kc\",\"cx.app\":\"shop\",\"cx.service\":\"web\"}},\"spec\":{\"ingressClassName\":\"cx-internal\",\"rules\":[{\"host\":\"$HC\",\"http\":{\"paths\":[{\"path\":\"/\",\"pathType\":\"Prefix\",\"backend\":{\"service\":{\"name\":\"web\",\"port\":{\"number\":80}}}}]}}]}}")
+like "$out" '"ingressClassName": "cx-internal"' "kc's internal service: Ingress kc-shop/web, host $HC"
+mkdir -p "$T/kc"
+"$ING" --class cx-internal --rack kc --routes "$T/kc/routes" --certs "$T/kc/certs" --peers "$T/kc/peer" \
+    --kubeconfig "$K/kubeconfig" -- ip netns exec "$NS" "$ROUTER" --name internal --rack kc \
+    --routes "$T/kc/routes" --listen 10.244.0.20:80 --listen-peer 10.244.0.20:8443 \
+    --listen-egress 10.244.0.20:8080 --peer-cert "$T/kc/peer/peer.pem" --peer-key "$T/kc/peer/peer.key" \
+    >"$T/kc/ingress.log" 2>&1 &
+ingc=$!
+track $ingc
+wait_for 10 sh -c "ip netns exec $NS curl -sf --max-time 2 -H 'Host: $HC' http://10.244.0.20/ >/dev/null"
+ok $? "kc's router pod (cx-ingress pid $ingc) serves $HC on its internal listener" "$(tail -5 "$T/kc/ingress.log")"
+t0=$(date +%s%N)
+out=$(cx rack peer kb kc 2>&1); is "$out" "Peering kb and kc over TLS... OK" "cx rack peer kb kc: two Kubernetes racks"
+like "$(kube_get /api/v1/namespaces/kb-system/configmaps/peers)" '"peers": "kc 10\.244\.0\.20:8443 kc-internal\.localhost\\n"' \
+    "kb's ConfigMap peers has kc at its load balancer's address"
+like "$(kube_get /api/v1/namespaces/kc-system/configmaps/peers)" "\"peers\": \"kb $PODIP:8443 kb-internal\\.localhost\\\\n\"" \
+    "...and kc's has kb at its"
+from_kb() { ip netns exec "$NS" curl -s --max-time 3 -H "Host: $HC" "http://$PODIP:8080$1"; }
+kb_reaches() { [ "$(from_kb /)" = kbapi ]; }
+wait_for 15 kb_reaches
+ok $? "a pod of kb reaches kc's internal service through kb's egress listener and kc's peer listener" \
+    "$(from_kb / 2>&1)" "$(tail -5 "$T/ingress.log")" "$(tail -5 "$T/kc/ingress.log")" "$(cat "$T/routes")"
+note "kb to kc, from cx rack peer to the first answer: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+like "$(from_kb /headers)" "X-Cx-Peer-Rack: kb" "...and kc's router names kb"
+out=$(cx rack unpeer kb kc 2>&1); ok $? "cx rack unpeer kb kc" "$out"
+kb_404() { [ "$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: $HC" "http://$PODIP:8080/")" = 404 ]; }
+wait_for 10 kb_404
+ok $? "...after which kb's egress listener no longer carries kc's names (404)" "$(cat "$T/routes")"
+kill -TERM "$ingc"; wait "$ingc" 2>/dev/null
+out=$(cx rack uninstall kc 2>&1); ok $? "uninstall kc" "$out"
 
 # kb's cluster refuses the peering (its ConfigMap made immutable, as
 # another manager could): cx rack peer fails with the server's reason, and
