@@ -54,6 +54,7 @@ api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(s->json, "endpoint", endpoint);
 	jv_set_str(s->json, "internal_domain", domain);
 	jv_set_bool(s->json, "loopback", strncmp(endpoint, "127.", 4) == 0);
+	jv_set_bool(s->json, "kubernetes", r->kube);
 }
 
 void
