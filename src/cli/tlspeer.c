@@ -88,6 +88,24 @@ check_reachable(struct cli *c, const char *a, const jv *ia, const char *b, const
 	return -1;
 }
 
+/* A Kubernetes rack's pods do not reach a loopback endpoint (127.0.0.1 of
+ * the machine where the other rack runs): peering works one way only,
+ * into the Kubernetes rack. Said on stderr. */
+static void
+warn_one_way(const char *a, const jv *ia, const char *b, const jv *ib)
+{
+	for (int i = 0; i < 2; i++) {
+		const char *k = i == 0 ? a : b, *o = i == 0 ? b : a;
+		const jv *ik = i == 0 ? ia : ib, *io = i == 0 ? ib : ia;
+
+		if (jv_bool(ik, "kubernetes") && loopback_endpoint(io))
+			fprintf(stderr, "WARNING: rack %s's peer endpoint is %s (loopback), which Kubernetes "
+			    "rack %s's pods cannot reach: %s reaches %s's internal services, not the other "
+			    "way (give %s a public_address)\n", o, jv_str_or(io, "endpoint", ""), k, o, k,
+			    o);
+	}
+}
+
 /* What rack `name` shows a rack it peers with (GET /system/peering), or NULL
  * (said). */
 static jv *
@@ -155,6 +173,7 @@ tls_peer(struct cli *c, const char *a, const char *b)
 	if (api_call(c, "POST", "/system/peers", ia, NULL) == 0) {
 		out_capture(NULL, 0);
 		out_ok();
+		warn_one_way(a, ia, b, ib);
 		rc = 0;
 		goto out;
 	}

@@ -13,8 +13,16 @@
  *
  *   cx-ingress --class cx --routes /run/cx/routes.public
  *       (--kubeconfig FILE [--context NAME] | --in-cluster)
- *       [--rack NAME] [--certs DIR] [--start-wait S] [--verbose]
+ *       [--rack NAME [--peers DIR]] [--certs DIR] [--start-wait S] [--verbose]
  *       -- cx-router --routes /run/cx/routes.public [--listen-tls IP:443 --certs DIR] ...
+ *
+ * With --peers DIR (and --rack) it also keeps the router's peering in step
+ * with the rack's Secret peer and ConfigMap peers in RACK-system: the
+ * identity to DIR/peer.pem and DIR/peer.key (0600), each peer's CA to
+ * DIR/peers/NAME.pem, and a "peer" and an "egress" line per peer in the
+ * snapshot (k8s/peering.h); the router, run with --listen-peer and
+ * --peer-cert DIR/peer.pem, serves the class's hosts to those peers. It
+ * starts once the identity is written (or after --start-wait).
  *
  * With --rack only Ingresses labelled cx.rack=NAME are served: racks that
  * share a cluster share the class names. With --certs it also watches the cluster's kubernetes.io/tls Secrets and
@@ -40,28 +48,42 @@
 #include "common/util.h"
 #include "k8s/ingress.h"
 #include "k8s/kubeconfig.h"
+#include "k8s/peering.h"
 #include "k8s/watch.h"
 
 #define SA_DIR		"/var/run/secrets/kubernetes.io/serviceaccount"
 #define SNAPSHOT_MAX	(1u << 20)	/* the router's ROUTES_MAX_FILE */
 #define SETTLE_MS	50		/* events that come together make one snapshot */
 
-enum { W_INGRESSES, W_SERVICES, W_ENDPOINTS, W_SECRETS, W_COUNT };
-static const char *const paths[W_COUNT] = {
+enum { W_INGRESSES, W_SERVICES, W_ENDPOINTS, W_SECRETS, W_PEERS, W_IDENTITY, W_COUNT };
+static char paths[W_COUNT][256] = {
 	"/apis/networking.k8s.io/v1/ingresses", "/api/v1/services", "/api/v1/endpoints",
 	/* Only certificates: the apps' other Secrets are none of the router's. */
 	"/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Ftls",
+	/* --peers: the rack's peering, by name in RACK-system (set in main). */
+	"", "",
 };
 
 /* What one pass writes, and what it wrote last. */
 struct state {
 	struct k8s_ingress_scope scope;		/* the class, and the rack or NULL */
 	const char *routes, *certs_dir;		/* certs_dir NULL: no TLS, no Secrets */
+	const char *peers_dir;			/* NULL: no peering */
+	char peers_ns[64];			/* RACK-system */
+	bool identity;				/* DIR/peer.pem and peer.key written */
 	struct buf last, last_warn;
 	char *last_hosts;			/* the certificate hosts written last, "\n"-ended */
 };
 
 static int sigpipe_fds[2] = { -1, -1 };
+
+/* Whether watch i runs for st's options. */
+static bool
+watched(const struct state *st, int i)
+{
+	return i == W_SECRETS ? st->certs_dir != NULL : i >= W_PEERS ? st->peers_dir != NULL :
+	    true;
+}
 
 static void
 on_signal(int sig)
@@ -80,7 +102,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: cx-ingress --class NAME --routes FILE (--kubeconfig FILE "
 	    "[--context NAME] | --in-cluster)\n"
-	    "                  [--rack NAME] [--certs DIR] [--start-wait SECONDS] [--verbose] -- "
+	    "                  [--rack NAME [--peers DIR]] [--certs DIR] [--start-wait SECONDS] "
+	    "[--verbose] -- "
 	    "ROUTER-COMMAND [ARG...]\n");
 	exit(2);
 }
@@ -109,6 +132,110 @@ write_cert(const char *dir, const struct k8s_ingress_cert *c)
 			explicit_bzero(have, len);
 		free(have);
 	}
+	return changed;
+}
+
+/* Writes data to path (0600, by rename) unless it holds that already.
+ * True when written. */
+static bool
+write_if_changed(const char *path, const char *data, size_t n)
+{
+	size_t len;
+	char *have = read_file(path, 1u << 20, &len);
+	bool changed = have == NULL || len != n || memcmp(have, data, n) != 0;
+
+	if (have != NULL)
+		explicit_bzero(have, len);
+	free(have);
+	if (changed && write_file_atomic(path, data, n, 0600) == -1) {
+		log_warn("cannot write %s", path);
+		return false;
+	}
+	return changed;
+}
+
+/* The rack's peer identity from Secret peer (its tls.crt and tls.key) to
+ * DIR/peer.key then DIR/peer.pem. True when a file changed. */
+static bool
+write_identity(struct state *st, const jv *secrets)
+{
+	char key[128], path[4200];
+	const jv *sec, *data;
+	const char *const member[2] = { "tls.key", "tls.crt" }, *const file[2] = { "peer.key",
+	    "peer.pem" };
+	unsigned char *pem[2] = { NULL, NULL };
+	size_t len[2] = { 0, 0 };
+	bool changed = false;
+
+	snprintf(key, sizeof(key), "%s/peer", st->peers_ns);
+	sec = jv_get(secrets, key);
+	data = jv_get(sec, "data");
+	for (int i = 0; i < 2; i++) {
+		const char *b = jv_str(data, member[i]);
+
+		pem[i] = b[0] != '\0' ? base64_decode(b, strlen(b), &len[i]) : NULL;
+	}
+	if (pem[0] == NULL || pem[1] == NULL) {
+		if (st->identity || sec != NULL)
+			log_warnx("Secret %s has no base64 tls.crt and tls.key: the peer listener keeps "
+			    "the identity it has (none until one is there)", key);
+	} else {
+		for (int i = 0; i < 2; i++) {
+			snprintf(path, sizeof(path), "%s/%s", st->peers_dir, file[i]);
+			changed |= write_if_changed(path, (const char *)pem[i], len[i]);
+		}
+		st->identity = true;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (pem[i] != NULL)
+			explicit_bzero(pem[i], len[i]);
+		free(pem[i]);
+	}
+	return changed;
+}
+
+/* The peers of ConfigMap peers: their CAs to DIR/peers/NAME.pem (others
+ * there removed) and their lines to text. True when a CA file changed;
+ * *full when text could not take the lines. */
+static bool
+write_peers(struct state *st, const jv *cms, struct buf *text, struct buf *warn, bool *full)
+{
+	char key[128], dir[4200], path[4400];
+	struct k8s_peering_entry *e;
+	size_t n;
+	bool changed = false;
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(key, sizeof(key), "%s/peers", st->peers_ns);
+	if (k8s_peering_parse(jv_get(cms, key), &e, &n, warn) == -1)
+		buf_addf(warn, "configmap %s: data.peers is not text: no peers\n", key);
+	snprintf(dir, sizeof(dir), "%s/peers", st->peers_dir);
+	if (mkdir_p(dir, 0700) == -1)
+		log_warn("cannot make %s", dir);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.pem", dir, e[i].name);
+		changed |= write_if_changed(path, e[i].ca, strlen(e[i].ca));
+		if (buf_addf(text, "peer %s %s\negress %s %s %s %s\n", e[i].name, path, e[i].domain,
+		    e[i].name, e[i].ip, e[i].port) == -1)
+			*full = true;
+	}
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			bool known = false;
+
+			if (de->d_name[0] == '.')
+				continue;
+			for (size_t i = 0; i < n && !known; i++) {
+				snprintf(path, sizeof(path), "%s.pem", e[i].name);
+				known = strcmp(de->d_name, path) == 0;
+			}
+			if (!known && unlinkat(dirfd(d), de->d_name, 0) == 0)
+				changed = true;
+		}
+		closedir(d);
+	}
+	k8s_peering_free(e, n);
 	return changed;
 }
 
@@ -165,6 +292,18 @@ certs_on_disk(const char *dir)
 	return r;
 }
 
+/* The peering's files and lines (write_identity, write_peers); *reload
+ * set when a file changed. True when text is full. */
+static bool
+peer_lines(struct state *st, jv **v, struct buf *text, struct buf *warn, bool *reload)
+{
+	bool full = false;
+
+	*reload |= write_identity(st, v[W_IDENTITY]);
+	*reload |= write_peers(st, v[W_PEERS], text, warn, &full);
+	return full;
+}
+
 /* Makes the snapshot of what the watches hold and writes what changed: the
  * certificates first, then the snapshot that names their hosts. True when
  * the router must reload; false when nothing changed, not everything is
@@ -179,16 +318,13 @@ make_snapshot(struct k8s_watch *w, struct state *st)
 	bool reload = false;
 
 	for (int i = 0; i < W_COUNT; i++) {
-		if (i != W_SECRETS || st->certs_dir != NULL)
-			v[i] = k8s_watch_copy(&w[i]);
+		if (watched(st, i) && (v[i] = k8s_watch_copy(&w[i])) == NULL)
+			goto out;	/* not listed yet */
 	}
-	if (v[0] == NULL || v[1] == NULL || v[2] == NULL || (st->certs_dir != NULL &&
-	    v[W_SECRETS] == NULL))
-		goto out;
 	buf_init(&text, SNAPSHOT_MAX);
 	buf_init(&warn, 64u << 10);
 	if (k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], &st->scope, &text, &warn, &certs,
-	    &ncerts) == -1) {
+	    &ncerts) == -1 || (st->peers_dir != NULL && peer_lines(st, v, &text, &warn, &reload))) {
 		log_warnx("the routes of class %s pass %u bytes: keeping the last table", st->scope.klass,
 		    SNAPSHOT_MAX);
 	} else {
@@ -299,6 +435,7 @@ main(int argc, char **argv)
 		{ "routes", required_argument, NULL, 'r' },
 		{ "rack", required_argument, NULL, 'R' },
 		{ "certs", required_argument, NULL, 'C' },
+		{ "peers", required_argument, NULL, 'p' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
 		{ "context", required_argument, NULL, 'x' },
 		{ "in-cluster", no_argument, NULL, 'i' },
@@ -325,6 +462,7 @@ main(int argc, char **argv)
 		case 'R': st.scope.rack = optarg; break;
 		case 'r': st.routes = optarg; break;
 		case 'C': st.certs_dir = optarg; break;
+		case 'p': st.peers_dir = optarg; break;
 		case 'k': kubeconfig = optarg; break;
 		case 'x': context = optarg; break;
 		case 'i': in_cluster = true; break;
@@ -342,6 +480,18 @@ main(int argc, char **argv)
 	}
 	if (st.scope.klass == NULL || st.routes == NULL || optind >= argc || (kubeconfig == NULL) == !in_cluster)
 		usage();
+	if (st.peers_dir != NULL && (st.scope.rack == NULL || !valid_name(st.scope.rack))) {
+		fprintf(stderr, "cx-ingress: --peers needs --rack NAME (a rack name): the peering "
+		    "is in Namespace RACK-system\n");
+		return 2;
+	}
+	if (st.peers_dir != NULL) {
+		snprintf(st.peers_ns, sizeof(st.peers_ns), "%s-system", st.scope.rack);
+		snprintf(paths[W_PEERS], sizeof(paths[W_PEERS]),
+		    "/api/v1/namespaces/%s/configmaps?fieldSelector=metadata.name%%3Dpeers", st.peers_ns);
+		snprintf(paths[W_IDENTITY], sizeof(paths[W_IDENTITY]),
+		    "/api/v1/namespaces/%s/secrets?fieldSelector=metadata.name%%3Dpeer", st.peers_ns);
+	}
 	log_init("cx-ingress", verbose);
 	if ((in_cluster ? kubeconfig_in_cluster(SA_DIR, &kc, err, sizeof(err)) :
 	    kubeconfig_load(kubeconfig, context, &kc, err, sizeof(err))) == -1) {
@@ -366,14 +516,19 @@ main(int argc, char **argv)
 		fatal("cannot make %s", st.certs_dir);
 	if (st.certs_dir != NULL)
 		st.last_hosts = certs_on_disk(st.certs_dir);
+	if (st.peers_dir != NULL && mkdir_p(st.peers_dir, 0700) == -1)
+		fatal("cannot make %s", st.peers_dir);
 	for (int i = 0; i < W_COUNT; i++) {
-		if ((i != W_SECRETS || st.certs_dir != NULL) &&
+		if (watched(&st, i) &&
 		    k8s_watch_start(&w[i], &kc, paths[i], ev[1], err, sizeof(err)) == -1)
 			fatalx("%s", err);
 	}
 	log_info("class %s%s%s: watching %s's Ingresses, Services, Endpoints%s; routes to %s",
 	    st.scope.klass, st.scope.rack != NULL ? ", rack " : "", st.scope.rack != NULL ?
 	    st.scope.rack : "", kc.server, st.certs_dir != NULL ? " and TLS Secrets" : "", st.routes);
+	if (st.peers_dir != NULL)
+		log_info("peering: Secret %s/peer and ConfigMap %s/peers to %s", st.peers_ns,
+		    st.peers_ns, st.peers_dir);
 	buf_init(&st.last, SNAPSHOT_MAX);
 	buf_init(&st.last_warn, 0);
 	start_by = now_ms() + start_wait * 1000;
@@ -431,16 +586,20 @@ main(int argc, char **argv)
 					kill(router, SIGHUP);
 			}
 		}
-		if (router == -1 && (st.last.len > 0 || now >= start_by)) {
+		if (router == -1 && ((st.last.len > 0 && (st.peers_dir == NULL || st.identity)) ||
+		    now >= start_by)) {
 			if (st.last.len == 0)
 				log_warnx("no routes from the API server after %ld s: the router "
 				    "starts with none", start_wait);
+			if (st.peers_dir != NULL && !st.identity)
+				log_warnx("no peer identity (Secret %s/peer) after %ld s: the router "
+				    "cannot listen for peers without it", st.peers_ns, start_wait);
 			if ((router = start_router(argv + optind)) == -1)
 				break;
 		}
 	}
 	for (int i = 0; i < W_COUNT; i++) {
-		if (i != W_SECRETS || st.certs_dir != NULL)
+		if (watched(&st, i))
 			k8s_watch_stop(&w[i]);
 	}
 	buf_free(&st.last);

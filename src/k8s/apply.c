@@ -21,6 +21,7 @@ static const struct { const char *kind, *plural; } kinds[] = {
 	{ "ServiceAccount", "serviceaccounts" }, { "ClusterRole", "clusterroles" },
 	{ "ClusterRoleBinding", "clusterrolebindings" },
 	{ "HorizontalPodAutoscaler", "horizontalpodautoscalers" },
+	{ "ConfigMap", "configmaps" },
 };
 
 /* Whether s is a path part of 1-253 characters from allowed, no "..": a
@@ -107,6 +108,13 @@ k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
 
 static int k8s_refused(long code, const jv *answer, const char *what, char *err,
     size_t errlen);
+
+int
+k8s_get(const struct kubeconfig *kc, const char *path, long *code, jv **answer, char *err,
+    size_t errlen)
+{
+	return k8s_call(kc, "GET", path, NULL, NULL, code, answer, err, errlen);
+}
 
 int
 k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen)

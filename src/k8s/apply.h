@@ -18,6 +18,12 @@
  * with err (unreachable, refused, not a Kubernetes API server). */
 int k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen);
 
+/* GET path: 0 with the server's status in *code and its answer in *answer
+ * (owned; NULL when it is not JSON), or -1 with err when it could not be
+ * asked. */
+int k8s_get(const struct kubeconfig *kc, const char *path, long *code, jv **answer, char *err,
+    size_t errlen);
+
 /* The object's resource path, /api/v1/namespaces/NS/secrets/NAME and the
  * like, into out; -1 for a kind cx does not render. */
 int k8s_object_path(const jv *obj, char *out, size_t outlen);

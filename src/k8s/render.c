@@ -809,6 +809,7 @@ router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
 	jv_push_take(rules, rbac_rule("networking.k8s.io", "ingresses", "ingressclasses"));
 	jv_push_take(rules, rbac_rule("", "services", "endpoints"));
 	jv_push_take(rules, rbac_rule("", "secrets", NULL));	/* cx-ingress asks for kubernetes.io/tls ones */
+	jv_push_take(rules, rbac_rule("", "configmaps", NULL));	/* the internal routers' peers */
 	jv_set_take(role, "rules", rules);
 	jv_push_take(docs, role);
 	bind = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", name, NULL,
@@ -825,11 +826,19 @@ router_rbac(const struct k8s_render_opts *o, const char *ns, jv *docs)
 	jv_push_take(docs, bind);
 }
 
+/* Where an internal router pod keeps its peer files (cx-ingress --peers),
+ * and the ports of its peer and egress listeners. */
+#define PEER_DIR	"/run/cx/peer"
+#define PEER_PORT	8443
+#define EGRESS_PORT	8080
+
 /* A router Deployment: two replicas of cx-ingress (the controller: it
  * watches the Ingresses of its class with the pod's service account) in
  * front of cx-router, from the rack's registry, serving 80 and, with the
  * certificates of the Ingresses' TLS Secrets, 443; the snapshot and the
- * certificates live in an emptyDir. */
+ * certificates live in an emptyDir. The internal one also serves its
+ * hosts to peers on 8443 (mutual TLS, the peers of the rack's ConfigMap
+ * peers) and carries its pods' requests for peers' names from 8080. */
 static jv *
 router_deployment(const struct k8s_render_opts *o, const char *ns, const char *name,
     const char *role)
@@ -841,14 +850,17 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	jv *cmd = jv_array_new(), *vols = jv_array_new(), *vol = jv_object_new();
 	jv *mounts = jv_array_new(), *mount = jv_object_new();
 	char image[512];
-	const char *const names[] = { "http", "https" };
-	const int nums[] = { 80, 443 };
-	const char *const argv[] = { "cx-ingress", "--in-cluster", "--class", role, "--rack",
-		o->rack, "--routes",
-		"/run/cx/routes", "--certs", "/run/cx/certs", "--", "cx-router", "--name",
-		strcmp(role, "cx") == 0 ? "public" : "internal", "--rack", o->rack, "--routes",
-		"/run/cx/routes", "--listen", "0.0.0.0:80", "--listen-tls", "0.0.0.0:443", "--certs",
-		"/run/cx/certs" };
+	bool internal = strcmp(role, "cx") != 0;
+	const char *const names[] = { "http", "https", "peer", "egress" };
+	const int nums[] = { 80, 443, PEER_PORT, EGRESS_PORT };
+	const char *const ingress[] = { "cx-ingress", "--in-cluster", "--class", role, "--rack",
+		o->rack, "--routes", "/run/cx/routes", "--certs", "/run/cx/certs" };
+	const char *const router[] = { "--", "cx-router", "--name", internal ? "internal" :
+		"public", "--rack", o->rack, "--routes", "/run/cx/routes", "--listen", "0.0.0.0:80",
+		"--listen-tls", "0.0.0.0:443", "--certs", "/run/cx/certs" };
+	const char *const peer[] = { "--listen-peer", "0.0.0.0:8443", "--listen-egress",
+		"0.0.0.0:8080", "--peer-cert", PEER_DIR "/peer.pem", "--peer-key",
+		PEER_DIR "/peer.key" };
 
 	jv_set_int(spec, "replicas", 2);
 	jv_set_str(ml, "cx.rack", o->rack);
@@ -862,14 +874,22 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	    o->release : "latest");
 	jv_set_str(c, "name", "router");
 	jv_set_str(c, "image", image);
-	for (size_t i = 0; i < CX_ARRAY_LEN(argv); i++)
-		jv_push_str(cmd, argv[i]);
+	for (size_t i = 0; i < CX_ARRAY_LEN(ingress); i++)
+		jv_push_str(cmd, ingress[i]);
+	if (internal) {
+		jv_push_str(cmd, "--peers");
+		jv_push_str(cmd, PEER_DIR);
+	}
+	for (size_t i = 0; i < CX_ARRAY_LEN(router); i++)
+		jv_push_str(cmd, router[i]);
+	for (size_t i = 0; internal && i < CX_ARRAY_LEN(peer); i++)
+		jv_push_str(cmd, peer[i]);
 	jv_set_take(c, "command", cmd);
 	jv_set_str(mount, "name", "routes");
 	jv_set_str(mount, "mountPath", "/run/cx");
 	jv_push_take(mounts, mount);
 	jv_set_take(c, "volumeMounts", mounts);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < (internal ? 4u : 2u); i++) {
 		jv *p = jv_object_new();
 
 		jv_set_str(p, "name", names[i]);
@@ -890,11 +910,13 @@ router_deployment(const struct k8s_render_opts *o, const char *ns, const char *n
 	return d;
 }
 
-/* A LoadBalancer Service in front of component's pods; annotation key (or
- * NULL) makes it internal. */
+/* A Service of type (LoadBalancer, ClusterIP) in front of component's
+ * pods, port ports[i] to targets[i]; annotation key (or NULL) makes a load
+ * balancer internal. */
 static jv *
-load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
-    const char *component, const char *key, const char *value, const int *ports, size_t n)
+rack_service(const struct k8s_render_opts *o, const char *ns, const char *name,
+    const char *type, const char *component, const char *key, const char *value,
+    const int *ports, const int *targets, size_t n)
 {
 	jv *s = object("v1", "Service", name, ns, rack_labels(o, name));
 	jv *spec = jv_object_new(), *sel = jv_object_new(), *pl = jv_array_new();
@@ -905,7 +927,7 @@ load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
 		jv_set_str(ann, key, value);
 		jv_set_take(jv_get(s, "metadata"), "annotations", ann);
 	}
-	jv_set_str(spec, "type", "LoadBalancer");
+	jv_set_str(spec, "type", type);
 	jv_set_str(sel, "cx.rack", o->rack);
 	jv_set_str(sel, "cx.component", component);
 	jv_set_take(spec, "selector", sel);
@@ -913,7 +935,7 @@ load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
 		char pname[16];
 
 		snprintf(pname, sizeof(pname), "p%d", ports[i]);
-		jv_push_take(pl, service_port(pname, ports[i], ports[i], NULL));
+		jv_push_take(pl, service_port(pname, ports[i], targets[i], NULL));
 	}
 	jv_set_take(spec, "ports", pl);
 	jv_set_take(s, "spec", spec);
@@ -923,7 +945,8 @@ load_balancer(const struct k8s_render_opts *o, const char *ns, const char *name,
 jv *
 k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err, size_t errlen)
 {
-	static const int web[] = { 80, 443 }, peer[] = { 8443 };
+	static const int web[] = { 80, 443 }, peer[] = { PEER_PORT }, egress[] = { 80 };
+	static const int egress_to[] = { EGRESS_PORT };
 	const char *key = NULL, *value = NULL;
 	bool known = false;
 	char ns[64];
@@ -948,10 +971,66 @@ k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err, s
 	router_rbac(o, ns, docs);
 	jv_push_take(docs, router_deployment(o, ns, "router", "cx"));
 	jv_push_take(docs, router_deployment(o, ns, "router-internal", "cx-internal"));
-	jv_push_take(docs, load_balancer(o, ns, "router", "router", NULL, NULL, web, 2));
-	jv_push_take(docs, load_balancer(o, ns, "router-internal", "router-internal", key, value,
+	jv_push_take(docs, rack_service(o, ns, "router", "LoadBalancer", "router", NULL, NULL, web,
 	    web, 2));
+	jv_push_take(docs, rack_service(o, ns, "router-internal", "LoadBalancer",
+	    "router-internal", key, value, web, web, 2));
 	/* The peering endpoint: other racks reach it over TLS, wherever they are. */
-	jv_push_take(docs, load_balancer(o, ns, "peer", "router-internal", NULL, NULL, peer, 1));
+	jv_push_take(docs, rack_service(o, ns, "peer", "LoadBalancer", "router-internal", NULL,
+	    NULL, peer, peer, 1));
+	/* The way out to peers, for the cluster's pods: plain HTTP in, with
+	 * a peer's internal name as Host. */
+	jv_push_take(docs, rack_service(o, ns, "egress", "ClusterIP", "router-internal", NULL,
+	    NULL, egress, egress_to, 1));
+	return docs;
+}
+
+/* base64 of the n bytes at p (malloc'd). */
+static char *
+b64(const char *p, size_t n)
+{
+	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
+
+	base64_encode((const unsigned char *)p, n, out);
+	return out;
+}
+
+jv *
+k8s_render_peering(const struct k8s_render_opts *o, const char *cert, const char *key,
+    const struct k8s_peer *peers, size_t n)
+{
+	jv *docs = jv_array_new(), *cm, *data = jv_object_new();
+	struct buf lines;
+	char ns[64];
+
+	snprintf(ns, sizeof(ns), "%s-system", o->rack);
+	if (cert != NULL && key != NULL) {
+		jv *s = object("v1", "Secret", "peer", ns, rack_labels(o, "peer"));
+		jv *sd = jv_object_new();
+		char *c = b64(cert, strlen(cert)), *k = b64(key, strlen(key));
+
+		jv_set_str(s, "type", "kubernetes.io/tls");
+		jv_set_str(sd, "tls.crt", c);
+		jv_set_str(sd, "tls.key", k);
+		explicit_bzero(k, strlen(k));
+		free(c);
+		free(k);
+		jv_set_take(s, "data", sd);
+		jv_push_take(docs, s);
+	}
+	buf_init(&lines, 0);
+	for (size_t i = 0; i < n; i++) {
+		char pem[64];
+
+		buf_addf(&lines, "%s %s %s\n", peers[i].name, peers[i].endpoint,
+		    peers[i].internal_domain);
+		snprintf(pem, sizeof(pem), "%s.pem", peers[i].name);
+		jv_set_str(data, pem, peers[i].ca);
+	}
+	jv_set_str(data, "peers", buf_cstr(&lines));
+	buf_free(&lines);
+	cm = object("v1", "ConfigMap", "peers", ns, rack_labels(o, "peer"));
+	jv_set_take(cm, "data", data);
+	jv_push_take(docs, cm);
 	return docs;
 }

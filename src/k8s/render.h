@@ -65,12 +65,36 @@ jv *k8s_render(const struct manifest *m, const struct k8s_render_opts *o, char *
  * they route, Deployments router and router-internal — and three
  * LoadBalancer Services: router (public), router-internal (with the cloud's
  * internal load-balancer annotation) and peer (the TLS peering endpoint, as
- * `cx rack peer` reaches it). cloud: aws, gcp, azure, do or generic (no
+ * `cx rack peer` reaches it), and a ClusterIP Service egress (port 80 to the
+ * internal routers' egress listener on 8080: the way to peers' internal
+ * names). The internal routers also listen for peers on 8443 and keep their
+ * peer files in step with the peering's Secret and ConfigMap
+ * (k8s_render_peering; cx-ingress --peers). cloud: aws, gcp, azure, do or generic (no
  * annotation: say so to the user). Uses o->rack, o->registry, o->kube_minor.
  * NULL with err for an unknown cloud.
  */
 jv *k8s_render_rack(const struct k8s_render_opts *o, const char *cloud, char *err,
     size_t errlen);
+
+/* A rack a Kubernetes rack is peered with over TLS (peers.h), as its
+ * ConfigMap peers gives it to the internal routers' cx-ingress. */
+struct k8s_peer {
+	const char *name;            /* the peer rack's name */
+	const char *endpoint;        /* its peer listener, IPv4:PORT */
+	const char *internal_domain; /* the names its egress carries there */
+	const char *ca;              /* its CA certificate, PEM */
+};
+
+/*
+ * The rack's peering on its cluster, in Namespace RACK-system, as a jv
+ * array (owned): Secret peer (type kubernetes.io/tls: tls.crt and tls.key,
+ * the rack's peer identity; left out when cert is NULL) and ConfigMap
+ * peers, whose key "peers" holds a line "NAME ENDPOINT DOMAIN" per peer
+ * and key NAME.pem each peer's CA (k8s/peering.h reads it). The same
+ * peers in the same order render the same objects. Uses o->rack.
+ */
+jv *k8s_render_peering(const struct k8s_render_opts *o, const char *cert, const char *key,
+    const struct k8s_peer *peers, size_t n);
 
 /* The image service s runs: its image: as given, else its build's as a
  * Kubernetes rack pushes it, REGISTRY/RACK-APP:SERVICE.BUILD (lower-case;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rackd/api.h"
+#include "rackd/kpeers.h"
 #include "rackd/peers.h"
 #include "rackd/rack.h"
 #include "rackd/store.h"
@@ -30,7 +31,7 @@ refuse_lab(struct rack *r, struct api_resp *s)
 void
 api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 {
-	char endpoint[64], domain[256], err[512];
+	char endpoint[300], domain[256], err[1024];
 
 	(void)q;
 	if (refuse_lab(r, s))
@@ -39,7 +40,13 @@ api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 		api_error(s, 500, "%s", err);
 		return;
 	}
-	peers_endpoint(r, endpoint, sizeof(endpoint));
+	/* A Kubernetes rack's: the address its cloud gave Service peer. */
+	if (!r->kube)
+		peers_endpoint(r, endpoint, sizeof(endpoint));
+	else if (kpeers_endpoint(r, endpoint, sizeof(endpoint), err, sizeof(err)) == -1) {
+		api_error(s, 409, "%s", err);
+		return;
+	}
 	peers_internal_domain(r, domain, sizeof(domain));
 	s->json = jv_object_new();
 	jv_set_str(s->json, "name", r->name);
@@ -47,6 +54,7 @@ api_peering_get(struct rack *r, struct api_req *q, struct api_resp *s)
 	jv_set_str(s->json, "endpoint", endpoint);
 	jv_set_str(s->json, "internal_domain", domain);
 	jv_set_bool(s->json, "loopback", strncmp(endpoint, "127.", 4) == 0);
+	jv_set_bool(s->json, "kubernetes", r->kube);
 }
 
 void

@@ -26,6 +26,7 @@
 #include "rackd/api.h"
 #include "rackd/build.h"
 #include "rackd/kdeploy.h"
+#include "rackd/kpeers.h"
 #include "rackd/manifest.h"
 #include "rackd/rack.h"
 #include "rackd/store.h"
@@ -53,17 +54,28 @@ answer_docs(struct api_resp *s, const jv *body, jv *docs)
 static void
 render_system(struct rack *r, const jv *body, struct api_resp *s)
 {
-	char registry[256], err[256];
+	char registry[256], err[1024];
 	struct k8s_render_opts o = { .rack = r->name, .registry = registry,
 		.release = CX_VERSION_TAG };
 	jv *docs;
 
 	rack_param(r, "registry", registry, sizeof(registry));
+	jv *peering;
+
 	if ((docs = k8s_render_rack(&o, jv_str_or(body, "cloud", "generic"), err,
 	    sizeof(err))) == NULL) {
 		api_error(s, 400, "%s", err);
 		return;
 	}
+	/* Its peering: its peer identity and the peers the store has. */
+	if ((peering = kpeers_render(r, err, sizeof(err))) == NULL) {
+		api_error(s, 500, "%s", err);
+		jv_free(docs);
+		return;
+	}
+	for (size_t i = 0; i < jv_len(peering); i++)
+		jv_push_take(docs, jv_copy(jv_at(peering, i)));
+	jv_free(peering);
 	answer_docs(s, body, docs);
 	jv_free(docs);
 }

@@ -17,6 +17,7 @@
 #include "common/tls.h"
 #include "common/util.h"
 #include "lab/lab.h"
+#include "rackd/kpeers.h"
 #include "rackd/params.h"
 #include "rackd/rack.h"
 
@@ -376,6 +377,39 @@ peer_get(struct rack *r, const char *name, struct st_peer *out)
 	return found;
 }
 
+/* Puts peer name's CA file back as old has it, or (old NULL) removes it. */
+static void
+restore_ca(struct rack *r, const char *name, const struct st_peer *old)
+{
+	char path[4200], why[512];
+
+	if (old != NULL && (write_ca(r, old, why, sizeof(why)) == -1 ||
+	    install_ca(r, name, true, why, sizeof(why)) == -1))
+		log_warnx("rack %s: cannot put peer %s's CA file back: %s", r->name, name, why);
+	if (old == NULL) {
+		ca_path(r, name, path, sizeof(path));
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("rack %s: cannot remove %s", r->name, path);
+	}
+}
+
+/* Gives a Kubernetes rack's cluster its peering as the store has it now
+ * (kpeers.h). -1 with err naming peer `name`'s change. */
+static int
+kube_sync(struct rack *r, const char *name, char *err, size_t errlen)
+{
+	char why[1024];
+
+	if (kpeers_apply(r, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "peer %s: rack %s cannot give its cluster the peering: %s", name,
+		    r->name, why);
+		return -1;
+	}
+	log_info("rack %s: its cluster's ConfigMap %s-system/peers has its peers", r->name,
+	    r->name);
+	return 0;
+}
+
 int
 peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 {
@@ -421,11 +455,18 @@ peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen)
 		install_ca(r, p->name, false, NULL, 0);
 		goto out;
 	}
-	if (install_ca(r, p->name, true, err, errlen) == -1) {
+	/* A Kubernetes rack's peer listener is on its cluster: the cluster's
+	 * ConfigMap peers is given the store's peers. */
+	if (install_ca(r, p->name, true, err, errlen) == -1 ||
+	    (r->kube && kube_sync(r, p->name, err, errlen) == -1)) {
 		/* The store goes back to what it had, which its CA file still is. */
 		if ((had ? store_peer_put(r->store, &old) : store_peer_delete(r->store, p->name)) == -1)
 			log_warnx("rack %s: cannot undo peer %s in the store: %s", r->name, p->name,
 			    store_error(r->store));
+		/* The CA file too, if it went in place (a Kubernetes rack's cluster
+		 * refused): the old peer's CA again, or none. */
+		if (r->kube)
+			restore_ca(r, p->name, had ? &old : NULL);
 		goto out;
 	}
 	rc = 0;
@@ -460,6 +501,12 @@ peers_remove(struct rack *r, const char *name, char *err, size_t errlen)
 	dns_sync(r);
 	log_info("rack %s: unpeered from rack %s", r->name, name);
 	rack_routes_changed(r);
+	if (r->kube && kube_sync(r, name, err, errlen) == -1) {
+		/* Forgotten here; cx rack apply gives the cluster the store's peers. */
+		str_copy(err + strlen(err), errlen - strlen(err), "; this rack forgot it, but its "
+		    "cluster trusts it until cx rack apply succeeds");
+		return -1;
+	}
 	return 0;
 }
 

@@ -47,11 +47,15 @@ void peers_internal_domain(struct rack *r, char *out, size_t outlen);
  * this rack's names (domain, domain_internal, RACK.local) nor another
  * peer's. Stores it (replacing what that name had), then puts its CA file
  * in place, sets its names in a host rack's DNS (unsetting those it had
- * before) and has the routers synced. -1 with a one-line err naming what
- * was wrong; the store and the files are then as they were. */
+ * before) and has the routers synced. A Kubernetes rack then gives its
+ * cluster its peering (kpeers_apply); a refusal undoes the peer here too.
+ * -1 with a one-line err naming what was wrong; the store and the files
+ * are then as they were. */
 int peers_add(struct rack *r, struct st_peer *p, char *err, size_t errlen);
 /* Forgets peer `name` (the store first), then removes its CA file and its
- * DNS names. 1 if there was none. */
+ * DNS names; a Kubernetes rack then gives its cluster the peers left (-1
+ * with err when that fails: forgotten here, still trusted there until
+ * cx rack apply). 1 if there was none. */
 int peers_remove(struct rack *r, const char *name, char *err, size_t errlen);
 /* Rewrites every peer's CA file from the store and removes the others,
  * and makes a host rack's DNS answer the store's peers' names and no

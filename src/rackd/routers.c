@@ -693,7 +693,8 @@ routers_sync(struct rack *r)
 		    (i == ROUTER_INTERNAL && rack_param_bool(r, "internal_router")) ||
 		    (i == ROUTER_PEER && peers_any(r));
 
-		if (r->exiting)
+		/* A Kubernetes rack's routers are pods on its cluster. */
+		if (r->exiting || r->kube)
 			want = false;
 		rp->wanted = want;
 		if (!want) {

@@ -1,7 +1,8 @@
 /*
  * routers.h — the rack's two routers as processes, and the route snapshots
  * the daemon pushes to them (docs/routes.md). The public router always runs;
- * the internal one while param internal_router is true.
+ * the internal one while param internal_router is true. A Kubernetes rack
+ * runs none here: its routers are pods on its cluster (kpeers.h, render.h).
  */
 #ifndef CX_ROUTERS_H
 #define CX_ROUTERS_H

@@ -13,7 +13,8 @@ PLURAL = {"Namespace": "namespaces", "Secret": "secrets", "Service": "services",
           "StatefulSet": "statefulsets", "Ingress": "ingresses", "CronJob": "cronjobs",
           "IngressClass": "ingressclasses", "ServiceAccount": "serviceaccounts",
           "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
-          "HorizontalPodAutoscaler": "horizontalpodautoscalers"}
+          "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+          "ConfigMap": "configmaps"}
 
 def path(o):
     api, kind, md = o["apiVersion"], o["kind"], o["metadata"]

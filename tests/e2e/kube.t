@@ -9,8 +9,8 @@
 # render changes nothing (every resourceVersion stays). An object the server
 # must refuse is refused (so the verdicts are the server's). The rack's own
 # objects (cx rack render system: routers, LoadBalancer Services with each
-# cloud's internal annotation, the peering endpoint) are applied too. No scheduler or
-# kubelet runs: nothing here starts a pod (docs/kubernetes.md).
+# cloud's internal annotation, the peering endpoint, the egress Service, the
+# peering's Secret and ConfigMap) are applied too. No scheduler or kubelet runs: nothing here starts a pod (docs/kubernetes.md).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-kube.sh"
 APPLY="/usr/bin/python3 $ROOT/tests/e2e/kube-apply.py"
@@ -72,13 +72,14 @@ is "$rc" 1 "an Ingress with a pathType Kubernetes lacks is refused"
 like "$out" "^Ingress web rejected: .*pathType" "...by the server, naming pathType" 
 
 # The rack's own objects: routers, their LoadBalancer Services (the
-# internal one with each cloud's annotation) and the peering endpoint.
+# internal one with each cloud's annotation), the peering endpoint, the
+# egress Service and the peering's Secret and ConfigMap.
 sys=$(cx rack render system --cloud aws -r kube 2>"$K/sys.err"); rc=$?
 ok $rc "cx rack render system --cloud aws" "$(cat "$K/sys.err")"
 printf '%s\n' "$sys" >"$K/sys.yaml"
 kinds=$(grep '^kind: ' "$K/sys.yaml" | sort | uniq -c | awk '{ printf "%s %s, ", $3, $1 }')
-is "$kinds" "ClusterRole 1, ClusterRoleBinding 1, Deployment 2, IngressClass 2, Namespace 1, Service 3, ServiceAccount 1, " \
-    "...IngressClasses cx and cx-internal, the routers, their account and role, three Services"
+is "$kinds" "ClusterRole 1, ClusterRoleBinding 1, ConfigMap 1, Deployment 2, IngressClass 2, Namespace 1, Secret 1, Service 4, ServiceAccount 1, " \
+    "...IngressClasses cx and cx-internal, the routers, their account and role, four Services, the peering's Secret and ConfigMap"
 out=$($APPLY "$URL" "$TOKEN" apply <"$K/sys.yaml" 2>&1); ok $? "the API server takes every one of them" "$out"
 again=$(cx rack render system --cloud aws -r kube 2>/dev/null | $APPLY "$URL" "$TOKEN" apply 2>&1)
 is "$(diff <(printf '%s\n' "$out") <(printf '%s\n' "$again") | grep '^[<>]')" "" "...and a second apply changes none"
@@ -87,6 +88,8 @@ like "$stored" '"service\.beta\.kubernetes\.io/aws-load-balancer-scheme": "inter
 like "$stored" '"type": "LoadBalancer"' "...of type LoadBalancer"
 stored=$(kube_get "/api/v1/namespaces/kube-system/services/peer")
 like "$stored" '"port": 8443' "the peering endpoint is a LoadBalancer Service on 8443"
+stored=$(kube_get "/api/v1/namespaces/kube-system/services/egress" | tr -d ' \n')
+like "$stored" '"port":80,"targetPort":8080.*"type":"ClusterIP"' "Service egress: port 80 to the internal routers' egress listener on 8080"
 for pair in "gcp networking\.gke\.io/load-balancer-type: Internal" \
     "azure service\.beta\.kubernetes\.io/azure-load-balancer-internal: \"true\"" \
     "do service\.beta\.kubernetes\.io/do-loadbalancer-network: INTERNAL"; do
@@ -116,7 +119,7 @@ kubeconfig "https://127.0.0.1:$dead" "$CA" "    token: $TOKEN" >"$K/kubeconfig-d
 out=$(cx rack install kubernetes kdry kubeconfig="$K/kubeconfig-dead" cloud=do --dry-run 2>"$K/dry.err"); rc=$?
 ok $rc "cx rack install kubernetes --dry-run with a kubeconfig whose server is down" "$(cat "$K/dry.err")"
 is "$(printf '%s\n' "$out" | grep '^kind: ' | sort | uniq -c | awk '{ printf "%s %s, ", $3, $1 }')" \
-    "ClusterRole 1, ClusterRoleBinding 1, Deployment 2, IngressClass 2, Namespace 1, Service 3, ServiceAccount 1, " \
+    "ClusterRole 1, ClusterRoleBinding 1, ConfigMap 1, Deployment 2, IngressClass 2, Namespace 1, Secret 1, Service 4, ServiceAccount 1, " \
     "...prints the rack's own objects on stdout"
 like "$out" "do-loadbalancer-network: INTERNAL" "...for its cloud (do)"
 like "$(cx rack -r kdry 2>&1)" "Provider +kubernetes" "...and records the rack: cx rack says Provider kubernetes"
@@ -134,7 +137,7 @@ t0=$(date +%s%N)
 out=$(cx rack install kubernetes k8s kubeconfig="$K/user/config" cloud=gcp registry=registry.example.test:5000/team 2>&1); rc=$?
 note "install with apply took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 ok $rc "cx rack install kubernetes k8s kubeconfig=FILE cloud=gcp" "$out"
-is "$(printf '%s\n' "$out" | grep -c ' applied [0-9]')" 11 "...applies each of the rack's 11 objects, with its resourceVersion"
+is "$(printf '%s\n' "$out" | grep -c ' applied [0-9]')" 14 "...applies each of the rack's 14 objects, with its resourceVersion"
 stored=$(kube_get "/api/v1/namespaces/k8s-system/services/router-internal")
 like "$stored" '"networking\.gke\.io/load-balancer-type": "Internal"' "...router-internal on the cluster carries GKE's internal annotation"
 like "$stored" '"manager": "cx-k8s"' "...applied with the rack's field manager cx-k8s"

@@ -2,7 +2,12 @@
  * test_ingress.c — the route snapshot cx-ingress makes from Ingresses,
  * Services and Endpoints (k8s_ingress_snapshot), case by case, and the
  * watch's events applied to what it holds (k8s_watch_event). The objects
- * are JSON as the API server sends them.
+ * are JSON as the API server sends them. Also a Kubernetes rack's peering
+ * as its cluster holds it: what k8s_render_peering renders (Secret peer,
+ * ConfigMap peers) and what cx-ingress --peers reads back of the ConfigMap
+ * (k8s_peering_parse), including what it must leave out: a line that would
+ * write a snapshot line of its own, an endpoint that is not IPv4:PORT, a
+ * peer without its CA, a name or domain twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +22,11 @@
 #include "common/jv.h"
 #include "common/util.h"
 #include "k8s/ingress.h"
+#include "k8s/peering.h"
+#include "k8s/render.h"
 #include "k8s/watch.h"
+
+#define CA "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 static jv *
 parse(const char *text)
@@ -362,6 +371,142 @@ watch_events(void **state)
 	jv_free(items);
 }
 
+static void
+render_then_read_back(void **state)
+{
+	struct k8s_render_opts o = { .rack = "kb" };
+	const struct k8s_peer peers[] = {
+		{ "a", "127.0.0.1:4100", "a-internal.localhost", CA },
+		{ "c", "198.51.100.7:8443", "c.internal.example", CA },
+	};
+	jv *docs = k8s_render_peering(&o, "CERT", "KEY", peers, 2), *again;
+	const jv *sec = jv_at(docs, 0), *cm = jv_at(docs, 1);
+	struct k8s_peering_entry *e;
+	struct buf warn;
+	size_t n;
+	char *d1, *d2;
+
+	(void)state;
+	assert_int_equal(jv_len(docs), 2);
+	assert_string_equal(jv_str(sec, "kind"), "Secret");
+	assert_string_equal(jv_str(sec, "type"), "kubernetes.io/tls");
+	assert_string_equal(jv_str(jv_get(sec, "metadata"), "namespace"), "kb-system");
+	assert_string_equal(jv_str(jv_get(sec, "data"), "tls.crt"), "Q0VSVA==");
+	assert_string_equal(jv_str(jv_get(sec, "data"), "tls.key"), "S0VZ");
+	assert_string_equal(jv_str(cm, "kind"), "ConfigMap");
+	assert_string_equal(jv_str(jv_get(cm, "metadata"), "name"), "peers");
+	assert_string_equal(jv_str(jv_get(cm, "data"), "peers"),
+	    "a 127.0.0.1:4100 a-internal.localhost\nc 198.51.100.7:8443 c.internal.example\n");
+	assert_string_equal(jv_str(jv_get(cm, "data"), "c.pem"), CA);
+	/* The same peers render the same objects (a second apply changes nothing). */
+	again = k8s_render_peering(&o, "CERT", "KEY", peers, 2);
+	d1 = jv_dump(docs);
+	d2 = jv_dump(again);
+	assert_string_equal(d1, d2);
+	free(d1);
+	free(d2);
+	jv_free(again);
+
+	buf_init(&warn, 0);
+	assert_int_equal(k8s_peering_parse(cm, &e, &n, &warn), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(e[0].name, "a");
+	assert_string_equal(e[0].ip, "127.0.0.1");
+	assert_string_equal(e[0].port, "4100");
+	assert_string_equal(e[0].domain, "a-internal.localhost");
+	assert_string_equal(e[1].ip, "198.51.100.7");
+	assert_string_equal(e[1].ca, CA);
+	assert_int_equal(warn.len, 0);
+	k8s_peering_free(e, n);
+	buf_free(&warn);
+	jv_free(docs);
+}
+
+static void
+no_peers(void **state)
+{
+	struct k8s_render_opts o = { .rack = "kb" };
+	jv *docs = k8s_render_peering(&o, NULL, NULL, NULL, 0);
+	struct k8s_peering_entry *e;
+	struct buf warn;
+	size_t n = 9;
+
+	(void)state;
+	/* No identity given: the ConfigMap alone, its peers "" (not left out:
+	 * an apply then empties what the cluster had). */
+	assert_int_equal(jv_len(docs), 1);
+	assert_string_equal(jv_str(jv_get(jv_at(docs, 0), "data"), "peers"), "");
+	buf_init(&warn, 0);
+	assert_int_equal(k8s_peering_parse(jv_at(docs, 0), &e, &n, &warn), 0);
+	assert_int_equal(n, 0);
+	k8s_peering_free(e, n);
+	/* No ConfigMap at all: no peers. */
+	assert_int_equal(k8s_peering_parse(NULL, &e, &n, &warn), 0);
+	assert_int_equal(n, 0);
+	k8s_peering_free(e, n);
+	assert_int_equal(warn.len, 0);
+	buf_free(&warn);
+	jv_free(docs);
+}
+
+static void
+bad_lines_are_left_out(void **state)
+{
+	jv *cm = parse("{\"data\":{\"peers\":\""
+	    "a 10.0.0.1:8443 a.test\\n"
+	    "Bad 10.0.0.2:8443 b.test\\n"
+	    "h lb.example.com:8443 h.test\\n"
+	    "s 10.0.0.3:8443 s.test egress x.test s 1.2.3.4 9\\n"
+	    "d 10.0.0.4:8443 UPPER.test\\n"
+	    "n 10.0.0.5:8443 n.test\\n"
+	    "a 10.0.0.6:8443 a2.test\\n"
+	    "z 10.0.0.7:8443 a.test\\n"
+	    "m 10.0.0.8:8443 m.test\\n\","
+	    "\"a.pem\":\"" "-----BEGIN CERTIFICATE-----\\nX\\n-----END CERTIFICATE-----\\n" "\","
+	    "\"z.pem\":\"" "-----BEGIN CERTIFICATE-----\\nX\\n-----END CERTIFICATE-----\\n" "\","
+	    "\"m.pem\":\"" "-----BEGIN CERTIFICATE-----\\nX\\n-----END CERTIFICATE-----\\n"
+	    "-----BEGIN PRIVATE KEY-----\\nY\\n-----END PRIVATE KEY-----\\n" "\","
+	    "\"h.pem\":\"x\"}}");
+	struct k8s_peering_entry *e;
+	struct buf warn;
+	size_t n;
+	const char *w;
+
+	(void)state;
+	buf_init(&warn, 0);
+	assert_int_equal(k8s_peering_parse(cm, &e, &n, &warn), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].name, "a");
+	assert_string_equal(e[0].ip, "10.0.0.1");
+	w = buf_cstr(&warn);
+	assert_non_null(strstr(w, "line \"Bad 10.0.0.2:8443 b.test\" left out: the name is not a "
+	    "rack name\n"));
+	assert_non_null(strstr(w, "line \"h lb.example.com:8443 h.test\" left out: the endpoint is "
+	    "not IPv4:PORT\n"));
+	assert_non_null(strstr(w, "\"s 10.0.0.3:8443 s.test egress x.test s 1.2.3.4 9\" left out: "
+	    "want NAME IP:PORT DOMAIN\n"));
+	assert_non_null(strstr(w, "UPPER.test\" left out: the internal domain is not a domain "
+	    "name\n"));
+	assert_non_null(strstr(w, "\"n 10.0.0.5:8443 n.test\" left out: its CA (key NAME.pem) is "
+	    "not one PEM certificate\n"));
+	assert_non_null(strstr(w, "\"a 10.0.0.6:8443 a2.test\" left out: its name is an earlier "
+	    "peer's\n"));
+	assert_non_null(strstr(w, "\"z 10.0.0.7:8443 a.test\" left out: its internal domain is an "
+	    "earlier peer's\n"));
+	assert_non_null(strstr(w, "\"m 10.0.0.8:8443 m.test\" left out: its CA (key NAME.pem) is "
+	    "not one PEM certificate\n"));
+	k8s_peering_free(e, n);
+	buf_free(&warn);
+	jv_free(cm);
+	/* data.peers that is not text: -1, nothing read. */
+	cm = parse("{\"data\":{\"peers\":7}}");
+	buf_init(&warn, 0);
+	assert_int_equal(k8s_peering_parse(cm, &e, &n, &warn), -1);
+	assert_int_equal(n, 0);
+	buf_free(&warn);
+	jv_free(cm);
+}
+
 int
 main(void)
 {
@@ -374,6 +519,9 @@ main(void)
 		cmocka_unit_test(only_the_racks_own),
 		cmocka_unit_test(too_large_is_refused),
 		cmocka_unit_test(watch_events),
+		cmocka_unit_test(render_then_read_back),
+		cmocka_unit_test(no_peers),
+		cmocka_unit_test(bad_lines_are_left_out),
 	};
 
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
