@@ -114,7 +114,7 @@ struct h2 {
 	size_t block_bytes;		/* of the header block being received */
 	bool calm;			/* a limit was broken: GOAWAY queued, nothing more read */
 	bool draining;			/* shutting down: GOAWAY(NO_ERROR) queued */
-	int64_t io_deadline;		/* 60 s after the last byte either way */
+	int64_t io_deadline;		/* --idle-timeout after the last byte either way */
 	int64_t idle_since;		/* when the last stream closed (or the start) */
 	/* Streams we reset (a client can make us: "MadeYouReset"): a bucket
 	 * of H2_RESET_BURST, refilled by H2_RESET_RATE a second. */
@@ -128,6 +128,13 @@ static int64_t
 h2_now(const struct h2 *h)
 {
 	return conn_now(h->c);
+}
+
+/* --idle-timeout */
+static int
+h2_idle_ms(const struct h2 *h)
+{
+	return h->c->w->cfg->idle_timeout_ms;
 }
 
 static int
@@ -1174,7 +1181,7 @@ h2_begin(struct conn *c)
 	h->idle_since = conn_now(c);
 	h->our_resets = H2_RESET_BURST;
 	h->our_resets_at = h->idle_since;
-	h->io_deadline = h->idle_since + IDLE_TIMEOUT_MS;
+	h->io_deadline = h->idle_since + h2_idle_ms(h);
 	c->deadline = h->io_deadline;
 	return 0;
 }
@@ -1269,8 +1276,8 @@ h2_set_deadline(struct h2 *h)
 
 	/* With no stream open, only a new stream keeps the connection: PINGs
 	 * and SETTINGS do not. */
-	if (h->nstreams == 0 && h->idle_since + IDLE_TIMEOUT_MS < d)
-		d = h->idle_since + IDLE_TIMEOUT_MS;
+	if (h->nstreams == 0 && h->idle_since + h2_idle_ms(h) < d)
+		d = h->idle_since + h2_idle_ms(h);
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
 		if (st->deadline != 0 && st->deadline < d)
@@ -1313,7 +1320,7 @@ h2_step(struct conn *c)
 		}
 		if (c->in_len > c->in_off) {
 			progress = true;
-			h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
+			h->io_deadline = conn_now(c) + h2_idle_ms(h);
 			if (h2_recv(h) == -1) {
 				conn_free(c);
 				return STEP_FREED;
@@ -1327,7 +1334,7 @@ h2_step(struct conn *c)
 	}
 	if (r == 1) {
 		progress = true;
-		h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
+		h->io_deadline = conn_now(c) + h2_idle_ms(h);
 	}
 	if ((!nghttp2_session_want_read(h->s) || c->rd_eof || h->calm ||
 	    (h->draining && h->nstreams == 0)) &&
@@ -1365,7 +1372,7 @@ h2_timeout(struct conn *c)
 			stream_release_upstream(st);
 		}
 	}
-	if (h->nstreams == 0 && now >= h->idle_since + IDLE_TIMEOUT_MS) {
+	if (h->nstreams == 0 && now >= h->idle_since + h2_idle_ms(h)) {
 		conn_free(c);	/* no stream for that long */
 		return STEP_FREED;
 	}
@@ -1382,7 +1389,7 @@ h2_timeout(struct conn *c)
 			conn_free(c);
 			return STEP_FREED;
 		}
-		h->io_deadline = now + IDLE_TIMEOUT_MS;
+		h->io_deadline = now + h2_idle_ms(h);
 	}
 	return STEP_MORE;
 }

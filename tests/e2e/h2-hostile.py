@@ -244,7 +244,7 @@ def silent(port, authority):
                  frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
                        literal(":scheme", "http") + literal(":path", "/") +
                        literal(":authority", authority)))
-    return watch(sock, t0, 80)
+    return watch(sock, t0, 10)
 
 
 def main():
