@@ -15,7 +15,8 @@
  *        given back as it goes upstream), response head ──► ANSWERED:
  *        body from the upstream into the stream's buffer (H2_STREAM_BUF;
  *        the upstream is not read while it is full), out as DATA as the
- *        client's windows allow
+ *        client's windows allow (a window of 0 that lasts --idle-timeout
+ *        while bytes wait: reset)
  *   the stream closes (both ends done, or a reset) ──► counted, logged, freed
  *
  * The request goes upstream as HTTP/1.1: its HTTP/2 header list becomes an
@@ -91,6 +92,7 @@ struct h2_stream {
 	struct buf rsb;			/* response body for the client */
 	size_t rsb_off;
 	bool rs_eof, deferred, submitted;
+	int64_t stalled_since;		/* its DATA waits on a window of 0 since (0: not) */
 
 	/* For the log and the metrics. */
 	bool active;
@@ -1269,10 +1271,30 @@ h2_send(struct h2 *h)
 	}
 }
 
+/* A stream with answer bytes to send while the client's window (the
+ * stream's or the connection's) is 0 waits on the client alone, which a
+ * client that never opens it and PINGs to look alive would make last
+ * forever: it gets --idle-timeout from when that began (h2_timeout resets
+ * it). Returns when it is given up, 0: not stalled. */
+static int64_t
+stream_stall_deadline(struct h2_stream *st, int64_t now)
+{
+	struct h2 *h = st->h2;
+	bool stalled = st->submitted && st->rsb.len > st->rsb_off &&
+	    (nghttp2_session_get_stream_remote_window_size(h->s, st->id) <= 0 ||
+	    nghttp2_session_get_remote_window_size(h->s) <= 0);
+
+	if (!stalled)
+		st->stalled_since = 0;
+	else if (st->stalled_since == 0)
+		st->stalled_since = now;
+	return stalled ? st->stalled_since + h2_idle_ms(h) : 0;
+}
+
 static void
 h2_set_deadline(struct h2 *h)
 {
-	int64_t d = h->io_deadline;
+	int64_t d = h->io_deadline, now = h2_now(h);
 
 	/* With no stream open, only a new stream keeps the connection: PINGs
 	 * and SETTINGS do not. */
@@ -1280,8 +1302,12 @@ h2_set_deadline(struct h2 *h)
 		d = h->idle_since + h2_idle_ms(h);
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
+		int64_t stall = stream_stall_deadline(st, now);
+
 		if (st->deadline != 0 && st->deadline < d)
 			d = st->deadline;
+		if (stall != 0 && stall < d)
+			d = stall;
 	}
 	h->c->deadline = d;
 }
@@ -1359,6 +1385,17 @@ h2_timeout(struct conn *c)
 	struct worker *w = c->w;
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
+		if (st->stalled_since != 0 && now >= st->stalled_since + h2_idle_ms(h)) {
+			log_debug("stream %d of %s: the client's window stayed 0 for %d ms: reset",
+			    st->id, c->peer_ip, h2_idle_ms(h));
+			st->stalled_since = 0;
+			st->deadline = 0;
+			nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+			stream_release_upstream(st);
+			buf_reset(&st->rsb);
+			st->rsb_off = 0;
+			continue;
+		}
 		if (st->deadline == 0 || now < st->deadline)
 			continue;
 		st->deadline = 0;

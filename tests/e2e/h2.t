@@ -57,6 +57,13 @@ wait_port $PT || echo "# router did not start: $(cat "$T/router.log")"
 timeout 30 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR nowhere.localhost silent >"$T/silent.out" 2>&1 &
 SILENT=$!
 track $SILENT
+# Clients whose stream window is 0 (SETTINGS_INITIAL_WINDOW_SIZE 0) and that
+# PING every 0.2 s: a local answer (404) and an upstream's, checked at the end.
+for zw in nowhere.localhost $S; do
+	timeout 30 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $zw zero-window >"$T/zw-$zw.out" 2>&1 &
+	track $!
+	ZW+=" $!"
+done
 
 TC=(curl -s --max-time 10 --cacert "$T/ca.pem" --resolve "$S:$PT:127.0.0.1")
 TURL=https://$S:$PT
@@ -164,7 +171,7 @@ done
 timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S slow-reader >"$T/slow-reader.out" 2>&1 &
 SLOW=$!
 track $SLOW
-sleep 2
+sleep 1	# before the streams, stalled on windows of 0, are reset at --idle-timeout
 rss_slow=$(rss)
 wait $SLOW
 note "router RSS with 100 streams of 50 MB answers unread: $rss_slow kB"
@@ -185,7 +192,11 @@ ok $([ $((rss1 - rss0)) -lt 30000 ]; echo $?) "the router's RSS grew by less tha
 out=$("${TC[@]}" --http2 -w ' %{http_version}' $TURL/ | tr -d '\n')
 is "$out" "one 2" "the router still serves HTTP/2 after the hostile peers"
 
-wait $SILENT
+wait $SILENT $ZW
+for zw in nowhere.localhost $S; do
+	like "$(cat "$T/zw-$zw.out")" '^reset 8 [23][0-9]{3}$' \
+		"a client that never opens its window (and PINGs): the answer's stream ($zw) is reset (CANCEL) after --idle-timeout 2"
+done
 like "$(cat "$T/silent.out")" '^closed [23][0-9]{3}$' \
 	"a stream whose client went silent (no body, no byte) does not keep the connection past --idle-timeout 2"
 
