@@ -109,30 +109,40 @@ usage(void)
 }
 
 /* Writes DIR/HOST.key then DIR/HOST.pem (each by rename: the router sees
- * a new file) when they differ from what is there. True when written. */
-static bool
-write_cert(const char *dir, const struct k8s_ingress_cert *c)
+ * a new file) when they differ from what is there; *changed when written.
+ * -1 when one cannot be written (a full or read-only DIR): both are then
+ * removed, as far as DIR lets, so that the router holds no key of one
+ * certificate with the other's PEM. */
+static int
+write_cert(const char *dir, const struct k8s_ingress_cert *c, bool *changed)
 {
 	char path[4400], *have;
 	size_t len;
-	bool changed = false;
+	int rc = 0;
 	const struct { const char *ext, *data; size_t n; } f[2] = {
 		{ "key", c->key, c->key_len }, { "pem", c->cert, c->cert_len },
 	};
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2 && rc == 0; i++) {
 		snprintf(path, sizeof(path), "%s/%s.%s", dir, c->host, f[i].ext);
 		have = read_file(path, 1u << 20, &len);
 		if (have == NULL || len != f[i].n || memcmp(have, f[i].data, len) != 0) {
-			if (write_file_atomic(path, f[i].data, f[i].n, 0600) == -1)
-				log_warn("cannot write %s", path);
-			changed = true;
+			if (write_file_atomic(path, f[i].data, f[i].n, 0600) == -1) {
+				log_warn("cannot write %s: %s is served over plain HTTP only", path,
+				    c->host);
+				rc = -1;
+			}
+			*changed = true;
 		}
 		if (have != NULL)
 			explicit_bzero(have, len);
 		free(have);
 	}
-	return changed;
+	for (int i = 0; i < 2 && rc == -1; i++) {
+		snprintf(path, sizeof(path), "%s/%s.%s", dir, c->host, f[i].ext);
+		unlink(path);
+	}
+	return rc;
 }
 
 /* Writes data to path (0600, by rename) unless it holds that already.
@@ -304,6 +314,28 @@ peer_lines(struct state *st, jv **v, struct buf *text, struct buf *warn, bool *r
 	return full;
 }
 
+/* The snapshot made again into *text and *warn (emptied first) with the
+ * hosts in unwritten ("\n"-framed) served over plain HTTP only: their
+ * certificates could not be written, and a host flagged redirect without
+ * one would answer neither way. 0, or -1 when it passes SNAPSHOT_MAX. */
+static int
+remake_without(jv **v, const struct state *st, const char *unwritten, struct buf *text,
+    struct buf *warn)
+{
+	struct k8s_ingress_scope scope = st->scope;
+	struct k8s_ingress_cert *certs = NULL;
+	size_t ncerts = 0;
+	int rc;
+
+	scope.unwritten = unwritten;
+	buf_reset(text);
+	buf_reset(warn);
+	rc = k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], &scope, text, warn, &certs,
+	    &ncerts);
+	k8s_ingress_certs_free(certs, ncerts);
+	return rc;
+}
+
 /* Makes the snapshot of what the watches hold and writes what changed: the
  * certificates first, then the snapshot that names their hosts. True when
  * the router must reload; false when nothing changed, not everything is
@@ -312,7 +344,7 @@ static bool
 make_snapshot(struct k8s_watch *w, struct state *st)
 {
 	jv *v[W_COUNT] = { NULL };
-	struct buf text, warn;
+	struct buf text, warn, unwritten;
 	struct k8s_ingress_cert *certs = NULL;
 	size_t ncerts = 0;
 	bool reload = false;
@@ -323,6 +355,8 @@ make_snapshot(struct k8s_watch *w, struct state *st)
 	}
 	buf_init(&text, SNAPSHOT_MAX);
 	buf_init(&warn, 64u << 10);
+	buf_init(&unwritten, 0);
+	buf_adds(&unwritten, "\n");
 	if (k8s_ingress_snapshot(v[0], v[1], v[2], v[W_SECRETS], &st->scope, &text, &warn, &certs,
 	    &ncerts) == -1 || (st->peers_dir != NULL && peer_lines(st, v, &text, &warn, &reload))) {
 		log_warnx("the routes of class %s pass %u bytes: keeping the last table", st->scope.klass,
@@ -334,15 +368,22 @@ make_snapshot(struct k8s_watch *w, struct state *st)
 			buf_init(&hosts, 0);
 			buf_adds(&hosts, "\n");
 			for (size_t i = 0; i < ncerts; i++) {
-				reload |= write_cert(st->certs_dir, &certs[i]);
-				buf_addf(&hosts, "%s\n", certs[i].host);
+				if (write_cert(st->certs_dir, &certs[i], &reload) == -1)
+					buf_addf(&unwritten, "%s\n", certs[i].host);
+				else
+					buf_addf(&hosts, "%s\n", certs[i].host);
 			}
 			reload |= remove_stale(st->certs_dir, st->last_hosts, hosts.data);
 			free(st->last_hosts);
 			st->last_hosts = xstrdup(hosts.data);
 			buf_free(&hosts);
 		}
-		if (st->last.len != text.len || memcmp(st->last.data, text.data, text.len) != 0) {
+		/* Made again, the snapshot takes the peering's lines again too. */
+		if (unwritten.len > 1 && (remake_without(v, st, unwritten.data, &text, &warn) == -1 ||
+		    (st->peers_dir != NULL && peer_lines(st, v, &text, &warn, &reload)))) {
+			log_warnx("the routes of class %s pass %u bytes: keeping the last table",
+			    st->scope.klass, SNAPSHOT_MAX);
+		} else if (st->last.len != text.len || memcmp(st->last.data, text.data, text.len) != 0) {
 			if (write_file_atomic(st->routes, text.data, text.len, 0644) == -1) {
 				log_warn("cannot write %s (again at the next change)", st->routes);
 			} else {
@@ -365,6 +406,7 @@ make_snapshot(struct k8s_watch *w, struct state *st)
 	}
 	buf_free(&text);
 	buf_free(&warn);
+	buf_free(&unwritten);
 	k8s_ingress_certs_free(certs, ncerts);
 out:
 	for (int i = 0; i < W_COUNT; i++)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/httpc.h"
 #include "common/util.h"
 #include "k8s/render.h"
+#include "k8s/request.h"
 #include "k8s/yaml.h"
 
 /* Each kind cx renders and its resource (the path's plural). */
@@ -73,34 +73,10 @@ static int
 k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
     const char *ctype, const char *body, long *code, jv **answer, char *err, size_t errlen)
 {
-	char url[4200], auth[8300], ct[128];
-	const char *hdrs[3];
-	size_t nh = 0;
+	struct k8s_req r = { .method = method, .path = path, .ctype = ctype, .body = body };
 	struct buf resp;
-	int rc;
+	int rc = k8s_request(kc, &r, code, &resp, err, errlen);
 
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", kc->server, path) >= sizeof(url)) {
-		snprintf(err, errlen, "%s%.100s...: the URL is too long", kc->server, path);
-		return -1;
-	}
-	hdrs[nh++] = "Accept: application/json";
-	if (kc->token != NULL) {
-		if ((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", kc->token) >=
-		    sizeof(auth)) {
-			snprintf(err, errlen, "the kubeconfig's token is over 8 KiB");
-			return -1;
-		}
-		hdrs[nh++] = auth;
-	}
-	if (ctype != NULL) {
-		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-		hdrs[nh++] = ct;
-	}
-	struct httpc_req q = { .method = method, .url = url, .headers = hdrs, .nheaders = nh,
-		.body = body, .body_len = body != NULL ? strlen(body) : 0, .tls = &kc->tls };
-
-	rc = httpc_do(&q, code, &resp, err, errlen);
-	explicit_bzero(auth, sizeof(auth));
 	*answer = rc == 0 ? jv_parse(resp.data != NULL ? resp.data : "", resp.len, NULL, 0) : NULL;
 	buf_free(&resp);
 	return rc;

@@ -21,6 +21,7 @@ struct snap {
 	struct buf *out, *warnings;
 	jv *seen;		/* host -> the Ingress that has it */
 	const jv *secrets;
+	const char *unwritten;	/* scope->unwritten */
 	struct k8s_ingress_cert *certs;
 	size_t ncerts;
 	bool full;		/* out ran past its maximum */
@@ -194,6 +195,19 @@ secret_pem(const jv *sec, const char *name, size_t *len)
 	return (char *)pem;
 }
 
+/* Whether host is one of list's "\n"-framed names (NULL: none). */
+static bool
+in_list(const char *list, const char *host)
+{
+	size_t n = strlen(host);
+
+	for (const char *p = list; p != NULL && (p = strstr(p, host)) != NULL; p++) {
+		if (p > list && p[-1] == '\n' && p[n] == '\n')
+			return true;
+	}
+	return false;
+}
+
 /* Whether ing lists host in its spec.tls; if so, its certificate goes in
  * c->certs (true), or a warning says why it cannot (false). */
 static bool
@@ -226,6 +240,13 @@ tls_cert(struct snap *c, const jv *ing, const char *ns, const char *key, const c
 		if (cert.cert == NULL || cert.key == NULL) {
 			buf_addf(c->warnings, "ingress %s host %s: TLS secret %s has no PEM tls.crt and "
 			    "tls.key: served over plain HTTP only\n", key, host, skey);
+			free(cert.cert);
+			free(cert.key);
+			return false;
+		}
+		if (in_list(c->unwritten, host)) {
+			buf_addf(c->warnings, "ingress %s host %s: its certificate could not be "
+			    "written: served over plain HTTP only\n", key, host);
 			free(cert.cert);
 			free(cert.key);
 			return false;
@@ -336,7 +357,7 @@ k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoint
 	const char **keys = jv_keys(ingresses, &n);
 	struct aged *order = xcalloc(n + 1, sizeof(*order));
 	struct snap c = { .out = out, .warnings = warnings, .seen = jv_object_new(),
-		.secrets = secrets };
+		.secrets = secrets, .unwritten = scope->unwritten };
 
 	for (size_t i = 0; i < n; i++) {
 		const jv *ing = jv_get(ingresses, keys[i]);

@@ -25,6 +25,9 @@ struct k8s_ingress_cert {
  * names; each serves its own apps). */
 struct k8s_ingress_scope {
 	const char *klass, *rack;
+	/* Hosts whose certificate could not be written (the controller's
+	 * --certs), "\n"-framed ("\na.example\nb.example\n"), NULL: none. */
+	const char *unwritten;
 };
 
 /*
@@ -41,7 +44,9 @@ struct k8s_ingress_scope {
  * host: a path other than "/" is left out, said in warnings (one line each,
  * "\n"-ended), as is a rule with no host, a backend whose Service or port
  * is missing, a TLS Secret that is missing or not a certificate and key,
- * and a value not safe in a snapshot line. 0, or -1 when out would pass
+ * a host in scope->unwritten (neither in *certs nor flagged: served over
+ * plain HTTP only, as the router has no certificate for it), and a value
+ * not safe in a snapshot line. 0, or -1 when out would pass
  * its maximum.
  */
 int k8s_ingress_snapshot(const jv *ingresses, const jv *services, const jv *endpoints,

@@ -1,6 +1,6 @@
 /*
  * watch.c — see watch.h (its states are drawn there). The list and the
- * watch are plain GETs through httpc; the watch's answer is a stream of
+ * watch are plain GETs (k8s_request); the watch's answer is a stream of
  * JSON lines, one event each, taken as they come (httpc on_line).
  */
 #include "k8s/watch.h"
@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "k8s/request.h"
 
 #define WATCH_SECONDS	290		/* the server ends a watch after this; we go on */
 #define LIST_MAX	(64u << 20)	/* the largest list answer taken */
@@ -90,29 +90,11 @@ get(struct k8s_watch *w, const char *query, long timeout_ms,
     bool (*on_line)(const char *, size_t, void *), long *code, struct buf *body, char *err,
     size_t errlen)
 {
-	char url[2048], auth[8300];
-	const char *hdrs[2] = { "Accept: application/json", auth };
-	char *token = NULL;
-	int rc;
-
-	snprintf(url, sizeof(url), "%s%s%c%s", w->kc->server, w->path,
-	    strchr(w->path, '?') != NULL ? '&' : '?', query);
-	/* Read again at each request: a service account token rotates. */
-	if (w->kc->token != NULL && (token = kubeconfig_token(w->kc, err, errlen)) == NULL)
-		return -1;
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		explicit_bzero(token, strlen(token));
-		free(token);
-	}
-	struct httpc_req q = { .method = "GET", .url = url, .headers = hdrs,
-		.nheaders = w->kc->token != NULL ? 2 : 1, .tls = &w->kc->tls,
+	struct k8s_req r = { .method = "GET", .path = w->path, .query = query,
 		.timeout_ms = timeout_ms, .max_resp = on_line != NULL ? LINE_MAX_B : LIST_MAX,
 		.cancelled = stopped, .cancel_arg = w, .on_line = on_line, .line_arg = w };
 
-	rc = httpc_do(&q, code, body, err, errlen);
-	explicit_bzero(auth, sizeof(auth));
-	return rc;
+	return k8s_request(w->kc, &r, code, body, err, errlen);
 }
 
 /* Lists the collection into w->items. 0, or -1 with w->error. */

@@ -338,7 +338,8 @@ conn_finish(struct conn *c)
 		buf_free(&c->ex.uhead);
 	}
 	c->parse_pending = c->in_len > c->in_off;
-	c->deadline = conn_now(c) + (c->parse_pending ? HEAD_TIMEOUT_MS : IDLE_TIMEOUT_MS);
+	c->deadline = conn_now(c) + (c->parse_pending ? HEAD_TIMEOUT_MS :
+	    c->w->cfg->idle_timeout_ms);
 	return STEP_MORE;
 }
 

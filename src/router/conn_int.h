@@ -29,7 +29,6 @@
 #define CONN_BUF		(16 * 1024)
 #define MAX_HEAD		CONN_BUF
 #define HEAD_TIMEOUT_MS		10000
-#define IDLE_TIMEOUT_MS		60000
 #define BODY_TIMEOUT_MS		60000
 #define LINGER_MS		2000
 #define REVOKE_GRACE_MS		5000	/* a removed peer's request in flight may finish */

@@ -15,7 +15,8 @@
  *        given back as it goes upstream), response head ──► ANSWERED:
  *        body from the upstream into the stream's buffer (H2_STREAM_BUF;
  *        the upstream is not read while it is full), out as DATA as the
- *        client's windows allow
+ *        client's windows allow (a window of 0 that lasts --idle-timeout
+ *        while bytes wait: reset)
  *   the stream closes (both ends done, or a reset) ──► counted, logged, freed
  *
  * The request goes upstream as HTTP/1.1: its HTTP/2 header list becomes an
@@ -92,6 +93,7 @@ struct h2_stream {
 	struct buf rsb;			/* response body for the client */
 	size_t rsb_off;
 	bool rs_eof, deferred, submitted;
+	int64_t stalled_since;		/* its DATA waits on a window of 0 since (0: not) */
 
 	/* For the log and the metrics. */
 	bool active;
@@ -125,7 +127,7 @@ struct h2 {
 	size_t block_bytes;		/* of the header block being received */
 	bool calm;			/* a limit was broken: GOAWAY queued, nothing more read */
 	bool draining;			/* shutting down: GOAWAY(NO_ERROR) queued */
-	int64_t io_deadline;		/* 60 s after the last byte either way */
+	int64_t io_deadline;		/* --idle-timeout after the last byte either way */
 	int64_t idle_since;		/* when the last stream closed (or the start) */
 	/* Streams we reset (a client can make us: "MadeYouReset"): a bucket
 	 * of H2_RESET_BURST, refilled by H2_RESET_RATE a second. */
@@ -143,6 +145,13 @@ static int64_t
 h2_now(const struct h2 *h)
 {
 	return conn_now(h->c);
+}
+
+/* --idle-timeout */
+static int
+h2_idle_ms(const struct h2 *h)
+{
+	return h->c->w->cfg->idle_timeout_ms;
 }
 
 static int
@@ -1490,7 +1499,7 @@ h2_begin(struct conn *c)
 	h->idle_since = conn_now(c);
 	h->our_resets = H2_RESET_BURST;
 	h->our_resets_at = h->idle_since;
-	h->io_deadline = h->idle_since + IDLE_TIMEOUT_MS;
+	h->io_deadline = h->idle_since + h2_idle_ms(h);
 	c->deadline = h->io_deadline;
 	return 0;
 }
@@ -1578,19 +1587,43 @@ h2_send(struct h2 *h)
 	}
 }
 
+/* A stream with answer bytes to send while the client's window (the
+ * stream's or the connection's) is 0 waits on the client alone, which a
+ * client that never opens it and PINGs to look alive would make last
+ * forever: it gets --idle-timeout from when that began (h2_timeout resets
+ * it). Returns when it is given up, 0: not stalled. */
+static int64_t
+stream_stall_deadline(struct h2_stream *st, int64_t now)
+{
+	struct h2 *h = st->h2;
+	bool stalled = st->submitted && st->rsb.len > st->rsb_off &&
+	    (nghttp2_session_get_stream_remote_window_size(h->s, st->id) <= 0 ||
+	    nghttp2_session_get_remote_window_size(h->s) <= 0);
+
+	if (!stalled)
+		st->stalled_since = 0;
+	else if (st->stalled_since == 0)
+		st->stalled_since = now;
+	return stalled ? st->stalled_since + h2_idle_ms(h) : 0;
+}
+
 static void
 h2_set_deadline(struct h2 *h)
 {
-	int64_t d = h->io_deadline;
+	int64_t d = h->io_deadline, now = h2_now(h);
 
 	/* With no stream open, only a new stream keeps the connection: PINGs
 	 * and SETTINGS do not. */
-	if (h->nstreams == 0 && h->idle_since + IDLE_TIMEOUT_MS < d)
-		d = h->idle_since + IDLE_TIMEOUT_MS;
+	if (h->nstreams == 0 && h->idle_since + h2_idle_ms(h) < d)
+		d = h->idle_since + h2_idle_ms(h);
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
+		int64_t stall = stream_stall_deadline(st, now);
+
 		if (st->deadline != 0 && st->deadline < d)
 			d = st->deadline;
+		if (stall != 0 && stall < d)
+			d = stall;
 	}
 	h->c->deadline = d;
 }
@@ -1633,7 +1666,7 @@ h2_step(struct conn *c)
 		}
 		if (c->in_len > c->in_off) {
 			progress = true;
-			h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
+			h->io_deadline = conn_now(c) + h2_idle_ms(h);
 			if (h2_recv(h) == -1) {
 				conn_free(c);
 				return STEP_FREED;
@@ -1647,7 +1680,7 @@ h2_step(struct conn *c)
 	}
 	if (r == 1) {
 		progress = true;
-		h->io_deadline = conn_now(c) + IDLE_TIMEOUT_MS;
+		h->io_deadline = conn_now(c) + h2_idle_ms(h);
 	}
 	if ((!nghttp2_session_want_read(h->s) || c->rd_eof || h->calm ||
 	    (h->draining && h->nstreams == 0)) &&
@@ -1672,6 +1705,17 @@ h2_timeout(struct conn *c)
 	struct worker *w = c->w;
 
 	for (struct h2_stream *st = h->streams; st != NULL; st = st->next) {
+		if (st->stalled_since != 0 && now >= st->stalled_since + h2_idle_ms(h)) {
+			log_debug("stream %d of %s: the client's window stayed 0 for %d ms: reset",
+			    st->id, c->peer_ip, h2_idle_ms(h));
+			st->stalled_since = 0;
+			st->deadline = 0;
+			nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+			stream_release_upstream(st);
+			buf_reset(&st->rsb);
+			st->rsb_off = 0;
+			continue;
+		}
 		if (st->deadline == 0 || now < st->deadline)
 			continue;
 		st->deadline = 0;
@@ -1685,7 +1729,7 @@ h2_timeout(struct conn *c)
 			stream_release_upstream(st);
 		}
 	}
-	if (h->nstreams == 0 && now >= h->idle_since + IDLE_TIMEOUT_MS) {
+	if (h->nstreams == 0 && now >= h->idle_since + h2_idle_ms(h)) {
 		conn_free(c);	/* no stream for that long */
 		return STEP_FREED;
 	}
@@ -1702,7 +1746,7 @@ h2_timeout(struct conn *c)
 			conn_free(c);
 			return STEP_FREED;
 		}
-		h->io_deadline = now + IDLE_TIMEOUT_MS;
+		h->io_deadline = now + h2_idle_ms(h);
 	}
 	return STEP_MORE;
 }

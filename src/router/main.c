@@ -42,6 +42,8 @@
 
 #define MAX_WORKERS 64
 #define MAX_CONNS 1000000
+#define IDLE_S 60		/* --idle-timeout by default */
+#define MAX_IDLE_S 86400
 #define FD_RESERVE 64	/* listeners, logs, snapshot reads, pooled upstreams beyond the cap */
 
 static struct router_config cfg;
@@ -77,7 +79,7 @@ usage(void)
 	    "                 [--listen-peer IP:PORT] [--listen-egress IP:PORT]\n"
 	    "                 [--peer-cert FILE --peer-key FILE]\n"
 	    "                 [--workers N] [--max-conns N] [--access-log FILE] [--pidfile FILE]\n"
-	    "                 [--log-max-mb N] [--verbose]\n"
+	    "                 [--log-max-mb N] [--idle-timeout SECONDS] [--verbose]\n"
 	    "       (at least one listener; --listen-peer and --listen-egress need --peer-cert"
 	    " and --peer-key)\n");
 	exit(2);
@@ -215,6 +217,7 @@ main(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "log-max-mb", required_argument, NULL, 'L' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -226,11 +229,12 @@ main(int argc, char **argv)
 	char err[512], progname[64], listeners[512] = "";
 	bool verbose = false, missing;
 	long max_conns = -1, log_mb = 0;
-	int ch;
+	int ch, idle_s;
 
 	cfg.nworkers = 1;
 	cfg.access_fd = -1;
 	cfg.stop_grace_ms = 5000;
+	cfg.idle_timeout_ms = IDLE_S * 1000;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'n': cfg.name = optarg; break;
@@ -263,6 +267,14 @@ main(int argc, char **argv)
 				    optarg);
 				exit(2);
 			}
+			break;
+		case 'i':
+			if (parse_int(optarg, 1, MAX_IDLE_S, &idle_s) == -1) {
+				fprintf(stderr, "cx-router: --idle-timeout must be 1 to %d (seconds), "
+				    "not %s\n", MAX_IDLE_S, optarg);
+				exit(2);
+			}
+			cfg.idle_timeout_ms = idle_s * 1000;
 			break;
 		case 'p': pidfile = optarg; break;
 		case 'v': verbose = true; break;

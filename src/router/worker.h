@@ -45,6 +45,10 @@ struct router_config {
 	int64_t log_max;		/* --log-max-mb in bytes; 0: logs do not rotate */
 	int stop_grace_ms;		/* in-flight requests may finish this long */
 	size_t max_conns;		/* client connections of the router, 0: no cap */
+	/* --idle-timeout in ms: a client connection with no request (HTTP/1.1
+	 * between requests, HTTP/2 with no stream) or not a byte either way
+	 * (HTTP/2) for this long is closed; 60 s by default. */
+	int idle_timeout_ms;
 };
 
 struct routes;

@@ -15,7 +15,8 @@ big-headers, hpack-bomb, trailer-bomb; slow-reader opens 100 streams of large an
 reads nothing for 3 s and prints "stalled"; garbage opens 200 connections,
 each sending 40 random frames (random types, flags, streams, payloads, now
 and then a valid header block) and prints "done"; few-resets is the control: resets under the
-limit, then a request on the same connection.
+limit, then a request on the same connection. silent, close-tail and
+zero-window are described at their functions.
 """
 import random
 import socket
@@ -137,28 +138,44 @@ def attack(sock, name, authority):
                          " hpack-bomb or trailer-bomb" % name)
 
 
+def take_frames(buf):
+    """The whole frames at the start of buf, as (type, flags, stream,
+    payload), and the bytes after them."""
+    out = []
+    while len(buf) >= 9:
+        length = int.from_bytes(buf[0:3], "big")
+        if len(buf) < 9 + length:
+            break
+        out.append((buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF,
+                    buf[9:9 + length]))
+        buf = buf[9 + length:]
+    return out, buf
+
+
+def recv_until(sock, deadline):
+    """What the server sends before the monotonic deadline: bytes, b"" when
+    it closed (or reset) the connection, None when nothing came."""
+    sock.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        return sock.recv(65536)
+    except socket.timeout:
+        return None
+    except OSError:
+        return b""
+
+
 def watch(sock, t0, seconds=10):
     """Frames from the server until a GOAWAY, the close, or seconds pass."""
     buf = b""
     deadline = t0 + seconds
     while time.monotonic() < deadline:
-        sock.settimeout(max(0.01, deadline - time.monotonic()))
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
+        data = recv_until(sock, deadline)
+        if data is None:
             break
-        except OSError:
-            data = b""
         if not data:
             return "closed %d" % ((time.monotonic() - t0) * 1000)
-        buf += data
-        while len(buf) >= 9:
-            length = int.from_bytes(buf[0:3], "big")
-            if len(buf) < 9 + length:
-                break
-            ftype, payload = buf[3], buf[9:9 + length]
-            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            buf = buf[9 + length:]
+        got, buf = take_frames(buf + data)
+        for ftype, _, sid, payload in got:
             if ftype == HEADERS and sid == LAST:
                 return "served %d" % ((time.monotonic() - t0) * 1000)
             if ftype == GOAWAY:
@@ -216,20 +233,14 @@ def close_tail(port, authority):
             data = b""
         if not data:
             return "closed after %d bytes" % got
-        buf += data
-        while len(buf) >= 9:
-            length = int.from_bytes(buf[0:3], "big")
-            if len(buf) < 9 + length:
-                break
-            ftype, flags, payload = buf[3], buf[4], buf[9:9 + length]
-            sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-            buf = buf[9 + length:]
+        fs, buf = take_frames(buf + data)
+        for ftype, flags, sid, payload in fs:
             if sid != 1:
                 continue
             if ftype == RST_STREAM:
                 return "reset %d after %d bytes" % (struct.unpack(">I", payload)[0], got)
             if ftype == DATA:
-                got += length
+                got += len(payload)
                 if flags & END_STREAM:
                     return "got %d" % got
     return "open after %d bytes" % got
@@ -244,7 +255,45 @@ def silent(port, authority):
                  frame(HEADERS, END_HEADERS, 1, literal(":method", "POST") +
                        literal(":scheme", "http") + literal(":path", "/") +
                        literal(":authority", authority)))
-    return watch(sock, t0, 80)
+    return watch(sock, t0, 10)
+
+
+def zero_window(port, authority):
+    """A GET whose answer the client never lets come (its stream window is
+    0: SETTINGS_INITIAL_WINDOW_SIZE 0), while a PING every 0.2 s keeps the
+    connection from being idle: the router must give the stream up (a reset)
+    or the connection (a GOAWAY or the close) in bounded time."""
+    t0 = time.monotonic()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(PREFACE + frame(SETTINGS, 0, 0, struct.pack(">HI", 4, 0)) +
+                 frame(HEADERS, END_STREAM | END_HEADERS, 1, request_block(authority)))
+    buf, head, next_ping, deadline = b"", False, t0, t0 + 10
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if now >= next_ping:
+            try:
+                sock.sendall(frame(PING, 0, 0, b"stillup!"))
+            except OSError:
+                return "closed %d" % ((now - t0) * 1000)
+            next_ping = now + 0.2
+        data = recv_until(sock, min(next_ping, deadline))
+        if data is None:
+            continue
+        if not data:
+            return "closed %d" % ((time.monotonic() - t0) * 1000)
+        got, buf = take_frames(buf + data)
+        for ftype, _, sid, payload in got:
+            ms = (time.monotonic() - t0) * 1000
+            if sid == 1 and ftype == HEADERS:
+                head = True
+            elif sid == 1 and ftype == DATA:
+                return "data %d" % ms  # past a window of 0: a bug of its own
+            elif sid == 1 and ftype == RST_STREAM:
+                return "reset %d %d%s" % (struct.unpack(">I", payload)[0], ms,
+                                          "" if head else " (no head)")
+            elif ftype == GOAWAY:
+                return "goaway %d %d" % (struct.unpack(">I", payload[4:8])[0], ms)
+    return "open"
 
 
 def main():
@@ -256,6 +305,9 @@ def main():
         return
     if name == "silent":
         print(silent(port, authority))
+        return
+    if name == "zero-window":
+        print(zero_window(port, authority))
         return
     if name == "close-tail":
         print(close_tail(port, authority))

@@ -40,16 +40,23 @@ EOF
 ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=8" \
 "$ROUTER" --name public --rack dev --listen 127.0.0.1:$PR --listen-tls 127.0.0.1:$PT \
 	--certs "$T/certs" --routes "$T/routes" --access-log "$T/access.log" --verbose \
-	>"$T/router.log" 2>&1 &
+	--idle-timeout 2 >"$T/router.log" 2>&1 &
 RPID=$!
 track $RPID
 wait_port $PT || echo "# router did not start: $(cat "$T/router.log")"
 
 # A client that opens a stream and then sends nothing (checked at the end:
-# the router's idle timeout is 60 s, the rest of this file runs meanwhile).
-timeout 90 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR nowhere.localhost silent >"$T/silent.out" 2>&1 &
+# the router's idle timeout is 2 s here, 60 s by default).
+timeout 30 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR nowhere.localhost silent >"$T/silent.out" 2>&1 &
 SILENT=$!
 track $SILENT
+# Clients whose stream window is 0 (SETTINGS_INITIAL_WINDOW_SIZE 0) and that
+# PING every 0.2 s: a local answer (404) and an upstream's, checked at the end.
+for zw in nowhere.localhost $S; do
+	timeout 30 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $zw zero-window >"$T/zw-$zw.out" 2>&1 &
+	track $!
+	ZW+=" $!"
+done
 
 TC=(curl -s --max-time 10 --cacert "$T/ca.pem" --resolve "$S:$PT:127.0.0.1")
 TURL=https://$S:$PT
@@ -157,7 +164,7 @@ done
 timeout 20 $PY "$ROOT/tests/e2e/h2-hostile.py" $PR $S slow-reader >"$T/slow-reader.out" 2>&1 &
 SLOW=$!
 track $SLOW
-sleep 2
+sleep 1	# before the streams, stalled on windows of 0, are reset at --idle-timeout
 rss_slow=$(rss)
 wait $SLOW
 note "router RSS with 100 streams of 50 MB answers unread: $rss_slow kB"
@@ -178,9 +185,36 @@ ok $([ $((rss1 - rss0)) -lt 30000 ]; echo $?) "the router's RSS grew by less tha
 out=$("${TC[@]}" --http2 -w ' %{http_version}' $TURL/ | tr -d '\n')
 is "$out" "one 2" "the router still serves HTTP/2 after the hostile peers"
 
-wait $SILENT
-like "$(cat "$T/silent.out")" '^closed ([6-7][0-9]{4})$' \
-	"a stream whose client went silent (no body, no byte) does not keep the connection past the idle timeout"
+wait $SILENT $ZW
+for zw in nowhere.localhost $S; do
+	like "$(cat "$T/zw-$zw.out")" '^reset 8 [23][0-9]{3}$' \
+		"a client that never opens its window (and PINGs): the answer's stream ($zw) is reset (CANCEL) after --idle-timeout 2"
+done
+like "$(cat "$T/silent.out")" '^closed [23][0-9]{3}$' \
+	"a stream whose client went silent (no body, no byte) does not keep the connection past --idle-timeout 2"
+
+# --idle-timeout is also HTTP/1.1's between requests: one answered request, then the close.
+out=$(timeout 20 $PY - $PR "$S" <<'PYEOF' 2>&1
+import socket, sys, time
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+sock.sendall(b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % sys.argv[2].encode())
+buf, t0 = b"", None
+while True:
+    data = sock.recv(65536)
+    if not data:
+        break
+    buf += data
+    if t0 is None and b"\r\n\r\n" in buf:
+        t0 = time.monotonic()
+print(buf.split(b"\r\n")[0].decode(), "closed %d" % ((time.monotonic() - (t0 or 0)) * 1000))
+PYEOF
+)
+like "$out" '^HTTP/1.1 200 [A-Za-z ]+ closed [23][0-9]{3}$' \
+	"HTTP/1.1: a keep-alive connection idle after its answer is closed after --idle-timeout 2" "$out"
+out=$("$ROUTER" --name public --rack dev --listen 127.0.0.1:1 --routes "$T/routes" \
+	--idle-timeout 0 2>&1; echo "rc=$?")
+is "$out" "cx-router: --idle-timeout must be 1 to 86400 (seconds), not 0
+rc=2" "--idle-timeout 0 is refused, naming the range"
 
 # SIGTERM with a stream in flight: it is answered (GOAWAY NO_ERROR first), then the router stops.
 "${C[@]}" --http2-prior-knowledge -H "Host: $S" -w ' %{http_code} %{http_version}' "$URL/slow?ms=1500" \

@@ -29,16 +29,17 @@ declare -A ADDR=([h1]=$NET.11 [h2]=$NET.12 [h3]=$NET.13 [op]=$NET.100)
 X() { local h=$1; shift; nsenter --net="/run/netns/$NS-$h" env CX_HOME="$TMP/$h" "$@"; }
 try() { "$@" 2>&1; }
 
+# HOST's lab prefix (cxNNNN), from its lab's state; empty before its lab exists.
+host_prefix() { sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$TMP/$1/lab/state" 2>/dev/null; }
+# The network namespaces of HOST's lab, one a line.
+host_netns() { local p; p=$(host_prefix "$1"); [ -n "$p" ] && ip netns list | awk '{print $1}' | grep "^$p-"; }
 hosts_cleanup() {
-	local h p ns
+	local h ns
 	for h in h1 h2 h3; do
 		X "$h" cx rack uninstall "r${h#h}" >/dev/null 2>&1
 		[ "$h" = h1 ] && X h1 cx rack uninstall lo1 >/dev/null 2>&1
 		stop_home "$TMP/$h"
-		p=$(sed -n 's/^lab \(cx[0-9a-f]*\) .*/\1/p' "$TMP/$h/lab/state" 2>/dev/null)
-		if [ -n "$p" ]; then
-			for ns in $(ip netns list | awk '{print $1}' | grep "^$p-"); do ip netns del "$ns"; done
-		fi
+		for ns in $(host_netns "$h"); do ip netns del "$ns"; done
 	done
 	stop_home "$TMP/op"
 	for h in h1 h2 h3 op; do ip netns del "$NS-$h" 2>/dev/null; done
@@ -179,5 +180,16 @@ like "$out" "rc=6" "after unpeering, r1's processes no longer resolve r2's inter
 ! grep -q "peer2\.test" "$H1DNS"; ok $? "...r1's DNS has none of them" "$(cat "$H1DNS")"
 out=$(try X op cx services reach api -a svc -r r2 --from r1); refused $? "$out" \
     "not reached from r1: name: rack r1 is not peered with r2 over TLS" "after unpeering, reach from r1 fails at the name hop"
+
+# Uninstalled, each host rack leaves no namespace of its lab behind (its
+# processes' were there: the listing sees them).
+for h in h1 h2 h3; do
+	p=$(host_prefix "$h")
+	n=$(host_netns "$h" | wc -l)
+	out=$(X "$h" cx rack uninstall "r${h#h}" 2>&1); ok $? "uninstall r${h#h} on $h" "$out"
+	left=$(host_netns "$h" | tr '\n' ' ')
+	ok $([ -n "$p" ] && [ "$n" -gt 0 ] && [ -z "$left" ]; echo $?) \
+	    "...it leaves none of the $n network namespaces of $h's lab ($p-*) it had" "left: $left"
+done
 
 done_testing

@@ -72,7 +72,9 @@ kubeconfig "$URL" "$CA" "    token: $TOKEN" >"$K/kubeconfig"
 mkdir -p "$T/certs" && echo stale >"$T/certs/old.shop.test.pem" && echo stale >"$T/certs/old.shop.test.key"
 RP=8080
 t0=$(date +%s%N)
-"$ING" --class cx --rack r1 --routes "$T/routes" --certs "$T/certs" --kubeconfig "$K/kubeconfig" -- \
+# In a mount namespace of its own (unshare execs it: $! is its pid), where
+# a read-only bind mount of the certificates' directory plays a failed write.
+unshare -m "$ING" --class cx --rack r1 --routes "$T/routes" --certs "$T/certs" --kubeconfig "$K/kubeconfig" -- \
     ip netns exec "$NS" "$ROUTER" --name public --rack r1 --routes "$T/routes" \
     --listen 10.244.0.1:$RP --listen-tls 10.244.0.1:8443 --certs "$T/certs" >"$T/ingress.log" 2>&1 &
 ing_pid=$!
@@ -152,6 +154,34 @@ wait_for 10 plain
 ok $? "...plain http serves it again, not redirected"
 out=$(IN curl -sS --max-time 3 --cacert "$T/c2.crt" --resolve web.shop.test:8443:10.244.0.1 https://web.shop.test:8443/ 2>&1); rc=$?
 like "$rc: $out" "^35: .*unrecognized name" "...and a TLS handshake for it is refused (unrecognized name)"
+
+# A certificate that cannot be written (the directory read-only, in
+# cx-ingress's mount namespace): its host is served over plain HTTP, not
+# redirected to an https that has no certificate for it.
+nsenter -t "$ing_pid" -m sh -c "mount --bind '$T/certs' '$T/certs' && mount -o remount,bind,ro '$T/certs'"
+ok $? "the certificates' directory is read-only for cx-ingress"
+patch_web() { like "$(kube_call PATCH /apis/networking.k8s.io/v1/namespaces/r1-shop/ingresses/web $MP "$1")" "$2" "$3"; }
+patch_web '{"spec":{"tls":[{"hosts":["web.shop.test"],"secretName":"web-tls"}]}}' '"secretName": "web-tls"' \
+    "Ingress web names its Secret in spec.tls again"
+unwritten() { grep -q 'ingress r1-shop/web host web\.shop\.test: its certificate could not be written: served over plain HTTP only' "$T/ingress.log"; }
+wait_for 10 unwritten
+ok $? "...the certificate cannot be written, which the log says, naming the Ingress and the host" \
+    "$(tail -5 "$T/ingress.log")"
+like "$(cat "$T/ingress.log")" "cannot write $T/certs/web\.shop\.test\.key: .*served over plain HTTP only" \
+    "...and the file it could not write"
+grep -qx 'host web\.shop\.test shop web 60 /' "$T/routes"
+ok $? "...so the snapshot does not flag web.shop.test redirect" "$(cat "$T/routes")"
+is "$(code web.shop.test)" 200 "...and plain http serves it, not redirected"
+nsenter -t "$ing_pid" -m umount "$T/certs"
+ok $? "the directory is writable again"
+patch_web '{"metadata":{"annotations":{"cx.test/touch":"1"}}}' '"cx.test/touch": "1"' "Ingress web changes (an annotation)"
+redirected() { grep -q '^host web\.shop\.test shop web 60 / redirect$' "$T/routes"; }
+wait_for 10 redirected
+ok $? "...and at that snapshot the certificate is written and the host flagged redirect again" \
+    "$(cat "$T/routes")" "$(ls -l "$T/certs")"
+patch_web '{"spec":{"tls":null}}' '"name": "web"' "Ingress web drops spec.tls again"
+wait_for 10 no_cert
+ok $? "...and its certificate files are removed again, and its certificate files are removed" "$(ls -l "$T/certs")"
 
 # A new Ingress, then a deleted one.
 like "$(kube_ingress shop2 cx www.shop.test)" '"www.shop.test"' "a new Ingress www.shop.test"

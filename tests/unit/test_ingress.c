@@ -73,7 +73,7 @@ static const char endpoints[] =
 
 static struct k8s_ingress_cert *certs;
 static size_t ncerts;
-static struct k8s_ingress_scope scope = { "cx", NULL };
+static struct k8s_ingress_scope scope = { .klass = "cx" };
 
 /* The snapshot of class cx for ingresses and secrets (JSON object texts;
  * secrets may be NULL); the certificates in certs. */
@@ -290,6 +290,45 @@ tls_from_secrets(void **state)
 	buf_free(&out);
 	buf_free(&warn);
 	free(a); free(b); free(c); free(d); free(e); free(in); free(want);
+}
+
+static void
+unwritten_cert_is_not_tls(void **state)
+{
+	/* The controller could not write a.test's certificate: a.test is not
+	 * flagged redirect (nor its certificate given), the others are as
+	 * before; "xa.test" in the list is another name, not a.test. */
+	static const char secrets[] = "{\"shop/good\":{\"type\":\"kubernetes.io/tls\",\"data\":"
+	    "{\"tls.crt\":\"LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkEK\","
+	    "\"tls.key\":\"LS0tLS1CRUdJTiBLRVktLS0tLQpCCg==\"}}}";
+	char *a = tls_ingress("a", "a.test", "good", "");
+	char *b = tls_ingress("b", "b.test", "good", "");
+	char *in = xasprintf("{\"shop/a\":%s,\"shop/b\":%s}", a, b);
+	const char *up = "up 10.0.1.1-8080 10.0.1.1 8080\n";
+	struct buf out, warn;
+	char *want;
+
+	(void)state;
+	scope.unwritten = "\nxa.test\na.test\n";
+	assert_int_equal(snapshot_tls(in, secrets, &out, &warn, 0), 0);
+	want = xasprintf("cx-routes 1\nhost a.test shop one 60 /\n%shost b.test shop one 60 / "
+	    "redirect\n%s", up, up);
+	assert_string_equal(out.data, want);
+	assert_int_equal(ncerts, 1);
+	assert_string_equal(certs[0].host, "b.test");
+	assert_non_null(strstr(warn.data, "ingress shop/a host a.test: its certificate could not be "
+	    "written: served over plain HTTP only\n"));
+	buf_free(&out);
+	buf_free(&warn);
+	free(want);
+	scope.unwritten = "\nxa.test\n";
+	assert_int_equal(snapshot_tls(in, secrets, &out, &warn, 0), 0);
+	assert_non_null(strstr(out.data, "host a.test shop one 60 / redirect\n"));
+	assert_int_equal(ncerts, 2);
+	scope.unwritten = NULL;
+	buf_free(&out);
+	buf_free(&warn);
+	free(a); free(b); free(in);
 }
 
 static void
@@ -516,6 +555,7 @@ main(void)
 		cmocka_unit_test(class_and_age),
 		cmocka_unit_test(nothing_unsafe_reaches_a_line),
 		cmocka_unit_test(tls_from_secrets),
+		cmocka_unit_test(unwritten_cert_is_not_tls),
 		cmocka_unit_test(only_the_racks_own),
 		cmocka_unit_test(too_large_is_refused),
 		cmocka_unit_test(watch_events),
