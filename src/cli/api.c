@@ -18,7 +18,9 @@
 #include "cli/remote.h"
 
 /* How long a promotion may take before the CLI gives up waiting. */
-#define PROMOTE_TIMEOUT_MS (10 * 60 * 1000)
+/* A backstop: the rack bounds every promotion (10 minutes for a local
+ * one; a Kubernetes rack's param deploy_timeout, at most a day). */
+#define PROMOTE_TIMEOUT_MS ((24 * 60 + 30) * 60 * 1000LL)
 #define PROMOTE_POLL_MS 50
 
 char *
@@ -495,7 +497,7 @@ cli_wait_release(struct cli *c, const char *id)
 			    "active", id);
 		} else if (now_ms() > deadline) {
 			out_error("release %s is still %s after %d minutes; see cx logs -a %s", id,
-			    st[0] ? st : "not active", PROMOTE_TIMEOUT_MS / 60000, c->app);
+			    st[0] ? st : "not active", (int)(PROMOTE_TIMEOUT_MS / 60000), c->app);
 		} else {
 			jv_free(rel);
 			cli_sleep_ms(PROMOTE_POLL_MS);

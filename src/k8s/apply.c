@@ -82,6 +82,13 @@ k8s_call(const struct kubeconfig *kc, const char *method, const char *path,
 	return rc;
 }
 
+int
+k8s_get(const struct kubeconfig *kc, const char *path, long *code, jv **answer, char *err,
+    size_t errlen)
+{
+	return k8s_call(kc, "GET", path, NULL, NULL, code, answer, err, errlen);
+}
+
 static int k8s_refused(long code, const jv *answer, const char *what, char *err,
     size_t errlen);
 

@@ -50,6 +50,8 @@ struct k8s_render_opts {
 	size_t nenv;
 	const struct k8s_count *counts; /* cx scale's counts, over scale.count (may be NULL) */
 	size_t ncounts;
+	int progress_deadline;      /* a Deployment's progressDeadlineSeconds (0: unset, the
+				     * cluster's default of 600) */
 };
 
 /* The objects, as a jv array (owned), or NULL with one line in err (a

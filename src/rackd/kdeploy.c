@@ -6,9 +6,13 @@
  * asks the API server through httpc (libcurl) and writes one report on a
  * pipe, then exits: a first line "ok MS" (how long it took), then a line
  * per object applied ("KIND NAME RESOURCEVERSION"), per object deleted
- * because the release no longer renders it ("KIND NAME deleted"), and a
- * "warning: ..." line when that deletion failed; or "error", then one line
- * saying why. The loop reads the pipe without blocking and, at its
+ * because the release no longer renders it ("KIND NAME deleted"), per
+ * Deployment or DaemonSet rolled out ("rollout KIND NAME MS"), and a
+ * "warning: ..." line when that deletion failed; or "error" ("error
+ * applied" when the objects were applied but did not roll out), then one
+ * line saying why. A promotion's apply waits for the rollout (param
+ * deploy_timeout bounds it) before it prunes and reports ok; the restore of
+ * the active release after a failed rollout does not wait. The loop reads the pipe without blocking and, at its
  * end, reaps the child and acts on the report. A child that dies without
  * a report counts as an error. The child touches neither the store nor
  * the loop: it only reads what was copied into it.
@@ -29,6 +33,7 @@
 #include "common/util.h"
 #include "k8s/apply.h"
 #include "k8s/kubeconfig.h"
+#include "k8s/rollout.h"
 #include "rackd/api.h"
 #include "rackd/applog.h"
 #include "rackd/rack.h"
@@ -37,14 +42,23 @@
 
 #define REPORT_MAX (1 << 20)
 
-enum kjob_kind { KJOB_APPLY, KJOB_DELETE };
+/* A promotion's apply; the restore of the active release after a promotion
+ * whose objects were applied but did not roll out; an app's deletion. */
+enum kjob_kind { KJOB_APPLY, KJOB_RESTORE, KJOB_DELETE };
+
+/* A child's fn: applied, but the rollout failed (the report says "error
+ * applied": the cluster runs part of the new release, so the active one is
+ * restored). */
+#define KJOB_NOT_ROLLED_OUT (-2)
+/* How often a rollout's state is asked for. */
+#define ROLLOUT_POLL_MS 500
 
 struct kdeploy_job {
 	struct rack *rack;
 	struct kdeploy_job *next;   /* in rack->kjobs */
 	enum kjob_kind kind;
 	char app[32];
-	char release[16];           /* KJOB_APPLY: the release being applied */
+	char release[16];           /* KJOB_APPLY, KJOB_RESTORE: the release being applied */
 	pid_t pid;
 	int fd;
 	struct buf report;
@@ -83,6 +97,23 @@ render_seed(struct rack *r, char *out, size_t outlen, char *err, size_t errlen)
 	return 0;
 }
 
+/* Integer param key of the rack (1 to 86400), or def when unset. */
+static int
+param_int(struct rack *r, const char *key, int def)
+{
+	char text[32];
+	long v;
+
+	rack_param(r, key, text, sizeof(text));
+	return parse_long(text, 1, 86400, &v) == 0 ? (int)v : def;
+}
+
+int
+kdeploy_timeout_s(struct rack *r)
+{
+	return param_int(r, "deploy_timeout", KDEPLOY_TIMEOUT_S);
+}
+
 int
 kdeploy_input_load(struct rack *r, const char *app, const struct manifest *m,
     const char *env_text, struct kdeploy_input *in, char *err, size_t errlen)
@@ -110,6 +141,8 @@ kdeploy_input_load(struct rack *r, const char *app, const struct manifest *m,
 	rack_param(r, "registry", in->registry, sizeof(in->registry));
 	rack_param(r, "domain", in->domain, sizeof(in->domain));
 	rack_param(r, "domain_internal", in->domain_internal, sizeof(in->domain_internal));
+	in->progress_deadline = param_int(r, "deploy_progress_deadline", 0);
+	in->timeout_s = kdeploy_timeout_s(r);
 	return render_seed(r, in->seed, sizeof(in->seed), err, errlen);
 }
 
@@ -133,7 +166,8 @@ kdeploy_opts(const struct rack *r, const struct kdeploy_input *in, const char *a
 	return (struct k8s_render_opts){ .rack = r->name, .app = app, .registry = in->registry,
 		.build = build, .release = release, .domain = in->domain,
 		.domain_internal = in->domain_internal, .seed = in->seed, .env = in->env,
-		.nenv = in->nenv, .counts = in->counts, .ncounts = in->ncounts };
+		.nenv = in->nenv, .counts = in->counts, .ncounts = in->ncounts,
+		.progress_deadline = in->progress_deadline };
 }
 
 /* ---- the child ---- */
@@ -146,6 +180,7 @@ struct apply_arg {
 	const struct manifest *m;
 	struct k8s_render_opts o;
 	const char *manager;
+	int64_t wait_ms;            /* the rollout's bound; 0: no wait (a restore) */
 };
 
 static int
@@ -160,6 +195,9 @@ apply_run(const struct kubeconfig *kc, void *arg, struct buf *out, char *err, si
 	if ((docs = k8s_render(a->m, &a->o, err, errlen)) == NULL)
 		return -1;
 	rc = k8s_apply_checked(kc, docs, a->manager, out, err, errlen);
+	if (rc == 0 && a->wait_ms > 0 &&
+	    k8s_rollout_wait(kc, docs, a->wait_ms, ROLLOUT_POLL_MS, out, err, errlen) == -1)
+		rc = KJOB_NOT_ROLLED_OUT;
 	if (rc == 0) {
 		struct k8s_kind kinds[16];
 		size_t n = k8s_app_kinds(a->o.kube_minor, kinds, CX_ARRAY_LEN(kinds));
@@ -215,7 +253,7 @@ child_run(const char *kubeconfig, kjob_fn fn, void *arg, int fd)
 		for (char *p = err; *p != '\0'; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		buf_addf(&report, "error\n%s\n", err);
+		buf_addf(&report, "error%s\n%s\n", rc == KJOB_NOT_ROLLED_OUT ? " applied" : "", err);
 	}
 	if (report.len == 0 || write(fd, report.data, report.len) != (ssize_t)report.len)
 		_exit(1);
@@ -244,25 +282,76 @@ job_free(struct kdeploy_job *j)
 	free(j);
 }
 
-/* An apply's report, acted on: each object in the app's log, then the
- * reconciler told. */
+static int start_apply(struct rack *r, const char *app, enum kjob_kind kind,
+    const char *release, const char *build, const struct manifest *m, char *const *env,
+    char *err, size_t errlen);
+
+/* After a promotion whose objects were applied but did not roll out, the
+ * cluster runs part of it: the active release's objects go back (what the
+ * failed one added is pruned). An app with no active release keeps what
+ * was applied, and its log says so. */
 static void
-apply_done(struct kdeploy_job *j, const char *ms, char *lines, const char *error)
+restore_active(struct rack *r, const char *app, const char *failed)
+{
+	struct app *a = rack_app_find(r, app);
+	struct st_release rel;
+	char err[1024];
+	int rc;
+
+	if (a == NULL || a->deleting)
+		return;
+	if (a->active[0] == '\0' || a->manifest == NULL) {
+		applog_system(r, app, "Release %s stays on the cluster as it is: the app has no "
+		    "release before it to restore", failed);
+		return;
+	}
+	if (store_release_get(r->store, app, a->active, &rel) == -1) {
+		applog_system(r, app, "Warning: release %s cannot be restored on the cluster: no "
+		    "such release in the store", a->active);
+		return;
+	}
+	rc = start_apply(r, app, KJOB_RESTORE, a->active, rel.build, a->manifest,
+	    a->release_env, err, sizeof(err));
+	store_release_free(&rel);
+	if (rc == -1)
+		applog_system(r, app, "Warning: release %s cannot be restored on the cluster: %s",
+		    a->active, err);
+	else
+		applog_system(r, app, "Restoring release %s on the cluster", a->active);
+}
+
+/* An apply's report, acted on: each object in the app's log, then the
+ * reconciler told (a promotion's), or the restore said. applied: the
+ * objects were applied but did not roll out. */
+static void
+apply_done(struct kdeploy_job *j, const char *ms, char *lines, const char *error, bool applied)
 {
 	struct rack *r = j->rack;
 	size_t n = 0;
 
+	if (error != NULL && j->kind == KJOB_RESTORE) {
+		applog_system(r, j->app, "Warning: restoring release %s on the cluster failed: %s",
+		    j->release, error);
+		return;
+	}
 	if (error != NULL) {
-		applog_system(r, j->app, "Applying release %s to the cluster failed: %s", j->release,
-		    error);
+		applog_system(r, j->app, "%s release %s to the cluster failed: %s", applied ?
+		    "Rolling out" : "Applying", j->release, error);
 		reconcile_applied(r, j->app, j->release, error);
+		if (applied)
+			restore_active(r, j->app, j->release);
 		return;
 	}
 	for (char *save = NULL, *l = strtok_r(lines, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
+		char kind[32], name[256];
+		long long t;
+
 		utf8_sanitize(l);
 		if (str_has_prefix(l, "warning: "))
 			applog_system(r, j->app, "Warning: %s", l + 9);
+		else if (sscanf(l, "rollout %31s %255s %lld", kind, name, &t) == 3)
+			applog_system(r, j->app, "Rolled out %s %s in %lld ms", kind, name, t);
 		else if (strlen(l) > 8 && strcmp(l + strlen(l) - 8, " deleted") == 0)
 			applog_system(r, j->app, "Deleted %.*s: release %s no longer has it",
 			    (int)(strlen(l) - 8), l, j->release);
@@ -270,6 +359,12 @@ apply_done(struct kdeploy_job *j, const char *ms, char *lines, const char *error
 			applog_system(r, j->app, "Applied %s", l);
 			n++;
 		}
+	}
+	if (j->kind == KJOB_RESTORE) {
+		applog_system(r, j->app, "Restored release %s on the cluster: %zu objects in %s ms",
+		    j->release, n, ms);
+		log_info("app %s: release %s restored on the cluster", j->app, j->release);
+		return;
 	}
 	applog_system(r, j->app, "Applied release %s to the cluster: %zu objects in %s ms",
 	    j->release, n, ms);
@@ -283,6 +378,7 @@ job_finish(struct kdeploy_job *j)
 {
 	char *report, *nl, *ms = "?";
 	const char *error = NULL;
+	bool applied = false;
 	int status = 0;
 
 	waitpid(j->pid, &status, 0);
@@ -294,7 +390,9 @@ job_finish(struct kdeploy_job *j)
 	if (nl != NULL && strncmp(report, "ok ", 3) == 0) {
 		*nl = '\0';
 		ms = report + 3;
-	} else if (nl != NULL && strncmp(report, "error\n", 6) == 0) {
+	} else if (nl != NULL && (strncmp(report, "error\n", 6) == 0 ||
+	    strncmp(report, "error applied\n", 14) == 0)) {
+		applied = report[5] == ' ';
 		error = nl + 1;
 		nl[1 + strcspn(nl + 1, "\n")] = '\0';
 		utf8_sanitize(nl + 1);
@@ -302,8 +400,8 @@ job_finish(struct kdeploy_job *j)
 		log_warnx("app %s: the cluster job's process died (status %d)", j->app, status);
 		error = "the process that talks to the cluster died; see the rack's log";
 	}
-	if (j->kind == KJOB_APPLY)
-		apply_done(j, ms, error == NULL ? nl + 1 : NULL, error);
+	if (j->kind == KJOB_APPLY || j->kind == KJOB_RESTORE)
+		apply_done(j, ms, error == NULL ? nl + 1 : NULL, error, applied);
 	else if (j->done != NULL)
 		j->done(j->rack, j->app, j->pending, error);
 	j->pending = NULL;
@@ -380,9 +478,23 @@ job_start(struct rack *r, struct kdeploy_job *j, kjob_fn fn, void *arg, char *er
 	return 0;
 }
 
-int
-kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *build,
-    const struct manifest *m, char *const *env, char *err, size_t errlen)
+/* Stops job j's child (and what it started) and forgets the job. */
+static void
+job_kill(struct kdeploy_job *j)
+{
+	kill(-j->pid, SIGKILL);
+	kill(j->pid, SIGKILL);
+	waitpid(j->pid, NULL, 0);
+	ev_del(j->rack->loop, j->fd);
+	close(j->fd);
+	job_free(j);
+}
+
+/* Starts a job of kind (KJOB_APPLY or KJOB_RESTORE) applying release (of
+ * build) of app, from m and env (kept by the caller). -1 with err. */
+static int
+start_apply(struct rack *r, const char *app, enum kjob_kind kind, const char *release,
+    const char *build, const struct manifest *m, char *const *env, char *err, size_t errlen)
 {
 	struct kdeploy_input in;
 	struct kdeploy_job *j;
@@ -394,7 +506,7 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 	buf_init(&text, 0);
 	for (size_t i = 0; env != NULL && env[i] != NULL; i++)
 		buf_addf(&text, "%s\n", env[i]);
-	rc = kdeploy_input_load(r, a->name, m, buf_cstr(&text), &in, err, errlen);
+	rc = kdeploy_input_load(r, app, m, buf_cstr(&text), &in, err, errlen);
 	buf_free(&text);
 	if (rc == -1) {
 		kdeploy_input_free(&in);
@@ -402,8 +514,9 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 	}
 	snprintf(manager, sizeof(manager), "cx-%s", r->name);
 	{
-		struct apply_arg arg = { .m = m, .o = kdeploy_opts(r, &in, a->name, release, build),
-			.manager = manager };
+		struct apply_arg arg = { .m = m, .o = kdeploy_opts(r, &in, app, release, build),
+			.manager = manager,
+			.wait_ms = kind == KJOB_APPLY ? (int64_t)in.timeout_s * 1000 : 0 };
 		/* Rendered here first (for the newest version: only apiVersions
 		 * differ), so that what the release lacks (a required variable)
 		 * refuses the promotion at once, nothing started. */
@@ -414,8 +527,8 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 		jv_free(docs);
 		if (rc == 0) {
 			j = xcalloc(1, sizeof(*j));
-			j->kind = KJOB_APPLY;
-			str_copy(j->app, sizeof(j->app), a->name);
+			j->kind = kind;
+			str_copy(j->app, sizeof(j->app), app);
 			str_copy(j->release, sizeof(j->release), release);
 			rc = job_start(r, j, apply_run, &arg, err, errlen);
 		}
@@ -425,8 +538,23 @@ kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *bu
 		free(j);
 		return -1;
 	}
-	applog_system(r, a->name, "Applying release %s to the cluster (field manager %s)", release,
-	    manager);
+	return 0;
+}
+
+int
+kdeploy_apply(struct rack *r, struct app *a, const char *release, const char *build,
+    const struct manifest *m, char *const *env, char *err, size_t errlen)
+{
+	/* A restore still under way would undo this one: it goes. */
+	for (struct kdeploy_job *j = r->kjobs, *next; j != NULL; j = next) {
+		next = j->next;
+		if (j->kind == KJOB_RESTORE && strcmp(j->app, a->name) == 0)
+			job_kill(j);
+	}
+	if (start_apply(r, a->name, KJOB_APPLY, release, build, m, env, err, errlen) == -1)
+		return -1;
+	applog_system(r, a->name, "Applying release %s to the cluster (field manager cx-%s)",
+	    release, r->name);
 	return 0;
 }
 
@@ -454,17 +582,13 @@ kdeploy_cancel(struct rack *r, const char *app)
 {
 	for (struct kdeploy_job *j = r->kjobs, *next; j != NULL; j = next) {
 		next = j->next;
-		if (app != NULL && (j->kind != KJOB_APPLY || strcmp(j->app, app) != 0))
+		if (app != NULL && (j->kind == KJOB_DELETE || strcmp(j->app, app) != 0))
 			continue;
-		kill(-j->pid, SIGKILL);
-		kill(j->pid, SIGKILL);
-		waitpid(j->pid, NULL, 0);
-		ev_del(r->loop, j->fd);
-		close(j->fd);
 		if (j->pending != NULL)
 			api_finish_error(j->pending, 409, app != NULL ? "the app's cluster job was "
 			    "cancelled" : "the rack is stopping; try again");
-		job_free(j);
+		j->pending = NULL;
+		job_kill(j);
 	}
 }
 

@@ -9,10 +9,16 @@
  *
  *   promote R --kdeploy_apply--> APPLYING (the child: GET /version, render
  *             for it, apply the Namespace, dry-run the rest, apply the rest,
- *             then delete the app's objects R no longer renders)
+ *             wait until every Deployment and DaemonSet has rolled out
+ *             (k8s/rollout.h, at most param deploy_timeout), then delete the
+ *             app's objects R no longer renders)
  *   APPLYING --the child says ok--> reconcile_applied(NULL): R active
  *   APPLYING --the child says why, or dies--> reconcile_applied(why): R
  *             failed, the previous release stays active
+ *   APPLYING --applied, but a rollout failed or timed out--> R failed, and
+ *             RESTORING the active release A (its objects applied again,
+ *             what R added pruned; no wait): --ok or why--> a line in the
+ *             app's log. A new promotion (or kdeploy_cancel) stops a restore.
  *   APPLYING --kdeploy_cancel (cx apps cancel, the deadline, the app
  *             deleted, the daemon stopping)--> the child killed, no word
  */
@@ -36,12 +42,21 @@ bool kdeploy_rack(const struct rack *r);
  * params (registry, domain, domain_internal), its render seed
  * (RACK_DIR/k8s.seed, made on first use), an environment, and the counts
  * `cx scale` set for the app's services. */
+/* How long a release's rollout may take by default (param deploy_timeout):
+ * Convox's 50 minutes. */
+#define KDEPLOY_TIMEOUT_S 3000
+
+/* The rack's param deploy_timeout, in seconds. */
+int kdeploy_timeout_s(struct rack *r);
+
 struct kdeploy_input {
 	char registry[256], domain[256], domain_internal[256], seed[80];
 	char **env;                 /* "K=V" each, malloc'd */
 	size_t nenv;
 	struct k8s_count *counts;   /* malloc'd; the names are m's */
 	size_t ncounts;
+	int progress_deadline;      /* param deploy_progress_deadline (0: unset) */
+	int timeout_s;              /* param deploy_timeout: the rollout's wait */
 };
 /* Fills in from the rack, app's scale (for the services of m) and
  * env_text ("K=V\n" lines). 0, or -1 with err (the seed cannot be made);

@@ -25,6 +25,8 @@ static const struct param_def params[] = {
 	{ "build_retention", PARAM_INT, 1, 1000, "builds kept per app: those its last N releases use (and its active one's); older ones are removed after each promotion and by cx builds prune (default 10)" },
 	{ "build_max_mb", PARAM_INT, 1, 10240, "largest source upload accepted, in MiB" },
 	{ "cloud", PARAM_CLOUD, 0, 0, "Kubernetes racks: aws, gcp, azure, do or generic, which cloud's internal load balancer annotation router-internal carries (default generic: none)" },
+	{ "deploy_progress_deadline", PARAM_INT, 1, 86400, "Kubernetes racks: seconds a service's rollout may go without a new process becoming ready before the cluster declares it failed (its Deployments' progressDeadlineSeconds; the release then fails and the previous one is restored; unset: the cluster's 600)" },
+	{ "deploy_timeout", PARAM_INT, 1, 86400, "Kubernetes racks: seconds a release's rollout may take in all before it fails and the previous release is restored (default 3000, 50 minutes)" },
 	{ "domain", PARAM_DOMAIN, 0, 0, "public domain: services are SERVICE.APP.<domain>" },
 	{ "domain_internal", PARAM_DOMAIN, 0, 0, "internal router domain" },
 	{ "internal_router", PARAM_BOOL, 0, 0, "run the internal router on the rack's private address" },

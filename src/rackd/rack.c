@@ -15,6 +15,7 @@
 #include "common/logfile.h"
 #include "common/util.h"
 #include "lab/lab.h"
+#include "rackd/kdeploy.h"
 #include "rackd/params.h"
 #include "rackd/prune.h"
 
@@ -33,6 +34,8 @@ rack_param(struct rack *r, const char *key, char *out, size_t outlen)
 		str_copy(out, outlen, "512");
 	else if (strcmp(key, "build_retention") == 0)
 		snprintf(out, outlen, "%d", PRUNE_DEFAULT_KEEP);
+	else if (strcmp(key, "deploy_timeout") == 0)
+		snprintf(out, outlen, "%d", KDEPLOY_TIMEOUT_S);
 	else if (strcmp(key, "log_max_mb") == 0)
 		snprintf(out, outlen, "%d", LOGFILE_DEFAULT_MB);
 	else if (strcmp(key, "process_pids_max") == 0)

@@ -950,8 +950,8 @@ reconcile_app(struct rack *r, struct app *a)
 	if (r->kube) {
 		/* Its processes run on the cluster: here only the apply's deadline. */
 		if (a->promoting[0] != '\0' && now_ms() > a->p_deadline)
-			fail_promotion(r, a, NULL, "the apply to the cluster did not finish within 10 "
-			    "minutes");
+			fail_promotion(r, a, NULL, "the apply to the cluster and its rollout did not "
+			    "finish within deploy_timeout and two minutes");
 		return;
 	}
 	if (a->promoting[0] != '\0')
@@ -1275,7 +1275,10 @@ reconcile_promote(struct rack *r, struct app *a, const char *id, char *err, size
 	}
 	str_copy(a->promoting, sizeof(a->promoting), id);
 	a->promoting_gen = ++a->gen_counter;
-	a->p_deadline = now_ms() + 10 * 60 * 1000;
+	/* A Kubernetes rack's promotion waits for the rollout (kdeploy.h): its
+	 * bound, and two minutes for the apply itself. */
+	a->p_deadline = now_ms() + (r->kube ? (int64_t)kdeploy_timeout_s(r) + 120 :
+	    10 * 60) * 1000;
 	a->p_manifest = m;
 	a->p_env = env;
 	str_copy(a->p_build_dir, sizeof(a->p_build_dir), dir);
