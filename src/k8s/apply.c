@@ -93,13 +93,6 @@ static int k8s_refused(long code, const jv *answer, const char *what, char *err,
     size_t errlen);
 
 int
-k8s_get(const struct kubeconfig *kc, const char *path, long *code, jv **answer, char *err,
-    size_t errlen)
-{
-	return k8s_call(kc, "GET", path, NULL, NULL, code, answer, err, errlen);
-}
-
-int
 k8s_server_minor(const struct kubeconfig *kc, int *minor, char *err, size_t errlen)
 {
 	long code, m;

@@ -34,12 +34,6 @@ int k8s_object_path(const jv *obj, char *out, size_t outlen);
 int k8s_collection_path(const char *api, const char *kind, const char *ns, char *out,
     size_t outlen);
 
-/* GET path: 0 with the answer's status in *code and its JSON in *answer
- * (NULL when it is not JSON; the caller frees it); -1 with err when the
- * server cannot be asked. */
-int k8s_get(const struct kubeconfig *kc, const char *path, long *code, jv **answer, char *err,
-    size_t errlen);
-
 /* Applies obj with field manager `manager` (dry_run: the server checks and
  * stores nothing). 0 with the stored resourceVersion in rv (empty on a dry
  * run of a new object), or -1 with err: the server's own message when it
