@@ -949,9 +949,14 @@ reconcile_app(struct rack *r, struct app *a)
 	}
 	if (r->kube) {
 		/* Its processes run on the cluster: here only the apply's deadline. */
-		if (a->promoting[0] != '\0' && now_ms() > a->p_deadline)
-			fail_promotion(r, a, NULL, "the apply to the cluster and its rollout did not "
-			    "finish within deploy_timeout and two minutes");
+		if (a->promoting[0] != '\0' && now_ms() > a->p_deadline) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "the apply to the cluster and its rollout did not "
+			    "finish within %d s (deploy_timeout and two minutes)",
+			    kdeploy_timeout_s(r) + 120);
+			fail_promotion(r, a, NULL, why);
+		}
 		return;
 	}
 	if (a->promoting[0] != '\0')

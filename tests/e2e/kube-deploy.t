@@ -4,7 +4,11 @@
 # plain http: registry_insecure=true) as REGISTRY/RACK-APP:SERVICE.BUILD,
 # and the release's objects are applied to the cluster (a real
 # kube-apiserver 1.20.2 over etcd: lib-kube.sh) by server-side apply from
-# the rack's daemon; the release is active once the apply is. A second
+# the rack's daemon; the release is active once its Deployments have
+# rolled out (tests/tools/kube-controller.py plays the controller that
+# reports it: none runs here); one that does not roll out (the controller
+# pauses past deploy_timeout, or reports ProgressDeadlineExceeded) fails,
+# and the active release's objects are applied again. A second
 # deploy applies its own build's tag; `cx env set -p` and `cx scale` apply
 # too; what a release drops is deleted; an object the server refuses fails
 # the deploy with the server's message and leaves the old Deployment as it
@@ -31,6 +35,8 @@ remove_images() {
 }
 trap 'remove_images; cleanup' EXIT
 kube_start
+python3 "$ROOT/tests/tools/kube-controller.py" "$URL" "$TOKEN" "$K/controller.pause" >"$K/controller.log" 2>&1 &
+track $!
 
 # The registry: a config of its own, storage in TMP, 127.0.0.1 only.
 rp=$(free_port)
@@ -211,6 +217,50 @@ like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \
     "...and the Deployment runs its tag now"
 like "$(curl -s --max-time 5 "$REG/v2/cx/kd-web/tags/list")" "\"$tag1\".*\"$tag2\"|\"$tag2\".*\"$tag1\"" "...the registry has both tags"
 
+# The release is active only once its Deployment has rolled out: with the
+# controller paused, the promotion waits, the new tag already applied.
+out=$(cx rack params set deploy_progress_deadline=90 -r kd 2>&1); ok $? "set deploy_progress_deadline=90" "$out"
+echo "# third" >>"$src/server.pl"
+touch "$K/controller.pause"
+cx deploy "$src" -a web -r kd >"$K/deploy3.out" 2>&1 &
+dpid=$!
+# The newest release is promoting, and the Deployment runs its build's tag.
+third_applied() {
+	local b
+	b=$(cx releases -a web -r kd --json | jq -r 'select(.[0].status == "promoting") | .[0].build' | tr 'A-Z' 'a-z')
+	[ -n "$b" ] && kube_get /apis/apps/v1/namespaces/kd-web/deployments/web | grep -q "\"image\": \"[^\"]*:web\.$b\""
+}
+wait_for 60 third_applied
+ok $? "with the rollout not reported, the third release's Deployment is applied" "$(cat "$K/deploy3.out"; cx releases -a web -r kd 2>&1 | head -3)"
+sleep 1.5
+kill -0 $dpid 2>/dev/null; ok $? "...and cx deploy still waits 1.5 s later" "$(cat "$K/deploy3.out")"
+like "$(cx releases -a web -r kd --json | jq -r '.[] | select(.status == "active") | .build' | tr 'A-Z' 'a-z')" "^$b2$" \
+    "...while the second release stays active"
+like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" '"progressDeadlineSeconds": 90' \
+    "...the Deployment has deploy_progress_deadline as its progressDeadlineSeconds"
+rm -f "$K/controller.pause"
+wait_for 30 gone $dpid; ok $? "once the rollout is reported, cx deploy ends"
+wait $dpid; ok $? "...and succeeds" "$(cat "$K/deploy3.out")"
+b3=$(cx releases -a web -r kd --json | jq -r '.[0].build' | tr 'A-Z' 'a-z')
+like "$(cx releases -a web -r kd 2>&1 | sed -n 2p)" " active " "...its release is active"
+like "$(cx logs -a web -r kd --no-follow 2>&1)" "Rolled out Deployment web in [0-9]+ ms" "...and cx logs says the rollout"
+
+# Past deploy_timeout the release fails, and the active one is applied again.
+out=$(cx rack params set deploy_timeout=2 -r kd 2>&1); ok $? "set deploy_timeout=2" "$out"
+echo "# fourth" >>"$src/server.pl"
+touch "$K/controller.pause"
+out=$(cx deploy "$src" -a web -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: release R[A-Z0-9]+ was not applied to the cluster: Deployment web did not finish rolling out in 2 s: the controller has not seen generation [0-9]+ yet$" \
+    "a rollout unfinished after deploy_timeout fails the deploy, saying what it waits for"
+wait_for 20 sh -c "curl -sk --max-time 2 -H 'Authorization: Bearer $TOKEN' $URL/apis/apps/v1/namespaces/kd-web/deployments/web | grep -q '\"image\": \"[^\"]*:web\.$b3\"'"
+ok $? "...and the Deployment runs the active release's tag again" "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web | grep '"image"')"
+wait_for 20 sh -c "cx logs -a web -r kd --no-follow 2>&1 | grep -qE 'Restored release R[A-Z0-9]+ on the cluster'"
+ok $? "...which cx logs says" "$(cx logs -a web -r kd --no-follow 2>&1 | tail -5)"
+like "$(cx releases -a web -r kd --json | jq -r '.[] | select(.status == "active") | .build' | tr 'A-Z' 'a-z')" "^$b3$" \
+    "...whose release stays active"
+rm -f "$K/controller.pause"
+out=$(cx rack params set deploy_timeout=600 -r kd 2>&1); ok $? "set deploy_timeout=600" "$out"
+
 # A daemon started again starts nothing of the app here either.
 pid=$(cat "$CX_HOME/racks/kd/rackd.pid")
 kill "$pid"
@@ -222,7 +272,7 @@ is "$(marked)" 0 "...and still no process of the rack runs on this host"
 
 # Someone made the app's Secret immutable: the server refuses a change to
 # it (a variable the convox.yml adds), and nothing of the release is
-# applied (the Deployment keeps tag2).
+# applied (the Deployment keeps the third build's tag).
 code=$(curl -sk -o "$K/patch.out" -w '%{http_code}' --max-time 5 -X PATCH -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/merge-patch+json' -d '{"immutable": true}' "$URL/api/v1/namespaces/kd-web/secrets/web-env")
 is "$code" 200 "make the Secret web-env immutable (as another manager)" "$(cat "$K/patch.out")"
@@ -234,9 +284,9 @@ note "$(printf '%s\n' "$out" | grep ERROR)"
 r3=$(cx releases -a web -r kd --json | jq -r '.[0].id')
 like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Status +failed" "...its release is failed"
 like "$(cx releases info "$r3" -a web -r kd 2>&1)" "Error +release $r3 was not applied to the cluster: Secret web-env: .*immutable" "...with the server's message"
-like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:$tag2\"" \
-    "...and the Deployment still runs the second build's tag"
-like "$(cx releases -a web -r kd --json | jq -r '.[] | select(.status == "active") | .build' | tr 'A-Z' 'a-z')" "^$b2$" \
+like "$(kube_get /apis/apps/v1/namespaces/kd-web/deployments/web)" "\"image\": \"127\\.0\\.0\\.1:$rp/cx/kd-web:web\\.$b3\"" \
+    "...and the Deployment still runs the third build's tag"
+like "$(cx releases -a web -r kd --json | jq -r '.[] | select(.status == "active") | .build' | tr 'A-Z' 'a-z')" "^$b3$" \
     "...whose release stays active"
 
 t0=$(date +%s%N)
@@ -245,6 +295,17 @@ note "apps delete took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 like "$(kube_get /api/v1/namespaces/kd-web | tr -d ' \n')" '"phase":"Terminating"' \
     "...its Namespace kd-web is being deleted (no controller runs here to finish it)"
 lacks "$(cx apps -r kd 2>&1)" "img" "^web " "...and the app is gone from the rack"
+
+# The controller gives up on a rollout (ProgressDeadlineExceeded): the deploy
+# fails with its message, and the active release's objects go back, its
+# resource's StatefulSet included.
+printf 'services:\n  web:\n    image: registry.example.test/hello:stall\n    port: 80\n' >"$img/convox.yml"
+out=$(cx deploy "$img" -a img -r kd 2>&1); rc=$?
+refused $rc "$out" "ERROR: release R[A-Z0-9]+ was not applied to the cluster: Deployment web did not roll out: ProgressDeadlineExceeded: ReplicaSet \"web-stall\" has timed out progressing\.$" \
+    "a rollout the controller gives up on fails the deploy with the controller's message"
+wait_for 20 sh -c "curl -sk --max-time 2 -H 'Authorization: Bearer $TOKEN' $URL/apis/apps/v1/namespaces/kd-img/deployments/web | grep -q '\"image\": \"registry\.example\.test/hello:1\"'"
+ok $? "...and the Deployment runs the active release's image again" "$(kube_get /apis/apps/v1/namespaces/kd-img/deployments/web | grep '"image"')"
+like "$(kube_get /apis/apps/v1/namespaces/kd-img/statefulsets/database)" '"name": "database"' "...its resource's StatefulSet stays"
 
 # A variable the release needs and lacks refuses the promotion at once.
 printf 'environment:\n  - TOKEN\nservices:\n  web:\n    image: registry.example.test/hello:1\n    port: 80\n' >"$img/convox.yml"

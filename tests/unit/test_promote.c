@@ -549,7 +549,7 @@ test_kube_cancel_and_deadline_fail_it(void **state)
 	a->p_deadline = now_ms() - 1;
 	reconcile_app(&rack, a);
 	assert_false(kdeploy_applying(&rack, "app1"));
-	assert_release("R2", "failed", "did not finish within 10 minutes");
+	assert_release("R2", "failed", "did not finish within 3120 s (deploy_timeout and two minutes)");
 	assert_string_equal(a->active, "");
 }
 
