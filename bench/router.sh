@@ -249,6 +249,12 @@ pids_of() {
 pin() { # pin NAME CPU
 	for p in $(pids_of $1); do taskset -a -p -c $2 $p >/dev/null; done
 }
+# CPU time of a contender's threads so far, in ns (/proc/PID/task/*/schedstat).
+cpu_ns() {
+	local p
+	for p in $(pids_of $1); do cat /proc/$p/task/*/schedstat 2>/dev/null; done |
+		awk '{ s += $1 } END { printf "%.0f", s }'
+}
 rss() { local s=0; for p in $(pids_of $1); do s=$((s + $(ps -o rss= -p $p))); done; echo $s; }
 # Connections the upstreams accepted so far (this query's own included).
 accepts() { curl -s --max-time 5 http://127.0.0.1:$US/ | awk 'NR==3 {print $1}'; }
@@ -260,15 +266,20 @@ wrk_at() { # wrk_at TARGET MODE CONNS SECS [--latency]
 	taskset -c $LOAD_CPU wrk -t1 -c$3 -d${4}s ${5:-} -H "Host: $(host_of $2)" "$(url_of $1 $2)" 2>&1
 }
 
-# run NAME MODE CONNS TAG: one wrk run; appends "rps p50us p99us newconns"
-# to $T/res.NAME.MODE.CONNS.TAG
+# run NAME MODE CONNS TAG: one wrk run; appends "rps p50us p99us newconns
+# cpu-us-per-request cpu-busy-%" to $T/res.NAME.MODE.CONNS.TAG. The proxy's
+# CPU per request is its capacity: when wrk and the upstreams (one core) are
+# what limits req/s, every proxy shows the same req/s, and only the CPU it
+# spent on them tells how many more it could take.
 run() {
-	local name=$1 mode=$2 c=$3 tag=$4 a0 a1 out rps p50 p99
+	local name=$1 mode=$2 c=$3 tag=$4 a0 a1 out rps p50 p99 n0 n1 reqs cpu busy
 	# A 1 s warm-up at the same concurrency refills pools that idled out
 	# while the others ran, so new-conns counts churn during the run only.
 	wrk_at $name $mode $c 1 >/dev/null
 	a0=$(accepts)
+	n0=$(cpu_ns $name)
 	out=$(wrk_at $name $mode $c $SECS --latency)
+	n1=$(cpu_ns $name)
 	a1=$(accepts)
 	a1=$((a1 - 1))	# the second query's own connection
 	rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
@@ -277,9 +288,12 @@ run() {
 	if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
 		echo "# $name $mode -c$c: $(echo "$out" | grep 'Non-2xx\|Socket errors' | tr '\n' ' ')" >&2
 	fi
-	echo "${rps:-0} ${p50:-0} ${p99:-0} $((a1 - a0))" >>"$T/res.$name.$mode.$c.$tag"
-	printf '  %-8s %-5s -c%-4s %-5s %8s req/s  p50 %6s us  p99 %7s us  new upstream conns %s\n' \
-		"$name" "$mode" "$c" "$tag" "${rps:-0}" "${p50:-0}" "${p99:-0}" "$((a1 - a0))"
+	reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+	cpu=$(awk -v d=$((n1 - n0)) -v r=${reqs:-0} 'BEGIN { printf "%.2f", r ? d / r / 1000 : 0 }')
+	busy=$(awk -v d=$((n1 - n0)) -v s=$SECS 'BEGIN { printf "%.0f", d / (s * 1e7) }')
+	echo "${rps:-0} ${p50:-0} ${p99:-0} $((a1 - a0)) $cpu $busy" >>"$T/res.$name.$mode.$c.$tag"
+	printf '  %-8s %-5s -c%-4s %-5s %8s req/s  p50 %6s us  p99 %7s us  new upstream conns %s  cpu %6s us/req (%s%% busy)\n' \
+		"$name" "$mode" "$c" "$tag" "${rps:-0}" "${p50:-0}" "${p99:-0}" "$((a1 - a0))" "$cpu" "$busy"
 }
 
 median() { sort -n | awk '{v[NR] = $1} END { if (NR == 0) print 0; else print v[int((NR + 1) / 2)] }'; }
@@ -372,7 +386,7 @@ done
 
 echo
 echo "medians of $ROUNDS runs (req/s, latency in us, new upstream connections during a run)"
-printf '%-8s %-5s %-6s %10s %8s %8s %10s\n' target mode conns req/s p50 p99 new-conns
+printf '%-8s %-5s %-6s %10s %8s %8s %10s %10s %6s\n' target mode conns req/s p50 p99 new-conns cpu-us/req busy%
 for m in $MODES; do
 	for c in $CONNS; do
 		for tag in split same; do
@@ -380,8 +394,9 @@ for m in $MODES; do
 			for n in "${TARGETS[@]}"; do
 				f=$T/res.$n.$m.$c.$tag
 				[ -f "$f" ] || continue
-				printf '%-8s %-5s -c%-4s %10s %8s %8s %10s  %s\n' $n $m $c "$(col $f 1)" \
-					"$(col $f 2)" "$(col $f 3)" "$(col $f 4)" "$([ $tag = same ] && echo '(same core)')"
+				printf '%-8s %-5s -c%-4s %10s %8s %8s %10s %10s %6s  %s\n' $n $m $c "$(col $f 1)" \
+					"$(col $f 2)" "$(col $f 3)" "$(col $f 4)" "$(col $f 5)" "$(col $f 6)" \
+					"$([ $tag = same ] && echo '(same core)')"
 			done
 			for n in "${TARGETS[@]}"; do
 				case $n in cx*) ;; *) continue;; esac
@@ -389,9 +404,12 @@ for m in $MODES; do
 				awk -v n=$n -v m=$m -v c=$c -v t=$tag -v a=$(col $T/res.$n.$m.$c.$tag 1) \
 					-v b=$(col $T/res.nginx.$m.$c.$tag 1) -v h=$(col $T/res.haproxy.$m.$c.$tag 1) \
 					-v pa=$(col $T/res.$n.$m.$c.$tag 3) -v pb=$(col $T/res.nginx.$m.$c.$tag 3) \
-					-v ph=$(col $T/res.haproxy.$m.$c.$tag 3) 'BEGIN {
+					-v ph=$(col $T/res.haproxy.$m.$c.$tag 3) -v ca=$(col $T/res.$n.$m.$c.$tag 5) \
+					-v cb=$(col $T/res.nginx.$m.$c.$tag 5) -v ch=$(col $T/res.haproxy.$m.$c.$tag 5) 'BEGIN {
 					printf "  ratio %s %s -c%s %s: %s/nginx %.2f  %s/haproxy %.2f (req/s); p99 %s/nginx %.2f  %s/haproxy %.2f\n",
-						n, m, c, t, n, b ? a / b : 0, n, h ? a / h : 0, n, pb ? pa / pb : 0, n, ph ? pa / ph : 0 }'
+						n, m, c, t, n, b ? a / b : 0, n, h ? a / h : 0, n, pb ? pa / pb : 0, n, ph ? pa / ph : 0
+					printf "  capacity %s %s -c%s %s (requests per CPU-second, from cpu-us/req): %s/nginx %.2f  %s/haproxy %.2f\n",
+						n, m, c, t, n, (ca > 0) ? cb / ca : 0, n, (ca > 0) ? ch / ca : 0 }'
 			done
 		done
 	done
