@@ -607,8 +607,10 @@ workload(const struct k8s_render_opts *o, const char *ns, const struct mf_servic
 	 * undo its work at each apply. */
 	if (!s->agent && !autoscaled(s))
 		jv_set_int(spec, "replicas", count_of(o, s));
-	if (!s->agent && o->progress_deadline > 0)
-		jv_set_int(spec, "progressDeadlineSeconds", o->progress_deadline);
+	/* The service's deployment.progressDeadline wins, then the rack's. */
+	if (!s->agent && (s->progress_deadline > 0 || o->progress_deadline > 0))
+		jv_set_int(spec, "progressDeadlineSeconds", s->progress_deadline > 0 ?
+		    s->progress_deadline : o->progress_deadline);
 	jv_set_take(sel, "matchLabels", selector(o, "cx.service", s->name));
 	jv_set_take(spec, "selector", sel);
 	/* deployment.minimum: the share that keeps serving; maximum: the share

@@ -71,7 +71,9 @@
  *  cooldown
  *  termination.grace           honoured  default 30
  *  timeout                     honoured  default 60
- *  deployment                  honoured  minimum 0-100, maximum 100-200, default 50/200
+ *  deployment                  honoured  minimum 0-100, maximum 100-200, default 50/200;
+ *                                        progressDeadline 0-86400 s (Kubernetes racks:
+ *                                        progressDeadlineSeconds; 0: the rack's param)
  *  agent                       honoured  one process per rack (a rack is one node),
  *                                        deployment 0/100; Generation 2's {enabled,
  *                                        ports} is accepted, its ports checked, ignored
@@ -2023,9 +2025,12 @@ sk_deployment(struct pctx *c, struct svc *sv, const struct ynode *k, const struc
 		} else if (key_is(pk, "maximum")) {
 			r = get_int(c, pv, "deployment.maximum", 100, 200, &sv->s->deploy_max);
 			sv->have_dmax = sv->have_dmax || r > 0;
+		} else if (key_is(pk, "progressDeadline")) {
+			r = get_int(c, pv, "deployment.progressDeadline", 0, 86400,
+			    &sv->s->progress_deadline);
 		} else {
-			r = fail(c, pk, "deployment.%s: unknown key; deployment takes minimum and "
-					"maximum", KEYNAME(pk, b));
+			r = fail(c, pk, "deployment.%s: unknown key; deployment takes minimum, "
+					"maximum and progressDeadline", KEYNAME(pk, b));
 		}
 		rc = r < 0 ? -1 : 0;
 	}

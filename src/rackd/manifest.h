@@ -70,6 +70,8 @@ struct mf_service {
 	int timeout;            /* default 60 */
 	int termination_grace;  /* termination.grace, default 30 */
 	int deploy_min, deploy_max; /* deployment.minimum/maximum, default 50/200 (0/100 for agent, singleton) */
+	int progress_deadline;      /* deployment.progressDeadline, seconds (0: the rack's
+				     * deploy_progress_deadline); Kubernetes racks only */
 
 	/* additions */
 	bool agent;             /* one process per rack; scale is fixed at 1 */

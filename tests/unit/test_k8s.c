@@ -328,6 +328,34 @@ metric(const jv *h, size_t i)
 	return jv_get(jv_at(jv_get(jv_get(h, "spec"), "metrics"), i), "resource");
 }
 
+/* progressDeadlineSeconds: the service's deployment.progressDeadline wins,
+ * then the rack's param (o.progress_deadline), else none (the cluster's). */
+static void
+test_progress_deadline(void **state)
+{
+	struct manifest *m = parse("services:\n  web:\n    port: 3000\n"
+	    "    deployment:\n      progressDeadline: 120\n  worker:\n    command: w\n");
+	struct k8s_render_opts o = opts(0);
+	char err[256];
+	jv *d;
+
+	(void)state;
+	d = k8s_render(m, &o, err, sizeof(err));
+	assert_int_equal(jv_int(jv_get(find(d, "Deployment", "web"), "spec"),
+	    "progressDeadlineSeconds"), 120);
+	assert_null(jv_get(jv_get(find(d, "Deployment", "worker"), "spec"),
+	    "progressDeadlineSeconds"));
+	jv_free(d);
+	o.progress_deadline = 90;
+	d = k8s_render(m, &o, err, sizeof(err));
+	assert_int_equal(jv_int(jv_get(find(d, "Deployment", "web"), "spec"),
+	    "progressDeadlineSeconds"), 120);
+	assert_int_equal(jv_int(jv_get(find(d, "Deployment", "worker"), "spec"),
+	    "progressDeadlineSeconds"), 90);
+	jv_free(d);
+	manifest_free(m);
+}
+
 static void
 test_autoscaler(void **state)
 {
@@ -381,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_stable_and_versions),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_autoscaler),
+		cmocka_unit_test(test_progress_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -387,6 +387,7 @@ test_defaults(void **state)
 		      "    deployment:\n"
 		      "      minimum: 25\n"
 		      "      maximum: 150\n"
+		      "      progressDeadline: 300\n"
 		      "  agent:\n"
 		      "    agent: true\n"
 		      "    scale: 4\n"
@@ -402,6 +403,7 @@ test_defaults(void **state)
 	assert_int_equal(s->termination_grace, 0);
 	assert_int_equal(s->deploy_min, 25);
 	assert_int_equal(s->deploy_max, 150);
+	assert_int_equal(s->progress_deadline, 300);
 	s = &m->services[1];
 	assert_true(s->agent);
 	assert_int_equal(s->scale_count, 1);
